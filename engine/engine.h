@@ -1,0 +1,135 @@
+// The matching core of duijie: a deterministic, single-threaded, in-memory
+// exchange between surplus offers and buyer pledges.
+//
+// Pure C++: no gRPC, no I/O, no clock. The caller stamps every command with
+// its time (CommandContext::now). The same commands in the same order always
+// produce the same ids, matches, states and rejections, which is what makes
+// journal replay and differential testing possible.
+//
+// Every mutating call validates its input in full before it changes
+// anything; on failure the state is untouched and the Status names the field
+// and the value. Codes: INVALID_ARGUMENT (malformed input), NOT_FOUND (an
+// unknown id or region), FAILED_PRECONDITION (cancelling a closed order),
+// ALREADY_EXISTS (a reused request_id with a different body).
+//
+// Matching is continuous: an incoming order matches resting orders of the
+// other side in priority order until it is filled or nothing fits, and what
+// is left rests on the book. See engine.cc for the rules and the index.
+//
+// Not thread-safe: callers serialize access (the server feeds it from one
+// writer thread; const reads may run concurrently with each other only).
+#ifndef DUIJIE_ENGINE_ENGINE_H_
+#define DUIJIE_ENGINE_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/types.h"
+
+namespace duijie {
+
+// Limits on input sizes, enforced by validation.
+inline constexpr size_t kMaxIdBytes = 64;          // supplier_id, buyer_id
+inline constexpr size_t kMaxRequestIdBytes = 128;
+inline constexpr size_t kMaxRegionNameBytes = 64;
+inline constexpr size_t kMaxPairingNoteBytes = 256;
+inline constexpr size_t kMaxProductCodeBytes = 128;
+inline constexpr size_t kMaxProductSegments = 6;
+inline constexpr size_t kMaxListedRegions = 64;
+inline constexpr int64_t kMaxQuantityKg = int64_t{1} << 40;  // ~1.1e12 kg
+inline constexpr int64_t kMaxPriceFenPerKg = int64_t{1} << 30;
+
+class Engine {
+ public:
+  Engine();
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // --- Reference data -----------------------------------------------------
+
+  // Creates or replaces the region with region.code. Changing a region's
+  // key_assisted or relocation_site flag re-ranks its resting offers.
+  absl::StatusOr<RegionResult> UpsertRegion(const CommandContext& ctx,
+                                            const Region& region);
+  // Creates or replaces the note of the pairing (east_code, west_code). Both
+  // codes must be known regions.
+  absl::StatusOr<PairingResult> UpsertPairing(const CommandContext& ctx,
+                                              const Pairing& pairing);
+  // Removes a pairing; NOT_FOUND if there is none. Returns it as it was.
+  absl::StatusOr<PairingResult> DeletePairing(const CommandContext& ctx,
+                                              std::string_view east_code,
+                                              std::string_view west_code);
+
+  // --- Orders -------------------------------------------------------------
+
+  // Validates and posts an offer, matches it against resting pledges, and
+  // rests what is left. Returns the offer as it stands and its fills.
+  absl::StatusOr<OfferResult> PostOffer(const CommandContext& ctx,
+                                        const OfferSpec& spec);
+  absl::StatusOr<PledgeResult> PostPledge(const CommandContext& ctx,
+                                          const PledgeSpec& spec);
+  // Cancels an open order. NOT_FOUND for an unknown id, FAILED_PRECONDITION
+  // for one already filled, cancelled or expired.
+  absl::StatusOr<OfferResult> CancelOffer(const CommandContext& ctx,
+                                          uint64_t offer_id);
+  absl::StatusOr<PledgeResult> CancelPledge(const CommandContext& ctx,
+                                            uint64_t pledge_id);
+
+  // Moves the clock to `now` (never back) and retires every order whose
+  // expires_at <= now. Every mutating call does this first.
+  void AdvanceClock(Micros now);
+  Micros now() const;
+
+  // --- Reads ----------------------------------------------------------------
+  // Reads take the caller's `now` so that an order past its expiry reads as
+  // EXPIRED even before a command has moved the engine's clock. They never
+  // change state.
+
+  absl::StatusOr<OfferView> GetOffer(uint64_t offer_id, Micros now) const;
+  absl::StatusOr<PledgeView> GetPledge(uint64_t pledge_id, Micros now) const;
+
+  // Orders with id > after_id that pass `filter`, ascending by id, at most
+  // `limit` of them. *more is set when further orders would pass.
+  std::vector<OfferView> ListOffers(const OrderFilter& filter,
+                                    uint64_t after_id, int limit, Micros now,
+                                    bool* more) const;
+  std::vector<PledgeView> ListPledges(const OrderFilter& filter,
+                                      uint64_t after_id, int limit, Micros now,
+                                      bool* more) const;
+  std::vector<MatchView> ListMatches(const MatchFilter& filter,
+                                     uint64_t after_match_id, int limit,
+                                     bool* more) const;
+  // One line per product code (as posted) with open orders at `now`,
+  // ordered by product code. product_code_prefix matches whole segments.
+  std::vector<BookLine> GetBook(std::string_view product_code_prefix,
+                                Micros now) const;
+
+  // Regions with code > after_code starting with code_prefix, by code.
+  std::vector<Region> ListRegions(std::string_view code_prefix,
+                                  std::string_view after_code, int limit,
+                                  bool* more) const;
+  // Pairings after (after_east, after_west) where either code starts with
+  // code_prefix, ordered by (east_code, west_code).
+  std::vector<Pairing> ListPairings(std::string_view code_prefix,
+                                    std::string_view after_east,
+                                    std::string_view after_west, int limit,
+                                    bool* more) const;
+
+  // The largest match_id made so far (0 before the first).
+  uint64_t last_match_id() const;
+  // Counts of all orders ever posted.
+  uint64_t offer_count() const;
+  uint64_t pledge_count() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace duijie
+
+#endif  // DUIJIE_ENGINE_ENGINE_H_

@@ -1,0 +1,210 @@
+// Value types of the matching core: the orders, reference data, matches and
+// the views the engine hands out. Plain structs, no behaviour.
+//
+// Units: *_kg integer kilograms, *_fen_per_kg integer fen per kilogram,
+// *_fen integer fen. Times are Micros, integer microseconds since the Unix
+// epoch (UTC): exact, compact, and cheap to journal and hash.
+#ifndef DUIJIE_ENGINE_TYPES_H_
+#define DUIJIE_ENGINE_TYPES_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace duijie {
+
+using Micros = int64_t;
+
+// Numbers match the proto enums so that conversion is a cast after a range
+// check at the API boundary.
+enum class Grade : uint8_t { kPremium = 1, kFirst = 2, kSecond = 3 };
+enum class OrderStatus : uint8_t {
+  kOpen = 1,
+  kFilled = 2,
+  kCancelled = 3,
+  kExpired = 4,
+};
+enum class BuyerKind : uint8_t {
+  kGovernmentUnit = 1,
+  kSchool = 2,
+  kHospital = 3,
+  kStateFirm = 4,
+  kPrivateFirm = 5,
+  kArmyUnit = 6,
+  kTradeUnion = 7,
+  kCanteen = 8,
+  kCharity = 9,
+  kIndividual = 10,
+  kPlatform = 11,
+};
+enum class Scope : uint8_t { kAny = 0, kPartnersOnly = 1, kListedRegions = 2 };
+
+inline constexpr int kMaxBuyerKind = 11;
+inline constexpr int kMaxScope = 2;
+
+struct Region {
+  std::string code;  // six digits, GB/T 2260
+  std::string name;
+  bool key_assisted = false;
+  bool relocation_site = false;
+};
+
+struct Pairing {
+  std::string east_code;
+  std::string west_code;
+  std::string note;
+};
+
+// What a supplier posts. Validated by Engine::PostOffer.
+struct OfferSpec {
+  std::string supplier_id;
+  std::string region_code;
+  std::string product_code;
+  int grade = 0;  // a Grade number; int so that bad input can be reported
+  int64_t quantity_kg = 0;
+  int64_t floor_price_fen_per_kg = 0;
+  int64_t min_lot_kg = 0;
+  Micros expires_at = 0;
+  bool certified = false;
+  int64_t households = 0;
+};
+
+// What a buyer posts. Validated by Engine::PostPledge.
+struct PledgeSpec {
+  std::string buyer_id;
+  std::string buyer_city_code;
+  int buyer_kind = 0;  // a BuyerKind number
+  std::string product_code;
+  int min_grade = 0;  // a Grade number; 0 means any grade
+  int64_t quantity_kg = 0;
+  int64_t max_price_fen_per_kg = 0;
+  int64_t budget_fen = 0;  // 0 = no cap beyond quantity x max price
+  int64_t min_lot_kg = 0;
+  Micros expires_at = 0;
+  int scope = 0;  // a Scope number
+  std::vector<std::string> region_codes;
+  bool require_certified = false;
+};
+
+// An offer as it stands. String views point into the engine's interned
+// strings, which live as long as the engine.
+struct OfferView {
+  uint64_t offer_id = 0;
+  std::string_view supplier_id;
+  std::string_view region_code;
+  std::string_view product_code;
+  Grade grade = Grade::kSecond;
+  int64_t quantity_kg = 0;
+  int64_t floor_price_fen_per_kg = 0;
+  int64_t min_lot_kg = 0;
+  Micros expires_at = 0;
+  bool certified = false;
+  int64_t households = 0;
+  int64_t remaining_kg = 0;
+  OrderStatus status = OrderStatus::kOpen;
+  Micros posted_at = 0;
+};
+
+struct PledgeView {
+  uint64_t pledge_id = 0;
+  std::string_view buyer_id;
+  std::string_view buyer_city_code;
+  BuyerKind buyer_kind = BuyerKind::kGovernmentUnit;
+  std::string_view product_code;
+  Grade min_grade = Grade::kSecond;
+  int64_t quantity_kg = 0;
+  int64_t max_price_fen_per_kg = 0;
+  int64_t budget_fen = 0;
+  int64_t min_lot_kg = 0;
+  Micros expires_at = 0;
+  Scope scope = Scope::kAny;
+  std::vector<std::string_view> region_codes;
+  bool require_certified = false;
+  int64_t remaining_kg = 0;
+  int64_t spent_fen = 0;
+  OrderStatus status = OrderStatus::kOpen;
+  Micros posted_at = 0;
+};
+
+struct MatchView {
+  uint64_t match_id = 0;
+  uint64_t offer_id = 0;
+  uint64_t pledge_id = 0;
+  std::string_view supplier_id;
+  std::string_view buyer_id;
+  std::string_view product_code;     // the offer's
+  std::string_view region_code;      // the offer's
+  std::string_view buyer_city_code;  // the pledge's
+  int64_t quantity_kg = 0;
+  int64_t price_fen_per_kg = 0;
+  int64_t amount_fen = 0;
+  bool partner = false;
+  Micros matched_at = 0;
+};
+
+// Every mutating command carries one. `now` is the time the server stamped
+// on the command; the engine's clock never goes back, so an earlier `now` is
+// treated as the engine's current time.
+struct CommandContext {
+  Micros now = 0;
+  // Empty: no idempotency. Otherwise at most 128 bytes.
+  std::string_view request_id;
+  // A digest of the request body without its request_id, computed by the
+  // caller; equal digests mean "the same body".
+  uint64_t fingerprint = 0;
+};
+
+struct OfferResult {
+  OfferView offer;                 // as it stood right after the command
+  std::vector<MatchView> matches;  // the fills the command made
+  int64_t unfilled_kg = 0;         // cancels: what was left
+  bool replayed = false;  // a repeat of an earlier request_id, no effect
+};
+
+struct PledgeResult {
+  PledgeView pledge;
+  std::vector<MatchView> matches;
+  int64_t unfilled_kg = 0;
+  bool replayed = false;
+};
+
+struct RegionResult {
+  Region region;
+  bool replayed = false;
+};
+
+struct PairingResult {
+  Pairing pairing;
+  bool replayed = false;
+};
+
+// Filters for the list reads. Empty strings and kUnset match everything.
+struct OrderFilter {
+  std::string owner_id;             // supplier_id or buyer_id
+  std::string product_code_prefix;  // whole segments: "fruit.apple"
+  std::string region_code_prefix;   // digits, on region or buyer city
+  int status = 0;                   // an OrderStatus number; 0 = any
+};
+
+struct MatchFilter {
+  std::string supplier_id;
+  std::string buyer_id;
+  uint64_t offer_id = 0;
+  uint64_t pledge_id = 0;
+  std::string region_code_prefix;
+};
+
+struct BookLine {
+  std::string_view product_code;
+  int64_t open_offer_kg = 0;
+  int64_t open_offer_count = 0;
+  int64_t open_pledge_kg = 0;
+  int64_t open_pledge_count = 0;
+  int64_t best_floor_price_fen_per_kg = 0;  // 0 if no open offer
+  int64_t best_max_price_fen_per_kg = 0;    // 0 if no open pledge
+};
+
+}  // namespace duijie
+
+#endif  // DUIJIE_ENGINE_TYPES_H_
