@@ -32,7 +32,7 @@
 namespace duijie {
 
 // Limits on input sizes, enforced by validation.
-inline constexpr size_t kMaxIdBytes = 64;          // supplier_id, buyer_id
+inline constexpr size_t kMaxIdBytes = 64;  // supplier_id, buyer_id
 inline constexpr size_t kMaxRequestIdBytes = 128;
 inline constexpr size_t kMaxRegionNameBytes = 64;
 inline constexpr size_t kMaxPairingNoteBytes = 256;

@@ -1,0 +1,99 @@
+// Region and product code helpers; see codes.h.
+#include "engine/codes.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/engine.h"
+
+namespace duijie {
+
+bool ParseRegionCode(std::string_view text, int32_t* code) {
+  if (text.size() != 6) return false;
+  int32_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  if (value / 10000 == 0) return false;  // province "00"
+  if (value / 100 % 100 == 0 && value % 100 != 0) return false;  // "62xx00"
+  *code = value;
+  return true;
+}
+
+absl::Status CheckRegionCode(std::string_view field, std::string_view text,
+                             int32_t* code) {
+  if (ParseRegionCode(text, code)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s: \"%s\" is not a six-digit GB/T 2260 region code",
+                      field, absl::CHexEscape(Absl(text.substr(0, 32)))));
+}
+
+std::string RegionCodeString(int32_t code) {
+  return absl::StrFormat("%06d", code);
+}
+
+RegionChain RegionChainOf(int32_t code) {
+  RegionChain chain;
+  chain.push_back(code);
+  const int32_t prefecture = PrefectureOf(code);
+  if (prefecture != code) chain.push_back(prefecture);
+  const int32_t province = ProvinceOf(code);
+  if (province != chain.back()) chain.push_back(province);
+  return chain;
+}
+
+bool RegionCovers(int32_t ancestor, int32_t code) {
+  return ancestor == code || ancestor == PrefectureOf(code) ||
+         ancestor == ProvinceOf(code);
+}
+
+absl::Status CheckProductCode(std::string_view field, std::string_view code) {
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: \"%s\" %s", field,
+                        absl::CHexEscape(Absl(code.substr(0, 64))), why));
+  };
+  if (code.empty())
+    return bad("is empty; want a dot path like vegetable.cabbage");
+  if (code.size() > kMaxProductCodeBytes) {
+    return bad(absl::StrCat("is longer than ", kMaxProductCodeBytes, " bytes"));
+  }
+  size_t segments = 1;
+  bool segment_start = true;
+  for (char c : code) {
+    if (c == '.') {
+      if (segment_start) return bad("has an empty segment");
+      ++segments;
+      segment_start = true;
+      continue;
+    }
+    const bool lower = c >= 'a' && c <= 'z';
+    const bool tail = (c >= '0' && c <= '9') || c == '_';
+    if (segment_start ? !lower : !(lower || tail)) {
+      return bad("has a segment not of the form [a-z][a-z0-9_]*");
+    }
+    segment_start = false;
+  }
+  if (segment_start) return bad("has an empty segment");
+  if (segments > kMaxProductSegments) {
+    return bad(
+        absl::StrCat("has more than ", kMaxProductSegments, " segments"));
+  }
+  return absl::OkStatus();
+}
+
+bool ProductCovers(std::string_view ancestor, std::string_view code) {
+  if (ancestor.empty()) return true;
+  if (code.size() < ancestor.size()) return false;
+  if (code.substr(0, ancestor.size()) != ancestor) return false;
+  return code.size() == ancestor.size() || code[ancestor.size()] == '.';
+}
+
+std::string_view ProductParent(std::string_view code) {
+  const size_t dot = code.rfind('.');
+  return dot == std::string_view::npos ? std::string_view()
+                                       : code.substr(0, dot);
+}
+
+}  // namespace duijie

@@ -1,0 +1,1605 @@
+// The matching core; see engine.h for the contract.
+//
+// Rules (continuous matching; an order matches on arrival, the rest rests):
+// - Compatible: the offer's product is the pledge's or under it; offer grade
+//   at least min_grade; certified if required; floor <= max; both open and
+//   unexpired (expires_at is exclusive); the offer's region allowed by the
+//   pledge's scope.
+// - A fill of q kg needs q >= the pledge's min lot or q == all it has left,
+//   and the same for the offer. q is the largest quantity within both
+//   remainders and the pledge's budget at the trade price; if that q is not
+//   allowed, no smaller one is either, so the candidate is skipped.
+// - The trade price is the resting order's price.
+// - Incoming pledge, over resting offers: partner region, then key-assisted
+//   or relocation region, then earliest expiry, lowest floor, earliest
+//   posted. Incoming offer, over resting pledges: partner buyer, then highest
+//   max price, then earliest posted.
+//
+// The index. Resting offers sit in OfferTrees keyed by a shelf (product,
+// grade, certified, region flag) and a region scope: every offer is in the
+// tree of its own region code and of each ancestor, and in a national one
+// (scope 0). A pledge asks, group by group (partner & flagged, partner,
+// flagged, the rest), the trees its product subtree, grades and scope name:
+// the partner trees are those of the west codes paired with its city, so
+// partner status needs no per-offer test; the non-partner groups read the
+// national (or listed-region) trees and pass over partner offers, which the
+// partner groups already took if they could.
+// Resting pledges sit in btree sets ordered by (max price desc, id), keyed
+// by (product as posted, min grade, certified required, scope family, scope
+// code): ANY pledges under their city's chain and nationally, PARTNERS_ONLY
+// pledges under their city's chain only, LISTED_REGIONS pledges under each
+// listed code. An incoming offer reads the trees of the east codes paired
+// with its region first, then the national and listed ones.
+// After every fill the search starts again from the top, because a fill
+// changes what fits (a smaller remainder can make a skipped lot fit).
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <queue>
+#include <string>
+#include <utility>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "engine/codes.h"
+#include "engine/offer_tree.h"
+
+namespace duijie {
+namespace {
+
+constexpr uint32_t kNone = 0xffffffffu;
+
+// Interned strings: ids, product and region codes. Never freed, so the
+// string_views handed out in views stay valid for the engine's lifetime.
+class Interner {
+ public:
+  uint32_t Intern(std::string_view s) {
+    auto it = index_.find(s);
+    if (it != index_.end()) return it->second;
+    strings_.emplace_back(s);
+    const uint32_t id = static_cast<uint32_t>(strings_.size() - 1);
+    index_.emplace(strings_.back(), id);
+    return id;
+  }
+  uint32_t Find(std::string_view s) const {
+    auto it = index_.find(s);
+    return it == index_.end() ? kNone : it->second;
+  }
+  std::string_view Get(uint32_t id) const { return strings_[id]; }
+
+ private:
+  std::deque<std::string> strings_;
+  absl::flat_hash_map<std::string_view, uint32_t> index_;
+};
+
+struct OfferRecord {
+  uint32_t supplier;
+  uint32_t product;  // index into products_
+  int32_t region;
+  Grade grade;
+  bool certified;
+  bool flagged;  // region key-assisted or relocation site when indexed
+  OrderStatus status;
+  int64_t quantity_kg;
+  int64_t remaining_kg;
+  int64_t floor_price;
+  int64_t min_lot_kg;
+  int64_t households;
+  Micros expires_at;
+  Micros posted_at;
+};
+
+struct PledgeRecord {
+  uint32_t buyer;
+  uint32_t product;
+  int32_t city;
+  BuyerKind kind;
+  Grade min_grade;
+  Scope scope;
+  bool require_certified;
+  OrderStatus status;
+  int64_t quantity_kg;
+  int64_t remaining_kg;
+  int64_t max_price;
+  int64_t budget_fen;
+  int64_t spent_fen;
+  int64_t min_lot_kg;
+  Micros expires_at;
+  Micros posted_at;
+  // Listed codes as posted (for views) and with covered codes removed (for
+  // the index); empty unless scope is LISTED_REGIONS.
+  std::vector<int32_t> listed;
+  std::vector<int32_t> listed_cover;
+};
+
+struct MatchRecord {
+  uint64_t offer_id;
+  uint64_t pledge_id;
+  int64_t quantity_kg;
+  int64_t price;
+  int64_t amount_fen;
+  Micros matched_at;
+  bool partner;
+};
+
+struct ProductNode {
+  uint32_t code;  // interned string
+  // This product and every product under it that the engine has seen.
+  std::vector<uint32_t> subtree;
+  // This product and its ancestors, nearest first.
+  absl::InlinedVector<uint32_t, 4> chain;
+};
+
+struct RegionRecord {
+  uint32_t code;  // interned string
+  std::string name;
+  bool key_assisted;
+  bool relocation_site;
+  bool flagged() const { return key_assisted || relocation_site; }
+};
+
+enum class Kind : uint8_t {
+  kRegion,
+  kPairingUpsert,
+  kPairingDelete,
+  kPostOffer,
+  kPostPledge,
+  kCancelOffer,
+  kCancelPledge,
+};
+
+// What a request_id's first command answered, to answer repeats the same.
+struct IdempotencyRecord {
+  uint64_t fingerprint = 0;
+  Kind kind = Kind::kRegion;
+  uint64_t order_id = 0;
+  uint64_t first_match_id = 0;
+  uint32_t match_count = 0;
+  OrderStatus status = OrderStatus::kOpen;
+  int64_t remaining_kg = 0;
+  int64_t spent_fen = 0;
+  int64_t unfilled_kg = 0;
+  Region region;    // kRegion
+  Pairing pairing;  // pairing commands
+};
+
+// Pledge tree families.
+enum Family : uint64_t {
+  kAnyFamily = 0,
+  kPartnersFamily = 1,
+  kListedFamily = 2
+};
+
+uint64_t OfferShelfKey(uint32_t product, Grade grade, bool certified,
+                       bool flagged, int32_t scope) {
+  return (uint64_t{product} << 28) | (uint64_t(grade) << 24) |
+         (uint64_t{certified} << 23) | (uint64_t{flagged} << 22) |
+         static_cast<uint64_t>(scope);
+}
+
+uint64_t PledgeShelfKey(uint32_t product, Grade min_grade, bool require_cert,
+                        uint64_t family, int32_t scope) {
+  return (uint64_t{product} << 28) | (uint64_t(min_grade) << 24) |
+         (uint64_t{require_cert} << 23) | (family << 21) |
+         static_cast<uint64_t>(scope);
+}
+
+// (-max price, pledge id): ascending order is the incoming offer's priority.
+using PledgeKey = std::pair<int64_t, uint64_t>;
+using PledgeTree = absl::btree_set<PledgeKey>;
+
+// Removes codes covered by another code of the set, so that every region is
+// under at most one of them.
+template <typename Codes>
+void KeepOutermost(Codes* codes) {
+  std::sort(codes->begin(), codes->end());
+  codes->erase(std::unique(codes->begin(), codes->end()), codes->end());
+  Codes kept;
+  for (int32_t c : *codes) {
+    bool covered = false;
+    for (int32_t d : *codes) {
+      if (d != c && RegionCovers(d, c)) covered = true;
+    }
+    if (!covered) kept.push_back(c);
+  }
+  *codes = std::move(kept);
+}
+
+using CodeSet = absl::InlinedVector<int32_t, 4>;
+
+bool AnyCovers(const CodeSet& set, int32_t code) {
+  for (int32_t c : set) {
+    if (RegionCovers(c, code)) return true;
+  }
+  return false;
+}
+
+absl::Status Invalid(std::string_view field, std::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(Absl(field), ": ", Absl(why)));
+}
+
+absl::Status CheckId(std::string_view field, std::string_view id) {
+  if (id.empty()) return Invalid(field, "is empty");
+  if (id.size() > kMaxIdBytes) {
+    return Invalid(field, absl::StrCat("is ", id.size(), " bytes; at most ",
+                                       kMaxIdBytes, " allowed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRange(std::string_view field, int64_t value, int64_t lo,
+                        int64_t hi) {
+  if (value < lo || value > hi) {
+    return Invalid(
+        field, absl::StrCat(value, " is out of range [", lo, ", ", hi, "]"));
+  }
+  return absl::OkStatus();
+}
+
+int64_t FillQuantity(int64_t offer_remaining, int64_t offer_min_lot,
+                     int64_t pledge_remaining, int64_t pledge_min_lot,
+                     int64_t budget_left, int64_t price) {
+  int64_t q = std::min(offer_remaining, pledge_remaining);
+  if (budget_left >= 0) q = std::min(q, budget_left / price);
+  if (q <= 0) return 0;
+  if (q < pledge_min_lot && q != pledge_remaining) return 0;
+  if (q < offer_min_lot && q != offer_remaining) return 0;
+  return q;
+}
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  absl::StatusOr<RegionResult> UpsertRegion(const CommandContext& ctx,
+                                            const Region& region);
+  absl::StatusOr<PairingResult> UpsertPairing(const CommandContext& ctx,
+                                              const Pairing& pairing);
+  absl::StatusOr<PairingResult> DeletePairing(const CommandContext& ctx,
+                                              std::string_view east,
+                                              std::string_view west);
+  absl::StatusOr<OfferResult> PostOffer(const CommandContext& ctx,
+                                        const OfferSpec& spec);
+  absl::StatusOr<PledgeResult> PostPledge(const CommandContext& ctx,
+                                          const PledgeSpec& spec);
+  absl::StatusOr<OfferResult> CancelOffer(const CommandContext& ctx,
+                                          uint64_t id);
+  absl::StatusOr<PledgeResult> CancelPledge(const CommandContext& ctx,
+                                            uint64_t id);
+  void AdvanceClock(Micros now);
+
+  absl::StatusOr<OfferView> GetOffer(uint64_t id, Micros now) const;
+  absl::StatusOr<PledgeView> GetPledge(uint64_t id, Micros now) const;
+  std::vector<OfferView> ListOffers(const OrderFilter& filter,
+                                    uint64_t after_id, int limit, Micros now,
+                                    bool* more) const;
+  std::vector<PledgeView> ListPledges(const OrderFilter& filter,
+                                      uint64_t after_id, int limit, Micros now,
+                                      bool* more) const;
+  std::vector<MatchView> ListMatches(const MatchFilter& filter,
+                                     uint64_t after_id, int limit,
+                                     bool* more) const;
+  std::vector<BookLine> GetBook(std::string_view prefix, Micros now) const;
+  std::vector<Region> ListRegions(std::string_view prefix,
+                                  std::string_view after, int limit,
+                                  bool* more) const;
+  std::vector<Pairing> ListPairings(std::string_view prefix,
+                                    std::string_view after_east,
+                                    std::string_view after_west, int limit,
+                                    bool* more) const;
+
+  Micros now_ = 0;
+  std::vector<OfferRecord> offers_;    // offer id - 1
+  std::vector<PledgeRecord> pledges_;  // pledge id - 1
+  std::vector<MatchRecord> matches_;   // match id - 1
+
+ private:
+  // Per product code as posted: open totals and price levels, for GetBook.
+  struct BookSide {
+    int64_t kg = 0;
+    int64_t count = 0;
+    absl::btree_map<int64_t, int64_t> prices;  // price -> open orders
+  };
+  struct ProductBook {
+    BookSide offers;
+    BookSide pledges;
+  };
+
+  // Looks up a request_id. Returns true when the command is a repeat (and
+  // *record is its first answer); an error for a conflicting body.
+  absl::StatusOr<bool> CheckRequestId(const CommandContext& ctx, Kind kind,
+                                      const IdempotencyRecord** record) const;
+  void Remember(const CommandContext& ctx, IdempotencyRecord record);
+
+  absl::Status CheckKnownRegion(std::string_view field, std::string_view text,
+                                int32_t* code) const;
+  uint32_t InternProduct(std::string_view code);
+  bool IsFlagged(int32_t region) const;
+  CodeSet PartnerWestCodes(int32_t city) const;
+  CodeSet PartnerEastCodes(int32_t region) const;
+  bool IsPartner(int32_t region, int32_t city) const;
+  void RebuildPairingIndex();
+
+  void IndexOffer(uint64_t id);
+  void UnindexOffer(uint64_t id);
+  void IndexPledge(uint64_t id);
+  void UnindexPledge(uint64_t id);
+  template <typename Fn>
+  void ForEachOfferTree(const OfferRecord& o, Fn fn);
+  template <typename Fn>
+  void ForEachPledgeTree(const PledgeRecord& p, Fn fn);
+  static void AddToBook(BookSide& side, int64_t kg, int64_t price);
+  static void RemoveFromBook(BookSide& side, int64_t kg, int64_t price);
+
+  // Matching. Both return 0 when nothing fits.
+  uint64_t BestOfferFor(uint64_t pledge_id, const CodeSet& partner_west);
+  uint64_t BestPledgeFor(uint64_t offer_id, const CodeSet& partner_east);
+  int64_t OfferFill(const OfferRecord& o, const PledgeRecord& p,
+                    int64_t price) const;
+  // Fills the largest allowed quantity between the two at `price` and
+  // closes whichever side is done. The resting side is the indexed one.
+  void Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price, bool partner,
+            bool incoming_pledge);
+  void Close(bool offer, uint64_t id, OrderStatus status);
+
+  OfferView MakeOfferView(uint64_t id, Micros now) const;
+  PledgeView MakePledgeView(uint64_t id, Micros now) const;
+  MatchView MakeMatchView(uint64_t id) const;
+  std::vector<MatchView> MatchRange(uint64_t first, uint32_t count) const;
+  bool OfferPasses(const OfferRecord& o, const OrderFilter& f,
+                   Micros now) const;
+  bool PledgePasses(const PledgeRecord& p, const OrderFilter& f,
+                    Micros now) const;
+  bool MatchPasses(const MatchRecord& m, const MatchFilter& f) const;
+  static OrderStatus EffectiveStatus(OrderStatus s, Micros expires_at,
+                                     Micros now) {
+    return s == OrderStatus::kOpen && expires_at <= now ? OrderStatus::kExpired
+                                                        : s;
+  }
+
+  Interner strings_;
+  std::vector<ProductNode> products_;
+  absl::flat_hash_map<uint32_t, uint32_t> product_by_code_;  // string -> idx
+  absl::flat_hash_map<int32_t, RegionRecord> regions_;
+  std::map<std::pair<int32_t, int32_t>, std::string> pairings_;
+  absl::flat_hash_map<int32_t, CodeSet> west_by_east_;
+  absl::flat_hash_map<int32_t, CodeSet> east_by_west_;
+
+  OfferNodePool offer_nodes_;
+  absl::flat_hash_map<uint64_t, OfferTree> offer_trees_;
+  absl::flat_hash_map<uint64_t, PledgeTree> pledge_trees_;
+  absl::flat_hash_map<uint32_t, ProductBook> books_;  // by product index
+
+  // (expires_at, id, is_offer): a min-heap of orders to retire.
+  using Expiry = std::tuple<Micros, uint64_t, bool>;
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>>
+      expiries_;
+
+  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> offers_by_supplier_;
+  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> pledges_by_buyer_;
+  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_supplier_;
+  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_buyer_;
+
+  absl::flat_hash_map<std::string, IdempotencyRecord> requests_;
+};
+
+// --- Idempotency
+// --------------------------------------------------------------
+
+absl::StatusOr<bool> Engine::Impl::CheckRequestId(
+    const CommandContext& ctx, Kind kind,
+    const IdempotencyRecord** record) const {
+  if (ctx.request_id.size() > kMaxRequestIdBytes) {
+    return Invalid("request_id",
+                   absl::StrCat("is ", ctx.request_id.size(),
+                                " bytes; at most ", kMaxRequestIdBytes));
+  }
+  if (ctx.request_id.empty()) return false;
+  auto it = requests_.find(Absl(ctx.request_id));
+  if (it == requests_.end()) return false;
+  if (it->second.fingerprint != ctx.fingerprint || it->second.kind != kind) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("request_id: \"", absl::CHexEscape(Absl(ctx.request_id)),
+                     "\" was already used for a different request"));
+  }
+  *record = &it->second;
+  return true;
+}
+
+void Engine::Impl::Remember(const CommandContext& ctx,
+                            IdempotencyRecord record) {
+  if (ctx.request_id.empty()) return;
+  record.fingerprint = ctx.fingerprint;
+  requests_.emplace(std::string(ctx.request_id), std::move(record));
+}
+
+// --- Reference data -------------------------------------------------------
+
+absl::Status Engine::Impl::CheckKnownRegion(std::string_view field,
+                                            std::string_view text,
+                                            int32_t* code) const {
+  if (absl::Status s = CheckRegionCode(field, text, code); !s.ok()) return s;
+  if (!regions_.contains(*code)) {
+    return absl::NotFoundError(absl::StrCat(Absl(field), ": region \"",
+                                            Absl(text), "\" is not known"));
+  }
+  return absl::OkStatus();
+}
+
+bool Engine::Impl::IsFlagged(int32_t region) const {
+  auto it = regions_.find(region);
+  return it != regions_.end() && it->second.flagged();
+}
+
+absl::StatusOr<RegionResult> Engine::Impl::UpsertRegion(
+    const CommandContext& ctx, const Region& region) {
+  AdvanceClock(ctx.now);
+  const IdempotencyRecord* seen = nullptr;
+  absl::StatusOr<bool> repeat = CheckRequestId(ctx, Kind::kRegion, &seen);
+  if (!repeat.ok()) return repeat.status();
+  if (*repeat) return RegionResult{seen->region, true};
+
+  int32_t code;
+  if (absl::Status s = CheckRegionCode("region.code", region.code, &code);
+      !s.ok()) {
+    return s;
+  }
+  if (region.name.size() > kMaxRegionNameBytes) {
+    return Invalid("region.name",
+                   absl::StrCat("is ", region.name.size(), " bytes; at most ",
+                                kMaxRegionNameBytes));
+  }
+  auto it = regions_.find(code);
+  const bool was_flagged = it != regions_.end() && it->second.flagged();
+  RegionRecord& r = regions_[code];
+  r.code = strings_.Intern(region.code);
+  r.name = region.name;
+  r.key_assisted = region.key_assisted;
+  r.relocation_site = region.relocation_site;
+  if (r.flagged() != was_flagged) {
+    // Re-rank the region's resting offers: their shelf depends on the flag.
+    for (uint64_t id = 1; id <= offers_.size(); ++id) {
+      OfferRecord& o = offers_[id - 1];
+      if (o.region != code || o.status != OrderStatus::kOpen) continue;
+      UnindexOffer(id);
+      o.flagged = r.flagged();
+      IndexOffer(id);
+    }
+  }
+  IdempotencyRecord record;
+  record.kind = Kind::kRegion;
+  record.region = region;
+  Remember(ctx, std::move(record));
+  return RegionResult{region, false};
+}
+
+void Engine::Impl::RebuildPairingIndex() {
+  west_by_east_.clear();
+  east_by_west_.clear();
+  for (const auto& [codes, note] : pairings_) {
+    west_by_east_[codes.first].push_back(codes.second);
+    east_by_west_[codes.second].push_back(codes.first);
+  }
+}
+
+absl::StatusOr<PairingResult> Engine::Impl::UpsertPairing(
+    const CommandContext& ctx, const Pairing& pairing) {
+  AdvanceClock(ctx.now);
+  const IdempotencyRecord* seen = nullptr;
+  absl::StatusOr<bool> repeat =
+      CheckRequestId(ctx, Kind::kPairingUpsert, &seen);
+  if (!repeat.ok()) return repeat.status();
+  if (*repeat) return PairingResult{seen->pairing, true};
+
+  int32_t east, west;
+  if (absl::Status s =
+          CheckKnownRegion("pairing.east_code", pairing.east_code, &east);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          CheckKnownRegion("pairing.west_code", pairing.west_code, &west);
+      !s.ok()) {
+    return s;
+  }
+  if (pairing.note.size() > kMaxPairingNoteBytes) {
+    return Invalid("pairing.note",
+                   absl::StrCat("is ", pairing.note.size(), " bytes; at most ",
+                                kMaxPairingNoteBytes));
+  }
+  pairings_[{east, west}] = pairing.note;
+  RebuildPairingIndex();
+  IdempotencyRecord record;
+  record.kind = Kind::kPairingUpsert;
+  record.pairing = pairing;
+  Remember(ctx, std::move(record));
+  return PairingResult{pairing, false};
+}
+
+absl::StatusOr<PairingResult> Engine::Impl::DeletePairing(
+    const CommandContext& ctx, std::string_view east_text,
+    std::string_view west_text) {
+  AdvanceClock(ctx.now);
+  const IdempotencyRecord* seen = nullptr;
+  absl::StatusOr<bool> repeat =
+      CheckRequestId(ctx, Kind::kPairingDelete, &seen);
+  if (!repeat.ok()) return repeat.status();
+  if (*repeat) return PairingResult{seen->pairing, true};
+
+  int32_t east, west;
+  if (absl::Status s = CheckRegionCode("east_code", east_text, &east);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckRegionCode("west_code", west_text, &west);
+      !s.ok()) {
+    return s;
+  }
+  auto it = pairings_.find({east, west});
+  if (it == pairings_.end()) {
+    return absl::NotFoundError(absl::StrCat("pairing ", Absl(east_text), " - ",
+                                            Absl(west_text),
+                                            " does not exist"));
+  }
+  Pairing removed{std::string(east_text), std::string(west_text), it->second};
+  pairings_.erase(it);
+  RebuildPairingIndex();
+  IdempotencyRecord record;
+  record.kind = Kind::kPairingDelete;
+  record.pairing = removed;
+  Remember(ctx, std::move(record));
+  return PairingResult{std::move(removed), false};
+}
+
+CodeSet Engine::Impl::PartnerWestCodes(int32_t city) const {
+  CodeSet out;
+  for (int32_t east : RegionChainOf(city)) {
+    auto it = west_by_east_.find(east);
+    if (it == west_by_east_.end()) continue;
+    out.insert(out.end(), it->second.begin(), it->second.end());
+  }
+  if (out.size() > 1) KeepOutermost(&out);
+  return out;
+}
+
+CodeSet Engine::Impl::PartnerEastCodes(int32_t region) const {
+  CodeSet out;
+  for (int32_t west : RegionChainOf(region)) {
+    auto it = east_by_west_.find(west);
+    if (it == east_by_west_.end()) continue;
+    out.insert(out.end(), it->second.begin(), it->second.end());
+  }
+  if (out.size() > 1) KeepOutermost(&out);
+  return out;
+}
+
+bool Engine::Impl::IsPartner(int32_t region, int32_t city) const {
+  return AnyCovers(PartnerWestCodes(city), region);
+}
+
+uint32_t Engine::Impl::InternProduct(std::string_view code) {
+  const uint32_t sid = strings_.Intern(code);
+  auto it = product_by_code_.find(sid);
+  if (it != product_by_code_.end()) return it->second;
+  const std::string_view parent_code = ProductParent(code);
+  const uint32_t parent =
+      parent_code.empty() ? kNone : InternProduct(parent_code);
+  const uint32_t index = static_cast<uint32_t>(products_.size());
+  products_.push_back(ProductNode{sid, {}, {}});
+  product_by_code_.emplace(sid, index);
+  products_[index].chain.push_back(index);
+  if (parent != kNone) {
+    for (uint32_t a : products_[parent].chain) {
+      products_[index].chain.push_back(a);
+    }
+  }
+  for (uint32_t a : products_[index].chain)
+    products_[a].subtree.push_back(index);
+  return index;
+}
+
+// --- Index
+// ----------------------------------------------------------------------
+
+template <typename Fn>
+void Engine::Impl::ForEachOfferTree(const OfferRecord& o, Fn fn) {
+  for (int32_t scope : RegionChainOf(o.region)) {
+    fn(OfferShelfKey(o.product, o.grade, o.certified, o.flagged, scope));
+  }
+  fn(OfferShelfKey(o.product, o.grade, o.certified, o.flagged, 0));
+}
+
+template <typename Fn>
+void Engine::Impl::ForEachPledgeTree(const PledgeRecord& p, Fn fn) {
+  switch (p.scope) {
+    case Scope::kAny:
+      fn(PledgeShelfKey(p.product, p.min_grade, p.require_certified, kAnyFamily,
+                        0));
+      [[fallthrough]];
+    case Scope::kPartnersOnly: {
+      const uint64_t family =
+          p.scope == Scope::kAny ? kAnyFamily : kPartnersFamily;
+      for (int32_t scope : RegionChainOf(p.city)) {
+        fn(PledgeShelfKey(p.product, p.min_grade, p.require_certified, family,
+                          scope));
+      }
+      break;
+    }
+    case Scope::kListedRegions:
+      for (int32_t scope : p.listed_cover) {
+        fn(PledgeShelfKey(p.product, p.min_grade, p.require_certified,
+                          kListedFamily, scope));
+      }
+      break;
+  }
+}
+
+void Engine::Impl::AddToBook(BookSide& side, int64_t kg, int64_t price) {
+  side.kg += kg;
+  ++side.count;
+  ++side.prices[price];
+}
+
+void Engine::Impl::RemoveFromBook(BookSide& side, int64_t kg, int64_t price) {
+  side.kg -= kg;
+  --side.count;
+  auto it = side.prices.find(price);
+  if (--it->second == 0) side.prices.erase(it);
+}
+
+void Engine::Impl::IndexOffer(uint64_t id) {
+  const OfferRecord& o = offers_[id - 1];
+  const OfferKey key{o.expires_at, o.floor_price, id};
+  ForEachOfferTree(o, [&](uint64_t shelf) {
+    offer_trees_[shelf].Insert(offer_nodes_, key);
+  });
+  AddToBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
+}
+
+void Engine::Impl::UnindexOffer(uint64_t id) {
+  const OfferRecord& o = offers_[id - 1];
+  const OfferKey key{o.expires_at, o.floor_price, id};
+  ForEachOfferTree(o, [&](uint64_t shelf) {
+    auto it = offer_trees_.find(shelf);
+    it->second.Erase(offer_nodes_, key);
+    if (it->second.empty()) offer_trees_.erase(it);
+  });
+  RemoveFromBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
+}
+
+void Engine::Impl::IndexPledge(uint64_t id) {
+  const PledgeRecord& p = pledges_[id - 1];
+  ForEachPledgeTree(p, [&](uint64_t shelf) {
+    pledge_trees_[shelf].insert({-p.max_price, id});
+  });
+  AddToBook(books_[p.product].pledges, p.remaining_kg, p.max_price);
+}
+
+void Engine::Impl::UnindexPledge(uint64_t id) {
+  const PledgeRecord& p = pledges_[id - 1];
+  ForEachPledgeTree(p, [&](uint64_t shelf) {
+    auto it = pledge_trees_.find(shelf);
+    it->second.erase({-p.max_price, id});
+    if (it->second.empty()) pledge_trees_.erase(it);
+  });
+  RemoveFromBook(books_[p.product].pledges, p.remaining_kg, p.max_price);
+}
+
+void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
+  if (offer) {
+    UnindexOffer(id);
+    offers_[id - 1].status = status;
+  } else {
+    UnindexPledge(id);
+    pledges_[id - 1].status = status;
+  }
+}
+
+void Engine::Impl::AdvanceClock(Micros now) {
+  now_ = std::max(now_, now);
+  while (!expiries_.empty() && std::get<0>(expiries_.top()) <= now_) {
+    const auto [at, id, is_offer] = expiries_.top();
+    expiries_.pop();
+    const OrderStatus status =
+        is_offer ? offers_[id - 1].status : pledges_[id - 1].status;
+    if (status == OrderStatus::kOpen)
+      Close(is_offer, id, OrderStatus::kExpired);
+  }
+}
+
+// --- Matching
+// -----------------------------------------------------------------
+
+int64_t Engine::Impl::OfferFill(const OfferRecord& o, const PledgeRecord& p,
+                                int64_t price) const {
+  const int64_t budget_left =
+      p.budget_fen > 0 ? p.budget_fen - p.spent_fen : -1;
+  return FillQuantity(o.remaining_kg, o.min_lot_kg, p.remaining_kg,
+                      p.min_lot_kg, budget_left, price);
+}
+
+uint64_t Engine::Impl::BestOfferFor(uint64_t pledge_id,
+                                    const CodeSet& partner_west) {
+  const PledgeRecord& p = pledges_[pledge_id - 1];
+  // Region scopes of the partner groups, and of the others.
+  CodeSet partner_scopes;
+  CodeSet other_scopes;
+  if (p.scope == Scope::kListedRegions) {
+    for (int32_t listed : p.listed_cover) {
+      other_scopes.push_back(listed);
+      for (int32_t west : partner_west) {
+        if (RegionCovers(listed, west)) {
+          partner_scopes.push_back(west);
+        } else if (RegionCovers(west, listed)) {
+          partner_scopes.push_back(listed);
+        }
+      }
+    }
+  } else {
+    partner_scopes = partner_west;
+    if (p.scope == Scope::kAny) other_scopes.push_back(0);
+  }
+  bool found = false;
+  OfferKey best;
+  // Reads one tree in priority order up to the first offer that fits and
+  // beats `best`. Expensive offers are passed over inside FindFirst.
+  auto scan = [&](const OfferTree& tree, bool skip_partners) {
+    OfferKey key;
+    OfferKey after;
+    const OfferKey* after_ptr = nullptr;
+    while (tree.FindFirst(offer_nodes_, after_ptr, p.max_price, &key)) {
+      if (found && !(key < best)) return;
+      const OfferRecord& o = offers_[key.offer_id - 1];
+      const bool passed_over =
+          skip_partners && AnyCovers(partner_west, o.region);
+      if (!passed_over && OfferFill(o, p, o.floor_price) > 0) {
+        best = key;
+        found = true;
+        return;
+      }
+      after = key;
+      after_ptr = &after;
+    }
+  };
+  const int grade_max = static_cast<int>(p.min_grade);
+  for (int group = 0; group < 4; ++group) {
+    const bool partner_group = group < 2;
+    const bool flagged = group % 2 == 0;
+    const CodeSet& scopes = partner_group ? partner_scopes : other_scopes;
+    for (uint32_t product : products_[p.product].subtree) {
+      for (int grade = 1; grade <= grade_max; ++grade) {
+        for (int cert = p.require_certified ? 1 : 0; cert <= 1; ++cert) {
+          for (int32_t scope : scopes) {
+            auto it = offer_trees_.find(OfferShelfKey(
+                product, static_cast<Grade>(grade), cert, flagged, scope));
+            if (it != offer_trees_.end()) scan(it->second, !partner_group);
+          }
+        }
+      }
+    }
+    if (found) return best.offer_id;
+  }
+  return 0;
+}
+
+uint64_t Engine::Impl::BestPledgeFor(uint64_t offer_id,
+                                     const CodeSet& partner_east) {
+  const OfferRecord& o = offers_[offer_id - 1];
+  const RegionChain chain = RegionChainOf(o.region);
+  bool found = false;
+  PledgeKey best;
+  // Reads one tree in order, up to the first pledge that fits.
+  auto scan = [&](uint64_t shelf, int want_partner) {
+    auto it = pledge_trees_.find(shelf);
+    if (it == pledge_trees_.end()) return;
+    for (const PledgeKey& key : it->second) {
+      if (-key.first < o.floor_price) return;  // all further are cheaper
+      if (found && !(key < best)) return;
+      const PledgeRecord& p = pledges_[key.second - 1];
+      if (want_partner >= 0 &&
+          AnyCovers(partner_east, p.city) != (want_partner == 1)) {
+        continue;
+      }
+      if (OfferFill(o, p, p.max_price) == 0) continue;
+      best = key;
+      found = true;
+      return;
+    }
+  };
+  for (int phase = 0; phase < 2; ++phase) {
+    const bool partner_phase = phase == 0;
+    for (uint32_t product : products_[o.product].chain) {
+      for (int grade = static_cast<int>(o.grade); grade <= 3; ++grade) {
+        for (int cert = 0; cert <= (o.certified ? 1 : 0); ++cert) {
+          auto key = [&](uint64_t family, int32_t scope) {
+            return PledgeShelfKey(product, static_cast<Grade>(grade), cert,
+                                  family, scope);
+          };
+          if (partner_phase) {
+            for (int32_t east : partner_east) {
+              scan(key(kAnyFamily, east), -1);
+              scan(key(kPartnersFamily, east), -1);
+            }
+            if (!partner_east.empty()) {
+              for (int32_t scope : chain) scan(key(kListedFamily, scope), 1);
+            }
+          } else {
+            scan(key(kAnyFamily, 0), partner_east.empty() ? -1 : 0);
+            for (int32_t scope : chain) {
+              scan(key(kListedFamily, scope), partner_east.empty() ? -1 : 0);
+            }
+          }
+        }
+      }
+    }
+    if (found) return best.second;
+  }
+  return 0;
+}
+
+void Engine::Impl::Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price,
+                        bool partner, bool incoming_pledge) {
+  OfferRecord& o = offers_[offer_id - 1];
+  PledgeRecord& p = pledges_[pledge_id - 1];
+  const int64_t q = OfferFill(o, p, price);
+  // Cannot overflow: q x price <= quantity x price of the order whose price
+  // it is, which was checked when that order was posted.
+  const int64_t amount = q * price;
+  matches_.push_back(
+      MatchRecord{offer_id, pledge_id, q, price, amount, now_, partner});
+  const uint64_t match_id = matches_.size();
+  matches_by_supplier_[o.supplier].push_back(match_id);
+  matches_by_buyer_[p.buyer].push_back(match_id);
+  if (incoming_pledge) {
+    books_[o.product].offers.kg -= q;
+  } else {
+    books_[p.product].pledges.kg -= q;
+  }
+  o.remaining_kg -= q;
+  p.remaining_kg -= q;
+  p.spent_fen += amount;
+  if (o.remaining_kg == 0) {
+    if (incoming_pledge) {
+      Close(/*offer=*/true, offer_id, OrderStatus::kFilled);
+    } else {
+      o.status = OrderStatus::kFilled;
+    }
+  }
+  if (p.remaining_kg == 0 ||
+      (p.budget_fen > 0 && p.spent_fen == p.budget_fen)) {
+    if (incoming_pledge) {
+      p.status = OrderStatus::kFilled;
+    } else {
+      Close(/*offer=*/false, pledge_id, OrderStatus::kFilled);
+    }
+  }
+}
+
+// --- Orders -----------------------------------------------------------------
+
+namespace {
+
+absl::Status CheckExpiry(std::string_view field, Micros expires_at,
+                         Micros now) {
+  if (expires_at <= now) {
+    return Invalid(
+        field, absl::StrCat(expires_at, " us since epoch is not after now (",
+                            now, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAmount(std::string_view field, int64_t kg,
+                         int64_t fen_per_kg) {
+  int64_t product;
+  if (__builtin_mul_overflow(kg, fen_per_kg, &product)) {
+    return Invalid(field, absl::StrCat(kg, " kg at ", fen_per_kg,
+                                       " fen/kg overflows a 64-bit amount"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<OfferResult> Engine::Impl::PostOffer(const CommandContext& ctx,
+                                                    const OfferSpec& spec) {
+  AdvanceClock(ctx.now);
+  const IdempotencyRecord* seen = nullptr;
+  absl::StatusOr<bool> repeat = CheckRequestId(ctx, Kind::kPostOffer, &seen);
+  if (!repeat.ok()) return repeat.status();
+  if (*repeat) {
+    OfferResult result;
+    result.offer = MakeOfferView(seen->order_id, now_);
+    result.offer.remaining_kg = seen->remaining_kg;
+    result.offer.status = seen->status;
+    result.matches = MatchRange(seen->first_match_id, seen->match_count);
+    result.replayed = true;
+    return result;
+  }
+
+  int32_t region;
+  absl::Status s = CheckId("offer.supplier_id", spec.supplier_id);
+  if (s.ok())
+    s = CheckKnownRegion("offer.region_code", spec.region_code, &region);
+  if (s.ok()) s = CheckProductCode("offer.product_code", spec.product_code);
+  if (s.ok()) s = CheckRange("offer.grade", spec.grade, 1, 3);
+  if (s.ok())
+    s = CheckRange("offer.quantity_kg", spec.quantity_kg, 1, kMaxQuantityKg);
+  if (s.ok()) {
+    s = CheckRange("offer.floor_price_fen_per_kg", spec.floor_price_fen_per_kg,
+                   1, kMaxPriceFenPerKg);
+  }
+  if (s.ok()) {
+    s = CheckAmount("offer.quantity_kg", spec.quantity_kg,
+                    spec.floor_price_fen_per_kg);
+  }
+  if (s.ok())
+    s = CheckRange("offer.min_lot_kg", spec.min_lot_kg, 0, spec.quantity_kg);
+  if (s.ok()) s = CheckRange("offer.households", spec.households, 0, INT32_MAX);
+  if (s.ok()) s = CheckExpiry("offer.expires_at", spec.expires_at, now_);
+  if (!s.ok()) return s;
+
+  OfferRecord record;
+  record.supplier = strings_.Intern(spec.supplier_id);
+  record.product = InternProduct(spec.product_code);
+  record.region = region;
+  record.grade = static_cast<Grade>(spec.grade);
+  record.certified = spec.certified;
+  record.flagged = IsFlagged(region);
+  record.status = OrderStatus::kOpen;
+  record.quantity_kg = spec.quantity_kg;
+  record.remaining_kg = spec.quantity_kg;
+  record.floor_price = spec.floor_price_fen_per_kg;
+  record.min_lot_kg = spec.min_lot_kg;
+  record.households = spec.households;
+  record.expires_at = spec.expires_at;
+  record.posted_at = now_;
+  offers_.push_back(record);
+  const uint64_t id = offers_.size();
+  offers_by_supplier_[record.supplier].push_back(id);
+
+  const uint64_t first_match = matches_.size() + 1;
+  const CodeSet partner_east = PartnerEastCodes(region);
+  while (offers_[id - 1].status == OrderStatus::kOpen) {
+    const uint64_t pledge_id = BestPledgeFor(id, partner_east);
+    if (pledge_id == 0) break;
+    const PledgeRecord& p = pledges_[pledge_id - 1];
+    Fill(id, pledge_id, p.max_price, AnyCovers(partner_east, p.city),
+         /*incoming_pledge=*/false);
+  }
+  const OfferRecord& o = offers_[id - 1];
+  if (o.status == OrderStatus::kOpen) {
+    IndexOffer(id);
+    expiries_.emplace(o.expires_at, id, true);
+  }
+  IdempotencyRecord memo;
+  memo.kind = Kind::kPostOffer;
+  memo.order_id = id;
+  memo.first_match_id = first_match;
+  memo.match_count = static_cast<uint32_t>(matches_.size() + 1 - first_match);
+  memo.status = o.status;
+  memo.remaining_kg = o.remaining_kg;
+  Remember(ctx, std::move(memo));
+
+  OfferResult result;
+  result.offer = MakeOfferView(id, now_);
+  result.matches = MatchRange(first_match, matches_.size() + 1 - first_match);
+  return result;
+}
+
+absl::StatusOr<PledgeResult> Engine::Impl::PostPledge(const CommandContext& ctx,
+                                                      const PledgeSpec& spec) {
+  AdvanceClock(ctx.now);
+  const IdempotencyRecord* seen = nullptr;
+  absl::StatusOr<bool> repeat = CheckRequestId(ctx, Kind::kPostPledge, &seen);
+  if (!repeat.ok()) return repeat.status();
+  if (*repeat) {
+    PledgeResult result;
+    result.pledge = MakePledgeView(seen->order_id, now_);
+    result.pledge.remaining_kg = seen->remaining_kg;
+    result.pledge.spent_fen = seen->spent_fen;
+    result.pledge.status = seen->status;
+    result.matches = MatchRange(seen->first_match_id, seen->match_count);
+    result.replayed = true;
+    return result;
+  }
+
+  int32_t city;
+  absl::Status s = CheckId("pledge.buyer_id", spec.buyer_id);
+  if (s.ok()) {
+    s = CheckKnownRegion("pledge.buyer_city_code", spec.buyer_city_code, &city);
+  }
+  if (s.ok())
+    s = CheckRange("pledge.buyer_kind", spec.buyer_kind, 1, kMaxBuyerKind);
+  if (s.ok()) s = CheckProductCode("pledge.product_code", spec.product_code);
+  if (s.ok()) s = CheckRange("pledge.min_grade", spec.min_grade, 0, 3);
+  if (s.ok())
+    s = CheckRange("pledge.quantity_kg", spec.quantity_kg, 1, kMaxQuantityKg);
+  if (s.ok()) {
+    s = CheckRange("pledge.max_price_fen_per_kg", spec.max_price_fen_per_kg, 1,
+                   kMaxPriceFenPerKg);
+  }
+  if (s.ok()) {
+    s = CheckAmount("pledge.quantity_kg", spec.quantity_kg,
+                    spec.max_price_fen_per_kg);
+  }
+  if (s.ok())
+    s = CheckRange("pledge.budget_fen", spec.budget_fen, 0, INT64_MAX);
+  if (s.ok())
+    s = CheckRange("pledge.min_lot_kg", spec.min_lot_kg, 0, spec.quantity_kg);
+  if (s.ok()) s = CheckExpiry("pledge.expires_at", spec.expires_at, now_);
+  if (s.ok()) s = CheckRange("pledge.scope", spec.scope, 0, kMaxScope);
+  std::vector<int32_t> listed;
+  if (s.ok()) {
+    const bool listed_scope =
+        spec.scope == static_cast<int>(Scope::kListedRegions);
+    if (listed_scope && spec.region_codes.empty()) {
+      s = Invalid("pledge.region_codes",
+                  "is empty but scope is LISTED_REGIONS");
+    } else if (!listed_scope && !spec.region_codes.empty()) {
+      s = Invalid("pledge.region_codes",
+                  "is only allowed with scope LISTED_REGIONS");
+    } else if (spec.region_codes.size() > kMaxListedRegions) {
+      s = Invalid("pledge.region_codes",
+                  absl::StrCat("has ", spec.region_codes.size(),
+                               " codes; at most ", kMaxListedRegions));
+    }
+    for (size_t i = 0; s.ok() && i < spec.region_codes.size(); ++i) {
+      int32_t code;
+      s = CheckKnownRegion(absl::StrCat("pledge.region_codes[", i, "]"),
+                           spec.region_codes[i], &code);
+      listed.push_back(code);
+    }
+  }
+  if (!s.ok()) return s;
+
+  PledgeRecord record;
+  record.buyer = strings_.Intern(spec.buyer_id);
+  record.product = InternProduct(spec.product_code);
+  record.city = city;
+  record.kind = static_cast<BuyerKind>(spec.buyer_kind);
+  record.min_grade =
+      spec.min_grade == 0 ? Grade::kSecond : static_cast<Grade>(spec.min_grade);
+  record.scope = static_cast<Scope>(spec.scope);
+  record.require_certified = spec.require_certified;
+  record.status = OrderStatus::kOpen;
+  record.quantity_kg = spec.quantity_kg;
+  record.remaining_kg = spec.quantity_kg;
+  record.max_price = spec.max_price_fen_per_kg;
+  record.budget_fen = spec.budget_fen;
+  record.spent_fen = 0;
+  record.min_lot_kg = spec.min_lot_kg;
+  record.expires_at = spec.expires_at;
+  record.posted_at = now_;
+  record.listed = listed;
+  record.listed_cover = std::move(listed);
+  KeepOutermost(&record.listed_cover);
+  pledges_.push_back(std::move(record));
+  const uint64_t id = pledges_.size();
+  pledges_by_buyer_[pledges_[id - 1].buyer].push_back(id);
+
+  const uint64_t first_match = matches_.size() + 1;
+  const CodeSet partner_west = PartnerWestCodes(city);
+  while (pledges_[id - 1].status == OrderStatus::kOpen) {
+    const uint64_t offer_id = BestOfferFor(id, partner_west);
+    if (offer_id == 0) break;
+    const OfferRecord& o = offers_[offer_id - 1];
+    Fill(offer_id, id, o.floor_price, AnyCovers(partner_west, o.region),
+         /*incoming_pledge=*/true);
+  }
+  const PledgeRecord& p = pledges_[id - 1];
+  if (p.status == OrderStatus::kOpen) {
+    IndexPledge(id);
+    expiries_.emplace(p.expires_at, id, false);
+  }
+  IdempotencyRecord memo;
+  memo.kind = Kind::kPostPledge;
+  memo.order_id = id;
+  memo.first_match_id = first_match;
+  memo.match_count = static_cast<uint32_t>(matches_.size() + 1 - first_match);
+  memo.status = p.status;
+  memo.remaining_kg = p.remaining_kg;
+  memo.spent_fen = p.spent_fen;
+  Remember(ctx, std::move(memo));
+
+  PledgeResult result;
+  result.pledge = MakePledgeView(id, now_);
+  result.matches = MatchRange(first_match, matches_.size() + 1 - first_match);
+  return result;
+}
+
+namespace {
+
+const char* StatusName(OrderStatus s) {
+  switch (s) {
+    case OrderStatus::kOpen:
+      return "OPEN";
+    case OrderStatus::kFilled:
+      return "FILLED";
+    case OrderStatus::kCancelled:
+      return "CANCELLED";
+    case OrderStatus::kExpired:
+      return "EXPIRED";
+  }
+  return "UNKNOWN";
+}
+
+}  // namespace
+
+absl::StatusOr<OfferResult> Engine::Impl::CancelOffer(const CommandContext& ctx,
+                                                      uint64_t id) {
+  AdvanceClock(ctx.now);
+  const IdempotencyRecord* seen = nullptr;
+  absl::StatusOr<bool> repeat = CheckRequestId(ctx, Kind::kCancelOffer, &seen);
+  if (!repeat.ok()) return repeat.status();
+  OfferResult result;
+  if (*repeat) {
+    result.offer = MakeOfferView(seen->order_id, now_);
+    result.offer.status = seen->status;
+    result.offer.remaining_kg = seen->remaining_kg;
+    result.unfilled_kg = seen->unfilled_kg;
+    result.replayed = true;
+    return result;
+  }
+  if (id == 0 || id > offers_.size()) {
+    return absl::NotFoundError(
+        absl::StrCat("id: offer ", id, " does not exist"));
+  }
+  OfferRecord& o = offers_[id - 1];
+  if (o.status != OrderStatus::kOpen) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("id: offer ", id, " is ", StatusName(o.status),
+                     "; only an OPEN offer can be cancelled"));
+  }
+  Close(/*offer=*/true, id, OrderStatus::kCancelled);
+  IdempotencyRecord memo;
+  memo.kind = Kind::kCancelOffer;
+  memo.order_id = id;
+  memo.status = o.status;
+  memo.remaining_kg = o.remaining_kg;
+  memo.unfilled_kg = o.remaining_kg;
+  Remember(ctx, std::move(memo));
+  result.offer = MakeOfferView(id, now_);
+  result.unfilled_kg = o.remaining_kg;
+  return result;
+}
+
+absl::StatusOr<PledgeResult> Engine::Impl::CancelPledge(
+    const CommandContext& ctx, uint64_t id) {
+  AdvanceClock(ctx.now);
+  const IdempotencyRecord* seen = nullptr;
+  absl::StatusOr<bool> repeat = CheckRequestId(ctx, Kind::kCancelPledge, &seen);
+  if (!repeat.ok()) return repeat.status();
+  PledgeResult result;
+  if (*repeat) {
+    result.pledge = MakePledgeView(seen->order_id, now_);
+    result.pledge.status = seen->status;
+    result.pledge.remaining_kg = seen->remaining_kg;
+    result.pledge.spent_fen = seen->spent_fen;
+    result.unfilled_kg = seen->unfilled_kg;
+    result.replayed = true;
+    return result;
+  }
+  if (id == 0 || id > pledges_.size()) {
+    return absl::NotFoundError(
+        absl::StrCat("id: pledge ", id, " does not exist"));
+  }
+  PledgeRecord& p = pledges_[id - 1];
+  if (p.status != OrderStatus::kOpen) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("id: pledge ", id, " is ", StatusName(p.status),
+                     "; only an OPEN pledge can be cancelled"));
+  }
+  Close(/*offer=*/false, id, OrderStatus::kCancelled);
+  IdempotencyRecord memo;
+  memo.kind = Kind::kCancelPledge;
+  memo.order_id = id;
+  memo.status = p.status;
+  memo.remaining_kg = p.remaining_kg;
+  memo.spent_fen = p.spent_fen;
+  memo.unfilled_kg = p.remaining_kg;
+  Remember(ctx, std::move(memo));
+  result.pledge = MakePledgeView(id, now_);
+  result.unfilled_kg = p.remaining_kg;
+  return result;
+}
+
+// --- Views and reads
+// ------------------------------------------------------------
+
+OfferView Engine::Impl::MakeOfferView(uint64_t id, Micros now) const {
+  const OfferRecord& o = offers_[id - 1];
+  OfferView v;
+  v.offer_id = id;
+  v.supplier_id = strings_.Get(o.supplier);
+  v.region_code = strings_.Get(regions_.at(o.region).code);
+  v.product_code = strings_.Get(products_[o.product].code);
+  v.grade = o.grade;
+  v.quantity_kg = o.quantity_kg;
+  v.floor_price_fen_per_kg = o.floor_price;
+  v.min_lot_kg = o.min_lot_kg;
+  v.expires_at = o.expires_at;
+  v.certified = o.certified;
+  v.households = o.households;
+  v.remaining_kg = o.remaining_kg;
+  v.status = EffectiveStatus(o.status, o.expires_at, now);
+  v.posted_at = o.posted_at;
+  return v;
+}
+
+PledgeView Engine::Impl::MakePledgeView(uint64_t id, Micros now) const {
+  const PledgeRecord& p = pledges_[id - 1];
+  PledgeView v;
+  v.pledge_id = id;
+  v.buyer_id = strings_.Get(p.buyer);
+  v.buyer_city_code = strings_.Get(regions_.at(p.city).code);
+  v.buyer_kind = p.kind;
+  v.product_code = strings_.Get(products_[p.product].code);
+  v.min_grade = p.min_grade;
+  v.quantity_kg = p.quantity_kg;
+  v.max_price_fen_per_kg = p.max_price;
+  v.budget_fen = p.budget_fen;
+  v.min_lot_kg = p.min_lot_kg;
+  v.expires_at = p.expires_at;
+  v.scope = p.scope;
+  for (int32_t code : p.listed) {
+    v.region_codes.push_back(strings_.Get(regions_.at(code).code));
+  }
+  v.require_certified = p.require_certified;
+  v.remaining_kg = p.remaining_kg;
+  v.spent_fen = p.spent_fen;
+  v.status = EffectiveStatus(p.status, p.expires_at, now);
+  v.posted_at = p.posted_at;
+  return v;
+}
+
+MatchView Engine::Impl::MakeMatchView(uint64_t id) const {
+  const MatchRecord& m = matches_[id - 1];
+  const OfferRecord& o = offers_[m.offer_id - 1];
+  const PledgeRecord& p = pledges_[m.pledge_id - 1];
+  MatchView v;
+  v.match_id = id;
+  v.offer_id = m.offer_id;
+  v.pledge_id = m.pledge_id;
+  v.supplier_id = strings_.Get(o.supplier);
+  v.buyer_id = strings_.Get(p.buyer);
+  v.product_code = strings_.Get(products_[o.product].code);
+  v.region_code = strings_.Get(regions_.at(o.region).code);
+  v.buyer_city_code = strings_.Get(regions_.at(p.city).code);
+  v.quantity_kg = m.quantity_kg;
+  v.price_fen_per_kg = m.price;
+  v.amount_fen = m.amount_fen;
+  v.partner = m.partner;
+  v.matched_at = m.matched_at;
+  return v;
+}
+
+std::vector<MatchView> Engine::Impl::MatchRange(uint64_t first,
+                                                uint32_t count) const {
+  std::vector<MatchView> out;
+  out.reserve(count);
+  for (uint64_t id = first; id < first + count; ++id) {
+    out.push_back(MakeMatchView(id));
+  }
+  return out;
+}
+
+absl::StatusOr<OfferView> Engine::Impl::GetOffer(uint64_t id,
+                                                 Micros now) const {
+  if (id == 0 || id > offers_.size()) {
+    return absl::NotFoundError(
+        absl::StrCat("id: offer ", id, " does not exist"));
+  }
+  return MakeOfferView(id, now);
+}
+
+absl::StatusOr<PledgeView> Engine::Impl::GetPledge(uint64_t id,
+                                                   Micros now) const {
+  if (id == 0 || id > pledges_.size()) {
+    return absl::NotFoundError(
+        absl::StrCat("id: pledge ", id, " does not exist"));
+  }
+  return MakePledgeView(id, now);
+}
+
+namespace {
+
+// Walks ids > after_id, from an owner's sorted list when there is one, and
+// collects up to `limit` that `passes`; *more tells whether another passes.
+template <typename Passes, typename Make>
+auto CollectAfter(const std::vector<uint64_t>* owned, uint64_t total,
+                  uint64_t after_id, int limit, Passes passes, Make make,
+                  bool* more) {
+  std::vector<decltype(make(uint64_t{1}))> out;
+  *more = false;
+  auto visit = [&](uint64_t id) {
+    if (!passes(id)) return true;
+    if (static_cast<int>(out.size()) == limit) {
+      *more = true;
+      return false;
+    }
+    out.push_back(make(id));
+    return true;
+  };
+  if (owned != nullptr) {
+    for (auto it = std::upper_bound(owned->begin(), owned->end(), after_id);
+         it != owned->end(); ++it) {
+      if (!visit(*it)) break;
+    }
+  } else {
+    for (uint64_t id = after_id + 1; id <= total; ++id) {
+      if (!visit(id)) break;
+    }
+  }
+  return out;
+}
+
+const std::vector<uint64_t> kNoIds;
+
+}  // namespace
+
+bool Engine::Impl::OfferPasses(const OfferRecord& o, const OrderFilter& f,
+                               Micros now) const {
+  if (f.status != 0 && static_cast<int>(EffectiveStatus(o.status, o.expires_at,
+                                                        now)) != f.status) {
+    return false;
+  }
+  if (!ProductCovers(f.product_code_prefix,
+                     strings_.Get(products_[o.product].code))) {
+    return false;
+  }
+  return StartsWith(strings_.Get(regions_.at(o.region).code),
+                    f.region_code_prefix);
+}
+
+bool Engine::Impl::PledgePasses(const PledgeRecord& p, const OrderFilter& f,
+                                Micros now) const {
+  if (f.status != 0 && static_cast<int>(EffectiveStatus(p.status, p.expires_at,
+                                                        now)) != f.status) {
+    return false;
+  }
+  if (!ProductCovers(f.product_code_prefix,
+                     strings_.Get(products_[p.product].code))) {
+    return false;
+  }
+  return StartsWith(strings_.Get(regions_.at(p.city).code),
+                    f.region_code_prefix);
+}
+
+bool Engine::Impl::MatchPasses(const MatchRecord& m,
+                               const MatchFilter& f) const {
+  if (f.offer_id != 0 && m.offer_id != f.offer_id) return false;
+  if (f.pledge_id != 0 && m.pledge_id != f.pledge_id) return false;
+  const OfferRecord& o = offers_[m.offer_id - 1];
+  const PledgeRecord& p = pledges_[m.pledge_id - 1];
+  if (!f.supplier_id.empty() && strings_.Get(o.supplier) != f.supplier_id) {
+    return false;
+  }
+  if (!f.buyer_id.empty() && strings_.Get(p.buyer) != f.buyer_id) {
+    return false;
+  }
+  return StartsWith(strings_.Get(regions_.at(o.region).code),
+                    f.region_code_prefix);
+}
+
+std::vector<OfferView> Engine::Impl::ListOffers(const OrderFilter& filter,
+                                                uint64_t after_id, int limit,
+                                                Micros now, bool* more) const {
+  const std::vector<uint64_t>* owned = nullptr;
+  if (!filter.owner_id.empty()) {
+    const uint32_t sid = strings_.Find(filter.owner_id);
+    auto it = offers_by_supplier_.find(sid);
+    owned = it == offers_by_supplier_.end() ? &kNoIds : &it->second;
+  }
+  return CollectAfter(
+      owned, offers_.size(), after_id, limit,
+      [&](uint64_t id) { return OfferPasses(offers_[id - 1], filter, now); },
+      [&](uint64_t id) { return MakeOfferView(id, now); }, more);
+}
+
+std::vector<PledgeView> Engine::Impl::ListPledges(const OrderFilter& filter,
+                                                  uint64_t after_id, int limit,
+                                                  Micros now,
+                                                  bool* more) const {
+  const std::vector<uint64_t>* owned = nullptr;
+  if (!filter.owner_id.empty()) {
+    const uint32_t sid = strings_.Find(filter.owner_id);
+    auto it = pledges_by_buyer_.find(sid);
+    owned = it == pledges_by_buyer_.end() ? &kNoIds : &it->second;
+  }
+  return CollectAfter(
+      owned, pledges_.size(), after_id, limit,
+      [&](uint64_t id) { return PledgePasses(pledges_[id - 1], filter, now); },
+      [&](uint64_t id) { return MakePledgeView(id, now); }, more);
+}
+
+std::vector<MatchView> Engine::Impl::ListMatches(const MatchFilter& filter,
+                                                 uint64_t after_id, int limit,
+                                                 bool* more) const {
+  const std::vector<uint64_t>* owned = nullptr;
+  auto owner_list = [&](const auto& index, std::string_view owner) {
+    auto it = index.find(strings_.Find(owner));
+    return it == index.end() ? &kNoIds : &it->second;
+  };
+  if (!filter.supplier_id.empty()) {
+    owned = owner_list(matches_by_supplier_, filter.supplier_id);
+  } else if (!filter.buyer_id.empty()) {
+    owned = owner_list(matches_by_buyer_, filter.buyer_id);
+  } else if (filter.offer_id != 0) {
+    owned =
+        filter.offer_id <= offers_.size()
+            ? owner_list(matches_by_supplier_,
+                         strings_.Get(offers_[filter.offer_id - 1].supplier))
+            : &kNoIds;
+  } else if (filter.pledge_id != 0) {
+    owned = filter.pledge_id <= pledges_.size()
+                ? owner_list(matches_by_buyer_,
+                             strings_.Get(pledges_[filter.pledge_id - 1].buyer))
+                : &kNoIds;
+  }
+  return CollectAfter(
+      owned, matches_.size(), after_id, limit,
+      [&](uint64_t id) { return MatchPasses(matches_[id - 1], filter); },
+      [&](uint64_t id) { return MakeMatchView(id); }, more);
+}
+
+std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
+                                            Micros now) const {
+  std::vector<BookLine> lines;
+  for (const auto& [product, book] : books_) {
+    if (book.offers.count == 0 && book.pledges.count == 0) continue;
+    const std::string_view code = strings_.Get(products_[product].code);
+    if (!ProductCovers(prefix, code)) continue;
+    BookLine line;
+    line.product_code = code;
+    line.open_offer_kg = book.offers.kg;
+    line.open_offer_count = book.offers.count;
+    line.open_pledge_kg = book.pledges.kg;
+    line.open_pledge_count = book.pledges.count;
+    if (!book.offers.prices.empty()) {
+      line.best_floor_price_fen_per_kg = book.offers.prices.begin()->first;
+    }
+    if (!book.pledges.prices.empty()) {
+      line.best_max_price_fen_per_kg = book.pledges.prices.rbegin()->first;
+    }
+    lines.push_back(line);
+  }
+  std::sort(lines.begin(), lines.end(),
+            [](const BookLine& a, const BookLine& b) {
+              return a.product_code < b.product_code;
+            });
+  return lines;
+}
+
+std::vector<Region> Engine::Impl::ListRegions(std::string_view prefix,
+                                              std::string_view after, int limit,
+                                              bool* more) const {
+  std::vector<int32_t> codes;
+  for (const auto& [code, r] : regions_) {
+    const std::string_view text = strings_.Get(r.code);
+    if (StartsWith(text, prefix) && text > after) codes.push_back(code);
+  }
+  std::sort(codes.begin(), codes.end());
+  *more = static_cast<int>(codes.size()) > limit;
+  if (*more) codes.resize(limit);
+  std::vector<Region> out;
+  for (int32_t code : codes) {
+    const RegionRecord& r = regions_.at(code);
+    out.push_back(Region{std::string(strings_.Get(r.code)), r.name,
+                         r.key_assisted, r.relocation_site});
+  }
+  return out;
+}
+
+std::vector<Pairing> Engine::Impl::ListPairings(std::string_view prefix,
+                                                std::string_view after_east,
+                                                std::string_view after_west,
+                                                int limit, bool* more) const {
+  std::vector<Pairing> out;
+  *more = false;
+  for (const auto& [codes, note] : pairings_) {
+    std::string east = RegionCodeString(codes.first);
+    std::string west = RegionCodeString(codes.second);
+    if (std::make_pair(std::string_view(east), std::string_view(west)) <=
+        std::make_pair(after_east, after_west)) {
+      continue;
+    }
+    if (!StartsWith(east, prefix) && !StartsWith(west, prefix)) {
+      continue;
+    }
+    if (static_cast<int>(out.size()) == limit) {
+      *more = true;
+      break;
+    }
+    out.push_back(Pairing{std::move(east), std::move(west), note});
+  }
+  return out;
+}
+
+// --- Engine
+// -------------------------------------------------------------------
+
+Engine::Engine() : impl_(std::make_unique<Impl>()) {}
+Engine::~Engine() = default;
+
+absl::StatusOr<RegionResult> Engine::UpsertRegion(const CommandContext& ctx,
+                                                  const Region& region) {
+  return impl_->UpsertRegion(ctx, region);
+}
+absl::StatusOr<PairingResult> Engine::UpsertPairing(const CommandContext& ctx,
+                                                    const Pairing& pairing) {
+  return impl_->UpsertPairing(ctx, pairing);
+}
+absl::StatusOr<PairingResult> Engine::DeletePairing(
+    const CommandContext& ctx, std::string_view east_code,
+    std::string_view west_code) {
+  return impl_->DeletePairing(ctx, east_code, west_code);
+}
+absl::StatusOr<OfferResult> Engine::PostOffer(const CommandContext& ctx,
+                                              const OfferSpec& spec) {
+  return impl_->PostOffer(ctx, spec);
+}
+absl::StatusOr<PledgeResult> Engine::PostPledge(const CommandContext& ctx,
+                                                const PledgeSpec& spec) {
+  return impl_->PostPledge(ctx, spec);
+}
+absl::StatusOr<OfferResult> Engine::CancelOffer(const CommandContext& ctx,
+                                                uint64_t offer_id) {
+  return impl_->CancelOffer(ctx, offer_id);
+}
+absl::StatusOr<PledgeResult> Engine::CancelPledge(const CommandContext& ctx,
+                                                  uint64_t pledge_id) {
+  return impl_->CancelPledge(ctx, pledge_id);
+}
+void Engine::AdvanceClock(Micros now) { impl_->AdvanceClock(now); }
+Micros Engine::now() const { return impl_->now_; }
+
+absl::StatusOr<OfferView> Engine::GetOffer(uint64_t id, Micros now) const {
+  return impl_->GetOffer(id, now);
+}
+absl::StatusOr<PledgeView> Engine::GetPledge(uint64_t id, Micros now) const {
+  return impl_->GetPledge(id, now);
+}
+std::vector<OfferView> Engine::ListOffers(const OrderFilter& filter,
+                                          uint64_t after_id, int limit,
+                                          Micros now, bool* more) const {
+  return impl_->ListOffers(filter, after_id, limit, now, more);
+}
+std::vector<PledgeView> Engine::ListPledges(const OrderFilter& filter,
+                                            uint64_t after_id, int limit,
+                                            Micros now, bool* more) const {
+  return impl_->ListPledges(filter, after_id, limit, now, more);
+}
+std::vector<MatchView> Engine::ListMatches(const MatchFilter& filter,
+                                           uint64_t after_match_id, int limit,
+                                           bool* more) const {
+  return impl_->ListMatches(filter, after_match_id, limit, more);
+}
+std::vector<BookLine> Engine::GetBook(std::string_view product_code_prefix,
+                                      Micros now) const {
+  return impl_->GetBook(product_code_prefix, now);
+}
+std::vector<Region> Engine::ListRegions(std::string_view code_prefix,
+                                        std::string_view after_code, int limit,
+                                        bool* more) const {
+  return impl_->ListRegions(code_prefix, after_code, limit, more);
+}
+std::vector<Pairing> Engine::ListPairings(std::string_view code_prefix,
+                                          std::string_view after_east,
+                                          std::string_view after_west,
+                                          int limit, bool* more) const {
+  return impl_->ListPairings(code_prefix, after_east, after_west, limit, more);
+}
+uint64_t Engine::last_match_id() const { return impl_->matches_.size(); }
+uint64_t Engine::offer_count() const { return impl_->offers_.size(); }
+uint64_t Engine::pledge_count() const { return impl_->pledges_.size(); }
+
+}  // namespace duijie
