@@ -50,126 +50,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "engine/codes.h"
+#include "engine/engine_impl.h"
 #include "engine/offer_tree.h"
 
 namespace duijie {
 namespace {
-
-constexpr uint32_t kNone = 0xffffffffu;
-
-// Interned strings: ids, product and region codes. Never freed, so the
-// string_views handed out in views stay valid for the engine's lifetime.
-class Interner {
- public:
-  uint32_t Intern(std::string_view s) {
-    auto it = index_.find(s);
-    if (it != index_.end()) return it->second;
-    strings_.emplace_back(s);
-    const uint32_t id = static_cast<uint32_t>(strings_.size() - 1);
-    index_.emplace(strings_.back(), id);
-    return id;
-  }
-  uint32_t Find(std::string_view s) const {
-    auto it = index_.find(s);
-    return it == index_.end() ? kNone : it->second;
-  }
-  std::string_view Get(uint32_t id) const { return strings_[id]; }
-
- private:
-  std::deque<std::string> strings_;
-  absl::flat_hash_map<std::string_view, uint32_t> index_;
-};
-
-struct OfferRecord {
-  uint32_t supplier;
-  uint32_t product;  // index into products_
-  int32_t region;
-  Grade grade;
-  bool certified;
-  bool flagged;  // region key-assisted or relocation site when indexed
-  OrderStatus status;
-  int64_t quantity_kg;
-  int64_t remaining_kg;
-  int64_t floor_price;
-  int64_t min_lot_kg;
-  int64_t households;
-  Micros expires_at;
-  Micros posted_at;
-};
-
-struct PledgeRecord {
-  uint32_t buyer;
-  uint32_t product;
-  int32_t city;
-  BuyerKind kind;
-  Grade min_grade;
-  Scope scope;
-  bool require_certified;
-  OrderStatus status;
-  int64_t quantity_kg;
-  int64_t remaining_kg;
-  int64_t max_price;
-  int64_t budget_fen;
-  int64_t spent_fen;
-  int64_t min_lot_kg;
-  Micros expires_at;
-  Micros posted_at;
-  // Listed codes as posted (for views) and with covered codes removed (for
-  // the index); empty unless scope is LISTED_REGIONS.
-  std::vector<int32_t> listed;
-  std::vector<int32_t> listed_cover;
-};
-
-struct MatchRecord {
-  uint64_t offer_id;
-  uint64_t pledge_id;
-  int64_t quantity_kg;
-  int64_t price;
-  int64_t amount_fen;
-  Micros matched_at;
-  bool partner;
-};
-
-struct ProductNode {
-  uint32_t code;  // interned string
-  // This product and every product under it that the engine has seen.
-  std::vector<uint32_t> subtree;
-  // This product and its ancestors, nearest first.
-  absl::InlinedVector<uint32_t, 4> chain;
-};
-
-struct RegionRecord {
-  uint32_t code;  // interned string
-  std::string name;
-  bool key_assisted;
-  bool relocation_site;
-  bool flagged() const { return key_assisted || relocation_site; }
-};
-
-enum class Kind : uint8_t {
-  kRegion,
-  kPairingUpsert,
-  kPairingDelete,
-  kPostOffer,
-  kPostPledge,
-  kCancelOffer,
-  kCancelPledge,
-};
-
-// What a request_id's first command answered, to answer repeats the same.
-struct IdempotencyRecord {
-  uint64_t fingerprint = 0;
-  Kind kind = Kind::kRegion;
-  uint64_t order_id = 0;
-  uint64_t first_match_id = 0;
-  uint32_t match_count = 0;
-  OrderStatus status = OrderStatus::kOpen;
-  int64_t remaining_kg = 0;
-  int64_t spent_fen = 0;
-  int64_t unfilled_kg = 0;
-  Region region;    // kRegion
-  Pairing pairing;  // pairing commands
-};
 
 // Pledge tree families.
 enum Family : uint64_t {
@@ -192,10 +77,6 @@ uint64_t PledgeShelfKey(uint32_t product, Grade min_grade, bool require_cert,
          static_cast<uint64_t>(scope);
 }
 
-// (-max price, pledge id): ascending order is the incoming offer's priority.
-using PledgeKey = std::pair<int64_t, uint64_t>;
-using PledgeTree = absl::btree_set<PledgeKey>;
-
 // Removes codes covered by another code of the set, so that every region is
 // under at most one of them.
 template <typename Codes>
@@ -212,8 +93,6 @@ void KeepOutermost(Codes* codes) {
   }
   *codes = std::move(kept);
 }
-
-using CodeSet = absl::InlinedVector<int32_t, 4>;
 
 bool AnyCovers(const CodeSet& set, int32_t code) {
   for (int32_t c : set) {
@@ -257,145 +136,11 @@ int64_t FillQuantity(int64_t offer_remaining, int64_t offer_min_lot,
 
 }  // namespace
 
-class Engine::Impl {
- public:
-  absl::StatusOr<RegionResult> UpsertRegion(const CommandContext& ctx,
-                                            const Region& region);
-  absl::StatusOr<PairingResult> UpsertPairing(const CommandContext& ctx,
-                                              const Pairing& pairing);
-  absl::StatusOr<PairingResult> DeletePairing(const CommandContext& ctx,
-                                              std::string_view east,
-                                              std::string_view west);
-  absl::StatusOr<OfferResult> PostOffer(const CommandContext& ctx,
-                                        const OfferSpec& spec);
-  absl::StatusOr<PledgeResult> PostPledge(const CommandContext& ctx,
-                                          const PledgeSpec& spec);
-  absl::StatusOr<OfferResult> CancelOffer(const CommandContext& ctx,
-                                          uint64_t id);
-  absl::StatusOr<PledgeResult> CancelPledge(const CommandContext& ctx,
-                                            uint64_t id);
-  void AdvanceClock(Micros now);
-
-  absl::StatusOr<OfferView> GetOffer(uint64_t id, Micros now) const;
-  absl::StatusOr<PledgeView> GetPledge(uint64_t id, Micros now) const;
-  std::vector<OfferView> ListOffers(const OrderFilter& filter,
-                                    uint64_t after_id, int limit, Micros now,
-                                    bool* more) const;
-  std::vector<PledgeView> ListPledges(const OrderFilter& filter,
-                                      uint64_t after_id, int limit, Micros now,
-                                      bool* more) const;
-  std::vector<MatchView> ListMatches(const MatchFilter& filter,
-                                     uint64_t after_id, int limit,
-                                     bool* more) const;
-  std::vector<BookLine> GetBook(std::string_view prefix, Micros now) const;
-  std::vector<Region> ListRegions(std::string_view prefix,
-                                  std::string_view after, int limit,
-                                  bool* more) const;
-  std::vector<Pairing> ListPairings(std::string_view prefix,
-                                    std::string_view after_east,
-                                    std::string_view after_west, int limit,
-                                    bool* more) const;
-
-  Micros now_ = 0;
-  std::vector<OfferRecord> offers_;    // offer id - 1
-  std::vector<PledgeRecord> pledges_;  // pledge id - 1
-  std::vector<MatchRecord> matches_;   // match id - 1
-
- private:
-  // Per product code as posted: open totals and price levels, for GetBook.
-  struct BookSide {
-    int64_t kg = 0;
-    int64_t count = 0;
-    absl::btree_map<int64_t, int64_t> prices;  // price -> open orders
-  };
-  struct ProductBook {
-    BookSide offers;
-    BookSide pledges;
-  };
-
-  // Looks up a request_id. Returns true when the command is a repeat (and
-  // *record is its first answer); an error for a conflicting body.
-  absl::StatusOr<bool> CheckRequestId(const CommandContext& ctx, Kind kind,
-                                      const IdempotencyRecord** record) const;
-  void Remember(const CommandContext& ctx, IdempotencyRecord record);
-
-  absl::Status CheckKnownRegion(std::string_view field, std::string_view text,
-                                int32_t* code) const;
-  uint32_t InternProduct(std::string_view code);
-  bool IsFlagged(int32_t region) const;
-  CodeSet PartnerWestCodes(int32_t city) const;
-  CodeSet PartnerEastCodes(int32_t region) const;
-  bool IsPartner(int32_t region, int32_t city) const;
-  void RebuildPairingIndex();
-
-  void IndexOffer(uint64_t id);
-  void UnindexOffer(uint64_t id);
-  void IndexPledge(uint64_t id);
-  void UnindexPledge(uint64_t id);
-  template <typename Fn>
-  void ForEachOfferTree(const OfferRecord& o, Fn fn);
-  template <typename Fn>
-  void ForEachPledgeTree(const PledgeRecord& p, Fn fn);
-  static void AddToBook(BookSide& side, int64_t kg, int64_t price);
-  static void RemoveFromBook(BookSide& side, int64_t kg, int64_t price);
-
-  // Matching. Both return 0 when nothing fits.
-  uint64_t BestOfferFor(uint64_t pledge_id, const CodeSet& partner_west);
-  uint64_t BestPledgeFor(uint64_t offer_id, const CodeSet& partner_east);
-  int64_t OfferFill(const OfferRecord& o, const PledgeRecord& p,
-                    int64_t price) const;
-  // Fills the largest allowed quantity between the two at `price` and
-  // closes whichever side is done. The resting side is the indexed one.
-  void Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price, bool partner,
-            bool incoming_pledge);
-  void Close(bool offer, uint64_t id, OrderStatus status);
-
-  OfferView MakeOfferView(uint64_t id, Micros now) const;
-  PledgeView MakePledgeView(uint64_t id, Micros now) const;
-  MatchView MakeMatchView(uint64_t id) const;
-  std::vector<MatchView> MatchRange(uint64_t first, uint32_t count) const;
-  bool OfferPasses(const OfferRecord& o, const OrderFilter& f,
-                   Micros now) const;
-  bool PledgePasses(const PledgeRecord& p, const OrderFilter& f,
-                    Micros now) const;
-  bool MatchPasses(const MatchRecord& m, const MatchFilter& f) const;
-  static OrderStatus EffectiveStatus(OrderStatus s, Micros expires_at,
-                                     Micros now) {
-    return s == OrderStatus::kOpen && expires_at <= now ? OrderStatus::kExpired
-                                                        : s;
-  }
-
-  Interner strings_;
-  std::vector<ProductNode> products_;
-  absl::flat_hash_map<uint32_t, uint32_t> product_by_code_;  // string -> idx
-  absl::flat_hash_map<int32_t, RegionRecord> regions_;
-  std::map<std::pair<int32_t, int32_t>, std::string> pairings_;
-  absl::flat_hash_map<int32_t, CodeSet> west_by_east_;
-  absl::flat_hash_map<int32_t, CodeSet> east_by_west_;
-
-  OfferNodePool offer_nodes_;
-  absl::flat_hash_map<uint64_t, OfferTree> offer_trees_;
-  absl::flat_hash_map<uint64_t, PledgeTree> pledge_trees_;
-  absl::flat_hash_map<uint32_t, ProductBook> books_;  // by product index
-
-  // (expires_at, id, is_offer): a min-heap of orders to retire.
-  using Expiry = std::tuple<Micros, uint64_t, bool>;
-  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>>
-      expiries_;
-
-  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> offers_by_supplier_;
-  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> pledges_by_buyer_;
-  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_supplier_;
-  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_buyer_;
-
-  absl::flat_hash_map<std::string, IdempotencyRecord> requests_;
-};
-
 // --- Idempotency
 // --------------------------------------------------------------
 
 absl::StatusOr<bool> Engine::Impl::CheckRequestId(
-    const CommandContext& ctx, Kind kind,
+    const CommandContext& ctx, CommandKind kind,
     const IdempotencyRecord** record) const {
   if (ctx.request_id.size() > kMaxRequestIdBytes) {
     return Invalid("request_id",
@@ -443,7 +188,8 @@ absl::StatusOr<RegionResult> Engine::Impl::UpsertRegion(
     const CommandContext& ctx, const Region& region) {
   AdvanceClock(ctx.now);
   const IdempotencyRecord* seen = nullptr;
-  absl::StatusOr<bool> repeat = CheckRequestId(ctx, Kind::kRegion, &seen);
+  absl::StatusOr<bool> repeat =
+      CheckRequestId(ctx, CommandKind::kRegion, &seen);
   if (!repeat.ok()) return repeat.status();
   if (*repeat) return RegionResult{seen->region, true};
 
@@ -475,7 +221,7 @@ absl::StatusOr<RegionResult> Engine::Impl::UpsertRegion(
     }
   }
   IdempotencyRecord record;
-  record.kind = Kind::kRegion;
+  record.kind = CommandKind::kRegion;
   record.region = region;
   Remember(ctx, std::move(record));
   return RegionResult{region, false};
@@ -495,7 +241,7 @@ absl::StatusOr<PairingResult> Engine::Impl::UpsertPairing(
   AdvanceClock(ctx.now);
   const IdempotencyRecord* seen = nullptr;
   absl::StatusOr<bool> repeat =
-      CheckRequestId(ctx, Kind::kPairingUpsert, &seen);
+      CheckRequestId(ctx, CommandKind::kPairingUpsert, &seen);
   if (!repeat.ok()) return repeat.status();
   if (*repeat) return PairingResult{seen->pairing, true};
 
@@ -518,7 +264,7 @@ absl::StatusOr<PairingResult> Engine::Impl::UpsertPairing(
   pairings_[{east, west}] = pairing.note;
   RebuildPairingIndex();
   IdempotencyRecord record;
-  record.kind = Kind::kPairingUpsert;
+  record.kind = CommandKind::kPairingUpsert;
   record.pairing = pairing;
   Remember(ctx, std::move(record));
   return PairingResult{pairing, false};
@@ -530,7 +276,7 @@ absl::StatusOr<PairingResult> Engine::Impl::DeletePairing(
   AdvanceClock(ctx.now);
   const IdempotencyRecord* seen = nullptr;
   absl::StatusOr<bool> repeat =
-      CheckRequestId(ctx, Kind::kPairingDelete, &seen);
+      CheckRequestId(ctx, CommandKind::kPairingDelete, &seen);
   if (!repeat.ok()) return repeat.status();
   if (*repeat) return PairingResult{seen->pairing, true};
 
@@ -553,7 +299,7 @@ absl::StatusOr<PairingResult> Engine::Impl::DeletePairing(
   pairings_.erase(it);
   RebuildPairingIndex();
   IdempotencyRecord record;
-  record.kind = Kind::kPairingDelete;
+  record.kind = CommandKind::kPairingDelete;
   record.pairing = removed;
   Remember(ctx, std::move(record));
   return PairingResult{std::move(removed), false};
@@ -913,7 +659,8 @@ absl::StatusOr<OfferResult> Engine::Impl::PostOffer(const CommandContext& ctx,
                                                     const OfferSpec& spec) {
   AdvanceClock(ctx.now);
   const IdempotencyRecord* seen = nullptr;
-  absl::StatusOr<bool> repeat = CheckRequestId(ctx, Kind::kPostOffer, &seen);
+  absl::StatusOr<bool> repeat =
+      CheckRequestId(ctx, CommandKind::kPostOffer, &seen);
   if (!repeat.ok()) return repeat.status();
   if (*repeat) {
     OfferResult result;
@@ -981,7 +728,7 @@ absl::StatusOr<OfferResult> Engine::Impl::PostOffer(const CommandContext& ctx,
     expiries_.emplace(o.expires_at, id, true);
   }
   IdempotencyRecord memo;
-  memo.kind = Kind::kPostOffer;
+  memo.kind = CommandKind::kPostOffer;
   memo.order_id = id;
   memo.first_match_id = first_match;
   memo.match_count = static_cast<uint32_t>(matches_.size() + 1 - first_match);
@@ -999,7 +746,8 @@ absl::StatusOr<PledgeResult> Engine::Impl::PostPledge(const CommandContext& ctx,
                                                       const PledgeSpec& spec) {
   AdvanceClock(ctx.now);
   const IdempotencyRecord* seen = nullptr;
-  absl::StatusOr<bool> repeat = CheckRequestId(ctx, Kind::kPostPledge, &seen);
+  absl::StatusOr<bool> repeat =
+      CheckRequestId(ctx, CommandKind::kPostPledge, &seen);
   if (!repeat.ok()) return repeat.status();
   if (*repeat) {
     PledgeResult result;
@@ -1101,7 +849,7 @@ absl::StatusOr<PledgeResult> Engine::Impl::PostPledge(const CommandContext& ctx,
     expiries_.emplace(p.expires_at, id, false);
   }
   IdempotencyRecord memo;
-  memo.kind = Kind::kPostPledge;
+  memo.kind = CommandKind::kPostPledge;
   memo.order_id = id;
   memo.first_match_id = first_match;
   memo.match_count = static_cast<uint32_t>(matches_.size() + 1 - first_match);
@@ -1138,7 +886,8 @@ absl::StatusOr<OfferResult> Engine::Impl::CancelOffer(const CommandContext& ctx,
                                                       uint64_t id) {
   AdvanceClock(ctx.now);
   const IdempotencyRecord* seen = nullptr;
-  absl::StatusOr<bool> repeat = CheckRequestId(ctx, Kind::kCancelOffer, &seen);
+  absl::StatusOr<bool> repeat =
+      CheckRequestId(ctx, CommandKind::kCancelOffer, &seen);
   if (!repeat.ok()) return repeat.status();
   OfferResult result;
   if (*repeat) {
@@ -1161,7 +910,7 @@ absl::StatusOr<OfferResult> Engine::Impl::CancelOffer(const CommandContext& ctx,
   }
   Close(/*offer=*/true, id, OrderStatus::kCancelled);
   IdempotencyRecord memo;
-  memo.kind = Kind::kCancelOffer;
+  memo.kind = CommandKind::kCancelOffer;
   memo.order_id = id;
   memo.status = o.status;
   memo.remaining_kg = o.remaining_kg;
@@ -1176,7 +925,8 @@ absl::StatusOr<PledgeResult> Engine::Impl::CancelPledge(
     const CommandContext& ctx, uint64_t id) {
   AdvanceClock(ctx.now);
   const IdempotencyRecord* seen = nullptr;
-  absl::StatusOr<bool> repeat = CheckRequestId(ctx, Kind::kCancelPledge, &seen);
+  absl::StatusOr<bool> repeat =
+      CheckRequestId(ctx, CommandKind::kCancelPledge, &seen);
   if (!repeat.ok()) return repeat.status();
   PledgeResult result;
   if (*repeat) {
@@ -1200,7 +950,7 @@ absl::StatusOr<PledgeResult> Engine::Impl::CancelPledge(
   }
   Close(/*offer=*/false, id, OrderStatus::kCancelled);
   IdempotencyRecord memo;
-  memo.kind = Kind::kCancelPledge;
+  memo.kind = CommandKind::kCancelPledge;
   memo.order_id = id;
   memo.status = p.status;
   memo.remaining_kg = p.remaining_kg;
