@@ -11,9 +11,11 @@
 #ifndef DUIJIE_ENGINE_CODES_H_
 #define DUIJIE_ENGINE_CODES_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
@@ -43,6 +45,23 @@ RegionChain RegionChainOf(int32_t code);
 
 // True when `ancestor` equals `code` or is its prefecture or province.
 bool RegionCovers(int32_t ancestor, int32_t code);
+
+// Sorts codes, drops duplicates and every code covered by another, so that
+// any region is under at most one of those left.
+template <typename Codes>
+void KeepOutermostCodes(Codes* codes) {
+  std::sort(codes->begin(), codes->end());
+  codes->erase(std::unique(codes->begin(), codes->end()), codes->end());
+  Codes kept;
+  for (int32_t c : *codes) {
+    bool covered = false;
+    for (int32_t d : *codes) {
+      if (d != c && RegionCovers(d, c)) covered = true;
+    }
+    if (!covered) kept.push_back(c);
+  }
+  *codes = std::move(kept);
+}
 
 // INVALID_ARGUMENT naming `field` unless `code` is a well-formed product
 // code of at most kMaxProductCodeBytes bytes and kMaxProductSegments

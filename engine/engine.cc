@@ -52,6 +52,7 @@
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
 #include "engine/offer_tree.h"
+#include "zlib.h"
 
 namespace duijie {
 namespace {
@@ -75,23 +76,6 @@ uint64_t PledgeShelfKey(uint32_t product, Grade min_grade, bool require_cert,
   return (uint64_t{product} << 28) | (uint64_t(min_grade) << 24) |
          (uint64_t{require_cert} << 23) | (family << 21) |
          static_cast<uint64_t>(scope);
-}
-
-// Removes codes covered by another code of the set, so that every region is
-// under at most one of them.
-template <typename Codes>
-void KeepOutermost(Codes* codes) {
-  std::sort(codes->begin(), codes->end());
-  codes->erase(std::unique(codes->begin(), codes->end()), codes->end());
-  Codes kept;
-  for (int32_t c : *codes) {
-    bool covered = false;
-    for (int32_t d : *codes) {
-      if (d != c && RegionCovers(d, c)) covered = true;
-    }
-    if (!covered) kept.push_back(c);
-  }
-  *codes = std::move(kept);
 }
 
 bool AnyCovers(const CodeSet& set, int32_t code) {
@@ -148,7 +132,7 @@ absl::StatusOr<bool> Engine::Impl::CheckRequestId(
                                 " bytes; at most ", kMaxRequestIdBytes));
   }
   if (ctx.request_id.empty()) return false;
-  auto it = requests_.find(Absl(ctx.request_id));
+  auto it = requests_.find(ctx.request_id);
   if (it == requests_.end()) return false;
   if (it->second.fingerprint != ctx.fingerprint || it->second.kind != kind) {
     return absl::AlreadyExistsError(
@@ -163,7 +147,17 @@ void Engine::Impl::Remember(const CommandContext& ctx,
                             IdempotencyRecord record) {
   if (ctx.request_id.empty()) return;
   record.fingerprint = ctx.fingerprint;
-  requests_.emplace(std::string(ctx.request_id), std::move(record));
+  record.at = now_;
+  request_order_.emplace_back(ctx.request_id);
+  requests_.emplace(request_order_.back(), std::move(record));
+  // Forget the oldest once they are both out of the window and beyond the
+  // count that is always kept.
+  while (request_order_.size() > options_.min_request_ids &&
+         requests_.at(request_order_.front()).at + options_.request_id_window <=
+             now_) {
+    requests_.erase(request_order_.front());
+    request_order_.pop_front();
+  }
 }
 
 // --- Reference data -------------------------------------------------------
@@ -312,7 +306,7 @@ CodeSet Engine::Impl::PartnerWestCodes(int32_t city) const {
     if (it == west_by_east_.end()) continue;
     out.insert(out.end(), it->second.begin(), it->second.end());
   }
-  if (out.size() > 1) KeepOutermost(&out);
+  if (out.size() > 1) KeepOutermostCodes(&out);
   return out;
 }
 
@@ -323,7 +317,7 @@ CodeSet Engine::Impl::PartnerEastCodes(int32_t region) const {
     if (it == east_by_west_.end()) continue;
     out.insert(out.end(), it->second.begin(), it->second.end());
   }
-  if (out.size() > 1) KeepOutermost(&out);
+  if (out.size() > 1) KeepOutermostCodes(&out);
   return out;
 }
 
@@ -829,7 +823,7 @@ absl::StatusOr<PledgeResult> Engine::Impl::PostPledge(const CommandContext& ctx,
   record.posted_at = now_;
   record.listed = listed;
   record.listed_cover = std::move(listed);
-  KeepOutermost(&record.listed_cover);
+  KeepOutermostCodes(&record.listed_cover);
   pledges_.push_back(std::move(record));
   const uint64_t id = pledges_.size();
   pledges_by_buyer_[pledges_[id - 1].buyer].push_back(id);
@@ -1277,7 +1271,8 @@ std::vector<Pairing> Engine::Impl::ListPairings(std::string_view prefix,
 // --- Engine
 // -------------------------------------------------------------------
 
-Engine::Engine() : impl_(std::make_unique<Impl>()) {}
+Engine::Engine(const EngineOptions& options)
+    : impl_(std::make_unique<Impl>(options)) {}
 Engine::~Engine() = default;
 
 absl::StatusOr<RegionResult> Engine::UpsertRegion(const CommandContext& ctx,
@@ -1347,6 +1342,17 @@ std::vector<Pairing> Engine::ListPairings(std::string_view code_prefix,
                                           std::string_view after_west,
                                           int limit, bool* more) const {
   return impl_->ListPairings(code_prefix, after_east, after_west, limit, more);
+}
+std::string Engine::SaveState() const { return impl_->SaveState(); }
+absl::Status Engine::LoadState(std::string_view bytes) {
+  return impl_->LoadState(bytes);
+}
+uint64_t Engine::StateHash() const {
+  const std::string state = impl_->SaveState();
+  const auto* data = reinterpret_cast<const Bytef*>(state.data());
+  const uLong crc = crc32(crc32(0L, Z_NULL, 0), data, state.size());
+  const uLong adler = adler32(adler32(0L, Z_NULL, 0), data, state.size());
+  return (uint64_t{crc} << 32) | (adler & 0xffffffffu);
 }
 uint64_t Engine::last_match_id() const { return impl_->matches_.size(); }
 uint64_t Engine::offer_count() const { return impl_->offers_.size(); }

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -42,9 +43,16 @@ inline constexpr size_t kMaxListedRegions = 64;
 inline constexpr int64_t kMaxQuantityKg = int64_t{1} << 40;  // ~1.1e12 kg
 inline constexpr int64_t kMaxPriceFenPerKg = int64_t{1} << 30;
 
+struct EngineOptions {
+  // A request_id is remembered for at least this long after its command...
+  Micros request_id_window = Micros{24} * 3600 * 1000 * 1000;
+  // ...and the newest this many are kept whatever their age.
+  size_t min_request_ids = 1000000;
+};
+
 class Engine {
  public:
-  Engine();
+  explicit Engine(const EngineOptions& options = EngineOptions());
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -118,6 +126,18 @@ class Engine {
                                     std::string_view after_east,
                                     std::string_view after_west, int limit,
                                     bool* more) const;
+
+  // --- State ---------------------------------------------------------------
+
+  // The whole logical state (reference data, orders, matches, remembered
+  // request_ids, clock) as canonical bytes: engines that applied the same
+  // commands save identical bytes.
+  std::string SaveState() const;
+  // Loads bytes from SaveState into this engine, which must be new.
+  // DATA_LOSS if the bytes are malformed; the engine is then unusable.
+  absl::Status LoadState(std::string_view bytes);
+  // A digest of SaveState(): equal for engines in the same state.
+  uint64_t StateHash() const;
 
   // The largest match_id made so far (0 before the first).
   uint64_t last_match_id() const;

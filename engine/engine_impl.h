@@ -42,6 +42,7 @@ class Interner {
     return it == index_.end() ? kNone : it->second;
   }
   std::string_view Get(uint32_t id) const { return strings_[id]; }
+  size_t size() const { return strings_.size(); }
 
  private:
   std::deque<std::string> strings_;
@@ -127,6 +128,7 @@ enum class CommandKind : uint8_t {
 // What a request_id's first command answered, to answer repeats the same.
 struct IdempotencyRecord {
   uint64_t fingerprint = 0;
+  Micros at = 0;  // when the first command ran
   CommandKind kind = CommandKind::kRegion;
   uint64_t order_id = 0;
   uint64_t first_match_id = 0;
@@ -145,6 +147,12 @@ using CodeSet = absl::InlinedVector<int32_t, 4>;
 
 class Engine::Impl {
  public:
+  explicit Impl(const EngineOptions& options) : options_(options) {}
+
+  // See Engine::SaveState and Engine::LoadState (engine_state.cc).
+  std::string SaveState() const;
+  absl::Status LoadState(std::string_view bytes);
+
   absl::StatusOr<RegionResult> UpsertRegion(const CommandContext& ctx,
                                             const Region& region);
   absl::StatusOr<PairingResult> UpsertPairing(const CommandContext& ctx,
@@ -182,6 +190,7 @@ class Engine::Impl {
                                     std::string_view after_west, int limit,
                                     bool* more) const;
 
+  const EngineOptions options_;
   Micros now_ = 0;
   std::vector<OfferRecord> offers_;    // offer id - 1
   std::vector<PledgeRecord> pledges_;  // pledge id - 1
@@ -275,7 +284,10 @@ class Engine::Impl {
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_supplier_;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_buyer_;
 
-  absl::flat_hash_map<std::string, IdempotencyRecord> requests_;
+  // Remembered request_ids, oldest first, and their first answers keyed by
+  // views into that deque (its elements never move).
+  std::deque<std::string> request_order_;
+  absl::flat_hash_map<std::string_view, IdempotencyRecord> requests_;
 };
 
 }  // namespace duijie

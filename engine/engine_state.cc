@@ -1,0 +1,384 @@
+// Saving, loading and hashing the engine's whole state (Engine::SaveState,
+// LoadState). The durable server writes these bytes as its snapshot.
+//
+// The encoding is canonical: fixed-width little-endian integers and
+// length-prefixed strings, written in an order that depends only on the
+// logical state (ids, codes, the order request_ids arrived in), never on
+// hash-table iteration. Only what cannot be derived is saved; the indexes,
+// book totals and expiry queue are rebuilt on load, so a loaded engine
+// answers and matches exactly as the saved one would.
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "engine/codes.h"
+#include "engine/engine_impl.h"
+
+namespace duijie {
+namespace {
+
+constexpr char kMagic[] = "DUIJIE-STATE";
+constexpr uint32_t kVersion = 1;
+
+class Writer {
+ public:
+  explicit Writer(std::string* out) : out_(out) {}
+  void U64(uint64_t v) {
+    for (int i = 0; i < 8; ++i)
+      out_->push_back(static_cast<char>(v >> (8 * i)));
+  }
+  void I64(int64_t v) { U64(static_cast<uint64_t>(v)); }
+  void U8(uint8_t v) { out_->push_back(static_cast<char>(v)); }
+  void Str(std::string_view s) {
+    U64(s.size());
+    out_->append(s.data(), s.size());
+  }
+
+ private:
+  std::string* out_;
+};
+
+// Reads what Writer wrote. Every read checks bounds; after the first
+// failure all reads fail and ok() is false.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  uint64_t U64() {
+    if (!Need(8)) return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) {
+      v |= uint64_t{static_cast<uint8_t>(in_[pos_ + i])} << (8 * i);
+    }
+    pos_ += 8;
+    return v;
+  }
+  int64_t I64() { return static_cast<int64_t>(U64()); }
+  uint8_t U8() {
+    if (!Need(1)) return 0;
+    return static_cast<uint8_t>(in_[pos_++]);
+  }
+  std::string Str() {
+    const uint64_t n = U64();
+    if (!Need(n)) return {};
+    std::string s(in_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+  // A count of items each at least `min_bytes` long, checked against what
+  // is left so that a corrupt count cannot ask for absurd allocations.
+  uint64_t Count(uint64_t min_bytes) {
+    const uint64_t n = U64();
+    if (ok_ && n > (in_.size() - pos_) / min_bytes) ok_ = false;
+    return ok_ ? n : 0;
+  }
+  bool ok() const { return ok_; }
+  bool done() const { return pos_ == in_.size(); }
+  size_t pos() const { return pos_; }
+
+ private:
+  bool Need(uint64_t n) {
+    if (!ok_ || n > in_.size() - pos_) ok_ = false;
+    return ok_;
+  }
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+void WriteRegion(Writer& w, const Region& r) {
+  w.Str(r.code);
+  w.Str(r.name);
+  w.U8(static_cast<uint8_t>(r.key_assisted) |
+       static_cast<uint8_t>(r.relocation_site) << 1);
+}
+
+Region ReadRegion(Reader& r) {
+  Region region;
+  region.code = r.Str();
+  region.name = r.Str();
+  const uint8_t flags = r.U8();
+  region.key_assisted = flags & 1;
+  region.relocation_site = flags & 2;
+  return region;
+}
+
+}  // namespace
+
+std::string Engine::Impl::SaveState() const {
+  std::string out;
+  Writer w(&out);
+  w.Str(kMagic);
+  w.U64(kVersion);
+  w.I64(now_);
+  w.U64(strings_.size());
+  for (uint32_t i = 0; i < strings_.size(); ++i) w.Str(strings_.Get(i));
+  w.U64(products_.size());
+  for (const ProductNode& p : products_) w.U64(p.code);
+
+  std::vector<int32_t> codes;
+  for (const auto& [code, r] : regions_) codes.push_back(code);
+  std::sort(codes.begin(), codes.end());
+  w.U64(codes.size());
+  for (int32_t code : codes) {
+    const RegionRecord& r = regions_.at(code);
+    w.U64(r.code);
+    w.Str(r.name);
+    w.U8(static_cast<uint8_t>(r.key_assisted) |
+         static_cast<uint8_t>(r.relocation_site) << 1);
+  }
+  w.U64(pairings_.size());
+  for (const auto& [key, note] : pairings_) {
+    w.I64(key.first);
+    w.I64(key.second);
+    w.Str(note);
+  }
+
+  w.U64(offers_.size());
+  for (const OfferRecord& o : offers_) {
+    w.U64(o.supplier);
+    w.U64(o.product);
+    w.I64(o.region);
+    w.U8(static_cast<uint8_t>(o.grade));
+    w.U8(o.certified);
+    w.U8(static_cast<uint8_t>(o.status));
+    w.I64(o.quantity_kg);
+    w.I64(o.remaining_kg);
+    w.I64(o.floor_price);
+    w.I64(o.min_lot_kg);
+    w.I64(o.households);
+    w.I64(o.expires_at);
+    w.I64(o.posted_at);
+  }
+  w.U64(pledges_.size());
+  for (const PledgeRecord& p : pledges_) {
+    w.U64(p.buyer);
+    w.U64(p.product);
+    w.I64(p.city);
+    w.U8(static_cast<uint8_t>(p.kind));
+    w.U8(static_cast<uint8_t>(p.min_grade));
+    w.U8(static_cast<uint8_t>(p.scope));
+    w.U8(p.require_certified);
+    w.U8(static_cast<uint8_t>(p.status));
+    w.I64(p.quantity_kg);
+    w.I64(p.remaining_kg);
+    w.I64(p.max_price);
+    w.I64(p.budget_fen);
+    w.I64(p.spent_fen);
+    w.I64(p.min_lot_kg);
+    w.I64(p.expires_at);
+    w.I64(p.posted_at);
+    w.U64(p.listed.size());
+    for (int32_t code : p.listed) w.I64(code);
+  }
+  w.U64(matches_.size());
+  for (const MatchRecord& m : matches_) {
+    w.U64(m.offer_id);
+    w.U64(m.pledge_id);
+    w.I64(m.quantity_kg);
+    w.I64(m.price);
+    w.I64(m.amount_fen);
+    w.I64(m.matched_at);
+    w.U8(m.partner);
+  }
+
+  w.U64(request_order_.size());
+  for (const std::string& id : request_order_) {
+    const IdempotencyRecord& r = requests_.at(id);
+    w.Str(id);
+    w.U64(r.fingerprint);
+    w.I64(r.at);
+    w.U8(static_cast<uint8_t>(r.kind));
+    w.U64(r.order_id);
+    w.U64(r.first_match_id);
+    w.U64(r.match_count);
+    w.U8(static_cast<uint8_t>(r.status));
+    w.I64(r.remaining_kg);
+    w.I64(r.spent_fen);
+    w.I64(r.unfilled_kg);
+    WriteRegion(w, r.region);
+    w.Str(r.pairing.east_code);
+    w.Str(r.pairing.west_code);
+    w.Str(r.pairing.note);
+  }
+  return out;
+}
+
+absl::Status Engine::Impl::LoadState(std::string_view bytes) {
+  if (!offers_.empty() || !pledges_.empty() || !regions_.empty() ||
+      strings_.size() != 0) {
+    return absl::FailedPreconditionError("LoadState needs a new engine");
+  }
+  Reader r(bytes);
+  auto corrupt = [&](std::string_view what) {
+    return absl::DataLossError(
+        absl::StrCat("engine state: ", Absl(what), " at byte ", r.pos()));
+  };
+  if (r.Str() != kMagic) return corrupt("not an engine state (bad magic)");
+  if (const uint64_t version = r.U64(); version != kVersion) {
+    return corrupt(absl::StrCat("unknown version ", version));
+  }
+  now_ = r.I64();
+  const uint64_t nstrings = r.Count(8);
+  for (uint64_t i = 0; i < nstrings && r.ok(); ++i) {
+    if (strings_.Intern(r.Str()) != i) return corrupt("duplicate string");
+  }
+  auto valid_string = [&](uint64_t id) { return id < strings_.size(); };
+  const uint64_t nproducts = r.Count(8);
+  for (uint64_t i = 0; i < nproducts && r.ok(); ++i) {
+    const uint64_t sid = r.U64();
+    if (!valid_string(sid) ||
+        !CheckProductCode("product", strings_.Get(sid)).ok() ||
+        InternProduct(strings_.Get(sid)) != i) {
+      return corrupt("bad product table");
+    }
+  }
+  const uint64_t nregions = r.Count(17);
+  for (uint64_t i = 0; i < nregions && r.ok(); ++i) {
+    const uint64_t sid = r.U64();
+    int32_t code;
+    if (!valid_string(sid) || !ParseRegionCode(strings_.Get(sid), &code)) {
+      return corrupt("bad region code");
+    }
+    RegionRecord& region = regions_[code];
+    region.code = static_cast<uint32_t>(sid);
+    region.name = r.Str();
+    const uint8_t flags = r.U8();
+    region.key_assisted = flags & 1;
+    region.relocation_site = flags & 2;
+  }
+  const uint64_t npairings = r.Count(24);
+  for (uint64_t i = 0; i < npairings && r.ok(); ++i) {
+    const int32_t east = static_cast<int32_t>(r.I64());
+    const int32_t west = static_cast<int32_t>(r.I64());
+    pairings_[{east, west}] = r.Str();
+  }
+  RebuildPairingIndex();
+
+  auto known_region = [&](int64_t code) {
+    return regions_.contains(static_cast<int32_t>(code));
+  };
+  const uint64_t noffers = r.Count(8 * 9 + 3);
+  offers_.reserve(noffers);
+  for (uint64_t i = 0; i < noffers && r.ok(); ++i) {
+    OfferRecord o;
+    o.supplier = static_cast<uint32_t>(r.U64());
+    o.product = static_cast<uint32_t>(r.U64());
+    o.region = static_cast<int32_t>(r.I64());
+    o.grade = static_cast<Grade>(r.U8());
+    o.certified = r.U8();
+    o.status = static_cast<OrderStatus>(r.U8());
+    o.quantity_kg = r.I64();
+    o.remaining_kg = r.I64();
+    o.floor_price = r.I64();
+    o.min_lot_kg = r.I64();
+    o.households = r.I64();
+    o.expires_at = r.I64();
+    o.posted_at = r.I64();
+    if (!valid_string(o.supplier) || o.product >= products_.size() ||
+        !known_region(o.region) || o.floor_price <= 0) {
+      return corrupt("bad offer");
+    }
+    o.flagged = IsFlagged(o.region);
+    offers_.push_back(o);
+  }
+  const uint64_t npledges = r.Count(8 * 12 + 5);
+  pledges_.reserve(npledges);
+  for (uint64_t i = 0; i < npledges && r.ok(); ++i) {
+    PledgeRecord p;
+    p.buyer = static_cast<uint32_t>(r.U64());
+    p.product = static_cast<uint32_t>(r.U64());
+    p.city = static_cast<int32_t>(r.I64());
+    p.kind = static_cast<BuyerKind>(r.U8());
+    p.min_grade = static_cast<Grade>(r.U8());
+    p.scope = static_cast<Scope>(r.U8());
+    p.require_certified = r.U8();
+    p.status = static_cast<OrderStatus>(r.U8());
+    p.quantity_kg = r.I64();
+    p.remaining_kg = r.I64();
+    p.max_price = r.I64();
+    p.budget_fen = r.I64();
+    p.spent_fen = r.I64();
+    p.min_lot_kg = r.I64();
+    p.expires_at = r.I64();
+    p.posted_at = r.I64();
+    const uint64_t nlisted = r.Count(8);
+    for (uint64_t j = 0; j < nlisted && r.ok(); ++j) {
+      p.listed.push_back(static_cast<int32_t>(r.I64()));
+      if (!known_region(p.listed.back())) return corrupt("bad listed region");
+    }
+    if (!valid_string(p.buyer) || p.product >= products_.size() ||
+        !known_region(p.city) || p.max_price <= 0) {
+      return corrupt("bad pledge");
+    }
+    p.listed_cover = p.listed;
+    KeepOutermostCodes(&p.listed_cover);
+    pledges_.push_back(std::move(p));
+  }
+  const uint64_t nmatches = r.Count(8 * 6 + 1);
+  matches_.reserve(nmatches);
+  for (uint64_t i = 0; i < nmatches && r.ok(); ++i) {
+    MatchRecord m;
+    m.offer_id = r.U64();
+    m.pledge_id = r.U64();
+    m.quantity_kg = r.I64();
+    m.price = r.I64();
+    m.amount_fen = r.I64();
+    m.matched_at = r.I64();
+    m.partner = r.U8();
+    if (m.offer_id == 0 || m.offer_id > offers_.size() || m.pledge_id == 0 ||
+        m.pledge_id > pledges_.size()) {
+      return corrupt("bad match");
+    }
+    matches_.push_back(m);
+  }
+  const uint64_t nrequests = r.Count(8 * 10);
+  for (uint64_t i = 0; i < nrequests && r.ok(); ++i) {
+    request_order_.push_back(r.Str());
+    IdempotencyRecord rec;
+    rec.fingerprint = r.U64();
+    rec.at = r.I64();
+    rec.kind = static_cast<CommandKind>(r.U8());
+    rec.order_id = r.U64();
+    rec.first_match_id = r.U64();
+    rec.match_count = static_cast<uint32_t>(r.U64());
+    rec.status = static_cast<OrderStatus>(r.U8());
+    rec.remaining_kg = r.I64();
+    rec.spent_fen = r.I64();
+    rec.unfilled_kg = r.I64();
+    rec.region = ReadRegion(r);
+    rec.pairing.east_code = r.Str();
+    rec.pairing.west_code = r.Str();
+    rec.pairing.note = r.Str();
+    if (!requests_.emplace(request_order_.back(), std::move(rec)).second) {
+      return corrupt("duplicate request_id");
+    }
+  }
+  if (!r.ok()) return corrupt("truncated");
+  if (!r.done()) return corrupt("trailing bytes");
+
+  // Rebuild what is derived, in id order so the result is the same however
+  // the saved engine got there.
+  for (uint64_t id = 1; id <= offers_.size(); ++id) {
+    const OfferRecord& o = offers_[id - 1];
+    offers_by_supplier_[o.supplier].push_back(id);
+    if (o.status == OrderStatus::kOpen) {
+      IndexOffer(id);
+      expiries_.emplace(o.expires_at, id, true);
+    }
+  }
+  for (uint64_t id = 1; id <= pledges_.size(); ++id) {
+    const PledgeRecord& p = pledges_[id - 1];
+    pledges_by_buyer_[p.buyer].push_back(id);
+    if (p.status == OrderStatus::kOpen) {
+      IndexPledge(id);
+      expiries_.emplace(p.expires_at, id, false);
+    }
+  }
+  for (uint64_t id = 1; id <= matches_.size(); ++id) {
+    const MatchRecord& m = matches_[id - 1];
+    matches_by_supplier_[offers_[m.offer_id - 1].supplier].push_back(id);
+    matches_by_buyer_[pledges_[m.pledge_id - 1].buyer].push_back(id);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace duijie
