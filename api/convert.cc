@@ -1,0 +1,434 @@
+// Conversions between duijie.v1 protos and engine types. See convert.h.
+#include "api/convert.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace duijie {
+namespace {
+
+// Timestamp range of google.protobuf.Timestamp: 0001-01-01T00:00:00Z to
+// 9999-12-31T23:59:59Z.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+
+absl::Status UnknownEnum(absl::string_view field, int value) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": unknown enum value ", value));
+}
+
+// Copies the request_id and fingerprint of a mutating request.
+template <typename Request>
+WriteCommand NewCommand(const Request& request, CommandBody body) {
+  WriteCommand command;
+  command.body = std::move(body);
+  command.request_id = request.request_id();
+  command.fingerprint = Fingerprint(request);
+  return command;
+}
+
+}  // namespace
+
+absl::StatusOr<Micros> ToMicros(const google::protobuf::Timestamp& ts,
+                                absl::string_view field) {
+  if (ts.seconds() < kMinTimestampSeconds ||
+      ts.seconds() > kMaxTimestampSeconds || ts.nanos() < 0 ||
+      ts.nanos() > 999999999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": timestamp out of range: seconds=", ts.seconds(),
+                     " nanos=", ts.nanos()));
+  }
+  return ts.seconds() * 1000000 + ts.nanos() / 1000;
+}
+
+void ToTimestamp(Micros micros, google::protobuf::Timestamp* ts) {
+  int64_t seconds = micros / 1000000;
+  int64_t rest = micros % 1000000;
+  if (rest < 0) {
+    rest += 1000000;
+    --seconds;
+  }
+  ts->set_seconds(seconds);
+  ts->set_nanos(static_cast<int32_t>(rest * 1000));
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  int code = static_cast<int>(status.code());
+  // absl::StatusCode and grpc::StatusCode share their numbers 0..16.
+  if (code < 0 || code > grpc::StatusCode::UNAUTHENTICATED) {
+    code = grpc::StatusCode::UNKNOWN;
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(code),
+                      std::string(status.message()));
+}
+
+void ToCommandError(const absl::Status& status, v1::CommandError* error) {
+  error->set_code(ToGrpcStatus(status).error_code());
+  error->set_message(std::string(status.message()));
+}
+
+uint64_t Fingerprint(const google::protobuf::Message& request) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    request.SerializePartialToCodedStream(&out);
+  }
+  // Known fields are written in field-number order, so the request_id
+  // (field 1, length-delimited: tag 0x0A), when set, comes first. Drop it.
+  absl::string_view body(bytes);
+  if (!body.empty() && static_cast<uint8_t>(body[0]) == 0x0A) {
+    google::protobuf::io::CodedInputStream in(
+        reinterpret_cast<const uint8_t*>(body.data()),
+        static_cast<int>(body.size()));
+    uint32_t tag = in.ReadTag();
+    uint32_t length = 0;
+    if (tag == 0x0A && in.ReadVarint32(&length) && in.Skip(length)) {
+      body.remove_prefix(static_cast<size_t>(in.CurrentPosition()));
+    }
+  }
+  const std::string& type = request.GetDescriptor()->full_name();
+  uLong crc = crc32(0L, Z_NULL, 0);
+  crc = crc32(crc, reinterpret_cast<const Bytef*>(type.data()),
+              static_cast<uInt>(type.size()));
+  crc = crc32(crc, reinterpret_cast<const Bytef*>(body.data()),
+              static_cast<uInt>(body.size()));
+  return (static_cast<uint64_t>(body.size()) << 32) |
+         static_cast<uint32_t>(crc);
+}
+
+// --- Requests -> commands ---------------------------------------------------
+
+absl::StatusOr<WriteCommand> ToCommand(const v1::UpsertRegionRequest& request) {
+  const v1::Region& in = request.region();
+  Region region;
+  region.code = in.code();
+  region.name = in.name();
+  region.key_assisted = in.key_assisted();
+  region.relocation_site = in.relocation_site();
+  return NewCommand(request, std::move(region));
+}
+
+absl::StatusOr<WriteCommand> ToCommand(
+    const v1::UpsertPairingRequest& request) {
+  const v1::Pairing& in = request.pairing();
+  Pairing pairing;
+  pairing.east_code = in.east_code();
+  pairing.west_code = in.west_code();
+  pairing.note = in.note();
+  return NewCommand(request, std::move(pairing));
+}
+
+absl::StatusOr<WriteCommand> ToCommand(
+    const v1::DeletePairingRequest& request) {
+  return NewCommand(
+      request, DeletePairingCommand{request.east_code(), request.west_code()});
+}
+
+absl::StatusOr<WriteCommand> ToCommand(const v1::PostOfferRequest& request) {
+  const v1::Offer& in = request.offer();
+  if (!v1::Grade_IsValid(in.grade())) {
+    return UnknownEnum("offer.grade", in.grade());
+  }
+  if (!in.has_expires_at()) {
+    return absl::InvalidArgumentError("offer.expires_at: required");
+  }
+  absl::StatusOr<Micros> expires_at =
+      ToMicros(in.expires_at(), "offer.expires_at");
+  if (!expires_at.ok()) return expires_at.status();
+  OfferSpec spec;
+  spec.supplier_id = in.supplier_id();
+  spec.region_code = in.region_code();
+  spec.product_code = in.product_code();
+  spec.grade = in.grade();
+  spec.quantity_kg = in.quantity_kg();
+  spec.floor_price_fen_per_kg = in.floor_price_fen_per_kg();
+  spec.min_lot_kg = in.min_lot_kg();
+  spec.expires_at = *expires_at;
+  spec.certified = in.certified();
+  spec.households = in.households();
+  return NewCommand(request, std::move(spec));
+}
+
+absl::StatusOr<WriteCommand> ToCommand(const v1::PostPledgeRequest& request) {
+  const v1::Pledge& in = request.pledge();
+  if (!v1::BuyerKind_IsValid(in.buyer_kind())) {
+    return UnknownEnum("pledge.buyer_kind", in.buyer_kind());
+  }
+  if (!v1::Grade_IsValid(in.min_grade())) {
+    return UnknownEnum("pledge.min_grade", in.min_grade());
+  }
+  if (!v1::Scope_IsValid(in.scope())) {
+    return UnknownEnum("pledge.scope", in.scope());
+  }
+  if (!in.has_expires_at()) {
+    return absl::InvalidArgumentError("pledge.expires_at: required");
+  }
+  absl::StatusOr<Micros> expires_at =
+      ToMicros(in.expires_at(), "pledge.expires_at");
+  if (!expires_at.ok()) return expires_at.status();
+  PledgeSpec spec;
+  spec.buyer_id = in.buyer_id();
+  spec.buyer_city_code = in.buyer_city_code();
+  spec.buyer_kind = in.buyer_kind();
+  spec.product_code = in.product_code();
+  spec.min_grade = in.min_grade();
+  spec.quantity_kg = in.quantity_kg();
+  spec.max_price_fen_per_kg = in.max_price_fen_per_kg();
+  spec.budget_fen = in.budget_fen();
+  spec.min_lot_kg = in.min_lot_kg();
+  spec.expires_at = *expires_at;
+  spec.scope = in.scope();
+  spec.region_codes.assign(in.region_codes().begin(), in.region_codes().end());
+  spec.require_certified = in.require_certified();
+  return NewCommand(request, std::move(spec));
+}
+
+absl::StatusOr<WriteCommand> ToCommand(const v1::CancelOfferRequest& request) {
+  return NewCommand(request, CancelOfferCommand{request.id()});
+}
+
+absl::StatusOr<WriteCommand> ToCommand(const v1::CancelPledgeRequest& request) {
+  return NewCommand(request, CancelPledgeCommand{request.id()});
+}
+
+absl::StatusOr<WriteCommand> ToCommand(const v1::Command& command) {
+  switch (command.command_case()) {
+    case v1::Command::kPostOffer:
+      return ToCommand(command.post_offer());
+    case v1::Command::kPostPledge:
+      return ToCommand(command.post_pledge());
+    case v1::Command::kCancelOffer:
+      return ToCommand(command.cancel_offer());
+    case v1::Command::kCancelPledge:
+      return ToCommand(command.cancel_pledge());
+    case v1::Command::COMMAND_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      "command: none of post_offer, "
+      "post_pledge, cancel_offer, cancel_pledge "
+      "is set");
+}
+
+// --- Engine -> proto --------------------------------------------------------
+
+void ToProto(const Region& region, v1::Region* out) {
+  out->set_code(region.code);
+  out->set_name(region.name);
+  out->set_key_assisted(region.key_assisted);
+  out->set_relocation_site(region.relocation_site);
+}
+
+void ToProto(const Pairing& pairing, v1::Pairing* out) {
+  out->set_east_code(pairing.east_code);
+  out->set_west_code(pairing.west_code);
+  out->set_note(pairing.note);
+}
+
+void ToProto(const OfferView& offer, v1::Offer* out) {
+  out->set_offer_id(offer.offer_id);
+  out->set_supplier_id(std::string(offer.supplier_id));
+  out->set_region_code(std::string(offer.region_code));
+  out->set_product_code(std::string(offer.product_code));
+  out->set_grade(static_cast<v1::Grade>(offer.grade));
+  out->set_quantity_kg(offer.quantity_kg);
+  out->set_floor_price_fen_per_kg(offer.floor_price_fen_per_kg);
+  out->set_min_lot_kg(offer.min_lot_kg);
+  ToTimestamp(offer.expires_at, out->mutable_expires_at());
+  out->set_certified(offer.certified);
+  out->set_households(static_cast<int32_t>(offer.households));
+  out->set_remaining_kg(offer.remaining_kg);
+  out->set_status(static_cast<v1::OrderStatus>(offer.status));
+  ToTimestamp(offer.posted_at, out->mutable_posted_at());
+}
+
+void ToProto(const PledgeView& pledge, v1::Pledge* out) {
+  out->set_pledge_id(pledge.pledge_id);
+  out->set_buyer_id(std::string(pledge.buyer_id));
+  out->set_buyer_city_code(std::string(pledge.buyer_city_code));
+  out->set_buyer_kind(static_cast<v1::BuyerKind>(pledge.buyer_kind));
+  out->set_product_code(std::string(pledge.product_code));
+  out->set_min_grade(static_cast<v1::Grade>(pledge.min_grade));
+  out->set_quantity_kg(pledge.quantity_kg);
+  out->set_max_price_fen_per_kg(pledge.max_price_fen_per_kg);
+  out->set_budget_fen(pledge.budget_fen);
+  out->set_min_lot_kg(pledge.min_lot_kg);
+  ToTimestamp(pledge.expires_at, out->mutable_expires_at());
+  out->set_scope(static_cast<v1::Scope>(pledge.scope));
+  for (std::string_view code : pledge.region_codes) {
+    out->add_region_codes(std::string(code));
+  }
+  out->set_require_certified(pledge.require_certified);
+  out->set_remaining_kg(pledge.remaining_kg);
+  out->set_spent_fen(pledge.spent_fen);
+  out->set_status(static_cast<v1::OrderStatus>(pledge.status));
+  ToTimestamp(pledge.posted_at, out->mutable_posted_at());
+}
+
+void ToProto(const MatchView& match, v1::Match* out) {
+  out->set_match_id(match.match_id);
+  out->set_offer_id(match.offer_id);
+  out->set_pledge_id(match.pledge_id);
+  out->set_supplier_id(std::string(match.supplier_id));
+  out->set_buyer_id(std::string(match.buyer_id));
+  out->set_product_code(std::string(match.product_code));
+  out->set_region_code(std::string(match.region_code));
+  out->set_buyer_city_code(std::string(match.buyer_city_code));
+  out->set_quantity_kg(match.quantity_kg);
+  out->set_price_fen_per_kg(match.price_fen_per_kg);
+  out->set_amount_fen(match.amount_fen);
+  out->set_partner(match.partner);
+  ToTimestamp(match.matched_at, out->mutable_matched_at());
+}
+
+void ToProto(const BookLine& line, v1::BookLine* out) {
+  out->set_product_code(std::string(line.product_code));
+  out->set_open_offer_kg(line.open_offer_kg);
+  out->set_open_offer_count(line.open_offer_count);
+  out->set_open_pledge_kg(line.open_pledge_kg);
+  out->set_open_pledge_count(line.open_pledge_count);
+  out->set_best_floor_price_fen_per_kg(line.best_floor_price_fen_per_kg);
+  out->set_best_max_price_fen_per_kg(line.best_max_price_fen_per_kg);
+}
+
+void ToCommandResult(const WriteResult& result, bool post,
+                     v1::CommandResult* out) {
+  if (const auto* offer = std::get_if<OfferResult>(&result)) {
+    if (post) {
+      v1::PostOfferResponse* response = out->mutable_post_offer();
+      ToProto(offer->offer, response->mutable_offer());
+      for (const MatchView& match : offer->matches) {
+        ToProto(match, response->add_matches());
+      }
+    } else {
+      v1::CancelOfferResponse* response = out->mutable_cancel_offer();
+      ToProto(offer->offer, response->mutable_offer());
+      response->set_unfilled_kg(offer->unfilled_kg);
+    }
+  } else if (const auto* pledge = std::get_if<PledgeResult>(&result)) {
+    if (post) {
+      v1::PostPledgeResponse* response = out->mutable_post_pledge();
+      ToProto(pledge->pledge, response->mutable_pledge());
+      for (const MatchView& match : pledge->matches) {
+        ToProto(match, response->add_matches());
+      }
+    } else {
+      v1::CancelPledgeResponse* response = out->mutable_cancel_pledge();
+      ToProto(pledge->pledge, response->mutable_pledge());
+      response->set_unfilled_kg(pledge->unfilled_kg);
+    }
+  } else {
+    ToCommandError(absl::InternalError("not an order command"),
+                   out->mutable_error());
+  }
+}
+
+OrderFilter ToOrderFilter(const v1::ListOffersRequest& request) {
+  OrderFilter filter;
+  filter.owner_id = request.supplier_id();
+  filter.product_code_prefix = request.product_code_prefix();
+  filter.region_code_prefix = request.region_code_prefix();
+  filter.status = request.status();
+  return filter;
+}
+
+OrderFilter ToOrderFilter(const v1::ListPledgesRequest& request) {
+  OrderFilter filter;
+  filter.owner_id = request.buyer_id();
+  filter.product_code_prefix = request.product_code_prefix();
+  filter.region_code_prefix = request.region_code_prefix();
+  filter.status = request.status();
+  return filter;
+}
+
+MatchFilter ToMatchFilter(const v1::ListMatchesRequest& request) {
+  MatchFilter filter;
+  filter.supplier_id = request.supplier_id();
+  filter.buyer_id = request.buyer_id();
+  filter.offer_id = request.offer_id();
+  filter.pledge_id = request.pledge_id();
+  filter.region_code_prefix = request.region_code_prefix();
+  return filter;
+}
+
+MatchFilter ToMatchFilter(const v1::WatchMatchesRequest& request) {
+  MatchFilter filter;
+  filter.supplier_id = request.supplier_id();
+  filter.buyer_id = request.buyer_id();
+  filter.offer_id = request.offer_id();
+  filter.pledge_id = request.pledge_id();
+  filter.region_code_prefix = request.region_code_prefix();
+  return filter;
+}
+
+// --- Paging -----------------------------------------------------------------
+
+absl::StatusOr<int> PageSize(int32_t page_size) {
+  if (page_size < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: must not be negative: ", page_size));
+  }
+  if (page_size == 0) return kDefaultPageSize;
+  return page_size > kMaxPageSize ? kMaxPageSize : page_size;
+}
+
+absl::StatusOr<uint64_t> ParseIdToken(absl::string_view token) {
+  if (token.empty()) return 0;
+  uint64_t id = 0;
+  bool digits = token.size() <= 20 &&
+                std::all_of(token.begin(), token.end(), absl::ascii_isdigit);
+  if (!digits || !absl::SimpleAtoi(token, &id) || id == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token: malformed: \"", absl::CEscape(token), "\""));
+  }
+  return id;
+}
+
+std::string IdToken(uint64_t id) { return absl::StrCat(id); }
+
+absl::StatusOr<std::string> ParseRegionToken(absl::string_view token) {
+  if (token.empty()) return std::string();
+  if (token.size() != 6 ||
+      !std::all_of(token.begin(), token.end(), absl::ascii_isdigit)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token: malformed: \"", absl::CEscape(token), "\""));
+  }
+  return std::string(token);
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> ParsePairingToken(
+    absl::string_view token) {
+  if (token.empty()) return std::make_pair(std::string(), std::string());
+  std::pair<std::string, std::string> codes =
+      absl::StrSplit(token, absl::MaxSplits(',', 1));
+  auto six_digits = [](const std::string& code) {
+    return code.size() == 6 &&
+           std::all_of(code.begin(), code.end(), absl::ascii_isdigit);
+  };
+  if (!six_digits(codes.first) || !six_digits(codes.second)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token: malformed: \"", absl::CEscape(token), "\""));
+  }
+  return codes;
+}
+
+std::string PairingToken(absl::string_view east_code,
+                         absl::string_view west_code) {
+  return absl::StrCat(east_code, ",", west_code);
+}
+
+}  // namespace duijie

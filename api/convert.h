@@ -1,0 +1,111 @@
+// Conversions between the public proto contract (duijie.v1) and the engine's
+// types, plus the pieces of the API boundary that are pure functions: time
+// conversion, enum range checks, request fingerprints, page tokens and the
+// mapping of absl::Status to grpc::Status.
+//
+// Nothing here touches the engine or any shared state; every function may be
+// called from any thread.
+#ifndef DUIJIE_API_CONVERT_H_
+#define DUIJIE_API_CONVERT_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "api/command.h"
+#include "duijie/v1/exchange.pb.h"
+#include "engine/types.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "grpcpp/support/status.h"
+
+namespace duijie {
+
+namespace v1 = ::duijie::v1;
+
+// --- Time -------------------------------------------------------------------
+
+// Returns the timestamp as microseconds since the epoch (nanos below a
+// microsecond are dropped). INVALID_ARGUMENT naming `field` when the
+// timestamp is outside 0001-01-01..9999-12-31 or its nanos are out of range.
+absl::StatusOr<Micros> ToMicros(const google::protobuf::Timestamp& ts,
+                                absl::string_view field);
+// Stores `micros` into *ts, rounding towards negative infinity.
+void ToTimestamp(Micros micros, google::protobuf::Timestamp* ts);
+
+// --- Status -----------------------------------------------------------------
+
+// Maps an absl::Status to the grpc::Status with the same code and message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+// Stores `status` (not OK) into a Submit result.
+void ToCommandError(const absl::Status& status, v1::CommandError* error);
+
+// --- Fingerprints -----------------------------------------------------------
+
+// A digest of a mutating request with its request_id (field 1 in every
+// mutating request) left out, stable across processes and builds:
+// (uint64(byte length) << 32) | crc32(type name, bytes), over the request's
+// deterministic serialization. Equal bodies of the same type give equal
+// fingerprints.
+uint64_t Fingerprint(const google::protobuf::Message& request);
+
+// --- Requests -> engine commands --------------------------------------------
+// Each checks what the engine cannot see (enum values outside the proto
+// enum, malformed or missing timestamps) and copies the rest; the engine
+// validates the values. Errors are INVALID_ARGUMENT naming the field.
+
+absl::StatusOr<WriteCommand> ToCommand(const v1::UpsertRegionRequest& request);
+absl::StatusOr<WriteCommand> ToCommand(const v1::UpsertPairingRequest& request);
+absl::StatusOr<WriteCommand> ToCommand(const v1::DeletePairingRequest& request);
+absl::StatusOr<WriteCommand> ToCommand(const v1::PostOfferRequest& request);
+absl::StatusOr<WriteCommand> ToCommand(const v1::PostPledgeRequest& request);
+absl::StatusOr<WriteCommand> ToCommand(const v1::CancelOfferRequest& request);
+absl::StatusOr<WriteCommand> ToCommand(const v1::CancelPledgeRequest& request);
+// One command of a Submit batch; INVALID_ARGUMENT when none is set.
+absl::StatusOr<WriteCommand> ToCommand(const v1::Command& command);
+
+// --- Engine -> proto --------------------------------------------------------
+
+void ToProto(const Region& region, v1::Region* out);
+void ToProto(const Pairing& pairing, v1::Pairing* out);
+void ToProto(const OfferView& offer, v1::Offer* out);
+void ToProto(const PledgeView& pledge, v1::Pledge* out);
+void ToProto(const MatchView& match, v1::Match* out);
+void ToProto(const BookLine& line, v1::BookLine* out);
+
+// Stores the result of a Post/Cancel command into a Submit result; `post`
+// says whether the command posted (true) or cancelled (false).
+void ToCommandResult(const WriteResult& result, bool post,
+                     v1::CommandResult* out);
+
+// The proto filters, in engine terms.
+OrderFilter ToOrderFilter(const v1::ListOffersRequest& request);
+OrderFilter ToOrderFilter(const v1::ListPledgesRequest& request);
+MatchFilter ToMatchFilter(const v1::ListMatchesRequest& request);
+MatchFilter ToMatchFilter(const v1::WatchMatchesRequest& request);
+
+// --- Paging -----------------------------------------------------------------
+
+inline constexpr int kDefaultPageSize = 100;
+inline constexpr int kMaxPageSize = 1000;
+
+// 0 -> kDefaultPageSize, above kMaxPageSize -> kMaxPageSize, negative ->
+// INVALID_ARGUMENT.
+absl::StatusOr<int> PageSize(int32_t page_size);
+// An id token is the last id of the previous page in decimal; "" -> 0.
+absl::StatusOr<uint64_t> ParseIdToken(absl::string_view token);
+std::string IdToken(uint64_t id);
+// A region token is the last region code of the previous page.
+absl::StatusOr<std::string> ParseRegionToken(absl::string_view token);
+// A pairing token is "east_code,west_code" of the last pairing; "" -> {"",""}.
+absl::StatusOr<std::pair<std::string, std::string>> ParsePairingToken(
+    absl::string_view token);
+std::string PairingToken(absl::string_view east_code,
+                         absl::string_view west_code);
+
+}  // namespace duijie
+
+#endif  // DUIJIE_API_CONVERT_H_

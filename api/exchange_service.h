@@ -1,0 +1,217 @@
+// ExchangeService: the duijie.v1.Exchange gRPC service, a thin layer that
+// feeds the engine from one writer thread.
+//
+// Threads and locks:
+//   - gRPC callback threads run the handlers. A mutating handler converts its
+//     request to WriteCommands (convert.h) and enqueues them as one Batch; a
+//     Submit request's commands are one Batch however many there are, so a
+//     1000-command batch costs one handoff.
+//   - The writer thread owns every mutation. It drains the queued batches,
+//     takes engine_mu_ exclusively and applies each command in order,
+//     stamping it with the server's clock (made non-decreasing); releases
+//     the lock; hands the batch to the Journal hook, if any (append + one
+//     fsync for the whole drain: group commit); then completes the replies
+//     and wakes the WatchMatches streams. Replies never leave before their
+//     batch is durable.
+//   - Reads take engine_mu_ shared and convert under it.
+//   - WatchMatches streams deliver only matches up to published_match_id_,
+//     the last match id whose batch has been journaled and replied to.
+#ifndef DUIJIE_API_EXCHANGE_SERVICE_H_
+#define DUIJIE_API_EXCHANGE_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "api/command.h"
+#include "duijie/v1/exchange.grpc.pb.h"
+#include "engine/engine.h"
+
+namespace duijie {
+
+// The hook the write-ahead journal slots into. The writer calls Commit once
+// per drained group of batches, after applying them and before any reply;
+// `commands` are every command applied in the group, in order, with the time
+// each was stamped, and `outcomes` what the engine returned (rejected ones
+// changed nothing and need not be journaled). A failure is fatal: the
+// in-memory state is ahead of the journal, so the server aborts.
+class Journal {
+ public:
+  virtual ~Journal() = default;
+  virtual absl::Status Commit(
+      absl::Span<const WriteCommand* const> commands,
+      absl::Span<const WriteOutcome* const> outcomes) = 0;
+};
+
+struct ExchangeServiceOptions {
+  // The server's clock. Commands are stamped with it, made non-decreasing.
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // Optional; not owned; must outlive the service.
+  Journal* journal = nullptr;
+  // The writer stops draining the queue once a group holds this many
+  // commands (a batch is never split).
+  size_t max_group_commands = 16384;
+};
+
+// Most commands one Submit request may carry.
+inline constexpr int kMaxSubmitCommands = 10000;
+
+class ExchangeService final : public v1::Exchange::CallbackService {
+ public:
+  // Starts the writer thread. `engine` is not owned and must outlive this.
+  explicit ExchangeService(Engine* engine, ExchangeServiceOptions options = {});
+  // Calls Stop(). Destroy only after the grpc::Server serving this has shut
+  // down (no reactor may outlive the service).
+  ~ExchangeService() override;
+
+  ExchangeService(const ExchangeService&) = delete;
+  ExchangeService& operator=(const ExchangeService&) = delete;
+
+  // Applies `commands` through the writer as one batch, in order, and waits
+  // for their outcomes (one per command). For demo data and tools. Results
+  // hold views into the engine's interned strings. UNAVAILABLE outcomes
+  // after Stop().
+  std::vector<WriteOutcome> Execute(std::vector<WriteCommand> commands);
+
+  // Ends every WatchMatches stream (UNAVAILABLE, after what is published)
+  // and refuses new ones. Call before grpc::Server::Shutdown.
+  void BeginShutdown();
+  // Lets the writer apply and reply to everything queued, then joins it.
+  // Later commands fail with UNAVAILABLE. Idempotent.
+  void Stop();
+
+  // The server's time for reads: the clock, never before the last stamp.
+  Micros ReadNow() const;
+
+  // --- duijie.v1.Exchange ---------------------------------------------------
+
+  grpc::ServerUnaryReactor* UpsertRegion(grpc::CallbackServerContext* context,
+                                         const v1::UpsertRegionRequest* request,
+                                         v1::Region* response) override;
+  grpc::ServerUnaryReactor* ListRegions(
+      grpc::CallbackServerContext* context,
+      const v1::ListRegionsRequest* request,
+      v1::ListRegionsResponse* response) override;
+  grpc::ServerUnaryReactor* UpsertPairing(
+      grpc::CallbackServerContext* context,
+      const v1::UpsertPairingRequest* request, v1::Pairing* response) override;
+  grpc::ServerUnaryReactor* DeletePairing(
+      grpc::CallbackServerContext* context,
+      const v1::DeletePairingRequest* request,
+      v1::DeletePairingResponse* response) override;
+  grpc::ServerUnaryReactor* ListPairings(
+      grpc::CallbackServerContext* context,
+      const v1::ListPairingsRequest* request,
+      v1::ListPairingsResponse* response) override;
+
+  grpc::ServerUnaryReactor* PostOffer(grpc::CallbackServerContext* context,
+                                      const v1::PostOfferRequest* request,
+                                      v1::PostOfferResponse* response) override;
+  grpc::ServerUnaryReactor* PostPledge(
+      grpc::CallbackServerContext* context,
+      const v1::PostPledgeRequest* request,
+      v1::PostPledgeResponse* response) override;
+  grpc::ServerUnaryReactor* CancelOffer(
+      grpc::CallbackServerContext* context,
+      const v1::CancelOfferRequest* request,
+      v1::CancelOfferResponse* response) override;
+  grpc::ServerUnaryReactor* CancelPledge(
+      grpc::CallbackServerContext* context,
+      const v1::CancelPledgeRequest* request,
+      v1::CancelPledgeResponse* response) override;
+  grpc::ServerUnaryReactor* GetOffer(grpc::CallbackServerContext* context,
+                                     const v1::GetOfferRequest* request,
+                                     v1::Offer* response) override;
+  grpc::ServerUnaryReactor* GetPledge(grpc::CallbackServerContext* context,
+                                      const v1::GetPledgeRequest* request,
+                                      v1::Pledge* response) override;
+  grpc::ServerUnaryReactor* ListOffers(
+      grpc::CallbackServerContext* context,
+      const v1::ListOffersRequest* request,
+      v1::ListOffersResponse* response) override;
+  grpc::ServerUnaryReactor* ListPledges(
+      grpc::CallbackServerContext* context,
+      const v1::ListPledgesRequest* request,
+      v1::ListPledgesResponse* response) override;
+
+  grpc::ServerUnaryReactor* ListMatches(
+      grpc::CallbackServerContext* context,
+      const v1::ListMatchesRequest* request,
+      v1::ListMatchesResponse* response) override;
+  grpc::ServerWriteReactor<v1::Match>* WatchMatches(
+      grpc::CallbackServerContext* context,
+      const v1::WatchMatchesRequest* request) override;
+  grpc::ServerUnaryReactor* GetBook(grpc::CallbackServerContext* context,
+                                    const v1::GetBookRequest* request,
+                                    v1::GetBookResponse* response) override;
+
+  grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* Submit(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  class WatchReactor;
+  class SubmitReactor;
+
+  // One queue entry: commands applied in order, then `done` runs on the
+  // writer thread with outcomes[i] for commands[i]. `done` must not block.
+  struct Batch {
+    std::vector<WriteCommand> commands;
+    std::vector<WriteOutcome> outcomes;
+    std::function<void(Batch&)> done;
+  };
+
+  // Queues a batch for the writer; after Stop() completes it at once with
+  // UNAVAILABLE outcomes.
+  void Enqueue(std::vector<WriteCommand> commands,
+               std::function<void(Batch&)> done);
+  // Enqueues the one command of a unary mutation; `fill` stores a success
+  // into *response, errors finish the RPC with their status.
+  template <typename Request, typename Response, typename Fill>
+  grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context,
+                                   const Request* request, Response* response,
+                                   Fill fill);
+
+  void WriterLoop();
+  // Applies one command to the engine. Requires engine_mu_ held exclusively.
+  WriteOutcome Apply(WriteCommand& command)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(engine_mu_);
+  // The next command stamp: the clock, made non-decreasing.
+  Micros NextStamp();
+  // Publishes matches up to `last_match_id` to the WatchMatches streams.
+  void Publish(uint64_t last_match_id);
+
+  Engine* const engine_;
+  const ExchangeServiceOptions options_;
+
+  // Held exclusively by the writer while it applies, shared by reads.
+  mutable absl::Mutex engine_mu_;
+  std::atomic<Micros> last_stamp_{0};
+
+  absl::Mutex queue_mu_;
+  std::deque<std::unique_ptr<Batch>> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::thread writer_;
+  absl::Mutex stop_mu_;  // serializes Stop()
+  bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
+
+  // Matches with ids up to here may be streamed.
+  std::atomic<uint64_t> published_match_id_{0};
+  absl::Mutex watchers_mu_;
+  std::vector<std::shared_ptr<WatchReactor>> parked_watchers_
+      ABSL_GUARDED_BY(watchers_mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(watchers_mu_) = false;
+};
+
+}  // namespace duijie
+
+#endif  // DUIJIE_API_EXCHANGE_SERVICE_H_

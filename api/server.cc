@@ -1,0 +1,100 @@
+// DuijieServer: see server.h.
+#include "api/server.h"
+
+#include <utility>
+
+#include "absl/memory/memory.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "api/demo_data.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace duijie {
+namespace {
+
+// Largest request the server accepts: a full Submit batch with room.
+constexpr int kMaxReceiveBytes = 64 << 20;
+
+// Splits "host:port" (host may be "[v6]"); INVALID_ARGUMENT if malformed.
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(
+    const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen: want host:port (e.g. 127.0.0.1:50051), got \"", listen, "\""));
+  }
+  return std::make_pair(listen.substr(0, colon), port);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
+    const ServerOptions& options) {
+  absl::StatusOr<std::pair<std::string, int>> host_port =
+      SplitHostPort(options.listen);
+  if (!host_port.ok()) return host_port.status();
+
+  auto server = absl::WrapUnique(new DuijieServer());
+  ExchangeServiceOptions service_options;
+  service_options.clock = options.clock;
+  server->service_ =
+      std::make_unique<ExchangeService>(&server->engine_, service_options);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default, which would let a second server
+  // share a busy port silently; a busy port must be an error.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  builder.RegisterService(server->service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    server->server_.reset();
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options.listen,
+        ": the address is in use or not available on this machine"));
+  }
+  server->address_ = absl::StrCat(host_port->first, ":", server->port_);
+  if (options.demo) {
+    // Report NOT_SERVING until the demo data is in.
+    grpc::HealthCheckServiceInterface* health =
+        server->server_->GetHealthCheckService();
+    if (health != nullptr) health->SetServingStatus(false);
+    absl::StatusOr<DemoSummary> demo =
+        LoadDemoData(server->service_.get(), options.clock());
+    if (!demo.ok()) return demo.status();
+    server->demo_summary_ = *demo;
+    if (health != nullptr) health->SetServingStatus(true);
+  }
+  return server;
+}
+
+DuijieServer::~DuijieServer() { Shutdown(); }
+
+void DuijieServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ != nullptr) {
+    if (grpc::HealthCheckServiceInterface* health =
+            server_->GetHealthCheckService()) {
+      health->Shutdown();
+    }
+  }
+  if (service_ != nullptr) service_->BeginShutdown();
+  if (server_ != nullptr) {
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    server_->Wait();
+  }
+  if (service_ != nullptr) service_->Stop();
+}
+
+}  // namespace duijie

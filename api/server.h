@@ -1,0 +1,75 @@
+// DuijieServer: the engine, the Exchange service, health checking and
+// reflection, put together as one gRPC server. duijie-server wraps it in a
+// process; the integration tests start it in-process on a free port.
+#ifndef DUIJIE_API_SERVER_H_
+#define DUIJIE_API_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "api/demo_data.h"
+#include "api/exchange_service.h"
+#include "engine/engine.h"
+#include "grpcpp/server.h"
+
+namespace duijie {
+
+struct ServerOptions {
+  // host:port; port 0 picks a free port.
+  std::string listen = "127.0.0.1:50051";
+  // Load the demo data (demo_data.h) once bound; health reports
+  // NOT_SERVING until it is in.
+  bool demo = false;
+  // The server's clock; tests may fix it.
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
+class DuijieServer {
+ public:
+  // Builds the engine and service, starts serving, and loads the demo data
+  // if asked before it returns. UNAVAILABLE when the address cannot be bound
+  // (in use, or not a local address); INVALID_ARGUMENT when it is not
+  // host:port.
+  static absl::StatusOr<std::unique_ptr<DuijieServer>> Start(
+      const ServerOptions& options);
+
+  // Shuts down if still serving.
+  ~DuijieServer();
+
+  DuijieServer(const DuijieServer&) = delete;
+  DuijieServer& operator=(const DuijieServer&) = delete;
+
+  // The port bound (the chosen one when asked for port 0).
+  int port() const { return port_; }
+  // The listen address with the bound port, e.g. "127.0.0.1:50051".
+  const std::string& address() const { return address_; }
+  ExchangeService* service() { return service_.get(); }
+  // What the demo load did, when ServerOptions::demo was set.
+  const std::optional<DemoSummary>& demo_summary() const {
+    return demo_summary_;
+  }
+
+  // Graceful shutdown: health turns NOT_SERVING, WatchMatches streams end,
+  // no new calls are taken, calls in flight get up to `grace` to finish
+  // (then are cancelled), and the writer answers what it holds. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+
+ private:
+  DuijieServer() = default;
+
+  Engine engine_;
+  std::unique_ptr<ExchangeService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::string address_;
+  std::optional<DemoSummary> demo_summary_;
+  bool shut_down_ = false;
+};
+
+}  // namespace duijie
+
+#endif  // DUIJIE_API_SERVER_H_

@@ -1,0 +1,796 @@
+// Integration tests: a real DuijieServer on a free loopback port, driven
+// through a real gRPC channel. Each test is named for the behaviour of the
+// public API it specifies. The server's clock is fixed by the test.
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "api/convert.h"
+#include "api/server.h"
+#include "duijie/v1/exchange.grpc.pb.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "gtest/gtest.h"
+
+namespace duijie {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+
+// 2024-11-20T00:00:00Z, the start of the Henan cabbage glut.
+constexpr int64_t kStartSeconds = 1732060800;
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+class IntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.clock = [this] { return absl::FromUnixMicros(now_micros_.load()); };
+    absl::StatusOr<std::unique_ptr<DuijieServer>> server =
+        DuijieServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    ASSERT_GT(server_->port(), 0);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::Exchange::NewStub(channel_);
+
+    for (const auto& [code, name, key] :
+         std::vector<std::tuple<std::string, std::string, bool>>{
+             {"370000", "Shandong", false},
+             {"370200", "Qingdao", false},
+             {"410000", "Henan", false},
+             {"410200", "Kaifeng", false},
+             {"410225", "Lankao", false},
+             {"440000", "Guangdong", false},
+             {"440100", "Guangzhou", false},
+             {"620000", "Gansu", false},
+             {"621200", "Longnan", false},
+             {"621202", "Wudu", true}}) {
+      v1::UpsertRegionRequest request;
+      request.mutable_region()->set_code(code);
+      request.mutable_region()->set_name(name);
+      request.mutable_region()->set_key_assisted(key);
+      v1::Region response;
+      grpc::ClientContext context;
+      ASSERT_TRUE(stub_->UpsertRegion(&context, request, &response).ok());
+    }
+    v1::UpsertPairingRequest pairing;
+    pairing.mutable_pairing()->set_east_code("370200");
+    pairing.mutable_pairing()->set_west_code("621200");
+    pairing.mutable_pairing()->set_note("Qingdao-Longnan");
+    v1::Pairing pairing_response;
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        stub_->UpsertPairing(&context, pairing, &pairing_response).ok());
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown(absl::Seconds(2));
+  }
+
+  // A timestamp `days` after the test clock's start.
+  static google::protobuf::Timestamp InDays(int days) {
+    google::protobuf::Timestamp ts;
+    ts.set_seconds(kStartSeconds + int64_t{86400} * days);
+    return ts;
+  }
+
+  // An offer of Wudu Sichuan pepper, valid for 30 days.
+  static v1::PostOfferRequest PepperOffer(int64_t kg, int64_t floor_fen) {
+    v1::PostOfferRequest request;
+    v1::Offer* offer = request.mutable_offer();
+    offer->set_supplier_id("wudu-pepper-coop");
+    offer->set_region_code("621202");
+    offer->set_product_code("spice.sichuan_pepper");
+    offer->set_grade(v1::GRADE_PREMIUM);
+    offer->set_quantity_kg(kg);
+    offer->set_floor_price_fen_per_kg(floor_fen);
+    *offer->mutable_expires_at() = InDays(30);
+    offer->set_certified(true);
+    offer->set_households(120);
+    return request;
+  }
+
+  // A pledge for Sichuan pepper from `city`, any region, valid 10 days.
+  static v1::PostPledgeRequest PepperPledge(const std::string& buyer,
+                                            const std::string& city, int64_t kg,
+                                            int64_t max_fen) {
+    v1::PostPledgeRequest request;
+    v1::Pledge* pledge = request.mutable_pledge();
+    pledge->set_buyer_id(buyer);
+    pledge->set_buyer_city_code(city);
+    pledge->set_buyer_kind(v1::GOVERNMENT_UNIT);
+    pledge->set_product_code("spice");
+    pledge->set_quantity_kg(kg);
+    pledge->set_max_price_fen_per_kg(max_fen);
+    *pledge->mutable_expires_at() = InDays(10);
+    pledge->set_scope(v1::ANY);
+    return request;
+  }
+
+  grpc::Status PostOffer(const v1::PostOfferRequest& request,
+                         v1::PostOfferResponse* response) {
+    grpc::ClientContext context;
+    return stub_->PostOffer(&context, request, response);
+  }
+  grpc::Status PostPledge(const v1::PostPledgeRequest& request,
+                          v1::PostPledgeResponse* response) {
+    grpc::ClientContext context;
+    return stub_->PostPledge(&context, request, response);
+  }
+  v1::ListOffersResponse ListOffers(const v1::ListOffersRequest& request) {
+    grpc::ClientContext context;
+    v1::ListOffersResponse response;
+    grpc::Status status = stub_->ListOffers(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+  std::vector<v1::Match> AllMatches() {
+    v1::ListMatchesRequest request;
+    request.set_page_size(1000);
+    grpc::ClientContext context;
+    v1::ListMatchesResponse response;
+    EXPECT_TRUE(stub_->ListMatches(&context, request, &response).ok());
+    return {response.matches().begin(), response.matches().end()};
+  }
+  // Makes one match of `kg` kg of pepper; returns its match_id.
+  uint64_t MakeMatch(int64_t kg) {
+    v1::PostOfferResponse offer;
+    EXPECT_TRUE(PostOffer(PepperOffer(kg, 9000), &offer).ok());
+    v1::PostPledgeResponse pledge;
+    EXPECT_TRUE(
+        PostPledge(PepperPledge("qingdao-office", "370200", kg, 10000), &pledge)
+            .ok());
+    EXPECT_EQ(pledge.matches_size(), 1);
+    return pledge.matches_size() == 1 ? pledge.matches(0).match_id() : 0;
+  }
+
+  std::atomic<int64_t> now_micros_{kStartSeconds * 1000000};
+  std::unique_ptr<DuijieServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Exchange::Stub> stub_;
+};
+
+TEST_F(IntegrationTest, RegionsAndPairingsAreListedInCodeOrder) {
+  v1::ListRegionsRequest request;
+  request.set_code_prefix("62");
+  v1::ListRegionsResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->ListRegions(&context, request, &response).ok());
+  ASSERT_EQ(response.regions_size(), 3);
+  EXPECT_EQ(response.regions(0).code(), "620000");
+  EXPECT_EQ(response.regions(1).code(), "621200");
+  EXPECT_EQ(response.regions(2).code(), "621202");
+  EXPECT_EQ(response.regions(2).name(), "Wudu");
+  EXPECT_TRUE(response.regions(2).key_assisted());
+  EXPECT_EQ(response.next_page_token(), "");
+
+  v1::ListRegionsRequest page;
+  page.set_page_size(4);
+  v1::ListRegionsResponse first;
+  grpc::ClientContext context2;
+  ASSERT_TRUE(stub_->ListRegions(&context2, page, &first).ok());
+  ASSERT_EQ(first.regions_size(), 4);
+  EXPECT_EQ(first.regions(3).code(), "410200");
+  ASSERT_NE(first.next_page_token(), "");
+  page.set_page_token(first.next_page_token());
+  v1::ListRegionsResponse second;
+  grpc::ClientContext context3;
+  ASSERT_TRUE(stub_->ListRegions(&context3, page, &second).ok());
+  ASSERT_EQ(second.regions_size(), 4);
+  EXPECT_EQ(second.regions(0).code(), "410225");
+
+  v1::ListPairingsRequest pairings;
+  pairings.set_code_prefix("6212");
+  v1::ListPairingsResponse listed;
+  grpc::ClientContext context4;
+  ASSERT_TRUE(stub_->ListPairings(&context4, pairings, &listed).ok());
+  ASSERT_EQ(listed.pairings_size(), 1);
+  EXPECT_EQ(listed.pairings(0).east_code(), "370200");
+  EXPECT_EQ(listed.pairings(0).west_code(), "621200");
+  EXPECT_EQ(listed.pairings(0).note(), "Qingdao-Longnan");
+}
+
+TEST_F(IntegrationTest, DeletedPairingIsReturnedAndNoLongerListed) {
+  v1::DeletePairingRequest request;
+  request.set_east_code("370200");
+  request.set_west_code("621200");
+  v1::DeletePairingResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->DeletePairing(&context, request, &response).ok());
+  EXPECT_EQ(response.pairing().note(), "Qingdao-Longnan");
+
+  v1::ListPairingsResponse listed;
+  grpc::ClientContext context2;
+  ASSERT_TRUE(
+      stub_->ListPairings(&context2, v1::ListPairingsRequest(), &listed).ok());
+  EXPECT_EQ(listed.pairings_size(), 0);
+
+  grpc::ClientContext context3;
+  EXPECT_EQ(stub_->DeletePairing(&context3, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(IntegrationTest, PledgeMatchesRestingOfferAtOfferFloorWithPartnerFlag) {
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(PepperOffer(1000, 9000), &offer).ok());
+  EXPECT_EQ(offer.offer().status(), v1::OPEN);
+  EXPECT_EQ(offer.offer().remaining_kg(), 1000);
+  EXPECT_EQ(offer.matches_size(), 0);
+  EXPECT_EQ(offer.offer().posted_at().seconds(), kStartSeconds);
+
+  // Qingdao is paired with Longnan, and Wudu is under Longnan.
+  v1::PostPledgeResponse qingdao;
+  ASSERT_TRUE(
+      PostPledge(PepperPledge("qingdao-office", "370200", 400, 10000), &qingdao)
+          .ok());
+  ASSERT_EQ(qingdao.matches_size(), 1);
+  const v1::Match& match = qingdao.matches(0);
+  EXPECT_EQ(match.offer_id(), offer.offer().offer_id());
+  EXPECT_EQ(match.pledge_id(), qingdao.pledge().pledge_id());
+  EXPECT_EQ(match.quantity_kg(), 400);
+  EXPECT_EQ(match.price_fen_per_kg(), 9000);  // the resting offer's floor
+  EXPECT_EQ(match.amount_fen(), 400 * 9000);
+  EXPECT_TRUE(match.partner());
+  EXPECT_EQ(match.supplier_id(), "wudu-pepper-coop");
+  EXPECT_EQ(match.buyer_id(), "qingdao-office");
+  EXPECT_EQ(match.region_code(), "621202");
+  EXPECT_EQ(match.buyer_city_code(), "370200");
+  EXPECT_EQ(match.product_code(), "spice.sichuan_pepper");
+  EXPECT_EQ(qingdao.pledge().status(), v1::FILLED);
+  EXPECT_EQ(qingdao.pledge().spent_fen(), 400 * 9000);
+
+  // Guangzhou is not paired with Longnan.
+  v1::PostPledgeResponse guangzhou;
+  ASSERT_TRUE(
+      PostPledge(PepperPledge("gz-hospital", "440100", 100, 9500), &guangzhou)
+          .ok());
+  ASSERT_EQ(guangzhou.matches_size(), 1);
+  EXPECT_FALSE(guangzhou.matches(0).partner());
+
+  v1::GetOfferRequest get;
+  get.set_id(offer.offer().offer_id());
+  v1::Offer got;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->GetOffer(&context, get, &got).ok());
+  EXPECT_EQ(got.remaining_kg(), 500);
+  EXPECT_EQ(got.status(), v1::OPEN);
+
+  v1::GetBookRequest book_request;
+  book_request.set_product_code_prefix("spice");
+  v1::GetBookResponse book;
+  grpc::ClientContext context2;
+  ASSERT_TRUE(stub_->GetBook(&context2, book_request, &book).ok());
+  ASSERT_EQ(book.lines_size(), 1);
+  EXPECT_EQ(book.lines(0).product_code(), "spice.sichuan_pepper");
+  EXPECT_EQ(book.lines(0).open_offer_kg(), 500);
+  EXPECT_EQ(book.lines(0).open_offer_count(), 1);
+  EXPECT_EQ(book.lines(0).best_floor_price_fen_per_kg(), 9000);
+}
+
+TEST_F(IntegrationTest, SubmitBadCommandFailsAloneAndResultsKeepOrder) {
+  grpc::ClientContext context;
+  auto stream = stub_->Submit(&context);
+
+  v1::SubmitRequest request;
+  request.set_batch_id("batch-1");
+  *request.add_commands()->mutable_post_offer() = PepperOffer(300, 8000);
+  v1::PostOfferRequest bad = PepperOffer(300, 8000);
+  bad.mutable_offer()->set_quantity_kg(0);
+  *request.add_commands()->mutable_post_offer() = bad;
+  request.add_commands();  // no command set at all
+  *request.add_commands()->mutable_post_pledge() =
+      PepperPledge("qingdao-office", "370200", 100, 9000);
+  ASSERT_TRUE(stream->Write(request));
+
+  v1::SubmitRequest second;
+  second.set_batch_id("batch-2");
+  second.add_commands()->mutable_cancel_offer()->set_id(424242);
+  ASSERT_TRUE(stream->Write(second));
+  ASSERT_TRUE(stream->WritesDone());
+
+  v1::SubmitResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.batch_id(), "batch-1");
+  ASSERT_EQ(response.results_size(), 4);
+  ASSERT_TRUE(response.results(0).has_post_offer());
+  const uint64_t offer_id = response.results(0).post_offer().offer().offer_id();
+  EXPECT_GT(offer_id, 0u);
+  ASSERT_TRUE(response.results(1).has_error());
+  EXPECT_EQ(response.results(1).error().code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(response.results(1).error().message(), "quantity_kg"))
+      << response.results(1).error().message();
+  ASSERT_TRUE(response.results(2).has_error());
+  EXPECT_EQ(response.results(2).error().code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(response.results(3).has_post_pledge());
+  ASSERT_EQ(response.results(3).post_pledge().matches_size(), 1);
+  EXPECT_EQ(response.results(3).post_pledge().matches(0).offer_id(), offer_id);
+  EXPECT_EQ(response.results(3).post_pledge().matches(0).quantity_kg(), 100);
+
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.batch_id(), "batch-2");
+  ASSERT_EQ(response.results_size(), 1);
+  ASSERT_TRUE(response.results(0).has_error());
+  EXPECT_EQ(response.results(0).error().code(), grpc::StatusCode::NOT_FOUND);
+
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_TRUE(stream->Finish().ok());
+
+  // The bad offer left nothing behind: one offer exists.
+  EXPECT_EQ(ListOffers(v1::ListOffersRequest()).offers_size(), 1);
+}
+
+TEST_F(IntegrationTest, SubmitAnswersPipelinedBatchesInOrder) {
+  constexpr int kBatches = 40;
+  constexpr int kPerBatch = 1000;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto stream = stub_->Submit(&context);
+  const absl::Time start = absl::Now();
+  std::thread writer([&] {
+    for (int b = 0; b < kBatches; ++b) {
+      v1::SubmitRequest request;
+      request.set_batch_id(absl::StrCat("b", b));
+      for (int i = 0; i < kPerBatch; ++i) {
+        // Alternate offers and pledges so that half the commands match.
+        if (i % 2 == 0) {
+          *request.add_commands()->mutable_post_offer() = PepperOffer(10, 9000);
+        } else {
+          *request.add_commands()->mutable_post_pledge() =
+              PepperPledge("gz-hospital", "440100", 10, 9000);
+        }
+      }
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+  v1::SubmitResponse response;
+  int batches = 0;
+  uint64_t last_match_id = 0;
+  while (stream->Read(&response)) {
+    EXPECT_EQ(response.batch_id(), absl::StrCat("b", batches));
+    ASSERT_EQ(response.results_size(), kPerBatch);
+    for (int i = 1; i < kPerBatch; i += 2) {
+      ASSERT_TRUE(response.results(i).has_post_pledge());
+      ASSERT_EQ(response.results(i).post_pledge().matches_size(), 1);
+      const uint64_t id =
+          response.results(i).post_pledge().matches(0).match_id();
+      EXPECT_EQ(id, last_match_id + 1);
+      last_match_id = id;
+    }
+    ++batches;
+  }
+  writer.join();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(batches, kBatches);
+  std::printf("%d commands in %d Submit batches: %s\n", kBatches * kPerBatch,
+              kBatches, absl::FormatDuration(absl::Now() - start).c_str());
+}
+
+TEST_F(IntegrationTest, SubmitOfMoreThanTenThousandCommandsFailsTheStream) {
+  grpc::ClientContext context;
+  auto stream = stub_->Submit(&context);
+  v1::SubmitRequest request;
+  for (int i = 0; i < kMaxSubmitCommands + 1; ++i) {
+    request.add_commands()->mutable_cancel_offer()->set_id(1);
+  }
+  stream->Write(request);
+  stream->WritesDone();
+  v1::SubmitResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(status.error_message(), "commands"));
+}
+
+TEST_F(IntegrationTest, WatchMatchesResumesAfterLastSeenMatchWithoutGaps) {
+  std::vector<uint64_t> made;
+  for (int i = 0; i < 3; ++i) made.push_back(MakeMatch(10 + i));
+
+  // A first watcher sees the history and stops after two matches.
+  uint64_t last_seen = 0;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    auto reader = stub_->WatchMatches(&context, v1::WatchMatchesRequest());
+    v1::Match match;
+    ASSERT_TRUE(reader->Read(&match));
+    EXPECT_EQ(match.match_id(), made[0]);
+    ASSERT_TRUE(reader->Read(&match));
+    EXPECT_EQ(match.match_id(), made[1]);
+    last_seen = match.match_id();
+    context.TryCancel();
+    while (reader->Read(&match)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+
+  // More matches while nobody watches.
+  made.push_back(MakeMatch(20));
+  made.push_back(MakeMatch(21));
+
+  // Resuming after the last one seen gets the rest, then live matches.
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  v1::WatchMatchesRequest request;
+  request.set_after_match_id(last_seen);
+  auto reader = stub_->WatchMatches(&context, request);
+  std::vector<uint64_t> seen;
+  v1::Match match;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(reader->Read(&match));
+    seen.push_back(match.match_id());
+  }
+  made.push_back(MakeMatch(30));  // made while the stream is open
+  ASSERT_TRUE(reader->Read(&match));
+  seen.push_back(match.match_id());
+  EXPECT_EQ(match.quantity_kg(), 30);
+  EXPECT_EQ(seen, std::vector<uint64_t>(made.begin() + 2, made.end()));
+  context.TryCancel();
+  while (reader->Read(&match)) {
+  }
+  reader->Finish();
+}
+
+TEST_F(IntegrationTest, WatchMatchesFiltersByBuyer) {
+  MakeMatch(5);
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(PepperOffer(7, 9000), &offer).ok());
+  v1::PostPledgeResponse pledge;
+  ASSERT_TRUE(
+      PostPledge(PepperPledge("gz-hospital", "440100", 7, 9000), &pledge).ok());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  v1::WatchMatchesRequest request;
+  request.set_buyer_id("gz-hospital");
+  auto reader = stub_->WatchMatches(&context, request);
+  v1::Match match;
+  ASSERT_TRUE(reader->Read(&match));
+  EXPECT_EQ(match.buyer_id(), "gz-hospital");
+  EXPECT_EQ(match.quantity_kg(), 7);
+  context.TryCancel();
+  while (reader->Read(&match)) {
+  }
+  reader->Finish();
+}
+
+TEST_F(IntegrationTest, WatchMatchesEndsWhenTheServerShutsDown) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  auto reader = stub_->WatchMatches(&context, v1::WatchMatchesRequest());
+  MakeMatch(1);
+  v1::Match match;
+  ASSERT_TRUE(reader->Read(&match));
+  const absl::Time start = absl::Now();
+  std::thread stopper([this] { server_->Shutdown(absl::Seconds(5)); });
+  while (reader->Read(&match)) {
+  }
+  grpc::Status status = reader->Finish();
+  stopper.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+}
+
+TEST_F(IntegrationTest, RetryWithSameRequestIdReturnsFirstResponseUnchanged) {
+  v1::PostOfferRequest offer_request = PepperOffer(500, 9000);
+  offer_request.set_request_id("offer-once");
+  v1::PostOfferResponse first_offer, again_offer;
+  ASSERT_TRUE(PostOffer(offer_request, &first_offer).ok());
+
+  v1::PostPledgeRequest pledge_request =
+      PepperPledge("qingdao-office", "370200", 200, 10000);
+  pledge_request.set_request_id("pledge-once");
+  v1::PostPledgeResponse first_pledge, again_pledge;
+  ASSERT_TRUE(PostPledge(pledge_request, &first_pledge).ok());
+  ASSERT_EQ(first_pledge.matches_size(), 1);
+
+  // Retrying both, after the offer has changed, answers as the first time.
+  ASSERT_TRUE(PostOffer(offer_request, &again_offer).ok());
+  ASSERT_TRUE(PostPledge(pledge_request, &again_pledge).ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(first_offer, again_offer))
+      << first_offer.DebugString() << " vs " << again_offer.DebugString();
+  EXPECT_TRUE(MessageDifferencer::Equals(first_pledge, again_pledge))
+      << first_pledge.DebugString() << " vs " << again_pledge.DebugString();
+
+  // And nothing changed: one offer with 300 kg left, one match.
+  v1::ListOffersResponse offers = ListOffers(v1::ListOffersRequest());
+  ASSERT_EQ(offers.offers_size(), 1);
+  EXPECT_EQ(offers.offers(0).remaining_kg(), 300);
+  EXPECT_EQ(AllMatches().size(), 1u);
+
+  // The same holds inside a Submit batch.
+  grpc::ClientContext context;
+  auto stream = stub_->Submit(&context);
+  v1::SubmitRequest batch;
+  *batch.add_commands()->mutable_post_offer() = offer_request;
+  ASSERT_TRUE(stream->Write(batch));
+  stream->WritesDone();
+  v1::SubmitResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_EQ(response.results_size(), 1);
+  EXPECT_TRUE(MessageDifferencer::Equals(response.results(0).post_offer(),
+                                         first_offer));
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(ListOffers(v1::ListOffersRequest()).offers_size(), 1);
+}
+
+TEST_F(IntegrationTest, SameRequestIdWithDifferentBodyIsAlreadyExists) {
+  v1::PostOfferRequest request = PepperOffer(500, 9000);
+  request.set_request_id("offer-x");
+  v1::PostOfferResponse response;
+  ASSERT_TRUE(PostOffer(request, &response).ok());
+  request.mutable_offer()->set_quantity_kg(501);
+  grpc::Status status = PostOffer(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_TRUE(Contains(status.error_message(), "request_id"));
+  EXPECT_EQ(ListOffers(v1::ListOffersRequest()).offers_size(), 1);
+
+  // Another kind of command with that request_id is also another body.
+  v1::CancelOfferRequest cancel;
+  cancel.set_request_id("offer-x");
+  cancel.set_id(response.offer().offer_id());
+  v1::CancelOfferResponse cancelled;
+  grpc::ClientContext context;
+  EXPECT_EQ(stub_->CancelOffer(&context, cancel, &cancelled).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+}
+
+TEST_F(IntegrationTest,
+       BadInputIsInvalidArgumentNamingTheFieldAndChangesNothing) {
+  struct Case {
+    std::string field;
+    std::function<void(v1::Offer*)> spoil;
+  };
+  std::vector<Case> cases = {
+      {"quantity_kg", [](v1::Offer* o) { o->set_quantity_kg(0); }},
+      {"floor_price_fen_per_kg",
+       [](v1::Offer* o) { o->set_floor_price_fen_per_kg(-5); }},
+      {"grade", [](v1::Offer* o) { o->set_grade(static_cast<v1::Grade>(9)); }},
+      {"region_code", [](v1::Offer* o) { o->set_region_code("62"); }},
+      {"product_code", [](v1::Offer* o) { o->set_product_code("Spice..x"); }},
+      {"min_lot_kg", [](v1::Offer* o) { o->set_min_lot_kg(100000); }},
+      {"expires_at",
+       [](v1::Offer* o) { *o->mutable_expires_at() = InDays(-1); }},
+      {"expires_at", [](v1::Offer* o) { o->clear_expires_at(); }},
+      {"supplier_id",
+       [](v1::Offer* o) { o->set_supplier_id(std::string(65, 'x')); }},
+  };
+  for (const Case& c : cases) {
+    v1::PostOfferRequest request = PepperOffer(100, 9000);
+    c.spoil(request.mutable_offer());
+    v1::PostOfferResponse response;
+    grpc::Status status = PostOffer(request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.field << ": " << status.error_message();
+    EXPECT_TRUE(Contains(status.error_message(), c.field))
+        << c.field << ": " << status.error_message();
+  }
+
+  v1::PostPledgeRequest pledge = PepperPledge("b", "370200", 10, 100);
+  pledge.mutable_pledge()->set_scope(v1::LISTED_REGIONS);
+  v1::PostPledgeResponse pledge_response;
+  grpc::Status status = PostPledge(pledge, &pledge_response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(status.error_message(), "region_codes"))
+      << status.error_message();
+  pledge.mutable_pledge()->set_scope(static_cast<v1::Scope>(7));
+  status = PostPledge(pledge, &pledge_response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(status.error_message(), "scope"))
+      << status.error_message();
+
+  // Nothing changed.
+  EXPECT_EQ(ListOffers(v1::ListOffersRequest()).offers_size(), 0);
+  v1::GetBookResponse book;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->GetBook(&context, v1::GetBookRequest(), &book).ok());
+  EXPECT_EQ(book.lines_size(), 0);
+
+  // Reads check their paging input too.
+  v1::ListOffersRequest negative;
+  negative.set_page_size(-1);
+  v1::ListOffersResponse offers;
+  grpc::ClientContext context2;
+  status = stub_->ListOffers(&context2, negative, &offers);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(status.error_message(), "page_size"));
+  v1::ListOffersRequest bad_token;
+  bad_token.set_page_token("not-a-token");
+  grpc::ClientContext context3;
+  status = stub_->ListOffers(&context3, bad_token, &offers);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(status.error_message(), "page_token"));
+}
+
+TEST_F(IntegrationTest, CancellingAClosedOfferIsFailedPrecondition) {
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(PepperOffer(800, 9000), &offer).ok());
+  v1::PostPledgeResponse pledge;
+  ASSERT_TRUE(
+      PostPledge(PepperPledge("qingdao-office", "370200", 300, 9000), &pledge)
+          .ok());
+
+  v1::CancelOfferRequest cancel;
+  cancel.set_id(offer.offer().offer_id());
+  v1::CancelOfferResponse cancelled;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->CancelOffer(&context, cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.offer().status(), v1::CANCELLED);
+  EXPECT_EQ(cancelled.unfilled_kg(), 500);
+
+  grpc::ClientContext context2;
+  grpc::Status status = stub_->CancelOffer(&context2, cancel, &cancelled);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << status.error_message();
+
+  cancel.set_id(999);
+  grpc::ClientContext context3;
+  EXPECT_EQ(stub_->CancelOffer(&context3, cancel, &cancelled).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::CancelPledgeRequest cancel_pledge;
+  cancel_pledge.set_id(pledge.pledge().pledge_id());  // filled
+  v1::CancelPledgeResponse pledge_cancelled;
+  grpc::ClientContext context4;
+  EXPECT_EQ(stub_->CancelPledge(&context4, cancel_pledge, &pledge_cancelled)
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(IntegrationTest, ListOffersPagesThroughEveryOfferInIdOrder) {
+  grpc::ClientContext submit_context;
+  auto stream = stub_->Submit(&submit_context);
+  v1::SubmitRequest batch;
+  for (int i = 0; i < 25; ++i) {
+    *batch.add_commands()->mutable_post_offer() = PepperOffer(100 + i, 9000);
+  }
+  ASSERT_TRUE(stream->Write(batch));
+  stream->WritesDone();
+  v1::SubmitResponse submitted;
+  ASSERT_TRUE(stream->Read(&submitted));
+  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(submitted.results_size(), 25);
+
+  std::vector<uint64_t> ids;
+  v1::ListOffersRequest request;
+  request.set_page_size(10);
+  std::vector<int> page_sizes;
+  while (true) {
+    v1::ListOffersResponse page = ListOffers(request);
+    page_sizes.push_back(page.offers_size());
+    for (const v1::Offer& offer : page.offers())
+      ids.push_back(offer.offer_id());
+    if (page.next_page_token().empty()) break;
+    request.set_page_token(page.next_page_token());
+    ASSERT_LT(page_sizes.size(), 10u);
+  }
+  EXPECT_EQ(page_sizes, (std::vector<int>{10, 10, 5}));
+  ASSERT_EQ(ids.size(), 25u);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(ids[i], submitted.results(i).post_offer().offer().offer_id());
+  }
+
+  // Oversize pages are clamped, not refused; filters apply.
+  v1::ListOffersRequest all;
+  all.set_page_size(5000);
+  all.set_region_code_prefix("6212");
+  all.set_status(v1::OPEN);
+  EXPECT_EQ(ListOffers(all).offers_size(), 25);
+  all.set_region_code_prefix("41");
+  EXPECT_EQ(ListOffers(all).offers_size(), 0);
+}
+
+TEST_F(IntegrationTest, OrdersReadAsExpiredOnceTheirExpiryPasses) {
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(PepperOffer(100, 9000), &offer).ok());
+  now_micros_ += int64_t{31} * 86400 * 1000000;  // past the 30-day expiry
+  v1::GetOfferRequest get;
+  get.set_id(offer.offer().offer_id());
+  v1::Offer got;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->GetOffer(&context, get, &got).ok());
+  EXPECT_EQ(got.status(), v1::EXPIRED);
+}
+
+TEST_F(IntegrationTest, HealthCheckReportsServing) {
+  grpc::GenericStub generic(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  grpc::ByteBuffer request;  // HealthCheckRequest{service: ""}: no bytes
+  {
+    grpc::Slice empty("");
+    request = grpc::ByteBuffer(&empty, 1);
+  }
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  absl::Notification done;
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check",
+                    grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      status = std::move(s);
+                      done.Notify();
+                    });
+  done.WaitForNotification();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  // HealthCheckResponse{status: SERVING (1)}.
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+}
+
+TEST(ServerTest, BusyPortIsAClearError) {
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  absl::StatusOr<std::unique_ptr<DuijieServer>> first =
+      DuijieServer::Start(options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  options.listen = (*first)->address();
+  absl::StatusOr<std::unique_ptr<DuijieServer>> second =
+      DuijieServer::Start(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(
+      Contains(std::string(second.status().message()), (*first)->address()));
+}
+
+TEST(ServerTest, DemoDataShowsMatchesAtOnceAndLoadsIdempotently) {
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.demo = true;
+  absl::StatusOr<std::unique_ptr<DuijieServer>> server =
+      DuijieServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE((*server)->demo_summary().has_value());
+  const DemoSummary first = *(*server)->demo_summary();
+  EXPECT_GE(first.regions, 20);
+  EXPECT_EQ(first.pairings, 6);
+  EXPECT_EQ(first.offers, 5);
+  EXPECT_GE(first.matches, 3);
+  EXPECT_EQ(first.replayed, 0);
+
+  absl::StatusOr<DemoSummary> again =
+      LoadDemoData((*server)->service(), absl::Now());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->offers + again->pledges + again->regions + again->pairings,
+            0);
+  EXPECT_EQ(again->matches, 0);
+
+  auto channel = grpc::CreateChannel((*server)->address(),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::Exchange::NewStub(channel);
+  v1::ListMatchesResponse matches;
+  grpc::ClientContext context;
+  ASSERT_TRUE(
+      stub->ListMatches(&context, v1::ListMatchesRequest(), &matches).ok());
+  EXPECT_EQ(matches.matches_size(), first.matches);
+  bool partner = false;
+  for (const v1::Match& m : matches.matches()) partner |= m.partner();
+  EXPECT_TRUE(partner);
+}
+
+}  // namespace
+}  // namespace duijie
