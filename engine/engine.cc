@@ -402,6 +402,7 @@ void Engine::Impl::IndexOffer(uint64_t id) {
     offer_trees_[shelf].Insert(offer_nodes_, key);
   });
   AddToBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
+  expiries_.emplace(o.expires_at, id, true);
 }
 
 void Engine::Impl::UnindexOffer(uint64_t id) {
@@ -413,6 +414,7 @@ void Engine::Impl::UnindexOffer(uint64_t id) {
     if (it->second.empty()) offer_trees_.erase(it);
   });
   RemoveFromBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
+  expiries_.erase({o.expires_at, id, true});
 }
 
 void Engine::Impl::IndexPledge(uint64_t id) {
@@ -421,6 +423,7 @@ void Engine::Impl::IndexPledge(uint64_t id) {
     pledge_trees_[shelf].insert({-p.max_price, id});
   });
   AddToBook(books_[p.product].pledges, p.remaining_kg, p.max_price);
+  expiries_.emplace(p.expires_at, id, false);
 }
 
 void Engine::Impl::UnindexPledge(uint64_t id) {
@@ -431,6 +434,7 @@ void Engine::Impl::UnindexPledge(uint64_t id) {
     if (it->second.empty()) pledge_trees_.erase(it);
   });
   RemoveFromBook(books_[p.product].pledges, p.remaining_kg, p.max_price);
+  expiries_.erase({p.expires_at, id, false});
 }
 
 void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
@@ -445,13 +449,9 @@ void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
 
 void Engine::Impl::AdvanceClock(Micros now) {
   now_ = std::max(now_, now);
-  while (!expiries_.empty() && std::get<0>(expiries_.top()) <= now_) {
-    const auto [at, id, is_offer] = expiries_.top();
-    expiries_.pop();
-    const OrderStatus status =
-        is_offer ? offers_[id - 1].status : pledges_[id - 1].status;
-    if (status == OrderStatus::kOpen)
-      Close(is_offer, id, OrderStatus::kExpired);
+  while (!expiries_.empty() && std::get<0>(*expiries_.begin()) <= now_) {
+    const auto [at, id, is_offer] = *expiries_.begin();
+    Close(is_offer, id, OrderStatus::kExpired);  // erases the entry
   }
 }
 
@@ -719,7 +719,6 @@ absl::StatusOr<OfferResult> Engine::Impl::PostOffer(const CommandContext& ctx,
   const OfferRecord& o = offers_[id - 1];
   if (o.status == OrderStatus::kOpen) {
     IndexOffer(id);
-    expiries_.emplace(o.expires_at, id, true);
   }
   IdempotencyRecord memo;
   memo.kind = CommandKind::kPostOffer;
@@ -840,7 +839,6 @@ absl::StatusOr<PledgeResult> Engine::Impl::PostPledge(const CommandContext& ctx,
   const PledgeRecord& p = pledges_[id - 1];
   if (p.status == OrderStatus::kOpen) {
     IndexPledge(id);
-    expiries_.emplace(p.expires_at, id, false);
   }
   IdempotencyRecord memo;
   memo.kind = CommandKind::kPostPledge;
@@ -1197,23 +1195,60 @@ std::vector<MatchView> Engine::Impl::ListMatches(const MatchFilter& filter,
 
 std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
                                             Micros now) const {
+  // Orders that have expired by `now` but that no command has retired yet
+  // are still in the totals: collect them, per product, to leave them out.
+  struct Stale {
+    BookSide offers;
+    BookSide pledges;
+  };
+  absl::flat_hash_map<uint32_t, Stale> stale;
+  for (auto it = expiries_.begin();
+       it != expiries_.end() && std::get<0>(*it) <= now; ++it) {
+    const auto [at, id, is_offer] = *it;
+    if (is_offer) {
+      const OfferRecord& o = offers_[id - 1];
+      AddToBook(stale[o.product].offers, o.remaining_kg, o.floor_price);
+    } else {
+      const PledgeRecord& p = pledges_[id - 1];
+      AddToBook(stale[p.product].pledges, p.remaining_kg, p.max_price);
+    }
+  }
+  // The best price level with an order left once the stale ones are out.
+  auto best = [](const BookSide& side, const BookSide* gone, bool lowest) {
+    auto live = [&](int64_t price, int64_t count) {
+      if (gone == nullptr) return count > 0;
+      auto it = gone->prices.find(price);
+      return count > (it == gone->prices.end() ? 0 : it->second);
+    };
+    if (lowest) {
+      for (const auto& [price, count] : side.prices) {
+        if (live(price, count)) return price;
+      }
+    } else {
+      for (auto it = side.prices.rbegin(); it != side.prices.rend(); ++it) {
+        if (live(it->first, it->second)) return it->first;
+      }
+    }
+    return int64_t{0};
+  };
   std::vector<BookLine> lines;
   for (const auto& [product, book] : books_) {
-    if (book.offers.count == 0 && book.pledges.count == 0) continue;
     const std::string_view code = strings_.Get(products_[product].code);
     if (!ProductCovers(prefix, code)) continue;
+    auto s = stale.find(product);
+    const Stale* gone = s == stale.end() ? nullptr : &s->second;
     BookLine line;
     line.product_code = code;
-    line.open_offer_kg = book.offers.kg;
-    line.open_offer_count = book.offers.count;
-    line.open_pledge_kg = book.pledges.kg;
-    line.open_pledge_count = book.pledges.count;
-    if (!book.offers.prices.empty()) {
-      line.best_floor_price_fen_per_kg = book.offers.prices.begin()->first;
-    }
-    if (!book.pledges.prices.empty()) {
-      line.best_max_price_fen_per_kg = book.pledges.prices.rbegin()->first;
-    }
+    line.open_offer_kg = book.offers.kg - (gone ? gone->offers.kg : 0);
+    line.open_offer_count = book.offers.count - (gone ? gone->offers.count : 0);
+    line.open_pledge_kg = book.pledges.kg - (gone ? gone->pledges.kg : 0);
+    line.open_pledge_count =
+        book.pledges.count - (gone ? gone->pledges.count : 0);
+    if (line.open_offer_count == 0 && line.open_pledge_count == 0) continue;
+    line.best_floor_price_fen_per_kg =
+        best(book.offers, gone ? &gone->offers : nullptr, /*lowest=*/true);
+    line.best_max_price_fen_per_kg =
+        best(book.pledges, gone ? &gone->pledges : nullptr, /*lowest=*/false);
     lines.push_back(line);
   }
   std::sort(lines.begin(), lines.end(),

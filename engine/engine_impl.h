@@ -274,10 +274,10 @@ class Engine::Impl {
   absl::flat_hash_map<uint64_t, PledgeTree> pledge_trees_;
   absl::flat_hash_map<uint32_t, ProductBook> books_;  // by product index
 
-  // (expires_at, id, is_offer): a min-heap of orders to retire.
+  // (expires_at, id, is_offer) of every resting order, soonest first: what
+  // the clock retires, and what a read at a later time leaves out.
   using Expiry = std::tuple<Micros, uint64_t, bool>;
-  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>>
-      expiries_;
+  absl::btree_set<Expiry> expiries_;
 
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> offers_by_supplier_;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> pledges_by_buyer_;

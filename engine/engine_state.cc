@@ -362,7 +362,6 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     offers_by_supplier_[o.supplier].push_back(id);
     if (o.status == OrderStatus::kOpen) {
       IndexOffer(id);
-      expiries_.emplace(o.expires_at, id, true);
     }
   }
   for (uint64_t id = 1; id <= pledges_.size(); ++id) {
@@ -370,7 +369,6 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     pledges_by_buyer_[p.buyer].push_back(id);
     if (p.status == OrderStatus::kOpen) {
       IndexPledge(id);
-      expiries_.emplace(p.expires_at, id, false);
     }
   }
   for (uint64_t id = 1; id <= matches_.size(); ++id) {

@@ -53,7 +53,9 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomInsertsAndErases) {
       const bool want_found = ScanFirst(keys, after, max_floor, &want);
       ASSERT_EQ(tree.FindFirst(pool, after, max_floor, &got), want_found)
           << "seed " << seed << " step " << step;
-      if (want_found) ASSERT_EQ(got, want) << "seed " << seed;
+      if (want_found) {
+        ASSERT_EQ(got, want) << "seed " << seed;
+      }
       if (!keys.empty()) {
         int64_t min_floor = keys.begin()->floor_price;
         for (const OfferKey& k : keys) {

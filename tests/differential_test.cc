@@ -1,0 +1,1159 @@
+// Differential test: random command streams go to both duijie::Engine and
+// the deliberately simple ReferenceMatcher; every result (status code, order
+// view, matches, replay flag), the clock, and at the end every order's state,
+// the match log, the book and filtered order lists must agree.
+//
+// Environment:
+//   DUIJIE_SEED=<n>          run only stream n, printing every command
+//   DUIJIE_DIFF_STREAMS=<n>  number of streams (default 10000); soak runs
+//   DUIJIE_SEED_BASE=<n>     first seed of the run (default 1)
+// Half the streams also save the engine's state halfway and carry on with a
+// fresh engine loaded from it.
+// Each failure prints the seed and command index; rerun with DUIJIE_SEED set
+// to that seed to see the whole stream.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/engine.h"
+#include "engine/types.h"
+#include "gtest/gtest.h"
+#include "tests/reference_matcher.h"
+
+namespace duijie {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Commands.
+
+enum class Kind {
+  kRegion,
+  kPairing,
+  kDeletePairing,
+  kOffer,
+  kPledge,
+  kCancelOffer,
+  kCancelPledge,
+  kAdvance,
+};
+
+struct Cmd {
+  Kind kind = Kind::kAdvance;
+  Micros now = 0;
+  std::string request_id;
+  uint64_t fingerprint = 0;
+  Region region;
+  Pairing pairing;
+  OfferSpec offer;
+  PledgeSpec pledge;
+  uint64_t id = 0;
+  // The field a deliberately bad command gets wrong; empty if none.
+  std::string defect;
+
+  // The body without now and request_id; also what the fingerprint hashes.
+  std::string Body() const {
+    std::ostringstream s;
+    switch (kind) {
+      case Kind::kRegion:
+        s << "UpsertRegion{code=" << region.code << " name=" << region.name
+          << " key=" << region.key_assisted
+          << " reloc=" << region.relocation_site << "}";
+        break;
+      case Kind::kPairing:
+        s << "UpsertPairing{east=" << pairing.east_code
+          << " west=" << pairing.west_code << " note=" << pairing.note << "}";
+        break;
+      case Kind::kDeletePairing:
+        s << "DeletePairing{east=" << pairing.east_code
+          << " west=" << pairing.west_code << "}";
+        break;
+      case Kind::kOffer:
+        s << "PostOffer{supplier=" << offer.supplier_id
+          << " region=" << offer.region_code
+          << " product=" << offer.product_code << " grade=" << offer.grade
+          << " qty=" << offer.quantity_kg
+          << " floor=" << offer.floor_price_fen_per_kg
+          << " min_lot=" << offer.min_lot_kg << " expires=" << offer.expires_at
+          << " certified=" << offer.certified
+          << " households=" << offer.households << "}";
+        break;
+      case Kind::kPledge:
+        s << "PostPledge{buyer=" << pledge.buyer_id
+          << " city=" << pledge.buyer_city_code << " kind=" << pledge.buyer_kind
+          << " product=" << pledge.product_code
+          << " min_grade=" << pledge.min_grade << " qty=" << pledge.quantity_kg
+          << " max=" << pledge.max_price_fen_per_kg
+          << " budget=" << pledge.budget_fen << " min_lot=" << pledge.min_lot_kg
+          << " expires=" << pledge.expires_at << " scope=" << pledge.scope
+          << " regions=[";
+        for (const std::string& c : pledge.region_codes) s << c << ",";
+        s << "] certified=" << pledge.require_certified << "}";
+        break;
+      case Kind::kCancelOffer:
+        s << "CancelOffer{" << id << "}";
+        break;
+      case Kind::kCancelPledge:
+        s << "CancelPledge{" << id << "}";
+        break;
+      case Kind::kAdvance:
+        s << "AdvanceClock{}";
+        break;
+    }
+    return s.str();
+  }
+
+  std::string Describe() const {
+    std::ostringstream s;
+    s << "now=" << now;
+    if (!request_id.empty()) {
+      s << " rid="
+        << (request_id.size() > 20 ? request_id.substr(0, 20) + "..."
+                                   : request_id);
+    }
+    s << " " << Body();
+    if (!defect.empty()) s << " (defect: " << defect << ")";
+    return s.str();
+  }
+};
+
+uint64_t Fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// What a command returned, engine or reference.
+struct Outcome {
+  absl::Status status;
+  RegionResult region;
+  PairingResult pairing;
+  OfferResult offer;
+  PledgeResult pledge;
+};
+
+template <typename R>
+void Take(absl::StatusOr<R> r, absl::Status* status, R* out) {
+  *status = r.status();
+  if (r.ok()) *out = *std::move(r);
+}
+
+template <typename M>
+Outcome Execute(M& m, const Cmd& c) {
+  CommandContext ctx{c.now, c.request_id, c.fingerprint};
+  Outcome o;
+  switch (c.kind) {
+    case Kind::kRegion:
+      Take(m.UpsertRegion(ctx, c.region), &o.status, &o.region);
+      break;
+    case Kind::kPairing:
+      Take(m.UpsertPairing(ctx, c.pairing), &o.status, &o.pairing);
+      break;
+    case Kind::kDeletePairing:
+      Take(m.DeletePairing(ctx, c.pairing.east_code, c.pairing.west_code),
+           &o.status, &o.pairing);
+      break;
+    case Kind::kOffer:
+      Take(m.PostOffer(ctx, c.offer), &o.status, &o.offer);
+      break;
+    case Kind::kPledge:
+      Take(m.PostPledge(ctx, c.pledge), &o.status, &o.pledge);
+      break;
+    case Kind::kCancelOffer:
+      Take(m.CancelOffer(ctx, c.id), &o.status, &o.offer);
+      break;
+    case Kind::kCancelPledge:
+      Take(m.CancelPledge(ctx, c.id), &o.status, &o.pledge);
+      break;
+    case Kind::kAdvance:
+      m.AdvanceClock(c.now);
+      break;
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------------------
+// Field-by-field comparison; each difference becomes one line.
+
+class Diff {
+ public:
+  template <typename A, typename B>
+  void Field(const std::string& name, const A& engine, const B& ref) {
+    if (engine == ref) return;
+    std::ostringstream s;
+    s << name << ": engine=" << Show(engine) << " reference=" << Show(ref);
+    lines_.push_back(s.str());
+  }
+  void Note(const std::string& line) { lines_.push_back(line); }
+  bool empty() const { return lines_.empty(); }
+  std::string str() const {
+    std::string out;
+    for (const std::string& l : lines_) out += "    " + l + "\n";
+    return out;
+  }
+
+ private:
+  template <typename T>
+  static std::string Show(const T& v) {
+    std::ostringstream s;
+    if constexpr (std::is_enum_v<T>) {
+      s << static_cast<int>(v);
+    } else {
+      s << v;
+    }
+    return s.str();
+  }
+  std::vector<std::string> lines_;
+};
+
+// min_grade "any" may read back as 0 or as GRADE_SECOND; both accept all.
+int NormGrade(Grade g) { return g == static_cast<Grade>(0) ? 3 : int(g); }
+
+void CompareOffer(const std::string& p, const OfferView& e, const OfferView& r,
+                  Diff* d) {
+  d->Field(p + "offer_id", e.offer_id, r.offer_id);
+  d->Field(p + "supplier_id", e.supplier_id, r.supplier_id);
+  d->Field(p + "region_code", e.region_code, r.region_code);
+  d->Field(p + "product_code", e.product_code, r.product_code);
+  d->Field(p + "grade", e.grade, r.grade);
+  d->Field(p + "quantity_kg", e.quantity_kg, r.quantity_kg);
+  d->Field(p + "floor_price", e.floor_price_fen_per_kg,
+           r.floor_price_fen_per_kg);
+  d->Field(p + "min_lot_kg", e.min_lot_kg, r.min_lot_kg);
+  d->Field(p + "expires_at", e.expires_at, r.expires_at);
+  d->Field(p + "certified", e.certified, r.certified);
+  d->Field(p + "households", e.households, r.households);
+  d->Field(p + "remaining_kg", e.remaining_kg, r.remaining_kg);
+  d->Field(p + "status", e.status, r.status);
+  d->Field(p + "posted_at", e.posted_at, r.posted_at);
+}
+
+void ComparePledge(const std::string& p, const PledgeView& e,
+                   const PledgeView& r, Diff* d) {
+  d->Field(p + "pledge_id", e.pledge_id, r.pledge_id);
+  d->Field(p + "buyer_id", e.buyer_id, r.buyer_id);
+  d->Field(p + "buyer_city_code", e.buyer_city_code, r.buyer_city_code);
+  d->Field(p + "buyer_kind", e.buyer_kind, r.buyer_kind);
+  d->Field(p + "product_code", e.product_code, r.product_code);
+  d->Field(p + "min_grade", NormGrade(e.min_grade), NormGrade(r.min_grade));
+  d->Field(p + "quantity_kg", e.quantity_kg, r.quantity_kg);
+  d->Field(p + "max_price", e.max_price_fen_per_kg, r.max_price_fen_per_kg);
+  d->Field(p + "budget_fen", e.budget_fen, r.budget_fen);
+  d->Field(p + "min_lot_kg", e.min_lot_kg, r.min_lot_kg);
+  d->Field(p + "expires_at", e.expires_at, r.expires_at);
+  d->Field(p + "scope", e.scope, r.scope);
+  d->Field(p + "region_codes.size", e.region_codes.size(),
+           r.region_codes.size());
+  for (size_t i = 0; i < std::min(e.region_codes.size(), r.region_codes.size());
+       ++i) {
+    d->Field(p + "region_codes[" + std::to_string(i) + "]", e.region_codes[i],
+             r.region_codes[i]);
+  }
+  d->Field(p + "require_certified", e.require_certified, r.require_certified);
+  d->Field(p + "remaining_kg", e.remaining_kg, r.remaining_kg);
+  d->Field(p + "spent_fen", e.spent_fen, r.spent_fen);
+  d->Field(p + "status", e.status, r.status);
+  d->Field(p + "posted_at", e.posted_at, r.posted_at);
+}
+
+void CompareMatches(const std::vector<MatchView>& e,
+                    const std::vector<MatchView>& r, Diff* d) {
+  d->Field("matches.size", e.size(), r.size());
+  for (size_t i = 0; i < std::min(e.size(), r.size()); ++i) {
+    std::string p = "matches[" + std::to_string(i) + "].";
+    d->Field(p + "match_id", e[i].match_id, r[i].match_id);
+    d->Field(p + "offer_id", e[i].offer_id, r[i].offer_id);
+    d->Field(p + "pledge_id", e[i].pledge_id, r[i].pledge_id);
+    d->Field(p + "supplier_id", e[i].supplier_id, r[i].supplier_id);
+    d->Field(p + "buyer_id", e[i].buyer_id, r[i].buyer_id);
+    d->Field(p + "product_code", e[i].product_code, r[i].product_code);
+    d->Field(p + "region_code", e[i].region_code, r[i].region_code);
+    d->Field(p + "buyer_city_code", e[i].buyer_city_code, r[i].buyer_city_code);
+    d->Field(p + "quantity_kg", e[i].quantity_kg, r[i].quantity_kg);
+    d->Field(p + "price", e[i].price_fen_per_kg, r[i].price_fen_per_kg);
+    d->Field(p + "amount_fen", e[i].amount_fen, r[i].amount_fen);
+    d->Field(p + "partner", e[i].partner, r[i].partner);
+    d->Field(p + "matched_at", e[i].matched_at, r[i].matched_at);
+  }
+}
+
+void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
+  d->Field("status", absl::StatusCodeToString(e.status.code()),
+           absl::StatusCodeToString(r.status.code()));
+  if (!d->empty()) {
+    d->Note("engine message: " + std::string(e.status.message()));
+    d->Note("reference message: " + std::string(r.status.message()));
+    return;
+  }
+  if (!e.status.ok()) {
+    // INVALID_ARGUMENT must name the field that is wrong.
+    if (e.status.code() == absl::StatusCode::kInvalidArgument &&
+        !c.defect.empty() &&
+        e.status.message().find(c.defect) == std::string_view::npos) {
+      d->Note("INVALID_ARGUMENT message does not name field '" + c.defect +
+              "': " + std::string(e.status.message()));
+    }
+    return;
+  }
+  switch (c.kind) {
+    case Kind::kRegion:
+      d->Field("region.code", e.region.region.code, r.region.region.code);
+      d->Field("region.name", e.region.region.name, r.region.region.name);
+      d->Field("region.key_assisted", e.region.region.key_assisted,
+               r.region.region.key_assisted);
+      d->Field("region.relocation_site", e.region.region.relocation_site,
+               r.region.region.relocation_site);
+      d->Field("replayed", e.region.replayed, r.region.replayed);
+      break;
+    case Kind::kPairing:
+    case Kind::kDeletePairing:
+      d->Field("pairing.east_code", e.pairing.pairing.east_code,
+               r.pairing.pairing.east_code);
+      d->Field("pairing.west_code", e.pairing.pairing.west_code,
+               r.pairing.pairing.west_code);
+      d->Field("pairing.note", e.pairing.pairing.note, r.pairing.pairing.note);
+      d->Field("replayed", e.pairing.replayed, r.pairing.replayed);
+      break;
+    case Kind::kOffer:
+    case Kind::kCancelOffer:
+      CompareOffer("offer.", e.offer.offer, r.offer.offer, d);
+      CompareMatches(e.offer.matches, r.offer.matches, d);
+      d->Field("replayed", e.offer.replayed, r.offer.replayed);
+      if (c.kind == Kind::kCancelOffer) {
+        d->Field("unfilled_kg", e.offer.unfilled_kg, r.offer.unfilled_kg);
+      }
+      break;
+    case Kind::kPledge:
+    case Kind::kCancelPledge:
+      ComparePledge("pledge.", e.pledge.pledge, r.pledge.pledge, d);
+      CompareMatches(e.pledge.matches, r.pledge.matches, d);
+      d->Field("replayed", e.pledge.replayed, r.pledge.replayed);
+      if (c.kind == Kind::kCancelPledge) {
+        d->Field("unfilled_kg", e.pledge.unfilled_kg, r.pledge.unfilled_kg);
+      }
+      break;
+    case Kind::kAdvance:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The random stream generator. It keeps at most one defect per command and
+// avoids the combinations whose answer would depend on the order of checks.
+
+const char* const kProvinces[] = {"620000", "450000", "370000", "440000"};
+const char* const kPrefectures[] = {"620100", "621200", "450100", "450300",
+                                    "370200", "370300", "440100", "440300"};
+// Weighted by repetition; "fruit.apples" catches string-prefix matching.
+const char* const kOfferProducts[] = {"vegetable.cabbage", "vegetable.cabbage",
+                                      "vegetable.potato",  "fruit.apple",
+                                      "fruit.apple.fuji",  "fruit.apples",
+                                      "vegetable",         "tea.selenium"};
+const char* const kPledgeProducts[] = {"vegetable",
+                                       "vegetable",
+                                       "vegetable.cabbage",
+                                       "fruit",
+                                       "fruit",
+                                       "fruit.apple",
+                                       "fruit.apples",
+                                       "vegetable.potato",
+                                       "fruit.apple.fuji",
+                                       "tea"};
+const char* const kBadRegionCodes[] = {"62010",  "6201000",     "62a100",
+                                       "",       "000100",      "620012",
+                                       "62 100", "６２０１００"};
+const char* const kBadProducts[] = {"",
+                                    "Vegetable",
+                                    "vegetable.",
+                                    ".vegetable",
+                                    "vegetable..cabbage",
+                                    "1vegetable",
+                                    "vegetable-cabbage",
+                                    "a.b.c.d.e.f.g",
+                                    "vegetable._cabbage"};
+
+class Generator {
+ public:
+  Generator(uint64_t seed, const ReferenceMatcher& ref)
+      : rng_(seed), ref_(ref) {
+    for (const char* p : kProvinces) universe_.push_back(p);
+    for (const char* p : kPrefectures) {
+      universe_.push_back(p);
+      std::string base(p, 4);
+      universe_.push_back(base + "02");
+      universe_.push_back(base + "03");
+    }
+    universe_.push_back("520000");  // Guizhou: never registered at setup
+    universe_.push_back("520100");
+    now_ = 1'000'000'000 + Int(0, 1000);
+  }
+
+  // The setup: most regions, a few pairings.
+  std::vector<Cmd> Setup() {
+    std::vector<Cmd> out;
+    std::vector<std::string> codes(universe_.begin(), universe_.end() - 2);
+    std::shuffle(codes.begin(), codes.end(), rng_);
+    for (const std::string& code : codes) {
+      if (!Chance(0.85)) continue;
+      out.push_back(Finish(RegionCmd(code), /*keep_rid=*/false));
+    }
+    return out;
+  }
+
+  // A pairing command for the end of the setup.
+  Cmd SetupPairing() { return Finish(PairingCmd(), /*keep_rid=*/false); }
+
+  // Called after each command with the reference's answer.
+  void Observe(const Cmd& c, const Outcome& r) {
+    if (!c.request_id.empty()) {
+      history_.push_back({c, r.status.ok()});
+      if (r.status.ok()) accepted_rids_.insert(c.request_id);
+    }
+    if (!r.status.ok()) return;
+    if (c.kind == Kind::kRegion) known_.insert(c.region.code);
+    if (c.kind == Kind::kPairing && !r.pairing.replayed) {
+      pairings_.insert({c.pairing.east_code, c.pairing.west_code});
+    }
+    if (c.kind == Kind::kDeletePairing && !r.pairing.replayed) {
+      pairings_.erase({c.pairing.east_code, c.pairing.west_code});
+    }
+  }
+
+  Cmd Next() {
+    StepClock();
+    int roll = Int(0, 99);
+    Cmd c;
+    if (roll < 3 && !known_.empty()) {
+      c = RegionCmd(Chance(0.7) ? Known() : Any());
+    } else if (roll < 8) {
+      c = PairingCmd();
+    } else if (roll < 11) {
+      c = DeletePairingCmd();
+    } else if (roll < 37) {
+      c = OfferCmd();
+    } else if (roll < 65) {
+      c = PledgeCmd();
+    } else if (roll < 72) {
+      c = CancelCmd(Kind::kCancelOffer, ref_.offer_count());
+    } else if (roll < 79) {
+      c = CancelCmd(Kind::kCancelPledge, ref_.pledge_count());
+    } else if (roll < 81) {
+      c.kind = Kind::kAdvance;
+    } else if (roll < 89 && !history_.empty()) {
+      if (auto rep = Repeat()) return Finish(*rep, /*keep_rid=*/true);
+      c = OfferCmd();
+    } else if (roll < 93 && !history_.empty()) {
+      // A different, valid body under a request_id used before.
+      c = Chance(0.5) ? OfferCmd(/*allow_defect=*/false)
+                      : PledgeCmd(/*allow_defect=*/false);
+      c.request_id = history_[Int(0, int(history_.size()) - 1)].cmd.request_id;
+      return Finish(c, /*keep_rid=*/true);
+    } else {
+      c = Chance(0.5) ? OfferCmd() : PledgeCmd();
+    }
+    return Finish(c, /*keep_rid=*/false);
+  }
+
+ private:
+  struct Past {
+    Cmd cmd;
+    bool accepted;
+  };
+
+  int64_t Int(int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
+  }
+  bool Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
+  template <typename T, size_t N>
+  std::string Pick(const T (&a)[N]) {
+    return a[Int(0, N - 1)];
+  }
+  std::string Any() { return universe_[Int(0, universe_.size() - 1)]; }
+  std::string Known() {
+    if (known_.empty()) return Any();
+    auto it = known_.begin();
+    std::advance(it, Int(0, known_.size() - 1));
+    return *it;
+  }
+  std::string Unknown() {
+    for (int i = 0; i < 20; ++i) {
+      std::string c = Any();
+      if (!known_.count(c)) return c;
+    }
+    return "529900";
+  }
+  // The time commands run at: the later of the clock and `now_`.
+  Micros Effective() const { return std::max(now_, ref_.now()); }
+
+  void StepClock() {
+    int roll = Int(0, 99);
+    if (roll < 25) return;
+    if (roll < 28) {
+      now_ -= Int(1, 6);  // a late command: the clock must not go back
+      return;
+    }
+    now_ = std::max(now_, ref_.now()) + Int(1, 4);
+  }
+
+  Cmd Finish(Cmd c, bool keep_rid) {
+    c.now = now_;
+    if (!keep_rid) {
+      if (c.defect == "request_id") {
+        c.request_id = std::string(129, 'r');
+      } else if (Chance(0.35)) {
+        c.request_id = "rq" + std::to_string(++rid_counter_);
+      }
+    }
+    c.fingerprint = Fnv1a(c.Body());
+    return c;
+  }
+
+  // A previous command again, same request_id and body. Skipped when its
+  // answer would depend on the order of checks: it was rejected and its
+  // request_id has since been taken by an accepted command.
+  std::optional<Cmd> Repeat() {
+    const Past& p = history_[Int(0, int(history_.size()) - 1)];
+    if (!p.accepted && accepted_rids_.count(p.cmd.request_id)) {
+      return std::nullopt;
+    }
+    if (p.cmd.defect == "request_id") return std::nullopt;
+    // A rejected command runs again in full: skip it where time has given
+    // its body a second defect, an expiry now in the past.
+    Micros expires = p.cmd.kind == Kind::kOffer    ? p.cmd.offer.expires_at
+                     : p.cmd.kind == Kind::kPledge ? p.cmd.pledge.expires_at
+                                                   : 0;
+    if (!p.accepted && expires != 0 && expires <= Effective() &&
+        p.cmd.defect != "expires_at" && !p.cmd.defect.empty()) {
+      return std::nullopt;
+    }
+    Cmd c = p.cmd;
+    c.now = now_;
+    return c;
+  }
+
+  Cmd RegionCmd(const std::string& code) {
+    Cmd c;
+    c.kind = Kind::kRegion;
+    c.region.code = code;
+    c.region.name = "region " + code;
+    c.region.key_assisted = Chance(0.3);
+    c.region.relocation_site = Chance(0.15);
+    if (Chance(0.05)) {
+      if (Chance(0.5)) {
+        c.region.code = Pick(kBadRegionCodes);
+        c.defect = "code";
+      } else {
+        c.region.name = std::string(65, 'n');
+        c.defect = "name";
+      }
+    }
+    return c;
+  }
+
+  // Pairings at province and prefecture level mostly, counties sometimes.
+  // Mostly the east side from Shandong/Guangdong and the west side from
+  // Gansu/Guangxi, as real pairings go; any known region sometimes.
+  std::string PairingSide(bool east) {
+    int roll = Int(0, 9);
+    int half = east ? 1 : 0;
+    if (roll < 4) return kProvinces[2 * half + Int(0, 1)];
+    if (roll < 8) return kPrefectures[4 * half + Int(0, 3)];
+    return Known();
+  }
+
+  Cmd PairingCmd() {
+    Cmd c;
+    c.kind = Kind::kPairing;
+    c.pairing.east_code = PairingSide(/*east=*/true);
+    c.pairing.west_code = PairingSide(/*east=*/false);
+    c.pairing.note = Chance(0.5) ? "" : "note " + std::to_string(Int(0, 3));
+    // Unknown sides are NOT_FOUND; keep the command otherwise sound.
+    if (!known_.count(c.pairing.east_code) ||
+        !known_.count(c.pairing.west_code)) {
+      c.defect = "unknown";
+    }
+    if (c.defect.empty() && Chance(0.05)) {
+      int roll = Int(0, 2);
+      if (roll == 0) {
+        c.pairing.east_code = Pick(kBadRegionCodes);
+        c.defect = "east_code";
+      } else if (roll == 1) {
+        c.pairing.west_code = Pick(kBadRegionCodes);
+        c.defect = "west_code";
+      } else {
+        c.pairing.note = std::string(257, 'x');
+        c.defect = "note";
+      }
+    }
+    return c;
+  }
+
+  Cmd DeletePairingCmd() {
+    Cmd c;
+    c.kind = Kind::kDeletePairing;
+    if (!pairings_.empty() && Chance(0.75)) {
+      auto it = pairings_.begin();
+      std::advance(it, Int(0, pairings_.size() - 1));
+      c.pairing.east_code = it->first;
+      c.pairing.west_code = it->second;
+    } else {
+      c.pairing.east_code = PairingSide(/*east=*/true);
+      c.pairing.west_code = PairingSide(/*east=*/false);
+      if (Chance(0.1)) {
+        c.pairing.west_code = Pick(kBadRegionCodes);
+        c.defect = "west_code";
+      }
+    }
+    return c;
+  }
+
+  Cmd OfferCmd(bool allow_defect = true) {
+    Cmd c;
+    c.kind = Kind::kOffer;
+    OfferSpec& o = c.offer;
+    o.supplier_id = "s" + std::to_string(Int(1, 4));
+    o.region_code = Known();
+    o.product_code = Pick(kOfferProducts);
+    o.grade = int(Int(1, 3));
+    o.quantity_kg = Chance(0.7) ? Int(1, 40) : Int(41, 150);
+    o.floor_price_fen_per_kg = Int(5, 12);
+    o.min_lot_kg =
+        Chance(0.65) ? 0 : Int(1, std::min<int64_t>(o.quantity_kg, 25));
+    o.expires_at = Effective() + (Chance(0.2) ? Int(1, 6) : Int(10, 120));
+    o.certified = Chance(0.7);
+    o.households = Int(0, 5);
+    if (!known_.count(o.region_code)) c.defect = "unknown";
+    if (!allow_defect) MakeValid(&c);
+    if (allow_defect && c.defect.empty() && Chance(0.07)) OfferDefect(&c);
+    return c;
+  }
+
+  void OfferDefect(Cmd* c) {
+    OfferSpec& o = c->offer;
+    switch (Int(0, 13)) {
+      case 0:
+        o.supplier_id = Chance(0.5) ? "" : std::string(65, 's');
+        c->defect = "supplier_id";
+        break;
+      case 1:
+        o.region_code = Pick(kBadRegionCodes);
+        c->defect = "region_code";
+        break;
+      case 2:
+        o.region_code = Unknown();
+        c->defect = "unknown";  // NOT_FOUND
+        break;
+      case 3:
+        o.product_code =
+            Chance(0.2) ? std::string(129, 'p') : Pick(kBadProducts);
+        c->defect = "product_code";
+        break;
+      case 4:
+        o.grade = Chance(0.5) ? 0 : (Chance(0.5) ? 4 : -1);
+        c->defect = "grade";
+        break;
+      case 5:
+        o.quantity_kg =
+            Chance(0.4) ? 0
+                        : (Chance(0.5) ? -Int(1, 9) : (int64_t{1} << 40) + 1);
+        o.min_lot_kg = 0;
+        c->defect = "quantity_kg";
+        break;
+      case 6:
+        o.floor_price_fen_per_kg =
+            Chance(0.4) ? 0 : (Chance(0.5) ? -1 : (int64_t{1} << 30) + 1);
+        c->defect = "floor_price_fen_per_kg";
+        break;
+      case 7:
+        o.min_lot_kg = Chance(0.5) ? -1 : o.quantity_kg + Int(1, 5);
+        c->defect = "min_lot_kg";
+        break;
+      case 8:
+        o.expires_at = Effective() - (Chance(0.5) ? 0 : Int(1, 5));
+        c->defect = "expires_at";
+        break;
+      case 9:
+        o.households = -Int(1, 3);
+        c->defect = "households";
+        break;
+      case 10:
+        c->defect = "request_id";
+        break;
+      default:
+        break;  // valid after all
+    }
+  }
+
+  Cmd PledgeCmd(bool allow_defect = true) {
+    Cmd c;
+    c.kind = Kind::kPledge;
+    PledgeSpec& p = c.pledge;
+    p.buyer_id = "b" + std::to_string(Int(1, 4));
+    p.buyer_city_code = Known();
+    p.buyer_kind = int(Int(1, kMaxBuyerKind));
+    p.product_code = Pick(kPledgeProducts);
+    {
+      int g = int(Int(0, 9));  // mostly "any" or GRADE_SECOND
+      p.min_grade = g < 4 ? 0 : (g < 7 ? 3 : (g < 9 ? 2 : 1));
+    }
+    p.quantity_kg = Chance(0.7) ? Int(1, 60) : Int(61, 200);
+    p.max_price_fen_per_kg = Int(6, 18);
+    p.budget_fen =
+        Chance(0.6) ? 0 : Int(1, p.quantity_kg * p.max_price_fen_per_kg);
+    p.min_lot_kg =
+        Chance(0.65) ? 0 : Int(1, std::min<int64_t>(p.quantity_kg, 30));
+    p.expires_at = Effective() + (Chance(0.2) ? Int(1, 6) : Int(10, 120));
+    int roll = Int(0, 9);
+    p.scope = roll < 5 ? 0 : (roll < 8 ? 1 : 2);
+    if (p.scope == 2) {
+      int n = int(Int(1, 3));
+      for (int i = 0; i < n; ++i) {
+        p.region_codes.push_back(Chance(0.4) ? Pick(kProvinces) : Known());
+      }
+    }
+    p.require_certified = Chance(0.2);
+    if (!known_.count(p.buyer_city_code)) c.defect = "unknown";
+    for (const std::string& rc : p.region_codes) {
+      if (!known_.count(rc)) c.defect = "unknown";
+    }
+    if (!allow_defect) MakeValid(&c);
+    if (allow_defect && c.defect.empty() && Chance(0.07)) PledgeDefect(&c);
+    return c;
+  }
+
+  void PledgeDefect(Cmd* c) {
+    PledgeSpec& p = c->pledge;
+    switch (Int(0, 19)) {
+      case 0:
+        p.buyer_id = Chance(0.5) ? "" : std::string(65, 'b');
+        c->defect = "buyer_id";
+        break;
+      case 1:
+        p.buyer_city_code = Pick(kBadRegionCodes);
+        c->defect = "buyer_city_code";
+        break;
+      case 2:
+        p.buyer_city_code = Unknown();
+        c->defect = "unknown";
+        break;
+      case 3:
+        p.buyer_kind = Chance(0.5) ? 0 : 12;
+        c->defect = "buyer_kind";
+        break;
+      case 4:
+        p.product_code = Pick(kBadProducts);
+        c->defect = "product_code";
+        break;
+      case 5:
+        p.min_grade = Chance(0.5) ? -1 : 4;
+        c->defect = "min_grade";
+        break;
+      case 6:
+        p.quantity_kg = Chance(0.5) ? 0 : -3;
+        p.min_lot_kg = 0;
+        p.budget_fen = 0;
+        c->defect = "quantity_kg";
+        break;
+      case 7:
+        p.max_price_fen_per_kg = Chance(0.5) ? 0 : (int64_t{1} << 30) + 1;
+        c->defect = "max_price_fen_per_kg";
+        break;
+      case 8:
+        p.budget_fen = -Int(1, 100);
+        c->defect = "budget_fen";
+        break;
+      case 9:
+        p.min_lot_kg = Chance(0.5) ? -1 : p.quantity_kg + 1;
+        c->defect = "min_lot_kg";
+        break;
+      case 10:
+        p.expires_at = Effective() - Int(0, 3);
+        c->defect = "expires_at";
+        break;
+      case 11:
+        p.scope = Chance(0.5) ? 3 : -1;
+        p.region_codes.clear();
+        c->defect = "scope";
+        break;
+      case 12:
+        p.scope = 2;
+        p.region_codes.clear();
+        if (Chance(0.3)) {
+          for (int i = 0; i < 65; ++i) p.region_codes.push_back(Known());
+        }
+        c->defect = "region_codes";
+        break;
+      case 13:
+        p.scope = Chance(0.5) ? 0 : 1;
+        p.region_codes = {Known()};
+        c->defect = "region_codes";
+        break;
+      case 14:
+        p.scope = 2;
+        p.region_codes = {Known(), Pick(kBadRegionCodes)};
+        c->defect = "region_codes";
+        break;
+      case 15:
+        p.scope = 2;
+        p.region_codes = {Known(), Unknown()};
+        c->defect = "unknown";
+        break;
+      case 16:
+        c->defect = "request_id";
+        break;
+      default:
+        break;
+    }
+  }
+
+  // Replaces unknown regions by known ones (there is at least one after
+  // the setup, almost surely).
+  void MakeValid(Cmd* c) {
+    c->defect.clear();
+    if (c->kind == Kind::kOffer) {
+      if (!known_.count(c->offer.region_code)) c->offer.region_code = Known();
+    } else if (c->kind == Kind::kPledge) {
+      if (!known_.count(c->pledge.buyer_city_code)) {
+        c->pledge.buyer_city_code = Known();
+      }
+      for (std::string& rc : c->pledge.region_codes) {
+        if (!known_.count(rc)) rc = Known();
+      }
+    }
+    if (known_.empty()) c->defect = "unknown";
+  }
+
+  Cmd CancelCmd(Kind kind, uint64_t count) {
+    Cmd c;
+    c.kind = kind;
+    c.id = Chance(0.08) ? uint64_t(Int(0, 1)) * (count + 1 + Int(0, 2))
+                        : uint64_t(Int(1, std::max<int64_t>(1, count)));
+    return c;
+  }
+
+  std::mt19937_64 rng_;
+  const ReferenceMatcher& ref_;
+  std::vector<std::string> universe_;
+  std::set<std::string> known_;
+  std::set<std::pair<std::string, std::string>> pairings_;
+  std::vector<Past> history_;
+  std::set<std::string> accepted_rids_;
+  Micros now_ = 0;
+  uint64_t rid_counter_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// End-of-stream comparison of everything readable.
+
+struct BookRow {
+  int64_t offer_kg = 0, offer_count = 0, pledge_kg = 0, pledge_count = 0;
+  int64_t best_floor = 0, best_max = 0;
+};
+
+void CompareFinalState(const Engine& engine, const ReferenceMatcher& ref,
+                       uint64_t seed, Diff* d) {
+  d->Field("offer_count", engine.offer_count(), ref.offer_count());
+  d->Field("pledge_count", engine.pledge_count(), ref.pledge_count());
+  d->Field("last_match_id", engine.last_match_id(), ref.last_match_id());
+  d->Field("now", engine.now(), ref.now());
+  if (!d->empty()) return;
+
+  for (Micros later : {Micros{0}, Micros{3}, Micros{20}, Micros{1000000}}) {
+    Micros at = ref.now() + later;
+    for (uint64_t id = 0; id <= ref.offer_count() + 1; ++id) {
+      auto e = engine.GetOffer(id, at);
+      auto r = ref.GetOffer(id, at);
+      std::string p = "GetOffer(" + std::to_string(id) + ",+" +
+                      std::to_string(later) + ").";
+      d->Field(p + "code", e.status().code(), r.status().code());
+      if (e.ok() && r.ok()) CompareOffer(p, *e, *r, d);
+    }
+    for (uint64_t id = 0; id <= ref.pledge_count() + 1; ++id) {
+      auto e = engine.GetPledge(id, at);
+      auto r = ref.GetPledge(id, at);
+      std::string p = "GetPledge(" + std::to_string(id) + ",+" +
+                      std::to_string(later) + ").";
+      d->Field(p + "code", e.status().code(), r.status().code());
+      if (e.ok() && r.ok()) ComparePledge(p, *e, *r, d);
+    }
+    if (!d->empty()) return;
+  }
+
+  // The match log.
+  bool more = false;
+  std::vector<MatchView> all = engine.ListMatches({}, 0, 1000, &more);
+  CompareMatches(all, ref.AllMatches(), d);
+
+  // Filtered order lists: ids in order, read in pages of three.
+  std::mt19937_64 rng(seed ^ 0x5eed);
+  for (int round = 0; round < 6; ++round) {
+    const bool offers = round % 2 == 0;
+    OrderFilter f;
+    if (rng() % 2) {
+      f.owner_id = (offers ? "s" : "b") + std::to_string(1 + rng() % 4);
+    }
+    if (rng() % 3 == 0) {
+      f.product_code_prefix = (rng() % 2) ? "fruit.apple" : "vegetable";
+    }
+    if (rng() % 3 == 0) {
+      f.region_code_prefix =
+          (rng() % 2) ? (offers ? "62" : "37") : (offers ? "6212" : "4403");
+    }
+    f.status = int(rng() % 5);
+    Micros at = ref.now() + Micros(rng() % 10);
+    auto passes = [&](std::string_view owner, std::string_view product,
+                      std::string_view region, OrderStatus status) {
+      const std::string& pre = f.product_code_prefix;
+      return (f.owner_id.empty() || owner == f.owner_id) &&
+             (pre.empty() || product == pre ||
+              (product.size() > pre.size() &&
+               product.substr(0, pre.size()) == pre &&
+               product[pre.size()] == '.')) &&
+             region.substr(0, f.region_code_prefix.size()) ==
+                 f.region_code_prefix &&
+             (f.status == 0 || int(status) == f.status);
+    };
+    std::ostringstream want, got;
+    uint64_t after = 0;
+    if (offers) {
+      for (uint64_t id = 1; id <= ref.offer_count(); ++id) {
+        OfferView v = *ref.GetOffer(id, at);
+        if (passes(v.supplier_id, v.product_code, v.region_code, v.status)) {
+          want << id << ",";
+        }
+      }
+      for (int page = 0; page < 1000; ++page) {
+        bool more_pages = false;
+        std::vector<OfferView> vs =
+            engine.ListOffers(f, after, 3, at, &more_pages);
+        for (const OfferView& v : vs) got << v.offer_id << ",";
+        if (!more_pages || vs.empty()) break;
+        after = vs.back().offer_id;
+      }
+    } else {
+      for (uint64_t id = 1; id <= ref.pledge_count(); ++id) {
+        PledgeView v = *ref.GetPledge(id, at);
+        if (passes(v.buyer_id, v.product_code, v.buyer_city_code, v.status)) {
+          want << id << ",";
+        }
+      }
+      for (int page = 0; page < 1000; ++page) {
+        bool more_pages = false;
+        std::vector<PledgeView> vs =
+            engine.ListPledges(f, after, 3, at, &more_pages);
+        for (const PledgeView& v : vs) got << v.pledge_id << ",";
+        if (!more_pages || vs.empty()) break;
+        after = vs.back().pledge_id;
+      }
+    }
+    std::ostringstream name;
+    name << (offers ? "ListOffers" : "ListPledges") << "(owner=" << f.owner_id
+         << " product=" << f.product_code_prefix
+         << " region=" << f.region_code_prefix << " status=" << f.status
+         << ").ids";
+    d->Field(name.str(), got.str(), want.str());
+  }
+  if (!d->empty()) return;
+
+  // The book, every product, at several read times; last, so that a book
+  // difference does not hide an order difference.
+  for (Micros later : {Micros{0}, Micros{3}, Micros{20}, Micros{1000000}}) {
+    Micros at = ref.now() + later;
+    std::map<std::string, BookRow> want;
+    for (uint64_t id = 1; id <= ref.offer_count(); ++id) {
+      OfferView v = *ref.GetOffer(id, at);
+      if (v.status != OrderStatus::kOpen) continue;
+      BookRow& row = want[std::string(v.product_code)];
+      row.offer_kg += v.remaining_kg;
+      ++row.offer_count;
+      if (row.best_floor == 0 || v.floor_price_fen_per_kg < row.best_floor) {
+        row.best_floor = v.floor_price_fen_per_kg;
+      }
+    }
+    for (uint64_t id = 1; id <= ref.pledge_count(); ++id) {
+      PledgeView v = *ref.GetPledge(id, at);
+      if (v.status != OrderStatus::kOpen) continue;
+      BookRow& row = want[std::string(v.product_code)];
+      row.pledge_kg += v.remaining_kg;
+      ++row.pledge_count;
+      row.best_max = std::max(row.best_max, v.max_price_fen_per_kg);
+    }
+    std::vector<BookLine> lines = engine.GetBook("", at);
+    std::string p = "GetBook(now+" + std::to_string(later) + ")";
+    std::string got_order, want_order;
+    for (const BookLine& l : lines)
+      got_order += std::string(l.product_code) + ",";
+    for (const auto& [code, row] : want) want_order += code + ",";
+    d->Field(p + ".products", got_order, want_order);
+    for (const BookLine& l : lines) {
+      auto it = want.find(std::string(l.product_code));
+      if (it == want.end()) continue;
+      const BookRow& w = it->second;
+      std::string q = p + "[" + it->first + "].";
+      d->Field(q + "open_offer_kg", l.open_offer_kg, w.offer_kg);
+      d->Field(q + "open_offer_count", l.open_offer_count, w.offer_count);
+      d->Field(q + "open_pledge_kg", l.open_pledge_kg, w.pledge_kg);
+      d->Field(q + "open_pledge_count", l.open_pledge_count, w.pledge_count);
+      d->Field(q + "best_floor", l.best_floor_price_fen_per_kg, w.best_floor);
+      d->Field(q + "best_max", l.best_max_price_fen_per_kg, w.best_max);
+    }
+    if (!d->empty()) return;
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+int64_t EnvInt(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  return std::strtoll(v, nullptr, 10);
+}
+
+// What the streams exercised, printed at the end of a run.
+struct Stats {
+  int64_t commands = 0;
+  int64_t matches = 0;
+  int64_t replays = 0;
+  std::map<std::string, int64_t> codes;
+};
+Stats stats;
+
+// Runs one stream. Returns an empty string when engine and reference agree
+// throughout, otherwise the first disagreement.
+std::string RunStream(uint64_t seed, bool verbose) {
+  auto engine = std::make_unique<Engine>();
+  ReferenceMatcher ref;
+  Generator gen(seed, ref);
+  std::vector<Cmd> cmds = gen.Setup();
+  std::mt19937_64 len_rng(seed * 7919 + 1);
+  size_t regions = cmds.size();
+  size_t setup = regions + 1 + len_rng() % 4;  // then 1..4 pairings
+  size_t mixed = 30 + len_rng() % 51;          // then 30..80 commands
+  // In half the streams the engine is saved and loaded into a fresh one
+  // halfway through, which must carry on exactly as the original would.
+  size_t reload_at = len_rng() % 2 ? setup + mixed / 2 : 0;
+  for (size_t i = 0; i < setup + mixed; ++i) {
+    if (i == reload_at) {
+      auto loaded = std::make_unique<Engine>();
+      absl::Status st = loaded->LoadState(engine->SaveState());
+      if (!st.ok() || loaded->StateHash() != engine->StateHash()) {
+        return "seed " + std::to_string(seed) + ", before command " +
+               std::to_string(i) + ": LoadState(SaveState()) " +
+               (st.ok() ? "changed the state hash" : st.ToString()) +
+               "\n  replay: DUIJIE_SEED=" + std::to_string(seed) +
+               " differential_test\n";
+      }
+      if (verbose) std::printf("[%zu] (engine saved and reloaded)\n", i);
+      engine = std::move(loaded);
+    }
+    Cmd c =
+        i < regions ? cmds[i] : (i < setup ? gen.SetupPairing() : gen.Next());
+    if (verbose) std::printf("[%zu] %s\n", i, c.Describe().c_str());
+    Outcome e = Execute(*engine, c);
+    Outcome r = Execute(ref, c);
+    gen.Observe(c, r);
+    ++stats.commands;
+    ++stats.codes[absl::StatusCodeToString(r.status.code())];
+    stats.matches += r.offer.matches.size() + r.pledge.matches.size();
+    stats.replays += r.region.replayed || r.pairing.replayed ||
+                     r.offer.replayed || r.pledge.replayed;
+    Diff d;
+    CompareOutcome(c, e, r, &d);
+    d.Field("now()", engine->now(), ref.now());
+    if (verbose) {
+      std::printf("     -> %s%s\n",
+                  absl::StatusCodeToString(r.status.code()).c_str(),
+                  r.offer.matches.size() + r.pledge.matches.size()
+                      ? (" " +
+                         std::to_string(r.offer.matches.size() +
+                                        r.pledge.matches.size()) +
+                         " match(es)")
+                            .c_str()
+                      : "");
+    }
+    if (!d.empty()) {
+      std::ostringstream s;
+      s << "seed " << seed << ", command " << i << ": " << c.Describe() << "\n"
+        << d.str() << "  replay: DUIJIE_SEED=" << seed
+        << " differential_test\n";
+      return s.str();
+    }
+  }
+  Diff d;
+  CompareFinalState(*engine, ref, seed, &d);
+  if (!d.empty()) {
+    std::ostringstream s;
+    s << "seed " << seed << ", final state after " << setup + mixed
+      << " commands:\n"
+      << d.str() << "  replay: DUIJIE_SEED=" << seed << " differential_test\n";
+    return s.str();
+  }
+  return "";
+}
+
+// The first differing field of a failure report, without ids and indexes.
+std::string Group(const std::string& failure) {
+  size_t start = failure.find('\n');
+  if (start == std::string::npos) return failure;
+  std::string line = failure.substr(start + 1);
+  line = line.substr(0, line.find(':'));
+  std::string out;
+  int depth = 0;
+  for (char ch : line) {
+    if (ch == '(' || ch == '[') ++depth;
+    if (depth == 0) out += ch;
+    if (ch == ')' || ch == ']') --depth;
+  }
+  return out;
+}
+
+TEST(DifferentialTest, EngineAgreesWithReferenceOnRandomStreams) {
+  int64_t only = EnvInt("DUIJIE_SEED", -1);
+  if (only >= 0) {
+    std::string failure = RunStream(uint64_t(only), /*verbose=*/true);
+    EXPECT_EQ(failure, "");
+    return;
+  }
+  int64_t streams = EnvInt("DUIJIE_DIFF_STREAMS", 10000);
+  int64_t base = EnvInt("DUIJIE_SEED_BASE", 1);
+  // Failures are grouped by the first field that differs; the first two of
+  // each group are printed in full.
+  int failures = 0;
+  std::map<std::string, int> groups;
+  for (int64_t i = 0; i < streams; ++i) {
+    std::string failure = RunStream(uint64_t(base + i), /*verbose=*/false);
+    if (failure.empty()) continue;
+    ++failures;
+    std::string group = Group(failure);
+    if (groups[group]++ < 2) ADD_FAILURE() << failure;
+  }
+  std::printf("%lld streams, %d failing\n", static_cast<long long>(streams),
+              failures);
+  std::printf("%lld commands, %lld matches, %lld replays; reference codes:",
+              static_cast<long long>(stats.commands),
+              static_cast<long long>(stats.matches),
+              static_cast<long long>(stats.replays));
+  for (const auto& [code, count] : stats.codes) {
+    std::printf(" %s %lld", code.c_str(), static_cast<long long>(count));
+  }
+  std::printf("\n");
+  for (const auto& [group, count] : groups) {
+    std::printf("  %6d streams first differ in %s\n", count, group.c_str());
+  }
+}
+
+}  // namespace
+}  // namespace duijie

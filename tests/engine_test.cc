@@ -1,0 +1,1230 @@
+// Unit tests of duijie::Engine, one test per matching, validation,
+// idempotency, clock and read rule of issue 3, each named as the rule it
+// specifies. Regions and pairings are the real ones from shared/domain.md.
+#include "engine/engine.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/types.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace duijie {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+constexpr Micros kT0 = 1'700'000'000'000'000;  // an arbitrary start time
+constexpr Micros kLater = kT0 + 1'000'000;     // default expiry
+
+// Region codes from the domain brief.
+constexpr char kGansu[] = "620000";
+constexpr char kLanzhou[] = "620100";
+constexpr char kJingning[] = "620826";
+constexpr char kDingxi[] = "621100";
+constexpr char kLongnan[] = "621200";
+constexpr char kWudu[] = "621202";
+constexpr char kShaanxi[] = "610000";
+constexpr char kAnkang[] = "610900";
+constexpr char kHenan[] = "410000";
+constexpr char kLankao[] = "410225";
+constexpr char kShandong[] = "370000";
+constexpr char kQingdao[] = "370200";
+constexpr char kGuangdong[] = "440000";
+constexpr char kGuangzhou[] = "440100";
+constexpr char kTianjin[] = "120000";
+
+CommandContext At(Micros now, std::string_view request_id = "",
+                  uint64_t fingerprint = 0) {
+  return CommandContext{now, request_id, fingerprint};
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* code :
+         {kGansu, kLanzhou, kJingning, kDingxi, kLongnan, kWudu, kShaanxi,
+          kAnkang, kHenan, kLankao, kShandong, kQingdao, kGuangdong, kGuangzhou,
+          kTianjin}) {
+      ASSERT_TRUE(engine_.UpsertRegion(At(kT0), Region{code, code}).ok());
+    }
+  }
+
+  static OfferSpec Offer(std::string region, std::string product, int64_t qty,
+                         int64_t floor) {
+    OfferSpec o;
+    o.supplier_id = "coop";
+    o.region_code = std::move(region);
+    o.product_code = std::move(product);
+    o.grade = 2;
+    o.quantity_kg = qty;
+    o.floor_price_fen_per_kg = floor;
+    o.expires_at = kLater;
+    o.certified = true;
+    o.households = 3;
+    return o;
+  }
+
+  static PledgeSpec Pledge(std::string city, std::string product, int64_t qty,
+                           int64_t max) {
+    PledgeSpec p;
+    p.buyer_id = "office";
+    p.buyer_city_code = std::move(city);
+    p.buyer_kind = 1;
+    p.product_code = std::move(product);
+    p.quantity_kg = qty;
+    p.max_price_fen_per_kg = max;
+    p.expires_at = kLater;
+    return p;
+  }
+
+  OfferResult PostOffer(const OfferSpec& spec, Micros now = kT0) {
+    absl::StatusOr<OfferResult> r = engine_.PostOffer(At(now), spec);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : OfferResult{};
+  }
+
+  PledgeResult PostPledge(const PledgeSpec& spec, Micros now = kT0) {
+    absl::StatusOr<PledgeResult> r = engine_.PostPledge(At(now), spec);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : PledgeResult{};
+  }
+
+  void Pair(const char* east, const char* west) {
+    ASSERT_TRUE(
+        engine_.UpsertPairing(At(kT0), Pairing{east, west, "east-west"}).ok());
+  }
+
+  void Flag(const char* code, bool key_assisted, bool relocation_site) {
+    ASSERT_TRUE(engine_
+                    .UpsertRegion(At(kT0), Region{code, code, key_assisted,
+                                                  relocation_site})
+                    .ok());
+  }
+
+  // The offer ids an incoming pledge was filled from, in order.
+  static std::vector<uint64_t> OfferIds(const std::vector<MatchView>& ms) {
+    std::vector<uint64_t> ids;
+    for (const MatchView& m : ms) ids.push_back(m.offer_id);
+    return ids;
+  }
+  static std::vector<uint64_t> PledgeIds(const std::vector<MatchView>& ms) {
+    std::vector<uint64_t> ids;
+    for (const MatchView& m : ms) ids.push_back(m.pledge_id);
+    return ids;
+  }
+
+  OfferView GetOffer(uint64_t id, Micros now = kT0) {
+    absl::StatusOr<OfferView> v = engine_.GetOffer(id, now);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : OfferView{};
+  }
+  PledgeView GetPledge(uint64_t id, Micros now = kT0) {
+    absl::StatusOr<PledgeView> v = engine_.GetPledge(id, now);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : PledgeView{};
+  }
+
+  Engine engine_;
+};
+
+// --- Compatibility ----------------------------------------------------------
+
+TEST_F(EngineTest, PledgeOnAncestorProductTakesDescendantProduct) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 50));
+  PledgeResult r = PostPledge(Pledge(kTianjin, "vegetable", 40, 60));
+  ASSERT_THAT(r.matches, SizeIs(1));
+  EXPECT_EQ(r.matches[0].product_code, "vegetable.cabbage");
+  EXPECT_EQ(r.matches[0].quantity_kg, 40);
+}
+
+TEST_F(EngineTest, ProductCoverageIsSegmentWiseNotStringPrefix) {
+  PostOffer(Offer(kJingning, "fruit.apples", 100, 50));
+  PostOffer(Offer(kLankao, "vegetables.cabbage", 100, 50));
+  EXPECT_THAT(PostPledge(Pledge(kTianjin, "fruit.apple", 10, 60)).matches,
+              IsEmpty());
+  EXPECT_THAT(PostPledge(Pledge(kTianjin, "vegetable", 10, 60)).matches,
+              IsEmpty());
+}
+
+TEST_F(EngineTest, OfferOnAncestorProductDoesNotFillDescendantPledge) {
+  PostOffer(Offer(kLankao, "vegetable", 100, 50));
+  EXPECT_THAT(PostPledge(Pledge(kTianjin, "vegetable.cabbage", 10, 60)).matches,
+              IsEmpty());
+}
+
+TEST_F(EngineTest, OfferGradeMustBeAtLeastPledgeMinGrade) {
+  OfferSpec second = Offer(kJingning, "fruit.apple", 100, 50);
+  second.grade = 3;
+  OfferSpec premium = Offer(kJingning, "fruit.apple", 100, 55);
+  premium.grade = 1;
+  PostOffer(second);   // id 1, cheaper but GRADE_SECOND
+  PostOffer(premium);  // id 2
+  PledgeSpec p = Pledge(kTianjin, "fruit.apple", 30, 60);
+  p.min_grade = 2;  // GRADE_FIRST or better
+  EXPECT_THAT(OfferIds(PostPledge(p).matches), ElementsAre(2));
+}
+
+TEST_F(EngineTest, MinGradeUnsetAcceptsEveryGrade) {
+  OfferSpec o = Offer(kJingning, "fruit.apple", 100, 50);
+  o.grade = 3;
+  PostOffer(o);
+  PledgeSpec p = Pledge(kTianjin, "fruit.apple", 30, 60);
+  p.min_grade = 0;
+  EXPECT_THAT(PostPledge(p).matches, SizeIs(1));
+}
+
+TEST_F(EngineTest, RequireCertifiedSkipsUncertifiedOffers) {
+  OfferSpec plain = Offer(kDingxi, "vegetable.potato", 100, 10);
+  plain.certified = false;
+  PostOffer(plain);                                        // id 1
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 20));  // id 2
+  PledgeSpec p = Pledge(kTianjin, "vegetable.potato", 50, 30);
+  p.require_certified = true;
+  EXPECT_THAT(OfferIds(PostPledge(p).matches), ElementsAre(2));
+}
+
+TEST_F(EngineTest, FloorAboveMaxDoesNotMatchButEqualDoes) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 31));
+  EXPECT_THAT(PostPledge(Pledge(kTianjin, "vegetable.potato", 10, 30)).matches,
+              IsEmpty());
+  PledgeResult r = PostPledge(Pledge(kTianjin, "vegetable.potato", 10, 31));
+  ASSERT_THAT(r.matches, SizeIs(1));
+  EXPECT_EQ(r.matches[0].price_fen_per_kg, 31);
+}
+
+TEST_F(EngineTest, ExpiresAtIsExclusive) {
+  OfferSpec o = Offer(kLankao, "vegetable.cabbage", 100, 10);
+  o.expires_at = kT0 + 10;
+  PostOffer(o);
+  EXPECT_EQ(GetOffer(1, kT0 + 9).status, OrderStatus::kOpen);
+  EXPECT_EQ(GetOffer(1, kT0 + 10).status, OrderStatus::kExpired);
+  // At expires_at exactly it no longer matches...
+  PledgeSpec p = Pledge(kTianjin, "vegetable", 10, 20);
+  p.expires_at = kT0 + 100;
+  EXPECT_THAT(PostPledge(p, kT0 + 10).matches, IsEmpty());
+  EXPECT_EQ(GetOffer(1, kT0 + 10).status, OrderStatus::kExpired);
+}
+
+TEST_F(EngineTest, OfferMatchesOneMicrosecondBeforeItExpires) {
+  OfferSpec o = Offer(kLankao, "vegetable.cabbage", 100, 10);
+  o.expires_at = kT0 + 10;
+  PostOffer(o);
+  EXPECT_THAT(
+      PostPledge(Pledge(kTianjin, "vegetable", 10, 20), kT0 + 9).matches,
+      SizeIs(1));
+}
+
+TEST_F(EngineTest, ExpiresAtEqualToNowIsRejected) {
+  OfferSpec o = Offer(kLankao, "vegetable.cabbage", 100, 10);
+  o.expires_at = kT0;
+  absl::StatusOr<OfferResult> r = engine_.PostOffer(At(kT0), o);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("expires_at"));
+}
+
+TEST_F(EngineTest, ExpiredPledgeNeverMatchesAndReportsExpired) {
+  PledgeSpec p = Pledge(kTianjin, "vegetable", 100, 20);
+  p.expires_at = kT0 + 5;
+  PostPledge(p);
+  OfferResult r =
+      PostOffer(Offer(kLankao, "vegetable.cabbage", 10, 10), kT0 + 5);
+  EXPECT_THAT(r.matches, IsEmpty());
+  EXPECT_EQ(GetPledge(1, kT0 + 5).status, OrderStatus::kExpired);
+  EXPECT_EQ(GetPledge(1, kT0 + 5).remaining_kg, 100);
+}
+
+TEST_F(EngineTest, PartnersOnlyScopeTakesOnlyPairedRegions) {
+  Pair(kQingdao, kLongnan);
+  PostOffer(Offer(kDingxi, "spice.sichuan_pepper", 100, 10));  // 1: not paired
+  PostOffer(Offer(kWudu, "spice.sichuan_pepper", 100, 90));    // 2: paired
+  PledgeSpec p = Pledge(kQingdao, "spice", 150, 100);
+  p.scope = static_cast<int>(Scope::kPartnersOnly);
+  PledgeResult r = PostPledge(p);
+  EXPECT_THAT(OfferIds(r.matches), ElementsAre(2));
+  EXPECT_TRUE(r.matches[0].partner);
+  EXPECT_EQ(r.pledge.remaining_kg, 50);
+}
+
+TEST_F(EngineTest, ProvincePairingCoversPrefecturesAndCountiesOnBothSides) {
+  Pair(kShandong, kGansu);
+  PostOffer(Offer(kJingning, "fruit.apple", 100, 10));
+  PledgeSpec p = Pledge(kQingdao, "fruit", 10, 20);
+  p.scope = static_cast<int>(Scope::kPartnersOnly);
+  PledgeResult r = PostPledge(p);
+  ASSERT_THAT(r.matches, SizeIs(1));
+  EXPECT_TRUE(r.matches[0].partner);
+}
+
+TEST_F(EngineTest, PairingDoesNotCoverAncestorsOfItsCodes) {
+  // Qingdao-Wudu pairs the county, not the rest of Longnan or Gansu.
+  Pair(kQingdao, kWudu);
+  PostOffer(Offer(kLongnan, "spice.sichuan_pepper", 100, 10));
+  PledgeSpec p = Pledge(kShandong, "spice", 10, 20);  // the province buys
+  p.scope = static_cast<int>(Scope::kPartnersOnly);
+  EXPECT_THAT(PostPledge(p).matches, IsEmpty());
+  PledgeSpec q = Pledge(kQingdao, "spice", 10, 20);
+  q.scope = static_cast<int>(Scope::kPartnersOnly);
+  EXPECT_THAT(PostPledge(q).matches, IsEmpty());
+}
+
+TEST_F(EngineTest, DeletedPairingNoLongerMakesPartners) {
+  Pair(kQingdao, kLongnan);
+  absl::StatusOr<PairingResult> del =
+      engine_.DeletePairing(At(kT0), kQingdao, kLongnan);
+  ASSERT_TRUE(del.ok()) << del.status();
+  EXPECT_EQ(del->pairing.note, "east-west");
+  PostOffer(Offer(kWudu, "spice.sichuan_pepper", 100, 10));
+  PledgeSpec p = Pledge(kQingdao, "spice", 10, 20);
+  p.scope = static_cast<int>(Scope::kPartnersOnly);
+  EXPECT_THAT(PostPledge(p).matches, IsEmpty());
+  EXPECT_EQ(engine_.DeletePairing(At(kT0), kQingdao, kLongnan).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, ListedRegionsCoverDescendants) {
+  PostOffer(Offer(kDingxi, "spice.sichuan_pepper", 100, 10));  // 1: not listed
+  PostOffer(Offer(kWudu, "spice.sichuan_pepper", 100, 20));    // 2: under 6212
+  PledgeSpec p = Pledge(kGuangzhou, "spice", 300, 30);
+  p.scope = static_cast<int>(Scope::kListedRegions);
+  p.region_codes = {kLongnan, kAnkang};
+  PledgeResult r = PostPledge(p);
+  EXPECT_THAT(OfferIds(r.matches), ElementsAre(2));
+  EXPECT_THAT(r.pledge.region_codes, ElementsAre(kLongnan, kAnkang));
+}
+
+TEST_F(EngineTest, ListedRegionsDoNotCoverAncestorsOrSiblings) {
+  PostOffer(Offer(kLongnan, "spice.sichuan_pepper", 100, 10));
+  PostOffer(Offer(kLanzhou, "spice.sichuan_pepper", 100, 10));
+  PledgeSpec p = Pledge(kGuangzhou, "spice", 300, 30);
+  p.scope = static_cast<int>(Scope::kListedRegions);
+  p.region_codes = {kWudu, kDingxi};
+  EXPECT_THAT(PostPledge(p).matches, IsEmpty());
+}
+
+TEST_F(EngineTest, CancelledOfferNeverMatches) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 10));
+  ASSERT_TRUE(engine_.CancelOffer(At(kT0), 1).ok());
+  EXPECT_THAT(PostPledge(Pledge(kTianjin, "vegetable", 10, 20)).matches,
+              IsEmpty());
+}
+
+// --- Fills
+// --------------------------------------------------------------------
+
+TEST_F(EngineTest, IncomingPledgePaysRestingOffersFloor) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 12));
+  PledgeResult r = PostPledge(Pledge(kTianjin, "vegetable.potato", 10, 30));
+  ASSERT_THAT(r.matches, SizeIs(1));
+  EXPECT_EQ(r.matches[0].price_fen_per_kg, 12);
+  EXPECT_EQ(r.matches[0].amount_fen, 120);
+  EXPECT_EQ(r.pledge.spent_fen, 120);
+}
+
+TEST_F(EngineTest, IncomingOfferGetsRestingPledgesMax) {
+  PostPledge(Pledge(kTianjin, "vegetable.potato", 100, 30));
+  OfferResult r = PostOffer(Offer(kDingxi, "vegetable.potato", 10, 12));
+  ASSERT_THAT(r.matches, SizeIs(1));
+  EXPECT_EQ(r.matches[0].price_fen_per_kg, 30);
+  EXPECT_EQ(r.matches[0].amount_fen, 300);
+  EXPECT_EQ(r.offer.status, OrderStatus::kFilled);
+  EXPECT_EQ(GetPledge(1).spent_fen, 300);
+  EXPECT_EQ(GetPledge(1).remaining_kg, 90);
+}
+
+TEST_F(EngineTest, FillRespectsPledgeMinLotUnlessItIsAllThatIsLeft) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 30, 10));  // 1: lot too small
+  PledgeSpec p = Pledge(kTianjin, "vegetable.potato", 100, 20);
+  p.min_lot_kg = 50;
+  EXPECT_THAT(PostPledge(p).matches, IsEmpty());
+  // 80 kg is a full lot; the pledge has 20 kg left after it.
+  OfferResult big = PostOffer(Offer(kLanzhou, "vegetable.potato", 80, 10));
+  ASSERT_THAT(big.matches, SizeIs(1));
+  EXPECT_EQ(big.matches[0].quantity_kg, 80);
+  // 10 kg is neither a lot nor all the pledge has left.
+  EXPECT_THAT(PostOffer(Offer(kLanzhou, "vegetable.potato", 10, 10)).matches,
+              IsEmpty());
+  // 20 kg of 30 is all the pledge has left.
+  OfferResult last = PostOffer(Offer(kLanzhou, "vegetable.potato", 30, 10));
+  ASSERT_THAT(last.matches, SizeIs(1));
+  EXPECT_EQ(last.matches[0].quantity_kg, 20);
+  EXPECT_EQ(GetPledge(1).status, OrderStatus::kFilled);
+  EXPECT_EQ(GetOffer(1).remaining_kg, 30);
+}
+
+TEST_F(EngineTest, FillRespectsOfferMinLotUnlessItIsAllThatIsLeft) {
+  OfferSpec o = Offer(kDingxi, "vegetable.potato", 100, 10);
+  o.min_lot_kg = 40;
+  PostOffer(o);
+  EXPECT_THAT(PostPledge(Pledge(kTianjin, "vegetable.potato", 39, 20)).matches,
+              IsEmpty());
+  PledgeResult r = PostPledge(Pledge(kTianjin, "vegetable.potato", 70, 20));
+  ASSERT_THAT(r.matches, SizeIs(1));
+  EXPECT_EQ(r.matches[0].quantity_kg, 70);
+  // 30 kg left: below the lot, but all the offer has.
+  PledgeResult rest = PostPledge(Pledge(kTianjin, "vegetable.potato", 35, 20));
+  ASSERT_THAT(rest.matches, SizeIs(1));
+  EXPECT_EQ(rest.matches[0].quantity_kg, 30);
+  EXPECT_EQ(GetOffer(1).status, OrderStatus::kFilled);
+  EXPECT_EQ(GetOffer(1).remaining_kg, 0);
+}
+
+TEST_F(EngineTest, SkippedCandidateIsReconsideredAfterEachFill) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 40, 10));   // 1: best, small
+  PostOffer(Offer(kLanzhou, "vegetable.potato", 60, 12));  // 2
+  PledgeSpec p = Pledge(kTianjin, "vegetable.potato", 100, 20);
+  p.min_lot_kg = 60;
+  // Offer 1 is skipped (40 < 60 and not all that is left); after 60 kg from
+  // offer 2 the pledge has exactly 40 kg left, so offer 1 now fits.
+  PledgeResult r = PostPledge(p);
+  EXPECT_THAT(OfferIds(r.matches), ElementsAre(2, 1));
+  EXPECT_EQ(r.pledge.status, OrderStatus::kFilled);
+}
+
+TEST_F(EngineTest, IncompatibleBestCandidateIsSkippedNotAStop) {
+  OfferSpec lot = Offer(kDingxi, "vegetable.potato", 100, 5);
+  lot.min_lot_kg = 80;
+  PostOffer(lot);  // 1: lot too big
+  OfferSpec uncert = Offer(kDingxi, "vegetable.potato", 100, 6);
+  uncert.certified = false;
+  PostOffer(uncert);                                       // 2: uncertified
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 50));  // 3: above max
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 9));   // 4: fits
+  PledgeSpec p = Pledge(kTianjin, "vegetable.potato", 20, 30);
+  p.require_certified = true;
+  EXPECT_THAT(OfferIds(PostPledge(p).matches), ElementsAre(4));
+}
+
+TEST_F(EngineTest, MatchedOrderKeepsMatchingUntilFilled) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 30, 10));
+  PostOffer(Offer(kDingxi, "vegetable.potato", 30, 11));
+  PostOffer(Offer(kDingxi, "vegetable.potato", 30, 12));
+  PledgeResult r = PostPledge(Pledge(kTianjin, "vegetable.potato", 70, 20));
+  EXPECT_THAT(OfferIds(r.matches), ElementsAre(1, 2, 3));
+  EXPECT_EQ(r.matches[2].quantity_kg, 10);
+  EXPECT_EQ(r.pledge.status, OrderStatus::kFilled);
+  EXPECT_EQ(r.pledge.spent_fen, 30 * 10 + 30 * 11 + 10 * 12);
+  EXPECT_EQ(GetOffer(3).remaining_kg, 20);
+  EXPECT_EQ(GetOffer(3).status, OrderStatus::kOpen);
+}
+
+TEST_F(EngineTest, UnfilledRestOfIncomingOrderRestsOnBook) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 30, 10));
+  PledgeResult r = PostPledge(Pledge(kTianjin, "vegetable.potato", 70, 20));
+  EXPECT_EQ(r.pledge.remaining_kg, 40);
+  EXPECT_EQ(r.pledge.status, OrderStatus::kOpen);
+  OfferResult o = PostOffer(Offer(kDingxi, "vegetable.potato", 50, 10));
+  ASSERT_THAT(o.matches, SizeIs(1));
+  EXPECT_EQ(o.matches[0].pledge_id, 1u);
+  EXPECT_EQ(o.matches[0].quantity_kg, 40);
+  EXPECT_EQ(o.offer.remaining_kg, 10);
+}
+
+TEST_F(EngineTest, MatchCarriesBothSidesAndCommandTime) {
+  Pair(kQingdao, kLongnan);
+  OfferSpec o = Offer(kWudu, "spice.sichuan_pepper", 100, 80);
+  o.supplier_id = "wudu-coop";
+  PostOffer(o);
+  PledgeSpec p = Pledge(kQingdao, "spice", 25, 90);
+  p.buyer_id = "qingdao-office";
+  PledgeResult r = PostPledge(p, kT0 + 77);
+  ASSERT_THAT(r.matches, SizeIs(1));
+  const MatchView& m = r.matches[0];
+  EXPECT_EQ(m.match_id, 1u);
+  EXPECT_EQ(m.offer_id, 1u);
+  EXPECT_EQ(m.pledge_id, 1u);
+  EXPECT_EQ(m.supplier_id, "wudu-coop");
+  EXPECT_EQ(m.buyer_id, "qingdao-office");
+  EXPECT_EQ(m.product_code, "spice.sichuan_pepper");
+  EXPECT_EQ(m.region_code, kWudu);
+  EXPECT_EQ(m.buyer_city_code, kQingdao);
+  EXPECT_EQ(m.quantity_kg, 25);
+  EXPECT_EQ(m.price_fen_per_kg, 80);
+  EXPECT_EQ(m.amount_fen, 2000);
+  EXPECT_TRUE(m.partner);
+  EXPECT_EQ(m.matched_at, kT0 + 77);
+  EXPECT_EQ(r.pledge.posted_at, kT0 + 77);
+}
+
+TEST_F(EngineTest, NonPartnerMatchIsMarkedNotPartner) {
+  Pair(kQingdao, kLongnan);
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 10));
+  PledgeResult r = PostPledge(Pledge(kQingdao, "vegetable", 10, 20));
+  ASSERT_THAT(r.matches, SizeIs(1));
+  EXPECT_FALSE(r.matches[0].partner);
+}
+
+TEST_F(EngineTest, BudgetLimitsQuantityAtTradePrice) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 30));
+  PledgeSpec p = Pledge(kTianjin, "vegetable.potato", 100, 40);
+  p.budget_fen = 1000;  // 33 kg at the 30 fen floor, not 25 kg at 40
+  PledgeResult r = PostPledge(p);
+  ASSERT_THAT(r.matches, SizeIs(1));
+  EXPECT_EQ(r.matches[0].quantity_kg, 33);
+  EXPECT_EQ(r.pledge.spent_fen, 990);
+  EXPECT_EQ(r.pledge.remaining_kg, 67);
+  EXPECT_EQ(r.pledge.status, OrderStatus::kOpen);
+  // An incoming offer trades at the pledge's 40 fen: 10 fen buys nothing.
+  OfferResult cheap = PostOffer(Offer(kDingxi, "vegetable.potato", 5, 10));
+  EXPECT_THAT(cheap.matches, IsEmpty());
+  EXPECT_EQ(GetPledge(1).spent_fen, 990);
+  EXPECT_EQ(GetPledge(1).status, OrderStatus::kOpen);
+}
+
+TEST_F(EngineTest, PledgeIsFilledWhenBudgetIsExactlySpent) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 25));
+  PledgeSpec p = Pledge(kTianjin, "vegetable.potato", 100, 40);
+  p.budget_fen = 1000;  // exactly 40 kg at 25
+  PledgeResult r = PostPledge(p);
+  ASSERT_THAT(r.matches, SizeIs(1));
+  EXPECT_EQ(r.matches[0].quantity_kg, 40);
+  EXPECT_EQ(r.pledge.spent_fen, 1000);
+  EXPECT_EQ(r.pledge.remaining_kg, 60);
+  EXPECT_EQ(r.pledge.status, OrderStatus::kFilled);
+  EXPECT_EQ(GetPledge(1).status, OrderStatus::kFilled);
+}
+
+TEST_F(EngineTest, FillAmountNeverOverflows) {
+  // 2^40 kg at 2^30 fen is 2^70 fen: the engine must refuse what it cannot
+  // account for (INVALID_ARGUMENT) rather than wrap around.
+  OfferSpec o =
+      Offer(kDingxi, "vegetable.potato", kMaxQuantityKg, kMaxPriceFenPerKg);
+  absl::StatusOr<OfferResult> offer = engine_.PostOffer(At(kT0), o);
+  if (!offer.ok()) {
+    EXPECT_EQ(offer.status().code(), absl::StatusCode::kInvalidArgument);
+    o.quantity_kg = int64_t{1} << 32;  // 2^62 fen in all: fits
+    ASSERT_TRUE(engine_.PostOffer(At(kT0), o).ok());
+  }
+  PledgeSpec p =
+      Pledge(kTianjin, "vegetable", kMaxQuantityKg, kMaxPriceFenPerKg);
+  absl::StatusOr<PledgeResult> r = engine_.PostPledge(At(kT0), p);
+  if (!r.ok()) {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    return;
+  }
+  __int128 spent = 0;
+  for (const MatchView& m : r->matches) {
+    EXPECT_GT(m.quantity_kg, 0);
+    EXPECT_EQ(__int128{m.amount_fen},
+              __int128{m.quantity_kg} * m.price_fen_per_kg);
+    spent += m.amount_fen;
+  }
+  EXPECT_EQ(__int128{r->pledge.spent_fen}, spent);
+  EXPECT_GE(r->pledge.spent_fen, 0);
+}
+
+// --- Priority
+// -----------------------------------------------------------------
+
+TEST_F(EngineTest, IncomingPledgePrefersPartnerRegionOverCheaperOffer) {
+  Pair(kQingdao, kLongnan);
+  PostOffer(Offer(kDingxi, "spice.sichuan_pepper", 100, 10));  // 1: cheaper
+  PostOffer(Offer(kWudu, "spice.sichuan_pepper", 100, 50));    // 2: partner
+  PledgeResult r = PostPledge(Pledge(kQingdao, "spice", 150, 60));
+  EXPECT_THAT(OfferIds(r.matches), ElementsAre(2, 1));
+  EXPECT_TRUE(r.matches[0].partner);
+  EXPECT_FALSE(r.matches[1].partner);
+}
+
+TEST_F(EngineTest, IncomingPledgePrefersKeyAssistedCountyOverCheaperOffer) {
+  Flag(kJingning, /*key_assisted=*/true, false);
+  PostOffer(Offer(kLanzhou, "fruit.apple", 100, 10));   // 1: cheaper
+  PostOffer(Offer(kJingning, "fruit.apple", 100, 20));  // 2: key assisted
+  EXPECT_THAT(OfferIds(PostPledge(Pledge(kTianjin, "fruit", 10, 30)).matches),
+              ElementsAre(2));
+}
+
+TEST_F(EngineTest, RelocationSiteRanksLikeKeyAssistedCounty) {
+  Flag(kJingning, /*key_assisted=*/true, false);
+  Flag(kWudu, false, /*relocation_site=*/true);
+  OfferSpec a = Offer(kJingning, "fruit.apple", 100, 20);
+  a.expires_at = kT0 + 500;
+  PostOffer(a);  // 1: key assisted
+  OfferSpec b = Offer(kWudu, "fruit.apple", 100, 20);
+  b.expires_at = kT0 + 400;
+  PostOffer(b);                                       // 2: relocation, sooner
+  PostOffer(Offer(kLanzhou, "fruit.apple", 100, 1));  // 3: plain, cheapest
+  EXPECT_THAT(OfferIds(PostPledge(Pledge(kTianjin, "fruit", 250, 30)).matches),
+              ElementsAre(2, 1, 3));
+}
+
+TEST_F(EngineTest, PartnerRegionOutranksKeyAssistedRegion) {
+  Pair(kQingdao, kLongnan);
+  Flag(kJingning, /*key_assisted=*/true, false);
+  PostOffer(Offer(kJingning, "fruit.apple", 100, 10));  // 1: key assisted
+  PostOffer(Offer(kWudu, "fruit.apple", 100, 20));      // 2: partner
+  EXPECT_THAT(OfferIds(PostPledge(Pledge(kQingdao, "fruit", 10, 30)).matches),
+              ElementsAre(2));
+}
+
+TEST_F(EngineTest, IncomingPledgePrefersEarlierExpiryOverCheaperOffer) {
+  OfferSpec cheap = Offer(kLankao, "vegetable.cabbage", 100, 10);
+  cheap.expires_at = kT0 + 5000;
+  OfferSpec perishable = Offer(kLankao, "vegetable.cabbage", 100, 30);
+  perishable.expires_at = kT0 + 100;
+  PostOffer(cheap);       // 1
+  PostOffer(perishable);  // 2
+  EXPECT_THAT(
+      OfferIds(PostPledge(Pledge(kTianjin, "vegetable", 10, 40)).matches),
+      ElementsAre(2));
+}
+
+TEST_F(EngineTest, IncomingPledgePrefersLowerFloorAtEqualExpiry) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 30));  // 1
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));  // 2
+  EXPECT_THAT(
+      OfferIds(PostPledge(Pledge(kTianjin, "vegetable", 10, 40)).matches),
+      ElementsAre(2));
+}
+
+TEST_F(EngineTest, IncomingPledgePrefersEarlierPostedAtEqualTerms) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));  // 1
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));  // 2
+  EXPECT_THAT(
+      OfferIds(PostPledge(Pledge(kTianjin, "vegetable", 150, 40)).matches),
+      ElementsAre(1, 2));
+}
+
+TEST_F(EngineTest, IncomingOfferPrefersPartnerBuyerOverHigherPrice) {
+  Pair(kQingdao, kLongnan);
+  PostPledge(Pledge(kGuangzhou, "spice", 100, 90));  // 1: pays more
+  PostPledge(Pledge(kQingdao, "spice", 100, 60));    // 2: partner
+  OfferResult r = PostOffer(Offer(kWudu, "spice.sichuan_pepper", 150, 50));
+  EXPECT_THAT(PledgeIds(r.matches), ElementsAre(2, 1));
+  EXPECT_EQ(r.matches[0].price_fen_per_kg, 60);
+  EXPECT_EQ(r.matches[1].price_fen_per_kg, 90);
+}
+
+TEST_F(EngineTest, IncomingOfferPrefersHigherMaxPrice) {
+  PostPledge(Pledge(kGuangzhou, "tea", 100, 60));  // 1
+  PostPledge(Pledge(kTianjin, "tea", 100, 90));    // 2
+  OfferResult r = PostOffer(Offer(kAnkang, "tea.selenium", 10, 50));
+  EXPECT_THAT(PledgeIds(r.matches), ElementsAre(2));
+}
+
+TEST_F(EngineTest, IncomingOfferPrefersEarlierPledgeAtEqualPrice) {
+  PostPledge(Pledge(kGuangzhou, "tea", 10, 60));  // 1
+  PostPledge(Pledge(kTianjin, "tea", 10, 60));    // 2
+  OfferResult r = PostOffer(Offer(kAnkang, "tea.selenium", 15, 50));
+  EXPECT_THAT(PledgeIds(r.matches), ElementsAre(1, 2));
+}
+
+TEST_F(EngineTest, RegionFlagChangeRerankRestingOffers) {
+  PostOffer(Offer(kLanzhou, "fruit.apple", 100, 10));   // 1: cheaper
+  PostOffer(Offer(kJingning, "fruit.apple", 100, 20));  // 2
+  EXPECT_THAT(OfferIds(PostPledge(Pledge(kTianjin, "fruit", 5, 30)).matches),
+              ElementsAre(1));
+  Flag(kJingning, /*key_assisted=*/true, false);
+  EXPECT_THAT(OfferIds(PostPledge(Pledge(kTianjin, "fruit", 5, 30)).matches),
+              ElementsAre(2));
+  Flag(kJingning, false, false);
+  EXPECT_THAT(OfferIds(PostPledge(Pledge(kTianjin, "fruit", 5, 30)).matches),
+              ElementsAre(1));
+}
+
+TEST_F(EngineTest, PairingAddedLaterRerankRestingOffers) {
+  PostOffer(Offer(kDingxi, "spice.sichuan_pepper", 100, 10));  // 1: cheaper
+  PostOffer(Offer(kWudu, "spice.sichuan_pepper", 100, 50));    // 2
+  Pair(kQingdao, kLongnan);
+  EXPECT_THAT(OfferIds(PostPledge(Pledge(kQingdao, "spice", 10, 60)).matches),
+              ElementsAre(2));
+}
+
+// --- Clock
+// ----------------------------------------------------------------------
+
+TEST_F(EngineTest, ClockNeverGoesBack) {
+  engine_.AdvanceClock(kT0 + 100);
+  OfferSpec o = Offer(kLankao, "vegetable.cabbage", 100, 10);
+  o.expires_at = kT0 + 50;  // in the future of the late command, not of now
+  absl::StatusOr<OfferResult> late = engine_.PostOffer(At(kT0 + 10), o);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kInvalidArgument);
+  o.expires_at = kT0 + 200;
+  OfferResult r = PostOffer(o, kT0 + 10);
+  EXPECT_EQ(r.offer.posted_at, kT0 + 100);
+  EXPECT_EQ(engine_.now(), kT0 + 100);
+  engine_.AdvanceClock(kT0);
+  EXPECT_EQ(engine_.now(), kT0 + 100);
+}
+
+TEST_F(EngineTest, AdvanceClockExpiresOpenOrders) {
+  OfferSpec o = Offer(kLankao, "vegetable.cabbage", 100, 10);
+  o.expires_at = kT0 + 10;
+  PostOffer(o);
+  engine_.AdvanceClock(kT0 + 10);
+  EXPECT_EQ(GetOffer(1, kT0 + 10).status, OrderStatus::kExpired);
+  EXPECT_EQ(GetOffer(1, kT0 + 10).remaining_kg, 100);
+  bool more = true;
+  OrderFilter open;
+  open.status = static_cast<int>(OrderStatus::kOpen);
+  EXPECT_THAT(engine_.ListOffers(open, 0, 10, kT0 + 10, &more), IsEmpty());
+}
+
+TEST_F(EngineTest, ReadsReportExpiredBeforeClockMoves) {
+  PledgeSpec p = Pledge(kTianjin, "vegetable", 100, 20);
+  p.expires_at = kT0 + 10;
+  PostPledge(p);
+  EXPECT_EQ(GetPledge(1, kT0 + 9).status, OrderStatus::kOpen);
+  EXPECT_EQ(GetPledge(1, kT0 + 10).status, OrderStatus::kExpired);
+  EXPECT_EQ(engine_.now(), kT0);
+}
+
+// --- Bad input
+// ------------------------------------------------------------------
+
+TEST_F(EngineTest, RejectsMalformedRegionCodeNamingField) {
+  for (const char* bad : {"62120", "6212000", "62a200", "", "000100", "620012",
+                          "62 200", "-62120"}) {
+    OfferSpec o = Offer(bad, "fruit.apple", 10, 10);
+    absl::StatusOr<OfferResult> r = engine_.PostOffer(At(kT0), o);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(r.status().message(), HasSubstr("region_code")) << bad;
+
+    PledgeSpec p = Pledge(bad, "fruit", 10, 10);
+    absl::StatusOr<PledgeResult> q = engine_.PostPledge(At(kT0), p);
+    EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(q.status().message(), HasSubstr("buyer_city_code")) << bad;
+  }
+  EXPECT_EQ(engine_.offer_count(), 0u);
+  EXPECT_EQ(engine_.pledge_count(), 0u);
+}
+
+TEST_F(EngineTest, RejectsMalformedProductCodeNamingField) {
+  for (const std::string& bad :
+       {std::string(""), std::string("Fruit"), std::string("fruit."),
+        std::string(".fruit"), std::string("fruit..apple"),
+        std::string("1fruit"), std::string("fruit-apple"),
+        std::string("fruit._apple"), std::string("a.b.c.d.e.f.g"),
+        std::string(129, 'a'), std::string("fruit apple")}) {
+    absl::StatusOr<OfferResult> r =
+        engine_.PostOffer(At(kT0), Offer(kJingning, bad, 10, 10));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(r.status().message(), HasSubstr("product_code")) << bad;
+    absl::StatusOr<PledgeResult> q =
+        engine_.PostPledge(At(kT0), Pledge(kTianjin, bad, 10, 10));
+    EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(q.status().message(), HasSubstr("product_code")) << bad;
+  }
+}
+
+TEST_F(EngineTest, AcceptsValuesAtTheLimits) {
+  OfferSpec o = Offer(kJingning, "a.b.c.d.e.f9_", kMaxQuantityKg, 1);
+  o.supplier_id = std::string(64, 's');
+  o.min_lot_kg = kMaxQuantityKg;
+  o.grade = 1;
+  EXPECT_TRUE(engine_.PostOffer(At(kT0), o).ok());
+  OfferSpec price =
+      Offer(kJingning, std::string(128, 'a'), 1, kMaxPriceFenPerKg);
+  EXPECT_TRUE(engine_.PostOffer(At(kT0, std::string(128, 'r'), 1), price).ok());
+  PledgeSpec p = Pledge(kTianjin, "zzz", 10, 10);
+  p.min_grade = 3;
+  p.buyer_kind = kMaxBuyerKind;
+  p.min_lot_kg = 10;
+  p.scope = static_cast<int>(Scope::kListedRegions);
+  p.region_codes.assign(kMaxListedRegions, kGansu);
+  EXPECT_TRUE(engine_.PostPledge(At(kT0), p).ok());
+}
+
+struct OfferDefect {
+  const char* field;
+  void (*apply)(OfferSpec*);
+};
+
+TEST_F(EngineTest, RejectsBadOfferFieldsNamingField) {
+  const OfferDefect defects[] = {
+      {"supplier_id", [](OfferSpec* o) { o->supplier_id = ""; }},
+      {"supplier_id", [](OfferSpec* o) { o->supplier_id.assign(65, 's'); }},
+      {"grade", [](OfferSpec* o) { o->grade = 0; }},
+      {"grade", [](OfferSpec* o) { o->grade = 4; }},
+      {"quantity_kg", [](OfferSpec* o) { o->quantity_kg = 0; }},
+      {"quantity_kg", [](OfferSpec* o) { o->quantity_kg = -10; }},
+      {"quantity_kg",
+       [](OfferSpec* o) { o->quantity_kg = kMaxQuantityKg + 1; }},
+      {"floor_price_fen_per_kg",
+       [](OfferSpec* o) { o->floor_price_fen_per_kg = 0; }},
+      {"floor_price_fen_per_kg",
+       [](OfferSpec* o) { o->floor_price_fen_per_kg = -1; }},
+      {"floor_price_fen_per_kg",
+       [](OfferSpec* o) { o->floor_price_fen_per_kg = kMaxPriceFenPerKg + 1; }},
+      {"min_lot_kg", [](OfferSpec* o) { o->min_lot_kg = -1; }},
+      {"min_lot_kg", [](OfferSpec* o) { o->min_lot_kg = o->quantity_kg + 1; }},
+      {"expires_at", [](OfferSpec* o) { o->expires_at = kT0; }},
+      {"expires_at", [](OfferSpec* o) { o->expires_at = kT0 - 1; }},
+      {"households", [](OfferSpec* o) { o->households = -1; }},
+  };
+  for (const OfferDefect& d : defects) {
+    OfferSpec o = Offer(kJingning, "fruit.apple", 100, 10);
+    d.apply(&o);
+    absl::StatusOr<OfferResult> r = engine_.PostOffer(At(kT0), o);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << d.field;
+    EXPECT_THAT(r.status().message(), HasSubstr(d.field));
+  }
+  EXPECT_EQ(engine_.offer_count(), 0u);
+}
+
+struct PledgeDefect {
+  const char* field;
+  void (*apply)(PledgeSpec*);
+};
+
+TEST_F(EngineTest, RejectsBadPledgeFieldsNamingField) {
+  const PledgeDefect defects[] = {
+      {"buyer_id", [](PledgeSpec* p) { p->buyer_id = ""; }},
+      {"buyer_id", [](PledgeSpec* p) { p->buyer_id.assign(65, 'b'); }},
+      {"buyer_kind", [](PledgeSpec* p) { p->buyer_kind = 0; }},
+      {"buyer_kind", [](PledgeSpec* p) { p->buyer_kind = 12; }},
+      {"min_grade", [](PledgeSpec* p) { p->min_grade = -1; }},
+      {"min_grade", [](PledgeSpec* p) { p->min_grade = 4; }},
+      {"quantity_kg", [](PledgeSpec* p) { p->quantity_kg = 0; }},
+      {"quantity_kg",
+       [](PledgeSpec* p) { p->quantity_kg = kMaxQuantityKg + 1; }},
+      {"max_price_fen_per_kg",
+       [](PledgeSpec* p) { p->max_price_fen_per_kg = 0; }},
+      {"max_price_fen_per_kg",
+       [](PledgeSpec* p) { p->max_price_fen_per_kg = kMaxPriceFenPerKg + 1; }},
+      {"budget_fen", [](PledgeSpec* p) { p->budget_fen = -1; }},
+      {"min_lot_kg", [](PledgeSpec* p) { p->min_lot_kg = -1; }},
+      {"min_lot_kg", [](PledgeSpec* p) { p->min_lot_kg = 101; }},
+      {"expires_at", [](PledgeSpec* p) { p->expires_at = kT0; }},
+      {"scope", [](PledgeSpec* p) { p->scope = 3; }},
+      {"scope", [](PledgeSpec* p) { p->scope = -1; }},
+      {"region_codes",
+       [](PledgeSpec* p) {
+         p->scope = static_cast<int>(Scope::kListedRegions);
+         p->region_codes.clear();
+       }},
+      {"region_codes",
+       [](PledgeSpec* p) {
+         p->scope = static_cast<int>(Scope::kListedRegions);
+         p->region_codes.assign(kMaxListedRegions + 1, kGansu);
+       }},
+      {"region_codes",
+       [](PledgeSpec* p) {
+         p->scope = static_cast<int>(Scope::kAny);
+         p->region_codes = {kGansu};
+       }},
+      {"region_codes",
+       [](PledgeSpec* p) {
+         p->scope = static_cast<int>(Scope::kListedRegions);
+         p->region_codes = {kGansu, "62a000"};
+       }},
+  };
+  for (const PledgeDefect& d : defects) {
+    PledgeSpec p = Pledge(kTianjin, "fruit", 100, 10);
+    d.apply(&p);
+    absl::StatusOr<PledgeResult> r = engine_.PostPledge(At(kT0), p);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << d.field;
+    EXPECT_THAT(r.status().message(), HasSubstr(d.field));
+  }
+  EXPECT_EQ(engine_.pledge_count(), 0u);
+}
+
+TEST_F(EngineTest, UnknownRegionIsNotFound) {
+  constexpr char kGuizhou[] = "520000";  // well formed, never upserted
+  EXPECT_EQ(engine_.PostOffer(At(kT0), Offer(kGuizhou, "fruit", 10, 10))
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine_.PostPledge(At(kT0), Pledge(kGuizhou, "fruit", 10, 10))
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  PledgeSpec p = Pledge(kTianjin, "fruit", 10, 10);
+  p.scope = static_cast<int>(Scope::kListedRegions);
+  p.region_codes = {kGansu, kGuizhou};
+  absl::StatusOr<PledgeResult> r = engine_.PostPledge(At(kT0), p);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(r.status().message(), HasSubstr(kGuizhou));
+  EXPECT_EQ(engine_.UpsertPairing(At(kT0), Pairing{kQingdao, kGuizhou, ""})
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, RejectedCommandLeavesStateUntouched) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 10));  // offer 1
+  PledgeSpec bad = Pledge(kTianjin, "vegetable", 50, 20);
+  bad.min_lot_kg = 51;  // the one defect; otherwise it would match offer 1
+  EXPECT_FALSE(engine_.PostPledge(At(kT0), bad).ok());
+  EXPECT_EQ(engine_.pledge_count(), 0u);
+  EXPECT_EQ(engine_.last_match_id(), 0u);
+  EXPECT_EQ(GetOffer(1).remaining_kg, 100);
+  // Rejected commands consume no id.
+  PledgeResult good = PostPledge(Pledge(kTianjin, "vegetable", 50, 20));
+  EXPECT_EQ(good.pledge.pledge_id, 1u);
+  ASSERT_THAT(good.matches, SizeIs(1));
+  EXPECT_EQ(good.matches[0].match_id, 1u);
+}
+
+TEST_F(EngineTest, RejectsOversizeRequestId) {
+  std::string rid(kMaxRequestIdBytes + 1, 'r');
+  absl::StatusOr<OfferResult> r =
+      engine_.PostOffer(At(kT0, rid, 7), Offer(kDingxi, "vegetable", 1, 1));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("request_id"));
+  EXPECT_EQ(engine_.offer_count(), 0u);
+}
+
+TEST_F(EngineTest, RegionUpsertValidatesCodeAndName) {
+  absl::StatusOr<RegionResult> bad =
+      engine_.UpsertRegion(At(kT0), Region{"62000", "Gansu", false, false});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("code"));
+  absl::StatusOr<RegionResult> name = engine_.UpsertRegion(
+      At(kT0), Region{"520000", std::string(65, 'n'), false, false});
+  EXPECT_EQ(name.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(name.status().message(), HasSubstr("name"));
+  bool more = true;
+  EXPECT_THAT(engine_.ListRegions("52", "", 10, &more), IsEmpty());
+}
+
+TEST_F(EngineTest, UpsertRegionReplacesNameAndFlags) {
+  ASSERT_TRUE(
+      engine_.UpsertRegion(At(kT0), Region{kJingning, "静宁县", true, false})
+          .ok());
+  bool more = true;
+  std::vector<Region> rs = engine_.ListRegions("620826", "", 10, &more);
+  ASSERT_THAT(rs, SizeIs(1));
+  EXPECT_EQ(rs[0].name, "静宁县");
+  EXPECT_TRUE(rs[0].key_assisted);
+  EXPECT_FALSE(rs[0].relocation_site);
+  EXPECT_FALSE(more);
+}
+
+TEST_F(EngineTest, PairingValidatesCodesAndNote) {
+  absl::StatusOr<PairingResult> bad =
+      engine_.UpsertPairing(At(kT0), Pairing{"3702", kLongnan, ""});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("east_code"));
+  absl::StatusOr<PairingResult> note = engine_.UpsertPairing(
+      At(kT0), Pairing{kQingdao, kLongnan, std::string(257, 'x')});
+  EXPECT_EQ(note.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(note.status().message(), HasSubstr("note"));
+  EXPECT_EQ(engine_.DeletePairing(At(kT0), kQingdao, kLongnan).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, ListPairingsByCodePrefix) {
+  Pair(kQingdao, kLongnan);
+  Pair(kShandong, kGansu);
+  EXPECT_EQ(engine_.UpsertPairing(At(kT0), Pairing{kGuangdong, "450000", ""})
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);  // Guangxi is not a known region
+  bool more = true;
+  std::vector<Pairing> all = engine_.ListPairings("", "", "", 10, &more);
+  ASSERT_THAT(all, SizeIs(2));
+  EXPECT_EQ(all[0].east_code, kShandong);
+  EXPECT_EQ(all[1].east_code, kQingdao);
+  std::vector<Pairing> longnan =
+      engine_.ListPairings("6212", "", "", 10, &more);
+  ASSERT_THAT(longnan, SizeIs(1));
+  EXPECT_EQ(longnan[0].west_code, kLongnan);
+}
+
+// --- Cancel
+// ---------------------------------------------------------------------
+
+TEST_F(EngineTest, CancelReturnsCancelledOrderWithWhatWasLeft) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 10));
+  PostPledge(Pledge(kTianjin, "vegetable", 30, 20));
+  absl::StatusOr<OfferResult> r = engine_.CancelOffer(At(kT0 + 1), 1);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->offer.status, OrderStatus::kCancelled);
+  EXPECT_EQ(r->unfilled_kg, 70);
+  EXPECT_EQ(r->offer.remaining_kg, 70);
+  EXPECT_THAT(r->matches, IsEmpty());
+  EXPECT_EQ(GetOffer(1).status, OrderStatus::kCancelled);
+  PostPledge(Pledge(kTianjin, "fruit", 30, 20));
+  absl::StatusOr<PledgeResult> p = engine_.CancelPledge(At(kT0 + 1), 2);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->pledge.status, OrderStatus::kCancelled);
+  EXPECT_EQ(p->unfilled_kg, 30);
+}
+
+TEST_F(EngineTest, CancelFilledOfferIsFailedPrecondition) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 10, 10));
+  PostPledge(Pledge(kTianjin, "vegetable", 30, 20));
+  EXPECT_EQ(engine_.CancelOffer(At(kT0), 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(GetOffer(1).status, OrderStatus::kFilled);
+}
+
+TEST_F(EngineTest, CancelTwiceIsFailedPrecondition) {
+  PostPledge(Pledge(kTianjin, "vegetable", 30, 20));
+  ASSERT_TRUE(engine_.CancelPledge(At(kT0), 1).ok());
+  EXPECT_EQ(engine_.CancelPledge(At(kT0), 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(EngineTest, CancelExpiredPledgeIsFailedPrecondition) {
+  PledgeSpec p = Pledge(kTianjin, "vegetable", 30, 20);
+  p.expires_at = kT0 + 10;
+  PostPledge(p);
+  EXPECT_EQ(engine_.CancelPledge(At(kT0 + 10), 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(GetPledge(1, kT0 + 10).status, OrderStatus::kExpired);
+}
+
+TEST_F(EngineTest, CancelUnknownIdIsNotFound) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 10, 10));
+  EXPECT_EQ(engine_.CancelOffer(At(kT0), 2).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine_.CancelOffer(At(kT0), 0).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine_.CancelPledge(At(kT0), 1).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine_.GetOffer(2, kT0).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// --- Idempotency
+// ----------------------------------------------------------------
+
+TEST_F(EngineTest, RepeatedRequestIdReturnsFirstResult) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 10));
+  PledgeSpec p = Pledge(kTianjin, "vegetable", 30, 20);
+  absl::StatusOr<PledgeResult> first =
+      engine_.PostPledge(At(kT0, "req-1", 42), p);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->replayed);
+  absl::StatusOr<PledgeResult> again =
+      engine_.PostPledge(At(kT0 + 5, "req-1", 42), p);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->pledge.pledge_id, 1u);
+  ASSERT_THAT(again->matches, SizeIs(1));
+  EXPECT_EQ(again->matches[0].match_id, 1u);
+  EXPECT_EQ(again->matches[0].quantity_kg, 30);
+  // Nothing changed.
+  EXPECT_EQ(engine_.pledge_count(), 1u);
+  EXPECT_EQ(engine_.last_match_id(), 1u);
+  EXPECT_EQ(GetOffer(1).remaining_kg, 70);
+}
+
+TEST_F(EngineTest, RepeatedCancelReturnsFirstResultNotFailedPrecondition) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 10));
+  ASSERT_TRUE(engine_.CancelOffer(At(kT0, "cancel-1", 9), 1).ok());
+  absl::StatusOr<OfferResult> again =
+      engine_.CancelOffer(At(kT0 + 1, "cancel-1", 9), 1);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->offer.status, OrderStatus::kCancelled);
+  EXPECT_EQ(again->unfilled_kg, 100);
+}
+
+TEST_F(EngineTest, RepeatAfterExpiryStillReturnsFirstResult) {
+  OfferSpec o = Offer(kDingxi, "vegetable.potato", 100, 10);
+  o.expires_at = kT0 + 10;
+  ASSERT_TRUE(engine_.PostOffer(At(kT0, "post-1", 5), o).ok());
+  absl::StatusOr<OfferResult> again =
+      engine_.PostOffer(At(kT0 + 20, "post-1", 5), o);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->offer.offer_id, 1u);
+  EXPECT_EQ(engine_.offer_count(), 1u);
+}
+
+TEST_F(EngineTest, ConflictingRequestIdIsAlreadyExists) {
+  OfferSpec o = Offer(kDingxi, "vegetable.potato", 100, 10);
+  ASSERT_TRUE(engine_.PostOffer(At(kT0, "req-1", 1), o).ok());
+  o.quantity_kg = 200;
+  absl::StatusOr<OfferResult> r = engine_.PostOffer(At(kT0, "req-1", 2), o);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(engine_.offer_count(), 1u);
+}
+
+TEST_F(EngineTest, RequestIdsShareOneNamespaceAcrossCommandKinds) {
+  ASSERT_TRUE(engine_
+                  .PostOffer(At(kT0, "req-1", 1),
+                             Offer(kDingxi, "vegetable.potato", 100, 10))
+                  .ok());
+  EXPECT_EQ(engine_
+                .PostPledge(At(kT0, "req-1", 2),
+                            Pledge(kTianjin, "vegetable", 10, 20))
+                .status()
+                .code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(engine_.pledge_count(), 0u);
+}
+
+TEST_F(EngineTest, RejectedRequestIsNotRemembered) {
+  OfferSpec o = Offer(kDingxi, "vegetable.potato", 100, 10);
+  o.grade = 9;
+  EXPECT_FALSE(engine_.PostOffer(At(kT0, "req-1", 1), o).ok());
+  o.grade = 2;
+  absl::StatusOr<OfferResult> r = engine_.PostOffer(At(kT0, "req-1", 2), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->replayed);
+  EXPECT_EQ(r->offer.offer_id, 1u);
+}
+
+TEST_F(EngineTest, EmptyRequestIdIsNeverReplayed) {
+  OfferSpec o = Offer(kDingxi, "vegetable.potato", 100, 10);
+  ASSERT_TRUE(engine_.PostOffer(At(kT0, "", 1), o).ok());
+  absl::StatusOr<OfferResult> r = engine_.PostOffer(At(kT0, "", 1), o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->replayed);
+  EXPECT_EQ(r->offer.offer_id, 2u);
+}
+
+// --- Ids and reads
+// --------------------------------------------------------------
+
+TEST_F(EngineTest, OfferPledgeAndMatchIdsCountFromOneSeparately) {
+  EXPECT_EQ(PostPledge(Pledge(kTianjin, "fruit", 10, 20)).pledge.pledge_id, 1u);
+  EXPECT_EQ(PostPledge(Pledge(kTianjin, "fruit", 10, 20)).pledge.pledge_id, 2u);
+  OfferResult o = PostOffer(Offer(kJingning, "fruit.apple", 15, 10));
+  EXPECT_EQ(o.offer.offer_id, 1u);
+  ASSERT_THAT(o.matches, SizeIs(2));
+  EXPECT_EQ(o.matches[0].match_id, 1u);
+  EXPECT_EQ(o.matches[1].match_id, 2u);
+  EXPECT_EQ(engine_.offer_count(), 1u);
+  EXPECT_EQ(engine_.pledge_count(), 2u);
+  EXPECT_EQ(engine_.last_match_id(), 2u);
+}
+
+TEST_F(EngineTest, ListOffersPagesByIdAndFiltersByStatus) {
+  for (int i = 0; i < 5; ++i) {
+    PostOffer(Offer(kDingxi, "vegetable.potato", 10, 10));  // ids 1..5
+  }
+  PostPledge(Pledge(kTianjin, "vegetable", 10, 20));  // fills offer 1
+  ASSERT_TRUE(engine_.CancelOffer(At(kT0), 3).ok());
+  OrderFilter open;
+  open.status = static_cast<int>(OrderStatus::kOpen);
+  bool more = false;
+  std::vector<OfferView> page = engine_.ListOffers(open, 0, 2, kT0, &more);
+  ASSERT_THAT(page, SizeIs(2));
+  EXPECT_EQ(page[0].offer_id, 2u);
+  EXPECT_EQ(page[1].offer_id, 4u);
+  EXPECT_TRUE(more);
+  page = engine_.ListOffers(open, 4, 2, kT0, &more);
+  ASSERT_THAT(page, SizeIs(1));
+  EXPECT_EQ(page[0].offer_id, 5u);
+  EXPECT_FALSE(more);
+  // An unset filter matches every status.
+  EXPECT_THAT(engine_.ListOffers(OrderFilter{}, 0, 10, kT0, &more), SizeIs(5));
+  OrderFilter cancelled;
+  cancelled.status = static_cast<int>(OrderStatus::kCancelled);
+  page = engine_.ListOffers(cancelled, 0, 10, kT0, &more);
+  ASSERT_THAT(page, SizeIs(1));
+  EXPECT_EQ(page[0].offer_id, 3u);
+}
+
+TEST_F(EngineTest, ListOffersFiltersByOwnerProductAndRegionPrefix) {
+  OfferSpec a = Offer(kJingning, "fruit.apple.fuji", 10, 10);
+  a.supplier_id = "jingning-coop";
+  PostOffer(a);                                            // 1
+  PostOffer(Offer(kWudu, "fruit.apples", 10, 10));         // 2
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 10, 10));  // 3
+  bool more = true;
+  auto ids = [&](const OrderFilter& f) {
+    std::vector<uint64_t> out;
+    for (const OfferView& v : engine_.ListOffers(f, 0, 10, kT0, &more)) {
+      out.push_back(v.offer_id);
+    }
+    return out;
+  };
+  OrderFilter owner;
+  owner.owner_id = "jingning-coop";
+  EXPECT_THAT(ids(owner), ElementsAre(1));
+  OrderFilter product;
+  product.product_code_prefix = "fruit.apple";
+  EXPECT_THAT(ids(product), ElementsAre(1));
+  OrderFilter region;
+  region.region_code_prefix = "62";
+  EXPECT_THAT(ids(region), ElementsAre(1, 2));
+}
+
+TEST_F(EngineTest, ListPledgesFiltersByBuyerAndStatus) {
+  PledgeSpec a = Pledge(kQingdao, "fruit", 10, 10);
+  a.buyer_id = "qingdao-office";
+  PostPledge(a);
+  PostPledge(Pledge(kTianjin, "fruit", 10, 10));
+  ASSERT_TRUE(engine_.CancelPledge(At(kT0), 2).ok());
+  bool more = true;
+  OrderFilter f;
+  f.owner_id = "qingdao-office";
+  std::vector<PledgeView> vs = engine_.ListPledges(f, 0, 10, kT0, &more);
+  ASSERT_THAT(vs, SizeIs(1));
+  EXPECT_EQ(vs[0].pledge_id, 1u);
+  OrderFilter city;
+  city.region_code_prefix = "12";
+  city.status = static_cast<int>(OrderStatus::kCancelled);
+  vs = engine_.ListPledges(city, 0, 10, kT0, &more);
+  ASSERT_THAT(vs, SizeIs(1));
+  EXPECT_EQ(vs[0].pledge_id, 2u);
+}
+
+TEST_F(EngineTest, ListMatchesResumesAfterMatchIdAndFilters) {
+  PostPledge(Pledge(kTianjin, "fruit", 100, 20));
+  PostPledge(Pledge(kGuangzhou, "fruit", 100, 20));
+  PostOffer(Offer(kJingning, "fruit.apple", 150, 10));  // matches 1, 2
+  PostOffer(Offer(kWudu, "fruit.apple", 30, 10));       // match 3
+  bool more = false;
+  std::vector<MatchView> ms = engine_.ListMatches({}, 1, 10, &more);
+  ASSERT_THAT(ms, SizeIs(2));
+  EXPECT_EQ(ms[0].match_id, 2u);
+  EXPECT_EQ(ms[1].match_id, 3u);
+  EXPECT_FALSE(more);
+  EXPECT_THAT(engine_.ListMatches({}, 0, 2, &more), SizeIs(2));
+  EXPECT_TRUE(more);
+  MatchFilter f;
+  f.pledge_id = 2;
+  ms = engine_.ListMatches(f, 0, 10, &more);
+  ASSERT_THAT(ms, SizeIs(2));
+  EXPECT_EQ(ms[0].quantity_kg, 50);
+  EXPECT_EQ(ms[1].quantity_kg, 30);
+  MatchFilter region;
+  region.region_code_prefix = "6212";
+  ms = engine_.ListMatches(region, 0, 10, &more);
+  ASSERT_THAT(ms, SizeIs(1));
+  EXPECT_EQ(ms[0].match_id, 3u);
+}
+
+TEST_F(EngineTest, GetBookAggregatesOpenOrdersPerProduct) {
+  PostOffer(Offer(kJingning, "fruit.apple", 100, 30));
+  PostOffer(Offer(kJingning, "fruit.apple", 50, 25));
+  OfferSpec soon = Offer(kJingning, "fruit.apple", 70, 24);
+  soon.expires_at = kT0 + 10;  // gone by the time the book is read
+  PostOffer(soon);
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 40, 10));
+  PostPledge(Pledge(kTianjin, "fruit.apple", 20, 15));  // below every floor
+  PostPledge(Pledge(kTianjin, "fruit.apple", 10, 20));
+  PostPledge(Pledge(kTianjin, "tea", 5, 20));
+  std::vector<BookLine> book = engine_.GetBook("", kT0 + 10);
+  ASSERT_THAT(book, SizeIs(3));
+  EXPECT_EQ(book[0].product_code, "fruit.apple");
+  EXPECT_EQ(book[0].open_offer_kg, 150);
+  EXPECT_EQ(book[0].open_offer_count, 2);
+  EXPECT_EQ(book[0].best_floor_price_fen_per_kg, 25);
+  EXPECT_EQ(book[0].open_pledge_kg, 30);
+  EXPECT_EQ(book[0].open_pledge_count, 2);
+  EXPECT_EQ(book[0].best_max_price_fen_per_kg, 20);
+  EXPECT_EQ(book[1].product_code, "tea");
+  EXPECT_EQ(book[1].open_offer_count, 0);
+  EXPECT_EQ(book[1].best_floor_price_fen_per_kg, 0);
+  EXPECT_EQ(book[1].open_pledge_kg, 5);
+  EXPECT_EQ(book[2].product_code, "vegetable.cabbage");
+  EXPECT_EQ(book[2].best_max_price_fen_per_kg, 0);
+}
+
+TEST_F(EngineTest, GetBookPrefixMatchesWholeSegments) {
+  PostOffer(Offer(kJingning, "fruit.apple", 100, 30));
+  PostOffer(Offer(kJingning, "fruit.apples", 100, 30));
+  PostOffer(Offer(kJingning, "fruit.apple.fuji", 100, 30));
+  std::vector<BookLine> book = engine_.GetBook("fruit.apple", kT0);
+  ASSERT_THAT(book, SizeIs(2));
+  EXPECT_EQ(book[0].product_code, "fruit.apple");
+  EXPECT_EQ(book[1].product_code, "fruit.apple.fuji");
+}
+
+}  // namespace
+}  // namespace duijie

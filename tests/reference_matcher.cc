@@ -1,0 +1,602 @@
+// ReferenceMatcher: see reference_matcher.h. Every rule is written out in
+// the most direct way; where the issue left a choice open, the comment says
+// which reading is taken.
+#include "tests/reference_matcher.h"
+
+#include <algorithm>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "absl/status/status.h"
+
+namespace duijie {
+namespace {
+
+constexpr size_t kIdBytes = 64;
+constexpr size_t kRequestIdBytes = 128;
+constexpr size_t kRegionNameBytes = 64;
+constexpr size_t kNoteBytes = 256;
+constexpr size_t kProductBytes = 128;
+constexpr size_t kProductSegments = 6;
+constexpr size_t kListedRegions = 64;
+constexpr int64_t kQuantityLimit = int64_t{1} << 40;
+constexpr int64_t kPriceLimit = int64_t{1} << 30;
+
+absl::Status Invalid(std::string_view field, std::string_view why) {
+  return absl::InvalidArgumentError(std::string(field) + ": " +
+                                    std::string(why));
+}
+absl::Status NotFound(std::string_view field, std::string_view value) {
+  return absl::NotFoundError(std::string(field) + ": unknown " +
+                             std::string(value));
+}
+
+// Six ASCII digits; province part not "00"; a "00" prefecture part only
+// with a "00" county part.
+bool WellFormedRegion(std::string_view c) {
+  if (c.size() != 6) return false;
+  for (char ch : c) {
+    if (ch < '0' || ch > '9') return false;
+  }
+  if (c.substr(0, 2) == "00") return false;
+  if (c.substr(2, 2) == "00" && c.substr(4, 2) != "00") return false;
+  return true;
+}
+
+// The code itself, its prefecture and its province.
+std::vector<std::string> SelfAndAncestors(std::string_view c) {
+  std::string s(c);
+  return {s, s.substr(0, 2) + "0000", s.substr(0, 4) + "00"};
+}
+
+// `code` equals `area` or lies under it.
+bool RegionUnder(std::string_view code, std::string_view area) {
+  for (const std::string& a : SelfAndAncestors(code)) {
+    if (a == area) return true;
+  }
+  return false;
+}
+
+bool WellFormedProduct(std::string_view p) {
+  if (p.empty() || p.size() > kProductBytes) return false;
+  size_t segments = 0;
+  size_t start = 0;
+  while (true) {
+    size_t end = p.find('.', start);
+    std::string_view seg =
+        p.substr(start, end == std::string_view::npos ? p.npos : end - start);
+    if (seg.empty() || seg[0] < 'a' || seg[0] > 'z') return false;
+    for (char ch : seg) {
+      bool ok =
+          (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+      if (!ok) return false;
+    }
+    ++segments;
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return segments <= kProductSegments;
+}
+
+// Segment-wise: "vegetable" covers "vegetable.cabbage", not "vegetables".
+bool ProductUnder(std::string_view product, std::string_view area) {
+  if (product == area) return true;
+  return product.size() > area.size() &&
+         product.substr(0, area.size()) == area && product[area.size()] == '.';
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Idempotency. Reading taken: the clock moves first (time passes whether or
+// not the command is accepted), then a remembered request_id is answered
+// before any other validation, so that a retried cancel or a retried post
+// whose expires_at has meanwhile passed still gets its first answer.
+// request_ids share one namespace across all command kinds.
+
+absl::Status ReferenceMatcher::Begin(const CommandContext& ctx,
+                                     const Remembered** replay) {
+  AdvanceClock(ctx.now);
+  *replay = nullptr;
+  if (ctx.request_id.size() > kRequestIdBytes) {
+    return Invalid("request_id", "longer than 128 bytes");
+  }
+  if (ctx.request_id.empty()) return absl::OkStatus();
+  auto it = requests_.find(ctx.request_id);
+  if (it == requests_.end()) return absl::OkStatus();
+  if (it->second.fingerprint != ctx.fingerprint) {
+    return absl::AlreadyExistsError("request_id: reused with another body: " +
+                                    std::string(ctx.request_id));
+  }
+  *replay = &it->second;
+  return absl::OkStatus();
+}
+
+template <typename R>
+absl::StatusOr<R> ReferenceMatcher::Replay(const Remembered& r) {
+  const R* first = std::get_if<R>(&r.result);
+  if (first == nullptr) {
+    // Same digest for a different kind of command: a conflict.
+    return absl::AlreadyExistsError("request_id: reused for another command");
+  }
+  R again = *first;
+  again.replayed = true;
+  return again;
+}
+
+template <typename R>
+void ReferenceMatcher::Remember(const CommandContext& ctx, const R& result) {
+  if (ctx.request_id.empty()) return;
+  requests_[std::string(ctx.request_id)] = Remembered{ctx.fingerprint, result};
+}
+
+// ---------------------------------------------------------------------------
+// Clock.
+
+void ReferenceMatcher::AdvanceClock(Micros now) {
+  clock_ = std::max(clock_, now);
+  for (Offer& o : offers_) {
+    if (o.status == OrderStatus::kOpen && o.spec.expires_at <= clock_) {
+      o.status = OrderStatus::kExpired;
+    }
+  }
+  for (Pledge& p : pledges_) {
+    if (p.status == OrderStatus::kOpen && p.spec.expires_at <= clock_) {
+      p.status = OrderStatus::kExpired;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Reference data.
+
+bool ReferenceMatcher::KnownRegion(std::string_view code) const {
+  return regions_.find(code) != regions_.end();
+}
+
+absl::StatusOr<RegionResult> ReferenceMatcher::UpsertRegion(
+    const CommandContext& ctx, const Region& region) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (replay) return Replay<RegionResult>(*replay);
+  if (!WellFormedRegion(region.code)) {
+    return Invalid("region.code", "malformed " + region.code);
+  }
+  if (region.name.size() > kRegionNameBytes) {
+    return Invalid("region.name", "longer than 64 bytes");
+  }
+  regions_[region.code] = region;
+  RegionResult result{region, false};
+  Remember(ctx, result);
+  return result;
+}
+
+absl::StatusOr<PairingResult> ReferenceMatcher::UpsertPairing(
+    const CommandContext& ctx, const Pairing& pairing) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (replay) return Replay<PairingResult>(*replay);
+  if (!WellFormedRegion(pairing.east_code)) {
+    return Invalid("east_code", "malformed " + pairing.east_code);
+  }
+  if (!WellFormedRegion(pairing.west_code)) {
+    return Invalid("west_code", "malformed " + pairing.west_code);
+  }
+  if (pairing.note.size() > kNoteBytes) {
+    return Invalid("note", "longer than 256 bytes");
+  }
+  if (!KnownRegion(pairing.east_code)) {
+    return NotFound("east_code", pairing.east_code);
+  }
+  if (!KnownRegion(pairing.west_code)) {
+    return NotFound("west_code", pairing.west_code);
+  }
+  bool replaced = false;
+  for (Pairing& p : pairings_) {
+    if (p.east_code == pairing.east_code && p.west_code == pairing.west_code) {
+      p.note = pairing.note;
+      replaced = true;
+    }
+  }
+  if (!replaced) pairings_.push_back(pairing);
+  PairingResult result{pairing, false};
+  Remember(ctx, result);
+  return result;
+}
+
+absl::StatusOr<PairingResult> ReferenceMatcher::DeletePairing(
+    const CommandContext& ctx, std::string_view east_code,
+    std::string_view west_code) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (replay) return Replay<PairingResult>(*replay);
+  if (!WellFormedRegion(east_code)) {
+    return Invalid("east_code", "malformed " + std::string(east_code));
+  }
+  if (!WellFormedRegion(west_code)) {
+    return Invalid("west_code", "malformed " + std::string(west_code));
+  }
+  for (size_t i = 0; i < pairings_.size(); ++i) {
+    if (pairings_[i].east_code == east_code &&
+        pairings_[i].west_code == west_code) {
+      PairingResult result{pairings_[i], false};
+      pairings_.erase(pairings_.begin() + i);
+      Remember(ctx, result);
+      return result;
+    }
+  }
+  return absl::NotFoundError("pairing: none between " + std::string(east_code) +
+                             " and " + std::string(west_code));
+}
+
+bool ReferenceMatcher::Partner(std::string_view region,
+                               std::string_view city) const {
+  for (const Pairing& p : pairings_) {
+    if (RegionUnder(city, p.east_code) && RegionUnder(region, p.west_code)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ReferenceMatcher::Priority(const Offer& o) const {
+  auto it = regions_.find(o.spec.region_code);
+  return it != regions_.end() &&
+         (it->second.key_assisted || it->second.relocation_site);
+}
+
+// ---------------------------------------------------------------------------
+// Matching.
+
+bool ReferenceMatcher::Compatible(const Offer& o, const Pledge& p) const {
+  if (o.status != OrderStatus::kOpen || p.status != OrderStatus::kOpen) {
+    return false;
+  }
+  if (o.spec.expires_at <= clock_ || p.spec.expires_at <= clock_) return false;
+  if (!ProductUnder(o.spec.product_code, p.spec.product_code)) return false;
+  if (p.spec.min_grade != 0 && o.spec.grade > p.spec.min_grade) return false;
+  if (p.spec.require_certified && !o.spec.certified) return false;
+  if (o.spec.floor_price_fen_per_kg > p.spec.max_price_fen_per_kg) {
+    return false;
+  }
+  switch (static_cast<Scope>(p.spec.scope)) {
+    case Scope::kAny:
+      return true;
+    case Scope::kPartnersOnly:
+      return Partner(o.spec.region_code, p.spec.buyer_city_code);
+    case Scope::kListedRegions:
+      for (const std::string& area : p.spec.region_codes) {
+        if (RegionUnder(o.spec.region_code, area)) return true;
+      }
+      return false;
+  }
+  return false;
+}
+
+int64_t ReferenceMatcher::FillQuantity(const Offer& o, const Pledge& p,
+                                       int64_t price) {
+  int64_t q = std::min(o.remaining_kg, p.remaining_kg);
+  if (p.spec.budget_fen > 0) {
+    q = std::min(q, (p.spec.budget_fen - p.spent_fen) / price);
+  }
+  if (q <= 0) return 0;
+  bool pledge_ok = q >= p.spec.min_lot_kg || q == p.remaining_kg;
+  bool offer_ok = q >= o.spec.min_lot_kg || q == o.remaining_kg;
+  return pledge_ok && offer_ok ? q : 0;
+}
+
+MatchView ReferenceMatcher::Fill(Offer& o, Pledge& p, int64_t q,
+                                 int64_t price) {
+  o.remaining_kg -= q;
+  p.remaining_kg -= q;
+  p.spent_fen += q * price;
+  if (o.remaining_kg == 0) o.status = OrderStatus::kFilled;
+  if (p.remaining_kg == 0 ||
+      (p.spec.budget_fen > 0 && p.spent_fen == p.spec.budget_fen)) {
+    p.status = OrderStatus::kFilled;
+  }
+  MatchView m;
+  m.match_id = matches_.size() + 1;
+  m.offer_id = o.id;
+  m.pledge_id = p.id;
+  m.supplier_id = o.spec.supplier_id;
+  m.buyer_id = p.spec.buyer_id;
+  m.product_code = o.spec.product_code;
+  m.region_code = o.spec.region_code;
+  m.buyer_city_code = p.spec.buyer_city_code;
+  m.quantity_kg = q;
+  m.price_fen_per_kg = price;
+  m.amount_fen = q * price;
+  m.partner = Partner(o.spec.region_code, p.spec.buyer_city_code);
+  m.matched_at = clock_;
+  matches_.push_back(m);
+  return m;
+}
+
+std::vector<MatchView> ReferenceMatcher::MatchIncomingPledge(Pledge& p) {
+  std::vector<MatchView> out;
+  while (p.status == OrderStatus::kOpen) {
+    std::vector<Offer*> candidates;
+    for (Offer& o : offers_) {
+      if (Compatible(o, p)) candidates.push_back(&o);
+    }
+    auto key = [&](const Offer* o) {
+      // Smaller sorts first: partner, then priority region, then earliest
+      // expiry, then lowest floor, then earliest posted.
+      return std::make_tuple(
+          !Partner(o->spec.region_code, p.spec.buyer_city_code), !Priority(*o),
+          o->spec.expires_at, o->spec.floor_price_fen_per_kg, o->id);
+    };
+    std::sort(candidates.begin(), candidates.end(),
+              [&](const Offer* a, const Offer* b) { return key(a) < key(b); });
+    bool filled = false;
+    for (Offer* o : candidates) {
+      int64_t price = o->spec.floor_price_fen_per_kg;
+      int64_t q = FillQuantity(*o, p, price);
+      if (q == 0) continue;  // skipped, not a stop
+      out.push_back(Fill(*o, p, q, price));
+      filled = true;
+      break;  // start over from scratch
+    }
+    if (!filled) break;
+  }
+  return out;
+}
+
+std::vector<MatchView> ReferenceMatcher::MatchIncomingOffer(Offer& o) {
+  std::vector<MatchView> out;
+  while (o.status == OrderStatus::kOpen) {
+    std::vector<Pledge*> candidates;
+    for (Pledge& p : pledges_) {
+      if (Compatible(o, p)) candidates.push_back(&p);
+    }
+    auto key = [&](const Pledge* p) {
+      // Partner buyer first, then highest max price, then earliest posted.
+      return std::make_tuple(
+          !Partner(o.spec.region_code, p->spec.buyer_city_code),
+          -p->spec.max_price_fen_per_kg, p->id);
+    };
+    std::sort(
+        candidates.begin(), candidates.end(),
+        [&](const Pledge* a, const Pledge* b) { return key(a) < key(b); });
+    bool filled = false;
+    for (Pledge* p : candidates) {
+      int64_t price = p->spec.max_price_fen_per_kg;
+      int64_t q = FillQuantity(o, *p, price);
+      if (q == 0) continue;
+      out.push_back(Fill(o, *p, q, price));
+      filled = true;
+      break;
+    }
+    if (!filled) break;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Orders.
+
+absl::StatusOr<OfferResult> ReferenceMatcher::PostOffer(
+    const CommandContext& ctx, const OfferSpec& spec) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (replay) return Replay<OfferResult>(*replay);
+  if (spec.supplier_id.empty() || spec.supplier_id.size() > kIdBytes) {
+    return Invalid("supplier_id", "empty or longer than 64 bytes");
+  }
+  if (!WellFormedRegion(spec.region_code)) {
+    return Invalid("region_code", "malformed " + spec.region_code);
+  }
+  if (!WellFormedProduct(spec.product_code)) {
+    return Invalid("product_code", "malformed " + spec.product_code);
+  }
+  if (spec.grade < 1 || spec.grade > 3) return Invalid("grade", "not 1..3");
+  if (spec.quantity_kg <= 0 || spec.quantity_kg > kQuantityLimit) {
+    return Invalid("quantity_kg", "out of range");
+  }
+  if (spec.floor_price_fen_per_kg <= 0 ||
+      spec.floor_price_fen_per_kg > kPriceLimit) {
+    return Invalid("floor_price_fen_per_kg", "out of range");
+  }
+  if (spec.min_lot_kg < 0 || spec.min_lot_kg > spec.quantity_kg) {
+    return Invalid("min_lot_kg", "out of range");
+  }
+  if (spec.expires_at <= clock_) return Invalid("expires_at", "not future");
+  if (spec.households < 0) return Invalid("households", "negative");
+  if (!KnownRegion(spec.region_code)) {
+    return NotFound("region_code", spec.region_code);
+  }
+
+  offers_.push_back(Offer{offers_.size() + 1, spec, spec.quantity_kg,
+                          OrderStatus::kOpen, clock_});
+  Offer& o = offers_.back();
+  OfferResult result;
+  result.matches = MatchIncomingOffer(o);
+  result.offer = ViewOf(o);
+  Remember(ctx, result);
+  return result;
+}
+
+absl::StatusOr<PledgeResult> ReferenceMatcher::PostPledge(
+    const CommandContext& ctx, const PledgeSpec& spec) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (replay) return Replay<PledgeResult>(*replay);
+  if (spec.buyer_id.empty() || spec.buyer_id.size() > kIdBytes) {
+    return Invalid("buyer_id", "empty or longer than 64 bytes");
+  }
+  if (!WellFormedRegion(spec.buyer_city_code)) {
+    return Invalid("buyer_city_code", "malformed " + spec.buyer_city_code);
+  }
+  if (spec.buyer_kind < 1 || spec.buyer_kind > kMaxBuyerKind) {
+    return Invalid("buyer_kind", "not 1..11");
+  }
+  if (!WellFormedProduct(spec.product_code)) {
+    return Invalid("product_code", "malformed " + spec.product_code);
+  }
+  if (spec.min_grade < 0 || spec.min_grade > 3) {
+    return Invalid("min_grade", "not 0..3");
+  }
+  if (spec.quantity_kg <= 0 || spec.quantity_kg > kQuantityLimit) {
+    return Invalid("quantity_kg", "out of range");
+  }
+  if (spec.max_price_fen_per_kg <= 0 ||
+      spec.max_price_fen_per_kg > kPriceLimit) {
+    return Invalid("max_price_fen_per_kg", "out of range");
+  }
+  if (spec.budget_fen < 0) return Invalid("budget_fen", "negative");
+  if (spec.min_lot_kg < 0 || spec.min_lot_kg > spec.quantity_kg) {
+    return Invalid("min_lot_kg", "out of range");
+  }
+  if (spec.expires_at <= clock_) return Invalid("expires_at", "not future");
+  if (spec.scope < 0 || spec.scope > kMaxScope) {
+    return Invalid("scope", "not 0..2");
+  }
+  if (spec.scope == static_cast<int>(Scope::kListedRegions)) {
+    if (spec.region_codes.empty() ||
+        spec.region_codes.size() > kListedRegions) {
+      return Invalid("region_codes", "need 1..64 for LISTED_REGIONS");
+    }
+  } else if (!spec.region_codes.empty()) {
+    return Invalid("region_codes", "only with LISTED_REGIONS");
+  }
+  for (const std::string& c : spec.region_codes) {
+    if (!WellFormedRegion(c)) return Invalid("region_codes", "malformed " + c);
+  }
+  if (!KnownRegion(spec.buyer_city_code)) {
+    return NotFound("buyer_city_code", spec.buyer_city_code);
+  }
+  for (const std::string& c : spec.region_codes) {
+    if (!KnownRegion(c)) return NotFound("region_codes", c);
+  }
+
+  pledges_.push_back(Pledge{pledges_.size() + 1, spec, spec.quantity_kg, 0,
+                            OrderStatus::kOpen, clock_});
+  Pledge& p = pledges_.back();
+  PledgeResult result;
+  result.matches = MatchIncomingPledge(p);
+  result.pledge = ViewOf(p);
+  Remember(ctx, result);
+  return result;
+}
+
+absl::StatusOr<OfferResult> ReferenceMatcher::CancelOffer(
+    const CommandContext& ctx, uint64_t offer_id) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (replay) return Replay<OfferResult>(*replay);
+  if (offer_id == 0 || offer_id > offers_.size()) {
+    return absl::NotFoundError("offer_id: unknown " + std::to_string(offer_id));
+  }
+  Offer& o = offers_[offer_id - 1];
+  if (o.status != OrderStatus::kOpen) {
+    return absl::FailedPreconditionError("offer_id: not open");
+  }
+  // Reading taken: remaining_kg keeps what was left; unfilled_kg repeats it.
+  o.status = OrderStatus::kCancelled;
+  OfferResult result;
+  result.offer = ViewOf(o);
+  result.unfilled_kg = o.remaining_kg;
+  Remember(ctx, result);
+  return result;
+}
+
+absl::StatusOr<PledgeResult> ReferenceMatcher::CancelPledge(
+    const CommandContext& ctx, uint64_t pledge_id) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (replay) return Replay<PledgeResult>(*replay);
+  if (pledge_id == 0 || pledge_id > pledges_.size()) {
+    return absl::NotFoundError("pledge_id: unknown " +
+                               std::to_string(pledge_id));
+  }
+  Pledge& p = pledges_[pledge_id - 1];
+  if (p.status != OrderStatus::kOpen) {
+    return absl::FailedPreconditionError("pledge_id: not open");
+  }
+  p.status = OrderStatus::kCancelled;
+  PledgeResult result;
+  result.pledge = ViewOf(p);
+  result.unfilled_kg = p.remaining_kg;
+  Remember(ctx, result);
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Reads.
+
+OfferView ReferenceMatcher::ViewOf(const Offer& o) {
+  OfferView v;
+  v.offer_id = o.id;
+  v.supplier_id = o.spec.supplier_id;
+  v.region_code = o.spec.region_code;
+  v.product_code = o.spec.product_code;
+  v.grade = static_cast<Grade>(o.spec.grade);
+  v.quantity_kg = o.spec.quantity_kg;
+  v.floor_price_fen_per_kg = o.spec.floor_price_fen_per_kg;
+  v.min_lot_kg = o.spec.min_lot_kg;
+  v.expires_at = o.spec.expires_at;
+  v.certified = o.spec.certified;
+  v.households = o.spec.households;
+  v.remaining_kg = o.remaining_kg;
+  v.status = o.status;
+  v.posted_at = o.posted_at;
+  return v;
+}
+
+PledgeView ReferenceMatcher::ViewOf(const Pledge& p) {
+  PledgeView v;
+  v.pledge_id = p.id;
+  v.buyer_id = p.spec.buyer_id;
+  v.buyer_city_code = p.spec.buyer_city_code;
+  v.buyer_kind = static_cast<BuyerKind>(p.spec.buyer_kind);
+  v.product_code = p.spec.product_code;
+  // Reading taken: min_grade 0 ("any") reads back as GRADE_SECOND, which
+  // accepts every grade.
+  v.min_grade =
+      static_cast<Grade>(p.spec.min_grade == 0 ? 3 : p.spec.min_grade);
+  v.quantity_kg = p.spec.quantity_kg;
+  v.max_price_fen_per_kg = p.spec.max_price_fen_per_kg;
+  v.budget_fen = p.spec.budget_fen;
+  v.min_lot_kg = p.spec.min_lot_kg;
+  v.expires_at = p.spec.expires_at;
+  v.scope = static_cast<Scope>(p.spec.scope);
+  for (const std::string& c : p.spec.region_codes) v.region_codes.push_back(c);
+  v.require_certified = p.spec.require_certified;
+  v.remaining_kg = p.remaining_kg;
+  v.spent_fen = p.spent_fen;
+  v.status = p.status;
+  v.posted_at = p.posted_at;
+  return v;
+}
+
+absl::StatusOr<OfferView> ReferenceMatcher::GetOffer(uint64_t offer_id,
+                                                     Micros now) const {
+  if (offer_id == 0 || offer_id > offers_.size()) {
+    return absl::NotFoundError("offer_id: unknown");
+  }
+  OfferView v = ViewOf(offers_[offer_id - 1]);
+  if (v.status == OrderStatus::kOpen && v.expires_at <= now) {
+    v.status = OrderStatus::kExpired;
+  }
+  return v;
+}
+
+absl::StatusOr<PledgeView> ReferenceMatcher::GetPledge(uint64_t pledge_id,
+                                                       Micros now) const {
+  if (pledge_id == 0 || pledge_id > pledges_.size()) {
+    return absl::NotFoundError("pledge_id: unknown");
+  }
+  PledgeView v = ViewOf(pledges_[pledge_id - 1]);
+  if (v.status == OrderStatus::kOpen && v.expires_at <= now) {
+    v.status = OrderStatus::kExpired;
+  }
+  return v;
+}
+
+std::vector<MatchView> ReferenceMatcher::AllMatches() const {
+  return std::vector<MatchView>(matches_.begin(), matches_.end());
+}
+
+}  // namespace duijie

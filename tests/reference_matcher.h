@@ -1,0 +1,119 @@
+// ReferenceMatcher: a deliberately simple, obviously-correct model of the
+// duijie matching rules, used by differential_test to cross-check Engine.
+//
+// Same command surface and value types as duijie::Engine, but nothing clever:
+// orders live in deques, every incoming order scans every resting order of
+// the other side, filters by the compatibility rules, sorts by the priority
+// rules, fills the first fillable candidate and starts over until nothing
+// fits. It shares no code with the engine (its own code parsing, its own
+// validation) so that agreement means something. Speed is irrelevant.
+//
+// Rejections carry the same status codes as the engine; messages name the
+// field but need not match the engine's wording.
+#ifndef DUIJIE_TESTS_REFERENCE_MATCHER_H_
+#define DUIJIE_TESTS_REFERENCE_MATCHER_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/types.h"
+
+namespace duijie {
+
+class ReferenceMatcher {
+ public:
+  ReferenceMatcher() = default;
+  ReferenceMatcher(const ReferenceMatcher&) = delete;
+  ReferenceMatcher& operator=(const ReferenceMatcher&) = delete;
+
+  absl::StatusOr<RegionResult> UpsertRegion(const CommandContext& ctx,
+                                            const Region& region);
+  absl::StatusOr<PairingResult> UpsertPairing(const CommandContext& ctx,
+                                              const Pairing& pairing);
+  absl::StatusOr<PairingResult> DeletePairing(const CommandContext& ctx,
+                                              std::string_view east_code,
+                                              std::string_view west_code);
+  absl::StatusOr<OfferResult> PostOffer(const CommandContext& ctx,
+                                        const OfferSpec& spec);
+  absl::StatusOr<PledgeResult> PostPledge(const CommandContext& ctx,
+                                          const PledgeSpec& spec);
+  absl::StatusOr<OfferResult> CancelOffer(const CommandContext& ctx,
+                                          uint64_t offer_id);
+  absl::StatusOr<PledgeResult> CancelPledge(const CommandContext& ctx,
+                                            uint64_t pledge_id);
+
+  // Clock never goes back; open orders with expires_at <= clock expire.
+  void AdvanceClock(Micros now);
+  Micros now() const { return clock_; }
+
+  // Reads: an open order with expires_at <= now reads as EXPIRED.
+  absl::StatusOr<OfferView> GetOffer(uint64_t offer_id, Micros now) const;
+  absl::StatusOr<PledgeView> GetPledge(uint64_t pledge_id, Micros now) const;
+
+  // Every match made so far, by match_id.
+  std::vector<MatchView> AllMatches() const;
+  uint64_t last_match_id() const { return matches_.size(); }
+  uint64_t offer_count() const { return offers_.size(); }
+  uint64_t pledge_count() const { return pledges_.size(); }
+
+ private:
+  struct Offer {
+    uint64_t id = 0;
+    OfferSpec spec;
+    int64_t remaining_kg = 0;
+    OrderStatus status = OrderStatus::kOpen;
+    Micros posted_at = 0;
+  };
+  struct Pledge {
+    uint64_t id = 0;
+    PledgeSpec spec;
+    int64_t remaining_kg = 0;
+    int64_t spent_fen = 0;
+    OrderStatus status = OrderStatus::kOpen;
+    Micros posted_at = 0;
+  };
+  struct Remembered {
+    uint64_t fingerprint = 0;
+    std::variant<RegionResult, PairingResult, OfferResult, PledgeResult> result;
+  };
+
+  // Advances the clock, then checks request_id. Returns OK with *replay set
+  // when the request is a repeat; an error for a conflict or bad request_id.
+  absl::Status Begin(const CommandContext& ctx, const Remembered** replay);
+  template <typename R>
+  absl::StatusOr<R> Replay(const Remembered& r);
+  template <typename R>
+  void Remember(const CommandContext& ctx, const R& result);
+
+  bool KnownRegion(std::string_view code) const;
+  bool Partner(std::string_view region, std::string_view city) const;
+  bool Priority(const Offer& o) const;  // key-assisted or relocation site
+  bool Compatible(const Offer& o, const Pledge& p) const;
+  // Largest allowed fill at `price`, or 0 if none.
+  static int64_t FillQuantity(const Offer& o, const Pledge& p, int64_t price);
+  MatchView Fill(Offer& o, Pledge& p, int64_t q, int64_t price);
+  std::vector<MatchView> MatchIncomingPledge(Pledge& p);
+  std::vector<MatchView> MatchIncomingOffer(Offer& o);
+
+  static OfferView ViewOf(const Offer& o);
+  static PledgeView ViewOf(const Pledge& p);
+
+  Micros clock_ = 0;
+  std::map<std::string, Region, std::less<>> regions_;
+  std::vector<Pairing> pairings_;
+  std::deque<Offer> offers_;    // offers_[id - 1]; deque keeps views valid
+  std::deque<Pledge> pledges_;  // pledges_[id - 1]
+  std::deque<MatchView> matches_;
+  std::map<std::string, Remembered, std::less<>> requests_;
+};
+
+}  // namespace duijie
+
+#endif  // DUIJIE_TESTS_REFERENCE_MATCHER_H_
