@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# End-to-end test of the duijie CLI against a real duijie-server.
+#
+#   bash tests/cli_test.sh <duijie-server> <duijie>
+#
+# Starts the server on a free loopback port (it prints "duijie-server
+# listening on 127.0.0.1:PORT"), drives it through the CLI as a user would,
+# and checks tables, --json output and exit codes: 0 ok, 1 refused by the
+# server, 2 usage error, 3 server unreachable. Needs only bash, grep and sed.
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 <duijie-server> <duijie>" >&2
+  exit 2
+fi
+SERVER=$1
+CLI=$2
+WORK=$(mktemp -d)
+LOG=$WORK/server.log
+OUT=$WORK/stdout
+ERR=$WORK/stderr
+SERVER_PID=""
+
+cleanup() {
+  if [[ -n "$SERVER_PID" ]]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+LAST_CMD=""
+RC=0
+fail() {
+  echo "FAIL: $*" >&2
+  if [[ -n "$LAST_CMD" ]]; then
+    echo "--- command: duijie $LAST_CMD (exit $RC)" >&2
+    echo "--- stdout:" >&2
+    cat "$OUT" >&2 || true
+    echo "--- stderr:" >&2
+    cat "$ERR" >&2 || true
+  fi
+  echo "--- server log (last 20 lines):" >&2
+  tail -n 20 "$LOG" >&2 || true
+  exit 1
+}
+
+# Runs the CLI against the test server; sets RC, output in $OUT and $ERR.
+run() {
+  LAST_CMD="$*"
+  set +e
+  "$CLI" --server "127.0.0.1:$PORT" "$@" >"$OUT" 2>"$ERR"
+  RC=$?
+  set -e
+}
+# Runs the CLI and requires exit status $1.
+expect_rc() {
+  local want=$1
+  shift
+  run "$@"
+  [[ "$RC" -eq "$want" ]] || fail "expected exit $want"
+}
+ok() { expect_rc 0 "$@"; }
+# Requires a fixed string in the last stdout / stderr.
+out_has() { grep -qF -- "$1" "$OUT" || fail "stdout lacks: $1"; }
+out_lacks() { ! grep -qF -- "$1" "$OUT" || fail "stdout has: $1"; }
+err_has() { grep -qF -- "$1" "$ERR" || fail "stderr lacks: $1"; }
+# Requires "name": value in the last (pretty-printed) JSON output. int64 and
+# uint64 fields are strings in protobuf JSON; pass the value as JSON text.
+json_has() { out_has "\"$1\": $2"; }
+# Prints the first value of a JSON field in the last output (quotes removed).
+json_get() {
+  sed -n "s/^ *\"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p;T;q" "$OUT"
+}
+
+# --- start the server on a free port ----------------------------------------
+: >"$LOG"  # exists before the background server opens it
+"$SERVER" --listen=127.0.0.1:0 >"$LOG" 2>&1 &
+SERVER_PID=$!
+PORT=""
+for _ in $(seq 1 200); do
+  PORT=$(sed -n \
+    's/.*duijie-server listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p;T;q' \
+    "$LOG") || true
+  [[ -n "$PORT" ]] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || fail "duijie-server exited at start"
+  sleep 0.05
+done
+[[ -n "$PORT" ]] || fail "no 'duijie-server listening on' line within 10 s"
+echo "duijie-server on 127.0.0.1:$PORT"
+
+# --- help and usage errors (exit 0 / 2) -------------------------------------
+ok help
+out_has "offer post"
+out_has "Exit status"
+ok offer --help
+out_has "--floor-fen"
+out_has "--expires-in"
+expect_rc 2 offer post --supplier s --region 621202
+err_has "missing required flag"
+expect_rc 2 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade superb --kg 10 --floor-fen 100
+err_has "--grade"
+expect_rc 2 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --kg ten --floor-fen 100
+err_has "--kg"
+expect_rc 2 nonsense
+expect_rc 2 offer get not-a-number
+
+# --- reference data ---------------------------------------------------------
+ok regions upsert --code 620000 --name 甘肃省
+out_has "620000"
+ok regions upsert --code 621200 --name 陇南市
+ok regions upsert --code 621202 --name 武都区 --key-assisted
+ok regions upsert --code 370000 --name 山东省
+ok regions upsert --code 370200 --name 青岛市
+ok regions upsert --code 440100 --name 广州市
+ok regions list
+out_has "陇南市"
+out_has "370200"
+ok regions list --prefix 62
+out_has "621202"
+out_lacks "370200"
+ok --json regions list --prefix 6212
+json_has code '"621202"'
+json_has key_assisted true
+
+ok pairings add --east 370200 --west 621200 --note "青岛-陇南 东西部协作"
+ok pairings list
+out_has "370200"
+out_has "621200"
+out_has "青岛-陇南"
+
+# --- an offer rests, a partner pledge matches it ----------------------------
+ok --json offer post --supplier longnan-pepper-coop --region 621202 \
+  --product spice.sichuan_pepper --grade premium --kg 2000 --floor-fen 6800 \
+  --certified --households 320 --expires-in 30d
+json_has status '"OPEN"'
+json_has remaining_kg '"2000"'
+PEPPER=$(json_get offer_id)
+[[ -n "$PEPPER" ]] || fail "no offer_id in the offer post reply"
+
+ok offer post --supplier dingxi-potato-coop --region 620000 \
+  --product vegetable.potato --grade first --kg 10000 --floor-fen 120 \
+  --expires 2099-01-01T00:00:00Z
+out_has "10,000 kg"
+out_has "1.20 yuan/kg"
+ok --json offer list --product vegetable.potato
+POTATO=$(json_get offer_id)
+[[ -n "$POTATO" ]] || fail "no offer_id in offer list --json"
+
+ok --json pledge post --buyer qingdao-coop-office --city 370200 \
+  --kind government_unit --product spice --min-grade first --kg 800 \
+  --max-fen 7500 --scope partners --expires-in 72h
+json_has status '"FILLED"'
+json_has quantity_kg '"800"'
+json_has price_fen_per_kg '"6800"'
+json_has amount_fen '"5440000"'
+json_has partner true
+PLEDGE=$(json_get pledge_id)
+[[ -n "$PLEDGE" ]] || fail "no pledge_id in the pledge post reply"
+
+ok --json matches list
+json_has offer_id "\"$PEPPER\""
+json_has pledge_id "\"$PLEDGE\""
+json_has supplier_id '"longnan-pepper-coop"'
+json_has buyer_id '"qingdao-coop-office"'
+json_has region_code '"621202"'
+json_has buyer_city_code '"370200"'
+json_has quantity_kg '"800"'
+json_has amount_fen '"5440000"'
+json_has partner true
+MATCH=$(json_get match_id)
+[[ -n "$MATCH" ]] || fail "no match_id in matches list --json"
+
+ok matches list --buyer qingdao-coop-office
+out_has "54,400.00"
+out_has "68.00"
+out_has "1 match"
+
+ok offer get "$PEPPER"
+out_has "1,200 kg left"
+ok pledge get "$PLEDGE"
+out_has "filled"
+out_has "54,400.00 yuan"
+
+ok book
+out_has "spice.sichuan_pepper"
+out_has "vegetable.potato"
+out_has "1,200"
+ok --json book --product spice
+json_has product_code '"spice.sichuan_pepper"'
+json_has open_offer_kg '"1200"'
+out_lacks "vegetable.potato"
+
+# The stream replays history first: after 0 it must show our match.
+set +e
+timeout 3 "$CLI" --server "127.0.0.1:$PORT" --json matches watch --after 0 \
+  >"$OUT" 2>"$ERR"
+RC=$?
+set -e
+LAST_CMD="--json matches watch --after 0 (stopped after 3 s)"
+[[ "$RC" -eq 124 ]] || fail "matches watch ended by itself (exit $RC)"
+out_has "\"match_id\":\"$MATCH\""
+
+# --- cancel, idempotent retries ---------------------------------------------
+ok offer cancel "$POTATO"
+out_has "cancelled"
+out_has "10,000 kg unfilled"
+expect_rc 1 offer cancel "$POTATO"
+err_has "error: FAILED_PRECONDITION"
+
+ok --json offer post --request-id cli-test-retry-1 --supplier jingning-apple \
+  --region 621200 --product fruit.apple.fuji --grade first --kg 500 \
+  --floor-fen 450 --expires 2099-01-01T00:00:00Z
+FIRST=$(json_get offer_id)
+ok --json offer post --request-id cli-test-retry-1 --supplier jingning-apple \
+  --region 621200 --product fruit.apple.fuji --grade first --kg 500 \
+  --floor-fen 450 --expires 2099-01-01T00:00:00Z
+[[ "$(json_get offer_id)" == "$FIRST" ]] || fail "retry made a new offer"
+expect_rc 1 offer post --request-id cli-test-retry-1 --supplier jingning-apple \
+  --region 621200 --product fruit.apple.fuji --grade first --kg 501 \
+  --floor-fen 450 --expires 2099-01-01T00:00:00Z
+err_has "error: ALREADY_EXISTS"
+
+# --- bad input is refused with the field named (exit 1) ---------------------
+expect_rc 1 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --kg 0 --floor-fen 100
+err_has "error: INVALID_ARGUMENT"
+err_has "quantity_kg"
+expect_rc 1 offer post --supplier s --region 621202 --product Spice.Pepper \
+  --grade first --kg 10 --floor-fen 100
+err_has "product_code"
+expect_rc 1 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --kg 10 --floor-fen 100 --expires 2001-01-01T00:00:00Z
+err_has "expires_at"
+expect_rc 1 pledge post --buyer b --city 370200 --kind school \
+  --product vegetable --kg 10 --max-fen 100 --scope listed
+err_has "region_codes"
+expect_rc 1 offer get 999999
+err_has "error: NOT_FOUND"
+
+ok pairings delete --east 370200 --west 621200
+ok pairings list
+out_lacks "621200"
+
+# --- the server goes away: exit 3 -------------------------------------------
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+expect_rc 3 offer list
+err_has "cannot reach duijie-server at 127.0.0.1:$PORT"
+
+echo "PASS: cli_test"

@@ -1,0 +1,1346 @@
+// duijie: the command-line client of duijie-server (对接, the produce
+// matching exchange). It speaks the public gRPC contract in
+// proto/duijie/v1/exchange.proto and nothing else.
+//
+//   duijie [--server HOST:PORT] [--json] [--timeout 5s] COMMAND ...
+//
+// Output: aligned tables for people (kg, and yuan with two decimals from
+// integer fen), or protobuf JSON with --json for scripts.
+// Exit status: 0 ok; 1 the server refused the request (its gRPC status and
+// message on stderr); 2 usage error; 3 the server could not be reached or did
+// not answer within the timeout.
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "duijie/v1/admin.grpc.pb.h"
+#include "duijie/v1/exchange.grpc.pb.h"
+#include "duijie/v1/exchange.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "tools/cli_args.h"
+#include "tools/cli_format.h"
+
+namespace duijie::cli {
+namespace {
+
+namespace pb = ::duijie::v1;
+
+constexpr int kExitOk = 0;
+constexpr int kExitRefused = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnreachable = 3;
+
+constexpr char kDefaultServer[] = "127.0.0.1:50051";
+const absl::Duration kDefaultExpiry = absl::Hours(24 * 30);
+
+// Flags that apply to every command.
+struct Global {
+  std::string server = kDefaultServer;
+  bool json = false;
+  absl::Duration timeout = absl::Seconds(5);
+};
+
+// ---------------------------------------------------------------------------
+// The connection and how its failures are reported.
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::OK:
+      return "OK";
+    case grpc::CANCELLED:
+      return "CANCELLED";
+    case grpc::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::ABORTED:
+      return "ABORTED";
+    case grpc::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::INTERNAL:
+      return "INTERNAL";
+    case grpc::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::DATA_LOSS:
+      return "DATA_LOSS";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+class Client {
+ public:
+  explicit Client(const Global& global)
+      : global_(global),
+        stub_(pb::Exchange::NewStub(grpc::CreateChannel(
+            global.server, grpc::InsecureChannelCredentials()))) {}
+
+  const Global& global() const { return global_; }
+  bool json() const { return global_.json; }
+  pb::Exchange::Stub* stub() { return stub_.get(); }
+
+  // Sets the deadline and fail-fast behaviour of a unary call.
+  void Prepare(grpc::ClientContext* context) const {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + global_.timeout));
+    context->set_wait_for_ready(false);
+  }
+
+  // Reports a failed call on stderr and returns the exit status for it.
+  // `request_id` is the mutation's id, empty for reads.
+  int Fail(const grpc::Status& status,
+           const std::string& request_id = "") const {
+    if (status.error_code() == grpc::UNAVAILABLE) {
+      std::cerr << "error: cannot reach duijie-server at " << global_.server
+                << " (is it running? start it with tools/run)\n";
+      if (!status.error_message().empty()) {
+        std::cerr << "  detail: " << status.error_message() << "\n";
+      }
+      return kExitUnreachable;
+    }
+    if (status.error_code() == grpc::DEADLINE_EXCEEDED) {
+      std::cerr << "error: no answer from duijie-server at " << global_.server
+                << " within " << absl::FormatDuration(global_.timeout) << "\n";
+      if (!request_id.empty()) {
+        std::cerr << "  the request may have been applied; repeat it with "
+                     "--request-id "
+                  << request_id << " and the server applies it at most once\n";
+      }
+      return kExitUnreachable;
+    }
+    std::cerr << "error: " << CodeName(status.error_code()) << ": "
+              << status.error_message() << "\n";
+    return kExitRefused;
+  }
+
+ private:
+  Global global_;
+  std::unique_ptr<pb::Exchange::Stub> stub_;
+};
+
+// A fresh idempotency key: "cli-" and 32 random hex digits.
+std::string NewRequestId() {
+  std::random_device rd;
+  std::string id = "cli-";
+  for (int i = 0; i < 4; ++i) {
+    absl::StrAppend(&id, absl::Hex(rd(), absl::kZeroPad8));
+  }
+  return id;
+}
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
+  int64_t seconds = absl::ToUnixSeconds(t);
+  ts->set_seconds(seconds);
+  ts->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) /
+                                     absl::Nanoseconds(1)));
+}
+
+// Reads --expires / --expires-in into *ts; the default is 30 days from now.
+void ReadExpiry(Args& args, google::protobuf::Timestamp* ts) {
+  if (args.Has("expires") && args.Has("expires-in")) {
+    args.AddError("give --expires or --expires-in, not both");
+    return;
+  }
+  absl::Time at = absl::Now() + kDefaultExpiry;
+  if (auto t = args.Time("expires")) at = *t;
+  if (auto d = args.Duration("expires-in")) at = absl::Now() + *d;
+  SetTimestamp(at, ts);
+}
+
+// ---------------------------------------------------------------------------
+// Enum words on the command line and in tables.
+
+std::string Normalize(std::string word) {
+  absl::AsciiStrToUpper(&word);
+  absl::StrReplaceAll({{"-", "_"}}, &word);
+  return word;
+}
+
+std::string Lower(const std::string& enum_name) {
+  return absl::AsciiStrToLower(enum_name);
+}
+
+void ReadGrade(Args& args, const std::string& flag, pb::Grade* out) {
+  if (!args.Has(flag)) return;
+  std::string w = Normalize(args.Str(flag));
+  if (w == "PREMIUM" || w == "1" || w == "GRADE_PREMIUM") {
+    *out = pb::GRADE_PREMIUM;
+  } else if (w == "FIRST" || w == "2" || w == "GRADE_FIRST") {
+    *out = pb::GRADE_FIRST;
+  } else if (w == "SECOND" || w == "3" || w == "GRADE_SECOND") {
+    *out = pb::GRADE_SECOND;
+  } else {
+    args.AddError(absl::StrCat("--", flag, ": expected premium, first or ",
+                               "second, got '", args.Str(flag), "'"));
+  }
+}
+
+std::string GradeWord(pb::Grade g) {
+  switch (g) {
+    case pb::GRADE_PREMIUM:
+      return "premium";
+    case pb::GRADE_FIRST:
+      return "first";
+    case pb::GRADE_SECOND:
+      return "second";
+    default:
+      return "any";
+  }
+}
+
+void ReadStatus(Args& args, pb::OrderStatus* out) {
+  if (!args.Has("status")) return;
+  std::string w = Normalize(args.Str("status"));
+  pb::OrderStatus s;
+  if (w == "ANY" || w == "ALL") {
+    *out = pb::ORDER_STATUS_UNSPECIFIED;
+  } else if (pb::OrderStatus_Parse(w, &s) &&
+             s != pb::ORDER_STATUS_UNSPECIFIED) {
+    *out = s;
+  } else {
+    args.AddError(absl::StrCat("--status: expected open, filled, cancelled, ",
+                               "expired or any, got '", args.Str("status"),
+                               "'"));
+  }
+}
+
+void ReadKind(Args& args, pb::BuyerKind* out) {
+  if (!args.Has("kind")) return;
+  std::string w = Normalize(args.Str("kind"));
+  if (w == "GOVERNMENT") w = "GOVERNMENT_UNIT";
+  if (w == "ARMY") w = "ARMY_UNIT";
+  if (w == "UNION") w = "TRADE_UNION";
+  pb::BuyerKind k;
+  if (pb::BuyerKind_Parse(w, &k) && k != pb::BUYER_KIND_UNSPECIFIED) {
+    *out = k;
+  } else {
+    args.AddError(absl::StrCat(
+        "--kind: expected one of government_unit, school, hospital, ",
+        "state_firm, private_firm, army_unit, trade_union, canteen, charity, ",
+        "individual, platform; got '", args.Str("kind"), "'"));
+  }
+}
+
+void ReadScope(Args& args, pb::Scope* out) {
+  if (!args.Has("scope")) {
+    // Naming regions without a scope means "only these regions".
+    if (args.Has("regions")) *out = pb::LISTED_REGIONS;
+    return;
+  }
+  std::string w = Normalize(args.Str("scope"));
+  if (w == "ANY") {
+    *out = pb::ANY;
+  } else if (w == "PARTNERS" || w == "PARTNERS_ONLY") {
+    *out = pb::PARTNERS_ONLY;
+  } else if (w == "LISTED" || w == "LISTED_REGIONS") {
+    *out = pb::LISTED_REGIONS;
+  } else {
+    args.AddError(absl::StrCat("--scope: expected any, partners or listed, ",
+                               "got '", args.Str("scope"), "'"));
+  }
+}
+
+std::string ScopeWords(const pb::Pledge& p) {
+  switch (p.scope()) {
+    case pb::ANY:
+      return "any region";
+    case pb::PARTNERS_ONLY:
+      return "partner regions only";
+    case pb::LISTED_REGIONS:
+      return absl::StrCat("only ", absl::StrJoin(p.region_codes(), ", "));
+    default:
+      return absl::StrCat("scope ", p.scope());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Human output.
+
+void PrintOffer(const pb::Offer& o) {
+  std::cout << "offer " << o.offer_id() << " ("
+            << Lower(pb::OrderStatus_Name(o.status())) << ")\n";
+  Table t({"", ""});
+  t.AddRow({"  supplier", o.supplier_id()});
+  t.AddRow({"  region", o.region_code()});
+  t.AddRow({"  product",
+            absl::StrCat(o.product_code(), ", grade ", GradeWord(o.grade()))});
+  t.AddRow({"  quantity", absl::StrCat(Kg(o.quantity_kg()), " kg, ",
+                                       Kg(o.remaining_kg()), " kg left")});
+  t.AddRow({"  floor price",
+            absl::StrCat(Yuan(o.floor_price_fen_per_kg()), " yuan/kg (",
+                         o.floor_price_fen_per_kg(), " fen/kg)")});
+  t.AddRow({"  min lot", o.min_lot_kg() == 0
+                             ? std::string("none")
+                             : absl::StrCat(Kg(o.min_lot_kg()), " kg")});
+  t.AddRow({"  certified", o.certified() ? "yes (扶贫产品认定)" : "no"});
+  t.AddRow({"  households", absl::StrCat(o.households())});
+  t.AddRow({"  expires", LongTime(o.expires_at())});
+  t.AddRow({"  posted", LongTime(o.posted_at())});
+  t.Print(std::cout, /*header=*/false);
+}
+
+void PrintPledge(const pb::Pledge& p) {
+  std::cout << "pledge " << p.pledge_id() << " ("
+            << Lower(pb::OrderStatus_Name(p.status())) << ")\n";
+  Table t({"", ""});
+  t.AddRow({"  buyer", absl::StrCat(p.buyer_id(), " (",
+                                    Lower(pb::BuyerKind_Name(p.buyer_kind())),
+                                    "), city ", p.buyer_city_code())});
+  t.AddRow({"  product",
+            absl::StrCat(
+                p.product_code(), ", grade ", GradeWord(p.min_grade()),
+                p.min_grade() == pb::GRADE_UNSPECIFIED ? "" : " or better")});
+  t.AddRow({"  quantity", absl::StrCat(Kg(p.quantity_kg()), " kg, ",
+                                       Kg(p.remaining_kg()), " kg left")});
+  t.AddRow(
+      {"  max price", absl::StrCat(Yuan(p.max_price_fen_per_kg()), " yuan/kg (",
+                                   p.max_price_fen_per_kg(), " fen/kg)")});
+  t.AddRow({"  budget", p.budget_fen() == 0
+                            ? std::string("no cap beyond quantity x price")
+                            : absl::StrCat(Yuan(p.budget_fen()), " yuan")});
+  t.AddRow({"  spent", absl::StrCat(Yuan(p.spent_fen()), " yuan")});
+  t.AddRow({"  min lot", p.min_lot_kg() == 0
+                             ? std::string("none")
+                             : absl::StrCat(Kg(p.min_lot_kg()), " kg")});
+  t.AddRow({"  from", ScopeWords(p)});
+  t.AddRow(
+      {"  certified", p.require_certified() ? "required" : "not required"});
+  t.AddRow({"  expires", LongTime(p.expires_at())});
+  t.AddRow({"  posted", LongTime(p.posted_at())});
+  t.Print(std::cout, /*header=*/false);
+}
+
+template <typename Matches>
+void PrintMatches(const Matches& matches) {
+  Table t({">MATCH", ">OFFER", ">PLEDGE", "SUPPLIER", "BUYER", "PRODUCT",
+           "REGION", "CITY", ">KG", ">YUAN/KG", ">AMOUNT YUAN", "PARTNER",
+           "MATCHED (UTC)"});
+  int64_t kg = 0, fen = 0;
+  bool overflow = false;
+  for (const pb::Match& m : matches) {
+    t.AddRow({absl::StrCat(m.match_id()), absl::StrCat(m.offer_id()),
+              absl::StrCat(m.pledge_id()), m.supplier_id(), m.buyer_id(),
+              m.product_code(), m.region_code(), m.buyer_city_code(),
+              Kg(m.quantity_kg()), Yuan(m.price_fen_per_kg()),
+              Yuan(m.amount_fen()), m.partner() ? "yes" : "no",
+              ShortTime(m.matched_at())});
+    overflow |= __builtin_add_overflow(kg, m.quantity_kg(), &kg);
+    overflow |= __builtin_add_overflow(fen, m.amount_fen(), &fen);
+  }
+  t.Print(std::cout);
+  std::cout << matches.size() << (matches.size() == 1 ? " match" : " matches");
+  if (!overflow) {
+    std::cout << ", " << Kg(kg) << " kg, " << Yuan(fen) << " yuan";
+  }
+  std::cout << "\n";
+}
+
+void PrintArrivalMatches(
+    const google::protobuf::RepeatedPtrField<pb::Match>& matches) {
+  if (matches.empty()) {
+    std::cout << "no match on arrival; the order rests on the book\n";
+    return;
+  }
+  std::cout << "\nmatched on arrival:\n";
+  PrintMatches(matches);
+}
+
+// Prints the paging hint after a human-readable list.
+void PrintMore(const std::string& next_page_token) {
+  if (next_page_token.empty()) return;
+  std::cout << "more results: add --all, or --page-token " << next_page_token
+            << "\n";
+}
+
+// ---------------------------------------------------------------------------
+// Paging. Fetch(request, response) does one call; with --all the pages are
+// concatenated into one response whose next_page_token is empty.
+
+template <typename Req, typename Resp, typename Call, typename Append>
+int ListPages(Client& client, Args& args, Req& req, Resp* out, Call call,
+              Append append) {
+  req.set_page_size(args.Int32("page-size", 0));
+  req.set_page_token(args.Str("page-token"));
+  bool all = args.Bool("all");
+  if (!args.error().empty()) return -1;
+  for (;;) {
+    grpc::ClientContext context;
+    client.Prepare(&context);
+    Resp page;
+    grpc::Status status = call(&context, req, &page);
+    if (!status.ok()) return client.Fail(status);
+    append(page, out);
+    out->set_next_page_token(page.next_page_token());
+    if (!all || page.next_page_token().empty() ||
+        page.next_page_token() == req.page_token()) {
+      break;
+    }
+    req.set_page_token(page.next_page_token());
+  }
+  if (all) out->clear_next_page_token();
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// Commands. Each returns an exit status; -1 means "usage error in args".
+
+int RegionsList(Client& c, Args& args) {
+  pb::ListRegionsRequest req;
+  req.set_code_prefix(args.Str("prefix"));
+  pb::ListRegionsResponse resp;
+  int rc = ListPages(
+      c, args, req, &resp,
+      [&](grpc::ClientContext* ctx, const pb::ListRegionsRequest& r,
+          pb::ListRegionsResponse* p) {
+        return c.stub()->ListRegions(ctx, r, p);
+      },
+      [](const pb::ListRegionsResponse& p, pb::ListRegionsResponse* o) {
+        o->mutable_regions()->MergeFrom(p.regions());
+      });
+  if (rc != kExitOk) return rc;
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  Table t({"CODE", "NAME", "KEY ASSISTED", "RELOCATION SITE"});
+  for (const pb::Region& r : resp.regions()) {
+    t.AddRow({r.code(), r.name(), r.key_assisted() ? "yes" : "",
+              r.relocation_site() ? "yes" : ""});
+  }
+  t.Print(std::cout);
+  std::cout << resp.regions_size() << " regions\n";
+  PrintMore(resp.next_page_token());
+  return kExitOk;
+}
+
+int RegionsUpsert(Client& c, Args& args) {
+  pb::UpsertRegionRequest req;
+  req.set_request_id(args.Str("request-id", NewRequestId()));
+  pb::Region* r = req.mutable_region();
+  r->set_code(args.Str("code"));
+  r->set_name(args.Str("name"));
+  r->set_key_assisted(args.Bool("key-assisted"));
+  r->set_relocation_site(args.Bool("relocation-site"));
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::Region resp;
+  grpc::Status status = c.stub()->UpsertRegion(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+  } else {
+    std::cout << "region " << resp.code() << " " << resp.name() << " saved"
+              << (resp.key_assisted() ? ", key assisted county" : "")
+              << (resp.relocation_site() ? ", relocation site" : "") << "\n";
+  }
+  return kExitOk;
+}
+
+// Region names by code, best effort (empty on failure), for display only.
+std::map<std::string, std::string> RegionNames(Client& c) {
+  std::map<std::string, std::string> names;
+  pb::ListRegionsRequest req;
+  req.set_page_size(1000);
+  for (int pages = 0; pages < 100; ++pages) {
+    grpc::ClientContext context;
+    c.Prepare(&context);
+    pb::ListRegionsResponse resp;
+    if (!c.stub()->ListRegions(&context, req, &resp).ok()) break;
+    for (const pb::Region& r : resp.regions()) names[r.code()] = r.name();
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  return names;
+}
+
+int PairingsList(Client& c, Args& args) {
+  pb::ListPairingsRequest req;
+  req.set_code_prefix(args.Str("prefix"));
+  pb::ListPairingsResponse resp;
+  int rc = ListPages(
+      c, args, req, &resp,
+      [&](grpc::ClientContext* ctx, const pb::ListPairingsRequest& r,
+          pb::ListPairingsResponse* p) {
+        return c.stub()->ListPairings(ctx, r, p);
+      },
+      [](const pb::ListPairingsResponse& p, pb::ListPairingsResponse* o) {
+        o->mutable_pairings()->MergeFrom(p.pairings());
+      });
+  if (rc != kExitOk) return rc;
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  std::map<std::string, std::string> names = RegionNames(c);
+  Table t({"EAST", "", "WEST", "", "NOTE"});
+  for (const pb::Pairing& p : resp.pairings()) {
+    t.AddRow({p.east_code(), names[p.east_code()], p.west_code(),
+              names[p.west_code()], p.note()});
+  }
+  t.Print(std::cout);
+  std::cout << resp.pairings_size() << " pairings\n";
+  PrintMore(resp.next_page_token());
+  return kExitOk;
+}
+
+int PairingsAdd(Client& c, Args& args) {
+  pb::UpsertPairingRequest req;
+  req.set_request_id(args.Str("request-id", NewRequestId()));
+  req.mutable_pairing()->set_east_code(args.Str("east"));
+  req.mutable_pairing()->set_west_code(args.Str("west"));
+  req.mutable_pairing()->set_note(args.Str("note"));
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::Pairing resp;
+  grpc::Status status = c.stub()->UpsertPairing(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+  } else {
+    std::cout << "pairing " << resp.east_code() << " (east) - "
+              << resp.west_code() << " (west) saved\n";
+  }
+  return kExitOk;
+}
+
+int PairingsDelete(Client& c, Args& args) {
+  pb::DeletePairingRequest req;
+  req.set_request_id(args.Str("request-id", NewRequestId()));
+  req.set_east_code(args.Str("east"));
+  req.set_west_code(args.Str("west"));
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::DeletePairingResponse resp;
+  grpc::Status status = c.stub()->DeletePairing(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+  } else {
+    std::cout << "pairing " << resp.pairing().east_code() << " - "
+              << resp.pairing().west_code() << " deleted\n";
+  }
+  return kExitOk;
+}
+
+int OfferPost(Client& c, Args& args) {
+  pb::PostOfferRequest req;
+  req.set_request_id(args.Str("request-id", NewRequestId()));
+  pb::Offer* o = req.mutable_offer();
+  o->set_supplier_id(args.Str("supplier"));
+  o->set_region_code(args.Str("region"));
+  o->set_product_code(args.Str("product"));
+  pb::Grade grade = pb::GRADE_UNSPECIFIED;
+  ReadGrade(args, "grade", &grade);
+  o->set_grade(grade);
+  o->set_quantity_kg(args.Int64("kg"));
+  o->set_floor_price_fen_per_kg(args.Int64("floor-fen"));
+  o->set_min_lot_kg(args.Int64("min-lot-kg"));
+  ReadExpiry(args, o->mutable_expires_at());
+  o->set_certified(args.Bool("certified"));
+  o->set_households(args.Int32("households"));
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::PostOfferResponse resp;
+  grpc::Status status = c.stub()->PostOffer(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  PrintOffer(resp.offer());
+  PrintArrivalMatches(resp.matches());
+  return kExitOk;
+}
+
+int PledgePost(Client& c, Args& args) {
+  pb::PostPledgeRequest req;
+  req.set_request_id(args.Str("request-id", NewRequestId()));
+  pb::Pledge* p = req.mutable_pledge();
+  p->set_buyer_id(args.Str("buyer"));
+  p->set_buyer_city_code(args.Str("city"));
+  pb::BuyerKind kind = pb::BUYER_KIND_UNSPECIFIED;
+  ReadKind(args, &kind);
+  p->set_buyer_kind(kind);
+  p->set_product_code(args.Str("product"));
+  pb::Grade grade = pb::GRADE_UNSPECIFIED;
+  ReadGrade(args, "min-grade", &grade);
+  p->set_min_grade(grade);
+  p->set_quantity_kg(args.Int64("kg"));
+  p->set_max_price_fen_per_kg(args.Int64("max-fen"));
+  p->set_budget_fen(args.Int64("budget-fen"));
+  p->set_min_lot_kg(args.Int64("min-lot-kg"));
+  ReadExpiry(args, p->mutable_expires_at());
+  pb::Scope scope = pb::ANY;
+  ReadScope(args, &scope);
+  p->set_scope(scope);
+  if (args.Has("regions")) {
+    for (absl::string_view code :
+         absl::StrSplit(args.Str("regions"), ',', absl::SkipWhitespace())) {
+      p->add_region_codes(std::string(absl::StripAsciiWhitespace(code)));
+    }
+  }
+  p->set_require_certified(args.Bool("require-certified"));
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::PostPledgeResponse resp;
+  grpc::Status status = c.stub()->PostPledge(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  PrintPledge(resp.pledge());
+  PrintArrivalMatches(resp.matches());
+  return kExitOk;
+}
+
+int OfferCancel(Client& c, Args& args) {
+  pb::CancelOfferRequest req;
+  req.set_request_id(args.Str("request-id", NewRequestId()));
+  req.set_id(args.PositionalId());
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::CancelOfferResponse resp;
+  grpc::Status status = c.stub()->CancelOffer(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  std::cout << "offer " << resp.offer().offer_id() << " cancelled with "
+            << Kg(resp.unfilled_kg()) << " kg unfilled\n";
+  PrintOffer(resp.offer());
+  return kExitOk;
+}
+
+int PledgeCancel(Client& c, Args& args) {
+  pb::CancelPledgeRequest req;
+  req.set_request_id(args.Str("request-id", NewRequestId()));
+  req.set_id(args.PositionalId());
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::CancelPledgeResponse resp;
+  grpc::Status status = c.stub()->CancelPledge(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  std::cout << "pledge " << resp.pledge().pledge_id() << " cancelled with "
+            << Kg(resp.unfilled_kg()) << " kg unfilled\n";
+  PrintPledge(resp.pledge());
+  return kExitOk;
+}
+
+int OfferGet(Client& c, Args& args) {
+  pb::GetOfferRequest req;
+  req.set_id(args.PositionalId());
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::Offer resp;
+  grpc::Status status = c.stub()->GetOffer(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status);
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+  } else {
+    PrintOffer(resp);
+  }
+  return kExitOk;
+}
+
+int PledgeGet(Client& c, Args& args) {
+  pb::GetPledgeRequest req;
+  req.set_id(args.PositionalId());
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::Pledge resp;
+  grpc::Status status = c.stub()->GetPledge(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status);
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+  } else {
+    PrintPledge(resp);
+  }
+  return kExitOk;
+}
+
+int OfferList(Client& c, Args& args) {
+  pb::ListOffersRequest req;
+  req.set_supplier_id(args.Str("supplier"));
+  req.set_product_code_prefix(args.Str("product"));
+  req.set_region_code_prefix(args.Str("region"));
+  pb::OrderStatus st = pb::ORDER_STATUS_UNSPECIFIED;
+  ReadStatus(args, &st);
+  req.set_status(st);
+  pb::ListOffersResponse resp;
+  int rc = ListPages(
+      c, args, req, &resp,
+      [&](grpc::ClientContext* ctx, const pb::ListOffersRequest& r,
+          pb::ListOffersResponse* p) {
+        return c.stub()->ListOffers(ctx, r, p);
+      },
+      [](const pb::ListOffersResponse& p, pb::ListOffersResponse* o) {
+        o->mutable_offers()->MergeFrom(p.offers());
+      });
+  if (rc != kExitOk) return rc;
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  Table t({">OFFER", "SUPPLIER", "REGION", "PRODUCT", "GRADE", ">KG",
+           ">LEFT KG", ">FLOOR YUAN/KG", "STATUS", "CERTIFIED", ">HOUSEHOLDS",
+           "EXPIRES (UTC)"});
+  for (const pb::Offer& o : resp.offers()) {
+    t.AddRow({absl::StrCat(o.offer_id()), o.supplier_id(), o.region_code(),
+              o.product_code(), GradeWord(o.grade()), Kg(o.quantity_kg()),
+              Kg(o.remaining_kg()), Yuan(o.floor_price_fen_per_kg()),
+              Lower(pb::OrderStatus_Name(o.status())),
+              o.certified() ? "yes" : "no", absl::StrCat(o.households()),
+              ShortTime(o.expires_at())});
+  }
+  t.Print(std::cout);
+  std::cout << resp.offers_size() << " offers\n";
+  PrintMore(resp.next_page_token());
+  return kExitOk;
+}
+
+int PledgeList(Client& c, Args& args) {
+  pb::ListPledgesRequest req;
+  req.set_buyer_id(args.Str("buyer"));
+  req.set_product_code_prefix(args.Str("product"));
+  req.set_region_code_prefix(args.Str("city"));
+  pb::OrderStatus st = pb::ORDER_STATUS_UNSPECIFIED;
+  ReadStatus(args, &st);
+  req.set_status(st);
+  pb::ListPledgesResponse resp;
+  int rc = ListPages(
+      c, args, req, &resp,
+      [&](grpc::ClientContext* ctx, const pb::ListPledgesRequest& r,
+          pb::ListPledgesResponse* p) {
+        return c.stub()->ListPledges(ctx, r, p);
+      },
+      [](const pb::ListPledgesResponse& p, pb::ListPledgesResponse* o) {
+        o->mutable_pledges()->MergeFrom(p.pledges());
+      });
+  if (rc != kExitOk) return rc;
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  Table t({">PLEDGE", "BUYER", "CITY", "KIND", "PRODUCT", "MIN GRADE", ">KG",
+           ">LEFT KG", ">MAX YUAN/KG", ">BUDGET YUAN", ">SPENT YUAN", "STATUS",
+           "FROM", "EXPIRES (UTC)"});
+  for (const pb::Pledge& p : resp.pledges()) {
+    std::string from = p.scope() == pb::ANY ? "any"
+                       : p.scope() == pb::PARTNERS_ONLY
+                           ? "partners"
+                           : absl::StrJoin(p.region_codes(), ",");
+    t.AddRow({absl::StrCat(p.pledge_id()), p.buyer_id(), p.buyer_city_code(),
+              Lower(pb::BuyerKind_Name(p.buyer_kind())), p.product_code(),
+              GradeWord(p.min_grade()), Kg(p.quantity_kg()),
+              Kg(p.remaining_kg()), Yuan(p.max_price_fen_per_kg()),
+              p.budget_fen() == 0 ? "-" : Yuan(p.budget_fen()),
+              Yuan(p.spent_fen()), Lower(pb::OrderStatus_Name(p.status())),
+              p.require_certified() ? from + " (certified)" : from,
+              ShortTime(p.expires_at())});
+  }
+  t.Print(std::cout);
+  std::cout << resp.pledges_size() << " pledges\n";
+  PrintMore(resp.next_page_token());
+  return kExitOk;
+}
+
+int MatchesList(Client& c, Args& args) {
+  pb::ListMatchesRequest req;
+  req.set_supplier_id(args.Str("supplier"));
+  req.set_buyer_id(args.Str("buyer"));
+  req.set_offer_id(args.Uint64("offer"));
+  req.set_pledge_id(args.Uint64("pledge"));
+  req.set_region_code_prefix(args.Str("region"));
+  req.set_after_match_id(args.Uint64("after"));
+  pb::ListMatchesResponse resp;
+  int rc = ListPages(
+      c, args, req, &resp,
+      [&](grpc::ClientContext* ctx, const pb::ListMatchesRequest& r,
+          pb::ListMatchesResponse* p) {
+        return c.stub()->ListMatches(ctx, r, p);
+      },
+      [](const pb::ListMatchesResponse& p, pb::ListMatchesResponse* o) {
+        o->mutable_matches()->MergeFrom(p.matches());
+      });
+  if (rc != kExitOk) return rc;
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  PrintMatches(resp.matches());
+  PrintMore(resp.next_page_token());
+  return kExitOk;
+}
+
+int MatchesWatch(Client& c, Args& args) {
+  pb::WatchMatchesRequest req;
+  req.set_after_match_id(args.Uint64("after"));
+  req.set_supplier_id(args.Str("supplier"));
+  req.set_buyer_id(args.Str("buyer"));
+  req.set_offer_id(args.Uint64("offer"));
+  req.set_pledge_id(args.Uint64("pledge"));
+  req.set_region_code_prefix(args.Str("region"));
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;  // no deadline: streams until interrupted
+  context.set_wait_for_ready(false);
+  if (!c.json()) {
+    std::cerr << "watching matches on " << c.global().server
+              << " (Ctrl-C to stop)\n";
+  }
+  auto reader = c.stub()->WatchMatches(&context, req);
+  pb::Match m;
+  uint64_t last = req.after_match_id();
+  bool any = false;
+  while (reader->Read(&m)) {
+    any = true;
+    last = m.match_id();
+    if (c.json()) {
+      std::cout << ToJson(m, false);
+    } else {
+      std::cout << "#" << m.match_id() << "  " << ShortTime(m.matched_at())
+                << "  " << m.product_code() << "  " << Kg(m.quantity_kg())
+                << " kg x " << Yuan(m.price_fen_per_kg()) << " = "
+                << Yuan(m.amount_fen()) << " yuan  " << m.supplier_id() << " ("
+                << m.region_code() << ", offer " << m.offer_id() << ") -> "
+                << m.buyer_id() << " (" << m.buyer_city_code() << ", pledge "
+                << m.pledge_id() << ")" << (m.partner() ? "  partner" : "")
+                << "\n";
+    }
+    std::cout.flush();
+  }
+  grpc::Status status = reader->Finish();
+  if (status.ok()) return kExitOk;
+  if (any && status.error_code() == grpc::UNAVAILABLE) {
+    std::cerr << "error: lost the connection to duijie-server at "
+              << c.global().server << "; resume with: duijie matches watch "
+              << "--after " << last << "\n";
+    return kExitUnreachable;
+  }
+  return c.Fail(status);
+}
+
+int Book(Client& c, Args& args) {
+  pb::GetBookRequest req;
+  req.set_product_code_prefix(args.Str("product"));
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::GetBookResponse resp;
+  grpc::Status status = c.stub()->GetBook(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status);
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  Table t({"PRODUCT", ">OFFERS", ">OFFER KG", ">BEST FLOOR YUAN/KG", ">PLEDGES",
+           ">PLEDGE KG", ">BEST MAX YUAN/KG"});
+  for (const pb::BookLine& l : resp.lines()) {
+    t.AddRow({l.product_code(), absl::StrCat(l.open_offer_count()),
+              Kg(l.open_offer_kg()),
+              l.open_offer_count() == 0 ? "-"
+                                        : Yuan(l.best_floor_price_fen_per_kg()),
+              absl::StrCat(l.open_pledge_count()), Kg(l.open_pledge_kg()),
+              l.open_pledge_count() == 0
+                  ? "-"
+                  : Yuan(l.best_max_price_fen_per_kg())});
+  }
+  t.Print(std::cout);
+  std::cout << resp.lines_size() << " products with open orders\n";
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// admin: the operator RPCs (duijie.v1.Admin).
+
+std::unique_ptr<pb::Admin::Stub> AdminStub(const Client& c) {
+  return pb::Admin::NewStub(grpc::CreateChannel(
+      c.global().server, grpc::InsecureChannelCredentials()));
+}
+
+int AdminStateHash(Client& c, Args& args) {
+  pb::GetStateHashRequest req;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::GetStateHashResponse resp;
+  grpc::Status status = AdminStub(c)->GetStateHash(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status);
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  std::cout << "state hash      " << resp.state_hash_hex() << "\n"
+            << "last match id   " << resp.last_match_id() << "\n"
+            << "offers, pledges " << resp.offer_count() << ", "
+            << resp.pledge_count() << "\n";
+  const pb::JournalStatus& j = resp.journal();
+  if (j.durable()) {
+    std::cout << "journal at      " << j.position() << " (snapshot at "
+              << j.snapshot_position() << ", fsync "
+              << (j.fsync() ? "on" : "off") << ")\n";
+  } else {
+    std::cout << "journal         none (in-memory server)\n";
+  }
+  return kExitOk;
+}
+
+int AdminSnapshot(Client& c, Args& args) {
+  pb::SnapshotRequest req;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::SnapshotResponse resp;
+  grpc::Status status = AdminStub(c)->Snapshot(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status);
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  std::cout << "snapshot " << resp.file() << " covers the journal up to "
+            << resp.position() << "\n";
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// The command table and help.
+
+using Handler = int (*)(Client&, Args&);
+
+struct Command {
+  CommandSpec spec;
+  Handler handler;
+};
+
+FlagSpec RequestIdFlag() {
+  return {"request-id", "ID",
+          "idempotency key; repeat a mutation with the same id to apply it at "
+          "most once (default: a fresh random id)"};
+}
+
+std::vector<FlagSpec> PagingFlags() {
+  return {{"page-size", "N", "results per page (server default 100, max 1000)"},
+          {"page-token", "TOKEN", "continue from a previous page"},
+          {"all", "", "fetch every page"}};
+}
+
+std::vector<FlagSpec> Concat(std::vector<FlagSpec> a,
+                             const std::vector<FlagSpec>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+const std::vector<Command>& Commands() {
+  static const auto* commands = new std::vector<Command>{
+      {{"regions", "list", "", "List regions (GB/T 2260 codes), by code.",
+        Concat({{"prefix", "DIGITS",
+                 "only codes starting with DIGITS (62 = Gansu)"}},
+               PagingFlags())},
+       RegionsList},
+      {{"regions",
+        "upsert",
+        "",
+        "Create a region or replace it (flags not given become false).",
+        {{"code", "CODE", "six-digit GB/T 2260 code, e.g. 621200", true},
+         {"name", "NAME", "name, e.g. 陇南市 (at most 64 bytes)", true},
+         {"key-assisted", "", "a national key assisted county"},
+         {"relocation-site", "", "a large relocation settlement"},
+         RequestIdFlag()}},
+       RegionsUpsert},
+      {{"pairings", "list", "", "List east-west cooperation pairings.",
+        Concat({{"prefix", "DIGITS",
+                 "only pairings with a side starting with DIGITS"}},
+               PagingFlags())},
+       PairingsList},
+      {{"pairings",
+        "add",
+        "",
+        "Create a pairing (or replace its note). Covers everything under both "
+        "codes.",
+        {{"east", "CODE", "buyer side, e.g. 370200 Qingdao", true},
+         {"west", "CODE", "assisted side, e.g. 621200 Longnan", true},
+         {"note", "TEXT", "free text, at most 256 bytes"},
+         RequestIdFlag()}},
+       PairingsAdd},
+      {{"pairings",
+        "delete",
+        "",
+        "Delete a pairing.",
+        {{"east", "CODE", "buyer side", true},
+         {"west", "CODE", "assisted side", true},
+         RequestIdFlag()}},
+       PairingsDelete},
+      {{"offer",
+        "post",
+        "",
+        "Post surplus produce; it matches open pledges at once. What is left "
+        "rests on the book.",
+        {{"supplier", "ID", "supplier or cooperative id", true},
+         {"region", "CODE", "where it grows, a known region code", true},
+         {"product", "CODE", "product code, e.g. spice.sichuan_pepper", true},
+         {"grade", "GRADE", "premium, first or second", true},
+         {"kg", "KG", "quantity in kg", true},
+         {"floor-fen", "FEN",
+          "lowest price accepted, fen per kg (100 fen = 1 "
+          "yuan)",
+          true},
+         {"min-lot-kg", "KG", "smallest fill accepted (default: none)"},
+         {"expires", "TIME", "RFC 3339, e.g. 2026-12-01T00:00:00Z"},
+         {"expires-in", "DURATION", "e.g. 72h, 3d (default: 30d)"},
+         {"certified", "", "a certified assistance product (扶贫产品认定)"},
+         {"households", "N", "low-income households it supports"},
+         RequestIdFlag()}},
+       OfferPost},
+      {{"offer", "cancel", "ID", "Cancel an open offer.", {RequestIdFlag()}},
+       OfferCancel},
+      {{"offer", "get", "ID", "Show one offer.", {}}, OfferGet},
+      {{"offer", "list", "",
+        "List offers by id (every status unless --status).",
+        Concat(
+            {{"supplier", "ID", "only this supplier"},
+             {"product", "PREFIX", "product code prefix, e.g. fruit.apple"},
+             {"region", "DIGITS", "region code prefix, e.g. 6212"},
+             {"status", "STATUS", "open, filled, cancelled, expired or any"}},
+            PagingFlags())},
+       OfferList},
+      {{"pledge",
+        "post",
+        "",
+        "Post a purchase pledge; it matches open offers at once. What is left "
+        "rests on the book.",
+        {{"buyer", "ID", "buyer unit id", true},
+         {"city", "CODE", "the buyer's city, a known region code", true},
+         {"kind", "KIND",
+          "government_unit, school, hospital, state_firm, private_firm, "
+          "army_unit, trade_union, canteen, charity, individual or platform",
+          true},
+         {"product", "CODE",
+          "a product code or an ancestor (vegetable = any "
+          "vegetable)",
+          true},
+         {"min-grade", "GRADE", "lowest grade accepted (default: any)"},
+         {"kg", "KG", "quantity in kg", true},
+         {"max-fen", "FEN", "highest price paid, fen per kg", true},
+         {"budget-fen", "FEN", "spending cap in fen (default: none)"},
+         {"min-lot-kg", "KG", "smallest fill accepted (default: none)"},
+         {"expires", "TIME", "RFC 3339, e.g. 2026-12-01T00:00:00Z"},
+         {"expires-in", "DURATION", "e.g. 72h, 3d (default: 30d)"},
+         {"scope", "SCOPE",
+          "any, partners (paired regions only) or listed (default: any, or "
+          "listed with --regions)"},
+         {"regions", "CODES",
+          "comma-separated region codes for listed, e.g. "
+          "620000,621200"},
+         {"require-certified", "", "accept certified assistance products only"},
+         RequestIdFlag()}},
+       PledgePost},
+      {{"pledge", "cancel", "ID", "Cancel an open pledge.", {RequestIdFlag()}},
+       PledgeCancel},
+      {{"pledge", "get", "ID", "Show one pledge.", {}}, PledgeGet},
+      {{"pledge", "list", "",
+        "List pledges by id (every status unless --status).",
+        Concat(
+            {{"buyer", "ID", "only this buyer"},
+             {"product", "PREFIX", "product code prefix"},
+             {"city", "DIGITS", "buyer city code prefix, e.g. 3702"},
+             {"status", "STATUS", "open, filled, cancelled, expired or any"}},
+            PagingFlags())},
+       PledgeList},
+      {{"matches", "list", "", "List matches (fills) by id.",
+        Concat({{"supplier", "ID", "only this supplier"},
+                {"buyer", "ID", "only this buyer"},
+                {"offer", "ID", "only this offer"},
+                {"pledge", "ID", "only this pledge"},
+                {"region", "DIGITS", "offer region code prefix"},
+                {"after", "MATCH_ID", "only matches with a larger id"}},
+               PagingFlags())},
+       MatchesList},
+      {{"matches",
+        "watch",
+        "",
+        "Stream matches, past then live, until Ctrl-C. It starts after "
+        "--after; with --json it prints one JSON object per line.",
+        {{"after", "MATCH_ID", "start after this match (default 0: all)"},
+         {"supplier", "ID", "only this supplier"},
+         {"buyer", "ID", "only this buyer"},
+         {"offer", "ID", "only this offer"},
+         {"pledge", "ID", "only this pledge"},
+         {"region", "DIGITS", "offer region code prefix"}}},
+       MatchesWatch},
+      {{"book",
+        "",
+        "",
+        "Open orders per product: offer and pledge kg and counts, best prices.",
+        {{"product", "PREFIX", "product code prefix, e.g. vegetable"}}},
+       Book},
+      {{"admin",
+        "state-hash",
+        "",
+        "The digest of the server's whole state and its journal position; "
+        "servers that applied the same commands print the same hash.",
+        {}},
+       AdminStateHash},
+      {{"admin",
+        "snapshot",
+        "",
+        "Write a snapshot of the state now (durable servers only).",
+        {}},
+       AdminSnapshot},
+  };
+  return *commands;
+}
+
+std::string CommandName(const CommandSpec& s) {
+  return s.name.empty() ? s.group : absl::StrCat(s.group, " ", s.name);
+}
+
+void PrintCommandHelp(const CommandSpec& s, std::ostream& out) {
+  std::string usage = absl::StrCat("duijie ", CommandName(s));
+  for (const FlagSpec& f : s.flags) {
+    if (f.required) absl::StrAppend(&usage, " --", f.name, " ", f.value);
+  }
+  if (!s.positional.empty()) absl::StrAppend(&usage, " ", s.positional);
+  for (const FlagSpec& f : s.flags) {
+    if (!f.required) {
+      absl::StrAppend(&usage, " [--", f.name, f.value.empty() ? "" : " ",
+                      f.value, "]");
+    }
+  }
+  out << usage << "\n    " << s.summary << "\n";
+  Table t({"", "", ""});
+  for (const FlagSpec& f : s.flags) {
+    t.AddRow({absl::StrCat("      --", f.name), f.value,
+              f.required ? f.help + " (required)" : f.help});
+  }
+  if (t.rows() > 0) {
+    t.Print(out, /*header=*/false);
+  }
+}
+
+constexpr char kGlobalHelp[] = R"(Global flags (anywhere on the line):
+  --server HOST:PORT   duijie-server address (default 127.0.0.1:50051, or $DUIJIE_SERVER)
+  --json               print protobuf JSON (proto field names, int64 as strings) instead of tables
+  --timeout DURATION   deadline of each call (default 5s)
+  --help, -h           help for the command
+
+Units: quantities in kg; prices in fen per kg and amounts in fen (100 fen = 1 yuan).
+Tables show yuan with two decimals; JSON keeps the integer fen of the contract.
+
+Exit status: 0 ok; 1 the server refused the request (stderr: "error: CODE: message");
+2 usage error; 3 the server is unreachable or did not answer within --timeout.
+)";
+
+void PrintMainHelp(std::ostream& out) {
+  out << "duijie: command-line client of duijie-server (对接), the exchange "
+         "that matches\nsurplus produce from assisted regions with buyer "
+         "pledges.\n\nusage: duijie [--server HOST:PORT] [--json] COMMAND "
+         "[FLAGS]\n\nCommands:\n";
+  Table t({"", ""});
+  for (const Command& c : Commands()) {
+    std::string name = CommandName(c.spec);
+    if (!c.spec.positional.empty())
+      absl::StrAppend(&name, " ", c.spec.positional);
+    // The first sentence of the summary is enough for the overview.
+    std::string brief = c.spec.summary;
+    size_t stop = brief.find(". ");
+    if (stop != std::string::npos) brief.resize(stop + 1);
+    t.AddRow({"  " + name, brief});
+  }
+  t.AddRow({"  help [COMMAND]", "this help, or the flags of one command"});
+  t.Print(out, /*header=*/false);
+  out << "\n"
+      << kGlobalHelp
+      << "\nExamples:\n"
+         "  duijie book\n"
+         "  duijie offer post --supplier longnan-pepper-coop --region 621202 "
+         "--product spice.sichuan_pepper \\\n"
+         "      --grade premium --kg 2000 --floor-fen 6800 --certified "
+         "--households 320 --expires-in 30d\n"
+         "  duijie --json matches list --buyer qingdao-coop-office\n"
+         "  duijie offer --help\n";
+}
+
+// Prints help for "GROUP" or "GROUP NAME"; false if nothing matches.
+bool PrintHelpFor(const std::string& group, const std::string& name,
+                  std::ostream& out) {
+  bool found = false;
+  for (const Command& c : Commands()) {
+    if (c.spec.group != group) continue;
+    if (!name.empty() && c.spec.name != name) continue;
+    if (found) out << "\n";
+    PrintCommandHelp(c.spec, out);
+    found = true;
+  }
+  if (found) out << "\n" << kGlobalHelp;
+  return found;
+}
+
+int Usage(const std::string& message, const std::string& help_topic) {
+  std::cerr << "error: " << message << "\n"
+            << "run 'duijie " << (help_topic.empty() ? "" : help_topic + " ")
+            << "--help' for usage\n";
+  return kExitUsage;
+}
+
+int Main(int argc, char** argv) {
+  Global global;
+  if (const char* env = std::getenv("DUIJIE_SERVER"); env && *env) {
+    global.server = env;
+  }
+  // Pull the global flags out from anywhere on the line.
+  std::vector<std::string> words;
+  bool help = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string w = argv[i];
+    auto value_of = [&](const std::string& flag, std::string* out) {
+      if (w == flag) {
+        if (i + 1 >= argc) return false;
+        *out = argv[++i];
+        return true;
+      }
+      if (absl::StartsWith(w, flag + "=")) {
+        *out = w.substr(flag.size() + 1);
+        return true;
+      }
+      return false;
+    };
+    std::string v;
+    if (w == "--json") {
+      global.json = true;
+    } else if (w == "--help" || w == "-h") {
+      help = true;
+    } else if (w == "--server" || absl::StartsWith(w, "--server=")) {
+      if (!value_of("--server", &v) || v.empty()) {
+        return Usage("--server needs HOST:PORT", "");
+      }
+      global.server = v;
+    } else if (w == "--timeout" || absl::StartsWith(w, "--timeout=")) {
+      absl::Duration d;
+      if (!value_of("--timeout", &v) || !ParseDurationWithDays(v, &d) ||
+          d <= absl::ZeroDuration()) {
+        return Usage("--timeout needs a positive duration like 5s", "");
+      }
+      global.timeout = d;
+    } else {
+      words.push_back(w);
+    }
+  }
+
+  if (words.empty()) {
+    if (help) {
+      PrintMainHelp(std::cout);
+      return kExitOk;
+    }
+    PrintMainHelp(std::cerr);
+    return kExitUsage;
+  }
+  const std::string& group = words[0];
+  if (group == "help") {
+    if (words.size() == 1) {
+      PrintMainHelp(std::cout);
+      return kExitOk;
+    }
+    if (!PrintHelpFor(words[1], words.size() > 2 ? words[2] : "", std::cout)) {
+      return Usage(
+          absl::StrCat("no command '",
+                       absl::StrJoin(words.begin() + 1, words.end(), " "), "'"),
+          "");
+    }
+    return kExitOk;
+  }
+  bool group_known = false;
+  for (const Command& c : Commands()) group_known |= c.spec.group == group;
+  if (!group_known)
+    return Usage(absl::StrCat("unknown command '", group, "'"), "");
+
+  // Find the subcommand: "book" has none, the others need one.
+  const Command* command = nullptr;
+  size_t first_arg = 1;
+  for (const Command& c : Commands()) {
+    if (c.spec.group != group) continue;
+    if (c.spec.name.empty()) {
+      command = &c;
+      break;
+    }
+    if (words.size() > 1 && c.spec.name == words[1]) {
+      command = &c;
+      first_arg = 2;
+      break;
+    }
+  }
+  if (command == nullptr) {
+    if (help) {
+      PrintHelpFor(group, "", std::cout);
+      return kExitOk;
+    }
+    std::vector<std::string> names;
+    for (const Command& c : Commands()) {
+      if (c.spec.group == group) names.push_back(c.spec.name);
+    }
+    std::string choices =
+        absl::StrCat("expected one of: ", absl::StrJoin(names, ", "));
+    if (words.size() == 1) {
+      return Usage(absl::StrCat("'", group, "' needs a subcommand; ", choices),
+                   group);
+    }
+    return Usage(
+        absl::StrCat("unknown command '", group, " ", words[1], "'; ", choices),
+        group);
+  }
+  if (help) {
+    PrintHelpFor(command->spec.group, command->spec.name, std::cout);
+    return kExitOk;
+  }
+
+  std::vector<std::string> rest(words.begin() + first_arg, words.end());
+  std::string error;
+  std::optional<Args> args = ParseArgs(command->spec, rest, &error);
+  std::string topic = CommandName(command->spec);
+  if (!args.has_value()) return Usage(error, topic);
+  Client client(global);
+  int rc = command->handler(client, *args);
+  if (rc < 0) return Usage(args->error(), topic);
+  return rc;
+}
+
+}  // namespace
+}  // namespace duijie::cli
+
+int main(int argc, char** argv) { return duijie::cli::Main(argc, argv); }
