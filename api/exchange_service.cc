@@ -12,6 +12,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "api/apply.h"
 #include "api/convert.h"
 
 namespace duijie {
@@ -22,19 +23,6 @@ constexpr int kWatchChunk = 256;
 // Submit batches a stream may have read but not yet written back before it
 // stops reading (back-pressure on a client that does not read replies).
 constexpr int kMaxUnwrittenBatches = 16;
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
-
-template <typename T>
-WriteOutcome Wrap(absl::StatusOr<T> result) {
-  if (!result.ok()) return result.status();
-  return WriteResult(*std::move(result));
-}
 
 // INVALID_ARGUMENT unless `prefix` is at most six digits.
 absl::Status CheckRegionPrefix(absl::string_view field,
@@ -446,6 +434,15 @@ void ExchangeService::Enqueue(std::vector<WriteCommand> commands,
   batch->done(*batch);
 }
 
+bool ExchangeService::RunOnWriter(std::function<void()> fn) {
+  auto batch = std::make_unique<Batch>();
+  batch->done = [fn = std::move(fn)](Batch&) { fn(); };
+  absl::MutexLock lock(&queue_mu_);
+  if (stopping_) return false;
+  queue_.push_back(std::move(batch));
+  return true;
+}
+
 std::vector<WriteOutcome> ExchangeService::Execute(
     std::vector<WriteCommand> commands) {
   absl::Notification notification;
@@ -517,40 +514,14 @@ void ExchangeService::WriterLoop() {
     // Reply, then let the watchers see the new matches.
     for (auto& batch : group) batch->done(*batch);
     Publish(last_match_id);
+    if (options_.journal != nullptr) options_.journal->AfterGroup();
   }
 }
 
 WriteOutcome ExchangeService::Apply(WriteCommand& command) {
-  CommandContext context;
-  context.now = command.now;
-  context.request_id = command.request_id;
-  context.fingerprint = command.fingerprint;
-  return std::visit(
-      Overloaded{
-          [&](const Region& region) {
-            return Wrap(engine_->UpsertRegion(context, region));
-          },
-          [&](const Pairing& pairing) {
-            return Wrap(engine_->UpsertPairing(context, pairing));
-          },
-          [&](const DeletePairingCommand& del) {
-            return Wrap(
-                engine_->DeletePairing(context, del.east_code, del.west_code));
-          },
-          [&](const OfferSpec& spec) {
-            return Wrap(engine_->PostOffer(context, spec));
-          },
-          [&](const PledgeSpec& spec) {
-            return Wrap(engine_->PostPledge(context, spec));
-          },
-          [&](const CancelOfferCommand& cancel) {
-            return Wrap(engine_->CancelOffer(context, cancel.offer_id));
-          },
-          [&](const CancelPledgeCommand& cancel) {
-            return Wrap(engine_->CancelPledge(context, cancel.pledge_id));
-          },
-      },
-      command.body);
+  // The same function replays the journal, so replay feeds the engine
+  // exactly what the writer fed it.
+  return ApplyCommand(*engine_, command);
 }
 
 void ExchangeService::Publish(uint64_t last_match_id) {

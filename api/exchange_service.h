@@ -43,14 +43,19 @@ namespace duijie {
 // per drained group of batches, after applying them and before any reply;
 // `commands` are every command applied in the group, in order, with the time
 // each was stamped, and `outcomes` what the engine returned (rejected ones
-// changed nothing and need not be journaled). A failure is fatal: the
-// in-memory state is ahead of the journal, so the server aborts.
+// changed nothing but the engine's clock; see api/journal.h for how they
+// are journaled). A failure is fatal: the in-memory state is ahead of the
+// journal, so the server aborts.
 class Journal {
  public:
   virtual ~Journal() = default;
   virtual absl::Status Commit(
       absl::Span<const WriteCommand* const> commands,
       absl::Span<const WriteOutcome* const> outcomes) = 0;
+  // Called by the writer after each group's replies, before it drains the
+  // next group: the engine is quiet (only const reads run), which makes it
+  // the place to serialize a snapshot.
+  virtual void AfterGroup() {}
 };
 
 struct ExchangeServiceOptions {
@@ -82,6 +87,13 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   // hold views into the engine's interned strings. UNAVAILABLE outcomes
   // after Stop().
   std::vector<WriteOutcome> Execute(std::vector<WriteCommand> commands);
+
+  // Runs `fn` on the writer thread between groups, once everything queued
+  // before it has been applied, journaled and answered: there `fn` may read
+  // the engine without a lock and see a state that matches the journal's
+  // position. `fn` must not block for long (the writer waits for it).
+  // Returns false, without running `fn`, after Stop().
+  bool RunOnWriter(std::function<void()> fn);
 
   // Ends every WatchMatches stream (UNAVAILABLE, after what is published)
   // and refuses new ones. Call before grpc::Server::Shutdown.

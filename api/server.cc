@@ -1,6 +1,7 @@
 // DuijieServer: see server.h.
 #include "api/server.h"
 
+#include <cstdio>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -44,8 +45,22 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   auto server = absl::WrapUnique(new DuijieServer());
   ExchangeServiceOptions service_options;
   service_options.clock = options.clock;
+  if (!options.durability.dir.empty()) {
+    absl::StatusOr<std::unique_ptr<DurableStore>> store =
+        DurableStore::Open(options.durability);
+    if (!store.ok()) return store.status();
+    server->store_ = *std::move(store);
+    server->engine_ = server->store_->engine();
+    service_options.journal = server->store_.get();
+  } else {
+    server->memory_engine_ =
+        std::make_unique<Engine>(options.durability.engine_options);
+    server->engine_ = server->memory_engine_.get();
+  }
   server->service_ =
-      std::make_unique<ExchangeService>(&server->engine_, service_options);
+      std::make_unique<ExchangeService>(server->engine_, service_options);
+  server->admin_ = std::make_unique<AdminService>(
+      server->service_.get(), server->engine_, server->store_.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -56,6 +71,7 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &server->port_);
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->admin_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     server->server_.reset();
@@ -64,7 +80,11 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
         ": the address is in use or not available on this machine"));
   }
   server->address_ = absl::StrCat(host_port->first, ":", server->port_);
-  if (options.demo) {
+  // A durable server loads the demo data only into a fresh directory: once
+  // loaded it is in the journal, and loading it again would move it on.
+  const bool fresh =
+      server->store_ == nullptr || server->store_->report().fresh;
+  if (options.demo && fresh) {
     // Report NOT_SERVING until the demo data is in.
     grpc::HealthCheckServiceInterface* health =
         server->server_->GetHealthCheckService();
@@ -95,6 +115,13 @@ void DuijieServer::Shutdown(absl::Duration grace) {
     server_->Wait();
   }
   if (service_ != nullptr) service_->Stop();
+  if (store_ != nullptr) {
+    absl::Status closed = store_->Close();
+    if (!closed.ok()) {
+      std::fprintf(stderr, "duijie-server: final snapshot: %s\n",
+                   closed.ToString().c_str());
+    }
+  }
 }
 
 }  // namespace duijie

@@ -11,8 +11,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "api/admin_service.h"
 #include "api/demo_data.h"
 #include "api/exchange_service.h"
+#include "api/recovery.h"
 #include "engine/engine.h"
 #include "grpcpp/server.h"
 
@@ -26,13 +28,20 @@ struct ServerOptions {
   bool demo = false;
   // The server's clock; tests may fix it.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // Durable when durability.dir is set: the state is recovered from that
+  // directory at start, every command is journaled there before its reply,
+  // and snapshots are written there (recovery.h). Empty: in memory only.
+  // The demo data is then loaded only into a fresh directory.
+  // durability.engine_options apply in memory too.
+  DurabilityOptions durability;
 };
 
 class DuijieServer {
  public:
-  // Builds the engine and service, starts serving, and loads the demo data
-  // if asked before it returns. UNAVAILABLE when the address cannot be bound
-  // (in use, or not a local address); INVALID_ARGUMENT when it is not
+  // Recovers the state when durable (failing with recovery's errors, e.g.
+  // DATA_LOSS), builds the engine and service, starts serving, and loads the
+  // demo data if asked before it returns. UNAVAILABLE when the address cannot
+  // be bound (in use, or not a local address); INVALID_ARGUMENT when it is not
   // host:port.
   static absl::StatusOr<std::unique_ptr<DuijieServer>> Start(
       const ServerOptions& options);
@@ -52,17 +61,27 @@ class DuijieServer {
   const std::optional<DemoSummary>& demo_summary() const {
     return demo_summary_;
   }
+  // The durable store, or null when the server runs in memory.
+  DurableStore* store() { return store_.get(); }
+  Engine* engine() { return engine_; }
 
   // Graceful shutdown: health turns NOT_SERVING, WatchMatches streams end,
   // no new calls are taken, calls in flight get up to `grace` to finish
-  // (then are cancelled), and the writer answers what it holds. Idempotent.
+  // (then are cancelled), and the writer answers what it holds; a durable
+  // server then writes a final snapshot and closes its journal (a failure
+  // is logged on stderr: the journal still holds everything). Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
  private:
   DuijieServer() = default;
 
-  Engine engine_;
+  // Declared first, destroyed last: the engine (owned by store_ when
+  // durable, by memory_engine_ otherwise) outlives the services.
+  std::unique_ptr<DurableStore> store_;
+  std::unique_ptr<Engine> memory_engine_;
+  Engine* engine_ = nullptr;
   std::unique_ptr<ExchangeService> service_;
+  std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::string address_;

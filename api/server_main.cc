@@ -1,13 +1,24 @@
 // duijie-server: serves duijie.v1.Exchange (plus grpc.health.v1 and server
 // reflection) on --listen until SIGINT or SIGTERM, then shuts down
-// gracefully and exits 0. With --demo it loads the demo data first.
+// gracefully (finishing calls in flight, then a final snapshot when
+// durable) and exits 0. With --demo it loads the demo data first.
+//
+// With --data_dir it is durable: it recovers the directory's state at
+// start, journals every command before replying, and snapshots on schedule
+// and at shutdown (api/recovery.h). A failed journal write or fsync aborts
+// the process, so nothing that was not made durable is acknowledged.
 //
 // Prints "duijie-server listening on HOST:PORT" (the bound port, also when
 // --listen asks for port 0) on stdout once it serves. Exits 1 with a
-// message on stderr when it cannot listen.
+// message on stderr when it cannot start: it cannot listen, or the data
+// directory cannot be used (DATA_LOSS: the journal or snapshots are
+// damaged; the message names the file and offset, and --repair is the way
+// on).
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -15,17 +26,44 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "api/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "address to serve on, host:port; port 0 picks a free port");
 ABSL_FLAG(bool, demo, false,
-          "load the demo data (regions, pairings, offers, pledges) at start");
+          "load the demo data (regions, pairings, offers, pledges) at start; "
+          "with --data_dir, only into an empty data directory");
+ABSL_FLAG(std::string, data_dir, "",
+          "directory for the journal and snapshots (created if its parent "
+          "exists); empty: keep everything in memory");
+ABSL_FLAG(bool, fsync, true,
+          "fdatasync each group of commands before replying; false risks "
+          "the last moments on a machine crash (not on a process crash)");
+ABSL_FLAG(uint64_t, snapshot_every, 1000000,
+          "write a snapshot after this many journal records (0: never by "
+          "count)");
+ABSL_FLAG(absl::Duration, snapshot_interval, absl::Minutes(10),
+          "write a snapshot this long after the last one if commands came "
+          "since (0: never by time)");
+ABSL_FLAG(uint64_t, journal_segment_mb, 64,
+          "start a new journal segment once the current one reaches this "
+          "many MiB");
+ABSL_FLAG(absl::Duration, request_id_window, absl::Hours(24),
+          "remember each request_id (and its first answer) at least this "
+          "long; the newest million are kept whatever their age. Keep it "
+          "the same across restarts of one data directory");
+ABSL_FLAG(bool, repair, false,
+          "when the journal is corrupt (a bad record followed by good ones), "
+          "truncate it at the damage, after logging what is lost, instead "
+          "of refusing to start");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "duijie-server: the duijie matching exchange, over gRPC.\n"
-      "Usage: duijie-server [--listen=127.0.0.1:50051] [--demo]");
+      "Usage: duijie-server [--listen=127.0.0.1:50051] [--demo] "
+      "[--data_dir=DIR [--fsync=false] [--snapshot_every=N] [--repair]]");
   absl::ParseCommandLine(argc, argv);
 
   // Block the shutdown signals in every thread (gRPC's threads inherit this
@@ -39,12 +77,51 @@ int main(int argc, char** argv) {
   duijie::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
   options.demo = absl::GetFlag(FLAGS_demo);
+  options.durability.dir = absl::GetFlag(FLAGS_data_dir);
+  options.durability.fsync = absl::GetFlag(FLAGS_fsync);
+  options.durability.snapshot_every_records =
+      absl::GetFlag(FLAGS_snapshot_every);
+  options.durability.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
+  options.durability.segment_bytes =
+      std::max<uint64_t>(1, absl::GetFlag(FLAGS_journal_segment_mb)) << 20;
+  options.durability.repair = absl::GetFlag(FLAGS_repair);
+  options.durability.engine_options.request_id_window =
+      absl::ToInt64Microseconds(absl::GetFlag(FLAGS_request_id_window));
   absl::StatusOr<std::unique_ptr<duijie::DuijieServer>> server =
       duijie::DuijieServer::Start(options);
   if (!server.ok()) {
     std::fprintf(stderr, "duijie-server: %s\n",
-                 std::string(server.status().message()).c_str());
+                 server.status().code() == absl::StatusCode::kDataLoss
+                     ? server.status().ToString().c_str()
+                     : std::string(server.status().message()).c_str());
     return 1;
+  }
+  if (duijie::DurableStore* store = (*server)->store()) {
+    const duijie::RecoveryReport& r = store->report();
+    std::fprintf(
+        stderr,
+        "duijie-server: data directory %s: %s; journal at %llu, fsync %s\n",
+        options.durability.dir.c_str(),
+        r.fresh
+            ? "empty, starting fresh"
+            : absl::StrCat("recovered from ",
+                           r.snapshot_file.empty() ? "the journal alone"
+                                                   : r.snapshot_file,
+                           " (loaded in ", absl::FormatDuration(r.load_time),
+                           ") + ", r.replayed_records, " journal records (",
+                           absl::FormatDuration(r.replay_time), ")")
+                  .c_str(),
+        static_cast<unsigned long long>(r.last_seq),
+        options.durability.fsync ? "on" : "off");
+    if (options.demo && !r.fresh) {
+      std::fprintf(stderr,
+                   "duijie-server: --demo: the data directory already holds "
+                   "state, so the demo data is not loaded again\n");
+    }
+  } else {
+    std::fprintf(stderr,
+                 "duijie-server: in memory (no --data_dir): nothing survives "
+                 "a restart\n");
   }
   if (const auto& demo = (*server)->demo_summary()) {
     std::fprintf(stderr,

@@ -1,0 +1,40 @@
+// AdminService: the duijie.v1.Admin gRPC service, operator RPCs next to the
+// Exchange: the state hash with the journal position, and forcing a
+// snapshot. Both run on the Exchange's writer thread between groups
+// (ExchangeService::RunOnWriter), so what they see matches the journal's
+// position exactly; computing the hash serializes the engine, which pauses
+// the writer for that long.
+#ifndef DUIJIE_API_ADMIN_SERVICE_H_
+#define DUIJIE_API_ADMIN_SERVICE_H_
+
+#include "api/exchange_service.h"
+#include "api/recovery.h"
+#include "duijie/v1/admin.grpc.pb.h"
+#include "engine/engine.h"
+
+namespace duijie {
+
+class AdminService final : public v1::Admin::CallbackService {
+ public:
+  // Nothing is owned; all must outlive this. `store` is null when the
+  // server runs in memory.
+  AdminService(ExchangeService* exchange, Engine* engine, DurableStore* store)
+      : exchange_(exchange), engine_(engine), store_(store) {}
+
+  grpc::ServerUnaryReactor* GetStateHash(
+      grpc::CallbackServerContext* context,
+      const v1::GetStateHashRequest* request,
+      v1::GetStateHashResponse* response) override;
+  grpc::ServerUnaryReactor* Snapshot(grpc::CallbackServerContext* context,
+                                     const v1::SnapshotRequest* request,
+                                     v1::SnapshotResponse* response) override;
+
+ private:
+  ExchangeService* const exchange_;
+  Engine* const engine_;
+  DurableStore* const store_;
+};
+
+}  // namespace duijie
+
+#endif  // DUIJIE_API_ADMIN_SERVICE_H_
