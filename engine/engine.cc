@@ -469,6 +469,19 @@ int64_t Engine::Impl::OfferFill(const OfferRecord& o, const PledgeRecord& p,
 uint64_t Engine::Impl::BestOfferFor(uint64_t pledge_id,
                                     const CodeSet& partner_west) {
   const PledgeRecord& p = pledges_[pledge_id - 1];
+  // Products of the subtree with an offer the pledge can afford. The
+  // book's lowest floor per product covers every indexed offer, so the
+  // others' trees cannot hold a candidate; most pledges bid below every
+  // offer and stop here without reading a tree.
+  absl::InlinedVector<uint32_t, 4> products;
+  for (uint32_t product : products_[p.product].subtree) {
+    auto it = books_.find(product);
+    if (it != books_.end() && !it->second.offers.prices.empty() &&
+        it->second.offers.prices.begin()->first <= p.max_price) {
+      products.push_back(product);
+    }
+  }
+  if (products.empty()) return 0;
   // Region scopes of the partner groups, and of the others.
   CodeSet partner_scopes;
   CodeSet other_scopes;
@@ -514,7 +527,7 @@ uint64_t Engine::Impl::BestOfferFor(uint64_t pledge_id,
     const bool partner_group = group < 2;
     const bool flagged = group % 2 == 0;
     const CodeSet& scopes = partner_group ? partner_scopes : other_scopes;
-    for (uint32_t product : products_[p.product].subtree) {
+    for (uint32_t product : products) {
       for (int grade = 1; grade <= grade_max; ++grade) {
         for (int cert = p.require_certified ? 1 : 0; cert <= 1; ++cert) {
           for (int32_t scope : scopes) {
@@ -533,6 +546,18 @@ uint64_t Engine::Impl::BestOfferFor(uint64_t pledge_id,
 uint64_t Engine::Impl::BestPledgeFor(uint64_t offer_id,
                                      const CodeSet& partner_east) {
   const OfferRecord& o = offers_[offer_id - 1];
+  // Products of the chain with a pledge that bids the offer's floor (the
+  // book's highest max per product covers every indexed pledge); most
+  // offers ask more than any and stop here without reading a tree.
+  absl::InlinedVector<uint32_t, 4> products;
+  for (uint32_t product : products_[o.product].chain) {
+    auto it = books_.find(product);
+    if (it != books_.end() && !it->second.pledges.prices.empty() &&
+        it->second.pledges.prices.rbegin()->first >= o.floor_price) {
+      products.push_back(product);
+    }
+  }
+  if (products.empty()) return 0;
   const RegionChain chain = RegionChainOf(o.region);
   bool found = false;
   PledgeKey best;
@@ -556,7 +581,7 @@ uint64_t Engine::Impl::BestPledgeFor(uint64_t offer_id,
   };
   for (int phase = 0; phase < 2; ++phase) {
     const bool partner_phase = phase == 0;
-    for (uint32_t product : products_[o.product].chain) {
+    for (uint32_t product : products) {
       for (int grade = static_cast<int>(o.grade); grade <= 3; ++grade) {
         for (int cert = 0; cert <= (o.certified ? 1 : 0); ++cert) {
           auto key = [&](uint64_t family, int32_t scope) {
@@ -1232,9 +1257,8 @@ std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
     return int64_t{0};
   };
   std::vector<BookLine> lines;
-  for (const auto& [product, book] : books_) {
+  auto add_line = [&](uint32_t product, const ProductBook& book) {
     const std::string_view code = strings_.Get(products_[product].code);
-    if (!ProductCovers(prefix, code)) continue;
     auto s = stale.find(product);
     const Stale* gone = s == stale.end() ? nullptr : &s->second;
     BookLine line;
@@ -1244,12 +1268,27 @@ std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
     line.open_pledge_kg = book.pledges.kg - (gone ? gone->pledges.kg : 0);
     line.open_pledge_count =
         book.pledges.count - (gone ? gone->pledges.count : 0);
-    if (line.open_offer_count == 0 && line.open_pledge_count == 0) continue;
+    if (line.open_offer_count == 0 && line.open_pledge_count == 0) return;
     line.best_floor_price_fen_per_kg =
         best(book.offers, gone ? &gone->offers : nullptr, /*lowest=*/true);
     line.best_max_price_fen_per_kg =
         best(book.pledges, gone ? &gone->pledges : nullptr, /*lowest=*/false);
     lines.push_back(line);
+  };
+  if (prefix.empty()) {
+    for (const auto& [product, book] : books_) add_line(product, book);
+  } else {
+    // The products a prefix covers are its subtree: a product's ancestors
+    // are always interned, so an unknown prefix covers nothing.
+    const uint32_t sid = strings_.Find(prefix);
+    auto known =
+        sid == kNone ? product_by_code_.end() : product_by_code_.find(sid);
+    if (known != product_by_code_.end()) {
+      for (uint32_t product : products_[known->second].subtree) {
+        auto it = books_.find(product);
+        if (it != books_.end()) add_line(product, it->second);
+      }
+    }
   }
   std::sort(lines.begin(), lines.end(),
             [](const BookLine& a, const BookLine& b) {

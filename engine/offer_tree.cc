@@ -123,18 +123,21 @@ void OfferNodePool::Free(uint32_t index) { free_.push_back(index); }
 
 void OfferTree::Insert(OfferNodePool& pool, const OfferKey& key) {
   root_ = InsertNode(pool, root_, pool.Allocate(key));
+  min_floor_ = pool[root_].min_floor;
   ++size_;
 }
 
 bool OfferTree::Erase(OfferNodePool& pool, const OfferKey& key) {
   bool erased = false;
   root_ = EraseKey(pool, root_, key, &erased);
+  min_floor_ = root_ == kNil ? INT64_MAX : pool[root_].min_floor;
   if (erased) --size_;
   return erased;
 }
 
 bool OfferTree::FindFirst(const OfferNodePool& pool, const OfferKey* after,
                           int64_t max_floor, OfferKey* found) const {
+  if (min_floor_ > max_floor) return false;  // also when empty
   const uint32_t t = Find(pool, root_, after, max_floor);
   if (t == kNil) return false;
   *found = pool[t].key;

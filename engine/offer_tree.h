@@ -76,13 +76,14 @@ class OfferTree {
   bool empty() const { return root_ == OfferNodePool::kNil; }
   size_t size() const { return size_; }
   // The lowest floor in the tree; only meaningful when not empty.
-  int64_t min_floor(const OfferNodePool& pool) const {
-    return pool[root_].min_floor;
-  }
+  int64_t min_floor(const OfferNodePool& pool) const { return min_floor_; }
 
  private:
   uint32_t root_ = OfferNodePool::kNil;
-  size_t size_ = 0;
+  uint32_t size_ = 0;
+  // The root's min_floor, kept here so that a search that nothing in the
+  // tree can satisfy (the common case) does not touch the pool.
+  int64_t min_floor_ = INT64_MAX;
 };
 
 }  // namespace duijie

@@ -1,0 +1,603 @@
+// Engine benchmarks on the standard workload (issue 5).
+//
+// BM_GlutWeek/<book>: duijie::Engine alone. Setup (not timed): a fresh
+// engine gets the workload's reference data and prefill, which brings the
+// book to <book> resting orders. Timed: the measured commands, converted to
+// engine specs beforehand (by api/convert, as the server does), applied one
+// after another. items_per_second is commands per second. Counters:
+//   p50_ns, p99_ns, p999_ns  per-command latency from a log-bucketed
+//                            histogram of rdtsc deltas (6% buckets; each
+//                            figure includes timer_ns of timer overhead)
+//   bytes_per_order          heap bytes live after the prefill (counted by
+//                            the operator new/delete below, malloc usable
+//                            sizes) over resting orders, engine only
+//   rss_per_order            resident-set growth over the prefill / orders
+//   resting, book_end        resting orders after prefill / after the run
+//   matches_per_cmd, rejected_per_cmd
+// BM_ReferenceGlutWeek/<book>: the differential test's ReferenceMatcher on
+// the first DUIJIE_REF_COMMANDS (default 2000) of the same commands; its
+// scans make it O(book) per command, so it runs at 10k only by default.
+//
+// Environment:
+//   DUIJIE_WORKLOADS   directory of workload files (default bench/workloads);
+//                      glut-<book>-<commands>-s1.wl is replayed when present,
+//                      else the generator makes the same records in memory
+//   DUIJIE_BENCH_COMMANDS  measured commands (default 1000000)
+//   DUIJIE_BENCH_10M=1     also register the 10M book (about 5 GB, minutes)
+//   DUIJIE_REF_COMMANDS    commands for the reference (default 2000)
+//   DUIJIE_REF_100K=1      also run the reference at 100k (slow prefill)
+// Under callgrind (bench/instructions.sh) and perf (bench/profile.sh) only
+// the timed loop is collected.
+#include <malloc.h>
+#include <unistd.h>
+#include <valgrind/callgrind.h>
+#include <x86intrin.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <new>
+#include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "api/convert.h"
+#include "bench/workload.h"
+#include "benchmark/benchmark.h"
+#include "engine/engine.h"
+#include "tests/reference_matcher.h"
+
+// --- Allocation counting ----------------------------------------------------
+// Every allocation of the process goes through these; g_live_bytes is the
+// sum of malloc_usable_size over live blocks (what the allocator handed out,
+// without its 8-16 byte chunk headers, which rss_per_order includes).
+
+namespace {
+int64_t g_live_bytes = 0;  // single-threaded benchmark: no atomics needed
+
+void* CountedAlloc(size_t n) {
+  void* p = std::malloc(n == 0 ? 1 : n);
+  if (p == nullptr) throw std::bad_alloc();
+  g_live_bytes += static_cast<int64_t>(malloc_usable_size(p));
+  return p;
+}
+void* CountedAlignedAlloc(size_t n, std::align_val_t al) {
+  void* p = nullptr;
+  if (posix_memalign(&p, std::max(sizeof(void*), static_cast<size_t>(al)),
+                     n == 0 ? 1 : n) != 0) {
+    throw std::bad_alloc();
+  }
+  g_live_bytes += static_cast<int64_t>(malloc_usable_size(p));
+  return p;
+}
+void CountedFree(void* p) {
+  if (p == nullptr) return;
+  g_live_bytes -= static_cast<int64_t>(malloc_usable_size(p));
+  std::free(p);
+}
+}  // namespace
+
+void* operator new(size_t n) { return CountedAlloc(n); }
+void* operator new[](size_t n) { return CountedAlloc(n); }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return CountedAlloc(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return CountedAlloc(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new(size_t n, std::align_val_t al) {
+  return CountedAlignedAlloc(n, al);
+}
+void* operator new[](size_t n, std::align_val_t al) {
+  return CountedAlignedAlloc(n, al);
+}
+void operator delete(void* p) noexcept { CountedFree(p); }
+void operator delete[](void* p) noexcept { CountedFree(p); }
+void operator delete(void* p, size_t) noexcept { CountedFree(p); }
+void operator delete[](void* p, size_t) noexcept { CountedFree(p); }
+void operator delete(void* p, std::align_val_t) noexcept { CountedFree(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { CountedFree(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept {
+  CountedFree(p);
+}
+void operator delete[](void* p, size_t, std::align_val_t) noexcept {
+  CountedFree(p);
+}
+
+namespace duijie {
+namespace bench {
+namespace {
+
+// --- Commands in engine terms -------------------------------------------
+
+struct GetOfferRead {
+  uint64_t id;
+};
+struct GetPledgeRead {
+  uint64_t id;
+};
+struct GetBookRead {
+  std::string prefix;
+};
+
+struct Command {
+  Micros at = 0;
+  std::variant<Region, Pairing, OfferSpec, PledgeSpec, CancelOfferCommand,
+               CancelPledgeCommand, GetOfferRead, GetPledgeRead, GetBookRead>
+      body;
+};
+
+// Converts one record; exits on a record the API would refuse (a broken
+// workload is not a benchmark).
+Command Convert(const WorkloadRecord& r) {
+  Command c;
+  c.at = r.at_micros();
+  absl::StatusOr<WriteCommand> write = absl::InternalError("no command");
+  switch (r.command_case()) {
+    case WorkloadRecord::kUpsertRegion:
+      write = ToCommand(r.upsert_region());
+      break;
+    case WorkloadRecord::kUpsertPairing:
+      write = ToCommand(r.upsert_pairing());
+      break;
+    case WorkloadRecord::kPostOffer:
+      write = ToCommand(r.post_offer());
+      break;
+    case WorkloadRecord::kPostPledge:
+      write = ToCommand(r.post_pledge());
+      break;
+    case WorkloadRecord::kCancelOffer:
+      write = ToCommand(r.cancel_offer());
+      break;
+    case WorkloadRecord::kCancelPledge:
+      write = ToCommand(r.cancel_pledge());
+      break;
+    case WorkloadRecord::kGetOffer:
+      c.body = GetOfferRead{r.get_offer().id()};
+      return c;
+    case WorkloadRecord::kGetPledge:
+      c.body = GetPledgeRead{r.get_pledge().id()};
+      return c;
+    case WorkloadRecord::kGetBook:
+      c.body = GetBookRead{r.get_book().product_code_prefix()};
+      return c;
+    case WorkloadRecord::COMMAND_NOT_SET:
+      break;
+  }
+  if (!write.ok()) {
+    std::fprintf(stderr, "workload record refused: %s\n",
+                 write.status().ToString().c_str());
+    std::exit(1);
+  }
+  std::visit(
+      [&](auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, DeletePairingCommand>) {
+          std::fprintf(stderr, "unexpected DeletePairing in workload\n");
+          std::exit(1);
+        } else {
+          c.body = std::move(body);
+        }
+      },
+      write->body);
+  return c;
+}
+
+template <typename M, typename = void>
+struct HasGetBook : std::false_type {};
+template <typename M>
+struct HasGetBook<M, std::void_t<decltype(std::declval<const M&>().GetBook(
+                         std::string_view(), Micros{0}))>> : std::true_type {};
+
+struct Outcome {
+  bool ok = true;
+  size_t matches = 0;
+};
+
+// With DUIJIE_BENCH_DIGEST=1, a hash of every command's outcome (status
+// code, order state, fills), to show that an engine change keeps behaviour
+// identical on the whole workload. Off in timed runs.
+const bool g_digest_on = std::getenv("DUIJIE_BENCH_DIGEST") != nullptr;
+uint64_t g_outcome_digest = 0xcbf29ce484222325ull;
+
+void Mix(uint64_t v) {
+  g_outcome_digest ^= v;
+  g_outcome_digest *= 0x100000001b3ull;
+  g_outcome_digest ^= g_outcome_digest >> 29;
+}
+
+template <typename R>
+void DigestResult(const absl::StatusOr<R>& r) {
+  Mix(static_cast<uint64_t>(r.status().code()));
+  if (!r.ok()) return;
+  if constexpr (std::is_same_v<R, OfferResult> ||
+                std::is_same_v<R, PledgeResult>) {
+    for (const MatchView& m : r->matches) {
+      Mix(m.match_id), Mix(m.offer_id), Mix(m.pledge_id);
+      Mix(m.quantity_kg), Mix(m.price_fen_per_kg), Mix(m.partner);
+    }
+    Mix(r->unfilled_kg);
+    if constexpr (std::is_same_v<R, OfferResult>) {
+      DigestResult(absl::StatusOr<OfferView>(r->offer));
+    } else {
+      DigestResult(absl::StatusOr<PledgeView>(r->pledge));
+    }
+  } else if constexpr (std::is_same_v<R, OfferView>) {
+    Mix(r->offer_id), Mix(r->remaining_kg), Mix(static_cast<int>(r->status));
+  } else if constexpr (std::is_same_v<R, PledgeView>) {
+    Mix(r->pledge_id), Mix(r->remaining_kg), Mix(r->spent_fen);
+    Mix(static_cast<int>(r->status));
+  }
+}
+
+// Applies one command to an Engine or a ReferenceMatcher.
+template <typename M>
+Outcome Apply(M& m, const Command& c) {
+  CommandContext ctx;
+  ctx.now = c.at;
+  Outcome out;
+  std::visit(
+      [&](const auto& b) {
+        using T = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<T, Region>) {
+          out.ok = m.UpsertRegion(ctx, b).ok();
+        } else if constexpr (std::is_same_v<T, Pairing>) {
+          out.ok = m.UpsertPairing(ctx, b).ok();
+        } else if constexpr (std::is_same_v<T, OfferSpec>) {
+          auto r = m.PostOffer(ctx, b);
+          benchmark::DoNotOptimize(r);
+          if (g_digest_on) DigestResult(r);
+          out.ok = r.ok();
+          if (r.ok()) out.matches = r->matches.size();
+        } else if constexpr (std::is_same_v<T, PledgeSpec>) {
+          auto r = m.PostPledge(ctx, b);
+          benchmark::DoNotOptimize(r);
+          if (g_digest_on) DigestResult(r);
+          out.ok = r.ok();
+          if (r.ok()) out.matches = r->matches.size();
+        } else if constexpr (std::is_same_v<T, CancelOfferCommand>) {
+          auto r = m.CancelOffer(ctx, b.offer_id);
+          benchmark::DoNotOptimize(r);
+          if (g_digest_on) DigestResult(r);
+          out.ok = r.ok();
+        } else if constexpr (std::is_same_v<T, CancelPledgeCommand>) {
+          auto r = m.CancelPledge(ctx, b.pledge_id);
+          benchmark::DoNotOptimize(r);
+          if (g_digest_on) DigestResult(r);
+          out.ok = r.ok();
+        } else if constexpr (std::is_same_v<T, GetOfferRead>) {
+          auto r = m.GetOffer(b.id, c.at);
+          benchmark::DoNotOptimize(r);
+          if (g_digest_on) DigestResult(r);
+          out.ok = r.ok();
+        } else if constexpr (std::is_same_v<T, GetPledgeRead>) {
+          auto r = m.GetPledge(b.id, c.at);
+          benchmark::DoNotOptimize(r);
+          if (g_digest_on) DigestResult(r);
+          out.ok = r.ok();
+        } else if constexpr (std::is_same_v<T, GetBookRead>) {
+          // The reference matcher has no GetBook; it counts as a no-op.
+          if constexpr (HasGetBook<M>::value) {
+            auto r = m.GetBook(b.prefix, c.at);
+            benchmark::DoNotOptimize(r);
+            if (g_digest_on) {
+              for (const BookLine& l : r) {
+                Mix(l.open_offer_kg), Mix(l.open_offer_count);
+                Mix(l.open_pledge_kg), Mix(l.open_pledge_count);
+                Mix(l.best_floor_price_fen_per_kg);
+                Mix(l.best_max_price_fen_per_kg);
+              }
+            }
+          }
+        }
+      },
+      c.body);
+  return out;
+}
+
+// --- Latency histogram ------------------------------------------------------
+// Log-linear buckets over cycle counts: 16 per power of two (<= 6.25% wide).
+
+class Histogram {
+ public:
+  void Add(uint64_t v) { ++counts_[Bucket(v)], ++total_; }
+  // The upper edge of the bucket holding the q-quantile, in cycles.
+  uint64_t Quantile(double q) const {
+    const uint64_t rank = static_cast<uint64_t>(q * total_);
+    uint64_t seen = 0;
+    for (size_t b = 0; b < counts_.size(); ++b) {
+      seen += counts_[b];
+      if (seen > rank) return Upper(b);
+    }
+    return 0;
+  }
+  uint64_t total() const { return total_; }
+
+ private:
+  static constexpr int kSub = 4;  // 2^4 sub-buckets
+  static size_t Bucket(uint64_t v) {
+    if (v < (1u << kSub)) return v;
+    const int e = 63 - __builtin_clzll(v);
+    return (static_cast<size_t>(e - kSub + 1) << kSub) |
+           ((v >> (e - kSub)) & ((1u << kSub) - 1));
+  }
+  static uint64_t Upper(size_t b) {
+    if (b < (1u << kSub)) return b;
+    const int e = static_cast<int>(b >> kSub) + kSub - 1;
+    const uint64_t sub = b & ((1u << kSub) - 1);
+    return ((uint64_t{1} << kSub | sub) + 1) << (e - kSub);
+  }
+  std::array<uint64_t, 64 << kSub> counts_{};
+  uint64_t total_ = 0;
+};
+
+inline uint64_t Ticks() {
+  unsigned aux;
+  return __rdtscp(&aux);
+}
+
+// TSC ticks per nanosecond, measured once against steady_clock.
+double TicksPerNs() {
+  static const double ratio = [] {
+    using Clock = std::chrono::steady_clock;
+    const auto t0 = Clock::now();
+    const uint64_t c0 = Ticks();
+    while (Clock::now() - t0 < std::chrono::milliseconds(200)) {
+    }
+    const auto t1 = Clock::now();
+    const uint64_t c1 = Ticks();
+    return static_cast<double>(c1 - c0) /
+           std::chrono::duration<double, std::nano>(t1 - t0).count();
+  }();
+  return ratio;
+}
+
+// The cost of an empty Ticks() pair, in ticks (minimum of many).
+uint64_t TimerOverhead() {
+  uint64_t best = UINT64_MAX;
+  for (int i = 0; i < 10000; ++i) {
+    const uint64_t a = Ticks();
+    const uint64_t b = Ticks();
+    best = std::min(best, b - a);
+  }
+  return best;
+}
+
+int64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+// Under `perf record --delay=-1 --control=fifo:FIFO` (bench/profile.sh),
+// DUIJIE_PERF_CTL names FIFO and only the timed loop is sampled.
+void PerfControl(const char* command) {
+  static FILE* ctl = [] {
+    const char* path = std::getenv("DUIJIE_PERF_CTL");
+    return path == nullptr ? nullptr : std::fopen(path, "w");
+  }();
+  if (ctl == nullptr) return;
+  std::fprintf(ctl, "%s\n", command);
+  std::fflush(ctl);
+}
+
+int64_t EnvInt(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v == nullptr || *v == '\0' ? fallback : std::atoll(v);
+}
+
+// --- Workload loading -------------------------------------------------------
+
+std::string WorkloadPath(const WorkloadOptions& o) {
+  const char* dir = std::getenv("DUIJIE_WORKLOADS");
+  return std::string(dir == nullptr ? "bench/workloads" : dir) + "/glut-" +
+         std::to_string(o.book) + "-" + std::to_string(o.commands) + "-s" +
+         std::to_string(o.seed) + ".wl";
+}
+
+// The measured commands of one workload, kept across iterations of a
+// benchmark; replaced when another book size is asked for.
+struct Measured {
+  WorkloadOptions options;
+  std::vector<Command> commands;
+  bool from_file = false;
+  uint64_t digest = 0;
+};
+
+struct PrefillReport {
+  int64_t heap_bytes = 0;
+  int64_t rss_bytes = 0;
+};
+
+// Streams the workload into `m`: applies reference data and prefill, and
+// (when `measured` is not yet loaded) converts the measured commands. The
+// report covers the prefill only.
+template <typename M>
+PrefillReport Prefill(M& m, const WorkloadOptions& options,
+                      std::unique_ptr<Measured>* measured) {
+  const bool load = *measured == nullptr ||
+                    (*measured)->options.book != options.book ||
+                    (*measured)->options.commands != options.commands;
+  if (load) measured->reset();  // free the old set before measuring memory
+  WorkloadSource source;
+  if (absl::Status s = source.Open(WorkloadPath(options), options); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+  auto fresh = std::make_unique<Measured>();
+  fresh->options = options;
+  fresh->from_file = source.from_file();
+  fresh->commands.reserve(load ? options.commands : 0);
+  WorkloadRecord record;
+  WorkloadDigest digest;
+  PrefillReport report;
+  const int64_t heap0 = g_live_bytes;
+  const int64_t rss0 = ResidentBytes();
+  bool in_prefill = true;
+  while (source.Next(&record)) {
+    if (load) digest.Add(record);
+    if (record.prefill()) {
+      Apply(m, Convert(record));
+      continue;
+    }
+    if (in_prefill) {
+      in_prefill = false;
+      report.heap_bytes = g_live_bytes - heap0;
+      report.rss_bytes = ResidentBytes() - rss0;
+      if (!load) break;
+    }
+    fresh->commands.push_back(Convert(record));
+  }
+  if (in_prefill) {
+    report.heap_bytes = g_live_bytes - heap0;
+    report.rss_bytes = ResidentBytes() - rss0;
+  }
+  if (!source.status().ok()) {
+    std::fprintf(stderr, "%s\n", source.status().ToString().c_str());
+    std::exit(1);
+  }
+  if (load) {
+    fresh->digest = digest.value();
+    *measured = std::move(fresh);
+  }
+  return report;
+}
+
+int64_t RestingOrders(const Engine& e) {
+  int64_t n = 0;
+  for (const BookLine& line : e.GetBook("", e.now())) {
+    n += line.open_offer_count + line.open_pledge_count;
+  }
+  return n;
+}
+
+std::unique_ptr<Measured> g_measured;
+
+template <typename M>
+void RunGlutWeek(benchmark::State& state, int64_t commands) {
+  WorkloadOptions options;
+  options.book = state.range(0);
+  options.commands = EnvInt("DUIJIE_BENCH_COMMANDS", 1000000);
+  options.seed = 1;
+  commands = std::min(commands, options.commands);
+  Histogram histogram;
+  const uint64_t overhead = TimerOverhead();
+  // Memory is taken from the first prefill of each size in the process:
+  // later ones reuse freed pages, which hides their resident growth.
+  static std::map<int64_t, PrefillReport> memory_by_book;
+  int64_t resting = 0, book_end = 0;
+  uint64_t matches = 0, rejected = 0, applied = 0;
+  bool first = true;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto m = std::make_unique<M>();
+    const PrefillReport report = Prefill(*m, options, &g_measured);
+    if constexpr (std::is_same_v<M, Engine>) {
+      if (first) resting = RestingOrders(*m);
+    }
+    memory_by_book.emplace(options.book, report);
+    first = false;
+    const std::vector<Command>& cmds = g_measured->commands;
+    const size_t n = std::min<size_t>(commands, cmds.size());
+    g_outcome_digest = 0xcbf29ce484222325ull;
+    state.ResumeTiming();
+    CALLGRIND_TOGGLE_COLLECT;
+    PerfControl("enable");
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t t0 = Ticks();
+      const Outcome out = Apply(*m, cmds[i]);
+      const uint64_t t1 = Ticks();
+      histogram.Add(t1 - t0);
+      matches += out.matches;
+      rejected += !out.ok;
+    }
+    PerfControl("disable");
+    CALLGRIND_TOGGLE_COLLECT;
+    state.PauseTiming();
+    applied += n;
+    if constexpr (std::is_same_v<M, Engine>) book_end = RestingOrders(*m);
+    m.reset();
+    state.ResumeTiming();
+  }
+  const double tpn = TicksPerNs();
+  state.SetItemsProcessed(static_cast<int64_t>(applied));
+  state.counters["p50_ns"] = histogram.Quantile(0.50) / tpn;
+  state.counters["p99_ns"] = histogram.Quantile(0.99) / tpn;
+  state.counters["p999_ns"] = histogram.Quantile(0.999) / tpn;
+  state.counters["timer_ns"] = overhead / tpn;
+  state.counters["matches_per_cmd"] =
+      applied == 0 ? 0 : static_cast<double>(matches) / applied;
+  state.counters["rejected_per_cmd"] =
+      applied == 0 ? 0 : static_cast<double>(rejected) / applied;
+  state.counters["commands"] = static_cast<double>(applied);
+  if constexpr (std::is_same_v<M, Engine>) {
+    state.counters["resting"] = static_cast<double>(resting);
+    state.counters["book_end"] = static_cast<double>(book_end);
+    const PrefillReport& memory = memory_by_book[options.book];
+    if (resting > 0) {
+      state.counters["bytes_per_order"] =
+          static_cast<double>(memory.heap_bytes) / resting;
+      state.counters["rss_per_order"] =
+          static_cast<double>(memory.rss_bytes) / resting;
+    }
+  }
+  char label[96];
+  std::snprintf(label, sizeof(label), "%s digest %016llx",
+                g_measured->from_file ? "file" : "generated",
+                static_cast<unsigned long long>(g_measured->digest));
+  if (g_digest_on) {
+    std::snprintf(label + std::strlen(label),
+                  sizeof(label) - std::strlen(label), " outcomes %016llx",
+                  static_cast<unsigned long long>(g_outcome_digest));
+  }
+  state.SetLabel(label);
+}
+
+void BM_GlutWeek(benchmark::State& state) {
+  RunGlutWeek<Engine>(state, INT64_MAX);
+}
+
+void BM_ReferenceGlutWeek(benchmark::State& state) {
+  RunGlutWeek<ReferenceMatcher>(state, EnvInt("DUIJIE_REF_COMMANDS", 2000));
+}
+
+void Register() {
+  auto* engine = benchmark::RegisterBenchmark("BM_GlutWeek", BM_GlutWeek);
+  engine->Arg(10000)->Arg(100000)->Arg(1000000);
+  if (EnvInt("DUIJIE_BENCH_10M", 0) != 0) engine->Arg(10000000);
+  engine->Unit(benchmark::kMillisecond);
+  auto* reference = benchmark::RegisterBenchmark("BM_ReferenceGlutWeek",
+                                                 BM_ReferenceGlutWeek);
+  reference->Arg(10000);
+  if (EnvInt("DUIJIE_REF_100K", 0) != 0) reference->Arg(100000);
+  reference->Iterations(1)->Unit(benchmark::kMillisecond);
+}
+
+}  // namespace
+}  // namespace bench
+}  // namespace duijie
+
+int main(int argc, char** argv) {
+  duijie::bench::Register();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
