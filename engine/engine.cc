@@ -107,6 +107,11 @@ absl::Status CheckRange(std::string_view field, int64_t value, int64_t lo,
   return absl::OkStatus();
 }
 
+// How a resting offer's size fits pledges; see OfferFit.
+OfferFit FitOf(const OfferRecord& o) {
+  return OfferFit{std::min(o.min_lot_kg, o.remaining_kg), o.remaining_kg};
+}
+
 int64_t FillQuantity(int64_t offer_remaining, int64_t offer_min_lot,
                      int64_t pledge_remaining, int64_t pledge_min_lot,
                      int64_t budget_left, int64_t price) {
@@ -398,8 +403,9 @@ void Engine::Impl::RemoveFromBook(BookSide& side, int64_t kg, int64_t price) {
 void Engine::Impl::IndexOffer(uint64_t id) {
   const OfferRecord& o = offers_[id - 1];
   const OfferKey key{o.expires_at, o.floor_price, id};
+  const OfferFit fit = FitOf(o);
   ForEachOfferTree(o, [&](uint64_t shelf) {
-    offer_trees_[shelf].Insert(offer_nodes_, key);
+    offer_trees_[shelf].Insert(offer_nodes_, key, fit);
   });
   AddToBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
   expiries_.emplace(o.expires_at, id, true);
@@ -503,12 +509,15 @@ uint64_t Engine::Impl::BestOfferFor(uint64_t pledge_id,
   bool found = false;
   OfferKey best;
   // Reads one tree in priority order up to the first offer that fits and
-  // beats `best`. Expensive offers are passed over inside FindFirst.
+  // beats `best`. Offers too dear, or whose lots cannot fit the pledge's
+  // remainder whatever the budget, are passed over inside FindFirst.
+  const OfferQuery query{p.max_price, p.remaining_kg,
+                         std::min(p.min_lot_kg, p.remaining_kg)};
   auto scan = [&](const OfferTree& tree, bool skip_partners) {
     OfferKey key;
     OfferKey after;
     const OfferKey* after_ptr = nullptr;
-    while (tree.FindFirst(offer_nodes_, after_ptr, p.max_price, &key)) {
+    while (tree.FindFirst(offer_nodes_, after_ptr, query, &key)) {
       if (found && !(key < best)) return;
       const OfferRecord& o = offers_[key.offer_id - 1];
       const bool passed_over =
@@ -637,6 +646,13 @@ void Engine::Impl::Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price,
     } else {
       o.status = OrderStatus::kFilled;
     }
+  } else if (incoming_pledge) {
+    // The resting offer is smaller now: its trees must know for the lots.
+    const OfferKey key{o.expires_at, o.floor_price, offer_id};
+    const OfferFit fit = FitOf(o);
+    ForEachOfferTree(o, [&](uint64_t shelf) {
+      offer_trees_.find(shelf)->second.SetFit(offer_nodes_, key, fit);
+    });
   }
   if (p.remaining_kg == 0 ||
       (p.budget_fen > 0 && p.spent_fen == p.budget_fen)) {

@@ -19,10 +19,39 @@ uint64_t HeapPriority(uint64_t offer_id) {
 
 void Update(OfferNodePool& pool, uint32_t t) {
   Node& n = pool[t];
-  int64_t m = n.key.floor_price;
-  if (n.left != kNil) m = std::min(m, pool[n.left].min_floor);
-  if (n.right != kNil) m = std::min(m, pool[n.right].min_floor);
-  n.min_floor = m;
+  n.min_floor = n.key.floor_price;
+  n.min_lot_kg = n.fit.lot_kg;
+  n.max_remaining_kg = n.fit.remaining_kg;
+  for (uint32_t child : {n.left, n.right}) {
+    if (child == kNil) continue;
+    const Node& c = pool[child];
+    n.min_floor = std::min(n.min_floor, c.min_floor);
+    n.min_lot_kg = std::min(n.min_lot_kg, c.min_lot_kg);
+    n.max_remaining_kg = std::max(n.max_remaining_kg, c.max_remaining_kg);
+  }
+}
+
+void SetFitAt(OfferNodePool& pool, uint32_t t, const OfferKey& key,
+              const OfferFit& fit) {
+  if (t == kNil) return;
+  if (pool[t].key == key) {
+    pool[t].fit = fit;
+  } else if (key < pool[t].key) {
+    SetFitAt(pool, pool[t].left, key, fit);
+  } else {
+    SetFitAt(pool, pool[t].right, key, fit);
+  }
+  Update(pool, t);
+}
+
+bool MayHold(const Node& n, const OfferQuery& q) {
+  return n.min_floor <= q.max_floor && n.min_lot_kg <= q.capacity_kg &&
+         n.max_remaining_kg >= q.need_kg;
+}
+
+bool Passes(const Node& n, const OfferQuery& q) {
+  return n.key.floor_price <= q.max_floor && n.fit.lot_kg <= q.capacity_kg &&
+         n.fit.remaining_kg >= q.need_kg;
 }
 
 // Splits t into keys < key (*lo) and keys >= key (*hi).
@@ -91,22 +120,22 @@ uint32_t EraseKey(OfferNodePool& pool, uint32_t t, const OfferKey& key,
   return t;
 }
 
-// The first node in order with key > *after and floor <= max_floor.
+// The first node in order with key > *after that passes q.
 uint32_t Find(const OfferNodePool& pool, uint32_t t, const OfferKey* after,
-              int64_t max_floor) {
-  if (t == kNil || pool[t].min_floor > max_floor) return kNil;
+              const OfferQuery& q) {
+  if (t == kNil || !MayHold(pool[t], q)) return kNil;
   const Node& n = pool[t];
   if (after == nullptr || *after < n.key) {
-    const uint32_t left = Find(pool, n.left, after, max_floor);
+    const uint32_t left = Find(pool, n.left, after, q);
     if (left != kNil) return left;
-    if (n.key.floor_price <= max_floor) return t;
+    if (Passes(n, q)) return t;
   }
-  return Find(pool, n.right, after, max_floor);
+  return Find(pool, n.right, after, q);
 }
 
 }  // namespace
 
-uint32_t OfferNodePool::Allocate(const OfferKey& key) {
+uint32_t OfferNodePool::Allocate(const OfferKey& key, const OfferFit& fit) {
   uint32_t index;
   if (!free_.empty()) {
     index = free_.back();
@@ -115,14 +144,16 @@ uint32_t OfferNodePool::Allocate(const OfferKey& key) {
     index = static_cast<uint32_t>(nodes_.size());
     nodes_.emplace_back();
   }
-  nodes_[index] = Node{key, key.floor_price, kNil, kNil};
+  nodes_[index] =
+      Node{key, fit, key.floor_price, fit.lot_kg, fit.remaining_kg, kNil, kNil};
   return index;
 }
 
 void OfferNodePool::Free(uint32_t index) { free_.push_back(index); }
 
-void OfferTree::Insert(OfferNodePool& pool, const OfferKey& key) {
-  root_ = InsertNode(pool, root_, pool.Allocate(key));
+void OfferTree::Insert(OfferNodePool& pool, const OfferKey& key,
+                       const OfferFit& fit) {
+  root_ = InsertNode(pool, root_, pool.Allocate(key, fit));
   min_floor_ = pool[root_].min_floor;
   ++size_;
 }
@@ -135,10 +166,15 @@ bool OfferTree::Erase(OfferNodePool& pool, const OfferKey& key) {
   return erased;
 }
 
+void OfferTree::SetFit(OfferNodePool& pool, const OfferKey& key,
+                       const OfferFit& fit) {
+  SetFitAt(pool, root_, key, fit);
+}
+
 bool OfferTree::FindFirst(const OfferNodePool& pool, const OfferKey* after,
-                          int64_t max_floor, OfferKey* found) const {
-  if (min_floor_ > max_floor) return false;  // also when empty
-  const uint32_t t = Find(pool, root_, after, max_floor);
+                          const OfferQuery& query, OfferKey* found) const {
+  if (min_floor_ > query.max_floor) return false;  // also when empty
+  const uint32_t t = Find(pool, root_, after, query);
   if (t == kNil) return false;
   *found = pool[t].key;
   return true;

@@ -2,15 +2,20 @@
 // incoming pledge gives them, and searchable by floor price in O(log n).
 //
 // Offers in a shelf share product, grade, certification, region flag and
-// region scope, so the only continuous filter left is "floor <= the pledge's
-// max price". A treap ordered by (expires_at, floor, offer_id) whose nodes
-// also keep the minimum floor of their subtree answers "the first offer in
-// priority order after a given key with floor <= max" by one descent, so an
-// expensive offer at the head of the queue costs nothing to pass over.
+// region scope, so what is left to filter is continuous: the floor against
+// the pledge's max price, and the lots (an offer whose min lot is more than
+// the pledge can take, or whose remainder is less than the pledge's min lot,
+// cannot fill). A treap ordered by (expires_at, floor, offer_id) whose nodes
+// also keep, over their subtree, the lowest floor, the lowest lot threshold
+// and the largest remainder answers "the first offer in priority order after
+// a given key that passes all three" by descending only into subtrees that
+// may hold one, so offers too dear or of the wrong size cost little to pass
+// over. (The three bounds are kept separately, so a subtree can pass each
+// without holding one offer that passes all; that is rare in practice.)
 //
 // Nodes live in an OfferNodePool shared by all trees (indices, not
-// pointers, to keep a node at 40 bytes). Treap priorities are a hash of the
-// offer id, so the shape is deterministic.
+// pointers). Treap priorities are a hash of the offer id, so the shape is
+// deterministic.
 #ifndef DUIJIE_ENGINE_OFFER_TREE_H_
 #define DUIJIE_ENGINE_OFFER_TREE_H_
 
@@ -39,17 +44,37 @@ struct OfferKey {
   }
 };
 
+// How an offer's size fits a pledge. An offer can fill a pledge that can
+// take C kg only if C >= lot_kg, where lot_kg = min(min lot, remaining); and
+// only if remaining_kg >= min(the pledge's min lot, the pledge's remainder).
+struct OfferFit {
+  int64_t lot_kg = 0;
+  int64_t remaining_kg = 0;
+};
+
+// What a pledge searches for: floor <= max_floor, lot_kg <= capacity_kg and
+// remaining_kg >= need_kg.
+struct OfferQuery {
+  int64_t max_floor = 0;
+  int64_t capacity_kg = 0;
+  int64_t need_kg = 0;
+};
+
 class OfferNodePool {
  public:
   static constexpr uint32_t kNil = 0xffffffffu;
   struct Node {
     OfferKey key;
-    int64_t min_floor;  // over this node's subtree
+    OfferFit fit;
+    // Over this node's subtree:
+    int64_t min_floor;
+    int64_t min_lot_kg;
+    int64_t max_remaining_kg;
     uint32_t left;
     uint32_t right;
   };
 
-  uint32_t Allocate(const OfferKey& key);
+  uint32_t Allocate(const OfferKey& key, const OfferFit& fit);
   void Free(uint32_t index);
   Node& operator[](uint32_t index) { return nodes_[index]; }
   const Node& operator[](uint32_t index) const { return nodes_[index]; }
@@ -64,14 +89,16 @@ class OfferNodePool {
 class OfferTree {
  public:
   // Inserts key, which must not be present.
-  void Insert(OfferNodePool& pool, const OfferKey& key);
+  void Insert(OfferNodePool& pool, const OfferKey& key, const OfferFit& fit);
+  // Sets the fit of key, which must be present (after a partial fill).
+  void SetFit(OfferNodePool& pool, const OfferKey& key, const OfferFit& fit);
   // Removes key; returns false if it was not present.
   bool Erase(OfferNodePool& pool, const OfferKey& key);
 
   // Finds the first key in order that is greater than *after (or the first
-  // of all when after is null) and has floor_price <= max_floor.
+  // of all when after is null) and passes `query`.
   bool FindFirst(const OfferNodePool& pool, const OfferKey* after,
-                 int64_t max_floor, OfferKey* found) const;
+                 const OfferQuery& query, OfferKey* found) const;
 
   bool empty() const { return root_ == OfferNodePool::kNil; }
   size_t size() const { return size_; }

@@ -1,22 +1,24 @@
-// OfferTree against a brute-force list: after random inserts and erases,
-// FindFirst must return exactly what a scan of the sorted keys returns.
+// OfferTree against a brute-force list: after random inserts, erases and
+// fit changes, FindFirst must return exactly what a scan of the sorted keys
+// returns.
 #include "engine/offer_tree.h"
 
 #include <algorithm>
+#include <map>
 #include <random>
-#include <set>
 
 #include "gtest/gtest.h"
 
 namespace duijie {
 namespace {
 
-// The first key > after (or any, when after is null) with floor <= max.
-bool ScanFirst(const std::set<OfferKey>& keys, const OfferKey* after,
-               int64_t max_floor, OfferKey* found) {
-  for (const OfferKey& k : keys) {
+// The first key > after (or any, when after is null) that passes q.
+bool ScanFirst(const std::map<OfferKey, OfferFit>& offers,
+               const OfferKey* after, const OfferQuery& q, OfferKey* found) {
+  for (const auto& [k, fit] : offers) {
     if (after != nullptr && !(*after < k)) continue;
-    if (k.floor_price <= max_floor) {
+    if (k.floor_price <= q.max_floor && fit.lot_kg <= q.capacity_kg &&
+        fit.remaining_kg >= q.need_kg) {
       *found = k;
       return true;
     }
@@ -24,41 +26,57 @@ bool ScanFirst(const std::set<OfferKey>& keys, const OfferKey* after,
   return false;
 }
 
-TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomInsertsAndErases) {
+TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     std::mt19937 rng(seed);
     OfferNodePool pool;
     OfferTree tree;
-    std::set<OfferKey> keys;
+    std::map<OfferKey, OfferFit> offers;
     uint64_t next_id = 1;
+    auto random_fit = [&] {
+      const int64_t remaining = 1 + rng() % 100;
+      return OfferFit{std::min<int64_t>(rng() % 120, remaining), remaining};
+    };
+    auto pick = [&] {
+      auto it = offers.begin();
+      std::advance(it, rng() % offers.size());
+      return it;
+    };
     for (int step = 0; step < 600; ++step) {
-      if (keys.empty() || rng() % 3 != 0) {
+      const uint32_t action = rng() % 6;
+      if (offers.empty() || action < 3) {
         const OfferKey key{static_cast<Micros>(rng() % 50),
                            static_cast<int64_t>(1 + rng() % 40), next_id++};
-        tree.Insert(pool, key);
-        keys.insert(key);
+        const OfferFit fit = random_fit();
+        tree.Insert(pool, key, fit);
+        offers[key] = fit;
+      } else if (action < 5) {
+        auto it = pick();
+        ASSERT_TRUE(tree.Erase(pool, it->first)) << "seed " << seed;
+        offers.erase(it);
       } else {
-        auto it = keys.begin();
-        std::advance(it, rng() % keys.size());
-        ASSERT_TRUE(tree.Erase(pool, *it)) << "seed " << seed;
-        keys.erase(it);
+        auto it = pick();
+        it->second = random_fit();
+        tree.SetFit(pool, it->first, it->second);
       }
-      ASSERT_EQ(tree.size(), keys.size());
-      ASSERT_EQ(pool.live(), keys.size());
-      const int64_t max_floor = rng() % 45;
+      ASSERT_EQ(tree.size(), offers.size());
+      ASSERT_EQ(pool.live(), offers.size());
+      const OfferQuery query{static_cast<int64_t>(rng() % 45),
+                             static_cast<int64_t>(rng() % 130),
+                             static_cast<int64_t>(rng() % 100)};
       OfferKey after_key{static_cast<Micros>(rng() % 50),
                          static_cast<int64_t>(rng() % 40), rng() % next_id};
       const OfferKey* after = rng() % 2 ? &after_key : nullptr;
       OfferKey want, got;
-      const bool want_found = ScanFirst(keys, after, max_floor, &want);
-      ASSERT_EQ(tree.FindFirst(pool, after, max_floor, &got), want_found)
+      const bool want_found = ScanFirst(offers, after, query, &want);
+      ASSERT_EQ(tree.FindFirst(pool, after, query, &got), want_found)
           << "seed " << seed << " step " << step;
       if (want_found) {
         ASSERT_EQ(got, want) << "seed " << seed;
       }
-      if (!keys.empty()) {
-        int64_t min_floor = keys.begin()->floor_price;
-        for (const OfferKey& k : keys) {
+      if (!offers.empty()) {
+        int64_t min_floor = offers.begin()->first.floor_price;
+        for (const auto& [k, fit] : offers) {
           min_floor = std::min(min_floor, k.floor_price);
         }
         ASSERT_EQ(tree.min_floor(pool), min_floor);
@@ -70,13 +88,28 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomInsertsAndErases) {
 TEST(OfferTreeTest, EraseOfAnAbsentKeyChangesNothing) {
   OfferNodePool pool;
   OfferTree tree;
-  tree.Insert(pool, OfferKey{10, 5, 1});
+  tree.Insert(pool, OfferKey{10, 5, 1}, OfferFit{0, 100});
   EXPECT_FALSE(tree.Erase(pool, OfferKey{10, 5, 2}));
   EXPECT_EQ(tree.size(), 1u);
   OfferKey found;
-  ASSERT_TRUE(tree.FindFirst(pool, nullptr, 5, &found));
+  ASSERT_TRUE(tree.FindFirst(pool, nullptr, OfferQuery{5, 100, 100}, &found));
   EXPECT_EQ(found.offer_id, 1u);
-  EXPECT_FALSE(tree.FindFirst(pool, nullptr, 4, &found));
+  EXPECT_FALSE(tree.FindFirst(pool, nullptr, OfferQuery{4, 100, 100}, &found));
+}
+
+TEST(OfferTreeTest, OffersOfTheWrongSizeArePassedOver) {
+  OfferNodePool pool;
+  OfferTree tree;
+  tree.Insert(pool, OfferKey{1, 5, 1}, OfferFit{500, 900});  // min lot 500
+  tree.Insert(pool, OfferKey{2, 5, 2}, OfferFit{0, 30});     // only 30 left
+  tree.Insert(pool, OfferKey{3, 5, 3}, OfferFit{50, 200});
+  OfferKey found;
+  // A pledge that takes 100 kg with a 40 kg min lot: the first is too big a
+  // lot, the second too small a remainder.
+  ASSERT_TRUE(tree.FindFirst(pool, nullptr, OfferQuery{5, 100, 40}, &found));
+  EXPECT_EQ(found.offer_id, 3u);
+  tree.SetFit(pool, OfferKey{3, 5, 3}, OfferFit{20, 20});
+  EXPECT_FALSE(tree.FindFirst(pool, nullptr, OfferQuery{5, 100, 40}, &found));
 }
 
 }  // namespace
