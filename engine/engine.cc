@@ -408,7 +408,7 @@ void Engine::Impl::IndexOffer(uint64_t id) {
     offer_trees_[shelf].Insert(offer_nodes_, key, fit);
   });
   AddToBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
-  expiries_.emplace(o.expires_at, id, true);
+  expiries_.emplace(o.expires_at, ExpiryTag(id, true));
 }
 
 void Engine::Impl::UnindexOffer(uint64_t id) {
@@ -420,7 +420,7 @@ void Engine::Impl::UnindexOffer(uint64_t id) {
     if (it->second.empty()) offer_trees_.erase(it);
   });
   RemoveFromBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
-  expiries_.erase({o.expires_at, id, true});
+  expiries_.erase({o.expires_at, ExpiryTag(id, true)});
 }
 
 void Engine::Impl::IndexPledge(uint64_t id) {
@@ -429,7 +429,7 @@ void Engine::Impl::IndexPledge(uint64_t id) {
     pledge_trees_[shelf].insert({-p.max_price, id});
   });
   AddToBook(books_[p.product].pledges, p.remaining_kg, p.max_price);
-  expiries_.emplace(p.expires_at, id, false);
+  expiries_.emplace(p.expires_at, ExpiryTag(id, false));
 }
 
 void Engine::Impl::UnindexPledge(uint64_t id) {
@@ -440,7 +440,7 @@ void Engine::Impl::UnindexPledge(uint64_t id) {
     if (it->second.empty()) pledge_trees_.erase(it);
   });
   RemoveFromBook(books_[p.product].pledges, p.remaining_kg, p.max_price);
-  expiries_.erase({p.expires_at, id, false});
+  expiries_.erase({p.expires_at, ExpiryTag(id, false)});
 }
 
 void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
@@ -455,8 +455,10 @@ void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
 
 void Engine::Impl::AdvanceClock(Micros now) {
   now_ = std::max(now_, now);
-  while (!expiries_.empty() && std::get<0>(*expiries_.begin()) <= now_) {
-    const auto [at, id, is_offer] = *expiries_.begin();
+  while (!expiries_.empty() && expiries_.begin()->first <= now_) {
+    const uint64_t tag = expiries_.begin()->second;
+    const uint64_t id = tag >> 1;
+    const bool is_offer = tag & 1;
     Close(is_offer, id, OrderStatus::kExpired);  // erases the entry
   }
 }
@@ -761,14 +763,16 @@ absl::StatusOr<OfferResult> Engine::Impl::PostOffer(const CommandContext& ctx,
   if (o.status == OrderStatus::kOpen) {
     IndexOffer(id);
   }
-  IdempotencyRecord memo;
-  memo.kind = CommandKind::kPostOffer;
-  memo.order_id = id;
-  memo.first_match_id = first_match;
-  memo.match_count = static_cast<uint32_t>(matches_.size() + 1 - first_match);
-  memo.status = o.status;
-  memo.remaining_kg = o.remaining_kg;
-  Remember(ctx, std::move(memo));
+  if (!ctx.request_id.empty()) {  // the memo is only for repeats
+    IdempotencyRecord memo;
+    memo.kind = CommandKind::kPostOffer;
+    memo.order_id = id;
+    memo.first_match_id = first_match;
+    memo.match_count = static_cast<uint32_t>(matches_.size() + 1 - first_match);
+    memo.status = o.status;
+    memo.remaining_kg = o.remaining_kg;
+    Remember(ctx, std::move(memo));
+  }
 
   OfferResult result;
   result.offer = MakeOfferView(id, now_);
@@ -881,15 +885,17 @@ absl::StatusOr<PledgeResult> Engine::Impl::PostPledge(const CommandContext& ctx,
   if (p.status == OrderStatus::kOpen) {
     IndexPledge(id);
   }
-  IdempotencyRecord memo;
-  memo.kind = CommandKind::kPostPledge;
-  memo.order_id = id;
-  memo.first_match_id = first_match;
-  memo.match_count = static_cast<uint32_t>(matches_.size() + 1 - first_match);
-  memo.status = p.status;
-  memo.remaining_kg = p.remaining_kg;
-  memo.spent_fen = p.spent_fen;
-  Remember(ctx, std::move(memo));
+  if (!ctx.request_id.empty()) {  // the memo is only for repeats
+    IdempotencyRecord memo;
+    memo.kind = CommandKind::kPostPledge;
+    memo.order_id = id;
+    memo.first_match_id = first_match;
+    memo.match_count = static_cast<uint32_t>(matches_.size() + 1 - first_match);
+    memo.status = p.status;
+    memo.remaining_kg = p.remaining_kg;
+    memo.spent_fen = p.spent_fen;
+    Remember(ctx, std::move(memo));
+  }
 
   PledgeResult result;
   result.pledge = MakePledgeView(id, now_);
@@ -942,13 +948,15 @@ absl::StatusOr<OfferResult> Engine::Impl::CancelOffer(const CommandContext& ctx,
                      "; only an OPEN offer can be cancelled"));
   }
   Close(/*offer=*/true, id, OrderStatus::kCancelled);
-  IdempotencyRecord memo;
-  memo.kind = CommandKind::kCancelOffer;
-  memo.order_id = id;
-  memo.status = o.status;
-  memo.remaining_kg = o.remaining_kg;
-  memo.unfilled_kg = o.remaining_kg;
-  Remember(ctx, std::move(memo));
+  if (!ctx.request_id.empty()) {  // the memo is only for repeats
+    IdempotencyRecord memo;
+    memo.kind = CommandKind::kCancelOffer;
+    memo.order_id = id;
+    memo.status = o.status;
+    memo.remaining_kg = o.remaining_kg;
+    memo.unfilled_kg = o.remaining_kg;
+    Remember(ctx, std::move(memo));
+  }
   result.offer = MakeOfferView(id, now_);
   result.unfilled_kg = o.remaining_kg;
   return result;
@@ -982,14 +990,16 @@ absl::StatusOr<PledgeResult> Engine::Impl::CancelPledge(
                      "; only an OPEN pledge can be cancelled"));
   }
   Close(/*offer=*/false, id, OrderStatus::kCancelled);
-  IdempotencyRecord memo;
-  memo.kind = CommandKind::kCancelPledge;
-  memo.order_id = id;
-  memo.status = p.status;
-  memo.remaining_kg = p.remaining_kg;
-  memo.spent_fen = p.spent_fen;
-  memo.unfilled_kg = p.remaining_kg;
-  Remember(ctx, std::move(memo));
+  if (!ctx.request_id.empty()) {  // the memo is only for repeats
+    IdempotencyRecord memo;
+    memo.kind = CommandKind::kCancelPledge;
+    memo.order_id = id;
+    memo.status = p.status;
+    memo.remaining_kg = p.remaining_kg;
+    memo.spent_fen = p.spent_fen;
+    memo.unfilled_kg = p.remaining_kg;
+    Remember(ctx, std::move(memo));
+  }
   result.pledge = MakePledgeView(id, now_);
   result.unfilled_kg = p.remaining_kg;
   return result;
@@ -1243,9 +1253,10 @@ std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
     BookSide pledges;
   };
   absl::flat_hash_map<uint32_t, Stale> stale;
-  for (auto it = expiries_.begin();
-       it != expiries_.end() && std::get<0>(*it) <= now; ++it) {
-    const auto [at, id, is_offer] = *it;
+  for (auto it = expiries_.begin(); it != expiries_.end() && it->first <= now;
+       ++it) {
+    const uint64_t id = it->second >> 1;
+    const bool is_offer = it->second & 1;
     if (is_offer) {
       const OfferRecord& o = offers_[id - 1];
       AddToBook(stale[o.product].offers, o.remaining_kg, o.floor_price);

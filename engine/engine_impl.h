@@ -276,8 +276,11 @@ class Engine::Impl {
 
   // (expires_at, id, is_offer) of every resting order, soonest first: what
   // the clock retires, and what a read at a later time leaves out.
-  using Expiry = std::tuple<Micros, uint64_t, bool>;
-  absl::btree_set<Expiry> expiries_;
+  // Packed as (expires_at, id * 2 + is_offer): 16 bytes, same order.
+  static uint64_t ExpiryTag(uint64_t id, bool is_offer) {
+    return id << 1 | uint64_t{is_offer};
+  }
+  absl::btree_set<std::pair<Micros, uint64_t>> expiries_;
 
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> offers_by_supplier_;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> pledges_by_buyer_;
