@@ -511,10 +511,14 @@ uint64_t Engine::Impl::BestOfferFor(uint64_t pledge_id,
   bool found = false;
   OfferKey best;
   // Reads one tree in priority order up to the first offer that fits and
-  // beats `best`. Offers too dear, or whose lots cannot fit the pledge's
-  // remainder whatever the budget, are passed over inside FindFirst.
+  // beats `best`. Offers too dear, or that the pledge cannot fill for its
+  // lots or budget, are passed over inside FindFirst, so the only offers
+  // this loop passes over are partner offers in the non-partner groups, and
+  // those fit only if the partner groups could not take them, which they
+  // could: in practice the first offer found is the answer.
   const OfferQuery query{p.max_price, p.remaining_kg,
-                         std::min(p.min_lot_kg, p.remaining_kg)};
+                         std::min(p.min_lot_kg, p.remaining_kg),
+                         p.budget_fen > 0 ? p.budget_fen - p.spent_fen : -1};
   auto scan = [&](const OfferTree& tree, bool skip_partners) {
     OfferKey key;
     OfferKey after;

@@ -44,14 +44,31 @@ void SetFitAt(OfferNodePool& pool, uint32_t t, const OfferKey& key,
   Update(pool, t);
 }
 
+// What the pledge can take at `price`: its remainder, less if its budget
+// runs out first. Prices are positive.
+int64_t Capacity(const OfferQuery& q, int64_t price) {
+  if (q.budget_left_fen < 0) return q.capacity_kg;
+  return std::min(q.capacity_kg, q.budget_left_fen / price);
+}
+
+// Whether the subtree may hold an offer that passes q. The capacity is
+// largest at the subtree's lowest floor, so that bounds every offer in it.
 bool MayHold(const Node& n, const OfferQuery& q) {
-  return n.min_floor <= q.max_floor && n.min_lot_kg <= q.capacity_kg &&
-         n.max_remaining_kg >= q.need_kg;
+  if (n.min_floor > q.max_floor || n.max_remaining_kg < q.need_kg) {
+    return false;
+  }
+  const int64_t capacity = Capacity(q, n.min_floor);
+  return n.min_lot_kg <= capacity &&
+         capacity >= std::max<int64_t>(q.need_kg, 1);
 }
 
 bool Passes(const Node& n, const OfferQuery& q) {
-  return n.key.floor_price <= q.max_floor && n.fit.lot_kg <= q.capacity_kg &&
-         n.fit.remaining_kg >= q.need_kg;
+  if (n.key.floor_price > q.max_floor || n.fit.remaining_kg < q.need_kg) {
+    return false;
+  }
+  const int64_t capacity = Capacity(q, n.key.floor_price);
+  return n.fit.lot_kg <= capacity &&
+         capacity >= std::max<int64_t>(q.need_kg, 1);
 }
 
 // Splits t into keys < key (*lo) and keys >= key (*hi).

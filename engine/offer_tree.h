@@ -52,12 +52,17 @@ struct OfferFit {
   int64_t remaining_kg = 0;
 };
 
-// What a pledge searches for: floor <= max_floor, lot_kg <= capacity_kg and
-// remaining_kg >= need_kg.
+// What a pledge searches for. With C = min(capacity_kg, budget_left_fen /
+// floor) (just capacity_kg without a budget), an offer passes when floor <=
+// max_floor, lot_kg <= C, C >= max(need_kg, 1) and remaining_kg >= need_kg.
+// For a pledge with remainder R, min lot M and budget left B, querying with
+// (max price, R, min(M, R), B) passes exactly the offers it can fill at
+// their floor (see FillQuantity in engine.cc).
 struct OfferQuery {
   int64_t max_floor = 0;
   int64_t capacity_kg = 0;
   int64_t need_kg = 0;
+  int64_t budget_left_fen = -1;  // -1: no budget
 };
 
 class OfferNodePool {

@@ -17,7 +17,12 @@ bool ScanFirst(const std::map<OfferKey, OfferFit>& offers,
                const OfferKey* after, const OfferQuery& q, OfferKey* found) {
   for (const auto& [k, fit] : offers) {
     if (after != nullptr && !(*after < k)) continue;
-    if (k.floor_price <= q.max_floor && fit.lot_kg <= q.capacity_kg &&
+    int64_t capacity = q.capacity_kg;
+    if (q.budget_left_fen >= 0) {
+      capacity = std::min(capacity, q.budget_left_fen / k.floor_price);
+    }
+    if (k.floor_price <= q.max_floor && fit.lot_kg <= capacity &&
+        capacity >= std::max<int64_t>(q.need_kg, 1) &&
         fit.remaining_kg >= q.need_kg) {
       *found = k;
       return true;
@@ -61,9 +66,10 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
       }
       ASSERT_EQ(tree.size(), offers.size());
       ASSERT_EQ(pool.live(), offers.size());
-      const OfferQuery query{static_cast<int64_t>(rng() % 45),
-                             static_cast<int64_t>(rng() % 130),
-                             static_cast<int64_t>(rng() % 100)};
+      const OfferQuery query{
+          static_cast<int64_t>(rng() % 45), static_cast<int64_t>(rng() % 130),
+          static_cast<int64_t>(rng() % 100),
+          rng() % 2 ? -1 : static_cast<int64_t>(rng() % 3000)};
       OfferKey after_key{static_cast<Micros>(rng() % 50),
                          static_cast<int64_t>(rng() % 40), rng() % next_id};
       const OfferKey* after = rng() % 2 ? &after_key : nullptr;
@@ -110,6 +116,20 @@ TEST(OfferTreeTest, OffersOfTheWrongSizeArePassedOver) {
   EXPECT_EQ(found.offer_id, 3u);
   tree.SetFit(pool, OfferKey{3, 5, 3}, OfferFit{20, 20});
   EXPECT_FALSE(tree.FindFirst(pool, nullptr, OfferQuery{5, 100, 40}, &found));
+}
+
+TEST(OfferTreeTest, OffersThePledgesBudgetCannotFillArePassedOver) {
+  OfferNodePool pool;
+  OfferTree tree;
+  tree.Insert(pool, OfferKey{1, 50, 1}, OfferFit{100, 500});  // lots of 100
+  tree.Insert(pool, OfferKey{2, 20, 2}, OfferFit{100, 500});
+  OfferKey found;
+  // 4,000 fen buys 80 kg at 50 fen/kg (under the lot) but 200 kg at 20.
+  ASSERT_TRUE(
+      tree.FindFirst(pool, nullptr, OfferQuery{60, 300, 0, 4000}, &found));
+  EXPECT_EQ(found.offer_id, 2u);
+  EXPECT_FALSE(
+      tree.FindFirst(pool, nullptr, OfferQuery{60, 300, 0, 1999}, &found));
 }
 
 }  // namespace
