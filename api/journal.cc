@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/byte_codec.h"
 
 namespace duijie {
 namespace {
@@ -22,80 +23,7 @@ namespace {
 constexpr uint8_t kTick = 0;
 constexpr uint8_t kMaxKind = 7;  // kinds 1..7: CommandBody index + 1
 
-class Encoder {
- public:
-  explicit Encoder(std::string* out) : out_(out) {}
-  void U8(uint8_t v) { out_->push_back(static_cast<char>(v)); }
-  void U32(uint32_t v) {
-    for (int i = 0; i < 4; ++i)
-      out_->push_back(static_cast<char>(v >> (8 * i)));
-  }
-  void U64(uint64_t v) {
-    for (int i = 0; i < 8; ++i)
-      out_->push_back(static_cast<char>(v >> (8 * i)));
-  }
-  void I64(int64_t v) { U64(static_cast<uint64_t>(v)); }
-  void Bool(bool v) { U8(v ? 1 : 0); }
-  void Str(absl::string_view s) {
-    U32(static_cast<uint32_t>(s.size()));
-    out_->append(s.data(), s.size());
-  }
-
- private:
-  std::string* out_;
-};
-
-// Reads what Encoder wrote; after the first out-of-bounds read every read
-// returns zero and ok() is false.
-class Decoder {
- public:
-  explicit Decoder(absl::string_view in) : in_(in) {}
-  uint8_t U8() { return Need(1) ? static_cast<uint8_t>(in_[pos_++]) : 0; }
-  uint32_t U32() {
-    if (!Need(4)) return 0;
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      v |= uint32_t{static_cast<uint8_t>(in_[pos_ + i])} << (8 * i);
-    }
-    pos_ += 4;
-    return v;
-  }
-  uint64_t U64() {
-    if (!Need(8)) return 0;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) {
-      v |= uint64_t{static_cast<uint8_t>(in_[pos_ + i])} << (8 * i);
-    }
-    pos_ += 8;
-    return v;
-  }
-  int64_t I64() { return static_cast<int64_t>(U64()); }
-  bool Bool() {
-    const uint8_t v = U8();
-    if (v > 1) ok_ = false;
-    return v == 1;
-  }
-  std::string Str() {
-    const uint32_t n = U32();
-    if (!Need(n)) return {};
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
-  bool ok() const { return ok_; }
-  bool done() const { return pos_ == in_.size(); }
-
- private:
-  bool Need(uint64_t n) {
-    if (!ok_ || n > in_.size() - pos_) ok_ = false;
-    return ok_;
-  }
-  absl::string_view in_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
-
-void EncodeBody(const CommandBody& body, Encoder& e) {
+void EncodeBody(const CommandBody& body, ByteWriter& e) {
   std::visit(
       [&e](const auto& b) {
         using T = std::decay_t<decltype(b)>;
@@ -150,7 +78,7 @@ void EncodeBody(const CommandBody& body, Encoder& e) {
 // The payload of a command record (see journal.h).
 void EncodeCommand(uint64_t seq, const WriteCommand& command,
                    const CommandEffect& effect, std::string* out) {
-  Encoder e(out);
+  ByteWriter e(out);
   e.U8(static_cast<uint8_t>(command.body.index() + 1));
   e.U64(seq);
   e.I64(command.now);
@@ -165,14 +93,14 @@ void EncodeCommand(uint64_t seq, const WriteCommand& command,
 
 // The payload of a tick.
 void EncodeTick(uint64_t seq, Micros now, std::string* out) {
-  Encoder e(out);
+  ByteWriter e(out);
   e.U8(kTick);
   e.U64(seq);
   e.I64(now);
 }
 
 // Fills the alternative of `body` for `kind` from `d`.
-void DecodeBody(uint8_t kind, Decoder& d, CommandBody* body) {
+void DecodeBody(uint8_t kind, ByteReader& d, CommandBody* body) {
   switch (kind) {
     case 1: {
       Region b;
@@ -309,7 +237,7 @@ std::string EncodeRecord(const JournalRecord& record) {
 }
 
 absl::StatusOr<JournalRecord> DecodeRecord(absl::string_view payload) {
-  Decoder d(payload);
+  ByteReader d(std::string_view(payload.data(), payload.size()));
   JournalRecord record;
   const uint8_t kind = d.U8();
   record.seq = d.U64();
@@ -337,7 +265,7 @@ absl::StatusOr<JournalRecord> DecodeRecord(absl::string_view payload) {
 }
 
 void AppendFrame(absl::string_view payload, std::string* out) {
-  Encoder e(out);
+  ByteWriter e(out);
   e.U32(static_cast<uint32_t>(payload.size()));
   e.U32(Crc32(payload));
   out->append(payload.data(), payload.size());

@@ -1,15 +1,16 @@
 // Saving, loading and hashing the engine's whole state (Engine::SaveState,
 // LoadState). The durable server writes these bytes as its snapshot.
 //
-// The encoding is canonical: fixed-width little-endian integers and
-// length-prefixed strings, written in an order that depends only on the
-// logical state (ids, codes, the order request_ids arrived in), never on
+// The encoding (byte_codec.h) is canonical: fixed-width little-endian
+// integers and length-prefixed strings, written in an order that depends only
+// on the logical state (ids, codes, the order request_ids arrived in), never on
 // hash-table iteration. Only what cannot be derived is saved; the indexes,
 // book totals and expiry queue are rebuilt on load, so a loaded engine
 // answers and matches exactly as the saved one would.
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/byte_codec.h"
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
 
@@ -19,79 +20,14 @@ namespace {
 constexpr char kMagic[] = "DUIJIE-STATE";
 constexpr uint32_t kVersion = 1;
 
-class Writer {
- public:
-  explicit Writer(std::string* out) : out_(out) {}
-  void U64(uint64_t v) {
-    for (int i = 0; i < 8; ++i)
-      out_->push_back(static_cast<char>(v >> (8 * i)));
-  }
-  void I64(int64_t v) { U64(static_cast<uint64_t>(v)); }
-  void U8(uint8_t v) { out_->push_back(static_cast<char>(v)); }
-  void Str(std::string_view s) {
-    U64(s.size());
-    out_->append(s.data(), s.size());
-  }
-
- private:
-  std::string* out_;
-};
-
-// Reads what Writer wrote. Every read checks bounds; after the first
-// failure all reads fail and ok() is false.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  uint64_t U64() {
-    if (!Need(8)) return 0;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) {
-      v |= uint64_t{static_cast<uint8_t>(in_[pos_ + i])} << (8 * i);
-    }
-    pos_ += 8;
-    return v;
-  }
-  int64_t I64() { return static_cast<int64_t>(U64()); }
-  uint8_t U8() {
-    if (!Need(1)) return 0;
-    return static_cast<uint8_t>(in_[pos_++]);
-  }
-  std::string Str() {
-    const uint64_t n = U64();
-    if (!Need(n)) return {};
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
-  // A count of items each at least `min_bytes` long, checked against what
-  // is left so that a corrupt count cannot ask for absurd allocations.
-  uint64_t Count(uint64_t min_bytes) {
-    const uint64_t n = U64();
-    if (ok_ && n > (in_.size() - pos_) / min_bytes) ok_ = false;
-    return ok_ ? n : 0;
-  }
-  bool ok() const { return ok_; }
-  bool done() const { return pos_ == in_.size(); }
-  size_t pos() const { return pos_; }
-
- private:
-  bool Need(uint64_t n) {
-    if (!ok_ || n > in_.size() - pos_) ok_ = false;
-    return ok_;
-  }
-  std::string_view in_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
-
-void WriteRegion(Writer& w, const Region& r) {
+void WriteRegion(ByteWriter& w, const Region& r) {
   w.Str(r.code);
   w.Str(r.name);
   w.U8(static_cast<uint8_t>(r.key_assisted) |
        static_cast<uint8_t>(r.relocation_site) << 1);
 }
 
-Region ReadRegion(Reader& r) {
+Region ReadRegion(ByteReader& r) {
   Region region;
   region.code = r.Str();
   region.name = r.Str();
@@ -105,7 +41,7 @@ Region ReadRegion(Reader& r) {
 
 std::string Engine::Impl::SaveState() const {
   std::string out;
-  Writer w(&out);
+  ByteWriter w(&out);
   w.Str(kMagic);
   w.U64(kVersion);
   w.I64(now_);
@@ -207,7 +143,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       strings_.size() != 0) {
     return absl::FailedPreconditionError("LoadState needs a new engine");
   }
-  Reader r(bytes);
+  ByteReader r(bytes);
   auto corrupt = [&](std::string_view what) {
     return absl::DataLossError(
         absl::StrCat("engine state: ", Absl(what), " at byte ", r.pos()));
@@ -217,7 +153,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     return corrupt(absl::StrCat("unknown version ", version));
   }
   now_ = r.I64();
-  const uint64_t nstrings = r.Count(8);
+  const uint64_t nstrings = r.Count(4);
   for (uint64_t i = 0; i < nstrings && r.ok(); ++i) {
     if (strings_.Intern(r.Str()) != i) return corrupt("duplicate string");
   }
@@ -231,7 +167,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       return corrupt("bad product table");
     }
   }
-  const uint64_t nregions = r.Count(17);
+  const uint64_t nregions = r.Count(13);
   for (uint64_t i = 0; i < nregions && r.ok(); ++i) {
     const uint64_t sid = r.U64();
     int32_t code;
@@ -245,7 +181,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     region.key_assisted = flags & 1;
     region.relocation_site = flags & 2;
   }
-  const uint64_t npairings = r.Count(24);
+  const uint64_t npairings = r.Count(20);
   for (uint64_t i = 0; i < npairings && r.ok(); ++i) {
     const int32_t east = static_cast<int32_t>(r.I64());
     const int32_t west = static_cast<int32_t>(r.I64());
