@@ -28,13 +28,15 @@ absl::Status UnknownEnum(absl::string_view field, int value) {
       absl::StrCat(field, ": unknown enum value ", value));
 }
 
-// Copies the request_id and fingerprint of a mutating request.
+// Copies the request_id of a mutating request and, when it has one, its
+// fingerprint (the engine reads the fingerprint only for a request_id, so
+// without one it stays 0 and costs nothing).
 template <typename Request>
 WriteCommand NewCommand(const Request& request, CommandBody body) {
   WriteCommand command;
   command.body = std::move(body);
   command.request_id = request.request_id();
-  command.fingerprint = Fingerprint(request);
+  if (!command.request_id.empty()) command.fingerprint = Fingerprint(request);
   return command;
 }
 

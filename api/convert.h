@@ -55,7 +55,9 @@ uint64_t Fingerprint(const google::protobuf::Message& request);
 // --- Requests -> engine commands --------------------------------------------
 // Each checks what the engine cannot see (enum values outside the proto
 // enum, malformed or missing timestamps) and copies the rest; the engine
-// validates the values. Errors are INVALID_ARGUMENT naming the field.
+// validates the values. Errors are INVALID_ARGUMENT naming the field. The
+// command's fingerprint is Fingerprint(request) when request_id is set, 0
+// when it is empty (the engine ignores it then).
 
 absl::StatusOr<WriteCommand> ToCommand(const v1::UpsertRegionRequest& request);
 absl::StatusOr<WriteCommand> ToCommand(const v1::UpsertPairingRequest& request);

@@ -2,6 +2,8 @@
 // WatchMatches and Submit stream reactors. See exchange_service.h.
 #include "api/exchange_service.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -77,8 +79,8 @@ class ExchangeService::WatchReactor final
     Finish(std::move(status));
   }
 
-  // Called (on the writer thread) when new matches are published or the
-  // server shuts down. Does nothing unless parked.
+  // Called (by whoever completes a group, or at shutdown) when new matches
+  // are published or the server shuts down. Does nothing unless parked.
   void Wake() {
     {
       absl::MutexLock lock(&mu_);
@@ -288,7 +290,7 @@ class ExchangeService::SubmitReactor final
   void OnDone() override { delete this; }
 
  private:
-  // Runs on the writer thread: builds the batch's response.
+  // Runs on the reply thread: builds the batch's response.
   void OnBatchDone(Batch& batch, const std::vector<absl::Status>& rejected,
                    const std::string& batch_id) {
     v1::SubmitResponse response;
@@ -378,7 +380,14 @@ ExchangeService::ExchangeService(Engine* engine, ExchangeServiceOptions options)
     : engine_(engine), options_(std::move(options)) {
   last_stamp_.store(engine_->now());
   published_match_id_.store(engine_->last_match_id());
-  writer_ = std::thread([this] { WriterLoop(); });
+  replier_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "duijie-reply");
+    ReplyLoop();
+  });
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "duijie-writer");
+    WriterLoop();
+  });
 }
 
 ExchangeService::~ExchangeService() { Stop(); }
@@ -391,7 +400,12 @@ void ExchangeService::Stop() {
     absl::MutexLock lock(&queue_mu_);
     stopping_ = true;
   }
-  writer_.join();
+  writer_.join();  // returns once nothing is queued or being applied
+  {
+    absl::MutexLock lock(&reply_mu_);
+    reply_stopping_ = true;
+  }
+  replier_.join();  // returns once every committed group is completed
 }
 
 void ExchangeService::BeginShutdown() {
@@ -418,16 +432,31 @@ Micros ExchangeService::NextStamp() {
 }
 
 void ExchangeService::Enqueue(std::vector<WriteCommand> commands,
-                              std::function<void(Batch&)> done) {
+                              std::function<void(Batch&)> done,
+                              bool may_apply_here) {
   auto batch = std::make_unique<Batch>();
   batch->commands = std::move(commands);
   batch->done = std::move(done);
+  bool apply_here = false;
   {
     absl::MutexLock lock(&queue_mu_);
     if (!stopping_) {
-      queue_.push_back(std::move(batch));
-      return;
+      if (may_apply_here && options_.apply_on_caller && !busy_ &&
+          queue_.empty()) {
+        busy_ = apply_here = true;
+      } else {
+        queue_.push_back(std::move(batch));
+        return;
+      }
     }
+  }
+  if (apply_here) {
+    Group group;
+    group.push_back(std::move(batch));
+    RunGroup(group, /*on_writer=*/false);
+    absl::MutexLock lock(&queue_mu_);
+    busy_ = false;  // the writer takes what queued meanwhile
+    return;
   }
   batch->outcomes.assign(batch->commands.size(),
                          absl::UnavailableError("server shutting down"));
@@ -437,6 +466,7 @@ void ExchangeService::Enqueue(std::vector<WriteCommand> commands,
 bool ExchangeService::RunOnWriter(std::function<void()> fn) {
   auto batch = std::make_unique<Batch>();
   batch->done = [fn = std::move(fn)](Batch&) { fn(); };
+  batch->on_writer = true;
   absl::MutexLock lock(&queue_mu_);
   if (stopping_) return false;
   queue_.push_back(std::move(batch));
@@ -456,18 +486,15 @@ std::vector<WriteOutcome> ExchangeService::Execute(
 }
 
 void ExchangeService::WriterLoop() {
-  std::vector<std::unique_ptr<Batch>> group;
-  std::vector<const WriteCommand*> journal_commands;
-  std::vector<const WriteOutcome*> journal_outcomes;
   while (true) {
-    group.clear();
+    Group group;
     {
       absl::MutexLock lock(&queue_mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-        return !queue_.empty() || stopping_;
+        return !busy_ && (!queue_.empty() || stopping_);
       };
       queue_mu_.Await(absl::Condition(&ready));
-      if (queue_.empty()) return;  // stopping, and everything is answered
+      if (queue_.empty()) return;  // stopping, and everything is applied
       size_t commands = 0;
       while (!queue_.empty() &&
              (group.empty() || commands + queue_.front()->commands.size() <=
@@ -476,45 +503,96 @@ void ExchangeService::WriterLoop() {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      busy_ = true;
     }
+    RunGroup(group, /*on_writer=*/true);
+    absl::MutexLock lock(&queue_mu_);
+    busy_ = false;
+  }
+}
 
-    // Apply.
-    uint64_t last_match_id;
+void ExchangeService::RunGroup(Group& group, bool on_writer) {
+  // Apply.
+  uint64_t last_match_id;
+  {
+    absl::WriterMutexLock lock(&engine_mu_);
+    for (auto& batch : group) {
+      batch->outcomes.reserve(batch->commands.size());
+      for (WriteCommand& command : batch->commands) {
+        command.now = NextStamp();
+        batch->outcomes.push_back(Apply(command));
+      }
+    }
+    last_match_id = engine_->last_match_id();
+  }
+
+  // Make durable: one append and one sync for the whole group.
+  if (options_.journal != nullptr) {
+    std::vector<const WriteCommand*> journal_commands;
+    std::vector<const WriteOutcome*> journal_outcomes;
+    for (const auto& batch : group) {
+      for (size_t i = 0; i < batch->commands.size(); ++i) {
+        journal_commands.push_back(&batch->commands[i]);
+        journal_outcomes.push_back(&batch->outcomes[i]);
+      }
+    }
+    absl::Status status =
+        options_.journal->Commit(journal_commands, journal_outcomes);
+    if (!status.ok()) {
+      std::fprintf(stderr, "duijie-server: journal commit failed: %s\n",
+                   status.ToString().c_str());
+      std::abort();
+    }
+  }
+
+  // Reply, then let the watchers see the new matches: here when nothing
+  // earlier still waits for the reply thread (or when a batch must complete
+  // on the writer: then once it has caught up), else on the reply thread.
+  const bool here_on_writer =
+      on_writer && std::any_of(group.begin(), group.end(),
+                               [](const auto& b) { return b->on_writer; });
+  bool here = false;
+  {
+    absl::MutexLock lock(&reply_mu_);
+    if (here_on_writer) {
+      auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reply_mu_) {
+        return reply_pending_ == 0;
+      };
+      reply_mu_.Await(absl::Condition(&idle));
+      here = true;
+    } else if (!on_writer && reply_pending_ == 0) {
+      here = true;
+    } else {
+      ++reply_pending_;
+      replies_.push_back(ReplyTask{std::move(group), last_match_id});
+    }
+  }
+  if (here) Complete(group, last_match_id);
+  if (options_.journal != nullptr) options_.journal->AfterGroup();
+}
+
+void ExchangeService::Complete(Group& group, uint64_t last_match_id) {
+  for (auto& batch : group) batch->done(*batch);
+  Publish(last_match_id);
+}
+
+void ExchangeService::ReplyLoop() {
+  while (true) {
+    ReplyTask task;
     {
-      absl::WriterMutexLock lock(&engine_mu_);
-      for (auto& batch : group) {
-        batch->outcomes.reserve(batch->commands.size());
-        for (WriteCommand& command : batch->commands) {
-          command.now = NextStamp();
-          batch->outcomes.push_back(Apply(command));
-        }
-      }
-      last_match_id = engine_->last_match_id();
+      absl::MutexLock lock(&reply_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reply_mu_) {
+        return !replies_.empty() || reply_stopping_;
+      };
+      reply_mu_.Await(absl::Condition(&ready));
+      if (replies_.empty()) return;  // stopping, and everything is answered
+      task = std::move(replies_.front());
+      replies_.pop_front();
     }
-
-    // Make durable: one append and one sync for the whole group.
-    if (options_.journal != nullptr) {
-      journal_commands.clear();
-      journal_outcomes.clear();
-      for (const auto& batch : group) {
-        for (size_t i = 0; i < batch->commands.size(); ++i) {
-          journal_commands.push_back(&batch->commands[i]);
-          journal_outcomes.push_back(&batch->outcomes[i]);
-        }
-      }
-      absl::Status status =
-          options_.journal->Commit(journal_commands, journal_outcomes);
-      if (!status.ok()) {
-        std::fprintf(stderr, "duijie-server: journal commit failed: %s\n",
-                     status.ToString().c_str());
-        std::abort();
-      }
-    }
-
-    // Reply, then let the watchers see the new matches.
-    for (auto& batch : group) batch->done(*batch);
-    Publish(last_match_id);
-    if (options_.journal != nullptr) options_.journal->AfterGroup();
+    Complete(task.group, task.last_match_id);
+    task.group.clear();  // free the batches before reporting idle
+    absl::MutexLock lock(&reply_mu_);
+    --reply_pending_;
   }
 }
 
@@ -549,15 +627,18 @@ grpc::ServerUnaryReactor* ExchangeService::Mutate(
   }
   std::vector<WriteCommand> commands;
   commands.push_back(*std::move(command));
-  Enqueue(std::move(commands), [reactor, response, fill](Batch& batch) {
-    const WriteOutcome& outcome = batch.outcomes[0];
-    if (!outcome.ok()) {
-      reactor->Finish(ToGrpcStatus(outcome.status()));
-      return;
-    }
-    fill(*outcome, response);
-    reactor->Finish(grpc::Status::OK);
-  });
+  Enqueue(
+      std::move(commands),
+      [reactor, response, fill](Batch& batch) {
+        const WriteOutcome& outcome = batch.outcomes[0];
+        if (!outcome.ok()) {
+          reactor->Finish(ToGrpcStatus(outcome.status()));
+          return;
+        }
+        fill(*outcome, response);
+        reactor->Finish(grpc::Status::OK);
+      },
+      /*may_apply_here=*/true);
   return reactor;
 }
 

@@ -6,13 +6,22 @@
 //     request to WriteCommands (convert.h) and enqueues them as one Batch; a
 //     Submit request's commands are one Batch however many there are, so a
 //     1000-command batch costs one handoff.
-//   - The writer thread owns every mutation. It drains the queued batches,
-//     takes engine_mu_ exclusively and applies each command in order,
-//     stamping it with the server's clock (made non-decreasing); releases
-//     the lock; hands the batch to the Journal hook, if any (append + one
-//     fsync for the whole drain: group commit); then completes the replies
-//     and wakes the WatchMatches streams. Replies never leave before their
-//     batch is durable.
+//   - One applier at a time owns every mutation (busy_): the writer thread,
+//     or, for a unary mutation that finds the queue empty and nobody
+//     applying (ExchangeServiceOptions::apply_on_caller), the calling gRPC
+//     thread itself, for its own command only (no hand-off when idle). The
+//     applier takes engine_mu_ exclusively and applies each command of its
+//     group in order, stamping it with the server's clock (made
+//     non-decreasing); releases the lock; hands the group to the Journal
+//     hook, if any (append + one fsync for the whole group: group commit);
+//     then completes the group: runs each batch's `done` (which builds the
+//     replies) and publishes its matches to the WatchMatches streams.
+//     Replies never leave before their batch is durable.
+//   - The writer thread does not build replies: it passes each committed
+//     group to the reply thread, which completes groups in the order they
+//     were applied. A calling-thread applier completes its own group inline
+//     when the reply thread is idle, and passes it on otherwise, so groups
+//     are always completed in apply order (Submit replies stay in order).
 //   - Reads take engine_mu_ shared and convert under it.
 //   - WatchMatches streams deliver only matches up to published_match_id_,
 //     the last match id whose batch has been journaled and replied to.
@@ -52,9 +61,10 @@ class Journal {
   virtual absl::Status Commit(
       absl::Span<const WriteCommand* const> commands,
       absl::Span<const WriteOutcome* const> outcomes) = 0;
-  // Called by the writer after each group's replies, before it drains the
-  // next group: the engine is quiet (only const reads run), which makes it
-  // the place to serialize a snapshot.
+  // Called by the applier after each group is committed (its replies may
+  // still be on their way), before the next group is applied: the engine is
+  // quiet (only const reads run), which makes it the place to serialize a
+  // snapshot.
   virtual void AfterGroup() {}
 };
 
@@ -66,6 +76,12 @@ struct ExchangeServiceOptions {
   // The writer stops draining the queue once a group holds this many
   // commands (a batch is never split).
   size_t max_group_commands = 16384;
+  // Let a unary mutation that finds the writer idle apply, journal (with
+  // the journal's fsync and AfterGroup) and reply on its own gRPC thread:
+  // no thread hand-off. Off: every command goes through the writer thread
+  // (better with an fsyncing journal, where the caller would hold the
+  // applier role through its group's fsync while the next group waits).
+  bool apply_on_caller = true;
 };
 
 // Most commands one Submit request may carry.
@@ -174,18 +190,29 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   class WatchReactor;
   class SubmitReactor;
 
-  // One queue entry: commands applied in order, then `done` runs on the
-  // writer thread with outcomes[i] for commands[i]. `done` must not block.
+  // One queue entry: commands applied in order, then `done` runs with
+  // outcomes[i] for commands[i], on the reply thread (or on the applying
+  // caller's thread). `done` must not block. A batch with `on_writer` is
+  // completed on the writer thread itself, once the reply thread is idle.
   struct Batch {
     std::vector<WriteCommand> commands;
     std::vector<WriteOutcome> outcomes;
     std::function<void(Batch&)> done;
+    bool on_writer = false;
+  };
+  using Group = std::vector<std::unique_ptr<Batch>>;
+  // A committed group waiting for the reply thread.
+  struct ReplyTask {
+    Group group;
+    uint64_t last_match_id = 0;
   };
 
   // Queues a batch for the writer; after Stop() completes it at once with
-  // UNAVAILABLE outcomes.
+  // UNAVAILABLE outcomes. With `may_apply_here` (unary mutations) and
+  // options.apply_on_caller, applies and completes it on this thread when
+  // the queue is empty and nobody is applying.
   void Enqueue(std::vector<WriteCommand> commands,
-               std::function<void(Batch&)> done);
+               std::function<void(Batch&)> done, bool may_apply_here = false);
   // Enqueues the one command of a unary mutation; `fill` stores a success
   // into *response, errors finish the RPC with their status.
   template <typename Request, typename Response, typename Fill>
@@ -194,6 +221,12 @@ class ExchangeService final : public v1::Exchange::CallbackService {
                                    Fill fill);
 
   void WriterLoop();
+  // Applies, commits and completes `group`. Requires busy_ (set by the
+  // caller). `on_writer`: called by the writer thread.
+  void RunGroup(Group& group, bool on_writer);
+  // Runs each batch's `done`, then publishes the group's matches.
+  void Complete(Group& group, uint64_t last_match_id);
+  void ReplyLoop();
   // Applies one command to the engine. Requires engine_mu_ held exclusively.
   WriteOutcome Apply(WriteCommand& command)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(engine_mu_);
@@ -212,7 +245,17 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   absl::Mutex queue_mu_;
   std::deque<std::unique_ptr<Batch>> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // Someone (the writer or a caller) is applying a group.
+  bool busy_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread writer_;
+
+  // Committed groups for the reply thread, in apply order.
+  absl::Mutex reply_mu_;
+  std::deque<ReplyTask> replies_ ABSL_GUARDED_BY(reply_mu_);
+  // Tasks queued or being completed; 0: the reply thread is idle.
+  int reply_pending_ ABSL_GUARDED_BY(reply_mu_) = 0;
+  bool reply_stopping_ ABSL_GUARDED_BY(reply_mu_) = false;
+  std::thread replier_;
   absl::Mutex stop_mu_;  // serializes Stop()
   bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
 
