@@ -33,6 +33,20 @@ CommandEffect OrderEffect(const Result& result, uint64_t order_id) {
 
 }  // namespace
 
+void StampCommand(WriteCommand& command, Micros now) {
+  command.now = now;
+  if (command.expires_in <= 0) return;
+  // Cannot overflow: now is a Timestamp's range and expires_in at most 100
+  // years (convert.cc).
+  const Micros expires_at = now + command.expires_in;
+  if (auto* offer = std::get_if<OfferSpec>(&command.body)) {
+    offer->expires_at = expires_at;
+  } else if (auto* pledge = std::get_if<PledgeSpec>(&command.body)) {
+    pledge->expires_at = expires_at;
+  }
+  command.expires_in = 0;
+}
+
 WriteOutcome ApplyCommand(Engine& engine, const WriteCommand& command) {
   CommandContext context;
   context.now = command.now;

@@ -11,6 +11,11 @@
 
 namespace duijie {
 
+// Gives `command` the time it is applied at, and resolves a relative
+// expiry against it (then clears expires_in), so that what is applied and
+// journaled is absolute and replay needs no clock.
+void StampCommand(WriteCommand& command, Micros now);
+
 // Applies `command` to `engine` with command.now, command.request_id and
 // command.fingerprint as its context. Requires exclusive access to engine.
 WriteOutcome ApplyCommand(Engine& engine, const WriteCommand& command);

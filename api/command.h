@@ -40,6 +40,9 @@ struct WriteCommand {
   std::string request_id;    // empty: no idempotency
   uint64_t fingerprint = 0;  // of the request body without its request_id
   Micros now = 0;            // stamped by the writer when it applies it
+  // > 0: a post whose expiry is relative (PostOfferRequest.expires_in);
+  // StampCommand turns it into the spec's expires_at = now + expires_in.
+  Micros expires_in = 0;
 };
 
 // What the engine returned for one command: RegionResult for UpsertRegion,

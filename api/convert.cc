@@ -81,6 +81,39 @@ void ToCommandError(const absl::Status& status, v1::CommandError* error) {
   error->set_message(std::string(status.message()));
 }
 
+namespace {
+
+// Reads an order's expiry: exactly one of `at` (absolute, returned) and
+// `in` (relative to when the command is applied: stored in *expires_in, and
+// 0 returned, for StampCommand to resolve). `order` names the message in
+// errors.
+absl::StatusOr<Micros> ReadExpiry(const google::protobuf::Timestamp* at,
+                                  const google::protobuf::Duration* in,
+                                  absl::string_view order, Micros* expires_in) {
+  if (at != nullptr && in != nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(order, ".expires_at and expires_in: set one, not both"));
+  }
+  if (at != nullptr) return ToMicros(*at, absl::StrCat(order, ".expires_at"));
+  if (in == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        order, ".expires_at: required (or expires_in on the request)"));
+  }
+  constexpr int64_t kMaxSeconds = int64_t{100} * 366 * 24 * 3600;
+  if (in->seconds() < 0 || in->nanos() < 0 || in->nanos() > 999999999 ||
+      (in->seconds() == 0 && in->nanos() < 1000) ||
+      in->seconds() > kMaxSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expires_in: must be at least 1 us and at most 100 years; got "
+        "seconds=",
+        in->seconds(), " nanos=", in->nanos()));
+  }
+  *expires_in = in->seconds() * 1000000 + in->nanos() / 1000;
+  return 0;
+}
+
+}  // namespace
+
 uint64_t Fingerprint(const google::protobuf::Message& request) {
   std::string bytes;
   {
@@ -145,11 +178,11 @@ absl::StatusOr<WriteCommand> ToCommand(const v1::PostOfferRequest& request) {
   if (!v1::Grade_IsValid(in.grade())) {
     return UnknownEnum("offer.grade", in.grade());
   }
-  if (!in.has_expires_at()) {
-    return absl::InvalidArgumentError("offer.expires_at: required");
-  }
+  Micros expires_in = 0;
   absl::StatusOr<Micros> expires_at =
-      ToMicros(in.expires_at(), "offer.expires_at");
+      ReadExpiry(in.has_expires_at() ? &in.expires_at() : nullptr,
+                 request.has_expires_in() ? &request.expires_in() : nullptr,
+                 "offer", &expires_in);
   if (!expires_at.ok()) return expires_at.status();
   OfferSpec spec;
   spec.supplier_id = in.supplier_id();
@@ -162,7 +195,9 @@ absl::StatusOr<WriteCommand> ToCommand(const v1::PostOfferRequest& request) {
   spec.expires_at = *expires_at;
   spec.certified = in.certified();
   spec.households = in.households();
-  return NewCommand(request, std::move(spec));
+  WriteCommand command = NewCommand(request, std::move(spec));
+  command.expires_in = expires_in;
+  return command;
 }
 
 absl::StatusOr<WriteCommand> ToCommand(const v1::PostPledgeRequest& request) {
@@ -176,11 +211,11 @@ absl::StatusOr<WriteCommand> ToCommand(const v1::PostPledgeRequest& request) {
   if (!v1::Scope_IsValid(in.scope())) {
     return UnknownEnum("pledge.scope", in.scope());
   }
-  if (!in.has_expires_at()) {
-    return absl::InvalidArgumentError("pledge.expires_at: required");
-  }
+  Micros expires_in = 0;
   absl::StatusOr<Micros> expires_at =
-      ToMicros(in.expires_at(), "pledge.expires_at");
+      ReadExpiry(in.has_expires_at() ? &in.expires_at() : nullptr,
+                 request.has_expires_in() ? &request.expires_in() : nullptr,
+                 "pledge", &expires_in);
   if (!expires_at.ok()) return expires_at.status();
   PledgeSpec spec;
   spec.buyer_id = in.buyer_id();
@@ -196,7 +231,9 @@ absl::StatusOr<WriteCommand> ToCommand(const v1::PostPledgeRequest& request) {
   spec.scope = in.scope();
   spec.region_codes.assign(in.region_codes().begin(), in.region_codes().end());
   spec.require_certified = in.require_certified();
-  return NewCommand(request, std::move(spec));
+  WriteCommand command = NewCommand(request, std::move(spec));
+  command.expires_in = expires_in;
+  return command;
 }
 
 absl::StatusOr<WriteCommand> ToCommand(const v1::CancelOfferRequest& request) {

@@ -519,7 +519,7 @@ void ExchangeService::RunGroup(Group& group, bool on_writer) {
     for (auto& batch : group) {
       batch->outcomes.reserve(batch->commands.size());
       for (WriteCommand& command : batch->commands) {
-        command.now = NextStamp();
+        StampCommand(command, NextStamp());
         batch->outcomes.push_back(Apply(command));
       }
     }

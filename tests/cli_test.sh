@@ -224,6 +224,18 @@ expect_rc 1 offer post --request-id cli-test-retry-1 --supplier jingning-apple \
   --floor-fen 450 --expires 2099-01-01T00:00:00Z
 err_has "error: ALREADY_EXISTS"
 
+# A relative expiry is sent as a duration, so a retry a second later is
+# still the same request.
+ok --json pledge post --request-id cli-test-retry-2 --buyer qingdao-office \
+  --city 370200 --kind school --product fruit --kg 10 --max-fen 100 \
+  --expires-in 72h
+FIRST=$(json_get pledge_id)
+sleep 1.1
+ok --json pledge post --request-id cli-test-retry-2 --buyer qingdao-office \
+  --city 370200 --kind school --product fruit --kg 10 --max-fen 100 \
+  --expires-in 72h
+[[ "$(json_get pledge_id)" == "$FIRST" ]] || fail "relative-expiry retry made a new pledge"
+
 # --- bad input is refused with the field named (exit 1) ---------------------
 expect_rc 1 offer post --supplier s --region 621202 --product spice.pepper \
   --grade first --kg 0 --floor-fen 100

@@ -534,6 +534,73 @@ TEST_F(IntegrationTest, RetryWithSameRequestIdReturnsFirstResponseUnchanged) {
   EXPECT_EQ(ListOffers(v1::ListOffersRequest()).offers_size(), 1);
 }
 
+TEST_F(IntegrationTest, RelativeExpiryIsCountedFromWhenTheServerAppliesIt) {
+  v1::PostOfferRequest offer_request = PepperOffer(500, 9000);
+  offer_request.mutable_offer()->clear_expires_at();
+  offer_request.mutable_expires_in()->set_seconds(3 * 86400);
+  offer_request.set_request_id("offer-in-3-days");
+  v1::PostOfferResponse first;
+  ASSERT_TRUE(PostOffer(offer_request, &first).ok());
+  EXPECT_EQ(first.offer().expires_at().seconds(),
+            first.offer().posted_at().seconds() + 3 * 86400);
+
+  // A retry an hour later is the same request: the first answer, unchanged.
+  now_micros_ += int64_t{3600} * 1000000;
+  v1::PostOfferResponse again;
+  ASSERT_TRUE(PostOffer(offer_request, &again).ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(first, again))
+      << first.DebugString() << " vs " << again.DebugString();
+  EXPECT_EQ(ListOffers(v1::ListOffersRequest()).offers_size(), 1);
+
+  // Pledges take it too, through Submit as well.
+  v1::PostPledgeRequest pledge_request =
+      PepperPledge("qingdao-office", "370200", 200, 10000);
+  pledge_request.mutable_pledge()->clear_expires_at();
+  pledge_request.mutable_expires_in()->set_seconds(86400);
+  grpc::ClientContext context;
+  auto stream = stub_->Submit(&context);
+  v1::SubmitRequest batch;
+  *batch.add_commands()->mutable_post_pledge() = pledge_request;
+  ASSERT_TRUE(stream->Write(batch));
+  stream->WritesDone();
+  v1::SubmitResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_EQ(response.results_size(), 1);
+  const v1::Pledge& pledge = response.results(0).post_pledge().pledge();
+  EXPECT_EQ(pledge.expires_at().seconds(),
+            pledge.posted_at().seconds() + 86400);
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(IntegrationTest, ExpiryMustBeGivenOnceAbsoluteOrRelative) {
+  struct Case {
+    bool at;
+    int64_t in_seconds;  // 0: unset
+    int32_t in_nanos;
+    std::string field;
+  };
+  for (const Case& c : std::vector<Case>{
+           {true, 86400, 0, "offer.expires_at and expires_in"},
+           {false, 0, 0, "offer.expires_at: required"},
+           {false, -5, 0, "expires_in"},
+           {false, 0, 999, "expires_in"},
+           {false, int64_t{200} * 366 * 86400, 0, "expires_in"}}) {
+    v1::PostOfferRequest request = PepperOffer(500, 9000);
+    if (!c.at) request.mutable_offer()->clear_expires_at();
+    if (c.in_seconds != 0 || c.in_nanos != 0) {
+      request.mutable_expires_in()->set_seconds(c.in_seconds);
+      request.mutable_expires_in()->set_nanos(c.in_nanos);
+    }
+    v1::PostOfferResponse response;
+    grpc::Status status = PostOffer(request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.field;
+    EXPECT_TRUE(Contains(status.error_message(), c.field))
+        << status.error_message();
+  }
+  EXPECT_EQ(ListOffers(v1::ListOffersRequest()).offers_size(), 0);
+}
+
 TEST_F(IntegrationTest, SameRequestIdWithDifferentBodyIsAlreadyExists) {
   v1::PostOfferRequest request = PepperOffer(500, 9000);
   request.set_request_id("offer-x");

@@ -163,16 +163,29 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
                                      absl::Nanoseconds(1)));
 }
 
-// Reads --expires / --expires-in into *ts; the default is 30 days from now.
-void ReadExpiry(Args& args, google::protobuf::Timestamp* ts) {
+// Reads --expires into order->expires_at, or --expires-in (default 30 days)
+// into request->expires_in: a relative expiry goes to the server as a
+// duration, which it adds to its own time, so that a retry with the same
+// --request-id is the same request. (Only the field set is touched: a
+// mutable_ accessor marks its field present.)
+template <typename Order, typename Request>
+void ReadExpiry(Args& args, Order* order, Request* request) {
   if (args.Has("expires") && args.Has("expires-in")) {
     args.AddError("give --expires or --expires-in, not both");
     return;
   }
-  absl::Time at = absl::Now() + kDefaultExpiry;
-  if (auto t = args.Time("expires")) at = *t;
-  if (auto d = args.Duration("expires-in")) at = absl::Now() + *d;
-  SetTimestamp(at, ts);
+  if (args.Has("expires")) {
+    if (auto t = args.Time("expires")) {
+      SetTimestamp(*t, order->mutable_expires_at());
+    }
+    return;
+  }
+  absl::Duration d = kDefaultExpiry;
+  if (auto given = args.Duration("expires-in")) d = *given;
+  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  google::protobuf::Duration* in = request->mutable_expires_in();
+  in->set_seconds(seconds);
+  in->set_nanos(static_cast<int32_t>(d / absl::Nanoseconds(1)));
 }
 
 // ---------------------------------------------------------------------------
@@ -564,7 +577,7 @@ int OfferPost(Client& c, Args& args) {
   o->set_quantity_kg(args.Int64("kg"));
   o->set_floor_price_fen_per_kg(args.Int64("floor-fen"));
   o->set_min_lot_kg(args.Int64("min-lot-kg"));
-  ReadExpiry(args, o->mutable_expires_at());
+  ReadExpiry(args, o, &req);
   o->set_certified(args.Bool("certified"));
   o->set_households(args.Int32("households"));
   if (!args.error().empty()) return -1;
@@ -599,7 +612,7 @@ int PledgePost(Client& c, Args& args) {
   p->set_max_price_fen_per_kg(args.Int64("max-fen"));
   p->set_budget_fen(args.Int64("budget-fen"));
   p->set_min_lot_kg(args.Int64("min-lot-kg"));
-  ReadExpiry(args, p->mutable_expires_at());
+  ReadExpiry(args, p, &req);
   pb::Scope scope = pb::ANY;
   ReadScope(args, &scope);
   p->set_scope(scope);
