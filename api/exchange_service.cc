@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -36,6 +37,40 @@ absl::Status CheckRegionPrefix(absl::string_view field,
                      absl::CEscape(prefix), "\""));
   }
   return absl::OkStatus();
+}
+
+// Reads what ListOffers, ListPledges and ListMatches share: the region
+// prefix, the page size (into *limit) and the page token (into *after);
+// with `order_status`, also that it names an OrderStatus.
+template <typename Request>
+absl::Status ParseIdPage(const Request& request, const int* order_status,
+                         int* limit, uint64_t* after) {
+  absl::Status status =
+      CheckRegionPrefix("region_code_prefix", request.region_code_prefix());
+  if (!status.ok()) return status;
+  if (order_status != nullptr && !v1::OrderStatus_IsValid(*order_status)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("status: unknown enum value ", *order_status));
+  }
+  absl::StatusOr<int> size = PageSize(request.page_size());
+  if (!size.ok()) return size.status();
+  absl::StatusOr<uint64_t> token = ParseIdToken(request.page_token());
+  if (!token.ok()) return token.status();
+  *limit = *size;
+  *after = *token;
+  return absl::OkStatus();
+}
+
+// Appends each of `views` to *items with ToProto, and sets the next page
+// token to the last one's id when the engine said there is `more`.
+template <typename View, typename Item, typename Id>
+void FillIdPage(const std::vector<View>& views, bool more,
+                google::protobuf::RepeatedPtrField<Item>* items,
+                std::string* next_page_token, Id id) {
+  for (const View& view : views) ToProto(view, items->Add());
+  if (more && !items->empty()) {
+    *next_page_token = IdToken(id((*items)[items->size() - 1]));
+  }
 }
 
 // Whether a command posts an order (rather than cancelling one).
@@ -823,27 +858,18 @@ grpc::ServerUnaryReactor* ExchangeService::ListOffers(
     grpc::CallbackServerContext* context, const v1::ListOffersRequest* request,
     v1::ListOffersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status =
-      CheckRegionPrefix("region_code_prefix", request->region_code_prefix());
-  absl::StatusOr<int> limit = PageSize(request->page_size());
-  absl::StatusOr<uint64_t> after = ParseIdToken(request->page_token());
-  if (status.ok() && !v1::OrderStatus_IsValid(request->status())) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat("status: unknown enum value ", request->status()));
-  }
-  if (status.ok() && !limit.ok()) status = limit.status();
-  if (status.ok() && !after.ok()) status = after.status();
+  const int order_status = request->status();
+  int limit = 0;
+  uint64_t after = 0;
+  absl::Status status = ParseIdPage(*request, &order_status, &limit, &after);
   if (status.ok()) {
     bool more = false;
     absl::ReaderMutexLock lock(&engine_mu_);
-    for (const OfferView& offer : engine_->ListOffers(
-             ToOrderFilter(*request), *after, *limit, ReadNow(), &more)) {
-      ToProto(offer, response->add_offers());
-    }
-    if (more && response->offers_size() > 0) {
-      response->set_next_page_token(
-          IdToken(response->offers(response->offers_size() - 1).offer_id()));
-    }
+    const std::vector<OfferView> offers = engine_->ListOffers(
+        ToOrderFilter(*request), after, limit, ReadNow(), &more);
+    FillIdPage(offers, more, response->mutable_offers(),
+               response->mutable_next_page_token(),
+               [](const v1::Offer& o) { return o.offer_id(); });
   }
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -853,27 +879,18 @@ grpc::ServerUnaryReactor* ExchangeService::ListPledges(
     grpc::CallbackServerContext* context, const v1::ListPledgesRequest* request,
     v1::ListPledgesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status =
-      CheckRegionPrefix("region_code_prefix", request->region_code_prefix());
-  absl::StatusOr<int> limit = PageSize(request->page_size());
-  absl::StatusOr<uint64_t> after = ParseIdToken(request->page_token());
-  if (status.ok() && !v1::OrderStatus_IsValid(request->status())) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat("status: unknown enum value ", request->status()));
-  }
-  if (status.ok() && !limit.ok()) status = limit.status();
-  if (status.ok() && !after.ok()) status = after.status();
+  const int order_status = request->status();
+  int limit = 0;
+  uint64_t after = 0;
+  absl::Status status = ParseIdPage(*request, &order_status, &limit, &after);
   if (status.ok()) {
     bool more = false;
     absl::ReaderMutexLock lock(&engine_mu_);
-    for (const PledgeView& pledge : engine_->ListPledges(
-             ToOrderFilter(*request), *after, *limit, ReadNow(), &more)) {
-      ToProto(pledge, response->add_pledges());
-    }
-    if (more && response->pledges_size() > 0) {
-      response->set_next_page_token(
-          IdToken(response->pledges(response->pledges_size() - 1).pledge_id()));
-    }
+    const std::vector<PledgeView> pledges = engine_->ListPledges(
+        ToOrderFilter(*request), after, limit, ReadNow(), &more);
+    FillIdPage(pledges, more, response->mutable_pledges(),
+               response->mutable_next_page_token(),
+               [](const v1::Pledge& p) { return p.pledge_id(); });
   }
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -883,24 +900,18 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
     grpc::CallbackServerContext* context, const v1::ListMatchesRequest* request,
     v1::ListMatchesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status =
-      CheckRegionPrefix("region_code_prefix", request->region_code_prefix());
-  absl::StatusOr<int> limit = PageSize(request->page_size());
-  absl::StatusOr<uint64_t> after = ParseIdToken(request->page_token());
-  if (status.ok() && !limit.ok()) status = limit.status();
-  if (status.ok() && !after.ok()) status = after.status();
+  int limit = 0;
+  uint64_t after = 0;
+  absl::Status status = ParseIdPage(*request, nullptr, &limit, &after);
   if (status.ok()) {
     bool more = false;
-    const uint64_t after_id = std::max(*after, request->after_match_id());
+    const uint64_t after_id = std::max(after, request->after_match_id());
     absl::ReaderMutexLock lock(&engine_mu_);
-    for (const MatchView& match : engine_->ListMatches(
-             ToMatchFilter(*request), after_id, *limit, &more)) {
-      ToProto(match, response->add_matches());
-    }
-    if (more && response->matches_size() > 0) {
-      response->set_next_page_token(
-          IdToken(response->matches(response->matches_size() - 1).match_id()));
-    }
+    const std::vector<MatchView> matches =
+        engine_->ListMatches(ToMatchFilter(*request), after_id, limit, &more);
+    FillIdPage(matches, more, response->mutable_matches(),
+               response->mutable_next_page_token(),
+               [](const v1::Match& m) { return m.match_id(); });
   }
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
