@@ -549,6 +549,7 @@ void ExchangeService::WriterLoop() {
 void ExchangeService::RunGroup(Group& group, bool on_writer) {
   // Apply.
   uint64_t last_match_id;
+  uint64_t applied;
   {
     absl::WriterMutexLock lock(&engine_mu_);
     for (auto& batch : group) {
@@ -559,6 +560,8 @@ void ExchangeService::RunGroup(Group& group, bool on_writer) {
       }
     }
     last_match_id = engine_->last_match_id();
+    applied = applied_groups_.load(std::memory_order_relaxed) + 1;
+    applied_groups_.store(applied, std::memory_order_relaxed);
   }
 
   // Make durable: one append and one sync for the whole group.
@@ -579,6 +582,7 @@ void ExchangeService::RunGroup(Group& group, bool on_writer) {
       std::abort();
     }
   }
+  MarkDurable(applied);
 
   // Reply, then let the watchers see the new matches: here when nothing
   // earlier still waits for the reply thread (or when a batch must complete
@@ -635,6 +639,41 @@ WriteOutcome ExchangeService::Apply(WriteCommand& command) {
   // The same function replays the journal, so replay feeds the engine
   // exactly what the writer fed it.
   return ApplyCommand(*engine_, command);
+}
+
+ExchangeService::StateReader::StateReader(const ExchangeService* service,
+                                          uint64_t* seen)
+    : lock_(&service->engine_mu_) {
+  // Written under engine_mu_ held exclusively, so stable while it is shared.
+  *seen = service->applied_groups_.load(std::memory_order_relaxed);
+}
+
+void ExchangeService::FinishRead(grpc::ServerUnaryReactor* reactor,
+                                 grpc::Status status, uint64_t seen) {
+  if (durable_groups_.load(std::memory_order_acquire) < seen) {
+    absl::MutexLock lock(&durable_mu_);
+    if (durable_groups_.load(std::memory_order_relaxed) < seen) {
+      held_reads_.push_back(HeldRead{seen, reactor, std::move(status)});
+      return;
+    }
+  }
+  reactor->Finish(std::move(status));
+}
+
+void ExchangeService::MarkDurable(uint64_t group) {
+  std::vector<HeldRead> released;
+  {
+    absl::MutexLock lock(&durable_mu_);
+    durable_groups_.store(group, std::memory_order_release);
+    if (held_reads_.empty()) return;
+    auto ready = std::partition(
+        held_reads_.begin(), held_reads_.end(),
+        [group](const HeldRead& read) { return read.seen > group; });
+    released.assign(std::make_move_iterator(ready),
+                    std::make_move_iterator(held_reads_.end()));
+    held_reads_.erase(ready, held_reads_.end());
+  }
+  for (HeldRead& read : released) read.reactor->Finish(std::move(read.status));
 }
 
 void ExchangeService::Publish(uint64_t last_match_id) {
@@ -763,6 +802,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListRegions(
     grpc::CallbackServerContext* context, const v1::ListRegionsRequest* request,
     v1::ListRegionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  uint64_t seen = 0;  // the applied group whose state the reply shows
   absl::Status status =
       CheckRegionPrefix("code_prefix", request->code_prefix());
   absl::StatusOr<int> limit = PageSize(request->page_size());
@@ -771,7 +811,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListRegions(
   if (status.ok() && !after.ok()) status = after.status();
   if (status.ok()) {
     bool more = false;
-    absl::ReaderMutexLock lock(&engine_mu_);
+    StateReader lock(this, &seen);
     for (const Region& region :
          engine_->ListRegions(request->code_prefix(), *after, *limit, &more)) {
       ToProto(region, response->add_regions());
@@ -781,7 +821,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListRegions(
           response->regions(response->regions_size() - 1).code());
     }
   }
-  reactor->Finish(ToGrpcStatus(status));
+  FinishRead(reactor, ToGrpcStatus(status), seen);
   return reactor;
 }
 
@@ -790,6 +830,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListPairings(
     const v1::ListPairingsRequest* request,
     v1::ListPairingsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  uint64_t seen = 0;  // the applied group whose state the reply shows
   absl::Status status =
       CheckRegionPrefix("code_prefix", request->code_prefix());
   absl::StatusOr<int> limit = PageSize(request->page_size());
@@ -799,7 +840,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListPairings(
   if (status.ok() && !after.ok()) status = after.status();
   if (status.ok()) {
     bool more = false;
-    absl::ReaderMutexLock lock(&engine_mu_);
+    StateReader lock(this, &seen);
     for (const Pairing& pairing :
          engine_->ListPairings(request->code_prefix(), after->first,
                                after->second, *limit, &more)) {
@@ -812,7 +853,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListPairings(
           PairingToken(last.east_code(), last.west_code()));
     }
   }
-  reactor->Finish(ToGrpcStatus(status));
+  FinishRead(reactor, ToGrpcStatus(status), seen);
   return reactor;
 }
 
@@ -820,9 +861,10 @@ grpc::ServerUnaryReactor* ExchangeService::GetOffer(
     grpc::CallbackServerContext* context, const v1::GetOfferRequest* request,
     v1::Offer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  uint64_t seen = 0;  // the applied group whose state the reply shows
   absl::Status status;
   {
-    absl::ReaderMutexLock lock(&engine_mu_);
+    StateReader lock(this, &seen);
     absl::StatusOr<OfferView> offer =
         engine_->GetOffer(request->id(), ReadNow());
     if (offer.ok()) {
@@ -831,7 +873,7 @@ grpc::ServerUnaryReactor* ExchangeService::GetOffer(
       status = offer.status();
     }
   }
-  reactor->Finish(ToGrpcStatus(status));
+  FinishRead(reactor, ToGrpcStatus(status), seen);
   return reactor;
 }
 
@@ -839,9 +881,10 @@ grpc::ServerUnaryReactor* ExchangeService::GetPledge(
     grpc::CallbackServerContext* context, const v1::GetPledgeRequest* request,
     v1::Pledge* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  uint64_t seen = 0;  // the applied group whose state the reply shows
   absl::Status status;
   {
-    absl::ReaderMutexLock lock(&engine_mu_);
+    StateReader lock(this, &seen);
     absl::StatusOr<PledgeView> pledge =
         engine_->GetPledge(request->id(), ReadNow());
     if (pledge.ok()) {
@@ -850,7 +893,7 @@ grpc::ServerUnaryReactor* ExchangeService::GetPledge(
       status = pledge.status();
     }
   }
-  reactor->Finish(ToGrpcStatus(status));
+  FinishRead(reactor, ToGrpcStatus(status), seen);
   return reactor;
 }
 
@@ -858,20 +901,21 @@ grpc::ServerUnaryReactor* ExchangeService::ListOffers(
     grpc::CallbackServerContext* context, const v1::ListOffersRequest* request,
     v1::ListOffersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  uint64_t seen = 0;  // the applied group whose state the reply shows
   const int order_status = request->status();
   int limit = 0;
   uint64_t after = 0;
   absl::Status status = ParseIdPage(*request, &order_status, &limit, &after);
   if (status.ok()) {
     bool more = false;
-    absl::ReaderMutexLock lock(&engine_mu_);
+    StateReader lock(this, &seen);
     const std::vector<OfferView> offers = engine_->ListOffers(
         ToOrderFilter(*request), after, limit, ReadNow(), &more);
     FillIdPage(offers, more, response->mutable_offers(),
                response->mutable_next_page_token(),
                [](const v1::Offer& o) { return o.offer_id(); });
   }
-  reactor->Finish(ToGrpcStatus(status));
+  FinishRead(reactor, ToGrpcStatus(status), seen);
   return reactor;
 }
 
@@ -879,20 +923,21 @@ grpc::ServerUnaryReactor* ExchangeService::ListPledges(
     grpc::CallbackServerContext* context, const v1::ListPledgesRequest* request,
     v1::ListPledgesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  uint64_t seen = 0;  // the applied group whose state the reply shows
   const int order_status = request->status();
   int limit = 0;
   uint64_t after = 0;
   absl::Status status = ParseIdPage(*request, &order_status, &limit, &after);
   if (status.ok()) {
     bool more = false;
-    absl::ReaderMutexLock lock(&engine_mu_);
+    StateReader lock(this, &seen);
     const std::vector<PledgeView> pledges = engine_->ListPledges(
         ToOrderFilter(*request), after, limit, ReadNow(), &more);
     FillIdPage(pledges, more, response->mutable_pledges(),
                response->mutable_next_page_token(),
                [](const v1::Pledge& p) { return p.pledge_id(); });
   }
-  reactor->Finish(ToGrpcStatus(status));
+  FinishRead(reactor, ToGrpcStatus(status), seen);
   return reactor;
 }
 
@@ -900,20 +945,21 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
     grpc::CallbackServerContext* context, const v1::ListMatchesRequest* request,
     v1::ListMatchesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  uint64_t seen = 0;  // the applied group whose state the reply shows
   int limit = 0;
   uint64_t after = 0;
   absl::Status status = ParseIdPage(*request, nullptr, &limit, &after);
   if (status.ok()) {
     bool more = false;
     const uint64_t after_id = std::max(after, request->after_match_id());
-    absl::ReaderMutexLock lock(&engine_mu_);
+    StateReader lock(this, &seen);
     const std::vector<MatchView> matches =
         engine_->ListMatches(ToMatchFilter(*request), after_id, limit, &more);
     FillIdPage(matches, more, response->mutable_matches(),
                response->mutable_next_page_token(),
                [](const v1::Match& m) { return m.match_id(); });
   }
-  reactor->Finish(ToGrpcStatus(status));
+  FinishRead(reactor, ToGrpcStatus(status), seen);
   return reactor;
 }
 
@@ -936,14 +982,15 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(
     grpc::CallbackServerContext* context, const v1::GetBookRequest* request,
     v1::GetBookResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  uint64_t seen = 0;  // the applied group whose state the reply shows
   {
-    absl::ReaderMutexLock lock(&engine_mu_);
+    StateReader lock(this, &seen);
     for (const BookLine& line :
          engine_->GetBook(request->product_code_prefix(), ReadNow())) {
       ToProto(line, response->add_lines());
     }
   }
-  reactor->Finish(grpc::Status::OK);
+  FinishRead(reactor, grpc::Status::OK, seen);
   return reactor;
 }
 

@@ -22,7 +22,9 @@
 //     were applied. A calling-thread applier completes its own group inline
 //     when the reply thread is idle, and passes it on otherwise, so groups
 //     are always completed in apply order (Submit replies stay in order).
-//   - Reads take engine_mu_ shared and convert under it.
+//   - Reads take engine_mu_ shared and convert under it, and note the last
+//     applied group; their reply waits until that group is durable
+//     (FinishRead), so a read never shows what a crash could undo.
 //   - WatchMatches streams deliver only matches up to published_match_id_,
 //     the last match id whose batch has been journaled and replied to.
 #ifndef DUIJIE_API_EXCHANGE_SERVICE_H_
@@ -235,6 +237,25 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   // Publishes matches up to `last_match_id` to the WatchMatches streams.
   void Publish(uint64_t last_match_id);
 
+  // Holds engine_mu_ shared and records in *seen the applied group whose
+  // state the holder reads.
+  class StateReader {
+   public:
+    StateReader(const ExchangeService* service, uint64_t* seen);
+
+   private:
+    absl::ReaderMutexLock lock_;
+  };
+  // Finishes a read that showed the state after applied group `seen`: now
+  // if that group is durable, else once MarkDurable reaches it. A read
+  // never shows a command's effect before that command is in the journal,
+  // so nothing a client has read can vanish in a crash.
+  void FinishRead(grpc::ServerUnaryReactor* reactor, grpc::Status status,
+                  uint64_t seen);
+  // Called by the applier once applied group `group` (and so every earlier
+  // one) is durable: finishes the reads held for it.
+  void MarkDurable(uint64_t group);
+
   Engine* const engine_;
   const ExchangeServiceOptions options_;
 
@@ -258,6 +279,18 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   std::thread replier_;
   absl::Mutex stop_mu_;  // serializes Stop()
   bool stopped_ ABSL_GUARDED_BY(stop_mu_) = false;
+
+  // Groups applied so far, counted from 1 (written under engine_mu_ held
+  // exclusively), and of those the ones made durable (in memory: all).
+  std::atomic<uint64_t> applied_groups_{0};
+  std::atomic<uint64_t> durable_groups_{0};
+  struct HeldRead {
+    uint64_t seen;
+    grpc::ServerUnaryReactor* reactor;
+    grpc::Status status;
+  };
+  absl::Mutex durable_mu_;
+  std::vector<HeldRead> held_reads_ ABSL_GUARDED_BY(durable_mu_);
 
   // Matches with ids up to here may be streamed.
   std::atomic<uint64_t> published_match_id_{0};

@@ -314,8 +314,19 @@ void FaultInjectionEnv::SetReadOnly(bool read_only) {
   read_only_ = read_only;
 }
 
+void FaultInjectionEnv::HoldSyncs(bool hold) {
+  absl::MutexLock lock(&mu_);
+  hold_syncs_ = hold;
+}
+
+int64_t FaultInjectionEnv::held_syncs() const {
+  absl::MutexLock lock(&mu_);
+  return held_syncs_;
+}
+
 void FaultInjectionEnv::Reset() {
   absl::MutexLock lock(&mu_);
+  hold_syncs_ = false;
   fail_append_at_ = 0;
   fail_sync_at_ = 0;
   failed_ = false;
@@ -351,6 +362,10 @@ absl::Status FaultInjectionEnv::BeforeAppend(const std::string& path,
 
 absl::Status FaultInjectionEnv::BeforeSync(const std::string& path) {
   absl::MutexLock lock(&mu_);
+  ++held_syncs_;
+  mu_.Await(absl::Condition(
+      +[](bool* hold) { return !*hold; }, &hold_syncs_));
+  --held_syncs_;
   ++syncs_;
   if (failed_ || syncs_ == fail_sync_at_) {
     failed_ = true;

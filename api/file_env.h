@@ -116,6 +116,11 @@ class FaultInjectionEnv : public FileEnv {
   void FailAppendAfter(int64_t k, bool enospc = false, size_t written = 0);
   void FailSyncAfter(int64_t k);
   void SetReadOnly(bool read_only);
+  // While held, every Sync waits (before syncing) until released, so a test
+  // can look at the server between a group's write and its fsync.
+  void HoldSyncs(bool hold);
+  // Syncs now waiting in HoldSyncs.
+  int64_t held_syncs() const;
   void Reset();
 
   int64_t appends() const;
@@ -164,6 +169,8 @@ class FaultInjectionEnv : public FileEnv {
   int64_t fail_sync_at_ ABSL_GUARDED_BY(mu_) = 0;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;  // sticky after a failure
   bool read_only_ ABSL_GUARDED_BY(mu_) = false;
+  bool hold_syncs_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t held_syncs_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace duijie

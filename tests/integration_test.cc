@@ -1,8 +1,11 @@
 // Integration tests: a real DuijieServer on a free loopback port, driven
 // through a real gRPC channel. Each test is named for the behaviour of the
 // public API it specifies. The server's clock is fixed by the test.
+#include <stdlib.h>
+
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/convert.h"
+#include "api/file_env.h"
 #include "api/server.h"
 #include "duijie/v1/exchange.grpc.pb.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -807,6 +811,88 @@ TEST_F(IntegrationTest, HealthCheckReportsServing) {
   }
   // HealthCheckResponse{status: SERVING (1)}.
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+}
+
+// A read that would show a command's effect waits until that command is in
+// the journal: what a client has read cannot vanish in a crash.
+TEST(ServerTest, ReadsShowNothingThatIsNotYetDurable) {
+  std::string tmpl =
+      std::filesystem::temp_directory_path() / "duijie-durable-read-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const std::string dir = tmpl;
+  FaultInjectionEnv env(FileEnv::Default());
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.durability.dir = dir + "/data";
+  options.durability.env = &env;
+  options.durability.fsync = true;
+  absl::StatusOr<std::unique_ptr<DuijieServer>> server =
+      DuijieServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::Exchange::NewStub(grpc::CreateChannel(
+      (*server)->address(), grpc::InsecureChannelCredentials()));
+  {
+    v1::UpsertRegionRequest request;
+    request.mutable_region()->set_code("621202");
+    request.mutable_region()->set_name("Wudu");
+    v1::Region response;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub->UpsertRegion(&context, request, &response).ok());
+  }
+
+  // The post is applied, but its fsync is held.
+  env.HoldSyncs(true);
+  grpc::Status post_status;
+  v1::PostOfferResponse posted;
+  std::thread post([&] {
+    v1::PostOfferRequest request;
+    v1::Offer* offer = request.mutable_offer();
+    offer->set_supplier_id("wudu-pepper-coop");
+    offer->set_region_code("621202");
+    offer->set_product_code("spice.sichuan_pepper");
+    offer->set_grade(v1::GRADE_FIRST);
+    offer->set_quantity_kg(500);
+    offer->set_floor_price_fen_per_kg(9000);
+    request.mutable_expires_in()->set_seconds(86400);
+    grpc::ClientContext context;
+    post_status = stub->PostOffer(&context, request, &posted);
+  });
+  for (int i = 0; i < 500 && env.held_syncs() == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(env.held_syncs(), 1);
+
+  v1::GetOfferRequest get;
+  get.set_id(1);
+  v1::Offer offer;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(300));
+    EXPECT_EQ(stub->GetOffer(&context, get, &offer).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(300));
+    v1::GetBookResponse book;
+    EXPECT_EQ(stub->GetBook(&context, v1::GetBookRequest(), &book).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+
+  // Once durable, the post is answered and so are reads.
+  env.HoldSyncs(false);
+  post.join();
+  ASSERT_TRUE(post_status.ok()) << post_status.error_message();
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub->GetOffer(&context, get, &offer).ok());
+    EXPECT_EQ(offer.remaining_kg(), 500);
+  }
+  (*server)->Shutdown(absl::Seconds(2));
+  server->reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ServerTest, BusyPortIsAClearError) {
