@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -22,6 +23,7 @@
 #include "api/server.h"
 #include "duijie/v1/exchange.grpc.pb.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "grpcpp/completion_queue.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
@@ -811,6 +813,47 @@ TEST_F(IntegrationTest, HealthCheckReportsServing) {
   }
   // HealthCheckResponse{status: SERVING (1)}.
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+}
+
+TEST_F(IntegrationTest, ReflectionListsTheExchangeService) {
+  grpc::GenericStub generic(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  grpc::CompletionQueue cq;
+  // Runs one step of the async call and waits for it.
+  auto step = [&cq](auto start) {
+    start(reinterpret_cast<void*>(1));
+    void* tag = nullptr;
+    bool ok = false;
+    return cq.Next(&tag, &ok) && ok;
+  };
+  auto call = generic.PrepareCall(
+      &context,
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  ASSERT_TRUE(step([&](void* tag) { call->StartCall(tag); }));
+  // ServerReflectionRequest{list_services: ""}: field 7, empty string.
+  grpc::Slice list_services(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&list_services, 1);
+  ASSERT_TRUE(step([&](void* tag) { call->Write(request, tag); }));
+  grpc::ByteBuffer response;
+  ASSERT_TRUE(step([&](void* tag) { call->Read(&response, tag); }));
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  EXPECT_TRUE(Contains(bytes, "duijie.v1.Exchange")) << absl::CEscape(bytes);
+  EXPECT_TRUE(Contains(bytes, "grpc.health.v1.Health")) << absl::CEscape(bytes);
+  ASSERT_TRUE(step([&](void* tag) { call->WritesDone(tag); }));
+  grpc::Status status;
+  ASSERT_TRUE(step([&](void* tag) { call->Finish(&status, tag); }));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
 }
 
 // A read that would show a command's effect waits until that command is in
