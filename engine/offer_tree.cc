@@ -102,6 +102,10 @@ uint32_t Merge(OfferNodePool& pool, uint32_t a, uint32_t b) {
   return b;
 }
 
+// Above the point where the new node goes in, each subtree on the path
+// gains exactly that node, so its bounds widen by the node's own values:
+// no need to read the child off the path (usually a cold line) as Update
+// would.
 uint32_t InsertNode(OfferNodePool& pool, uint32_t t, uint32_t node) {
   if (t == kNil) return node;
   const OfferKey& key = pool[node].key;
@@ -110,30 +114,48 @@ uint32_t InsertNode(OfferNodePool& pool, uint32_t t, uint32_t node) {
     Update(pool, node);
     return node;
   }
-  if (key < pool[t].key) {
-    pool[t].left = InsertNode(pool, pool[t].left, node);
+  Node& n = pool[t];
+  const OfferFit& fit = pool[node].fit;
+  n.min_floor = std::min(n.min_floor, key.floor_price);
+  n.min_lot_kg = std::min(n.min_lot_kg, fit.lot_kg);
+  n.max_remaining_kg = std::max(n.max_remaining_kg, fit.remaining_kg);
+  if (key < n.key) {
+    const uint32_t left = InsertNode(pool, n.left, node);
+    pool[t].left = left;
   } else {
-    pool[t].right = InsertNode(pool, pool[t].right, node);
+    const uint32_t right = InsertNode(pool, n.right, node);
+    pool[t].right = right;
   }
-  Update(pool, t);
   return t;
 }
 
+// Sets *erased and *fit (the erased node's) when key was found. Above the
+// erased node a subtree's bounds can change only where the erased values
+// were at the bound; elsewhere they stay, and the child off the path is
+// not read.
 uint32_t EraseKey(OfferNodePool& pool, uint32_t t, const OfferKey& key,
-                  bool* erased) {
+                  bool* erased, OfferFit* fit) {
   if (t == kNil) return kNil;
   if (pool[t].key == key) {
+    *fit = pool[t].fit;
     const uint32_t joined = Merge(pool, pool[t].left, pool[t].right);
     pool.Free(t);
     *erased = true;
     return joined;
   }
   if (key < pool[t].key) {
-    pool[t].left = EraseKey(pool, pool[t].left, key, erased);
+    const uint32_t left = EraseKey(pool, pool[t].left, key, erased, fit);
+    pool[t].left = left;
   } else {
-    pool[t].right = EraseKey(pool, pool[t].right, key, erased);
+    const uint32_t right = EraseKey(pool, pool[t].right, key, erased, fit);
+    pool[t].right = right;
   }
-  Update(pool, t);
+  const Node& n = pool[t];
+  if (*erased &&
+      (key.floor_price <= n.min_floor || fit->lot_kg <= n.min_lot_kg ||
+       fit->remaining_kg >= n.max_remaining_kg)) {
+    Update(pool, t);
+  }
   return t;
 }
 
@@ -177,7 +199,8 @@ void OfferTree::Insert(OfferNodePool& pool, const OfferKey& key,
 
 bool OfferTree::Erase(OfferNodePool& pool, const OfferKey& key) {
   bool erased = false;
-  root_ = EraseKey(pool, root_, key, &erased);
+  OfferFit fit;
+  root_ = EraseKey(pool, root_, key, &erased, &fit);
   min_floor_ = root_ == kNil ? INT64_MAX : pool[root_].min_floor;
   if (erased) --size_;
   return erased;
