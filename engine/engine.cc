@@ -401,14 +401,17 @@ void Engine::Impl::RemoveFromBook(BookSide& side, int64_t kg, int64_t price) {
 }
 
 void Engine::Impl::IndexOffer(uint64_t id) {
-  const OfferRecord& o = offers_[id - 1];
+  OfferRecord& o = offers_[id - 1];
   const OfferKey key{o.expires_at, o.floor_price, id};
   const OfferFit fit = FitOf(o);
   ForEachOfferTree(o, [&](uint64_t shelf) {
     offer_trees_[shelf].Insert(offer_nodes_, key, fit);
   });
   AddToBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
-  expiries_.emplace(o.expires_at, ExpiryTag(id, true));
+  if (!o.expiry_queued) {
+    expiries_.Add(o.expires_at, ExpiryTag(id, true));
+    o.expiry_queued = true;
+  }
 }
 
 void Engine::Impl::UnindexOffer(uint64_t id) {
@@ -420,16 +423,18 @@ void Engine::Impl::UnindexOffer(uint64_t id) {
     if (it->second.empty()) offer_trees_.erase(it);
   });
   RemoveFromBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
-  expiries_.erase({o.expires_at, ExpiryTag(id, true)});
 }
 
 void Engine::Impl::IndexPledge(uint64_t id) {
-  const PledgeRecord& p = pledges_[id - 1];
+  PledgeRecord& p = pledges_[id - 1];
   ForEachPledgeTree(p, [&](uint64_t shelf) {
     pledge_trees_[shelf].insert({-p.max_price, id});
   });
   AddToBook(books_[p.product].pledges, p.remaining_kg, p.max_price);
-  expiries_.emplace(p.expires_at, ExpiryTag(id, false));
+  if (!p.expiry_queued) {
+    expiries_.Add(p.expires_at, ExpiryTag(id, false));
+    p.expiry_queued = true;
+  }
 }
 
 void Engine::Impl::UnindexPledge(uint64_t id) {
@@ -440,7 +445,6 @@ void Engine::Impl::UnindexPledge(uint64_t id) {
     if (it->second.empty()) pledge_trees_.erase(it);
   });
   RemoveFromBook(books_[p.product].pledges, p.remaining_kg, p.max_price);
-  expiries_.erase({p.expires_at, ExpiryTag(id, false)});
 }
 
 void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
@@ -455,12 +459,11 @@ void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
 
 void Engine::Impl::AdvanceClock(Micros now) {
   now_ = std::max(now_, now);
-  while (!expiries_.empty() && expiries_.begin()->first <= now_) {
-    const uint64_t tag = expiries_.begin()->second;
-    const uint64_t id = tag >> 1;
-    const bool is_offer = tag & 1;
-    Close(is_offer, id, OrderStatus::kExpired);  // erases the entry
-  }
+  expiries_.PopUntil(
+      now_, [this](Micros, uint64_t tag) { return ExpiryLive(tag); },
+      [this](uint64_t tag) {
+        Close(/*offer=*/tag & 1, tag >> 1, OrderStatus::kExpired);
+      });
 }
 
 // --- Matching
@@ -1257,18 +1260,18 @@ std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
     BookSide pledges;
   };
   absl::flat_hash_map<uint32_t, Stale> stale;
-  for (auto it = expiries_.begin(); it != expiries_.end() && it->first <= now;
-       ++it) {
-    const uint64_t id = it->second >> 1;
-    const bool is_offer = it->second & 1;
-    if (is_offer) {
-      const OfferRecord& o = offers_[id - 1];
-      AddToBook(stale[o.product].offers, o.remaining_kg, o.floor_price);
-    } else {
-      const PledgeRecord& p = pledges_[id - 1];
-      AddToBook(stale[p.product].pledges, p.remaining_kg, p.max_price);
-    }
-  }
+  expiries_.ForEachUntil(
+      now, [this](Micros, uint64_t tag) { return ExpiryLive(tag); },
+      [&](uint64_t tag) {
+        const uint64_t id = tag >> 1;
+        if (tag & 1) {
+          const OfferRecord& o = offers_[id - 1];
+          AddToBook(stale[o.product].offers, o.remaining_kg, o.floor_price);
+        } else {
+          const PledgeRecord& p = pledges_[id - 1];
+          AddToBook(stale[p.product].pledges, p.remaining_kg, p.max_price);
+        }
+      });
   // The best price level with an order left once the stale ones are out.
   auto best = [](const BookSide& side, const BookSide* gone, bool lowest) {
     auto live = [&](int64_t price, int64_t count) {

@@ -19,6 +19,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "engine/engine.h"
+#include "engine/expiry_queue.h"
 #include "engine/offer_tree.h"
 
 namespace duijie {
@@ -57,6 +58,9 @@ struct OfferRecord {
   bool certified;
   bool flagged;  // region key-assisted or relocation site when indexed
   OrderStatus status;
+  // Its entry is in expiries_ (from when it first rests until the clock
+  // passes its expiry; re-indexing does not add another).
+  bool expiry_queued = false;
   int64_t quantity_kg;
   int64_t remaining_kg;
   int64_t floor_price;
@@ -75,6 +79,7 @@ struct PledgeRecord {
   Scope scope;
   bool require_certified;
   OrderStatus status;
+  bool expiry_queued = false;  // as OfferRecord::expiry_queued
   int64_t quantity_kg;
   int64_t remaining_kg;
   int64_t max_price;
@@ -274,13 +279,21 @@ class Engine::Impl {
   absl::flat_hash_map<uint64_t, PledgeTree> pledge_trees_;
   absl::flat_hash_map<uint32_t, ProductBook> books_;  // by product index
 
-  // (expires_at, id, is_offer) of every resting order, soonest first: what
-  // the clock retires, and what a read at a later time leaves out.
-  // Packed as (expires_at, id * 2 + is_offer): 16 bytes, same order.
+  // (expires_at, id, is_offer) of every resting order (and of some that
+  // left the book early, until their time): what the clock retires, and
+  // what a read at a later time leaves out. The tag is id * 2 + is_offer,
+  // so (expires_at, tag) order is (expires_at, id, is_offer) order.
   static uint64_t ExpiryTag(uint64_t id, bool is_offer) {
     return id << 1 | uint64_t{is_offer};
   }
-  absl::btree_set<std::pair<Micros, uint64_t>> expiries_;
+  ExpiryQueue expiries_;
+  // Whether an expiry entry's order still rests (an entry is left behind
+  // when its order is cancelled or filled; see expiry_queue.h).
+  bool ExpiryLive(uint64_t tag) const {
+    const uint64_t id = tag >> 1;
+    return (tag & 1) ? offers_[id - 1].status == OrderStatus::kOpen
+                     : pledges_[id - 1].status == OrderStatus::kOpen;
+  }
 
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> offers_by_supplier_;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> pledges_by_buyer_;

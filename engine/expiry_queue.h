@@ -1,0 +1,102 @@
+// ExpiryQueue: when resting orders expire, kept so that retiring them as the
+// clock passes costs no search, and cancelling or filling one costs nothing.
+//
+// Entries are (expires_at, tag) pairs in buckets of 2^kBucketShift
+// microseconds (about 72 minutes), each bucket a vector in arrival order
+// until the clock reaches it, then sorted once. Entries are never removed
+// when their order leaves the book early (a cancel or a fill); a `live`
+// predicate from the caller tells, when an entry comes up, whether its order
+// is still resting, and dead entries are dropped then. So an order costs one
+// push_back when it rests and nothing when it leaves, instead of a B-tree
+// insert and erase; the price is that a dead entry stays until its expiry
+// time (16 bytes).
+//
+// Order: PopUntil visits entries in ascending (expires_at, tag), exactly as
+// an ordered set of the live pairs would, so callers stay deterministic.
+#ifndef DUIJIE_ENGINE_EXPIRY_QUEUE_H_
+#define DUIJIE_ENGINE_EXPIRY_QUEUE_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "engine/types.h"
+
+namespace duijie {
+
+class ExpiryQueue {
+ public:
+  using Entry = std::pair<Micros, uint64_t>;  // (expires_at, tag)
+
+  // Adds an entry. A tag must not be added twice while it is live.
+  void Add(Micros expires_at, uint64_t tag) {
+    Bucket& bucket = buckets_[expires_at >> kBucketShift];
+    const Entry entry{expires_at, tag};
+    if (bucket.sorted) {
+      bucket.entries.insert(
+          std::upper_bound(bucket.entries.begin() + bucket.next,
+                           bucket.entries.end(), entry),
+          entry);
+    } else {
+      bucket.entries.push_back(entry);
+    }
+  }
+
+  // Removes every entry with expires_at <= now, in ascending order, and
+  // calls fn(tag) for each one for which live(expires_at, tag) is true
+  // (when it comes up, so fn may end orders that later entries name). fn
+  // must not Add.
+  template <typename Live, typename Fn>
+  void PopUntil(Micros now, Live live, Fn fn) {
+    while (!buckets_.empty()) {
+      auto it = buckets_.begin();
+      if (it->first * kBucketMicros > now) return;
+      Bucket& bucket = it->second;
+      if (!bucket.sorted) {
+        std::sort(bucket.entries.begin(), bucket.entries.end());
+        bucket.sorted = true;
+      }
+      while (bucket.next < bucket.entries.size() &&
+             bucket.entries[bucket.next].first <= now) {
+        const Entry entry = bucket.entries[bucket.next++];
+        if (live(entry.first, entry.second)) fn(entry.second);
+      }
+      if (bucket.next < bucket.entries.size()) return;  // the rest is later
+      buckets_.erase(it);
+    }
+  }
+
+  // Calls fn(tag) for each live entry with expires_at <= now, in no
+  // particular order, without removing anything.
+  template <typename Live, typename Fn>
+  void ForEachUntil(Micros now, Live live, Fn fn) const {
+    for (const auto& [key, bucket] : buckets_) {
+      if (key * kBucketMicros > now) return;
+      for (size_t i = bucket.next; i < bucket.entries.size(); ++i) {
+        const Entry& entry = bucket.entries[i];
+        if (entry.first <= now && live(entry.first, entry.second)) {
+          fn(entry.second);
+        }
+      }
+    }
+  }
+
+ private:
+  static constexpr int kBucketShift = 32;  // 2^32 us: about 71.6 minutes
+  static constexpr int64_t kBucketMicros = int64_t{1} << kBucketShift;
+
+  struct Bucket {
+    std::vector<Entry> entries;
+    bool sorted = false;  // sorted once the clock has reached the bucket
+    size_t next = 0;      // entries before it have been popped
+  };
+  // Keyed by expires_at >> kBucketShift (an arithmetic shift, so times
+  // before the epoch order correctly too).
+  absl::btree_map<int64_t, Bucket> buckets_;
+};
+
+}  // namespace duijie
+
+#endif  // DUIJIE_ENGINE_EXPIRY_QUEUE_H_
