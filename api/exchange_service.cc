@@ -566,16 +566,16 @@ void ExchangeService::RunGroup(Group& group, bool on_writer) {
 
   // Make durable: one append and one sync for the whole group.
   if (options_.journal != nullptr) {
-    std::vector<const WriteCommand*> journal_commands;
-    std::vector<const WriteOutcome*> journal_outcomes;
+    journal_commands_.clear();
+    journal_outcomes_.clear();
     for (const auto& batch : group) {
       for (size_t i = 0; i < batch->commands.size(); ++i) {
-        journal_commands.push_back(&batch->commands[i]);
-        journal_outcomes.push_back(&batch->outcomes[i]);
+        journal_commands_.push_back(&batch->commands[i]);
+        journal_outcomes_.push_back(&batch->outcomes[i]);
       }
     }
     absl::Status status =
-        options_.journal->Commit(journal_commands, journal_outcomes);
+        options_.journal->Commit(journal_commands_, journal_outcomes_);
     if (!status.ok()) {
       std::fprintf(stderr, "duijie-server: journal commit failed: %s\n",
                    status.ToString().c_str());

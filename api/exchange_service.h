@@ -268,6 +268,10 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   // Someone (the writer or a caller) is applying a group.
   bool busy_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // The group being committed, as the Journal takes it; used only by the
+  // applier (whoever set busy_), kept to reuse its capacity.
+  std::vector<const WriteCommand*> journal_commands_;
+  std::vector<const WriteOutcome*> journal_outcomes_;
   std::thread writer_;
 
   // Committed groups for the reply thread, in apply order.

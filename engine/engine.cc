@@ -210,13 +210,14 @@ absl::StatusOr<RegionResult> Engine::Impl::UpsertRegion(
   r.key_assisted = region.key_assisted;
   r.relocation_site = region.relocation_site;
   if (r.flagged() != was_flagged) {
-    // Re-rank the region's resting offers: their shelf depends on the flag.
+    // Re-rank the region's resting offers: their shelf depends on the flag
+    // (their book totals and expiries do not).
     for (uint64_t id = 1; id <= offers_.size(); ++id) {
       OfferRecord& o = offers_[id - 1];
       if (o.region != code || o.status != OrderStatus::kOpen) continue;
-      UnindexOffer(id);
+      RemoveFromOfferTrees(id);
       o.flagged = r.flagged();
-      IndexOffer(id);
+      AddToOfferTrees(id);
     }
   }
   IdempotencyRecord record;
@@ -401,20 +402,29 @@ void Engine::Impl::RemoveFromBook(BookSide& side, int64_t kg, int64_t price) {
 }
 
 void Engine::Impl::IndexOffer(uint64_t id) {
-  OfferRecord& o = offers_[id - 1];
+  const OfferRecord& o = offers_[id - 1];
+  AddToOfferTrees(id);
+  AddToBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
+  expiries_.Add(o.expires_at, ExpiryTag(id, true));
+}
+
+void Engine::Impl::AddToOfferTrees(uint64_t id) {
+  const OfferRecord& o = offers_[id - 1];
   const OfferKey key{o.expires_at, o.floor_price, id};
   const OfferFit fit = FitOf(o);
   ForEachOfferTree(o, [&](uint64_t shelf) {
     offer_trees_[shelf].Insert(offer_nodes_, key, fit);
   });
-  AddToBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
-  if (!o.expiry_queued) {
-    expiries_.Add(o.expires_at, ExpiryTag(id, true));
-    o.expiry_queued = true;
-  }
 }
 
 void Engine::Impl::UnindexOffer(uint64_t id) {
+  const OfferRecord& o = offers_[id - 1];
+  RemoveFromOfferTrees(id);
+  RemoveFromBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
+  // Its expiry entry stays; the clock skips it (ExpiryLive).
+}
+
+void Engine::Impl::RemoveFromOfferTrees(uint64_t id) {
   const OfferRecord& o = offers_[id - 1];
   const OfferKey key{o.expires_at, o.floor_price, id};
   ForEachOfferTree(o, [&](uint64_t shelf) {
@@ -422,19 +432,15 @@ void Engine::Impl::UnindexOffer(uint64_t id) {
     it->second.Erase(offer_nodes_, key);
     if (it->second.empty()) offer_trees_.erase(it);
   });
-  RemoveFromBook(books_[o.product].offers, o.remaining_kg, o.floor_price);
 }
 
 void Engine::Impl::IndexPledge(uint64_t id) {
-  PledgeRecord& p = pledges_[id - 1];
+  const PledgeRecord& p = pledges_[id - 1];
   ForEachPledgeTree(p, [&](uint64_t shelf) {
     pledge_trees_[shelf].insert({-p.max_price, id});
   });
   AddToBook(books_[p.product].pledges, p.remaining_kg, p.max_price);
-  if (!p.expiry_queued) {
-    expiries_.Add(p.expires_at, ExpiryTag(id, false));
-    p.expiry_queued = true;
-  }
+  expiries_.Add(p.expires_at, ExpiryTag(id, false));
 }
 
 void Engine::Impl::UnindexPledge(uint64_t id) {
@@ -460,7 +466,7 @@ void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
 void Engine::Impl::AdvanceClock(Micros now) {
   now_ = std::max(now_, now);
   expiries_.PopUntil(
-      now_, [this](Micros, uint64_t tag) { return ExpiryLive(tag); },
+      now_, [this](uint64_t tag) { return ExpiryLive(tag); },
       [this](uint64_t tag) {
         Close(/*offer=*/tag & 1, tag >> 1, OrderStatus::kExpired);
       });
@@ -1261,7 +1267,7 @@ std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
   };
   absl::flat_hash_map<uint32_t, Stale> stale;
   expiries_.ForEachUntil(
-      now, [this](Micros, uint64_t tag) { return ExpiryLive(tag); },
+      now, [this](uint64_t tag) { return ExpiryLive(tag); },
       [&](uint64_t tag) {
         const uint64_t id = tag >> 1;
         if (tag & 1) {

@@ -58,9 +58,6 @@ struct OfferRecord {
   bool certified;
   bool flagged;  // region key-assisted or relocation site when indexed
   OrderStatus status;
-  // Its entry is in expiries_ (from when it first rests until the clock
-  // passes its expiry; re-indexing does not add another).
-  bool expiry_queued = false;
   int64_t quantity_kg;
   int64_t remaining_kg;
   int64_t floor_price;
@@ -79,7 +76,6 @@ struct PledgeRecord {
   Scope scope;
   bool require_certified;
   OrderStatus status;
-  bool expiry_queued = false;  // as OfferRecord::expiry_queued
   int64_t quantity_kg;
   int64_t remaining_kg;
   int64_t max_price;
@@ -229,8 +225,14 @@ class Engine::Impl {
   bool IsPartner(int32_t region, int32_t city) const;
   void RebuildPairingIndex();
 
+  // An order starts resting (trees, book totals, expiry queue) or stops
+  // (trees and book totals; its expiry entry is left for the clock to skip).
+  // Called once each per order.
   void IndexOffer(uint64_t id);
   void UnindexOffer(uint64_t id);
+  // The offer trees alone, for moving a resting offer between shelves.
+  void AddToOfferTrees(uint64_t id);
+  void RemoveFromOfferTrees(uint64_t id);
   void IndexPledge(uint64_t id);
   void UnindexPledge(uint64_t id);
   template <typename Fn>

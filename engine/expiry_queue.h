@@ -30,7 +30,7 @@ class ExpiryQueue {
  public:
   using Entry = std::pair<Micros, uint64_t>;  // (expires_at, tag)
 
-  // Adds an entry. A tag must not be added twice while it is live.
+  // Adds an entry. A tag must be added at most once.
   void Add(Micros expires_at, uint64_t tag) {
     Bucket& bucket = buckets_[expires_at >> kBucketShift];
     const Entry entry{expires_at, tag};
@@ -45,7 +45,7 @@ class ExpiryQueue {
   }
 
   // Removes every entry with expires_at <= now, in ascending order, and
-  // calls fn(tag) for each one for which live(expires_at, tag) is true
+  // calls fn(tag) for each one for which live(tag) is true
   // (when it comes up, so fn may end orders that later entries name). fn
   // must not Add.
   template <typename Live, typename Fn>
@@ -61,7 +61,7 @@ class ExpiryQueue {
       while (bucket.next < bucket.entries.size() &&
              bucket.entries[bucket.next].first <= now) {
         const Entry entry = bucket.entries[bucket.next++];
-        if (live(entry.first, entry.second)) fn(entry.second);
+        if (live(entry.second)) fn(entry.second);
       }
       if (bucket.next < bucket.entries.size()) return;  // the rest is later
       buckets_.erase(it);
@@ -76,7 +76,7 @@ class ExpiryQueue {
       if (key * kBucketMicros > now) return;
       for (size_t i = bucket.next; i < bucket.entries.size(); ++i) {
         const Entry& entry = bucket.entries[i];
-        if (entry.first <= now && live(entry.first, entry.second)) {
+        if (entry.first <= now && live(entry.second)) {
           fn(entry.second);
         }
       }

@@ -141,6 +141,23 @@ class IntegrationTest : public ::testing::Test {
     grpc::ClientContext context;
     return stub_->PostPledge(&context, request, response);
   }
+  // Sends `batch` on a fresh Submit stream and reads its response; returns
+  // the stream's final status (an error if the write or read failed).
+  grpc::Status SubmitOnce(const v1::SubmitRequest& batch,
+                          v1::SubmitResponse* response) {
+    grpc::ClientContext context;
+    auto stream = stub_->Submit(&context);
+    const bool written = stream->Write(batch);
+    stream->WritesDone();
+    const bool read = written && stream->Read(response);
+    grpc::Status status = stream->Finish();
+    if (!written || !read) {
+      return grpc::Status(
+          grpc::StatusCode::UNKNOWN,
+          "Submit: write or read failed: " + status.error_message());
+    }
+    return status;
+  }
   v1::ListOffersResponse ListOffers(const v1::ListOffersRequest& request) {
     grpc::ClientContext context;
     v1::ListOffersResponse response;
@@ -525,18 +542,13 @@ TEST_F(IntegrationTest, RetryWithSameRequestIdReturnsFirstResponseUnchanged) {
   EXPECT_EQ(AllMatches().size(), 1u);
 
   // The same holds inside a Submit batch.
-  grpc::ClientContext context;
-  auto stream = stub_->Submit(&context);
   v1::SubmitRequest batch;
   *batch.add_commands()->mutable_post_offer() = offer_request;
-  ASSERT_TRUE(stream->Write(batch));
-  stream->WritesDone();
   v1::SubmitResponse response;
-  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_TRUE(SubmitOnce(batch, &response).ok());
   ASSERT_EQ(response.results_size(), 1);
   EXPECT_TRUE(MessageDifferencer::Equals(response.results(0).post_offer(),
                                          first_offer));
-  EXPECT_TRUE(stream->Finish().ok());
   EXPECT_EQ(ListOffers(v1::ListOffersRequest()).offers_size(), 1);
 }
 
@@ -563,19 +575,14 @@ TEST_F(IntegrationTest, RelativeExpiryIsCountedFromWhenTheServerAppliesIt) {
       PepperPledge("qingdao-office", "370200", 200, 10000);
   pledge_request.mutable_pledge()->clear_expires_at();
   pledge_request.mutable_expires_in()->set_seconds(86400);
-  grpc::ClientContext context;
-  auto stream = stub_->Submit(&context);
   v1::SubmitRequest batch;
   *batch.add_commands()->mutable_post_pledge() = pledge_request;
-  ASSERT_TRUE(stream->Write(batch));
-  stream->WritesDone();
   v1::SubmitResponse response;
-  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_TRUE(SubmitOnce(batch, &response).ok());
   ASSERT_EQ(response.results_size(), 1);
   const v1::Pledge& pledge = response.results(0).post_pledge().pledge();
   EXPECT_EQ(pledge.expires_at().seconds(),
             pledge.posted_at().seconds() + 86400);
-  EXPECT_TRUE(stream->Finish().ok());
 }
 
 TEST_F(IntegrationTest, ExpiryMustBeGivenOnceAbsoluteOrRelative) {
