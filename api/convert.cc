@@ -1,8 +1,6 @@
 // Conversions between duijie.v1 protos and engine types. See convert.h.
 #include "api/convert.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -12,11 +10,30 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "absl/container/flat_hash_map.h"
 
 namespace duijie {
 namespace {
+
+// The engine's enums use the proto's numbers, so that conversion is a cast
+// after a range check.
+static_assert(static_cast<int>(Grade::kPremium) == v1::GRADE_PREMIUM &&
+              static_cast<int>(Grade::kFirst) == v1::GRADE_FIRST &&
+              static_cast<int>(Grade::kSecond) == v1::GRADE_SECOND &&
+              v1::Grade_MAX == v1::GRADE_SECOND);
+static_assert(static_cast<int>(OrderStatus::kOpen) == v1::OPEN &&
+              static_cast<int>(OrderStatus::kFilled) == v1::FILLED &&
+              static_cast<int>(OrderStatus::kCancelled) == v1::CANCELLED &&
+              static_cast<int>(OrderStatus::kExpired) == v1::EXPIRED &&
+              v1::OrderStatus_MAX == v1::EXPIRED);
+static_assert(static_cast<int>(BuyerKind::kGovernmentUnit) ==
+                  v1::GOVERNMENT_UNIT &&
+              static_cast<int>(BuyerKind::kPlatform) == v1::PLATFORM &&
+              kMaxBuyerKind == v1::BuyerKind_MAX);
+static_assert(static_cast<int>(Scope::kAny) == v1::ANY &&
+              static_cast<int>(Scope::kPartnersOnly) == v1::PARTNERS_ONLY &&
+              static_cast<int>(Scope::kListedRegions) == v1::LISTED_REGIONS &&
+              kMaxScope == v1::Scope_MAX);
 
 // Timestamp range of google.protobuf.Timestamp: 0001-01-01T00:00:00Z to
 // 9999-12-31T23:59:59Z.
@@ -28,15 +45,20 @@ absl::Status UnknownEnum(absl::string_view field, int value) {
       absl::StrCat(field, ": unknown enum value ", value));
 }
 
-// Copies the request_id of a mutating request and, when it has one, its
-// fingerprint (the engine reads the fingerprint only for a request_id, so
-// without one it stays 0 and costs nothing).
+// The command of a mutating request: its body, relative expiry and
+// request_id, and when it has one, its fingerprint (the engine reads the
+// fingerprint only for a request_id, so without one it stays 0 and costs
+// nothing).
 template <typename Request>
-WriteCommand NewCommand(const Request& request, CommandBody body) {
-  WriteCommand command;
+Command NewCommand(const Request& request, CommandBody body,
+                   Micros expires_in = 0) {
+  Command command;
   command.body = std::move(body);
+  command.expires_in = expires_in;
   command.request_id = request.request_id();
-  if (!command.request_id.empty()) command.fingerprint = Fingerprint(request);
+  if (!command.request_id.empty()) {
+    command.fingerprint = CommandFingerprint(command);
+  }
   return command;
 }
 
@@ -114,66 +136,35 @@ absl::StatusOr<Micros> ReadExpiry(const google::protobuf::Timestamp* at,
 
 }  // namespace
 
-uint64_t Fingerprint(const google::protobuf::Message& request) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream out(&stream);
-    out.SetSerializationDeterministic(true);
-    request.SerializePartialToCodedStream(&out);
-  }
-  // Known fields are written in field-number order, so the request_id
-  // (field 1, length-delimited: tag 0x0A), when set, comes first. Drop it.
-  absl::string_view body(bytes);
-  if (!body.empty() && static_cast<uint8_t>(body[0]) == 0x0A) {
-    google::protobuf::io::CodedInputStream in(
-        reinterpret_cast<const uint8_t*>(body.data()),
-        static_cast<int>(body.size()));
-    uint32_t tag = in.ReadTag();
-    uint32_t length = 0;
-    if (tag == 0x0A && in.ReadVarint32(&length) && in.Skip(length)) {
-      body.remove_prefix(static_cast<size_t>(in.CurrentPosition()));
-    }
-  }
-  const std::string& type = request.GetDescriptor()->full_name();
-  uLong crc = crc32(0L, Z_NULL, 0);
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(type.data()),
-              static_cast<uInt>(type.size()));
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(body.data()),
-              static_cast<uInt>(body.size()));
-  return (static_cast<uint64_t>(body.size()) << 32) |
-         static_cast<uint32_t>(crc);
-}
-
 // --- Requests -> commands ---------------------------------------------------
 
-absl::StatusOr<WriteCommand> ToCommand(const v1::UpsertRegionRequest& request) {
+absl::StatusOr<Command> ToCommand(const v1::UpsertRegionRequest& request) {
   const v1::Region& in = request.region();
   Region region;
   region.code = in.code();
   region.name = in.name();
   region.key_assisted = in.key_assisted();
   region.relocation_site = in.relocation_site();
-  return NewCommand(request, std::move(region));
+  return NewCommand(request, UpsertRegionCommand{std::move(region)});
 }
 
-absl::StatusOr<WriteCommand> ToCommand(
+absl::StatusOr<Command> ToCommand(
     const v1::UpsertPairingRequest& request) {
   const v1::Pairing& in = request.pairing();
   Pairing pairing;
   pairing.east_code = in.east_code();
   pairing.west_code = in.west_code();
   pairing.note = in.note();
-  return NewCommand(request, std::move(pairing));
+  return NewCommand(request, UpsertPairingCommand{std::move(pairing)});
 }
 
-absl::StatusOr<WriteCommand> ToCommand(
+absl::StatusOr<Command> ToCommand(
     const v1::DeletePairingRequest& request) {
   return NewCommand(
       request, DeletePairingCommand{request.east_code(), request.west_code()});
 }
 
-absl::StatusOr<WriteCommand> ToCommand(const v1::PostOfferRequest& request) {
+absl::StatusOr<Command> ToCommand(const v1::PostOfferRequest& request) {
   const v1::Offer& in = request.offer();
   if (!v1::Grade_IsValid(in.grade())) {
     return UnknownEnum("offer.grade", in.grade());
@@ -195,12 +186,10 @@ absl::StatusOr<WriteCommand> ToCommand(const v1::PostOfferRequest& request) {
   spec.expires_at = *expires_at;
   spec.certified = in.certified();
   spec.households = in.households();
-  WriteCommand command = NewCommand(request, std::move(spec));
-  command.expires_in = expires_in;
-  return command;
+  return NewCommand(request, PostOfferCommand{std::move(spec)}, expires_in);
 }
 
-absl::StatusOr<WriteCommand> ToCommand(const v1::PostPledgeRequest& request) {
+absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request) {
   const v1::Pledge& in = request.pledge();
   if (!v1::BuyerKind_IsValid(in.buyer_kind())) {
     return UnknownEnum("pledge.buyer_kind", in.buyer_kind());
@@ -231,37 +220,17 @@ absl::StatusOr<WriteCommand> ToCommand(const v1::PostPledgeRequest& request) {
   spec.scope = in.scope();
   spec.region_codes.assign(in.region_codes().begin(), in.region_codes().end());
   spec.require_certified = in.require_certified();
-  WriteCommand command = NewCommand(request, std::move(spec));
-  command.expires_in = expires_in;
-  return command;
+  return NewCommand(request, PostPledgeCommand{std::move(spec)}, expires_in);
 }
 
-absl::StatusOr<WriteCommand> ToCommand(const v1::CancelOfferRequest& request) {
+absl::StatusOr<Command> ToCommand(const v1::CancelOfferRequest& request) {
   return NewCommand(request, CancelOfferCommand{request.id()});
 }
 
-absl::StatusOr<WriteCommand> ToCommand(const v1::CancelPledgeRequest& request) {
+absl::StatusOr<Command> ToCommand(const v1::CancelPledgeRequest& request) {
   return NewCommand(request, CancelPledgeCommand{request.id()});
 }
 
-absl::StatusOr<WriteCommand> ToCommand(const v1::Command& command) {
-  switch (command.command_case()) {
-    case v1::Command::kPostOffer:
-      return ToCommand(command.post_offer());
-    case v1::Command::kPostPledge:
-      return ToCommand(command.post_pledge());
-    case v1::Command::kCancelOffer:
-      return ToCommand(command.cancel_offer());
-    case v1::Command::kCancelPledge:
-      return ToCommand(command.cancel_pledge());
-    case v1::Command::COMMAND_NOT_SET:
-      break;
-  }
-  return absl::InvalidArgumentError(
-      "command: none of post_offer, "
-      "post_pledge, cancel_offer, cancel_pledge "
-      "is set");
-}
 
 // --- Engine -> proto --------------------------------------------------------
 
@@ -344,36 +313,135 @@ void ToProto(const BookLine& line, v1::BookLine* out) {
   out->set_best_max_price_fen_per_kg(line.best_max_price_fen_per_kg);
 }
 
-void ToCommandResult(const WriteResult& result, bool post,
-                     v1::CommandResult* out) {
-  if (const auto* offer = std::get_if<OfferResult>(&result)) {
-    if (post) {
-      v1::PostOfferResponse* response = out->mutable_post_offer();
-      ToProto(offer->offer, response->mutable_offer());
-      for (const MatchView& match : offer->matches) {
-        ToProto(match, response->add_matches());
-      }
-    } else {
-      v1::CancelOfferResponse* response = out->mutable_cancel_offer();
-      ToProto(offer->offer, response->mutable_offer());
-      response->set_unfilled_kg(offer->unfilled_kg);
-    }
-  } else if (const auto* pledge = std::get_if<PledgeResult>(&result)) {
-    if (post) {
-      v1::PostPledgeResponse* response = out->mutable_post_pledge();
-      ToProto(pledge->pledge, response->mutable_pledge());
-      for (const MatchView& match : pledge->matches) {
-        ToProto(match, response->add_matches());
-      }
-    } else {
-      v1::CancelPledgeResponse* response = out->mutable_cancel_pledge();
-      ToProto(pledge->pledge, response->mutable_pledge());
-      response->set_unfilled_kg(pledge->unfilled_kg);
-    }
-  } else {
-    ToCommandError(absl::InternalError("not an order command"),
-                   out->mutable_error());
+// --- Engine results -> responses -------------------------------------------------
+
+void ToResponse(const CommandResult& result, v1::Region* out) {
+  ToProto(std::get<RegionResult>(result).region, out);
+}
+
+void ToResponse(const CommandResult& result, v1::Pairing* out) {
+  ToProto(std::get<PairingResult>(result).pairing, out);
+}
+
+void ToResponse(const CommandResult& result, v1::DeletePairingResponse* out) {
+  ToProto(std::get<PairingResult>(result).pairing, out->mutable_pairing());
+}
+
+void ToResponse(const CommandResult& result, v1::PostOfferResponse* out) {
+  const OfferResult& offer = std::get<OfferResult>(result);
+  ToProto(offer.offer, out->mutable_offer());
+  for (const MatchView& match : offer.matches) {
+    ToProto(match, out->add_matches());
   }
+}
+
+void ToResponse(const CommandResult& result, v1::PostPledgeResponse* out) {
+  const PledgeResult& pledge = std::get<PledgeResult>(result);
+  ToProto(pledge.pledge, out->mutable_pledge());
+  for (const MatchView& match : pledge.matches) {
+    ToProto(match, out->add_matches());
+  }
+}
+
+void ToResponse(const CommandResult& result, v1::CancelOfferResponse* out) {
+  const OfferResult& offer = std::get<OfferResult>(result);
+  ToProto(offer.offer, out->mutable_offer());
+  out->set_unfilled_kg(offer.unfilled_kg);
+}
+
+void ToResponse(const CommandResult& result, v1::CancelPledgeResponse* out) {
+  const PledgeResult& pledge = std::get<PledgeResult>(result);
+  ToProto(pledge.pledge, out->mutable_pledge());
+  out->set_unfilled_kg(pledge.unfilled_kg);
+}
+
+// --- Any mutating request ------------------------------------------------------
+
+namespace {
+
+// How one kind of mutating request becomes a command and its answer
+// becomes the response: one line per RPC in Conversions().
+struct Conversion {
+  absl::StatusOr<Command> (*to_command)(const google::protobuf::Message&);
+  void (*to_response)(const CommandResult&, google::protobuf::Message*);
+};
+
+template <typename Request, typename Response>
+std::pair<const google::protobuf::Descriptor*, Conversion> Convert() {
+  return {Request::descriptor(),
+          Conversion{
+              [](const google::protobuf::Message& request) {
+                return ToCommand(static_cast<const Request&>(request));
+              },
+              [](const CommandResult& result,
+                 google::protobuf::Message* response) {
+                ToResponse(result, static_cast<Response*>(response));
+              }}};
+}
+
+const absl::flat_hash_map<const google::protobuf::Descriptor*, Conversion>&
+Conversions() {
+  static const auto* conversions = new absl::flat_hash_map<
+      const google::protobuf::Descriptor*, Conversion>({
+      Convert<v1::UpsertRegionRequest, v1::Region>(),
+      Convert<v1::UpsertPairingRequest, v1::Pairing>(),
+      Convert<v1::DeletePairingRequest, v1::DeletePairingResponse>(),
+      Convert<v1::PostOfferRequest, v1::PostOfferResponse>(),
+      Convert<v1::PostPledgeRequest, v1::PostPledgeResponse>(),
+      Convert<v1::CancelOfferRequest, v1::CancelOfferResponse>(),
+      Convert<v1::CancelPledgeRequest, v1::CancelPledgeResponse>(),
+  });
+  return *conversions;
+}
+
+const Conversion* FindConversion(const google::protobuf::Descriptor* type) {
+  auto it = Conversions().find(type);
+  return it == Conversions().end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+absl::StatusOr<Command> ToCommand(const google::protobuf::Message& request) {
+  const Conversion* conversion = FindConversion(request.GetDescriptor());
+  if (conversion == nullptr) {
+    return absl::InternalError(absl::StrCat(
+        request.GetDescriptor()->full_name(), " is not a mutating request"));
+  }
+  return conversion->to_command(request);
+}
+
+void ToResponse(const google::protobuf::Message& request,
+                const CommandResult& result,
+                google::protobuf::Message* response) {
+  FindConversion(request.GetDescriptor())->to_response(result, response);
+}
+
+absl::StatusOr<Command> ToCommand(const v1::Command& command) {
+  const google::protobuf::OneofDescriptor* oneof =
+      v1::Command::descriptor()->FindOneofByName("command");
+  const google::protobuf::FieldDescriptor* field =
+      command.GetReflection()->GetOneofFieldDescriptor(command, oneof);
+  if (field == nullptr) {
+    std::string names;
+    for (int i = 0; i < oneof->field_count(); ++i) {
+      absl::StrAppend(&names, i == 0 ? "" : ", ", oneof->field(i)->name());
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("command: none of ", names, " is set"));
+  }
+  return ToCommand(command.GetReflection()->GetMessage(command, field));
+}
+
+void ToCommandResult(v1::Command::CommandCase command_case,
+                     const CommandResult& result, v1::CommandResult* out) {
+  // The result field has the same name as the command's.
+  const google::protobuf::FieldDescriptor* field =
+      v1::Command::descriptor()->FindFieldByNumber(command_case);
+  const google::protobuf::FieldDescriptor* result_field =
+      v1::CommandResult::descriptor()->FindFieldByName(field->name());
+  FindConversion(field->message_type())
+      ->to_response(result,
+                    out->GetReflection()->MutableMessage(out, result_field));
 }
 
 OrderFilter ToOrderFilter(const v1::ListOffersRequest& request) {

@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "api/command.h"
+#include "engine/command.h"
 #include "duijie/v1/exchange.pb.h"
 #include "engine/types.h"
 #include "google/protobuf/message.h"
@@ -43,31 +43,28 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // Stores `status` (not OK) into a Submit result.
 void ToCommandError(const absl::Status& status, v1::CommandError* error);
 
-// --- Fingerprints -----------------------------------------------------------
-
-// A digest of a mutating request with its request_id (field 1 in every
-// mutating request) left out, stable across processes and builds:
-// (uint64(byte length) << 32) | crc32(type name, bytes), over the request's
-// deterministic serialization. Equal bodies of the same type give equal
-// fingerprints.
-uint64_t Fingerprint(const google::protobuf::Message& request);
-
 // --- Requests -> engine commands --------------------------------------------
 // Each checks what the engine cannot see (enum values outside the proto
 // enum, malformed or missing timestamps) and copies the rest; the engine
 // validates the values. Errors are INVALID_ARGUMENT naming the field. The
-// command's fingerprint is Fingerprint(request) when request_id is set, 0
+// command's fingerprint is CommandFingerprint (engine/command.h) when request_id is set, 0
 // when it is empty (the engine ignores it then).
 
-absl::StatusOr<WriteCommand> ToCommand(const v1::UpsertRegionRequest& request);
-absl::StatusOr<WriteCommand> ToCommand(const v1::UpsertPairingRequest& request);
-absl::StatusOr<WriteCommand> ToCommand(const v1::DeletePairingRequest& request);
-absl::StatusOr<WriteCommand> ToCommand(const v1::PostOfferRequest& request);
-absl::StatusOr<WriteCommand> ToCommand(const v1::PostPledgeRequest& request);
-absl::StatusOr<WriteCommand> ToCommand(const v1::CancelOfferRequest& request);
-absl::StatusOr<WriteCommand> ToCommand(const v1::CancelPledgeRequest& request);
+// Any mutating request (the service's handlers and Submit use this one):
+// dispatches on the request's type to the conversions below. A new
+// mutating RPC adds its two conversions and one line to the table in
+// convert.cc.
+absl::StatusOr<Command> ToCommand(const google::protobuf::Message& request);
 // One command of a Submit batch; INVALID_ARGUMENT when none is set.
-absl::StatusOr<WriteCommand> ToCommand(const v1::Command& command);
+absl::StatusOr<Command> ToCommand(const v1::Command& command);
+
+absl::StatusOr<Command> ToCommand(const v1::UpsertRegionRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::UpsertPairingRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::DeletePairingRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::PostOfferRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::CancelOfferRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::CancelPledgeRequest& request);
 
 // --- Engine -> proto --------------------------------------------------------
 
@@ -78,10 +75,14 @@ void ToProto(const PledgeView& pledge, v1::Pledge* out);
 void ToProto(const MatchView& match, v1::Match* out);
 void ToProto(const BookLine& line, v1::BookLine* out);
 
-// Stores the result of a Post/Cancel command into a Submit result; `post`
-// says whether the command posted (true) or cancelled (false).
-void ToCommandResult(const WriteResult& result, bool post,
-                     v1::CommandResult* out);
+// Stores a command's answer into the response of its request's RPC.
+void ToResponse(const google::protobuf::Message& request,
+                const CommandResult& result,
+                google::protobuf::Message* response);
+// Stores the answer to one command of a Submit batch, whose oneof case
+// was `command_case`, into its result.
+void ToCommandResult(v1::Command::CommandCase command_case,
+                     const CommandResult& result, v1::CommandResult* out);
 
 // The proto filters, in engine terms.
 OrderFilter ToOrderFilter(const v1::ListOffersRequest& request);

@@ -147,7 +147,7 @@ void SetExpiry(absl::Time now, int days, google::protobuf::Timestamp* ts) {
 
 absl::StatusOr<DemoSummary> LoadDemoData(ExchangeService* service,
                                          absl::Time now) {
-  std::vector<WriteCommand> commands;
+  std::vector<Command> commands;
   for (const DemoRegion& r : kRegions) {
     v1::UpsertRegionRequest request;
     request.set_request_id(absl::StrCat("demo-region-", r.code));
@@ -156,7 +156,7 @@ absl::StatusOr<DemoSummary> LoadDemoData(ExchangeService* service,
     region->set_name(r.name);
     region->set_key_assisted(r.key_assisted);
     region->set_relocation_site(r.relocation_site);
-    absl::StatusOr<WriteCommand> command = ToCommand(request);
+    absl::StatusOr<Command> command = ToCommand(request);
     if (!command.ok()) return command.status();
     commands.push_back(*std::move(command));
   }
@@ -167,7 +167,7 @@ absl::StatusOr<DemoSummary> LoadDemoData(ExchangeService* service,
     pairing->set_east_code(p.east);
     pairing->set_west_code(p.west);
     pairing->set_note(p.note);
-    absl::StatusOr<WriteCommand> command = ToCommand(request);
+    absl::StatusOr<Command> command = ToCommand(request);
     if (!command.ok()) return command.status();
     commands.push_back(*std::move(command));
   }
@@ -185,7 +185,7 @@ absl::StatusOr<DemoSummary> LoadDemoData(ExchangeService* service,
     SetExpiry(now, o.expires_in_days, offer->mutable_expires_at());
     offer->set_certified(o.certified);
     offer->set_households(o.households);
-    absl::StatusOr<WriteCommand> command = ToCommand(request);
+    absl::StatusOr<Command> command = ToCommand(request);
     if (!command.ok()) return command.status();
     commands.push_back(*std::move(command));
   }
@@ -205,21 +205,21 @@ absl::StatusOr<DemoSummary> LoadDemoData(ExchangeService* service,
     SetExpiry(now, p.expires_in_days, pledge->mutable_expires_at());
     pledge->set_scope(p.scope);
     pledge->set_require_certified(p.require_certified);
-    absl::StatusOr<WriteCommand> command = ToCommand(request);
+    absl::StatusOr<Command> command = ToCommand(request);
     if (!command.ok()) return command.status();
     commands.push_back(*std::move(command));
   }
 
   std::vector<std::string> request_ids;
   request_ids.reserve(commands.size());
-  for (const WriteCommand& command : commands) {
+  for (const Command& command : commands) {
     request_ids.push_back(command.request_id);
   }
-  std::vector<WriteOutcome> outcomes = service->Execute(std::move(commands));
+  std::vector<CommandOutcome> outcomes = service->Execute(std::move(commands));
 
   DemoSummary summary;
   for (size_t i = 0; i < outcomes.size(); ++i) {
-    const WriteOutcome& outcome = outcomes[i];
+    const CommandOutcome& outcome = outcomes[i];
     if (!outcome.ok()) {
       if (absl::IsAlreadyExists(outcome.status())) {
         ++summary.replayed;
@@ -232,7 +232,9 @@ absl::StatusOr<DemoSummary> LoadDemoData(ExchangeService* service,
     std::visit(
         [&summary](const auto& result) {
           using T = std::decay_t<decltype(result)>;
-          if (result.replayed) {
+          if constexpr (std::is_same_v<T, TickResult>) {
+            return;  // the demo sends no ticks
+          } else if (result.replayed) {
             ++summary.replayed;
           } else if constexpr (std::is_same_v<T, RegionResult>) {
             ++summary.regions;
@@ -241,7 +243,7 @@ absl::StatusOr<DemoSummary> LoadDemoData(ExchangeService* service,
           } else if constexpr (std::is_same_v<T, OfferResult>) {
             ++summary.offers;
             summary.matches += static_cast<int>(result.matches.size());
-          } else {
+          } else if constexpr (std::is_same_v<T, PledgeResult>) {
             ++summary.pledges;
             summary.matches += static_cast<int>(result.matches.size());
           }

@@ -14,7 +14,7 @@
 #include "api/admin_service.h"
 #include "api/demo_data.h"
 #include "api/exchange_service.h"
-#include "api/recovery.h"
+#include "api/durable_store.h"
 #include "engine/engine.h"
 #include "grpcpp/server.h"
 
@@ -30,7 +30,7 @@ struct ServerOptions {
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   // Durable when durability.dir is set: the state is recovered from that
   // directory at start, every command is journaled there before its reply,
-  // and snapshots are written there (recovery.h). Empty: in memory only.
+  // and snapshots are written there (durable_store.h). Empty: in memory only.
   // The demo data is then loaded only into a fresh directory.
   // durability.engine_options apply in memory too.
   DurabilityOptions durability;

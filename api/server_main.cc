@@ -5,7 +5,7 @@
 //
 // With --data_dir it is durable: it recovers the directory's state at
 // start, journals every command before replying, and snapshots on schedule
-// and at shutdown (api/recovery.h). A failed journal write or fsync aborts
+// and at shutdown (api/durable_store.h). A failed journal write or fsync aborts
 // the process, so nothing that was not made durable is acknowledged.
 //
 // Prints "duijie-server listening on HOST:PORT" (the bound port, also when

@@ -34,7 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "api/file_env.h"
-#include "api/journal.h"
+#include "api/file_journal.h"
 
 namespace duijie {
 

@@ -1,20 +1,24 @@
 // The matching core of duijie: a deterministic, single-threaded, in-memory
 // exchange between surplus offers and buyer pledges.
 //
-// Pure C++: no gRPC, no I/O, no clock. The caller stamps every command with
-// its time (CommandContext::now). The same commands in the same order always
-// produce the same ids, matches, states and rejections, which is what makes
-// journal replay and differential testing possible.
+// Pure C++: no gRPC, no I/O, no clock. Every change is a Command
+// (command.h), time included: a TickCommand moves the clock and retires
+// what expired; every other command runs at the engine's clock. The same
+// commands in the same order always produce the same ids, matches, states
+// and rejections, which is what makes journal replay and differential
+// testing possible.
 //
-// Every mutating call validates its input in full before it changes
-// anything; on failure the state is untouched and the Status names the field
-// and the value. Codes: INVALID_ARGUMENT (malformed input), NOT_FOUND (an
-// unknown id or region), FAILED_PRECONDITION (cancelling a closed order),
-// ALREADY_EXISTS (a reused request_id with a different body).
+// Every command is validated in full before it changes anything; on
+// failure the state is untouched (the clock included) and the Status names
+// the field and the value. Codes: INVALID_ARGUMENT (malformed input),
+// NOT_FOUND (an unknown id or region), FAILED_PRECONDITION (cancelling a
+// closed order), ALREADY_EXISTS (a reused request_id with a different
+// body).
 //
 // Matching is continuous: an incoming order matches resting orders of the
 // other side in priority order until it is filled or nothing fits, and what
-// is left rests on the book. See engine.cc for the rules and the index.
+// is left rests on the book. See orders.cc for the rules and
+// order_index.h for the index.
 //
 // Not thread-safe: callers serialize access (the server feeds it from one
 // writer thread; const reads may run concurrently with each other only).
@@ -28,6 +32,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/command.h"
 #include "engine/types.h"
 
 namespace duijie {
@@ -57,39 +62,24 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // --- Reference data -----------------------------------------------------
+  // Applies one command. A tick moves the clock to command.now (never
+  // back) and retires every resting order whose expires_at <= now; any
+  // other command runs at the current clock (command.now is not read:
+  // ticks decide time). A request_id seen before answers the first answer
+  // again (replayed = true) and changes nothing.
+  absl::StatusOr<CommandResult> Apply(const Command& command);
 
-  // Creates or replaces the region with region.code. Changing a region's
-  // key_assisted or relocation_site flag re-ranks its resting offers.
-  absl::StatusOr<RegionResult> UpsertRegion(const CommandContext& ctx,
-                                            const Region& region);
-  // Creates or replaces the note of the pairing (east_code, west_code). Both
-  // codes must be known regions.
-  absl::StatusOr<PairingResult> UpsertPairing(const CommandContext& ctx,
-                                              const Pairing& pairing);
-  // Removes a pairing; NOT_FOUND if there is none. Returns it as it was.
-  absl::StatusOr<PairingResult> DeletePairing(const CommandContext& ctx,
-                                              std::string_view east_code,
-                                              std::string_view west_code);
+  // What Apply would say of `command` after a tick to `now` (or at the
+  // current clock when that is later), without changing anything: OK when
+  // Apply would accept it. Lets the server refuse a bad command without
+  // moving the clock, so that a refusal costs no journal record.
+  absl::Status Validate(const Command& command, Micros now) const;
 
-  // --- Orders -------------------------------------------------------------
+  // Ticks to command.now when that is later than the clock, then applies
+  // the command: a server's writer in one call (the tick stays even when
+  // the command is refused). For tests and tools.
+  absl::StatusOr<CommandResult> TickAndApply(const Command& command);
 
-  // Validates and posts an offer, matches it against resting pledges, and
-  // rests what is left. Returns the offer as it stands and its fills.
-  absl::StatusOr<OfferResult> PostOffer(const CommandContext& ctx,
-                                        const OfferSpec& spec);
-  absl::StatusOr<PledgeResult> PostPledge(const CommandContext& ctx,
-                                          const PledgeSpec& spec);
-  // Cancels an open order. NOT_FOUND for an unknown id, FAILED_PRECONDITION
-  // for one already filled, cancelled or expired.
-  absl::StatusOr<OfferResult> CancelOffer(const CommandContext& ctx,
-                                          uint64_t offer_id);
-  absl::StatusOr<PledgeResult> CancelPledge(const CommandContext& ctx,
-                                            uint64_t pledge_id);
-
-  // Moves the clock to `now` (never back) and retires every order whose
-  // expires_at <= now. Every mutating call does this first.
-  void AdvanceClock(Micros now);
   Micros now() const;
 
   // --- Reads ----------------------------------------------------------------
@@ -138,6 +128,13 @@ class Engine {
   absl::Status LoadState(std::string_view bytes);
   // A digest of SaveState(): equal for engines in the same state.
   uint64_t StateHash() const;
+
+  // Rebuilds every derived index and total (the shelves, the book totals,
+  // the expiry queue's live entries, the per-owner lists, the partner
+  // index, the request memos) from the records and compares; INTERNAL
+  // naming the first difference. Slow: for tests and fuzzers, after every
+  // command.
+  absl::Status CheckInvariants() const;
 
   // The largest match_id made so far (0 before the first).
   uint64_t last_match_id() const;

@@ -13,6 +13,7 @@
 #include "engine/byte_codec.h"
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
+#include "engine/engine.h"
 
 namespace duijie {
 namespace {
@@ -20,22 +21,13 @@ namespace {
 constexpr char kMagic[] = "DUIJIE-STATE";
 constexpr uint32_t kVersion = 1;
 
-void WriteRegion(ByteWriter& w, const Region& r) {
-  w.Str(r.code);
-  w.Str(r.name);
-  w.U8(static_cast<uint8_t>(r.key_assisted) |
-       static_cast<uint8_t>(r.relocation_site) << 1);
-}
-
-Region ReadRegion(ByteReader& r) {
-  Region region;
-  region.code = r.Str();
-  region.name = r.Str();
-  const uint8_t flags = r.U8();
-  region.key_assisted = flags & 1;
-  region.relocation_site = flags & 2;
-  return region;
-}
+// Enum bytes read back must name a value (the state is a format: a byte
+// out of range is damage, not a new value).
+bool ValidGrade(uint8_t v) { return v >= 1 && v <= 3; }
+bool ValidStatus(uint8_t v) { return v >= 1 && v <= 4; }
+bool ValidKind(uint8_t v) { return v >= 1 && v <= kMaxBuyerKind; }
+bool ValidScope(uint8_t v) { return v <= kMaxScope; }
+bool ValidFlag(uint8_t v) { return v <= 1; }
 
 }  // namespace
 
@@ -48,25 +40,8 @@ std::string Engine::Impl::SaveState() const {
   w.U64(strings_.size());
   for (uint32_t i = 0; i < strings_.size(); ++i) w.Str(strings_.Get(i));
   w.U64(products_.size());
-  for (const ProductNode& p : products_) w.U64(p.code);
-
-  std::vector<int32_t> codes;
-  for (const auto& [code, r] : regions_) codes.push_back(code);
-  std::sort(codes.begin(), codes.end());
-  w.U64(codes.size());
-  for (int32_t code : codes) {
-    const RegionRecord& r = regions_.at(code);
-    w.U64(r.code);
-    w.Str(r.name);
-    w.U8(static_cast<uint8_t>(r.key_assisted) |
-         static_cast<uint8_t>(r.relocation_site) << 1);
-  }
-  w.U64(pairings_.size());
-  for (const auto& [key, note] : pairings_) {
-    w.I64(key.first);
-    w.I64(key.second);
-    w.Str(note);
-  }
+  for (uint32_t i = 0; i < products_.size(); ++i) w.U64(products_.code_id(i));
+  reference_.Save(w);
 
   w.U64(offers_.size());
   for (const OfferRecord& o : offers_) {
@@ -116,31 +91,12 @@ std::string Engine::Impl::SaveState() const {
     w.U8(m.partner);
   }
 
-  w.U64(request_order_.size());
-  for (const std::string& id : request_order_) {
-    const IdempotencyRecord& r = requests_.at(id);
-    w.Str(id);
-    w.U64(r.fingerprint);
-    w.I64(r.at);
-    w.U8(static_cast<uint8_t>(r.kind));
-    w.U64(r.order_id);
-    w.U64(r.first_match_id);
-    w.U64(r.match_count);
-    w.U8(static_cast<uint8_t>(r.status));
-    w.I64(r.remaining_kg);
-    w.I64(r.spent_fen);
-    w.I64(r.unfilled_kg);
-    WriteRegion(w, r.region);
-    w.Str(r.pairing.east_code);
-    w.Str(r.pairing.west_code);
-    w.Str(r.pairing.note);
-  }
+  requests_.Save(w);
   return out;
 }
 
 absl::Status Engine::Impl::LoadState(std::string_view bytes) {
-  if (!offers_.empty() || !pledges_.empty() || !regions_.empty() ||
-      strings_.size() != 0) {
+  if (!offers_.empty() || !pledges_.empty() || strings_.size() != 0) {
     return absl::FailedPreconditionError("LoadState needs a new engine");
   }
   ByteReader r(bytes);
@@ -163,34 +119,14 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     const uint64_t sid = r.U64();
     if (!valid_string(sid) ||
         !CheckProductCode("product", strings_.Get(sid)).ok() ||
-        InternProduct(strings_.Get(sid)) != i) {
+        products_.Intern(strings_.Get(sid)) != i) {
       return corrupt("bad product table");
     }
   }
-  const uint64_t nregions = r.Count(13);
-  for (uint64_t i = 0; i < nregions && r.ok(); ++i) {
-    const uint64_t sid = r.U64();
-    int32_t code;
-    if (!valid_string(sid) || !ParseRegionCode(strings_.Get(sid), &code)) {
-      return corrupt("bad region code");
-    }
-    RegionRecord& region = regions_[code];
-    region.code = static_cast<uint32_t>(sid);
-    region.name = r.Str();
-    const uint8_t flags = r.U8();
-    region.key_assisted = flags & 1;
-    region.relocation_site = flags & 2;
-  }
-  const uint64_t npairings = r.Count(20);
-  for (uint64_t i = 0; i < npairings && r.ok(); ++i) {
-    const int32_t east = static_cast<int32_t>(r.I64());
-    const int32_t west = static_cast<int32_t>(r.I64());
-    pairings_[{east, west}] = r.Str();
-  }
-  RebuildPairingIndex();
+  if (!reference_.Load(r)) return corrupt("bad regions or pairings");
 
   auto known_region = [&](int64_t code) {
-    return regions_.contains(static_cast<int32_t>(code));
+    return reference_.Known(static_cast<int32_t>(code));
   };
   const uint64_t noffers = r.Count(8 * 9 + 3);
   offers_.reserve(noffers);
@@ -199,9 +135,13 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     o.supplier = static_cast<uint32_t>(r.U64());
     o.product = static_cast<uint32_t>(r.U64());
     o.region = static_cast<int32_t>(r.I64());
-    o.grade = static_cast<Grade>(r.U8());
-    o.certified = r.U8();
-    o.status = static_cast<OrderStatus>(r.U8());
+    const uint8_t grade = r.U8(), certified = r.U8(), status = r.U8();
+    if (!ValidGrade(grade) || !ValidFlag(certified) || !ValidStatus(status)) {
+      return corrupt("bad offer enum");
+    }
+    o.grade = static_cast<Grade>(grade);
+    o.certified = certified;
+    o.status = static_cast<OrderStatus>(status);
     o.quantity_kg = r.I64();
     o.remaining_kg = r.I64();
     o.floor_price = r.I64();
@@ -213,7 +153,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
         !known_region(o.region) || o.floor_price <= 0) {
       return corrupt("bad offer");
     }
-    o.flagged = IsFlagged(o.region);
+    o.priority = reference_.IsPriorityRegion(o.region);
     offers_.push_back(o);
   }
   const uint64_t npledges = r.Count(8 * 12 + 5);
@@ -223,11 +163,17 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     p.buyer = static_cast<uint32_t>(r.U64());
     p.product = static_cast<uint32_t>(r.U64());
     p.city = static_cast<int32_t>(r.I64());
-    p.kind = static_cast<BuyerKind>(r.U8());
-    p.min_grade = static_cast<Grade>(r.U8());
-    p.scope = static_cast<Scope>(r.U8());
-    p.require_certified = r.U8();
-    p.status = static_cast<OrderStatus>(r.U8());
+    const uint8_t kind = r.U8(), min_grade = r.U8(), scope = r.U8(),
+                  require_certified = r.U8(), status = r.U8();
+    if (!ValidKind(kind) || !ValidGrade(min_grade) || !ValidScope(scope) ||
+        !ValidFlag(require_certified) || !ValidStatus(status)) {
+      return corrupt("bad pledge enum");
+    }
+    p.kind = static_cast<BuyerKind>(kind);
+    p.min_grade = static_cast<Grade>(min_grade);
+    p.scope = static_cast<Scope>(scope);
+    p.require_certified = require_certified;
+    p.status = static_cast<OrderStatus>(status);
     p.quantity_kg = r.I64();
     p.remaining_kg = r.I64();
     p.max_price = r.I64();
@@ -259,35 +205,16 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     m.price = r.I64();
     m.amount_fen = r.I64();
     m.matched_at = r.I64();
-    m.partner = r.U8();
+    const uint8_t partner = r.U8();
+    if (!ValidFlag(partner)) return corrupt("bad match");
+    m.partner = partner;
     if (m.offer_id == 0 || m.offer_id > offers_.size() || m.pledge_id == 0 ||
         m.pledge_id > pledges_.size()) {
       return corrupt("bad match");
     }
     matches_.push_back(m);
   }
-  const uint64_t nrequests = r.Count(8 * 10);
-  for (uint64_t i = 0; i < nrequests && r.ok(); ++i) {
-    request_order_.push_back(r.Str());
-    IdempotencyRecord rec;
-    rec.fingerprint = r.U64();
-    rec.at = r.I64();
-    rec.kind = static_cast<CommandKind>(r.U8());
-    rec.order_id = r.U64();
-    rec.first_match_id = r.U64();
-    rec.match_count = static_cast<uint32_t>(r.U64());
-    rec.status = static_cast<OrderStatus>(r.U8());
-    rec.remaining_kg = r.I64();
-    rec.spent_fen = r.I64();
-    rec.unfilled_kg = r.I64();
-    rec.region = ReadRegion(r);
-    rec.pairing.east_code = r.Str();
-    rec.pairing.west_code = r.Str();
-    rec.pairing.note = r.Str();
-    if (!requests_.emplace(request_order_.back(), std::move(rec)).second) {
-      return corrupt("duplicate request_id");
-    }
-  }
+  if (!requests_.Load(r)) return corrupt("bad request memo");
   if (!r.ok()) return corrupt("truncated");
   if (!r.done()) return corrupt("trailing bytes");
 
@@ -296,16 +223,12 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   for (uint64_t id = 1; id <= offers_.size(); ++id) {
     const OfferRecord& o = offers_[id - 1];
     offers_by_supplier_[o.supplier].push_back(id);
-    if (o.status == OrderStatus::kOpen) {
-      IndexOffer(id);
-    }
+    if (o.status == OrderStatus::kOpen) Rest(/*offer=*/true, id);
   }
   for (uint64_t id = 1; id <= pledges_.size(); ++id) {
     const PledgeRecord& p = pledges_[id - 1];
     pledges_by_buyer_[p.buyer].push_back(id);
-    if (p.status == OrderStatus::kOpen) {
-      IndexPledge(id);
-    }
+    if (p.status == OrderStatus::kOpen) Rest(/*offer=*/false, id);
   }
   for (uint64_t id = 1; id <= matches_.size(); ++id) {
     const MatchRecord& m = matches_[id - 1];

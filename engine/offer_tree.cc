@@ -220,4 +220,55 @@ bool OfferTree::FindFirst(const OfferNodePool& pool, const OfferKey* after,
   return true;
 }
 
+namespace {
+
+// Checks the subtree at t (see OfferTree::Check); *bounds gets its
+// recomputed (min floor, min lot, max remaining).
+bool CheckNode(const OfferNodePool& pool, uint32_t t, uint64_t parent_priority,
+               std::vector<std::pair<OfferKey, OfferFit>>* contents,
+               Node* bounds) {
+  const Node& n = pool[t];
+  if (HeapPriority(n.key.offer_id) > parent_priority) return false;
+  Node b;
+  b.min_floor = n.key.floor_price;
+  b.min_lot_kg = n.fit.lot_kg;
+  b.max_remaining_kg = n.fit.remaining_kg;
+  const uint64_t priority = HeapPriority(n.key.offer_id);
+  auto child = [&](uint32_t c) {
+    if (c == kNil) return true;
+    Node cb;
+    if (!CheckNode(pool, c, priority, contents, &cb)) return false;
+    b.min_floor = std::min(b.min_floor, cb.min_floor);
+    b.min_lot_kg = std::min(b.min_lot_kg, cb.min_lot_kg);
+    b.max_remaining_kg = std::max(b.max_remaining_kg, cb.max_remaining_kg);
+    return true;
+  };
+  if (!child(n.left)) return false;
+  if (!contents->empty() && !(contents->back().first < n.key)) return false;
+  contents->push_back({n.key, n.fit});
+  if (!child(n.right)) return false;
+  *bounds = b;
+  return b.min_floor == n.min_floor && b.min_lot_kg == n.min_lot_kg &&
+         b.max_remaining_kg == n.max_remaining_kg;
+}
+
+}  // namespace
+
+bool OfferTree::Check(
+    const OfferNodePool& pool,
+    std::vector<std::pair<OfferKey, OfferFit>>* contents) const {
+  const size_t before = contents->size();
+  std::vector<std::pair<OfferKey, OfferFit>> mine;
+  if (root_ != kNil) {
+    Node bounds;
+    if (!CheckNode(pool, root_, UINT64_MAX, &mine, &bounds)) return false;
+    if (bounds.min_floor != min_floor_) return false;
+  } else if (min_floor_ != INT64_MAX) {
+    return false;
+  }
+  if (mine.size() != size_) return false;
+  contents->insert(contents->end(), mine.begin(), mine.end());
+  return contents->size() == before + size_;
+}
+
 }  // namespace duijie

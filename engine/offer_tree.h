@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "engine/types.h"
@@ -104,6 +105,12 @@ class OfferTree {
   // of all when after is null) and passes `query`.
   bool FindFirst(const OfferNodePool& pool, const OfferKey* after,
                  const OfferQuery& query, OfferKey* found) const;
+
+  // For invariant checks: whether the tree is a valid treap (keys in
+  // order, heap priorities, subtree bounds, size, cached root floor), with
+  // its (key, fit) pairs in order appended to *contents.
+  bool Check(const OfferNodePool& pool,
+             std::vector<std::pair<OfferKey, OfferFit>>* contents) const;
 
   bool empty() const { return root_ == OfferNodePool::kNil; }
   size_t size() const { return size_; }

@@ -143,18 +143,6 @@ struct MatchView {
   Micros matched_at = 0;
 };
 
-// Every mutating command carries one. `now` is the time the server stamped
-// on the command; the engine's clock never goes back, so an earlier `now` is
-// treated as the engine's current time.
-struct CommandContext {
-  Micros now = 0;
-  // Empty: no idempotency. Otherwise at most 128 bytes.
-  std::string_view request_id;
-  // A digest of the request body without its request_id, computed by the
-  // caller; equal digests mean "the same body".
-  uint64_t fingerprint = 0;
-};
-
 struct OfferResult {
   OfferView offer;                 // as it stood right after the command
   std::vector<MatchView> matches;  // the fills the command made

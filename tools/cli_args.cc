@@ -1,6 +1,9 @@
 // Flag parsing for the duijie CLI. See cli_args.h.
 #include "tools/cli_args.h"
 
+#include <cstdlib>
+#include <iostream>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -8,93 +11,120 @@
 namespace duijie::cli {
 namespace {
 
-const FlagSpec* FindFlag(const CommandSpec& spec, const std::string& name) {
-  for (const FlagSpec& flag : spec.flags) {
-    if (flag.name == name) return &flag;
+const FlagSpec* FindFlag(const CommandSpec& spec, absl::string_view name) {
+  for (const FlagSpec* flag : spec.flags) {
+    if (flag->name() == name) return flag;
   }
   return nullptr;
 }
 
 }  // namespace
 
-std::string Args::Str(const std::string& name, const std::string& def) const {
-  auto it = values_.find(name);
-  return it == values_.end() ? def : it->second;
+const std::string* Args::Find(const FlagSpec& flag) {
+  bool declared = false;
+  for (const FlagSpec* f : spec_->flags) declared |= f == &flag;
+  if (!declared) {
+    std::string command = spec_->name.empty()
+                              ? spec_->group
+                              : absl::StrCat(spec_->group, " ", spec_->name);
+    std::string message =
+        absl::StrCat("'duijie ", command, "' reads --", flag.name(),
+                     ", which is not one of its flags (a bug in duijie)");
+#ifndef NDEBUG
+    // Stop at the faulty read, where a debugger or core dump shows it.
+    std::cerr << "error: " << message << "\n";
+    std::abort();
+#endif
+    // The first misread replaces any usage error: fixing the command line
+    // would not help, and the handler must not go on to call the server.
+    if (!misread_) error_ = message;
+    misread_ = true;
+    return nullptr;
+  }
+  auto it = values_.find(flag.name());
+  return it == values_.end() ? nullptr : &it->second;
+}
+
+bool Args::Has(const FlagSpec& flag) { return Find(flag) != nullptr; }
+
+std::string Args::Get(const Flag<std::string>& flag, const std::string& def) {
+  const std::string* text = Find(flag);
+  return text == nullptr ? def : *text;
 }
 
 void Args::AddError(const std::string& message) {
   if (error_.empty()) error_ = message;
 }
 
-int64_t Args::Int64(const std::string& name, int64_t def) {
-  auto it = values_.find(name);
-  if (it == values_.end()) return def;
+int64_t Args::Get(const Flag<int64_t>& flag, int64_t def) {
+  const std::string* text = Find(flag);
+  if (text == nullptr) return def;
   int64_t v;
-  if (!absl::SimpleAtoi(it->second, &v)) {
+  if (!absl::SimpleAtoi(*text, &v)) {
     AddError(
-        absl::StrCat("--", name, ": not a whole number: '", it->second, "'"));
+        absl::StrCat("--", flag.name(), ": not a whole number: '", *text, "'"));
     return def;
   }
   return v;
 }
 
-uint64_t Args::Uint64(const std::string& name, uint64_t def) {
-  auto it = values_.find(name);
-  if (it == values_.end()) return def;
+uint64_t Args::Get(const Flag<uint64_t>& flag, uint64_t def) {
+  const std::string* text = Find(flag);
+  if (text == nullptr) return def;
   uint64_t v;
-  if (!absl::SimpleAtoi(it->second, &v)) {
-    AddError(absl::StrCat("--", name, ": not a non-negative whole number: '",
-                          it->second, "'"));
+  if (!absl::SimpleAtoi(*text, &v)) {
+    AddError(absl::StrCat("--", flag.name(),
+                          ": not a non-negative whole number: '", *text, "'"));
     return def;
   }
   return v;
 }
 
-int32_t Args::Int32(const std::string& name, int32_t def) {
-  auto it = values_.find(name);
-  if (it == values_.end()) return def;
+int32_t Args::Get(const Flag<int32_t>& flag, int32_t def) {
+  const std::string* text = Find(flag);
+  if (text == nullptr) return def;
   int32_t v;
-  if (!absl::SimpleAtoi(it->second, &v)) {
-    AddError(absl::StrCat("--", name, ": not a whole number in range: '",
-                          it->second, "'"));
+  if (!absl::SimpleAtoi(*text, &v)) {
+    AddError(absl::StrCat("--", flag.name(), ": not a whole number in range: '",
+                          *text, "'"));
     return def;
   }
   return v;
 }
 
-bool Args::Bool(const std::string& name) {
-  auto it = values_.find(name);
-  if (it == values_.end()) return false;
+bool Args::Get(const Flag<bool>& flag) {
+  const std::string* text = Find(flag);
+  if (text == nullptr) return false;
   bool v;
-  if (!absl::SimpleAtob(it->second, &v)) {
-    AddError(absl::StrCat("--", name, ": expected true or false, got '",
-                          it->second, "'"));
+  if (!absl::SimpleAtob(*text, &v)) {
+    AddError(absl::StrCat("--", flag.name(), ": expected true or false, got '",
+                          *text, "'"));
     return false;
   }
   return v;
 }
 
-std::optional<absl::Time> Args::Time(const std::string& name) {
-  auto it = values_.find(name);
-  if (it == values_.end()) return std::nullopt;
+std::optional<absl::Time> Args::Get(const Flag<absl::Time>& flag) {
+  const std::string* text = Find(flag);
+  if (text == nullptr) return std::nullopt;
   absl::Time t;
   std::string err;
-  if (!absl::ParseTime(absl::RFC3339_full, it->second, &t, &err)) {
-    AddError(absl::StrCat("--", name, ": not an RFC 3339 time like ",
-                          "2026-12-01T00:00:00Z: '", it->second, "'"));
+  if (!absl::ParseTime(absl::RFC3339_full, *text, &t, &err)) {
+    AddError(absl::StrCat("--", flag.name(), ": not an RFC 3339 time like ",
+                          "2026-12-01T00:00:00Z: '", *text, "'"));
     return std::nullopt;
   }
   return t;
 }
 
-std::optional<absl::Duration> Args::Duration(const std::string& name) {
-  auto it = values_.find(name);
-  if (it == values_.end()) return std::nullopt;
+std::optional<absl::Duration> Args::Get(const Flag<absl::Duration>& flag) {
+  const std::string* text = Find(flag);
+  if (text == nullptr) return std::nullopt;
   absl::Duration d;
-  if (!ParseDurationWithDays(it->second, &d) || d <= absl::ZeroDuration()) {
-    AddError(absl::StrCat("--", name,
+  if (!ParseDurationWithDays(*text, &d) || d <= absl::ZeroDuration()) {
+    AddError(absl::StrCat("--", flag.name(),
                           ": not a positive duration like 72h, 3d or 90m: '",
-                          it->second, "'"));
+                          *text, "'"));
     return std::nullopt;
   }
   return d;
@@ -135,7 +165,7 @@ bool ParseDurationWithDays(const std::string& text, absl::Duration* out) {
 std::optional<Args> ParseArgs(const CommandSpec& spec,
                               const std::vector<std::string>& argv,
                               std::string* error) {
-  Args args;
+  Args args(spec);
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& word = argv[i];
     if (word.size() < 3 || word.compare(0, 2, "--") != 0) {
@@ -160,13 +190,13 @@ std::optional<Args> ParseArgs(const CommandSpec& spec,
       return std::nullopt;
     }
     if (!value.has_value()) {
-      if (flag->value.empty()) {
+      if (flag->value().empty()) {
         value = "true";
       } else if (i + 1 < argv.size()) {
         value = argv[++i];
       } else {
         *error = absl::StrCat("flag '--", name, "' needs a value (",
-                              flag->value, ")");
+                              flag->value(), ")");
         return std::nullopt;
       }
     }
@@ -176,10 +206,10 @@ std::optional<Args> ParseArgs(const CommandSpec& spec,
     }
     args.values_[name] = *value;
   }
-  for (const FlagSpec& flag : spec.flags) {
-    if (flag.required && !args.Has(flag.name)) {
-      *error =
-          absl::StrCat("missing required flag --", flag.name, " ", flag.value);
+  for (const FlagSpec* flag : spec.flags) {
+    if (flag->required() && !args.Has(*flag)) {
+      *error = absl::StrCat("missing required flag --", flag->name(), " ",
+                            flag->value());
       return std::nullopt;
     }
   }

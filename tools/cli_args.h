@@ -1,6 +1,19 @@
 // Command-line parsing for the duijie CLI: a small, table-driven flag parser
 // that gives each subcommand its own flags, usage line and help text.
 //
+// Each flag is declared once, as a constant Flag<T>. The command table lists
+// the flags a command takes (for parsing and help) by pointing at those
+// constants, and the handler reads a value through the same constant:
+//
+//   constexpr Flag<int64_t> kKg("kg", "KG", "quantity in kg", kRequired);
+//   ... CommandSpec{"offer", "post", "", "Post ...", {&kKg, ...}} ...
+//   order->set_quantity_kg(args.Get(kKg));
+//
+// So the flag's name is spelt in one place only (a misspelt constant does
+// not compile), its type picks the parser (reading --kg as a time does not
+// compile), and Args refuses to read a flag that is not one of the running
+// command's, even one of the same name declared for another command.
+//
 // Syntax accepted: `--name value`, `--name=value`, boolean `--name` (or
 // `--name=true|false`), and positional arguments. Unknown flags, missing
 // values and malformed numbers are usage errors, collected in Args::error()
@@ -9,47 +22,102 @@
 #define DUIJIE_TOOLS_CLI_ARGS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace duijie::cli {
 
-// One flag of a subcommand. An empty `value` makes it a boolean switch.
-struct FlagSpec {
-  std::string name;   // without the leading "--"
-  std::string value;  // placeholder shown in help ("KG"); empty = boolean
-  std::string help;
-  bool required = false;
+enum FlagPresence { kOptional, kRequired };
+
+// What the parser and the help need of a flag, whatever its type. Only
+// Flag<T> makes one, so every flag a command lists has a typed declaration.
+class FlagSpec {
+ public:
+  FlagSpec(const FlagSpec&) = delete;
+  FlagSpec& operator=(const FlagSpec&) = delete;
+
+  // Without the leading "--".
+  absl::string_view name() const { return name_; }
+  // The placeholder shown in help ("KG"); empty for a boolean switch.
+  absl::string_view value() const { return value_; }
+  absl::string_view help() const { return help_; }
+  bool required() const { return required_; }
+
+ protected:
+  constexpr FlagSpec(absl::string_view name, absl::string_view value,
+                     absl::string_view help, FlagPresence presence)
+      : name_(name),
+        value_(value),
+        help_(help),
+        required_(presence == kRequired) {}
+
+ private:
+  absl::string_view name_;
+  absl::string_view value_;
+  absl::string_view help_;
+  bool required_;
+};
+
+// A flag whose value is a T: std::string, int64_t, uint64_t, int32_t,
+// absl::Time (RFC 3339) or absl::Duration (positive, "72h", "3d"). Args::Get
+// has one overload per T, so a flag of any other type cannot be read.
+// Declare flags as constexpr constants with static storage: Args recognises
+// a command's flags by address, and copying one is not allowed.
+template <typename T>
+class Flag : public FlagSpec {
+ public:
+  constexpr Flag(absl::string_view name, absl::string_view value,
+                 absl::string_view help, FlagPresence presence = kOptional)
+      : FlagSpec(name, value, help, presence) {}
+};
+
+// A boolean switch: `--name` alone means true, absent means false.
+template <>
+class Flag<bool> : public FlagSpec {
+ public:
+  constexpr Flag(absl::string_view name, absl::string_view help)
+      : FlagSpec(name, "", help, kOptional) {}
 };
 
 // One subcommand ("offer post"). `positional` names a single positional
-// argument ("ID"), or is empty when the command takes none.
+// argument ("ID"), or is empty when the command takes none. `flags` point at
+// the command's Flag constants, in the order help lists them.
 struct CommandSpec {
   std::string group;  // "offer"
   std::string name;   // "post"
   std::string positional;
   std::string summary;
-  std::vector<FlagSpec> flags;
+  std::vector<const FlagSpec*> flags;
 };
 
-// The parsed arguments of one subcommand, with typed getters. A getter that
-// cannot parse its value records a usage error and returns the default.
+// The parsed arguments of one subcommand, with a typed getter per flag type.
+// A getter that cannot parse its value records a usage error and returns the
+// default.
+//
+// Reading (or asking Has of) a flag that the command's spec does not list is
+// a bug in the CLI, not in the command line: it would otherwise read as
+// "not given" and quietly use the default. A debug build aborts there; a
+// release build returns the default and makes it the command's error, which
+// takes precedence over any usage error, so the command exits with status 2
+// instead of calling the server.
 class Args {
  public:
-  bool Has(const std::string& name) const { return values_.count(name) > 0; }
-  std::string Str(const std::string& name, const std::string& def = "") const;
-  int64_t Int64(const std::string& name, int64_t def = 0);
-  uint64_t Uint64(const std::string& name, uint64_t def = 0);
-  int32_t Int32(const std::string& name, int32_t def = 0);
-  bool Bool(const std::string& name);
+  bool Has(const FlagSpec& flag);
+  std::string Get(const Flag<std::string>& flag, const std::string& def = "");
+  int64_t Get(const Flag<int64_t>& flag, int64_t def = 0);
+  uint64_t Get(const Flag<uint64_t>& flag, uint64_t def = 0);
+  int32_t Get(const Flag<int32_t>& flag, int32_t def = 0);
+  bool Get(const Flag<bool>& flag);
   // RFC 3339 time ("2026-12-01T00:00:00Z", "2026-12-01T08:00:00+08:00").
-  std::optional<absl::Time> Time(const std::string& name);
+  std::optional<absl::Time> Get(const Flag<absl::Time>& flag);
   // A positive duration: "72h", "90m", "3d", "1d12h".
-  std::optional<absl::Duration> Duration(const std::string& name);
+  std::optional<absl::Duration> Get(const Flag<absl::Duration>& flag);
   // The positional argument parsed as an id (> 0).
   uint64_t PositionalId();
 
@@ -62,14 +130,22 @@ class Args {
   friend std::optional<Args> ParseArgs(const CommandSpec&,
                                        const std::vector<std::string>&,
                                        std::string*);
-  std::map<std::string, std::string> values_;
+  explicit Args(const CommandSpec& spec) : spec_(&spec) {}
+
+  // The text given for `flag`, or nullptr when it was not given or is not
+  // one of the command's flags (the latter reported as described above).
+  const std::string* Find(const FlagSpec& flag);
+
+  const CommandSpec* spec_;
+  std::map<std::string, std::string, std::less<>> values_;
   std::vector<std::string> positionals_;
   std::string error_;
+  bool misread_ = false;
 };
 
-// Parses `argv` (the words after the subcommand) against `spec`. On a usage
-// error returns nullopt and sets *error. Required flags and the positional
-// are checked here.
+// Parses `argv` (the words after the subcommand) against `spec`, which must
+// outlive the result. On a usage error returns nullopt and sets *error.
+// Required flags and the positional are checked here.
 std::optional<Args> ParseArgs(const CommandSpec& spec,
                               const std::vector<std::string>& argv,
                               std::string* error);

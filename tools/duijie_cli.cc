@@ -54,6 +54,35 @@ struct Global {
 };
 
 // ---------------------------------------------------------------------------
+// Flags that several commands share. A command's own flags are declared in
+// its namespace below, next to its handler, and its Spec() lists them all.
+
+constexpr Flag<std::string> kRequestId(
+    "request-id", "ID",
+    "idempotency key; repeat a mutation with the same id to apply it at "
+    "most once (default: a fresh random id)");
+
+constexpr Flag<int32_t> kPageSize(
+    "page-size", "N", "results per page (server default 100, max 1000)");
+constexpr Flag<std::string> kPageToken("page-token", "TOKEN",
+                                       "continue from a previous page");
+constexpr Flag<bool> kAll("all", "fetch every page");
+
+constexpr Flag<absl::Time> kExpires("expires", "TIME",
+                                    "RFC 3339, e.g. 2026-12-01T00:00:00Z");
+constexpr Flag<absl::Duration> kExpiresIn("expires-in", "DURATION",
+                                          "e.g. 72h, 3d (default: 30d)");
+
+constexpr Flag<std::string> kStatus("status", "STATUS",
+                                    "open, filled, cancelled, expired or any");
+
+// `flags` followed by the paging flags that every list command takes.
+std::vector<const FlagSpec*> WithPaging(std::vector<const FlagSpec*> flags) {
+  flags.insert(flags.end(), {&kPageSize, &kPageToken, &kAll});
+  return flags;
+}
+
+// ---------------------------------------------------------------------------
 // The connection and how its failures are reported.
 
 const char* CodeName(grpc::StatusCode code) {
@@ -170,18 +199,18 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
 // mutable_ accessor marks its field present.)
 template <typename Order, typename Request>
 void ReadExpiry(Args& args, Order* order, Request* request) {
-  if (args.Has("expires") && args.Has("expires-in")) {
+  if (args.Has(kExpires) && args.Has(kExpiresIn)) {
     args.AddError("give --expires or --expires-in, not both");
     return;
   }
-  if (args.Has("expires")) {
-    if (auto t = args.Time("expires")) {
+  if (args.Has(kExpires)) {
+    if (auto t = args.Get(kExpires)) {
       SetTimestamp(*t, order->mutable_expires_at());
     }
     return;
   }
   absl::Duration d = kDefaultExpiry;
-  if (auto given = args.Duration("expires-in")) d = *given;
+  if (auto given = args.Get(kExpiresIn)) d = *given;
   const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
   google::protobuf::Duration* in = request->mutable_expires_in();
   in->set_seconds(seconds);
@@ -201,9 +230,9 @@ std::string Lower(const std::string& enum_name) {
   return absl::AsciiStrToLower(enum_name);
 }
 
-void ReadGrade(Args& args, const std::string& flag, pb::Grade* out) {
+void ReadGrade(Args& args, const Flag<std::string>& flag, pb::Grade* out) {
   if (!args.Has(flag)) return;
-  std::string w = Normalize(args.Str(flag));
+  std::string w = Normalize(args.Get(flag));
   if (w == "PREMIUM" || w == "1" || w == "GRADE_PREMIUM") {
     *out = pb::GRADE_PREMIUM;
   } else if (w == "FIRST" || w == "2" || w == "GRADE_FIRST") {
@@ -211,8 +240,9 @@ void ReadGrade(Args& args, const std::string& flag, pb::Grade* out) {
   } else if (w == "SECOND" || w == "3" || w == "GRADE_SECOND") {
     *out = pb::GRADE_SECOND;
   } else {
-    args.AddError(absl::StrCat("--", flag, ": expected premium, first or ",
-                               "second, got '", args.Str(flag), "'"));
+    args.AddError(absl::StrCat("--", flag.name(),
+                               ": expected premium, first or second, got '",
+                               args.Get(flag), "'"));
   }
 }
 
@@ -230,8 +260,8 @@ std::string GradeWord(pb::Grade g) {
 }
 
 void ReadStatus(Args& args, pb::OrderStatus* out) {
-  if (!args.Has("status")) return;
-  std::string w = Normalize(args.Str("status"));
+  if (!args.Has(kStatus)) return;
+  std::string w = Normalize(args.Get(kStatus));
   pb::OrderStatus s;
   if (w == "ANY" || w == "ALL") {
     *out = pb::ORDER_STATUS_UNSPECIFIED;
@@ -239,15 +269,15 @@ void ReadStatus(Args& args, pb::OrderStatus* out) {
              s != pb::ORDER_STATUS_UNSPECIFIED) {
     *out = s;
   } else {
-    args.AddError(absl::StrCat("--status: expected open, filled, cancelled, ",
-                               "expired or any, got '", args.Str("status"),
-                               "'"));
+    args.AddError(absl::StrCat("--", kStatus.name(),
+                               ": expected open, filled, cancelled, expired ",
+                               "or any, got '", args.Get(kStatus), "'"));
   }
 }
 
-void ReadKind(Args& args, pb::BuyerKind* out) {
-  if (!args.Has("kind")) return;
-  std::string w = Normalize(args.Str("kind"));
+void ReadKind(Args& args, const Flag<std::string>& flag, pb::BuyerKind* out) {
+  if (!args.Has(flag)) return;
+  std::string w = Normalize(args.Get(flag));
   if (w == "GOVERNMENT") w = "GOVERNMENT_UNIT";
   if (w == "ARMY") w = "ARMY_UNIT";
   if (w == "UNION") w = "TRADE_UNION";
@@ -256,19 +286,22 @@ void ReadKind(Args& args, pb::BuyerKind* out) {
     *out = k;
   } else {
     args.AddError(absl::StrCat(
-        "--kind: expected one of government_unit, school, hospital, ",
+        "--", flag.name(),
+        ": expected one of government_unit, school, hospital, ",
         "state_firm, private_firm, army_unit, trade_union, canteen, charity, ",
-        "individual, platform; got '", args.Str("kind"), "'"));
+        "individual, platform; got '", args.Get(flag), "'"));
   }
 }
 
-void ReadScope(Args& args, pb::Scope* out) {
-  if (!args.Has("scope")) {
+// Reads `scope_flag`, whose default depends on whether `regions_flag` is given.
+void ReadScope(Args& args, const Flag<std::string>& scope_flag,
+               const Flag<std::string>& regions_flag, pb::Scope* out) {
+  if (!args.Has(scope_flag)) {
     // Naming regions without a scope means "only these regions".
-    if (args.Has("regions")) *out = pb::LISTED_REGIONS;
+    if (args.Has(regions_flag)) *out = pb::LISTED_REGIONS;
     return;
   }
-  std::string w = Normalize(args.Str("scope"));
+  std::string w = Normalize(args.Get(scope_flag));
   if (w == "ANY") {
     *out = pb::ANY;
   } else if (w == "PARTNERS" || w == "PARTNERS_ONLY") {
@@ -276,8 +309,9 @@ void ReadScope(Args& args, pb::Scope* out) {
   } else if (w == "LISTED" || w == "LISTED_REGIONS") {
     *out = pb::LISTED_REGIONS;
   } else {
-    args.AddError(absl::StrCat("--scope: expected any, partners or listed, ",
-                               "got '", args.Str("scope"), "'"));
+    args.AddError(absl::StrCat("--", scope_flag.name(),
+                               ": expected any, partners or listed, got '",
+                               args.Get(scope_flag), "'"));
   }
 }
 
@@ -400,9 +434,9 @@ void PrintMore(const std::string& next_page_token) {
 template <typename Req, typename Resp, typename Call, typename Append>
 int ListPages(Client& client, Args& args, Req& req, Resp* out, Call call,
               Append append) {
-  req.set_page_size(args.Int32("page-size", 0));
-  req.set_page_token(args.Str("page-token"));
-  bool all = args.Bool("all");
+  req.set_page_size(args.Get(kPageSize));
+  req.set_page_token(args.Get(kPageToken));
+  bool all = args.Get(kAll);
   if (!args.error().empty()) return -1;
   for (;;) {
     grpc::ClientContext context;
@@ -423,11 +457,26 @@ int ListPages(Client& client, Args& args, Req& req, Resp* out, Call call,
 }
 
 // ---------------------------------------------------------------------------
-// Commands. Each returns an exit status; -1 means "usage error in args".
+// Commands. Each lives in its own namespace: the Flag constants it alone
+// takes, Spec() (its help and every flag it takes, its own and shared ones)
+// and Run(), which reads the flags through those constants. Args refuses to
+// read a flag Spec() does not list, so a handler cannot read another
+// command's flag of the same name. Run() returns an exit status; -1 means
+// "usage error in args".
 
-int RegionsList(Client& c, Args& args) {
+namespace regions_list {
+
+constexpr Flag<std::string> kPrefix(
+    "prefix", "DIGITS", "only codes starting with DIGITS (62 = Gansu)");
+
+CommandSpec Spec() {
+  return {"regions", "list", "", "List regions (GB/T 2260 codes), by code.",
+          WithPaging({&kPrefix})};
+}
+
+int Run(Client& c, Args& args) {
   pb::ListRegionsRequest req;
-  req.set_code_prefix(args.Str("prefix"));
+  req.set_code_prefix(args.Get(kPrefix));
   pb::ListRegionsResponse resp;
   int rc = ListPages(
       c, args, req, &resp,
@@ -454,14 +503,37 @@ int RegionsList(Client& c, Args& args) {
   return kExitOk;
 }
 
-int RegionsUpsert(Client& c, Args& args) {
+}  // namespace regions_list
+
+namespace regions_upsert {
+
+constexpr Flag<std::string> kCode("code", "CODE",
+                                  "six-digit GB/T 2260 code, e.g. 621200",
+                                  kRequired);
+constexpr Flag<std::string> kName("name", "NAME",
+                                  "name, e.g. 陇南市 (at most 64 bytes)",
+                                  kRequired);
+constexpr Flag<bool> kKeyAssisted("key-assisted",
+                                  "a national key assisted county");
+constexpr Flag<bool> kRelocationSite("relocation-site",
+                                     "a large relocation settlement");
+
+CommandSpec Spec() {
+  return {"regions",
+          "upsert",
+          "",
+          "Create a region or replace it (flags not given become false).",
+          {&kCode, &kName, &kKeyAssisted, &kRelocationSite, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
   pb::UpsertRegionRequest req;
-  req.set_request_id(args.Str("request-id", NewRequestId()));
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
   pb::Region* r = req.mutable_region();
-  r->set_code(args.Str("code"));
-  r->set_name(args.Str("name"));
-  r->set_key_assisted(args.Bool("key-assisted"));
-  r->set_relocation_site(args.Bool("relocation-site"));
+  r->set_code(args.Get(kCode));
+  r->set_name(args.Get(kName));
+  r->set_key_assisted(args.Get(kKeyAssisted));
+  r->set_relocation_site(args.Get(kRelocationSite));
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -477,6 +549,8 @@ int RegionsUpsert(Client& c, Args& args) {
   }
   return kExitOk;
 }
+
+}  // namespace regions_upsert
 
 // Region names by code, best effort (empty on failure), for display only.
 std::map<std::string, std::string> RegionNames(Client& c) {
@@ -495,9 +569,19 @@ std::map<std::string, std::string> RegionNames(Client& c) {
   return names;
 }
 
-int PairingsList(Client& c, Args& args) {
+namespace pairings_list {
+
+constexpr Flag<std::string> kPrefix(
+    "prefix", "DIGITS", "only pairings with a side starting with DIGITS");
+
+CommandSpec Spec() {
+  return {"pairings", "list", "", "List east-west cooperation pairings.",
+          WithPaging({&kPrefix})};
+}
+
+int Run(Client& c, Args& args) {
   pb::ListPairingsRequest req;
-  req.set_code_prefix(args.Str("prefix"));
+  req.set_code_prefix(args.Get(kPrefix));
   pb::ListPairingsResponse resp;
   int rc = ListPages(
       c, args, req, &resp,
@@ -525,12 +609,34 @@ int PairingsList(Client& c, Args& args) {
   return kExitOk;
 }
 
-int PairingsAdd(Client& c, Args& args) {
+}  // namespace pairings_list
+
+namespace pairings_add {
+
+constexpr Flag<std::string> kEast("east", "CODE",
+                                  "buyer side, e.g. 370200 Qingdao", kRequired);
+constexpr Flag<std::string> kWest("west", "CODE",
+                                  "assisted side, e.g. 621200 Longnan",
+                                  kRequired);
+constexpr Flag<std::string> kNote("note", "TEXT",
+                                  "free text, at most 256 bytes");
+
+CommandSpec Spec() {
+  return {"pairings",
+          "add",
+          "",
+          "Create a pairing (or replace its note). Covers everything under "
+          "both codes.",
+          {&kEast, &kWest, &kNote, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
   pb::UpsertPairingRequest req;
-  req.set_request_id(args.Str("request-id", NewRequestId()));
-  req.mutable_pairing()->set_east_code(args.Str("east"));
-  req.mutable_pairing()->set_west_code(args.Str("west"));
-  req.mutable_pairing()->set_note(args.Str("note"));
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
+  req.mutable_pairing()->set_east_code(args.Get(kEast));
+  req.mutable_pairing()->set_west_code(args.Get(kWest));
+  req.mutable_pairing()->set_note(args.Get(kNote));
+  if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
   pb::Pairing resp;
@@ -545,11 +651,27 @@ int PairingsAdd(Client& c, Args& args) {
   return kExitOk;
 }
 
-int PairingsDelete(Client& c, Args& args) {
+}  // namespace pairings_add
+
+namespace pairings_delete {
+
+constexpr Flag<std::string> kEast("east", "CODE", "buyer side", kRequired);
+constexpr Flag<std::string> kWest("west", "CODE", "assisted side", kRequired);
+
+CommandSpec Spec() {
+  return {"pairings",
+          "delete",
+          "",
+          "Delete a pairing.",
+          {&kEast, &kWest, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
   pb::DeletePairingRequest req;
-  req.set_request_id(args.Str("request-id", NewRequestId()));
-  req.set_east_code(args.Str("east"));
-  req.set_west_code(args.Str("west"));
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
+  req.set_east_code(args.Get(kEast));
+  req.set_west_code(args.Get(kWest));
+  if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
   pb::DeletePairingResponse resp;
@@ -564,22 +686,58 @@ int PairingsDelete(Client& c, Args& args) {
   return kExitOk;
 }
 
-int OfferPost(Client& c, Args& args) {
+}  // namespace pairings_delete
+
+namespace offer_post {
+
+constexpr Flag<std::string> kSupplier("supplier", "ID",
+                                      "supplier or cooperative id", kRequired);
+constexpr Flag<std::string> kRegion("region", "CODE",
+                                    "where it grows, a known region code",
+                                    kRequired);
+constexpr Flag<std::string> kProduct("product", "CODE",
+                                     "product code, e.g. spice.sichuan_pepper",
+                                     kRequired);
+constexpr Flag<std::string> kGrade("grade", "GRADE", "premium, first or second",
+                                   kRequired);
+constexpr Flag<int64_t> kKg("kg", "KG", "quantity in kg", kRequired);
+constexpr Flag<int64_t> kFloorFen(
+    "floor-fen", "FEN", "lowest price accepted, fen per kg (100 fen = 1 yuan)",
+    kRequired);
+constexpr Flag<int64_t> kMinLotKg("min-lot-kg", "KG",
+                                  "smallest fill accepted (default: none)");
+constexpr Flag<bool> kCertified(
+    "certified", "a certified assistance product (扶贫产品认定)");
+constexpr Flag<int32_t> kHouseholds("households", "N",
+                                    "low-income households it supports");
+
+CommandSpec Spec() {
+  return {
+      "offer",
+      "post",
+      "",
+      "Post surplus produce; it matches open pledges at once. What is "
+      "left rests on the book.",
+      {&kSupplier, &kRegion, &kProduct, &kGrade, &kKg, &kFloorFen, &kMinLotKg,
+       &kExpires, &kExpiresIn, &kCertified, &kHouseholds, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
   pb::PostOfferRequest req;
-  req.set_request_id(args.Str("request-id", NewRequestId()));
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
   pb::Offer* o = req.mutable_offer();
-  o->set_supplier_id(args.Str("supplier"));
-  o->set_region_code(args.Str("region"));
-  o->set_product_code(args.Str("product"));
+  o->set_supplier_id(args.Get(kSupplier));
+  o->set_region_code(args.Get(kRegion));
+  o->set_product_code(args.Get(kProduct));
   pb::Grade grade = pb::GRADE_UNSPECIFIED;
-  ReadGrade(args, "grade", &grade);
+  ReadGrade(args, kGrade, &grade);
   o->set_grade(grade);
-  o->set_quantity_kg(args.Int64("kg"));
-  o->set_floor_price_fen_per_kg(args.Int64("floor-fen"));
-  o->set_min_lot_kg(args.Int64("min-lot-kg"));
+  o->set_quantity_kg(args.Get(kKg));
+  o->set_floor_price_fen_per_kg(args.Get(kFloorFen));
+  o->set_min_lot_kg(args.Get(kMinLotKg));
   ReadExpiry(args, o, &req);
-  o->set_certified(args.Bool("certified"));
-  o->set_households(args.Int32("households"));
+  o->set_certified(args.Get(kCertified));
+  o->set_households(args.Get(kHouseholds));
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -595,34 +753,80 @@ int OfferPost(Client& c, Args& args) {
   return kExitOk;
 }
 
-int PledgePost(Client& c, Args& args) {
+}  // namespace offer_post
+
+namespace pledge_post {
+
+constexpr Flag<std::string> kBuyer("buyer", "ID", "buyer unit id", kRequired);
+constexpr Flag<std::string> kCity("city", "CODE",
+                                  "the buyer's city, a known region code",
+                                  kRequired);
+constexpr Flag<std::string> kKind(
+    "kind", "KIND",
+    "government_unit, school, hospital, state_firm, private_firm, "
+    "army_unit, trade_union, canteen, charity, individual or platform",
+    kRequired);
+constexpr Flag<std::string> kProduct(
+    "product", "CODE",
+    "a product code or an ancestor (vegetable = any vegetable)", kRequired);
+constexpr Flag<std::string> kMinGrade("min-grade", "GRADE",
+                                      "lowest grade accepted (default: any)");
+constexpr Flag<int64_t> kKg("kg", "KG", "quantity in kg", kRequired);
+constexpr Flag<int64_t> kMaxFen("max-fen", "FEN",
+                                "highest price paid, fen per kg", kRequired);
+constexpr Flag<int64_t> kBudgetFen("budget-fen", "FEN",
+                                   "spending cap in fen (default: none)");
+constexpr Flag<int64_t> kMinLotKg("min-lot-kg", "KG",
+                                  "smallest fill accepted (default: none)");
+constexpr Flag<std::string> kScope(
+    "scope", "SCOPE",
+    "any, partners (paired regions only) or listed (default: any, or "
+    "listed with --regions)");
+constexpr Flag<std::string> kRegions(
+    "regions", "CODES",
+    "comma-separated region codes for listed, e.g. 620000,621200");
+constexpr Flag<bool> kRequireCertified(
+    "require-certified", "accept certified assistance products only");
+
+CommandSpec Spec() {
+  return {"pledge",
+          "post",
+          "",
+          "Post a purchase pledge; it matches open offers at once. What is "
+          "left rests on the book.",
+          {&kBuyer, &kCity, &kKind, &kProduct, &kMinGrade, &kKg, &kMaxFen,
+           &kBudgetFen, &kMinLotKg, &kExpires, &kExpiresIn, &kScope, &kRegions,
+           &kRequireCertified, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
   pb::PostPledgeRequest req;
-  req.set_request_id(args.Str("request-id", NewRequestId()));
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
   pb::Pledge* p = req.mutable_pledge();
-  p->set_buyer_id(args.Str("buyer"));
-  p->set_buyer_city_code(args.Str("city"));
+  p->set_buyer_id(args.Get(kBuyer));
+  p->set_buyer_city_code(args.Get(kCity));
   pb::BuyerKind kind = pb::BUYER_KIND_UNSPECIFIED;
-  ReadKind(args, &kind);
+  ReadKind(args, kKind, &kind);
   p->set_buyer_kind(kind);
-  p->set_product_code(args.Str("product"));
+  p->set_product_code(args.Get(kProduct));
   pb::Grade grade = pb::GRADE_UNSPECIFIED;
-  ReadGrade(args, "min-grade", &grade);
+  ReadGrade(args, kMinGrade, &grade);
   p->set_min_grade(grade);
-  p->set_quantity_kg(args.Int64("kg"));
-  p->set_max_price_fen_per_kg(args.Int64("max-fen"));
-  p->set_budget_fen(args.Int64("budget-fen"));
-  p->set_min_lot_kg(args.Int64("min-lot-kg"));
+  p->set_quantity_kg(args.Get(kKg));
+  p->set_max_price_fen_per_kg(args.Get(kMaxFen));
+  p->set_budget_fen(args.Get(kBudgetFen));
+  p->set_min_lot_kg(args.Get(kMinLotKg));
   ReadExpiry(args, p, &req);
   pb::Scope scope = pb::ANY;
-  ReadScope(args, &scope);
+  ReadScope(args, kScope, kRegions, &scope);
   p->set_scope(scope);
-  if (args.Has("regions")) {
+  if (args.Has(kRegions)) {
     for (absl::string_view code :
-         absl::StrSplit(args.Str("regions"), ',', absl::SkipWhitespace())) {
+         absl::StrSplit(args.Get(kRegions), ',', absl::SkipWhitespace())) {
       p->add_region_codes(std::string(absl::StripAsciiWhitespace(code)));
     }
   }
-  p->set_require_certified(args.Bool("require-certified"));
+  p->set_require_certified(args.Get(kRequireCertified));
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -638,9 +842,17 @@ int PledgePost(Client& c, Args& args) {
   return kExitOk;
 }
 
-int OfferCancel(Client& c, Args& args) {
+}  // namespace pledge_post
+
+namespace offer_cancel {
+
+CommandSpec Spec() {
+  return {"offer", "cancel", "ID", "Cancel an open offer.", {&kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
   pb::CancelOfferRequest req;
-  req.set_request_id(args.Str("request-id", NewRequestId()));
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
   req.set_id(args.PositionalId());
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
@@ -658,9 +870,17 @@ int OfferCancel(Client& c, Args& args) {
   return kExitOk;
 }
 
-int PledgeCancel(Client& c, Args& args) {
+}  // namespace offer_cancel
+
+namespace pledge_cancel {
+
+CommandSpec Spec() {
+  return {"pledge", "cancel", "ID", "Cancel an open pledge.", {&kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
   pb::CancelPledgeRequest req;
-  req.set_request_id(args.Str("request-id", NewRequestId()));
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
   req.set_id(args.PositionalId());
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
@@ -678,7 +898,13 @@ int PledgeCancel(Client& c, Args& args) {
   return kExitOk;
 }
 
-int OfferGet(Client& c, Args& args) {
+}  // namespace pledge_cancel
+
+namespace offer_get {
+
+CommandSpec Spec() { return {"offer", "get", "ID", "Show one offer.", {}}; }
+
+int Run(Client& c, Args& args) {
   pb::GetOfferRequest req;
   req.set_id(args.PositionalId());
   if (!args.error().empty()) return -1;
@@ -695,7 +921,13 @@ int OfferGet(Client& c, Args& args) {
   return kExitOk;
 }
 
-int PledgeGet(Client& c, Args& args) {
+}  // namespace offer_get
+
+namespace pledge_get {
+
+CommandSpec Spec() { return {"pledge", "get", "ID", "Show one pledge.", {}}; }
+
+int Run(Client& c, Args& args) {
   pb::GetPledgeRequest req;
   req.set_id(args.PositionalId());
   if (!args.error().empty()) return -1;
@@ -712,11 +944,27 @@ int PledgeGet(Client& c, Args& args) {
   return kExitOk;
 }
 
-int OfferList(Client& c, Args& args) {
+}  // namespace pledge_get
+
+namespace offer_list {
+
+constexpr Flag<std::string> kSupplier("supplier", "ID", "only this supplier");
+constexpr Flag<std::string> kProduct("product", "PREFIX",
+                                     "product code prefix, e.g. fruit.apple");
+constexpr Flag<std::string> kRegion("region", "DIGITS",
+                                    "region code prefix, e.g. 6212");
+
+CommandSpec Spec() {
+  return {"offer", "list", "",
+          "List offers by id (every status unless --status).",
+          WithPaging({&kSupplier, &kProduct, &kRegion, &kStatus})};
+}
+
+int Run(Client& c, Args& args) {
   pb::ListOffersRequest req;
-  req.set_supplier_id(args.Str("supplier"));
-  req.set_product_code_prefix(args.Str("product"));
-  req.set_region_code_prefix(args.Str("region"));
+  req.set_supplier_id(args.Get(kSupplier));
+  req.set_product_code_prefix(args.Get(kProduct));
+  req.set_region_code_prefix(args.Get(kRegion));
   pb::OrderStatus st = pb::ORDER_STATUS_UNSPECIFIED;
   ReadStatus(args, &st);
   req.set_status(st);
@@ -752,11 +1000,27 @@ int OfferList(Client& c, Args& args) {
   return kExitOk;
 }
 
-int PledgeList(Client& c, Args& args) {
+}  // namespace offer_list
+
+namespace pledge_list {
+
+constexpr Flag<std::string> kBuyer("buyer", "ID", "only this buyer");
+constexpr Flag<std::string> kProduct("product", "PREFIX",
+                                     "product code prefix");
+constexpr Flag<std::string> kCity("city", "DIGITS",
+                                  "buyer city code prefix, e.g. 3702");
+
+CommandSpec Spec() {
+  return {"pledge", "list", "",
+          "List pledges by id (every status unless --status).",
+          WithPaging({&kBuyer, &kProduct, &kCity, &kStatus})};
+}
+
+int Run(Client& c, Args& args) {
   pb::ListPledgesRequest req;
-  req.set_buyer_id(args.Str("buyer"));
-  req.set_product_code_prefix(args.Str("product"));
-  req.set_region_code_prefix(args.Str("city"));
+  req.set_buyer_id(args.Get(kBuyer));
+  req.set_product_code_prefix(args.Get(kProduct));
+  req.set_region_code_prefix(args.Get(kCity));
   pb::OrderStatus st = pb::ORDER_STATUS_UNSPECIFIED;
   ReadStatus(args, &st);
   req.set_status(st);
@@ -798,14 +1062,46 @@ int PledgeList(Client& c, Args& args) {
   return kExitOk;
 }
 
-int MatchesList(Client& c, Args& args) {
+}  // namespace pledge_list
+
+// The filter flags that "matches list" and "matches watch" share.
+namespace match_filter {
+
+constexpr Flag<std::string> kSupplier("supplier", "ID", "only this supplier");
+constexpr Flag<std::string> kBuyer("buyer", "ID", "only this buyer");
+constexpr Flag<uint64_t> kOffer("offer", "ID", "only this offer");
+constexpr Flag<uint64_t> kPledge("pledge", "ID", "only this pledge");
+constexpr Flag<std::string> kRegion("region", "DIGITS",
+                                    "offer region code prefix");
+
+// Sets the filter fields of a ListMatchesRequest or WatchMatchesRequest.
+template <typename Request>
+void Read(Args& args, Request* req) {
+  req->set_supplier_id(args.Get(kSupplier));
+  req->set_buyer_id(args.Get(kBuyer));
+  req->set_offer_id(args.Get(kOffer));
+  req->set_pledge_id(args.Get(kPledge));
+  req->set_region_code_prefix(args.Get(kRegion));
+}
+
+}  // namespace match_filter
+
+namespace matches_list {
+
+constexpr Flag<uint64_t> kAfter("after", "MATCH_ID",
+                                "only matches with a larger id");
+
+CommandSpec Spec() {
+  return {"matches", "list", "", "List matches (fills) by id.",
+          WithPaging({&match_filter::kSupplier, &match_filter::kBuyer,
+                      &match_filter::kOffer, &match_filter::kPledge,
+                      &match_filter::kRegion, &kAfter})};
+}
+
+int Run(Client& c, Args& args) {
   pb::ListMatchesRequest req;
-  req.set_supplier_id(args.Str("supplier"));
-  req.set_buyer_id(args.Str("buyer"));
-  req.set_offer_id(args.Uint64("offer"));
-  req.set_pledge_id(args.Uint64("pledge"));
-  req.set_region_code_prefix(args.Str("region"));
-  req.set_after_match_id(args.Uint64("after"));
+  match_filter::Read(args, &req);
+  req.set_after_match_id(args.Get(kAfter));
   pb::ListMatchesResponse resp;
   int rc = ListPages(
       c, args, req, &resp,
@@ -826,14 +1122,28 @@ int MatchesList(Client& c, Args& args) {
   return kExitOk;
 }
 
-int MatchesWatch(Client& c, Args& args) {
+}  // namespace matches_list
+
+namespace matches_watch {
+
+constexpr Flag<uint64_t> kAfter("after", "MATCH_ID",
+                                "start after this match (default 0: all)");
+
+CommandSpec Spec() {
+  return {
+      "matches",
+      "watch",
+      "",
+      "Stream matches, past then live, until Ctrl-C. It starts after "
+      "--after; with --json it prints one JSON object per line.",
+      {&kAfter, &match_filter::kSupplier, &match_filter::kBuyer,
+       &match_filter::kOffer, &match_filter::kPledge, &match_filter::kRegion}};
+}
+
+int Run(Client& c, Args& args) {
   pb::WatchMatchesRequest req;
-  req.set_after_match_id(args.Uint64("after"));
-  req.set_supplier_id(args.Str("supplier"));
-  req.set_buyer_id(args.Str("buyer"));
-  req.set_offer_id(args.Uint64("offer"));
-  req.set_pledge_id(args.Uint64("pledge"));
-  req.set_region_code_prefix(args.Str("region"));
+  req.set_after_match_id(args.Get(kAfter));
+  match_filter::Read(args, &req);
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;  // no deadline: streams until interrupted
   context.set_wait_for_ready(false);
@@ -873,9 +1183,26 @@ int MatchesWatch(Client& c, Args& args) {
   return c.Fail(status);
 }
 
-int Book(Client& c, Args& args) {
+}  // namespace matches_watch
+
+namespace book {
+
+constexpr Flag<std::string> kProduct("product", "PREFIX",
+                                     "product code prefix, e.g. vegetable");
+
+CommandSpec Spec() {
+  return {"book",
+          "",
+          "",
+          "Open orders per product: offer and pledge kg and counts, best "
+          "prices.",
+          {&kProduct}};
+}
+
+int Run(Client& c, Args& args) {
   pb::GetBookRequest req;
-  req.set_product_code_prefix(args.Str("product"));
+  req.set_product_code_prefix(args.Get(kProduct));
+  if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
   pb::GetBookResponse resp;
@@ -902,6 +1229,8 @@ int Book(Client& c, Args& args) {
   return kExitOk;
 }
 
+}  // namespace book
+
 // ---------------------------------------------------------------------------
 // admin: the operator RPCs (duijie.v1.Admin).
 
@@ -910,7 +1239,18 @@ std::unique_ptr<pb::Admin::Stub> AdminStub(const Client& c) {
       c.global().server, grpc::InsecureChannelCredentials()));
 }
 
-int AdminStateHash(Client& c, Args& args) {
+namespace admin_state_hash {
+
+CommandSpec Spec() {
+  return {"admin",
+          "state-hash",
+          "",
+          "The digest of the server's whole state and its journal position; "
+          "servers that applied the same commands print the same hash.",
+          {}};
+}
+
+int Run(Client& c, Args& args) {
   pb::GetStateHashRequest req;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -936,7 +1276,19 @@ int AdminStateHash(Client& c, Args& args) {
   return kExitOk;
 }
 
-int AdminSnapshot(Client& c, Args& args) {
+}  // namespace admin_state_hash
+
+namespace admin_snapshot {
+
+CommandSpec Spec() {
+  return {"admin",
+          "snapshot",
+          "",
+          "Write a snapshot of the state now (durable servers only).",
+          {}};
+}
+
+int Run(Client& c, Args& args) {
   pb::SnapshotRequest req;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -952,6 +1304,8 @@ int AdminSnapshot(Client& c, Args& args) {
   return kExitOk;
 }
 
+}  // namespace admin_snapshot
+
 // ---------------------------------------------------------------------------
 // The command table and help.
 
@@ -962,180 +1316,27 @@ struct Command {
   Handler handler;
 };
 
-FlagSpec RequestIdFlag() {
-  return {"request-id", "ID",
-          "idempotency key; repeat a mutation with the same id to apply it at "
-          "most once (default: a fresh random id)"};
-}
-
-std::vector<FlagSpec> PagingFlags() {
-  return {{"page-size", "N", "results per page (server default 100, max 1000)"},
-          {"page-token", "TOKEN", "continue from a previous page"},
-          {"all", "", "fetch every page"}};
-}
-
-std::vector<FlagSpec> Concat(std::vector<FlagSpec> a,
-                             const std::vector<FlagSpec>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
+// In the order help lists them.
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
-      {{"regions", "list", "", "List regions (GB/T 2260 codes), by code.",
-        Concat({{"prefix", "DIGITS",
-                 "only codes starting with DIGITS (62 = Gansu)"}},
-               PagingFlags())},
-       RegionsList},
-      {{"regions",
-        "upsert",
-        "",
-        "Create a region or replace it (flags not given become false).",
-        {{"code", "CODE", "six-digit GB/T 2260 code, e.g. 621200", true},
-         {"name", "NAME", "name, e.g. 陇南市 (at most 64 bytes)", true},
-         {"key-assisted", "", "a national key assisted county"},
-         {"relocation-site", "", "a large relocation settlement"},
-         RequestIdFlag()}},
-       RegionsUpsert},
-      {{"pairings", "list", "", "List east-west cooperation pairings.",
-        Concat({{"prefix", "DIGITS",
-                 "only pairings with a side starting with DIGITS"}},
-               PagingFlags())},
-       PairingsList},
-      {{"pairings",
-        "add",
-        "",
-        "Create a pairing (or replace its note). Covers everything under both "
-        "codes.",
-        {{"east", "CODE", "buyer side, e.g. 370200 Qingdao", true},
-         {"west", "CODE", "assisted side, e.g. 621200 Longnan", true},
-         {"note", "TEXT", "free text, at most 256 bytes"},
-         RequestIdFlag()}},
-       PairingsAdd},
-      {{"pairings",
-        "delete",
-        "",
-        "Delete a pairing.",
-        {{"east", "CODE", "buyer side", true},
-         {"west", "CODE", "assisted side", true},
-         RequestIdFlag()}},
-       PairingsDelete},
-      {{"offer",
-        "post",
-        "",
-        "Post surplus produce; it matches open pledges at once. What is left "
-        "rests on the book.",
-        {{"supplier", "ID", "supplier or cooperative id", true},
-         {"region", "CODE", "where it grows, a known region code", true},
-         {"product", "CODE", "product code, e.g. spice.sichuan_pepper", true},
-         {"grade", "GRADE", "premium, first or second", true},
-         {"kg", "KG", "quantity in kg", true},
-         {"floor-fen", "FEN",
-          "lowest price accepted, fen per kg (100 fen = 1 "
-          "yuan)",
-          true},
-         {"min-lot-kg", "KG", "smallest fill accepted (default: none)"},
-         {"expires", "TIME", "RFC 3339, e.g. 2026-12-01T00:00:00Z"},
-         {"expires-in", "DURATION", "e.g. 72h, 3d (default: 30d)"},
-         {"certified", "", "a certified assistance product (扶贫产品认定)"},
-         {"households", "N", "low-income households it supports"},
-         RequestIdFlag()}},
-       OfferPost},
-      {{"offer", "cancel", "ID", "Cancel an open offer.", {RequestIdFlag()}},
-       OfferCancel},
-      {{"offer", "get", "ID", "Show one offer.", {}}, OfferGet},
-      {{"offer", "list", "",
-        "List offers by id (every status unless --status).",
-        Concat(
-            {{"supplier", "ID", "only this supplier"},
-             {"product", "PREFIX", "product code prefix, e.g. fruit.apple"},
-             {"region", "DIGITS", "region code prefix, e.g. 6212"},
-             {"status", "STATUS", "open, filled, cancelled, expired or any"}},
-            PagingFlags())},
-       OfferList},
-      {{"pledge",
-        "post",
-        "",
-        "Post a purchase pledge; it matches open offers at once. What is left "
-        "rests on the book.",
-        {{"buyer", "ID", "buyer unit id", true},
-         {"city", "CODE", "the buyer's city, a known region code", true},
-         {"kind", "KIND",
-          "government_unit, school, hospital, state_firm, private_firm, "
-          "army_unit, trade_union, canteen, charity, individual or platform",
-          true},
-         {"product", "CODE",
-          "a product code or an ancestor (vegetable = any "
-          "vegetable)",
-          true},
-         {"min-grade", "GRADE", "lowest grade accepted (default: any)"},
-         {"kg", "KG", "quantity in kg", true},
-         {"max-fen", "FEN", "highest price paid, fen per kg", true},
-         {"budget-fen", "FEN", "spending cap in fen (default: none)"},
-         {"min-lot-kg", "KG", "smallest fill accepted (default: none)"},
-         {"expires", "TIME", "RFC 3339, e.g. 2026-12-01T00:00:00Z"},
-         {"expires-in", "DURATION", "e.g. 72h, 3d (default: 30d)"},
-         {"scope", "SCOPE",
-          "any, partners (paired regions only) or listed (default: any, or "
-          "listed with --regions)"},
-         {"regions", "CODES",
-          "comma-separated region codes for listed, e.g. "
-          "620000,621200"},
-         {"require-certified", "", "accept certified assistance products only"},
-         RequestIdFlag()}},
-       PledgePost},
-      {{"pledge", "cancel", "ID", "Cancel an open pledge.", {RequestIdFlag()}},
-       PledgeCancel},
-      {{"pledge", "get", "ID", "Show one pledge.", {}}, PledgeGet},
-      {{"pledge", "list", "",
-        "List pledges by id (every status unless --status).",
-        Concat(
-            {{"buyer", "ID", "only this buyer"},
-             {"product", "PREFIX", "product code prefix"},
-             {"city", "DIGITS", "buyer city code prefix, e.g. 3702"},
-             {"status", "STATUS", "open, filled, cancelled, expired or any"}},
-            PagingFlags())},
-       PledgeList},
-      {{"matches", "list", "", "List matches (fills) by id.",
-        Concat({{"supplier", "ID", "only this supplier"},
-                {"buyer", "ID", "only this buyer"},
-                {"offer", "ID", "only this offer"},
-                {"pledge", "ID", "only this pledge"},
-                {"region", "DIGITS", "offer region code prefix"},
-                {"after", "MATCH_ID", "only matches with a larger id"}},
-               PagingFlags())},
-       MatchesList},
-      {{"matches",
-        "watch",
-        "",
-        "Stream matches, past then live, until Ctrl-C. It starts after "
-        "--after; with --json it prints one JSON object per line.",
-        {{"after", "MATCH_ID", "start after this match (default 0: all)"},
-         {"supplier", "ID", "only this supplier"},
-         {"buyer", "ID", "only this buyer"},
-         {"offer", "ID", "only this offer"},
-         {"pledge", "ID", "only this pledge"},
-         {"region", "DIGITS", "offer region code prefix"}}},
-       MatchesWatch},
-      {{"book",
-        "",
-        "",
-        "Open orders per product: offer and pledge kg and counts, best prices.",
-        {{"product", "PREFIX", "product code prefix, e.g. vegetable"}}},
-       Book},
-      {{"admin",
-        "state-hash",
-        "",
-        "The digest of the server's whole state and its journal position; "
-        "servers that applied the same commands print the same hash.",
-        {}},
-       AdminStateHash},
-      {{"admin",
-        "snapshot",
-        "",
-        "Write a snapshot of the state now (durable servers only).",
-        {}},
-       AdminSnapshot},
+      {regions_list::Spec(), regions_list::Run},
+      {regions_upsert::Spec(), regions_upsert::Run},
+      {pairings_list::Spec(), pairings_list::Run},
+      {pairings_add::Spec(), pairings_add::Run},
+      {pairings_delete::Spec(), pairings_delete::Run},
+      {offer_post::Spec(), offer_post::Run},
+      {offer_cancel::Spec(), offer_cancel::Run},
+      {offer_get::Spec(), offer_get::Run},
+      {offer_list::Spec(), offer_list::Run},
+      {pledge_post::Spec(), pledge_post::Run},
+      {pledge_cancel::Spec(), pledge_cancel::Run},
+      {pledge_get::Spec(), pledge_get::Run},
+      {pledge_list::Spec(), pledge_list::Run},
+      {matches_list::Spec(), matches_list::Run},
+      {matches_watch::Spec(), matches_watch::Run},
+      {book::Spec(), book::Run},
+      {admin_state_hash::Spec(), admin_state_hash::Run},
+      {admin_snapshot::Spec(), admin_snapshot::Run},
   };
   return *commands;
 }
@@ -1146,21 +1347,23 @@ std::string CommandName(const CommandSpec& s) {
 
 void PrintCommandHelp(const CommandSpec& s, std::ostream& out) {
   std::string usage = absl::StrCat("duijie ", CommandName(s));
-  for (const FlagSpec& f : s.flags) {
-    if (f.required) absl::StrAppend(&usage, " --", f.name, " ", f.value);
+  for (const FlagSpec* f : s.flags) {
+    if (f->required()) {
+      absl::StrAppend(&usage, " --", f->name(), " ", f->value());
+    }
   }
   if (!s.positional.empty()) absl::StrAppend(&usage, " ", s.positional);
-  for (const FlagSpec& f : s.flags) {
-    if (!f.required) {
-      absl::StrAppend(&usage, " [--", f.name, f.value.empty() ? "" : " ",
-                      f.value, "]");
+  for (const FlagSpec* f : s.flags) {
+    if (!f->required()) {
+      absl::StrAppend(&usage, " [--", f->name(), f->value().empty() ? "" : " ",
+                      f->value(), "]");
     }
   }
   out << usage << "\n    " << s.summary << "\n";
   Table t({"", "", ""});
-  for (const FlagSpec& f : s.flags) {
-    t.AddRow({absl::StrCat("      --", f.name), f.value,
-              f.required ? f.help + " (required)" : f.help});
+  for (const FlagSpec* f : s.flags) {
+    t.AddRow({absl::StrCat("      --", f->name()), std::string(f->value()),
+              absl::StrCat(f->help(), f->required() ? " (required)" : "")});
   }
   if (t.rows() > 0) {
     t.Print(out, /*header=*/false);

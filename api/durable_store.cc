@@ -1,6 +1,6 @@
 // DurableStore: recovery, journaling and scheduled snapshots. See
-// recovery.h.
-#include "api/recovery.h"
+// durable_store.h.
+#include "api/durable_store.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "api/journal_format.h"
 
 namespace duijie {
 namespace {
@@ -120,7 +121,7 @@ absl::Status DurableStore::Recover() {
   journal_options.segment_bytes = options_.segment_bytes;
   journal_options.fsync = options_.fsync;
   absl::StatusOr<std::unique_ptr<FileJournal>> journal =
-      FileJournal::Open(journal_options, report_.last_seq + 1, engine_->now());
+      FileJournal::Open(journal_options, report_.last_seq + 1);
   if (!journal.ok()) return Prefixed(prefix, journal.status());
   journal_ = *std::move(journal);
   snapshotter_ = std::make_unique<Snapshotter>(env, dir, journal_.get());
@@ -344,8 +345,8 @@ absl::Status DurableStore::ReplayJournal(std::vector<uint64_t> segments) {
 }
 
 absl::Status DurableStore::Commit(
-    absl::Span<const WriteCommand* const> commands,
-    absl::Span<const WriteOutcome* const> outcomes) {
+    absl::Span<const Command* const> commands,
+    absl::Span<const CommandOutcome* const> outcomes) {
   return journal_->Commit(commands, outcomes);
 }
 

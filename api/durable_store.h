@@ -3,7 +3,7 @@
 //
 // Data directory layout:
 //   LOCK                          flock'ed while a server uses the directory
-//   journal-<first seq>.log       journal segments (journal.h)
+//   journal-<first seq>.log       journal segments (journal_format.h, file_journal.h)
 //   snapshot-<seq>.snap           snapshots (snapshot.h)
 //   *.damaged, *.lost             what --repair set aside (never read again)
 //
@@ -35,8 +35,8 @@
 // Thread safety: Commit, MaybeSnapshot and SnapshotNow are called by the
 // writer thread only (they read the engine, which only the writer changes);
 // position(), stats() and report() may be called from any thread.
-#ifndef DUIJIE_API_RECOVERY_H_
-#define DUIJIE_API_RECOVERY_H_
+#ifndef DUIJIE_API_DURABLE_STORE_H_
+#define DUIJIE_API_DURABLE_STORE_H_
 
 #include <cstdint>
 #include <functional>
@@ -48,8 +48,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "api/exchange_service.h"
 #include "api/file_env.h"
+#include "api/file_journal.h"
 #include "api/journal.h"
 #include "api/snapshot.h"
 #include "engine/engine.h"
@@ -111,8 +111,9 @@ class DurableStore final : public Journal {
   const RecoveryReport& report() const { return report_; }
 
   // Journal: appends and syncs the group (see FileJournal::Commit).
-  absl::Status Commit(absl::Span<const WriteCommand* const> commands,
-                      absl::Span<const WriteOutcome* const> outcomes) override;
+  absl::Status Commit(
+      absl::Span<const Command* const> commands,
+      absl::Span<const CommandOutcome* const> outcomes) override;
 
   // Journal: between groups, MaybeSnapshot().
   void AfterGroup() override { MaybeSnapshot(); }
@@ -163,4 +164,4 @@ class DurableStore final : public Journal {
 
 }  // namespace duijie
 
-#endif  // DUIJIE_API_RECOVERY_H_
+#endif  // DUIJIE_API_DURABLE_STORE_H_

@@ -1,0 +1,288 @@
+// CommandSequencer. See command_sequencer.h.
+#include "api/command_sequencer.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/synchronization/notification.h"
+
+namespace duijie {
+
+CommandSequencer::CommandSequencer(Engine* engine, SequencerOptions options)
+    : engine_(engine), options_(std::move(options)) {
+  last_stamp_.store(engine_->now());
+  published_match_id_.store(engine_->last_match_id());
+  replier_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "duijie-reply");
+    ReplyLoop();
+  });
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "duijie-writer");
+    WriterLoop();
+  });
+}
+
+CommandSequencer::~CommandSequencer() { Stop(); }
+
+void CommandSequencer::Stop() {
+  absl::MutexLock stop(&stop_mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    stopping_ = true;
+  }
+  writer_.join();  // returns once nothing is queued or being applied
+  {
+    absl::MutexLock lock(&reply_mu_);
+    reply_stopping_ = true;
+  }
+  replier_.join();  // returns once every committed group is completed
+}
+
+Micros CommandSequencer::ReadNow() const {
+  return std::max(absl::ToUnixMicros(options_.clock()),
+                  last_stamp_.load(std::memory_order_acquire));
+}
+
+Micros CommandSequencer::NextStamp() {
+  Micros now = absl::ToUnixMicros(options_.clock());
+  Micros last = last_stamp_.load(std::memory_order_relaxed);
+  if (now < last) now = last;
+  last_stamp_.store(now, std::memory_order_release);
+  return now;
+}
+
+void CommandSequencer::Enqueue(std::vector<Command> commands,
+                               std::function<void(Batch&)> done,
+                               bool may_apply_here) {
+  auto batch = std::make_unique<Batch>();
+  batch->commands = std::move(commands);
+  batch->done = std::move(done);
+  bool apply_here = false;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (!stopping_) {
+      if (may_apply_here && options_.apply_on_caller && !busy_ &&
+          queue_.empty()) {
+        busy_ = apply_here = true;
+      } else {
+        queue_.push_back(std::move(batch));
+        return;
+      }
+    }
+  }
+  if (apply_here) {
+    Group group;
+    group.push_back(std::move(batch));
+    RunGroup(group, /*on_writer=*/false);
+    absl::MutexLock lock(&queue_mu_);
+    busy_ = false;  // the writer takes what queued meanwhile
+    return;
+  }
+  batch->outcomes.assign(batch->commands.size(),
+                         absl::UnavailableError("server shutting down"));
+  batch->done(*batch);
+}
+
+bool CommandSequencer::RunOnWriter(std::function<void()> fn) {
+  auto batch = std::make_unique<Batch>();
+  batch->done = [fn = std::move(fn)](Batch&) { fn(); };
+  batch->on_writer = true;
+  absl::MutexLock lock(&queue_mu_);
+  if (stopping_) return false;
+  queue_.push_back(std::move(batch));
+  return true;
+}
+
+std::vector<CommandOutcome> CommandSequencer::Execute(
+    std::vector<Command> commands) {
+  absl::Notification notification;
+  std::vector<CommandOutcome> outcomes;
+  Enqueue(std::move(commands), [&](Batch& batch) {
+    outcomes = std::move(batch.outcomes);
+    notification.Notify();
+  });
+  notification.WaitForNotification();
+  return outcomes;
+}
+
+void CommandSequencer::WriterLoop() {
+  while (true) {
+    Group group;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return !busy_ && (!queue_.empty() || stopping_);
+      };
+      queue_mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopping, and everything is applied
+      size_t commands = 0;
+      while (!queue_.empty() &&
+             (group.empty() || commands + queue_.front()->commands.size() <=
+                                   options_.max_group_commands)) {
+        commands += queue_.front()->commands.size();
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      busy_ = true;
+    }
+    RunGroup(group, /*on_writer=*/true);
+    absl::MutexLock lock(&queue_mu_);
+    busy_ = false;
+  }
+}
+
+CommandOutcome CommandSequencer::Apply(Command& command) {
+  const Micros now = NextStamp();
+  ResolveExpiry(command, now);
+  // A command the engine would refuse is refused before the clock moves:
+  // it changes nothing and costs no journal record.
+  if (absl::Status valid = engine_->Validate(command, now); !valid.ok()) {
+    return valid;
+  }
+  if (now > engine_->now()) {
+    ticks_.push_back(MakeCommand(TickCommand{}, now));
+    tick_outcomes_.push_back(engine_->Apply(ticks_.back()));
+    journal_commands_.push_back(&ticks_.back());
+    journal_outcomes_.push_back(&tick_outcomes_.back());
+  }
+  return engine_->Apply(command);
+}
+
+void CommandSequencer::RunGroup(Group& group, bool on_writer) {
+  // Apply.
+  journal_commands_.clear();
+  journal_outcomes_.clear();
+  ticks_.clear();
+  tick_outcomes_.clear();
+  uint64_t last_match_id;
+  uint64_t applied;
+  {
+    absl::WriterMutexLock lock(&engine_mu_);
+    for (auto& batch : group) {
+      // Reserved, so that the pointers the journal list takes stay valid.
+      batch->outcomes.reserve(batch->commands.size());
+      for (Command& command : batch->commands) {
+        batch->outcomes.push_back(Apply(command));
+        if (batch->outcomes.back().ok()) {
+          journal_commands_.push_back(&command);
+          journal_outcomes_.push_back(&batch->outcomes.back());
+        }
+      }
+    }
+    last_match_id = engine_->last_match_id();
+    applied = applied_groups_.load(std::memory_order_relaxed) + 1;
+    applied_groups_.store(applied, std::memory_order_relaxed);
+  }
+
+  // Make durable: one append and one sync for the whole group.
+  if (options_.journal != nullptr) {
+    absl::Status status =
+        options_.journal->Commit(journal_commands_, journal_outcomes_);
+    if (!status.ok()) {
+      std::fprintf(stderr, "duijie-server: journal commit failed: %s\n",
+                   status.ToString().c_str());
+      std::abort();
+    }
+  }
+  MarkDurable(applied);
+
+  // Reply, then let the watchers see the new matches: here when nothing
+  // earlier still waits for the reply thread (or when a batch must complete
+  // on the writer: then once it has caught up), else on the reply thread.
+  const bool here_on_writer =
+      on_writer && std::any_of(group.begin(), group.end(),
+                               [](const auto& b) { return b->on_writer; });
+  bool here = false;
+  {
+    absl::MutexLock lock(&reply_mu_);
+    if (here_on_writer) {
+      auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reply_mu_) {
+        return reply_pending_ == 0;
+      };
+      reply_mu_.Await(absl::Condition(&idle));
+      here = true;
+    } else if (!on_writer && reply_pending_ == 0) {
+      here = true;
+    } else {
+      ++reply_pending_;
+      replies_.push_back(ReplyTask{std::move(group), last_match_id});
+    }
+  }
+  if (here) Complete(group, last_match_id);
+  if (options_.journal != nullptr) options_.journal->AfterGroup();
+}
+
+void CommandSequencer::Complete(Group& group, uint64_t last_match_id) {
+  for (auto& batch : group) batch->done(*batch);
+  Publish(last_match_id);
+}
+
+void CommandSequencer::ReplyLoop() {
+  while (true) {
+    ReplyTask task;
+    {
+      absl::MutexLock lock(&reply_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reply_mu_) {
+        return !replies_.empty() || reply_stopping_;
+      };
+      reply_mu_.Await(absl::Condition(&ready));
+      if (replies_.empty()) return;  // stopping, and everything is answered
+      task = std::move(replies_.front());
+      replies_.pop_front();
+    }
+    Complete(task.group, task.last_match_id);
+    task.group.clear();  // free the batches before reporting idle
+    absl::MutexLock lock(&reply_mu_);
+    --reply_pending_;
+  }
+}
+
+CommandSequencer::Reader::Reader(const CommandSequencer* sequencer)
+    : lock_(&sequencer->engine_mu_),
+      engine_(*sequencer->engine_),
+      // Written under engine_mu_ held exclusively, so stable while shared.
+      seen_(sequencer->applied_groups_.load(std::memory_order_relaxed)) {}
+
+void CommandSequencer::WhenDurable(uint64_t seen,
+                                   std::function<void()> finish) {
+  if (durable_groups_.load(std::memory_order_acquire) < seen) {
+    absl::MutexLock lock(&durable_mu_);
+    if (durable_groups_.load(std::memory_order_relaxed) < seen) {
+      held_reads_.push_back(HeldRead{seen, std::move(finish)});
+      return;
+    }
+  }
+  finish();
+}
+
+void CommandSequencer::MarkDurable(uint64_t group) {
+  std::vector<HeldRead> released;
+  {
+    absl::MutexLock lock(&durable_mu_);
+    durable_groups_.store(group, std::memory_order_release);
+    if (held_reads_.empty()) return;
+    auto ready = std::partition(
+        held_reads_.begin(), held_reads_.end(),
+        [group](const HeldRead& read) { return read.seen > group; });
+    released.assign(std::make_move_iterator(ready),
+                    std::make_move_iterator(held_reads_.end()));
+    held_reads_.erase(ready, held_reads_.end());
+  }
+  for (HeldRead& read : released) read.finish();
+}
+
+void CommandSequencer::Publish(uint64_t last_match_id) {
+  if (last_match_id <= published_match_id_.load(std::memory_order_relaxed)) {
+    return;
+  }
+  published_match_id_.store(last_match_id, std::memory_order_release);
+  if (options_.on_published) options_.on_published(last_match_id);
+}
+
+}  // namespace duijie

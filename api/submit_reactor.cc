@@ -1,0 +1,194 @@
+// The Submit stream. See submit_reactor.h.
+#include "api/submit_reactor.h"
+
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "api/convert.h"
+
+namespace duijie {
+namespace {
+
+// Submit batches a stream may have read but not yet written back before it
+// stops reading (back-pressure on a client that does not read replies).
+constexpr int kMaxUnwrittenBatches = 16;
+
+// Reads SubmitRequests, hands each one's commands to the pipeline as one
+// batch, and writes one SubmitResponse per request in order. Reading runs
+// ahead of the pipeline by up to kMaxUnwrittenBatches requests. Finishes
+// when the client is done writing (or the stream fails) and every batch is
+// answered; deleted in OnDone.
+class SubmitReactor final
+    : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
+ public:
+  explicit SubmitReactor(CommandSequencer* sequencer) : sequencer_(sequencer) {
+    Step([](SubmitReactor*) {});
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      return Step([](SubmitReactor* self) {
+        self->reading_ = false;
+        self->reads_done_ = true;
+      });
+    }
+    if (request_.commands_size() > kMaxSubmitCommands) {
+      grpc::Status status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("commands: at most ", kMaxSubmitCommands,
+                       " per SubmitRequest, got ", request_.commands_size()));
+      return Step([&status](SubmitReactor* self) {
+        self->reading_ = false;
+        self->Fail(std::move(status));
+      });
+    }
+    std::vector<Command> commands;
+    commands.reserve(request_.commands_size());
+    std::vector<absl::Status> rejected(request_.commands_size());
+    std::vector<v1::Command::CommandCase> cases(request_.commands_size());
+    for (int i = 0; i < request_.commands_size(); ++i) {
+      absl::StatusOr<Command> command = ToCommand(request_.commands(i));
+      if (command.ok()) {
+        commands.push_back(*std::move(command));
+      } else {
+        rejected[i] = command.status();
+      }
+      cases[i] = request_.commands(i).command_case();
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      ++in_writer_;
+      ++unwritten_;
+    }
+    sequencer_->Enqueue(
+        std::move(commands),
+        [this, rejected = std::move(rejected), cases = std::move(cases),
+         batch_id = request_.batch_id()](
+            CommandSequencer::Batch& batch) {
+          OnBatchDone(batch, rejected, cases, batch_id);
+        });
+    // Only now may the next read overwrite request_.
+    Step([](SubmitReactor* self) { self->reading_ = false; });
+  }
+
+  void OnWriteDone(bool ok) override {
+    Step([ok](SubmitReactor* self) {
+      self->writing_ = false;
+      --self->unwritten_;
+      if (!ok) {
+        self->broken_ = true;
+        self->Fail(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+      }
+    });
+  }
+
+  void OnCancel() override {
+    Step([](SubmitReactor* self) {
+      self->broken_ = true;
+      self->Fail(grpc::Status::CANCELLED);
+    });
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // Runs on the reply thread: builds the batch's response.
+  void OnBatchDone(CommandSequencer::Batch& batch,
+                   const std::vector<absl::Status>& rejected,
+                   const std::vector<v1::Command::CommandCase>& cases,
+                   const std::string& batch_id) {
+    v1::SubmitResponse response;
+    response.set_batch_id(batch_id);
+    size_t k = 0;
+    for (size_t i = 0; i < rejected.size(); ++i) {
+      const absl::Status& status = rejected[i];
+      v1::CommandResult* result = response.add_results();
+      if (!status.ok()) {
+        ToCommandError(status, result->mutable_error());
+        continue;
+      }
+      const CommandOutcome& outcome = batch.outcomes[k];
+      if (outcome.ok()) {
+        ToCommandResult(cases[i], *outcome, result);
+      } else {
+        ToCommandError(outcome.status(), result->mutable_error());
+      }
+      ++k;
+    }
+    Step([&response](SubmitReactor* self) {
+      --self->in_writer_;
+      self->pending_.push_back(std::move(response));
+    });
+  }
+
+  void Fail(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!failed_) {
+      failed_ = true;
+      status_ = std::move(status);
+    }
+  }
+
+  // Applies `update` to the state under mu_, decides the next write, read
+  // and finish and marks them started, then starts them with mu_ released.
+  // While a write or read is started this cannot finish, so the reactor
+  // outlives those calls; Finish comes last and nothing touches members
+  // after it.
+  template <typename Update>
+  void Step(Update update) {
+    bool write = false, read = false, finish = false;
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      update(this);
+      if (finished_) return;
+      if (!writing_ && !broken_ && !pending_.empty()) {
+        current_ = std::move(pending_.front());
+        pending_.pop_front();
+        writing_ = write = true;
+      }
+      if (!reading_ && !reads_done_ && !failed_ &&
+          unwritten_ < kMaxUnwrittenBatches) {
+        reading_ = read = true;
+      }
+      const bool drained = !writing_ && !reading_ && in_writer_ == 0 &&
+                           (pending_.empty() || broken_);
+      if (drained && (reads_done_ || failed_)) {
+        finished_ = finish = true;
+        status = status_;
+      }
+    }
+    if (write) StartWrite(&current_);
+    if (read) StartRead(&request_);
+    if (finish) Finish(status);
+  }
+
+  CommandSequencer* const sequencer_;
+  v1::SubmitRequest request_;   // filled by a read; used only in OnReadDone
+  v1::SubmitResponse current_;  // being written
+
+  absl::Mutex mu_;
+  std::deque<v1::SubmitResponse> pending_ ABSL_GUARDED_BY(mu_);
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;  // the client half-closed
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;      // no more writes possible
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  int in_writer_ ABSL_GUARDED_BY(mu_) = 0;  // batches the writer holds
+  int unwritten_ ABSL_GUARDED_BY(mu_) = 0;  // batches read, not written
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
+NewSubmitReactor(CommandSequencer* sequencer) {
+  return new SubmitReactor(sequencer);
+}
+
+}  // namespace duijie

@@ -1,0 +1,22 @@
+// Submit: the bulk stream. Each SubmitRequest's commands go to the commit
+// pipeline as one batch; one SubmitResponse per request comes back, in
+// order, once its batch is durable.
+#ifndef DUIJIE_API_SUBMIT_REACTOR_H_
+#define DUIJIE_API_SUBMIT_REACTOR_H_
+
+#include "api/command_sequencer.h"
+#include "duijie/v1/exchange.grpc.pb.h"
+
+namespace duijie {
+
+// Most commands one Submit request may carry.
+inline constexpr int kMaxSubmitCommands = 10000;
+
+// A reactor for one Submit stream, which deletes itself when done.
+// `sequencer` is not owned and must outlive it.
+grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
+NewSubmitReactor(CommandSequencer* sequencer);
+
+}  // namespace duijie
+
+#endif  // DUIJIE_API_SUBMIT_REACTOR_H_

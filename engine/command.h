@@ -1,0 +1,272 @@
+// Every mutation of the engine, as one closed set of commands with stable
+// numeric codes, and what each one answers.
+//
+// A command is one struct here: its code (CommandCode, explicit and written
+// to the journal, so reordering this file never changes what is on disk),
+// its body fields (listed once, in Fields(), which the journal codec, the
+// request fingerprint and the test generators all read) and its Result.
+// Engine::Apply runs any of them. Adding a command means: a new code that
+// was never used before, its struct below with Fields() and Result, its
+// alternative at the end of CommandBody, and its Apply case in the engine;
+// an existing code's fields never change meaning (a new layout is a new
+// code, as TigerBeetle introduces a change as a new operation number).
+//
+// Time is a command too: TickCommand moves the engine's clock and does all
+// time-driven work (retiring expired orders). No other command moves the
+// clock, so a rejected command changes nothing at all.
+#ifndef DUIJIE_ENGINE_COMMAND_H_
+#define DUIJIE_ENGINE_COMMAND_H_
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/byte_codec.h"
+#include "engine/types.h"
+
+namespace duijie {
+
+// Stable codes: journal records carry them. Never reuse or renumber one.
+enum class CommandCode : uint8_t {
+  kTick = 0,
+  kUpsertRegion = 1,
+  kUpsertPairing = 2,
+  kDeletePairing = 3,
+  kPostOffer = 4,
+  kPostPledge = 5,
+  kCancelOffer = 6,
+  kCancelPledge = 7,
+};
+// The largest code in use; codes above it are refused when read back.
+inline constexpr uint8_t kMaxCommandCode = 7;
+
+// What a tick did.
+struct TickResult {
+  Micros now = 0;          // the engine's clock after it
+  uint64_t expired = 0;    // orders it retired
+};
+
+// Moves the clock to Command::now (never back) and retires every resting
+// order whose expires_at <= now. The writer issues one before a command
+// whose time is later than the engine's clock; replay re-applies it.
+struct TickCommand {
+  static constexpr CommandCode kCode = CommandCode::kTick;
+  static constexpr char kName[] = "Tick";
+  using Result = TickResult;
+  template <typename Self, typename Visit>
+  static void Fields(Self&, Visit&&) {}
+};
+
+// Creates or replaces the region with region.code. Changing a region's
+// key_assisted or relocation_site flag re-ranks its resting offers.
+struct UpsertRegionCommand {
+  static constexpr CommandCode kCode = CommandCode::kUpsertRegion;
+  static constexpr char kName[] = "UpsertRegion";
+  using Result = RegionResult;
+  Region region;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.region.code);
+    v(s.region.name);
+    v(s.region.key_assisted);
+    v(s.region.relocation_site);
+  }
+};
+
+// Creates or replaces the note of the pairing (east_code, west_code). Both
+// codes must be known regions.
+struct UpsertPairingCommand {
+  static constexpr CommandCode kCode = CommandCode::kUpsertPairing;
+  static constexpr char kName[] = "UpsertPairing";
+  using Result = PairingResult;
+  Pairing pairing;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.pairing.east_code);
+    v(s.pairing.west_code);
+    v(s.pairing.note);
+  }
+};
+
+// Removes a pairing; NOT_FOUND if there is none. Answers it as it was.
+struct DeletePairingCommand {
+  static constexpr CommandCode kCode = CommandCode::kDeletePairing;
+  static constexpr char kName[] = "DeletePairing";
+  using Result = PairingResult;
+  std::string east_code;
+  std::string west_code;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.east_code);
+    v(s.west_code);
+  }
+};
+
+// Validates and posts an offer, matches it against resting pledges, and
+// rests what is left. Answers the offer as it stands and its fills.
+struct PostOfferCommand {
+  static constexpr CommandCode kCode = CommandCode::kPostOffer;
+  static constexpr char kName[] = "PostOffer";
+  using Result = OfferResult;
+  OfferSpec offer;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.offer.supplier_id);
+    v(s.offer.region_code);
+    v(s.offer.product_code);
+    v(s.offer.grade);
+    v(s.offer.quantity_kg);
+    v(s.offer.floor_price_fen_per_kg);
+    v(s.offer.min_lot_kg);
+    v(s.offer.expires_at);
+    v(s.offer.certified);
+    v(s.offer.households);
+  }
+};
+
+// The pledge's counterpart of PostOfferCommand.
+struct PostPledgeCommand {
+  static constexpr CommandCode kCode = CommandCode::kPostPledge;
+  static constexpr char kName[] = "PostPledge";
+  using Result = PledgeResult;
+  PledgeSpec pledge;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.pledge.buyer_id);
+    v(s.pledge.buyer_city_code);
+    v(s.pledge.buyer_kind);
+    v(s.pledge.product_code);
+    v(s.pledge.min_grade);
+    v(s.pledge.quantity_kg);
+    v(s.pledge.max_price_fen_per_kg);
+    v(s.pledge.budget_fen);
+    v(s.pledge.min_lot_kg);
+    v(s.pledge.expires_at);
+    v(s.pledge.scope);
+    v(s.pledge.region_codes);
+    v(s.pledge.require_certified);
+  }
+};
+
+// Cancels an open offer. NOT_FOUND for an unknown id, FAILED_PRECONDITION
+// for one already filled, cancelled or expired.
+struct CancelOfferCommand {
+  static constexpr CommandCode kCode = CommandCode::kCancelOffer;
+  static constexpr char kName[] = "CancelOffer";
+  using Result = OfferResult;
+  uint64_t offer_id = 0;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.offer_id);
+  }
+};
+
+struct CancelPledgeCommand {
+  static constexpr CommandCode kCode = CommandCode::kCancelPledge;
+  static constexpr char kName[] = "CancelPledge";
+  using Result = PledgeResult;
+  uint64_t pledge_id = 0;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.pledge_id);
+  }
+};
+
+// Every command. The order of alternatives is not a format: codes are.
+using CommandBody =
+    std::variant<TickCommand, UpsertRegionCommand, UpsertPairingCommand,
+                 DeletePairingCommand, PostOfferCommand, PostPledgeCommand,
+                 CancelOfferCommand, CancelPledgeCommand>;
+
+// Every answer (a command's Result is one of these).
+using CommandResult = std::variant<TickResult, RegionResult, PairingResult,
+                                   OfferResult, PledgeResult>;
+// An answer or the reason the command was refused.
+using CommandOutcome = absl::StatusOr<CommandResult>;
+
+// A command as the engine applies it and the journal records it.
+struct Command {
+  CommandBody body;
+  // Empty: no idempotency. Otherwise at most 128 bytes; a repeat within the
+  // engine's window answers the first answer again.
+  std::string request_id;
+  // CommandFingerprint() of the command as the client sent it (0 when
+  // request_id is empty): equal fingerprints mean "the same request".
+  uint64_t fingerprint = 0;
+  // When it is applied: the engine's clock for commands (a tick moves the
+  // clock to it first), the new clock for a tick.
+  Micros now = 0;
+  // > 0: the order's expiry is relative (PostOffer/PostPledge expires_in);
+  // ResolveExpiry turns it into expires_at = now + expires_in before the
+  // command is applied and journaled.
+  Micros expires_in = 0;
+
+  CommandCode code() const;
+};
+
+// A command of `body`'s kind with no request_id.
+template <typename Body>
+Command MakeCommand(Body body, Micros now = 0) {
+  Command command;
+  command.body = std::move(body);
+  command.now = now;
+  return command;
+}
+
+// The code of each alternative, by value: the journal's kind byte.
+CommandCode CodeOf(const CommandBody& body);
+// The body of a code, default-initialised; false for an unknown code.
+bool BodyForCode(uint8_t code, CommandBody* body);
+// "PostOffer" etc., for messages.
+const char* CommandName(CommandCode code);
+
+// Sets command.now and resolves a relative expiry against it (then clears
+// expires_in), so that what is applied and journaled is absolute and
+// replay needs no clock.
+void ResolveExpiry(Command& command, Micros now);
+
+// The engine's canonical digest of a command as the client sent it: its
+// code, its body fields in Fields() order and expires_in, request_id left
+// out. It depends only on this encoding, never on a wire format, so a new
+// protobuf or gRPC cannot turn an honest retry into a conflict. The top
+// bit is always set, which tells these digests from the ones journaled by
+// earlier versions (see idempotency.h).
+uint64_t CommandFingerprint(const Command& command);
+
+// The ids a successful command was given, recorded in the journal so that
+// replay can check it reproduces them.
+struct CommandEffect {
+  bool replayed = false;        // a repeat of an earlier request_id
+  uint64_t order_id = 0;        // offer or pledge id; 0 for reference data
+  uint64_t match_count = 0;     // fills the command made
+  uint64_t first_match_id = 0;  // 0 when it made none
+  bool operator==(const CommandEffect& o) const {
+    return replayed == o.replayed && order_id == o.order_id &&
+           match_count == o.match_count && first_match_id == o.first_match_id;
+  }
+};
+CommandEffect EffectOf(const CommandResult& result);
+
+// The journal's encoding of a body: its fields in Fields() order; strings
+// as u32 length + bytes, int and int64 as i64, uint64 as u64, bool as u8,
+// a list of strings as u32 count + strings.
+void EncodeBody(const CommandBody& body, ByteWriter& w);
+// Reads the body of command `code` written by EncodeBody; false for an
+// unknown code (the reader reports malformed bytes through ok()).
+bool DecodeBody(uint8_t code, ByteReader& r, CommandBody* body);
+
+// Calls visit(field) for each body field of `command` in Fields() order.
+template <typename Visit>
+void ForEachField(const CommandBody& body, Visit&& visit) {
+  std::visit([&](const auto& b) { b.Fields(b, visit); }, body);
+}
+template <typename Visit>
+void ForEachField(CommandBody& body, Visit&& visit) {
+  std::visit([&](auto& b) { b.Fields(b, visit); }, body);
+}
+
+}  // namespace duijie
+
+#endif  // DUIJIE_ENGINE_COMMAND_H_

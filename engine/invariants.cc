@@ -1,0 +1,148 @@
+// Engine::CheckInvariants: every derived structure rebuilt from the records
+// and compared, in the manner of exchange-core's validateInternalState.
+// Tests and fuzzers call it after every command.
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "engine/codes.h"
+#include "engine/engine_impl.h"
+
+namespace duijie {
+namespace {
+
+absl::Status Broken(std::string_view what) {
+  return absl::InternalError(absl::StrCat("engine invariant: ", Absl(what)));
+}
+
+// Book totals equal up to products whose totals are all zero (an entry
+// stays once a product has had orders).
+bool SameBooks(const absl::flat_hash_map<uint32_t, ProductBook>& a,
+               const absl::flat_hash_map<uint32_t, ProductBook>& b) {
+  const ProductBook empty;
+  for (const auto& [product, book] : a) {
+    auto it = b.find(product);
+    if (!(book == (it == b.end() ? empty : it->second))) return false;
+  }
+  for (const auto& [product, book] : b) {
+    if (!a.contains(product) && !(book == empty)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status Engine::Impl::CheckInvariants() const {
+  // Records: quantities, statuses and references in range.
+  BookTotals books;
+  for (uint64_t id = 1; id <= offers_.size(); ++id) {
+    const OfferRecord& o = offers_[id - 1];
+    if (o.remaining_kg < 0 || o.remaining_kg > o.quantity_kg ||
+        (o.status == OrderStatus::kFilled) != (o.remaining_kg == 0) ||
+        o.product >= products_.size() || !reference_.Known(o.region)) {
+      return Broken(absl::StrCat("offer ", id, " is inconsistent"));
+    }
+    if (o.status == OrderStatus::kOpen) {
+      if (o.priority != reference_.IsPriorityRegion(o.region)) {
+        return Broken(absl::StrCat("offer ", id, " is on the wrong shelf"));
+      }
+      if (o.expires_at <= now_) {
+        return Broken(absl::StrCat("offer ", id, " is open past expiry"));
+      }
+      books.OfferRested(o.product, o.remaining_kg, o.floor_price);
+    }
+  }
+  for (uint64_t id = 1; id <= pledges_.size(); ++id) {
+    const PledgeRecord& p = pledges_[id - 1];
+    if (p.remaining_kg < 0 || p.remaining_kg > p.quantity_kg ||
+        p.spent_fen < 0 || (p.budget_fen > 0 && p.spent_fen > p.budget_fen) ||
+        p.product >= products_.size() || !reference_.Known(p.city)) {
+      return Broken(absl::StrCat("pledge ", id, " is inconsistent"));
+    }
+    if (p.status == OrderStatus::kOpen) {
+      if (p.expires_at <= now_ || p.remaining_kg == 0) {
+        return Broken(absl::StrCat("pledge ", id, " should not be open"));
+      }
+      books.PledgeRested(p.product, p.remaining_kg, p.max_price);
+    }
+  }
+  // Matches against the orders they filled.
+  std::vector<int64_t> offer_filled(offers_.size()), pledge_filled(
+                                                         pledges_.size());
+  std::vector<int64_t> pledge_spent(pledges_.size());
+  for (uint64_t id = 1; id <= matches_.size(); ++id) {
+    const MatchRecord& m = matches_[id - 1];
+    if (m.offer_id == 0 || m.offer_id > offers_.size() || m.pledge_id == 0 ||
+        m.pledge_id > pledges_.size() || m.quantity_kg <= 0 ||
+        m.amount_fen != m.quantity_kg * m.price) {
+      return Broken(absl::StrCat("match ", id, " is inconsistent"));
+    }
+    offer_filled[m.offer_id - 1] += m.quantity_kg;
+    pledge_filled[m.pledge_id - 1] += m.quantity_kg;
+    pledge_spent[m.pledge_id - 1] += m.amount_fen;
+  }
+  for (uint64_t id = 1; id <= offers_.size(); ++id) {
+    const OfferRecord& o = offers_[id - 1];
+    if (o.quantity_kg - o.remaining_kg != offer_filled[id - 1]) {
+      return Broken(absl::StrCat("offer ", id, "'s fills do not add up"));
+    }
+  }
+  for (uint64_t id = 1; id <= pledges_.size(); ++id) {
+    const PledgeRecord& p = pledges_[id - 1];
+    if (p.quantity_kg - p.remaining_kg != pledge_filled[id - 1] ||
+        p.spent_fen != pledge_spent[id - 1]) {
+      return Broken(absl::StrCat("pledge ", id, "'s fills do not add up"));
+    }
+  }
+  // Derived structures.
+  if (!SameBooks(books.books(), books_.books())) {
+    return Broken("book totals differ from the open orders");
+  }
+  if (std::string diff = index_.Check(); !diff.empty()) return Broken(diff);
+  uint64_t live_expiries = 0;
+  expiries_.ForEachUntil(
+      INT64_MAX, [this](uint64_t tag) { return ExpiryLive(tag); },
+      [&](uint64_t) { ++live_expiries; });
+  uint64_t open = 0;
+  for (const OfferRecord& o : offers_) open += o.status == OrderStatus::kOpen;
+  for (const PledgeRecord& p : pledges_) open += p.status == OrderStatus::kOpen;
+  if (live_expiries != open) {
+    return Broken(absl::StrCat("expiry queue holds ", live_expiries,
+                               " open orders, the book ", open));
+  }
+  auto owners_ok = [](const auto& by_owner, const auto& records,
+                      auto owner_of) {
+    uint64_t listed = 0;
+    for (const auto& [owner, ids] : by_owner) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i] == 0 || ids[i] > records.size() ||
+            (i > 0 && ids[i] <= ids[i - 1]) ||
+            owner_of(records[ids[i] - 1]) != owner) {
+          return false;
+        }
+      }
+      listed += ids.size();
+    }
+    return listed == records.size();
+  };
+  if (!owners_ok(offers_by_supplier_, offers_,
+                 [](const OfferRecord& o) { return o.supplier; }) ||
+      !owners_ok(pledges_by_buyer_, pledges_,
+                 [](const PledgeRecord& p) { return p.buyer; }) ||
+      !owners_ok(matches_by_supplier_, matches_,
+                 [this](const MatchRecord& m) {
+                   return offers_[m.offer_id - 1].supplier;
+                 }) ||
+      !owners_ok(matches_by_buyer_, matches_,
+                 [this](const MatchRecord& m) {
+                   return pledges_[m.pledge_id - 1].buyer;
+                 })) {
+    return Broken("a per-owner list differs from the records");
+  }
+  if (!reference_.PartnerIndexConsistent()) {
+    return Broken("the partner index differs from the pairings");
+  }
+  if (!requests_.Consistent()) return Broken("request memos are inconsistent");
+  return absl::OkStatus();
+}
+
+}  // namespace duijie

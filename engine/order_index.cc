@@ -1,0 +1,353 @@
+// OrderIndex. See order_index.h for the layout and engine.cc for the
+// priority rules the searches implement.
+#include "engine/order_index.h"
+
+#include <algorithm>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
+#include "engine/codes.h"
+
+namespace duijie {
+namespace {
+
+// The scope families of the pledge sets.
+enum class ScopeFamily : uint64_t { kAny = 0, kPartnersOnly = 1, kListed = 2 };
+
+// The groups an incoming pledge searches, best first: partner offers from
+// priority regions, other partner offers, non-partner offers from priority
+// regions, the rest.
+enum class SearchGroup { kPartnerPriority, kPartner, kPriority, kOther };
+constexpr SearchGroup kSearchGroups[] = {
+    SearchGroup::kPartnerPriority, SearchGroup::kPartner,
+    SearchGroup::kPriority, SearchGroup::kOther};
+bool IsPartnerGroup(SearchGroup g) {
+  return g == SearchGroup::kPartnerPriority || g == SearchGroup::kPartner;
+}
+bool IsPriorityGroup(SearchGroup g) {
+  return g == SearchGroup::kPartnerPriority || g == SearchGroup::kPriority;
+}
+
+// Which pledges of a set an incoming offer may take in a phase.
+enum class PartnerFilter { kEither, kPartnersOnly, kNonPartnersOnly };
+
+uint64_t OfferShelfKey(uint32_t product, Grade grade, bool certified,
+                       bool priority, int32_t region_key) {
+  return (uint64_t{product} << 28) | (uint64_t(grade) << 24) |
+         (uint64_t{certified} << 23) | (uint64_t{priority} << 22) |
+         static_cast<uint64_t>(region_key);
+}
+
+uint64_t PledgeShelfKey(uint32_t product, Grade min_grade, bool require_cert,
+                        ScopeFamily family, int32_t region_key) {
+  return (uint64_t{product} << 28) | (uint64_t(min_grade) << 24) |
+         (uint64_t{require_cert} << 23) | (uint64_t(family) << 21) |
+         static_cast<uint64_t>(region_key);
+}
+
+bool AnyCovers(const CodeSet& set, int32_t code) {
+  for (int32_t c : set) {
+    if (RegionCovers(c, code)) return true;
+  }
+  return false;
+}
+
+// How a resting offer's size fits pledges; see OfferFit.
+OfferFit FitOf(const OfferRecord& o) {
+  return OfferFit{std::min(o.min_lot_kg, o.remaining_kg), o.remaining_kg};
+}
+
+OfferKey KeyOf(const OfferRecord& o, uint64_t id) {
+  return OfferKey{o.expires_at, o.floor_price, id};
+}
+
+}  // namespace
+
+template <typename Fn>
+void OrderIndex::ForEachOfferShelf(const OfferRecord& o, Fn fn) const {
+  for (int32_t region_key : RegionChainOf(o.region)) {
+    fn(OfferShelfKey(o.product, o.grade, o.certified, o.priority,
+                     region_key));
+  }
+  fn(OfferShelfKey(o.product, o.grade, o.certified, o.priority, 0));
+}
+
+template <typename Fn>
+void OrderIndex::ForEachPledgeShelf(const PledgeRecord& p, Fn fn) const {
+  auto key = [&](ScopeFamily family, int32_t region_key) {
+    return PledgeShelfKey(p.product, p.min_grade, p.require_certified, family,
+                          region_key);
+  };
+  switch (p.scope) {
+    case Scope::kAny:
+      fn(key(ScopeFamily::kAny, 0));
+      for (int32_t k : RegionChainOf(p.city)) fn(key(ScopeFamily::kAny, k));
+      break;
+    case Scope::kPartnersOnly:
+      for (int32_t k : RegionChainOf(p.city)) {
+        fn(key(ScopeFamily::kPartnersOnly, k));
+      }
+      break;
+    case Scope::kListedRegions:
+      for (int32_t k : p.listed_cover) fn(key(ScopeFamily::kListed, k));
+      break;
+  }
+}
+
+void OrderIndex::AddOffer(uint64_t id) {
+  const OfferRecord& o = offers_[id - 1];
+  const OfferKey key = KeyOf(o, id);
+  const OfferFit fit = FitOf(o);
+  ForEachOfferShelf(o, [&](uint64_t shelf) {
+    offer_trees_[shelf].Insert(offer_nodes_, key, fit);
+  });
+}
+
+void OrderIndex::RemoveOffer(uint64_t id) {
+  const OfferRecord& o = offers_[id - 1];
+  const OfferKey key = KeyOf(o, id);
+  ForEachOfferShelf(o, [&](uint64_t shelf) {
+    auto it = offer_trees_.find(shelf);
+    it->second.Erase(offer_nodes_, key);
+    if (it->second.empty()) offer_trees_.erase(it);
+  });
+}
+
+void OrderIndex::OfferResized(uint64_t id) {
+  const OfferRecord& o = offers_[id - 1];
+  const OfferKey key = KeyOf(o, id);
+  const OfferFit fit = FitOf(o);
+  ForEachOfferShelf(o, [&](uint64_t shelf) {
+    offer_trees_.find(shelf)->second.SetFit(offer_nodes_, key, fit);
+  });
+}
+
+void OrderIndex::AddPledge(uint64_t id) {
+  const PledgeRecord& p = pledges_[id - 1];
+  ForEachPledgeShelf(p, [&](uint64_t shelf) {
+    pledge_trees_[shelf].insert({-p.max_price, id});
+  });
+}
+
+void OrderIndex::RemovePledge(uint64_t id) {
+  const PledgeRecord& p = pledges_[id - 1];
+  ForEachPledgeShelf(p, [&](uint64_t shelf) {
+    auto it = pledge_trees_.find(shelf);
+    it->second.erase({-p.max_price, id});
+    if (it->second.empty()) pledge_trees_.erase(it);
+  });
+}
+
+uint64_t OrderIndex::BestOfferFor(uint64_t pledge_id,
+                                  const CodeSet& partner_west) const {
+  const PledgeRecord& p = pledges_[pledge_id - 1];
+  // Products of the subtree with an offer the pledge can afford. The
+  // book's lowest floor per product covers every indexed offer, so the
+  // others' trees cannot hold a candidate; most pledges bid below every
+  // offer and stop here without reading a tree.
+  absl::InlinedVector<uint32_t, 4> products;
+  for (uint32_t product : products_.node(p.product).subtree) {
+    if (books_.HasOfferAtOrBelow(product, p.max_price)) {
+      products.push_back(product);
+    }
+  }
+  if (products.empty()) return 0;
+  // Region keys of the partner groups, and of the others.
+  CodeSet partner_keys;
+  CodeSet other_keys;
+  if (p.scope == Scope::kListedRegions) {
+    for (int32_t listed : p.listed_cover) {
+      other_keys.push_back(listed);
+      for (int32_t west : partner_west) {
+        if (RegionCovers(listed, west)) {
+          partner_keys.push_back(west);
+        } else if (RegionCovers(west, listed)) {
+          partner_keys.push_back(listed);
+        }
+      }
+    }
+  } else {
+    partner_keys = partner_west;
+    if (p.scope == Scope::kAny) other_keys.push_back(0);
+  }
+  bool found = false;
+  OfferKey best;
+  // Reads one tree in priority order up to the first offer that fits and
+  // beats `best`. Offers too dear, or that the pledge cannot fill for its
+  // lots or budget, are passed over inside FindFirst, so the only offers
+  // this loop passes over are partner offers in the non-partner groups, and
+  // those fit only if the partner groups could not take them, which they
+  // could: in practice the first offer found is the answer.
+  const OfferQuery query{p.max_price, p.remaining_kg,
+                         std::min(p.min_lot_kg, p.remaining_kg),
+                         p.budget_left()};
+  auto scan = [&](const OfferTree& tree, bool skip_partners) {
+    OfferKey key;
+    OfferKey after;
+    const OfferKey* after_ptr = nullptr;
+    while (tree.FindFirst(offer_nodes_, after_ptr, query, &key)) {
+      if (found && !(key < best)) return;
+      const OfferRecord& o = offers_[key.offer_id - 1];
+      const bool passed_over =
+          skip_partners && AnyCovers(partner_west, o.region);
+      if (!passed_over && FillQuantity(o, p, o.floor_price) > 0) {
+        best = key;
+        found = true;
+        return;
+      }
+      after = key;
+      after_ptr = &after;
+    }
+  };
+  const int lowest_grade = static_cast<int>(p.min_grade);
+  for (SearchGroup group : kSearchGroups) {
+    const bool partner_group = IsPartnerGroup(group);
+    const bool priority = IsPriorityGroup(group);
+    const CodeSet& keys = partner_group ? partner_keys : other_keys;
+    for (uint32_t product : products) {
+      for (int grade = 1; grade <= lowest_grade; ++grade) {
+        for (int cert = p.require_certified ? 1 : 0; cert <= 1; ++cert) {
+          for (int32_t region_key : keys) {
+            auto it = offer_trees_.find(
+                OfferShelfKey(product, static_cast<Grade>(grade), cert,
+                              priority, region_key));
+            if (it != offer_trees_.end()) scan(it->second, !partner_group);
+          }
+        }
+      }
+    }
+    if (found) return best.offer_id;
+  }
+  return 0;
+}
+
+uint64_t OrderIndex::BestPledgeFor(uint64_t offer_id,
+                                   const CodeSet& partner_east) const {
+  const OfferRecord& o = offers_[offer_id - 1];
+  // Products of the chain with a pledge that bids the offer's floor (the
+  // book's highest max per product covers every indexed pledge); most
+  // offers ask more than any and stop here without reading a tree.
+  absl::InlinedVector<uint32_t, 4> products;
+  for (uint32_t product : products_.node(o.product).chain) {
+    if (books_.HasPledgeAtOrAbove(product, o.floor_price)) {
+      products.push_back(product);
+    }
+  }
+  if (products.empty()) return 0;
+  const RegionChain chain = RegionChainOf(o.region);
+  bool found = false;
+  PledgeKey best;
+  // Reads one tree in order, up to the first pledge that fits.
+  auto scan = [&](uint64_t shelf, PartnerFilter filter) {
+    auto it = pledge_trees_.find(shelf);
+    if (it == pledge_trees_.end()) return;
+    for (const PledgeKey& key : it->second) {
+      if (-key.first < o.floor_price) return;  // all further are cheaper
+      if (found && !(key < best)) return;
+      const PledgeRecord& p = pledges_[key.second - 1];
+      if (filter != PartnerFilter::kEither &&
+          AnyCovers(partner_east, p.city) !=
+              (filter == PartnerFilter::kPartnersOnly)) {
+        continue;
+      }
+      if (FillQuantity(o, p, p.max_price) == 0) continue;
+      best = key;
+      found = true;
+      return;
+    }
+  };
+  // Outside the partner phase, pledges of partner cities were already
+  // offered the chance; with no partners at all there is nothing to skip.
+  const PartnerFilter others = partner_east.empty()
+                                   ? PartnerFilter::kEither
+                                   : PartnerFilter::kNonPartnersOnly;
+  for (const bool partner_phase : {true, false}) {
+    for (uint32_t product : products) {
+      for (int grade = static_cast<int>(o.grade); grade <= 3; ++grade) {
+        for (int cert = 0; cert <= (o.certified ? 1 : 0); ++cert) {
+          auto key = [&](ScopeFamily family, int32_t region_key) {
+            return PledgeShelfKey(product, static_cast<Grade>(grade), cert,
+                                  family, region_key);
+          };
+          if (partner_phase) {
+            for (int32_t east : partner_east) {
+              scan(key(ScopeFamily::kAny, east), PartnerFilter::kEither);
+              scan(key(ScopeFamily::kPartnersOnly, east),
+                   PartnerFilter::kEither);
+            }
+            if (!partner_east.empty()) {
+              for (int32_t k : chain) {
+                scan(key(ScopeFamily::kListed, k),
+                     PartnerFilter::kPartnersOnly);
+              }
+            }
+          } else {
+            scan(key(ScopeFamily::kAny, 0), others);
+            for (int32_t k : chain) scan(key(ScopeFamily::kListed, k), others);
+          }
+        }
+      }
+    }
+    if (found) return best.second;
+  }
+  return 0;
+}
+
+std::string OrderIndex::Check() const {
+  // What the shelves should hold, rebuilt from the records.
+  absl::flat_hash_map<uint64_t, std::vector<std::pair<OfferKey, OfferFit>>>
+      want_offers;
+  for (uint64_t id = 1; id <= offers_.size(); ++id) {
+    const OfferRecord& o = offers_[id - 1];
+    if (o.status != OrderStatus::kOpen) continue;
+    ForEachOfferShelf(o, [&](uint64_t shelf) {
+      want_offers[shelf].push_back({KeyOf(o, id), FitOf(o)});
+    });
+  }
+  if (want_offers.size() != offer_trees_.size()) {
+    return absl::StrCat("offer shelves: ", offer_trees_.size(), ", expected ",
+                        want_offers.size());
+  }
+  size_t nodes = 0;
+  for (auto& [shelf, want] : want_offers) {
+    auto it = offer_trees_.find(shelf);
+    if (it == offer_trees_.end()) {
+      return absl::StrCat("offer shelf ", shelf, " is missing");
+    }
+    std::vector<std::pair<OfferKey, OfferFit>> have;
+    if (!it->second.Check(offer_nodes_, &have)) {
+      return absl::StrCat("offer shelf ", shelf, " is malformed");
+    }
+    std::sort(want.begin(), want.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (have.size() != want.size()) {
+      return absl::StrCat("offer shelf ", shelf, " holds ", have.size(),
+                          " offers, expected ", want.size());
+    }
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (!(have[i].first == want[i].first) ||
+          have[i].second.lot_kg != want[i].second.lot_kg ||
+          have[i].second.remaining_kg != want[i].second.remaining_kg) {
+        return absl::StrCat("offer shelf ", shelf, ": offer ",
+                            want[i].first.offer_id, " is out of date");
+      }
+    }
+    nodes += have.size();
+  }
+  if (nodes != offer_nodes_.live()) {
+    return absl::StrCat("offer nodes: ", offer_nodes_.live(), " live, ",
+                        nodes, " on shelves");
+  }
+  absl::flat_hash_map<uint64_t, PledgeTree> want_pledges;
+  for (uint64_t id = 1; id <= pledges_.size(); ++id) {
+    const PledgeRecord& p = pledges_[id - 1];
+    if (p.status != OrderStatus::kOpen) continue;
+    ForEachPledgeShelf(p, [&](uint64_t shelf) {
+      want_pledges[shelf].insert({-p.max_price, id});
+    });
+  }
+  if (want_pledges != pledge_trees_) return "pledge shelves differ";
+  return "";
+}
+
+}  // namespace duijie

@@ -1,0 +1,93 @@
+// OrderIndex: where resting orders sit so that an incoming order finds its
+// best counterpart without scanning, and the two best-candidate searches.
+//
+// Offers sit in OfferTrees (offer_tree.h) keyed by a shelf: (product,
+// grade, certified, priority region, region key). A region key is a region
+// code the offer's region is under (its county, prefecture and province),
+// or 0, the national key; every resting offer is on the shelf of each. A
+// pledge asks, group by group (SearchGroup), the shelves its product
+// subtree, grades and scope name: the partner groups read the shelves of
+// the west codes paired with its city, so partner status needs no
+// per-offer test; the others read the national (or listed-region) shelves
+// and pass over partner offers, which the partner groups already took if
+// they could.
+//
+// Pledges sit in B-tree sets ordered by (max price desc, id), keyed by
+// (product as posted, min grade, certified required, scope family, region
+// key): ANY pledges under their city's chain and nationally, PARTNERS_ONLY
+// pledges under their city's chain only, LISTED_REGIONS pledges under each
+// listed code. An incoming offer reads the sets of the east codes paired
+// with its region first, then the national and listed ones.
+#ifndef DUIJIE_ENGINE_ORDER_INDEX_H_
+#define DUIJIE_ENGINE_ORDER_INDEX_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "engine/book_totals.h"
+#include "engine/offer_tree.h"
+#include "engine/product_tree.h"
+#include "engine/records.h"
+#include "engine/reference_data.h"
+
+namespace duijie {
+
+class OrderIndex {
+ public:
+  // Reads the records, products and book totals it is given; none is
+  // owned, all must outlive this.
+  OrderIndex(const std::vector<OfferRecord>* offers,
+             const std::vector<PledgeRecord>* pledges,
+             const ProductTree* products, const BookTotals* books)
+      : offers_(*offers), pledges_(*pledges), products_(*products),
+        books_(*books) {}
+
+  // A resting order joins or leaves its shelves. The record must be as it
+  // was when added when it is removed.
+  void AddOffer(uint64_t id);
+  void RemoveOffer(uint64_t id);
+  // After a resting offer was partly filled: its shelves learn its size.
+  void OfferResized(uint64_t id);
+  void AddPledge(uint64_t id);
+  void RemovePledge(uint64_t id);
+
+  // The best resting offer the pledge can fill now (0 if none), given the
+  // west codes paired with its city. See engine.cc for the priority.
+  uint64_t BestOfferFor(uint64_t pledge_id, const CodeSet& partner_west) const;
+  // The best resting pledge for the offer (0 if none), given the east codes
+  // paired with its region.
+  uint64_t BestPledgeFor(uint64_t offer_id, const CodeSet& partner_east) const;
+
+  // For CheckInvariants: whether every tree is well formed and the index
+  // holds exactly the shelves of the open offers and pledges; a description
+  // of the first difference otherwise (empty when all agree).
+  std::string Check() const;
+
+ private:
+  // (-max price, pledge id): ascending order is the incoming offer's
+  // priority.
+  using PledgeKey = std::pair<int64_t, uint64_t>;
+  using PledgeTree = absl::btree_set<PledgeKey>;
+
+  template <typename Fn>
+  void ForEachOfferShelf(const OfferRecord& o, Fn fn) const;
+  template <typename Fn>
+  void ForEachPledgeShelf(const PledgeRecord& p, Fn fn) const;
+
+  const std::vector<OfferRecord>& offers_;
+  const std::vector<PledgeRecord>& pledges_;
+  const ProductTree& products_;
+  const BookTotals& books_;
+
+  OfferNodePool offer_nodes_;
+  absl::flat_hash_map<uint64_t, OfferTree> offer_trees_;    // by shelf key
+  absl::flat_hash_map<uint64_t, PledgeTree> pledge_trees_;  // by shelf key
+};
+
+}  // namespace duijie
+
+#endif  // DUIJIE_ENGINE_ORDER_INDEX_H_

@@ -1,0 +1,416 @@
+// Orders: posting (with matching), cancelling, filling, resting and
+// closing. See engine.h for the contract.
+//
+// Rules (continuous matching; an order matches on arrival, the rest rests):
+// - Compatible: the offer's product is the pledge's or under it; offer grade
+//   at least min_grade; certified if required; floor <= max; both open and
+//   unexpired (expires_at is exclusive); the offer's region allowed by the
+//   pledge's scope.
+// - A fill of q kg needs q >= the pledge's min lot or q == all it has left,
+//   and the same for the offer. q is the largest quantity within both
+//   remainders and the pledge's budget at the trade price; if that q is not
+//   allowed, no smaller one is either, so the candidate is skipped
+//   (FillQuantity, records.h).
+// - The trade price is the resting order's price.
+// - Incoming pledge, over resting offers: partner region, then priority
+//   region (key-assisted county or relocation site), then earliest expiry,
+//   lowest floor, earliest posted. Incoming offer, over resting pledges:
+//   partner buyer, then highest max price, then earliest posted.
+// After every fill the search starts again from the top, because a fill
+// changes what fits (a smaller remainder can make a skipped lot fit).
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/codes.h"
+#include "engine/engine_impl.h"
+
+namespace duijie {
+namespace {
+
+absl::Status Invalid(std::string_view field, std::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(Absl(field), ": ", Absl(why)));
+}
+
+absl::Status CheckId(std::string_view field, std::string_view id) {
+  if (id.empty()) return Invalid(field, "is empty");
+  if (id.size() > kMaxIdBytes) {
+    return Invalid(field, absl::StrCat("is ", id.size(), " bytes; at most ",
+                                       kMaxIdBytes, " allowed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRange(std::string_view field, int64_t value, int64_t lo,
+                        int64_t hi) {
+  if (value < lo || value > hi) {
+    return Invalid(
+        field, absl::StrCat(value, " is out of range [", lo, ", ", hi, "]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckExpiry(std::string_view field, Micros expires_at,
+                         Micros now) {
+  if (expires_at <= now) {
+    return Invalid(
+        field, absl::StrCat(expires_at, " us since epoch is not after now (",
+                            now, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAmount(std::string_view field, int64_t kg,
+                         int64_t fen_per_kg) {
+  int64_t product;
+  if (__builtin_mul_overflow(kg, fen_per_kg, &product)) {
+    return Invalid(field, absl::StrCat(kg, " kg at ", fen_per_kg,
+                                       " fen/kg overflows a 64-bit amount"));
+  }
+  return absl::OkStatus();
+}
+
+const char* StatusName(OrderStatus s) {
+  switch (s) {
+    case OrderStatus::kOpen:
+      return "OPEN";
+    case OrderStatus::kFilled:
+      return "FILLED";
+    case OrderStatus::kCancelled:
+      return "CANCELLED";
+    case OrderStatus::kExpired:
+      return "EXPIRED";
+  }
+  return "UNKNOWN";
+}
+
+// NOT_FOUND or FAILED_PRECONDITION unless order `id` of `count` exists and
+// is open at `now`. `kind` is "offer" or "pledge".
+absl::Status CheckCancellable(std::string_view kind, uint64_t id,
+                              uint64_t count, OrderStatus status,
+                              Micros expires_at, Micros now) {
+  if (id == 0 || id > count) {
+    return absl::NotFoundError(
+        absl::StrCat("id: ", Absl(kind), " ", id, " does not exist"));
+  }
+  const OrderStatus effective = EffectiveStatus(status, expires_at, now);
+  if (effective != OrderStatus::kOpen) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "id: ", Absl(kind), " ", id, " is ", StatusName(effective),
+        "; only an OPEN ", Absl(kind), " can be cancelled"));
+  }
+  return absl::OkStatus();
+}
+
+bool AnyCovers(const CodeSet& set, int32_t code) {
+  for (int32_t c : set) {
+    if (RegionCovers(c, code)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// --- The book -------------------------------------------------------------------
+
+void Engine::Impl::Rest(bool offer, uint64_t id) {
+  if (offer) {
+    const OfferRecord& o = offers_[id - 1];
+    index_.AddOffer(id);
+    books_.OfferRested(o.product, o.remaining_kg, o.floor_price);
+    expiries_.Add(o.expires_at, ExpiryTag(id, true));
+  } else {
+    const PledgeRecord& p = pledges_[id - 1];
+    index_.AddPledge(id);
+    books_.PledgeRested(p.product, p.remaining_kg, p.max_price);
+    expiries_.Add(p.expires_at, ExpiryTag(id, false));
+  }
+}
+
+void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
+  // Its expiry entry stays; the clock skips it (ExpiryLive).
+  if (offer) {
+    OfferRecord& o = offers_[id - 1];
+    index_.RemoveOffer(id);
+    books_.OfferLeft(o.product, o.remaining_kg, o.floor_price);
+    o.status = status;
+  } else {
+    PledgeRecord& p = pledges_[id - 1];
+    index_.RemovePledge(id);
+    books_.PledgeLeft(p.product, p.remaining_kg, p.max_price);
+    p.status = status;
+  }
+}
+
+void Engine::Impl::Rerank(int32_t region) {
+  // Only the shelves depend on the flag (book totals and expiries do not).
+  const bool priority = reference_.IsPriorityRegion(region);
+  for (uint64_t id = 1; id <= offers_.size(); ++id) {
+    OfferRecord& o = offers_[id - 1];
+    if (o.region != region || o.status != OrderStatus::kOpen ||
+        o.priority == priority) {
+      continue;
+    }
+    index_.RemoveOffer(id);
+    o.priority = priority;
+    index_.AddOffer(id);
+  }
+}
+
+void Engine::Impl::Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price,
+                        bool partner, bool incoming_pledge) {
+  OfferRecord& o = offers_[offer_id - 1];
+  PledgeRecord& p = pledges_[pledge_id - 1];
+  const int64_t q = FillQuantity(o, p, price);
+  // Cannot overflow: q x price <= quantity x price of the order whose price
+  // it is, which was checked when that order was posted.
+  const int64_t amount = q * price;
+  matches_.push_back(
+      MatchRecord{offer_id, pledge_id, q, price, amount, now_, partner});
+  const uint64_t match_id = matches_.size();
+  matches_by_supplier_[o.supplier].push_back(match_id);
+  matches_by_buyer_[p.buyer].push_back(match_id);
+  if (incoming_pledge) {
+    books_.OfferFilled(o.product, q);
+  } else {
+    books_.PledgeFilled(p.product, q);
+  }
+  o.remaining_kg -= q;
+  p.remaining_kg -= q;
+  p.spent_fen += amount;
+  if (o.remaining_kg == 0) {
+    if (incoming_pledge) {
+      Close(/*offer=*/true, offer_id, OrderStatus::kFilled);
+    } else {
+      o.status = OrderStatus::kFilled;
+    }
+  } else if (incoming_pledge) {
+    // The resting offer is smaller now: its shelves must know for the lots.
+    index_.OfferResized(offer_id);
+  }
+  if (p.remaining_kg == 0 ||
+      (p.budget_fen > 0 && p.spent_fen == p.budget_fen)) {
+    if (incoming_pledge) {
+      p.status = OrderStatus::kFilled;
+    } else {
+      Close(/*offer=*/false, pledge_id, OrderStatus::kFilled);
+    }
+  }
+}
+
+// --- Posting ------------------------------------------------------------------
+
+absl::Status Engine::Impl::Check(const PostOfferCommand& c, Micros now) const {
+  const OfferSpec& spec = c.offer;
+  int32_t region;
+  absl::Status s = CheckId("offer.supplier_id", spec.supplier_id);
+  if (s.ok()) {
+    s = reference_.CheckKnownRegion("offer.region_code", spec.region_code,
+                                    &region);
+  }
+  if (s.ok()) s = CheckProductCode("offer.product_code", spec.product_code);
+  if (s.ok()) s = CheckRange("offer.grade", spec.grade, 1, 3);
+  if (s.ok())
+    s = CheckRange("offer.quantity_kg", spec.quantity_kg, 1, kMaxQuantityKg);
+  if (s.ok()) {
+    s = CheckRange("offer.floor_price_fen_per_kg", spec.floor_price_fen_per_kg,
+                   1, kMaxPriceFenPerKg);
+  }
+  if (s.ok()) {
+    s = CheckAmount("offer.quantity_kg", spec.quantity_kg,
+                    spec.floor_price_fen_per_kg);
+  }
+  if (s.ok())
+    s = CheckRange("offer.min_lot_kg", spec.min_lot_kg, 0, spec.quantity_kg);
+  if (s.ok()) s = CheckRange("offer.households", spec.households, 0, INT32_MAX);
+  if (s.ok()) s = CheckExpiry("offer.expires_at", spec.expires_at, now);
+  return s;
+}
+
+OfferResult Engine::Impl::Execute(const PostOfferCommand& c) {
+  const OfferSpec& spec = c.offer;
+  int32_t region = 0;
+  ParseRegionCode(spec.region_code, &region);
+  OfferRecord record;
+  record.supplier = strings_.Intern(spec.supplier_id);
+  record.product = products_.Intern(spec.product_code);
+  record.region = region;
+  record.grade = static_cast<Grade>(spec.grade);
+  record.certified = spec.certified;
+  record.priority = reference_.IsPriorityRegion(region);
+  record.status = OrderStatus::kOpen;
+  record.quantity_kg = spec.quantity_kg;
+  record.remaining_kg = spec.quantity_kg;
+  record.floor_price = spec.floor_price_fen_per_kg;
+  record.min_lot_kg = spec.min_lot_kg;
+  record.households = spec.households;
+  record.expires_at = spec.expires_at;
+  record.posted_at = now_;
+  offers_.push_back(record);
+  const uint64_t id = offers_.size();
+  offers_by_supplier_[record.supplier].push_back(id);
+
+  const uint64_t first_match = matches_.size() + 1;
+  const CodeSet partner_east = reference_.PartnerEastCodes(region);
+  while (offers_[id - 1].status == OrderStatus::kOpen) {
+    const uint64_t pledge_id = index_.BestPledgeFor(id, partner_east);
+    if (pledge_id == 0) break;
+    const PledgeRecord& p = pledges_[pledge_id - 1];
+    Fill(id, pledge_id, p.max_price, AnyCovers(partner_east, p.city),
+         /*incoming_pledge=*/false);
+  }
+  if (offers_[id - 1].status == OrderStatus::kOpen) Rest(/*offer=*/true, id);
+
+  OfferResult result;
+  result.offer = MakeOfferView(id, now_);
+  result.matches = MatchRange(first_match, matches_.size() + 1 - first_match);
+  return result;
+}
+
+absl::Status Engine::Impl::Check(const PostPledgeCommand& c,
+                                 Micros now) const {
+  const PledgeSpec& spec = c.pledge;
+  int32_t city;
+  absl::Status s = CheckId("pledge.buyer_id", spec.buyer_id);
+  if (s.ok()) {
+    s = reference_.CheckKnownRegion("pledge.buyer_city_code",
+                                    spec.buyer_city_code, &city);
+  }
+  if (s.ok())
+    s = CheckRange("pledge.buyer_kind", spec.buyer_kind, 1, kMaxBuyerKind);
+  if (s.ok()) s = CheckProductCode("pledge.product_code", spec.product_code);
+  if (s.ok()) s = CheckRange("pledge.min_grade", spec.min_grade, 0, 3);
+  if (s.ok())
+    s = CheckRange("pledge.quantity_kg", spec.quantity_kg, 1, kMaxQuantityKg);
+  if (s.ok()) {
+    s = CheckRange("pledge.max_price_fen_per_kg", spec.max_price_fen_per_kg, 1,
+                   kMaxPriceFenPerKg);
+  }
+  if (s.ok()) {
+    s = CheckAmount("pledge.quantity_kg", spec.quantity_kg,
+                    spec.max_price_fen_per_kg);
+  }
+  if (s.ok())
+    s = CheckRange("pledge.budget_fen", spec.budget_fen, 0, INT64_MAX);
+  if (s.ok())
+    s = CheckRange("pledge.min_lot_kg", spec.min_lot_kg, 0, spec.quantity_kg);
+  if (s.ok()) s = CheckExpiry("pledge.expires_at", spec.expires_at, now);
+  if (s.ok()) s = CheckRange("pledge.scope", spec.scope, 0, kMaxScope);
+  if (!s.ok()) return s;
+  const bool listed_scope =
+      spec.scope == static_cast<int>(Scope::kListedRegions);
+  if (listed_scope && spec.region_codes.empty()) {
+    return Invalid("pledge.region_codes",
+                   "is empty but scope is LISTED_REGIONS");
+  }
+  if (!listed_scope && !spec.region_codes.empty()) {
+    return Invalid("pledge.region_codes",
+                   "is only allowed with scope LISTED_REGIONS");
+  }
+  if (spec.region_codes.size() > kMaxListedRegions) {
+    return Invalid("pledge.region_codes",
+                   absl::StrCat("has ", spec.region_codes.size(),
+                                " codes; at most ", kMaxListedRegions));
+  }
+  for (size_t i = 0; i < spec.region_codes.size(); ++i) {
+    int32_t code;
+    s = reference_.CheckKnownRegion(
+        absl::StrCat("pledge.region_codes[", i, "]"), spec.region_codes[i],
+        &code);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
+  const PledgeSpec& spec = c.pledge;
+  int32_t city = 0;
+  ParseRegionCode(spec.buyer_city_code, &city);
+  std::vector<int32_t> listed;
+  for (const std::string& text : spec.region_codes) {
+    int32_t code = 0;
+    ParseRegionCode(text, &code);
+    listed.push_back(code);
+  }
+  PledgeRecord record;
+  record.buyer = strings_.Intern(spec.buyer_id);
+  record.product = products_.Intern(spec.product_code);
+  record.city = city;
+  record.kind = static_cast<BuyerKind>(spec.buyer_kind);
+  record.min_grade =
+      spec.min_grade == 0 ? Grade::kSecond : static_cast<Grade>(spec.min_grade);
+  record.scope = static_cast<Scope>(spec.scope);
+  record.require_certified = spec.require_certified;
+  record.status = OrderStatus::kOpen;
+  record.quantity_kg = spec.quantity_kg;
+  record.remaining_kg = spec.quantity_kg;
+  record.max_price = spec.max_price_fen_per_kg;
+  record.budget_fen = spec.budget_fen;
+  record.spent_fen = 0;
+  record.min_lot_kg = spec.min_lot_kg;
+  record.expires_at = spec.expires_at;
+  record.posted_at = now_;
+  record.listed = listed;
+  record.listed_cover = std::move(listed);
+  KeepOutermostCodes(&record.listed_cover);
+  pledges_.push_back(std::move(record));
+  const uint64_t id = pledges_.size();
+  pledges_by_buyer_[pledges_[id - 1].buyer].push_back(id);
+
+  const uint64_t first_match = matches_.size() + 1;
+  const CodeSet partner_west = reference_.PartnerWestCodes(city);
+  while (pledges_[id - 1].status == OrderStatus::kOpen) {
+    const uint64_t offer_id = index_.BestOfferFor(id, partner_west);
+    if (offer_id == 0) break;
+    const OfferRecord& o = offers_[offer_id - 1];
+    Fill(offer_id, id, o.floor_price, AnyCovers(partner_west, o.region),
+         /*incoming_pledge=*/true);
+  }
+  if (pledges_[id - 1].status == OrderStatus::kOpen) Rest(/*offer=*/false, id);
+
+  PledgeResult result;
+  result.pledge = MakePledgeView(id, now_);
+  result.matches = MatchRange(first_match, matches_.size() + 1 - first_match);
+  return result;
+}
+
+// --- Cancelling ---------------------------------------------------------------
+
+absl::Status Engine::Impl::Check(const CancelOfferCommand& c,
+                                 Micros now) const {
+  const uint64_t id = c.offer_id;
+  const bool known = id != 0 && id <= offers_.size();
+  return CheckCancellable("offer", id, offers_.size(),
+                          known ? offers_[id - 1].status : OrderStatus::kOpen,
+                          known ? offers_[id - 1].expires_at : 0, now);
+}
+
+OfferResult Engine::Impl::Execute(const CancelOfferCommand& c) {
+  Close(/*offer=*/true, c.offer_id, OrderStatus::kCancelled);
+  OfferResult result;
+  result.offer = MakeOfferView(c.offer_id, now_);
+  result.unfilled_kg = offers_[c.offer_id - 1].remaining_kg;
+  return result;
+}
+
+absl::Status Engine::Impl::Check(const CancelPledgeCommand& c,
+                                 Micros now) const {
+  const uint64_t id = c.pledge_id;
+  const bool known = id != 0 && id <= pledges_.size();
+  return CheckCancellable(
+      "pledge", id, pledges_.size(),
+      known ? pledges_[id - 1].status : OrderStatus::kOpen,
+      known ? pledges_[id - 1].expires_at : 0, now);
+}
+
+PledgeResult Engine::Impl::Execute(const CancelPledgeCommand& c) {
+  Close(/*offer=*/false, c.pledge_id, OrderStatus::kCancelled);
+  PledgeResult result;
+  result.pledge = MakePledgeView(c.pledge_id, now_);
+  result.unfilled_kg = pledges_[c.pledge_id - 1].remaining_kg;
+  return result;
+}
+
+}  // namespace duijie

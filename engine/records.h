@@ -1,0 +1,101 @@
+// The engine's records of orders and matches, in vectors indexed by id - 1,
+// and the fill rule both sides of the book share. Internal to the engine.
+#ifndef DUIJIE_ENGINE_RECORDS_H_
+#define DUIJIE_ENGINE_RECORDS_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "engine/types.h"
+
+namespace duijie {
+
+struct OfferRecord {
+  uint32_t supplier;  // interned string
+  uint32_t product;   // ProductTree index
+  int32_t region;     // region code
+  Grade grade;
+  bool certified;
+  // The region is a priority region (key-assisted county or relocation
+  // site) as of when the offer was put on its shelf.
+  bool priority;
+  OrderStatus status;
+  int64_t quantity_kg;
+  int64_t remaining_kg;
+  int64_t floor_price;
+  int64_t min_lot_kg;
+  int64_t households;
+  Micros expires_at;
+  Micros posted_at;
+};
+
+struct PledgeRecord {
+  uint32_t buyer;    // interned string
+  uint32_t product;  // ProductTree index
+  int32_t city;      // region code
+  BuyerKind kind;
+  Grade min_grade;
+  Scope scope;
+  bool require_certified;
+  OrderStatus status;
+  int64_t quantity_kg;
+  int64_t remaining_kg;
+  int64_t max_price;
+  int64_t budget_fen;
+  int64_t spent_fen;
+  int64_t min_lot_kg;
+  Micros expires_at;
+  Micros posted_at;
+  // Listed codes as posted (for views) and with covered codes removed (for
+  // the index); empty unless scope is LISTED_REGIONS.
+  std::vector<int32_t> listed;
+  std::vector<int32_t> listed_cover;
+
+  // What the budget still allows, in fen; -1 when there is no budget cap.
+  int64_t budget_left() const {
+    return budget_fen > 0 ? budget_fen - spent_fen : -1;
+  }
+};
+
+struct MatchRecord {
+  uint64_t offer_id;
+  uint64_t pledge_id;
+  int64_t quantity_kg;
+  int64_t price;
+  int64_t amount_fen;
+  Micros matched_at;
+  bool partner;
+};
+
+// The kilograms a fill between the two would trade at `price`: the largest
+// quantity within both remainders and the budget, or 0 when that quantity
+// breaks either side's min lot (then no smaller one is allowed either).
+inline int64_t FillQuantity(int64_t offer_remaining, int64_t offer_min_lot,
+                            int64_t pledge_remaining, int64_t pledge_min_lot,
+                            int64_t budget_left, int64_t price) {
+  int64_t q = std::min(offer_remaining, pledge_remaining);
+  if (budget_left >= 0) q = std::min(q, budget_left / price);
+  if (q <= 0) return 0;
+  if (q < pledge_min_lot && q != pledge_remaining) return 0;
+  if (q < offer_min_lot && q != offer_remaining) return 0;
+  return q;
+}
+
+inline int64_t FillQuantity(const OfferRecord& o, const PledgeRecord& p,
+                            int64_t price) {
+  return FillQuantity(o.remaining_kg, o.min_lot_kg, p.remaining_kg,
+                      p.min_lot_kg, p.budget_left(), price);
+}
+
+// An order's status as read at `now`: OPEN past its expiry reads EXPIRED
+// even before a tick has retired it.
+inline OrderStatus EffectiveStatus(OrderStatus s, Micros expires_at,
+                                   Micros now) {
+  return s == OrderStatus::kOpen && expires_at <= now ? OrderStatus::kExpired
+                                                      : s;
+}
+
+}  // namespace duijie
+
+#endif  // DUIJIE_ENGINE_RECORDS_H_

@@ -1,0 +1,257 @@
+// ReferenceData. See reference_data.h.
+#include "engine/reference_data.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "engine/codes.h"
+#include "engine/engine.h"
+
+namespace duijie {
+
+absl::Status ReferenceData::CheckKnownRegion(std::string_view field,
+                                             std::string_view text,
+                                             int32_t* code) const {
+  if (absl::Status s = CheckRegionCode(field, text, code); !s.ok()) return s;
+  if (!regions_.contains(*code)) {
+    return absl::NotFoundError(absl::StrCat(Absl(field), ": region \"",
+                                            Absl(text), "\" is not known"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReferenceData::CheckRegion(const Region& region) const {
+  int32_t code;
+  if (absl::Status s = CheckRegionCode("region.code", region.code, &code);
+      !s.ok()) {
+    return s;
+  }
+  if (region.name.size() > kMaxRegionNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("region.name: is ", region.name.size(),
+                     " bytes; at most ", kMaxRegionNameBytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReferenceData::CheckPairing(const Pairing& pairing) const {
+  int32_t east, west;
+  if (absl::Status s =
+          CheckKnownRegion("pairing.east_code", pairing.east_code, &east);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          CheckKnownRegion("pairing.west_code", pairing.west_code, &west);
+      !s.ok()) {
+    return s;
+  }
+  if (pairing.note.size() > kMaxPairingNoteBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pairing.note: is ", pairing.note.size(),
+                     " bytes; at most ", kMaxPairingNoteBytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReferenceData::CheckPairingExists(
+    std::string_view east_text, std::string_view west_text) const {
+  int32_t east, west;
+  if (absl::Status s = CheckRegionCode("east_code", east_text, &east);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckRegionCode("west_code", west_text, &west);
+      !s.ok()) {
+    return s;
+  }
+  if (pairings_.count({east, west}) == 0) {
+    return absl::NotFoundError(absl::StrCat("pairing ", Absl(east_text), " - ",
+                                            Absl(west_text),
+                                            " does not exist"));
+  }
+  return absl::OkStatus();
+}
+
+bool ReferenceData::PutRegion(const Region& region) {
+  int32_t code = 0;
+  ParseRegionCode(region.code, &code);
+  auto it = regions_.find(code);
+  const bool was_priority = it != regions_.end() && it->second.priority();
+  RegionRecord& r = regions_[code];
+  r.code = strings_.Intern(region.code);
+  r.name = region.name;
+  r.key_assisted = region.key_assisted;
+  r.relocation_site = region.relocation_site;
+  return r.priority() != was_priority;
+}
+
+void ReferenceData::PutPairing(const Pairing& pairing) {
+  int32_t east = 0, west = 0;
+  ParseRegionCode(pairing.east_code, &east);
+  ParseRegionCode(pairing.west_code, &west);
+  pairings_[{east, west}] = pairing.note;
+  RebuildPartnerIndex();
+}
+
+Pairing ReferenceData::RemovePairing(std::string_view east_text,
+                                     std::string_view west_text) {
+  int32_t east = 0, west = 0;
+  ParseRegionCode(east_text, &east);
+  ParseRegionCode(west_text, &west);
+  auto it = pairings_.find({east, west});
+  Pairing removed{std::string(east_text), std::string(west_text), it->second};
+  pairings_.erase(it);
+  RebuildPartnerIndex();
+  return removed;
+}
+
+bool ReferenceData::IsPriorityRegion(int32_t region) const {
+  auto it = regions_.find(region);
+  return it != regions_.end() && it->second.priority();
+}
+
+void ReferenceData::RebuildPartnerIndex() {
+  west_by_east_.clear();
+  east_by_west_.clear();
+  for (const auto& [codes, note] : pairings_) {
+    west_by_east_[codes.first].push_back(codes.second);
+    east_by_west_[codes.second].push_back(codes.first);
+  }
+}
+
+bool ReferenceData::PartnerIndexConsistent() const {
+  size_t pairs = 0;
+  for (const auto& [east, wests] : west_by_east_) {
+    for (int32_t west : wests) {
+      if (pairings_.count({east, west}) == 0) return false;
+      ++pairs;
+    }
+  }
+  size_t reverse = 0;
+  for (const auto& [west, easts] : east_by_west_) {
+    for (int32_t east : easts) {
+      if (pairings_.count({east, west}) == 0) return false;
+      ++reverse;
+    }
+  }
+  return pairs == pairings_.size() && reverse == pairings_.size();
+}
+
+namespace {
+
+// The codes paired with `code` or any of its ancestors in `index`, with
+// codes covered by another left out.
+CodeSet PartnersOf(const absl::flat_hash_map<int32_t, CodeSet>& index,
+                   int32_t code) {
+  CodeSet out;
+  for (int32_t ancestor : RegionChainOf(code)) {
+    auto it = index.find(ancestor);
+    if (it == index.end()) continue;
+    out.insert(out.end(), it->second.begin(), it->second.end());
+  }
+  if (out.size() > 1) KeepOutermostCodes(&out);
+  return out;
+}
+
+}  // namespace
+
+CodeSet ReferenceData::PartnerWestCodes(int32_t city) const {
+  return PartnersOf(west_by_east_, city);
+}
+
+CodeSet ReferenceData::PartnerEastCodes(int32_t region) const {
+  return PartnersOf(east_by_west_, region);
+}
+
+std::vector<Region> ReferenceData::ListRegions(std::string_view prefix,
+                                               std::string_view after,
+                                               int limit, bool* more) const {
+  std::vector<int32_t> codes;
+  for (const auto& [code, r] : regions_) {
+    const std::string_view text = strings_.Get(r.code);
+    if (StartsWith(text, prefix) && text > after) codes.push_back(code);
+  }
+  std::sort(codes.begin(), codes.end());
+  *more = static_cast<int>(codes.size()) > limit;
+  if (*more) codes.resize(limit);
+  std::vector<Region> out;
+  for (int32_t code : codes) {
+    const RegionRecord& r = regions_.at(code);
+    out.push_back(Region{std::string(strings_.Get(r.code)), r.name,
+                         r.key_assisted, r.relocation_site});
+  }
+  return out;
+}
+
+std::vector<Pairing> ReferenceData::ListPairings(std::string_view prefix,
+                                                 std::string_view after_east,
+                                                 std::string_view after_west,
+                                                 int limit, bool* more) const {
+  std::vector<Pairing> out;
+  *more = false;
+  for (const auto& [codes, note] : pairings_) {
+    std::string east = RegionCodeString(codes.first);
+    std::string west = RegionCodeString(codes.second);
+    if (std::make_pair(std::string_view(east), std::string_view(west)) <=
+        std::make_pair(after_east, after_west)) {
+      continue;
+    }
+    if (!StartsWith(east, prefix) && !StartsWith(west, prefix)) continue;
+    if (static_cast<int>(out.size()) == limit) {
+      *more = true;
+      break;
+    }
+    out.push_back(Pairing{std::move(east), std::move(west), note});
+  }
+  return out;
+}
+
+void ReferenceData::Save(ByteWriter& w) const {
+  std::vector<int32_t> codes;
+  for (const auto& [code, r] : regions_) codes.push_back(code);
+  std::sort(codes.begin(), codes.end());
+  w.U64(codes.size());
+  for (int32_t code : codes) {
+    const RegionRecord& r = regions_.at(code);
+    w.U64(r.code);
+    w.Str(r.name);
+    w.U8(static_cast<uint8_t>(r.key_assisted) |
+         static_cast<uint8_t>(r.relocation_site) << 1);
+  }
+  w.U64(pairings_.size());
+  for (const auto& [key, note] : pairings_) {
+    w.I64(key.first);
+    w.I64(key.second);
+    w.Str(note);
+  }
+}
+
+bool ReferenceData::Load(ByteReader& r) {
+  const uint64_t nregions = r.Count(13);
+  for (uint64_t i = 0; i < nregions && r.ok(); ++i) {
+    const uint64_t sid = r.U64();
+    int32_t code;
+    if (sid >= strings_.size() ||
+        !ParseRegionCode(strings_.Get(static_cast<uint32_t>(sid)), &code)) {
+      return false;
+    }
+    RegionRecord& region = regions_[code];
+    region.code = static_cast<uint32_t>(sid);
+    region.name = r.Str();
+    const uint8_t flags = r.U8();
+    if (flags > 3) return false;
+    region.key_assisted = flags & 1;
+    region.relocation_site = flags & 2;
+  }
+  const uint64_t npairings = r.Count(20);
+  for (uint64_t i = 0; i < npairings && r.ok(); ++i) {
+    const int32_t east = static_cast<int32_t>(r.I64());
+    const int32_t west = static_cast<int32_t>(r.I64());
+    pairings_[{east, west}] = r.Str();
+  }
+  RebuildPartnerIndex();
+  return r.ok();
+}
+
+}  // namespace duijie

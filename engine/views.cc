@@ -1,0 +1,325 @@
+// The read side: views of orders and matches, the paged lists and the
+// book. Reads take the caller's `now`, so that an order past its expiry
+// reads as EXPIRED before a tick has retired it; they never change state.
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/codes.h"
+#include "engine/engine_impl.h"
+
+namespace duijie {
+
+
+OfferView Engine::Impl::MakeOfferView(uint64_t id, Micros now) const {
+  const OfferRecord& o = offers_[id - 1];
+  OfferView v;
+  v.offer_id = id;
+  v.supplier_id = strings_.Get(o.supplier);
+  v.region_code = reference_.CodeText(o.region);
+  v.product_code = products_.code(o.product);
+  v.grade = o.grade;
+  v.quantity_kg = o.quantity_kg;
+  v.floor_price_fen_per_kg = o.floor_price;
+  v.min_lot_kg = o.min_lot_kg;
+  v.expires_at = o.expires_at;
+  v.certified = o.certified;
+  v.households = o.households;
+  v.remaining_kg = o.remaining_kg;
+  v.status = EffectiveStatus(o.status, o.expires_at, now);
+  v.posted_at = o.posted_at;
+  return v;
+}
+
+PledgeView Engine::Impl::MakePledgeView(uint64_t id, Micros now) const {
+  const PledgeRecord& p = pledges_[id - 1];
+  PledgeView v;
+  v.pledge_id = id;
+  v.buyer_id = strings_.Get(p.buyer);
+  v.buyer_city_code = reference_.CodeText(p.city);
+  v.buyer_kind = p.kind;
+  v.product_code = products_.code(p.product);
+  v.min_grade = p.min_grade;
+  v.quantity_kg = p.quantity_kg;
+  v.max_price_fen_per_kg = p.max_price;
+  v.budget_fen = p.budget_fen;
+  v.min_lot_kg = p.min_lot_kg;
+  v.expires_at = p.expires_at;
+  v.scope = p.scope;
+  for (int32_t code : p.listed) {
+    v.region_codes.push_back(reference_.CodeText(code));
+  }
+  v.require_certified = p.require_certified;
+  v.remaining_kg = p.remaining_kg;
+  v.spent_fen = p.spent_fen;
+  v.status = EffectiveStatus(p.status, p.expires_at, now);
+  v.posted_at = p.posted_at;
+  return v;
+}
+
+MatchView Engine::Impl::MakeMatchView(uint64_t id) const {
+  const MatchRecord& m = matches_[id - 1];
+  const OfferRecord& o = offers_[m.offer_id - 1];
+  const PledgeRecord& p = pledges_[m.pledge_id - 1];
+  MatchView v;
+  v.match_id = id;
+  v.offer_id = m.offer_id;
+  v.pledge_id = m.pledge_id;
+  v.supplier_id = strings_.Get(o.supplier);
+  v.buyer_id = strings_.Get(p.buyer);
+  v.product_code = products_.code(o.product);
+  v.region_code = reference_.CodeText(o.region);
+  v.buyer_city_code = reference_.CodeText(p.city);
+  v.quantity_kg = m.quantity_kg;
+  v.price_fen_per_kg = m.price;
+  v.amount_fen = m.amount_fen;
+  v.partner = m.partner;
+  v.matched_at = m.matched_at;
+  return v;
+}
+
+std::vector<MatchView> Engine::Impl::MatchRange(uint64_t first,
+                                                uint32_t count) const {
+  std::vector<MatchView> out;
+  out.reserve(count);
+  for (uint64_t id = first; id < first + count; ++id) {
+    out.push_back(MakeMatchView(id));
+  }
+  return out;
+}
+
+absl::StatusOr<OfferView> Engine::Impl::GetOffer(uint64_t id,
+                                                 Micros now) const {
+  if (id == 0 || id > offers_.size()) {
+    return absl::NotFoundError(
+        absl::StrCat("id: offer ", id, " does not exist"));
+  }
+  return MakeOfferView(id, now);
+}
+
+absl::StatusOr<PledgeView> Engine::Impl::GetPledge(uint64_t id,
+                                                   Micros now) const {
+  if (id == 0 || id > pledges_.size()) {
+    return absl::NotFoundError(
+        absl::StrCat("id: pledge ", id, " does not exist"));
+  }
+  return MakePledgeView(id, now);
+}
+
+namespace {
+
+// Walks ids > after_id, from an owner's sorted list when there is one, and
+// collects up to `limit` that `passes`; *more tells whether another passes.
+template <typename Passes, typename Make>
+auto CollectAfter(const std::vector<uint64_t>* owned, uint64_t total,
+                  uint64_t after_id, int limit, Passes passes, Make make,
+                  bool* more) {
+  std::vector<decltype(make(uint64_t{1}))> out;
+  *more = false;
+  auto visit = [&](uint64_t id) {
+    if (!passes(id)) return true;
+    if (static_cast<int>(out.size()) == limit) {
+      *more = true;
+      return false;
+    }
+    out.push_back(make(id));
+    return true;
+  };
+  if (owned != nullptr) {
+    for (auto it = std::upper_bound(owned->begin(), owned->end(), after_id);
+         it != owned->end(); ++it) {
+      if (!visit(*it)) break;
+    }
+  } else {
+    for (uint64_t id = after_id + 1; id <= total; ++id) {
+      if (!visit(id)) break;
+    }
+  }
+  return out;
+}
+
+const std::vector<uint64_t> kNoIds;
+
+}  // namespace
+
+bool Engine::Impl::OfferPasses(const OfferRecord& o, const OrderFilter& f,
+                               Micros now) const {
+  if (f.status != 0 && static_cast<int>(EffectiveStatus(o.status, o.expires_at,
+                                                        now)) != f.status) {
+    return false;
+  }
+  if (!ProductCovers(f.product_code_prefix,
+                     products_.code(o.product))) {
+    return false;
+  }
+  return StartsWith(reference_.CodeText(o.region),
+                    f.region_code_prefix);
+}
+
+bool Engine::Impl::PledgePasses(const PledgeRecord& p, const OrderFilter& f,
+                                Micros now) const {
+  if (f.status != 0 && static_cast<int>(EffectiveStatus(p.status, p.expires_at,
+                                                        now)) != f.status) {
+    return false;
+  }
+  if (!ProductCovers(f.product_code_prefix,
+                     products_.code(p.product))) {
+    return false;
+  }
+  return StartsWith(reference_.CodeText(p.city),
+                    f.region_code_prefix);
+}
+
+bool Engine::Impl::MatchPasses(const MatchRecord& m,
+                               const MatchFilter& f) const {
+  if (f.offer_id != 0 && m.offer_id != f.offer_id) return false;
+  if (f.pledge_id != 0 && m.pledge_id != f.pledge_id) return false;
+  const OfferRecord& o = offers_[m.offer_id - 1];
+  const PledgeRecord& p = pledges_[m.pledge_id - 1];
+  if (!f.supplier_id.empty() && strings_.Get(o.supplier) != f.supplier_id) {
+    return false;
+  }
+  if (!f.buyer_id.empty() && strings_.Get(p.buyer) != f.buyer_id) {
+    return false;
+  }
+  return StartsWith(reference_.CodeText(o.region),
+                    f.region_code_prefix);
+}
+
+std::vector<OfferView> Engine::Impl::ListOffers(const OrderFilter& filter,
+                                                uint64_t after_id, int limit,
+                                                Micros now, bool* more) const {
+  const std::vector<uint64_t>* owned = nullptr;
+  if (!filter.owner_id.empty()) {
+    const uint32_t sid = strings_.Find(filter.owner_id);
+    auto it = offers_by_supplier_.find(sid);
+    owned = it == offers_by_supplier_.end() ? &kNoIds : &it->second;
+  }
+  return CollectAfter(
+      owned, offers_.size(), after_id, limit,
+      [&](uint64_t id) { return OfferPasses(offers_[id - 1], filter, now); },
+      [&](uint64_t id) { return MakeOfferView(id, now); }, more);
+}
+
+std::vector<PledgeView> Engine::Impl::ListPledges(const OrderFilter& filter,
+                                                  uint64_t after_id, int limit,
+                                                  Micros now,
+                                                  bool* more) const {
+  const std::vector<uint64_t>* owned = nullptr;
+  if (!filter.owner_id.empty()) {
+    const uint32_t sid = strings_.Find(filter.owner_id);
+    auto it = pledges_by_buyer_.find(sid);
+    owned = it == pledges_by_buyer_.end() ? &kNoIds : &it->second;
+  }
+  return CollectAfter(
+      owned, pledges_.size(), after_id, limit,
+      [&](uint64_t id) { return PledgePasses(pledges_[id - 1], filter, now); },
+      [&](uint64_t id) { return MakePledgeView(id, now); }, more);
+}
+
+std::vector<MatchView> Engine::Impl::ListMatches(const MatchFilter& filter,
+                                                 uint64_t after_id, int limit,
+                                                 bool* more) const {
+  const std::vector<uint64_t>* owned = nullptr;
+  auto owner_list = [&](const auto& index, std::string_view owner) {
+    auto it = index.find(strings_.Find(owner));
+    return it == index.end() ? &kNoIds : &it->second;
+  };
+  if (!filter.supplier_id.empty()) {
+    owned = owner_list(matches_by_supplier_, filter.supplier_id);
+  } else if (!filter.buyer_id.empty()) {
+    owned = owner_list(matches_by_buyer_, filter.buyer_id);
+  } else if (filter.offer_id != 0) {
+    owned =
+        filter.offer_id <= offers_.size()
+            ? owner_list(matches_by_supplier_,
+                         strings_.Get(offers_[filter.offer_id - 1].supplier))
+            : &kNoIds;
+  } else if (filter.pledge_id != 0) {
+    owned = filter.pledge_id <= pledges_.size()
+                ? owner_list(matches_by_buyer_,
+                             strings_.Get(pledges_[filter.pledge_id - 1].buyer))
+                : &kNoIds;
+  }
+  return CollectAfter(
+      owned, matches_.size(), after_id, limit,
+      [&](uint64_t id) { return MatchPasses(matches_[id - 1], filter); },
+      [&](uint64_t id) { return MakeMatchView(id); }, more);
+}
+
+std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
+                                            Micros now) const {
+  // Orders that have expired by `now` but that no command has retired yet
+  // are still in the totals: collect them, per product, to leave them out.
+  absl::flat_hash_map<uint32_t, ProductBook> stale;
+  expiries_.ForEachUntil(
+      now, [this](uint64_t tag) { return ExpiryLive(tag); },
+      [&](uint64_t tag) {
+        const uint64_t id = tag >> 1;
+        if (tag & 1) {
+          const OfferRecord& o = offers_[id - 1];
+          stale[o.product].offers.Rest(o.remaining_kg, o.floor_price);
+        } else {
+          const PledgeRecord& p = pledges_[id - 1];
+          stale[p.product].pledges.Rest(p.remaining_kg, p.max_price);
+        }
+      });
+  // The best price level with an order left once the stale ones are out.
+  auto best = [](const BookSide& side, const BookSide* gone, bool lowest) {
+    auto live = [&](int64_t price, int64_t count) {
+      if (gone == nullptr) return count > 0;
+      auto it = gone->prices.find(price);
+      return count > (it == gone->prices.end() ? 0 : it->second);
+    };
+    if (lowest) {
+      for (const auto& [price, count] : side.prices) {
+        if (live(price, count)) return price;
+      }
+    } else {
+      for (auto it = side.prices.rbegin(); it != side.prices.rend(); ++it) {
+        if (live(it->first, it->second)) return it->first;
+      }
+    }
+    return int64_t{0};
+  };
+  std::vector<BookLine> lines;
+  auto add_line = [&](uint32_t product, const ProductBook& book) {
+    const std::string_view code = products_.code(product);
+    auto s = stale.find(product);
+    const ProductBook* gone = s == stale.end() ? nullptr : &s->second;
+    BookLine line;
+    line.product_code = code;
+    line.open_offer_kg = book.offers.kg - (gone ? gone->offers.kg : 0);
+    line.open_offer_count = book.offers.count - (gone ? gone->offers.count : 0);
+    line.open_pledge_kg = book.pledges.kg - (gone ? gone->pledges.kg : 0);
+    line.open_pledge_count =
+        book.pledges.count - (gone ? gone->pledges.count : 0);
+    if (line.open_offer_count == 0 && line.open_pledge_count == 0) return;
+    line.best_floor_price_fen_per_kg =
+        best(book.offers, gone ? &gone->offers : nullptr, /*lowest=*/true);
+    line.best_max_price_fen_per_kg =
+        best(book.pledges, gone ? &gone->pledges : nullptr, /*lowest=*/false);
+    lines.push_back(line);
+  };
+  if (prefix.empty()) {
+    for (const auto& [product, book] : books_.books()) add_line(product, book);
+  } else {
+    // The products a prefix covers are its subtree: a product's ancestors
+    // are always in the tree, so an unknown prefix covers nothing.
+    const uint32_t known = products_.Find(prefix);
+    if (known != kNone) {
+      for (uint32_t product : products_.node(known).subtree) {
+        if (const ProductBook* book = books_.Find(product)) {
+          add_line(product, *book);
+        }
+      }
+    }
+  }
+  std::sort(lines.begin(), lines.end(),
+            [](const BookLine& a, const BookLine& b) {
+              return a.product_code < b.product_code;
+            });
+  return lines;
+}
+
+}  // namespace duijie
