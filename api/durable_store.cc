@@ -11,8 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "api/journal_format.h"
+#include "api/recovery.h"
 
 namespace duijie {
 namespace {
@@ -144,10 +144,7 @@ absl::Status DurableStore::LoadNewestSnapshot(
       status = decoded.status();
       if (status.ok()) state = *std::move(decoded);
     }
-    if (status.ok() && header_seq != seq) {
-      status = absl::DataLossError(
-          absl::StrCat("its header says seq ", header_seq, ", its name ", seq));
-    }
+    if (status.ok()) status = CheckSnapshotSeq(seq, header_seq);
     if (status.ok()) {
       auto engine = std::make_unique<Engine>(options_.engine_options);
       status = engine->LoadState(state);
@@ -159,8 +156,7 @@ absl::Status DurableStore::LoadNewestSnapshot(
       }
     }
     report_.damaged_snapshots.push_back(name);
-    Log(absl::StrCat("snapshot ", path, " is damaged (", status.message(),
-                     "); trying an older one"));
+    Log(DamagedSnapshotLine(path, status));
   }
   engine_ = std::make_unique<Engine>(options_.engine_options);
   return absl::OkStatus();
@@ -189,72 +185,51 @@ absl::Status DurableStore::ReplayJournal(std::vector<uint64_t> segments) {
     segments = std::move(kept);
   }
   // Skip the segments wholly covered by the snapshot.
-  size_t begin = 0;
-  while (begin + 1 < segments.size() && segments[begin + 1] <= base + 1) {
-    ++begin;
-  }
-  segments.erase(segments.begin(), segments.begin() + begin);
+  segments.erase(segments.begin(),
+                 segments.begin() + FirstSegmentToReplay(segments, base));
 
+  const StartDecision start_decision =
+      DecideJournalStart(dir, base, report_.damaged_snapshots, segments);
+  if (!start_decision.status.ok()) return start_decision.status;
   if (segments.empty()) {
-    if (base == 0 && !report_.damaged_snapshots.empty()) {
-      return absl::DataLossError(absl::StrCat(
-          "data_dir ", dir, ": no snapshot can be read (",
-          absl::StrJoin(report_.damaged_snapshots, ", "),
-          " damaged) and there is no journal to rebuild the state from"));
-    }
     report_.last_seq = base;
     return absl::OkStatus();
   }
-  if (segments.front() > base + 1) {
-    return absl::DataLossError(absl::StrCat(
-        "data_dir ", dir, ": journal records ", base + 1, "..",
-        segments.front() - 1, " are missing: ",
-        base == 0 ? (report_.damaged_snapshots.empty()
-                         ? std::string("there is no snapshot")
-                         : absl::StrCat(
-                               "no snapshot can be read (",
-                               absl::StrJoin(report_.damaged_snapshots, ", "),
-                               " damaged)"))
-                  : absl::StrCat("the snapshot covers up to ", base),
-        " and the oldest journal segment, ", SegmentFileName(segments.front()),
-        ", starts at ", segments.front()));
-  }
-  if (base == 0 && !report_.damaged_snapshots.empty()) {
-    Log("no snapshot can be read; rebuilding the state from the whole journal");
-  }
+  if (!start_decision.log.empty()) Log(start_decision.log);
 
   uint64_t next = segments.front();  // the seq the next segment must start at
   Engine& engine = *engine_;
   for (size_t k = 0; k < segments.size(); ++k) {
     const std::string name = SegmentFileName(segments[k]);
     const std::string path = JoinPath(dir, name);
-    // What a corruption at (offset, what) loses, and the repair.
-    auto corrupt = [&](uint64_t offset, uint64_t file_bytes,
-                       const std::string& what) -> absl::Status {
-      uint64_t later_bytes = 0;
+    // Where this segment stands, for a damage plan. It sizes the later
+    // segments (the loss the messages report), so only once damage is found.
+    auto place = [&]() {
+      SegmentPlace place;
+      place.path = path;
+      place.name = name;
+      place.last = k + 1 == segments.size();
+      place.later_segments = segments.size() - k - 1;
       for (size_t j = k + 1; j < segments.size(); ++j) {
         absl::StatusOr<uint64_t> size =
             env->FileSize(JoinPath(dir, SegmentFileName(segments[j])));
-        if (size.ok()) later_bytes += *size;
+        if (size.ok()) place.later_bytes += *size;
       }
-      std::string loss =
-          absl::StrCat(file_bytes - offset, " bytes after it in this segment");
-      if (k + 1 < segments.size()) {
-        absl::StrAppend(&loss, " and ", segments.size() - k - 1,
-                        " later segment(s) of ", later_bytes, " bytes");
+      return place;
+    };
+    // Does what `plan` says on disk. OK: go on (a torn tail) or stop
+    // replaying (repaired).
+    auto carry_out = [&](const DamagePlan& plan) -> absl::Status {
+      if (plan.action == DamageAction::kRefuse) return plan.refusal;
+      Log(plan.log);
+      if (plan.action == DamageAction::kTruncateTornTail) {
+        if (absl::Status s = env->TruncateFile(path, plan.truncate_at);
+            !s.ok()) {
+          return s;
+        }
+        report_.torn_bytes_dropped += plan.torn_bytes;
+        return absl::OkStatus();
       }
-      const std::string where =
-          absl::StrCat("journal ", path, " at offset ", offset, ": ", what);
-      if (!options_.repair) {
-        return absl::DataLossError(absl::StrCat(
-            where,
-            ". Nothing was changed. Restart with --repair to truncate "
-            "the journal here, losing ",
-            loss, "."));
-      }
-      Log(absl::StrCat("repair: ", where, "; truncating here, losing ", loss,
-                       " (kept aside as ", name, ".damaged",
-                       k + 1 < segments.size() ? " and *.lost" : "", ")"));
       absl::StatusOr<std::string> bytes = env->ReadFile(path);
       if (!bytes.ok()) return bytes.status();
       {
@@ -274,24 +249,24 @@ absl::Status DurableStore::ReplayJournal(std::vector<uint64_t> segments) {
           return s;
         }
       }
-      if (absl::Status s = env->TruncateFile(path, offset); !s.ok()) return s;
+      if (absl::Status s = env->TruncateFile(path, plan.truncate_at); !s.ok()) {
+        return s;
+      }
       if (absl::Status s = env->SyncDir(dir); !s.ok()) return s;
       report_.repaired = true;
+      if (plan.set_aside_segment) {
+        if (absl::Status s = env->RenameFile(path, absl::StrCat(path, ".lost"));
+            !s.ok()) {
+          return s;
+        }
+      }
       return absl::OkStatus();
     };
 
     if (segments[k] != next) {
-      // A segment starting past where the previous one ended.
-      absl::Status s =
-          corrupt(0, 0,
-                  absl::StrCat("segment starts at seq ", segments[k],
-                               " but the previous one ends at ", next - 1));
+      absl::Status s = carry_out(
+          PlanOutOfSequence(place(), segments[k], next, options_.repair));
       if (!s.ok()) return s;
-      // Repaired: this segment was set aside too.
-      if (absl::Status r = env->RenameFile(path, absl::StrCat(path, ".lost"));
-          !r.ok()) {
-        return r;
-      }
       break;
     }
     absl::StatusOr<std::string> data = env->ReadFile(path);
@@ -309,28 +284,10 @@ absl::Status DurableStore::ReplayJournal(std::vector<uint64_t> segments) {
     report_.replayed_bytes += scan.good_bytes;
     next = segments[k] + scan.records;
     if (scan.damaged) {
-      const bool last = k + 1 == segments.size();
-      if (last && !scan.valid_after) {
-        const uint64_t dropped = data->size() - scan.good_bytes;
-        Log(absl::StrCat("journal ", path, ": torn final record at offset ",
-                         scan.good_bytes, " (", scan.damage,
-                         "); the crash cut it short, dropping ", dropped,
-                         " bytes"));
-        if (absl::Status s = env->TruncateFile(path, scan.good_bytes);
-            !s.ok()) {
-          return s;
-        }
-        report_.torn_bytes_dropped += dropped;
-      } else {
-        std::string what = scan.damage;
-        if (scan.valid_after) {
-          absl::StrAppend(&what, ", followed by ", scan.records_after,
-                          " readable record(s)");
-        }
-        absl::Status s = corrupt(scan.good_bytes, data->size(), what);
-        if (!s.ok()) return s;
-        break;
-      }
+      const DamagePlan plan =
+          PlanSegmentDamage(place(), scan, data->size(), options_.repair);
+      if (absl::Status s = carry_out(plan); !s.ok()) return s;
+      if (plan.action == DamageAction::kRepair) break;
     }
   }
   report_.last_seq = std::max(base, next - 1);

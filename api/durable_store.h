@@ -25,6 +25,8 @@
 //      (<name>.damaged), renames later segments to <name>.lost, truncates at
 //      the damage, and goes on.
 //   4. A new journal segment is started after the last replayed record.
+// Each case and what it leads to, with and without repair, is a row of the
+// table in recovery.h, which makes these decisions; this does the I/O.
 //
 // Errors: INVALID_ARGUMENT for an empty directory name; NOT_FOUND when the
 // directory's parent does not exist (the directory itself is created);

@@ -1,10 +1,14 @@
-// Engine benchmarks on the standard workload (issue 5).
+// Engine benchmarks on the standard workload.
 //
 // BM_GlutWeek/<book>: duijie::Engine alone. Setup (not timed): a fresh
 // engine gets the workload's reference data and prefill, which brings the
 // book to <book> resting orders. Timed: the measured commands, converted to
-// engine specs beforehand (by api/convert, as the server does), applied one
-// after another. items_per_second is commands per second. Counters:
+// engine Commands beforehand (by api/convert, as the server does), applied
+// one after another through Engine::Apply; a write whose time is later than
+// the engine's clock is preceded by a TickCommand to that time (as the
+// server's writer does), and the tick is timed as part of the write. Reads
+// run at the record's time. items_per_second is commands per second
+// (ticks not counted). Counters:
 //   p50_ns, p99_ns, p999_ns  per-command latency from a log-bucketed
 //                            histogram of rdtsc deltas (6% buckets; each
 //                            figure includes timer_ns of timer overhead)
@@ -141,19 +145,19 @@ struct GetBookRead {
   std::string prefix;
 };
 
-struct Command {
+// One workload record: a write as the engine's Command (stamped with its
+// time, expiry resolved, as the server's writer does), or a read.
+struct Step {
   Micros at = 0;
-  std::variant<Region, Pairing, OfferSpec, PledgeSpec, CancelOfferCommand,
-               CancelPledgeCommand, GetOfferRead, GetPledgeRead, GetBookRead>
-      body;
+  std::variant<Command, GetOfferRead, GetPledgeRead, GetBookRead> body;
 };
 
 // Converts one record; exits on a record the API would refuse (a broken
 // workload is not a benchmark).
-Command Convert(const WorkloadRecord& r) {
-  Command c;
+Step Convert(const WorkloadRecord& r) {
+  Step c;
   c.at = r.at_micros();
-  absl::StatusOr<WriteCommand> write = absl::InternalError("no command");
+  absl::StatusOr<Command> write = absl::InternalError("no command");
   switch (r.command_case()) {
     case WorkloadRecord::kUpsertRegion:
       write = ToCommand(r.upsert_region());
@@ -190,17 +194,8 @@ Command Convert(const WorkloadRecord& r) {
                  write.status().ToString().c_str());
     std::exit(1);
   }
-  std::visit(
-      [&](auto& body) {
-        using T = std::decay_t<decltype(body)>;
-        if constexpr (std::is_same_v<T, DeletePairingCommand>) {
-          std::fprintf(stderr, "unexpected DeletePairing in workload\n");
-          std::exit(1);
-        } else {
-          c.body = std::move(body);
-        }
-      },
-      write->body);
+  ResolveExpiry(*write, c.at);  // command.now = at; expires_in made absolute
+  c.body = *std::move(write);
   return c;
 }
 
@@ -217,7 +212,8 @@ struct Outcome {
 
 // With DUIJIE_BENCH_DIGEST=1, a hash of every command's outcome (status
 // code, order state, fills), to show that an engine change keeps behaviour
-// identical on the whole workload. Off in timed runs.
+// identical on the whole workload. Off in timed runs. Ticks are not part
+// of it: a write's outcome is its own answer.
 const bool g_digest_on = std::getenv("DUIJIE_BENCH_DIGEST") != nullptr;
 uint64_t g_outcome_digest = 0xcbf29ce484222325ull;
 
@@ -227,65 +223,110 @@ void Mix(uint64_t v) {
   g_outcome_digest ^= g_outcome_digest >> 29;
 }
 
+// What an answer adds to the digest after its status code. Region and
+// pairing answers (and ticks, never digested) add nothing.
 template <typename R>
-void DigestResult(const absl::StatusOr<R>& r) {
-  Mix(static_cast<uint64_t>(r.status().code()));
-  if (!r.ok()) return;
+void DigestBody(const R& r) {
   if constexpr (std::is_same_v<R, OfferResult> ||
                 std::is_same_v<R, PledgeResult>) {
-    for (const MatchView& m : r->matches) {
+    for (const MatchView& m : r.matches) {
       Mix(m.match_id), Mix(m.offer_id), Mix(m.pledge_id);
       Mix(m.quantity_kg), Mix(m.price_fen_per_kg), Mix(m.partner);
     }
-    Mix(r->unfilled_kg);
+    Mix(r.unfilled_kg);
+    Mix(static_cast<uint64_t>(absl::StatusCode::kOk));  // the view's, as read
     if constexpr (std::is_same_v<R, OfferResult>) {
-      DigestResult(absl::StatusOr<OfferView>(r->offer));
+      DigestBody(r.offer);
     } else {
-      DigestResult(absl::StatusOr<PledgeView>(r->pledge));
+      DigestBody(r.pledge);
     }
   } else if constexpr (std::is_same_v<R, OfferView>) {
-    Mix(r->offer_id), Mix(r->remaining_kg), Mix(static_cast<int>(r->status));
+    Mix(r.offer_id), Mix(r.remaining_kg), Mix(static_cast<int>(r.status));
   } else if constexpr (std::is_same_v<R, PledgeView>) {
-    Mix(r->pledge_id), Mix(r->remaining_kg), Mix(r->spent_fen);
-    Mix(static_cast<int>(r->status));
+    Mix(r.pledge_id), Mix(r.remaining_kg), Mix(r.spent_fen);
+    Mix(static_cast<int>(r.status));
+  } else if constexpr (std::is_same_v<R, CommandResult>) {
+    std::visit([](const auto& typed) { DigestBody(typed); }, r);
   }
 }
 
-// Applies one command to an Engine or a ReferenceMatcher.
+template <typename R>
+void DigestResult(const absl::StatusOr<R>& r) {
+  Mix(static_cast<uint64_t>(r.status().code()));
+  if (r.ok()) DigestBody(*r);
+}
+
+// The outcome of a write, whatever answered it (the engine's
+// CommandResult or the reference's typed result).
+template <typename R>
+void Record(const absl::StatusOr<R>& r, Outcome* out) {
+  benchmark::DoNotOptimize(r);
+  if (g_digest_on) DigestResult(r);
+  out->ok = r.ok();
+  if (!r.ok()) return;
+  if constexpr (std::is_same_v<R, CommandResult>) {
+    if (const auto* o = std::get_if<OfferResult>(&*r)) {
+      out->matches = o->matches.size();
+    } else if (const auto* p = std::get_if<PledgeResult>(&*r)) {
+      out->matches = p->matches.size();
+    }
+  } else if constexpr (std::is_same_v<R, OfferResult> ||
+                       std::is_same_v<R, PledgeResult>) {
+    out->matches = r->matches.size();
+  }
+}
+
+// A write to the engine, as the server's writer applies it: a tick first
+// when the command's time is later than the engine's clock, then the
+// command at that clock. Both are timed.
+void Write(Engine& e, const Command& command, Outcome* out) {
+  if (command.now > e.now()) {
+    absl::StatusOr<CommandResult> tick =
+        e.Apply(MakeCommand(TickCommand{}, command.now));
+    benchmark::DoNotOptimize(tick);
+  }
+  Record(e.Apply(command), out);
+}
+
+// The same write to the reference matcher, which takes the command's body
+// unpacked and moves its own clock first.
+void Write(ReferenceMatcher& m, const Command& command, Outcome* out) {
+  const ReferenceContext ctx{command.now, command.request_id,
+                             command.fingerprint};
+  std::visit(
+      [&](const auto& b) {
+        using T = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<T, TickCommand>) {
+          m.AdvanceClock(command.now);
+        } else if constexpr (std::is_same_v<T, UpsertRegionCommand>) {
+          Record(m.UpsertRegion(ctx, b.region), out);
+        } else if constexpr (std::is_same_v<T, UpsertPairingCommand>) {
+          Record(m.UpsertPairing(ctx, b.pairing), out);
+        } else if constexpr (std::is_same_v<T, DeletePairingCommand>) {
+          Record(m.DeletePairing(ctx, b.east_code, b.west_code), out);
+        } else if constexpr (std::is_same_v<T, PostOfferCommand>) {
+          Record(m.PostOffer(ctx, b.offer), out);
+        } else if constexpr (std::is_same_v<T, PostPledgeCommand>) {
+          Record(m.PostPledge(ctx, b.pledge), out);
+        } else if constexpr (std::is_same_v<T, CancelOfferCommand>) {
+          Record(m.CancelOffer(ctx, b.offer_id), out);
+        } else {
+          static_assert(std::is_same_v<T, CancelPledgeCommand>);
+          Record(m.CancelPledge(ctx, b.pledge_id), out);
+        }
+      },
+      command.body);
+}
+
+// Applies one step to an Engine or a ReferenceMatcher.
 template <typename M>
-Outcome Apply(M& m, const Command& c) {
-  CommandContext ctx;
-  ctx.now = c.at;
+Outcome Apply(M& m, const Step& c) {
   Outcome out;
   std::visit(
       [&](const auto& b) {
         using T = std::decay_t<decltype(b)>;
-        if constexpr (std::is_same_v<T, Region>) {
-          out.ok = m.UpsertRegion(ctx, b).ok();
-        } else if constexpr (std::is_same_v<T, Pairing>) {
-          out.ok = m.UpsertPairing(ctx, b).ok();
-        } else if constexpr (std::is_same_v<T, OfferSpec>) {
-          auto r = m.PostOffer(ctx, b);
-          benchmark::DoNotOptimize(r);
-          if (g_digest_on) DigestResult(r);
-          out.ok = r.ok();
-          if (r.ok()) out.matches = r->matches.size();
-        } else if constexpr (std::is_same_v<T, PledgeSpec>) {
-          auto r = m.PostPledge(ctx, b);
-          benchmark::DoNotOptimize(r);
-          if (g_digest_on) DigestResult(r);
-          out.ok = r.ok();
-          if (r.ok()) out.matches = r->matches.size();
-        } else if constexpr (std::is_same_v<T, CancelOfferCommand>) {
-          auto r = m.CancelOffer(ctx, b.offer_id);
-          benchmark::DoNotOptimize(r);
-          if (g_digest_on) DigestResult(r);
-          out.ok = r.ok();
-        } else if constexpr (std::is_same_v<T, CancelPledgeCommand>) {
-          auto r = m.CancelPledge(ctx, b.pledge_id);
-          benchmark::DoNotOptimize(r);
-          if (g_digest_on) DigestResult(r);
-          out.ok = r.ok();
+        if constexpr (std::is_same_v<T, Command>) {
+          Write(m, b, &out);
         } else if constexpr (std::is_same_v<T, GetOfferRead>) {
           auto r = m.GetOffer(b.id, c.at);
           benchmark::DoNotOptimize(r);
@@ -421,7 +462,7 @@ std::string WorkloadPath(const WorkloadOptions& o) {
 // benchmark; replaced when another book size is asked for.
 struct Measured {
   WorkloadOptions options;
-  std::vector<Command> commands;
+  std::vector<Step> commands;
   bool from_file = false;
   uint64_t digest = 0;
 };
@@ -519,7 +560,7 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
     }
     memory_by_book.emplace(options.book, report);
     first = false;
-    const std::vector<Command>& cmds = g_measured->commands;
+    const std::vector<Step>& cmds = g_measured->commands;
     const size_t n = std::min<size_t>(commands, cmds.size());
     g_outcome_digest = 0xcbf29ce484222325ull;
     state.ResumeTiming();

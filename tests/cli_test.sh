@@ -264,4 +264,60 @@ SERVER_PID=""
 expect_rc 3 offer list
 err_has "cannot reach duijie-server at 127.0.0.1:$PORT"
 
+# --- every command reads only the flags it declares -------------------------
+# A command reads its flags before its first call, so with the server gone
+# each one below gets as far as "cannot reach" (exit 3) unless its handler
+# reads a flag its spec does not list: that is exit 2 (an abort in a debug
+# build) rather than a default read in silence.
+CHECKED="|"
+reads_own_flags() {
+  local command=$1
+  shift
+  # shellcheck disable=SC2086  # the command is two words, or one
+  expect_rc 3 $command "$@"
+  err_has "cannot reach duijie-server"
+  CHECKED+="$command|"
+}
+reads_own_flags "regions list" --prefix 62 --page-size 5 --page-token t --all
+reads_own_flags "regions upsert" --code 620000 --name 甘肃省 --key-assisted \
+  --relocation-site --request-id r
+reads_own_flags "pairings list" --prefix 37 --page-size 5 --page-token t --all
+reads_own_flags "pairings add" --east 370200 --west 621200 --note n \
+  --request-id r
+reads_own_flags "pairings delete" --east 370200 --west 621200 --request-id r
+reads_own_flags "offer post" --supplier s --region 621202 --product p \
+  --grade first --kg 10 --floor-fen 100 --min-lot-kg 5 --expires-in 3d \
+  --certified --households 3 --request-id r
+reads_own_flags "offer post" --supplier s --region 621202 --product p \
+  --grade first --kg 10 --floor-fen 100 --expires 2099-01-01T00:00:00Z
+reads_own_flags "offer cancel" 1 --request-id r
+reads_own_flags "offer get" 1
+reads_own_flags "offer list" --supplier s --product p --region 62 \
+  --status open --page-size 5 --page-token t --all
+reads_own_flags "pledge post" --buyer b --city 370200 --kind school \
+  --product p --min-grade first --kg 10 --max-fen 100 --budget-fen 1000 \
+  --min-lot-kg 5 --expires-in 3d --scope listed --regions 620000,621200 \
+  --require-certified --request-id r
+reads_own_flags "pledge post" --buyer b --city 370200 --kind school \
+  --product p --kg 10 --max-fen 100 --expires 2099-01-01T00:00:00Z
+reads_own_flags "pledge cancel" 1 --request-id r
+reads_own_flags "pledge get" 1
+reads_own_flags "pledge list" --buyer b --product p --city 37 --status any \
+  --page-size 5 --page-token t --all
+reads_own_flags "matches list" --supplier s --buyer b --offer 1 --pledge 1 \
+  --region 62 --after 1 --page-size 5 --page-token t --all
+reads_own_flags "matches watch" --after 1 --supplier s --buyer b --offer 1 \
+  --pledge 1 --region 62
+reads_own_flags "book" --product p
+reads_own_flags "admin state-hash"
+reads_own_flags "admin snapshot"
+# Each command the help lists must be above, so a new one is checked too.
+LAST_CMD=""
+COMMANDS=$("$CLI" help | sed -n '/^Commands:/,/^$/s/^  \([a-z][^ ]*\( [a-z][^ ]*\)\{0,1\}\).*/\1/p')
+[[ -n "$COMMANDS" ]] || fail "no commands in 'duijie help'"
+while read -r command; do
+  [[ "$command" == help ]] && continue
+  [[ "$CHECKED" == *"|$command|"* ]] || fail "'$command' not run by reads_own_flags"
+done <<<"$COMMANDS"
+
 echo "PASS: cli_test"

@@ -1,7 +1,15 @@
 // Differential test: random command streams go to both duijie::Engine and
 // the deliberately simple ReferenceMatcher; every result (status code, order
 // view, matches, replay flag), the clock, and at the end every order's state,
-// the match log, the book and filtered order lists must agree.
+// the match log, the book and filtered order lists must agree. After every
+// command the engine's derived indexes must match its records
+// (Engine::CheckInvariants), and Engine::Validate at the command's time must
+// have foreseen the answer's status code.
+//
+// The commands are the engine's own (engine/command.h): the generator draws
+// a command code by weight, makes that alternative of CommandBody and fills
+// it through one overload per alternative, so that a new command kind does
+// not compile until the generator and the reference cover it.
 //
 // Environment:
 //   DUIJIE_SEED=<n>          run only stream n, printing every command
@@ -12,6 +20,7 @@
 // Each failure prints the seed and command index; rerun with DUIJIE_SEED set
 // to that seed to see the whole stream.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -22,10 +31,13 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/command.h"
 #include "engine/engine.h"
 #include "engine/types.h"
 #include "gtest/gtest.h"
@@ -34,92 +46,62 @@
 namespace duijie {
 namespace {
 
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
 // ---------------------------------------------------------------------------
 // Commands.
 
-enum class Kind {
-  kRegion,
-  kPairing,
-  kDeletePairing,
-  kOffer,
-  kPledge,
-  kCancelOffer,
-  kCancelPledge,
-  kAdvance,
+// Every body field, spelled out, in Fields() order.
+struct FieldPrinter {
+  std::ostringstream& s;
+  void operator()(const std::string& v) { s << " '" << v << "'"; }
+  void operator()(int v) { s << " " << v; }
+  void operator()(int64_t v) { s << " " << v; }
+  void operator()(uint64_t v) { s << " " << v; }
+  void operator()(bool v) { s << (v ? " true" : " false"); }
+  void operator()(const std::vector<std::string>& v) {
+    s << " [";
+    for (const std::string& c : v) s << c << ",";
+    s << "]";
+  }
 };
 
 struct Cmd {
-  Kind kind = Kind::kAdvance;
-  Micros now = 0;
-  std::string request_id;
-  uint64_t fingerprint = 0;
-  Region region;
-  Pairing pairing;
-  OfferSpec offer;
-  PledgeSpec pledge;
-  uint64_t id = 0;
+  // The engine's command: body, request_id, fingerprint and time.
+  Command command;
   // The field a deliberately bad command gets wrong; empty if none.
   std::string defect;
 
-  // The body without now and request_id; also what the fingerprint hashes.
+  CommandCode code() const { return command.code(); }
+  template <typename Body>
+  const Body* as() const {
+    return std::get_if<Body>(&command.body);
+  }
+  template <typename Body>
+  Body* as() {
+    return std::get_if<Body>(&command.body);
+  }
+
+  // The body without now and request_id.
   std::string Body() const {
     std::ostringstream s;
-    switch (kind) {
-      case Kind::kRegion:
-        s << "UpsertRegion{code=" << region.code << " name=" << region.name
-          << " key=" << region.key_assisted
-          << " reloc=" << region.relocation_site << "}";
-        break;
-      case Kind::kPairing:
-        s << "UpsertPairing{east=" << pairing.east_code
-          << " west=" << pairing.west_code << " note=" << pairing.note << "}";
-        break;
-      case Kind::kDeletePairing:
-        s << "DeletePairing{east=" << pairing.east_code
-          << " west=" << pairing.west_code << "}";
-        break;
-      case Kind::kOffer:
-        s << "PostOffer{supplier=" << offer.supplier_id
-          << " region=" << offer.region_code
-          << " product=" << offer.product_code << " grade=" << offer.grade
-          << " qty=" << offer.quantity_kg
-          << " floor=" << offer.floor_price_fen_per_kg
-          << " min_lot=" << offer.min_lot_kg << " expires=" << offer.expires_at
-          << " certified=" << offer.certified
-          << " households=" << offer.households << "}";
-        break;
-      case Kind::kPledge:
-        s << "PostPledge{buyer=" << pledge.buyer_id
-          << " city=" << pledge.buyer_city_code << " kind=" << pledge.buyer_kind
-          << " product=" << pledge.product_code
-          << " min_grade=" << pledge.min_grade << " qty=" << pledge.quantity_kg
-          << " max=" << pledge.max_price_fen_per_kg
-          << " budget=" << pledge.budget_fen << " min_lot=" << pledge.min_lot_kg
-          << " expires=" << pledge.expires_at << " scope=" << pledge.scope
-          << " regions=[";
-        for (const std::string& c : pledge.region_codes) s << c << ",";
-        s << "] certified=" << pledge.require_certified << "}";
-        break;
-      case Kind::kCancelOffer:
-        s << "CancelOffer{" << id << "}";
-        break;
-      case Kind::kCancelPledge:
-        s << "CancelPledge{" << id << "}";
-        break;
-      case Kind::kAdvance:
-        s << "AdvanceClock{}";
-        break;
-    }
+    s << CommandName(code()) << "{";
+    ForEachField(command.body, FieldPrinter{s});
+    s << " }";
     return s.str();
   }
 
   std::string Describe() const {
     std::ostringstream s;
-    s << "now=" << now;
-    if (!request_id.empty()) {
-      s << " rid="
-        << (request_id.size() > 20 ? request_id.substr(0, 20) + "..."
-                                   : request_id);
+    s << "now=" << command.now;
+    const std::string& rid = command.request_id;
+    if (!rid.empty()) {
+      s << " rid=" << (rid.size() > 20 ? rid.substr(0, 20) + "..." : rid);
     }
     s << " " << Body();
     if (!defect.empty()) s << " (defect: " << defect << ")";
@@ -127,61 +109,72 @@ struct Cmd {
   }
 };
 
-uint64_t Fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // What a command returned, engine or reference.
 struct Outcome {
   absl::Status status;
+  TickResult tick;
   RegionResult region;
   PairingResult pairing;
   OfferResult offer;
   PledgeResult pledge;
+
+  void Store(TickResult r) { tick = std::move(r); }
+  void Store(RegionResult r) { region = std::move(r); }
+  void Store(PairingResult r) { pairing = std::move(r); }
+  void Store(OfferResult r) { offer = std::move(r); }
+  void Store(PledgeResult r) { pledge = std::move(r); }
 };
 
 template <typename R>
-void Take(absl::StatusOr<R> r, absl::Status* status, R* out) {
-  *status = r.status();
-  if (r.ok()) *out = *std::move(r);
+void Take(absl::StatusOr<R> r, Outcome* o) {
+  o->status = r.status();
+  if (r.ok()) o->Store(*std::move(r));
 }
 
-template <typename M>
-Outcome Execute(M& m, const Cmd& c) {
-  CommandContext ctx{c.now, c.request_id, c.fingerprint};
+// The engine runs the command as it is: a tick to its time, then the
+// command (TickAndApply, what the server's writer does in two steps).
+Outcome Execute(Engine& e, const Cmd& c) {
   Outcome o;
-  switch (c.kind) {
-    case Kind::kRegion:
-      Take(m.UpsertRegion(ctx, c.region), &o.status, &o.region);
-      break;
-    case Kind::kPairing:
-      Take(m.UpsertPairing(ctx, c.pairing), &o.status, &o.pairing);
-      break;
-    case Kind::kDeletePairing:
-      Take(m.DeletePairing(ctx, c.pairing.east_code, c.pairing.west_code),
-           &o.status, &o.pairing);
-      break;
-    case Kind::kOffer:
-      Take(m.PostOffer(ctx, c.offer), &o.status, &o.offer);
-      break;
-    case Kind::kPledge:
-      Take(m.PostPledge(ctx, c.pledge), &o.status, &o.pledge);
-      break;
-    case Kind::kCancelOffer:
-      Take(m.CancelOffer(ctx, c.id), &o.status, &o.offer);
-      break;
-    case Kind::kCancelPledge:
-      Take(m.CancelPledge(ctx, c.id), &o.status, &o.pledge);
-      break;
-    case Kind::kAdvance:
-      m.AdvanceClock(c.now);
-      break;
-  }
+  absl::StatusOr<CommandResult> r = e.TickAndApply(c.command);
+  o.status = r.status();
+  if (r.ok()) std::visit([&](auto& result) { o.Store(result); }, *r);
+  return o;
+}
+
+// The reference gets the same command, unpacked; one case per alternative
+// of CommandBody.
+Outcome Execute(ReferenceMatcher& m, const Cmd& c) {
+  const ReferenceContext ctx{c.command.now, c.command.request_id,
+                             c.command.fingerprint};
+  Outcome o;
+  std::visit(Overloaded{
+                 [&](const TickCommand&) {
+                   m.AdvanceClock(ctx.now);
+                   o.Store(TickResult{m.now(), 0});
+                 },
+                 [&](const UpsertRegionCommand& b) {
+                   Take(m.UpsertRegion(ctx, b.region), &o);
+                 },
+                 [&](const UpsertPairingCommand& b) {
+                   Take(m.UpsertPairing(ctx, b.pairing), &o);
+                 },
+                 [&](const DeletePairingCommand& b) {
+                   Take(m.DeletePairing(ctx, b.east_code, b.west_code), &o);
+                 },
+                 [&](const PostOfferCommand& b) {
+                   Take(m.PostOffer(ctx, b.offer), &o);
+                 },
+                 [&](const PostPledgeCommand& b) {
+                   Take(m.PostPledge(ctx, b.pledge), &o);
+                 },
+                 [&](const CancelOfferCommand& b) {
+                   Take(m.CancelOffer(ctx, b.offer_id), &o);
+                 },
+                 [&](const CancelPledgeCommand& b) {
+                   Take(m.CancelPledge(ctx, b.pledge_id), &o);
+                 },
+             },
+             c.command.body);
   return o;
 }
 
@@ -308,8 +301,8 @@ void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
     }
     return;
   }
-  switch (c.kind) {
-    case Kind::kRegion:
+  switch (c.code()) {
+    case CommandCode::kUpsertRegion:
       d->Field("region.code", e.region.region.code, r.region.region.code);
       d->Field("region.name", e.region.region.name, r.region.region.name);
       d->Field("region.key_assisted", e.region.region.key_assisted,
@@ -318,8 +311,8 @@ void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
                r.region.region.relocation_site);
       d->Field("replayed", e.region.replayed, r.region.replayed);
       break;
-    case Kind::kPairing:
-    case Kind::kDeletePairing:
+    case CommandCode::kUpsertPairing:
+    case CommandCode::kDeletePairing:
       d->Field("pairing.east_code", e.pairing.pairing.east_code,
                r.pairing.pairing.east_code);
       d->Field("pairing.west_code", e.pairing.pairing.west_code,
@@ -327,25 +320,26 @@ void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
       d->Field("pairing.note", e.pairing.pairing.note, r.pairing.pairing.note);
       d->Field("replayed", e.pairing.replayed, r.pairing.replayed);
       break;
-    case Kind::kOffer:
-    case Kind::kCancelOffer:
+    case CommandCode::kPostOffer:
+    case CommandCode::kCancelOffer:
       CompareOffer("offer.", e.offer.offer, r.offer.offer, d);
       CompareMatches(e.offer.matches, r.offer.matches, d);
       d->Field("replayed", e.offer.replayed, r.offer.replayed);
-      if (c.kind == Kind::kCancelOffer) {
+      if (c.code() == CommandCode::kCancelOffer) {
         d->Field("unfilled_kg", e.offer.unfilled_kg, r.offer.unfilled_kg);
       }
       break;
-    case Kind::kPledge:
-    case Kind::kCancelPledge:
+    case CommandCode::kPostPledge:
+    case CommandCode::kCancelPledge:
       ComparePledge("pledge.", e.pledge.pledge, r.pledge.pledge, d);
       CompareMatches(e.pledge.matches, r.pledge.matches, d);
       d->Field("replayed", e.pledge.replayed, r.pledge.replayed);
-      if (c.kind == Kind::kCancelPledge) {
+      if (c.code() == CommandCode::kCancelPledge) {
         d->Field("unfilled_kg", e.pledge.unfilled_kg, r.pledge.unfilled_kg);
       }
       break;
-    case Kind::kAdvance:
+    case CommandCode::kTick:
+      d->Field("tick.now", e.tick.now, r.tick.now);
       break;
   }
 }
@@ -385,6 +379,34 @@ const char* const kBadProducts[] = {"",
                                     "a.b.c.d.e.f.g",
                                     "vegetable._cabbage"};
 
+// How often Generator::Next makes a fresh command of each kind, per 100
+// draws, by command code; the draws left over repeat earlier requests
+// (kRepeatWeight), reuse a request_id for another body (kReuseWeight) or
+// post once more.
+constexpr std::array<int, kMaxCommandCode + 1> kFreshWeight = [] {
+  std::array<int, kMaxCommandCode + 1> w{};
+  w[static_cast<int>(CommandCode::kTick)] = 2;
+  w[static_cast<int>(CommandCode::kUpsertRegion)] = 3;
+  w[static_cast<int>(CommandCode::kUpsertPairing)] = 5;
+  w[static_cast<int>(CommandCode::kDeletePairing)] = 3;
+  w[static_cast<int>(CommandCode::kPostOffer)] = 26;
+  w[static_cast<int>(CommandCode::kPostPledge)] = 28;
+  w[static_cast<int>(CommandCode::kCancelOffer)] = 7;
+  w[static_cast<int>(CommandCode::kCancelPledge)] = 7;
+  return w;
+}();
+constexpr int kRepeatWeight = 8;
+constexpr int kReuseWeight = 4;
+static_assert(std::variant_size_v<CommandBody> == kFreshWeight.size(),
+              "every command kind needs a weight");
+constexpr bool EveryKindIsDrawn() {
+  for (int w : kFreshWeight) {
+    if (w <= 0) return false;
+  }
+  return true;
+}
+static_assert(EveryKindIsDrawn(), "every command kind must be generated");
+
 class Generator {
  public:
   Generator(uint64_t seed, const ReferenceMatcher& ref)
@@ -414,57 +436,59 @@ class Generator {
   }
 
   // A pairing command for the end of the setup.
-  Cmd SetupPairing() { return Finish(PairingCmd(), /*keep_rid=*/false); }
+  Cmd SetupPairing() {
+    return Finish(Fresh(CommandCode::kUpsertPairing), /*keep_rid=*/false);
+  }
 
   // Called after each command with the reference's answer.
   void Observe(const Cmd& c, const Outcome& r) {
-    if (!c.request_id.empty()) {
+    if (!c.command.request_id.empty()) {
       history_.push_back({c, r.status.ok()});
-      if (r.status.ok()) accepted_rids_.insert(c.request_id);
+      if (r.status.ok()) accepted_rids_.insert(c.command.request_id);
     }
     if (!r.status.ok()) return;
-    if (c.kind == Kind::kRegion) known_.insert(c.region.code);
-    if (c.kind == Kind::kPairing && !r.pairing.replayed) {
-      pairings_.insert({c.pairing.east_code, c.pairing.west_code});
+    if (const auto* b = c.as<UpsertRegionCommand>()) {
+      known_.insert(b->region.code);
     }
-    if (c.kind == Kind::kDeletePairing && !r.pairing.replayed) {
-      pairings_.erase({c.pairing.east_code, c.pairing.west_code});
+    if (const auto* b = c.as<UpsertPairingCommand>();
+        b && !r.pairing.replayed) {
+      pairings_.insert({b->pairing.east_code, b->pairing.west_code});
+    }
+    if (const auto* b = c.as<DeletePairingCommand>();
+        b && !r.pairing.replayed) {
+      pairings_.erase({b->east_code, b->west_code});
     }
   }
 
   Cmd Next() {
     StepClock();
     int roll = Int(0, 99);
-    Cmd c;
-    if (roll < 3 && !known_.empty()) {
-      c = RegionCmd(Chance(0.7) ? Known() : Any());
-    } else if (roll < 8) {
-      c = PairingCmd();
-    } else if (roll < 11) {
-      c = DeletePairingCmd();
-    } else if (roll < 37) {
-      c = OfferCmd();
-    } else if (roll < 65) {
-      c = PledgeCmd();
-    } else if (roll < 72) {
-      c = CancelCmd(Kind::kCancelOffer, ref_.offer_count());
-    } else if (roll < 79) {
-      c = CancelCmd(Kind::kCancelPledge, ref_.pledge_count());
-    } else if (roll < 81) {
-      c.kind = Kind::kAdvance;
-    } else if (roll < 89 && !history_.empty()) {
-      if (auto rep = Repeat()) return Finish(*rep, /*keep_rid=*/true);
-      c = OfferCmd();
-    } else if (roll < 93 && !history_.empty()) {
-      // A different, valid body under a request_id used before.
-      c = Chance(0.5) ? OfferCmd(/*allow_defect=*/false)
-                      : PledgeCmd(/*allow_defect=*/false);
-      c.request_id = history_[Int(0, int(history_.size()) - 1)].cmd.request_id;
-      return Finish(c, /*keep_rid=*/true);
-    } else {
-      c = Chance(0.5) ? OfferCmd() : PledgeCmd();
+    // A fresh command of a kind drawn by weight...
+    for (uint8_t code = 0; code <= kMaxCommandCode; ++code) {
+      if (roll < kFreshWeight[code]) {
+        return Finish(Fresh(static_cast<CommandCode>(code)),
+                      /*keep_rid=*/false);
+      }
+      roll -= kFreshWeight[code];
     }
-    return Finish(c, /*keep_rid=*/false);
+    // ...or an earlier request again...
+    if (roll < kRepeatWeight && !history_.empty()) {
+      if (auto rep = Repeat()) return Finish(*rep, /*keep_rid=*/true);
+      return Finish(Fresh(CommandCode::kPostOffer), /*keep_rid=*/false);
+    }
+    // ...or a different, valid body under a request_id used before...
+    if (roll < kRepeatWeight + kReuseWeight && !history_.empty()) {
+      Cmd c = Fresh(
+          Chance(0.5) ? CommandCode::kPostOffer : CommandCode::kPostPledge,
+          /*allow_defect=*/false);
+      c.command.request_id =
+          history_[Int(0, int(history_.size()) - 1)].cmd.command.request_id;
+      return Finish(c, /*keep_rid=*/true);
+    }
+    // ...or one more post.
+    return Finish(
+        Fresh(Chance(0.5) ? CommandCode::kPostOffer : CommandCode::kPostPledge),
+        /*keep_rid=*/false);
   }
 
  private:
@@ -508,16 +532,19 @@ class Generator {
     now_ = std::max(now_, ref_.now()) + Int(1, 4);
   }
 
+  // Stamps the time, a request_id (none for ticks, which have none), and
+  // the engine's canonical fingerprint, which the reference compares too.
   Cmd Finish(Cmd c, bool keep_rid) {
-    c.now = now_;
-    if (!keep_rid) {
+    c.command.now = now_;
+    if (!keep_rid && c.code() != CommandCode::kTick) {
       if (c.defect == "request_id") {
-        c.request_id = std::string(129, 'r');
+        c.command.request_id = std::string(129, 'r');
       } else if (Chance(0.35)) {
-        c.request_id = "rq" + std::to_string(++rid_counter_);
+        c.command.request_id = "rq" + std::to_string(++rid_counter_);
       }
     }
-    c.fingerprint = Fnv1a(c.Body());
+    c.command.fingerprint =
+        c.command.request_id.empty() ? 0 : CommandFingerprint(c.command);
     return c;
   }
 
@@ -526,104 +553,86 @@ class Generator {
   // request_id has since been taken by an accepted command.
   std::optional<Cmd> Repeat() {
     const Past& p = history_[Int(0, int(history_.size()) - 1)];
-    if (!p.accepted && accepted_rids_.count(p.cmd.request_id)) {
+    if (!p.accepted && accepted_rids_.count(p.cmd.command.request_id)) {
       return std::nullopt;
     }
     if (p.cmd.defect == "request_id") return std::nullopt;
     // A rejected command runs again in full: skip it where time has given
     // its body a second defect, an expiry now in the past.
-    Micros expires = p.cmd.kind == Kind::kOffer    ? p.cmd.offer.expires_at
-                     : p.cmd.kind == Kind::kPledge ? p.cmd.pledge.expires_at
-                                                   : 0;
+    const auto* offer = p.cmd.as<PostOfferCommand>();
+    const auto* pledge = p.cmd.as<PostPledgeCommand>();
+    Micros expires = offer    ? offer->offer.expires_at
+                     : pledge ? pledge->pledge.expires_at
+                              : 0;
     if (!p.accepted && expires != 0 && expires <= Effective() &&
         p.cmd.defect != "expires_at" && !p.cmd.defect.empty()) {
       return std::nullopt;
     }
-    Cmd c = p.cmd;
-    c.now = now_;
+    return p.cmd;
+  }
+
+  // A fresh command of kind `code`: that alternative of CommandBody, filled
+  // by its Fill overload.
+  Cmd Fresh(CommandCode code, bool allow_defect = true) {
+    Cmd c;
+    const bool known = BodyForCode(static_cast<uint8_t>(code), &c.command.body);
+    EXPECT_TRUE(known) << static_cast<int>(code);
+    std::visit([&](auto& body) { Fill(body, &c, allow_defect); },
+               c.command.body);
     return c;
   }
 
-  Cmd RegionCmd(const std::string& code) {
-    Cmd c;
-    c.kind = Kind::kRegion;
-    c.region.code = code;
-    c.region.name = "region " + code;
-    c.region.key_assisted = Chance(0.3);
-    c.region.relocation_site = Chance(0.15);
-    if (Chance(0.05)) {
-      if (Chance(0.5)) {
-        c.region.code = Pick(kBadRegionCodes);
-        c.defect = "code";
-      } else {
-        c.region.name = std::string(65, 'n');
-        c.defect = "name";
-      }
-    }
-    return c;
+  // --- One Fill per alternative of CommandBody -----------------------------
+
+  void Fill(TickCommand&, Cmd*, bool) {}
+
+  void Fill(UpsertRegionCommand& b, Cmd* c, bool) {
+    FillRegion(Chance(0.7) ? Known() : Any(), &b.region, c);
   }
 
   // Pairings at province and prefecture level mostly, counties sometimes.
-  // Mostly the east side from Shandong/Guangdong and the west side from
-  // Gansu/Guangxi, as real pairings go; any known region sometimes.
-  std::string PairingSide(bool east) {
-    int roll = Int(0, 9);
-    int half = east ? 1 : 0;
-    if (roll < 4) return kProvinces[2 * half + Int(0, 1)];
-    if (roll < 8) return kPrefectures[4 * half + Int(0, 3)];
-    return Known();
-  }
-
-  Cmd PairingCmd() {
-    Cmd c;
-    c.kind = Kind::kPairing;
-    c.pairing.east_code = PairingSide(/*east=*/true);
-    c.pairing.west_code = PairingSide(/*east=*/false);
-    c.pairing.note = Chance(0.5) ? "" : "note " + std::to_string(Int(0, 3));
+  void Fill(UpsertPairingCommand& b, Cmd* c, bool) {
+    Pairing& p = b.pairing;
+    p.east_code = PairingSide(/*east=*/true);
+    p.west_code = PairingSide(/*east=*/false);
+    p.note = Chance(0.5) ? "" : "note " + std::to_string(Int(0, 3));
     // Unknown sides are NOT_FOUND; keep the command otherwise sound.
-    if (!known_.count(c.pairing.east_code) ||
-        !known_.count(c.pairing.west_code)) {
-      c.defect = "unknown";
+    if (!known_.count(p.east_code) || !known_.count(p.west_code)) {
+      c->defect = "unknown";
     }
-    if (c.defect.empty() && Chance(0.05)) {
+    if (c->defect.empty() && Chance(0.05)) {
       int roll = Int(0, 2);
       if (roll == 0) {
-        c.pairing.east_code = Pick(kBadRegionCodes);
-        c.defect = "east_code";
+        p.east_code = Pick(kBadRegionCodes);
+        c->defect = "east_code";
       } else if (roll == 1) {
-        c.pairing.west_code = Pick(kBadRegionCodes);
-        c.defect = "west_code";
+        p.west_code = Pick(kBadRegionCodes);
+        c->defect = "west_code";
       } else {
-        c.pairing.note = std::string(257, 'x');
-        c.defect = "note";
+        p.note = std::string(257, 'x');
+        c->defect = "note";
       }
     }
-    return c;
   }
 
-  Cmd DeletePairingCmd() {
-    Cmd c;
-    c.kind = Kind::kDeletePairing;
+  void Fill(DeletePairingCommand& b, Cmd* c, bool) {
     if (!pairings_.empty() && Chance(0.75)) {
       auto it = pairings_.begin();
       std::advance(it, Int(0, pairings_.size() - 1));
-      c.pairing.east_code = it->first;
-      c.pairing.west_code = it->second;
+      b.east_code = it->first;
+      b.west_code = it->second;
     } else {
-      c.pairing.east_code = PairingSide(/*east=*/true);
-      c.pairing.west_code = PairingSide(/*east=*/false);
+      b.east_code = PairingSide(/*east=*/true);
+      b.west_code = PairingSide(/*east=*/false);
       if (Chance(0.1)) {
-        c.pairing.west_code = Pick(kBadRegionCodes);
-        c.defect = "west_code";
+        b.west_code = Pick(kBadRegionCodes);
+        c->defect = "west_code";
       }
     }
-    return c;
   }
 
-  Cmd OfferCmd(bool allow_defect = true) {
-    Cmd c;
-    c.kind = Kind::kOffer;
-    OfferSpec& o = c.offer;
+  void Fill(PostOfferCommand& b, Cmd* c, bool allow_defect) {
+    OfferSpec& o = b.offer;
     o.supplier_id = "s" + std::to_string(Int(1, 4));
     o.region_code = Known();
     o.product_code = Pick(kOfferProducts);
@@ -635,14 +644,88 @@ class Generator {
     o.expires_at = Effective() + (Chance(0.2) ? Int(1, 6) : Int(10, 120));
     o.certified = Chance(0.7);
     o.households = Int(0, 5);
-    if (!known_.count(o.region_code)) c.defect = "unknown";
-    if (!allow_defect) MakeValid(&c);
-    if (allow_defect && c.defect.empty() && Chance(0.07)) OfferDefect(&c);
+    if (!known_.count(o.region_code)) c->defect = "unknown";
+    if (!allow_defect) MakeValid(c);
+    if (allow_defect && c->defect.empty() && Chance(0.07)) OfferDefect(o, c);
+  }
+
+  void Fill(PostPledgeCommand& b, Cmd* c, bool allow_defect) {
+    PledgeSpec& p = b.pledge;
+    p.buyer_id = "b" + std::to_string(Int(1, 4));
+    p.buyer_city_code = Known();
+    p.buyer_kind = int(Int(1, kMaxBuyerKind));
+    p.product_code = Pick(kPledgeProducts);
+    {
+      int g = int(Int(0, 9));  // mostly "any" or GRADE_SECOND
+      p.min_grade = g < 4 ? 0 : (g < 7 ? 3 : (g < 9 ? 2 : 1));
+    }
+    p.quantity_kg = Chance(0.7) ? Int(1, 60) : Int(61, 200);
+    p.max_price_fen_per_kg = Int(6, 18);
+    p.budget_fen =
+        Chance(0.6) ? 0 : Int(1, p.quantity_kg * p.max_price_fen_per_kg);
+    p.min_lot_kg =
+        Chance(0.65) ? 0 : Int(1, std::min<int64_t>(p.quantity_kg, 30));
+    p.expires_at = Effective() + (Chance(0.2) ? Int(1, 6) : Int(10, 120));
+    int roll = Int(0, 9);
+    p.scope = roll < 5 ? 0 : (roll < 8 ? 1 : 2);
+    if (p.scope == 2) {
+      int n = int(Int(1, 3));
+      for (int i = 0; i < n; ++i) {
+        p.region_codes.push_back(Chance(0.4) ? Pick(kProvinces) : Known());
+      }
+    }
+    p.require_certified = Chance(0.2);
+    if (!known_.count(p.buyer_city_code)) c->defect = "unknown";
+    for (const std::string& rc : p.region_codes) {
+      if (!known_.count(rc)) c->defect = "unknown";
+    }
+    if (!allow_defect) MakeValid(c);
+    if (allow_defect && c->defect.empty() && Chance(0.07)) PledgeDefect(p, c);
+  }
+
+  void Fill(CancelOfferCommand& b, Cmd*, bool) {
+    b.offer_id = CancelId(ref_.offer_count());
+  }
+
+  void Fill(CancelPledgeCommand& b, Cmd*, bool) {
+    b.pledge_id = CancelId(ref_.pledge_count());
+  }
+
+  // --- What the Fills share --------------------------------------------------
+
+  Cmd RegionCmd(const std::string& code) {
+    Cmd c;
+    FillRegion(code, &c.command.body.emplace<UpsertRegionCommand>().region, &c);
     return c;
   }
 
-  void OfferDefect(Cmd* c) {
-    OfferSpec& o = c->offer;
+  void FillRegion(const std::string& code, Region* region, Cmd* c) {
+    region->code = code;
+    region->name = "region " + code;
+    region->key_assisted = Chance(0.3);
+    region->relocation_site = Chance(0.15);
+    if (Chance(0.05)) {
+      if (Chance(0.5)) {
+        region->code = Pick(kBadRegionCodes);
+        c->defect = "code";
+      } else {
+        region->name = std::string(65, 'n');
+        c->defect = "name";
+      }
+    }
+  }
+
+  // Mostly the east side from Shandong/Guangdong and the west side from
+  // Gansu/Guangxi, as real pairings go; any known region sometimes.
+  std::string PairingSide(bool east) {
+    int roll = Int(0, 9);
+    int half = east ? 1 : 0;
+    if (roll < 4) return kProvinces[2 * half + Int(0, 1)];
+    if (roll < 8) return kPrefectures[4 * half + Int(0, 3)];
+    return Known();
+  }
+
+  void OfferDefect(OfferSpec& o, Cmd* c) {
     switch (Int(0, 13)) {
       case 0:
         o.supplier_id = Chance(0.5) ? "" : std::string(65, 's');
@@ -697,45 +780,7 @@ class Generator {
     }
   }
 
-  Cmd PledgeCmd(bool allow_defect = true) {
-    Cmd c;
-    c.kind = Kind::kPledge;
-    PledgeSpec& p = c.pledge;
-    p.buyer_id = "b" + std::to_string(Int(1, 4));
-    p.buyer_city_code = Known();
-    p.buyer_kind = int(Int(1, kMaxBuyerKind));
-    p.product_code = Pick(kPledgeProducts);
-    {
-      int g = int(Int(0, 9));  // mostly "any" or GRADE_SECOND
-      p.min_grade = g < 4 ? 0 : (g < 7 ? 3 : (g < 9 ? 2 : 1));
-    }
-    p.quantity_kg = Chance(0.7) ? Int(1, 60) : Int(61, 200);
-    p.max_price_fen_per_kg = Int(6, 18);
-    p.budget_fen =
-        Chance(0.6) ? 0 : Int(1, p.quantity_kg * p.max_price_fen_per_kg);
-    p.min_lot_kg =
-        Chance(0.65) ? 0 : Int(1, std::min<int64_t>(p.quantity_kg, 30));
-    p.expires_at = Effective() + (Chance(0.2) ? Int(1, 6) : Int(10, 120));
-    int roll = Int(0, 9);
-    p.scope = roll < 5 ? 0 : (roll < 8 ? 1 : 2);
-    if (p.scope == 2) {
-      int n = int(Int(1, 3));
-      for (int i = 0; i < n; ++i) {
-        p.region_codes.push_back(Chance(0.4) ? Pick(kProvinces) : Known());
-      }
-    }
-    p.require_certified = Chance(0.2);
-    if (!known_.count(p.buyer_city_code)) c.defect = "unknown";
-    for (const std::string& rc : p.region_codes) {
-      if (!known_.count(rc)) c.defect = "unknown";
-    }
-    if (!allow_defect) MakeValid(&c);
-    if (allow_defect && c.defect.empty() && Chance(0.07)) PledgeDefect(&c);
-    return c;
-  }
-
-  void PledgeDefect(Cmd* c) {
-    PledgeSpec& p = c->pledge;
+  void PledgeDefect(PledgeSpec& p, Cmd* c) {
     switch (Int(0, 19)) {
       case 0:
         p.buyer_id = Chance(0.5) ? "" : std::string(65, 'b');
@@ -823,25 +868,22 @@ class Generator {
   // the setup, almost surely).
   void MakeValid(Cmd* c) {
     c->defect.clear();
-    if (c->kind == Kind::kOffer) {
-      if (!known_.count(c->offer.region_code)) c->offer.region_code = Known();
-    } else if (c->kind == Kind::kPledge) {
-      if (!known_.count(c->pledge.buyer_city_code)) {
-        c->pledge.buyer_city_code = Known();
-      }
-      for (std::string& rc : c->pledge.region_codes) {
+    if (auto* b = c->as<PostOfferCommand>()) {
+      if (!known_.count(b->offer.region_code)) b->offer.region_code = Known();
+    } else if (auto* b = c->as<PostPledgeCommand>()) {
+      PledgeSpec& p = b->pledge;
+      if (!known_.count(p.buyer_city_code)) p.buyer_city_code = Known();
+      for (std::string& rc : p.region_codes) {
         if (!known_.count(rc)) rc = Known();
       }
     }
     if (known_.empty()) c->defect = "unknown";
   }
 
-  Cmd CancelCmd(Kind kind, uint64_t count) {
-    Cmd c;
-    c.kind = kind;
-    c.id = Chance(0.08) ? uint64_t(Int(0, 1)) * (count + 1 + Int(0, 2))
+  // Mostly an id that exists; sometimes 0 or one past the last.
+  uint64_t CancelId(uint64_t count) {
+    return Chance(0.08) ? uint64_t(Int(0, 1)) * (count + 1 + Int(0, 2))
                         : uint64_t(Int(1, std::max<int64_t>(1, count)));
-    return c;
   }
 
   std::mt19937_64 rng_;
@@ -1062,6 +1104,7 @@ std::string RunStream(uint64_t seed, bool verbose) {
     Cmd c =
         i < regions ? cmds[i] : (i < setup ? gen.SetupPairing() : gen.Next());
     if (verbose) std::printf("[%zu] %s\n", i, c.Describe().c_str());
+    const absl::Status predicted = engine->Validate(c.command, c.command.now);
     Outcome e = Execute(*engine, c);
     Outcome r = Execute(ref, c);
     gen.Observe(c, r);
@@ -1073,6 +1116,16 @@ std::string RunStream(uint64_t seed, bool verbose) {
     Diff d;
     CompareOutcome(c, e, r, &d);
     d.Field("now()", engine->now(), ref.now());
+    if (predicted.code() != e.status.code()) {
+      d.Note("Validate(command, now) before it said " +
+             absl::StatusCodeToString(predicted.code()) +
+             ", TickAndApply answered " +
+             absl::StatusCodeToString(e.status.code()) + ": " +
+             predicted.ToString());
+    }
+    if (absl::Status invariants = engine->CheckInvariants(); !invariants.ok()) {
+      d.Note("CheckInvariants: " + invariants.ToString());
+    }
     if (verbose) {
       std::printf("     -> %s%s\n",
                   absl::StatusCodeToString(r.status.code()).c_str(),

@@ -1,17 +1,25 @@
 // Unit tests of duijie::Engine, one test per matching, validation,
-// idempotency, clock and read rule of issue 3, each named as the rule it
-// specifies. Regions and pairings are the real ones from shared/domain.md.
+// idempotency, clock and read rule of the engine, each named as the rule it
+// specifies. Regions and pairings are the real GB/T 2260 codes and east-west
+// pairings of the source articles.
 #include "engine/engine.h"
 
 #include <cstdint>
+#include <set>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/byte_codec.h"
+#include "engine/command.h"
 #include "engine/types.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/engine_commands.h"
 
 namespace duijie {
 namespace {
@@ -41,11 +49,6 @@ constexpr char kGuangdong[] = "440000";
 constexpr char kGuangzhou[] = "440100";
 constexpr char kTianjin[] = "120000";
 
-CommandContext At(Micros now, std::string_view request_id = "",
-                  uint64_t fingerprint = 0) {
-  return CommandContext{now, request_id, fingerprint};
-}
-
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -53,7 +56,9 @@ class EngineTest : public ::testing::Test {
          {kGansu, kLanzhou, kJingning, kDingxi, kLongnan, kWudu, kShaanxi,
           kAnkang, kHenan, kLankao, kShandong, kQingdao, kGuangdong, kGuangzhou,
           kTianjin}) {
-      ASSERT_TRUE(engine_.UpsertRegion(At(kT0), Region{code, code}).ok());
+      ASSERT_TRUE(
+          RunCommand(engine_, UpsertRegionCommand{Region{code, code}}, kT0)
+              .ok());
     }
   }
 
@@ -86,26 +91,31 @@ class EngineTest : public ::testing::Test {
   }
 
   OfferResult PostOffer(const OfferSpec& spec, Micros now = kT0) {
-    absl::StatusOr<OfferResult> r = engine_.PostOffer(At(now), spec);
+    absl::StatusOr<OfferResult> r =
+        RunCommand(engine_, PostOfferCommand{spec}, now);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : OfferResult{};
   }
 
   PledgeResult PostPledge(const PledgeSpec& spec, Micros now = kT0) {
-    absl::StatusOr<PledgeResult> r = engine_.PostPledge(At(now), spec);
+    absl::StatusOr<PledgeResult> r =
+        RunCommand(engine_, PostPledgeCommand{spec}, now);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : PledgeResult{};
   }
 
   void Pair(const char* east, const char* west) {
     ASSERT_TRUE(
-        engine_.UpsertPairing(At(kT0), Pairing{east, west, "east-west"}).ok());
+        RunCommand(engine_,
+                   UpsertPairingCommand{Pairing{east, west, "east-west"}}, kT0)
+            .ok());
   }
 
   void Flag(const char* code, bool key_assisted, bool relocation_site) {
-    ASSERT_TRUE(engine_
-                    .UpsertRegion(At(kT0), Region{code, code, key_assisted,
-                                                  relocation_site})
+    ASSERT_TRUE(RunCommand(engine_,
+                           UpsertRegionCommand{Region{code, code, key_assisted,
+                                                      relocation_site}},
+                           kT0)
                     .ok());
   }
 
@@ -225,7 +235,7 @@ TEST_F(EngineTest, OfferMatchesOneMicrosecondBeforeItExpires) {
 TEST_F(EngineTest, ExpiresAtEqualToNowIsRejected) {
   OfferSpec o = Offer(kLankao, "vegetable.cabbage", 100, 10);
   o.expires_at = kT0;
-  absl::StatusOr<OfferResult> r = engine_.PostOffer(At(kT0), o);
+  absl::StatusOr<OfferResult> r = RunCommand(engine_, PostOfferCommand{o}, kT0);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(r.status().message(), HasSubstr("expires_at"));
 }
@@ -278,14 +288,16 @@ TEST_F(EngineTest, PairingDoesNotCoverAncestorsOfItsCodes) {
 TEST_F(EngineTest, DeletedPairingNoLongerMakesPartners) {
   Pair(kQingdao, kLongnan);
   absl::StatusOr<PairingResult> del =
-      engine_.DeletePairing(At(kT0), kQingdao, kLongnan);
+      RunCommand(engine_, DeletePairingCommand{kQingdao, kLongnan}, kT0);
   ASSERT_TRUE(del.ok()) << del.status();
   EXPECT_EQ(del->pairing.note, "east-west");
   PostOffer(Offer(kWudu, "spice.sichuan_pepper", 100, 10));
   PledgeSpec p = Pledge(kQingdao, "spice", 10, 20);
   p.scope = static_cast<int>(Scope::kPartnersOnly);
   EXPECT_THAT(PostPledge(p).matches, IsEmpty());
-  EXPECT_EQ(engine_.DeletePairing(At(kT0), kQingdao, kLongnan).status().code(),
+  EXPECT_EQ(RunCommand(engine_, DeletePairingCommand{kQingdao, kLongnan}, kT0)
+                .status()
+                .code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -311,7 +323,7 @@ TEST_F(EngineTest, ListedRegionsDoNotCoverAncestorsOrSiblings) {
 
 TEST_F(EngineTest, CancelledOfferNeverMatches) {
   PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 10));
-  ASSERT_TRUE(engine_.CancelOffer(At(kT0), 1).ok());
+  ASSERT_TRUE(RunCommand(engine_, CancelOfferCommand{1}, kT0).ok());
   EXPECT_THAT(PostPledge(Pledge(kTianjin, "vegetable", 10, 20)).matches,
               IsEmpty());
 }
@@ -496,15 +508,17 @@ TEST_F(EngineTest, FillAmountNeverOverflows) {
   // account for (INVALID_ARGUMENT) rather than wrap around.
   OfferSpec o =
       Offer(kDingxi, "vegetable.potato", kMaxQuantityKg, kMaxPriceFenPerKg);
-  absl::StatusOr<OfferResult> offer = engine_.PostOffer(At(kT0), o);
+  absl::StatusOr<OfferResult> offer =
+      RunCommand(engine_, PostOfferCommand{o}, kT0);
   if (!offer.ok()) {
     EXPECT_EQ(offer.status().code(), absl::StatusCode::kInvalidArgument);
     o.quantity_kg = int64_t{1} << 32;  // 2^62 fen in all: fits
-    ASSERT_TRUE(engine_.PostOffer(At(kT0), o).ok());
+    ASSERT_TRUE(RunCommand(engine_, PostOfferCommand{o}, kT0).ok());
   }
   PledgeSpec p =
       Pledge(kTianjin, "vegetable", kMaxQuantityKg, kMaxPriceFenPerKg);
-  absl::StatusOr<PledgeResult> r = engine_.PostPledge(At(kT0), p);
+  absl::StatusOr<PledgeResult> r =
+      RunCommand(engine_, PostPledgeCommand{p}, kT0);
   if (!r.ok()) {
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
     return;
@@ -641,24 +655,25 @@ TEST_F(EngineTest, PairingAddedLaterRerankRestingOffers) {
 // ----------------------------------------------------------------------
 
 TEST_F(EngineTest, ClockNeverGoesBack) {
-  engine_.AdvanceClock(kT0 + 100);
+  Tick(engine_, kT0 + 100);
   OfferSpec o = Offer(kLankao, "vegetable.cabbage", 100, 10);
   o.expires_at = kT0 + 50;  // in the future of the late command, not of now
-  absl::StatusOr<OfferResult> late = engine_.PostOffer(At(kT0 + 10), o);
+  absl::StatusOr<OfferResult> late =
+      RunCommand(engine_, PostOfferCommand{o}, kT0 + 10);
   EXPECT_EQ(late.status().code(), absl::StatusCode::kInvalidArgument);
   o.expires_at = kT0 + 200;
   OfferResult r = PostOffer(o, kT0 + 10);
   EXPECT_EQ(r.offer.posted_at, kT0 + 100);
   EXPECT_EQ(engine_.now(), kT0 + 100);
-  engine_.AdvanceClock(kT0);
+  Tick(engine_, kT0);
   EXPECT_EQ(engine_.now(), kT0 + 100);
 }
 
-TEST_F(EngineTest, AdvanceClockExpiresOpenOrders) {
+TEST_F(EngineTest, TickExpiresOpenOrders) {
   OfferSpec o = Offer(kLankao, "vegetable.cabbage", 100, 10);
   o.expires_at = kT0 + 10;
   PostOffer(o);
-  engine_.AdvanceClock(kT0 + 10);
+  Tick(engine_, kT0 + 10);
   EXPECT_EQ(GetOffer(1, kT0 + 10).status, OrderStatus::kExpired);
   EXPECT_EQ(GetOffer(1, kT0 + 10).remaining_kg, 100);
   bool more = true;
@@ -683,12 +698,14 @@ TEST_F(EngineTest, RejectsMalformedRegionCodeNamingField) {
   for (const char* bad : {"62120", "6212000", "62a200", "", "000100", "620012",
                           "62 200", "-62120"}) {
     OfferSpec o = Offer(bad, "fruit.apple", 10, 10);
-    absl::StatusOr<OfferResult> r = engine_.PostOffer(At(kT0), o);
+    absl::StatusOr<OfferResult> r =
+        RunCommand(engine_, PostOfferCommand{o}, kT0);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(r.status().message(), HasSubstr("region_code")) << bad;
 
     PledgeSpec p = Pledge(bad, "fruit", 10, 10);
-    absl::StatusOr<PledgeResult> q = engine_.PostPledge(At(kT0), p);
+    absl::StatusOr<PledgeResult> q =
+        RunCommand(engine_, PostPledgeCommand{p}, kT0);
     EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(q.status().message(), HasSubstr("buyer_city_code")) << bad;
   }
@@ -703,12 +720,12 @@ TEST_F(EngineTest, RejectsMalformedProductCodeNamingField) {
         std::string("1fruit"), std::string("fruit-apple"),
         std::string("fruit._apple"), std::string("a.b.c.d.e.f.g"),
         std::string(129, 'a'), std::string("fruit apple")}) {
-    absl::StatusOr<OfferResult> r =
-        engine_.PostOffer(At(kT0), Offer(kJingning, bad, 10, 10));
+    absl::StatusOr<OfferResult> r = RunCommand(
+        engine_, PostOfferCommand{Offer(kJingning, bad, 10, 10)}, kT0);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(r.status().message(), HasSubstr("product_code")) << bad;
-    absl::StatusOr<PledgeResult> q =
-        engine_.PostPledge(At(kT0), Pledge(kTianjin, bad, 10, 10));
+    absl::StatusOr<PledgeResult> q = RunCommand(
+        engine_, PostPledgeCommand{Pledge(kTianjin, bad, 10, 10)}, kT0);
     EXPECT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(q.status().message(), HasSubstr("product_code")) << bad;
   }
@@ -719,17 +736,19 @@ TEST_F(EngineTest, AcceptsValuesAtTheLimits) {
   o.supplier_id = std::string(64, 's');
   o.min_lot_kg = kMaxQuantityKg;
   o.grade = 1;
-  EXPECT_TRUE(engine_.PostOffer(At(kT0), o).ok());
+  EXPECT_TRUE(RunCommand(engine_, PostOfferCommand{o}, kT0).ok());
   OfferSpec price =
       Offer(kJingning, std::string(128, 'a'), 1, kMaxPriceFenPerKg);
-  EXPECT_TRUE(engine_.PostOffer(At(kT0, std::string(128, 'r'), 1), price).ok());
+  EXPECT_TRUE(
+      RunCommand(engine_, PostOfferCommand{price}, kT0, std::string(128, 'r'))
+          .ok());
   PledgeSpec p = Pledge(kTianjin, "zzz", 10, 10);
   p.min_grade = 3;
   p.buyer_kind = kMaxBuyerKind;
   p.min_lot_kg = 10;
   p.scope = static_cast<int>(Scope::kListedRegions);
   p.region_codes.assign(kMaxListedRegions, kGansu);
-  EXPECT_TRUE(engine_.PostPledge(At(kT0), p).ok());
+  EXPECT_TRUE(RunCommand(engine_, PostPledgeCommand{p}, kT0).ok());
 }
 
 struct OfferDefect {
@@ -762,7 +781,8 @@ TEST_F(EngineTest, RejectsBadOfferFieldsNamingField) {
   for (const OfferDefect& d : defects) {
     OfferSpec o = Offer(kJingning, "fruit.apple", 100, 10);
     d.apply(&o);
-    absl::StatusOr<OfferResult> r = engine_.PostOffer(At(kT0), o);
+    absl::StatusOr<OfferResult> r =
+        RunCommand(engine_, PostOfferCommand{o}, kT0);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << d.field;
     EXPECT_THAT(r.status().message(), HasSubstr(d.field));
   }
@@ -819,7 +839,8 @@ TEST_F(EngineTest, RejectsBadPledgeFieldsNamingField) {
   for (const PledgeDefect& d : defects) {
     PledgeSpec p = Pledge(kTianjin, "fruit", 100, 10);
     d.apply(&p);
-    absl::StatusOr<PledgeResult> r = engine_.PostPledge(At(kT0), p);
+    absl::StatusOr<PledgeResult> r =
+        RunCommand(engine_, PostPledgeCommand{p}, kT0);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << d.field;
     EXPECT_THAT(r.status().message(), HasSubstr(d.field));
   }
@@ -828,31 +849,37 @@ TEST_F(EngineTest, RejectsBadPledgeFieldsNamingField) {
 
 TEST_F(EngineTest, UnknownRegionIsNotFound) {
   constexpr char kGuizhou[] = "520000";  // well formed, never upserted
-  EXPECT_EQ(engine_.PostOffer(At(kT0), Offer(kGuizhou, "fruit", 10, 10))
+  EXPECT_EQ(RunCommand(engine_,
+                       PostOfferCommand{Offer(kGuizhou, "fruit", 10, 10)}, kT0)
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(engine_.PostPledge(At(kT0), Pledge(kGuizhou, "fruit", 10, 10))
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      RunCommand(engine_, PostPledgeCommand{Pledge(kGuizhou, "fruit", 10, 10)},
+                 kT0)
+          .status()
+          .code(),
+      absl::StatusCode::kNotFound);
   PledgeSpec p = Pledge(kTianjin, "fruit", 10, 10);
   p.scope = static_cast<int>(Scope::kListedRegions);
   p.region_codes = {kGansu, kGuizhou};
-  absl::StatusOr<PledgeResult> r = engine_.PostPledge(At(kT0), p);
+  absl::StatusOr<PledgeResult> r =
+      RunCommand(engine_, PostPledgeCommand{p}, kT0);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(r.status().message(), HasSubstr(kGuizhou));
-  EXPECT_EQ(engine_.UpsertPairing(At(kT0), Pairing{kQingdao, kGuizhou, ""})
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      RunCommand(engine_, UpsertPairingCommand{Pairing{kQingdao, kGuizhou, ""}},
+                 kT0)
+          .status()
+          .code(),
+      absl::StatusCode::kNotFound);
 }
 
 TEST_F(EngineTest, RejectedCommandLeavesStateUntouched) {
   PostOffer(Offer(kDingxi, "vegetable.potato", 100, 10));  // offer 1
   PledgeSpec bad = Pledge(kTianjin, "vegetable", 50, 20);
   bad.min_lot_kg = 51;  // the one defect; otherwise it would match offer 1
-  EXPECT_FALSE(engine_.PostPledge(At(kT0), bad).ok());
+  EXPECT_FALSE(RunCommand(engine_, PostPledgeCommand{bad}, kT0).ok());
   EXPECT_EQ(engine_.pledge_count(), 0u);
   EXPECT_EQ(engine_.last_match_id(), 0u);
   EXPECT_EQ(GetOffer(1).remaining_kg, 100);
@@ -865,20 +892,23 @@ TEST_F(EngineTest, RejectedCommandLeavesStateUntouched) {
 
 TEST_F(EngineTest, RejectsOversizeRequestId) {
   std::string rid(kMaxRequestIdBytes + 1, 'r');
-  absl::StatusOr<OfferResult> r =
-      engine_.PostOffer(At(kT0, rid, 7), Offer(kDingxi, "vegetable", 1, 1));
+  absl::StatusOr<OfferResult> r = RunCommand(
+      engine_, PostOfferCommand{Offer(kDingxi, "vegetable", 1, 1)}, kT0, rid);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(r.status().message(), HasSubstr("request_id"));
   EXPECT_EQ(engine_.offer_count(), 0u);
 }
 
 TEST_F(EngineTest, RegionUpsertValidatesCodeAndName) {
-  absl::StatusOr<RegionResult> bad =
-      engine_.UpsertRegion(At(kT0), Region{"62000", "Gansu", false, false});
+  absl::StatusOr<RegionResult> bad = RunCommand(
+      engine_, UpsertRegionCommand{Region{"62000", "Gansu", false, false}},
+      kT0);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(bad.status().message(), HasSubstr("code"));
-  absl::StatusOr<RegionResult> name = engine_.UpsertRegion(
-      At(kT0), Region{"520000", std::string(65, 'n'), false, false});
+  absl::StatusOr<RegionResult> name = RunCommand(
+      engine_,
+      UpsertRegionCommand{Region{"520000", std::string(65, 'n'), false, false}},
+      kT0);
   EXPECT_EQ(name.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(name.status().message(), HasSubstr("name"));
   bool more = true;
@@ -887,7 +917,9 @@ TEST_F(EngineTest, RegionUpsertValidatesCodeAndName) {
 
 TEST_F(EngineTest, UpsertRegionReplacesNameAndFlags) {
   ASSERT_TRUE(
-      engine_.UpsertRegion(At(kT0), Region{kJingning, "静宁县", true, false})
+      RunCommand(engine_,
+                 UpsertRegionCommand{Region{kJingning, "静宁县", true, false}},
+                 kT0)
           .ok());
   bool more = true;
   std::vector<Region> rs = engine_.ListRegions("620826", "", 10, &more);
@@ -899,25 +931,31 @@ TEST_F(EngineTest, UpsertRegionReplacesNameAndFlags) {
 }
 
 TEST_F(EngineTest, PairingValidatesCodesAndNote) {
-  absl::StatusOr<PairingResult> bad =
-      engine_.UpsertPairing(At(kT0), Pairing{"3702", kLongnan, ""});
+  absl::StatusOr<PairingResult> bad = RunCommand(
+      engine_, UpsertPairingCommand{Pairing{"3702", kLongnan, ""}}, kT0);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(bad.status().message(), HasSubstr("east_code"));
-  absl::StatusOr<PairingResult> note = engine_.UpsertPairing(
-      At(kT0), Pairing{kQingdao, kLongnan, std::string(257, 'x')});
+  absl::StatusOr<PairingResult> note = RunCommand(
+      engine_,
+      UpsertPairingCommand{Pairing{kQingdao, kLongnan, std::string(257, 'x')}},
+      kT0);
   EXPECT_EQ(note.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(note.status().message(), HasSubstr("note"));
-  EXPECT_EQ(engine_.DeletePairing(At(kT0), kQingdao, kLongnan).status().code(),
+  EXPECT_EQ(RunCommand(engine_, DeletePairingCommand{kQingdao, kLongnan}, kT0)
+                .status()
+                .code(),
             absl::StatusCode::kNotFound);
 }
 
 TEST_F(EngineTest, ListPairingsByCodePrefix) {
   Pair(kQingdao, kLongnan);
   Pair(kShandong, kGansu);
-  EXPECT_EQ(engine_.UpsertPairing(At(kT0), Pairing{kGuangdong, "450000", ""})
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);  // Guangxi is not a known region
+  EXPECT_EQ(
+      RunCommand(engine_,
+                 UpsertPairingCommand{Pairing{kGuangdong, "450000", ""}}, kT0)
+          .status()
+          .code(),
+      absl::StatusCode::kNotFound);  // Guangxi is not a known region
   bool more = true;
   std::vector<Pairing> all = engine_.ListPairings("", "", "", 10, &more);
   ASSERT_THAT(all, SizeIs(2));
@@ -935,7 +973,8 @@ TEST_F(EngineTest, ListPairingsByCodePrefix) {
 TEST_F(EngineTest, CancelReturnsCancelledOrderWithWhatWasLeft) {
   PostOffer(Offer(kDingxi, "vegetable.potato", 100, 10));
   PostPledge(Pledge(kTianjin, "vegetable", 30, 20));
-  absl::StatusOr<OfferResult> r = engine_.CancelOffer(At(kT0 + 1), 1);
+  absl::StatusOr<OfferResult> r =
+      RunCommand(engine_, CancelOfferCommand{1}, kT0 + 1);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->offer.status, OrderStatus::kCancelled);
   EXPECT_EQ(r->unfilled_kg, 70);
@@ -943,7 +982,8 @@ TEST_F(EngineTest, CancelReturnsCancelledOrderWithWhatWasLeft) {
   EXPECT_THAT(r->matches, IsEmpty());
   EXPECT_EQ(GetOffer(1).status, OrderStatus::kCancelled);
   PostPledge(Pledge(kTianjin, "fruit", 30, 20));
-  absl::StatusOr<PledgeResult> p = engine_.CancelPledge(At(kT0 + 1), 2);
+  absl::StatusOr<PledgeResult> p =
+      RunCommand(engine_, CancelPledgeCommand{2}, kT0 + 1);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->pledge.status, OrderStatus::kCancelled);
   EXPECT_EQ(p->unfilled_kg, 30);
@@ -952,15 +992,15 @@ TEST_F(EngineTest, CancelReturnsCancelledOrderWithWhatWasLeft) {
 TEST_F(EngineTest, CancelFilledOfferIsFailedPrecondition) {
   PostOffer(Offer(kDingxi, "vegetable.potato", 10, 10));
   PostPledge(Pledge(kTianjin, "vegetable", 30, 20));
-  EXPECT_EQ(engine_.CancelOffer(At(kT0), 1).status().code(),
+  EXPECT_EQ(RunCommand(engine_, CancelOfferCommand{1}, kT0).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(GetOffer(1).status, OrderStatus::kFilled);
 }
 
 TEST_F(EngineTest, CancelTwiceIsFailedPrecondition) {
   PostPledge(Pledge(kTianjin, "vegetable", 30, 20));
-  ASSERT_TRUE(engine_.CancelPledge(At(kT0), 1).ok());
-  EXPECT_EQ(engine_.CancelPledge(At(kT0), 1).status().code(),
+  ASSERT_TRUE(RunCommand(engine_, CancelPledgeCommand{1}, kT0).ok());
+  EXPECT_EQ(RunCommand(engine_, CancelPledgeCommand{1}, kT0).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
@@ -968,18 +1008,19 @@ TEST_F(EngineTest, CancelExpiredPledgeIsFailedPrecondition) {
   PledgeSpec p = Pledge(kTianjin, "vegetable", 30, 20);
   p.expires_at = kT0 + 10;
   PostPledge(p);
-  EXPECT_EQ(engine_.CancelPledge(At(kT0 + 10), 1).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      RunCommand(engine_, CancelPledgeCommand{1}, kT0 + 10).status().code(),
+      absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(GetPledge(1, kT0 + 10).status, OrderStatus::kExpired);
 }
 
 TEST_F(EngineTest, CancelUnknownIdIsNotFound) {
   PostOffer(Offer(kDingxi, "vegetable.potato", 10, 10));
-  EXPECT_EQ(engine_.CancelOffer(At(kT0), 2).status().code(),
+  EXPECT_EQ(RunCommand(engine_, CancelOfferCommand{2}, kT0).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(engine_.CancelOffer(At(kT0), 0).status().code(),
+  EXPECT_EQ(RunCommand(engine_, CancelOfferCommand{0}, kT0).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(engine_.CancelPledge(At(kT0), 1).status().code(),
+  EXPECT_EQ(RunCommand(engine_, CancelPledgeCommand{1}, kT0).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(engine_.GetOffer(2, kT0).status().code(),
             absl::StatusCode::kNotFound);
@@ -992,11 +1033,11 @@ TEST_F(EngineTest, RepeatedRequestIdReturnsFirstResult) {
   PostOffer(Offer(kDingxi, "vegetable.potato", 100, 10));
   PledgeSpec p = Pledge(kTianjin, "vegetable", 30, 20);
   absl::StatusOr<PledgeResult> first =
-      engine_.PostPledge(At(kT0, "req-1", 42), p);
+      RunCommand(engine_, PostPledgeCommand{p}, kT0, "req-1");
   ASSERT_TRUE(first.ok());
   EXPECT_FALSE(first->replayed);
   absl::StatusOr<PledgeResult> again =
-      engine_.PostPledge(At(kT0 + 5, "req-1", 42), p);
+      RunCommand(engine_, PostPledgeCommand{p}, kT0 + 5, "req-1");
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->replayed);
   EXPECT_EQ(again->pledge.pledge_id, 1u);
@@ -1011,9 +1052,9 @@ TEST_F(EngineTest, RepeatedRequestIdReturnsFirstResult) {
 
 TEST_F(EngineTest, RepeatedCancelReturnsFirstResultNotFailedPrecondition) {
   PostOffer(Offer(kDingxi, "vegetable.potato", 100, 10));
-  ASSERT_TRUE(engine_.CancelOffer(At(kT0, "cancel-1", 9), 1).ok());
+  ASSERT_TRUE(RunCommand(engine_, CancelOfferCommand{1}, kT0, "cancel-1").ok());
   absl::StatusOr<OfferResult> again =
-      engine_.CancelOffer(At(kT0 + 1, "cancel-1", 9), 1);
+      RunCommand(engine_, CancelOfferCommand{1}, kT0 + 1, "cancel-1");
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->replayed);
   EXPECT_EQ(again->offer.status, OrderStatus::kCancelled);
@@ -1023,9 +1064,9 @@ TEST_F(EngineTest, RepeatedCancelReturnsFirstResultNotFailedPrecondition) {
 TEST_F(EngineTest, RepeatAfterExpiryStillReturnsFirstResult) {
   OfferSpec o = Offer(kDingxi, "vegetable.potato", 100, 10);
   o.expires_at = kT0 + 10;
-  ASSERT_TRUE(engine_.PostOffer(At(kT0, "post-1", 5), o).ok());
+  ASSERT_TRUE(RunCommand(engine_, PostOfferCommand{o}, kT0, "post-1").ok());
   absl::StatusOr<OfferResult> again =
-      engine_.PostOffer(At(kT0 + 20, "post-1", 5), o);
+      RunCommand(engine_, PostOfferCommand{o}, kT0 + 20, "post-1");
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->replayed);
   EXPECT_EQ(again->offer.offer_id, 1u);
@@ -1034,21 +1075,23 @@ TEST_F(EngineTest, RepeatAfterExpiryStillReturnsFirstResult) {
 
 TEST_F(EngineTest, ConflictingRequestIdIsAlreadyExists) {
   OfferSpec o = Offer(kDingxi, "vegetable.potato", 100, 10);
-  ASSERT_TRUE(engine_.PostOffer(At(kT0, "req-1", 1), o).ok());
+  ASSERT_TRUE(RunCommand(engine_, PostOfferCommand{o}, kT0, "req-1").ok());
   o.quantity_kg = 200;
-  absl::StatusOr<OfferResult> r = engine_.PostOffer(At(kT0, "req-1", 2), o);
+  absl::StatusOr<OfferResult> r =
+      RunCommand(engine_, PostOfferCommand{o}, kT0, "req-1");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(engine_.offer_count(), 1u);
 }
 
 TEST_F(EngineTest, RequestIdsShareOneNamespaceAcrossCommandKinds) {
-  ASSERT_TRUE(engine_
-                  .PostOffer(At(kT0, "req-1", 1),
-                             Offer(kDingxi, "vegetable.potato", 100, 10))
-                  .ok());
-  EXPECT_EQ(engine_
-                .PostPledge(At(kT0, "req-1", 2),
-                            Pledge(kTianjin, "vegetable", 10, 20))
+  ASSERT_TRUE(
+      RunCommand(engine_,
+                 PostOfferCommand{Offer(kDingxi, "vegetable.potato", 100, 10)},
+                 kT0, "req-1")
+          .ok());
+  EXPECT_EQ(RunCommand(engine_,
+                       PostPledgeCommand{Pledge(kTianjin, "vegetable", 10, 20)},
+                       kT0, "req-1")
                 .status()
                 .code(),
             absl::StatusCode::kAlreadyExists);
@@ -1058,9 +1101,10 @@ TEST_F(EngineTest, RequestIdsShareOneNamespaceAcrossCommandKinds) {
 TEST_F(EngineTest, RejectedRequestIsNotRemembered) {
   OfferSpec o = Offer(kDingxi, "vegetable.potato", 100, 10);
   o.grade = 9;
-  EXPECT_FALSE(engine_.PostOffer(At(kT0, "req-1", 1), o).ok());
+  EXPECT_FALSE(RunCommand(engine_, PostOfferCommand{o}, kT0, "req-1").ok());
   o.grade = 2;
-  absl::StatusOr<OfferResult> r = engine_.PostOffer(At(kT0, "req-1", 2), o);
+  absl::StatusOr<OfferResult> r =
+      RunCommand(engine_, PostOfferCommand{o}, kT0, "req-1");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->replayed);
   EXPECT_EQ(r->offer.offer_id, 1u);
@@ -1068,8 +1112,8 @@ TEST_F(EngineTest, RejectedRequestIsNotRemembered) {
 
 TEST_F(EngineTest, EmptyRequestIdIsNeverReplayed) {
   OfferSpec o = Offer(kDingxi, "vegetable.potato", 100, 10);
-  ASSERT_TRUE(engine_.PostOffer(At(kT0, "", 1), o).ok());
-  absl::StatusOr<OfferResult> r = engine_.PostOffer(At(kT0, "", 1), o);
+  ASSERT_TRUE(RunCommand(engine_, PostOfferCommand{o}, kT0).ok());
+  absl::StatusOr<OfferResult> r = RunCommand(engine_, PostOfferCommand{o}, kT0);
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->replayed);
   EXPECT_EQ(r->offer.offer_id, 2u);
@@ -1096,7 +1140,7 @@ TEST_F(EngineTest, ListOffersPagesByIdAndFiltersByStatus) {
     PostOffer(Offer(kDingxi, "vegetable.potato", 10, 10));  // ids 1..5
   }
   PostPledge(Pledge(kTianjin, "vegetable", 10, 20));  // fills offer 1
-  ASSERT_TRUE(engine_.CancelOffer(At(kT0), 3).ok());
+  ASSERT_TRUE(RunCommand(engine_, CancelOfferCommand{3}, kT0).ok());
   OrderFilter open;
   open.status = static_cast<int>(OrderStatus::kOpen);
   bool more = false;
@@ -1148,7 +1192,7 @@ TEST_F(EngineTest, ListPledgesFiltersByBuyerAndStatus) {
   a.buyer_id = "qingdao-office";
   PostPledge(a);
   PostPledge(Pledge(kTianjin, "fruit", 10, 10));
-  ASSERT_TRUE(engine_.CancelPledge(At(kT0), 2).ok());
+  ASSERT_TRUE(RunCommand(engine_, CancelPledgeCommand{2}, kT0).ok());
   bool more = true;
   OrderFilter f;
   f.owner_id = "qingdao-office";
@@ -1224,6 +1268,251 @@ TEST_F(EngineTest, GetBookPrefixMatchesWholeSegments) {
   ASSERT_THAT(book, SizeIs(2));
   EXPECT_EQ(book[0].product_code, "fruit.apple");
   EXPECT_EQ(book[1].product_code, "fruit.apple.fuji");
+}
+
+// --- Commands and time
+// ---------------------------------------------------------
+
+// Applies `command` as it is (no tick first) and expects it refused with
+// `code`, leaving the state and the clock exactly as they were.
+void ExpectRefusedWithoutEffect(Engine& engine, const Command& command,
+                                absl::StatusCode code) {
+  SCOPED_TRACE(CommandName(command.code()));
+  const uint64_t hash = engine.StateHash();
+  const Micros now = engine.now();
+  absl::StatusOr<CommandResult> r = engine.Apply(command);
+  EXPECT_EQ(r.status().code(), code) << r.status();
+  EXPECT_EQ(engine.StateHash(), hash);
+  EXPECT_EQ(engine.now(), now);
+}
+
+TEST_F(EngineTest, RefusedCommandChangesNeitherStateNorClock) {
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 10));  // offer 1
+  ASSERT_TRUE(RunCommand(engine_,
+                         PostOfferCommand{Offer(kDingxi, "fruit.apple", 5, 10)},
+                         kT0, "req-1")
+                  .ok());  // offer 2
+  ASSERT_TRUE(RunCommand(engine_, CancelOfferCommand{2}, kT0).ok());
+  ASSERT_EQ(engine_.now(), kT0);
+  // Every command carries a later time: only a tick may move the clock.
+  const Micros later = kT0 + 1000;
+  // Bad regions: malformed, and well formed but unknown.
+  ExpectRefusedWithoutEffect(
+      engine_,
+      MakeTestCommand(UpsertRegionCommand{Region{"62000", "x"}}, later),
+      absl::StatusCode::kInvalidArgument);
+  ExpectRefusedWithoutEffect(
+      engine_,
+      MakeTestCommand(PostOfferCommand{Offer("520000", "fruit", 10, 10)},
+                      later),
+      absl::StatusCode::kNotFound);
+  ExpectRefusedWithoutEffect(
+      engine_,
+      MakeTestCommand(UpsertPairingCommand{Pairing{kQingdao, "520000", "note"}},
+                      later),
+      absl::StatusCode::kNotFound);
+  ExpectRefusedWithoutEffect(
+      engine_, MakeTestCommand(DeletePairingCommand{kQingdao, kLongnan}, later),
+      absl::StatusCode::kNotFound);
+  // Cancelling a closed order, and one that does not exist.
+  ExpectRefusedWithoutEffect(engine_,
+                             MakeTestCommand(CancelOfferCommand{2}, later),
+                             absl::StatusCode::kFailedPrecondition);
+  ExpectRefusedWithoutEffect(engine_,
+                             MakeTestCommand(CancelPledgeCommand{1}, later),
+                             absl::StatusCode::kNotFound);
+  // A request_id reused for another body, and for another kind.
+  ExpectRefusedWithoutEffect(
+      engine_,
+      MakeTestCommand(PostOfferCommand{Offer(kDingxi, "fruit.apple", 6, 10)},
+                      later, "req-1"),
+      absl::StatusCode::kAlreadyExists);
+  ExpectRefusedWithoutEffect(
+      engine_, MakeTestCommand(CancelOfferCommand{1}, later, "req-1"),
+      absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(GetOffer(1).status, OrderStatus::kOpen);
+  EXPECT_EQ(engine_.offer_count(), 2u);
+}
+
+TEST_F(EngineTest, OnlyATickMovesTheClock) {
+  OfferSpec o = Offer(kLankao, "vegetable.cabbage", 100, 10);
+  o.expires_at = kT0 + 100;
+  absl::StatusOr<CommandResult> r =
+      engine_.Apply(MakeTestCommand(PostOfferCommand{o}, kT0 + 500));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(std::get<OfferResult>(*r).offer.posted_at, kT0);
+  EXPECT_EQ(engine_.now(), kT0);
+  r = engine_.Apply(MakeTestCommand(TickCommand{}, kT0 + 500));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(std::get<TickResult>(*r).now, kT0 + 500);
+  EXPECT_EQ(std::get<TickResult>(*r).expired, 1u);
+  EXPECT_EQ(engine_.now(), kT0 + 500);
+  EXPECT_EQ(GetOffer(1, kT0 + 500).status, OrderStatus::kExpired);
+}
+
+TEST_F(EngineTest, ValidateAtALaterTimeAgreesWithTickAndApply) {
+  OfferSpec o = Offer(kDingxi, "vegetable.potato", 100, 10);
+  o.expires_at = kT0 + 10;
+  PostOffer(o);                                            // 1: expires first
+  PostOffer(Offer(kDingxi, "vegetable.potato", 100, 10));  // 2: open at +20
+  const uint64_t hash = engine_.StateHash();
+
+  // Cancelling an order that expires between the clock and the later time.
+  const Command cancel = MakeTestCommand(CancelOfferCommand{1}, kT0 + 20);
+  EXPECT_TRUE(engine_.Validate(cancel, kT0 + 9).ok());
+  EXPECT_EQ(engine_.Validate(cancel, kT0 + 10).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine_.Validate(cancel, kT0 + 20).code(),
+            absl::StatusCode::kFailedPrecondition);
+  const Command cancel_open = MakeTestCommand(CancelOfferCommand{2}, kT0 + 20);
+  EXPECT_TRUE(engine_.Validate(cancel_open, kT0 + 20).ok());
+
+  // A post whose expires_at lies between the clock and the later time.
+  OfferSpec brief = Offer(kDingxi, "vegetable.potato", 50, 10);
+  brief.expires_at = kT0 + 15;
+  const Command post = MakeTestCommand(PostOfferCommand{brief}, kT0 + 20);
+  EXPECT_TRUE(engine_.Validate(post, kT0).ok());
+  EXPECT_TRUE(engine_.Validate(post, kT0 + 14).ok());
+  const absl::Status predicted = engine_.Validate(post, kT0 + 20);
+  EXPECT_EQ(predicted.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(predicted.message(), HasSubstr("expires_at"));
+
+  // Validate changed nothing, the clock included.
+  EXPECT_EQ(engine_.StateHash(), hash);
+  EXPECT_EQ(engine_.now(), kT0);
+
+  // What TickAndApply does at kT0 + 20 is what Validate said.
+  EXPECT_EQ(engine_.TickAndApply(cancel).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine_.now(), kT0 + 20);
+  EXPECT_EQ(engine_.TickAndApply(post).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(engine_.TickAndApply(cancel_open).ok());
+
+  // A time before the clock is judged at the clock.
+  const Command stale = MakeTestCommand(PostOfferCommand{brief}, kT0);
+  EXPECT_EQ(engine_.Validate(stale, kT0).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_.TickAndApply(stale).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine_.offer_count(), 2u);
+}
+
+// Gives every body field a value other than its default.
+struct FieldFiller {
+  int n = 0;
+  void operator()(std::string& v) { v = "field" + std::to_string(++n); }
+  void operator()(int& v) { v = 1000 + ++n; }
+  void operator()(int64_t& v) { v = -(int64_t{1} << 40) - ++n; }
+  void operator()(uint64_t& v) { v = (uint64_t{1} << 63) + ++n; }
+  void operator()(bool& v) { v = true; }
+  void operator()(std::vector<std::string>& v) {
+    v = {"list" + std::to_string(++n), "", "x"};
+  }
+};
+
+// Every body field, spelled out, in Fields() order.
+struct FieldPrinter {
+  std::string* out;
+  void operator()(const std::string& v) { *out += "s'" + v + "' "; }
+  void operator()(int v) { *out += "i" + std::to_string(v) + " "; }
+  void operator()(int64_t v) { *out += "l" + std::to_string(v) + " "; }
+  void operator()(uint64_t v) { *out += "u" + std::to_string(v) + " "; }
+  void operator()(bool v) { *out += v ? "T " : "F "; }
+  void operator()(const std::vector<std::string>& v) {
+    *out += "[";
+    for (const std::string& s : v) *out += "'" + s + "',";
+    *out += "] ";
+  }
+};
+
+std::string FieldsOf(const CommandBody& body) {
+  std::string out;
+  ForEachField(body, FieldPrinter{&out});
+  return out;
+}
+
+std::string Encoded(const CommandBody& body) {
+  std::string bytes;
+  ByteWriter w(&bytes);
+  EncodeBody(body, w);
+  return bytes;
+}
+
+template <size_t I = 0>
+void CheckEveryCommandKind() {
+  if constexpr (I < std::variant_size_v<CommandBody>) {
+    using Body = std::variant_alternative_t<I, CommandBody>;
+    SCOPED_TRACE(Body::kName);
+    const uint8_t code = static_cast<uint8_t>(Body::kCode);
+
+    // CodeOf <-> BodyForCode, and the name.
+    const CommandBody empty{std::in_place_index<I>};
+    EXPECT_EQ(CodeOf(empty), Body::kCode);
+    CommandBody from_code;
+    ASSERT_TRUE(BodyForCode(code, &from_code));
+    EXPECT_EQ(from_code.index(), I);
+    EXPECT_EQ(CodeOf(from_code), Body::kCode);
+    EXPECT_STREQ(CommandName(Body::kCode), Body::kName);
+    EXPECT_EQ(MakeCommand(Body{}).code(), Body::kCode);
+
+    // EncodeBody -> DecodeBody gives the same fields back, for a default
+    // body and a filled one.
+    CommandBody filled{std::in_place_index<I>};
+    ForEachField(filled, FieldFiller{});
+    for (const CommandBody& body : {empty, filled}) {
+      const std::string bytes = Encoded(body);
+      ByteReader r(bytes);
+      CommandBody back;
+      ASSERT_TRUE(DecodeBody(code, r, &back));
+      EXPECT_TRUE(r.ok());
+      EXPECT_TRUE(r.done());
+      EXPECT_EQ(back.index(), I);
+      EXPECT_EQ(FieldsOf(back), FieldsOf(body));
+      EXPECT_EQ(Encoded(back), bytes);
+      Command sent, decoded;
+      sent.body = body;
+      decoded.body = back;
+      EXPECT_EQ(CommandFingerprint(decoded), CommandFingerprint(sent));
+      EXPECT_NE(CommandFingerprint(sent) & (uint64_t{1} << 63), 0u);
+      if (!bytes.empty()) {  // a cut record is malformed, not a shorter one
+        ByteReader cut(std::string_view(bytes).substr(0, bytes.size() - 1));
+        CommandBody partial;
+        DecodeBody(code, cut, &partial);
+        EXPECT_FALSE(cut.ok());
+      }
+    }
+    if (!FieldsOf(filled).empty()) {
+      Command a, b;
+      a.body = empty;
+      b.body = filled;
+      EXPECT_NE(CommandFingerprint(a), CommandFingerprint(b));
+    }
+    CheckEveryCommandKind<I + 1>();
+  }
+}
+
+TEST(CommandTest, CodesBodiesAndTheirEncodingRoundTripForEveryCommand) {
+  CheckEveryCommandKind();
+}
+
+TEST(CommandTest, EveryCodeUpToTheMaximumNamesOneCommandAndNoneAbove) {
+  std::set<size_t> alternatives;
+  for (int code = 0; code <= 255; ++code) {
+    CommandBody body;
+    const bool known = BodyForCode(static_cast<uint8_t>(code), &body);
+    EXPECT_EQ(known, code <= kMaxCommandCode) << code;
+    if (!known) {
+      std::string none;
+      ByteReader r(none);
+      EXPECT_FALSE(DecodeBody(static_cast<uint8_t>(code), r, &body)) << code;
+      continue;
+    }
+    EXPECT_EQ(static_cast<int>(CodeOf(body)), code);
+    alternatives.insert(body.index());
+  }
+  EXPECT_EQ(alternatives.size(), std::variant_size_v<CommandBody>);
+  EXPECT_EQ(alternatives.size(), size_t{kMaxCommandCode} + 1);
 }
 
 }  // namespace

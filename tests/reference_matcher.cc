@@ -1,5 +1,5 @@
 // ReferenceMatcher: see reference_matcher.h. Every rule is written out in
-// the most direct way; where the issue left a choice open, the comment says
+// the most direct way; where the rules leave a choice open, the comment says
 // which reading is taken.
 #include "tests/reference_matcher.h"
 
@@ -95,7 +95,7 @@ bool ProductUnder(std::string_view product, std::string_view area) {
 // whose expires_at has meanwhile passed still gets its first answer.
 // request_ids share one namespace across all command kinds.
 
-absl::Status ReferenceMatcher::Begin(const CommandContext& ctx,
+absl::Status ReferenceMatcher::Begin(const ReferenceContext& ctx,
                                      const Remembered** replay) {
   AdvanceClock(ctx.now);
   *replay = nullptr;
@@ -126,7 +126,7 @@ absl::StatusOr<R> ReferenceMatcher::Replay(const Remembered& r) {
 }
 
 template <typename R>
-void ReferenceMatcher::Remember(const CommandContext& ctx, const R& result) {
+void ReferenceMatcher::Remember(const ReferenceContext& ctx, const R& result) {
   if (ctx.request_id.empty()) return;
   requests_[std::string(ctx.request_id)] = Remembered{ctx.fingerprint, result};
 }
@@ -156,7 +156,7 @@ bool ReferenceMatcher::KnownRegion(std::string_view code) const {
 }
 
 absl::StatusOr<RegionResult> ReferenceMatcher::UpsertRegion(
-    const CommandContext& ctx, const Region& region) {
+    const ReferenceContext& ctx, const Region& region) {
   const Remembered* replay;
   if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
   if (replay) return Replay<RegionResult>(*replay);
@@ -173,7 +173,7 @@ absl::StatusOr<RegionResult> ReferenceMatcher::UpsertRegion(
 }
 
 absl::StatusOr<PairingResult> ReferenceMatcher::UpsertPairing(
-    const CommandContext& ctx, const Pairing& pairing) {
+    const ReferenceContext& ctx, const Pairing& pairing) {
   const Remembered* replay;
   if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
   if (replay) return Replay<PairingResult>(*replay);
@@ -206,7 +206,7 @@ absl::StatusOr<PairingResult> ReferenceMatcher::UpsertPairing(
 }
 
 absl::StatusOr<PairingResult> ReferenceMatcher::DeletePairing(
-    const CommandContext& ctx, std::string_view east_code,
+    const ReferenceContext& ctx, std::string_view east_code,
     std::string_view west_code) {
   const Remembered* replay;
   if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
@@ -378,7 +378,7 @@ std::vector<MatchView> ReferenceMatcher::MatchIncomingOffer(Offer& o) {
 // Orders.
 
 absl::StatusOr<OfferResult> ReferenceMatcher::PostOffer(
-    const CommandContext& ctx, const OfferSpec& spec) {
+    const ReferenceContext& ctx, const OfferSpec& spec) {
   const Remembered* replay;
   if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
   if (replay) return Replay<OfferResult>(*replay);
@@ -419,7 +419,7 @@ absl::StatusOr<OfferResult> ReferenceMatcher::PostOffer(
 }
 
 absl::StatusOr<PledgeResult> ReferenceMatcher::PostPledge(
-    const CommandContext& ctx, const PledgeSpec& spec) {
+    const ReferenceContext& ctx, const PledgeSpec& spec) {
   const Remembered* replay;
   if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
   if (replay) return Replay<PledgeResult>(*replay);
@@ -482,7 +482,7 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostPledge(
 }
 
 absl::StatusOr<OfferResult> ReferenceMatcher::CancelOffer(
-    const CommandContext& ctx, uint64_t offer_id) {
+    const ReferenceContext& ctx, uint64_t offer_id) {
   const Remembered* replay;
   if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
   if (replay) return Replay<OfferResult>(*replay);
@@ -503,7 +503,7 @@ absl::StatusOr<OfferResult> ReferenceMatcher::CancelOffer(
 }
 
 absl::StatusOr<PledgeResult> ReferenceMatcher::CancelPledge(
-    const CommandContext& ctx, uint64_t pledge_id) {
+    const ReferenceContext& ctx, uint64_t pledge_id) {
   const Remembered* replay;
   if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
   if (replay) return Replay<PledgeResult>(*replay);

@@ -1,12 +1,13 @@
 // ReferenceMatcher: a deliberately simple, obviously-correct model of the
 // duijie matching rules, used by differential_test to cross-check Engine.
 //
-// Same command surface and value types as duijie::Engine, but nothing clever:
-// orders live in deques, every incoming order scans every resting order of
-// the other side, filters by the compatibility rules, sorts by the priority
-// rules, fills the first fillable candidate and starts over until nothing
-// fits. It shares no code with the engine (its own code parsing, its own
-// validation) so that agreement means something. Speed is irrelevant.
+// The commands of duijie::Engine (one method each, the engine's command
+// bodies unpacked) and its value types, but nothing clever: orders live in
+// deques, every incoming order scans every resting order of the other side,
+// filters by the compatibility rules, sorts by the priority rules, fills the
+// first fillable candidate and starts over until nothing fits. It shares no
+// code with the engine (its own code parsing, its own validation) so that
+// agreement means something. Speed is irrelevant.
 //
 // Rejections carry the same status codes as the engine; messages name the
 // field but need not match the engine's wording.
@@ -27,26 +28,35 @@
 
 namespace duijie {
 
+// What every command of the reference carries (its own, not the engine's
+// Command): `now` moves the clock first, as the engine's TickAndApply does;
+// a non-empty request_id with an equal fingerprint is a repeat.
+struct ReferenceContext {
+  Micros now = 0;
+  std::string_view request_id;  // empty: no idempotency
+  uint64_t fingerprint = 0;
+};
+
 class ReferenceMatcher {
  public:
   ReferenceMatcher() = default;
   ReferenceMatcher(const ReferenceMatcher&) = delete;
   ReferenceMatcher& operator=(const ReferenceMatcher&) = delete;
 
-  absl::StatusOr<RegionResult> UpsertRegion(const CommandContext& ctx,
+  absl::StatusOr<RegionResult> UpsertRegion(const ReferenceContext& ctx,
                                             const Region& region);
-  absl::StatusOr<PairingResult> UpsertPairing(const CommandContext& ctx,
+  absl::StatusOr<PairingResult> UpsertPairing(const ReferenceContext& ctx,
                                               const Pairing& pairing);
-  absl::StatusOr<PairingResult> DeletePairing(const CommandContext& ctx,
+  absl::StatusOr<PairingResult> DeletePairing(const ReferenceContext& ctx,
                                               std::string_view east_code,
                                               std::string_view west_code);
-  absl::StatusOr<OfferResult> PostOffer(const CommandContext& ctx,
+  absl::StatusOr<OfferResult> PostOffer(const ReferenceContext& ctx,
                                         const OfferSpec& spec);
-  absl::StatusOr<PledgeResult> PostPledge(const CommandContext& ctx,
+  absl::StatusOr<PledgeResult> PostPledge(const ReferenceContext& ctx,
                                           const PledgeSpec& spec);
-  absl::StatusOr<OfferResult> CancelOffer(const CommandContext& ctx,
+  absl::StatusOr<OfferResult> CancelOffer(const ReferenceContext& ctx,
                                           uint64_t offer_id);
-  absl::StatusOr<PledgeResult> CancelPledge(const CommandContext& ctx,
+  absl::StatusOr<PledgeResult> CancelPledge(const ReferenceContext& ctx,
                                             uint64_t pledge_id);
 
   // Clock never goes back; open orders with expires_at <= clock expire.
@@ -86,11 +96,11 @@ class ReferenceMatcher {
 
   // Advances the clock, then checks request_id. Returns OK with *replay set
   // when the request is a repeat; an error for a conflict or bad request_id.
-  absl::Status Begin(const CommandContext& ctx, const Remembered** replay);
+  absl::Status Begin(const ReferenceContext& ctx, const Remembered** replay);
   template <typename R>
   absl::StatusOr<R> Replay(const Remembered& r);
   template <typename R>
-  void Remember(const CommandContext& ctx, const R& result);
+  void Remember(const ReferenceContext& ctx, const R& result);
 
   bool KnownRegion(std::string_view code) const;
   bool Partner(std::string_view region, std::string_view city) const;
