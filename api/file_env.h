@@ -1,8 +1,8 @@
 // FileEnv: the small file-system interface the journal, the snapshots and
 // recovery use, in the manner of LevelDB's Env. Everything durable goes
-// through it, so tests can replace it with FaultInjectionEnv and exercise
-// failed writes, failed fsyncs, short writes and a full disk without a
-// failing disk.
+// through it, so tests can replace it (tests/fault_injection_env.h) and
+// exercise failed writes, failed fsyncs, short writes, a full disk and
+// power cuts without a failing disk.
 //
 // Errors are absl::Status with a message that names the operation, the path
 // and the system's reason ("write DIR/journal-...: No space left on device").
@@ -23,7 +23,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 
 namespace duijie {
 
@@ -93,85 +92,6 @@ std::string JoinPath(absl::string_view dir, absl::string_view name);
 // The status for a failed system call: `op` and `path` name what failed,
 // `err` is the errno.
 absl::Status IoError(absl::string_view op, absl::string_view path, int err);
-
-// A FileEnv over another one that fails on command, for tests. Counts the
-// Append and Sync calls made on its files (from every file), and can:
-//   - fail the Nth Append (1-based) with EIO, or with ENOSPC after writing
-//     only a prefix of the data (a short write, as a full disk gives);
-//   - fail the Nth Sync with EIO;
-//   - fail every later Append and Sync once one has failed ("sticky");
-//   - fail every file creation, rename and directory sync (a read-only
-//     file system), even when the process runs as root.
-// Settings apply to calls made after they are set.
-class FaultInjectionEnv : public FileEnv {
- public:
-  // `base` is not owned and must outlive this.
-  explicit FaultInjectionEnv(FileEnv* base) : base_(base) {}
-
-  // 0 disables. Counting starts from the calls made so far + 1 if set with
-  // FailAppendAfter / FailSyncAfter.
-  void FailAppendAt(int64_t n, bool enospc = false, size_t written = 0);
-  void FailSyncAt(int64_t n);
-  // Fails the `k`th Append or Sync from now (k >= 1).
-  void FailAppendAfter(int64_t k, bool enospc = false, size_t written = 0);
-  void FailSyncAfter(int64_t k);
-  void SetReadOnly(bool read_only);
-  // While held, every Sync waits (before syncing) until released, so a test
-  // can look at the server between a group's write and its fsync.
-  void HoldSyncs(bool hold);
-  // Syncs now waiting in HoldSyncs.
-  int64_t held_syncs() const;
-  void Reset();
-
-  int64_t appends() const;
-  int64_t syncs() const;
-
-  absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(
-      const std::string& path) override;
-  absl::StatusOr<std::unique_ptr<WritableFile>> NewAppendableFile(
-      const std::string& path) override;
-  absl::StatusOr<std::string> ReadFile(const std::string& path) override {
-    return base_->ReadFile(path);
-  }
-  absl::StatusOr<uint64_t> FileSize(const std::string& path) override {
-    return base_->FileSize(path);
-  }
-  absl::Status RenameFile(const std::string& from,
-                          const std::string& to) override;
-  absl::Status RemoveFile(const std::string& path) override;
-  absl::Status TruncateFile(const std::string& path, uint64_t size) override;
-  absl::StatusOr<std::vector<std::string>> ListDir(
-      const std::string& dir) override {
-    return base_->ListDir(dir);
-  }
-  bool Exists(const std::string& path) override { return base_->Exists(path); }
-  absl::Status CreateDir(const std::string& dir) override;
-  absl::Status SyncDir(const std::string& dir) override;
-  absl::StatusOr<std::unique_ptr<FileLock>> LockFile(
-      const std::string& path) override;
-
- private:
-  class File;
-  // Called by File before each Append / Sync: the error to return, if any,
-  // and for an Append how many bytes to write first.
-  absl::Status BeforeAppend(const std::string& path, size_t size,
-                            size_t* written);
-  absl::Status BeforeSync(const std::string& path);
-  absl::Status CheckReadOnly(absl::string_view op, const std::string& path);
-
-  FileEnv* const base_;
-  mutable absl::Mutex mu_;
-  int64_t appends_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t fail_append_at_ ABSL_GUARDED_BY(mu_) = 0;
-  bool fail_append_enospc_ ABSL_GUARDED_BY(mu_) = false;
-  size_t fail_append_written_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t fail_sync_at_ ABSL_GUARDED_BY(mu_) = 0;
-  bool failed_ ABSL_GUARDED_BY(mu_) = false;  // sticky after a failure
-  bool read_only_ ABSL_GUARDED_BY(mu_) = false;
-  bool hold_syncs_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t held_syncs_ ABSL_GUARDED_BY(mu_) = 0;
-};
 
 }  // namespace duijie
 

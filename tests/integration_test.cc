@@ -29,6 +29,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
+#include "tests/fault_injection_env.h"
 
 namespace duijie {
 namespace {
