@@ -8,7 +8,7 @@ namespace duijie {
 
 grpc::ServerUnaryReactor* AdminService::GetStateHash(
     grpc::CallbackServerContext* context,
-    const v1::GetStateHashRequest* request,
+    const v1::GetStateHashRequest* /*request*/,
     v1::GetStateHashResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const bool queued = exchange_->RunOnWriter([this, reactor, response] {
@@ -41,8 +41,8 @@ grpc::ServerUnaryReactor* AdminService::GetStateHash(
 }
 
 grpc::ServerUnaryReactor* AdminService::Snapshot(
-    grpc::CallbackServerContext* context, const v1::SnapshotRequest* request,
-    v1::SnapshotResponse* response) {
+    grpc::CallbackServerContext* context,
+    const v1::SnapshotRequest* /*request*/, v1::SnapshotResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (store_ == nullptr) {
     reactor->Finish(grpc::Status(

@@ -7,8 +7,8 @@
 #ifndef DUIJIE_API_ADMIN_SERVICE_H_
 #define DUIJIE_API_ADMIN_SERVICE_H_
 
-#include "api/exchange_service.h"
 #include "api/durable_store.h"
+#include "api/exchange_service.h"
 #include "duijie/v1/admin.grpc.pb.h"
 #include "engine/engine.h"
 

@@ -137,8 +137,7 @@ void CommandSequencer::WriterLoop() {
   }
 }
 
-CommandOutcome CommandSequencer::Apply(Command& command) {
-  const Micros now = NextStamp();
+CommandOutcome CommandSequencer::Apply(Command& command, Micros now) {
   ResolveExpiry(command, now);
   // A command the engine would refuse is refused before the clock moves:
   // it changes nothing and costs no journal record.
@@ -164,15 +163,16 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
   uint64_t applied;
   {
     absl::WriterMutexLock lock(&engine_mu_);
+    // One time for the whole group: at most one tick per group, however
+    // many commands it holds.
+    const Micros now = NextStamp();
     for (auto& batch : group) {
       // Reserved, so that the pointers the journal list takes stay valid.
       batch->outcomes.reserve(batch->commands.size());
       for (Command& command : batch->commands) {
-        batch->outcomes.push_back(Apply(command));
-        if (batch->outcomes.back().ok()) {
-          journal_commands_.push_back(&command);
-          journal_outcomes_.push_back(&batch->outcomes.back());
-        }
+        batch->outcomes.push_back(Apply(command, now));
+        journal_commands_.push_back(&command);
+        journal_outcomes_.push_back(&batch->outcomes.back());
       }
     }
     last_match_id = engine_->last_match_id();

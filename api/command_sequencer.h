@@ -5,13 +5,14 @@
 // group commit), and only then releases the batches' replies. No gRPC
 // here: the service adapts RPCs to Enqueue, and tests drive it directly.
 //
-// Time. The applier stamps each command with the server's clock (made
-// non-decreasing). A command the engine would refuse (Engine::Validate) is
-// answered at once and changes nothing, so it is not journaled. Before an
-// accepted command whose stamp is later than the engine's clock, the
-// applier issues a TickCommand (applied and journaled like any command),
-// which moves the clock and retires what expired; replay re-applies the
-// ticks, so every time-driven change comes back from the journal.
+// Time. The applier stamps each group with the server's clock (made
+// non-decreasing); its commands are applied at that time. A command the
+// engine would refuse (Engine::Validate) is answered at once and changes
+// nothing, so it is not journaled. Before the group's first accepted
+// command, when the stamp is later than the engine's clock, the applier
+// issues a TickCommand (applied and journaled like any command), which
+// moves the clock and retires what expired; replay re-applies the ticks,
+// so every time-driven change comes back from the journal.
 //
 // Threads and locks:
 //   - One applier at a time owns every mutation (busy_): the writer thread,
@@ -144,9 +145,10 @@ class CommandSequencer {
   // Applies, commits and completes `group`. Requires busy_ (set by the
   // caller). `on_writer`: called by the writer thread.
   void RunGroup(Group& group, bool on_writer);
-  // Applies one command (and the tick before it, if any), adding what
-  // changed the engine to the group's journal lists.
-  CommandOutcome Apply(Command& command)
+  // Applies one command at the group's time `now`, and before it the tick
+  // that brings the engine's clock to `now`, if it is needed (added to the
+  // group's journal lists).
+  CommandOutcome Apply(Command& command, Micros now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(engine_mu_);
   void Complete(Group& group, uint64_t last_match_id);
   void ReplyLoop();

@@ -5,12 +5,12 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/container/flat_hash_map.h"
 
 namespace duijie {
 namespace {
@@ -148,8 +148,7 @@ absl::StatusOr<Command> ToCommand(const v1::UpsertRegionRequest& request) {
   return NewCommand(request, UpsertRegionCommand{std::move(region)});
 }
 
-absl::StatusOr<Command> ToCommand(
-    const v1::UpsertPairingRequest& request) {
+absl::StatusOr<Command> ToCommand(const v1::UpsertPairingRequest& request) {
   const v1::Pairing& in = request.pairing();
   Pairing pairing;
   pairing.east_code = in.east_code();
@@ -158,8 +157,7 @@ absl::StatusOr<Command> ToCommand(
   return NewCommand(request, UpsertPairingCommand{std::move(pairing)});
 }
 
-absl::StatusOr<Command> ToCommand(
-    const v1::DeletePairingRequest& request) {
+absl::StatusOr<Command> ToCommand(const v1::DeletePairingRequest& request) {
   return NewCommand(
       request, DeletePairingCommand{request.east_code(), request.west_code()});
 }
@@ -230,7 +228,6 @@ absl::StatusOr<Command> ToCommand(const v1::CancelOfferRequest& request) {
 absl::StatusOr<Command> ToCommand(const v1::CancelPledgeRequest& request) {
   return NewCommand(request, CancelPledgeCommand{request.id()});
 }
-
 
 // --- Engine -> proto --------------------------------------------------------
 
@@ -313,7 +310,8 @@ void ToProto(const BookLine& line, v1::BookLine* out) {
   out->set_best_max_price_fen_per_kg(line.best_max_price_fen_per_kg);
 }
 
-// --- Engine results -> responses -------------------------------------------------
+// --- Engine results -> responses
+// -------------------------------------------------
 
 void ToResponse(const CommandResult& result, v1::Region* out) {
   ToProto(std::get<RegionResult>(result).region, out);
@@ -355,7 +353,8 @@ void ToResponse(const CommandResult& result, v1::CancelPledgeResponse* out) {
   out->set_unfilled_kg(pledge.unfilled_kg);
 }
 
-// --- Any mutating request ------------------------------------------------------
+// --- Any mutating request
+// ------------------------------------------------------
 
 namespace {
 
@@ -369,28 +368,27 @@ struct Conversion {
 template <typename Request, typename Response>
 std::pair<const google::protobuf::Descriptor*, Conversion> Convert() {
   return {Request::descriptor(),
-          Conversion{
-              [](const google::protobuf::Message& request) {
-                return ToCommand(static_cast<const Request&>(request));
-              },
-              [](const CommandResult& result,
-                 google::protobuf::Message* response) {
-                ToResponse(result, static_cast<Response*>(response));
-              }}};
+          Conversion{[](const google::protobuf::Message& request) {
+                       return ToCommand(static_cast<const Request&>(request));
+                     },
+                     [](const CommandResult& result,
+                        google::protobuf::Message* response) {
+                       ToResponse(result, static_cast<Response*>(response));
+                     }}};
 }
 
 const absl::flat_hash_map<const google::protobuf::Descriptor*, Conversion>&
 Conversions() {
-  static const auto* conversions = new absl::flat_hash_map<
-      const google::protobuf::Descriptor*, Conversion>({
-      Convert<v1::UpsertRegionRequest, v1::Region>(),
-      Convert<v1::UpsertPairingRequest, v1::Pairing>(),
-      Convert<v1::DeletePairingRequest, v1::DeletePairingResponse>(),
-      Convert<v1::PostOfferRequest, v1::PostOfferResponse>(),
-      Convert<v1::PostPledgeRequest, v1::PostPledgeResponse>(),
-      Convert<v1::CancelOfferRequest, v1::CancelOfferResponse>(),
-      Convert<v1::CancelPledgeRequest, v1::CancelPledgeResponse>(),
-  });
+  static const auto* conversions =
+      new absl::flat_hash_map<const google::protobuf::Descriptor*, Conversion>({
+          Convert<v1::UpsertRegionRequest, v1::Region>(),
+          Convert<v1::UpsertPairingRequest, v1::Pairing>(),
+          Convert<v1::DeletePairingRequest, v1::DeletePairingResponse>(),
+          Convert<v1::PostOfferRequest, v1::PostOfferResponse>(),
+          Convert<v1::PostPledgeRequest, v1::PostPledgeResponse>(),
+          Convert<v1::CancelOfferRequest, v1::CancelOfferResponse>(),
+          Convert<v1::CancelPledgeRequest, v1::CancelPledgeResponse>(),
+      });
   return *conversions;
 }
 
@@ -413,6 +411,7 @@ absl::StatusOr<Command> ToCommand(const google::protobuf::Message& request) {
 void ToResponse(const google::protobuf::Message& request,
                 const CommandResult& result,
                 google::protobuf::Message* response) {
+  // Only requests ToCommand converted reach here, so there is an entry.
   FindConversion(request.GetDescriptor())->to_response(result, response);
 }
 
@@ -439,9 +438,17 @@ void ToCommandResult(v1::Command::CommandCase command_case,
       v1::Command::descriptor()->FindFieldByNumber(command_case);
   const google::protobuf::FieldDescriptor* result_field =
       v1::CommandResult::descriptor()->FindFieldByName(field->name());
-  FindConversion(field->message_type())
-      ->to_response(result,
-                    out->GetReflection()->MutableMessage(out, result_field));
+  const Conversion* conversion = FindConversion(field->message_type());
+  if (result_field == nullptr || conversion == nullptr) {
+    // A Command alternative without its result or conversion: a contract
+    // out of step with this table (SubmitCommandsAllConvert tests it).
+    ToCommandError(absl::InternalError(absl::StrCat(
+                       "command ", field->name(), " has no result conversion")),
+                   out->mutable_error());
+    return;
+  }
+  conversion->to_response(
+      result, out->GetReflection()->MutableMessage(out, result_field));
 }
 
 OrderFilter ToOrderFilter(const v1::ListOffersRequest& request) {

@@ -15,8 +15,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "engine/command.h"
 #include "duijie/v1/exchange.pb.h"
+#include "engine/command.h"
 #include "engine/types.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -47,8 +47,8 @@ void ToCommandError(const absl::Status& status, v1::CommandError* error);
 // Each checks what the engine cannot see (enum values outside the proto
 // enum, malformed or missing timestamps) and copies the rest; the engine
 // validates the values. Errors are INVALID_ARGUMENT naming the field. The
-// command's fingerprint is CommandFingerprint (engine/command.h) when request_id is set, 0
-// when it is empty (the engine ignores it then).
+// command's fingerprint is CommandFingerprint (engine/command.h) when
+// request_id is set, 0 when it is empty (the engine ignores it then).
 
 // Any mutating request (the service's handlers and Submit use this one):
 // dispatches on the request's type to the conversions below. A new

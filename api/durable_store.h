@@ -3,8 +3,8 @@
 //
 // Data directory layout:
 //   LOCK                          flock'ed while a server uses the directory
-//   journal-<first seq>.log       journal segments (journal_format.h, file_journal.h)
-//   snapshot-<seq>.snap           snapshots (snapshot.h)
+//   journal-<first seq>.log       journal segments (journal_format.h,
+//   file_journal.h) snapshot-<seq>.snap           snapshots (snapshot.h)
 //   *.damaged, *.lost             what --repair set aside (never read again)
 //
 // Recovery (DurableStore::Open):

@@ -110,9 +110,8 @@ grpc::ServerUnaryReactor* ExchangeService::Mutate(
 
 void ExchangeService::FinishRead(grpc::ServerUnaryReactor* reactor,
                                  grpc::Status status, uint64_t seen) {
-  sequencer_.WhenDurable(seen, [reactor, status = std::move(status)] {
-    reactor->Finish(status);
-  });
+  sequencer_.WhenDurable(
+      seen, [reactor, status = std::move(status)] { reactor->Finish(status); });
 }
 
 // --- Reads ------------------------------------------------------------------
@@ -132,8 +131,8 @@ grpc::ServerUnaryReactor* ExchangeService::ListRegions(
     bool more = false;
     CommandSequencer::Reader reader(&sequencer_);
     seen = reader.seen();
-    for (const Region& region :
-         reader.engine().ListRegions(request->code_prefix(), *after, *limit, &more)) {
+    for (const Region& region : reader.engine().ListRegions(
+             request->code_prefix(), *after, *limit, &more)) {
       ToProto(region, response->add_regions());
     }
     if (more && response->regions_size() > 0) {
@@ -164,7 +163,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListPairings(
     seen = reader.seen();
     for (const Pairing& pairing :
          reader.engine().ListPairings(request->code_prefix(), after->first,
-                               after->second, *limit, &more)) {
+                                      after->second, *limit, &more)) {
       ToProto(pairing, response->add_pairings());
     }
     if (more && response->pairings_size() > 0) {
@@ -279,8 +278,8 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
     const uint64_t after_id = std::max(after, request->after_match_id());
     CommandSequencer::Reader reader(&sequencer_);
     seen = reader.seen();
-    const std::vector<MatchView> matches =
-        reader.engine().ListMatches(ToMatchFilter(*request), after_id, limit, &more);
+    const std::vector<MatchView> matches = reader.engine().ListMatches(
+        ToMatchFilter(*request), after_id, limit, &more);
     FillIdPage(matches, more, response->mutable_matches(),
                response->mutable_next_page_token(),
                [](const v1::Match& m) { return m.match_id(); });
@@ -290,7 +289,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
 }
 
 grpc::ServerWriteReactor<v1::Match>* ExchangeService::WatchMatches(
-    grpc::CallbackServerContext* context,
+    grpc::CallbackServerContext* /*context*/,
     const v1::WatchMatchesRequest* request) {
   absl::Status status =
       CheckRegionPrefix("region_code_prefix", request->region_code_prefix());
@@ -323,7 +322,7 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(
 }
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
-ExchangeService::Submit(grpc::CallbackServerContext* context) {
+ExchangeService::Submit(grpc::CallbackServerContext* /*context*/) {
   return NewSubmitReactor(&sequencer_);
 }
 

@@ -37,7 +37,6 @@ namespace duijie {
 // The pipeline's options (its on_published is the service's own).
 using ExchangeServiceOptions = SequencerOptions;
 
-
 class ExchangeService final : public v1::Exchange::CallbackService {
  public:
   // Starts the writer thread. `engine` is not owned and must outlive this.
@@ -72,22 +71,23 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   // --- duijie.v1.Exchange ---------------------------------------------------
 
   grpc::ServerUnaryReactor* UpsertRegion(grpc::CallbackServerContext* context,
-                                 const v1::UpsertRegionRequest* request,
-                                 v1::Region* response) override {
+                                         const v1::UpsertRegionRequest* request,
+                                         v1::Region* response) override {
     return Mutate(context, request, response);
   }
   grpc::ServerUnaryReactor* ListRegions(
       grpc::CallbackServerContext* context,
       const v1::ListRegionsRequest* request,
       v1::ListRegionsResponse* response) override;
-  grpc::ServerUnaryReactor* UpsertPairing(grpc::CallbackServerContext* context,
-                                 const v1::UpsertPairingRequest* request,
-                                 v1::Pairing* response) override {
+  grpc::ServerUnaryReactor* UpsertPairing(
+      grpc::CallbackServerContext* context,
+      const v1::UpsertPairingRequest* request, v1::Pairing* response) override {
     return Mutate(context, request, response);
   }
-  grpc::ServerUnaryReactor* DeletePairing(grpc::CallbackServerContext* context,
-                                 const v1::DeletePairingRequest* request,
-                                 v1::DeletePairingResponse* response) override {
+  grpc::ServerUnaryReactor* DeletePairing(
+      grpc::CallbackServerContext* context,
+      const v1::DeletePairingRequest* request,
+      v1::DeletePairingResponse* response) override {
     return Mutate(context, request, response);
   }
   grpc::ServerUnaryReactor* ListPairings(
@@ -95,24 +95,27 @@ class ExchangeService final : public v1::Exchange::CallbackService {
       const v1::ListPairingsRequest* request,
       v1::ListPairingsResponse* response) override;
 
-  grpc::ServerUnaryReactor* PostOffer(grpc::CallbackServerContext* context,
-                                 const v1::PostOfferRequest* request,
-                                 v1::PostOfferResponse* response) override {
+  grpc::ServerUnaryReactor* PostOffer(
+      grpc::CallbackServerContext* context, const v1::PostOfferRequest* request,
+      v1::PostOfferResponse* response) override {
     return Mutate(context, request, response);
   }
-  grpc::ServerUnaryReactor* PostPledge(grpc::CallbackServerContext* context,
-                                 const v1::PostPledgeRequest* request,
-                                 v1::PostPledgeResponse* response) override {
+  grpc::ServerUnaryReactor* PostPledge(
+      grpc::CallbackServerContext* context,
+      const v1::PostPledgeRequest* request,
+      v1::PostPledgeResponse* response) override {
     return Mutate(context, request, response);
   }
-  grpc::ServerUnaryReactor* CancelOffer(grpc::CallbackServerContext* context,
-                                 const v1::CancelOfferRequest* request,
-                                 v1::CancelOfferResponse* response) override {
+  grpc::ServerUnaryReactor* CancelOffer(
+      grpc::CallbackServerContext* context,
+      const v1::CancelOfferRequest* request,
+      v1::CancelOfferResponse* response) override {
     return Mutate(context, request, response);
   }
-  grpc::ServerUnaryReactor* CancelPledge(grpc::CallbackServerContext* context,
-                                 const v1::CancelPledgeRequest* request,
-                                 v1::CancelPledgeResponse* response) override {
+  grpc::ServerUnaryReactor* CancelPledge(
+      grpc::CallbackServerContext* context,
+      const v1::CancelPledgeRequest* request,
+      v1::CancelPledgeResponse* response) override {
     return Mutate(context, request, response);
   }
   grpc::ServerUnaryReactor* GetOffer(grpc::CallbackServerContext* context,

@@ -70,8 +70,10 @@ absl::Status FileJournal::Commit(
   buffer_.clear();
   uint64_t seq = next_seq_.load(std::memory_order_relaxed);
   uint64_t records = 0;
+  uint64_t applied = 0;  // commands, refused included; not ticks
   std::string payload;
   for (size_t i = 0; i < commands.size(); ++i) {
+    applied += !std::holds_alternative<TickCommand>(commands[i]->body);
     if (!outcomes[i]->ok()) continue;  // refused: it changed nothing
     payload.clear();
     EncodeRecord(seq, *commands[i], EffectOf(**outcomes[i]), &payload);
@@ -96,7 +98,7 @@ absl::Status FileJournal::Commit(
     next_seq_.store(seq, std::memory_order_release);
   }
   absl::MutexLock lock(&mu_);
-  stats_.commands += commands.size();
+  stats_.commands += applied;
   if (records > 0) {
     stats_.records += records;
     ++stats_.groups;

@@ -40,7 +40,7 @@ struct JournalOptions {
 };
 
 struct JournalStats {
-  uint64_t commands = 0;  // commands and ticks seen by Commit
+  uint64_t commands = 0;  // commands seen by Commit (refused included)
   uint64_t records = 0;   // records written (commands and ticks)
   uint64_t groups = 0;    // Commit calls that wrote something
   uint64_t syncs = 0;     // fdatasyncs

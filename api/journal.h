@@ -13,11 +13,11 @@ class Journal {
  public:
   virtual ~Journal() = default;
   // Called once per group, after the group is applied and before any reply.
-  // `commands` are what changed the engine, in the order they were
-  // applied: the commands it accepted (repeats of a request_id included)
-  // and the ticks the sequencer issued before them; `outcomes` what the
-  // engine answered each. Refused commands changed nothing and are not
-  // passed. A failure is fatal: the in-memory state is ahead of the
+  // `commands` are the group's commands in the order they were applied,
+  // with the ticks the sequencer issued before them; `outcomes` what the
+  // engine answered each. A refused command (an error outcome) changed
+  // nothing and must not be written; it is passed so that it can be
+  // counted. A failure is fatal: the in-memory state is ahead of the
   // journal, so the server aborts.
   virtual absl::Status Commit(
       absl::Span<const Command* const> commands,

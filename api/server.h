@@ -13,8 +13,8 @@
 #include "absl/time/time.h"
 #include "api/admin_service.h"
 #include "api/demo_data.h"
-#include "api/exchange_service.h"
 #include "api/durable_store.h"
+#include "api/exchange_service.h"
 #include "engine/engine.h"
 #include "grpcpp/server.h"
 

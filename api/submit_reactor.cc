@@ -68,8 +68,7 @@ class SubmitReactor final
     sequencer_->Enqueue(
         std::move(commands),
         [this, rejected = std::move(rejected), cases = std::move(cases),
-         batch_id = request_.batch_id()](
-            CommandSequencer::Batch& batch) {
+         batch_id = request_.batch_id()](CommandSequencer::Batch& batch) {
           OnBatchDone(batch, rejected, cases, batch_id);
         });
     // Only now may the next read overwrite request_.

@@ -30,11 +30,10 @@ WatchHub::Park WatchHub::TryPark(std::shared_ptr<WatchReactor> watcher,
 
 bool WatchHub::Unpark(const WatchReactor* watcher) {
   absl::MutexLock lock(&mu_);
-  auto it = std::find_if(
-      parked_.begin(), parked_.end(),
-      [watcher](const std::shared_ptr<WatchReactor>& w) {
-        return w.get() == watcher;
-      });
+  auto it = std::find_if(parked_.begin(), parked_.end(),
+                         [watcher](const std::shared_ptr<WatchReactor>& w) {
+                           return w.get() == watcher;
+                         });
   if (it == parked_.end()) return false;
   parked_.erase(it);
   return true;
@@ -62,7 +61,8 @@ bool WatchHub::shutting_down() const {
   return shutting_down_;
 }
 
-// --- WatchReactor -------------------------------------------------------------
+// --- WatchReactor
+// -------------------------------------------------------------
 
 WatchReactor::WatchReactor(const CommandSequencer* sequencer, WatchHub* hub,
                            const v1::WatchMatchesRequest& request)

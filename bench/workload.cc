@@ -112,8 +112,8 @@ struct NamedCode {
   int32_t code;
   const char* name;
 };
-// Real names for the codes of the regions the source articles name; they are always
-// present (added if the generated map lacks them).
+// Real names for the codes of the regions the source articles name; they are
+// always present (added if the generated map lacks them).
 constexpr NamedCode kNamed[] = {
     {620100, "Lanzhou"}, {620800, "Pingliang"}, {620826, "Jingning"},
     {621100, "Dingxi"},  {621200, "Longnan"},   {621202, "Wudu"},

@@ -90,8 +90,7 @@ bool BodyForCode(uint8_t code, CommandBody* body) {
 const char* CommandName(CommandCode code) {
   CommandBody body;
   if (!BodyForCode(static_cast<uint8_t>(code), &body)) return "Unknown";
-  return std::visit([](const auto& b) -> const char* { return b.kName; },
-                    body);
+  return std::visit([](const auto& b) -> const char* { return b.kName; }, body);
 }
 
 void ResolveExpiry(Command& command, Micros now) {
@@ -100,14 +99,13 @@ void ResolveExpiry(Command& command, Micros now) {
   // Cannot overflow: now is a Timestamp's range and expires_in at most 100
   // years (checked at the API boundary).
   const Micros expires_at = now + command.expires_in;
-  std::visit(Overloaded{
-                 [&](PostOfferCommand& c) { c.offer.expires_at = expires_at; },
-                 [&](PostPledgeCommand& c) {
-                   c.pledge.expires_at = expires_at;
-                 },
-                 [](auto&) {},
-             },
-             command.body);
+  std::visit(
+      Overloaded{
+          [&](PostOfferCommand& c) { c.offer.expires_at = expires_at; },
+          [&](PostPledgeCommand& c) { c.pledge.expires_at = expires_at; },
+          [](auto&) {},
+      },
+      command.body);
   command.expires_in = 0;
 }
 

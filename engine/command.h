@@ -44,8 +44,8 @@ inline constexpr uint8_t kMaxCommandCode = 7;
 
 // What a tick did.
 struct TickResult {
-  Micros now = 0;          // the engine's clock after it
-  uint64_t expired = 0;    // orders it retired
+  Micros now = 0;        // the engine's clock after it
+  uint64_t expired = 0;  // orders it retired
 };
 
 // Moves the clock to Command::now (never back) and retires every resting

@@ -104,7 +104,8 @@ CommandResult Engine::Impl::Repeat(const RequestMemo& memo) const {
   return TickResult{now_, 0};  // ticks have no request_id
 }
 
-// --- Reference data -----------------------------------------------------------
+// --- Reference data
+// -----------------------------------------------------------
 
 absl::Status Engine::Impl::Check(const UpsertRegionCommand& c, Micros) const {
   return reference_.CheckRegion(c.region);
@@ -137,7 +138,8 @@ PairingResult Engine::Impl::Execute(const DeletePairingCommand& c) {
                        false};
 }
 
-// --- Engine -------------------------------------------------------------------
+// --- Engine
+// -------------------------------------------------------------------
 
 Engine::Engine(const EngineOptions& options)
     : impl_(std::make_unique<Impl>(options)) {}

@@ -76,8 +76,10 @@ class Engine {
   absl::Status Validate(const Command& command, Micros now) const;
 
   // Ticks to command.now when that is later than the clock, then applies
-  // the command: a server's writer in one call (the tick stays even when
-  // the command is refused). For tests and tools.
+  // the command. Unlike the server's writer (CommandSequencer), which asks
+  // Validate first and does not tick for a command it refuses, the tick
+  // stays even when the command is refused: every command of a test stream
+  // then moves the clock, as a reference model's does. For tests and tools.
   absl::StatusOr<CommandResult> TickAndApply(const Command& command);
 
   Micros now() const;

@@ -91,10 +91,10 @@ class Engine::Impl {
   // The first answer of a repeated request_id, rebuilt from its memo.
   CommandResult Repeat(const RequestMemo& memo) const;
 
-  // --- The book (orders.cc) ---------------------------------------------------
-  // An order starts resting (index, book totals, expiry queue) or stops
-  // (index and book totals; its expiry entry is left for the clock to
-  // skip). Called once each per order.
+  // --- The book (orders.cc)
+  // --------------------------------------------------- An order starts resting
+  // (index, book totals, expiry queue) or stops (index and book totals; its
+  // expiry entry is left for the clock to skip). Called once each per order.
   void Rest(bool offer, uint64_t id);
   void Close(bool offer, uint64_t id, OrderStatus status);
   // Fills the largest allowed quantity between the two at `price` and
@@ -117,7 +117,8 @@ class Engine::Impl {
                      : pledges_[id - 1].status == OrderStatus::kOpen;
   }
 
-  // --- Views (views.cc) ---------------------------------------------------------
+  // --- Views (views.cc)
+  // ---------------------------------------------------------
   OfferView MakeOfferView(uint64_t id, Micros now) const;
   PledgeView MakePledgeView(uint64_t id, Micros now) const;
   MatchView MakeMatchView(uint64_t id) const;

@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/byte_codec.h"
 #include "engine/codes.h"
-#include "engine/engine_impl.h"
 #include "engine/engine.h"
+#include "engine/engine_impl.h"
 
 namespace duijie {
 namespace {
@@ -136,6 +136,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     o.product = static_cast<uint32_t>(r.U64());
     o.region = static_cast<int32_t>(r.I64());
     const uint8_t grade = r.U8(), certified = r.U8(), status = r.U8();
+    if (!r.ok()) break;  // reported as truncated below
     if (!ValidGrade(grade) || !ValidFlag(certified) || !ValidStatus(status)) {
       return corrupt("bad offer enum");
     }
@@ -165,6 +166,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     p.city = static_cast<int32_t>(r.I64());
     const uint8_t kind = r.U8(), min_grade = r.U8(), scope = r.U8(),
                   require_certified = r.U8(), status = r.U8();
+    if (!r.ok()) break;  // reported as truncated below
     if (!ValidKind(kind) || !ValidGrade(min_grade) || !ValidScope(scope) ||
         !ValidFlag(require_certified) || !ValidStatus(status)) {
       return corrupt("bad pledge enum");

@@ -66,8 +66,8 @@ absl::Status Engine::Impl::CheckInvariants() const {
     }
   }
   // Matches against the orders they filled.
-  std::vector<int64_t> offer_filled(offers_.size()), pledge_filled(
-                                                         pledges_.size());
+  std::vector<int64_t> offer_filled(offers_.size()),
+      pledge_filled(pledges_.size());
   std::vector<int64_t> pledge_spent(pledges_.size());
   for (uint64_t id = 1; id <= matches_.size(); ++id) {
     const MatchRecord& m = matches_[id - 1];
@@ -132,10 +132,9 @@ absl::Status Engine::Impl::CheckInvariants() const {
                  [this](const MatchRecord& m) {
                    return offers_[m.offer_id - 1].supplier;
                  }) ||
-      !owners_ok(matches_by_buyer_, matches_,
-                 [this](const MatchRecord& m) {
-                   return pledges_[m.pledge_id - 1].buyer;
-                 })) {
+      !owners_ok(matches_by_buyer_, matches_, [this](const MatchRecord& m) {
+        return pledges_[m.pledge_id - 1].buyer;
+      })) {
     return Broken("a per-owner list differs from the records");
   }
   if (!reference_.PartnerIndexConsistent()) {

@@ -115,7 +115,7 @@ class OfferTree {
   bool empty() const { return root_ == OfferNodePool::kNil; }
   size_t size() const { return size_; }
   // The lowest floor in the tree; only meaningful when not empty.
-  int64_t min_floor(const OfferNodePool& pool) const { return min_floor_; }
+  int64_t min_floor() const { return min_floor_; }
 
  private:
   uint32_t root_ = OfferNodePool::kNil;

@@ -66,8 +66,7 @@ OfferKey KeyOf(const OfferRecord& o, uint64_t id) {
 template <typename Fn>
 void OrderIndex::ForEachOfferShelf(const OfferRecord& o, Fn fn) const {
   for (int32_t region_key : RegionChainOf(o.region)) {
-    fn(OfferShelfKey(o.product, o.grade, o.certified, o.priority,
-                     region_key));
+    fn(OfferShelfKey(o.product, o.grade, o.certified, o.priority, region_key));
   }
   fn(OfferShelfKey(o.product, o.grade, o.certified, o.priority, 0));
 }
@@ -335,8 +334,8 @@ std::string OrderIndex::Check() const {
     nodes += have.size();
   }
   if (nodes != offer_nodes_.live()) {
-    return absl::StrCat("offer nodes: ", offer_nodes_.live(), " live, ",
-                        nodes, " on shelves");
+    return absl::StrCat("offer nodes: ", offer_nodes_.live(), " live, ", nodes,
+                        " on shelves");
   }
   absl::flat_hash_map<uint64_t, PledgeTree> want_pledges;
   for (uint64_t id = 1; id <= pledges_.size(); ++id) {

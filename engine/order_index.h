@@ -43,7 +43,9 @@ class OrderIndex {
   OrderIndex(const std::vector<OfferRecord>* offers,
              const std::vector<PledgeRecord>* pledges,
              const ProductTree* products, const BookTotals* books)
-      : offers_(*offers), pledges_(*pledges), products_(*products),
+      : offers_(*offers),
+        pledges_(*pledges),
+        products_(*products),
         books_(*books) {}
 
   // A resting order joins or leaves its shelves. The record must be as it

@@ -97,9 +97,9 @@ absl::Status CheckCancellable(std::string_view kind, uint64_t id,
   }
   const OrderStatus effective = EffectiveStatus(status, expires_at, now);
   if (effective != OrderStatus::kOpen) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "id: ", Absl(kind), " ", id, " is ", StatusName(effective),
-        "; only an OPEN ", Absl(kind), " can be cancelled"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("id: ", Absl(kind), " ", id, " is ", StatusName(effective),
+                     "; only an OPEN ", Absl(kind), " can be cancelled"));
   }
   return absl::OkStatus();
 }
@@ -113,7 +113,8 @@ bool AnyCovers(const CodeSet& set, int32_t code) {
 
 }  // namespace
 
-// --- The book -------------------------------------------------------------------
+// --- The book
+// -------------------------------------------------------------------
 
 void Engine::Impl::Rest(bool offer, uint64_t id) {
   if (offer) {
@@ -200,7 +201,8 @@ void Engine::Impl::Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price,
   }
 }
 
-// --- Posting ------------------------------------------------------------------
+// --- Posting
+// ------------------------------------------------------------------
 
 absl::Status Engine::Impl::Check(const PostOfferCommand& c, Micros now) const {
   const OfferSpec& spec = c.offer;
@@ -269,8 +271,7 @@ OfferResult Engine::Impl::Execute(const PostOfferCommand& c) {
   return result;
 }
 
-absl::Status Engine::Impl::Check(const PostPledgeCommand& c,
-                                 Micros now) const {
+absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
   const PledgeSpec& spec = c.pledge;
   int32_t city;
   absl::Status s = CheckId("pledge.buyer_id", spec.buyer_id);
@@ -376,7 +377,8 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   return result;
 }
 
-// --- Cancelling ---------------------------------------------------------------
+// --- Cancelling
+// ---------------------------------------------------------------
 
 absl::Status Engine::Impl::Check(const CancelOfferCommand& c,
                                  Micros now) const {
@@ -399,10 +401,9 @@ absl::Status Engine::Impl::Check(const CancelPledgeCommand& c,
                                  Micros now) const {
   const uint64_t id = c.pledge_id;
   const bool known = id != 0 && id <= pledges_.size();
-  return CheckCancellable(
-      "pledge", id, pledges_.size(),
-      known ? pledges_[id - 1].status : OrderStatus::kOpen,
-      known ? pledges_[id - 1].expires_at : 0, now);
+  return CheckCancellable("pledge", id, pledges_.size(),
+                          known ? pledges_[id - 1].status : OrderStatus::kOpen,
+                          known ? pledges_[id - 1].expires_at : 0, now);
 }
 
 PledgeResult Engine::Impl::Execute(const CancelPledgeCommand& c) {

@@ -12,7 +12,8 @@ uint32_t ProductTree::Intern(std::string_view code) {
   const std::string_view parent_code = ProductParent(code);
   const uint32_t parent = parent_code.empty() ? kNone : Intern(parent_code);
   const uint32_t index = static_cast<uint32_t>(nodes_.size());
-  nodes_.push_back(ProductNode{sid, {}, {}});
+  nodes_.emplace_back();
+  nodes_.back().code = sid;
   by_code_.emplace(sid, index);
   nodes_[index].chain.push_back(index);
   if (parent != kNone) {

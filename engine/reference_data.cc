@@ -28,8 +28,8 @@ absl::Status ReferenceData::CheckRegion(const Region& region) const {
   }
   if (region.name.size() > kMaxRegionNameBytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat("region.name: is ", region.name.size(),
-                     " bytes; at most ", kMaxRegionNameBytes));
+        absl::StrCat("region.name: is ", region.name.size(), " bytes; at most ",
+                     kMaxRegionNameBytes));
   }
   return absl::OkStatus();
 }

@@ -54,8 +54,7 @@ class ReferenceData {
   bool PutRegion(const Region& region);
   void PutPairing(const Pairing& pairing);
   // Removes the pairing and returns it as it was.
-  Pairing RemovePairing(std::string_view east_text,
-                        std::string_view west_text);
+  Pairing RemovePairing(std::string_view east_text, std::string_view west_text);
 
   // --- Look-ups --------------------------------------------------------------
 

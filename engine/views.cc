@@ -10,7 +10,6 @@
 
 namespace duijie {
 
-
 OfferView Engine::Impl::MakeOfferView(uint64_t id, Micros now) const {
   const OfferRecord& o = offers_[id - 1];
   OfferView v;
@@ -148,12 +147,10 @@ bool Engine::Impl::OfferPasses(const OfferRecord& o, const OrderFilter& f,
                                                         now)) != f.status) {
     return false;
   }
-  if (!ProductCovers(f.product_code_prefix,
-                     products_.code(o.product))) {
+  if (!ProductCovers(f.product_code_prefix, products_.code(o.product))) {
     return false;
   }
-  return StartsWith(reference_.CodeText(o.region),
-                    f.region_code_prefix);
+  return StartsWith(reference_.CodeText(o.region), f.region_code_prefix);
 }
 
 bool Engine::Impl::PledgePasses(const PledgeRecord& p, const OrderFilter& f,
@@ -162,12 +159,10 @@ bool Engine::Impl::PledgePasses(const PledgeRecord& p, const OrderFilter& f,
                                                         now)) != f.status) {
     return false;
   }
-  if (!ProductCovers(f.product_code_prefix,
-                     products_.code(p.product))) {
+  if (!ProductCovers(f.product_code_prefix, products_.code(p.product))) {
     return false;
   }
-  return StartsWith(reference_.CodeText(p.city),
-                    f.region_code_prefix);
+  return StartsWith(reference_.CodeText(p.city), f.region_code_prefix);
 }
 
 bool Engine::Impl::MatchPasses(const MatchRecord& m,
@@ -182,8 +177,7 @@ bool Engine::Impl::MatchPasses(const MatchRecord& m,
   if (!f.buyer_id.empty() && strings_.Get(p.buyer) != f.buyer_id) {
     return false;
   }
-  return StartsWith(reference_.CodeText(o.region),
-                    f.region_code_prefix);
+  return StartsWith(reference_.CodeText(o.region), f.region_code_prefix);
 }
 
 std::vector<OfferView> Engine::Impl::ListOffers(const OrderFilter& filter,

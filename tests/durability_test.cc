@@ -100,11 +100,10 @@ std::string Digest(const CommandOutcome& outcome) {
     }
   };
   if (auto* o = std::get_if<OfferResult>(&r)) {
-    absl::StrAppend(&out, "offer ", o->offer.offer_id, " rem ",
-                    o->offer.remaining_kg, " st ",
-                    static_cast<int>(o->offer.status), " at ",
-                    o->offer.posted_at, " exp ", o->offer.expires_at, " rp ",
-                    o->replayed);
+    absl::StrAppend(
+        &out, "offer ", o->offer.offer_id, " rem ", o->offer.remaining_kg,
+        " st ", static_cast<int>(o->offer.status), " at ", o->offer.posted_at,
+        " exp ", o->offer.expires_at, " rp ", o->replayed);
     matches(o->matches);
   } else if (auto* p = std::get_if<PledgeResult>(&r)) {
     absl::StrAppend(&out, "pledge ", p->pledge.pledge_id, " rem ",
@@ -151,8 +150,7 @@ std::string AllMatches(const Engine& engine) {
 // the same seed stamp them alike. Thread-safe.
 class FakeClock {
  public:
-  FakeClock(uint64_t seed, Micros max_step)
-      : rng_(seed), max_step_(max_step) {}
+  FakeClock(uint64_t seed, Micros max_step) : rng_(seed), max_step_(max_step) {}
 
   absl::Time Now() {
     absl::MutexLock lock(&mu_);
@@ -402,8 +400,8 @@ class Node {
     SequencerOptions options;
     options.clock = clock->AsFunction();
     options.journal = journal_ ? journal_.get() : store_.get();
-    sequencer_ =
-        std::make_unique<CommandSequencer>(store_->engine(), std::move(options));
+    sequencer_ = std::make_unique<CommandSequencer>(store_->engine(),
+                                                    std::move(options));
   }
 
   std::unique_ptr<DurableStore> store_;
@@ -570,8 +568,8 @@ TEST(SequencerTest, RefusedCommandsCostNoRecordAndNoSync) {
   ASSERT_NE(node, nullptr);
   node->Execute(gen.SetUp());
   PostOfferCommand offer;
-  offer.offer = OfferSpec{"coop1", "621202", "vegetable.potato", 2, 500, 150,
-                          0, clock.last() + kDay, true, 3};
+  offer.offer = OfferSpec{"coop1", "621202", "vegetable.potato",  2,    500,
+                          150,     0,        clock.last() + kDay, true, 3};
   Command first = MakeCommand(offer);
   first.request_id = "taken";
   first.fingerprint = CommandFingerprint(first);
@@ -635,8 +633,7 @@ TEST(SequencerTest, RefusedCommandsCostNoRecordAndNoSync) {
     std::vector<CommandOutcome> outcomes =
         node->Execute(std::move(batch), /*here=*/n == 1);
     for (int i = 0; i < n; ++i) {
-      EXPECT_EQ(outcomes[i].status().code(), want[i])
-          << Digest(outcomes[i]);
+      EXPECT_EQ(outcomes[i].status().code(), want[i]) << Digest(outcomes[i]);
       ++refused;
     }
   }
@@ -1525,13 +1522,12 @@ TEST(PowerCutTest, AcknowledgedCommandsSurvivePowerCutsUnderLoad) {
           if (cut) continue;  // answered after the power went: not counted
           // The position is stored after the sync that made it durable,
           // and this sync ran before the cut: its records are on disk.
-          acked_position =
-              std::max(acked_position, node->store()->position());
+          acked_position = std::max(acked_position, node->store()->position());
           for (int k = 0; k < n; ++k) {
             const bool ok = outcomes[k].ok();
-            acked.push_back(Acked{std::move(batch[k]), ok,
-                                  ok ? EffectOf(*outcomes[k])
-                                     : CommandEffect()});
+            acked.push_back(
+                Acked{std::move(batch[k]), ok,
+                      ok ? EffectOf(*outcomes[k]) : CommandEffect()});
           }
           round_acks += n;
         }

@@ -80,7 +80,8 @@ class FaultInjectionEnv::File final : public WritableFile {
   uint64_t discarded_ = 0;  // appended while the file system was off
 };
 
-// --- Injected failures --------------------------------------------------------
+// --- Injected failures
+// --------------------------------------------------------
 
 void FaultInjectionEnv::FailAppendAt(int64_t n, bool enospc, size_t written) {
   absl::MutexLock lock(&mu_);
@@ -179,7 +180,8 @@ absl::Status FaultInjectionEnv::CheckReadOnly(absl::string_view op,
   return absl::OkStatus();
 }
 
-// --- Power cuts ---------------------------------------------------------------
+// --- Power cuts
+// ---------------------------------------------------------------
 
 void FaultInjectionEnv::Appended(const std::string& path, uint64_t bytes) {
   absl::MutexLock lock(&mu_);
@@ -248,7 +250,8 @@ absl::Status FaultInjectionEnv::PowerCut(std::mt19937_64* rng) {
   return DropUnsyncedData(rng);
 }
 
-// --- FileEnv ------------------------------------------------------------------
+// --- FileEnv
+// ------------------------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<WritableFile>> FaultInjectionEnv::Open(
     const std::string& path, bool append) {

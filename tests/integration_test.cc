@@ -998,3 +998,25 @@ TEST(ServerTest, DemoDataShowsMatchesAtOnceAndLoadsIdempotently) {
 
 }  // namespace
 }  // namespace duijie
+
+// Every command a Submit batch can carry converts to an engine command (an
+// empty request may fail as INVALID_ARGUMENT, never as a missing
+// conversion) and has a result field of the same name.
+TEST(ConvertTest, SubmitCommandsAllConvert) {
+  const google::protobuf::OneofDescriptor* oneof =
+      duijie::v1::Command::descriptor()->FindOneofByName("command");
+  ASSERT_NE(oneof, nullptr);
+  for (int i = 0; i < oneof->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = oneof->field(i);
+    SCOPED_TRACE(field->name());
+    duijie::v1::Command command;
+    command.GetReflection()->MutableMessage(&command, field);
+    absl::StatusOr<duijie::Command> converted = duijie::ToCommand(command);
+    EXPECT_TRUE(converted.ok() || absl::IsInvalidArgument(converted.status()))
+        << converted.status();
+    EXPECT_NE(absl::StatusCode::kInternal, converted.status().code());
+    EXPECT_NE(
+        duijie::v1::CommandResult::descriptor()->FindFieldByName(field->name()),
+        nullptr);
+  }
+}

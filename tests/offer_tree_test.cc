@@ -85,7 +85,7 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
         for (const auto& [k, fit] : offers) {
           min_floor = std::min(min_floor, k.floor_price);
         }
-        ASSERT_EQ(tree.min_floor(pool), min_floor);
+        ASSERT_EQ(tree.min_floor(), min_floor);
       }
     }
   }

@@ -1250,7 +1250,7 @@ CommandSpec Spec() {
           {}};
 }
 
-int Run(Client& c, Args& args) {
+int Run(Client& c, Args& /*args*/) {
   pb::GetStateHashRequest req;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -1288,7 +1288,7 @@ CommandSpec Spec() {
           {}};
 }
 
-int Run(Client& c, Args& args) {
+int Run(Client& c, Args& /*args*/) {
   pb::SnapshotRequest req;
   grpc::ClientContext context;
   c.Prepare(&context);
