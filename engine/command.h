@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -109,6 +110,7 @@ struct DeletePairingCommand {
 struct PostOfferCommand {
   static constexpr CommandCode kCode = CommandCode::kPostOffer;
   static constexpr char kName[] = "PostOffer";
+  static constexpr bool kMakesMatches = true;
   using Result = OfferResult;
   OfferSpec offer;
   template <typename Self, typename Visit>
@@ -130,6 +132,7 @@ struct PostOfferCommand {
 struct PostPledgeCommand {
   static constexpr CommandCode kCode = CommandCode::kPostPledge;
   static constexpr char kName[] = "PostPledge";
+  static constexpr bool kMakesMatches = true;
   using Result = PledgeResult;
   PledgeSpec pledge;
   template <typename Self, typename Visit>
@@ -185,6 +188,14 @@ using CommandResult = std::variant<TickResult, RegionResult, PairingResult,
                                    OfferResult, PledgeResult>;
 // An answer or the reason the command was refused.
 using CommandOutcome = absl::StatusOr<CommandResult>;
+
+// Whether commands of type Body can make matches (those that do declare
+// `static constexpr bool kMakesMatches = true`).
+template <typename Body, typename = void>
+struct MakesMatches : std::false_type {};
+template <typename Body>
+struct MakesMatches<Body, std::void_t<decltype(Body::kMakesMatches)>>
+    : std::bool_constant<Body::kMakesMatches> {};
 
 // A command as the engine applies it and the journal records it.
 struct Command {

@@ -31,7 +31,8 @@ absl::StatusOr<CommandResult> Engine::Impl::Apply(const Command& command) {
           const uint64_t first_match = matches_.size() + 1;
           CommandResult result(Execute(body));
           if (!command.request_id.empty()) {  // memos are only for repeats
-            RequestMemo first = MemoOf(Body::kCode, result, first_match);
+            RequestMemo first = MemoOf(Body::kCode, result,
+                                       MakesMatches<Body>() ? first_match : 0);
             first.fingerprint = command.fingerprint;
             requests_.Remember(command.request_id, std::move(first), now_);
           }
@@ -69,39 +70,38 @@ TickResult Engine::Impl::Tick(Micros now) {
 }
 
 CommandResult Engine::Impl::Repeat(const RequestMemo& memo) const {
-  switch (memo.code) {
-    case CommandCode::kUpsertRegion:
-      return RegionResult{memo.region, true};
-    case CommandCode::kUpsertPairing:
-    case CommandCode::kDeletePairing:
-      return PairingResult{memo.pairing, true};
-    case CommandCode::kPostOffer:
-    case CommandCode::kCancelOffer: {
-      OfferResult result;
-      result.offer = MakeOfferView(memo.order_id, now_);
-      result.offer.remaining_kg = memo.remaining_kg;
-      result.offer.status = memo.status;
-      result.matches = MatchRange(memo.first_match_id, memo.match_count);
-      result.unfilled_kg = memo.unfilled_kg;
-      result.replayed = true;
-      return result;
-    }
-    case CommandCode::kPostPledge:
-    case CommandCode::kCancelPledge: {
-      PledgeResult result;
-      result.pledge = MakePledgeView(memo.order_id, now_);
-      result.pledge.remaining_kg = memo.remaining_kg;
-      result.pledge.spent_fen = memo.spent_fen;
-      result.pledge.status = memo.status;
-      result.matches = MatchRange(memo.first_match_id, memo.match_count);
-      result.unfilled_kg = memo.unfilled_kg;
-      result.replayed = true;
-      return result;
-    }
-    case CommandCode::kTick:
-      break;
-  }
-  return TickResult{now_, 0};  // ticks have no request_id
+  // The first answer has the Result type of the memo's command.
+  CommandBody body;
+  BodyForCode(static_cast<uint8_t>(memo.code), &body);
+  return std::visit(
+      [&](const auto& b) -> CommandResult {
+        using Result = typename std::decay_t<decltype(b)>::Result;
+        Result result;
+        if constexpr (std::is_same_v<Result, RegionResult>) {
+          result.region = memo.region;
+        } else if constexpr (std::is_same_v<Result, PairingResult>) {
+          result.pairing = memo.pairing;
+        } else if constexpr (std::is_same_v<Result, OfferResult>) {
+          result.offer = MakeOfferView(memo.order_id, now_);
+          result.offer.remaining_kg = memo.remaining_kg;
+          result.offer.status = memo.status;
+        } else if constexpr (std::is_same_v<Result, PledgeResult>) {
+          result.pledge = MakePledgeView(memo.order_id, now_);
+          result.pledge.remaining_kg = memo.remaining_kg;
+          result.pledge.spent_fen = memo.spent_fen;
+          result.pledge.status = memo.status;
+        }
+        if constexpr (std::is_same_v<Result, OfferResult> ||
+                      std::is_same_v<Result, PledgeResult>) {
+          result.matches = MatchRange(memo.first_match_id, memo.match_count);
+          result.unfilled_kg = memo.unfilled_kg;
+        }
+        if constexpr (!std::is_same_v<Result, TickResult>) {
+          result.replayed = true;
+        }
+        return result;
+      },
+      body);
 }
 
 // --- Reference data

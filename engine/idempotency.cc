@@ -32,10 +32,7 @@ RequestMemo MemoOf(CommandCode code, const CommandResult& result,
                    uint64_t first_match_id) {
   RequestMemo memo;
   memo.code = code;
-  // Posts note where their matches start even when they made none; others
-  // make no matches.
-  const bool posts =
-      code == CommandCode::kPostOffer || code == CommandCode::kPostPledge;
+  memo.first_match_id = first_match_id;
   if (const auto* r = std::get_if<RegionResult>(&result)) {
     memo.region = r->region;
   } else if (const auto* p = std::get_if<PairingResult>(&result)) {
@@ -45,14 +42,12 @@ RequestMemo MemoOf(CommandCode code, const CommandResult& result,
     memo.order_id = o->offer.offer_id;
     memo.status = o->offer.status;
     memo.remaining_kg = o->offer.remaining_kg;
-    if (posts) memo.first_match_id = first_match_id;
   } else if (const auto* p = std::get_if<PledgeResult>(&result)) {
     FillOrderMemo(*p, &memo);
     memo.order_id = p->pledge.pledge_id;
     memo.status = p->pledge.status;
     memo.remaining_kg = p->pledge.remaining_kg;
     memo.spent_fen = p->pledge.spent_fen;
-    if (posts) memo.first_match_id = first_match_id;
   }
   return memo;
 }

@@ -48,8 +48,9 @@ struct RequestMemo {
   Pairing pairing;  // UpsertPairing, DeletePairing
 };
 
-// The memo of `result`, answered by a command of `code` whose first match
-// (had it made any) would have had id `first_match_id`.
+// The memo of `result`, answered by a command of `code`. For a command
+// that can make matches, `first_match_id` is the id its first match had or
+// would have had (kept even when it made none); 0 for the others.
 RequestMemo MemoOf(CommandCode code, const CommandResult& result,
                    uint64_t first_match_id);
 
