@@ -431,19 +431,48 @@ absl::StatusOr<Command> ToCommand(const v1::Command& command) {
   return ToCommand(command.GetReflection()->GetMessage(command, field));
 }
 
+namespace {
+
+// For each alternative of Submit's Command (by field number): the result
+// field of the same name and the conversion of its request. Looked up once,
+// not per command.
+struct SubmitResultRoute {
+  const google::protobuf::FieldDescriptor* result_field = nullptr;
+  const Conversion* conversion = nullptr;
+};
+
+const absl::flat_hash_map<int, SubmitResultRoute>& SubmitResultRoutes() {
+  static const auto* routes = [] {
+    auto* map = new absl::flat_hash_map<int, SubmitResultRoute>();
+    const google::protobuf::OneofDescriptor* oneof =
+        v1::Command::descriptor()->FindOneofByName("command");
+    for (int i = 0; i < oneof->field_count(); ++i) {
+      const google::protobuf::FieldDescriptor* field = oneof->field(i);
+      (*map)[field->number()] = SubmitResultRoute{
+          v1::CommandResult::descriptor()->FindFieldByName(field->name()),
+          FindConversion(field->message_type())};
+    }
+    return map;
+  }();
+  return *routes;
+}
+
+}  // namespace
+
 void ToCommandResult(v1::Command::CommandCase command_case,
                      const CommandResult& result, v1::CommandResult* out) {
   // The result field has the same name as the command's.
-  const google::protobuf::FieldDescriptor* field =
-      v1::Command::descriptor()->FindFieldByNumber(command_case);
+  auto it = SubmitResultRoutes().find(command_case);
   const google::protobuf::FieldDescriptor* result_field =
-      v1::CommandResult::descriptor()->FindFieldByName(field->name());
-  const Conversion* conversion = FindConversion(field->message_type());
+      it == SubmitResultRoutes().end() ? nullptr : it->second.result_field;
+  const Conversion* conversion =
+      it == SubmitResultRoutes().end() ? nullptr : it->second.conversion;
   if (result_field == nullptr || conversion == nullptr) {
     // A Command alternative without its result or conversion: a contract
     // out of step with this table (SubmitCommandsAllConvert tests it).
-    ToCommandError(absl::InternalError(absl::StrCat(
-                       "command ", field->name(), " has no result conversion")),
+    ToCommandError(absl::InternalError(
+                       absl::StrCat("command ", static_cast<int>(command_case),
+                                    " has no result conversion")),
                    out->mutable_error());
     return;
   }
