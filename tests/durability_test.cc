@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <deque>
@@ -22,6 +23,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -214,66 +216,93 @@ class CommandGen {
   std::mt19937_64& rng() { return rng_; }
 
  private:
+  // How often each kind of command is drawn, by code: the generator covers
+  // every command of CommandBody (a new one fails to compile until it has
+  // a weight here and a Fill below). Ticks come from the sequencer.
+  static constexpr std::array<int, kMaxCommandCode + 1> kWeights = {
+      /*tick*/ 0,         /*region*/ 2,
+      /*pairing*/ 1,      /*delete pairing*/ 1,
+      /*offer*/ 40,       /*pledge*/ 40,
+      /*cancel offer*/ 8, /*cancel pledge*/ 8};
+  static_assert(std::variant_size_v<CommandBody> == kWeights.size(),
+                "every command kind needs a weight");
+
   Command Fresh() {
-    static const char* kRegions[] = {"621202", "620826", "621200"};
-    static const char* kCities[] = {"370200", "120000", "370000"};
-    static const char* kProducts[] = {"vegetable.cabbage", "vegetable.potato",
-                                      "fruit.apple"};
-    const int dice = rng_() % 100;
+    int roll = static_cast<int>(rng_() % 100);
+    uint8_t code = 0;
+    while (roll >= kWeights[code]) roll -= kWeights[code++];
     std::string rid;
-    if (dice % 3 == 0) rid = absl::StrCat("r", rng_() % 80);
-    const Micros horizon = clock_->last();
-    if (dice < 40) {
-      PostOfferCommand c;
-      OfferSpec& o = c.offer;
-      o.supplier_id = absl::StrCat("coop", rng_() % 5);
-      o.region_code = kRegions[rng_() % 3];
-      o.product_code = kProducts[rng_() % 3];
-      o.grade = rng_() % 40 == 0 ? 9 : 1 + rng_() % 3;  // some invalid
-      o.quantity_kg = 100 + rng_() % 900;
-      o.floor_price_fen_per_kg = 100 + rng_() % 200;
-      o.min_lot_kg = rng_() % 100;
-      o.certified = rng_() % 2;
-      o.households = rng_() % 10;
-      ++offers_;
-      return Make(std::move(c), rid, Expiry(&o.expires_at, horizon));
-    }
-    if (dice < 80) {
-      PostPledgeCommand c;
-      PledgeSpec& p = c.pledge;
-      p.buyer_id = absl::StrCat("buyer", rng_() % 5);
-      p.buyer_city_code = kCities[rng_() % 3];
-      p.buyer_kind = 1 + rng_() % 11;
-      p.product_code = rng_() % 3 == 0 ? "vegetable" : kProducts[rng_() % 3];
-      p.min_grade = 1 + rng_() % 3;
-      p.quantity_kg = 100 + rng_() % 900;
-      p.max_price_fen_per_kg = 100 + rng_() % 250;
-      p.budget_fen = rng_() % 4 == 0 ? 20000 + rng_() % 50000 : 0;
-      p.min_lot_kg = rng_() % 50;
-      p.scope = rng_() % 3;
-      if (p.scope == 2) p.region_codes = {kRegions[rng_() % 3]};
-      p.require_certified = rng_() % 4 == 0;
-      ++pledges_;
-      return Make(std::move(c), rid, Expiry(&p.expires_at, horizon));
-    }
-    if (dice < 88) {
-      return Make(CancelOfferCommand{1 + rng_() % (offers_ + 2)}, rid);
-    }
-    if (dice < 96) {
-      return Make(CancelPledgeCommand{1 + rng_() % (pledges_ + 2)}, rid);
-    }
-    if (dice < 98) {
-      UpsertRegionCommand c;
-      c.region = Region{kRegions[rng_() % 3], "renamed", rng_() % 2 == 0,
-                        rng_() % 2 == 0};
-      return Make(std::move(c), rid);
-    }
-    if (dice < 99) {
-      return Make(DeletePairingCommand{"370200", "621200"}, rid);
-    }
-    UpsertPairingCommand c;
+    if (rng_() % 3 == 0) rid = absl::StrCat("r", rng_() % 80);
+    CommandBody body;
+    BodyForCode(code, &body);
+    Micros expires_in = 0;
+    std::visit([&](auto& b) { expires_in = Fill(b); }, body);
+    Command c;
+    c.body = std::move(body);
+    c.request_id = std::move(rid);
+    c.expires_in = expires_in;
+    if (!c.request_id.empty()) c.fingerprint = CommandFingerprint(c);
+    return c;
+  }
+
+  // Each Fill draws a body of its kind (some invalid) and returns its
+  // expires_in.
+  static constexpr const char* kRegions[] = {"621202", "620826", "621200"};
+  static constexpr const char* kCities[] = {"370200", "120000", "370000"};
+  static constexpr const char* kProducts[] = {
+      "vegetable.cabbage", "vegetable.potato", "fruit.apple"};
+  Micros Fill(TickCommand&) { return 0; }
+  Micros Fill(UpsertRegionCommand& c) {
+    c.region = Region{kRegions[rng_() % 3], "renamed", rng_() % 2 == 0,
+                      rng_() % 2 == 0};
+    return 0;
+  }
+  Micros Fill(UpsertPairingCommand& c) {
     c.pairing = Pairing{"370200", "621200", "again"};
-    return Make(std::move(c), rid);
+    return 0;
+  }
+  Micros Fill(DeletePairingCommand& c) {
+    c = DeletePairingCommand{"370200", "621200"};
+    return 0;
+  }
+  Micros Fill(PostOfferCommand& c) {
+    OfferSpec& o = c.offer;
+    o.supplier_id = absl::StrCat("coop", rng_() % 5);
+    o.region_code = kRegions[rng_() % 3];
+    o.product_code = kProducts[rng_() % 3];
+    o.grade = rng_() % 40 == 0 ? 9 : 1 + rng_() % 3;  // some invalid
+    o.quantity_kg = 100 + rng_() % 900;
+    o.floor_price_fen_per_kg = 100 + rng_() % 200;
+    o.min_lot_kg = rng_() % 100;
+    o.certified = rng_() % 2;
+    o.households = rng_() % 10;
+    ++offers_;
+    return Expiry(&o.expires_at, clock_->last());
+  }
+  Micros Fill(PostPledgeCommand& c) {
+    PledgeSpec& p = c.pledge;
+    p.buyer_id = absl::StrCat("buyer", rng_() % 5);
+    p.buyer_city_code = kCities[rng_() % 3];
+    p.buyer_kind = 1 + rng_() % 11;
+    p.product_code = rng_() % 3 == 0 ? "vegetable" : kProducts[rng_() % 3];
+    p.min_grade = 1 + rng_() % 3;
+    p.quantity_kg = 100 + rng_() % 900;
+    p.max_price_fen_per_kg = 100 + rng_() % 250;
+    p.budget_fen = rng_() % 4 == 0 ? 20000 + rng_() % 50000 : 0;
+    p.min_lot_kg = rng_() % 50;
+    p.scope = rng_() % 3;
+    if (p.scope == 2) p.region_codes = {kRegions[rng_() % 3]};
+    p.require_certified = rng_() % 4 == 0;
+    ++pledges_;
+    return Expiry(&p.expires_at, clock_->last());
+  }
+  Micros Fill(CancelOfferCommand& c) {
+    c.offer_id = 1 + rng_() % (offers_ + 2);
+    return 0;
+  }
+  Micros Fill(CancelPledgeCommand& c) {
+    c.pledge_id = 1 + rng_() % (pledges_ + 2);
+    return 0;
   }
 
   // Half the orders expire at an absolute time (which the stamp may have
