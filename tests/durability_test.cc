@@ -237,12 +237,7 @@ class CommandGen {
     BodyForCode(code, &body);
     Micros expires_in = 0;
     std::visit([&](auto& b) { expires_in = Fill(b); }, body);
-    Command c;
-    c.body = std::move(body);
-    c.request_id = std::move(rid);
-    c.expires_in = expires_in;
-    if (!c.request_id.empty()) c.fingerprint = CommandFingerprint(c);
-    return c;
+    return Make(std::move(body), std::move(rid), expires_in);
   }
 
   // Each Fill draws a body of its kind (some invalid) and returns its
