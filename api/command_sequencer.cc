@@ -147,10 +147,10 @@ CommandOutcome CommandSequencer::Apply(Command& command, Micros now) {
     if (absl::Status valid = engine_->Validate(command, now); !valid.ok()) {
       return valid;
     }
-    ticks_.push_back(MakeCommand(TickCommand{}, now));
-    tick_outcomes_.push_back(engine_->Apply(ticks_.back()));
-    journal_commands_.push_back(&ticks_.back());
-    journal_outcomes_.push_back(&tick_outcomes_.back());
+    tick_ = MakeCommand(TickCommand{}, now);
+    tick_outcome_ = engine_->Apply(tick_);
+    journal_commands_.push_back(&tick_);
+    journal_outcomes_.push_back(&tick_outcome_);
   }
   return engine_->Apply(command);
 }
@@ -159,8 +159,6 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
   // Apply.
   journal_commands_.clear();
   journal_outcomes_.clear();
-  ticks_.clear();
-  tick_outcomes_.clear();
   uint64_t last_match_id;
   uint64_t applied;
   {

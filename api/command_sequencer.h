@@ -169,13 +169,12 @@ class CommandSequencer {
   // Someone (the writer or a caller) is applying a group.
   bool busy_ ABSL_GUARDED_BY(queue_mu_) = false;
   // The group's journal input, as the Journal takes it; used only by the
-  // applier (whoever set busy_), kept to reuse its capacity. Ticks live in
-  // ticks_ (a deque: its elements never move while pointers to them are
-  // held).
+  // applier (whoever set busy_), kept to reuse its capacity. A group has
+  // one time, so at most one tick, kept here while the journal points at it.
   std::vector<const Command*> journal_commands_;
   std::vector<const CommandOutcome*> journal_outcomes_;
-  std::deque<Command> ticks_;
-  std::deque<CommandOutcome> tick_outcomes_;
+  Command tick_;
+  CommandOutcome tick_outcome_;
   std::thread writer_;
 
   // Committed groups for the reply thread, in apply order.

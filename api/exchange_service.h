@@ -34,7 +34,8 @@
 
 namespace duijie {
 
-// The pipeline's options (its on_published is the service's own).
+// The pipeline's options; the service adds waking the WatchMatches streams
+// to on_published.
 using ExchangeServiceOptions = SequencerOptions;
 
 class ExchangeService final : public v1::Exchange::CallbackService {

@@ -56,11 +56,6 @@ void WatchHub::Shutdown() {
   WakeAll();
 }
 
-bool WatchHub::shutting_down() const {
-  absl::MutexLock lock(&mu_);
-  return shutting_down_;
-}
-
 // --- WatchReactor
 // -------------------------------------------------------------
 

@@ -33,10 +33,9 @@ class WatchHub {
   // Ends every stream (UNAVAILABLE, after what is published) and refuses
   // new ones.
   void Shutdown();
-  bool shutting_down() const;
 
  private:
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   std::vector<std::shared_ptr<WatchReactor>> parked_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 };

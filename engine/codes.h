@@ -46,6 +46,15 @@ RegionChain RegionChainOf(int32_t code);
 // True when `ancestor` equals `code` or is its prefecture or province.
 bool RegionCovers(int32_t ancestor, int32_t code);
 
+// Whether some code of `codes` is `code` or one of its ancestors.
+template <typename Codes>
+bool AnyCovers(const Codes& codes, int32_t code) {
+  for (int32_t c : codes) {
+    if (RegionCovers(c, code)) return true;
+  }
+  return false;
+}
+
 // Sorts codes, drops duplicates and every code covered by another, so that
 // any region is under at most one of those left.
 template <typename Codes>

@@ -45,13 +45,6 @@ uint64_t PledgeShelfKey(uint32_t product, Grade min_grade, bool require_cert,
          static_cast<uint64_t>(region_key);
 }
 
-bool AnyCovers(const CodeSet& set, int32_t code) {
-  for (int32_t c : set) {
-    if (RegionCovers(c, code)) return true;
-  }
-  return false;
-}
-
 // How a resting offer's size fits pledges; see OfferFit.
 OfferFit FitOf(const OfferRecord& o) {
   return OfferFit{std::min(o.min_lot_kg, o.remaining_kg), o.remaining_kg};

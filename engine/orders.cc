@@ -104,13 +104,6 @@ absl::Status CheckCancellable(std::string_view kind, uint64_t id,
   return absl::OkStatus();
 }
 
-bool AnyCovers(const CodeSet& set, int32_t code) {
-  for (int32_t c : set) {
-    if (RegionCovers(c, code)) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 // --- The book

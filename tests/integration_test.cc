@@ -1014,7 +1014,6 @@ TEST(ConvertTest, SubmitCommandsAllConvert) {
     absl::StatusOr<duijie::Command> converted = duijie::ToCommand(command);
     EXPECT_TRUE(converted.ok() || absl::IsInvalidArgument(converted.status()))
         << converted.status();
-    EXPECT_NE(absl::StatusCode::kInternal, converted.status().code());
     EXPECT_NE(
         duijie::v1::CommandResult::descriptor()->FindFieldByName(field->name()),
         nullptr);
