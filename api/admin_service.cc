@@ -1,16 +1,120 @@
 // The duijie.v1.Admin service. See admin_service.h.
 #include "api/admin_service.h"
 
+#include <utility>
+
 #include "absl/strings/str_format.h"
+#include "api/convert.h"
+#include "api/key_convert.h"
 #include "api/snapshot.h"
 
 namespace duijie {
+
+grpc::ServerUnaryReactor* AdminService::CreateKey(
+    grpc::CallbackServerContext* context, const v1::CreateKeyRequest* request,
+    v1::CreateKeyResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<Authenticator::Identity> who =
+      exchange_->Admit(context, "CreateKey", Access::kAdmin);
+  absl::StatusOr<Command> command =
+      who.ok() ? ToCommand(*request) : who.status();
+  if (!command.ok()) {
+    reactor->Finish(ToGrpcStatus(command.status()));
+    return reactor;
+  }
+  // The secret is made here and leaves only in this reply; the engine and
+  // the journal get its hash.
+  std::string secret = NewSecret();
+  std::get<CreateKeyCommand>(command->body).secret_sha256 = SecretHash(secret);
+  command->caller = who->caller;
+  Authenticator* auth = exchange_->authenticator();
+  exchange_->EnqueueOne(*std::move(command),
+                        [auth, reactor, response, secret = std::move(secret)](
+                            const CommandOutcome& outcome) {
+                          if (!outcome.ok()) {
+                            reactor->Finish(ToGrpcStatus(outcome.status()));
+                            return;
+                          }
+                          const KeyResult& result =
+                              std::get<KeyResult>(*outcome);
+                          auth->PutKey(result.key);
+                          response->set_key_id(result.key.key_id);
+                          // A retry answers the key without a secret: the first
+                          // answer had it.
+                          if (!result.replayed) response->set_secret(secret);
+                          response->set_replayed(result.replayed);
+                          ToProto(result.key, response->mutable_key());
+                          reactor->Finish(grpc::Status::OK);
+                        });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::ListKeys(
+    grpc::CallbackServerContext* context, const v1::ListKeysRequest* request,
+    v1::ListKeysResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<Authenticator::Identity> who =
+      exchange_->Admit(context, "ListKeys", Access::kAdmin);
+  absl::Status status = who.status();
+  absl::StatusOr<int> limit = PageSize(request->page_size());
+  absl::StatusOr<uint64_t> after = ParseIdToken(request->page_token());
+  if (status.ok() && !limit.ok()) status = limit.status();
+  if (status.ok() && !after.ok()) status = after.status();
+  if (status.ok()) {
+    bool more = false;
+    for (const ApiKey& key : exchange_->ListKeys(*after, *limit, &more)) {
+      ToProto(key, response->add_keys());
+    }
+    if (more && response->keys_size() > 0) {
+      response->set_next_page_token(
+          IdToken(response->keys(response->keys_size() - 1).key_id()));
+    }
+  }
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::RevokeKey(
+    grpc::CallbackServerContext* context, const v1::RevokeKeyRequest* request,
+    v1::ApiKey* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<Authenticator::Identity> who =
+      exchange_->Admit(context, "RevokeKey", Access::kAdmin);
+  absl::StatusOr<Command> command =
+      who.ok() ? ToCommand(*request) : who.status();
+  if (!command.ok()) {
+    reactor->Finish(ToGrpcStatus(command.status()));
+    return reactor;
+  }
+  command->caller = who->caller;
+  Authenticator* auth = exchange_->authenticator();
+  exchange_->EnqueueOne(
+      *std::move(command),
+      [auth, reactor, response](const CommandOutcome& outcome) {
+        if (!outcome.ok()) {
+          reactor->Finish(ToGrpcStatus(outcome.status()));
+          return;
+        }
+        const KeyResult& result = std::get<KeyResult>(*outcome);
+        // From here on the key fails on every thread, open streams included.
+        auth->PutKey(result.key);
+        ToProto(result.key, response);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
 
 grpc::ServerUnaryReactor* AdminService::GetStateHash(
     grpc::CallbackServerContext* context,
     const v1::GetStateHashRequest* /*request*/,
     v1::GetStateHashResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::StatusOr<Authenticator::Identity> who =
+          exchange_->Admit(context, "GetStateHash", Access::kAdmin);
+      !who.ok()) {
+    reactor->Finish(ToGrpcStatus(who.status()));
+    return reactor;
+  }
   const bool queued = exchange_->RunOnWriter([this, reactor, response] {
     const uint64_t hash = engine_->StateHash();
     response->set_state_hash(hash);
@@ -44,6 +148,12 @@ grpc::ServerUnaryReactor* AdminService::Snapshot(
     grpc::CallbackServerContext* context,
     const v1::SnapshotRequest* /*request*/, v1::SnapshotResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::StatusOr<Authenticator::Identity> who =
+          exchange_->Admit(context, "Snapshot", Access::kAdmin);
+      !who.ok()) {
+    reactor->Finish(ToGrpcStatus(who.status()));
+    return reactor;
+  }
   if (store_ == nullptr) {
     reactor->Finish(grpc::Status(
         grpc::StatusCode::FAILED_PRECONDITION,

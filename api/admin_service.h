@@ -1,6 +1,9 @@
 // AdminService: the duijie.v1.Admin gRPC service, operator RPCs next to the
-// Exchange: the state hash with the journal position, and forcing a
-// snapshot. Both run on the Exchange's writer thread between groups
+// Exchange, all for ADMIN keys only: API keys (CreateKey, ListKeys,
+// RevokeKey: commands through the Exchange's pipeline, and the
+// authenticator updated as soon as one applies), the state hash with the
+// journal position, and forcing a snapshot. The hash and the snapshot run
+// on the Exchange's writer thread between groups
 // (ExchangeService::RunOnWriter), so what they see matches the journal's
 // position exactly; computing the hash serializes the engine, which pauses
 // the writer for that long.
@@ -21,6 +24,15 @@ class AdminService final : public v1::Admin::CallbackService {
   AdminService(ExchangeService* exchange, Engine* engine, DurableStore* store)
       : exchange_(exchange), engine_(engine), store_(store) {}
 
+  grpc::ServerUnaryReactor* CreateKey(grpc::CallbackServerContext* context,
+                                      const v1::CreateKeyRequest* request,
+                                      v1::CreateKeyResponse* response) override;
+  grpc::ServerUnaryReactor* ListKeys(grpc::CallbackServerContext* context,
+                                     const v1::ListKeysRequest* request,
+                                     v1::ListKeysResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeKey(grpc::CallbackServerContext* context,
+                                      const v1::RevokeKeyRequest* request,
+                                      v1::ApiKey* response) override;
   grpc::ServerUnaryReactor* GetStateHash(
       grpc::CallbackServerContext* context,
       const v1::GetStateHashRequest* request,

@@ -63,6 +63,70 @@ void FillIdPage(const std::vector<View>& views, bool more,
   }
 }
 
+// Whether `id` is one of `ids`.
+bool Lists(const std::vector<std::string>& ids, absl::string_view id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+// Narrows a pledge filter to the caller's buyers: naming another buyer is
+// PERMISSION_DENIED.
+absl::Status NarrowToOwnPledges(const Authenticator::Identity& who,
+                                OrderFilter* filter) {
+  if (who.admin()) return absl::OkStatus();
+  const std::vector<std::string>& mine = who.caller->principal.buyer_ids;
+  if (!filter->owner_id.empty()) {
+    if (Lists(mine, filter->owner_id)) return absl::OkStatus();
+    return absl::PermissionDeniedError(absl::StrCat(
+        "buyer_id: key ", who.caller->key_id, " does not act for buyer \"",
+        absl::CHexEscape(filter->owner_id), "\""));
+  }
+  if (mine.size() == 1) {
+    filter->owner_id = mine[0];  // the owner's own list: no scan
+  } else {
+    filter->restricted = true;
+    filter->visible_owner_ids = mine;
+  }
+  return absl::OkStatus();
+}
+
+// Narrows a match filter to matches of the caller's suppliers and buyers.
+// A filter may name another party only beside one of the caller's own on
+// the other side (a buyer asking for its matches with supplier X).
+absl::Status NarrowToOwnMatches(const Authenticator::Identity& who,
+                                MatchFilter* filter) {
+  if (who.admin()) return absl::OkStatus();
+  const Principal& me = who.caller->principal;
+  const bool own_supplier = !filter->supplier_id.empty() &&
+                            Lists(me.supplier_ids, filter->supplier_id);
+  const bool own_buyer =
+      !filter->buyer_id.empty() && Lists(me.buyer_ids, filter->buyer_id);
+  auto denied = [&](absl::string_view field, absl::string_view id) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        field, ": key ", who.caller->key_id, " does not act for \"",
+        absl::CHexEscape(id), "\"; name one of its own parties"));
+  };
+  if (!filter->supplier_id.empty() && !own_supplier && !own_buyer) {
+    return denied("supplier_id", filter->supplier_id);
+  }
+  if (!filter->buyer_id.empty() && !own_buyer && !own_supplier) {
+    return denied("buyer_id", filter->buyer_id);
+  }
+  if (own_supplier || own_buyer) return absl::OkStatus();
+  if (me.supplier_ids.size() + me.buyer_ids.size() == 1) {
+    // One party: its own list, no scan.
+    if (me.supplier_ids.size() == 1) {
+      filter->supplier_id = me.supplier_ids[0];
+    } else {
+      filter->buyer_id = me.buyer_ids[0];
+    }
+  } else {
+    filter->restricted = true;
+    filter->visible_supplier_ids = me.supplier_ids;
+    filter->visible_buyer_ids = me.buyer_ids;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // --- The service ------------------------------------------------------------
@@ -80,30 +144,100 @@ SequencerOptions WithPublish(SequencerOptions options, WatchHub* watchers) {
   return options;
 }
 
+// The authenticator of a service made without one: every call is ADMIN.
+std::unique_ptr<Authenticator> InsecureAuthenticator(Authenticator* given) {
+  if (given != nullptr) return nullptr;
+  AuthOptions options;
+  options.enabled = false;
+  options.max_open_orders = 0;
+  options.rate_per_key = 0;
+  options.max_streams_per_key = 0;
+  return std::make_unique<Authenticator>(std::move(options));
+}
+
 }  // namespace
 
-ExchangeService::ExchangeService(Engine* engine, ExchangeServiceOptions options)
-    : sequencer_(engine, WithPublish(std::move(options), &watchers_)) {}
+ExchangeService::ExchangeService(Engine* engine, ExchangeServiceOptions options,
+                                 Authenticator* auth)
+    : own_auth_(InsecureAuthenticator(auth)),
+      auth_(auth != nullptr ? auth : own_auth_.get()),
+      sequencer_(engine, WithPublish(std::move(options), &watchers_)) {}
 
 ExchangeService::~ExchangeService() { Stop(); }
 
+absl::StatusOr<Authenticator::Identity> ExchangeService::Admit(
+    const grpc::CallbackServerContext* context, std::string_view method,
+    Access access, bool take_token) {
+  absl::StatusOr<Authenticator::Identity> who =
+      auth_->Authenticate(*context, method);
+  if (!who.ok()) return who.status();
+  const absl::string_view rpc(method.data(), method.size());
+  const int role = who->caller->principal.role;
+  const bool observer = role == static_cast<int>(Role::kObserver);
+  absl::Status refused;
+  if ((access == Access::kPrivateRead || access == Access::kCommand) &&
+      observer) {
+    refused = absl::PermissionDeniedError(
+        absl::StrCat("key ", who->caller->key_id,
+                     " is an OBSERVER key: it may only read "
+                     "the book, offers, regions and pairings, not call ",
+                     rpc));
+  } else if (access == Access::kAdmin && !who->admin()) {
+    refused = absl::PermissionDeniedError(absl::StrCat(
+        rpc, " needs an ADMIN key; key ", who->caller->key_id, " is not one"));
+  } else if (take_token && auth_->TakeTokens(*who, 1) == 0) {
+    refused = Authenticator::RateLimited(auth_->options());
+  }
+  if (!refused.ok()) {
+    auth_->LogRefusal(who->caller->principal.name, method, refused);
+    return refused;
+  }
+  return who;
+}
+
+void ExchangeService::EnqueueOne(
+    Command command, std::function<void(const CommandOutcome&)> done) {
+  std::vector<Command> commands;
+  commands.push_back(std::move(command));
+  sequencer_.Enqueue(
+      std::move(commands),
+      [done = std::move(done)](CommandSequencer::Batch& batch) {
+        done(batch.outcomes[0]);
+      },
+      /*may_apply_here=*/true);
+}
+
+std::vector<ApiKey> ExchangeService::ListKeys(uint64_t after_key_id, int limit,
+                                              bool* more) {
+  CommandSequencer::Reader reader(&sequencer_);
+  return reader.engine().ListKeys(after_key_id, limit, more);
+}
+
 grpc::ServerUnaryReactor* ExchangeService::Mutate(
-    grpc::CallbackServerContext* context,
+    grpc::CallbackServerContext* context, std::string_view method,
     const google::protobuf::Message* request,
     google::protobuf::Message* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<Command> command = ToCommand(*request);
+  absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, method, Access::kCommand);
+  absl::StatusOr<Command> command =
+      who.ok() ? ToCommand(*request) : who.status();
   if (!command.ok()) {
     reactor->Finish(ToGrpcStatus(command.status()));
     return reactor;
   }
+  command->caller = who->caller;
   std::vector<Command> commands;
   commands.push_back(*std::move(command));
   sequencer_.Enqueue(
       std::move(commands),
-      [reactor, request, response](CommandSequencer::Batch& batch) {
+      [this, reactor, request, response, method,
+       caller = who->caller](CommandSequencer::Batch& batch) {
         const CommandOutcome& outcome = batch.outcomes[0];
         if (!outcome.ok()) {
+          if (outcome.status().code() == absl::StatusCode::kPermissionDenied) {
+            auth_->LogRefusal(caller->principal.name, method, outcome.status());
+          }
           reactor->Finish(ToGrpcStatus(outcome.status()));
           return;
         }
@@ -122,10 +256,25 @@ void ExchangeService::FinishRead(grpc::ServerUnaryReactor* reactor,
 
 // --- Reads ------------------------------------------------------------------
 
+namespace {
+
+// Finishes `reactor` with the refusal when `who` is one; returns whether.
+bool Refused(grpc::ServerUnaryReactor* reactor,
+             const absl::StatusOr<Authenticator::Identity>& who) {
+  if (who.ok()) return false;
+  reactor->Finish(ToGrpcStatus(who.status()));
+  return true;
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* ExchangeService::ListRegions(
     grpc::CallbackServerContext* context, const v1::ListRegionsRequest* request,
     v1::ListRegionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "ListRegions", Access::kPublicRead);
+  if (Refused(reactor, who)) return reactor;
   uint64_t seen = 0;  // the applied group whose state the reply shows
   absl::Status status =
       CheckRegionPrefix("code_prefix", request->code_prefix());
@@ -155,6 +304,9 @@ grpc::ServerUnaryReactor* ExchangeService::ListPairings(
     const v1::ListPairingsRequest* request,
     v1::ListPairingsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "ListPairings", Access::kPublicRead);
+  if (Refused(reactor, who)) return reactor;
   uint64_t seen = 0;  // the applied group whose state the reply shows
   absl::Status status =
       CheckRegionPrefix("code_prefix", request->code_prefix());
@@ -187,6 +339,9 @@ grpc::ServerUnaryReactor* ExchangeService::GetOffer(
     grpc::CallbackServerContext* context, const v1::GetOfferRequest* request,
     v1::Offer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "GetOffer", Access::kPublicRead);
+  if (Refused(reactor, who)) return reactor;
   uint64_t seen = 0;  // the applied group whose state the reply shows
   absl::Status status;
   {
@@ -208,6 +363,9 @@ grpc::ServerUnaryReactor* ExchangeService::GetPledge(
     grpc::CallbackServerContext* context, const v1::GetPledgeRequest* request,
     v1::Pledge* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "GetPledge", Access::kPrivateRead);
+  if (Refused(reactor, who)) return reactor;
   uint64_t seen = 0;  // the applied group whose state the reply shows
   absl::Status status;
   {
@@ -215,6 +373,14 @@ grpc::ServerUnaryReactor* ExchangeService::GetPledge(
     seen = reader.seen();
     absl::StatusOr<PledgeView> pledge =
         reader.engine().GetPledge(request->id(), ReadNow());
+    if (pledge.ok() && !who->admin() &&
+        !Lists(who->caller->principal.buyer_ids,
+               absl::string_view(pledge->buyer_id.data(),
+                                 pledge->buyer_id.size()))) {
+      // Another's pledge reads as an unknown one: ids tell nothing.
+      pledge = absl::NotFoundError(
+          absl::StrCat("id: pledge ", request->id(), " does not exist"));
+    }
     if (pledge.ok()) {
       ToProto(*pledge, response);
     } else {
@@ -229,6 +395,9 @@ grpc::ServerUnaryReactor* ExchangeService::ListOffers(
     grpc::CallbackServerContext* context, const v1::ListOffersRequest* request,
     v1::ListOffersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "ListOffers", Access::kPublicRead);
+  if (Refused(reactor, who)) return reactor;
   uint64_t seen = 0;  // the applied group whose state the reply shows
   const int order_status = request->status();
   int limit = 0;
@@ -252,17 +421,22 @@ grpc::ServerUnaryReactor* ExchangeService::ListPledges(
     grpc::CallbackServerContext* context, const v1::ListPledgesRequest* request,
     v1::ListPledgesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "ListPledges", Access::kPrivateRead);
+  if (Refused(reactor, who)) return reactor;
   uint64_t seen = 0;  // the applied group whose state the reply shows
   const int order_status = request->status();
   int limit = 0;
   uint64_t after = 0;
   absl::Status status = ParseIdPage(*request, &order_status, &limit, &after);
+  OrderFilter filter = ToOrderFilter(*request);
+  if (status.ok()) status = NarrowToOwnPledges(*who, &filter);
   if (status.ok()) {
     bool more = false;
     CommandSequencer::Reader reader(&sequencer_);
     seen = reader.seen();
-    const std::vector<PledgeView> pledges = reader.engine().ListPledges(
-        ToOrderFilter(*request), after, limit, ReadNow(), &more);
+    const std::vector<PledgeView> pledges =
+        reader.engine().ListPledges(filter, after, limit, ReadNow(), &more);
     FillIdPage(pledges, more, response->mutable_pledges(),
                response->mutable_next_page_token(),
                [](const v1::Pledge& p) { return p.pledge_id(); });
@@ -275,17 +449,22 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
     grpc::CallbackServerContext* context, const v1::ListMatchesRequest* request,
     v1::ListMatchesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "ListMatches", Access::kPrivateRead);
+  if (Refused(reactor, who)) return reactor;
   uint64_t seen = 0;  // the applied group whose state the reply shows
   int limit = 0;
   uint64_t after = 0;
   absl::Status status = ParseIdPage(*request, nullptr, &limit, &after);
+  MatchFilter filter = ToMatchFilter(*request);
+  if (status.ok()) status = NarrowToOwnMatches(*who, &filter);
   if (status.ok()) {
     bool more = false;
     const uint64_t after_id = std::max(after, request->after_match_id());
     CommandSequencer::Reader reader(&sequencer_);
     seen = reader.seen();
-    const std::vector<MatchView> matches = reader.engine().ListMatches(
-        ToMatchFilter(*request), after_id, limit, &more);
+    const std::vector<MatchView> matches =
+        reader.engine().ListMatches(filter, after_id, limit, &more);
     FillIdPage(matches, more, response->mutable_matches(),
                response->mutable_next_page_token(),
                [](const v1::Match& m) { return m.match_id(); });
@@ -295,12 +474,32 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
 }
 
 grpc::ServerWriteReactor<v1::Match>* ExchangeService::WatchMatches(
-    grpc::CallbackServerContext* /*context*/,
+    grpc::CallbackServerContext* context,
     const v1::WatchMatchesRequest* request) {
-  absl::Status status =
-      CheckRegionPrefix("region_code_prefix", request->region_code_prefix());
-  auto watcher =
-      std::make_shared<WatchReactor>(&sequencer_, &watchers_, *request);
+  absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "WatchMatches", Access::kPrivateRead);
+  absl::Status status = who.ok()
+                            ? CheckRegionPrefix("region_code_prefix",
+                                                request->region_code_prefix())
+                            : who.status();
+  MatchFilter filter = ToMatchFilter(*request);
+  if (status.ok()) status = NarrowToOwnMatches(*who, &filter);
+  WatchReactor::Access access;
+  if (status.ok()) {
+    absl::StatusOr<Authenticator::StreamSlot> slot = auth_->OpenStream(*who);
+    if (slot.ok()) {
+      access.slot =
+          std::make_shared<Authenticator::StreamSlot>(*std::move(slot));
+      access.still_valid = [auth = auth_, who = *who] {
+        return auth->StillValid(who);
+      };
+    } else {
+      status = slot.status();
+    }
+  }
+  auto watcher = std::make_shared<WatchReactor>(
+      &sequencer_, &watchers_, std::move(filter), request->after_match_id(),
+      std::move(access));
   WatchReactor* reactor = watcher.get();
   if (status.ok()) {
     reactor->Start(std::move(watcher));
@@ -314,6 +513,9 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(
     grpc::CallbackServerContext* context, const v1::GetBookRequest* request,
     v1::GetBookResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "GetBook", Access::kPublicRead);
+  if (Refused(reactor, who)) return reactor;
   uint64_t seen = 0;  // the applied group whose state the reply shows
   {
     CommandSequencer::Reader reader(&sequencer_);
@@ -328,8 +530,15 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(
 }
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
-ExchangeService::Submit(grpc::CallbackServerContext* /*context*/) {
-  return NewSubmitReactor(&sequencer_);
+ExchangeService::Submit(grpc::CallbackServerContext* context) {
+  absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "Submit", Access::kCommand, /*take_token=*/false);
+  absl::StatusOr<Authenticator::StreamSlot> slot =
+      who.ok() ? auth_->OpenStream(*who) : who.status();
+  if (!slot.ok()) return NewRefusedSubmitReactor(ToGrpcStatus(slot.status()));
+  return NewSubmitReactor(
+      &sequencer_, std::make_unique<SubmitAdmission>(auth_, *std::move(who),
+                                                     *std::move(slot)));
 }
 
 }  // namespace duijie

@@ -8,6 +8,11 @@
 // its reply, and finishes once the state it showed is durable.
 // WatchMatches streams deliver only published matches (watch_reactor.h).
 //
+// Every call is authenticated first (authenticator.h) and admitted by its
+// Access: the role may call it, and the key's rate allows it. Commands then
+// carry their Caller, and the engine decides whether it may act on the
+// parties they name; reads are narrowed here to what the caller may see.
+//
 // A new mutating RPC is one line here: its handler calls Mutate.
 #ifndef DUIJIE_API_EXCHANGE_SERVICE_H_
 #define DUIJIE_API_EXCHANGE_SERVICE_H_
@@ -26,6 +31,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "api/authenticator.h"
 #include "api/command_sequencer.h"
 #include "api/submit_reactor.h"
 #include "api/watch_reactor.h"
@@ -38,10 +44,21 @@ namespace duijie {
 // to on_published.
 using ExchangeServiceOptions = SequencerOptions;
 
+// What a call needs of its caller's role.
+enum class Access {
+  kPublicRead,   // any role: the book, offers, regions, pairings
+  kPrivateRead,  // not OBSERVER: pledges and matches, narrowed to the caller
+  kCommand,      // not OBSERVER: the engine checks the parties named
+  kAdmin,        // ADMIN only
+};
+
 class ExchangeService final : public v1::Exchange::CallbackService {
  public:
-  // Starts the writer thread. `engine` is not owned and must outlive this.
-  explicit ExchangeService(Engine* engine, ExchangeServiceOptions options = {});
+  // Starts the writer thread. `engine` and `auth` are not owned and must
+  // outlive this. Without `auth` every call acts as ADMIN (in-process
+  // tools and tests).
+  explicit ExchangeService(Engine* engine, ExchangeServiceOptions options = {},
+                           Authenticator* auth = nullptr);
   // Calls Stop(). Destroy only after the grpc::Server serving this has shut
   // down (no reactor may outlive the service).
   ~ExchangeService() override;
@@ -69,12 +86,26 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   // The server's time for reads: the clock, never before the last stamp.
   Micros ReadNow() const { return sequencer_.ReadNow(); }
 
+  // Authenticates the call and admits it by `access` (role, then one token
+  // of the key's rate unless `take_token` is false); UNAUTHENTICATED,
+  // PERMISSION_DENIED or RESOURCE_EXHAUSTED otherwise, logged.
+  absl::StatusOr<Authenticator::Identity> Admit(
+      const grpc::CallbackServerContext* context, std::string_view method,
+      Access access, bool take_token = true);
+  // Applies one command through the pipeline and calls `done` with its
+  // outcome once durable (on the reply or applying thread; must not block).
+  void EnqueueOne(Command command,
+                  std::function<void(const CommandOutcome&)> done);
+  // The API keys, read like any read (see Engine::ListKeys).
+  std::vector<ApiKey> ListKeys(uint64_t after_key_id, int limit, bool* more);
+  Authenticator* authenticator() { return auth_; }
+
   // --- duijie.v1.Exchange ---------------------------------------------------
 
   grpc::ServerUnaryReactor* UpsertRegion(grpc::CallbackServerContext* context,
                                          const v1::UpsertRegionRequest* request,
                                          v1::Region* response) override {
-    return Mutate(context, request, response);
+    return Mutate(context, "UpsertRegion", request, response);
   }
   grpc::ServerUnaryReactor* ListRegions(
       grpc::CallbackServerContext* context,
@@ -83,13 +114,13 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   grpc::ServerUnaryReactor* UpsertPairing(
       grpc::CallbackServerContext* context,
       const v1::UpsertPairingRequest* request, v1::Pairing* response) override {
-    return Mutate(context, request, response);
+    return Mutate(context, "UpsertPairing", request, response);
   }
   grpc::ServerUnaryReactor* DeletePairing(
       grpc::CallbackServerContext* context,
       const v1::DeletePairingRequest* request,
       v1::DeletePairingResponse* response) override {
-    return Mutate(context, request, response);
+    return Mutate(context, "DeletePairing", request, response);
   }
   grpc::ServerUnaryReactor* ListPairings(
       grpc::CallbackServerContext* context,
@@ -99,25 +130,25 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   grpc::ServerUnaryReactor* PostOffer(
       grpc::CallbackServerContext* context, const v1::PostOfferRequest* request,
       v1::PostOfferResponse* response) override {
-    return Mutate(context, request, response);
+    return Mutate(context, "PostOffer", request, response);
   }
   grpc::ServerUnaryReactor* PostPledge(
       grpc::CallbackServerContext* context,
       const v1::PostPledgeRequest* request,
       v1::PostPledgeResponse* response) override {
-    return Mutate(context, request, response);
+    return Mutate(context, "PostPledge", request, response);
   }
   grpc::ServerUnaryReactor* CancelOffer(
       grpc::CallbackServerContext* context,
       const v1::CancelOfferRequest* request,
       v1::CancelOfferResponse* response) override {
-    return Mutate(context, request, response);
+    return Mutate(context, "CancelOffer", request, response);
   }
   grpc::ServerUnaryReactor* CancelPledge(
       grpc::CallbackServerContext* context,
       const v1::CancelPledgeRequest* request,
       v1::CancelPledgeResponse* response) override {
-    return Mutate(context, request, response);
+    return Mutate(context, "CancelPledge", request, response);
   }
   grpc::ServerUnaryReactor* GetOffer(grpc::CallbackServerContext* context,
                                      const v1::GetOfferRequest* request,
@@ -149,9 +180,10 @@ class ExchangeService final : public v1::Exchange::CallbackService {
       grpc::CallbackServerContext* context) override;
 
  private:
-  // Converts a mutating request, enqueues it and replies with its answer
-  // (or its error) once it is durable.
+  // Admits the call, converts a mutating request, enqueues it with its
+  // caller and replies with its answer (or its error) once it is durable.
   grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context,
+                                   std::string_view method,
                                    const google::protobuf::Message* request,
                                    google::protobuf::Message* response);
   // Replies to a read once the state it showed (applied group `seen`) is
@@ -159,6 +191,8 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   void FinishRead(grpc::ServerUnaryReactor* reactor, grpc::Status status,
                   uint64_t seen);
 
+  std::unique_ptr<Authenticator> own_auth_;  // when none was given
+  Authenticator* const auth_;
   WatchHub watchers_;
   CommandSequencer sequencer_;
 };

@@ -60,8 +60,12 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
         std::make_unique<Engine>(options.durability.engine_options);
     server->engine_ = server->memory_engine_.get();
   }
-  server->service_ =
-      std::make_unique<ExchangeService>(server->engine_, service_options);
+  AuthOptions auth_options = options.auth;
+  auth_options.clock = options.clock;
+  server->auth_ = std::make_unique<Authenticator>(std::move(auth_options));
+  server->auth_->LoadKeys(*server->engine_);
+  server->service_ = std::make_unique<ExchangeService>(
+      server->engine_, service_options, server->auth_.get());
   server->admin_ = std::make_unique<AdminService>(
       server->service_.get(), server->engine_, server->store_.get());
   grpc::EnableDefaultHealthCheckService(true);

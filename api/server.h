@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "api/admin_service.h"
+#include "api/authenticator.h"
 #include "api/demo_data.h"
 #include "api/durable_store.h"
 #include "api/exchange_service.h"
@@ -34,6 +35,10 @@ struct ServerOptions {
   // The demo data is then loaded only into a fresh directory.
   // durability.engine_options apply in memory too.
   DurabilityOptions durability;
+  // Keys, limits per key, and whether to authenticate at all. Default:
+  // every call needs a key, and there is none until auth.admin_secret or a
+  // CreateKey gives one.
+  AuthOptions auth;
 };
 
 class DuijieServer {
@@ -80,6 +85,7 @@ class DuijieServer {
   std::unique_ptr<DurableStore> store_;
   std::unique_ptr<Engine> memory_engine_;
   Engine* engine_ = nullptr;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<ExchangeService> service_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;

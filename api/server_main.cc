@@ -14,18 +14,23 @@
 // directory cannot be used (DATA_LOSS: the journal or snapshots are
 // damaged; the message names the file and offset, and --repair is the way
 // on).
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -60,11 +65,72 @@ ABSL_FLAG(bool, repair, false,
           "truncate it at the damage, after logging what is lost, instead "
           "of refusing to start");
 
+ABSL_FLAG(std::string, admin_key_file, "",
+          "file whose first line is the bootstrap ADMIN key's secret "
+          "(principal \"admin\"); made with a new random secret, mode 0600, "
+          "when missing. Default: <data_dir>/admin.key");
+ABSL_FLAG(bool, insecure_no_auth, false,
+          "serve without authentication: every call acts as ADMIN. For local "
+          "experiments only");
+ABSL_FLAG(uint64_t, max_open_orders, 100000,
+          "open orders one supplier or buyer may have on each side; a post "
+          "beyond it is RESOURCE_EXHAUSTED (0: no limit)");
+ABSL_FLAG(double, rate_per_key, 10000,
+          "commands (and reads) per second one key may send, sustained "
+          "(0: no limit)");
+ABSL_FLAG(double, burst_per_key, 20000,
+          "commands one key may send at once before rate_per_key applies");
+ABSL_FLAG(int32_t, max_streams_per_key, 16,
+          "WatchMatches and Submit streams one key may hold open (0: no "
+          "limit)");
+
+namespace {
+
+// The bootstrap admin secret from `path`'s first line, or a new one written
+// there (mode 0600, never overwriting a file that appeared meanwhile).
+absl::StatusOr<std::string> LoadOrMakeAdminKey(const std::string& path,
+                                               bool* made) {
+  *made = false;
+  std::ifstream in(path);
+  if (in) {
+    std::string line;
+    std::getline(in, line);
+    std::string secret(absl::StripAsciiWhitespace(line));
+    if (secret.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--admin_key_file ", path,
+                       ": the first line is empty; put a secret there or "
+                       "remove the file to have one made"));
+    }
+    return secret;
+  }
+  const std::string secret = duijie::NewSecret();
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--admin_key_file ", path, ": cannot create: ", strerror(errno)));
+  }
+  const std::string line = secret + "\n";
+  const bool written = write(fd, line.data(), line.size()) ==
+                           static_cast<ssize_t>(line.size()) &&
+                       fsync(fd) == 0;
+  close(fd);
+  if (!written) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--admin_key_file ", path, ": cannot write: ", strerror(errno)));
+  }
+  *made = true;
+  return secret;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "duijie-server: the duijie matching exchange, over gRPC.\n"
       "Usage: duijie-server [--listen=127.0.0.1:50051] [--demo] "
-      "[--data_dir=DIR [--fsync=false] [--snapshot_every=N] [--repair]]");
+      "[--data_dir=DIR [--fsync=false] [--snapshot_every=N] [--repair]] "
+      "[--admin_key_file=PATH | --insecure_no_auth]");
   absl::ParseCommandLine(argc, argv);
   // Debian's Abseil is built without NDEBUG, so every absl::Mutex (gRPC's
   // included) would keep lock-order graphs for deadlock detection, about
@@ -92,6 +158,40 @@ int main(int argc, char** argv) {
   options.durability.repair = absl::GetFlag(FLAGS_repair);
   options.durability.engine_options.request_id_window =
       absl::ToInt64Microseconds(absl::GetFlag(FLAGS_request_id_window));
+  options.auth.enabled = !absl::GetFlag(FLAGS_insecure_no_auth);
+  options.auth.max_open_orders = absl::GetFlag(FLAGS_max_open_orders);
+  options.auth.rate_per_key = absl::GetFlag(FLAGS_rate_per_key);
+  options.auth.burst_per_key = absl::GetFlag(FLAGS_burst_per_key);
+  options.auth.max_streams_per_key = absl::GetFlag(FLAGS_max_streams_per_key);
+  std::string key_file = absl::GetFlag(FLAGS_admin_key_file);
+  if (key_file.empty() && !options.durability.dir.empty()) {
+    // The directory may be new: make it as the store would, owner only.
+    mkdir(options.durability.dir.c_str(), 0700);
+    key_file = options.durability.dir + "/admin.key";
+  }
+  if (!options.auth.enabled) {
+    std::fprintf(stderr,
+                 "duijie-server: WARNING: --insecure_no_auth: every caller "
+                 "acts as ADMIN without a key; for local experiments only\n");
+  } else if (key_file.empty()) {
+    std::fprintf(stderr,
+                 "duijie-server: no --admin_key_file and no --data_dir: "
+                 "nobody could ever call this server. Give "
+                 "--admin_key_file=PATH (a secret is made there if missing), "
+                 "or --insecure_no_auth for a local experiment\n");
+    return 1;
+  } else {
+    bool made = false;
+    absl::StatusOr<std::string> secret = LoadOrMakeAdminKey(key_file, &made);
+    if (!secret.ok()) {
+      std::fprintf(stderr, "duijie-server: %s\n",
+                   std::string(secret.status().message()).c_str());
+      return 1;
+    }
+    options.auth.admin_secret = *std::move(secret);
+    std::fprintf(stderr, "duijie-server: admin key %s %s\n",
+                 made ? "made and written to" : "read from", key_file.c_str());
+  }
   absl::StatusOr<std::unique_ptr<duijie::DuijieServer>> server =
       duijie::DuijieServer::Start(options);
   if (!server.ok()) {

@@ -26,7 +26,9 @@ constexpr int kMaxUnwrittenBatches = 16;
 class SubmitReactor final
     : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
  public:
-  explicit SubmitReactor(CommandSequencer* sequencer) : sequencer_(sequencer) {
+  SubmitReactor(CommandSequencer* sequencer,
+                std::unique_ptr<SubmitAdmission> admission)
+      : sequencer_(sequencer), admission_(std::move(admission)) {
     Step([](SubmitReactor*) {});
   }
 
@@ -47,13 +49,23 @@ class SubmitReactor final
         self->Fail(std::move(status));
       });
     }
+    if (absl::Status valid = admission_->StillValid(); !valid.ok()) {
+      return Step([&valid](SubmitReactor* self) {
+        self->reading_ = false;
+        self->Fail(ToGrpcStatus(valid));
+      });
+    }
     std::vector<Command> commands;
     commands.reserve(request_.commands_size());
     std::vector<absl::Status> rejected(request_.commands_size());
     std::vector<v1::Command::CommandCase> cases(request_.commands_size());
+    const int64_t granted = admission_->Grant(request_.commands_size());
     for (int i = 0; i < request_.commands_size(); ++i) {
-      absl::StatusOr<Command> command = ToCommand(request_.commands(i));
+      absl::StatusOr<Command> command =
+          i < granted ? ToCommand(request_.commands(i))
+                      : absl::StatusOr<Command>(admission_->RateLimited());
       if (command.ok()) {
+        command->caller = admission_->caller();
         commands.push_back(*std::move(command));
       } else {
         rejected[i] = command.status();
@@ -167,6 +179,7 @@ class SubmitReactor final
   }
 
   CommandSequencer* const sequencer_;
+  const std::unique_ptr<SubmitAdmission> admission_;
   v1::SubmitRequest request_;   // filled by a read; used only in OnReadDone
   v1::SubmitResponse current_;  // being written
 
@@ -183,11 +196,26 @@ class SubmitReactor final
   int unwritten_ ABSL_GUARDED_BY(mu_) = 0;  // batches read, not written
 };
 
+class RefusedSubmitReactor final
+    : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
+ public:
+  explicit RefusedSubmitReactor(grpc::Status status) {
+    Finish(std::move(status));
+  }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
-NewSubmitReactor(CommandSequencer* sequencer) {
-  return new SubmitReactor(sequencer);
+NewSubmitReactor(CommandSequencer* sequencer,
+                 std::unique_ptr<SubmitAdmission> admission) {
+  return new SubmitReactor(sequencer, std::move(admission));
+}
+
+grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
+NewRefusedSubmitReactor(grpc::Status status) {
+  return new RefusedSubmitReactor(std::move(status));
 }
 
 }  // namespace duijie

@@ -4,6 +4,9 @@
 #ifndef DUIJIE_API_SUBMIT_REACTOR_H_
 #define DUIJIE_API_SUBMIT_REACTOR_H_
 
+#include <memory>
+
+#include "api/authenticator.h"
 #include "api/command_sequencer.h"
 #include "duijie/v1/exchange.grpc.pb.h"
 
@@ -12,10 +15,39 @@ namespace duijie {
 // Most commands one Submit request may carry.
 inline constexpr int kMaxSubmitCommands = 10000;
 
+// How a Submit stream's commands are let in: its key must still be valid
+// at each request (else the stream ends UNAUTHENTICATED), every command
+// carries the stream's caller (the engine authorises each on its own), and
+// each takes one token of the key's rate (those beyond it fail alone with
+// RESOURCE_EXHAUSTED). Holds the key's stream slot while the stream lives.
+class SubmitAdmission {
+ public:
+  SubmitAdmission(Authenticator* auth, Authenticator::Identity who,
+                  Authenticator::StreamSlot slot)
+      : auth_(auth), who_(std::move(who)), slot_(std::move(slot)) {}
+  absl::Status StillValid() const { return auth_->StillValid(who_); }
+  // How many of `n` commands may go now.
+  int64_t Grant(int64_t n) { return auth_->TakeTokens(who_, n); }
+  absl::Status RateLimited() const {
+    return Authenticator::RateLimited(auth_->options());
+  }
+  const std::shared_ptr<const Caller>& caller() const { return who_.caller; }
+
+ private:
+  Authenticator* const auth_;
+  const Authenticator::Identity who_;
+  Authenticator::StreamSlot slot_;
+};
+
 // A reactor for one Submit stream, which deletes itself when done.
 // `sequencer` is not owned and must outlive it.
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
-NewSubmitReactor(CommandSequencer* sequencer);
+NewSubmitReactor(CommandSequencer* sequencer,
+                 std::unique_ptr<SubmitAdmission> admission);
+// A Submit stream refused at its start (authentication, stream limit):
+// finishes with `status` at once.
+grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
+NewRefusedSubmitReactor(grpc::Status status);
 
 }  // namespace duijie
 

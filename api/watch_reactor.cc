@@ -60,11 +60,13 @@ void WatchHub::Shutdown() {
 // -------------------------------------------------------------
 
 WatchReactor::WatchReactor(const CommandSequencer* sequencer, WatchHub* hub,
-                           const v1::WatchMatchesRequest& request)
+                           MatchFilter filter, uint64_t after_match_id,
+                           Access access)
     : sequencer_(sequencer),
       hub_(hub),
-      filter_(ToMatchFilter(request)),
-      scanned_(request.after_match_id()) {}
+      filter_(std::move(filter)),
+      access_(std::move(access)),
+      scanned_(after_match_id) {}
 
 void WatchReactor::Start(std::shared_ptr<WatchReactor> self) {
   self_ = std::move(self);
@@ -133,6 +135,13 @@ void WatchReactor::Pump() {
       if (cancelled_) {
         finished_ = finish = true;
         status = grpc::Status::CANCELLED;
+      } else if (absl::Status valid = access_.still_valid
+                                          ? access_.still_valid()
+                                          : absl::OkStatus();
+                 !buffer_.empty() && !valid.ok()) {
+        // The key was revoked or expired since: end at this message.
+        finished_ = finish = true;
+        status = ToGrpcStatus(valid);
       } else if (!buffer_.empty()) {
         current_ = std::move(buffer_.front());
         buffer_.pop_front();

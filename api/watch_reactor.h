@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "api/command_sequencer.h"
 #include "duijie/v1/exchange.grpc.pb.h"
@@ -47,8 +49,17 @@ class WatchHub {
 // OnCancel. Kept alive by self_ until OnDone, and by the hub while parked.
 class WatchReactor final : public grpc::ServerWriteReactor<v1::Match> {
  public:
+  // What the stream's caller brings: a check of its key before each match
+  // written (an error ends the stream with it), and whatever must live as
+  // long as the stream (the key's stream slot).
+  struct Access {
+    std::function<absl::Status()> still_valid;
+    std::shared_ptr<void> slot;
+  };
+  // Streams the matches after `after_match_id` that pass `filter` (already
+  // narrowed to what the caller may see).
   WatchReactor(const CommandSequencer* sequencer, WatchHub* hub,
-               const v1::WatchMatchesRequest& request);
+               MatchFilter filter, uint64_t after_match_id, Access access);
 
   // Takes the reference that keeps this alive until OnDone, and starts.
   void Start(std::shared_ptr<WatchReactor> self);
@@ -73,6 +84,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Match> {
   const CommandSequencer* const sequencer_;
   WatchHub* const hub_;
   const MatchFilter filter_;
+  const Access access_;
   std::shared_ptr<WatchReactor> self_;
   // Owned by whoever runs Pump.
   uint64_t scanned_;  // every match up to here has been looked at

@@ -18,6 +18,7 @@
 #define DUIJIE_ENGINE_COMMAND_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -39,9 +40,11 @@ enum class CommandCode : uint8_t {
   kPostPledge = 5,
   kCancelOffer = 6,
   kCancelPledge = 7,
+  kCreateKey = 8,
+  kRevokeKey = 9,
 };
 // The largest code in use; codes above it are refused when read back.
-inline constexpr uint8_t kMaxCommandCode = 7;
+inline constexpr uint8_t kMaxCommandCode = 9;
 
 // What a tick did.
 struct TickResult {
@@ -177,15 +180,66 @@ struct CancelPledgeCommand {
   }
 };
 
+// Registers an API key for `principal`, known by the SHA-256 of its
+// secret (the secret itself never reaches the engine or the journal).
+// Answers the key with its new key_id. The server makes the secret and
+// its hash; the request's fingerprint leaves the hash out, so a retry of
+// the same request (which would carry a new secret) is answered, without
+// a secret, instead of refused.
+struct CreateKeyCommand {
+  static constexpr CommandCode kCode = CommandCode::kCreateKey;
+  static constexpr char kName[] = "CreateKey";
+  using Result = KeyResult;
+  Principal principal;
+  std::string secret_sha256;
+  Micros expires_at = 0;  // 0: never
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.principal.name);
+    v(s.principal.role);
+    v(s.principal.supplier_ids);
+    v(s.principal.buyer_ids);
+    v(s.secret_sha256);
+    v(s.expires_at);
+  }
+};
+
+// Revokes a key from now on. NOT_FOUND for an unknown key_id,
+// FAILED_PRECONDITION for one already revoked.
+struct RevokeKeyCommand {
+  static constexpr CommandCode kCode = CommandCode::kRevokeKey;
+  static constexpr char kName[] = "RevokeKey";
+  using Result = KeyResult;
+  uint64_t key_id = 0;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.key_id);
+  }
+};
+
 // Every command. The order of alternatives is not a format: codes are.
 using CommandBody =
     std::variant<TickCommand, UpsertRegionCommand, UpsertPairingCommand,
                  DeletePairingCommand, PostOfferCommand, PostPledgeCommand,
-                 CancelOfferCommand, CancelPledgeCommand>;
+                 CancelOfferCommand, CancelPledgeCommand, CreateKeyCommand,
+                 RevokeKeyCommand>;
 
 // Every answer (a command's Result is one of these).
 using CommandResult = std::variant<TickResult, RegionResult, PairingResult,
-                                   OfferResult, PledgeResult>;
+                                   OfferResult, PledgeResult, KeyResult>;
+
+// Who sent a command, as the server authenticated it, and the limits that
+// hold for them at admission. The engine authorises a command with a
+// caller before anything else (access.h). Replay, tools and tests leave it
+// unset: a journaled command was authorised when it was accepted, and must
+// replay whatever keys and limits say now.
+struct Caller {
+  Principal principal;
+  uint64_t key_id = 0;  // 0: the bootstrap admin key, or no authentication
+  // Open orders one supplier or buyer may have; a post beyond it is
+  // RESOURCE_EXHAUSTED. 0: no limit.
+  uint64_t max_open_orders = 0;
+};
 // An answer or the reason the command was refused.
 using CommandOutcome = absl::StatusOr<CommandResult>;
 
@@ -213,6 +267,8 @@ struct Command {
   // ResolveExpiry turns it into expires_at = now + expires_in before the
   // command is applied and journaled.
   Micros expires_in = 0;
+  // Null: trusted (replay, tools). Not journaled, not fingerprinted.
+  std::shared_ptr<const Caller> caller;
 
   CommandCode code() const;
 };
@@ -250,7 +306,7 @@ uint64_t CommandFingerprint(const Command& command);
 // replay can check it reproduces them.
 struct CommandEffect {
   bool replayed = false;        // a repeat of an earlier request_id
-  uint64_t order_id = 0;        // offer or pledge id; 0 for reference data
+  uint64_t order_id = 0;        // offer, pledge or key id; 0 for reference data
   uint64_t match_count = 0;     // fills the command made
   uint64_t first_match_id = 0;  // 0 when it made none
   bool operator==(const CommandEffect& o) const {

@@ -24,6 +24,12 @@ absl::StatusOr<CommandResult> Engine::Impl::Apply(const Command& command) {
         if constexpr (std::is_same_v<Body, TickCommand>) {
           return CommandResult(Tick(command.now));
         } else {
+          if (command.caller != nullptr) {
+            if (absl::Status s = Authorize(*command.caller, command.body);
+                !s.ok()) {
+              return s;
+            }
+          }
           absl::StatusOr<const RequestMemo*> memo = requests_.Find(command);
           if (!memo.ok()) return memo.status();
           if (*memo != nullptr) return Repeat(**memo);
@@ -45,6 +51,11 @@ absl::StatusOr<CommandResult> Engine::Impl::Apply(const Command& command) {
 absl::Status Engine::Impl::Validate(const Command& command, Micros now) const {
   if (std::holds_alternative<TickCommand>(command.body)) {
     return absl::OkStatus();
+  }
+  if (command.caller != nullptr) {
+    if (absl::Status s = Authorize(*command.caller, command.body); !s.ok()) {
+      return s;
+    }
   }
   absl::StatusOr<const RequestMemo*> memo = requests_.Find(command);
   if (!memo.ok()) return memo.status();
@@ -81,6 +92,8 @@ CommandResult Engine::Impl::Repeat(const RequestMemo& memo) const {
           result.region = memo.region;
         } else if constexpr (std::is_same_v<Result, PairingResult>) {
           result.pairing = memo.pairing;
+        } else if constexpr (std::is_same_v<Result, KeyResult>) {
+          result.key = *keys_.Find(memo.order_id);
         } else if constexpr (std::is_same_v<Result, OfferResult>) {
           result.offer = MakeOfferView(memo.order_id, now_);
           result.offer.remaining_kg = memo.remaining_kg;
@@ -197,6 +210,10 @@ std::vector<Pairing> Engine::ListPairings(std::string_view code_prefix,
   return impl_->reference().ListPairings(code_prefix, after_east, after_west,
                                          limit, more);
 }
+std::vector<ApiKey> Engine::ListKeys(uint64_t after_key_id, int limit,
+                                     bool* more) const {
+  return impl_->keys().List(after_key_id, limit, more);
+}
 std::string Engine::SaveState() const { return impl_->SaveState(); }
 absl::Status Engine::LoadState(std::string_view bytes) {
   return impl_->LoadState(bytes);
@@ -214,5 +231,23 @@ absl::Status Engine::CheckInvariants() const {
 uint64_t Engine::last_match_id() const { return impl_->last_match_id(); }
 uint64_t Engine::offer_count() const { return impl_->offer_count(); }
 uint64_t Engine::pledge_count() const { return impl_->pledge_count(); }
+
+// --- Keys ---------------------------------------------------------------
+
+absl::Status Engine::Impl::Check(const CreateKeyCommand& c, Micros now) const {
+  return keys_.CheckCreate(c, now);
+}
+
+KeyResult Engine::Impl::Execute(const CreateKeyCommand& c) {
+  return KeyResult{keys_.Create(c, now_), false};
+}
+
+absl::Status Engine::Impl::Check(const RevokeKeyCommand& c, Micros) const {
+  return keys_.CheckRevoke(c.key_id);
+}
+
+KeyResult Engine::Impl::Execute(const RevokeKeyCommand& c) {
+  return KeyResult{keys_.Revoke(c.key_id, now_), false};
+}
 
 }  // namespace duijie

@@ -13,7 +13,9 @@
 // the field and the value. Codes: INVALID_ARGUMENT (malformed input),
 // NOT_FOUND (an unknown id or region), FAILED_PRECONDITION (cancelling a
 // closed order), ALREADY_EXISTS (a reused request_id with a different
-// body).
+// body); for a command with a Caller (command.h), PERMISSION_DENIED (not
+// the caller's to send) and RESOURCE_EXHAUSTED (an admission limit), see
+// authorization.cc.
 //
 // Matching is continuous: an incoming order matches resting orders of the
 // other side in priority order until it is filled or nothing fits, and what
@@ -118,6 +120,11 @@ class Engine {
                                     std::string_view after_east,
                                     std::string_view after_west, int limit,
                                     bool* more) const;
+
+  // API keys with key_id > after_key_id, ascending (secret hashes
+  // included: the server authenticates against them; never show them).
+  std::vector<ApiKey> ListKeys(uint64_t after_key_id, int limit,
+                               bool* more) const;
 
   // --- State ---------------------------------------------------------------
 

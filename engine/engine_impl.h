@@ -18,6 +18,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "engine/api_keys.h"
 #include "engine/book_totals.h"
 #include "engine/command.h"
 #include "engine/engine.h"
@@ -52,6 +53,7 @@ class Engine::Impl {
                                      bool* more) const;
   std::vector<BookLine> GetBook(std::string_view prefix, Micros now) const;
   const ReferenceData& reference() const { return reference_; }
+  const KeyRegistry& keys() const { return keys_; }
 
   // State (engine_state.cc).
   std::string SaveState() const;
@@ -78,6 +80,8 @@ class Engine::Impl {
   absl::Status Check(const PostPledgeCommand& c, Micros now) const;
   absl::Status Check(const CancelOfferCommand& c, Micros now) const;
   absl::Status Check(const CancelPledgeCommand& c, Micros now) const;
+  absl::Status Check(const CreateKeyCommand& c, Micros now) const;
+  absl::Status Check(const RevokeKeyCommand& c, Micros now) const;
   RegionResult Execute(const UpsertRegionCommand& c);
   PairingResult Execute(const UpsertPairingCommand& c);
   PairingResult Execute(const DeletePairingCommand& c);
@@ -85,6 +89,14 @@ class Engine::Impl {
   PledgeResult Execute(const PostPledgeCommand& c);
   OfferResult Execute(const CancelOfferCommand& c);
   PledgeResult Execute(const CancelPledgeCommand& c);
+  KeyResult Execute(const CreateKeyCommand& c);
+  KeyResult Execute(const RevokeKeyCommand& c);
+
+  // --- Authorisation (authorization.cc): whether `caller` may send `body`
+  // (PERMISSION_DENIED, or NOT_FOUND for another's pledge), and the
+  // admission limits (RESOURCE_EXHAUSTED). Runs before everything else,
+  // the request_id memo included.
+  absl::Status Authorize(const Caller& caller, const CommandBody& body) const;
 
   // Moves the clock to `now` (never back) and retires expired orders.
   TickResult Tick(Micros now);
@@ -150,6 +162,11 @@ class Engine::Impl {
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> pledges_by_buyer_;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_supplier_;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_buyer_;
+  // Resting orders per owner (interned string), for the open-order limit.
+  absl::flat_hash_map<uint32_t, uint64_t> open_offers_by_supplier_;
+  absl::flat_hash_map<uint32_t, uint64_t> open_pledges_by_buyer_;
+
+  KeyRegistry keys_;
 
   RequestMemory requests_;
 };

@@ -19,7 +19,11 @@ namespace duijie {
 namespace {
 
 constexpr char kMagic[] = "DUIJIE-STATE";
-constexpr uint32_t kVersion = 1;
+// Version 2 adds the API keys after the matches. A state without keys is
+// still written as version 1, byte for byte as before keys existed, so
+// that its state hash is what earlier servers reported for it.
+constexpr uint32_t kVersionWithoutKeys = 1;
+constexpr uint32_t kVersionWithKeys = 2;
 
 // Enum bytes read back must name a value (the state is a format: a byte
 // out of range is damage, not a new value).
@@ -34,8 +38,9 @@ bool ValidFlag(uint8_t v) { return v <= 1; }
 std::string Engine::Impl::SaveState() const {
   std::string out;
   ByteWriter w(&out);
+  const bool with_keys = keys_.size() != 0;
   w.Str(kMagic);
-  w.U64(kVersion);
+  w.U64(with_keys ? kVersionWithKeys : kVersionWithoutKeys);
   w.I64(now_);
   w.U64(strings_.size());
   for (uint32_t i = 0; i < strings_.size(); ++i) w.Str(strings_.Get(i));
@@ -90,6 +95,7 @@ std::string Engine::Impl::SaveState() const {
     w.I64(m.matched_at);
     w.U8(m.partner);
   }
+  if (with_keys) keys_.Save(w);
 
   requests_.Save(w);
   return out;
@@ -105,7 +111,8 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
         absl::StrCat("engine state: ", Absl(what), " at byte ", r.pos()));
   };
   if (r.Str() != kMagic) return corrupt("not an engine state (bad magic)");
-  if (const uint64_t version = r.U64(); version != kVersion) {
+  const uint64_t version = r.U64();
+  if (version != kVersionWithoutKeys && version != kVersionWithKeys) {
     return corrupt(absl::StrCat("unknown version ", version));
   }
   now_ = r.I64();
@@ -216,7 +223,12 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     }
     matches_.push_back(m);
   }
-  if (!requests_.Load(r)) return corrupt("bad request memo");
+  if (version == kVersionWithKeys && (!keys_.Load(r) || keys_.size() == 0)) {
+    return corrupt("bad keys");
+  }
+  if (!requests_.Load(r) || !requests_.KeysKnown(keys_.size())) {
+    return corrupt("bad request memo");
+  }
   if (!r.ok()) return corrupt("truncated");
   if (!r.done()) return corrupt("trailing bytes");
 

@@ -37,6 +37,8 @@ RequestMemo MemoOf(CommandCode code, const CommandResult& result,
     memo.region = r->region;
   } else if (const auto* p = std::get_if<PairingResult>(&result)) {
     memo.pairing = p->pairing;
+  } else if (const auto* k = std::get_if<KeyResult>(&result)) {
+    memo.order_id = k->key.key_id;
   } else if (const auto* o = std::get_if<OfferResult>(&result)) {
     FillOrderMemo(*o, &memo);
     memo.order_id = o->offer.offer_id;
@@ -89,6 +91,17 @@ bool RequestMemory::Consistent() const {
   if (order_.size() != memos_.size()) return false;
   for (const std::string& id : order_) {
     if (!memos_.contains(id)) return false;
+  }
+  return true;
+}
+
+bool RequestMemory::KeysKnown(uint64_t key_count) const {
+  for (const auto& [id, memo] : memos_) {
+    if ((memo.code == CommandCode::kCreateKey ||
+         memo.code == CommandCode::kRevokeKey) &&
+        (memo.order_id == 0 || memo.order_id > key_count)) {
+      return false;
+    }
   }
   return true;
 }

@@ -71,6 +71,8 @@ class RequestMemory {
   size_t size() const { return order_.size(); }
   // Whether order_ and memos_ hold the same ids, once each.
   bool Consistent() const;
+  // Whether every key command's memo names a key_id up to `key_count`.
+  bool KeysKnown(uint64_t key_count) const;
 
   // In arrival order (engine_state.cc's layout). Load returns false on
   // malformed input or a duplicate id.

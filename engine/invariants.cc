@@ -3,6 +3,7 @@
 // Tests and fuzzers call it after every command.
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
@@ -137,8 +138,33 @@ absl::Status Engine::Impl::CheckInvariants() const {
       })) {
     return Broken("a per-owner list differs from the records");
   }
+  // Open orders per owner, as the open-order limit reads them.
+  auto open_counts_ok = [](const auto& counts, const auto& records,
+                           auto owner_of) {
+    absl::flat_hash_map<uint32_t, uint64_t> expected;
+    for (const auto& r : records) {
+      if (r.status == OrderStatus::kOpen) ++expected[owner_of(r)];
+    }
+    for (const auto& [owner, n] : counts) {
+      auto it = expected.find(owner);
+      if (n != (it == expected.end() ? 0 : it->second)) return false;
+    }
+    for (const auto& [owner, n] : expected) {
+      if (!counts.contains(owner)) return false;
+    }
+    return true;
+  };
+  if (!open_counts_ok(open_offers_by_supplier_, offers_,
+                      [](const OfferRecord& o) { return o.supplier; }) ||
+      !open_counts_ok(open_pledges_by_buyer_, pledges_,
+                      [](const PledgeRecord& p) { return p.buyer; })) {
+    return Broken("open orders per owner differ from the records");
+  }
   if (!reference_.PartnerIndexConsistent()) {
     return Broken("the partner index differs from the pairings");
+  }
+  if (!requests_.KeysKnown(keys_.size())) {
+    return Broken("a key command's memo names an unknown key");
   }
   if (!requests_.Consistent()) return Broken("request memos are inconsistent");
   return absl::OkStatus();

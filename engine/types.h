@@ -43,6 +43,35 @@ enum class Scope : uint8_t { kAny = 0, kPartnersOnly = 1, kListedRegions = 2 };
 inline constexpr int kMaxBuyerKind = 11;
 inline constexpr int kMaxScope = 2;
 
+// Who a caller is: what its API key may do (see access.h for the rules).
+enum class Role : uint8_t {
+  kAdmin = 1,     // everything, reference data and keys included
+  kPlatform = 2,  // acts for the suppliers and buyers it is registered for
+  kSupplier = 3,  // acts for exactly one supplier
+  kBuyer = 4,     // acts for exactly one buyer
+  kObserver = 5,  // the public reads only
+};
+inline constexpr int kMaxRole = 5;
+
+// A key's holder: a name for logs and listings, a role, and the parties it
+// acts for (supplier_ids / buyer_ids as orders name them).
+struct Principal {
+  std::string name;
+  int role = 0;  // a Role number; int so that bad input can be reported
+  std::vector<std::string> supplier_ids;
+  std::vector<std::string> buyer_ids;
+};
+
+// An API key as the engine keeps it: never the secret, only its SHA-256.
+struct ApiKey {
+  uint64_t key_id = 0;
+  Principal principal;
+  std::string secret_sha256;  // 32 bytes
+  Micros created_at = 0;
+  Micros expires_at = 0;  // 0: never
+  Micros revoked_at = 0;  // 0: not revoked
+};
+
 struct Region {
   std::string code;  // six digits, GB/T 2260
   std::string name;
@@ -167,12 +196,21 @@ struct PairingResult {
   bool replayed = false;
 };
 
+struct KeyResult {
+  ApiKey key;  // as it stands after the command
+  bool replayed = false;
+};
+
 // Filters for the list reads. Empty strings and kUnset match everything.
 struct OrderFilter {
   std::string owner_id;             // supplier_id or buyer_id
   std::string product_code_prefix;  // whole segments: "fruit.apple"
   std::string region_code_prefix;   // digits, on region or buyer city
   int status = 0;                   // an OrderStatus number; 0 = any
+  // Set for a caller that may see only its own parties' orders: an order
+  // passes only when its owner is one of visible_owner_ids.
+  bool restricted = false;
+  std::vector<std::string> visible_owner_ids;
 };
 
 struct MatchFilter {
@@ -181,6 +219,12 @@ struct MatchFilter {
   uint64_t offer_id = 0;
   uint64_t pledge_id = 0;
   std::string region_code_prefix;
+  // Set for a caller that may see only its own parties' matches: a match
+  // passes only when its supplier is one of visible_supplier_ids or its
+  // buyer one of visible_buyer_ids.
+  bool restricted = false;
+  std::vector<std::string> visible_supplier_ids;
+  std::vector<std::string> visible_buyer_ids;
 };
 
 struct BookLine {

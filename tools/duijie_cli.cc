@@ -10,6 +10,7 @@
 // message on stderr); 2 usage error; 3 the server could not be reached or did
 // not answer within the timeout.
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -51,7 +52,52 @@ struct Global {
   std::string server = kDefaultServer;
   bool json = false;
   absl::Duration timeout = absl::Seconds(5);
+  // The API key's secret (see FindKey), or empty: calls go without one.
+  std::string key;
+  std::string key_source;  // where the key came from, for messages
 };
+
+// The first line of `path`, trimmed; false when the file cannot be read.
+bool ReadFirstLine(const std::string& path, std::string* line) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::getline(in, *line);
+  *line = std::string(absl::StripAsciiWhitespace(*line));
+  return true;
+}
+
+// The key, by the first that is set: --key_file FILE, $DUIJIE_KEY (the
+// secret itself), ${XDG_CONFIG_HOME:-~/.config}/duijie/key. Returns false
+// (with *error) only when --key_file names a file that cannot be read.
+bool FindKey(const std::string& key_file, Global* global, std::string* error) {
+  if (!key_file.empty()) {
+    if (!ReadFirstLine(key_file, &global->key) || global->key.empty()) {
+      *error = absl::StrCat("--key_file ", key_file,
+                            ": cannot read a key from its first line");
+      return false;
+    }
+    global->key_source = absl::StrCat("--key_file ", key_file);
+    return true;
+  }
+  if (const char* env = std::getenv("DUIJIE_KEY"); env && *env) {
+    global->key = env;
+    global->key_source = "$DUIJIE_KEY";
+    return true;
+  }
+  std::string config;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) {
+    config = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    config = absl::StrCat(home, "/.config");
+  }
+  if (!config.empty()) {
+    const std::string path = absl::StrCat(config, "/duijie/key");
+    if (ReadFirstLine(path, &global->key) && !global->key.empty()) {
+      global->key_source = path;
+    }
+  }
+  return true;
+}
 
 // ---------------------------------------------------------------------------
 // Flags that several commands share. A command's own flags are declared in
@@ -141,6 +187,13 @@ class Client {
   void Prepare(grpc::ClientContext* context) const {
     context->set_deadline(absl::ToChronoTime(absl::Now() + global_.timeout));
     context->set_wait_for_ready(false);
+    Authorize(context);
+  }
+  // Sends the key, when there is one (streams call this without Prepare).
+  void Authorize(grpc::ClientContext* context) const {
+    if (!global_.key.empty()) {
+      context->AddMetadata("authorization", "Bearer " + global_.key);
+    }
   }
 
   // Reports a failed call on stderr and returns the exit status for it.
@@ -167,6 +220,19 @@ class Client {
     }
     std::cerr << "error: " << CodeName(status.error_code()) << ": "
               << status.error_message() << "\n";
+    if (status.error_code() == grpc::UNAUTHENTICATED) {
+      std::cerr << (global_.key.empty()
+                        ? "  no key was sent: "
+                        : absl::StrCat("  the key from ", global_.key_source,
+                                       " was refused: "))
+                << "give a valid one with --key_file FILE, $DUIJIE_KEY, or "
+                   "in ${XDG_CONFIG_HOME:-~/.config}/duijie/key; an admin "
+                   "makes one with 'duijie admin key create'\n";
+    } else if (status.error_code() == grpc::PERMISSION_DENIED) {
+      std::cerr << "  the key from " << global_.key_source
+                << " may not do this: use a key that acts for that party, "
+                   "or ask the server's admin\n";
+    }
     return kExitRefused;
   }
 
@@ -1146,6 +1212,7 @@ int Run(Client& c, Args& args) {
   match_filter::Read(args, &req);
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;  // no deadline: streams until interrupted
+  c.Authorize(&context);
   context.set_wait_for_ready(false);
   if (!c.json()) {
     std::cerr << "watching matches on " << c.global().server
@@ -1317,6 +1384,186 @@ struct Command {
 };
 
 // In the order help lists them.
+// ---------------------------------------------------------------------------
+// admin key: API keys.
+
+std::string RoleWord(pb::Role role) {
+  std::string name = pb::Role_Name(role);
+  if (absl::StartsWith(name, "ROLE_")) name = name.substr(5);
+  return absl::AsciiStrToLower(name);
+}
+
+std::string Time(const google::protobuf::Timestamp& ts) {
+  if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                          absl::FromUnixSeconds(ts.seconds()),
+                          absl::UTCTimeZone());
+}
+
+void PrintKeys(const google::protobuf::RepeatedPtrField<pb::ApiKey>& keys) {
+  Table t({"KEY", "NAME", "ROLE", "PARTIES", "CREATED", "EXPIRES", "REVOKED"});
+  for (const pb::ApiKey& k : keys) {
+    std::vector<std::string> parties;
+    for (const std::string& id : k.principal().supplier_ids()) {
+      parties.push_back("supplier:" + id);
+    }
+    for (const std::string& id : k.principal().buyer_ids()) {
+      parties.push_back("buyer:" + id);
+    }
+    t.AddRow({absl::StrCat(k.key_id()), k.principal().name(),
+              RoleWord(k.principal().role()),
+              parties.empty() ? "-" : absl::StrJoin(parties, ","),
+              Time(k.created_at()), Time(k.expires_at()),
+              Time(k.revoked_at())});
+  }
+  t.Print(std::cout);
+}
+
+namespace admin_key_create {
+
+constexpr Flag<std::string> kName("name", "NAME",
+                                  "who holds the key (shown in listings and "
+                                  "the server log)",
+                                  kRequired);
+constexpr Flag<std::string> kRole(
+    "role", "ROLE", "admin, platform, supplier, buyer or observer", kRequired);
+constexpr Flag<std::string> kSupplier(
+    "supplier", "IDS",
+    "supplier ids the key acts for, comma-separated (supplier: one; "
+    "platform: any)");
+constexpr Flag<std::string> kBuyer(
+    "buyer", "IDS",
+    "buyer ids the key acts for, comma-separated (buyer: one; platform: "
+    "any)");
+
+CommandSpec Spec() {
+  return {"admin",
+          "key create",
+          "",
+          "Create an API key and print its secret, once: the server keeps "
+          "only its hash. Needs an ADMIN key.",
+          {&kName, &kRole, &kSupplier, &kBuyer, &kExpires, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::CreateKeyRequest req;
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
+  pb::Principal* p = req.mutable_principal();
+  p->set_name(args.Get(kName, std::string()));
+  const std::string role = args.Get(kRole, std::string());
+  pb::Role value;
+  if (!pb::Role_Parse("ROLE_" + Normalize(role), &value) ||
+      value == pb::ROLE_UNSPECIFIED) {
+    args.AddError(absl::StrCat("--role: '", role,
+                               "' is not admin, platform, supplier, buyer "
+                               "or observer"));
+  } else {
+    p->set_role(value);
+  }
+  for (absl::string_view id : absl::StrSplit(args.Get(kSupplier, std::string()),
+                                             ',', absl::SkipEmpty())) {
+    p->add_supplier_ids(std::string(id));
+  }
+  for (absl::string_view id : absl::StrSplit(args.Get(kBuyer, std::string()),
+                                             ',', absl::SkipEmpty())) {
+    p->add_buyer_ids(std::string(id));
+  }
+  if (auto t = args.Get(kExpires)) SetTimestamp(*t, req.mutable_expires_at());
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::CreateKeyResponse resp;
+  grpc::Status status = AdminStub(c)->CreateKey(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  if (resp.secret().empty()) {
+    std::cout << "key " << resp.key_id()
+              << " exists (a retry): its secret was printed only the first "
+                 "time; revoke it and create another if it was lost\n";
+    return kExitOk;
+  }
+  std::cout << resp.secret() << "\n";
+  std::cerr << "key " << resp.key_id() << " for " << p->name() << " ("
+            << RoleWord(p->role())
+            << "): the secret above is shown only now; store it (e.g. in "
+               "${XDG_CONFIG_HOME:-~/.config}/duijie/key, mode 600)\n";
+  return kExitOk;
+}
+
+}  // namespace admin_key_create
+
+namespace admin_key_list {
+
+CommandSpec Spec() {
+  return {"admin",
+          "key list",
+          "",
+          "List the API keys (never their secrets). Needs an ADMIN key.",
+          {&kPageSize, &kPageToken}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::ListKeysRequest req;
+  req.set_page_size(args.Get(kPageSize));
+  req.set_page_token(args.Get(kPageToken, std::string()));
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::ListKeysResponse resp;
+  grpc::Status status = AdminStub(c)->ListKeys(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status);
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  PrintKeys(resp.keys());
+  std::cout << resp.keys_size() << (resp.keys_size() == 1 ? " key" : " keys");
+  if (!resp.next_page_token().empty()) {
+    std::cout << "; more with --page-token " << resp.next_page_token();
+  }
+  std::cout << "\n";
+  return kExitOk;
+}
+
+}  // namespace admin_key_list
+
+namespace admin_key_revoke {
+
+CommandSpec Spec() {
+  return {"admin",
+          "key revoke",
+          "ID",
+          "Revoke an API key at once (its open streams end too). Needs an "
+          "ADMIN key.",
+          {&kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::RevokeKeyRequest req;
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
+  req.set_key_id(args.PositionalId());
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::ApiKey resp;
+  grpc::Status status = AdminStub(c)->RevokeKey(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  std::cout << "key " << resp.key_id() << " revoked\n";
+  google::protobuf::RepeatedPtrField<pb::ApiKey> one;
+  *one.Add() = resp;
+  PrintKeys(one);
+  return kExitOk;
+}
+
+}  // namespace admin_key_revoke
+
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {regions_list::Spec(), regions_list::Run},
@@ -1337,6 +1584,9 @@ const std::vector<Command>& Commands() {
       {book::Spec(), book::Run},
       {admin_state_hash::Spec(), admin_state_hash::Run},
       {admin_snapshot::Spec(), admin_snapshot::Run},
+      {admin_key_create::Spec(), admin_key_create::Run},
+      {admin_key_list::Spec(), admin_key_list::Run},
+      {admin_key_revoke::Spec(), admin_key_revoke::Run},
   };
   return *commands;
 }
@@ -1374,12 +1624,15 @@ constexpr char kGlobalHelp[] = R"(Global flags (anywhere on the line):
   --server HOST:PORT   duijie-server address (default 127.0.0.1:50051, or $DUIJIE_SERVER)
   --json               print protobuf JSON (proto field names, int64 as strings) instead of tables
   --timeout DURATION   deadline of each call (default 5s)
+  --key_file FILE      the API key to send (else $DUIJIE_KEY, else
+                       ${XDG_CONFIG_HOME:-~/.config}/duijie/key)
   --help, -h           help for the command
 
 Units: quantities in kg; prices in fen per kg and amounts in fen (100 fen = 1 yuan).
 Tables show yuan with two decimals; JSON keeps the integer fen of the contract.
 
-Exit status: 0 ok; 1 the server refused the request (stderr: "error: CODE: message");
+Exit status: 0 ok; 1 the server refused the request (stderr: "error: CODE: message";
+UNAUTHENTICATED: no valid key, PERMISSION_DENIED: not this key's to do);
 2 usage error; 3 the server is unreachable or did not answer within --timeout.
 )";
 
@@ -1442,6 +1695,7 @@ int Main(int argc, char** argv) {
   }
   // Pull the global flags out from anywhere on the line.
   std::vector<std::string> words;
+  std::string key_file;
   bool help = false;
   for (int i = 1; i < argc; ++i) {
     std::string w = argv[i];
@@ -1467,6 +1721,16 @@ int Main(int argc, char** argv) {
         return Usage("--server needs HOST:PORT", "");
       }
       global.server = v;
+    } else if (w == "--key_file" || w == "--key-file" ||
+               absl::StartsWith(w, "--key_file=") ||
+               absl::StartsWith(w, "--key-file=")) {
+      if (!value_of(
+              absl::StartsWith(w, "--key_file") ? "--key_file" : "--key-file",
+              &v) ||
+          v.empty()) {
+        return Usage("--key_file needs a FILE", "");
+      }
+      key_file = v;
     } else if (w == "--timeout" || absl::StartsWith(w, "--timeout=")) {
       absl::Duration d;
       if (!value_of("--timeout", &v) || !ParseDurationWithDays(v, &d) ||
@@ -1479,6 +1743,14 @@ int Main(int argc, char** argv) {
     }
   }
 
+  if (std::string error; !FindKey(key_file, &global, &error)) {
+    return Usage(error, "");
+  }
+  // "admin key create" and its kin are three words: fold the last two.
+  if (words.size() > 2 && words[0] == "admin" && words[1] == "key") {
+    words[1] = "key " + words[2];
+    words.erase(words.begin() + 2);
+  }
   if (words.empty()) {
     if (help) {
       PrintMainHelp(std::cout);

@@ -1,0 +1,126 @@
+// Who may send which command (Engine::Impl::Authorize), and the admission
+// limits that hold for a caller.
+//
+// The rules, by role:
+//   ADMIN     everything: reference data, keys, and any party's orders.
+//   PLATFORM  posts and cancels orders of the suppliers and buyers its key
+//   SUPPLIER  lists (a supplier or buyer key lists exactly one party).
+//   BUYER
+//   OBSERVER  no command at all (reads only).
+// An order's party is its supplier_id or buyer_id: a post must name one of
+// the caller's parties, a cancel must find the order's owner among them.
+// Offers are public, so cancelling another's offer is PERMISSION_DENIED;
+// pledges are private, so another's pledge is NOT_FOUND with the very
+// words an unknown id gets: its id must not tell whose it is.
+//
+// Admission: a caller's post is refused with RESOURCE_EXHAUSTED when its
+// party already has Caller::max_open_orders resting orders of that side.
+// Replay has no caller and skips all of this (the command was admitted
+// when it was accepted).
+#include <algorithm>
+#include <type_traits>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "engine/codes.h"
+#include "engine/engine_impl.h"
+
+namespace duijie {
+namespace {
+
+bool Lists(const std::vector<std::string>& ids, std::string_view id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+std::string Who(const Caller& caller) {
+  return absl::StrCat("key ", caller.key_id, " (\"",
+                      absl::CHexEscape(caller.principal.name), "\")");
+}
+
+absl::Status Denied(const Caller& caller, std::string_view what) {
+  return absl::PermissionDeniedError(
+      absl::StrCat(Who(caller), " may not ", Absl(what)));
+}
+
+absl::Status CheckOpenOrders(const Caller& caller, std::string_view party_kind,
+                             std::string_view party, uint64_t open) {
+  if (caller.max_open_orders == 0 || open < caller.max_open_orders) {
+    return absl::OkStatus();
+  }
+  return absl::ResourceExhaustedError(
+      absl::StrCat("max_open_orders: ", Absl(party_kind), " \"",
+                   absl::CHexEscape(Absl(party)), "\" already has ", open,
+                   " open orders; the limit is ", caller.max_open_orders));
+}
+
+}  // namespace
+
+absl::Status Engine::Impl::Authorize(const Caller& caller,
+                                     const CommandBody& body) const {
+  const Principal& me = caller.principal;
+  const bool admin = me.role == static_cast<int>(Role::kAdmin);
+  const bool acts_for_parties = me.role == static_cast<int>(Role::kPlatform) ||
+                                me.role == static_cast<int>(Role::kSupplier) ||
+                                me.role == static_cast<int>(Role::kBuyer);
+  auto open_of = [&](const auto& counts, std::string_view party) -> uint64_t {
+    const uint32_t sid = strings_.Find(party);
+    auto it = counts.find(sid);
+    return it == counts.end() ? 0 : it->second;
+  };
+  return std::visit(
+      [&](const auto& c) -> absl::Status {
+        using Body = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<Body, TickCommand>) {
+          return absl::OkStatus();
+        } else if constexpr (std::is_same_v<Body, PostOfferCommand>) {
+          const std::string& party = c.offer.supplier_id;
+          if (!admin && !(acts_for_parties && Lists(me.supplier_ids, party))) {
+            return Denied(caller, absl::StrCat("post offers for supplier \"",
+                                               absl::CHexEscape(party), "\""));
+          }
+          return CheckOpenOrders(caller, "supplier", party,
+                                 open_of(open_offers_by_supplier_, party));
+        } else if constexpr (std::is_same_v<Body, PostPledgeCommand>) {
+          const std::string& party = c.pledge.buyer_id;
+          if (!admin && !(acts_for_parties && Lists(me.buyer_ids, party))) {
+            return Denied(caller, absl::StrCat("post pledges for buyer \"",
+                                               absl::CHexEscape(party), "\""));
+          }
+          return CheckOpenOrders(caller, "buyer", party,
+                                 open_of(open_pledges_by_buyer_, party));
+        } else if constexpr (std::is_same_v<Body, CancelOfferCommand>) {
+          // An unknown id is left to Check (NOT_FOUND).
+          if (admin || c.offer_id == 0 || c.offer_id > offers_.size()) {
+            return absl::OkStatus();
+          }
+          const std::string_view owner =
+              strings_.Get(offers_[c.offer_id - 1].supplier);
+          if (acts_for_parties && Lists(me.supplier_ids, owner)) {
+            return absl::OkStatus();
+          }
+          return Denied(
+              caller,
+              absl::StrCat("cancel offer ", c.offer_id, " of supplier \"",
+                           absl::CHexEscape(Absl(owner)), "\""));
+        } else if constexpr (std::is_same_v<Body, CancelPledgeCommand>) {
+          if (admin || c.pledge_id == 0 || c.pledge_id > pledges_.size()) {
+            return absl::OkStatus();
+          }
+          const std::string_view owner =
+              strings_.Get(pledges_[c.pledge_id - 1].buyer);
+          if (acts_for_parties && Lists(me.buyer_ids, owner)) {
+            return absl::OkStatus();
+          }
+          return absl::NotFoundError(
+              absl::StrCat("id: pledge ", c.pledge_id, " does not exist"));
+        } else {
+          // Reference data and keys.
+          if (admin) return absl::OkStatus();
+          return Denied(caller, absl::StrCat("send ", Body::kName,
+                                             ": it needs the ADMIN role"));
+        }
+      },
+      body);
+}
+
+}  // namespace duijie
