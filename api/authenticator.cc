@@ -188,7 +188,7 @@ absl::Status Authenticator::StillValid(const Identity& identity) const {
 }
 
 int64_t Authenticator::TakeTokens(const Identity& identity, int64_t n) {
-  if (options_.rate_per_key <= 0 || n <= 0) return n;
+  if (!options_.enabled || options_.rate_per_key <= 0 || n <= 0) return n;
   KeyState& key = *identity.key;
   const absl::Time now = options_.clock();
   absl::MutexLock lock(&key.bucket_mu);

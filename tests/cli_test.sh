@@ -75,20 +75,43 @@ json_get() {
 }
 
 # --- start the server on a free port ----------------------------------------
-: >"$LOG"  # exists before the background server opens it
-"$SERVER" --listen=127.0.0.1:0 >"$LOG" 2>&1 &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 1 200); do
-  PORT=$(sed -n \
-    's/.*duijie-server listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p;T;q' \
-    "$LOG") || true
-  [[ -n "$PORT" ]] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "duijie-server exited at start"
-  sleep 0.05
-done
-[[ -n "$PORT" ]] || fail "no 'duijie-server listening on' line within 10 s"
-echo "duijie-server on 127.0.0.1:$PORT"
+# Starts "$SERVER" with the given flags in the background and sets
+# SERVER_PID and PORT once it listens.
+start_server() {
+  : >"$LOG"  # exists before the background server opens it
+  "$SERVER" --listen=127.0.0.1:0 "$@" >"$LOG" 2>&1 &
+  SERVER_PID=$!
+  PORT=""
+  for _ in $(seq 1 200); do
+    PORT=$(sed -n \
+      's/.*duijie-server listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p;T;q' \
+      "$LOG") || true
+    [[ -n "$PORT" ]] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "duijie-server exited at start"
+    sleep 0.05
+  done
+  [[ -n "$PORT" ]] || fail "no 'duijie-server listening on' line within 10 s"
+  echo "duijie-server on 127.0.0.1:$PORT"
+}
+
+# In memory, a server needs a key file (or --insecure_no_auth) to start.
+set +e
+"$SERVER" --listen=127.0.0.1:0 >"$OUT" 2>"$ERR"
+RC=$?
+set -e
+[[ "$RC" -eq 1 ]] || fail "a server with no key file and no data dir started"
+err_has "--admin_key_file"
+
+# The bootstrap admin key is made with mode 0600, and the log names the
+# file but never the secret.
+start_server --admin_key_file="$WORK/admin.key"
+[[ "$(stat -c %a "$WORK/admin.key")" == 600 ]] || fail "admin.key is not 0600"
+ADMIN_KEY=$(head -n 1 "$WORK/admin.key")
+[[ "$ADMIN_KEY" == dj_* && ${#ADMIN_KEY} -eq 67 ]] || fail "odd admin key"
+grep -qF "$WORK/admin.key" "$LOG" || fail "the log does not name the key file"
+! grep -qF "$ADMIN_KEY" "$LOG" || fail "the log shows the admin secret"
+# Every command below runs as the admin, unless it says otherwise.
+export DUIJIE_KEY="$ADMIN_KEY"
 
 # --- help and usage errors (exit 0 / 2) -------------------------------------
 ok help
@@ -257,6 +280,78 @@ ok pairings delete --east 370200 --west 621200
 ok pairings list
 out_lacks "621200"
 
+# --- keys: who may do what (exit 1 with a hint) -----------------------------
+DUIJIE_KEY="" expect_rc 1 book
+err_has "error: UNAUTHENTICATED"
+err_has "--key_file"
+DUIJIE_KEY="dj_not-a-key" expect_rc 1 book
+err_has "unknown key"
+ok admin key create --name 陇南花椒合作社 --role supplier \
+  --supplier longnan-pepper-coop
+SUPPLIER_KEY=$(head -n 1 "$OUT")
+[[ "$SUPPLIER_KEY" == dj_* ]] || fail "no secret printed by key create"
+err_has "shown only now"
+ok admin key create --name 青岛协作办 --role buyer --buyer qingdao-coop-office
+BUYER_KEY=$(head -n 1 "$OUT")
+ok admin key create --name public --role observer
+OBSERVER_KEY=$(head -n 1 "$OUT")
+expect_rc 1 admin key create --name bad --role supplier
+err_has "INVALID_ARGUMENT"
+err_has "SUPPLIER needs exactly one supplier_id"
+ok admin key list
+out_has "陇南花椒合作社"
+out_has "supplier:longnan-pepper-coop"
+out_lacks "$SUPPLIER_KEY"
+# The supplier posts for itself, not for another cooperative.
+DUIJIE_KEY="$SUPPLIER_KEY" ok --json offer post --supplier longnan-pepper-coop \
+  --region 621202 --product spice.sichuan_pepper --grade first --kg 100 \
+  --floor-fen 6000 --expires-in 3d
+OWN_OFFER=$(json_get offer_id)
+DUIJIE_KEY="$SUPPLIER_KEY" expect_rc 1 offer post --supplier jingning-apple \
+  --region 621200 --product fruit.apple --grade first --kg 100 \
+  --floor-fen 100 --expires-in 3d
+err_has "error: PERMISSION_DENIED"
+err_has "jingning-apple"
+DUIJIE_KEY="$SUPPLIER_KEY" expect_rc 1 regions upsert --code 650000 --name x
+err_has "error: PERMISSION_DENIED"
+DUIJIE_KEY="$SUPPLIER_KEY" expect_rc 1 admin state-hash
+err_has "ADMIN"
+# Pledges are private: the buyer sees its own, another's reads as unknown.
+DUIJIE_KEY="$BUYER_KEY" ok pledge get "$PLEDGE"
+out_has "qingdao-coop-office"
+DUIJIE_KEY="$BUYER_KEY" ok --json pledge list
+out_has "qingdao-coop-office"
+out_lacks "qingdao-office\""
+DUIJIE_KEY="$SUPPLIER_KEY" expect_rc 1 pledge get "$PLEDGE"
+err_has "error: NOT_FOUND"
+DUIJIE_KEY="$BUYER_KEY" expect_rc 1 matches list --supplier jingning-apple
+err_has "error: PERMISSION_DENIED"
+DUIJIE_KEY="$SUPPLIER_KEY" ok matches list
+out_has "longnan-pepper-coop"
+# The observer reads the public book only.
+DUIJIE_KEY="$OBSERVER_KEY" ok book
+DUIJIE_KEY="$OBSERVER_KEY" ok offer get "$OWN_OFFER"
+DUIJIE_KEY="$OBSERVER_KEY" expect_rc 1 pledge list
+err_has "OBSERVER"
+# --key_file beats $DUIJIE_KEY; a revoked key fails at once.
+echo "$SUPPLIER_KEY" >"$WORK/supplier.key"
+DUIJIE_KEY="" ok --key_file "$WORK/supplier.key" offer get "$OWN_OFFER"
+# Keys are numbered from 1 in the order they were made.
+SUPPLIER_KEY_ID=1
+ok --json admin key list --page-size 1
+json_has key_id '"1"'
+json_has name '"陇南花椒合作社"'
+ok admin key revoke "$SUPPLIER_KEY_ID"
+out_has "revoked"
+expect_rc 1 admin key revoke "$SUPPLIER_KEY_ID"
+err_has "FAILED_PRECONDITION"
+expect_rc 2 --key_file "$WORK/no-such-file" book
+DUIJIE_KEY="" expect_rc 1 --key_file "$WORK/supplier.key" offer get "$OWN_OFFER"
+err_has "error: UNAUTHENTICATED"
+err_has "revoked"
+grep -qF "refused GetOffer" "$LOG" || fail "the refusal is not in the log"
+! grep -qF "$SUPPLIER_KEY" "$LOG" || fail "the log shows a secret"
+
 # --- the server goes away: exit 3 -------------------------------------------
 kill "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
@@ -311,13 +406,42 @@ reads_own_flags "matches watch" --after 1 --supplier s --buyer b --offer 1 \
 reads_own_flags "book" --product p
 reads_own_flags "admin state-hash"
 reads_own_flags "admin snapshot"
+reads_own_flags "admin key create" --name n --role platform --supplier a,b \
+  --buyer c --expires 2099-01-01T00:00:00Z --request-id r
+reads_own_flags "admin key list" --page-size 5 --page-token t
+reads_own_flags "admin key revoke" 1 --request-id r
 # Each command the help lists must be above, so a new one is checked too.
 LAST_CMD=""
-COMMANDS=$("$CLI" help | sed -n '/^Commands:/,/^$/s/^  \([a-z][^ ]*\( [a-z][^ ]*\)\{0,1\}\).*/\1/p')
+COMMANDS=$("$CLI" help | sed -n '/^Commands:/,/^$/s/^  \([a-z][^ ]*\( [a-z][^ ]*\)\{0,2\}\).*/\1/p')
 [[ -n "$COMMANDS" ]] || fail "no commands in 'duijie help'"
 while read -r command; do
   [[ "$command" == help ]] && continue
   [[ "$CHECKED" == *"|$command|"* ]] || fail "'$command' not run by reads_own_flags"
 done <<<"$COMMANDS"
+
+# --- keys and revocations survive kill -9 ------------------------------------
+unset DUIJIE_KEY
+start_server --data_dir="$WORK/data" --fsync=true
+DURABLE_ADMIN=$(head -n 1 "$WORK/data/admin.key")
+export DUIJIE_KEY="$DURABLE_ADMIN"
+ok admin key create --name kept --role supplier --supplier s1
+KEPT_KEY=$(head -n 1 "$OUT")
+ok admin key create --name gone --role buyer --buyer b1
+GONE_KEY=$(head -n 1 "$OUT")
+ok admin key revoke 2
+ok admin state-hash
+HASH_BEFORE=$(sed -n 's/^state hash *//p' "$OUT")
+kill -9 "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+start_server --data_dir="$WORK/data" --fsync=true
+ok admin state-hash
+[[ "$(sed -n 's/^state hash *//p' "$OUT")" == "$HASH_BEFORE" ]] ||
+  fail "the state hash changed across kill -9"
+DUIJIE_KEY="$KEPT_KEY" ok book
+DUIJIE_KEY="$GONE_KEY" expect_rc 1 book
+err_has "revoked"
+ok --json admin key list
+json_has name '"kept"'
+out_has '"revoked_at"'
 
 echo "PASS: cli_test"

@@ -70,8 +70,9 @@ class ServerProcess {
       ::close(out[1]);
       const std::string data_dir = "--data_dir=" + dir_;
       ::execl(g_server_path.c_str(), g_server_path.c_str(),
-              "--listen=127.0.0.1:0", data_dir.c_str(), "--snapshot_every=400",
-              "--journal_segment_mb=1", static_cast<char*>(nullptr));
+              "--listen=127.0.0.1:0", data_dir.c_str(), "--insecure_no_auth",
+              "--snapshot_every=400", "--journal_segment_mb=1",
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ::close(out[1]);

@@ -17,6 +17,12 @@
 //   DUIJIE_SEED_BASE=<n>     first seed of the run (default 1)
 // Half the streams also save the engine's state halfway and carry on with a
 // fresh engine loaded from it.
+//
+// Some commands carry a Caller (a principal of a random role acting for
+// some of the generator's suppliers and buyers, sometimes with an
+// open-order limit); the reference authorises them by the same rules, so
+// refusals are compared like any other answer. API keys are created and
+// revoked along the way and compared at the end.
 // Each failure prints the seed and command index; rerun with DUIJIE_SEED set
 // to that seed to see the whole stream.
 #include <algorithm>
@@ -104,6 +110,14 @@ struct Cmd {
       s << " rid=" << (rid.size() > 20 ? rid.substr(0, 20) + "..." : rid);
     }
     s << " " << Body();
+    if (const Caller* caller = command.caller.get()) {
+      const Principal& p = caller->principal;
+      s << " caller{role " << p.role << " suppliers [";
+      for (const std::string& id : p.supplier_ids) s << id << ",";
+      s << "] buyers [";
+      for (const std::string& id : p.buyer_ids) s << id << ",";
+      s << "] max_open_orders " << caller->max_open_orders << "}";
+    }
     if (!defect.empty()) s << " (defect: " << defect << ")";
     return s.str();
   }
@@ -117,8 +131,10 @@ struct Outcome {
   PairingResult pairing;
   OfferResult offer;
   PledgeResult pledge;
+  KeyResult key;
 
   void Store(TickResult r) { tick = std::move(r); }
+  void Store(KeyResult r) { key = std::move(r); }
   void Store(RegionResult r) { region = std::move(r); }
   void Store(PairingResult r) { pairing = std::move(r); }
   void Store(OfferResult r) { offer = std::move(r); }
@@ -144,37 +160,48 @@ Outcome Execute(Engine& e, const Cmd& c) {
 // The reference gets the same command, unpacked; one case per alternative
 // of CommandBody.
 Outcome Execute(ReferenceMatcher& m, const Cmd& c) {
+  const Caller* caller = c.command.caller.get();
   const ReferenceContext ctx{c.command.now, c.command.request_id,
-                             c.command.fingerprint};
+                             c.command.fingerprint,
+                             caller ? &caller->principal : nullptr,
+                             caller ? caller->max_open_orders : 0};
   Outcome o;
-  std::visit(Overloaded{
-                 [&](const TickCommand&) {
-                   m.AdvanceClock(ctx.now);
-                   o.Store(TickResult{m.now(), 0});
-                 },
-                 [&](const UpsertRegionCommand& b) {
-                   Take(m.UpsertRegion(ctx, b.region), &o);
-                 },
-                 [&](const UpsertPairingCommand& b) {
-                   Take(m.UpsertPairing(ctx, b.pairing), &o);
-                 },
-                 [&](const DeletePairingCommand& b) {
-                   Take(m.DeletePairing(ctx, b.east_code, b.west_code), &o);
-                 },
-                 [&](const PostOfferCommand& b) {
-                   Take(m.PostOffer(ctx, b.offer), &o);
-                 },
-                 [&](const PostPledgeCommand& b) {
-                   Take(m.PostPledge(ctx, b.pledge), &o);
-                 },
-                 [&](const CancelOfferCommand& b) {
-                   Take(m.CancelOffer(ctx, b.offer_id), &o);
-                 },
-                 [&](const CancelPledgeCommand& b) {
-                   Take(m.CancelPledge(ctx, b.pledge_id), &o);
-                 },
-             },
-             c.command.body);
+  std::visit(
+      Overloaded{
+          [&](const TickCommand&) {
+            m.AdvanceClock(ctx.now);
+            o.Store(TickResult{m.now(), 0});
+          },
+          [&](const UpsertRegionCommand& b) {
+            Take(m.UpsertRegion(ctx, b.region), &o);
+          },
+          [&](const UpsertPairingCommand& b) {
+            Take(m.UpsertPairing(ctx, b.pairing), &o);
+          },
+          [&](const DeletePairingCommand& b) {
+            Take(m.DeletePairing(ctx, b.east_code, b.west_code), &o);
+          },
+          [&](const PostOfferCommand& b) {
+            Take(m.PostOffer(ctx, b.offer), &o);
+          },
+          [&](const PostPledgeCommand& b) {
+            Take(m.PostPledge(ctx, b.pledge), &o);
+          },
+          [&](const CancelOfferCommand& b) {
+            Take(m.CancelOffer(ctx, b.offer_id), &o);
+          },
+          [&](const CancelPledgeCommand& b) {
+            Take(m.CancelPledge(ctx, b.pledge_id), &o);
+          },
+          [&](const CreateKeyCommand& b) {
+            Take(m.CreateKey(ctx, b.principal, b.secret_sha256, b.expires_at),
+                 &o);
+          },
+          [&](const RevokeKeyCommand& b) {
+            Take(m.RevokeKey(ctx, b.key_id), &o);
+          },
+      },
+      c.command.body);
   return o;
 }
 
@@ -283,6 +310,28 @@ void CompareMatches(const std::vector<MatchView>& e,
   }
 }
 
+std::string JoinIds(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const std::string& id : ids) out += id + ",";
+  return out;
+}
+
+void CompareKey(const std::string& p, const ApiKey& e, const ApiKey& r,
+                Diff* d) {
+  d->Field(p + "key_id", e.key_id, r.key_id);
+  d->Field(p + "principal.name", e.principal.name, r.principal.name);
+  d->Field(p + "principal.role", e.principal.role, r.principal.role);
+  d->Field(p + "principal.supplier_ids", JoinIds(e.principal.supplier_ids),
+           JoinIds(r.principal.supplier_ids));
+  d->Field(p + "principal.buyer_ids", JoinIds(e.principal.buyer_ids),
+           JoinIds(r.principal.buyer_ids));
+  // Raw hash bytes are not worth printing: equal or not.
+  d->Field(p + "secret_sha256 equal", e.secret_sha256 == r.secret_sha256, true);
+  d->Field(p + "created_at", e.created_at, r.created_at);
+  d->Field(p + "expires_at", e.expires_at, r.expires_at);
+  d->Field(p + "revoked_at", e.revoked_at, r.revoked_at);
+}
+
 void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
   d->Field("status", absl::StatusCodeToString(e.status.code()),
            absl::StatusCodeToString(r.status.code()));
@@ -337,6 +386,11 @@ void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
       if (c.code() == CommandCode::kCancelPledge) {
         d->Field("unfilled_kg", e.pledge.unfilled_kg, r.pledge.unfilled_kg);
       }
+      break;
+    case CommandCode::kCreateKey:
+    case CommandCode::kRevokeKey:
+      CompareKey("key.", e.key.key, r.key.key, d);
+      d->Field("replayed", e.key.replayed, r.key.replayed);
       break;
     case CommandCode::kTick:
       d->Field("tick.now", e.tick.now, r.tick.now);
@@ -393,6 +447,8 @@ constexpr std::array<int, kMaxCommandCode + 1> kFreshWeight = [] {
   w[static_cast<int>(CommandCode::kPostPledge)] = 28;
   w[static_cast<int>(CommandCode::kCancelOffer)] = 7;
   w[static_cast<int>(CommandCode::kCancelPledge)] = 7;
+  w[static_cast<int>(CommandCode::kCreateKey)] = 2;
+  w[static_cast<int>(CommandCode::kRevokeKey)] = 1;
   return w;
 }();
 constexpr int kRepeatWeight = 8;
@@ -406,6 +462,17 @@ constexpr bool EveryKindIsDrawn() {
   return true;
 }
 static_assert(EveryKindIsDrawn(), "every command kind must be generated");
+constexpr bool DrawsFitIn100() {
+  int sum = kRepeatWeight + kReuseWeight;
+  for (int w : kFreshWeight) sum += w;
+  return sum <= 100;
+}
+static_assert(DrawsFitIn100(), "the weights are per 100 draws");
+
+// How often a command other than a tick carries a caller, and how often a
+// caller has an open-order limit.
+constexpr double kCallerChance = 0.35;
+constexpr double kLimitChance = 0.3;
 
 class Generator {
  public:
@@ -536,6 +603,11 @@ class Generator {
   // the engine's canonical fingerprint, which the reference compares too.
   Cmd Finish(Cmd c, bool keep_rid) {
     c.command.now = now_;
+    // A repeat keeps its caller half the time: the same request from
+    // someone else must be authorised anew.
+    if (c.code() != CommandCode::kTick && (!keep_rid || Chance(0.5))) {
+      c.command.caller = Chance(kCallerChance) ? RandomCaller() : nullptr;
+    }
     if (!keep_rid && c.code() != CommandCode::kTick) {
       if (c.defect == "request_id") {
         c.command.request_id = std::string(129, 'r');
@@ -689,6 +761,18 @@ class Generator {
 
   void Fill(CancelPledgeCommand& b, Cmd*, bool) {
     b.pledge_id = CancelId(ref_.pledge_count());
+  }
+
+  void Fill(CreateKeyCommand& b, Cmd* c, bool allow_defect) {
+    FillPrincipal(RandomRole(), &b.principal);
+    b.principal.name = "key " + std::to_string(++hash_counter_);
+    b.secret_sha256 = Hash(hash_counter_);
+    b.expires_at = Chance(0.5) ? 0 : Effective() + Int(1, 1000);
+    if (allow_defect && Chance(0.3)) KeyDefect(b, c);
+  }
+
+  void Fill(RevokeKeyCommand& b, Cmd*, bool) {
+    b.key_id = CancelId(ref_.keys().size());
   }
 
   // --- What the Fills share --------------------------------------------------
@@ -880,6 +964,127 @@ class Generator {
     if (known_.empty()) c->defect = "unknown";
   }
 
+  // A distinct 32-byte hash for each n.
+  static std::string Hash(uint64_t n) {
+    std::string h(32, 'h');
+    for (int i = 0; i < 8; ++i) h[i] = static_cast<char>(n >> (8 * i));
+    return h;
+  }
+
+  // Mostly roles that may send something.
+  int RandomRole() {
+    const int roll = int(Int(0, 19));
+    return roll < 5    ? int(Role::kAdmin)
+           : roll < 9  ? int(Role::kPlatform)
+           : roll < 13 ? int(Role::kSupplier)
+           : roll < 17 ? int(Role::kBuyer)
+                       : int(Role::kObserver);
+  }
+
+  // The parties `role` needs, from the ids the orders use.
+  void FillPrincipal(int role, Principal* p) {
+    p->role = role;
+    p->name = "caller";
+    p->supplier_ids.clear();
+    p->buyer_ids.clear();
+    switch (static_cast<Role>(role)) {
+      case Role::kSupplier:
+        p->supplier_ids.push_back("s" + std::to_string(Int(1, 4)));
+        break;
+      case Role::kBuyer:
+        p->buyer_ids.push_back("b" + std::to_string(Int(1, 4)));
+        break;
+      case Role::kPlatform:
+        while (p->supplier_ids.empty() && p->buyer_ids.empty()) {
+          for (int i = 1; i <= 4; ++i) {
+            if (Chance(0.35))
+              p->supplier_ids.push_back("s" + std::to_string(i));
+            if (Chance(0.35)) p->buyer_ids.push_back("b" + std::to_string(i));
+          }
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  std::shared_ptr<const Caller> RandomCaller() {
+    auto caller = std::make_shared<Caller>();
+    FillPrincipal(RandomRole(), &caller->principal);
+    caller->key_id = uint64_t(Int(0, 5));
+    if (Chance(kLimitChance)) caller->max_open_orders = uint64_t(Int(1, 4));
+    return caller;
+  }
+
+  // One field of a key made wrong, named as the engine names it.
+  void KeyDefect(CreateKeyCommand& b, Cmd* c) {
+    Principal& p = b.principal;
+    switch (Int(0, 8)) {
+      case 0:
+        p.name = Chance(0.3)   ? ""
+                 : Chance(0.5) ? std::string(65, 'k')
+                               : std::string("key\n1");
+        c->defect = "principal.name";
+        break;
+      case 1:
+        p.role = Chance(0.5) ? 0 : (Chance(0.5) ? 6 : -1);
+        c->defect = "principal.role";
+        break;
+      case 2:
+        FillPrincipal(int(Role::kPlatform), &p);
+        p.supplier_ids.push_back(Chance(0.5) ? "" : std::string(65, 's'));
+        if (Chance(0.5) && p.supplier_ids.size() > 1) {
+          p.supplier_ids.back() = p.supplier_ids.front();  // a repeat
+        }
+        c->defect = "principal.supplier_ids";
+        break;
+      case 3:
+        FillPrincipal(int(Role::kPlatform), &p);
+        p.buyer_ids.push_back("b1");
+        p.buyer_ids.push_back("b1");
+        c->defect = "principal.buyer_ids";
+        break;
+      case 4: {
+        // Parties that do not fit the role.
+        const int roll = int(Int(0, 4));
+        if (roll == 0) {
+          FillPrincipal(int(Role::kSupplier), &p);
+          p.supplier_ids.push_back(p.supplier_ids[0] == "s1" ? "s2" : "s1");
+        } else if (roll == 1) {
+          FillPrincipal(int(Role::kBuyer), &p);
+          p.supplier_ids.push_back("s1");
+        } else if (roll == 2) {
+          FillPrincipal(int(Role::kPlatform), &p);
+          p.supplier_ids.clear();
+          p.buyer_ids.clear();
+        } else {
+          FillPrincipal(roll == 3 ? int(Role::kAdmin) : int(Role::kObserver),
+                        &p);
+          p.buyer_ids.push_back("b2");
+        }
+        p.name = "misfit";
+        c->defect = "principal";
+        break;
+      }
+      case 5:
+        b.secret_sha256.resize(Chance(0.3) ? 0 : (Chance(0.5) ? 31 : 33), 'x');
+        c->defect = "secret_sha256";
+        break;
+      case 6:
+        if (ref_.keys().empty()) break;  // valid after all
+        b.secret_sha256 =
+            ref_.keys()[Int(0, int(ref_.keys().size()) - 1)].secret_sha256;
+        c->defect = "secret_sha256";
+        break;
+      case 7:
+        b.expires_at = Effective() - Int(0, 5);
+        c->defect = "expires_at";
+        break;
+      default:
+        break;  // valid after all
+    }
+  }
+
   // Mostly an id that exists; sometimes 0 or one past the last.
   uint64_t CancelId(uint64_t count) {
     return Chance(0.08) ? uint64_t(Int(0, 1)) * (count + 1 + Int(0, 2))
@@ -895,6 +1100,7 @@ class Generator {
   std::set<std::string> accepted_rids_;
   Micros now_ = 0;
   uint64_t rid_counter_ = 0;
+  uint64_t hash_counter_ = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -934,8 +1140,16 @@ void CompareFinalState(const Engine& engine, const ReferenceMatcher& ref,
     if (!d->empty()) return;
   }
 
-  // The match log.
+  // The keys.
   bool more = false;
+  std::vector<ApiKey> keys = engine.ListKeys(0, 1000, &more);
+  d->Field("ListKeys.size", keys.size(), ref.keys().size());
+  for (size_t i = 0; i < std::min(keys.size(), ref.keys().size()); ++i) {
+    CompareKey("ListKeys[" + std::to_string(i) + "].", keys[i], ref.keys()[i],
+               d);
+  }
+
+  // The match log.
   std::vector<MatchView> all = engine.ListMatches({}, 0, 1000, &more);
   CompareMatches(all, ref.AllMatches(), d);
 
@@ -1112,7 +1326,7 @@ std::string RunStream(uint64_t seed, bool verbose) {
     ++stats.codes[absl::StatusCodeToString(r.status.code())];
     stats.matches += r.offer.matches.size() + r.pledge.matches.size();
     stats.replays += r.region.replayed || r.pairing.replayed ||
-                     r.offer.replayed || r.pledge.replayed;
+                     r.offer.replayed || r.pledge.replayed || r.key.replayed;
     Diff d;
     CompareOutcome(c, e, r, &d);
     d.Field("now()", engine->now(), ref.now());

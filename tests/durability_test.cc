@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -117,6 +118,11 @@ std::string Digest(const CommandOutcome& outcome) {
     absl::StrAppend(&out, "region ", g->region.code, " rp ", g->replayed);
   } else if (auto* t = std::get_if<TickResult>(&r)) {
     absl::StrAppend(&out, "tick ", t->now, " expired ", t->expired);
+  } else if (auto* k = std::get_if<KeyResult>(&r)) {
+    absl::StrAppend(&out, "key ", k->key.key_id, " role ",
+                    k->key.principal.role, " at ", k->key.created_at, " exp ",
+                    k->key.expires_at, " rev ", k->key.revoked_at, " rp ",
+                    k->replayed);
   } else {
     absl::StrAppend(&out, "pairing rp ", std::get<PairingResult>(r).replayed);
   }
@@ -222,10 +228,17 @@ class CommandGen {
   static constexpr std::array<int, kMaxCommandCode + 1> kWeights = {
       /*tick*/ 0,         /*region*/ 2,
       /*pairing*/ 1,      /*delete pairing*/ 1,
-      /*offer*/ 40,       /*pledge*/ 40,
-      /*cancel offer*/ 8, /*cancel pledge*/ 8};
+      /*offer*/ 39,       /*pledge*/ 38,
+      /*cancel offer*/ 8, /*cancel pledge*/ 8,
+      /*create key*/ 2,   /*revoke key*/ 1};
   static_assert(std::variant_size_v<CommandBody> == kWeights.size(),
                 "every command kind needs a weight");
+  static constexpr int WeightSum() {
+    int sum = 0;
+    for (int w : kWeights) sum += w;
+    return sum;
+  }
+  static_assert(WeightSum() == 100, "the weights are per 100 draws");
 
   Command Fresh() {
     int roll = static_cast<int>(rng_() % 100);
@@ -299,6 +312,40 @@ class CommandGen {
     c.pledge_id = 1 + rng_() % (pledges_ + 2);
     return 0;
   }
+  // A key of a random role with the parties its role needs; some are
+  // refused (a malformed hash, a reused one, a past expiry).
+  Micros Fill(CreateKeyCommand& c) {
+    Principal& p = c.principal;
+    p.role = 1 + static_cast<int>(rng_() % kMaxRole);
+    p.name = absl::StrCat("key", keys_, " role ", p.role);
+    switch (static_cast<Role>(p.role)) {
+      case Role::kSupplier:
+        p.supplier_ids = {absl::StrCat("coop", rng_() % 5)};
+        break;
+      case Role::kBuyer:
+        p.buyer_ids = {absl::StrCat("buyer", rng_() % 5)};
+        break;
+      case Role::kPlatform:
+        p.supplier_ids = {"coop1", "coop3"};
+        if (rng_() % 2 == 0) p.buyer_ids = {absl::StrCat("buyer", rng_() % 5)};
+        break;
+      default:
+        break;
+    }
+    const uint64_t n = rng_() % 30 == 0 && keys_ > 0 ? keys_ - 1 : keys_;
+    c.secret_sha256 = std::string(32, static_cast<char>('a' + n % 26));
+    std::memcpy(c.secret_sha256.data(), &n, sizeof(n));
+    if (rng_() % 30 == 0) c.secret_sha256.resize(31);
+    const int expiry = static_cast<int>(rng_() % 4);
+    if (expiry == 1) c.expires_at = clock_->last() + 1 + rng_() % (2 * kDay);
+    if (expiry == 2 && rng_() % 8 == 0) c.expires_at = 1;  // in the past
+    ++keys_;
+    return 0;
+  }
+  Micros Fill(RevokeKeyCommand& c) {
+    c.key_id = 1 + rng_() % (keys_ + 2);
+    return 0;
+  }
 
   // Half the orders expire at an absolute time (which the stamp may have
   // passed: refused), half after a relative delay (ResolveExpiry). Returns
@@ -323,7 +370,7 @@ class CommandGen {
 
   std::mt19937_64 rng_;
   const FakeClock* const clock_;
-  uint64_t offers_ = 0, pledges_ = 0;
+  uint64_t offers_ = 0, pledges_ = 0, keys_ = 0;
   std::deque<Command> recent_;
 };
 
@@ -490,6 +537,9 @@ TEST(ReplayTest, RestartsAtRandomPointsReproduceHashAndMatches) {
       EXPECT_EQ(AllMatches(*node->store()->engine()), AllMatches(reference));
       EXPECT_EQ(node->store()->engine()->SaveState(), reference.SaveState());
       EXPECT_GT(restarts, 0);
+      // Keys were journaled and replayed too, not only orders.
+      bool more = false;
+      EXPECT_FALSE(reference.ListKeys(0, 1000, &more).empty());
     }
   }
 }

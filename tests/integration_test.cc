@@ -47,6 +47,8 @@ class IntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ServerOptions options;
+    // These tests are about the exchange, not authentication (auth_test).
+    options.auth.enabled = false;
     options.listen = "127.0.0.1:0";
     options.clock = [this] { return absl::FromUnixMicros(now_micros_.load()); };
     absl::StatusOr<std::unique_ptr<DuijieServer>> server =
@@ -873,6 +875,8 @@ TEST(ServerTest, ReadsShowNothingThatIsNotYetDurable) {
   const std::string dir = tmpl;
   FaultInjectionEnv env(FileEnv::Default());
   ServerOptions options;
+  // These tests are about the exchange, not authentication (auth_test).
+  options.auth.enabled = false;
   options.listen = "127.0.0.1:0";
   options.durability.dir = dir + "/data";
   options.durability.env = &env;
@@ -948,6 +952,8 @@ TEST(ServerTest, ReadsShowNothingThatIsNotYetDurable) {
 
 TEST(ServerTest, BusyPortIsAClearError) {
   ServerOptions options;
+  // These tests are about the exchange, not authentication (auth_test).
+  options.auth.enabled = false;
   options.listen = "127.0.0.1:0";
   absl::StatusOr<std::unique_ptr<DuijieServer>> first =
       DuijieServer::Start(options);
@@ -963,6 +969,8 @@ TEST(ServerTest, BusyPortIsAClearError) {
 
 TEST(ServerTest, DemoDataShowsMatchesAtOnceAndLoadsIdempotently) {
   ServerOptions options;
+  // These tests are about the exchange, not authentication (auth_test).
+  options.auth.enabled = false;
   options.listen = "127.0.0.1:0";
   options.demo = true;
   absl::StatusOr<std::unique_ptr<DuijieServer>> server =

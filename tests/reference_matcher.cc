@@ -4,6 +4,7 @@
 #include "tests/reference_matcher.h"
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -96,9 +97,17 @@ bool ProductUnder(std::string_view product, std::string_view area) {
 // request_ids share one namespace across all command kinds.
 
 absl::Status ReferenceMatcher::Begin(const ReferenceContext& ctx,
+                                     const Access& access,
                                      const Remembered** replay) {
   AdvanceClock(ctx.now);
   *replay = nullptr;
+  // Reading taken: a caller is authorised before anything else, its
+  // request_id included, so that a repeat by another caller is refused
+  // rather than answered; and after the clock has moved, so that orders
+  // which expired no longer count towards the limit.
+  if (ctx.caller != nullptr) {
+    if (absl::Status s = access(); !s.ok()) return s;
+  }
   if (ctx.request_id.size() > kRequestIdBytes) {
     return Invalid("request_id", "longer than 128 bytes");
   }
@@ -132,6 +141,82 @@ void ReferenceMatcher::Remember(const ReferenceContext& ctx, const R& result) {
 }
 
 // ---------------------------------------------------------------------------
+// Authorisation. ADMIN may send anything; PLATFORM, SUPPLIER and BUYER may
+// post and cancel the orders of the parties they list, nothing else;
+// OBSERVER nothing. Ticks need no authority. Cancelling another's offer is
+// PERMISSION_DENIED, another's pledge NOT_FOUND (as an unknown id); an
+// unknown id is left to the cancel itself. A post whose party already has
+// max_open_orders open orders of that side is RESOURCE_EXHAUSTED.
+
+namespace {
+
+bool ActsForParties(const Principal& p) {
+  return p.role == static_cast<int>(Role::kPlatform) ||
+         p.role == static_cast<int>(Role::kSupplier) ||
+         p.role == static_cast<int>(Role::kBuyer);
+}
+
+bool Contains(const std::vector<std::string>& ids, std::string_view id) {
+  for (const std::string& i : ids) {
+    if (i == id) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::Status ReferenceMatcher::AdminOnly(const ReferenceContext& ctx) {
+  if (ctx.caller->role == static_cast<int>(Role::kAdmin)) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError("caller: needs the ADMIN role");
+}
+
+absl::Status ReferenceMatcher::MayPost(const ReferenceContext& ctx, bool offer,
+                                       const std::string& party) const {
+  const Principal& me = *ctx.caller;
+  const bool admin = me.role == static_cast<int>(Role::kAdmin);
+  if (!admin && !(ActsForParties(me) &&
+                  Contains(offer ? me.supplier_ids : me.buyer_ids, party))) {
+    return absl::PermissionDeniedError("caller: does not act for " + party);
+  }
+  if (ctx.max_open_orders == 0) return absl::OkStatus();
+  uint64_t open = 0;
+  if (offer) {
+    for (const Offer& o : offers_) {
+      open += o.status == OrderStatus::kOpen && o.spec.supplier_id == party;
+    }
+  } else {
+    for (const Pledge& p : pledges_) {
+      open += p.status == OrderStatus::kOpen && p.spec.buyer_id == party;
+    }
+  }
+  if (open >= ctx.max_open_orders) {
+    return absl::ResourceExhaustedError("max_open_orders: " + party + " has " +
+                                        std::to_string(open));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReferenceMatcher::MayCancel(const ReferenceContext& ctx,
+                                         bool offer, uint64_t id) const {
+  const Principal& me = *ctx.caller;
+  if (me.role == static_cast<int>(Role::kAdmin)) return absl::OkStatus();
+  const size_t count = offer ? offers_.size() : pledges_.size();
+  if (id == 0 || id > count) return absl::OkStatus();
+  const std::string& owner =
+      offer ? offers_[id - 1].spec.supplier_id : pledges_[id - 1].spec.buyer_id;
+  if (ActsForParties(me) &&
+      Contains(offer ? me.supplier_ids : me.buyer_ids, owner)) {
+    return absl::OkStatus();
+  }
+  if (offer) {
+    return absl::PermissionDeniedError("caller: not the offer's supplier");
+  }
+  return absl::NotFoundError("pledge_id: unknown " + std::to_string(id));
+}
+
+// ---------------------------------------------------------------------------
 // Clock.
 
 void ReferenceMatcher::AdvanceClock(Micros now) {
@@ -158,7 +243,11 @@ bool ReferenceMatcher::KnownRegion(std::string_view code) const {
 absl::StatusOr<RegionResult> ReferenceMatcher::UpsertRegion(
     const ReferenceContext& ctx, const Region& region) {
   const Remembered* replay;
-  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (absl::Status s = Begin(
+          ctx, [&] { return AdminOnly(ctx); }, &replay);
+      !s.ok()) {
+    return s;
+  }
   if (replay) return Replay<RegionResult>(*replay);
   if (!WellFormedRegion(region.code)) {
     return Invalid("region.code", "malformed " + region.code);
@@ -175,7 +264,11 @@ absl::StatusOr<RegionResult> ReferenceMatcher::UpsertRegion(
 absl::StatusOr<PairingResult> ReferenceMatcher::UpsertPairing(
     const ReferenceContext& ctx, const Pairing& pairing) {
   const Remembered* replay;
-  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (absl::Status s = Begin(
+          ctx, [&] { return AdminOnly(ctx); }, &replay);
+      !s.ok()) {
+    return s;
+  }
   if (replay) return Replay<PairingResult>(*replay);
   if (!WellFormedRegion(pairing.east_code)) {
     return Invalid("east_code", "malformed " + pairing.east_code);
@@ -209,7 +302,11 @@ absl::StatusOr<PairingResult> ReferenceMatcher::DeletePairing(
     const ReferenceContext& ctx, std::string_view east_code,
     std::string_view west_code) {
   const Remembered* replay;
-  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (absl::Status s = Begin(
+          ctx, [&] { return AdminOnly(ctx); }, &replay);
+      !s.ok()) {
+    return s;
+  }
   if (replay) return Replay<PairingResult>(*replay);
   if (!WellFormedRegion(east_code)) {
     return Invalid("east_code", "malformed " + std::string(east_code));
@@ -380,7 +477,11 @@ std::vector<MatchView> ReferenceMatcher::MatchIncomingOffer(Offer& o) {
 absl::StatusOr<OfferResult> ReferenceMatcher::PostOffer(
     const ReferenceContext& ctx, const OfferSpec& spec) {
   const Remembered* replay;
-  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (absl::Status s = Begin(
+          ctx, [&] { return MayPost(ctx, true, spec.supplier_id); }, &replay);
+      !s.ok()) {
+    return s;
+  }
   if (replay) return Replay<OfferResult>(*replay);
   if (spec.supplier_id.empty() || spec.supplier_id.size() > kIdBytes) {
     return Invalid("supplier_id", "empty or longer than 64 bytes");
@@ -421,7 +522,11 @@ absl::StatusOr<OfferResult> ReferenceMatcher::PostOffer(
 absl::StatusOr<PledgeResult> ReferenceMatcher::PostPledge(
     const ReferenceContext& ctx, const PledgeSpec& spec) {
   const Remembered* replay;
-  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (absl::Status s = Begin(
+          ctx, [&] { return MayPost(ctx, false, spec.buyer_id); }, &replay);
+      !s.ok()) {
+    return s;
+  }
   if (replay) return Replay<PledgeResult>(*replay);
   if (spec.buyer_id.empty() || spec.buyer_id.size() > kIdBytes) {
     return Invalid("buyer_id", "empty or longer than 64 bytes");
@@ -484,7 +589,11 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostPledge(
 absl::StatusOr<OfferResult> ReferenceMatcher::CancelOffer(
     const ReferenceContext& ctx, uint64_t offer_id) {
   const Remembered* replay;
-  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (absl::Status s = Begin(
+          ctx, [&] { return MayCancel(ctx, true, offer_id); }, &replay);
+      !s.ok()) {
+    return s;
+  }
   if (replay) return Replay<OfferResult>(*replay);
   if (offer_id == 0 || offer_id > offers_.size()) {
     return absl::NotFoundError("offer_id: unknown " + std::to_string(offer_id));
@@ -505,7 +614,11 @@ absl::StatusOr<OfferResult> ReferenceMatcher::CancelOffer(
 absl::StatusOr<PledgeResult> ReferenceMatcher::CancelPledge(
     const ReferenceContext& ctx, uint64_t pledge_id) {
   const Remembered* replay;
-  if (absl::Status s = Begin(ctx, &replay); !s.ok()) return s;
+  if (absl::Status s = Begin(
+          ctx, [&] { return MayCancel(ctx, false, pledge_id); }, &replay);
+      !s.ok()) {
+    return s;
+  }
   if (replay) return Replay<PledgeResult>(*replay);
   if (pledge_id == 0 || pledge_id > pledges_.size()) {
     return absl::NotFoundError("pledge_id: unknown " +
@@ -519,6 +632,120 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::CancelPledge(
   PledgeResult result;
   result.pledge = ViewOf(p);
   result.unfilled_kg = p.remaining_kg;
+  Remember(ctx, result);
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Keys.
+
+namespace {
+
+constexpr size_t kKeyNameBytes = 64;
+constexpr size_t kMaxParties = 1000;
+constexpr size_t kHashBytes = 32;
+
+// Non-empty, at most `max` bytes, no control character.
+bool PrintableText(std::string_view text, size_t max) {
+  if (text.empty() || text.size() > max) return false;
+  for (char ch : text) {
+    const auto b = static_cast<unsigned char>(ch);
+    if (b < 0x20 || b == 0x7f) return false;
+  }
+  return true;
+}
+
+bool PartiesWellFormed(const std::vector<std::string>& ids) {
+  if (ids.size() > kMaxParties) return false;
+  std::set<std::string> seen;
+  for (const std::string& id : ids) {
+    if (!PrintableText(id, kIdBytes) || !seen.insert(id).second) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<KeyResult> ReferenceMatcher::CreateKey(
+    const ReferenceContext& ctx, const Principal& principal,
+    const std::string& secret_sha256, Micros expires_at) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(
+          ctx, [&] { return AdminOnly(ctx); }, &replay);
+      !s.ok()) {
+    return s;
+  }
+  if (replay) return Replay<KeyResult>(*replay);
+  const Principal& p = principal;
+  if (!PrintableText(p.name, kKeyNameBytes)) {
+    return Invalid("principal.name", "empty, too long or unprintable");
+  }
+  if (p.role < 1 || p.role > kMaxRole) return Invalid("principal.role", "1..5");
+  if (!PartiesWellFormed(p.supplier_ids)) {
+    return Invalid("principal.supplier_ids", "malformed or repeated id");
+  }
+  if (!PartiesWellFormed(p.buyer_ids)) {
+    return Invalid("principal.buyer_ids", "malformed or repeated id");
+  }
+  const size_t suppliers = p.supplier_ids.size(), buyers = p.buyer_ids.size();
+  bool fits = false;
+  switch (static_cast<Role>(p.role)) {
+    case Role::kAdmin:
+    case Role::kObserver:
+      fits = suppliers == 0 && buyers == 0;
+      break;
+    case Role::kPlatform:
+      fits = suppliers + buyers > 0;
+      break;
+    case Role::kSupplier:
+      fits = suppliers == 1 && buyers == 0;
+      break;
+    case Role::kBuyer:
+      fits = suppliers == 0 && buyers == 1;
+      break;
+  }
+  if (!fits) return Invalid("principal", "parties do not fit the role");
+  if (secret_sha256.size() != kHashBytes) {
+    return Invalid("secret_sha256", "not 32 bytes");
+  }
+  for (const ApiKey& k : keys_) {
+    if (k.secret_sha256 == secret_sha256) {
+      return Invalid("secret_sha256", "another key's");
+    }
+  }
+  if (expires_at != 0 && expires_at <= clock_) {
+    return Invalid("expires_at", "not future");
+  }
+  ApiKey key;
+  key.key_id = keys_.size() + 1;
+  key.principal = principal;
+  key.secret_sha256 = secret_sha256;
+  key.created_at = clock_;
+  key.expires_at = expires_at;
+  keys_.push_back(key);
+  KeyResult result{key, false};
+  Remember(ctx, result);
+  return result;
+}
+
+absl::StatusOr<KeyResult> ReferenceMatcher::RevokeKey(
+    const ReferenceContext& ctx, uint64_t key_id) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(
+          ctx, [&] { return AdminOnly(ctx); }, &replay);
+      !s.ok()) {
+    return s;
+  }
+  if (replay) return Replay<KeyResult>(*replay);
+  if (key_id == 0 || key_id > keys_.size()) {
+    return absl::NotFoundError("key_id: unknown " + std::to_string(key_id));
+  }
+  ApiKey& key = keys_[key_id - 1];
+  if (key.revoked_at != 0) {
+    return absl::FailedPreconditionError("key_id: already revoked");
+  }
+  key.revoked_at = clock_;
+  KeyResult result{key, false};
   Remember(ctx, result);
   return result;
 }

@@ -11,11 +11,15 @@
 //
 // Rejections carry the same status codes as the engine; messages name the
 // field but need not match the engine's wording.
+//
+// API keys are a plain vector; a command with a caller is authorised first
+// by the rules of roles and the open-order limit, written out again here.
 #ifndef DUIJIE_TESTS_REFERENCE_MATCHER_H_
 #define DUIJIE_TESTS_REFERENCE_MATCHER_H_
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -35,6 +39,10 @@ struct ReferenceContext {
   Micros now = 0;
   std::string_view request_id;  // empty: no idempotency
   uint64_t fingerprint = 0;
+  // Who sent it; null: trusted, nothing is authorised or limited.
+  const Principal* caller = nullptr;
+  // Open orders of one side a caller's party may have; 0: no limit.
+  uint64_t max_open_orders = 0;
 };
 
 class ReferenceMatcher {
@@ -58,6 +66,12 @@ class ReferenceMatcher {
                                           uint64_t offer_id);
   absl::StatusOr<PledgeResult> CancelPledge(const ReferenceContext& ctx,
                                             uint64_t pledge_id);
+  absl::StatusOr<KeyResult> CreateKey(const ReferenceContext& ctx,
+                                      const Principal& principal,
+                                      const std::string& secret_sha256,
+                                      Micros expires_at);
+  absl::StatusOr<KeyResult> RevokeKey(const ReferenceContext& ctx,
+                                      uint64_t key_id);
 
   // Clock never goes back; open orders with expires_at <= clock expire.
   void AdvanceClock(Micros now);
@@ -72,6 +86,8 @@ class ReferenceMatcher {
   uint64_t last_match_id() const { return matches_.size(); }
   uint64_t offer_count() const { return offers_.size(); }
   uint64_t pledge_count() const { return pledges_.size(); }
+  // Every key, by key_id.
+  const std::vector<ApiKey>& keys() const { return keys_; }
 
  private:
   struct Offer {
@@ -91,12 +107,24 @@ class ReferenceMatcher {
   };
   struct Remembered {
     uint64_t fingerprint = 0;
-    std::variant<RegionResult, PairingResult, OfferResult, PledgeResult> result;
+    std::variant<RegionResult, PairingResult, OfferResult, PledgeResult,
+                 KeyResult>
+        result;
   };
+  using Access = std::function<absl::Status()>;
 
-  // Advances the clock, then checks request_id. Returns OK with *replay set
-  // when the request is a repeat; an error for a conflict or bad request_id.
-  absl::Status Begin(const ReferenceContext& ctx, const Remembered** replay);
+  // Advances the clock, then (for a command with a caller) asks `access`,
+  // then checks request_id. Returns OK with *replay set when the request is
+  // a repeat; an error for a refused caller, a conflict or a bad
+  // request_id.
+  absl::Status Begin(const ReferenceContext& ctx, const Access& access,
+                     const Remembered** replay);
+  // The rules of roles for each kind of command (see Begin).
+  static absl::Status AdminOnly(const ReferenceContext& ctx);
+  absl::Status MayPost(const ReferenceContext& ctx, bool offer,
+                       const std::string& party) const;
+  absl::Status MayCancel(const ReferenceContext& ctx, bool offer,
+                         uint64_t id) const;
   template <typename R>
   absl::StatusOr<R> Replay(const Remembered& r);
   template <typename R>
@@ -121,6 +149,7 @@ class ReferenceMatcher {
   std::deque<Offer> offers_;    // offers_[id - 1]; deque keeps views valid
   std::deque<Pledge> pledges_;  // pledges_[id - 1]
   std::deque<MatchView> matches_;
+  std::vector<ApiKey> keys_;  // keys_[key_id - 1]
   std::map<std::string, Remembered, std::less<>> requests_;
 };
 
