@@ -30,13 +30,18 @@
 #   --server-arg=ARG  pass ARG to duijie-server (repeatable)
 #   --perf      record a perf profile of the server during the unary K=64 and
 #               submit B=1000 runs (perf-*.txt in --out)
+#   --auth-cost also run unary K=64 against a server with --insecure_no_auth,
+#               to show what authenticating every call costs
+# duijie-server runs with an admin key (every call authenticated) and no
+# per-key rate or open-order limit: the load generator is one key posting
+# for every party, and the figures are the server's, not a limit's.
 # Every run is bounded (timeout) and every server is killed at exit (trap).
 set -euo pipefail
 
 build=build
 server='' echo_server='' loadgen='' generator=''
 book=100000 commands=200000 seed=1 workload=''
-repeat=1 window=8 seconds=60 out='' perf=0 journal=0
+repeat=1 window=8 seconds=60 out='' perf=0 journal=0 auth_cost=0
 server_args=()
 for arg in "$@"; do
   case "$arg" in
@@ -55,6 +60,7 @@ for arg in "$@"; do
     --out=*) out=${arg#*=} ;;
     --perf) perf=1 ;;
     --journal) journal=1 ;;
+    --auth-cost) auth_cost=1 ;;
     --server-arg=*) server_args+=("${arg#*=}") ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "api_bench.sh: unknown argument $arg" >&2; exit 2 ;;
@@ -91,6 +97,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# The bootstrap admin key of every real server, and the loadgen's key.
+key_file=$out/admin.key
+(umask 077 && echo "dj_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$key_file")
 
 # start_server BIN LOG [ARGS...]: starts BIN --listen=127.0.0.1:0 ARGS, waits
 # (at most 10 s) for its "listening on 127.0.0.1:PORT" line, sets server_pid
@@ -137,10 +147,18 @@ run() {
   shift 5
   local bin=$server
   local args=("${server_args[@]}")
+  local key_args=("--key_file=$key_file")
   if [[ $kind == echo ]]; then
     bin=$echo_server
     args=()
-  elif [[ $journal == 1 ]]; then
+    key_args=()
+  elif [[ $kind == noauth ]]; then
+    args+=(--insecure_no_auth --max_open_orders=0)
+    key_args=()
+  else
+    args+=("--admin_key_file=$key_file" --rate_per_key=0 --max_open_orders=0)
+  fi
+  if [[ $kind != echo && $journal == 1 ]]; then
     args+=("--data_dir=$out/data-$name")
   fi
   # The machine may be shared: note its load before each run.
@@ -158,7 +176,7 @@ run() {
   if ! timeout --kill-after=5 $((seconds + 300)) "$loadgen" \
       --server="$server_addr" --workload="$workload" --mode="$mode" \
       --inflight="$inflight" --batch="$batch" --seconds="$seconds" \
-      --server_pid="$server_pid" --json "$@" \
+      --server_pid="$server_pid" --json "${key_args[@]}" "$@" \
       >"$out/$name.json" 2>"$out/$name.log"; then
     echo "api_bench.sh: $name failed; see $out/$name.log" >&2
     cat "$out/$name.log" >&2
@@ -190,6 +208,9 @@ for ((r = 1; r <= repeat; r++)); do
     run "echo-unary-$k.$r" echo echo-unary "$k" 1 \
       --response_sizes="$out/sizes-unary-$k.$r.txt"
   done
+  if [[ $auth_cost == 1 ]]; then
+    run "noauth-unary-64.$r" noauth unary 64 1
+  fi
   for b in 100 1000; do
     run "submit-$b.$r" real submit "$window" "$b" \
       --save_response_sizes="$out/sizes-submit-$b.$r.txt"
@@ -248,6 +269,10 @@ for k in 64 256; do
   row "unary K=$k" "unary-$k" "echo-unary-$k"
   row "  echo-unary K=$k" "echo-unary-$k"
 done
+if [[ $auth_cost == 1 ]]; then
+  # The "echo" columns hold the unauthenticated run: ratio = auth / no auth.
+  row "  vs no auth, K=64" "unary-64" "noauth-unary-64"
+fi
 for b in 100 1000; do
   row "submit B=$b W=$window" "submit-$b" "echo-stream-$b"
   row "  echo-stream B=$b" "echo-stream-$b"

@@ -24,7 +24,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr Micros kT0 = 1'700'000'000'000'000;  // an arbitrary start time
+constexpr Micros kT0 = 1'700'000'000'000'000;   // an arbitrary start time
 constexpr Micros kLater = kT0 + 1'000'000'000;  // default order expiry
 
 constexpr char kRegion[] = "621202";  // Wudu, Longnan
@@ -149,10 +149,9 @@ class AuthorizationTest : public ::testing::Test {
     ASSERT_TRUE(
         RunCommand(e, UpsertPairingCommand{Pairing{kCity, kRegion, "qd"}}, kT0)
             .ok());
-    ASSERT_TRUE(RunCommand(e,
-                           CreateKey(PrincipalOf(Role::kSupplier), Hash('k')),
-                           kT0)
-                    .ok());
+    ASSERT_TRUE(
+        RunCommand(e, CreateKey(PrincipalOf(Role::kSupplier), Hash('k')), kT0)
+            .ok());
     ASSERT_TRUE(
         RunCommand(e, PostOfferCommand{Offer(kMySupplier)}, kT0 + 1).ok());
     ASSERT_TRUE(
@@ -247,8 +246,8 @@ TEST_F(AuthorizationTest, EachRoleMaySendExactlyItsCommands) {
                         Role::kBuyer, Role::kObserver};
   for (const Case& c : cases) {
     for (int i = 0; i < 5; ++i) {
-      SCOPED_TRACE(testing::Message() << c.command << " from role "
-                                      << static_cast<int>(roles[i]));
+      SCOPED_TRACE(testing::Message()
+                   << c.command << " from role " << static_cast<int>(roles[i]));
       Engine e;
       Populate(e);
       const uint64_t before = e.StateHash();
@@ -276,8 +275,8 @@ TEST_F(AuthorizationTest, EachRoleMaySendExactlyItsCommands) {
 }
 
 TEST_F(AuthorizationTest, PermissionDeniedNamesTheKeyAndTheCommand) {
-  absl::StatusOr<RegionResult> r =
-      Send(CallerOf(Role::kPlatform), UpsertRegionCommand{Region{"620000", ""}});
+  absl::StatusOr<RegionResult> r = Send(
+      CallerOf(Role::kPlatform), UpsertRegionCommand{Region{"620000", ""}});
   ASSERT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(r.status().message(), HasSubstr("key 7"));
   EXPECT_THAT(r.status().message(), HasSubstr("UpsertRegion"));
@@ -314,18 +313,17 @@ TEST_F(AuthorizationTest, AnothersOfferIsPermissionDenied) {
   EXPECT_EQ(engine_.GetOffer(2, engine_.now())->status, OrderStatus::kOpen);
   EXPECT_EQ(engine_.StateHash(), before);
   // An unknown id is NOT_FOUND, as without a caller.
-  EXPECT_EQ(Send(CallerOf(Role::kSupplier), CancelOfferCommand{9})
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      Send(CallerOf(Role::kSupplier), CancelOfferCommand{9}).status().code(),
+      absl::StatusCode::kNotFound);
 }
 
 TEST_F(AuthorizationTest, ARepeatFromACallerWhoMayNotSendItIsRefused) {
   absl::StatusOr<OfferResult> first = Send(
       CallerOf(Role::kAdmin), PostOfferCommand{Offer(kOtherSupplier)}, "r1");
   ASSERT_TRUE(first.ok()) << first.status();
-  absl::StatusOr<PledgeResult> pledge = Send(
-      CallerOf(Role::kBuyer), PostPledgeCommand{Pledge(kMyBuyer)}, "r2");
+  absl::StatusOr<PledgeResult> pledge =
+      Send(CallerOf(Role::kBuyer), PostPledgeCommand{Pledge(kMyBuyer)}, "r2");
   ASSERT_TRUE(pledge.ok()) << pledge.status();
   const uint64_t before = engine_.StateHash();
 
@@ -341,11 +339,11 @@ TEST_F(AuthorizationTest, ARepeatFromACallerWhoMayNotSendItIsRefused) {
                 .status()
                 .code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(Send(CallerOf(Role::kSupplier), PostPledgeCommand{Pledge(kMyBuyer)},
-                 "r2")
-                .status()
-                .code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      Send(CallerOf(Role::kSupplier), PostPledgeCommand{Pledge(kMyBuyer)}, "r2")
+          .status()
+          .code(),
+      absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(engine_.StateHash(), before);
 
   // From callers that may send it: the first answer again.
@@ -382,15 +380,16 @@ TEST_F(AuthorizationTest, MaxOpenOrdersRefusesThePostBeyondTheLimit) {
   EXPECT_EQ(engine_.StateHash(), before);
   EXPECT_EQ(engine_.offer_count(), 4u);
   // Other parties and the other side are counted apart.
-  EXPECT_TRUE(Send(CallerOf(Role::kAdmin, 3),
-                   PostOfferCommand{Offer(kOtherSupplier)})
-                  .ok());
-  EXPECT_TRUE(Send(CallerOf(Role::kPlatform, 3),
-                   PostPledgeCommand{Pledge(kMyBuyer)})
-                  .ok());
+  EXPECT_TRUE(
+      Send(CallerOf(Role::kAdmin, 3), PostOfferCommand{Offer(kOtherSupplier)})
+          .ok());
+  EXPECT_TRUE(
+      Send(CallerOf(Role::kPlatform, 3), PostPledgeCommand{Pledge(kMyBuyer)})
+          .ok());
   // Without a limit, or without a caller, there is none.
-  EXPECT_TRUE(Send(CallerOf(Role::kSupplier), PostOfferCommand{Offer(kMySupplier)})
-                  .ok());
+  EXPECT_TRUE(
+      Send(CallerOf(Role::kSupplier), PostOfferCommand{Offer(kMySupplier)})
+          .ok());
   EXPECT_TRUE(
       RunCommand(engine_, PostOfferCommand{Offer(kMySupplier)}, engine_.now())
           .ok());
@@ -422,7 +421,8 @@ TEST_F(AuthorizationTest, MaxOpenOrdersCountsOnlyRestingPledges) {
   OfferSpec apples = Offer(kOtherSupplier);
   apples.product_code = "fruit.apple";
   apples.quantity_kg = 200;  // fills two of pledges 1, 2 and 4
-  ASSERT_TRUE(RunCommand(engine_, PostOfferCommand{apples}, engine_.now()).ok());
+  ASSERT_TRUE(
+      RunCommand(engine_, PostOfferCommand{apples}, engine_.now()).ok());
   EXPECT_TRUE(Send(caller, PostPledgeCommand{Pledge(kMyBuyer)}).ok());
 }
 
@@ -442,7 +442,8 @@ TEST_F(AuthorizationTest, ReplayWithoutCallersReachesTheSameState) {
   const auto limited = CallerOf(Role::kSupplier, /*max_open=*/2);
   EXPECT_TRUE(send(limited, PostOfferCommand{Offer(kMySupplier)}));
   EXPECT_FALSE(send(limited, PostOfferCommand{Offer(kMySupplier)}));
-  EXPECT_TRUE(send(CallerOf(Role::kBuyer), PostPledgeCommand{Pledge(kMyBuyer)}));
+  EXPECT_TRUE(
+      send(CallerOf(Role::kBuyer), PostPledgeCommand{Pledge(kMyBuyer)}));
   EXPECT_FALSE(send(CallerOf(Role::kBuyer), CancelPledgeCommand{2}));
   EXPECT_TRUE(send(CallerOf(Role::kBuyer), CancelPledgeCommand{1}));
   EXPECT_TRUE(send(CallerOf(Role::kAdmin),
@@ -451,7 +452,8 @@ TEST_F(AuthorizationTest, ReplayWithoutCallersReachesTheSameState) {
   EXPECT_FALSE(send(CallerOf(Role::kPlatform), RevokeKeyCommand{2}));
   // After the limit was reached, an admin posts for the supplier anyway
   // (its caller has no limit); the replay has no limits at all.
-  EXPECT_TRUE(send(CallerOf(Role::kAdmin), PostOfferCommand{Offer(kMySupplier)}));
+  EXPECT_TRUE(
+      send(CallerOf(Role::kAdmin), PostOfferCommand{Offer(kMySupplier)}));
 
   Engine replayed;
   Populate(replayed);
@@ -466,8 +468,8 @@ TEST_F(AuthorizationTest, ReplayWithoutCallersReachesTheSameState) {
 TEST_F(AuthorizationTest, CreateKeyAnswersTheKeyCreatedAtTheEngineClock) {
   Tick(engine_, kT0 + 500);
   const Principal platform = PrincipalOf(Role::kPlatform);
-  absl::StatusOr<KeyResult> r = Send(CallerOf(Role::kAdmin),
-                                     CreateKey(platform, Hash('p'), kLater));
+  absl::StatusOr<KeyResult> r =
+      Send(CallerOf(Role::kAdmin), CreateKey(platform, Hash('p'), kLater));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->replayed);
   EXPECT_EQ(r->key.key_id, 2u);  // the fixture made key 1
@@ -486,29 +488,38 @@ TEST_F(AuthorizationTest, CreateKeyAnswersTheKeyCreatedAtTheEngineClock) {
 }
 
 TEST_F(AuthorizationTest, ARetriedCreateKeyIsAnsweredWhateverItsHash) {
+  // As the server sends it: fingerprinted before the secret is made, so a
+  // retry, which carries a new secret, is the same request.
+  auto request = [&](Principal principal, std::string hash) {
+    Command command = MakeTestCommand(CreateKey(std::move(principal), ""),
+                                      engine_.now(), "create");
+    std::get<CreateKeyCommand>(command.body).secret_sha256 = std::move(hash);
+    command.caller = CallerOf(Role::kAdmin);
+    const absl::Status predicted = engine_.Validate(command, engine_.now());
+    absl::StatusOr<CommandResult> result = engine_.Apply(command);
+    EXPECT_EQ(predicted.code(), result.status().code());
+    return ResultAs<CreateKeyCommand>(std::move(result));
+  };
   absl::StatusOr<KeyResult> first =
-      Send(CallerOf(Role::kAdmin),
-           CreateKey(PrincipalOf(Role::kBuyer), Hash('1')), "create");
+      request(PrincipalOf(Role::kBuyer), Hash('1'));
   ASSERT_TRUE(first.ok()) << first.status();
-  // A retry carries a new secret; the request is the same.
+  EXPECT_FALSE(first->replayed);
   absl::StatusOr<KeyResult> retry =
-      Send(CallerOf(Role::kAdmin),
-           CreateKey(PrincipalOf(Role::kBuyer), Hash('2')), "create");
+      request(PrincipalOf(Role::kBuyer), Hash('2'));
   ASSERT_TRUE(retry.ok()) << retry.status();
   EXPECT_TRUE(retry->replayed);
   ExpectSameKey(retry->key, first->key);
+  EXPECT_EQ(retry->key.secret_sha256, Hash('1'));
   EXPECT_EQ(AllKeys(engine_).size(), 2u);
   // Another principal under the same request_id is another request.
-  EXPECT_EQ(Send(CallerOf(Role::kAdmin),
-                 CreateKey(PrincipalOf(Role::kSupplier), Hash('3')), "create")
-                .status()
-                .code(),
+  EXPECT_EQ(request(PrincipalOf(Role::kSupplier), Hash('3')).status().code(),
             absl::StatusCode::kAlreadyExists);
 }
 
 TEST_F(AuthorizationTest, RevokeKeyOnceThenFailedPrecondition) {
   Tick(engine_, kT0 + 900);
-  absl::StatusOr<KeyResult> r = Send(CallerOf(Role::kAdmin), RevokeKeyCommand{1});
+  absl::StatusOr<KeyResult> r =
+      Send(CallerOf(Role::kAdmin), RevokeKeyCommand{1});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->key.key_id, 1u);
   EXPECT_EQ(r->key.revoked_at, kT0 + 900);
@@ -523,8 +534,9 @@ TEST_F(AuthorizationTest, RevokeKeyOnceThenFailedPrecondition) {
   EXPECT_THAT(twice.status().message(), HasSubstr("key_id"));
   EXPECT_EQ(AllKeys(engine_)[0].revoked_at, kT0 + 900);
   for (uint64_t id : {0, 2, 99}) {
-    EXPECT_EQ(Send(CallerOf(Role::kAdmin), RevokeKeyCommand{id}).status().code(),
-              absl::StatusCode::kNotFound)
+    EXPECT_EQ(
+        Send(CallerOf(Role::kAdmin), RevokeKeyCommand{id}).status().code(),
+        absl::StatusCode::kNotFound)
         << id;
   }
   EXPECT_EQ(engine_.StateHash(), before);
@@ -550,8 +562,7 @@ TEST_F(AuthorizationTest, CreateKeyRefusesABadOrReusedHashAndAPastExpiry) {
   };
   for (const Bad& b : bad) {
     absl::StatusOr<KeyResult> r = Send(admin, b.command);
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument)
-        << b.field;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << b.field;
     EXPECT_THAT(r.status().message(), HasSubstr(b.field));
   }
   EXPECT_EQ(engine_.StateHash(), before);
@@ -707,8 +718,7 @@ TEST(AuthorizationStateTest, AStateWithoutKeysIsStillVersionOne) {
   EXPECT_TRUE(AllKeys(loaded).empty());
 
   // The first key makes it version 2.
-  ASSERT_TRUE(RunCommand(never,
-                         CreateKey(PrincipalOf(Role::kAdmin), Hash('c')),
+  ASSERT_TRUE(RunCommand(never, CreateKey(PrincipalOf(Role::kAdmin), Hash('c')),
                          kT0 + 2)
                   .ok());
   EXPECT_EQ(StateVersion(never), 2u);

@@ -81,6 +81,9 @@ ABSL_FLAG(
     std::string, prefill, "auto",
     "auto (submit for real modes, none for echo) | submit | unary | none");
 ABSL_FLAG(int, prefill_batch, 1000, "commands per Submit batch in prefill");
+ABSL_FLAG(std::string, key_file, "",
+          "file whose first line is the API key sent with every call (an "
+          "ADMIN key: the workload posts for every party); empty: none");
 ABSL_FLAG(int, channels, 1,
           "gRPC channels (TCP connections); unary calls spread over them");
 ABSL_FLAG(double, timeout, 300,
@@ -97,6 +100,15 @@ ABSL_FLAG(std::string, response_sizes, "",
 
 namespace duijie::loadgen {
 namespace {
+
+// "Bearer <secret>" from --key_file, sent as `authorization` metadata.
+std::string g_authorization;
+
+void Authorize(grpc::ClientContext* context) {
+  if (!g_authorization.empty()) {
+    context->AddMetadata("authorization", g_authorization);
+  }
+}
 
 namespace pb = google::protobuf;
 using WireFormatLite = pb::internal::WireFormatLite;
@@ -384,6 +396,7 @@ class UnaryRunner {
     }
     const Message& message = (*messages_)[i];
     slot->context = std::make_unique<grpc::ClientContext>();
+    Authorize(slot->context.get());
     slot->context->set_deadline(std::chrono::system_clock::now() +
                                 std::chrono::microseconds(static_cast<int64_t>(
                                     options_.timeout_s * 1e6)));
@@ -447,6 +460,7 @@ class StreamRunner final
 
   // Runs the stream to its end; returns its final status.
   grpc::Status Run() {
+    Authorize(&context_);
     context_.set_deadline(std::chrono::system_clock::now() +
                           std::chrono::microseconds(
                               static_cast<int64_t>(options_.timeout_s * 1e6)));
@@ -1158,8 +1172,21 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "duijie-loadgen --server=HOST:PORT --workload=FILE "
       "--mode=unary|submit|echo-unary|echo-stream --inflight=K --batch=B "
-      "[--commands=N | --seconds=S] [--server_pid=PID] [--json]");
+      "[--commands=N | --seconds=S] [--server_pid=PID] [--key_file=FILE] "
+      "[--json]");
   absl::ParseCommandLine(argc, argv);
+  if (const std::string key_file = absl::GetFlag(FLAGS_key_file);
+      !key_file.empty()) {
+    std::ifstream in(key_file);
+    std::string secret;
+    if (!in || !std::getline(in, secret) || secret.empty()) {
+      std::fprintf(stderr,
+                   "duijie-loadgen: --key_file %s: no key on its first line\n",
+                   key_file.c_str());
+      return 2;
+    }
+    g_authorization = "Bearer " + secret;
+  }
   // Debian's Abseil is built without NDEBUG, so every absl::Mutex (gRPC's
   // included) runs deadlock detection, which costs several percent of a
   // gRPC call. The baseline and the load generator should cost what gRPC
