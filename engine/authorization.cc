@@ -14,7 +14,8 @@
 // words an unknown id gets: its id must not tell whose it is.
 //
 // Admission: a caller's post is refused with RESOURCE_EXHAUSTED when its
-// party already has Caller::max_open_orders resting orders of that side.
+// party already has Caller::max_open_orders resting orders of that side
+// (counting, for Validate ahead of a tick, only those the tick leaves).
 // Replay has no caller and skips all of this (the command was admitted
 // when it was accepted).
 #include <algorithm>
@@ -56,16 +57,33 @@ absl::Status CheckOpenOrders(const Caller& caller, std::string_view party_kind,
 }  // namespace
 
 absl::Status Engine::Impl::Authorize(const Caller& caller,
-                                     const CommandBody& body) const {
+                                     const CommandBody& body, Micros at) const {
   const Principal& me = caller.principal;
   const bool admin = me.role == static_cast<int>(Role::kAdmin);
   const bool acts_for_parties = me.role == static_cast<int>(Role::kPlatform) ||
                                 me.role == static_cast<int>(Role::kSupplier) ||
                                 me.role == static_cast<int>(Role::kBuyer);
-  auto open_of = [&](const auto& counts, std::string_view party) -> uint64_t {
+  // The party's resting orders of one side as a tick to `at` would leave
+  // them. Only at the limit, with a tick still to come, are the orders that
+  // tick would retire looked for (those expiring after the last tick).
+  auto open_of = [&](const std::vector<uint32_t>& counts, bool offers,
+                     std::string_view party) -> uint64_t {
     const uint32_t sid = strings_.Find(party);
-    auto it = counts.find(sid);
-    return it == counts.end() ? 0 : it->second;
+    uint64_t open = sid < counts.size() ? counts[sid] : 0;
+    if (caller.max_open_orders == 0 || open < caller.max_open_orders ||
+        at <= now_) {
+      return open;
+    }
+    expiries_.ForEachUntil(
+        at, [this](uint64_t tag) { return ExpiryLive(tag); },
+        [&](uint64_t tag) {
+          if ((tag & 1) != offers) return;
+          const uint64_t id = tag >> 1;
+          const uint32_t owner =
+              offers ? offers_[id - 1].supplier : pledges_[id - 1].buyer;
+          if (owner == sid) --open;
+        });
+    return open;
   };
   return std::visit(
       [&](const auto& c) -> absl::Status {
@@ -78,8 +96,9 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
             return Denied(caller, absl::StrCat("post offers for supplier \"",
                                                absl::CHexEscape(party), "\""));
           }
-          return CheckOpenOrders(caller, "supplier", party,
-                                 open_of(open_offers_by_supplier_, party));
+          return CheckOpenOrders(
+              caller, "supplier", party,
+              open_of(open_offers_by_supplier_, true, party));
         } else if constexpr (std::is_same_v<Body, PostPledgeCommand>) {
           const std::string& party = c.pledge.buyer_id;
           if (!admin && !(acts_for_parties && Lists(me.buyer_ids, party))) {
@@ -87,7 +106,7 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
                                                absl::CHexEscape(party), "\""));
           }
           return CheckOpenOrders(caller, "buyer", party,
-                                 open_of(open_pledges_by_buyer_, party));
+                                 open_of(open_pledges_by_buyer_, false, party));
         } else if constexpr (std::is_same_v<Body, CancelOfferCommand>) {
           // An unknown id is left to Check (NOT_FOUND).
           if (admin || c.offer_id == 0 || c.offer_id > offers_.size()) {

@@ -25,7 +25,7 @@ absl::StatusOr<CommandResult> Engine::Impl::Apply(const Command& command) {
           return CommandResult(Tick(command.now));
         } else {
           if (command.caller != nullptr) {
-            if (absl::Status s = Authorize(*command.caller, command.body);
+            if (absl::Status s = Authorize(*command.caller, command.body, now_);
                 !s.ok()) {
               return s;
             }
@@ -52,17 +52,18 @@ absl::Status Engine::Impl::Validate(const Command& command, Micros now) const {
   if (std::holds_alternative<TickCommand>(command.body)) {
     return absl::OkStatus();
   }
+  // A tick to `now` changes nothing a Check reads but the clock and which
+  // orders are open, and Check reads those through `now`.
+  const Micros at = std::max(now, now_);
   if (command.caller != nullptr) {
-    if (absl::Status s = Authorize(*command.caller, command.body); !s.ok()) {
+    if (absl::Status s = Authorize(*command.caller, command.body, at);
+        !s.ok()) {
       return s;
     }
   }
   absl::StatusOr<const RequestMemo*> memo = requests_.Find(command);
   if (!memo.ok()) return memo.status();
   if (*memo != nullptr) return absl::OkStatus();  // a repeat is answered
-  // A tick to `now` changes nothing a Check reads but the clock and which
-  // orders are open, and Check reads those through `now`.
-  const Micros at = std::max(now, now_);
   return std::visit([&](const auto& body) { return Check(body, at); },
                     command.body);
 }

@@ -93,10 +93,12 @@ class Engine::Impl {
   KeyResult Execute(const RevokeKeyCommand& c);
 
   // --- Authorisation (authorization.cc): whether `caller` may send `body`
+  // at `at` (>= now_; later when a tick to `at` is still to come)
   // (PERMISSION_DENIED, or NOT_FOUND for another's pledge), and the
   // admission limits (RESOURCE_EXHAUSTED). Runs before everything else,
   // the request_id memo included.
-  absl::Status Authorize(const Caller& caller, const CommandBody& body) const;
+  absl::Status Authorize(const Caller& caller, const CommandBody& body,
+                         Micros at) const;
 
   // Moves the clock to `now` (never back) and retires expired orders.
   TickResult Tick(Micros now);
@@ -162,9 +164,15 @@ class Engine::Impl {
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> pledges_by_buyer_;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_supplier_;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_buyer_;
-  // Resting orders per owner (interned string), for the open-order limit.
-  absl::flat_hash_map<uint32_t, uint64_t> open_offers_by_supplier_;
-  absl::flat_hash_map<uint32_t, uint64_t> open_pledges_by_buyer_;
+  // Resting orders per owner, indexed by the owner's interned string id
+  // (dense), for the open-order limit; grown as owners appear.
+  std::vector<uint32_t> open_offers_by_supplier_;
+  std::vector<uint32_t> open_pledges_by_buyer_;
+  static void CountOpen(std::vector<uint32_t>& counts, uint32_t owner,
+                        int delta) {
+    if (owner >= counts.size()) counts.resize(owner + 1, 0);
+    counts[owner] += delta;
+  }
 
   KeyRegistry keys_;
 

@@ -139,20 +139,15 @@ absl::Status Engine::Impl::CheckInvariants() const {
     return Broken("a per-owner list differs from the records");
   }
   // Open orders per owner, as the open-order limit reads them.
-  auto open_counts_ok = [](const auto& counts, const auto& records,
-                           auto owner_of) {
-    absl::flat_hash_map<uint32_t, uint64_t> expected;
+  auto open_counts_ok = [](const std::vector<uint32_t>& counts,
+                           const auto& records, auto owner_of) {
+    std::vector<uint32_t> expected(counts.size(), 0);
     for (const auto& r : records) {
-      if (r.status == OrderStatus::kOpen) ++expected[owner_of(r)];
+      if (r.status != OrderStatus::kOpen) continue;
+      if (owner_of(r) >= expected.size()) return false;
+      ++expected[owner_of(r)];
     }
-    for (const auto& [owner, n] : counts) {
-      auto it = expected.find(owner);
-      if (n != (it == expected.end() ? 0 : it->second)) return false;
-    }
-    for (const auto& [owner, n] : expected) {
-      if (!counts.contains(owner)) return false;
-    }
-    return true;
+    return expected == counts;
   };
   if (!open_counts_ok(open_offers_by_supplier_, offers_,
                       [](const OfferRecord& o) { return o.supplier; }) ||

@@ -115,13 +115,13 @@ void Engine::Impl::Rest(bool offer, uint64_t id) {
     index_.AddOffer(id);
     books_.OfferRested(o.product, o.remaining_kg, o.floor_price);
     expiries_.Add(o.expires_at, ExpiryTag(id, true));
-    ++open_offers_by_supplier_[o.supplier];
+    CountOpen(open_offers_by_supplier_, o.supplier, +1);
   } else {
     const PledgeRecord& p = pledges_[id - 1];
     index_.AddPledge(id);
     books_.PledgeRested(p.product, p.remaining_kg, p.max_price);
     expiries_.Add(p.expires_at, ExpiryTag(id, false));
-    ++open_pledges_by_buyer_[p.buyer];
+    CountOpen(open_pledges_by_buyer_, p.buyer, +1);
   }
 }
 
@@ -131,13 +131,13 @@ void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
     OfferRecord& o = offers_[id - 1];
     index_.RemoveOffer(id);
     books_.OfferLeft(o.product, o.remaining_kg, o.floor_price);
-    --open_offers_by_supplier_[o.supplier];
+    CountOpen(open_offers_by_supplier_, o.supplier, -1);
     o.status = status;
   } else {
     PledgeRecord& p = pledges_[id - 1];
     index_.RemovePledge(id);
     books_.PledgeLeft(p.product, p.remaining_kg, p.max_price);
-    --open_pledges_by_buyer_[p.buyer];
+    CountOpen(open_pledges_by_buyer_, p.buyer, -1);
     p.status = status;
   }
 }
