@@ -556,6 +556,37 @@ TEST_F(AuthTest, ARevokedKeyFailsAtOnceEvenOnAnOpenStream) {
   EXPECT_NE(status.error_message().find("revoked"), std::string::npos);
 }
 
+TEST_F(AuthTest, ARevokedKeyEndsAnOpenSubmitStreamAtItsNextRequest) {
+  uint64_t key_id = 0;
+  const std::string secret = MakeKey(
+      "bulk", v1::ROLE_PLATFORM, {"wudu-pepper-coop"}, {}, nullptr, &key_id);
+  auto context = Ctx(secret);
+  auto stream = exchange_->Submit(context.get());
+  v1::SubmitRequest request;
+  *request.add_commands()->mutable_post_offer() = Offer("wudu-pepper-coop", 10);
+  ASSERT_TRUE(stream->Write(request));
+  v1::SubmitResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_FALSE(response.results(0).has_error());
+
+  v1::RevokeKeyRequest revoke;
+  revoke.set_key_id(key_id);
+  v1::ApiKey revoked;
+  ASSERT_TRUE(
+      admin_->RevokeKey(Ctx(kAdminSecret).get(), revoke, &revoked).ok());
+  stream->Write(request);  // may fail once the server has ended the stream
+  stream->WritesDone();
+  EXPECT_FALSE(stream->Read(&response));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), UNAUTH) << status.error_message();
+  // The second batch changed nothing: one offer only.
+  v1::ListOffersRequest list;
+  v1::ListOffersResponse offers;
+  ASSERT_TRUE(
+      exchange_->ListOffers(Ctx(kAdminSecret).get(), list, &offers).ok());
+  EXPECT_EQ(offers.offers_size(), 1);
+}
+
 TEST_F(AuthTest, AnExpiredKeyFailsByTheServersClock) {
   google::protobuf::Timestamp in_an_hour;
   in_an_hour.set_seconds(kStartSeconds + 3600);
