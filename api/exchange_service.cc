@@ -9,34 +9,21 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "api/convert.h"
+#include "api/request_checks.h"
 #include "api/submit_reactor.h"
 
 namespace duijie {
 namespace {
 
-// INVALID_ARGUMENT unless `prefix` is at most six digits.
-absl::Status CheckRegionPrefix(absl::string_view field,
-                               absl::string_view prefix) {
-  if (prefix.size() > 6 ||
-      !std::all_of(prefix.begin(), prefix.end(), absl::ascii_isdigit)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": must be at most six digits: \"",
-                     absl::CEscape(prefix), "\""));
-  }
-  return absl::OkStatus();
-}
-
-// Reads what ListOffers, ListPledges and ListMatches share: the region
-// prefix, the page size (into *limit) and the page token (into *after);
+// Reads what ListOffers, ListPledges and ListMatches share: the filters'
+// bounds, the page size (into *limit) and the page token (into *after);
 // with `order_status`, also that it names an OrderStatus.
 template <typename Request>
 absl::Status ParseIdPage(const Request& request, const int* order_status,
                          int* limit, uint64_t* after) {
-  absl::Status status =
-      CheckRegionPrefix("region_code_prefix", request.region_code_prefix());
+  absl::Status status = CheckFilters(request);
   if (!status.ok()) return status;
   if (order_status != nullptr && !v1::OrderStatus_IsValid(*order_status)) {
     return absl::InvalidArgumentError(
@@ -127,8 +114,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListRegions(
     v1::ListRegionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   uint64_t seen = 0;  // the applied group whose state the reply shows
-  absl::Status status =
-      CheckRegionPrefix("code_prefix", request->code_prefix());
+  absl::Status status = CheckFilters(*request);
   absl::StatusOr<int> limit = PageSize(request->page_size());
   absl::StatusOr<std::string> after = ParseRegionToken(request->page_token());
   if (status.ok() && !limit.ok()) status = limit.status();
@@ -156,8 +142,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListPairings(
     v1::ListPairingsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   uint64_t seen = 0;  // the applied group whose state the reply shows
-  absl::Status status =
-      CheckRegionPrefix("code_prefix", request->code_prefix());
+  absl::Status status = CheckFilters(*request);
   absl::StatusOr<int> limit = PageSize(request->page_size());
   absl::StatusOr<std::pair<std::string, std::string>> after =
       ParsePairingToken(request->page_token());
@@ -297,8 +282,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
 grpc::ServerWriteReactor<v1::Match>* ExchangeService::WatchMatches(
     grpc::CallbackServerContext* /*context*/,
     const v1::WatchMatchesRequest* request) {
-  absl::Status status =
-      CheckRegionPrefix("region_code_prefix", request->region_code_prefix());
+  absl::Status status = CheckFilters(*request);
   auto watcher =
       std::make_shared<WatchReactor>(&sequencer_, &watchers_, *request);
   WatchReactor* reactor = watcher.get();
@@ -315,20 +299,31 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(
     v1::GetBookResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   uint64_t seen = 0;  // the applied group whose state the reply shows
-  {
+  absl::Status status = CheckFilters(*request);
+  absl::StatusOr<int> limit = PageSize(request->page_size());
+  absl::StatusOr<std::string> after = ParseProductToken(request->page_token());
+  if (status.ok() && !limit.ok()) status = limit.status();
+  if (status.ok() && !after.ok()) status = after.status();
+  if (status.ok()) {
+    bool more = false;
     CommandSequencer::Reader reader(&sequencer_);
     seen = reader.seen();
     for (const BookLine& line :
-         reader.engine().GetBook(request->product_code_prefix(), ReadNow())) {
+         reader.engine().GetBook(request->product_code_prefix(), *after, *limit,
+                                 ReadNow(), &more)) {
       ToProto(line, response->add_lines());
     }
+    if (more && response->lines_size() > 0) {
+      response->set_next_page_token(
+          response->lines(response->lines_size() - 1).product_code());
+    }
   }
-  FinishRead(reactor, grpc::Status::OK, seen);
+  FinishRead(reactor, ToGrpcStatus(status), seen);
   return reactor;
 }
 
-grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
-ExchangeService::Submit(grpc::CallbackServerContext* /*context*/) {
+grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
+ExchangeService::ParsedSubmit(grpc::CallbackServerContext* /*context*/) {
   return NewSubmitReactor(&sequencer_);
 }
 

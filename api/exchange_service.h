@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "api/command_sequencer.h"
+#include "api/parsing_service.h"
 #include "api/submit_reactor.h"
 #include "api/watch_reactor.h"
 #include "duijie/v1/exchange.grpc.pb.h"
@@ -38,7 +39,7 @@ namespace duijie {
 // to on_published.
 using ExchangeServiceOptions = SequencerOptions;
 
-class ExchangeService final : public v1::Exchange::CallbackService {
+class ExchangeService final : public ParsingExchangeService {
  public:
   // Starts the writer thread. `engine` is not owned and must outlive this.
   explicit ExchangeService(Engine* engine, ExchangeServiceOptions options = {});
@@ -145,8 +146,8 @@ class ExchangeService final : public v1::Exchange::CallbackService {
                                     const v1::GetBookRequest* request,
                                     v1::GetBookResponse* response) override;
 
-  grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* Submit(
-      grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
+  ParsedSubmit(grpc::CallbackServerContext* context) override;
 
  private:
   // Converts a mutating request, enqueues it and replies with its answer
