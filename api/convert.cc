@@ -7,10 +7,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/codes.h"
+#include "engine/text.h"
 
 namespace duijie {
 namespace {
@@ -34,6 +35,8 @@ static_assert(static_cast<int>(Scope::kAny) == v1::ANY &&
               static_cast<int>(Scope::kPartnersOnly) == v1::PARTNERS_ONLY &&
               static_cast<int>(Scope::kListedRegions) == v1::LISTED_REGIONS &&
               kMaxScope == v1::Scope_MAX);
+
+std::string_view Std(absl::string_view s) { return {s.data(), s.size()}; }
 
 // Timestamp range of google.protobuf.Timestamp: 0001-01-01T00:00:00Z to
 // 9999-12-31T23:59:59Z.
@@ -325,20 +328,33 @@ void ToResponse(const CommandResult& result, v1::DeletePairingResponse* out) {
   ToProto(std::get<PairingResult>(result).pairing, out->mutable_pairing());
 }
 
+namespace {
+
+// The first kMaxInlineMatches of `matches` into out's matches, and the
+// counts that tell the client what it did not get.
+template <typename Response>
+void ToInlineMatches(const std::vector<MatchView>& matches, Response* out) {
+  const size_t inline_count = std::min(matches.size(), kMaxInlineMatches);
+  for (size_t i = 0; i < inline_count; ++i) {
+    ToProto(matches[i], out->add_matches());
+  }
+  out->set_match_count(static_cast<int64_t>(matches.size()));
+  out->set_omitted_match_count(
+      static_cast<int64_t>(matches.size() - inline_count));
+}
+
+}  // namespace
+
 void ToResponse(const CommandResult& result, v1::PostOfferResponse* out) {
   const OfferResult& offer = std::get<OfferResult>(result);
   ToProto(offer.offer, out->mutable_offer());
-  for (const MatchView& match : offer.matches) {
-    ToProto(match, out->add_matches());
-  }
+  ToInlineMatches(offer.matches, out);
 }
 
 void ToResponse(const CommandResult& result, v1::PostPledgeResponse* out) {
   const PledgeResult& pledge = std::get<PledgeResult>(result);
   ToProto(pledge.pledge, out->mutable_pledge());
-  for (const MatchView& match : pledge.matches) {
-    ToProto(match, out->add_matches());
-  }
+  ToInlineMatches(pledge.matches, out);
 }
 
 void ToResponse(const CommandResult& result, v1::CancelOfferResponse* out) {
@@ -536,7 +552,7 @@ absl::StatusOr<uint64_t> ParseIdToken(absl::string_view token) {
                 std::all_of(token.begin(), token.end(), absl::ascii_isdigit);
   if (!digits || !absl::SimpleAtoi(token, &id) || id == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("page_token: malformed: \"", absl::CEscape(token), "\""));
+        absl::StrCat("page_token: malformed: ", EchoValue(Std(token))));
   }
   return id;
 }
@@ -548,7 +564,7 @@ absl::StatusOr<std::string> ParseRegionToken(absl::string_view token) {
   if (token.size() != 6 ||
       !std::all_of(token.begin(), token.end(), absl::ascii_isdigit)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("page_token: malformed: \"", absl::CEscape(token), "\""));
+        absl::StrCat("page_token: malformed: ", EchoValue(Std(token))));
   }
   return std::string(token);
 }
@@ -564,9 +580,18 @@ absl::StatusOr<std::pair<std::string, std::string>> ParsePairingToken(
   };
   if (!six_digits(codes.first) || !six_digits(codes.second)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("page_token: malformed: \"", absl::CEscape(token), "\""));
+        absl::StrCat("page_token: malformed: ", EchoValue(Std(token))));
   }
   return codes;
+}
+
+absl::StatusOr<std::string> ParseProductToken(absl::string_view token) {
+  if (token.empty()) return std::string();
+  if (!CheckProductCode("page_token", Std(token)).ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token: malformed: ", EchoValue(Std(token))));
+  }
+  return std::string(token);
 }
 
 std::string PairingToken(absl::string_view east_code,

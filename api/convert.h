@@ -108,6 +108,13 @@ absl::StatusOr<std::pair<std::string, std::string>> ParsePairingToken(
     absl::string_view token);
 std::string PairingToken(absl::string_view east_code,
                          absl::string_view west_code);
+// A book token is the product code of the last line of the previous page.
+absl::StatusOr<std::string> ParseProductToken(absl::string_view token);
+
+// The most fills a PostOffer or PostPledge response (and one Submit
+// result) carries inline; match_count and omitted_match_count tell the
+// rest, which ListMatches pages through (exchange.proto).
+inline constexpr size_t kMaxInlineMatches = 1000;
 
 }  // namespace duijie
 

@@ -8,35 +8,22 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "api/convert.h"
+#include "api/request_checks.h"
 #include "api/submit_reactor.h"
+#include "engine/text.h"
 
 namespace duijie {
 namespace {
 
-// INVALID_ARGUMENT unless `prefix` is at most six digits.
-absl::Status CheckRegionPrefix(absl::string_view field,
-                               absl::string_view prefix) {
-  if (prefix.size() > 6 ||
-      !std::all_of(prefix.begin(), prefix.end(), absl::ascii_isdigit)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": must be at most six digits: \"",
-                     absl::CEscape(prefix), "\""));
-  }
-  return absl::OkStatus();
-}
-
-// Reads what ListOffers, ListPledges and ListMatches share: the region
-// prefix, the page size (into *limit) and the page token (into *after);
+// Reads what ListOffers, ListPledges and ListMatches share: the filters'
+// bounds, the page size (into *limit) and the page token (into *after);
 // with `order_status`, also that it names an OrderStatus.
 template <typename Request>
 absl::Status ParseIdPage(const Request& request, const int* order_status,
                          int* limit, uint64_t* after) {
-  absl::Status status =
-      CheckRegionPrefix("region_code_prefix", request.region_code_prefix());
+  absl::Status status = CheckFilters(request);
   if (!status.ok()) return status;
   if (order_status != nullptr && !v1::OrderStatus_IsValid(*order_status)) {
     return absl::InvalidArgumentError(
@@ -76,9 +63,9 @@ absl::Status NarrowToOwnPledges(const Authenticator::Identity& who,
   const std::vector<std::string>& mine = who.caller->principal.buyer_ids;
   if (!filter->owner_id.empty()) {
     if (Lists(mine, filter->owner_id)) return absl::OkStatus();
-    return absl::PermissionDeniedError(absl::StrCat(
-        "buyer_id: key ", who.caller->key_id, " does not act for buyer \"",
-        absl::CHexEscape(filter->owner_id), "\""));
+    return absl::PermissionDeniedError(
+        absl::StrCat("buyer_id: key ", who.caller->key_id,
+                     " does not act for buyer ", EchoValue(filter->owner_id)));
   }
   if (mine.size() == 1) {
     filter->owner_id = mine[0];  // the owner's own list: no scan
@@ -101,9 +88,10 @@ absl::Status NarrowToOwnMatches(const Authenticator::Identity& who,
   const bool own_buyer =
       !filter->buyer_id.empty() && Lists(me.buyer_ids, filter->buyer_id);
   auto denied = [&](absl::string_view field, absl::string_view id) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        field, ": key ", who.caller->key_id, " does not act for \"",
-        absl::CHexEscape(id), "\"; name one of its own parties"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(field, ": key ", who.caller->key_id, " does not act for ",
+                     EchoValue(std::string_view(id.data(), id.size())),
+                     "; name one of its own parties"));
   };
   if (!filter->supplier_id.empty() && !own_supplier && !own_buyer) {
     return denied("supplier_id", filter->supplier_id);
@@ -276,8 +264,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListRegions(
       Admit(context, "ListRegions", Access::kPublicRead);
   if (Refused(reactor, who)) return reactor;
   uint64_t seen = 0;  // the applied group whose state the reply shows
-  absl::Status status =
-      CheckRegionPrefix("code_prefix", request->code_prefix());
+  absl::Status status = CheckFilters(*request);
   absl::StatusOr<int> limit = PageSize(request->page_size());
   absl::StatusOr<std::string> after = ParseRegionToken(request->page_token());
   if (status.ok() && !limit.ok()) status = limit.status();
@@ -308,8 +295,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListPairings(
       Admit(context, "ListPairings", Access::kPublicRead);
   if (Refused(reactor, who)) return reactor;
   uint64_t seen = 0;  // the applied group whose state the reply shows
-  absl::Status status =
-      CheckRegionPrefix("code_prefix", request->code_prefix());
+  absl::Status status = CheckFilters(*request);
   absl::StatusOr<int> limit = PageSize(request->page_size());
   absl::StatusOr<std::pair<std::string, std::string>> after =
       ParsePairingToken(request->page_token());
@@ -478,10 +464,7 @@ grpc::ServerWriteReactor<v1::Match>* ExchangeService::WatchMatches(
     const v1::WatchMatchesRequest* request) {
   absl::StatusOr<Authenticator::Identity> who =
       Admit(context, "WatchMatches", Access::kPrivateRead);
-  absl::Status status = who.ok()
-                            ? CheckRegionPrefix("region_code_prefix",
-                                                request->region_code_prefix())
-                            : who.status();
+  absl::Status status = who.ok() ? CheckFilters(*request) : who.status();
   MatchFilter filter = ToMatchFilter(*request);
   if (status.ok()) status = NarrowToOwnMatches(*who, &filter);
   WatchReactor::Access access;
@@ -517,20 +500,31 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(
       Admit(context, "GetBook", Access::kPublicRead);
   if (Refused(reactor, who)) return reactor;
   uint64_t seen = 0;  // the applied group whose state the reply shows
-  {
+  absl::Status status = CheckFilters(*request);
+  absl::StatusOr<int> limit = PageSize(request->page_size());
+  absl::StatusOr<std::string> after = ParseProductToken(request->page_token());
+  if (status.ok() && !limit.ok()) status = limit.status();
+  if (status.ok() && !after.ok()) status = after.status();
+  if (status.ok()) {
+    bool more = false;
     CommandSequencer::Reader reader(&sequencer_);
     seen = reader.seen();
     for (const BookLine& line :
-         reader.engine().GetBook(request->product_code_prefix(), ReadNow())) {
+         reader.engine().GetBook(request->product_code_prefix(), *after, *limit,
+                                 ReadNow(), &more)) {
       ToProto(line, response->add_lines());
     }
+    if (more && response->lines_size() > 0) {
+      response->set_next_page_token(
+          response->lines(response->lines_size() - 1).product_code());
+    }
   }
-  FinishRead(reactor, grpc::Status::OK, seen);
+  FinishRead(reactor, ToGrpcStatus(status), seen);
   return reactor;
 }
 
-grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
-ExchangeService::Submit(grpc::CallbackServerContext* context) {
+grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
+ExchangeService::ParsedSubmit(grpc::CallbackServerContext* context) {
   absl::StatusOr<Authenticator::Identity> who =
       Admit(context, "Submit", Access::kCommand, /*take_token=*/false);
   absl::StatusOr<Authenticator::StreamSlot> slot =

@@ -33,6 +33,7 @@
 #include "absl/types/span.h"
 #include "api/authenticator.h"
 #include "api/command_sequencer.h"
+#include "api/parsing_service.h"
 #include "api/submit_reactor.h"
 #include "api/watch_reactor.h"
 #include "duijie/v1/exchange.grpc.pb.h"
@@ -52,7 +53,7 @@ enum class Access {
   kAdmin,        // ADMIN only
 };
 
-class ExchangeService final : public v1::Exchange::CallbackService {
+class ExchangeService final : public ParsingExchangeService {
  public:
   // Starts the writer thread. `engine` and `auth` are not owned and must
   // outlive this. Without `auth` every call acts as ADMIN (in-process
@@ -176,8 +177,8 @@ class ExchangeService final : public v1::Exchange::CallbackService {
                                     const v1::GetBookRequest* request,
                                     v1::GetBookResponse* response) override;
 
-  grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* Submit(
-      grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
+  ParsedSubmit(grpc::CallbackServerContext* context) override;
 
  private:
   // Admits the call, converts a mutating request, enqueues it with its

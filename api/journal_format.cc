@@ -154,7 +154,7 @@ absl::Status ReplayRecord(Engine& engine, const JournalRecord& record) {
     // the clock itself.
     engine.Apply(MakeCommand(TickCommand{}, record.command.now)).IgnoreError();
   }
-  CommandOutcome outcome = engine.Apply(record.command);
+  CommandOutcome outcome = engine.Replay(record.command);
   if (!outcome.ok()) {
     return absl::InternalError(absl::StrCat(
         "journal replay diverged at seq ", record.seq,

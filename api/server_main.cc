@@ -34,6 +34,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "api/log_limit.h"
 #include "api/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -136,6 +137,8 @@ int main(int argc, char** argv) {
   // included) would keep lock-order graphs for deadlock detection, about
   // 1.5 us of every unary call. Off, as in the echo baseline.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Before any thread logs: a flood of bad requests must not flood stderr.
+  duijie::InstallRateLimitedLogging();
 
   // Block the shutdown signals in every thread (gRPC's threads inherit this
   // mask); the main thread waits for them below.

@@ -1,6 +1,7 @@
 // The Submit stream. See submit_reactor.h.
 #include "api/submit_reactor.h"
 
+#include <algorithm>
 #include <deque>
 #include <string>
 #include <utility>
@@ -24,7 +25,8 @@ constexpr int kMaxUnwrittenBatches = 16;
 // when the client is done writing (or the stream fails) and every batch is
 // answered; deleted in OnDone.
 class SubmitReactor final
-    : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
+    : public grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>,
+                                     v1::SubmitResponse> {
  public:
   SubmitReactor(CommandSequencer* sequencer,
                 std::unique_ptr<SubmitAdmission> admission)
@@ -39,11 +41,19 @@ class SubmitReactor final
         self->reads_done_ = true;
       });
     }
-    if (request_.commands_size() > kMaxSubmitCommands) {
+    if (!parsed_.status.ok()) {
+      grpc::Status status = ToGrpcStatus(parsed_.status);
+      return Step([&status](SubmitReactor* self) {
+        self->reading_ = false;
+        self->Fail(std::move(status));
+      });
+    }
+    const v1::SubmitRequest& request = parsed_.message;
+    if (request.commands_size() > kMaxSubmitCommands) {
       grpc::Status status(
           grpc::StatusCode::INVALID_ARGUMENT,
           absl::StrCat("commands: at most ", kMaxSubmitCommands,
-                       " per SubmitRequest, got ", request_.commands_size()));
+                       " per SubmitRequest, got ", request.commands_size()));
       return Step([&status](SubmitReactor* self) {
         self->reading_ = false;
         self->Fail(std::move(status));
@@ -56,13 +66,13 @@ class SubmitReactor final
       });
     }
     std::vector<Command> commands;
-    commands.reserve(request_.commands_size());
-    std::vector<absl::Status> rejected(request_.commands_size());
-    std::vector<v1::Command::CommandCase> cases(request_.commands_size());
-    const int64_t granted = admission_->Grant(request_.commands_size());
-    for (int i = 0; i < request_.commands_size(); ++i) {
+    commands.reserve(request.commands_size());
+    std::vector<absl::Status> rejected(request.commands_size());
+    std::vector<v1::Command::CommandCase> cases(request.commands_size());
+    const int64_t granted = admission_->Grant(request.commands_size());
+    for (int i = 0; i < request.commands_size(); ++i) {
       absl::StatusOr<Command> command =
-          i < granted ? ToCommand(request_.commands(i))
+          i < granted ? ToCommand(request.commands(i))
                       : absl::StatusOr<Command>(admission_->RateLimited());
       if (command.ok()) {
         command->caller = admission_->caller();
@@ -70,7 +80,7 @@ class SubmitReactor final
       } else {
         rejected[i] = command.status();
       }
-      cases[i] = request_.commands(i).command_case();
+      cases[i] = request.commands(i).command_case();
     }
     {
       absl::MutexLock lock(&mu_);
@@ -80,10 +90,10 @@ class SubmitReactor final
     sequencer_->Enqueue(
         std::move(commands),
         [this, rejected = std::move(rejected), cases = std::move(cases),
-         batch_id = request_.batch_id()](CommandSequencer::Batch& batch) {
+         batch_id = request.batch_id()](CommandSequencer::Batch& batch) {
           OnBatchDone(batch, rejected, cases, batch_id);
         });
-    // Only now may the next read overwrite request_.
+    // Only now may the next read overwrite parsed_.
     Step([](SubmitReactor* self) { self->reading_ = false; });
   }
 
@@ -115,6 +125,7 @@ class SubmitReactor final
                    const std::string& batch_id) {
     v1::SubmitResponse response;
     response.set_batch_id(batch_id);
+    size_t inline_left = kMaxSubmitInlineMatches;
     size_t k = 0;
     for (size_t i = 0; i < rejected.size(); ++i) {
       const absl::Status& status = rejected[i];
@@ -123,9 +134,9 @@ class SubmitReactor final
         ToCommandError(status, result->mutable_error());
         continue;
       }
-      const CommandOutcome& outcome = batch.outcomes[k];
+      CommandOutcome& outcome = batch.outcomes[k];
       if (outcome.ok()) {
-        ToCommandResult(cases[i], *outcome, result);
+        ToBoundedCommandResult(cases[i], *outcome, &inline_left, result);
       } else {
         ToCommandError(outcome.status(), result->mutable_error());
       }
@@ -135,6 +146,32 @@ class SubmitReactor final
       --self->in_writer_;
       self->pending_.push_back(std::move(response));
     });
+  }
+
+  // ToCommandResult, with at most *inline_left fills inline (fewer than
+  // kMaxInlineMatches once the batch's budget runs low), less those it
+  // carries. The fills left out are dropped before conversion, so a batch
+  // of large results never builds the protos it will not send.
+  static void ToBoundedCommandResult(v1::Command::CommandCase command_case,
+                                     CommandResult& result, size_t* inline_left,
+                                     v1::CommandResult* out) {
+    std::vector<MatchView>* matches = nullptr;
+    if (auto* offer = std::get_if<OfferResult>(&result)) {
+      matches = &offer->matches;
+    } else if (auto* pledge = std::get_if<PledgeResult>(&result)) {
+      matches = &pledge->matches;
+    }
+    const size_t total = matches == nullptr ? 0 : matches->size();
+    const size_t kept = std::min({total, kMaxInlineMatches, *inline_left});
+    if (matches != nullptr) matches->resize(kept);
+    ToCommandResult(command_case, result, out);
+    *inline_left -= kept;
+    auto count = [&](auto* response) {
+      response->set_match_count(static_cast<int64_t>(total));
+      response->set_omitted_match_count(static_cast<int64_t>(total - kept));
+    };
+    if (out->has_post_offer()) count(out->mutable_post_offer());
+    if (out->has_post_pledge()) count(out->mutable_post_pledge());
   }
 
   void Fail(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -174,14 +211,14 @@ class SubmitReactor final
       }
     }
     if (write) StartWrite(&current_);
-    if (read) StartRead(&request_);
+    if (read) StartRead(&parsed_);
     if (finish) Finish(status);
   }
 
   CommandSequencer* const sequencer_;
   const std::unique_ptr<SubmitAdmission> admission_;
-  v1::SubmitRequest request_;   // filled by a read; used only in OnReadDone
-  v1::SubmitResponse current_;  // being written
+  Parsed<v1::SubmitRequest> parsed_;  // filled by a read; for OnReadDone
+  v1::SubmitResponse current_;        // being written
 
   absl::Mutex mu_;
   std::deque<v1::SubmitResponse> pending_ ABSL_GUARDED_BY(mu_);
@@ -197,7 +234,8 @@ class SubmitReactor final
 };
 
 class RefusedSubmitReactor final
-    : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
+    : public grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>,
+                                     v1::SubmitResponse> {
  public:
   explicit RefusedSubmitReactor(grpc::Status status) {
     Finish(std::move(status));
@@ -207,13 +245,13 @@ class RefusedSubmitReactor final
 
 }  // namespace
 
-grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
+grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
 NewSubmitReactor(CommandSequencer* sequencer,
                  std::unique_ptr<SubmitAdmission> admission) {
   return new SubmitReactor(sequencer, std::move(admission));
 }
 
-grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
+grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
 NewRefusedSubmitReactor(grpc::Status status) {
   return new RefusedSubmitReactor(std::move(status));
 }

@@ -8,12 +8,17 @@
 
 #include "api/authenticator.h"
 #include "api/command_sequencer.h"
+#include "api/parsed_request.h"
 #include "duijie/v1/exchange.grpc.pb.h"
 
 namespace duijie {
 
 // Most commands one Submit request may carry.
 inline constexpr int kMaxSubmitCommands = 10000;
+// Most fills one SubmitResponse carries inline, over all its results (each
+// result also carries at most kMaxInlineMatches): about 750 KB of matches.
+// A result's match_count and omitted_match_count tell what was left out.
+inline constexpr size_t kMaxSubmitInlineMatches = 10000;
 
 // How a Submit stream's commands are let in: its key must still be valid
 // at each request (else the stream ends UNAUTHENTICATED), every command
@@ -41,12 +46,15 @@ class SubmitAdmission {
 
 // A reactor for one Submit stream, which deletes itself when done.
 // `sequencer` is not owned and must outlive it.
-grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
+// It reads each batch as Parsed<SubmitRequest>: a batch that does not parse
+// ends the stream with INVALID_ARGUMENT naming the field, after the batches
+// before it are answered.
+grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
 NewSubmitReactor(CommandSequencer* sequencer,
                  std::unique_ptr<SubmitAdmission> admission);
 // A Submit stream refused at its start (authentication, stream limit):
 // finishes with `status` at once.
-grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
+grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
 NewRefusedSubmitReactor(grpc::Status status);
 
 }  // namespace duijie

@@ -21,10 +21,10 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
+#include "engine/text.h"
 
 namespace duijie {
 namespace {
@@ -34,8 +34,8 @@ bool Lists(const std::vector<std::string>& ids, std::string_view id) {
 }
 
 std::string Who(const Caller& caller) {
-  return absl::StrCat("key ", caller.key_id, " (\"",
-                      absl::CHexEscape(caller.principal.name), "\")");
+  return absl::StrCat("key ", caller.key_id, " (",
+                      EchoValue(caller.principal.name), ")");
 }
 
 absl::Status Denied(const Caller& caller, std::string_view what) {
@@ -49,9 +49,9 @@ absl::Status CheckOpenOrders(const Caller& caller, std::string_view party_kind,
     return absl::OkStatus();
   }
   return absl::ResourceExhaustedError(
-      absl::StrCat("max_open_orders: ", Absl(party_kind), " \"",
-                   absl::CHexEscape(Absl(party)), "\" already has ", open,
-                   " open orders; the limit is ", caller.max_open_orders));
+      absl::StrCat("max_open_orders: ", Absl(party_kind), " ", EchoValue(party),
+                   " already has ", open, " open orders; the limit is ",
+                   caller.max_open_orders));
 }
 
 }  // namespace
@@ -93,8 +93,8 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
         } else if constexpr (std::is_same_v<Body, PostOfferCommand>) {
           const std::string& party = c.offer.supplier_id;
           if (!admin && !(acts_for_parties && Lists(me.supplier_ids, party))) {
-            return Denied(caller, absl::StrCat("post offers for supplier \"",
-                                               absl::CHexEscape(party), "\""));
+            return Denied(caller, absl::StrCat("post offers for supplier ",
+                                               EchoValue(party)));
           }
           return CheckOpenOrders(
               caller, "supplier", party,
@@ -102,8 +102,8 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
         } else if constexpr (std::is_same_v<Body, PostPledgeCommand>) {
           const std::string& party = c.pledge.buyer_id;
           if (!admin && !(acts_for_parties && Lists(me.buyer_ids, party))) {
-            return Denied(caller, absl::StrCat("post pledges for buyer \"",
-                                               absl::CHexEscape(party), "\""));
+            return Denied(caller, absl::StrCat("post pledges for buyer ",
+                                               EchoValue(party)));
           }
           return CheckOpenOrders(caller, "buyer", party,
                                  open_of(open_pledges_by_buyer_, false, party));
@@ -118,9 +118,8 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
             return absl::OkStatus();
           }
           return Denied(
-              caller,
-              absl::StrCat("cancel offer ", c.offer_id, " of supplier \"",
-                           absl::CHexEscape(Absl(owner)), "\""));
+              caller, absl::StrCat("cancel offer ", c.offer_id, " of supplier ",
+                                   EchoValue(owner)));
         } else if constexpr (std::is_same_v<Body, CancelPledgeCommand>) {
           if (admin || c.pledge_id == 0 || c.pledge_id > pledges_.size()) {
             return absl::OkStatus();

@@ -1,10 +1,10 @@
 // Region and product code helpers; see codes.h.
 #include "engine/codes.h"
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/engine.h"
+#include "engine/text.h"
 
 namespace duijie {
 
@@ -25,8 +25,8 @@ absl::Status CheckRegionCode(std::string_view field, std::string_view text,
                              int32_t* code) {
   if (ParseRegionCode(text, code)) return absl::OkStatus();
   return absl::InvalidArgumentError(
-      absl::StrFormat("%s: \"%s\" is not a six-digit GB/T 2260 region code",
-                      field, absl::CHexEscape(Absl(text.substr(0, 32)))));
+      absl::StrFormat("%s: %s is not a six-digit GB/T 2260 region code", field,
+                      EchoValue(text)));
 }
 
 std::string RegionCodeString(int32_t code) {
@@ -51,8 +51,7 @@ bool RegionCovers(int32_t ancestor, int32_t code) {
 absl::Status CheckProductCode(std::string_view field, std::string_view code) {
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("%s: \"%s\" %s", field,
-                        absl::CHexEscape(Absl(code.substr(0, 64))), why));
+        absl::StrFormat("%s: %s %s", field, EchoValue(code), why));
   };
   if (code.empty())
     return bad("is empty; want a dot path like vegetable.cabbage");

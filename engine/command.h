@@ -183,9 +183,10 @@ struct CancelPledgeCommand {
 // Registers an API key for `principal`, known by the SHA-256 of its
 // secret (the secret itself never reaches the engine or the journal).
 // Answers the key with its new key_id. The server makes the secret and
-// its hash; the request's fingerprint leaves the hash out, so a retry of
-// the same request (which would carry a new secret) is answered, without
-// a secret, instead of refused.
+// its hash, and computes the request's fingerprint before it sets the hash
+// (api/key_convert.h), so a retry of the same request (which carries a new
+// secret) is answered, without a secret, instead of refused. A repeat answers
+// the key as it stands then (revoked_at included), not as it was first made.
 struct CreateKeyCommand {
   static constexpr CommandCode kCode = CommandCode::kCreateKey;
   static constexpr char kName[] = "CreateKey";

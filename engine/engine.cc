@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
+#include "engine/text.h"
 #include "zlib.h"
 
 namespace duijie {
@@ -17,7 +18,81 @@ Engine::Impl::Impl(const EngineOptions& options)
     : options_(options),
       requests_(options.request_id_window, options.min_request_ids) {}
 
-absl::StatusOr<CommandResult> Engine::Impl::Apply(const Command& command) {
+absl::Status CheckCommandText(const Command& command) {
+  if (absl::Status s = CheckPlainText("request_id", command.request_id);
+      !s.ok()) {
+    return s;
+  }
+  auto all =
+      [](std::initializer_list<std::pair<const char*, const std::string*>>
+             fields) {
+        for (const auto& [name, value] : fields) {
+          if (absl::Status s = CheckPlainText(name, *value); !s.ok()) return s;
+        }
+        return absl::OkStatus();
+      };
+  return std::visit(
+      [&](const auto& body) -> absl::Status {
+        using Body = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<Body, UpsertRegionCommand>) {
+          return all({{"region.code", &body.region.code},
+                      {"region.name", &body.region.name}});
+        } else if constexpr (std::is_same_v<Body, UpsertPairingCommand>) {
+          return all({{"pairing.east_code", &body.pairing.east_code},
+                      {"pairing.west_code", &body.pairing.west_code},
+                      {"pairing.note", &body.pairing.note}});
+        } else if constexpr (std::is_same_v<Body, DeletePairingCommand>) {
+          return all(
+              {{"east_code", &body.east_code}, {"west_code", &body.west_code}});
+        } else if constexpr (std::is_same_v<Body, PostOfferCommand>) {
+          return all({{"offer.supplier_id", &body.offer.supplier_id},
+                      {"offer.region_code", &body.offer.region_code},
+                      {"offer.product_code", &body.offer.product_code}});
+        } else if constexpr (std::is_same_v<Body, PostPledgeCommand>) {
+          absl::Status s =
+              all({{"pledge.buyer_id", &body.pledge.buyer_id},
+                   {"pledge.buyer_city_code", &body.pledge.buyer_city_code},
+                   {"pledge.product_code", &body.pledge.product_code}});
+          const std::vector<std::string>& codes = body.pledge.region_codes;
+          for (size_t i = 0; s.ok() && i < codes.size(); ++i) {
+            s = CheckPlainText(absl::StrCat("pledge.region_codes[", i, "]"),
+                               codes[i]);
+          }
+          return s;
+        } else if constexpr (std::is_same_v<Body, CreateKeyCommand>) {
+          // The secret's hash is bytes, not text: CheckPrincipal and the
+          // key registry check it.
+          absl::Status s = all({{"principal.name", &body.principal.name}});
+          for (const auto* ids :
+               {&body.principal.supplier_ids, &body.principal.buyer_ids}) {
+            for (size_t i = 0; s.ok() && i < ids->size(); ++i) {
+              s = CheckPlainText(
+                  absl::StrCat(ids == &body.principal.supplier_ids
+                                   ? "principal.supplier_ids["
+                                   : "principal.buyer_ids[",
+                               i, "]"),
+                  (*ids)[i]);
+            }
+          }
+          return s;
+        } else {
+          // Ticks, cancels and revocations carry no text; a new command
+          // with text is listed above.
+          static_assert(std::is_same_v<Body, TickCommand> ||
+                        std::is_same_v<Body, CancelOfferCommand> ||
+                        std::is_same_v<Body, CancelPledgeCommand> ||
+                        std::is_same_v<Body, RevokeKeyCommand>);
+          return absl::OkStatus();
+        }
+      },
+      command.body);
+}
+
+absl::StatusOr<CommandResult> Engine::Impl::Apply(const Command& command,
+                                                  bool journaled) {
+  if (!journaled && !std::holds_alternative<TickCommand>(command.body)) {
+    if (absl::Status s = CheckCommandText(command); !s.ok()) return s;
+  }
   return std::visit(
       [&](const auto& body) -> absl::StatusOr<CommandResult> {
         using Body = std::decay_t<decltype(body)>;
@@ -52,6 +127,7 @@ absl::Status Engine::Impl::Validate(const Command& command, Micros now) const {
   if (std::holds_alternative<TickCommand>(command.body)) {
     return absl::OkStatus();
   }
+  if (absl::Status s = CheckCommandText(command); !s.ok()) return s;
   // A tick to `now` changes nothing a Check reads but the clock and which
   // orders are open, and Check reads those through `now`.
   const Micros at = std::max(now, now_);
@@ -165,6 +241,9 @@ absl::StatusOr<CommandResult> Engine::Apply(const Command& command) {
 absl::Status Engine::Validate(const Command& command, Micros now) const {
   return impl_->Validate(command, now);
 }
+absl::StatusOr<CommandResult> Engine::Replay(const Command& command) {
+  return impl_->Apply(command, /*journaled=*/true);
+}
 absl::StatusOr<CommandResult> Engine::TickAndApply(const Command& command) {
   if (command.now > impl_->now() &&
       !std::holds_alternative<TickCommand>(command.body)) {
@@ -197,7 +276,13 @@ std::vector<MatchView> Engine::ListMatches(const MatchFilter& filter,
 }
 std::vector<BookLine> Engine::GetBook(std::string_view product_code_prefix,
                                       Micros now) const {
-  return impl_->GetBook(product_code_prefix, now);
+  bool more = false;
+  return impl_->GetBook(product_code_prefix, "", 0, now, &more);
+}
+std::vector<BookLine> Engine::GetBook(std::string_view product_code_prefix,
+                                      std::string_view after_code, int limit,
+                                      Micros now, bool* more) const {
+  return impl_->GetBook(product_code_prefix, after_code, limit, now, more);
 }
 std::vector<Region> Engine::ListRegions(std::string_view code_prefix,
                                         std::string_view after_code, int limit,

@@ -39,6 +39,11 @@
 
 namespace duijie {
 
+// Every id, code, name, note and request_id of a command that Apply or
+// Validate accepts is free of control characters (text.h: CheckPlainText):
+// INVALID_ARGUMENT naming the field otherwise. Replay does not check this.
+absl::Status CheckCommandText(const Command& command);
+
 // Limits on input sizes, enforced by validation.
 inline constexpr size_t kMaxIdBytes = 64;  // supplier_id, buyer_id
 inline constexpr size_t kMaxRequestIdBytes = 128;
@@ -84,6 +89,14 @@ class Engine {
   // then moves the clock, as a reference model's does. For tests and tools.
   absl::StatusOr<CommandResult> TickAndApply(const Command& command);
 
+  // Applies a command read back from the journal: as Apply, except that the
+  // checks on text added after earlier versions wrote journals (control
+  // characters in ids, names and request_ids: CheckCommandText) are not
+  // made. A journaled command was accepted when it was written, and replay
+  // must reproduce the state it made, so a rule added since cannot refuse
+  // it; new commands meet the rule through Apply and Validate.
+  absl::StatusOr<CommandResult> Replay(const Command& command);
+
   Micros now() const;
 
   // --- Reads ----------------------------------------------------------------
@@ -109,6 +122,12 @@ class Engine {
   // ordered by product code. product_code_prefix matches whole segments.
   std::vector<BookLine> GetBook(std::string_view product_code_prefix,
                                 Micros now) const;
+  // The same lines, by product code, only those after after_code (all when
+  // it is empty), at most `limit` of them (all when limit is 0); *more is
+  // set when further lines would follow.
+  std::vector<BookLine> GetBook(std::string_view product_code_prefix,
+                                std::string_view after_code, int limit,
+                                Micros now, bool* more) const;
 
   // Regions with code > after_code starting with code_prefix, by code.
   std::vector<Region> ListRegions(std::string_view code_prefix,

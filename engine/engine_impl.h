@@ -36,7 +36,10 @@ class Engine::Impl {
  public:
   explicit Impl(const EngineOptions& options);
 
-  absl::StatusOr<CommandResult> Apply(const Command& command);
+  // `journaled`: the command comes from the journal (Engine::Replay), and
+  // CheckCommandText is skipped.
+  absl::StatusOr<CommandResult> Apply(const Command& command,
+                                      bool journaled = false);
   absl::Status Validate(const Command& command, Micros now) const;
 
   // Reads (views.cc).
@@ -51,7 +54,9 @@ class Engine::Impl {
   std::vector<MatchView> ListMatches(const MatchFilter& filter,
                                      uint64_t after_id, int limit,
                                      bool* more) const;
-  std::vector<BookLine> GetBook(std::string_view prefix, Micros now) const;
+  std::vector<BookLine> GetBook(std::string_view prefix,
+                                std::string_view after_code, int limit,
+                                Micros now, bool* more) const;
   const ReferenceData& reference() const { return reference_; }
   const KeyRegistry& keys() const { return keys_; }
 

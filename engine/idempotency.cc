@@ -4,10 +4,10 @@
 #include <utility>
 #include <variant>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/engine.h"
+#include "engine/text.h"
 
 namespace duijie {
 namespace {
@@ -58,8 +58,7 @@ absl::StatusOr<const RequestMemo*> RequestMemory::Find(
     const Command& command) const {
   const std::string& id = command.request_id;
   if (id.size() > kMaxRequestIdBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "request_id: is ", id.size(), " bytes; at most ", kMaxRequestIdBytes));
+    return CheckMaxBytes("request_id", id, kMaxRequestIdBytes);
   }
   if (id.empty()) return nullptr;
   auto it = memos_.find(id);
@@ -69,8 +68,8 @@ absl::StatusOr<const RequestMemo*> RequestMemory::Find(
                          (memo.fingerprint & kCanonicalBit) == 0;
   if (memo.code != command.code() || !same_body) {
     return absl::AlreadyExistsError(
-        absl::StrCat("request_id: \"", absl::CHexEscape(id),
-                     "\" was already used for a different request"));
+        absl::StrCat("request_id: ", EchoValue(id),
+                     " was already used for a different request"));
   }
   return &memo;
 }

@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
+#include "engine/text.h"
 
 namespace duijie {
 namespace {
@@ -36,11 +37,7 @@ absl::Status Invalid(std::string_view field, std::string_view why) {
 
 absl::Status CheckId(std::string_view field, std::string_view id) {
   if (id.empty()) return Invalid(field, "is empty");
-  if (id.size() > kMaxIdBytes) {
-    return Invalid(field, absl::StrCat("is ", id.size(), " bytes; at most ",
-                                       kMaxIdBytes, " allowed"));
-  }
-  return absl::OkStatus();
+  return CheckMaxBytes(field, id, kMaxIdBytes);
 }
 
 absl::Status CheckRange(std::string_view field, int64_t value, int64_t lo,

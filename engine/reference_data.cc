@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/engine.h"
+#include "engine/text.h"
 
 namespace duijie {
 
@@ -14,8 +15,8 @@ absl::Status ReferenceData::CheckKnownRegion(std::string_view field,
                                              int32_t* code) const {
   if (absl::Status s = CheckRegionCode(field, text, code); !s.ok()) return s;
   if (!regions_.contains(*code)) {
-    return absl::NotFoundError(absl::StrCat(Absl(field), ": region \"",
-                                            Absl(text), "\" is not known"));
+    return absl::NotFoundError(absl::StrCat(Absl(field), ": region ",
+                                            EchoValue(text), " is not known"));
   }
   return absl::OkStatus();
 }
@@ -26,12 +27,7 @@ absl::Status ReferenceData::CheckRegion(const Region& region) const {
       !s.ok()) {
     return s;
   }
-  if (region.name.size() > kMaxRegionNameBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("region.name: is ", region.name.size(), " bytes; at most ",
-                     kMaxRegionNameBytes));
-  }
-  return absl::OkStatus();
+  return CheckMaxBytes("region.name", region.name, kMaxRegionNameBytes);
 }
 
 absl::Status ReferenceData::CheckPairing(const Pairing& pairing) const {
@@ -46,12 +42,7 @@ absl::Status ReferenceData::CheckPairing(const Pairing& pairing) const {
       !s.ok()) {
     return s;
   }
-  if (pairing.note.size() > kMaxPairingNoteBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("pairing.note: is ", pairing.note.size(),
-                     " bytes; at most ", kMaxPairingNoteBytes));
-  }
-  return absl::OkStatus();
+  return CheckMaxBytes("pairing.note", pairing.note, kMaxPairingNoteBytes);
 }
 
 absl::Status ReferenceData::CheckPairingExists(

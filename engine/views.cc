@@ -257,7 +257,10 @@ std::vector<MatchView> Engine::Impl::ListMatches(const MatchFilter& filter,
 }
 
 std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
-                                            Micros now) const {
+                                            std::string_view after_code,
+                                            int limit, Micros now,
+                                            bool* more) const {
+  *more = false;
   // Orders that have expired by `now` but that no command has retired yet
   // are still in the totals: collect them, per product, to leave them out.
   absl::flat_hash_map<uint32_t, ProductBook> stale;
@@ -294,6 +297,7 @@ std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
   std::vector<BookLine> lines;
   auto add_line = [&](uint32_t product, const ProductBook& book) {
     const std::string_view code = products_.code(product);
+    if (!after_code.empty() && code <= after_code) return;
     auto s = stale.find(product);
     const ProductBook* gone = s == stale.end() ? nullptr : &s->second;
     BookLine line;
@@ -324,10 +328,19 @@ std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
       }
     }
   }
-  std::sort(lines.begin(), lines.end(),
-            [](const BookLine& a, const BookLine& b) {
-              return a.product_code < b.product_code;
-            });
+  auto by_code = [](const BookLine& a, const BookLine& b) {
+    return a.product_code < b.product_code;
+  };
+  if (limit > 0 && lines.size() > static_cast<size_t>(limit)) {
+    // Only the page is sorted: a page of a large book costs a pass over
+    // the products after after_code, not a sort of all of them.
+    std::partial_sort(lines.begin(), lines.begin() + limit, lines.end(),
+                      by_code);
+    lines.resize(limit);
+    *more = true;
+  } else {
+    std::sort(lines.begin(), lines.end(), by_code);
+  }
   return lines;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -426,6 +427,22 @@ TEST_F(AuthorizationTest, MaxOpenOrdersCountsOnlyRestingPledges) {
   EXPECT_TRUE(Send(caller, PostPledgeCommand{Pledge(kMyBuyer)}).ok());
 }
 
+// Validate(command, now) answers for the command after a tick to `now`:
+// an order that will have expired by then no longer counts.
+TEST_F(AuthorizationTest, ValidateAtALaterTimeLeavesOutWhatWillHaveExpired) {
+  const auto caller = CallerOf(Role::kSupplier, /*max_open=*/2);
+  OfferSpec soon = Offer(kMySupplier);
+  soon.expires_at = kT0 + 1000;
+  ASSERT_TRUE(Send(caller, PostOfferCommand{soon}).ok());  // two open
+  Command next =
+      MakeTestCommand(PostOfferCommand{Offer(kMySupplier)}, kT0 + 1000);
+  next.caller = caller;
+  const absl::Status predicted = engine_.Validate(next, kT0 + 1000);
+  const absl::StatusOr<CommandResult> applied = engine_.TickAndApply(next);
+  EXPECT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(predicted.code(), applied.status().code()) << predicted;
+}
+
 TEST_F(AuthorizationTest, ReplayWithoutCallersReachesTheSameState) {
   // What a server would journal: the commands it accepted, without callers.
   std::vector<Command> accepted;
@@ -600,6 +617,7 @@ TEST_F(AuthorizationTest, CreateKeyChecksThePrincipalsShape) {
        "principal.name"},
       {with_name(MakePrincipal(Role::kAdmin), "tab\there"), "principal.name"},
       {with_name(MakePrincipal(Role::kAdmin), "del\x7f"), "principal.name"},
+      {with_name(MakePrincipal(Role::kAdmin), "nel\xc2\x85"), "principal.name"},
       // The role.
       {MakePrincipal(static_cast<Role>(0)), "principal.role"},
       {MakePrincipal(static_cast<Role>(6)), "principal.role"},

@@ -216,6 +216,15 @@ ok --json book --product spice
 json_has product_code '"spice.sichuan_pepper"'
 json_has open_offer_kg '"1200"'
 out_lacks "vegetable.potato"
+# One page at a time, with the way to the next; --all fetches every page.
+ok book --page-size 1
+out_has "spice.sichuan_pepper"
+out_lacks "vegetable.potato"
+out_has "more results: add --all, or --page-token spice.sichuan_pepper"
+ok book --page-size 1 --all
+out_has "vegetable.potato"
+out_has "2 products with open orders"
+out_lacks "more results"
 
 # The stream replays history first: after 0 it must show our match.
 set +e
@@ -275,6 +284,28 @@ expect_rc 1 pledge post --buyer b --city 370200 --kind school \
 err_has "region_codes"
 expect_rc 1 offer get 999999
 err_has "error: NOT_FOUND"
+# Control characters in an id are refused, and the message shows them
+# escaped: nothing reaches the terminal raw.
+expect_rc 1 offer post --supplier $'coop\e[2J\nfake' --region 621202 \
+  --product spice.pepper --grade first --kg 10 --floor-fen 100
+err_has "error: INVALID_ARGUMENT"
+err_has "offer.supplier_id"
+err_has 'coop\x1B[2J\nfake'
+! grep -q $'\e' "$ERR" || fail "a raw ESC reached stderr"
+expect_rc 1 regions upsert --code 621203 --name $'Fake\x7f'
+err_has "region.name"
+# A string that is not UTF-8 is INVALID_ARGUMENT naming the field (not
+# UNIMPLEMENTED), and however often it comes, the server logs protobuf's
+# complaint about it at most 10 times a minute.
+for _ in $(seq 1 25); do
+  expect_rc 1 offer list --supplier $'coop\xff'
+done
+err_has "error: INVALID_ARGUMENT"
+err_has "supplier_id"
+err_has "not valid UTF-8"
+LOGGED=$(grep -c "invalid UTF-8" "$LOG" || true)
+[[ "$LOGGED" -ge 1 && "$LOGGED" -le 10 ]] ||
+  fail "$LOGGED server log lines for 25 requests that are not UTF-8"
 
 ok pairings delete --east 370200 --west 621200
 ok pairings list
@@ -403,7 +434,7 @@ reads_own_flags "matches list" --supplier s --buyer b --offer 1 --pledge 1 \
   --region 62 --after 1 --page-size 5 --page-token t --all
 reads_own_flags "matches watch" --after 1 --supplier s --buyer b --offer 1 \
   --pledge 1 --region 62
-reads_own_flags "book" --product p
+reads_own_flags "book" --product p --page-size 5 --page-token t --all
 reads_own_flags "admin state-hash"
 reads_own_flags "admin snapshot"
 reads_own_flags "admin key create" --name n --role platform --supplier a,b \

@@ -65,7 +65,20 @@ Overloaded(F...) -> Overloaded<F...>;
 // Every body field, spelled out, in Fields() order.
 struct FieldPrinter {
   std::ostringstream& s;
-  void operator()(const std::string& v) { s << " '" << v << "'"; }
+  void operator()(const std::string& v) {
+    // Control bytes escaped, so that a command stays on one line.
+    s << " '";
+    for (const char ch : v) {
+      const auto b = static_cast<unsigned char>(ch);
+      if (b < 0x20 || b == 0x7f) {
+        const char* const kHex = "0123456789abcdef";
+        s << "\\x" << kHex[b >> 4] << kHex[b & 15];
+      } else {
+        s << ch;
+      }
+    }
+    s << "'";
+  }
   void operator()(int v) { s << " " << v; }
   void operator()(int64_t v) { s << " " << v; }
   void operator()(uint64_t v) { s << " " << v; }
@@ -498,13 +511,16 @@ class Generator {
     for (const std::string& code : codes) {
       if (!Chance(0.85)) continue;
       out.push_back(Finish(RegionCmd(code), /*keep_rid=*/false));
+      out.back().command.caller = nullptr;  // the setup is trusted
     }
     return out;
   }
 
   // A pairing command for the end of the setup.
   Cmd SetupPairing() {
-    return Finish(Fresh(CommandCode::kUpsertPairing), /*keep_rid=*/false);
+    Cmd c = Finish(Fresh(CommandCode::kUpsertPairing), /*keep_rid=*/false);
+    c.command.caller = nullptr;
+    return c;
   }
 
   // Called after each command with the reference's answer.
@@ -964,10 +980,10 @@ class Generator {
     if (known_.empty()) c->defect = "unknown";
   }
 
-  // A distinct 32-byte hash for each n.
+  // A distinct 32-byte hash for each n, printable for the stream's log.
   static std::string Hash(uint64_t n) {
-    std::string h(32, 'h');
-    for (int i = 0; i < 8; ++i) h[i] = static_cast<char>(n >> (8 * i));
+    std::string h = std::to_string(n);
+    h.resize(32, 'h');
     return h;
   }
 
@@ -1021,9 +1037,11 @@ class Generator {
     Principal& p = b.principal;
     switch (Int(0, 8)) {
       case 0:
-        p.name = Chance(0.3)   ? ""
-                 : Chance(0.5) ? std::string(65, 'k')
-                               : std::string("key\n1");
+        // Empty, too long, a C0 or a C1 control character (NEL).
+        p.name = Chance(0.25)   ? ""
+                 : Chance(0.33) ? std::string(65, 'k')
+                 : Chance(0.5)  ? std::string("key\n1")
+                                : std::string("key\xc2\x85");
         c->defect = "principal.name";
         break;
       case 1:

@@ -233,12 +233,13 @@ class CommandGen {
       /*create key*/ 2,   /*revoke key*/ 1};
   static_assert(std::variant_size_v<CommandBody> == kWeights.size(),
                 "every command kind needs a weight");
-  static constexpr int WeightSum() {
-    int sum = 0;
-    for (int w : kWeights) sum += w;
-    return sum;
-  }
-  static_assert(WeightSum() == 100, "the weights are per 100 draws");
+  static_assert(
+      [] {
+        int sum = 0;
+        for (int w : kWeights) sum += w;
+        return sum;
+      }() == 100,
+      "the weights are per 100 draws");
 
   Command Fresh() {
     int roll = static_cast<int>(rng_() % 100);

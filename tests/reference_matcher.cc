@@ -96,11 +96,40 @@ bool ProductUnder(std::string_view product, std::string_view area) {
 // whose expires_at has meanwhile passed still gets its first answer.
 // request_ids share one namespace across all command kinds.
 
+namespace {
+
+// A control character: C0, DEL, or C1 (U+0080..U+009F, in UTF-8 0xC2
+// followed by 0x80..0x9F).
+bool HasControlCharacter(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x20 || b == 0x7f) return true;
+    if (b == 0xc2 && i + 1 < text.size()) {
+      const auto next = static_cast<unsigned char>(text[i + 1]);
+      if (next >= 0x80 && next <= 0x9f) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::Status ReferenceMatcher::Begin(const ReferenceContext& ctx,
+                                     const std::vector<std::string_view>& text,
                                      const Access& access,
                                      const Remembered** replay) {
   AdvanceClock(ctx.now);
   *replay = nullptr;
+  // Reading taken: no id, code, name or note, nor the request_id, may hold
+  // a control character; that is checked first, before the caller.
+  if (HasControlCharacter(ctx.request_id)) {
+    return Invalid("request_id", "control character");
+  }
+  for (std::string_view t : text) {
+    if (HasControlCharacter(t)) {
+      return Invalid("text", "control character in " + std::string(t));
+    }
+  }
   // Reading taken: a caller is authorised before anything else, its
   // request_id included, so that a repeat by another caller is refused
   // rather than answered; and after the clock has moved, so that orders
@@ -139,6 +168,25 @@ void ReferenceMatcher::Remember(const ReferenceContext& ctx, const R& result) {
   if (ctx.request_id.empty()) return;
   requests_[std::string(ctx.request_id)] = Remembered{ctx.fingerprint, result};
 }
+
+namespace {
+
+// The text fields of a pledge and of a principal.
+std::vector<std::string_view> PledgeText(const PledgeSpec& spec) {
+  std::vector<std::string_view> text = {spec.buyer_id, spec.buyer_city_code,
+                                        spec.product_code};
+  for (const std::string& c : spec.region_codes) text.push_back(c);
+  return text;
+}
+
+std::vector<std::string_view> PrincipalText(const Principal& p) {
+  std::vector<std::string_view> text = {p.name};
+  for (const std::string& id : p.supplier_ids) text.push_back(id);
+  for (const std::string& id : p.buyer_ids) text.push_back(id);
+  return text;
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------
 // Authorisation. ADMIN may send anything; PLATFORM, SUPPLIER and BUYER may
@@ -244,7 +292,8 @@ absl::StatusOr<RegionResult> ReferenceMatcher::UpsertRegion(
     const ReferenceContext& ctx, const Region& region) {
   const Remembered* replay;
   if (absl::Status s = Begin(
-          ctx, [&] { return AdminOnly(ctx); }, &replay);
+          ctx, {region.code, region.name}, [&] { return AdminOnly(ctx); },
+          &replay);
       !s.ok()) {
     return s;
   }
@@ -265,7 +314,8 @@ absl::StatusOr<PairingResult> ReferenceMatcher::UpsertPairing(
     const ReferenceContext& ctx, const Pairing& pairing) {
   const Remembered* replay;
   if (absl::Status s = Begin(
-          ctx, [&] { return AdminOnly(ctx); }, &replay);
+          ctx, {pairing.east_code, pairing.west_code, pairing.note},
+          [&] { return AdminOnly(ctx); }, &replay);
       !s.ok()) {
     return s;
   }
@@ -303,7 +353,7 @@ absl::StatusOr<PairingResult> ReferenceMatcher::DeletePairing(
     std::string_view west_code) {
   const Remembered* replay;
   if (absl::Status s = Begin(
-          ctx, [&] { return AdminOnly(ctx); }, &replay);
+          ctx, {east_code, west_code}, [&] { return AdminOnly(ctx); }, &replay);
       !s.ok()) {
     return s;
   }
@@ -478,7 +528,8 @@ absl::StatusOr<OfferResult> ReferenceMatcher::PostOffer(
     const ReferenceContext& ctx, const OfferSpec& spec) {
   const Remembered* replay;
   if (absl::Status s = Begin(
-          ctx, [&] { return MayPost(ctx, true, spec.supplier_id); }, &replay);
+          ctx, {spec.supplier_id, spec.region_code, spec.product_code},
+          [&] { return MayPost(ctx, true, spec.supplier_id); }, &replay);
       !s.ok()) {
     return s;
   }
@@ -523,7 +574,8 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostPledge(
     const ReferenceContext& ctx, const PledgeSpec& spec) {
   const Remembered* replay;
   if (absl::Status s = Begin(
-          ctx, [&] { return MayPost(ctx, false, spec.buyer_id); }, &replay);
+          ctx, PledgeText(spec),
+          [&] { return MayPost(ctx, false, spec.buyer_id); }, &replay);
       !s.ok()) {
     return s;
   }
@@ -590,7 +642,7 @@ absl::StatusOr<OfferResult> ReferenceMatcher::CancelOffer(
     const ReferenceContext& ctx, uint64_t offer_id) {
   const Remembered* replay;
   if (absl::Status s = Begin(
-          ctx, [&] { return MayCancel(ctx, true, offer_id); }, &replay);
+          ctx, {}, [&] { return MayCancel(ctx, true, offer_id); }, &replay);
       !s.ok()) {
     return s;
   }
@@ -615,7 +667,7 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::CancelPledge(
     const ReferenceContext& ctx, uint64_t pledge_id) {
   const Remembered* replay;
   if (absl::Status s = Begin(
-          ctx, [&] { return MayCancel(ctx, false, pledge_id); }, &replay);
+          ctx, {}, [&] { return MayCancel(ctx, false, pledge_id); }, &replay);
       !s.ok()) {
     return s;
   }
@@ -666,16 +718,27 @@ bool PartiesWellFormed(const std::vector<std::string>& ids) {
 
 }  // namespace
 
+// Reading taken: a repeated key command answers the key as it stands now
+// (a later revocation included), not as the first answer had it; the
+// server hands that answer to its authenticator, which must never see a
+// revoked key as live again.
+absl::StatusOr<KeyResult> ReferenceMatcher::ReplayKey(const Remembered& r) {
+  absl::StatusOr<KeyResult> again = Replay<KeyResult>(r);
+  if (again.ok()) again->key = keys_[again->key.key_id - 1];
+  return again;
+}
+
 absl::StatusOr<KeyResult> ReferenceMatcher::CreateKey(
     const ReferenceContext& ctx, const Principal& principal,
     const std::string& secret_sha256, Micros expires_at) {
   const Remembered* replay;
   if (absl::Status s = Begin(
-          ctx, [&] { return AdminOnly(ctx); }, &replay);
+          ctx, PrincipalText(principal), [&] { return AdminOnly(ctx); },
+          &replay);
       !s.ok()) {
     return s;
   }
-  if (replay) return Replay<KeyResult>(*replay);
+  if (replay) return ReplayKey(*replay);
   const Principal& p = principal;
   if (!PrintableText(p.name, kKeyNameBytes)) {
     return Invalid("principal.name", "empty, too long or unprintable");
@@ -732,11 +795,11 @@ absl::StatusOr<KeyResult> ReferenceMatcher::RevokeKey(
     const ReferenceContext& ctx, uint64_t key_id) {
   const Remembered* replay;
   if (absl::Status s = Begin(
-          ctx, [&] { return AdminOnly(ctx); }, &replay);
+          ctx, {}, [&] { return AdminOnly(ctx); }, &replay);
       !s.ok()) {
     return s;
   }
-  if (replay) return Replay<KeyResult>(*replay);
+  if (replay) return ReplayKey(*replay);
   if (key_id == 0 || key_id > keys_.size()) {
     return absl::NotFoundError("key_id: unknown " + std::to_string(key_id));
   }

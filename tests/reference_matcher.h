@@ -113,12 +113,14 @@ class ReferenceMatcher {
   };
   using Access = std::function<absl::Status()>;
 
-  // Advances the clock, then (for a command with a caller) asks `access`,
-  // then checks request_id. Returns OK with *replay set when the request is
-  // a repeat; an error for a refused caller, a conflict or a bad
-  // request_id.
-  absl::Status Begin(const ReferenceContext& ctx, const Access& access,
-                     const Remembered** replay);
+  // Advances the clock, refuses a control character in `text` (the
+  // command's ids, codes and names) or the request_id, then (for a command
+  // with a caller) asks `access`, then checks request_id. Returns OK with
+  // *replay set when the request is a repeat; an error for bad text, a
+  // refused caller, a conflict or a bad request_id.
+  absl::Status Begin(const ReferenceContext& ctx,
+                     const std::vector<std::string_view>& text,
+                     const Access& access, const Remembered** replay);
   // The rules of roles for each kind of command (see Begin).
   static absl::Status AdminOnly(const ReferenceContext& ctx);
   absl::Status MayPost(const ReferenceContext& ctx, bool offer,
@@ -129,6 +131,7 @@ class ReferenceMatcher {
   absl::StatusOr<R> Replay(const Remembered& r);
   template <typename R>
   void Remember(const ReferenceContext& ctx, const R& result);
+  absl::StatusOr<KeyResult> ReplayKey(const Remembered& r);
 
   bool KnownRegion(std::string_view code) const;
   bool Partner(std::string_view region, std::string_view city) const;

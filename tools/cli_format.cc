@@ -5,7 +5,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "engine/text.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace duijie::cli {
@@ -42,6 +44,29 @@ bool IsWide(uint32_t cp) {
          (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
          (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
          (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD);
+}
+
+// `json` with DEL and the C1 controls (U+0080..U+009F) written as \u
+// escapes. Outside strings JSON holds only printable ASCII, so every such
+// character is inside a string, where the escape means the same.
+std::string EscapeJsonControls(const std::string& json) {
+  std::string out;
+  out.reserve(json.size());
+  for (size_t i = 0; i < json.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(json[i]);
+    if (c == 0x7F) {
+      out += "\\u007f";
+    } else if (c == 0xC2 && i + 1 < json.size() &&
+               static_cast<unsigned char>(json[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(json[i + 1]) <= 0x9F) {
+      absl::StrAppendFormat(&out, "\\u%04x",
+                            static_cast<unsigned char>(json[i + 1]));
+      ++i;
+    } else {
+      out.push_back(json[i]);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -103,8 +128,11 @@ Table::Table(std::vector<std::string> headers) {
   }
 }
 
+std::string Printable(const std::string& text) { return PrintableText(text); }
+
 void Table::AddRow(std::vector<std::string> cells) {
   cells.resize(headers_.size());
+  for (std::string& cell : cells) cell = Printable(cell);
   rows_.push_back(std::move(cells));
 }
 
@@ -148,7 +176,7 @@ std::string ToJson(const google::protobuf::Message& message, bool pretty) {
   if (!status.ok())
     return absl::StrCat("{\"error\": \"", status.ToString(), "\"}\n");
   if (out.empty() || out.back() != '\n') out.push_back('\n');
-  return out;
+  return EscapeJsonControls(out);
 }
 
 }  // namespace duijie::cli

@@ -27,6 +27,14 @@ std::string ShortTime(const google::protobuf::Timestamp& ts);
 // A timestamp to the second, "2026-12-01 00:00:00 UTC"; "-" when unset.
 std::string LongTime(const google::protobuf::Timestamp& ts);
 
+// Text from the server made safe for a terminal: control characters and
+// bytes that are not UTF-8 escaped (\x1B, \n, \u009B), the rest as it is.
+// The server refuses control characters in what it stores, but data stored
+// before it did, or a server not this one, may still hold them; every cell
+// of a Table goes through this, and so must any stored text printed
+// outside one.
+std::string Printable(const std::string& text);
+
 // Terminal columns a UTF-8 string takes (CJK ideographs count 2).
 size_t DisplayWidth(const std::string& s);
 
@@ -48,8 +56,10 @@ class Table {
 };
 
 // Protobuf JSON with proto field names (quantity_kg), default values
-// included, enums by name. `pretty` adds indentation and newlines; otherwise
-// one line (for streams: one JSON object per line).
+// included, enums by name; every control character in a string escaped
+// (protobuf escapes C0; DEL and C1 are escaped here too, as \u007f...).
+// `pretty` adds indentation and newlines; otherwise one line (for streams: one
+// JSON object per line).
 std::string ToJson(const google::protobuf::Message& message, bool pretty);
 
 }  // namespace duijie::cli

@@ -204,7 +204,7 @@ class Client {
       std::cerr << "error: cannot reach duijie-server at " << global_.server
                 << " (is it running? start it with tools/run)\n";
       if (!status.error_message().empty()) {
-        std::cerr << "  detail: " << status.error_message() << "\n";
+        std::cerr << "  detail: " << Printable(status.error_message()) << "\n";
       }
       return kExitUnreachable;
     }
@@ -219,7 +219,7 @@ class Client {
       return kExitUnreachable;
     }
     std::cerr << "error: " << CodeName(status.error_code()) << ": "
-              << status.error_message() << "\n";
+              << Printable(status.error_message()) << "\n";
     if (status.error_code() == grpc::UNAUTHENTICATED) {
       std::cerr << (global_.key.empty()
                         ? "  no key was sent: "
@@ -609,7 +609,8 @@ int Run(Client& c, Args& args) {
   if (c.json()) {
     std::cout << ToJson(resp, true);
   } else {
-    std::cout << "region " << resp.code() << " " << resp.name() << " saved"
+    std::cout << "region " << Printable(resp.code()) << " "
+              << Printable(resp.name()) << " saved"
               << (resp.key_assisted() ? ", key assisted county" : "")
               << (resp.relocation_site() ? ", relocation site" : "") << "\n";
   }
@@ -711,8 +712,8 @@ int Run(Client& c, Args& args) {
   if (c.json()) {
     std::cout << ToJson(resp, true);
   } else {
-    std::cout << "pairing " << resp.east_code() << " (east) - "
-              << resp.west_code() << " (west) saved\n";
+    std::cout << "pairing " << Printable(resp.east_code()) << " (east) - "
+              << Printable(resp.west_code()) << " (west) saved\n";
   }
   return kExitOk;
 }
@@ -746,8 +747,8 @@ int Run(Client& c, Args& args) {
   if (c.json()) {
     std::cout << ToJson(resp, true);
   } else {
-    std::cout << "pairing " << resp.pairing().east_code() << " - "
-              << resp.pairing().west_code() << " deleted\n";
+    std::cout << "pairing " << Printable(resp.pairing().east_code()) << " - "
+              << Printable(resp.pairing().west_code()) << " deleted\n";
   }
   return kExitOk;
 }
@@ -1229,11 +1230,13 @@ int Run(Client& c, Args& args) {
       std::cout << ToJson(m, false);
     } else {
       std::cout << "#" << m.match_id() << "  " << ShortTime(m.matched_at())
-                << "  " << m.product_code() << "  " << Kg(m.quantity_kg())
-                << " kg x " << Yuan(m.price_fen_per_kg()) << " = "
-                << Yuan(m.amount_fen()) << " yuan  " << m.supplier_id() << " ("
-                << m.region_code() << ", offer " << m.offer_id() << ") -> "
-                << m.buyer_id() << " (" << m.buyer_city_code() << ", pledge "
+                << "  " << Printable(m.product_code()) << "  "
+                << Kg(m.quantity_kg()) << " kg x " << Yuan(m.price_fen_per_kg())
+                << " = " << Yuan(m.amount_fen()) << " yuan  "
+                << Printable(m.supplier_id()) << " ("
+                << Printable(m.region_code()) << ", offer " << m.offer_id()
+                << ") -> " << Printable(m.buyer_id()) << " ("
+                << Printable(m.buyer_city_code()) << ", pledge "
                 << m.pledge_id() << ")" << (m.partner() ? "  partner" : "")
                 << "\n";
     }
@@ -1258,23 +1261,24 @@ constexpr Flag<std::string> kProduct("product", "PREFIX",
                                      "product code prefix, e.g. vegetable");
 
 CommandSpec Spec() {
-  return {"book",
-          "",
-          "",
+  return {"book", "", "",
           "Open orders per product: offer and pledge kg and counts, best "
-          "prices.",
-          {&kProduct}};
+          "prices. One page of products (--all for every one).",
+          WithPaging({&kProduct})};
 }
 
 int Run(Client& c, Args& args) {
   pb::GetBookRequest req;
   req.set_product_code_prefix(args.Get(kProduct));
-  if (!args.error().empty()) return -1;
-  grpc::ClientContext context;
-  c.Prepare(&context);
   pb::GetBookResponse resp;
-  grpc::Status status = c.stub()->GetBook(&context, req, &resp);
-  if (!status.ok()) return c.Fail(status);
+  int rc = ListPages(
+      c, args, req, &resp,
+      [&](grpc::ClientContext* ctx, const pb::GetBookRequest& r,
+          pb::GetBookResponse* p) { return c.stub()->GetBook(ctx, r, p); },
+      [](const pb::GetBookResponse& p, pb::GetBookResponse* o) {
+        o->mutable_lines()->MergeFrom(p.lines());
+      });
+  if (rc != kExitOk) return rc;
   if (c.json()) {
     std::cout << ToJson(resp, true);
     return kExitOk;
@@ -1293,6 +1297,7 @@ int Run(Client& c, Args& args) {
   }
   t.Print(std::cout);
   std::cout << resp.lines_size() << " products with open orders\n";
+  PrintMore(resp.next_page_token());
   return kExitOk;
 }
 
@@ -1366,8 +1371,8 @@ int Run(Client& c, Args& /*args*/) {
     std::cout << ToJson(resp, true);
     return kExitOk;
   }
-  std::cout << "snapshot " << resp.file() << " covers the journal up to "
-            << resp.position() << "\n";
+  std::cout << "snapshot " << Printable(resp.file())
+            << " covers the journal up to " << resp.position() << "\n";
   return kExitOk;
 }
 

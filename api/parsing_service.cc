@@ -1,0 +1,102 @@
+// Handlers that parse requests as Parsed<T>. See parsing_service.h.
+#include "api/parsing_service.h"
+
+#include <utility>
+
+#include "api/convert.h"
+#include "google/protobuf/descriptor.h"
+#include "grpcpp/impl/codegen/server_callback_handlers.h"
+
+namespace duijie {
+namespace {
+
+// The index of `method` in the Exchange service: the generated code
+// numbers its methods in the order of the .proto, as the descriptor does.
+int MethodIndex(const char* method) {
+  const google::protobuf::MethodDescriptor* m =
+      v1::SubmitRequest::descriptor()
+          ->file()
+          ->FindServiceByName("Exchange")
+          ->FindMethodByName(method);
+  GPR_ASSERT(m != nullptr);
+  return m->index();
+}
+
+// A WatchMatches stream refused before it starts.
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::Match> {
+ public:
+  explicit RefusedWatch(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+template <typename Request, typename Response>
+void ParsingExchangeService::Unary(
+    const char* method,
+    grpc::ServerUnaryReactor* (v1::Exchange::CallbackService::*call)(
+        grpc::CallbackServerContext*, const Request*, Response*)) {
+  MarkMethodCallback(
+      MethodIndex(method),
+      new grpc::internal::CallbackUnaryHandler<Parsed<Request>, Response>(
+          [this, call](grpc::CallbackServerContext* context,
+                       const Parsed<Request>* request, Response* response) {
+            if (!request->status.ok()) {
+              grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+              reactor->Finish(ToGrpcStatus(request->status));
+              return reactor;
+            }
+            return (this->*call)(context, &request->message, response);
+          }));
+}
+
+ParsingExchangeService::ParsingExchangeService() {
+  using S = v1::Exchange::CallbackService;
+  Unary<v1::UpsertRegionRequest, v1::Region>("UpsertRegion", &S::UpsertRegion);
+  Unary<v1::ListRegionsRequest, v1::ListRegionsResponse>("ListRegions",
+                                                         &S::ListRegions);
+  Unary<v1::UpsertPairingRequest, v1::Pairing>("UpsertPairing",
+                                               &S::UpsertPairing);
+  Unary<v1::DeletePairingRequest, v1::DeletePairingResponse>("DeletePairing",
+                                                             &S::DeletePairing);
+  Unary<v1::ListPairingsRequest, v1::ListPairingsResponse>("ListPairings",
+                                                           &S::ListPairings);
+  Unary<v1::PostOfferRequest, v1::PostOfferResponse>("PostOffer",
+                                                     &S::PostOffer);
+  Unary<v1::PostPledgeRequest, v1::PostPledgeResponse>("PostPledge",
+                                                       &S::PostPledge);
+  Unary<v1::CancelOfferRequest, v1::CancelOfferResponse>("CancelOffer",
+                                                         &S::CancelOffer);
+  Unary<v1::CancelPledgeRequest, v1::CancelPledgeResponse>("CancelPledge",
+                                                           &S::CancelPledge);
+  Unary<v1::GetOfferRequest, v1::Offer>("GetOffer", &S::GetOffer);
+  Unary<v1::GetPledgeRequest, v1::Pledge>("GetPledge", &S::GetPledge);
+  Unary<v1::ListOffersRequest, v1::ListOffersResponse>("ListOffers",
+                                                       &S::ListOffers);
+  Unary<v1::ListPledgesRequest, v1::ListPledgesResponse>("ListPledges",
+                                                         &S::ListPledges);
+  Unary<v1::ListMatchesRequest, v1::ListMatchesResponse>("ListMatches",
+                                                         &S::ListMatches);
+  Unary<v1::GetBookRequest, v1::GetBookResponse>("GetBook", &S::GetBook);
+  MarkMethodCallback(
+      MethodIndex("WatchMatches"),
+      new grpc::internal::CallbackServerStreamingHandler<
+          Parsed<v1::WatchMatchesRequest>, v1::Match>(
+          [this](grpc::CallbackServerContext* context,
+                 const Parsed<v1::WatchMatchesRequest>* request)
+              -> grpc::ServerWriteReactor<v1::Match>* {
+            if (!request->status.ok()) {
+              return new RefusedWatch(ToGrpcStatus(request->status));
+            }
+            return WatchMatches(context, &request->message);
+          }));
+  MarkMethodCallback(
+      MethodIndex("Submit"),
+      new grpc::internal::CallbackBidiHandler<Parsed<v1::SubmitRequest>,
+                                              v1::SubmitResponse>(
+          [this](grpc::CallbackServerContext* context) {
+            return ParsedSubmit(context);
+          }));
+}
+
+}  // namespace duijie

@@ -1,0 +1,154 @@
+// Escaping and checking client text. See text.h.
+#include "engine/text.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/codes.h"
+
+namespace duijie {
+namespace {
+
+// The length of the well-formed UTF-8 sequence at text[i] (1 to 4), with
+// its code point in *cp; 0 when the bytes there are not well-formed.
+size_t DecodeUtf8(std::string_view text, size_t i, uint32_t* cp) {
+  const unsigned char c = static_cast<unsigned char>(text[i]);
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  }
+  size_t len;
+  uint32_t value, min;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2, value = c & 0x1F, min = 0x80;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3, value = c & 0x0F, min = 0x800;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4, value = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (text.size() - i < len) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    const unsigned char t = static_cast<unsigned char>(text[i + k]);
+    if ((t & 0xC0) != 0x80) return 0;
+    value = (value << 6) | (t & 0x3F);
+  }
+  if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF))
+    return 0;
+  *cp = value;
+  return len;
+}
+
+bool IsControl(uint32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
+
+// EscapeText, and with `quotes` false PrintableText.
+std::string Escape(std::string_view text, bool quotes) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    uint32_t cp = 0;
+    const size_t len = DecodeUtf8(text, i, &cp);
+    if (len == 0) {
+      absl::StrAppendFormat(&out, "\\x%02X",
+                            static_cast<unsigned char>(text[i]));
+      ++i;
+      continue;
+    }
+    switch (cp) {
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\\':
+        out += quotes ? "\\\\" : "\\";
+        break;
+      case '"':
+        out += quotes ? "\\\"" : "\"";
+        break;
+      default:
+        if (cp < 0x80 && IsControl(cp)) {
+          absl::StrAppendFormat(&out, "\\x%02X", cp);
+        } else if (IsControl(cp)) {
+          absl::StrAppendFormat(&out, "\\u%04X", cp);
+        } else {
+          out.append(text.substr(i, len));
+        }
+    }
+    i += len;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string EscapeText(std::string_view text) {
+  return Escape(text, /*quotes=*/true);
+}
+
+std::string PrintableText(std::string_view text) {
+  return Escape(text, /*quotes=*/false);
+}
+
+std::string EchoValue(std::string_view value) {
+  if (value.size() <= kEchoPrefixBytes) {
+    return absl::StrCat("\"", EscapeText(value), "\"");
+  }
+  size_t cut = kEchoPrefixBytes;
+  // Back off over continuation bytes so as not to split a character (at
+  // most three: a longer run is not UTF-8, and is escaped byte by byte).
+  for (int k = 0;
+       k < 3 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80; ++k) {
+    --cut;
+  }
+  return absl::StrCat("\"", EscapeText(value.substr(0, cut)), "...\" (",
+                      value.size(), " bytes)");
+}
+
+size_t FindControlCharacter(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    uint32_t cp = 0;
+    const size_t len = DecodeUtf8(text, i, &cp);
+    if (len == 0) {
+      ++i;  // not UTF-8 at all: not this function's concern
+      continue;
+    }
+    if (IsControl(cp)) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+absl::Status CheckPlainText(std::string_view field, std::string_view text) {
+  const size_t at = FindControlCharacter(text);
+  if (at == std::string_view::npos) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      Absl(field), ": ", EchoValue(text), " holds a control character at byte ",
+      at,
+      "; control characters (U+0000..U+001F, U+007F..U+009F) are not "
+      "allowed"));
+}
+
+absl::Status CheckMaxBytes(std::string_view field, std::string_view text,
+                           size_t limit) {
+  if (text.size() <= limit) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(Absl(field), ": ", EchoValue(text), " is ", text.size(),
+                   " bytes; at most ", limit, " allowed"));
+}
+
+bool IsValidUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    uint32_t cp = 0;
+    const size_t len = DecodeUtf8(text, i, &cp);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace duijie
