@@ -223,8 +223,8 @@ void Mix(uint64_t v) {
   g_outcome_digest ^= g_outcome_digest >> 29;
 }
 
-// What an answer adds to the digest after its status code. Region and
-// pairing answers (and ticks, never digested) add nothing.
+// What an answer adds to the digest after its status code. Region,
+// pairing and key answers (and ticks, never digested) add nothing.
 template <typename R>
 void DigestBody(const R& r) {
   if constexpr (std::is_same_v<R, OfferResult> ||
@@ -310,9 +310,14 @@ void Write(ReferenceMatcher& m, const Command& command, Outcome* out) {
           Record(m.PostPledge(ctx, b.pledge), out);
         } else if constexpr (std::is_same_v<T, CancelOfferCommand>) {
           Record(m.CancelOffer(ctx, b.offer_id), out);
-        } else {
-          static_assert(std::is_same_v<T, CancelPledgeCommand>);
+        } else if constexpr (std::is_same_v<T, CancelPledgeCommand>) {
           Record(m.CancelPledge(ctx, b.pledge_id), out);
+        } else if constexpr (std::is_same_v<T, CreateKeyCommand>) {
+          Record(m.CreateKey(ctx, b.principal, b.secret_sha256, b.expires_at),
+                 out);
+        } else {
+          static_assert(std::is_same_v<T, RevokeKeyCommand>);
+          Record(m.RevokeKey(ctx, b.key_id), out);
         }
       },
       command.body);

@@ -1185,7 +1185,7 @@ int main(int argc, char** argv) {
                    key_file.c_str());
       return 2;
     }
-    g_authorization = "Bearer " + secret;
+    duijie::loadgen::g_authorization = "Bearer " + secret;
   }
   // Debian's Abseil is built without NDEBUG, so every absl::Mutex (gRPC's
   // included) runs deadlock detection, which costs several percent of a
