@@ -33,7 +33,8 @@
 #include "absl/time/time.h"
 
 #ifndef ABSL_OPTION_INLINE_NAMESPACE_NAME
-#error "this file assumes Abseil's inline namespace (ABSL_OPTION_USE_INLINE_NAMESPACE)"
+#error \
+    "this file assumes Abseil's inline namespace (ABSL_OPTION_USE_INLINE_NAMESPACE)"
 #endif
 #define DUIJIE_STR2(x) #x
 #define DUIJIE_STR(x) DUIJIE_STR2(x)
@@ -63,24 +64,24 @@ ABSL_NAMESPACE_BEGIN
 
 // --- Mutex: taking and releasing --------------------------------------------
 
-#define DUIJIE_LOCKING(Name, Mangled)                                   \
-  void Mutex::Name() {                                                  \
-    static const auto real = Real<void (*)(Mutex*)>(Mangled);           \
-    real(this);                                                         \
-    __tsan_acquire(this);                                               \
+#define DUIJIE_LOCKING(Name, Mangled)                         \
+  void Mutex::Name() {                                        \
+    static const auto real = Real<void (*)(Mutex*)>(Mangled); \
+    real(this);                                               \
+    __tsan_acquire(this);                                     \
   }
-#define DUIJIE_TRYING(Name, Mangled)                                    \
-  bool Mutex::Name() {                                                  \
-    static const auto real = Real<bool (*)(Mutex*)>(Mangled);           \
-    const bool taken = real(this);                                      \
-    if (taken) __tsan_acquire(this);                                    \
-    return taken;                                                       \
+#define DUIJIE_TRYING(Name, Mangled)                          \
+  bool Mutex::Name() {                                        \
+    static const auto real = Real<bool (*)(Mutex*)>(Mangled); \
+    const bool taken = real(this);                            \
+    if (taken) __tsan_acquire(this);                          \
+    return taken;                                             \
   }
-#define DUIJIE_UNLOCKING(Name, Mangled)                                 \
-  void Mutex::Name() {                                                  \
-    static const auto real = Real<void (*)(Mutex*)>(Mangled);           \
-    __tsan_release(this);                                               \
-    real(this);                                                         \
+#define DUIJIE_UNLOCKING(Name, Mangled)                       \
+  void Mutex::Name() {                                        \
+    static const auto real = Real<void (*)(Mutex*)>(Mangled); \
+    __tsan_release(this);                                     \
+    real(this);                                               \
   }
 
 DUIJIE_LOCKING(Lock, "5Mutex4LockEv")
@@ -90,7 +91,8 @@ DUIJIE_TRYING(ReaderTryLock, "5Mutex13ReaderTryLockEv")
 DUIJIE_UNLOCKING(Unlock, "5Mutex6UnlockEv")
 DUIJIE_UNLOCKING(ReaderUnlock, "5Mutex12ReaderUnlockEv")
 
-// --- Mutex: conditions --------------------------------------------------------
+// --- Mutex: conditions
+// --------------------------------------------------------
 
 void Mutex::LockWhen(const Condition& cond) {
   static const auto real = Real<void (*)(Mutex*, const Condition&)>(
@@ -178,7 +180,8 @@ bool CondVar::WaitWithDeadline(Mutex* mu, absl::Time t) {
   return timed_out;
 }
 
-// --- Notification -------------------------------------------------------------
+// --- Notification
+// -------------------------------------------------------------
 
 void Notification::Notify() {
   static const auto real =
@@ -196,10 +199,9 @@ void Notification::WaitForNotification() const {
 
 bool Notification::WaitForNotificationWithTimeout(
     absl::Duration timeout) const {
-  static const auto real =
-      Real<bool (*)(const Notification*, absl::Duration)>(
-          "12Notification30WaitForNotificationWithTimeoutENS0_8DurationE",
-          /*is_const=*/true);
+  static const auto real = Real<bool (*)(const Notification*, absl::Duration)>(
+      "12Notification30WaitForNotificationWithTimeoutENS0_8DurationE",
+      /*is_const=*/true);
   const bool notified = real(this, timeout);
   if (notified) __tsan_acquire(const_cast<Notification*>(this));
   return notified;
