@@ -16,9 +16,10 @@
 // the happens-before edge that definition makes: a release of the lock
 // object before an unlock (and before Await or a CondVar wait, which
 // unlock while waiting), an acquire after a lock is taken (and after a wait
-// returns holding it again); for a Notification, a release before Notify
-// and an acquire once a wait has seen it. Nothing else changes: the
-// locking itself is still Abseil's.
+// returns holding it again), both around each evaluation of a Condition;
+// for a Notification, a release before Notify and an acquire once a wait
+// has seen it (HasBeenNotified, inline and unused here, is not covered).
+// Nothing else changes: the locking itself is still Abseil's.
 #include <dlfcn.h>
 #include <sanitizer/tsan_interface.h>
 
@@ -91,20 +92,47 @@ DUIJIE_TRYING(ReaderTryLock, "5Mutex13ReaderTryLockEv")
 DUIJIE_UNLOCKING(Unlock, "5Mutex6UnlockEv")
 DUIJIE_UNLOCKING(ReaderUnlock, "5Mutex12ReaderUnlockEv")
 
-// --- Mutex: conditions
-// --------------------------------------------------------
+// --- Mutex: conditions ----------------------------------------------------
+//
+// Abseil evaluates a waiter's Condition under the lock, but inside its own
+// code and often on another thread (the one unlocking). So each condition
+// is wrapped: its evaluation acquires the mutex before and releases it
+// after, which orders it with the lock holders before and after it.
+
+namespace {
+
+struct Wrapped {
+  const Condition* cond;
+  Mutex* mu;
+};
+
+bool EvalWrapped(void* arg) {
+  const Wrapped* w = static_cast<const Wrapped*>(arg);
+  __tsan_acquire(w->mu);
+  const bool met = w->cond->Eval();
+  __tsan_release(w->mu);
+  return met;
+}
+
+}  // namespace
+
+#define DUIJIE_WRAPPED    \
+  Wrapped w{&cond, this}; \
+  const Condition wrapped(&EvalWrapped, &w)
 
 void Mutex::LockWhen(const Condition& cond) {
   static const auto real = Real<void (*)(Mutex*, const Condition&)>(
       "5Mutex8LockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  DUIJIE_WRAPPED;
+  real(this, wrapped);
   __tsan_acquire(this);
 }
 
 void Mutex::ReaderLockWhen(const Condition& cond) {
   static const auto real = Real<void (*)(Mutex*, const Condition&)>(
       "5Mutex14ReaderLockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  DUIJIE_WRAPPED;
+  real(this, wrapped);
   __tsan_acquire(this);
 }
 
@@ -112,7 +140,8 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration d) {
   static const auto real =
       Real<bool (*)(Mutex*, const Condition&, absl::Duration)>(
           "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  const bool met = real(this, cond, d);
+  DUIJIE_WRAPPED;
+  const bool met = real(this, wrapped, d);
   __tsan_acquire(this);  // held either way
   return met;
 }
@@ -120,7 +149,8 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, absl::Duration d) {
 bool Mutex::LockWhenWithDeadline(const Condition& cond, absl::Time t) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, absl::Time)>(
       "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  const bool met = real(this, cond, t);
+  DUIJIE_WRAPPED;
+  const bool met = real(this, wrapped, t);
   __tsan_acquire(this);
   return met;
 }
@@ -129,7 +159,8 @@ void Mutex::Await(const Condition& cond) {
   static const auto real = Real<void (*)(Mutex*, const Condition&)>(
       "5Mutex5AwaitERKNS0_9ConditionE");
   __tsan_release(this);
-  real(this, cond);
+  DUIJIE_WRAPPED;
+  real(this, wrapped);
   __tsan_acquire(this);
 }
 
@@ -138,7 +169,8 @@ bool Mutex::AwaitWithTimeout(const Condition& cond, absl::Duration d) {
       Real<bool (*)(Mutex*, const Condition&, absl::Duration)>(
           "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   __tsan_release(this);
-  const bool met = real(this, cond, d);
+  DUIJIE_WRAPPED;
+  const bool met = real(this, wrapped, d);
   __tsan_acquire(this);
   return met;
 }
@@ -147,7 +179,8 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, absl::Time t) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, absl::Time)>(
       "5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   __tsan_release(this);
-  const bool met = real(this, cond, t);
+  DUIJIE_WRAPPED;
+  const bool met = real(this, wrapped, t);
   __tsan_acquire(this);
   return met;
 }
