@@ -107,6 +107,9 @@ struct Wrapped {
 };
 
 bool EvalWrapped(void* arg) {
+  // The wrapper lives on the waiter's stack and may be read by another
+  // thread: the waiter released it once it was written.
+  __tsan_acquire(arg);
   const Wrapped* w = static_cast<const Wrapped*>(arg);
   __tsan_acquire(w->mu);
   const bool met = w->cond->Eval();
@@ -118,6 +121,7 @@ bool EvalWrapped(void* arg) {
 
 #define DUIJIE_WRAPPED    \
   Wrapped w{&cond, this}; \
+  __tsan_release(&w);     \
   const Condition wrapped(&EvalWrapped, &w)
 
 void Mutex::LockWhen(const Condition& cond) {
