@@ -45,9 +45,9 @@ class InputSource : public ByteSource {
 };
 
 // Six-digit region codes the engine knows at the start of each run
-// (PreloadEngine), plus one it never knows. The first four are the ones
-// the pairings join (two buyer cities, two assisted regions): drawn most
-// often, so that partner matching happens.
+// (PreloadEngine), plus one it never knows. The first four are two
+// assisted counties and two buyer cities that the preloaded pairings join:
+// drawn most often, so that partner matching happens.
 inline constexpr const char* kRegionCodes[] = {"621202", "620826", "370200",
                                                "120000", "620000", "621200",
                                                "620800", "370000", "999999"};
