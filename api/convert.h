@@ -24,8 +24,6 @@
 
 namespace duijie {
 
-namespace v1 = ::duijie::v1;
-
 // --- Time -------------------------------------------------------------------
 
 // Returns the timestamp as microseconds since the epoch (nanos below a

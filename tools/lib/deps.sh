@@ -10,10 +10,16 @@ DUIJIE_PACKAGES=(
   libssl-dev
 )
 
-# Prints the packages of DUIJIE_PACKAGES that dpkg does not list as installed.
+# What tools/fuzz needs besides: clang with its sanitizer runtimes and
+# libFuzzer.
+DUIJIE_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev libfuzzer-14-dev)
+
+# Prints the packages given (default: DUIJIE_PACKAGES) that dpkg does not
+# list as installed.
 duijie_missing_packages() {
   local p
-  for p in "${DUIJIE_PACKAGES[@]}"; do
+  (($#)) || set -- "${DUIJIE_PACKAGES[@]}"
+  for p in "$@"; do
     if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
         grep -q '^install ok installed$'; then
       echo "$p"
@@ -21,15 +27,17 @@ duijie_missing_packages() {
   done
 }
 
-# Installs whatever is missing; returns non-zero when it cannot.
+# Installs whatever is missing of the packages given (default:
+# DUIJIE_PACKAGES); returns non-zero when it cannot.
 duijie_install_deps() {
+  (($#)) || set -- "${DUIJIE_PACKAGES[@]}"
   if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "note: not a Debian system; make sure these are installed:" \
-         "${DUIJIE_PACKAGES[*]}" >&2
+         "$*" >&2
     return 0
   fi
   local missing
-  missing=$(duijie_missing_packages)
+  missing=$(duijie_missing_packages "$@")
   if [[ -z "$missing" ]]; then
     return 0
   fi
