@@ -329,7 +329,7 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
 ExchangeService::Submit(grpc::CallbackServerContext* /*context*/) {
-  return NewSubmitReactor(&sequencer_);
+  return NewSubmitReactor(&sequencer_, limits_);
 }
 
 }  // namespace duijie

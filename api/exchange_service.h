@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "api/command_sequencer.h"
+#include "api/server_limits.h"
 #include "api/submit_reactor.h"
 #include "api/watch_reactor.h"
 #include "duijie/v1/exchange.grpc.pb.h"
@@ -68,6 +69,8 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   void Stop() { sequencer_.Stop(); }
   // The server's time for reads: the clock, never before the last stamp.
   Micros ReadNow() const { return sequencer_.ReadNow(); }
+  // The limits the streams enforce (server_limits.h). Set before serving.
+  void set_limits(const ServerLimits& limits) { limits_ = limits; }
 
   // --- duijie.v1.Exchange ---------------------------------------------------
 
@@ -159,6 +162,7 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   void FinishRead(grpc::ServerUnaryReactor* reactor, grpc::Status status,
                   uint64_t seen);
 
+  ServerLimits limits_;
   WatchHub watchers_;
   CommandSequencer sequencer_;
 };

@@ -17,9 +17,6 @@
 namespace duijie {
 namespace {
 
-// Largest request the server accepts: a full Submit batch with room.
-constexpr int kMaxReceiveBytes = 64 << 20;
-
 // Splits "host:port" (host may be "[v6]"); INVALID_ARGUMENT if malformed.
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(
     const std::string& listen) {
@@ -62,6 +59,7 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   }
   server->service_ =
       std::make_unique<ExchangeService>(server->engine_, service_options);
+  server->service_->set_limits(options.limits);
   server->admin_ = std::make_unique<AdminService>(
       server->service_.get(), server->engine_, server->store_.get());
   grpc::EnableDefaultHealthCheckService(true);
@@ -70,7 +68,8 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   // gRPC sets SO_REUSEPORT by default, which would let a second server
   // share a busy port silently; a busy port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+  builder.SetMaxReceiveMessageSize(options.limits.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.limits.max_message_bytes);
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &server->port_);
   builder.RegisterService(server->service_.get());

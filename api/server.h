@@ -15,6 +15,7 @@
 #include "api/demo_data.h"
 #include "api/durable_store.h"
 #include "api/exchange_service.h"
+#include "api/server_limits.h"
 #include "engine/engine.h"
 #include "grpcpp/server.h"
 
@@ -34,6 +35,8 @@ struct ServerOptions {
   // The demo data is then loaded only into a fresh directory.
   // durability.engine_options apply in memory too.
   DurabilityOptions durability;
+  // Message sizes, batch sizes, buffers, connections (server_limits.h).
+  ServerLimits limits;
 };
 
 class DuijieServer {

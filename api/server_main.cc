@@ -55,6 +55,12 @@ ABSL_FLAG(absl::Duration, request_id_window, absl::Hours(24),
           "remember each request_id (and its first answer) at least this "
           "long; the newest million are kept whatever their age. Keep it "
           "the same across restarts of one data directory");
+ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
+          "largest message received or sent, in bytes (a Submit reply over "
+          "it ends the stream: send smaller batches)");
+ABSL_FLAG(int32_t, max_batch, 10000,
+          "most commands in one Submit request; a request over it fails "
+          "whole (RESOURCE_EXHAUSTED), nothing applied");
 ABSL_FLAG(bool, repair, false,
           "when the journal is corrupt (a bad record followed by good ones), "
           "truncate it at the damage, after logging what is lost, instead "
@@ -90,6 +96,9 @@ int main(int argc, char** argv) {
   options.durability.segment_bytes =
       std::max<uint64_t>(1, absl::GetFlag(FLAGS_journal_segment_mb)) << 20;
   options.durability.repair = absl::GetFlag(FLAGS_repair);
+  options.limits.max_message_bytes =
+      std::max(1, absl::GetFlag(FLAGS_max_message_bytes));
+  options.limits.max_batch = std::max(1, absl::GetFlag(FLAGS_max_batch));
   options.durability.engine_options.request_id_window =
       absl::ToInt64Microseconds(absl::GetFlag(FLAGS_request_id_window));
   absl::StatusOr<std::unique_ptr<duijie::DuijieServer>> server =

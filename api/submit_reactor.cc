@@ -26,7 +26,8 @@ constexpr int kMaxUnwrittenBatches = 16;
 class SubmitReactor final
     : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
  public:
-  explicit SubmitReactor(CommandSequencer* sequencer) : sequencer_(sequencer) {
+  SubmitReactor(CommandSequencer* sequencer, const ServerLimits& limits)
+      : sequencer_(sequencer), limits_(limits) {
     Step([](SubmitReactor*) {});
   }
 
@@ -37,11 +38,13 @@ class SubmitReactor final
         self->reads_done_ = true;
       });
     }
-    if (request_.commands_size() > kMaxSubmitCommands) {
+    if (request_.commands_size() > limits_.max_batch) {
       grpc::Status status(
-          grpc::StatusCode::INVALID_ARGUMENT,
-          absl::StrCat("commands: at most ", kMaxSubmitCommands,
-                       " per SubmitRequest, got ", request_.commands_size()));
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("max_batch: at most ", limits_.max_batch,
+                       " commands per SubmitRequest, got ",
+                       request_.commands_size(),
+                       "; none of this request's commands was applied"));
       return Step([&status](SubmitReactor* self) {
         self->reading_ = false;
         self->Fail(std::move(status));
@@ -119,6 +122,28 @@ class SubmitReactor final
       }
       ++k;
     }
+    if (response.ByteSizeLong() >
+        static_cast<size_t>(limits_.max_message_bytes)) {
+      // gRPC would fail the write anyway; say why and what to do. The
+      // commands are applied and durable, and their request_ids give the
+      // same answers again, in smaller batches. No later reply is written,
+      // so the client sees the replies in order up to this one.
+      grpc::Status status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("max_message_bytes: the reply to batch \"", batch_id,
+                       "\" is ", response.ByteSizeLong(), " bytes, over the ",
+                       limits_.max_message_bytes,
+                       "-byte limit; its commands (and those of batches read "
+                       "after it) were applied: resend them with the same "
+                       "request_ids in smaller batches to read their "
+                       "results"));
+      return Step([&status](SubmitReactor* self) {
+        --self->in_writer_;
+        --self->unwritten_;
+        self->broken_ = true;
+        self->Fail(std::move(status));
+      });
+    }
     Step([&response](SubmitReactor* self) {
       --self->in_writer_;
       self->pending_.push_back(std::move(response));
@@ -167,6 +192,7 @@ class SubmitReactor final
   }
 
   CommandSequencer* const sequencer_;
+  const ServerLimits limits_;
   v1::SubmitRequest request_;   // filled by a read; used only in OnReadDone
   v1::SubmitResponse current_;  // being written
 
@@ -186,8 +212,8 @@ class SubmitReactor final
 }  // namespace
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
-NewSubmitReactor(CommandSequencer* sequencer) {
-  return new SubmitReactor(sequencer);
+NewSubmitReactor(CommandSequencer* sequencer, const ServerLimits& limits) {
+  return new SubmitReactor(sequencer, limits);
 }
 
 }  // namespace duijie

@@ -5,17 +5,17 @@
 #define DUIJIE_API_SUBMIT_REACTOR_H_
 
 #include "api/command_sequencer.h"
+#include "api/server_limits.h"
 #include "duijie/v1/exchange.grpc.pb.h"
 
 namespace duijie {
 
-// Most commands one Submit request may carry.
-inline constexpr int kMaxSubmitCommands = 10000;
-
 // A reactor for one Submit stream, which deletes itself when done.
-// `sequencer` is not owned and must outlive it.
+// `sequencer` is not owned and must outlive it. A request of more than
+// limits.max_batch commands ends the stream with RESOURCE_EXHAUSTED, none
+// of them applied.
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
-NewSubmitReactor(CommandSequencer* sequencer);
+NewSubmitReactor(CommandSequencer* sequencer, const ServerLimits& limits);
 
 }  // namespace duijie
 

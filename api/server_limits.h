@@ -1,0 +1,25 @@
+// ServerLimits: the resource limits of duijie-server's transport and
+// streams, each a server flag (server_main.cc). Over a limit a call fails
+// with RESOURCE_EXHAUSTED and a message naming the limit; nothing changes.
+// docs/SECURITY.md ("Transport and limits") says what each one protects.
+#ifndef DUIJIE_API_SERVER_LIMITS_H_
+#define DUIJIE_API_SERVER_LIMITS_H_
+
+#include <cstdint>
+
+namespace duijie {
+
+struct ServerLimits {
+  // Largest message the server receives or sends, in bytes. A request over
+  // it is refused by gRPC (RESOURCE_EXHAUSTED, "Received message larger
+  // than max"); a reply over it fails its call the same way.
+  int max_message_bytes = 4 << 20;
+  // Most commands one Submit request may carry. A request over it ends the
+  // stream with RESOURCE_EXHAUSTED naming max_batch; none of its commands
+  // is applied.
+  int max_batch = 10000;
+};
+
+}  // namespace duijie
+
+#endif  // DUIJIE_API_SERVER_LIMITS_H_
