@@ -69,13 +69,13 @@ void FillIdPage(const std::vector<View>& views, bool more,
 
 namespace {
 
-// The options with the watch streams woken at each publication (after the
+// The options with the watch hub told of each publication (after the
 // caller's own on_published, if any).
 SequencerOptions WithPublish(SequencerOptions options, WatchHub* watchers) {
   options.on_published = [watchers, also = std::move(options.on_published)](
                              uint64_t last_match_id) {
     if (also) also(last_match_id);
-    watchers->WakeAll();
+    watchers->Publish(last_match_id);
   };
   return options;
 }

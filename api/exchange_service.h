@@ -70,7 +70,10 @@ class ExchangeService final : public v1::Exchange::CallbackService {
   // The server's time for reads: the clock, never before the last stamp.
   Micros ReadNow() const { return sequencer_.ReadNow(); }
   // The limits the streams enforce (server_limits.h). Set before serving.
-  void set_limits(const ServerLimits& limits) { limits_ = limits; }
+  void set_limits(const ServerLimits& limits) {
+    limits_ = limits;
+    watchers_.set_max_buffered(limits.watch_buffer);
+  }
 
   // --- duijie.v1.Exchange ---------------------------------------------------
 

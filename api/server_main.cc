@@ -61,6 +61,10 @@ ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
 ABSL_FLAG(int32_t, max_batch, 10000,
           "most commands in one Submit request; a request over it fails "
           "whole (RESOURCE_EXHAUSTED), nothing applied");
+ABSL_FLAG(int32_t, watch_buffer, 10000,
+          "most matches queued for one WatchMatches stream; a client that "
+          "falls further behind is ended (RESOURCE_EXHAUSTED) and resumes "
+          "with after_match_id");
 ABSL_FLAG(bool, repair, false,
           "when the journal is corrupt (a bad record followed by good ones), "
           "truncate it at the damage, after logging what is lost, instead "
@@ -99,6 +103,7 @@ int main(int argc, char** argv) {
   options.limits.max_message_bytes =
       std::max(1, absl::GetFlag(FLAGS_max_message_bytes));
   options.limits.max_batch = std::max(1, absl::GetFlag(FLAGS_max_batch));
+  options.limits.watch_buffer = std::max(1, absl::GetFlag(FLAGS_watch_buffer));
   options.durability.engine_options.request_id_window =
       absl::ToInt64Microseconds(absl::GetFlag(FLAGS_request_id_window));
   absl::StatusOr<std::unique_ptr<duijie::DuijieServer>> server =

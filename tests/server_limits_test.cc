@@ -85,6 +85,38 @@ class LimitsTest : public ::testing::Test {
     }
   }
 
+  // A pledge that takes one whole CabbageOffer.
+  static v1::PostPledgeRequest CabbagePledge(const std::string& buyer) {
+    v1::PostPledgeRequest request;
+    v1::Pledge* pledge = request.mutable_pledge();
+    pledge->set_buyer_id(buyer);
+    pledge->set_buyer_city_code("410225");
+    pledge->set_buyer_kind(v1::CANTEEN);
+    pledge->set_product_code("vegetable");
+    pledge->set_quantity_kg(1000);
+    pledge->set_max_price_fen_per_kg(100);
+    pledge->mutable_expires_at()->set_seconds(kStartSeconds + 86400);
+    pledge->set_scope(v1::ANY);
+    return request;
+  }
+
+  // Makes `n` matches through Submit, `per_batch` a batch (an offer and
+  // the pledge that takes it whole, each).
+  void MakeMatches(int n, int per_batch = 500) {
+    for (int done = 0; done < n; done += per_batch) {
+      v1::SubmitRequest request;
+      for (int i = done; i < n && i < done + per_batch; ++i) {
+        *request.add_commands()->mutable_post_offer() = CabbageOffer("coop");
+        *request.add_commands()->mutable_post_pledge() =
+            CabbagePledge("canteen");
+      }
+      int replies = 0;
+      grpc::Status status = SubmitOnce(request, &replies);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      ASSERT_EQ(replies, 1);
+    }
+  }
+
   int OfferCount() {
     v1::ListOffersRequest request;
     request.set_page_size(1000);
@@ -199,6 +231,161 @@ TEST_F(LimitsTest, SubmitReplyOverMaxMessageBytesNamesTheLimit) {
   grpc::ClientContext context;
   ASSERT_TRUE(stub_->GetOffer(&context, get, &offer).ok());
   EXPECT_EQ(offer.status(), v1::CANCELLED);
+}
+
+// The client's receive window stays small (no BDP probing), so that a
+// client that does not read holds back the server's writes soon.
+grpc::ChannelArguments SmallWindow() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 << 10);
+  return args;
+}
+
+TEST_F(LimitsTest, WatcherThatFallsBehindIsEndedAndResumesWithoutGaps) {
+  ServerLimits limits;
+  limits.watch_buffer = 1000;
+  StartServer(limits, SmallWindow());
+  MakeMatches(1);
+  grpc::ClientContext slow_context;
+  slow_context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto slow = stub_->WatchMatches(&slow_context, v1::WatchMatchesRequest());
+  v1::Match match;
+  ASSERT_TRUE(slow->Read(&match));  // caught up: the stream is live
+  EXPECT_EQ(match.match_id(), 1u);
+
+  // A reader that keeps up sees every match; the slow one reads nothing
+  // while 10,000 matches are made (far more than the buffer and the
+  // transport's windows hold).
+  constexpr int kMatches = 10000;
+  std::atomic<uint64_t> fast_last{0};
+  grpc::ClientContext fast_context;
+  fast_context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  std::thread fast([&] {
+    auto reader = stub_->WatchMatches(&fast_context, v1::WatchMatchesRequest());
+    v1::Match m;
+    uint64_t expected = 1;
+    while (reader->Read(&m)) {
+      EXPECT_EQ(m.match_id(), expected);
+      expected = m.match_id() + 1;
+      fast_last = m.match_id();
+      if (m.match_id() == kMatches + 1) break;
+    }
+    fast_context.TryCancel();
+    while (reader->Read(&m)) {
+    }
+    reader->Finish();
+  });
+  MakeMatches(kMatches, 100);
+  fast.join();
+  EXPECT_EQ(fast_last.load(), uint64_t{kMatches} + 1);
+
+  // The slow reader gets what was in flight, in order, then the end.
+  uint64_t last = 1;
+  while (slow->Read(&match)) {
+    EXPECT_EQ(match.match_id(), last + 1);
+    last = match.match_id();
+  }
+  grpc::Status status = slow->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_TRUE(Contains(status.error_message(), "watch_buffer"))
+      << status.error_message();
+  EXPECT_LT(last, uint64_t{kMatches} + 1);
+
+  // Resuming after the last one received misses nothing.
+  grpc::ClientContext resume_context;
+  resume_context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  v1::WatchMatchesRequest resume;
+  resume.set_after_match_id(last);
+  auto reader = stub_->WatchMatches(&resume_context, resume);
+  while (last < uint64_t{kMatches} + 1 && reader->Read(&match)) {
+    ASSERT_EQ(match.match_id(), last + 1);
+    last = match.match_id();
+  }
+  EXPECT_EQ(last, uint64_t{kMatches} + 1);
+  resume_context.TryCancel();
+  while (reader->Read(&match)) {
+  }
+  reader->Finish();
+}
+
+// Figures, not limits: the time to make matches with many live watchers
+// whose clients read nothing, against none; and that they are ended.
+TEST_F(LimitsTest, WatchersThatDoNotReadLeaveTheWriterAlone) {
+  ServerLimits limits;
+  limits.watch_buffer = 1000;
+  StartServer(limits, SmallWindow());
+  MakeMatches(1);
+  const absl::Time alone_start = absl::Now();
+  MakeMatches(5000);
+  const absl::Duration alone = absl::Now() - alone_start;
+
+  constexpr int kWatchers = 200;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::Match>>> readers;
+  for (int i = 0; i < kWatchers; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    v1::WatchMatchesRequest request;
+    request.set_after_match_id(5001);
+    readers.push_back(stub_->WatchMatches(contexts.back().get(), request));
+  }
+  MakeMatches(1);  // each watcher's first match: they are live now
+  for (auto& reader : readers) {
+    v1::Match match;
+    ASSERT_TRUE(reader->Read(&match));
+  }
+  const absl::Time watched_start = absl::Now();
+  MakeMatches(5000);
+  const absl::Duration watched = absl::Now() - watched_start;
+  std::printf(
+      "5,000 matches through Submit: %s alone, %s with %d watchers that do "
+      "not read (watch_buffer %d)\n",
+      absl::FormatDuration(alone).c_str(),
+      absl::FormatDuration(watched).c_str(), kWatchers, limits.watch_buffer);
+  // 5,000 matches are far more than each buffer and the transport hold:
+  // every watcher is ended, and a client that reads now gets what was in
+  // flight, in order, then the end.
+  int ended = 0;
+  for (int i = 0; i < kWatchers; ++i) {
+    v1::Match match;
+    uint64_t last = 5002;
+    while (readers[i]->Read(&match)) {
+      EXPECT_EQ(match.match_id(), last + 1);
+      last = match.match_id();
+    }
+    grpc::Status status = readers[i]->Finish();
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+        Contains(status.error_message(), "watch_buffer")) {
+      ++ended;
+    }
+  }
+  EXPECT_EQ(ended, kWatchers);
+}
+
+TEST_F(LimitsTest, CancelledWatchersFreeTheirReactors) {
+  StartServer(ServerLimits());
+  MakeMatches(1);
+  for (int i = 0; i < 200; ++i) {
+    grpc::ClientContext context;
+    auto reader = stub_->WatchMatches(&context, v1::WatchMatchesRequest());
+    v1::Match match;
+    ASSERT_TRUE(reader->Read(&match));
+    context.TryCancel();
+    while (reader->Read(&match)) {
+    }
+    reader->Finish();
+  }
+  // The server sees the cancellations a little after the client.
+  for (int i = 0; i < 500 && WatchReactor::live_reactors() > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(WatchReactor::live_reactors(), 0);
 }
 
 }  // namespace
