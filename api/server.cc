@@ -11,6 +11,7 @@
 #include "api/demo_data.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
@@ -70,6 +71,9 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.limits.max_message_bytes);
   builder.SetMaxSendMessageSize(options.limits.max_message_bytes);
+  grpc::ResourceQuota quota("duijie-server");
+  quota.Resize(static_cast<size_t>(options.limits.max_memory_bytes));
+  builder.SetResourceQuota(quota);
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &server->port_);
   builder.RegisterService(server->service_.get());

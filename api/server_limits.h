@@ -23,6 +23,17 @@ struct ServerLimits {
   // RESOURCE_EXHAUSTED naming watch_buffer and resumes with
   // after_match_id; a slow reader never slows the writer.
   int watch_buffer = 10000;
+  // Reply bytes a Submit stream may hold unwritten (built, or expected of
+  // the batches it has read) before it stops reading requests: a client
+  // that sends without reading replies is held back by flow control
+  // instead of filling the server's memory. One batch is always read when
+  // nothing is outstanding, so a stream holds at most about this plus one
+  // reply.
+  int64_t submit_buffer_bytes = int64_t{8} << 20;
+  // Memory gRPC may use for its transports and calls (grpc::ResourceQuota):
+  // buffers shrink and new streams are refused under pressure rather than
+  // the process growing without bound.
+  int64_t max_memory_bytes = int64_t{1} << 30;
 };
 
 }  // namespace duijie

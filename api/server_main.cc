@@ -65,6 +65,12 @@ ABSL_FLAG(int32_t, watch_buffer, 10000,
           "most matches queued for one WatchMatches stream; a client that "
           "falls further behind is ended (RESOURCE_EXHAUSTED) and resumes "
           "with after_match_id");
+ABSL_FLAG(int64_t, submit_buffer_bytes, int64_t{8} << 20,
+          "reply bytes one Submit stream may hold unwritten before it stops "
+          "reading requests (back-pressure on a client that does not read)");
+ABSL_FLAG(int64_t, max_memory_bytes, int64_t{1} << 30,
+          "memory gRPC may use for connections and calls (a resource quota; "
+          "under pressure it shrinks buffers and refuses new streams)");
 ABSL_FLAG(bool, repair, false,
           "when the journal is corrupt (a bad record followed by good ones), "
           "truncate it at the damage, after logging what is lost, instead "
@@ -104,6 +110,10 @@ int main(int argc, char** argv) {
       std::max(1, absl::GetFlag(FLAGS_max_message_bytes));
   options.limits.max_batch = std::max(1, absl::GetFlag(FLAGS_max_batch));
   options.limits.watch_buffer = std::max(1, absl::GetFlag(FLAGS_watch_buffer));
+  options.limits.submit_buffer_bytes =
+      std::max<int64_t>(1, absl::GetFlag(FLAGS_submit_buffer_bytes));
+  options.limits.max_memory_bytes =
+      std::max<int64_t>(1 << 20, absl::GetFlag(FLAGS_max_memory_bytes));
   options.durability.engine_options.request_id_window =
       absl::ToInt64Microseconds(absl::GetFlag(FLAGS_request_id_window));
   absl::StatusOr<std::unique_ptr<duijie::DuijieServer>> server =

@@ -4,6 +4,8 @@
 #ifndef DUIJIE_API_SUBMIT_REACTOR_H_
 #define DUIJIE_API_SUBMIT_REACTOR_H_
 
+#include <cstdint>
+
 #include "api/command_sequencer.h"
 #include "api/server_limits.h"
 #include "duijie/v1/exchange.grpc.pb.h"
@@ -13,9 +15,14 @@ namespace duijie {
 // A reactor for one Submit stream, which deletes itself when done.
 // `sequencer` is not owned and must outlive it. A request of more than
 // limits.max_batch commands ends the stream with RESOURCE_EXHAUSTED, none
-// of them applied.
+// of them applied. While the stream's unwritten replies reach
+// limits.submit_buffer_bytes it reads no more requests.
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>*
 NewSubmitReactor(CommandSequencer* sequencer, const ServerLimits& limits);
+
+// Submit reactors alive now, in this process (for tests: a cancelled
+// stream must free its reactor).
+int64_t LiveSubmitReactors();
 
 }  // namespace duijie
 

@@ -3,8 +3,11 @@
 // limit low, goes over it and checks the call fails with RESOURCE_EXHAUSTED
 // naming the limit and that nothing changed; then that the server still
 // serves.
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,6 +17,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/server.h"
+#include "api/submit_reactor.h"
+#include "api/watch_reactor.h"
 #include "duijie/v1/exchange.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -115,6 +120,17 @@ class LimitsTest : public ::testing::Test {
       ASSERT_TRUE(status.ok()) << status.error_message();
       ASSERT_EQ(replies, 1);
     }
+  }
+
+  // Open cabbage offers, read through GetBook.
+  int64_t OpenCabbageOffers() {
+    v1::GetBookRequest request;
+    request.set_product_code_prefix("vegetable.cabbage");
+    v1::GetBookResponse response;
+    grpc::ClientContext context;
+    EXPECT_TRUE(stub_->GetBook(&context, request, &response).ok());
+    return response.lines_size() == 1 ? response.lines(0).open_offer_count()
+                                      : 0;
   }
 
   int OfferCount() {
@@ -278,7 +294,14 @@ TEST_F(LimitsTest, WatcherThatFallsBehindIsEndedAndResumesWithoutGaps) {
     }
     reader->Finish();
   });
-  MakeMatches(kMatches, 100);
+  // 50 matches a batch, each batch once the fast reader has the last one:
+  // it keeps up by construction, however loaded the machine.
+  for (int made = 1; made < kMatches + 1; made += 50) {
+    MakeMatches(50);
+    while (fast_last.load() < static_cast<uint64_t>(made + 50)) {
+      absl::SleepFor(absl::Microseconds(200));
+    }
+  }
   fast.join();
   EXPECT_EQ(fast_last.load(), uint64_t{kMatches} + 1);
 
@@ -366,6 +389,100 @@ TEST_F(LimitsTest, WatchersThatDoNotReadLeaveTheWriterAlone) {
     }
   }
   EXPECT_EQ(ended, kWatchers);
+}
+
+// Resident memory of this process, in bytes (from /proc/self/statm).
+int64_t ResidentBytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  long pages = 0, resident = 0;
+  const int n = std::fscanf(f, "%ld %ld", &pages, &resident);
+  std::fclose(f);
+  return n == 2 ? int64_t{resident} * sysconf(_SC_PAGESIZE) : 0;
+}
+
+TEST_F(LimitsTest, SubmitClientThatDoesNotReadRepliesIsHeldBack) {
+  ServerLimits limits;
+  limits.submit_buffer_bytes = 64 << 10;
+  StartServer(limits, SmallWindow());
+  // 40 batches of 200 offers: each reply is about 20 KB, so the server
+  // may read about three batches past what the transport takes, where
+  // reading up to 16 batches ahead would apply 3,200 offers or more.
+  constexpr int kBatches = 40;
+  constexpr int kPerBatch = 200;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto stream = stub_->Submit(&context);
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int b = 0; b < kBatches; ++b) {
+      v1::SubmitRequest request;
+      for (int i = 0; i < kPerBatch; ++i) {
+        *request.add_commands()->mutable_post_offer() = CabbageOffer("coop");
+      }
+      if (!stream->Write(request)) break;
+      ++written;
+    }
+  });
+  // Wait until the server stops taking batches.
+  int64_t applied = -1;
+  for (int stable = 0; stable < 5;) {
+    absl::SleepFor(absl::Milliseconds(100));
+    const int64_t now = OpenCabbageOffers();
+    stable = now == applied ? stable + 1 : 0;
+    applied = now;
+  }
+  std::printf(
+      "a client that does not read: %lld offers applied of %d sent, "
+      "%d batches written by the client\n",
+      static_cast<long long>(applied), kBatches * kPerBatch, written.load());
+  EXPECT_GE(applied, kPerBatch);
+  EXPECT_LE(applied, 10 * kPerBatch);
+  // Once the client reads, everything goes through.
+  v1::SubmitResponse response;
+  int replies = 0;
+  while (replies < kBatches && stream->Read(&response)) ++replies;
+  writer.join();
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(replies, kBatches);
+  EXPECT_EQ(OpenCabbageOffers(), kBatches * kPerBatch);
+}
+
+TEST_F(LimitsTest, StreamsOpenedAndResetFreeTheirReactors) {
+  StartServer(ServerLimits());
+  MakeMatches(1);
+  // DUIJIE_RESET_STREAMS=N for a larger run (figures).
+  const char* env = std::getenv("DUIJIE_RESET_STREAMS");
+  const int kStreams = env != nullptr ? std::atoi(env) : 3000;
+  const int64_t rss_before = ResidentBytes();
+  for (int i = 0; i < kStreams; ++i) {
+    grpc::ClientContext submit_context;
+    auto submit = stub_->Submit(&submit_context);
+    grpc::ClientContext watch_context;
+    auto watch = stub_->WatchMatches(&watch_context, v1::WatchMatchesRequest());
+    v1::Match match;
+    ASSERT_TRUE(watch->Read(&match));
+    submit_context.TryCancel();
+    watch_context.TryCancel();
+    while (watch->Read(&match)) {
+    }
+    watch->Finish();
+    submit->Finish();
+  }
+  // The server sees the cancellations a little after the client.
+  for (int i = 0; i < 500 && (WatchReactor::live_reactors() > 0 ||
+                              LiveSubmitReactors() > 0);
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(WatchReactor::live_reactors(), 0);
+  EXPECT_EQ(LiveSubmitReactors(), 0);
+  std::printf(
+      "%d Submit and %d WatchMatches streams opened and reset: "
+      "resident memory %+lld KiB (client and server)\n",
+      kStreams, kStreams,
+      static_cast<long long>((ResidentBytes() - rss_before) >> 10));
 }
 
 TEST_F(LimitsTest, CancelledWatchersFreeTheirReactors) {
