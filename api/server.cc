@@ -39,6 +39,9 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   absl::StatusOr<std::pair<std::string, int>> host_port =
       SplitHostPort(options.listen);
   if (!host_port.ok()) return host_port.status();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
 
   auto server = absl::WrapUnique(new DuijieServer());
   ExchangeServiceOptions service_options;
@@ -74,8 +77,7 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   grpc::ResourceQuota quota("duijie-server");
   quota.Resize(static_cast<size_t>(options.limits.max_memory_bytes));
   builder.SetResourceQuota(quota);
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.AddListeningPort(options.listen, *credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->admin_.get());
   server->server_ = builder.BuildAndStart();
@@ -83,7 +85,10 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
     server->server_.reset();
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", options.listen,
-        ": the address is in use or not available on this machine"));
+        ": the address is in use or not available on this machine",
+        options.tls.enabled()
+            ? ", or the TLS certificate and key are not a valid pair"
+            : ""));
   }
   server->address_ = absl::StrCat(host_port->first, ":", server->port_);
   // A durable server loads the demo data only into a fresh directory: once

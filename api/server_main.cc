@@ -75,6 +75,13 @@ ABSL_FLAG(int64_t, submit_buffer_bytes, int64_t{8} << 20,
 ABSL_FLAG(int64_t, max_memory_bytes, int64_t{1} << 30,
           "memory gRPC may use for connections and calls (a resource quota; "
           "under pressure it shrinks buffers and refuses new streams)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve TLS (with --tls_key); empty: "
+          "plaintext");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: require every client to present a certificate "
+          "that chains to it (mutual TLS; needs --tls_cert)");
 ABSL_FLAG(bool, repair, false,
           "when the journal is corrupt (a bad record followed by good ones), "
           "truncate it at the damage, after logging what is lost, instead "
@@ -144,6 +151,9 @@ int main(int argc, char** argv) {
   options.durability.segment_bytes =
       std::max<uint64_t>(1, absl::GetFlag(FLAGS_journal_segment_mb)) << 20;
   options.durability.repair = absl::GetFlag(FLAGS_repair);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.limits.max_message_bytes =
       std::max(1, absl::GetFlag(FLAGS_max_message_bytes));
   options.limits.max_batch = std::max(1, absl::GetFlag(FLAGS_max_batch));
@@ -196,6 +206,19 @@ int main(int argc, char** argv) {
                  "offers, %d pledges, %d matches (%d already loaded)\n",
                  demo->regions, demo->pairings, demo->offers, demo->pledges,
                  demo->matches, demo->replayed);
+  }
+  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  if (!options.tls.enabled() && !duijie::IsLoopbackHost(host)) {
+    std::fprintf(stderr,
+                 "duijie-server: WARNING: serving plaintext on %s, which is "
+                 "not a loopback address: anyone on the network can read and "
+                 "forge calls; serve TLS with --tls_cert and --tls_key\n",
+                 options.listen.c_str());
+  } else if (options.tls.enabled()) {
+    std::fprintf(stderr, "duijie-server: TLS%s\n",
+                 options.tls.client_ca_file.empty()
+                     ? ""
+                     : ", clients must present a certificate (mutual TLS)");
   }
   std::printf("duijie-server listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);

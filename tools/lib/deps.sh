@@ -7,6 +7,7 @@ DUIJIE_PACKAGES=(
   build-essential cmake pkg-config
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  openssl
 )
 
 # Prints the packages of DUIJIE_PACKAGES that dpkg does not list as installed.
