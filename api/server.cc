@@ -1,6 +1,10 @@
 // DuijieServer: see server.h.
 #include "api/server.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <utility>
 
@@ -8,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "api/accept_guard.h"
 #include "api/demo_data.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -30,6 +35,19 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(
         "listen: want host:port (e.g. 127.0.0.1:50051), got \"", listen, "\""));
   }
   return std::make_pair(listen.substr(0, colon), port);
+}
+
+// The descriptor number from which accepted connections are shed: the
+// soft RLIMIT_NOFILE less `reserve` (a quarter of the limit when that is
+// less).
+int DescriptorCap(int reserve) {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 ||
+      limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > INT_MAX) {
+    return INT_MAX;
+  }
+  const int soft = static_cast<int>(limit.rlim_cur);
+  return soft - std::min(std::max(reserve, 0), soft / 4);
 }
 
 }  // namespace
@@ -74,6 +92,19 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.limits.max_message_bytes);
   builder.SetMaxSendMessageSize(options.limits.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             options.limits.max_concurrent_streams);
+  if (options.limits.max_connection_idle_ms > 0) {
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+        static_cast<int>(
+            std::min<int64_t>(options.limits.max_connection_idle_ms, INT_MAX)));
+  }
+  builder.AddChannelArgument(
+      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      static_cast<int>(
+          std::min<int64_t>(options.limits.handshake_timeout_ms, INT_MAX)));
+  SetAcceptDescriptorCap(DescriptorCap(options.limits.fd_reserve));
   grpc::ResourceQuota quota("duijie-server");
   quota.Resize(static_cast<size_t>(options.limits.max_memory_bytes));
   builder.SetResourceQuota(quota);

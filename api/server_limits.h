@@ -34,6 +34,19 @@ struct ServerLimits {
   // buffers shrink and new streams are refused under pressure rather than
   // the process growing without bound.
   int64_t max_memory_bytes = int64_t{1} << 30;
+  // Descriptors kept free of connections (for the journal, snapshots and
+  // gRPC's own): connections that would use them are closed at once
+  // (accept_guard.h). A quarter of RLIMIT_NOFILE when that is less.
+  int fd_reserve = 256;
+  // Most concurrent streams (calls) on one HTTP/2 connection.
+  int max_concurrent_streams = 1000;
+  // A connection with no call for this long is closed (GOAWAY; clients
+  // reconnect on their next call). 0: never.
+  int64_t max_connection_idle_ms = 10 * 60 * 1000;
+  // A connection that has not finished its HTTP/2 (and TLS) handshake
+  // this long after it was accepted is closed: idle sockets do not hold
+  // descriptors for long.
+  int64_t handshake_timeout_ms = 10 * 1000;
 };
 
 }  // namespace duijie

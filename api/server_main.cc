@@ -16,6 +16,7 @@
 // on).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,6 +76,18 @@ ABSL_FLAG(int64_t, submit_buffer_bytes, int64_t{8} << 20,
 ABSL_FLAG(int64_t, max_memory_bytes, int64_t{1} << 30,
           "memory gRPC may use for connections and calls (a resource quota; "
           "under pressure it shrinks buffers and refuses new streams)");
+ABSL_FLAG(int32_t, fd_reserve, 256,
+          "descriptors kept free of connections (a quarter of the limit when "
+          "less); connections past that are closed at once. The descriptor "
+          "limit is raised to its hard limit at start");
+ABSL_FLAG(int32_t, max_concurrent_streams, 1000,
+          "most concurrent calls on one connection");
+ABSL_FLAG(absl::Duration, max_connection_idle, absl::Minutes(10),
+          "close a connection that has had no call for this long (clients "
+          "reconnect on their next call); 0: never");
+ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(10),
+          "close a connection that has not completed its handshake this long "
+          "after it was accepted (idle sockets)");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain: serve TLS (with --tls_key); empty: "
           "plaintext");
@@ -127,6 +140,13 @@ int main(int argc, char** argv) {
       "Usage: duijie-server [--listen=127.0.0.1:50051] [--demo] "
       "[--data_dir=DIR [--fsync=false] [--snapshot_every=N] [--repair]]");
   absl::ParseCommandLine(argc, argv);
+  // Each connection holds a descriptor: take all the system allows (the
+  // soft limit is often 1024 where the hard one is far higher).
+  if (rlimit limit; getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+                    limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
   // Debian's Abseil is built without NDEBUG, so every absl::Mutex (gRPC's
   // included) would keep lock-order graphs for deadlock detection, about
   // 1.5 us of every unary call. Off, as in the echo baseline.
@@ -151,6 +171,13 @@ int main(int argc, char** argv) {
   options.durability.segment_bytes =
       std::max<uint64_t>(1, absl::GetFlag(FLAGS_journal_segment_mb)) << 20;
   options.durability.repair = absl::GetFlag(FLAGS_repair);
+  options.limits.fd_reserve = std::max(0, absl::GetFlag(FLAGS_fd_reserve));
+  options.limits.max_concurrent_streams =
+      std::max(1, absl::GetFlag(FLAGS_max_concurrent_streams));
+  options.limits.max_connection_idle_ms = std::max<int64_t>(
+      0, absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_max_connection_idle)));
+  options.limits.handshake_timeout_ms = std::max<int64_t>(
+      1, absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_handshake_timeout)));
   options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
   options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
