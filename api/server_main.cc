@@ -106,14 +106,18 @@ namespace {
 // fork copies the page tables: on a VM about 10 ms per 100 MB of heap in
 // 4 KiB pages, 50x less in 2 MiB ones. glibc's malloc asks for transparent
 // huge pages only when told at start (GLIBC_TUNABLES), so the server sets
-// that and executes itself again, once. GLIBC_TUNABLES naming
+// that and executes itself again, once (DUIJIE_REEXECUTED marks the
+// second run, should the loader drop the setting). GLIBC_TUNABLES naming
 // glibc.malloc.hugetlb (e.g. =0) keeps the caller's choice.
 void ReexecWithHugePageHeap(char** argv) {
   const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables != nullptr &&
-      std::strstr(tunables, "glibc.malloc.hugetlb") != nullptr) {
+  if ((tunables != nullptr &&
+       std::strstr(tunables, "glibc.malloc.hugetlb") != nullptr) ||
+      std::getenv("DUIJIE_REEXECUTED") != nullptr) {
+    unsetenv("DUIJIE_REEXECUTED");
     return;
   }
+  setenv("DUIJIE_REEXECUTED", "1", 1);
   const std::string value =
       tunables == nullptr || *tunables == '\0'
           ? std::string("glibc.malloc.hugetlb=1")
@@ -121,6 +125,7 @@ void ReexecWithHugePageHeap(char** argv) {
   setenv("GLIBC_TUNABLES", value.c_str(), 1);
   execv("/proc/self/exe", argv);
   // Could not: go on as we are (forks pause the writer longer).
+  unsetenv("DUIJIE_REEXECUTED");
 }
 
 }  // namespace

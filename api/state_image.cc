@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,9 +48,7 @@ size_t ReadUpTo(int fd, char* data, size_t size) {
 // the machines we run on: the parent is the same process image) and the
 // bytes, and exits without running anything of the parent's (no atexit
 // handlers, no destructors, no stdio flush).
-[[noreturn]] void ChildMain(const Engine& engine, int fd, pid_t parent) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(3);  // the parent died before prctl
+[[noreturn]] void ChildMain(const Engine& engine, int fd) {
   const std::string state = engine.SaveState();
   const uint64_t size = state.size();
   const bool ok =
@@ -68,12 +65,11 @@ absl::StatusOr<StateImage> StateImage::Capture(const Engine& engine) {
     return absl::InternalError(
         absl::StrCat("state image: pipe: ", std::strerror(errno)));
   }
-  const pid_t parent = getpid();
   const absl::Time start = absl::Now();
   const pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
-    ChildMain(engine, fds[1], parent);
+    ChildMain(engine, fds[1]);
   }
   const absl::Duration fork_time = absl::Now() - start;
   const int fork_errno = errno;

@@ -12,8 +12,9 @@
 // kernel, so memory grows by at most what changes while the child runs.
 //
 // The child runs only Engine::SaveState (no locks: the writer that owns the
-// engine is the thread that forked), then write(2) and _exit(2); it dies
-// with the parent (PR_SET_PDEATHSIG).
+// engine is the thread that forked), then write(2) and _exit(2). Should
+// the parent die first, the child's write fails on the closed pipe and it
+// exits.
 #ifndef DUIJIE_API_STATE_IMAGE_H_
 #define DUIJIE_API_STATE_IMAGE_H_
 

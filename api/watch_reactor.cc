@@ -84,6 +84,7 @@ void WatchHub::Leave(const WatchReactor* watcher) {
 
 void WatchHub::Shutdown() {
   absl::MutexLock lock(&mu_);
+  if (!shutting_down_) final_published_ = published_;
   shutting_down_ = true;
 }
 
@@ -108,7 +109,12 @@ void WatchHub::FanOutLoop() {
         if (shutting_down_) return;
         continue;
       }
-      if (published_ <= fanned_) {
+      // Shutting down, the streams get what was published until then (the
+      // writer may go on a little, and must not keep them open).
+      const uint64_t target =
+          shutting_down_ ? std::min(published_, final_published_)
+                         : published_;
+      if (target <= fanned_) {
         // Shutting down, and every live stream has had every match.
         watchers.clear();
         for (auto& [key, watcher] : live_) watchers.push_back(watcher);
@@ -116,7 +122,7 @@ void WatchHub::FanOutLoop() {
         break;
       }
       from = fanned_;
-      to = published_;
+      to = target;
     }
     chunk.clear();
     uint64_t last = to;

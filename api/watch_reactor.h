@@ -82,6 +82,7 @@ class WatchHub {
   uint64_t fanned_ ABSL_GUARDED_BY(mu_) = 0;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t final_published_ ABSL_GUARDED_BY(mu_) = 0;  // at Shutdown
   absl::flat_hash_map<const WatchReactor*, std::shared_ptr<WatchReactor>> live_
       ABSL_GUARDED_BY(mu_);
 };

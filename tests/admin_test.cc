@@ -138,7 +138,9 @@ TEST_F(AdminTest, StateHashIsTheEnginesOwn) {
   StartServer(/*durable=*/false);
   Post(300, 120);
   v1::GetStateHashResponse response;
-  ASSERT_TRUE(StateHash(&response).ok());
+  grpc::Status status = StateHash(&response);
+  ASSERT_TRUE(status.ok()) << status.error_code() << " "
+                           << status.error_message();
   // Nothing applies commands now: the engine may be read directly.
   EXPECT_EQ(response.state_hash(), server_->engine()->StateHash());
   EXPECT_EQ(response.last_match_id(), 120u);
