@@ -112,8 +112,7 @@ void WatchHub::FanOutLoop() {
       // Shutting down, the streams get what was published until then (the
       // writer may go on a little, and must not keep them open).
       const uint64_t target =
-          shutting_down_ ? std::min(published_, final_published_)
-                         : published_;
+          shutting_down_ ? std::min(published_, final_published_) : published_;
       if (target <= fanned_) {
         // Shutting down, and every live stream has had every match.
         watchers.clear();
