@@ -1,14 +1,30 @@
 // The duijie.v1.Admin service. See admin_service.h.
 #include "api/admin_service.h"
 
+#include <memory>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_format.h"
 #include "api/convert.h"
 #include "api/key_convert.h"
 #include "api/snapshot.h"
+#include "api/state_image.h"
 
 namespace duijie {
+namespace {
+
+grpc::Status ToStatus(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+void SetHash(uint64_t hash, v1::GetStateHashResponse* response) {
+  response->set_state_hash(hash);
+  response->set_state_hash_hex(absl::StrFormat("%016x", hash));
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* AdminService::CreateKey(
     grpc::CallbackServerContext* context, const v1::CreateKeyRequest* request,
@@ -115,15 +131,25 @@ grpc::ServerUnaryReactor* AdminService::GetStateHash(
     reactor->Finish(ToGrpcStatus(who.status()));
     return reactor;
   }
-  const bool queued = exchange_->RunOnWriter([this, reactor, response] {
-    const uint64_t hash = engine_->StateHash();
-    response->set_state_hash(hash);
-    response->set_state_hash_hex(absl::StrFormat("%016x", hash));
-    response->set_last_match_id(engine_->last_match_id());
-    response->set_offer_count(engine_->offer_count());
-    response->set_pledge_count(engine_->pledge_count());
+  hashes_.Request([reactor, response](const HashResult& result) {
+    if (!result.ok()) {
+      reactor->Finish(ToStatus(result.status()));
+      return;
+    }
+    *response = *result;
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+void AdminService::StartHash(Coalescer<HashResult>::Finish finish) {
+  const bool queued = exchange_->RunOnWriter([this, finish] {
+    v1::GetStateHashResponse response;
+    response.set_last_match_id(engine_->last_match_id());
+    response.set_offer_count(engine_->offer_count());
+    response.set_pledge_count(engine_->pledge_count());
     if (store_ != nullptr) {
-      v1::JournalStatus* journal = response->mutable_journal();
+      v1::JournalStatus* journal = response.mutable_journal();
       const JournalStats stats = store_->stats();
       journal->set_durable(true);
       journal->set_position(store_->position());
@@ -135,13 +161,26 @@ grpc::ServerUnaryReactor* AdminService::GetStateHash(
       journal->set_bytes(stats.bytes);
       journal->set_fsync(store_->options().fsync);
     }
-    reactor->Finish(grpc::Status::OK);
+    absl::StatusOr<StateImage> image = StateImage::Capture(*engine_);
+    if (!image.ok()) {
+      // No fork (out of processes or memory): hash here, pausing the
+      // writer, rather than fail.
+      SetHash(engine_->StateHash(), &response);
+      finish(std::move(response));
+      return;
+    }
+    auto shared = std::make_shared<StateImage>(*std::move(image));
+    hasher_.Post([shared, response = std::move(response), finish]() mutable {
+      absl::StatusOr<std::string> state = shared->Read();
+      if (!state.ok()) {
+        finish(state.status());
+        return;
+      }
+      SetHash(Engine::HashState(*state), &response);
+      finish(std::move(response));
+    });
   });
-  if (!queued) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
-  }
-  return reactor;
+  if (!queued) finish(absl::UnavailableError("server shutting down"));
 }
 
 grpc::ServerUnaryReactor* AdminService::Snapshot(
@@ -160,23 +199,22 @@ grpc::ServerUnaryReactor* AdminService::Snapshot(
         "the server runs in memory (--data_dir=\"\"): nothing to snapshot"));
     return reactor;
   }
-  const bool queued = exchange_->RunOnWriter([this, reactor, response] {
-    absl::StatusOr<uint64_t> seq = store_->SnapshotNow();
+  snapshots_.Request([reactor, response](const SnapshotResult& seq) {
     if (!seq.ok()) {
-      reactor->Finish(
-          grpc::Status(static_cast<grpc::StatusCode>(seq.status().code()),
-                       std::string(seq.status().message())));
+      reactor->Finish(ToStatus(seq.status()));
       return;
     }
     response->set_position(*seq);
     response->set_file(SnapshotFileName(*seq));
     reactor->Finish(grpc::Status::OK);
   });
-  if (!queued) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
-  }
   return reactor;
+}
+
+void AdminService::StartSnapshot(Coalescer<SnapshotResult>::Finish finish) {
+  const bool queued =
+      exchange_->RunOnWriter([this, finish] { store_->StartSnapshot(finish); });
+  if (!queued) finish(absl::UnavailableError("server shutting down"));
 }
 
 }  // namespace duijie

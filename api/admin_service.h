@@ -2,16 +2,24 @@
 // Exchange, all for ADMIN keys only: API keys (CreateKey, ListKeys,
 // RevokeKey: commands through the Exchange's pipeline, and the
 // authenticator updated as soon as one applies), the state hash with the
-// journal position, and forcing a snapshot. The hash and the snapshot run
-// on the Exchange's writer thread between groups
+// journal position, and forcing a snapshot. The hash and the snapshot take
+// the state on the Exchange's writer thread between groups
 // (ExchangeService::RunOnWriter), so what they see matches the journal's
-// position exactly; computing the hash serializes the engine, which pauses
-// the writer for that long.
+// position exactly, but only as a copy-on-write image (state_image.h): the
+// writer pauses for a fork(), and the state is serialized, hashed or
+// written elsewhere. Each runs once at a time; the callers that ask while a
+// run is in flight share the next run (coalescer.h), so callers in a loop
+// cannot queue work on the writer.
 #ifndef DUIJIE_API_ADMIN_SERVICE_H_
 #define DUIJIE_API_ADMIN_SERVICE_H_
 
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "api/coalescer.h"
 #include "api/durable_store.h"
 #include "api/exchange_service.h"
+#include "api/task_thread.h"
 #include "duijie/v1/admin.grpc.pb.h"
 #include "engine/engine.h"
 
@@ -42,9 +50,24 @@ class AdminService final : public v1::Admin::CallbackService {
                                      v1::SnapshotResponse* response) override;
 
  private:
+  using HashResult = absl::StatusOr<v1::GetStateHashResponse>;
+  using SnapshotResult = absl::StatusOr<uint64_t>;
+  // One run of each (see Coalescer).
+  void StartHash(Coalescer<HashResult>::Finish finish);
+  void StartSnapshot(Coalescer<SnapshotResult>::Finish finish);
+
   ExchangeService* const exchange_;
   Engine* const engine_;
   DurableStore* const store_;
+  Coalescer<HashResult> hashes_{
+      [this](Coalescer<HashResult>::Finish f) { StartHash(std::move(f)); }};
+  Coalescer<SnapshotResult> snapshots_{
+      [this](Coalescer<SnapshotResult>::Finish f) {
+        StartSnapshot(std::move(f));
+      }};
+  // Reads the images and hashes them; declared last, so it is joined
+  // before the coalescers its tasks answer go.
+  TaskThread hasher_;
 };
 
 }  // namespace duijie

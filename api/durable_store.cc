@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -13,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "api/journal_format.h"
 #include "api/recovery.h"
+#include "api/state_image.h"
 
 namespace duijie {
 namespace {
@@ -318,7 +320,43 @@ void DurableStore::MaybeSnapshot() {
   if (!by_count && !by_time) return;
   scheduled_seq_ = position;
   scheduled_at_ = absl::Now();
-  snapshotter_->Start(position, engine_->SaveState());
+  snapshotter_->Start(position, CaptureState());
+}
+
+Snapshotter::StateSource DurableStore::CaptureState() {
+  absl::StatusOr<StateImage> image = StateImage::Capture(*engine_);
+  if (!image.ok()) {
+    Log(absl::StrCat(image.status().message(),
+                     "; serializing on the writer thread instead"));
+    auto state = std::make_shared<std::string>(engine_->SaveState());
+    return
+        [state]() -> absl::StatusOr<std::string> { return std::move(*state); };
+  }
+  auto shared = std::make_shared<StateImage>(*std::move(image));
+  return [shared] { return shared->Read(); };
+}
+
+void DurableStore::StartSnapshot(
+    std::function<void(absl::StatusOr<uint64_t>)> done) {
+  if (closed_) {
+    done(absl::FailedPreconditionError("data directory closed"));
+    return;
+  }
+  const uint64_t position = journal_->last_seq();
+  if (snapshot_seq() == position) {
+    done(position);
+    return;
+  }
+  scheduled_seq_ = position;
+  scheduled_at_ = absl::Now();
+  snapshotter_->Start(position, CaptureState(),
+                      [position, done = std::move(done)](absl::Status status) {
+                        if (status.ok()) {
+                          done(position);
+                        } else {
+                          done(status);
+                        }
+                      });
 }
 
 absl::StatusOr<uint64_t> DurableStore::SnapshotNow() {

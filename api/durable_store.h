@@ -121,9 +121,15 @@ class DurableStore final : public Journal {
   void AfterGroup() override { MaybeSnapshot(); }
 
   // Between groups, on the writer thread: starts a snapshot when one is
-  // due. The engine is serialized here (the pause); the file is written on
-  // the snapshot thread.
+  // due. The engine is imaged here (fork: the pause, state_image.h); it is
+  // serialized by the child and the file written on the snapshot thread.
   void MaybeSnapshot();
+  // Between groups, on the writer thread: starts a snapshot at the current
+  // position as MaybeSnapshot does, due or not, and returns at once;
+  // `done` runs with its seq once it is durable (on the snapshot thread),
+  // or with the error. A position already snapshotted is not written
+  // again (`done` runs here).
+  void StartSnapshot(std::function<void(absl::StatusOr<uint64_t>)> done);
   // Takes a snapshot at the current position and waits until it is
   // durable; returns its seq. Writer thread, or while nothing applies
   // commands. A position already snapshotted is not written again.
@@ -151,6 +157,9 @@ class DurableStore final : public Journal {
   absl::Status LoadNewestSnapshot(const std::vector<uint64_t>& snapshots);
   absl::Status ReplayJournal(std::vector<uint64_t> segments);
   void Log(absl::string_view line) const;
+  // The engine's state for a snapshot: a forked image read on the
+  // snapshot thread, or (when fork fails) serialized here.
+  Snapshotter::StateSource CaptureState();
 
   DurabilityOptions options_;
   std::unique_ptr<FileLock> lock_;

@@ -121,13 +121,13 @@ absl::Status NarrowToOwnMatches(const Authenticator::Identity& who,
 
 namespace {
 
-// The options with the watch streams woken at each publication (after the
+// The options with the watch hub told of each publication (after the
 // caller's own on_published, if any).
 SequencerOptions WithPublish(SequencerOptions options, WatchHub* watchers) {
   options.on_published = [watchers, also = std::move(options.on_published)](
                              uint64_t last_match_id) {
     if (also) also(last_match_id);
-    watchers->WakeAll();
+    watchers->Publish(last_match_id);
   };
   return options;
 }
@@ -530,9 +530,9 @@ ExchangeService::ParsedSubmit(grpc::CallbackServerContext* context) {
   absl::StatusOr<Authenticator::StreamSlot> slot =
       who.ok() ? auth_->OpenStream(*who) : who.status();
   if (!slot.ok()) return NewRefusedSubmitReactor(ToGrpcStatus(slot.status()));
-  return NewSubmitReactor(
-      &sequencer_, std::make_unique<SubmitAdmission>(auth_, *std::move(who),
-                                                     *std::move(slot)));
+  return NewSubmitReactor(&sequencer_, limits_,
+                          std::make_unique<SubmitAdmission>(
+                              auth_, *std::move(who), *std::move(slot)));
 }
 
 }  // namespace duijie

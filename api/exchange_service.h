@@ -34,6 +34,7 @@
 #include "api/authenticator.h"
 #include "api/command_sequencer.h"
 #include "api/parsing_service.h"
+#include "api/server_limits.h"
 #include "api/submit_reactor.h"
 #include "api/watch_reactor.h"
 #include "duijie/v1/exchange.grpc.pb.h"
@@ -86,6 +87,11 @@ class ExchangeService final : public ParsingExchangeService {
   void Stop() { sequencer_.Stop(); }
   // The server's time for reads: the clock, never before the last stamp.
   Micros ReadNow() const { return sequencer_.ReadNow(); }
+  // The limits the streams enforce (server_limits.h). Set before serving.
+  void set_limits(const ServerLimits& limits) {
+    limits_ = limits;
+    watchers_.set_max_buffered(limits.watch_buffer);
+  }
 
   // Authenticates the call and admits it by `access` (role, then one token
   // of the key's rate unless `take_token` is false); UNAUTHENTICATED,
@@ -194,6 +200,7 @@ class ExchangeService final : public ParsingExchangeService {
 
   std::unique_ptr<Authenticator> own_auth_;  // when none was given
   Authenticator* const auth_;
+  ServerLimits limits_;
   WatchHub watchers_;
   CommandSequencer sequencer_;
 };

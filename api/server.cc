@@ -1,6 +1,10 @@
 // DuijieServer: see server.h.
 #include "api/server.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <utility>
 
@@ -8,17 +12,16 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "api/accept_guard.h"
 #include "api/demo_data.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
 namespace duijie {
 namespace {
-
-// Largest request the server accepts: a full Submit batch with room.
-constexpr int kMaxReceiveBytes = 64 << 20;
 
 // Splits "host:port" (host may be "[v6]"); INVALID_ARGUMENT if malformed.
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(
@@ -34,6 +37,19 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(
   return std::make_pair(listen.substr(0, colon), port);
 }
 
+// The descriptor number from which accepted connections are shed: the
+// soft RLIMIT_NOFILE less `reserve` (a quarter of the limit when that is
+// less).
+int DescriptorCap(int reserve) {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 ||
+      limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > INT_MAX) {
+    return INT_MAX;
+  }
+  const int soft = static_cast<int>(limit.rlim_cur);
+  return soft - std::min(std::max(reserve, 0), soft / 4);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
@@ -41,6 +57,9 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   absl::StatusOr<std::pair<std::string, int>> host_port =
       SplitHostPort(options.listen);
   if (!host_port.ok()) return host_port.status();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
 
   auto server = absl::WrapUnique(new DuijieServer());
   ExchangeServiceOptions service_options;
@@ -66,6 +85,7 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   server->auth_->LoadKeys(*server->engine_);
   server->service_ = std::make_unique<ExchangeService>(
       server->engine_, service_options, server->auth_.get());
+  server->service_->set_limits(options.limits);
   server->admin_ = std::make_unique<AdminService>(
       server->service_.get(), server->engine_, server->store_.get());
   grpc::EnableDefaultHealthCheckService(true);
@@ -74,9 +94,25 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   // gRPC sets SO_REUSEPORT by default, which would let a second server
   // share a busy port silently; a busy port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(kMaxReceiveBytes);
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.SetMaxReceiveMessageSize(options.limits.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.limits.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             options.limits.max_concurrent_streams);
+  if (options.limits.max_connection_idle_ms > 0) {
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+        static_cast<int>(
+            std::min<int64_t>(options.limits.max_connection_idle_ms, INT_MAX)));
+  }
+  builder.AddChannelArgument(
+      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      static_cast<int>(
+          std::min<int64_t>(options.limits.handshake_timeout_ms, INT_MAX)));
+  SetAcceptDescriptorCap(DescriptorCap(options.limits.fd_reserve));
+  grpc::ResourceQuota quota("duijie-server");
+  quota.Resize(static_cast<size_t>(options.limits.max_memory_bytes));
+  builder.SetResourceQuota(quota);
+  builder.AddListeningPort(options.listen, *credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->admin_.get());
   server->server_ = builder.BuildAndStart();
@@ -84,7 +120,10 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
     server->server_.reset();
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", options.listen,
-        ": the address is in use or not available on this machine"));
+        ": the address is in use or not available on this machine",
+        options.tls.enabled()
+            ? ", or the TLS certificate and key are not a valid pair"
+            : ""));
   }
   server->address_ = absl::StrCat(host_port->first, ":", server->port_);
   // A durable server loads the demo data only into a fresh directory: once

@@ -16,6 +16,8 @@
 #include "api/demo_data.h"
 #include "api/durable_store.h"
 #include "api/exchange_service.h"
+#include "api/server_limits.h"
+#include "api/tls.h"
 #include "engine/engine.h"
 #include "grpcpp/server.h"
 
@@ -39,6 +41,10 @@ struct ServerOptions {
   // every call needs a key, and there is none until auth.admin_secret or a
   // CreateKey gives one.
   AuthOptions auth;
+  // Message sizes, batch sizes, buffers, connections (server_limits.h).
+  ServerLimits limits;
+  // TLS or mutual TLS when set (tls.h); plaintext otherwise.
+  TlsOptions tls;
 };
 
 class DuijieServer {
@@ -47,7 +53,7 @@ class DuijieServer {
   // DATA_LOSS), builds the engine and service, starts serving, and loads the
   // demo data if asked before it returns. UNAVAILABLE when the address cannot
   // be bound (in use, or not a local address); INVALID_ARGUMENT when it is not
-  // host:port.
+  // host:port; the errors of MakeServerCredentials for the TLS files.
   static absl::StatusOr<std::unique_ptr<DuijieServer>> Start(
       const ServerOptions& options);
 

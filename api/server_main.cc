@@ -17,12 +17,14 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -30,7 +32,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -61,6 +65,41 @@ ABSL_FLAG(absl::Duration, request_id_window, absl::Hours(24),
           "remember each request_id (and its first answer) at least this "
           "long; the newest million are kept whatever their age. Keep it "
           "the same across restarts of one data directory");
+ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
+          "largest message received or sent, in bytes (a Submit reply over "
+          "it ends the stream: send smaller batches)");
+ABSL_FLAG(int32_t, max_batch, 10000,
+          "most commands in one Submit request; a request over it fails "
+          "whole (RESOURCE_EXHAUSTED), nothing applied");
+ABSL_FLAG(int32_t, watch_buffer, 10000,
+          "most matches queued for one WatchMatches stream; a client that "
+          "falls further behind is ended (RESOURCE_EXHAUSTED) and resumes "
+          "with after_match_id");
+ABSL_FLAG(int64_t, submit_buffer_bytes, int64_t{8} << 20,
+          "reply bytes one Submit stream may hold unwritten before it stops "
+          "reading requests (back-pressure on a client that does not read)");
+ABSL_FLAG(int64_t, max_memory_bytes, int64_t{1} << 30,
+          "memory gRPC may use for connections and calls (a resource quota; "
+          "under pressure it shrinks buffers and refuses new streams)");
+ABSL_FLAG(int32_t, fd_reserve, 256,
+          "descriptors kept free of connections (a quarter of the limit when "
+          "less); connections past that are closed at once. The descriptor "
+          "limit is raised to its hard limit at start");
+ABSL_FLAG(int32_t, max_concurrent_streams, 1000,
+          "most concurrent calls on one connection");
+ABSL_FLAG(absl::Duration, max_connection_idle, absl::Minutes(10),
+          "close a connection that has had no call for this long (clients "
+          "reconnect on their next call); 0: never");
+ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(10),
+          "close a connection that has not completed its handshake this long "
+          "after it was accepted (idle sockets)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve TLS (with --tls_key); empty: "
+          "plaintext");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: require every client to present a certificate "
+          "that chains to it (mutual TLS; needs --tls_cert)");
 ABSL_FLAG(bool, repair, false,
           "when the journal is corrupt (a bad record followed by good ones), "
           "truncate it at the damage, after logging what is lost, instead "
@@ -124,15 +163,57 @@ absl::StatusOr<std::string> LoadOrMakeAdminKey(const std::string& path,
   return secret;
 }
 
+// The state hash and snapshots fork the process (api/state_image.h), and
+// fork copies the page tables: on a VM about 10 ms per 100 MB of heap in
+// 4 KiB pages, 50x less in 2 MiB ones. glibc's malloc asks for transparent
+// huge pages only when told at start (GLIBC_TUNABLES), so the server sets
+// that and executes itself again, once (DUIJIE_REEXECUTED marks the
+// second run, should the loader drop the setting). GLIBC_TUNABLES naming
+// glibc.malloc.hugetlb (e.g. =0) keeps the caller's choice.
+void ReexecWithHugePageHeap(char** argv) {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if ((tunables != nullptr &&
+       std::strstr(tunables, "glibc.malloc.hugetlb") != nullptr) ||
+      std::getenv("DUIJIE_REEXECUTED") != nullptr) {
+    unsetenv("DUIJIE_REEXECUTED");
+    return;
+  }
+  setenv("DUIJIE_REEXECUTED", "1", 1);
+  const std::string value =
+      tunables == nullptr || *tunables == '\0'
+          ? std::string("glibc.malloc.hugetlb=1")
+          : absl::StrCat(tunables, ":glibc.malloc.hugetlb=1");
+  setenv("GLIBC_TUNABLES", value.c_str(), 1);
+  execv("/proc/self/exe", argv);
+  // Could not: go on as we are (forks pause the writer longer).
+  unsetenv("DUIJIE_REEXECUTED");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  ReexecWithHugePageHeap(argv);
+  // --help lists the flags of the file that defines them (by default
+  // Abseil looks for a file named like the program, which this is not).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "server_main");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "duijie-server: the duijie matching exchange, over gRPC.\n"
       "Usage: duijie-server [--listen=127.0.0.1:50051] [--demo] "
       "[--data_dir=DIR [--fsync=false] [--snapshot_every=N] [--repair]] "
       "[--admin_key_file=PATH | --insecure_no_auth]");
   absl::ParseCommandLine(argc, argv);
+  // Each connection holds a descriptor: take all the system allows (the
+  // soft limit is often 1024 where the hard one is far higher).
+  if (rlimit limit; getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+                    limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
   // Debian's Abseil is built without NDEBUG, so every absl::Mutex (gRPC's
   // included) would keep lock-order graphs for deadlock detection, about
   // 1.5 us of every unary call. Off, as in the echo baseline.
@@ -159,6 +240,24 @@ int main(int argc, char** argv) {
   options.durability.segment_bytes =
       std::max<uint64_t>(1, absl::GetFlag(FLAGS_journal_segment_mb)) << 20;
   options.durability.repair = absl::GetFlag(FLAGS_repair);
+  options.limits.fd_reserve = std::max(0, absl::GetFlag(FLAGS_fd_reserve));
+  options.limits.max_concurrent_streams =
+      std::max(1, absl::GetFlag(FLAGS_max_concurrent_streams));
+  options.limits.max_connection_idle_ms = std::max<int64_t>(
+      0, absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_max_connection_idle)));
+  options.limits.handshake_timeout_ms = std::max<int64_t>(
+      1, absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_handshake_timeout)));
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.limits.max_message_bytes =
+      std::max(1, absl::GetFlag(FLAGS_max_message_bytes));
+  options.limits.max_batch = std::max(1, absl::GetFlag(FLAGS_max_batch));
+  options.limits.watch_buffer = std::max(1, absl::GetFlag(FLAGS_watch_buffer));
+  options.limits.submit_buffer_bytes =
+      std::max<int64_t>(1, absl::GetFlag(FLAGS_submit_buffer_bytes));
+  options.limits.max_memory_bytes =
+      std::max<int64_t>(1 << 20, absl::GetFlag(FLAGS_max_memory_bytes));
   options.durability.engine_options.request_id_window =
       absl::ToInt64Microseconds(absl::GetFlag(FLAGS_request_id_window));
   options.auth.enabled = !absl::GetFlag(FLAGS_insecure_no_auth);
@@ -237,6 +336,19 @@ int main(int argc, char** argv) {
                  "offers, %d pledges, %d matches (%d already loaded)\n",
                  demo->regions, demo->pairings, demo->offers, demo->pledges,
                  demo->matches, demo->replayed);
+  }
+  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  if (!options.tls.enabled() && !duijie::IsLoopbackHost(host)) {
+    std::fprintf(stderr,
+                 "duijie-server: WARNING: serving plaintext on %s, which is "
+                 "not a loopback address: anyone on the network can read and "
+                 "forge calls; serve TLS with --tls_cert and --tls_key\n",
+                 options.listen.c_str());
+  } else if (options.tls.enabled()) {
+    std::fprintf(stderr, "duijie-server: TLS%s\n",
+                 options.tls.client_ca_file.empty()
+                     ? ""
+                     : ", clients must present a certificate (mutual TLS)");
   }
   std::printf("duijie-server listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);

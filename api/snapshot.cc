@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -163,23 +164,45 @@ absl::Status PruneSnapshots(FileEnv* env, const std::string& dir,
 Snapshotter::Snapshotter(FileEnv* env, std::string dir, FileJournal* journal)
     : env_(env), dir_(std::move(dir)), journal_(journal) {}
 
-Snapshotter::~Snapshotter() { Wait(); }
+Snapshotter::~Snapshotter() {
+  Wait();
+  std::thread thread;
+  {
+    absl::MutexLock lock(&mu_);
+    thread = std::move(thread_);
+  }
+  if (thread.joinable()) thread.join();
+}
 
 bool Snapshotter::busy() const {
   absl::MutexLock lock(&mu_);
-  return busy_;
+  return in_flight_ > 0;
 }
 
 void Snapshotter::Start(uint64_t seq, std::string state,
                         std::function<void(absl::Status)> done) {
-  Wait();
+  auto shared = std::make_shared<std::string>(std::move(state));
+  Start(
+      seq,
+      [shared]() -> absl::StatusOr<std::string> { return std::move(*shared); },
+      std::move(done));
+}
+
+void Snapshotter::Start(uint64_t seq, StateSource state,
+                        std::function<void(absl::Status)> done) {
   absl::MutexLock lock(&mu_);
-  busy_ = true;
-  thread_ = std::thread([this, seq, state = std::move(state),
+  ++in_flight_;
+  std::thread previous = std::move(thread_);
+  thread_ = std::thread([this, seq, previous = std::move(previous),
+                         state = std::move(state),
                          done = std::move(done)]() mutable {
-    absl::Status status = WriteSnapshot(env_, dir_, seq, state);
-    state.clear();
-    state.shrink_to_fit();
+    if (previous.joinable()) previous.join();
+    absl::Status status;
+    {
+      absl::StatusOr<std::string> bytes = state();
+      status = bytes.status();
+      if (status.ok()) status = WriteSnapshot(env_, dir_, seq, *bytes);
+    }
     if (status.ok()) status = PruneSnapshots(env_, dir_, journal_);
     if (!status.ok()) {
       std::fprintf(stderr, "duijie-server: %s\n", status.ToString().c_str());
@@ -187,20 +210,20 @@ void Snapshotter::Start(uint64_t seq, std::string state,
     {
       absl::MutexLock lock(&mu_);
       last_status_ = status;
-      if (status.ok()) last_seq_ = seq;
-      busy_ = false;
+      if (status.ok()) last_seq_ = std::max(last_seq_, seq);
     }
     if (done) done(status);
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
   });
 }
 
 void Snapshotter::Wait() {
-  std::thread thread;
-  {
-    absl::MutexLock lock(&mu_);
-    thread = std::move(thread_);
-  }
-  if (thread.joinable()) thread.join();
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return in_flight_ == 0;
+  };
+  mu_.Await(absl::Condition(&idle));
 }
 
 absl::Status Snapshotter::last_status() const {

@@ -2,6 +2,8 @@
 #include "api/submit_reactor.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <utility>
@@ -19,19 +21,35 @@ namespace {
 // stops reading (back-pressure on a client that does not read replies).
 constexpr int kMaxUnwrittenBatches = 16;
 
+// The reply bytes per command assumed for a stream's batches in the
+// pipeline until one of its replies is built (then that one's figure).
+constexpr int64_t kInitialReplyBytesPerCommand = 256;
+
+std::atomic<int64_t> g_live_submit_reactors{0};
+
 // Reads SubmitRequests, hands each one's commands to the pipeline as one
 // batch, and writes one SubmitResponse per request in order. Reading runs
-// ahead of the pipeline by up to kMaxUnwrittenBatches requests. Finishes
-// when the client is done writing (or the stream fails) and every batch is
+// ahead of the pipeline by up to kMaxUnwrittenBatches requests, and only
+// while the replies not yet written (built, plus those expected of the
+// batches in the pipeline) stay under limits.submit_buffer_bytes: a client
+// that does not read its replies stops the server reading its requests,
+// and then the transport's flow control stops its writes. Finishes when
+// the client is done writing (or the stream fails) and every batch is
 // answered; deleted in OnDone.
 class SubmitReactor final
     : public grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>,
                                      v1::SubmitResponse> {
  public:
-  SubmitReactor(CommandSequencer* sequencer,
+  SubmitReactor(CommandSequencer* sequencer, const ServerLimits& limits,
                 std::unique_ptr<SubmitAdmission> admission)
-      : sequencer_(sequencer), admission_(std::move(admission)) {
+      : sequencer_(sequencer),
+        limits_(limits),
+        admission_(std::move(admission)) {
+    g_live_submit_reactors.fetch_add(1, std::memory_order_relaxed);
     Step([](SubmitReactor*) {});
+  }
+  ~SubmitReactor() override {
+    g_live_submit_reactors.fetch_sub(1, std::memory_order_relaxed);
   }
 
   void OnReadDone(bool ok) override {
@@ -49,11 +67,13 @@ class SubmitReactor final
       });
     }
     const v1::SubmitRequest& request = parsed_.message;
-    if (request.commands_size() > kMaxSubmitCommands) {
+    if (request.commands_size() > limits_.max_batch) {
       grpc::Status status(
-          grpc::StatusCode::INVALID_ARGUMENT,
-          absl::StrCat("commands: at most ", kMaxSubmitCommands,
-                       " per SubmitRequest, got ", request.commands_size()));
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("max_batch: at most ", limits_.max_batch,
+                       " commands per SubmitRequest, got ",
+                       request.commands_size(),
+                       "; none of this request's commands was applied"));
       return Step([&status](SubmitReactor* self) {
         self->reading_ = false;
         self->Fail(std::move(status));
@@ -82,10 +102,12 @@ class SubmitReactor final
       }
       cases[i] = request.commands(i).command_case();
     }
+    const int64_t command_count = request.commands_size();
     {
       absl::MutexLock lock(&mu_);
       ++in_writer_;
       ++unwritten_;
+      in_writer_commands_ += command_count;
     }
     sequencer_->Enqueue(
         std::move(commands),
@@ -101,6 +123,8 @@ class SubmitReactor final
     Step([ok](SubmitReactor* self) {
       self->writing_ = false;
       --self->unwritten_;
+      self->unsent_bytes_ -= self->current_bytes_;
+      self->current_bytes_ = 0;
       if (!ok) {
         self->broken_ = true;
         self->Fail(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
@@ -142,8 +166,41 @@ class SubmitReactor final
       }
       ++k;
     }
-    Step([&response](SubmitReactor* self) {
+    if (response.ByteSizeLong() >
+        static_cast<size_t>(limits_.max_message_bytes)) {
+      // gRPC would fail the write anyway; say why and what to do. The
+      // commands are applied and durable, and their request_ids give the
+      // same answers again, in smaller batches. No later reply is written,
+      // so the client sees the replies in order up to this one.
+      grpc::Status status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("max_message_bytes: the reply to batch \"", batch_id,
+                       "\" is ", response.ByteSizeLong(), " bytes, over the ",
+                       limits_.max_message_bytes,
+                       "-byte limit; its commands (and those of batches read "
+                       "after it) were applied: resend them with the same "
+                       "request_ids in smaller batches to read their "
+                       "results"));
+      const int64_t command_count = rejected.size();
+      return Step([&status, command_count](SubmitReactor* self) {
+        --self->in_writer_;
+        --self->unwritten_;
+        self->in_writer_commands_ -= command_count;
+        self->broken_ = true;
+        self->Fail(std::move(status));
+      });
+    }
+    const int64_t command_count = rejected.size();
+    const int64_t bytes = response.ByteSizeLong();
+    Step([&response, command_count, bytes](SubmitReactor* self) {
       --self->in_writer_;
+      self->in_writer_commands_ -= command_count;
+      self->unsent_bytes_ += bytes;
+      if (command_count > 0) {
+        self->reply_bytes_per_command_ =
+            std::max<int64_t>(1, bytes / command_count);
+      }
+      self->pending_bytes_.push_back(bytes);
       self->pending_.push_back(std::move(response));
     });
   }
@@ -197,10 +254,18 @@ class SubmitReactor final
       if (!writing_ && !broken_ && !pending_.empty()) {
         current_ = std::move(pending_.front());
         pending_.pop_front();
+        current_bytes_ = pending_bytes_.front();
+        pending_bytes_.pop_front();
         writing_ = write = true;
       }
-      if (!reading_ && !reads_done_ && !failed_ &&
-          unwritten_ < kMaxUnwrittenBatches) {
+      // With nothing outstanding a read is always allowed, so that a batch
+      // whose reply alone is over the limit still goes through.
+      const bool room =
+          unwritten_ == 0 ||
+          (unwritten_ < kMaxUnwrittenBatches &&
+           unsent_bytes_ + in_writer_commands_ * reply_bytes_per_command_ <
+               limits_.submit_buffer_bytes);
+      if (!reading_ && !reads_done_ && !failed_ && room) {
         reading_ = read = true;
       }
       const bool drained = !writing_ && !reading_ && in_writer_ == 0 &&
@@ -216,12 +281,22 @@ class SubmitReactor final
   }
 
   CommandSequencer* const sequencer_;
+  const ServerLimits limits_;
   const std::unique_ptr<SubmitAdmission> admission_;
   Parsed<v1::SubmitRequest> parsed_;  // filled by a read; for OnReadDone
   v1::SubmitResponse current_;        // being written
 
   absl::Mutex mu_;
   std::deque<v1::SubmitResponse> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<int64_t> pending_bytes_ ABSL_GUARDED_BY(mu_);  // their sizes
+  int64_t current_bytes_ ABSL_GUARDED_BY(mu_) = 0;          // current_'s
+  // Bytes of the replies built and not yet written (pending_ and
+  // current_), the commands in the pipeline, and the reply bytes expected
+  // of each of those.
+  int64_t unsent_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t in_writer_commands_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t reply_bytes_per_command_ ABSL_GUARDED_BY(mu_) =
+      kInitialReplyBytesPerCommand;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;  // the client half-closed
@@ -246,14 +321,18 @@ class RefusedSubmitReactor final
 }  // namespace
 
 grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
-NewSubmitReactor(CommandSequencer* sequencer,
+NewSubmitReactor(CommandSequencer* sequencer, const ServerLimits& limits,
                  std::unique_ptr<SubmitAdmission> admission) {
-  return new SubmitReactor(sequencer, std::move(admission));
+  return new SubmitReactor(sequencer, limits, std::move(admission));
 }
 
 grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
 NewRefusedSubmitReactor(grpc::Status status) {
   return new RefusedSubmitReactor(std::move(status));
+}
+
+int64_t LiveSubmitReactors() {
+  return g_live_submit_reactors.load(std::memory_order_relaxed);
 }
 
 }  // namespace duijie

@@ -4,17 +4,17 @@
 #ifndef DUIJIE_API_SUBMIT_REACTOR_H_
 #define DUIJIE_API_SUBMIT_REACTOR_H_
 
+#include <cstdint>
 #include <memory>
 
 #include "api/authenticator.h"
 #include "api/command_sequencer.h"
 #include "api/parsed_request.h"
+#include "api/server_limits.h"
 #include "duijie/v1/exchange.grpc.pb.h"
 
 namespace duijie {
 
-// Most commands one Submit request may carry.
-inline constexpr int kMaxSubmitCommands = 10000;
 // Most fills one SubmitResponse carries inline, over all its results (each
 // result also carries at most kMaxInlineMatches): about 750 KB of matches.
 // A result's match_count and omitted_match_count tell what was left out.
@@ -45,17 +45,24 @@ class SubmitAdmission {
 };
 
 // A reactor for one Submit stream, which deletes itself when done.
-// `sequencer` is not owned and must outlive it.
+// `sequencer` is not owned and must outlive it. A request of more than
+// limits.max_batch commands ends the stream with RESOURCE_EXHAUSTED, none
+// of them applied. While the stream's unwritten replies reach
+// limits.submit_buffer_bytes it reads no more requests.
 // It reads each batch as Parsed<SubmitRequest>: a batch that does not parse
 // ends the stream with INVALID_ARGUMENT naming the field, after the batches
 // before it are answered.
 grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
-NewSubmitReactor(CommandSequencer* sequencer,
+NewSubmitReactor(CommandSequencer* sequencer, const ServerLimits& limits,
                  std::unique_ptr<SubmitAdmission> admission);
 // A Submit stream refused at its start (authentication, stream limit):
 // finishes with `status` at once.
 grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
 NewRefusedSubmitReactor(grpc::Status status);
+
+// Submit reactors alive now, in this process (for tests: a cancelled
+// stream must free its reactor).
+int64_t LiveSubmitReactors();
 
 }  // namespace duijie
 

@@ -2,62 +2,168 @@
 #include "api/watch_reactor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "api/convert.h"
 
 namespace duijie {
 namespace {
 
-// Matches a stream reads from the engine per lock.
+// Matches read from the engine per lock: by a stream reading its history,
+// and by the hub handing out new ones.
 constexpr int kWatchChunk = 256;
+
+std::atomic<int64_t> g_live_reactors{0};
 
 }  // namespace
 
+bool MatchPassesFilter(const v1::Match& match, const MatchFilter& filter) {
+  if (filter.offer_id != 0 && match.offer_id() != filter.offer_id) {
+    return false;
+  }
+  if (filter.pledge_id != 0 && match.pledge_id() != filter.pledge_id) {
+    return false;
+  }
+  if (!filter.supplier_id.empty() &&
+      match.supplier_id() != filter.supplier_id) {
+    return false;
+  }
+  if (!filter.buyer_id.empty() && match.buyer_id() != filter.buyer_id) {
+    return false;
+  }
+  if (filter.restricted) {
+    auto listed = [](const std::vector<std::string>& ids,
+                     const std::string& id) {
+      return std::find(ids.begin(), ids.end(), id) != ids.end();
+    };
+    if (!listed(filter.visible_supplier_ids, match.supplier_id()) &&
+        !listed(filter.visible_buyer_ids, match.buyer_id())) {
+      return false;
+    }
+  }
+  return absl::StartsWith(match.region_code(), filter.region_code_prefix);
+}
+
 // --- WatchHub ---------------------------------------------------------------
 
-WatchHub::Park WatchHub::TryPark(std::shared_ptr<WatchReactor> watcher,
-                                 uint64_t scanned,
-                                 const CommandSequencer& sequencer) {
-  absl::MutexLock lock(&mu_);
-  if (shutting_down_) return Park::kShutdown;
-  // Checked under mu_, which Publish's WakeAll takes after storing the new
-  // id: a publication either shows here or finds this parked.
-  if (sequencer.published_match_id() > scanned) return Park::kLookAgain;
-  parked_.push_back(std::move(watcher));
-  return Park::kParked;
-}
-
-bool WatchHub::Unpark(const WatchReactor* watcher) {
-  absl::MutexLock lock(&mu_);
-  auto it = std::find_if(parked_.begin(), parked_.end(),
-                         [watcher](const std::shared_ptr<WatchReactor>& w) {
-                           return w.get() == watcher;
-                         });
-  if (it == parked_.end()) return false;
-  parked_.erase(it);
-  return true;
-}
-
-void WatchHub::WakeAll() {
-  std::vector<std::shared_ptr<WatchReactor>> woken;
-  {
-    absl::MutexLock lock(&mu_);
-    woken.swap(parked_);
-  }
-  for (const auto& watcher : woken) watcher->Wake();
-}
-
-void WatchHub::Shutdown() {
+WatchHub::~WatchHub() {
   {
     absl::MutexLock lock(&mu_);
     shutting_down_ = true;
   }
-  WakeAll();
+  if (thread_.joinable()) thread_.join();
 }
 
-// --- WatchReactor
-// -------------------------------------------------------------
+void WatchHub::Publish(uint64_t last_match_id) {
+  absl::MutexLock lock(&mu_);
+  published_ = std::max(published_, last_match_id);
+}
+
+WatchHub::Join WatchHub::TryJoin(std::shared_ptr<WatchReactor> watcher,
+                                 uint64_t scanned,
+                                 const CommandSequencer* sequencer) {
+  absl::MutexLock lock(&mu_);
+  // With nobody live, nobody needs what came before this stream's cursor.
+  if (live_.empty()) fanned_ = std::max(fanned_, scanned);
+  // Checked under mu_, where the fan-out thread moves fanned_ and takes
+  // its list of live streams: a match after `scanned` is either handed out
+  // already (look again) or will be handed to this stream.
+  if (fanned_ > scanned) return Join::kLookAgain;
+  if (shutting_down_) return Join::kShutdown;
+  if (!started_) {
+    started_ = true;
+    sequencer_ = sequencer;
+    thread_ = std::thread([this] { FanOutLoop(); });
+  }
+  const WatchReactor* key = watcher.get();
+  live_.emplace(key, std::move(watcher));
+  return Join::kJoined;
+}
+
+void WatchHub::Leave(const WatchReactor* watcher) {
+  std::shared_ptr<WatchReactor> last;  // released after mu_
+  absl::MutexLock lock(&mu_);
+  auto it = live_.find(watcher);
+  if (it == live_.end()) return;
+  last = std::move(it->second);
+  live_.erase(it);
+}
+
+void WatchHub::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  if (!shutting_down_) final_published_ = published_;
+  shutting_down_ = true;
+}
+
+size_t WatchHub::live_count() const {
+  absl::MutexLock lock(&mu_);
+  return live_.size();
+}
+
+void WatchHub::FanOutLoop() {
+  std::vector<SharedMatch> chunk;
+  std::vector<std::shared_ptr<WatchReactor>> watchers;
+  while (true) {
+    uint64_t from = 0, to = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return shutting_down_ || published_ > fanned_;
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (live_.empty()) {
+        fanned_ = std::max(fanned_, published_);
+        if (shutting_down_) return;
+        continue;
+      }
+      // Shutting down, the streams get what was published until then (the
+      // writer may go on a little, and must not keep them open).
+      const uint64_t target =
+          shutting_down_ ? std::min(published_, final_published_) : published_;
+      if (target <= fanned_) {
+        // Shutting down, and every live stream has had every match.
+        watchers.clear();
+        for (auto& [key, watcher] : live_) watchers.push_back(watcher);
+        live_.clear();
+        break;
+      }
+      from = fanned_;
+      to = target;
+    }
+    chunk.clear();
+    uint64_t last = to;
+    {
+      CommandSequencer::Reader reader(sequencer_);
+      bool more = false;
+      std::vector<MatchView> views =
+          reader.engine().ListMatches(MatchFilter(), from, kWatchChunk, &more);
+      for (const MatchView& view : views) {
+        if (view.match_id > to) break;
+        auto match = std::make_shared<v1::Match>();
+        ToProto(view, match.get());
+        chunk.push_back(std::move(match));
+      }
+      if (more && !chunk.empty() && chunk.back()->match_id() < to) {
+        last = chunk.back()->match_id();
+      }
+    }
+    watchers.clear();
+    {
+      absl::MutexLock lock(&mu_);
+      fanned_ = std::max(fanned_, last);
+      for (auto& [key, watcher] : live_) watchers.push_back(watcher);
+    }
+    for (const auto& watcher : watchers) {
+      watcher->Deliver(chunk, max_buffered_);
+    }
+  }
+  for (const auto& watcher : watchers) watcher->EndLive();
+}
+
+// --- WatchReactor -----------------------------------------------------------
 
 WatchReactor::WatchReactor(const CommandSequencer* sequencer, WatchHub* hub,
                            MatchFilter filter, uint64_t after_match_id,
@@ -66,7 +172,18 @@ WatchReactor::WatchReactor(const CommandSequencer* sequencer, WatchHub* hub,
       hub_(hub),
       filter_(std::move(filter)),
       access_(std::move(access)),
-      scanned_(after_match_id) {}
+      scanned_(after_match_id),
+      sent_(after_match_id) {
+  g_live_reactors.fetch_add(1, std::memory_order_relaxed);
+}
+
+WatchReactor::~WatchReactor() {
+  g_live_reactors.fetch_sub(1, std::memory_order_relaxed);
+}
+
+int64_t WatchReactor::live_reactors() {
+  return g_live_reactors.load(std::memory_order_relaxed);
+}
 
 void WatchReactor::Start(std::shared_ptr<WatchReactor> self) {
   self_ = std::move(self);
@@ -83,89 +200,168 @@ void WatchReactor::Reject(std::shared_ptr<WatchReactor> self,
   Finish(std::move(status));
 }
 
-void WatchReactor::Wake() {
+void WatchReactor::Deliver(const std::vector<SharedMatch>& matches,
+                           int max_buffered) {
+  Next next;
   {
     absl::MutexLock lock(&mu_);
-    if (!parked_ || finished_) return;
-    parked_ = false;
+    if (finished_ || ending_ || cancelled_ || !live_) return;
+    // Checked before adding: a stream whose client keeps up takes every
+    // chunk (at most kWatchChunk matches), however large the group.
+    if (queue_.size() >= static_cast<size_t>(max_buffered)) {
+      // The client reads slower than matches come: end the stream rather
+      // than buffer without bound; the client resumes from what it got.
+      queue_.clear();
+      ending_ = true;
+      end_status_ = grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("watch_buffer: the stream fell more than ", max_buffered,
+                       " matches behind; resume with after_match_id set to "
+                       "the last match received (",
+                       sent_, " or later)"));
+      hub_->Leave(this);
+    } else {
+      for (const SharedMatch& match : matches) {
+        if (match->match_id() <= queued_ ||
+            !MatchPassesFilter(*match, filter_)) {
+          continue;
+        }
+        queue_.push_back(match);
+        queued_ = match->match_id();
+      }
+    }
+    next = NextLive();
   }
-  Pump();
+  Act(next);
+}
+
+void WatchReactor::EndLive() {
+  Next next;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || ending_) return;
+    ending_ = true;
+    end_status_ =
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+    next = NextLive();
+  }
+  Act(next);
+}
+
+WatchReactor::Next WatchReactor::NextLive() {
+  Next next;
+  if (finished_ || writing_) return next;
+  if (cancelled_) {
+    queue_.clear();
+    finished_ = next.finish = true;
+    next.status = grpc::Status::CANCELLED;
+  } else if (absl::Status valid = KeyStillValid();
+             !queue_.empty() && !valid.ok()) {
+    // The key was revoked or expired since: end at this message.
+    queue_.clear();
+    finished_ = next.finish = true;
+    next.status = ToGrpcStatus(valid);
+  } else if (!queue_.empty()) {
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = next.write = true;
+  } else if (ending_) {
+    finished_ = next.finish = true;
+    next.status = end_status_;
+  }
+  if (next.finish) hub_->Leave(this);
+  return next;
+}
+
+void WatchReactor::Act(const Next& next) {
+  if (next.write) {
+    StartWrite(current_.get());
+  } else if (next.finish) {
+    Finish(next.status);
+  }
 }
 
 void WatchReactor::OnWriteDone(bool ok) {
+  Next next;
+  bool pump = false;
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
-    if (!ok) finished_ = true;
+    if (ok) sent_ = current_->match_id();
+    current_.reset();
+    if (!ok) {
+      queue_.clear();
+      finished_ = next.finish = true;
+      next.status = grpc::Status(grpc::StatusCode::CANCELLED, "stream broken");
+      hub_->Leave(this);
+    } else if (live_) {
+      next = NextLive();
+    } else {
+      pump = true;
+    }
   }
-  if (!ok) {
-    Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
-    return;
+  if (pump) {
+    Pump();
+  } else {
+    Act(next);
   }
-  Pump();
 }
 
 void WatchReactor::OnCancel() {
-  bool finish = false;
+  Next next;
   {
     absl::MutexLock lock(&mu_);
     cancelled_ = true;
-    if (parked_) {
-      parked_ = false;
-      hub_->Unpark(this);
-      finished_ = true;
-      finish = true;
-    }
+    // In history mode Pump or a write is under way and sees cancelled_.
+    if (live_) next = NextLive();
   }
-  if (finish) Finish(grpc::Status::CANCELLED);
+  Act(next);
 }
 
 void WatchReactor::OnDone() {
+  hub_->Leave(this);
+  // The key's stream slot is free once the stream is done, whoever still
+  // holds this object.
+  access_.slot.reset();
   std::shared_ptr<WatchReactor> self = std::move(self_);
   // `self` may be the last reference: nothing may touch members after.
 }
 
 void WatchReactor::Pump() {
   while (true) {
-    if (buffer_.empty()) Fill();
-    grpc::Status status;
-    bool finish = false;
+    if (history_.empty()) Fill();
+    Next next;
     {
       absl::MutexLock lock(&mu_);
       if (cancelled_) {
-        finished_ = finish = true;
-        status = grpc::Status::CANCELLED;
-      } else if (absl::Status valid = access_.still_valid
-                                          ? access_.still_valid()
-                                          : absl::OkStatus();
-                 !buffer_.empty() && !valid.ok()) {
+        finished_ = next.finish = true;
+        next.status = grpc::Status::CANCELLED;
+      } else if (absl::Status valid = KeyStillValid();
+                 !history_.empty() && !valid.ok()) {
         // The key was revoked or expired since: end at this message.
-        finished_ = finish = true;
-        status = ToGrpcStatus(valid);
-      } else if (!buffer_.empty()) {
-        current_ = std::move(buffer_.front());
-        buffer_.pop_front();
-        writing_ = true;
+        finished_ = next.finish = true;
+        next.status = ToGrpcStatus(valid);
+      } else if (!history_.empty()) {
+        current_ = std::move(history_.front());
+        history_.pop_front();
+        writing_ = next.write = true;
       } else {
-        switch (hub_->TryPark(self_, scanned_, *sequencer_)) {
-          case WatchHub::Park::kShutdown:
-            finished_ = finish = true;
-            status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                  "server shutting down");
+        switch (hub_->TryJoin(self_, scanned_, sequencer_)) {
+          case WatchHub::Join::kShutdown:
+            finished_ = next.finish = true;
+            next.status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                       "server shutting down");
             break;
-          case WatchHub::Park::kLookAgain:
-            continue;  // published while we looked: look again
-          case WatchHub::Park::kParked:
-            parked_ = true;
-            return;
+          case WatchHub::Join::kLookAgain:
+            continue;  // handed out while we looked: read those first
+          case WatchHub::Join::kJoined:
+            live_ = true;
+            queued_ = scanned_;
+            return;  // the hub delivers from here on
         }
       }
     }
-    if (finish) {
-      Finish(status);
-    } else {
-      StartWrite(&current_);
-    }
+    Act(next);
     return;
   }
 }
@@ -183,11 +379,13 @@ void WatchReactor::Fill() {
         more = false;
         break;
       }
-      buffer_.emplace_back();
-      ToProto(view, &buffer_.back());
+      auto match = std::make_shared<v1::Match>();
+      ToProto(view, match.get());
+      history_.push_back(std::move(match));
     }
   }
-  scanned_ = (more && !buffer_.empty()) ? buffer_.back().match_id() : published;
+  scanned_ =
+      (more && !history_.empty()) ? history_.back()->match_id() : published;
 }
 
 }  // namespace duijie

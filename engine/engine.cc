@@ -304,8 +304,8 @@ std::string Engine::SaveState() const { return impl_->SaveState(); }
 absl::Status Engine::LoadState(std::string_view bytes) {
   return impl_->LoadState(bytes);
 }
-uint64_t Engine::StateHash() const {
-  const std::string state = impl_->SaveState();
+uint64_t Engine::StateHash() const { return HashState(impl_->SaveState()); }
+uint64_t Engine::HashState(std::string_view state) {
   const auto* data = reinterpret_cast<const Bytef*>(state.data());
   const uLong crc = crc32(crc32(0L, Z_NULL, 0), data, state.size());
   const uLong adler = adler32(adler32(0L, Z_NULL, 0), data, state.size());

@@ -156,6 +156,8 @@ class Engine {
   absl::Status LoadState(std::string_view bytes);
   // A digest of SaveState(): equal for engines in the same state.
   uint64_t StateHash() const;
+  // The digest StateHash gives for state bytes `state` (from SaveState).
+  static uint64_t HashState(std::string_view state);
 
   // Rebuilds every derived index and total (the shelves, the book totals,
   // the expiry queue's live entries, the per-owner lists, the partner

@@ -474,5 +474,57 @@ err_has "revoked"
 ok --json admin key list
 json_has name '"kept"'
 out_has '"revoked_at"'
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+
+# --- TLS and mutual TLS ------------------------------------------------------
+# Certificates made here with openssl: a CA, a server certificate for
+# 127.0.0.1 and a client certificate, both signed by it.
+command -v openssl >/dev/null || fail "openssl is needed (tools/lib/deps.sh)"
+LAST_CMD=""
+(
+  cd "$WORK"
+  key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  openssl req -x509 "${key[@]}" -keyout ca.key -out ca.crt -days 2 \
+    -subj "/CN=duijie test CA"
+  openssl req "${key[@]}" -keyout server.key -out server.csr -subj /CN=localhost
+  echo "subjectAltName=DNS:localhost,IP:127.0.0.1" >server.ext
+  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+    -out server.crt -days 2 -extfile server.ext
+  openssl req "${key[@]}" -keyout client.key -out client.csr -subj /CN=platform
+  openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+    -out client.crt -days 2
+) >"$WORK/openssl.log" 2>&1 || { cat "$WORK/openssl.log" >&2; fail "openssl"; }
+: >"$LOG"
+"$SERVER" --listen=127.0.0.1:0 --tls_cert="$WORK/server.crt" \
+  --tls_key="$WORK/server.key" --tls_client_ca="$WORK/ca.crt" \
+  --admin_key_file="$WORK/tls-admin.key" >"$LOG" 2>&1 &
+SERVER_PID=$!
+PORT=""
+for _ in $(seq 1 200); do
+  PORT=$(sed -n \
+    's/.*duijie-server listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p;T;q' \
+    "$LOG") || true
+  [[ -n "$PORT" ]] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || fail "TLS duijie-server exited at start"
+  sleep 0.05
+done
+[[ -n "$PORT" ]] || fail "no 'duijie-server listening on' line within 10 s"
+grep -q "mutual TLS" "$LOG" || fail "the server does not say it requires client certificates"
+export DUIJIE_KEY
+DUIJIE_KEY=$(head -n 1 "$WORK/tls-admin.key")
+expect_rc 3 book                                   # plaintext: no handshake
+expect_rc 3 --tls_ca "$WORK/ca.crt" book           # no client certificate
+ok --tls_ca "$WORK/ca.crt" --tls_cert "$WORK/client.crt" \
+  --tls_key "$WORK/client.key" book
+# A client certificate alone is not enough: the key is still required.
+DUIJIE_KEY="" expect_rc 1 --tls_ca "$WORK/ca.crt" \
+  --tls_cert "$WORK/client.crt" --tls_key "$WORK/client.key" book
+err_has "UNAUTHENTICATED"
+expect_rc 2 --tls_cert "$WORK/client.crt" book     # a certificate needs the CA
+err_has "--tls_ca"
+expect_rc 2 --tls_ca "$WORK/no-such.pem" book
+err_has "no-such.pem"
 
 echo "PASS: cli_test"

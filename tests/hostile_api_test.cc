@@ -95,7 +95,7 @@ class HostileApiTest : public ::testing::Test {
     int batches = 0;
     for (int posted = 0; posted < count; ++batches) {
       v1::SubmitRequest batch;
-      for (; posted < count && batch.commands_size() < kMaxSubmitCommands;
+      for (; posted < count && batch.commands_size() < ServerLimits().max_batch;
            ++posted) {
         *batch.add_commands()->mutable_post_offer() = Offer(product, 1);
       }

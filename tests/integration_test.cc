@@ -416,7 +416,7 @@ TEST_F(IntegrationTest, SubmitOfMoreThanTenThousandCommandsFailsTheStream) {
   grpc::ClientContext context;
   auto stream = stub_->Submit(&context);
   v1::SubmitRequest request;
-  for (int i = 0; i < kMaxSubmitCommands + 1; ++i) {
+  for (int i = 0; i < ServerLimits().max_batch + 1; ++i) {
     request.add_commands()->mutable_cancel_offer()->set_id(1);
   }
   stream->Write(request);
@@ -424,8 +424,8 @@ TEST_F(IntegrationTest, SubmitOfMoreThanTenThousandCommandsFailsTheStream) {
   v1::SubmitResponse response;
   EXPECT_FALSE(stream->Read(&response));
   grpc::Status status = stream->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(Contains(status.error_message(), "commands"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(Contains(status.error_message(), "max_batch"));
 }
 
 TEST_F(IntegrationTest, WatchMatchesResumesAfterLastSeenMatchWithoutGaps) {

@@ -32,6 +32,7 @@
 #include "duijie/v1/exchange.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "tools/cli_args.h"
+#include "tools/cli_channel.h"
 #include "tools/cli_format.h"
 
 namespace duijie::cli {
@@ -55,6 +56,7 @@ struct Global {
   // The API key's secret (see FindKey), or empty: calls go without one.
   std::string key;
   std::string key_source;  // where the key came from, for messages
+  TlsFlags tls;
 };
 
 // The first line of `path`, trimmed; false when the file cannot be read.
@@ -174,12 +176,13 @@ const char* CodeName(grpc::StatusCode code) {
 
 class Client {
  public:
-  explicit Client(const Global& global)
+  Client(const Global& global, std::shared_ptr<grpc::Channel> channel)
       : global_(global),
-        stub_(pb::Exchange::NewStub(grpc::CreateChannel(
-            global.server, grpc::InsecureChannelCredentials()))) {}
+        channel_(std::move(channel)),
+        stub_(pb::Exchange::NewStub(channel_)) {}
 
   const Global& global() const { return global_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   bool json() const { return global_.json; }
   pb::Exchange::Stub* stub() { return stub_.get(); }
 
@@ -238,6 +241,7 @@ class Client {
 
  private:
   Global global_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::Exchange::Stub> stub_;
 };
 
@@ -1307,8 +1311,7 @@ int Run(Client& c, Args& args) {
 // admin: the operator RPCs (duijie.v1.Admin).
 
 std::unique_ptr<pb::Admin::Stub> AdminStub(const Client& c) {
-  return pb::Admin::NewStub(grpc::CreateChannel(
-      c.global().server, grpc::InsecureChannelCredentials()));
+  return pb::Admin::NewStub(c.channel());
 }
 
 namespace admin_state_hash {
@@ -1631,6 +1634,9 @@ constexpr char kGlobalHelp[] = R"(Global flags (anywhere on the line):
   --timeout DURATION   deadline of each call (default 5s)
   --key_file FILE      the API key to send (else $DUIJIE_KEY, else
                        ${XDG_CONFIG_HOME:-~/.config}/duijie/key)
+  --tls_ca FILE        connect with TLS; the server's certificate must chain to this PEM CA
+  --tls_cert FILE, --tls_key FILE
+                       client certificate and key, for a server that requires them (mutual TLS)
   --help, -h           help for the command
 
 Units: quantities in kg; prices in fen per kg and amounts in fen (100 fen = 1 yuan).
@@ -1736,6 +1742,21 @@ int Main(int argc, char** argv) {
         return Usage("--key_file needs a FILE", "");
       }
       key_file = v;
+    } else if (w == "--tls_ca" || absl::StartsWith(w, "--tls_ca=")) {
+      if (!value_of("--tls_ca", &v) || v.empty()) {
+        return Usage("--tls_ca needs a PEM file", "");
+      }
+      global.tls.ca = v;
+    } else if (w == "--tls_cert" || absl::StartsWith(w, "--tls_cert=")) {
+      if (!value_of("--tls_cert", &v) || v.empty()) {
+        return Usage("--tls_cert needs a PEM file", "");
+      }
+      global.tls.cert = v;
+    } else if (w == "--tls_key" || absl::StartsWith(w, "--tls_key=")) {
+      if (!value_of("--tls_key", &v) || v.empty()) {
+        return Usage("--tls_key needs a PEM file", "");
+      }
+      global.tls.key = v;
     } else if (w == "--timeout" || absl::StartsWith(w, "--timeout=")) {
       absl::Duration d;
       if (!value_of("--timeout", &v) || !ParseDurationWithDays(v, &d) ||
@@ -1827,7 +1848,11 @@ int Main(int argc, char** argv) {
   std::optional<Args> args = ParseArgs(command->spec, rest, &error);
   std::string topic = CommandName(command->spec);
   if (!args.has_value()) return Usage(error, topic);
-  Client client(global);
+  std::string channel_error;
+  std::shared_ptr<grpc::Channel> channel =
+      OpenChannel(global.server, global.tls, &channel_error);
+  if (channel == nullptr) return Usage(channel_error, "");
+  Client client(global, std::move(channel));
   int rc = command->handler(client, *args);
   if (rc < 0) return Usage(args->error(), topic);
   return rc;

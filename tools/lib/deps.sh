@@ -8,6 +8,7 @@ DUIJIE_PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   libssl-dev
+  openssl
 )
 
 # What tools/fuzz needs besides: clang with its sanitizer runtimes and
