@@ -496,21 +496,8 @@ LAST_CMD=""
   openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
     -out client.crt -days 2
 ) >"$WORK/openssl.log" 2>&1 || { cat "$WORK/openssl.log" >&2; fail "openssl"; }
-: >"$LOG"
-"$SERVER" --listen=127.0.0.1:0 --tls_cert="$WORK/server.crt" \
-  --tls_key="$WORK/server.key" --tls_client_ca="$WORK/ca.crt" \
-  --admin_key_file="$WORK/tls-admin.key" >"$LOG" 2>&1 &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 1 200); do
-  PORT=$(sed -n \
-    's/.*duijie-server listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p;T;q' \
-    "$LOG") || true
-  [[ -n "$PORT" ]] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "TLS duijie-server exited at start"
-  sleep 0.05
-done
-[[ -n "$PORT" ]] || fail "no 'duijie-server listening on' line within 10 s"
+start_server --tls_cert="$WORK/server.crt" --tls_key="$WORK/server.key" \
+  --tls_client_ca="$WORK/ca.crt" --admin_key_file="$WORK/tls-admin.key"
 grep -q "mutual TLS" "$LOG" || fail "the server does not say it requires client certificates"
 export DUIJIE_KEY
 DUIJIE_KEY=$(head -n 1 "$WORK/tls-admin.key")
