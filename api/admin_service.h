@@ -19,18 +19,28 @@
 #include "api/coalescer.h"
 #include "api/durable_store.h"
 #include "api/exchange_service.h"
+#include "api/parsing_service.h"
 #include "api/task_thread.h"
 #include "duijie/v1/admin.grpc.pb.h"
 #include "engine/engine.h"
 
 namespace duijie {
 
-class AdminService final : public v1::Admin::CallbackService {
+class AdminService final : public ParsingService<v1::Admin::CallbackService> {
  public:
   // Nothing is owned; all must outlive this. `store` is null when the
-  // server runs in memory.
+  // server runs in memory. Requests with strings are read as Parsed<T>
+  // (parsing_service.h): text that is not UTF-8 is INVALID_ARGUMENT.
   AdminService(ExchangeService* exchange, Engine* engine, DurableStore* store)
-      : exchange_(exchange), engine_(engine), store_(store) {}
+      : exchange_(exchange), engine_(engine), store_(store) {
+    using S = v1::Admin::CallbackService;
+    ParseUnary<v1::CreateKeyRequest, v1::CreateKeyResponse>(
+        kService, "CreateKey", &S::CreateKey);
+    ParseUnary<v1::ListKeysRequest, v1::ListKeysResponse>(kService, "ListKeys",
+                                                          &S::ListKeys);
+    ParseUnary<v1::RevokeKeyRequest, v1::ApiKey>(kService, "RevokeKey",
+                                                 &S::RevokeKey);
+  }
 
   grpc::ServerUnaryReactor* CreateKey(grpc::CallbackServerContext* context,
                                       const v1::CreateKeyRequest* request,
@@ -56,6 +66,7 @@ class AdminService final : public v1::Admin::CallbackService {
   void StartHash(Coalescer<HashResult>::Finish finish);
   void StartSnapshot(Coalescer<SnapshotResult>::Finish finish);
 
+  static constexpr char kService[] = "duijie.v1.Admin";
   ExchangeService* const exchange_;
   Engine* const engine_;
   DurableStore* const store_;

@@ -12,16 +12,6 @@ namespace {
 
 // The index of `method` in the Exchange service: the generated code
 // numbers its methods in the order of the .proto, as the descriptor does.
-int MethodIndex(const char* method) {
-  const google::protobuf::MethodDescriptor* m =
-      v1::SubmitRequest::descriptor()
-          ->file()
-          ->FindServiceByName("Exchange")
-          ->FindMethodByName(method);
-  GPR_ASSERT(m != nullptr);
-  return m->index();
-}
-
 // A WatchMatches stream refused before it starts.
 class RefusedWatch final : public grpc::ServerWriteReactor<v1::Match> {
  public:
@@ -30,25 +20,6 @@ class RefusedWatch final : public grpc::ServerWriteReactor<v1::Match> {
 };
 
 }  // namespace
-
-template <typename Request, typename Response>
-void ParsingExchangeService::Unary(
-    const char* method,
-    grpc::ServerUnaryReactor* (v1::Exchange::CallbackService::*call)(
-        grpc::CallbackServerContext*, const Request*, Response*)) {
-  MarkMethodCallback(
-      MethodIndex(method),
-      new grpc::internal::CallbackUnaryHandler<Parsed<Request>, Response>(
-          [this, call](grpc::CallbackServerContext* context,
-                       const Parsed<Request>* request, Response* response) {
-            if (!request->status.ok()) {
-              grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-              reactor->Finish(ToGrpcStatus(request->status));
-              return reactor;
-            }
-            return (this->*call)(context, &request->message, response);
-          }));
-}
 
 ParsingExchangeService::ParsingExchangeService() {
   using S = v1::Exchange::CallbackService;
@@ -79,7 +50,7 @@ ParsingExchangeService::ParsingExchangeService() {
                                                          &S::ListMatches);
   Unary<v1::GetBookRequest, v1::GetBookResponse>("GetBook", &S::GetBook);
   MarkMethodCallback(
-      MethodIndex("WatchMatches"),
+      MethodIndex(kService, "WatchMatches"),
       new grpc::internal::CallbackServerStreamingHandler<
           Parsed<v1::WatchMatchesRequest>, v1::Match>(
           [this](grpc::CallbackServerContext* context,
@@ -91,7 +62,7 @@ ParsingExchangeService::ParsingExchangeService() {
             return WatchMatches(context, &request->message);
           }));
   MarkMethodCallback(
-      MethodIndex("Submit"),
+      MethodIndex(kService, "Submit"),
       new grpc::internal::CallbackBidiHandler<Parsed<v1::SubmitRequest>,
                                               v1::SubmitResponse>(
           [this](grpc::CallbackServerContext* context) {

@@ -14,12 +14,55 @@
 #ifndef DUIJIE_API_PARSING_SERVICE_H_
 #define DUIJIE_API_PARSING_SERVICE_H_
 
+#include "api/convert.h"
 #include "api/parsed_request.h"
 #include "duijie/v1/exchange.grpc.pb.h"
+#include "google/protobuf/descriptor.h"
+#include "grpcpp/impl/codegen/server_callback_handlers.h"
 
 namespace duijie {
 
-class ParsingExchangeService : public v1::Exchange::CallbackService {
+// A generated CallbackService (`Base`) whose unary handlers may be replaced
+// by ones that read Parsed<Request>: a request that does not parse is
+// answered INVALID_ARGUMENT naming the field, and the service's own
+// virtual method is called with the parsed message otherwise.
+template <typename Base>
+class ParsingService : public Base {
+ protected:
+  // Replaces the handler of `method` of the service `service` (its full
+  // name, "duijie.v1.Exchange").
+  template <typename Request, typename Response>
+  void ParseUnary(
+      const char* service, const char* method,
+      grpc::ServerUnaryReactor* (Base::*call)(grpc::CallbackServerContext*,
+                                              const Request*, Response*)) {
+    this->MarkMethodCallback(
+        MethodIndex(service, method),
+        new grpc::internal::CallbackUnaryHandler<Parsed<Request>, Response>(
+            [this, call](grpc::CallbackServerContext* context,
+                         const Parsed<Request>* request, Response* response) {
+              if (!request->status.ok()) {
+                grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+                reactor->Finish(ToGrpcStatus(request->status));
+                return reactor;
+              }
+              return (this->*call)(context, &request->message, response);
+            }));
+  }
+
+  static int MethodIndex(const char* service, const char* method) {
+    const google::protobuf::ServiceDescriptor* s =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            service);
+    GPR_ASSERT(s != nullptr);
+    const google::protobuf::MethodDescriptor* m = s->FindMethodByName(method);
+    GPR_ASSERT(m != nullptr);
+    return m->index();
+  }
+};
+
+class ParsingExchangeService
+    : public ParsingService<v1::Exchange::CallbackService> {
  public:
   ParsingExchangeService();
 
@@ -32,7 +75,10 @@ class ParsingExchangeService : public v1::Exchange::CallbackService {
   template <typename Request, typename Response>
   void Unary(const char* method,
              grpc::ServerUnaryReactor* (v1::Exchange::CallbackService::*call)(
-                 grpc::CallbackServerContext*, const Request*, Response*));
+                 grpc::CallbackServerContext*, const Request*, Response*)) {
+    ParseUnary(kService, method, call);
+  }
+  static constexpr char kService[] = "duijie.v1.Exchange";
 };
 
 }  // namespace duijie

@@ -642,6 +642,18 @@ TEST_F(AuthTest, CreateKeyRetryAnswersTheKeyWithoutItsSecret) {
             UNAUTH);
 }
 
+TEST_F(AuthTest, AKeyNameThatIsNotUtf8IsInvalidArgument) {
+  v1::CreateKeyRequest request;
+  request.mutable_principal()->set_name("bad \xff name");  // not UTF-8
+  request.mutable_principal()->set_role(v1::ROLE_OBSERVER);
+  v1::CreateKeyResponse response;
+  grpc::Status status =
+      admin_->CreateKey(Ctx(kAdminSecret).get(), request, &response);
+  EXPECT_EQ(status.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("principal.name"), std::string::npos)
+      << status.error_message();
+}
+
 TEST_F(AuthTest, OpenOrdersPerPartyAreCapped) {
   Start(Limits(/*max_open_orders=*/2));
   v1::PostOfferResponse out;
