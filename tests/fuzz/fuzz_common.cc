@@ -1,6 +1,7 @@
 // See fuzz_common.h.
 #include "tests/fuzz/fuzz_common.h"
 
+#include <algorithm>
 #include <iterator>
 #include <limits>
 #include <set>
@@ -191,6 +192,28 @@ const std::vector<const google::protobuf::Descriptor*>& MutatingRequestTypes() {
     return out;
   }();
   return *types;
+}
+
+void ApplyAndCheck(Engine& engine, Command& command, Micros now) {
+  now = std::max(now, engine.now());
+  ResolveExpiry(command, now);
+  const absl::Status valid = engine.Validate(command, now);
+  if (now > engine.now()) {
+    absl::StatusOr<CommandResult> tick =
+        engine.Apply(MakeCommand(TickCommand{}, now));
+    if (!tick.ok()) Fail("tick", tick.status());
+  }
+  absl::StatusOr<CommandResult> applied = engine.Apply(command);
+  if (valid.ok() != applied.ok()) {
+    Fail(absl::StrCat(CommandName(command.code()),
+                      ": Validate and Apply disagree; Validate says")
+             .c_str(),
+         valid.ok() ? applied.status() : valid);
+  }
+  if (absl::Status s = engine.CheckInvariants(); !s.ok()) {
+    Fail(absl::StrCat("invariants after ", CommandName(command.code())).c_str(),
+         s);
+  }
 }
 
 }  // namespace duijie::fuzz

@@ -105,6 +105,13 @@ void PreloadEngine(Engine& engine, bool orders);
 // reports a broken property (libFuzzer saves the input).
 [[noreturn]] void Fail(const char* what, const absl::Status& status);
 
+// Applies `command` at `now` as the server's writer does (ResolveExpiry,
+// a tick when `now` is later than the engine's clock, then the command)
+// and checks what must hold whatever the command: Validate, asked before
+// the tick, agrees with Apply, and CheckInvariants passes afterwards.
+// Fails the run otherwise.
+void ApplyAndCheck(Engine& engine, Command& command, Micros now);
+
 // The request types that ToCommand (api/convert.h) turns into commands: the
 // input type of every Exchange RPC and every alternative of Submit's
 // Command that it accepts, each once, in descriptor order. A mutating RPC

@@ -34,26 +34,7 @@ void Run(const uint8_t* data, size_t size) {
   for (int i = 0; i < kMaxCommands && in.More(); ++i) {
     Command command =
         decoder.Next(in, engine.offer_count() + engine.pledge_count());
-    const Micros now = std::max(command.now, engine.now());
-    ResolveExpiry(command, now);
-    const absl::Status valid = engine.Validate(command, now);
-    if (now > engine.now()) {
-      absl::StatusOr<CommandResult> tick =
-          engine.Apply(MakeCommand(TickCommand{}, now));
-      if (!tick.ok()) Fail("tick", tick.status());
-    }
-    absl::StatusOr<CommandResult> applied = engine.Apply(command);
-    if (valid.ok() != applied.ok()) {
-      Fail(absl::StrCat(CommandName(command.code()),
-                        ": Validate and Apply disagree; Validate says")
-               .c_str(),
-           valid.ok() ? applied.status() : valid);
-    }
-    if (absl::Status s = engine.CheckInvariants(); !s.ok()) {
-      Fail(absl::StrCat("invariants after ", CommandName(command.code()))
-               .c_str(),
-           s);
-    }
+    ApplyAndCheck(engine, command, command.now);
   }
   const std::string saved = engine.SaveState();
   Engine loaded;

@@ -32,24 +32,7 @@ constexpr int kMaxSubmitCommands = 64;
 void ApplyConverted(Engine& engine, absl::StatusOr<Command> converted) {
   if (!converted.ok()) return;
   Command& command = *converted;
-  const Micros now = std::max(kNow, engine.now());
-  ResolveExpiry(command, now);
-  const absl::Status valid = engine.Validate(command, now);
-  if (now > engine.now()) {
-    absl::StatusOr<CommandResult> tick =
-        engine.Apply(MakeCommand(TickCommand{}, now));
-    if (!tick.ok()) Fail("tick", tick.status());
-  }
-  absl::StatusOr<CommandResult> applied = engine.Apply(command);
-  if (valid.ok() != applied.ok()) {
-    Fail(absl::StrCat(CommandName(command.code()),
-                      ": Validate and Apply disagree; Validate says")
-             .c_str(),
-         valid.ok() ? applied.status() : valid);
-  }
-  if (absl::Status s = engine.CheckInvariants(); !s.ok()) {
-    Fail("invariants", s);
-  }
+  ApplyAndCheck(engine, command, kNow);
 }
 
 void Run(const uint8_t* data, size_t size) {
