@@ -111,6 +111,14 @@ std::string EchoValue(std::string_view value) {
 
 size_t FindControlCharacter(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
+    // ASCII, nearly every id and code, needs no decoding (every command
+    // checks its strings, so this is on the engine's hot path).
+    const auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {
+      if (b < 0x20 || b == 0x7f) return i;
+      ++i;
+      continue;
+    }
     uint32_t cp = 0;
     const size_t len = DecodeUtf8(text, i, &cp);
     if (len == 0) {
