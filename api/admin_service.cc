@@ -42,27 +42,38 @@ grpc::ServerUnaryReactor* AdminService::CreateKey(
   // the journal get its hash.
   std::string secret = NewSecret();
   std::get<CreateKeyCommand>(command->body).secret_sha256 = SecretHash(secret);
-  command->caller = who->caller;
-  Authenticator* auth = exchange_->authenticator();
-  exchange_->EnqueueOne(*std::move(command),
-                        [auth, reactor, response, secret = std::move(secret)](
-                            const CommandOutcome& outcome) {
-                          if (!outcome.ok()) {
-                            reactor->Finish(ToGrpcStatus(outcome.status()));
-                            return;
-                          }
-                          const KeyResult& result =
-                              std::get<KeyResult>(*outcome);
-                          auth->PutKey(result.key);
-                          response->set_key_id(result.key.key_id);
-                          // A retry answers the key without a secret: the first
-                          // answer had it.
-                          if (!result.replayed) response->set_secret(secret);
-                          response->set_replayed(result.replayed);
-                          ToProto(result.key, response->mutable_key());
-                          reactor->Finish(grpc::Status::OK);
-                        });
+  ApplyKeyCommand(*who, *std::move(command), reactor,
+                  [response, secret = std::move(secret)](const KeyResult& r) {
+                    response->set_key_id(r.key.key_id);
+                    // A retry answers the key without a secret: the first
+                    // answer had it.
+                    if (!r.replayed) response->set_secret(secret);
+                    response->set_replayed(r.replayed);
+                    ToProto(r.key, response->mutable_key());
+                  });
   return reactor;
+}
+
+void AdminService::ApplyKeyCommand(
+    const Authenticator::Identity& who, Command command,
+    grpc::ServerUnaryReactor* reactor,
+    std::function<void(const KeyResult&)> answer) {
+  command.caller = who.caller;
+  Authenticator* auth = exchange_->authenticator();
+  exchange_->EnqueueOne(
+      std::move(command), [auth, reactor, answer = std::move(answer)](
+                              const CommandOutcome& outcome) {
+        if (!outcome.ok()) {
+          reactor->Finish(ToGrpcStatus(outcome.status()));
+          return;
+        }
+        const KeyResult& result = std::get<KeyResult>(*outcome);
+        // Before the reply: from here on a revoked key fails on every
+        // thread, open streams included, and a new one is accepted.
+        auth->PutKey(result.key);
+        answer(result);
+        reactor->Finish(grpc::Status::OK);
+      });
 }
 
 grpc::ServerUnaryReactor* AdminService::ListKeys(
@@ -102,21 +113,8 @@ grpc::ServerUnaryReactor* AdminService::RevokeKey(
     reactor->Finish(ToGrpcStatus(command.status()));
     return reactor;
   }
-  command->caller = who->caller;
-  Authenticator* auth = exchange_->authenticator();
-  exchange_->EnqueueOne(
-      *std::move(command),
-      [auth, reactor, response](const CommandOutcome& outcome) {
-        if (!outcome.ok()) {
-          reactor->Finish(ToGrpcStatus(outcome.status()));
-          return;
-        }
-        const KeyResult& result = std::get<KeyResult>(*outcome);
-        // From here on the key fails on every thread, open streams included.
-        auth->PutKey(result.key);
-        ToProto(result.key, response);
-        reactor->Finish(grpc::Status::OK);
-      });
+  ApplyKeyCommand(*who, *std::move(command), reactor,
+                  [response](const KeyResult& r) { ToProto(r.key, response); });
   return reactor;
 }
 

@@ -62,6 +62,13 @@ class AdminService final : public ParsingService<v1::Admin::CallbackService> {
  private:
   using HashResult = absl::StatusOr<v1::GetStateHashResponse>;
   using SnapshotResult = absl::StatusOr<uint64_t>;
+  // Applies a key command of the admitted caller `who` through the
+  // Exchange's pipeline; once it is durable, puts the key into the
+  // authenticator (before the reply) and calls `answer`, or finishes
+  // `reactor` with the refusal.
+  void ApplyKeyCommand(const Authenticator::Identity& who, Command command,
+                       grpc::ServerUnaryReactor* reactor,
+                       std::function<void(const KeyResult&)> answer);
   // One run of each (see Coalescer).
   void StartHash(Coalescer<HashResult>::Finish finish);
   void StartSnapshot(Coalescer<SnapshotResult>::Finish finish);

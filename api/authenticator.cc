@@ -71,7 +71,6 @@ Authenticator::StreamSlot::~StreamSlot() {
 
 Authenticator::Authenticator(AuthOptions options)
     : options_(std::move(options)) {
-  log_window_ = absl::InfinitePast();
   if (!options_.enabled) {
     insecure_ = std::make_shared<Entry>();
     auto caller = std::make_shared<Caller>();
@@ -229,36 +228,19 @@ absl::StatusOr<Authenticator::StreamSlot> Authenticator::OpenStream(
 void Authenticator::LogRefusal(std::string_view principal,
                                std::string_view method,
                                const absl::Status& status) {
-  constexpr int kLinesPerSecond = 10;
-  const absl::Time now = absl::Now();
   uint64_t suppressed = 0;
-  {
-    absl::MutexLock lock(&log_mu_);
-    if (now - log_window_ >= absl::Seconds(1)) {
-      log_window_ = now;
-      logged_in_window_ = 0;
-      suppressed = suppressed_;
-      suppressed_ = 0;
-    }
-    if (logged_in_window_ >= kLinesPerSecond) {
-      ++suppressed_;
-      return;
-    }
-    ++logged_in_window_;
-  }
-  if (suppressed > 0) {
-    std::fprintf(stderr,
-                 "duijie-server: %llu similar refusals not logged in the last "
-                 "second\n",
-                 static_cast<unsigned long long>(suppressed));
-  }
+  if (!refusals_.Admit("refusal", absl::Now(), &suppressed)) return;
   std::fprintf(
-      stderr, "duijie-server: refused %s for %s: %s: %s\n",
+      stderr, "duijie-server: refused %s for %s: %s: %s%s\n",
       std::string(method).c_str(),
       absl::CHexEscape(absl::string_view(principal.data(), principal.size()))
           .c_str(),
       absl::StatusCodeToString(status.code()).c_str(),
-      std::string(status.message()).c_str());
+      std::string(status.message()).c_str(),
+      suppressed == 0
+          ? ""
+          : absl::StrCat(" (", suppressed, " similar lines suppressed)")
+                .c_str());
 }
 
 }  // namespace duijie

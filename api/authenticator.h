@@ -30,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "api/log_limit.h"
 #include "engine/command.h"
 #include "engine/engine.h"
 #include "grpcpp/server_context.h"
@@ -110,7 +111,8 @@ class Authenticator {
   absl::StatusOr<StreamSlot> OpenStream(const Identity& identity);
 
   // Logs a refused call: principal (or "anonymous"), method and reason.
-  // Rate-limited: at most a few lines a second, then a count of the rest.
+  // Rate-limited: LogRateLimiter::kBurst lines a second, then a count of
+  // the rest.
   void LogRefusal(std::string_view principal, std::string_view method,
                   const absl::Status& status);
 
@@ -129,10 +131,8 @@ class Authenticator {
       ABSL_GUARDED_BY(mu_);
   std::shared_ptr<Entry> insecure_;  // the caller when !options_.enabled
 
-  absl::Mutex log_mu_;
-  absl::Time log_window_ ABSL_GUARDED_BY(log_mu_);
-  int logged_in_window_ ABSL_GUARDED_BY(log_mu_) = 0;
-  uint64_t suppressed_ ABSL_GUARDED_BY(log_mu_) = 0;
+  // Refusal lines, a burst a second (log_limit.h).
+  LogRateLimiter refusals_{absl::Seconds(1)};
 };
 
 }  // namespace duijie

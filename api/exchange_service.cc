@@ -50,11 +50,6 @@ void FillIdPage(const std::vector<View>& views, bool more,
   }
 }
 
-// Whether `id` is one of `ids`.
-bool Lists(const std::vector<std::string>& ids, absl::string_view id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
-
 // Narrows a pledge filter to the caller's buyers: naming another buyer is
 // PERMISSION_DENIED.
 absl::Status NarrowToOwnPledges(const Authenticator::Identity& who,
@@ -62,7 +57,7 @@ absl::Status NarrowToOwnPledges(const Authenticator::Identity& who,
   if (who.admin()) return absl::OkStatus();
   const std::vector<std::string>& mine = who.caller->principal.buyer_ids;
   if (!filter->owner_id.empty()) {
-    if (Lists(mine, filter->owner_id)) return absl::OkStatus();
+    if (ListsId(mine, filter->owner_id)) return absl::OkStatus();
     return absl::PermissionDeniedError(
         absl::StrCat("buyer_id: key ", who.caller->key_id,
                      " does not act for buyer ", EchoValue(filter->owner_id)));
@@ -84,9 +79,9 @@ absl::Status NarrowToOwnMatches(const Authenticator::Identity& who,
   if (who.admin()) return absl::OkStatus();
   const Principal& me = who.caller->principal;
   const bool own_supplier = !filter->supplier_id.empty() &&
-                            Lists(me.supplier_ids, filter->supplier_id);
+                            ListsId(me.supplier_ids, filter->supplier_id);
   const bool own_buyer =
-      !filter->buyer_id.empty() && Lists(me.buyer_ids, filter->buyer_id);
+      !filter->buyer_id.empty() && ListsId(me.buyer_ids, filter->buyer_id);
   auto denied = [&](absl::string_view field, absl::string_view id) {
     return absl::PermissionDeniedError(
         absl::StrCat(field, ": key ", who.caller->key_id, " does not act for ",
@@ -132,23 +127,11 @@ SequencerOptions WithPublish(SequencerOptions options, WatchHub* watchers) {
   return options;
 }
 
-// The authenticator of a service made without one: every call is ADMIN.
-std::unique_ptr<Authenticator> InsecureAuthenticator(Authenticator* given) {
-  if (given != nullptr) return nullptr;
-  AuthOptions options;
-  options.enabled = false;
-  options.max_open_orders = 0;
-  options.rate_per_key = 0;
-  options.max_streams_per_key = 0;
-  return std::make_unique<Authenticator>(std::move(options));
-}
-
 }  // namespace
 
 ExchangeService::ExchangeService(Engine* engine, ExchangeServiceOptions options,
                                  Authenticator* auth)
-    : own_auth_(InsecureAuthenticator(auth)),
-      auth_(auth != nullptr ? auth : own_auth_.get()),
+    : auth_(auth),
       sequencer_(engine, WithPublish(std::move(options), &watchers_)) {}
 
 ExchangeService::~ExchangeService() { Stop(); }
@@ -360,9 +343,7 @@ grpc::ServerUnaryReactor* ExchangeService::GetPledge(
     absl::StatusOr<PledgeView> pledge =
         reader.engine().GetPledge(request->id(), ReadNow());
     if (pledge.ok() && !who->admin() &&
-        !Lists(who->caller->principal.buyer_ids,
-               absl::string_view(pledge->buyer_id.data(),
-                                 pledge->buyer_id.size()))) {
+        !ListsId(who->caller->principal.buyer_ids, pledge->buyer_id)) {
       // Another's pledge reads as an unknown one: ids tell nothing.
       pledge = absl::NotFoundError(
           absl::StrCat("id: pledge ", request->id(), " does not exist"));

@@ -57,10 +57,10 @@ enum class Access {
 class ExchangeService final : public ParsingExchangeService {
  public:
   // Starts the writer thread. `engine` and `auth` are not owned and must
-  // outlive this. Without `auth` every call acts as ADMIN (in-process
-  // tools and tests).
-  explicit ExchangeService(Engine* engine, ExchangeServiceOptions options = {},
-                           Authenticator* auth = nullptr);
+  // outlive this (an Authenticator with AuthOptions::enabled false lets
+  // every call act as ADMIN).
+  ExchangeService(Engine* engine, ExchangeServiceOptions options,
+                  Authenticator* auth);
   // Calls Stop(). Destroy only after the grpc::Server serving this has shut
   // down (no reactor may outlive the service).
   ~ExchangeService() override;
@@ -198,7 +198,6 @@ class ExchangeService final : public ParsingExchangeService {
   void FinishRead(grpc::ServerUnaryReactor* reactor, grpc::Status status,
                   uint64_t seen);
 
-  std::unique_ptr<Authenticator> own_auth_;  // when none was given
   Authenticator* const auth_;
   ServerLimits limits_;
   WatchHub watchers_;

@@ -34,16 +34,7 @@ bool MatchPassesFilter(const v1::Match& match, const MatchFilter& filter) {
   if (!filter.buyer_id.empty() && match.buyer_id() != filter.buyer_id) {
     return false;
   }
-  if (filter.restricted) {
-    auto listed = [](const std::vector<std::string>& ids,
-                     const std::string& id) {
-      return std::find(ids.begin(), ids.end(), id) != ids.end();
-    };
-    if (!listed(filter.visible_supplier_ids, match.supplier_id()) &&
-        !listed(filter.visible_buyer_ids, match.buyer_id())) {
-      return false;
-    }
-  }
+  if (!filter.Shows(match.supplier_id(), match.buyer_id())) return false;
   return absl::StartsWith(match.region_code(), filter.region_code_prefix);
 }
 

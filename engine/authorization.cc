@@ -29,10 +29,6 @@
 namespace duijie {
 namespace {
 
-bool Lists(const std::vector<std::string>& ids, std::string_view id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
-
 std::string Who(const Caller& caller) {
   return absl::StrCat("key ", caller.key_id, " (",
                       EchoValue(caller.principal.name), ")");
@@ -92,7 +88,8 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
           return absl::OkStatus();
         } else if constexpr (std::is_same_v<Body, PostOfferCommand>) {
           const std::string& party = c.offer.supplier_id;
-          if (!admin && !(acts_for_parties && Lists(me.supplier_ids, party))) {
+          if (!admin &&
+              !(acts_for_parties && ListsId(me.supplier_ids, party))) {
             return Denied(caller, absl::StrCat("post offers for supplier ",
                                                EchoValue(party)));
           }
@@ -101,7 +98,7 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
               open_of(open_offers_by_supplier_, true, party));
         } else if constexpr (std::is_same_v<Body, PostPledgeCommand>) {
           const std::string& party = c.pledge.buyer_id;
-          if (!admin && !(acts_for_parties && Lists(me.buyer_ids, party))) {
+          if (!admin && !(acts_for_parties && ListsId(me.buyer_ids, party))) {
             return Denied(caller, absl::StrCat("post pledges for buyer ",
                                                EchoValue(party)));
           }
@@ -114,7 +111,7 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
           }
           const std::string_view owner =
               strings_.Get(offers_[c.offer_id - 1].supplier);
-          if (acts_for_parties && Lists(me.supplier_ids, owner)) {
+          if (acts_for_parties && ListsId(me.supplier_ids, owner)) {
             return absl::OkStatus();
           }
           return Denied(
@@ -126,7 +123,7 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
           }
           const std::string_view owner =
               strings_.Get(pledges_[c.pledge_id - 1].buyer);
-          if (acts_for_parties && Lists(me.buyer_ids, owner)) {
+          if (acts_for_parties && ListsId(me.buyer_ids, owner)) {
             return absl::OkStatus();
           }
           return absl::NotFoundError(

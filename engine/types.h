@@ -7,6 +7,7 @@
 #ifndef DUIJIE_ENGINE_TYPES_H_
 #define DUIJIE_ENGINE_TYPES_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -213,6 +214,12 @@ struct OrderFilter {
   std::vector<std::string> visible_owner_ids;
 };
 
+// Whether `id` is one of `ids` (a principal's parties, a filter's visible
+// ones: short lists).
+inline bool ListsId(const std::vector<std::string>& ids, std::string_view id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
 struct MatchFilter {
   std::string supplier_id;
   std::string buyer_id;
@@ -225,6 +232,13 @@ struct MatchFilter {
   bool restricted = false;
   std::vector<std::string> visible_supplier_ids;
   std::vector<std::string> visible_buyer_ids;
+
+  // The restriction alone: whether a match between these parties may be
+  // shown (the engine's list and the live WatchMatches filter both ask).
+  bool Shows(std::string_view supplier_id, std::string_view buyer_id) const {
+    return !restricted || ListsId(visible_supplier_ids, supplier_id) ||
+           ListsId(visible_buyer_ids, buyer_id);
+  }
 };
 
 struct BookLine {

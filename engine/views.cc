@@ -107,13 +107,6 @@ absl::StatusOr<PledgeView> Engine::Impl::GetPledge(uint64_t id,
 
 namespace {
 
-bool Listed(const std::vector<std::string>& ids, std::string_view id) {
-  for (const std::string& x : ids) {
-    if (x == id) return true;
-  }
-  return false;
-}
-
 // Walks ids > after_id, from an owner's sorted list when there is one, and
 // collects up to `limit` that `passes`; *more tells whether another passes.
 template <typename Passes, typename Make>
@@ -162,7 +155,7 @@ bool Engine::Impl::OfferPasses(const OfferRecord& o, const OrderFilter& f,
 
 bool Engine::Impl::PledgePasses(const PledgeRecord& p, const OrderFilter& f,
                                 Micros now) const {
-  if (f.restricted && !Listed(f.visible_owner_ids, strings_.Get(p.buyer))) {
+  if (f.restricted && !ListsId(f.visible_owner_ids, strings_.Get(p.buyer))) {
     return false;
   }
   if (f.status != 0 && static_cast<int>(EffectiveStatus(p.status, p.expires_at,
@@ -187,11 +180,7 @@ bool Engine::Impl::MatchPasses(const MatchRecord& m,
   if (!f.buyer_id.empty() && strings_.Get(p.buyer) != f.buyer_id) {
     return false;
   }
-  if (f.restricted &&
-      !Listed(f.visible_supplier_ids, strings_.Get(o.supplier)) &&
-      !Listed(f.visible_buyer_ids, strings_.Get(p.buyer))) {
-    return false;
-  }
+  if (!f.Shows(strings_.Get(o.supplier), strings_.Get(p.buyer))) return false;
   return StartsWith(reference_.CodeText(o.region), f.region_code_prefix);
 }
 
