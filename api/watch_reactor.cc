@@ -150,6 +150,9 @@ void WatchHub::FanOutLoop() {
     for (const auto& watcher : watchers) {
       watcher->Deliver(chunk, max_buffered_);
     }
+    // Not held across the wait: a stream that ends meanwhile must be freed
+    // when it is done, not at the next match.
+    watchers.clear();
   }
   for (const auto& watcher : watchers) watcher->EndLive();
 }

@@ -507,5 +507,31 @@ TEST_F(LimitsTest, CancelledWatchersFreeTheirReactors) {
   EXPECT_EQ(WatchReactor::live_reactors(), 0);
 }
 
+// A stream that was handed a live match and is then cancelled is freed
+// when it is done, not when the next match is published (the hub must not
+// hold it while it waits).
+TEST_F(LimitsTest, WatcherCancelledAfterALiveMatchIsFreedWithoutAnother) {
+  StartServer(ServerLimits());
+  MakeMatches(1);
+  grpc::ClientContext context;
+  auto reader = stub_->WatchMatches(&context, v1::WatchMatchesRequest());
+  v1::Match match;
+  ASSERT_TRUE(reader->Read(&match));  // from the history
+  // Time to join the live fan-out, so that the next match comes from the
+  // hub (were it read from the history, the test would pass either way).
+  absl::SleepFor(absl::Milliseconds(200));
+  MakeMatches(1);
+  ASSERT_TRUE(reader->Read(&match));
+  EXPECT_EQ(match.match_id(), 2u);
+  context.TryCancel();
+  while (reader->Read(&match)) {
+  }
+  reader->Finish();
+  for (int i = 0; i < 1000 && WatchReactor::live_reactors() > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(WatchReactor::live_reactors(), 0);
+}
+
 }  // namespace
 }  // namespace duijie
