@@ -54,6 +54,12 @@ inline constexpr size_t kMaxProductSegments = 6;
 inline constexpr size_t kMaxListedRegions = 64;
 inline constexpr int64_t kMaxQuantityKg = int64_t{1} << 40;  // ~1.1e12 kg
 inline constexpr int64_t kMaxPriceFenPerKg = int64_t{1} << 30;
+// A match's deadlines when the orders do not say: ship within 7 days of
+// the match, accept or decline within 7 days of the shipment (as the 832
+// platform confirms receipt on its own after a week). At most a year.
+inline constexpr Micros kDefaultShipWithin = Micros{7} * 86400 * 1000000;
+inline constexpr Micros kDefaultAcceptWithin = Micros{7} * 86400 * 1000000;
+inline constexpr Micros kMaxDeadlineWithin = Micros{366} * 86400 * 1000000;
 
 struct EngineOptions {
   // A request_id is remembered for at least this long after its command...

@@ -244,6 +244,7 @@ OfferResult Engine::Impl::Execute(const PostOfferCommand& c) {
   record.households = spec.households;
   record.expires_at = spec.expires_at;
   record.posted_at = now_;
+  record.ship_within = kDefaultShipWithin;
   offers_.push_back(record);
   const uint64_t id = offers_.size();
   offers_by_supplier_[record.supplier].push_back(id);
@@ -347,6 +348,7 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   record.min_lot_kg = spec.min_lot_kg;
   record.expires_at = spec.expires_at;
   record.posted_at = now_;
+  record.accept_within = kDefaultAcceptWithin;
   record.listed = listed;
   record.listed_cover = std::move(listed);
   KeepOutermostCodes(&record.listed_cover);

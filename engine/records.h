@@ -28,6 +28,8 @@ struct OfferRecord {
   int64_t households;
   Micros expires_at;
   Micros posted_at;
+  // How long after a match the supplier has to ship it (ship_by).
+  Micros ship_within;
 };
 
 struct PledgeRecord {
@@ -47,6 +49,9 @@ struct PledgeRecord {
   int64_t min_lot_kg;
   Micros expires_at;
   Micros posted_at;
+  // How long after a shipment the buyer has to accept or decline it
+  // (accept_by).
+  Micros accept_within;
   // Listed codes as posted (for views) and with covered codes removed (for
   // the index); empty unless scope is LISTED_REGIONS.
   std::vector<int32_t> listed;
