@@ -128,6 +128,34 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
           }
           return absl::NotFoundError(
               absl::StrCat("id: pledge ", c.pledge_id, " does not exist"));
+        } else if constexpr (std::is_same_v<Body, ShipMatchCommand> ||
+                             std::is_same_v<Body, AcceptMatchCommand> ||
+                             std::is_same_v<Body, DeclineMatchCommand>) {
+          // The supplier's side ships; the buyer's side accepts or declines.
+          // A match of neither of the caller's parties is as unknown to it
+          // as an unknown id (it cannot list it either).
+          if (admin || c.match_id == 0 || c.match_id > matches_.size()) {
+            return absl::OkStatus();
+          }
+          const MatchRecord& m = matches_[c.match_id - 1];
+          const std::string_view supplier =
+              strings_.Get(offers_[m.offer_id - 1].supplier);
+          const std::string_view buyer =
+              strings_.Get(pledges_[m.pledge_id - 1].buyer);
+          const bool is_supplier =
+              acts_for_parties && ListsId(me.supplier_ids, supplier);
+          const bool is_buyer =
+              acts_for_parties && ListsId(me.buyer_ids, buyer);
+          const bool ships = std::is_same_v<Body, ShipMatchCommand>;
+          if (ships ? is_supplier : is_buyer) return absl::OkStatus();
+          if (is_supplier || is_buyer) {
+            return Denied(caller,
+                          absl::StrCat(ships ? "ship" : "accept or decline",
+                                       " match ", c.match_id, ": only its ",
+                                       ships ? "supplier" : "buyer", " may"));
+          }
+          return absl::NotFoundError(
+              absl::StrCat("match_id: match ", c.match_id, " does not exist"));
         } else {
           // Reference data and keys.
           if (admin) return absl::OkStatus();

@@ -15,19 +15,31 @@ struct Overloaded : F... {
 template <class... F>
 Overloaded(F...) -> Overloaded<F...>;
 
-// Sets *body to the alternative whose kCode is `code`, searching the
-// variant's alternatives from index I on.
+// The code a body type is also read back from (kLegacyCode), or none.
+template <typename Body, typename = void>
+struct LegacyCodeOf {
+  static constexpr int value = -1;
+};
+template <typename Body>
+struct LegacyCodeOf<Body, std::void_t<decltype(Body::kLegacyCode)>> {
+  static constexpr int value = static_cast<int>(Body::kLegacyCode);
+};
+
+// Sets *body to the alternative whose kCode (or kLegacyCode) is `code`,
+// searching the variant's alternatives from index I on; *legacy tells which.
 template <size_t I = 0>
-bool BodyForCodeFrom(uint8_t code, CommandBody* body) {
+bool BodyForCodeFrom(uint8_t code, CommandBody* body, bool* legacy) {
   if constexpr (I == std::variant_size_v<CommandBody>) {
     return false;
   } else {
     using Body = std::variant_alternative_t<I, CommandBody>;
-    if (static_cast<uint8_t>(Body::kCode) == code) {
+    if (static_cast<uint8_t>(Body::kCode) == code ||
+        LegacyCodeOf<Body>::value == code) {
       body->emplace<I>();
+      *legacy = static_cast<uint8_t>(Body::kCode) != code;
       return true;
     }
-    return BodyForCodeFrom<I + 1>(code, body);
+    return BodyForCodeFrom<I + 1>(code, body, legacy);
   }
 }
 
@@ -35,12 +47,13 @@ bool BodyForCodeFrom(uint8_t code, CommandBody* body) {
 // kMaxCommandCode: checked when this file compiles.
 template <size_t... I>
 constexpr bool CodesAreDistinct(std::index_sequence<I...>) {
-  constexpr uint8_t codes[] = {static_cast<uint8_t>(
-      std::variant_alternative_t<I, CommandBody>::kCode)...};
-  for (size_t a = 0; a < sizeof...(I); ++a) {
+  constexpr int codes[] = {
+      static_cast<int>(std::variant_alternative_t<I, CommandBody>::kCode)...,
+      LegacyCodeOf<std::variant_alternative_t<I, CommandBody>>::value...};
+  for (size_t a = 0; a < 2 * sizeof...(I); ++a) {
     if (codes[a] > kMaxCommandCode) return false;
-    for (size_t b = a + 1; b < sizeof...(I); ++b) {
-      if (codes[a] == codes[b]) return false;
+    for (size_t b = a + 1; b < 2 * sizeof...(I); ++b) {
+      if (codes[a] >= 0 && codes[a] == codes[b]) return false;
     }
   }
   return true;
@@ -78,13 +91,22 @@ struct FieldReader {
 }  // namespace
 
 CommandCode CodeOf(const CommandBody& body) {
-  return std::visit([](const auto& b) { return b.kCode; }, body);
+  return std::visit(
+      [](const auto& b) {
+        using Body = std::decay_t<decltype(b)>;
+        if constexpr (LegacyCodeOf<Body>::value >= 0) {
+          if (b.IsLegacy()) return Body::kLegacyCode;
+        }
+        return Body::kCode;
+      },
+      body);
 }
 
 CommandCode Command::code() const { return CodeOf(body); }
 
 bool BodyForCode(uint8_t code, CommandBody* body) {
-  return BodyForCodeFrom(code, body);
+  bool legacy = false;
+  return BodyForCodeFrom(code, body, &legacy);
 }
 
 const char* CommandName(CommandCode code) {
@@ -110,12 +132,33 @@ void ResolveExpiry(Command& command, Micros now) {
 }
 
 void EncodeBody(const CommandBody& body, ByteWriter& w) {
-  ForEachField(body, FieldWriter{w});
+  std::visit(
+      [&](const auto& b) {
+        using Body = std::decay_t<decltype(b)>;
+        if constexpr (LegacyCodeOf<Body>::value >= 0) {
+          if (b.IsLegacy()) return b.LegacyFields(b, FieldWriter{w});
+        }
+        b.Fields(b, FieldWriter{w});
+      },
+      body);
 }
 
 bool DecodeBody(uint8_t code, ByteReader& r, CommandBody* body) {
-  if (!BodyForCode(code, body)) return false;
-  ForEachField(*body, FieldReader{r});
+  bool legacy = false;
+  if (!BodyForCodeFrom(code, body, &legacy)) return false;
+  if (!legacy) {
+    ForEachField(*body, FieldReader{r});
+    return true;
+  }
+  std::visit(
+      [&](auto& b) {
+        using Body = std::decay_t<decltype(b)>;
+        if constexpr (LegacyCodeOf<Body>::value >= 0) {
+          b.LegacyFields(b, FieldReader{r});
+          b.FromLegacy();
+        }
+      },
+      *body);
   return true;
 }
 
@@ -157,6 +200,8 @@ CommandEffect EffectOf(const CommandResult& result) {
     effect.order_id = o->offer.offer_id;
   } else if (const auto* p = std::get_if<PledgeResult>(&result)) {
     effect.order_id = p->pledge.pledge_id;
+  } else if (const auto* m = std::get_if<MatchResult>(&result)) {
+    effect.order_id = m->match.match_id;
   }
   return effect;
 }

@@ -42,18 +42,32 @@ enum class CommandCode : uint8_t {
   kCancelPledge = 7,
   kCreateKey = 8,
   kRevokeKey = 9,
+  kShipMatch = 10,
+  kAcceptMatch = 11,
+  kDeclineMatch = 12,
+  // PostOffer and PostPledge with the match deadlines (ship_within,
+  // accept_within). Journals from before them hold kPostOffer and
+  // kPostPledge, read as these with no deadlines (see kLegacyCode).
+  kPostOfferWithDeadlines = 13,
+  kPostPledgeWithDeadlines = 14,
+  // 15, 16 and 17 are taken by commands that are not in this build yet.
 };
 // The largest code in use; codes above it are refused when read back.
-inline constexpr uint8_t kMaxCommandCode = 9;
+inline constexpr uint8_t kMaxCommandCode = 14;
 
 // What a tick did.
 struct TickResult {
-  Micros now = 0;        // the engine's clock after it
-  uint64_t expired = 0;  // orders it retired
+  Micros now = 0;          // the engine's clock after it
+  uint64_t expired = 0;    // orders it retired
+  uint64_t lapsed = 0;     // matches not shipped by their ship_by
+  uint64_t delivered = 0;  // shipped matches delivered at their accept_by
 };
 
 // Moves the clock to Command::now (never back) and retires every resting
-// order whose expires_at <= now. The writer issues one before a command
+// order whose expires_at <= now; then lapses every MATCHED match whose
+// ship_by <= now and delivers in full every SHIPPED one whose accept_by <=
+// now, in match id order (lapsed kg go back to their pledges, which may
+// match them again). The writer issues one before a command
 // whose time is later than the engine's clock; replay re-applies it.
 struct TickCommand {
   static constexpr CommandCode kCode = CommandCode::kTick;
@@ -110,14 +124,27 @@ struct DeletePairingCommand {
 
 // Validates and posts an offer, matches it against resting pledges, and
 // rests what is left. Answers the offer as it stands and its fills.
+//
+// A command with a kLegacyCode is also read back from records of that code,
+// written before its last fields existed: LegacyFields lists what those
+// records hold, and FromLegacy() sets the rest. A body read so IsLegacy():
+// it keeps the legacy code (CodeOf, the request memo) and layout
+// (EncodeBody), so replaying an old journal reproduces its old state
+// byte for byte. Only old journals make such bodies (the API cannot).
 struct PostOfferCommand {
-  static constexpr CommandCode kCode = CommandCode::kPostOffer;
+  static constexpr CommandCode kCode = CommandCode::kPostOfferWithDeadlines;
+  static constexpr CommandCode kLegacyCode = CommandCode::kPostOffer;
   static constexpr char kName[] = "PostOffer";
   static constexpr bool kMakesMatches = true;
   using Result = OfferResult;
   OfferSpec offer;
   template <typename Self, typename Visit>
   static void Fields(Self& s, Visit&& v) {
+    LegacyFields(s, v);
+    v(s.offer.ship_within);
+  }
+  template <typename Self, typename Visit>
+  static void LegacyFields(Self& s, Visit&& v) {
     v(s.offer.supplier_id);
     v(s.offer.region_code);
     v(s.offer.product_code);
@@ -129,17 +156,25 @@ struct PostOfferCommand {
     v(s.offer.certified);
     v(s.offer.households);
   }
+  void FromLegacy() { offer.ship_within = kNoDeadline; }
+  bool IsLegacy() const { return offer.ship_within == kNoDeadline; }
 };
 
 // The pledge's counterpart of PostOfferCommand.
 struct PostPledgeCommand {
-  static constexpr CommandCode kCode = CommandCode::kPostPledge;
+  static constexpr CommandCode kCode = CommandCode::kPostPledgeWithDeadlines;
+  static constexpr CommandCode kLegacyCode = CommandCode::kPostPledge;
   static constexpr char kName[] = "PostPledge";
   static constexpr bool kMakesMatches = true;
   using Result = PledgeResult;
   PledgeSpec pledge;
   template <typename Self, typename Visit>
   static void Fields(Self& s, Visit&& v) {
+    LegacyFields(s, v);
+    v(s.pledge.accept_within);
+  }
+  template <typename Self, typename Visit>
+  static void LegacyFields(Self& s, Visit&& v) {
     v(s.pledge.buyer_id);
     v(s.pledge.buyer_city_code);
     v(s.pledge.buyer_kind);
@@ -154,6 +189,8 @@ struct PostPledgeCommand {
     v(s.pledge.region_codes);
     v(s.pledge.require_certified);
   }
+  void FromLegacy() { pledge.accept_within = kNoDeadline; }
+  bool IsLegacy() const { return pledge.accept_within == kNoDeadline; }
 };
 
 // Cancels an open offer. NOT_FOUND for an unknown id, FAILED_PRECONDITION
@@ -218,16 +255,72 @@ struct RevokeKeyCommand {
   }
 };
 
+// The supplier's side ships a MATCHED match: it becomes SHIPPED, with
+// accept_by = now + the pledge's accept_within. shipped_kg 0 ships it all;
+// fewer kg (a short shipment) give the rest back to the pledge at once.
+// NOT_FOUND for an unknown match, FAILED_PRECONDITION for one not MATCHED
+// (a match past its ship_by has LAPSED).
+struct ShipMatchCommand {
+  static constexpr CommandCode kCode = CommandCode::kShipMatch;
+  static constexpr char kName[] = "ShipMatch";
+  static constexpr bool kMakesMatches = true;
+  using Result = MatchResult;
+  uint64_t match_id = 0;
+  int64_t shipped_kg = 0;  // 0: all of it
+  std::string note;        // e.g. the waybill; at most 256 bytes
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.match_id);
+    v(s.shipped_kg);
+    v(s.note);
+  }
+};
+
+// The buyer's side accepts a SHIPPED match: it becomes DELIVERED.
+// accepted_kg 0 accepts all that was shipped; fewer kg (a short delivery,
+// produce spoiled on the way) give the rest back to the pledge.
+struct AcceptMatchCommand {
+  static constexpr CommandCode kCode = CommandCode::kAcceptMatch;
+  static constexpr char kName[] = "AcceptMatch";
+  static constexpr bool kMakesMatches = true;
+  using Result = MatchResult;
+  uint64_t match_id = 0;
+  int64_t accepted_kg = 0;  // 0: all that was shipped
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.match_id);
+    v(s.accepted_kg);
+  }
+};
+
+// The buyer's side refuses a SHIPPED match: it becomes DECLINED and its kg
+// go back to the pledge. The reason is required (1..256 bytes).
+struct DeclineMatchCommand {
+  static constexpr CommandCode kCode = CommandCode::kDeclineMatch;
+  static constexpr char kName[] = "DeclineMatch";
+  static constexpr bool kMakesMatches = true;
+  using Result = MatchResult;
+  uint64_t match_id = 0;
+  std::string reason;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.match_id);
+    v(s.reason);
+  }
+};
+
 // Every command. The order of alternatives is not a format: codes are.
 using CommandBody =
     std::variant<TickCommand, UpsertRegionCommand, UpsertPairingCommand,
                  DeletePairingCommand, PostOfferCommand, PostPledgeCommand,
                  CancelOfferCommand, CancelPledgeCommand, CreateKeyCommand,
-                 RevokeKeyCommand>;
+                 RevokeKeyCommand, ShipMatchCommand, AcceptMatchCommand,
+                 DeclineMatchCommand>;
 
 // Every answer (a command's Result is one of these).
-using CommandResult = std::variant<TickResult, RegionResult, PairingResult,
-                                   OfferResult, PledgeResult, KeyResult>;
+using CommandResult =
+    std::variant<TickResult, RegionResult, PairingResult, OfferResult,
+                 PledgeResult, KeyResult, MatchResult>;
 
 // Who sent a command, as the server authenticated it, and the limits that
 // hold for them at admission. The engine authorises a command with a

@@ -41,6 +41,10 @@ absl::Status CheckCommandText(const Command& command) {
           return all({{"pairing.east_code", &body.pairing.east_code},
                       {"pairing.west_code", &body.pairing.west_code},
                       {"pairing.note", &body.pairing.note}});
+        } else if constexpr (std::is_same_v<Body, ShipMatchCommand>) {
+          return all({{"note", &body.note}});
+        } else if constexpr (std::is_same_v<Body, DeclineMatchCommand>) {
+          return all({{"reason", &body.reason}});
         } else if constexpr (std::is_same_v<Body, DeletePairingCommand>) {
           return all(
               {{"east_code", &body.east_code}, {"west_code", &body.west_code}});
@@ -76,12 +80,13 @@ absl::Status CheckCommandText(const Command& command) {
           }
           return s;
         } else {
-          // Ticks, cancels and revocations carry no text; a new command
-          // with text is listed above.
+          // Ticks, cancels, revocations and acceptances carry no text; a new
+          // command with text is listed above.
           static_assert(std::is_same_v<Body, TickCommand> ||
                         std::is_same_v<Body, CancelOfferCommand> ||
                         std::is_same_v<Body, CancelPledgeCommand> ||
-                        std::is_same_v<Body, RevokeKeyCommand>);
+                        std::is_same_v<Body, RevokeKeyCommand> ||
+                        std::is_same_v<Body, AcceptMatchCommand>);
           return absl::OkStatus();
         }
       },
@@ -112,7 +117,7 @@ absl::StatusOr<CommandResult> Engine::Impl::Apply(const Command& command,
           const uint64_t first_match = matches_.size() + 1;
           CommandResult result(Execute(body));
           if (!command.request_id.empty()) {  // memos are only for repeats
-            RequestMemo first = MemoOf(Body::kCode, result,
+            RequestMemo first = MemoOf(command.code(), result,
                                        MakesMatches<Body>() ? first_match : 0);
             first.fingerprint = command.fingerprint;
             requests_.Remember(command.request_id, std::move(first), now_);
@@ -153,6 +158,7 @@ TickResult Engine::Impl::Tick(Micros now) {
         Close(/*offer=*/tag & 1, tag >> 1, OrderStatus::kExpired);
         ++result.expired;
       });
+  PassDeadlines(&result);
   result.now = now_;
   return result;
 }
@@ -171,6 +177,10 @@ CommandResult Engine::Impl::Repeat(const RequestMemo& memo) const {
           result.pairing = memo.pairing;
         } else if constexpr (std::is_same_v<Result, KeyResult>) {
           result.key = *keys_.Find(memo.order_id);
+        } else if constexpr (std::is_same_v<Result, MatchResult>) {
+          // The match as it stands now, like a key.
+          result.match = MakeMatchView(memo.order_id);
+          result.matches = MatchRange(memo.first_match_id, memo.match_count);
         } else if constexpr (std::is_same_v<Result, OfferResult>) {
           result.offer = MakeOfferView(memo.order_id, now_);
           result.offer.remaining_kg = memo.remaining_kg;

@@ -87,6 +87,9 @@ class Engine::Impl {
   absl::Status Check(const CancelPledgeCommand& c, Micros now) const;
   absl::Status Check(const CreateKeyCommand& c, Micros now) const;
   absl::Status Check(const RevokeKeyCommand& c, Micros now) const;
+  absl::Status Check(const ShipMatchCommand& c, Micros now) const;
+  absl::Status Check(const AcceptMatchCommand& c, Micros now) const;
+  absl::Status Check(const DeclineMatchCommand& c, Micros now) const;
   RegionResult Execute(const UpsertRegionCommand& c);
   PairingResult Execute(const UpsertPairingCommand& c);
   PairingResult Execute(const DeletePairingCommand& c);
@@ -96,6 +99,9 @@ class Engine::Impl {
   PledgeResult Execute(const CancelPledgeCommand& c);
   KeyResult Execute(const CreateKeyCommand& c);
   KeyResult Execute(const RevokeKeyCommand& c);
+  MatchResult Execute(const ShipMatchCommand& c);
+  MatchResult Execute(const AcceptMatchCommand& c);
+  MatchResult Execute(const DeclineMatchCommand& c);
 
   // --- Authorisation (authorization.cc): whether `caller` may send `body`
   // at `at` (>= now_; later when a tick to `at` is still to come)
@@ -136,6 +142,30 @@ class Engine::Impl {
                      : pledges_[id - 1].status == OrderStatus::kOpen;
   }
 
+  // --- After the match (matches.cc)
+  // Matches an open pledge that is off the shelves against resting offers,
+  // as an incoming pledge.
+  void MatchIncomingPledge(uint64_t pledge_id);
+  // Gives `kg` of match `match_id` back to its pledge when it can still
+  // take them, and lets it match again at once.
+  void ReturnToPledge(uint64_t match_id, int64_t kg);
+  // The match's status as a tick to `now` would leave it.
+  static MatchStatus EffectiveMatchStatus(const MatchRecord& m, Micros now);
+  // NOT_FOUND, or FAILED_PRECONDITION unless the match is `required` at
+  // `now` (`action`: "shipped" etc., for the message).
+  absl::Status CheckMatchIn(uint64_t match_id, MatchStatus required,
+                            std::string_view action, Micros now) const;
+  MatchResult MatchAnswer(uint64_t match_id, uint64_t first_new_match) const;
+  // Queues the deadline that applies to the match's status, if any.
+  void AddDeadlines(uint64_t match_id);
+  // Lapses and delivers the matches whose deadline is <= now_.
+  void PassDeadlines(TickResult* result);
+  // Deadline queue tags: match id * 2, + 1 for accept_by (ship_by: + 0).
+  static uint64_t DeadlineTag(uint64_t match_id, bool accept) {
+    return match_id << 1 | uint64_t{accept};
+  }
+  bool DeadlineLive(uint64_t tag) const;
+
   // --- Views (views.cc)
   // ---------------------------------------------------------
   OfferView MakeOfferView(uint64_t id, Micros now) const;
@@ -163,6 +193,9 @@ class Engine::Impl {
   // Every resting order's expiry (and some that left early, until their
   // time): what a tick retires, and what a read at a later time leaves out.
   ExpiryQueue expiries_;
+  // Every MATCHED match's ship_by and every SHIPPED match's accept_by
+  // (DeadlineTag), left behind like expiries when the status moves on.
+  ExpiryQueue deadlines_;
 
   // Ids in posting order, per owner (interned string).
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> offers_by_supplier_;

@@ -24,6 +24,12 @@ constexpr char kMagic[] = "DUIJIE-STATE";
 // that its state hash is what earlier servers reported for it.
 constexpr uint32_t kVersionWithoutKeys = 1;
 constexpr uint32_t kVersionWithKeys = 2;
+// Version 3 adds, after the request memos, each offer's ship_within, each
+// pledge's accept_within and each match's lifecycle; the keys section is
+// always there (it may be empty). A state whose orders and matches all
+// predate the lifecycle (no deadlines, nothing shipped) is still written as
+// version 1 or 2, so old journals replay to the hashes they had.
+constexpr uint32_t kVersionWithLifecycle = 3;
 
 // Enum bytes read back must name a value (the state is a format: a byte
 // out of range is damage, not a new value).
@@ -32,15 +38,36 @@ bool ValidStatus(uint8_t v) { return v >= 1 && v <= 4; }
 bool ValidKind(uint8_t v) { return v >= 1 && v <= kMaxBuyerKind; }
 bool ValidScope(uint8_t v) { return v <= kMaxScope; }
 bool ValidFlag(uint8_t v) { return v <= 1; }
+bool ValidMatchStatus(uint8_t v) { return v >= 1 && v <= kMaxMatchStatus; }
+bool ValidWithin(Micros v) {
+  return v == kNoDeadline || (v > 0 && v <= kMaxDeadlineWithin);
+}
+
+// Whether a match is as every match was before the lifecycle existed.
+bool LegacyMatch(const MatchRecord& m) {
+  return m.status == MatchStatus::kMatched && m.ship_by == 0 &&
+         m.shipped_at == 0 && m.shipped_kg == 0 && m.accept_by == 0 &&
+         m.delivered_at == 0 && m.accepted_kg == 0 && m.returned_kg == 0 &&
+         m.note == kNoText && m.reason == kNoText &&
+         m.updated_at == m.matched_at;
+}
 
 }  // namespace
 
 std::string Engine::Impl::SaveState() const {
   std::string out;
   ByteWriter w(&out);
-  const bool with_keys = keys_.size() != 0;
+  bool legacy = true;
+  for (const OfferRecord& o : offers_) legacy &= o.ship_within == kNoDeadline;
+  for (const PledgeRecord& p : pledges_) {
+    legacy &= p.accept_within == kNoDeadline;
+  }
+  for (const MatchRecord& m : matches_) legacy &= LegacyMatch(m);
+  const bool with_keys = !legacy || keys_.size() != 0;
   w.Str(kMagic);
-  w.U64(with_keys ? kVersionWithKeys : kVersionWithoutKeys);
+  w.U64(!legacy     ? kVersionWithLifecycle
+        : with_keys ? kVersionWithKeys
+                    : kVersionWithoutKeys);
   w.I64(now_);
   w.U64(strings_.size());
   for (uint32_t i = 0; i < strings_.size(); ++i) w.Str(strings_.Get(i));
@@ -98,6 +125,23 @@ std::string Engine::Impl::SaveState() const {
   if (with_keys) keys_.Save(w);
 
   requests_.Save(w);
+  if (!legacy) {
+    for (const OfferRecord& o : offers_) w.I64(o.ship_within);
+    for (const PledgeRecord& p : pledges_) w.I64(p.accept_within);
+    for (const MatchRecord& m : matches_) {
+      w.U8(static_cast<uint8_t>(m.status));
+      w.I64(m.ship_by);
+      w.I64(m.shipped_at);
+      w.I64(m.shipped_kg);
+      w.I64(m.accept_by);
+      w.I64(m.delivered_at);
+      w.I64(m.accepted_kg);
+      w.I64(m.returned_kg);
+      w.U32(m.note);
+      w.U32(m.reason);
+      w.I64(m.updated_at);
+    }
+  }
   return out;
 }
 
@@ -112,7 +156,8 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   };
   if (r.Str() != kMagic) return corrupt("not an engine state (bad magic)");
   const uint64_t version = r.U64();
-  if (version != kVersionWithoutKeys && version != kVersionWithKeys) {
+  if (version != kVersionWithoutKeys && version != kVersionWithKeys &&
+      version != kVersionWithLifecycle) {
     return corrupt(absl::StrCat("unknown version ", version));
   }
   now_ = r.I64();
@@ -226,8 +271,50 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   if (version == kVersionWithKeys && (!keys_.Load(r) || keys_.size() == 0)) {
     return corrupt("bad keys");
   }
+  if (version == kVersionWithLifecycle && !keys_.Load(r)) {
+    return corrupt("bad keys");
+  }
   if (!requests_.Load(r) || !requests_.KeysKnown(keys_.size())) {
     return corrupt("bad request memo");
+  }
+  if (version < kVersionWithLifecycle) {
+    for (OfferRecord& o : offers_) o.ship_within = kNoDeadline;
+    for (PledgeRecord& p : pledges_) p.accept_within = kNoDeadline;
+    for (MatchRecord& m : matches_) m.updated_at = m.matched_at;
+  } else {
+    for (OfferRecord& o : offers_) o.ship_within = r.I64();
+    for (PledgeRecord& p : pledges_) p.accept_within = r.I64();
+    for (MatchRecord& m : matches_) {
+      const uint8_t status = r.U8();
+      if (!r.ok()) break;
+      if (!ValidMatchStatus(status)) return corrupt("bad match status");
+      m.status = static_cast<MatchStatus>(status);
+      m.ship_by = r.I64();
+      m.shipped_at = r.I64();
+      m.shipped_kg = r.I64();
+      m.accept_by = r.I64();
+      m.delivered_at = r.I64();
+      m.accepted_kg = r.I64();
+      m.returned_kg = r.I64();
+      m.note = r.U32();
+      m.reason = r.U32();
+      m.updated_at = r.I64();
+      auto text_ok = [&](uint32_t t) {
+        return t == kNoText || valid_string(t);
+      };
+      if (m.shipped_kg < 0 || m.shipped_kg > m.quantity_kg ||
+          m.accepted_kg < 0 || m.accepted_kg > m.shipped_kg ||
+          m.returned_kg < 0 || m.returned_kg > m.quantity_kg ||
+          !text_ok(m.note) || !text_ok(m.reason)) {
+        return corrupt("bad match lifecycle");
+      }
+    }
+    for (const OfferRecord& o : offers_) {
+      if (!ValidWithin(o.ship_within)) return corrupt("bad ship_within");
+    }
+    for (const PledgeRecord& p : pledges_) {
+      if (!ValidWithin(p.accept_within)) return corrupt("bad accept_within");
+    }
   }
   if (!r.ok()) return corrupt("truncated");
   if (!r.done()) return corrupt("trailing bytes");
@@ -242,12 +329,20 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   for (uint64_t id = 1; id <= pledges_.size(); ++id) {
     const PledgeRecord& p = pledges_[id - 1];
     pledges_by_buyer_[p.buyer].push_back(id);
-    if (p.status == OrderStatus::kOpen) Rest(/*offer=*/false, id);
+    if (p.status == OrderStatus::kOpen) {
+      Rest(/*offer=*/false, id);
+    } else if (p.status == OrderStatus::kFilled && p.expires_at > now_) {
+      // Kilograms may still come back to it and reopen it: its expiry is
+      // queued, as it is in the engine that saved it if it ever rested.
+      expiries_.Add(p.expires_at, ExpiryTag(id, false));
+      pledges_[id - 1].expiry_queued = true;
+    }
   }
   for (uint64_t id = 1; id <= matches_.size(); ++id) {
     const MatchRecord& m = matches_[id - 1];
     matches_by_supplier_[offers_[m.offer_id - 1].supplier].push_back(id);
     matches_by_buyer_[pledges_[m.pledge_id - 1].buyer].push_back(id);
+    AddDeadlines(id);
   }
   return absl::OkStatus();
 }

@@ -44,6 +44,9 @@ RequestMemo MemoOf(CommandCode code, const CommandResult& result,
     memo.order_id = o->offer.offer_id;
     memo.status = o->offer.status;
     memo.remaining_kg = o->offer.remaining_kg;
+  } else if (const auto* m = std::get_if<MatchResult>(&result)) {
+    memo.order_id = m->match.match_id;
+    memo.match_count = static_cast<uint32_t>(m->matches.size());
   } else if (const auto* p = std::get_if<PledgeResult>(&result)) {
     FillOrderMemo(*p, &memo);
     memo.order_id = p->pledge.pledge_id;

@@ -77,9 +77,21 @@ absl::Status Engine::Impl::CheckInvariants() const {
         m.amount_fen != m.quantity_kg * m.price) {
       return Broken(absl::StrCat("match ", id, " is inconsistent"));
     }
+    const bool shipped =
+        m.status != MatchStatus::kMatched && m.status != MatchStatus::kLapsed;
+    if (m.shipped_kg < 0 || m.shipped_kg > m.quantity_kg ||
+        (shipped != (m.shipped_kg > 0)) || m.accepted_kg < 0 ||
+        m.accepted_kg > m.shipped_kg ||
+        ((m.status == MatchStatus::kDelivered) != (m.accepted_kg > 0)) ||
+        m.returned_kg < 0 || m.returned_kg > m.quantity_kg - m.accepted_kg ||
+        (m.status == MatchStatus::kMatched && m.returned_kg != 0)) {
+      return Broken(absl::StrCat("match ", id, "'s lifecycle is inconsistent"));
+    }
+    // The offer keeps every kg it sold; the pledge only those not given
+    // back to it.
     offer_filled[m.offer_id - 1] += m.quantity_kg;
-    pledge_filled[m.pledge_id - 1] += m.quantity_kg;
-    pledge_spent[m.pledge_id - 1] += m.amount_fen;
+    pledge_filled[m.pledge_id - 1] += m.kept_kg();
+    pledge_spent[m.pledge_id - 1] += m.kept_kg() * m.price;
   }
   for (uint64_t id = 1; id <= offers_.size(); ++id) {
     const OfferRecord& o = offers_[id - 1];
@@ -109,6 +121,19 @@ absl::Status Engine::Impl::CheckInvariants() const {
   if (live_expiries != open) {
     return Broken(absl::StrCat("expiry queue holds ", live_expiries,
                                " open orders, the book ", open));
+  }
+  uint64_t live_deadlines = 0;
+  deadlines_.ForEachUntil(
+      INT64_MAX, [this](uint64_t tag) { return DeadlineLive(tag); },
+      [&](uint64_t) { ++live_deadlines; });
+  uint64_t waiting = 0;
+  for (const MatchRecord& m : matches_) {
+    waiting += (m.status == MatchStatus::kMatched && m.ship_by > 0) ||
+               (m.status == MatchStatus::kShipped && m.accept_by > 0);
+  }
+  if (live_deadlines != waiting) {
+    return Broken(absl::StrCat("deadline queue holds ", live_deadlines,
+                               " matches, ", waiting, " have one"));
   }
   auto owners_ok = [](const auto& by_owner, const auto& records,
                       auto owner_of) {

@@ -69,6 +69,19 @@ absl::Status CheckAmount(std::string_view field, int64_t kg,
   return absl::OkStatus();
 }
 
+// A deadline's length: 0 (the default), kNoDeadline (orders of old
+// journals) or from an hour to kMaxDeadlineWithin.
+absl::Status CheckWithin(std::string_view field, Micros within) {
+  constexpr Micros kHour = Micros{3600} * 1000000;
+  if (within == 0 || within == kNoDeadline ||
+      (within >= kHour && within <= kMaxDeadlineWithin)) {
+    return absl::OkStatus();
+  }
+  return Invalid(
+      field, absl::StrCat(within, " us is out of range [", kHour, ", ",
+                          kMaxDeadlineWithin, "] (0: the default of 7 days)"));
+}
+
 const char* StatusName(OrderStatus s) {
   switch (s) {
     case OrderStatus::kOpen:
@@ -114,10 +127,11 @@ void Engine::Impl::Rest(bool offer, uint64_t id) {
     expiries_.Add(o.expires_at, ExpiryTag(id, true));
     CountOpen(open_offers_by_supplier_, o.supplier, +1);
   } else {
-    const PledgeRecord& p = pledges_[id - 1];
+    PledgeRecord& p = pledges_[id - 1];
     index_.AddPledge(id);
     books_.PledgeRested(p.product, p.remaining_kg, p.max_price);
-    expiries_.Add(p.expires_at, ExpiryTag(id, false));
+    if (!p.expiry_queued) expiries_.Add(p.expires_at, ExpiryTag(id, false));
+    p.expiry_queued = true;
     CountOpen(open_pledges_by_buyer_, p.buyer, +1);
   }
 }
@@ -162,9 +176,13 @@ void Engine::Impl::Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price,
   // Cannot overflow: q x price <= quantity x price of the order whose price
   // it is, which was checked when that order was posted.
   const int64_t amount = q * price;
-  matches_.push_back(
-      MatchRecord{offer_id, pledge_id, q, price, amount, now_, partner});
+  MatchRecord match{offer_id, pledge_id, q, price, amount, now_, partner};
+  // Cannot overflow: ship_within is at most a year.
+  match.ship_by = o.ship_within == kNoDeadline ? 0 : now_ + o.ship_within;
+  match.updated_at = now_;
+  matches_.push_back(match);
   const uint64_t match_id = matches_.size();
+  AddDeadlines(match_id);
   matches_by_supplier_[o.supplier].push_back(match_id);
   matches_by_buyer_[p.buyer].push_back(match_id);
   if (incoming_pledge) {
@@ -222,6 +240,7 @@ absl::Status Engine::Impl::Check(const PostOfferCommand& c, Micros now) const {
     s = CheckRange("offer.min_lot_kg", spec.min_lot_kg, 0, spec.quantity_kg);
   if (s.ok()) s = CheckRange("offer.households", spec.households, 0, INT32_MAX);
   if (s.ok()) s = CheckExpiry("offer.expires_at", spec.expires_at, now);
+  if (s.ok()) s = CheckWithin("offer.ship_within", spec.ship_within);
   return s;
 }
 
@@ -244,7 +263,8 @@ OfferResult Engine::Impl::Execute(const PostOfferCommand& c) {
   record.households = spec.households;
   record.expires_at = spec.expires_at;
   record.posted_at = now_;
-  record.ship_within = kDefaultShipWithin;
+  record.ship_within =
+      spec.ship_within == 0 ? kDefaultShipWithin : spec.ship_within;
   offers_.push_back(record);
   const uint64_t id = offers_.size();
   offers_by_supplier_[record.supplier].push_back(id);
@@ -294,6 +314,7 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
     s = CheckRange("pledge.min_lot_kg", spec.min_lot_kg, 0, spec.quantity_kg);
   if (s.ok()) s = CheckExpiry("pledge.expires_at", spec.expires_at, now);
   if (s.ok()) s = CheckRange("pledge.scope", spec.scope, 0, kMaxScope);
+  if (s.ok()) s = CheckWithin("pledge.accept_within", spec.accept_within);
   if (!s.ok()) return s;
   const bool listed_scope =
       spec.scope == static_cast<int>(Scope::kListedRegions);
@@ -348,7 +369,8 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   record.min_lot_kg = spec.min_lot_kg;
   record.expires_at = spec.expires_at;
   record.posted_at = now_;
-  record.accept_within = kDefaultAcceptWithin;
+  record.accept_within =
+      spec.accept_within == 0 ? kDefaultAcceptWithin : spec.accept_within;
   record.listed = listed;
   record.listed_cover = std::move(listed);
   KeepOutermostCodes(&record.listed_cover);
@@ -357,14 +379,7 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   pledges_by_buyer_[pledges_[id - 1].buyer].push_back(id);
 
   const uint64_t first_match = matches_.size() + 1;
-  const CodeSet partner_west = reference_.PartnerWestCodes(city);
-  while (pledges_[id - 1].status == OrderStatus::kOpen) {
-    const uint64_t offer_id = index_.BestOfferFor(id, partner_west);
-    if (offer_id == 0) break;
-    const OfferRecord& o = offers_[offer_id - 1];
-    Fill(offer_id, id, o.floor_price, AnyCovers(partner_west, o.region),
-         /*incoming_pledge=*/true);
-  }
+  MatchIncomingPledge(id);
   if (pledges_[id - 1].status == OrderStatus::kOpen) Rest(/*offer=*/false, id);
 
   PledgeResult result;

@@ -28,7 +28,8 @@ struct OfferRecord {
   int64_t households;
   Micros expires_at;
   Micros posted_at;
-  // How long after a match the supplier has to ship it (ship_by).
+  // How long after a match the supplier has to ship it (ship_by);
+  // kNoDeadline for offers of old journals.
   Micros ship_within;
 };
 
@@ -50,8 +51,11 @@ struct PledgeRecord {
   Micros expires_at;
   Micros posted_at;
   // How long after a shipment the buyer has to accept or decline it
-  // (accept_by).
+  // (accept_by); kNoDeadline for pledges of old journals.
   Micros accept_within;
+  // Whether the expiry queue holds its expiry. A pledge rests again when
+  // kilograms come back to it, and must not be queued twice.
+  bool expiry_queued = false;
   // Listed codes as posted (for views) and with covered codes removed (for
   // the index); empty unless scope is LISTED_REGIONS.
   std::vector<int32_t> listed;
@@ -63,6 +67,9 @@ struct PledgeRecord {
   }
 };
 
+// An interned string index that names no string.
+inline constexpr uint32_t kNoText = UINT32_MAX;
+
 struct MatchRecord {
   uint64_t offer_id;
   uint64_t pledge_id;
@@ -71,6 +78,22 @@ struct MatchRecord {
   int64_t amount_fen;
   Micros matched_at;
   bool partner;
+  // The lifecycle (MatchView says what each is).
+  MatchStatus status = MatchStatus::kMatched;
+  Micros ship_by = 0;  // 0: never lapses
+  Micros shipped_at = 0;
+  int64_t shipped_kg = 0;
+  Micros accept_by = 0;  // 0: not shipped, or no deadline
+  Micros delivered_at = 0;
+  int64_t accepted_kg = 0;
+  int64_t returned_kg = 0;
+  uint32_t note = kNoText;    // interned
+  uint32_t reason = kNoText;  // interned
+  Micros updated_at = 0;
+
+  // The kg this match holds of its pledge: what it traded less what went
+  // back.
+  int64_t kept_kg() const { return quantity_kg - returned_kg; }
 };
 
 // The kilograms a fill between the two would trade at `price`: the largest

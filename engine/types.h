@@ -40,6 +40,20 @@ enum class BuyerKind : uint8_t {
   kPlatform = 11,
 };
 enum class Scope : uint8_t { kAny = 0, kPartnersOnly = 1, kListedRegions = 2 };
+// Where a match stands after it is made: MATCHED, then SHIPPED by the
+// supplier (or LAPSED when not shipped by ship_by), then DELIVERED (accepted
+// by the buyer, or on its own at accept_by) or DECLINED by the buyer.
+enum class MatchStatus : uint8_t {
+  kMatched = 1,
+  kShipped = 2,
+  kDelivered = 3,
+  kDeclined = 4,
+  kLapsed = 5,
+};
+inline constexpr int kMaxMatchStatus = 5;
+// A deadline that does not apply: orders posted before matches had a
+// lifecycle carry it, and their matches never lapse or deliver on their own.
+inline constexpr Micros kNoDeadline = -1;
 
 inline constexpr int kMaxBuyerKind = 11;
 inline constexpr int kMaxScope = 2;
@@ -98,6 +112,9 @@ struct OfferSpec {
   Micros expires_at = 0;
   bool certified = false;
   int64_t households = 0;
+  // How long the supplier has to ship a match; 0: the default
+  // (kDefaultShipWithin), kNoDeadline: none (offers of old journals).
+  Micros ship_within = 0;
 };
 
 // What a buyer posts. Validated by Engine::PostPledge.
@@ -115,6 +132,9 @@ struct PledgeSpec {
   int scope = 0;  // a Scope number
   std::vector<std::string> region_codes;
   bool require_certified = false;
+  // How long the buyer has to accept or decline a shipment; 0: the default
+  // (kDefaultAcceptWithin), kNoDeadline: none (pledges of old journals).
+  Micros accept_within = 0;
 };
 
 // An offer as it stands. String views point into the engine's interned
@@ -134,6 +154,7 @@ struct OfferView {
   int64_t remaining_kg = 0;
   OrderStatus status = OrderStatus::kOpen;
   Micros posted_at = 0;
+  Micros ship_within = 0;  // kNoDeadline: none
 };
 
 struct PledgeView {
@@ -155,6 +176,7 @@ struct PledgeView {
   int64_t spent_fen = 0;
   OrderStatus status = OrderStatus::kOpen;
   Micros posted_at = 0;
+  Micros accept_within = 0;  // kNoDeadline: none
 };
 
 struct MatchView {
@@ -171,6 +193,28 @@ struct MatchView {
   int64_t amount_fen = 0;
   bool partner = false;
   Micros matched_at = 0;
+  // The lifecycle. Deadlines are 0 when they do not apply (yet).
+  MatchStatus status = MatchStatus::kMatched;
+  Micros ship_by = 0;
+  Micros shipped_at = 0;
+  int64_t shipped_kg = 0;
+  Micros accept_by = 0;
+  Micros delivered_at = 0;
+  int64_t accepted_kg = 0;
+  // The kg given back to the pledge (a lapse, a decline, a short shipment
+  // or acceptance), when it could still take them.
+  int64_t returned_kg = 0;
+  std::string_view note;    // the shipment's note
+  std::string_view reason;  // why it was declined
+  Micros updated_at = 0;    // the last status change
+};
+
+// What a match command answers: the match as it stands after it, and the
+// matches the kg it gave back to the pledge made at once.
+struct MatchResult {
+  MatchView match;
+  std::vector<MatchView> matches;
+  bool replayed = false;
 };
 
 struct OfferResult {
@@ -226,6 +270,7 @@ struct MatchFilter {
   uint64_t offer_id = 0;
   uint64_t pledge_id = 0;
   std::string region_code_prefix;
+  int status = 0;  // a MatchStatus number; 0 = any
   // Set for a caller that may see only its own parties' matches: a match
   // passes only when its supplier is one of visible_supplier_ids or its
   // buyer one of visible_buyer_ids.

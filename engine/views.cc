@@ -27,6 +27,7 @@ OfferView Engine::Impl::MakeOfferView(uint64_t id, Micros now) const {
   v.remaining_kg = o.remaining_kg;
   v.status = EffectiveStatus(o.status, o.expires_at, now);
   v.posted_at = o.posted_at;
+  v.ship_within = o.ship_within;
   return v;
 }
 
@@ -53,6 +54,7 @@ PledgeView Engine::Impl::MakePledgeView(uint64_t id, Micros now) const {
   v.spent_fen = p.spent_fen;
   v.status = EffectiveStatus(p.status, p.expires_at, now);
   v.posted_at = p.posted_at;
+  v.accept_within = p.accept_within;
   return v;
 }
 
@@ -74,6 +76,17 @@ MatchView Engine::Impl::MakeMatchView(uint64_t id) const {
   v.amount_fen = m.amount_fen;
   v.partner = m.partner;
   v.matched_at = m.matched_at;
+  v.status = m.status;
+  v.ship_by = m.ship_by;
+  v.shipped_at = m.shipped_at;
+  v.shipped_kg = m.shipped_kg;
+  v.accept_by = m.accept_by;
+  v.delivered_at = m.delivered_at;
+  v.accepted_kg = m.accepted_kg;
+  v.returned_kg = m.returned_kg;
+  if (m.note != kNoText) v.note = strings_.Get(m.note);
+  if (m.reason != kNoText) v.reason = strings_.Get(m.reason);
+  v.updated_at = m.updated_at;
   return v;
 }
 
@@ -172,6 +185,7 @@ bool Engine::Impl::MatchPasses(const MatchRecord& m,
                                const MatchFilter& f) const {
   if (f.offer_id != 0 && m.offer_id != f.offer_id) return false;
   if (f.pledge_id != 0 && m.pledge_id != f.pledge_id) return false;
+  if (f.status != 0 && static_cast<int>(m.status) != f.status) return false;
   const OfferRecord& o = offers_[m.offer_id - 1];
   const PledgeRecord& p = pledges_[m.pledge_id - 1];
   if (!f.supplier_id.empty() && strings_.Get(o.supplier) != f.supplier_id) {

@@ -671,7 +671,8 @@ TEST_F(AuthorizationTest, KeysSurviveSaveAndLoad) {
           .ok());
   Tick(engine_, kT0 + 20);
   ASSERT_TRUE(Send(admin, RevokeKeyCommand{1}, "revoke").ok());
-  EXPECT_EQ(StateVersion(engine_), 2u);
+  // Version 3: the fixture's orders carry match deadlines.
+  EXPECT_EQ(StateVersion(engine_), 3u);
 
   Engine loaded;
   ASSERT_TRUE(loaded.LoadState(engine_.SaveState()).ok());
@@ -704,14 +705,17 @@ TEST_F(AuthorizationTest, KeysSurviveSaveAndLoad) {
   EXPECT_EQ(loaded.StateHash(), engine_.StateHash());
 }
 
+// The state of an old journal (orders without match deadlines) and no keys
+// is written as version 1, as before keys existed.
 TEST(AuthorizationStateTest, AStateWithoutKeysIsStillVersionOne) {
   Engine never, refused;
   for (Engine* e : {&never, &refused}) {
     ASSERT_TRUE(
         RunCommand(*e, UpsertRegionCommand{Region{kRegion, kRegion}}, kT0)
             .ok());
-    ASSERT_TRUE(
-        RunCommand(*e, PostOfferCommand{Offer(kMySupplier)}, kT0 + 1).ok());
+    PostOfferCommand old_offer{Offer(kMySupplier)};
+    old_offer.FromLegacy();
+    ASSERT_TRUE(RunCommand(*e, old_offer, kT0 + 1).ok());
   }
   // Refused key commands leave no keys behind.
   EXPECT_FALSE(RunCommand(refused,

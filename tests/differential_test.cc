@@ -145,8 +145,10 @@ struct Outcome {
   OfferResult offer;
   PledgeResult pledge;
   KeyResult key;
+  MatchResult match;
 
   void Store(TickResult r) { tick = std::move(r); }
+  void Store(MatchResult r) { match = std::move(r); }
   void Store(KeyResult r) { key = std::move(r); }
   void Store(RegionResult r) { region = std::move(r); }
   void Store(PairingResult r) { pairing = std::move(r); }
@@ -213,6 +215,15 @@ Outcome Execute(ReferenceMatcher& m, const Cmd& c) {
           [&](const RevokeKeyCommand& b) {
             Take(m.RevokeKey(ctx, b.key_id), &o);
           },
+          [&](const ShipMatchCommand& b) {
+            Take(m.ShipMatch(ctx, b.match_id, b.shipped_kg, b.note), &o);
+          },
+          [&](const AcceptMatchCommand& b) {
+            Take(m.AcceptMatch(ctx, b.match_id, b.accepted_kg), &o);
+          },
+          [&](const DeclineMatchCommand& b) {
+            Take(m.DeclineMatch(ctx, b.match_id, b.reason), &o);
+          },
       },
       c.command.body);
   return o;
@@ -272,6 +283,7 @@ void CompareOffer(const std::string& p, const OfferView& e, const OfferView& r,
   d->Field(p + "remaining_kg", e.remaining_kg, r.remaining_kg);
   d->Field(p + "status", e.status, r.status);
   d->Field(p + "posted_at", e.posted_at, r.posted_at);
+  d->Field(p + "ship_within", e.ship_within, r.ship_within);
 }
 
 void ComparePledge(const std::string& p, const PledgeView& e,
@@ -300,7 +312,11 @@ void ComparePledge(const std::string& p, const PledgeView& e,
   d->Field(p + "spent_fen", e.spent_fen, r.spent_fen);
   d->Field(p + "status", e.status, r.status);
   d->Field(p + "posted_at", e.posted_at, r.posted_at);
+  d->Field(p + "accept_within", e.accept_within, r.accept_within);
 }
+
+void CompareMatch(const std::string& p, const MatchView& e, const MatchView& r,
+                  Diff* d);
 
 void CompareMatches(const std::vector<MatchView>& e,
                     const std::vector<MatchView>& r, Diff* d) {
@@ -320,7 +336,26 @@ void CompareMatches(const std::vector<MatchView>& e,
     d->Field(p + "amount_fen", e[i].amount_fen, r[i].amount_fen);
     d->Field(p + "partner", e[i].partner, r[i].partner);
     d->Field(p + "matched_at", e[i].matched_at, r[i].matched_at);
+    CompareMatch(p, e[i], r[i], d);
   }
+}
+
+// The lifecycle of a match.
+void CompareMatch(const std::string& p, const MatchView& e, const MatchView& r,
+                  Diff* d) {
+  d->Field(p + "match_id", e.match_id, r.match_id);
+  d->Field(p + "status", static_cast<int>(e.status),
+           static_cast<int>(r.status));
+  d->Field(p + "ship_by", e.ship_by, r.ship_by);
+  d->Field(p + "shipped_at", e.shipped_at, r.shipped_at);
+  d->Field(p + "shipped_kg", e.shipped_kg, r.shipped_kg);
+  d->Field(p + "accept_by", e.accept_by, r.accept_by);
+  d->Field(p + "delivered_at", e.delivered_at, r.delivered_at);
+  d->Field(p + "accepted_kg", e.accepted_kg, r.accepted_kg);
+  d->Field(p + "returned_kg", e.returned_kg, r.returned_kg);
+  d->Field(p + "note", e.note, r.note);
+  d->Field(p + "reason", e.reason, r.reason);
+  d->Field(p + "updated_at", e.updated_at, r.updated_at);
 }
 
 std::string JoinIds(const std::vector<std::string>& ids) {
@@ -382,7 +417,14 @@ void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
       d->Field("pairing.note", e.pairing.pairing.note, r.pairing.pairing.note);
       d->Field("replayed", e.pairing.replayed, r.pairing.replayed);
       break;
-    case CommandCode::kPostOffer:
+    case CommandCode::kShipMatch:
+    case CommandCode::kAcceptMatch:
+    case CommandCode::kDeclineMatch:
+      CompareMatch("match.", e.match.match, r.match.match, d);
+      CompareMatches(e.match.matches, r.match.matches, d);
+      d->Field("replayed", e.match.replayed, r.match.replayed);
+      break;
+    case CommandCode::kPostOfferWithDeadlines:
     case CommandCode::kCancelOffer:
       CompareOffer("offer.", e.offer.offer, r.offer.offer, d);
       CompareMatches(e.offer.matches, r.offer.matches, d);
@@ -391,7 +433,7 @@ void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
         d->Field("unfilled_kg", e.offer.unfilled_kg, r.offer.unfilled_kg);
       }
       break;
-    case CommandCode::kPostPledge:
+    case CommandCode::kPostPledgeWithDeadlines:
     case CommandCode::kCancelPledge:
       ComparePledge("pledge.", e.pledge.pledge, r.pledge.pledge, d);
       CompareMatches(e.pledge.matches, r.pledge.matches, d);
@@ -453,26 +495,33 @@ const char* const kBadProducts[] = {"",
 constexpr std::array<int, kMaxCommandCode + 1> kFreshWeight = [] {
   std::array<int, kMaxCommandCode + 1> w{};
   w[static_cast<int>(CommandCode::kTick)] = 2;
-  w[static_cast<int>(CommandCode::kUpsertRegion)] = 3;
-  w[static_cast<int>(CommandCode::kUpsertPairing)] = 5;
-  w[static_cast<int>(CommandCode::kDeletePairing)] = 3;
-  w[static_cast<int>(CommandCode::kPostOffer)] = 26;
-  w[static_cast<int>(CommandCode::kPostPledge)] = 28;
-  w[static_cast<int>(CommandCode::kCancelOffer)] = 7;
-  w[static_cast<int>(CommandCode::kCancelPledge)] = 7;
+  w[static_cast<int>(CommandCode::kUpsertRegion)] = 2;
+  w[static_cast<int>(CommandCode::kUpsertPairing)] = 4;
+  w[static_cast<int>(CommandCode::kDeletePairing)] = 2;
+  w[static_cast<int>(CommandCode::kPostOfferWithDeadlines)] = 24;
+  w[static_cast<int>(CommandCode::kPostPledgeWithDeadlines)] = 26;
+  w[static_cast<int>(CommandCode::kCancelOffer)] = 6;
+  w[static_cast<int>(CommandCode::kCancelPledge)] = 6;
   w[static_cast<int>(CommandCode::kCreateKey)] = 2;
   w[static_cast<int>(CommandCode::kRevokeKey)] = 1;
+  w[static_cast<int>(CommandCode::kShipMatch)] = 6;
+  w[static_cast<int>(CommandCode::kAcceptMatch)] = 3;
+  w[static_cast<int>(CommandCode::kDeclineMatch)] = 2;
+  // kPostOffer and kPostPledge are the old layouts: read back from old
+  // journals, never sent.
   return w;
 }();
 constexpr int kRepeatWeight = 8;
 constexpr int kReuseWeight = 4;
-static_assert(std::variant_size_v<CommandBody> == kFreshWeight.size(),
-              "every command kind needs a weight");
+template <size_t... I>
+constexpr bool EveryKindIsDrawnIn(std::index_sequence<I...>) {
+  return ((kFreshWeight[static_cast<int>(
+               std::variant_alternative_t<I, CommandBody>::kCode)] > 0) &&
+          ...);
+}
 constexpr bool EveryKindIsDrawn() {
-  for (int w : kFreshWeight) {
-    if (w <= 0) return false;
-  }
-  return true;
+  return EveryKindIsDrawnIn(
+      std::make_index_sequence<std::variant_size_v<CommandBody>>());
 }
 static_assert(EveryKindIsDrawn(), "every command kind must be generated");
 constexpr bool DrawsFitIn100() {
@@ -557,21 +606,22 @@ class Generator {
     // ...or an earlier request again...
     if (roll < kRepeatWeight && !history_.empty()) {
       if (auto rep = Repeat()) return Finish(*rep, /*keep_rid=*/true);
-      return Finish(Fresh(CommandCode::kPostOffer), /*keep_rid=*/false);
+      return Finish(Fresh(CommandCode::kPostOfferWithDeadlines),
+                    /*keep_rid=*/false);
     }
     // ...or a different, valid body under a request_id used before...
     if (roll < kRepeatWeight + kReuseWeight && !history_.empty()) {
-      Cmd c = Fresh(
-          Chance(0.5) ? CommandCode::kPostOffer : CommandCode::kPostPledge,
-          /*allow_defect=*/false);
+      Cmd c = Fresh(Chance(0.5) ? CommandCode::kPostOfferWithDeadlines
+                                : CommandCode::kPostPledgeWithDeadlines,
+                    /*allow_defect=*/false);
       c.command.request_id =
           history_[Int(0, int(history_.size()) - 1)].cmd.command.request_id;
       return Finish(c, /*keep_rid=*/true);
     }
     // ...or one more post.
-    return Finish(
-        Fresh(Chance(0.5) ? CommandCode::kPostOffer : CommandCode::kPostPledge),
-        /*keep_rid=*/false);
+    return Finish(Fresh(Chance(0.5) ? CommandCode::kPostOfferWithDeadlines
+                                    : CommandCode::kPostPledgeWithDeadlines),
+                  /*keep_rid=*/false);
   }
 
  private:
@@ -672,7 +722,10 @@ class Generator {
 
   // --- One Fill per alternative of CommandBody -----------------------------
 
-  void Fill(TickCommand&, Cmd*, bool) {}
+  // Now and then a tick jumps hours ahead, past the deadlines of matches.
+  void Fill(TickCommand&, Cmd*, bool) {
+    if (Chance(0.3)) now_ = Effective() + Int(kHour / 2, 2 * kHour);
+  }
 
   void Fill(UpsertRegionCommand& b, Cmd* c, bool) {
     FillRegion(Chance(0.7) ? Known() : Any(), &b.region, c);
@@ -729,7 +782,8 @@ class Generator {
     o.floor_price_fen_per_kg = Int(5, 12);
     o.min_lot_kg =
         Chance(0.65) ? 0 : Int(1, std::min<int64_t>(o.quantity_kg, 25));
-    o.expires_at = Effective() + (Chance(0.2) ? Int(1, 6) : Int(10, 120));
+    o.expires_at = Effective() + ExpiresIn();
+    o.ship_within = Within();
     o.certified = Chance(0.7);
     o.households = Int(0, 5);
     if (!known_.count(o.region_code)) c->defect = "unknown";
@@ -753,7 +807,8 @@ class Generator {
         Chance(0.6) ? 0 : Int(1, p.quantity_kg * p.max_price_fen_per_kg);
     p.min_lot_kg =
         Chance(0.65) ? 0 : Int(1, std::min<int64_t>(p.quantity_kg, 30));
-    p.expires_at = Effective() + (Chance(0.2) ? Int(1, 6) : Int(10, 120));
+    p.expires_at = Effective() + ExpiresIn();
+    p.accept_within = Within();
     int roll = Int(0, 9);
     p.scope = roll < 5 ? 0 : (roll < 8 ? 1 : 2);
     if (p.scope == 2) {
@@ -789,6 +844,37 @@ class Generator {
 
   void Fill(RevokeKeyCommand& b, Cmd*, bool) {
     b.key_id = CancelId(ref_.keys().size());
+  }
+
+  void Fill(ShipMatchCommand& b, Cmd* c, bool allow_defect) {
+    b.match_id = MatchId(MatchStatus::kMatched);
+    const int64_t q = KgOf(b.match_id, /*shipped=*/false);
+    b.shipped_kg = Chance(0.6) ? 0 : Int(1, std::max<int64_t>(1, q));
+    b.note = Chance(0.5) ? "" : "waybill " + std::to_string(Int(1, 9));
+    if (allow_defect && Chance(0.05)) {
+      b.shipped_kg = Chance(0.5) ? -1 : q + 1;
+      c->defect = "shipped_kg";
+    }
+  }
+
+  void Fill(AcceptMatchCommand& b, Cmd* c, bool allow_defect) {
+    b.match_id = MatchId(MatchStatus::kShipped);
+    const int64_t q = KgOf(b.match_id, /*shipped=*/true);
+    b.accepted_kg = Chance(0.6) ? 0 : Int(1, std::max<int64_t>(1, q));
+    if (allow_defect && Chance(0.05)) {
+      b.accepted_kg = Chance(0.5) ? -1 : q + 1;
+      c->defect = "accepted_kg";
+    }
+  }
+
+  void Fill(DeclineMatchCommand& b, Cmd* c, bool allow_defect) {
+    b.match_id = MatchId(MatchStatus::kShipped);
+    b.reason =
+        Chance(0.5) ? "spoiled" : "short by " + std::to_string(Int(1, 9));
+    if (allow_defect && Chance(0.05)) {
+      b.reason = Chance(0.5) ? "" : std::string(257, 'r');
+      c->defect = "reason";
+    }
   }
 
   // --- What the Fills share --------------------------------------------------
@@ -1104,6 +1190,34 @@ class Generator {
   }
 
   // Mostly an id that exists; sometimes 0 or one past the last.
+  static constexpr Micros kHour = Micros{3600} * 1000000;
+
+  // Most orders live for microseconds; one in ten for hours, long enough
+  // to see its matches lapse or be delivered and kg come back.
+  Micros ExpiresIn() {
+    if (Chance(0.1)) return Int(kHour, 3 * kHour);
+    return Chance(0.2) ? Int(1, 6) : Int(10, 120);
+  }
+  // A deadline's length: the default (7 days) or one to two hours.
+  Micros Within() { return Chance(0.5) ? 0 : Int(kHour, 2 * kHour); }
+
+  // A match in `status` mostly, any id (or an unknown one) otherwise.
+  uint64_t MatchId(MatchStatus status) {
+    if (Chance(0.75)) {
+      std::vector<uint64_t> ids;
+      for (uint64_t id = 1; id <= ref_.last_match_id(); ++id) {
+        if (ref_.match(id).status == status) ids.push_back(id);
+      }
+      if (!ids.empty()) return ids[Int(0, int64_t(ids.size()) - 1)];
+    }
+    return CancelId(ref_.last_match_id());
+  }
+  int64_t KgOf(uint64_t match_id, bool shipped) {
+    if (match_id == 0 || match_id > ref_.last_match_id()) return 10;
+    const MatchView& m = ref_.match(match_id);
+    return shipped ? m.shipped_kg : m.quantity_kg;
+  }
+
   uint64_t CancelId(uint64_t count) {
     return Chance(0.08) ? uint64_t(Int(0, 1)) * (count + 1 + Int(0, 2))
                         : uint64_t(Int(1, std::max<int64_t>(1, count)));

@@ -1508,11 +1508,21 @@ TEST(CommandTest, EveryCodeUpToTheMaximumNamesOneCommandAndNoneAbove) {
       EXPECT_FALSE(DecodeBody(static_cast<uint8_t>(code), r, &body)) << code;
       continue;
     }
+    // The old post layouts are read as today's posts; every other code
+    // names its own command.
+    const bool old_layout = code == static_cast<int>(CommandCode::kPostOffer) ||
+                            code == static_cast<int>(CommandCode::kPostPledge);
+    if (old_layout) {
+      EXPECT_EQ(CodeOf(body), code == static_cast<int>(CommandCode::kPostOffer)
+                                  ? CommandCode::kPostOfferWithDeadlines
+                                  : CommandCode::kPostPledgeWithDeadlines);
+      continue;
+    }
     EXPECT_EQ(static_cast<int>(CodeOf(body)), code);
     alternatives.insert(body.index());
   }
   EXPECT_EQ(alternatives.size(), std::variant_size_v<CommandBody>);
-  EXPECT_EQ(alternatives.size(), size_t{kMaxCommandCode} + 1);
+  EXPECT_EQ(alternatives.size(), size_t{kMaxCommandCode} + 1 - 2);
 }
 
 }  // namespace

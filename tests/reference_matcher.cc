@@ -15,6 +15,15 @@ namespace duijie {
 namespace {
 
 constexpr size_t kIdBytes = 64;
+// Reading taken: a deadline's length is 0 (7 days), -1 (none: old journals)
+// or an hour to 366 days; notes and reasons are at most 256 bytes.
+constexpr Micros kHour = Micros{3600} * 1000000;
+constexpr Micros kWeek = 7 * 24 * kHour;
+constexpr Micros kMaxWithin = 366 * 24 * kHour;
+constexpr size_t kMatchTextBytes = 256;
+bool GoodWithin(Micros w) {
+  return w == 0 || w == -1 || (w >= kHour && w <= kMaxWithin);
+}
 constexpr size_t kRequestIdBytes = 128;
 constexpr size_t kRegionNameBytes = 64;
 constexpr size_t kNoteBytes = 256;
@@ -160,6 +169,13 @@ absl::StatusOr<R> ReferenceMatcher::Replay(const Remembered& r) {
   }
   R again = *first;
   again.replayed = true;
+  // Reading taken: a repeat shows its matches as they stand now (they may
+  // have been shipped since).
+  if constexpr (std::is_same_v<R, OfferResult> ||
+                std::is_same_v<R, PledgeResult> ||
+                std::is_same_v<R, MatchResult>) {
+    for (MatchView& m : again.matches) m = matches_[m.match_id - 1];
+  }
   return again;
 }
 
@@ -279,6 +295,154 @@ void ReferenceMatcher::AdvanceClock(Micros now) {
       p.status = OrderStatus::kExpired;
     }
   }
+  // Deadlines passed, in (deadline, match id, ship_by first) order. Matches
+  // made by returned kg have deadlines after the clock.
+  std::vector<std::tuple<Micros, uint64_t, bool>> due;
+  for (const MatchView& m : matches_) {
+    if (m.status == MatchStatus::kMatched && m.ship_by > 0 &&
+        m.ship_by <= clock_) {
+      due.emplace_back(m.ship_by, m.match_id, false);
+    } else if (m.status == MatchStatus::kShipped && m.accept_by > 0 &&
+               m.accept_by <= clock_) {
+      due.emplace_back(m.accept_by, m.match_id, true);
+    }
+  }
+  std::sort(due.begin(), due.end());
+  for (const auto& [when, id, accept] : due) {
+    MatchView& m = matches_[id - 1];
+    m.updated_at = clock_;
+    if (accept) {
+      m.status = MatchStatus::kDelivered;
+      m.delivered_at = clock_;
+      m.accepted_kg = m.shipped_kg;
+    } else {
+      m.status = MatchStatus::kLapsed;
+      ReturnToPledge(id, m.quantity_kg);
+    }
+  }
+}
+
+void ReferenceMatcher::ReturnToPledge(uint64_t match_id, int64_t kg) {
+  if (kg <= 0) return;
+  Pledge& p = pledges_[matches_[match_id - 1].pledge_id - 1];
+  if ((p.status != OrderStatus::kOpen && p.status != OrderStatus::kFilled) ||
+      p.spec.expires_at <= clock_) {
+    return;
+  }
+  MatchView& m = matches_[match_id - 1];
+  m.returned_kg += kg;
+  p.remaining_kg += kg;
+  p.spent_fen -= kg * m.price_fen_per_kg;
+  p.status = OrderStatus::kOpen;
+  MatchIncomingPledge(p);
+}
+
+absl::StatusOr<MatchResult> ReferenceMatcher::MatchCommand(
+    const ReferenceContext& ctx, uint64_t match_id, bool supplier_side,
+    MatchStatus required, std::vector<std::string_view> text,
+    const std::function<absl::Status(MatchView&)>& check,
+    const std::function<void(MatchView&)>& run) {
+  const Remembered* replay;
+  auto access = [&]() -> absl::Status {
+    const Principal& me = *ctx.caller;
+    if (me.role == static_cast<int>(Role::kAdmin) || match_id == 0 ||
+        match_id > matches_.size()) {
+      return absl::OkStatus();
+    }
+    const MatchView& m = matches_[match_id - 1];
+    const bool parties = ActsForParties(me);
+    const bool is_supplier =
+        parties && Contains(me.supplier_ids, std::string(m.supplier_id));
+    const bool is_buyer =
+        parties && Contains(me.buyer_ids, std::string(m.buyer_id));
+    if (supplier_side ? is_supplier : is_buyer) return absl::OkStatus();
+    if (is_supplier || is_buyer) {
+      return absl::PermissionDeniedError("caller: the other side");
+    }
+    return absl::NotFoundError("match_id: unknown");
+  };
+  if (absl::Status s = Begin(ctx, text, access, &replay); !s.ok()) return s;
+  if (replay) {
+    // A repeat answers the match as it stands now.
+    absl::StatusOr<MatchResult> again = Replay<MatchResult>(*replay);
+    if (again.ok()) again->match = matches_[again->match.match_id - 1];
+    return again;
+  }
+  if (match_id == 0 || match_id > matches_.size()) {
+    return absl::NotFoundError("match_id: unknown");
+  }
+  if (matches_[match_id - 1].status != required) {
+    return absl::FailedPreconditionError("match_id: wrong status");
+  }
+  if (absl::Status s = check(matches_[match_id - 1]); !s.ok()) return s;
+  const size_t first_new = matches_.size();
+  MatchView& m = matches_[match_id - 1];
+  m.updated_at = clock_;
+  run(m);
+  MatchResult result;
+  result.match = matches_[match_id - 1];
+  result.matches.assign(matches_.begin() + first_new, matches_.end());
+  Remember(ctx, result);
+  return result;
+}
+
+absl::StatusOr<MatchResult> ReferenceMatcher::ShipMatch(
+    const ReferenceContext& ctx, uint64_t match_id, int64_t shipped_kg,
+    const std::string& note) {
+  return MatchCommand(
+      ctx, match_id, /*supplier_side=*/true, MatchStatus::kMatched, {note},
+      [&](MatchView& m) -> absl::Status {
+        if (shipped_kg < 0 || shipped_kg > m.quantity_kg) {
+          return Invalid("shipped_kg", "out of range");
+        }
+        if (note.size() > kMatchTextBytes) return Invalid("note", "too long");
+        return absl::OkStatus();
+      },
+      [&](MatchView& m) {
+        const uint64_t id = m.match_id;
+        const Micros within = pledges_[m.pledge_id - 1].accept_within;
+        m.status = MatchStatus::kShipped;
+        m.shipped_at = clock_;
+        m.shipped_kg = shipped_kg > 0 ? shipped_kg : m.quantity_kg;
+        m.accept_by = within < 0 ? 0 : clock_ + within;
+        if (!note.empty()) m.note = texts_.emplace_back(note);
+        ReturnToPledge(id, m.quantity_kg - m.shipped_kg);
+      });
+}
+
+absl::StatusOr<MatchResult> ReferenceMatcher::AcceptMatch(
+    const ReferenceContext& ctx, uint64_t match_id, int64_t accepted_kg) {
+  return MatchCommand(
+      ctx, match_id, /*supplier_side=*/false, MatchStatus::kShipped, {},
+      [&](MatchView& m) -> absl::Status {
+        if (accepted_kg < 0 || accepted_kg > m.shipped_kg) {
+          return Invalid("accepted_kg", "out of range");
+        }
+        return absl::OkStatus();
+      },
+      [&](MatchView& m) {
+        m.status = MatchStatus::kDelivered;
+        m.delivered_at = clock_;
+        m.accepted_kg = accepted_kg > 0 ? accepted_kg : m.shipped_kg;
+        ReturnToPledge(m.match_id, m.shipped_kg - m.accepted_kg);
+      });
+}
+
+absl::StatusOr<MatchResult> ReferenceMatcher::DeclineMatch(
+    const ReferenceContext& ctx, uint64_t match_id, const std::string& reason) {
+  return MatchCommand(
+      ctx, match_id, /*supplier_side=*/false, MatchStatus::kShipped, {reason},
+      [&](MatchView&) -> absl::Status {
+        if (reason.empty() || reason.size() > kMatchTextBytes) {
+          return Invalid("reason", "empty or too long");
+        }
+        return absl::OkStatus();
+      },
+      [&](MatchView& m) {
+        m.status = MatchStatus::kDeclined;
+        m.reason = texts_.emplace_back(reason);
+        ReturnToPledge(m.match_id, m.shipped_kg);
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -457,6 +621,8 @@ MatchView ReferenceMatcher::Fill(Offer& o, Pledge& p, int64_t q,
   m.amount_fen = q * price;
   m.partner = Partner(o.spec.region_code, p.spec.buyer_city_code);
   m.matched_at = clock_;
+  m.ship_by = o.ship_within < 0 ? 0 : clock_ + o.ship_within;
+  m.updated_at = clock_;
   matches_.push_back(m);
   return m;
 }
@@ -556,6 +722,7 @@ absl::StatusOr<OfferResult> ReferenceMatcher::PostOffer(
   }
   if (spec.expires_at <= clock_) return Invalid("expires_at", "not future");
   if (spec.households < 0) return Invalid("households", "negative");
+  if (!GoodWithin(spec.ship_within)) return Invalid("ship_within", "range");
   if (!KnownRegion(spec.region_code)) {
     return NotFound("region_code", spec.region_code);
   }
@@ -563,6 +730,7 @@ absl::StatusOr<OfferResult> ReferenceMatcher::PostOffer(
   offers_.push_back(Offer{offers_.size() + 1, spec, spec.quantity_kg,
                           OrderStatus::kOpen, clock_});
   Offer& o = offers_.back();
+  o.ship_within = spec.ship_within == 0 ? kWeek : spec.ship_within;
   OfferResult result;
   result.matches = MatchIncomingOffer(o);
   result.offer = ViewOf(o);
@@ -610,6 +778,9 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostPledge(
   if (spec.scope < 0 || spec.scope > kMaxScope) {
     return Invalid("scope", "not 0..2");
   }
+  if (!GoodWithin(spec.accept_within)) {
+    return Invalid("accept_within", "range");
+  }
   if (spec.scope == static_cast<int>(Scope::kListedRegions)) {
     if (spec.region_codes.empty() ||
         spec.region_codes.size() > kListedRegions) {
@@ -631,6 +802,7 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostPledge(
   pledges_.push_back(Pledge{pledges_.size() + 1, spec, spec.quantity_kg, 0,
                             OrderStatus::kOpen, clock_});
   Pledge& p = pledges_.back();
+  p.accept_within = spec.accept_within == 0 ? kWeek : spec.accept_within;
   PledgeResult result;
   result.matches = MatchIncomingPledge(p);
   result.pledge = ViewOf(p);
@@ -832,6 +1004,7 @@ OfferView ReferenceMatcher::ViewOf(const Offer& o) {
   v.remaining_kg = o.remaining_kg;
   v.status = o.status;
   v.posted_at = o.posted_at;
+  v.ship_within = o.ship_within;
   return v;
 }
 
@@ -858,6 +1031,7 @@ PledgeView ReferenceMatcher::ViewOf(const Pledge& p) {
   v.spent_fen = p.spent_fen;
   v.status = p.status;
   v.posted_at = p.posted_at;
+  v.accept_within = p.accept_within;
   return v;
 }
 

@@ -72,8 +72,21 @@ class ReferenceMatcher {
                                       Micros expires_at);
   absl::StatusOr<KeyResult> RevokeKey(const ReferenceContext& ctx,
                                       uint64_t key_id);
+  // The match lifecycle: shipped_kg / accepted_kg 0 mean all.
+  absl::StatusOr<MatchResult> ShipMatch(const ReferenceContext& ctx,
+                                        uint64_t match_id, int64_t shipped_kg,
+                                        const std::string& note);
+  absl::StatusOr<MatchResult> AcceptMatch(const ReferenceContext& ctx,
+                                          uint64_t match_id,
+                                          int64_t accepted_kg);
+  absl::StatusOr<MatchResult> DeclineMatch(const ReferenceContext& ctx,
+                                           uint64_t match_id,
+                                           const std::string& reason);
 
-  // Clock never goes back; open orders with expires_at <= clock expire.
+  // Clock never goes back; open orders with expires_at <= clock expire;
+  // then MATCHED matches with ship_by <= clock lapse (their kg go back to
+  // the pledge) and SHIPPED ones with accept_by <= clock are delivered, in
+  // (deadline, match id, ship before accept) order.
   void AdvanceClock(Micros now);
   Micros now() const { return clock_; }
 
@@ -84,6 +97,8 @@ class ReferenceMatcher {
   // Every match made so far, by match_id.
   std::vector<MatchView> AllMatches() const;
   uint64_t last_match_id() const { return matches_.size(); }
+  // Match `id` (1..last_match_id()).
+  const MatchView& match(uint64_t id) const { return matches_[id - 1]; }
   uint64_t offer_count() const { return offers_.size(); }
   uint64_t pledge_count() const { return pledges_.size(); }
   // Every key, by key_id.
@@ -96,6 +111,7 @@ class ReferenceMatcher {
     int64_t remaining_kg = 0;
     OrderStatus status = OrderStatus::kOpen;
     Micros posted_at = 0;
+    Micros ship_within = 0;
   };
   struct Pledge {
     uint64_t id = 0;
@@ -104,11 +120,12 @@ class ReferenceMatcher {
     int64_t spent_fen = 0;
     OrderStatus status = OrderStatus::kOpen;
     Micros posted_at = 0;
+    Micros accept_within = 0;
   };
   struct Remembered {
     uint64_t fingerprint = 0;
     std::variant<RegionResult, PairingResult, OfferResult, PledgeResult,
-                 KeyResult>
+                 KeyResult, MatchResult>
         result;
   };
   using Access = std::function<absl::Status()>;
@@ -132,6 +149,16 @@ class ReferenceMatcher {
   template <typename R>
   void Remember(const ReferenceContext& ctx, const R& result);
   absl::StatusOr<KeyResult> ReplayKey(const Remembered& r);
+  // The match commands share: the caller's side, then the request_id,
+  // then the match's status; `run` changes the match.
+  absl::StatusOr<MatchResult> MatchCommand(
+      const ReferenceContext& ctx, uint64_t match_id, bool supplier_side,
+      MatchStatus required, std::vector<std::string_view> text,
+      const std::function<absl::Status(MatchView&)>& check,
+      const std::function<void(MatchView&)>& run);
+  // Gives kg of match `id` back to its pledge if it can take them.
+  void ReturnToPledge(uint64_t match_id, int64_t kg);
+  std::deque<std::string> texts_;  // notes and reasons the views point to
 
   bool KnownRegion(std::string_view code) const;
   bool Partner(std::string_view region, std::string_view city) const;

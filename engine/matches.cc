@@ -1,0 +1,233 @@
+// What happens to a match after it is made: shipping, acceptance, declines,
+// the deadlines a tick enforces (lapse at ship_by, delivery at accept_by),
+// and the kilograms that go back to the pledge. See command.h for the
+// commands' contracts.
+//
+// Returned kilograms go to the pledge, never to the offer: the supplier
+// failed to ship, or the goods were refused, and giving them back to the
+// offer would match the same pair again in a loop. A pledge takes them back
+// while it is OPEN, or FILLED and not yet expired (it reopens); its budget
+// is refunded at the match's price, and it matches again at once as if it
+// had just arrived, keeping its place (its id) among resting pledges.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/codes.h"
+#include "engine/engine_impl.h"
+#include "engine/text.h"
+
+namespace duijie {
+namespace {
+
+inline constexpr size_t kMaxMatchTextBytes = 256;
+
+const char* MatchStatusName(MatchStatus s) {
+  switch (s) {
+    case MatchStatus::kMatched:
+      return "MATCHED";
+    case MatchStatus::kShipped:
+      return "SHIPPED";
+    case MatchStatus::kDelivered:
+      return "DELIVERED";
+    case MatchStatus::kDeclined:
+      return "DECLINED";
+    case MatchStatus::kLapsed:
+      return "LAPSED";
+  }
+  return "UNKNOWN";
+}
+
+absl::Status CheckKg(std::string_view field, int64_t kg, int64_t most) {
+  if (kg < 0 || kg > most) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Absl(field), ": ", kg, " is out of range [0, ", most, "] (0: all)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+MatchStatus Engine::Impl::EffectiveMatchStatus(const MatchRecord& m,
+                                               Micros now) {
+  if (m.status == MatchStatus::kMatched && m.ship_by > 0 && m.ship_by <= now) {
+    return MatchStatus::kLapsed;
+  }
+  if (m.status == MatchStatus::kShipped && m.accept_by > 0 &&
+      m.accept_by <= now) {
+    return MatchStatus::kDelivered;
+  }
+  return m.status;
+}
+
+absl::Status Engine::Impl::CheckMatchIn(uint64_t match_id, MatchStatus required,
+                                        std::string_view action,
+                                        Micros now) const {
+  if (match_id == 0 || match_id > matches_.size()) {
+    return absl::NotFoundError(
+        absl::StrCat("match_id: match ", match_id, " does not exist"));
+  }
+  const MatchStatus status = EffectiveMatchStatus(matches_[match_id - 1], now);
+  if (status != required) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "match_id: match ", match_id, " is ", MatchStatusName(status),
+        "; only a ", MatchStatusName(required), " match can be ",
+        Absl(action)));
+  }
+  return absl::OkStatus();
+}
+
+void Engine::Impl::MatchIncomingPledge(uint64_t id) {
+  const CodeSet partner_west =
+      reference_.PartnerWestCodes(pledges_[id - 1].city);
+  while (pledges_[id - 1].status == OrderStatus::kOpen) {
+    const uint64_t offer_id = index_.BestOfferFor(id, partner_west);
+    if (offer_id == 0) break;
+    const OfferRecord& o = offers_[offer_id - 1];
+    Fill(offer_id, id, o.floor_price, AnyCovers(partner_west, o.region),
+         /*incoming_pledge=*/true);
+  }
+}
+
+void Engine::Impl::ReturnToPledge(uint64_t match_id, int64_t kg) {
+  if (kg <= 0) return;
+  const uint64_t pledge_id = matches_[match_id - 1].pledge_id;
+  const int64_t price = matches_[match_id - 1].price;
+  PledgeRecord& p = pledges_[pledge_id - 1];
+  const bool resting = p.status == OrderStatus::kOpen;
+  if (!(resting || p.status == OrderStatus::kFilled) || p.expires_at <= now_) {
+    return;  // cancelled or expired: nobody waits for these kg any more
+  }
+  // Off the shelves while it matches again; back on them (same id, same
+  // place) with what is left.
+  if (resting) Close(/*offer=*/false, pledge_id, OrderStatus::kOpen);
+  matches_[match_id - 1].returned_kg += kg;
+  p.remaining_kg += kg;
+  p.spent_fen -= kg * price;  // no overflow: at most the match's amount
+  p.status = OrderStatus::kOpen;
+  MatchIncomingPledge(pledge_id);
+  if (pledges_[pledge_id - 1].status == OrderStatus::kOpen) {
+    Rest(/*offer=*/false, pledge_id);
+  }
+}
+
+MatchResult Engine::Impl::MatchAnswer(uint64_t match_id,
+                                      uint64_t first_new_match) const {
+  MatchResult result;
+  result.match = MakeMatchView(match_id);
+  result.matches =
+      MatchRange(first_new_match, matches_.size() + 1 - first_new_match);
+  return result;
+}
+
+void Engine::Impl::AddDeadlines(uint64_t match_id) {
+  const MatchRecord& m = matches_[match_id - 1];
+  if (m.status == MatchStatus::kMatched && m.ship_by > 0) {
+    deadlines_.Add(m.ship_by, DeadlineTag(match_id, /*accept=*/false));
+  } else if (m.status == MatchStatus::kShipped && m.accept_by > 0) {
+    deadlines_.Add(m.accept_by, DeadlineTag(match_id, /*accept=*/true));
+  }
+}
+
+bool Engine::Impl::DeadlineLive(uint64_t tag) const {
+  const MatchStatus status = matches_[(tag >> 1) - 1].status;
+  return (tag & 1) ? status == MatchStatus::kShipped
+                   : status == MatchStatus::kMatched;
+}
+
+void Engine::Impl::PassDeadlines(TickResult* result) {
+  // Collected first: lapsed kg may make new matches, whose deadlines are
+  // added to the queue (and are later than now).
+  std::vector<uint64_t> due;
+  deadlines_.PopUntil(
+      now_, [this](uint64_t tag) { return DeadlineLive(tag); },
+      [&](uint64_t tag) { due.push_back(tag); });
+  for (const uint64_t tag : due) {
+    const uint64_t id = tag >> 1;
+    MatchRecord& m = matches_[id - 1];
+    m.updated_at = now_;
+    if (tag & 1) {
+      m.status = MatchStatus::kDelivered;
+      m.delivered_at = now_;
+      m.accepted_kg = m.shipped_kg;
+      ++result->delivered;
+    } else {
+      m.status = MatchStatus::kLapsed;
+      ++result->lapsed;
+      ReturnToPledge(id, m.quantity_kg);
+    }
+  }
+}
+
+// --- Commands ---------------------------------------------------------------
+
+absl::Status Engine::Impl::Check(const ShipMatchCommand& c, Micros now) const {
+  absl::Status s =
+      CheckMatchIn(c.match_id, MatchStatus::kMatched, "shipped", now);
+  if (s.ok()) {
+    s = CheckKg("shipped_kg", c.shipped_kg,
+                matches_[c.match_id - 1].quantity_kg);
+  }
+  if (s.ok()) s = CheckMaxBytes("note", c.note, kMaxMatchTextBytes);
+  return s;
+}
+
+MatchResult Engine::Impl::Execute(const ShipMatchCommand& c) {
+  const uint64_t first_new = matches_.size() + 1;
+  MatchRecord& m = matches_[c.match_id - 1];
+  const Micros accept_within = pledges_[m.pledge_id - 1].accept_within;
+  m.status = MatchStatus::kShipped;
+  m.shipped_at = m.updated_at = now_;
+  m.shipped_kg = c.shipped_kg > 0 ? c.shipped_kg : m.quantity_kg;
+  // Cannot overflow: accept_within is at most a year.
+  m.accept_by = accept_within == kNoDeadline ? 0 : now_ + accept_within;
+  if (!c.note.empty()) m.note = strings_.Intern(c.note);
+  AddDeadlines(c.match_id);
+  ReturnToPledge(c.match_id, m.quantity_kg - m.shipped_kg);
+  return MatchAnswer(c.match_id, first_new);
+}
+
+absl::Status Engine::Impl::Check(const AcceptMatchCommand& c,
+                                 Micros now) const {
+  absl::Status s =
+      CheckMatchIn(c.match_id, MatchStatus::kShipped, "accepted", now);
+  if (s.ok()) {
+    s = CheckKg("accepted_kg", c.accepted_kg,
+                matches_[c.match_id - 1].shipped_kg);
+  }
+  return s;
+}
+
+MatchResult Engine::Impl::Execute(const AcceptMatchCommand& c) {
+  const uint64_t first_new = matches_.size() + 1;
+  MatchRecord& m = matches_[c.match_id - 1];
+  m.status = MatchStatus::kDelivered;
+  m.delivered_at = m.updated_at = now_;
+  m.accepted_kg = c.accepted_kg > 0 ? c.accepted_kg : m.shipped_kg;
+  ReturnToPledge(c.match_id, m.shipped_kg - m.accepted_kg);
+  return MatchAnswer(c.match_id, first_new);
+}
+
+absl::Status Engine::Impl::Check(const DeclineMatchCommand& c,
+                                 Micros now) const {
+  absl::Status s =
+      CheckMatchIn(c.match_id, MatchStatus::kShipped, "declined", now);
+  if (s.ok() && c.reason.empty()) {
+    s = absl::InvalidArgumentError("reason: is empty; say why it is declined");
+  }
+  if (s.ok()) s = CheckMaxBytes("reason", c.reason, kMaxMatchTextBytes);
+  return s;
+}
+
+MatchResult Engine::Impl::Execute(const DeclineMatchCommand& c) {
+  const uint64_t first_new = matches_.size() + 1;
+  MatchRecord& m = matches_[c.match_id - 1];
+  m.status = MatchStatus::kDeclined;
+  m.updated_at = now_;
+  m.reason = strings_.Intern(c.reason);
+  ReturnToPledge(c.match_id, m.shipped_kg);
+  return MatchAnswer(c.match_id, first_new);
+}
+
+}  // namespace duijie
