@@ -79,6 +79,18 @@ absl::StatusOr<Micros> ToMicros(const google::protobuf::Timestamp& ts,
   return ts.seconds() * 1000000 + ts.nanos() / 1000;
 }
 
+namespace {
+
+// A deadline's length; left unset for kNoDeadline (orders of old
+// journals have none).
+void ToDuration(Micros micros, google::protobuf::Duration* out) {
+  if (micros <= 0) return;
+  out->set_seconds(micros / 1000000);
+  out->set_nanos(static_cast<int32_t>(micros % 1000000 * 1000));
+}
+
+}  // namespace
+
 void ToTimestamp(Micros micros, google::protobuf::Timestamp* ts) {
   int64_t seconds = micros / 1000000;
   int64_t rest = micros % 1000000;
@@ -137,6 +149,22 @@ absl::StatusOr<Micros> ReadExpiry(const google::protobuf::Timestamp* at,
   return 0;
 }
 
+// Reads an optional deadline length (ship_within, accept_within): unset is
+// 0, the engine's default; set, whole microseconds the engine then checks
+// against its range.
+absl::StatusOr<Micros> ReadWithin(bool has, const google::protobuf::Duration& d,
+                                  absl::string_view field) {
+  if (!has) return 0;
+  constexpr int64_t kMaxSeconds = int64_t{366} * 24 * 3600;
+  if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() > 999999999 ||
+      d.seconds() > kMaxSeconds || (d.seconds() == 0 && d.nanos() < 1000)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": must be 1 hour to 366 days; got seconds=", d.seconds(),
+        " nanos=", d.nanos()));
+  }
+  return d.seconds() * 1000000 + d.nanos() / 1000;
+}
+
 }  // namespace
 
 // --- Requests -> commands ---------------------------------------------------
@@ -176,6 +204,9 @@ absl::StatusOr<Command> ToCommand(const v1::PostOfferRequest& request) {
                  request.has_expires_in() ? &request.expires_in() : nullptr,
                  "offer", &expires_in);
   if (!expires_at.ok()) return expires_at.status();
+  absl::StatusOr<Micros> ship_within =
+      ReadWithin(in.has_ship_within(), in.ship_within(), "offer.ship_within");
+  if (!ship_within.ok()) return ship_within.status();
   OfferSpec spec;
   spec.supplier_id = in.supplier_id();
   spec.region_code = in.region_code();
@@ -187,6 +218,7 @@ absl::StatusOr<Command> ToCommand(const v1::PostOfferRequest& request) {
   spec.expires_at = *expires_at;
   spec.certified = in.certified();
   spec.households = in.households();
+  spec.ship_within = *ship_within;
   return NewCommand(request, PostOfferCommand{std::move(spec)}, expires_in);
 }
 
@@ -207,6 +239,9 @@ absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request) {
                  request.has_expires_in() ? &request.expires_in() : nullptr,
                  "pledge", &expires_in);
   if (!expires_at.ok()) return expires_at.status();
+  absl::StatusOr<Micros> accept_within = ReadWithin(
+      in.has_accept_within(), in.accept_within(), "pledge.accept_within");
+  if (!accept_within.ok()) return accept_within.status();
   PledgeSpec spec;
   spec.buyer_id = in.buyer_id();
   spec.buyer_city_code = in.buyer_city_code();
@@ -221,6 +256,7 @@ absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request) {
   spec.scope = in.scope();
   spec.region_codes.assign(in.region_codes().begin(), in.region_codes().end());
   spec.require_certified = in.require_certified();
+  spec.accept_within = *accept_within;
   return NewCommand(request, PostPledgeCommand{std::move(spec)}, expires_in);
 }
 
@@ -230,6 +266,22 @@ absl::StatusOr<Command> ToCommand(const v1::CancelOfferRequest& request) {
 
 absl::StatusOr<Command> ToCommand(const v1::CancelPledgeRequest& request) {
   return NewCommand(request, CancelPledgeCommand{request.id()});
+}
+
+absl::StatusOr<Command> ToCommand(const v1::ShipMatchRequest& request) {
+  return NewCommand(request,
+                    ShipMatchCommand{request.match_id(), request.shipped_kg(),
+                                     request.note()});
+}
+
+absl::StatusOr<Command> ToCommand(const v1::AcceptMatchRequest& request) {
+  return NewCommand(
+      request, AcceptMatchCommand{request.match_id(), request.accepted_kg()});
+}
+
+absl::StatusOr<Command> ToCommand(const v1::DeclineMatchRequest& request) {
+  return NewCommand(request,
+                    DeclineMatchCommand{request.match_id(), request.reason()});
 }
 
 // --- Engine -> proto --------------------------------------------------------
@@ -262,6 +314,7 @@ void ToProto(const OfferView& offer, v1::Offer* out) {
   out->set_remaining_kg(offer.remaining_kg);
   out->set_status(static_cast<v1::OrderStatus>(offer.status));
   ToTimestamp(offer.posted_at, out->mutable_posted_at());
+  ToDuration(offer.ship_within, out->mutable_ship_within());
 }
 
 void ToProto(const PledgeView& pledge, v1::Pledge* out) {
@@ -285,6 +338,7 @@ void ToProto(const PledgeView& pledge, v1::Pledge* out) {
   out->set_spent_fen(pledge.spent_fen);
   out->set_status(static_cast<v1::OrderStatus>(pledge.status));
   ToTimestamp(pledge.posted_at, out->mutable_posted_at());
+  ToDuration(pledge.accept_within, out->mutable_accept_within());
 }
 
 void ToProto(const MatchView& match, v1::Match* out) {
@@ -301,6 +355,20 @@ void ToProto(const MatchView& match, v1::Match* out) {
   out->set_amount_fen(match.amount_fen);
   out->set_partner(match.partner);
   ToTimestamp(match.matched_at, out->mutable_matched_at());
+  out->set_status(static_cast<v1::MatchStatus>(match.status));
+  auto time = [](Micros t, google::protobuf::Timestamp* field) {
+    if (t != 0) ToTimestamp(t, field);
+  };
+  time(match.ship_by, out->mutable_ship_by());
+  time(match.shipped_at, out->mutable_shipped_at());
+  out->set_shipped_kg(match.shipped_kg);
+  time(match.accept_by, out->mutable_accept_by());
+  time(match.delivered_at, out->mutable_delivered_at());
+  out->set_accepted_kg(match.accepted_kg);
+  out->set_returned_kg(match.returned_kg);
+  out->set_note(std::string(match.note));
+  out->set_reason(std::string(match.reason));
+  time(match.updated_at, out->mutable_updated_at());
 }
 
 void ToProto(const BookLine& line, v1::BookLine* out) {
@@ -363,6 +431,12 @@ void ToResponse(const CommandResult& result, v1::CancelOfferResponse* out) {
   out->set_unfilled_kg(offer.unfilled_kg);
 }
 
+void ToResponse(const CommandResult& result, v1::MatchUpdateResponse* out) {
+  const MatchResult& match = std::get<MatchResult>(result);
+  ToProto(match.match, out->mutable_match());
+  for (const MatchView& m : match.matches) ToProto(m, out->add_matches());
+}
+
 void ToResponse(const CommandResult& result, v1::CancelPledgeResponse* out) {
   const PledgeResult& pledge = std::get<PledgeResult>(result);
   ToProto(pledge.pledge, out->mutable_pledge());
@@ -404,6 +478,9 @@ Conversions() {
           Convert<v1::PostPledgeRequest, v1::PostPledgeResponse>(),
           Convert<v1::CancelOfferRequest, v1::CancelOfferResponse>(),
           Convert<v1::CancelPledgeRequest, v1::CancelPledgeResponse>(),
+          Convert<v1::ShipMatchRequest, v1::MatchUpdateResponse>(),
+          Convert<v1::AcceptMatchRequest, v1::MatchUpdateResponse>(),
+          Convert<v1::DeclineMatchRequest, v1::MatchUpdateResponse>(),
       });
   return *conversions;
 }
@@ -521,6 +598,7 @@ MatchFilter ToMatchFilter(const v1::ListMatchesRequest& request) {
   filter.offer_id = request.offer_id();
   filter.pledge_id = request.pledge_id();
   filter.region_code_prefix = request.region_code_prefix();
+  filter.status = request.status();
   return filter;
 }
 

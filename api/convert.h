@@ -63,6 +63,9 @@ absl::StatusOr<Command> ToCommand(const v1::PostOfferRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::CancelOfferRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::CancelPledgeRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::ShipMatchRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::AcceptMatchRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::DeclineMatchRequest& request);
 
 // --- Engine -> proto --------------------------------------------------------
 

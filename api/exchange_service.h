@@ -157,6 +157,23 @@ class ExchangeService final : public ParsingExchangeService {
       v1::CancelPledgeResponse* response) override {
     return Mutate(context, "CancelPledge", request, response);
   }
+  grpc::ServerUnaryReactor* ShipMatch(
+      grpc::CallbackServerContext* context, const v1::ShipMatchRequest* request,
+      v1::MatchUpdateResponse* response) override {
+    return Mutate(context, "ShipMatch", request, response);
+  }
+  grpc::ServerUnaryReactor* AcceptMatch(
+      grpc::CallbackServerContext* context,
+      const v1::AcceptMatchRequest* request,
+      v1::MatchUpdateResponse* response) override {
+    return Mutate(context, "AcceptMatch", request, response);
+  }
+  grpc::ServerUnaryReactor* DeclineMatch(
+      grpc::CallbackServerContext* context,
+      const v1::DeclineMatchRequest* request,
+      v1::MatchUpdateResponse* response) override {
+    return Mutate(context, "DeclineMatch", request, response);
+  }
   grpc::ServerUnaryReactor* GetOffer(grpc::CallbackServerContext* context,
                                      const v1::GetOfferRequest* request,
                                      v1::Offer* response) override;

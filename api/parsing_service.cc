@@ -40,6 +40,12 @@ ParsingExchangeService::ParsingExchangeService() {
                                                          &S::CancelOffer);
   Unary<v1::CancelPledgeRequest, v1::CancelPledgeResponse>("CancelPledge",
                                                            &S::CancelPledge);
+  Unary<v1::ShipMatchRequest, v1::MatchUpdateResponse>("ShipMatch",
+                                                       &S::ShipMatch);
+  Unary<v1::AcceptMatchRequest, v1::MatchUpdateResponse>("AcceptMatch",
+                                                         &S::AcceptMatch);
+  Unary<v1::DeclineMatchRequest, v1::MatchUpdateResponse>("DeclineMatch",
+                                                          &S::DeclineMatch);
   Unary<v1::GetOfferRequest, v1::Offer>("GetOffer", &S::GetOffer);
   Unary<v1::GetPledgeRequest, v1::Pledge>("GetPledge", &S::GetPledge);
   Unary<v1::ListOffersRequest, v1::ListOffersResponse>("ListOffers",

@@ -236,6 +236,27 @@ LAST_CMD="--json matches watch --after 0 (stopped after 3 s)"
 [[ "$RC" -eq 124 ]] || fail "matches watch ended by itself (exit $RC)"
 out_has "\"match_id\":\"$MATCH\""
 
+# --- after the match: shipped short, accepted short; kg go back to the pledge
+ok match ship "$MATCH" --kg 600 --note "waybill SF123"
+out_has "shipped: shipped, 600 kg shipped, 200 kg back to pledge $PLEDGE"
+out_has "the kg given back matched again"  # the pledge reopened: 200 kg more
+ok --json matches list --status shipped
+json_has shipped_kg '"600"'
+json_has note '"waybill SF123"'
+expect_rc 1 match ship "$MATCH"
+err_has "error: FAILED_PRECONDITION"
+err_has "SHIPPED"
+ok match accept "$MATCH" --kg 550
+out_has "delivered, 600 kg shipped, 550 kg accepted, 250 kg back to pledge"
+ok matches list --status delivered
+out_has "1 match,"
+expect_rc 1 match decline "$MATCH" --reason late
+err_has "DELIVERED"
+expect_rc 2 match decline "$MATCH"
+err_has "--reason"
+ok offer get "$PEPPER"
+out_has "950 kg left"  # 1,200 - 200 - 50 taken by the reopened pledge
+
 # --- cancel, idempotent retries ---------------------------------------------
 ok offer cancel "$POTATO"
 out_has "cancelled"
@@ -431,7 +452,10 @@ reads_own_flags "pledge get" 1
 reads_own_flags "pledge list" --buyer b --product p --city 37 --status any \
   --page-size 5 --page-token t --all
 reads_own_flags "matches list" --supplier s --buyer b --offer 1 --pledge 1 \
-  --region 62 --after 1 --page-size 5 --page-token t --all
+  --region 62 --after 1 --status shipped --page-size 5 --page-token t --all
+reads_own_flags "match ship" 1 --kg 5 --note n --request-id r
+reads_own_flags "match accept" 1 --kg 5 --request-id r
+reads_own_flags "match decline" 1 --reason r --request-id r
 reads_own_flags "matches watch" --after 1 --supplier s --buyer b --offer 1 \
   --pledge 1 --region 62
 reads_own_flags "book" --product p --page-size 5 --page-token t --all

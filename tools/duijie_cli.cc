@@ -455,11 +455,16 @@ void PrintPledge(const pb::Pledge& p) {
   t.Print(std::cout, /*header=*/false);
 }
 
+std::string MatchStatusWord(pb::MatchStatus s) {
+  return s == pb::MATCH_STATUS_UNSPECIFIED ? "-"
+                                           : Lower(pb::MatchStatus_Name(s));
+}
+
 template <typename Matches>
 void PrintMatches(const Matches& matches) {
   Table t({">MATCH", ">OFFER", ">PLEDGE", "SUPPLIER", "BUYER", "PRODUCT",
            "REGION", "CITY", ">KG", ">YUAN/KG", ">AMOUNT YUAN", "PARTNER",
-           "MATCHED (UTC)"});
+           "MATCHED (UTC)", "STATUS"});
   int64_t kg = 0, fen = 0;
   bool overflow = false;
   for (const pb::Match& m : matches) {
@@ -468,7 +473,7 @@ void PrintMatches(const Matches& matches) {
               m.product_code(), m.region_code(), m.buyer_city_code(),
               Kg(m.quantity_kg()), Yuan(m.price_fen_per_kg()),
               Yuan(m.amount_fen()), m.partner() ? "yes" : "no",
-              ShortTime(m.matched_at())});
+              ShortTime(m.matched_at()), MatchStatusWord(m.status())});
     overflow |= __builtin_add_overflow(kg, m.quantity_kg(), &kg);
     overflow |= __builtin_add_overflow(fen, m.amount_fen(), &fen);
   }
@@ -1161,18 +1166,34 @@ namespace matches_list {
 
 constexpr Flag<uint64_t> kAfter("after", "MATCH_ID",
                                 "only matches with a larger id");
+constexpr Flag<std::string> kStatus(
+    "status", "STATUS",
+    "only matches in this status: matched, shipped, delivered, declined or "
+    "lapsed");
 
 CommandSpec Spec() {
   return {"matches", "list", "", "List matches (fills) by id.",
           WithPaging({&match_filter::kSupplier, &match_filter::kBuyer,
                       &match_filter::kOffer, &match_filter::kPledge,
-                      &match_filter::kRegion, &kAfter})};
+                      &match_filter::kRegion, &kAfter, &kStatus})};
 }
 
 int Run(Client& c, Args& args) {
   pb::ListMatchesRequest req;
   match_filter::Read(args, &req);
   req.set_after_match_id(args.Get(kAfter));
+  if (args.Has(kStatus)) {
+    pb::MatchStatus status;
+    if (!pb::MatchStatus_Parse(Normalize(args.Get(kStatus)), &status) ||
+        status == pb::MATCH_STATUS_UNSPECIFIED) {
+      args.AddError(absl::StrCat(
+          "--status: expected matched, shipped, delivered, declined or "
+          "lapsed, got '",
+          args.Get(kStatus), "'"));
+    }
+    req.set_status(status);
+  }
+  if (!args.error().empty()) return -1;
   pb::ListMatchesResponse resp;
   int rc = ListPages(
       c, args, req, &resp,
@@ -1194,6 +1215,133 @@ int Run(Client& c, Args& args) {
 }
 
 }  // namespace matches_list
+
+// ShipMatch, AcceptMatch and DeclineMatch: one request, the match as it
+// stands after it, and what the kg given back matched at once.
+namespace match_update {
+
+constexpr Flag<int64_t> kShippedKg("kg", "KG",
+                                   "kg shipped (default: all of the match); "
+                                   "the rest go back to the pledge");
+constexpr Flag<std::string> kNote("note", "TEXT",
+                                  "a note on the shipment, e.g. the waybill");
+constexpr Flag<int64_t> kAcceptedKg("kg", "KG",
+                                    "kg accepted (default: all shipped); the "
+                                    "rest go back to the pledge");
+constexpr Flag<std::string> kReason("reason", "TEXT", "why it is declined",
+                                    kRequired);
+
+void Print(Client& c, const pb::MatchUpdateResponse& resp,
+           const std::string& verb) {
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return;
+  }
+  const pb::Match& m = resp.match();
+  std::cout << "match " << m.match_id() << " " << verb << ": "
+            << MatchStatusWord(m.status());
+  if (m.shipped_kg() > 0)
+    std::cout << ", " << Kg(m.shipped_kg()) << " kg shipped";
+  if (m.accepted_kg() > 0) {
+    std::cout << ", " << Kg(m.accepted_kg()) << " kg accepted";
+  }
+  if (m.returned_kg() > 0) {
+    std::cout << ", " << Kg(m.returned_kg()) << " kg back to pledge "
+              << m.pledge_id();
+  }
+  if (m.has_accept_by() && m.status() == pb::SHIPPED) {
+    std::cout << "; the buyer has until " << ShortTime(m.accept_by())
+              << " UTC to accept or decline";
+  }
+  std::cout << "\n";
+  if (!resp.matches().empty()) {
+    std::cout << "\nthe kg given back matched again:\n";
+    PrintMatches(resp.matches());
+  }
+}
+
+template <typename Request>
+int Send(Client& c, Args& args, Request& req,
+         grpc::Status (pb::Exchange::Stub::*rpc)(grpc::ClientContext*,
+                                                 const Request&,
+                                                 pb::MatchUpdateResponse*),
+         const std::string& verb) {
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
+  req.set_match_id(args.PositionalId());
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::MatchUpdateResponse resp;
+  grpc::Status status = (c.stub()->*rpc)(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  Print(c, resp, verb);
+  return kExitOk;
+}
+
+}  // namespace match_update
+
+namespace match_ship {
+
+CommandSpec Spec() {
+  return {"match",
+          "ship",
+          "ID",
+          "Ship a match (the supplier's side), before its ship_by.",
+          {&match_update::kShippedKg, &match_update::kNote, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::ShipMatchRequest req;
+  if (args.Has(match_update::kShippedKg)) {
+    req.set_shipped_kg(args.Get(match_update::kShippedKg));
+  }
+  req.set_note(args.Get(match_update::kNote));
+  return match_update::Send(c, args, req, &pb::Exchange::Stub::ShipMatch,
+                            "shipped");
+}
+
+}  // namespace match_ship
+
+namespace match_accept {
+
+CommandSpec Spec() {
+  return {"match",
+          "accept",
+          "ID",
+          "Accept a shipped match (the buyer's side), before its accept_by.",
+          {&match_update::kAcceptedKg, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::AcceptMatchRequest req;
+  if (args.Has(match_update::kAcceptedKg)) {
+    req.set_accepted_kg(args.Get(match_update::kAcceptedKg));
+  }
+  return match_update::Send(c, args, req, &pb::Exchange::Stub::AcceptMatch,
+                            "accepted");
+}
+
+}  // namespace match_accept
+
+namespace match_decline {
+
+CommandSpec Spec() {
+  return {"match",
+          "decline",
+          "ID",
+          "Decline a shipped match (the buyer's side); its kg go back to the "
+          "pledge.",
+          {&match_update::kReason, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::DeclineMatchRequest req;
+  req.set_reason(args.Get(match_update::kReason));
+  return match_update::Send(c, args, req, &pb::Exchange::Stub::DeclineMatch,
+                            "declined");
+}
+
+}  // namespace match_decline
 
 namespace matches_watch {
 
@@ -1589,6 +1737,9 @@ const std::vector<Command>& Commands() {
       {pledge_list::Spec(), pledge_list::Run},
       {matches_list::Spec(), matches_list::Run},
       {matches_watch::Spec(), matches_watch::Run},
+      {match_ship::Spec(), match_ship::Run},
+      {match_accept::Spec(), match_accept::Run},
+      {match_decline::Spec(), match_decline::Run},
       {book::Spec(), book::Run},
       {admin_state_hash::Spec(), admin_state_hash::Run},
       {admin_snapshot::Spec(), admin_snapshot::Run},
