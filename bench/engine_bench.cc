@@ -315,9 +315,15 @@ void Write(ReferenceMatcher& m, const Command& command, Outcome* out) {
         } else if constexpr (std::is_same_v<T, CreateKeyCommand>) {
           Record(m.CreateKey(ctx, b.principal, b.secret_sha256, b.expires_at),
                  out);
-        } else {
-          static_assert(std::is_same_v<T, RevokeKeyCommand>);
+        } else if constexpr (std::is_same_v<T, RevokeKeyCommand>) {
           Record(m.RevokeKey(ctx, b.key_id), out);
+        } else if constexpr (std::is_same_v<T, ShipMatchCommand>) {
+          Record(m.ShipMatch(ctx, b.match_id, b.shipped_kg, b.note), out);
+        } else if constexpr (std::is_same_v<T, AcceptMatchCommand>) {
+          Record(m.AcceptMatch(ctx, b.match_id, b.accepted_kg), out);
+        } else {
+          static_assert(std::is_same_v<T, DeclineMatchCommand>);
+          Record(m.DeclineMatch(ctx, b.match_id, b.reason), out);
         }
       },
       command.body);
