@@ -42,9 +42,13 @@ enum class CommandCode : uint8_t {
   kCancelPledge = 7,
   kCreateKey = 8,
   kRevokeKey = 9,
+  // 10..16 are reserved for commands being added on other branches at the
+  // same time as UpsertBuyer; no alternative has them, so they are refused
+  // when read back until those commands arrive with their own structs.
+  kUpsertBuyer = 17,
 };
 // The largest code in use; codes above it are refused when read back.
-inline constexpr uint8_t kMaxCommandCode = 9;
+inline constexpr uint8_t kMaxCommandCode = 17;
 
 // What a tick did.
 struct TickResult {
@@ -218,16 +222,37 @@ struct RevokeKeyCommand {
   }
 };
 
+// Creates or replaces the registered buyer buyer.buyer_id. Pledges of a
+// registered buyer may leave buyer_city_code and buyer_kind to the
+// registry; its matches count towards its annual target (GetBuyerProgress).
+// Replacing a buyer changes no pledge already posted.
+struct UpsertBuyerCommand {
+  static constexpr CommandCode kCode = CommandCode::kUpsertBuyer;
+  static constexpr char kName[] = "UpsertBuyer";
+  using Result = BuyerResult;
+  Buyer buyer;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.buyer.buyer_id);
+    v(s.buyer.name);
+    v(s.buyer.city_code);
+    v(s.buyer.kind);
+    v(s.buyer.annual_target_fen);
+    v(s.buyer.alliance_id);
+  }
+};
+
 // Every command. The order of alternatives is not a format: codes are.
 using CommandBody =
     std::variant<TickCommand, UpsertRegionCommand, UpsertPairingCommand,
                  DeletePairingCommand, PostOfferCommand, PostPledgeCommand,
                  CancelOfferCommand, CancelPledgeCommand, CreateKeyCommand,
-                 RevokeKeyCommand>;
+                 RevokeKeyCommand, UpsertBuyerCommand>;
 
 // Every answer (a command's Result is one of these).
-using CommandResult = std::variant<TickResult, RegionResult, PairingResult,
-                                   OfferResult, PledgeResult, KeyResult>;
+using CommandResult =
+    std::variant<TickResult, RegionResult, PairingResult, OfferResult,
+                 PledgeResult, KeyResult, BuyerResult>;
 
 // Who sent a command, as the server authenticated it, and the limits that
 // hold for them at admission. The engine authorises a command with a

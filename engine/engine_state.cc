@@ -24,6 +24,10 @@ constexpr char kMagic[] = "DUIJIE-STATE";
 // that its state hash is what earlier servers reported for it.
 constexpr uint32_t kVersionWithoutKeys = 1;
 constexpr uint32_t kVersionWithKeys = 2;
+// Version 3 appends the buyer registry after the request memos (keys
+// written as in version 2, possibly none). Written only when there are
+// buyers, so a state without any hashes as before the registry existed.
+constexpr uint32_t kVersionWithBuyers = 3;
 
 // Enum bytes read back must name a value (the state is a format: a byte
 // out of range is damage, not a new value).
@@ -38,9 +42,12 @@ bool ValidFlag(uint8_t v) { return v <= 1; }
 std::string Engine::Impl::SaveState() const {
   std::string out;
   ByteWriter w(&out);
-  const bool with_keys = keys_.size() != 0;
+  const bool with_buyers = buyers_.size() != 0;
+  const bool with_keys = keys_.size() != 0 || with_buyers;
   w.Str(kMagic);
-  w.U64(with_keys ? kVersionWithKeys : kVersionWithoutKeys);
+  w.U64(with_buyers ? kVersionWithBuyers
+        : with_keys ? kVersionWithKeys
+                    : kVersionWithoutKeys);
   w.I64(now_);
   w.U64(strings_.size());
   for (uint32_t i = 0; i < strings_.size(); ++i) w.Str(strings_.Get(i));
@@ -98,6 +105,9 @@ std::string Engine::Impl::SaveState() const {
   if (with_keys) keys_.Save(w);
 
   requests_.Save(w);
+  // Self-contained and last, so that another section can be added before
+  // it under a new version number without touching it.
+  if (with_buyers) buyers_.Save(w);
   return out;
 }
 
@@ -112,7 +122,8 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   };
   if (r.Str() != kMagic) return corrupt("not an engine state (bad magic)");
   const uint64_t version = r.U64();
-  if (version != kVersionWithoutKeys && version != kVersionWithKeys) {
+  if (version != kVersionWithoutKeys && version != kVersionWithKeys &&
+      version != kVersionWithBuyers) {
     return corrupt(absl::StrCat("unknown version ", version));
   }
   now_ = r.I64();
@@ -223,12 +234,19 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     }
     matches_.push_back(m);
   }
-  if (version == kVersionWithKeys && (!keys_.Load(r) || keys_.size() == 0)) {
+  // Version 2 is written only with keys; version 3 also without them.
+  if (version >= kVersionWithKeys &&
+      (!keys_.Load(r) || (version == kVersionWithKeys && keys_.size() == 0))) {
     return corrupt("bad keys");
   }
   if (!requests_.Load(r) || !requests_.KeysKnown(keys_.size())) {
     return corrupt("bad request memo");
   }
+  if (version == kVersionWithBuyers &&
+      (!buyers_.Load(r, reference_) || buyers_.size() == 0)) {
+    return corrupt("bad buyers");
+  }
+  if (!requests_.BuyersKnown(buyers_)) return corrupt("bad request memo");
   if (!r.ok()) return corrupt("truncated");
   if (!r.done()) return corrupt("trailing bytes");
 
