@@ -225,13 +225,28 @@ class CommandGen {
   // How often each kind of command is drawn, by code: the generator covers
   // every command of CommandBody (a new one fails to compile until it has
   // a weight here and a Fill below). Ticks come from the sequencer.
+  // Codes 10..16 are reserved for commands to come: no weight.
   static constexpr std::array<int, kMaxCommandCode + 1> kWeights = {
-      /*tick*/ 0,         /*region*/ 2,
-      /*pairing*/ 1,      /*delete pairing*/ 1,
-      /*offer*/ 39,       /*pledge*/ 38,
-      /*cancel offer*/ 8, /*cancel pledge*/ 8,
-      /*create key*/ 2,   /*revoke key*/ 1};
-  static_assert(std::variant_size_v<CommandBody> == kWeights.size(),
+      /*tick*/ 0,
+      /*region*/ 2,
+      /*pairing*/ 1,
+      /*delete pairing*/ 1,
+      /*offer*/ 38,
+      /*pledge*/ 37,
+      /*cancel offer*/ 8,
+      /*cancel pledge*/ 8,
+      /*create key*/ 2,
+      /*revoke key*/ 1,
+      /*reserved 10..16*/ 0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      /*upsert buyer*/ 2};
+  static_assert(static_cast<int>(CommandCode::kUpsertBuyer) == 17 &&
+                    std::variant_size_v<CommandBody> == 11,
                 "every command kind needs a weight");
   static_assert(
       [] {
@@ -293,6 +308,12 @@ class CommandGen {
     p.buyer_id = absl::StrCat("buyer", rng_() % 5);
     p.buyer_city_code = kCities[rng_() % 3];
     p.buyer_kind = 1 + rng_() % 11;
+    // Some leave city and kind to the registry (refused for a buyer that
+    // is not registered): replay must resolve them the same way.
+    if (rng_() % 4 == 0) {
+      p.buyer_city_code.clear();
+      p.buyer_kind = 0;
+    }
     p.product_code = rng_() % 3 == 0 ? "vegetable" : kProducts[rng_() % 3];
     p.min_grade = 1 + rng_() % 3;
     p.quantity_kg = 100 + rng_() % 900;
@@ -304,6 +325,17 @@ class CommandGen {
     p.require_certified = rng_() % 4 == 0;
     ++pledges_;
     return Expiry(&p.expires_at, clock_->last());
+  }
+  // A buyer registered or replaced; some refused (a negative target).
+  Micros Fill(UpsertBuyerCommand& c) {
+    Buyer& b = c.buyer;
+    b.buyer_id = absl::StrCat("buyer", rng_() % 5);
+    b.name = absl::StrCat("buyer unit ", rng_() % 10);
+    b.city_code = kCities[rng_() % 3];
+    b.kind = 1 + rng_() % 11;
+    b.annual_target_fen = rng_() % 20 == 0 ? -1 : rng_() % 1000000;
+    if (rng_() % 2 == 0) b.alliance_id = "east";
+    return 0;
   }
   Micros Fill(CancelOfferCommand& c) {
     c.offer_id = 1 + rng_() % (offers_ + 2);
