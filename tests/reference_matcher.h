@@ -72,6 +72,10 @@ class ReferenceMatcher {
                                       Micros expires_at);
   absl::StatusOr<KeyResult> RevokeKey(const ReferenceContext& ctx,
                                       uint64_t key_id);
+  // Registers or replaces a buyer; its later pledges may leave city and
+  // kind empty (the registry's are used) but may not contradict them.
+  absl::StatusOr<BuyerResult> UpsertBuyer(const ReferenceContext& ctx,
+                                          const Buyer& buyer);
 
   // Clock never goes back; open orders with expires_at <= clock expire.
   void AdvanceClock(Micros now);
@@ -88,6 +92,10 @@ class ReferenceMatcher {
   uint64_t pledge_count() const { return pledges_.size(); }
   // Every key, by key_id.
   const std::vector<ApiKey>& keys() const { return keys_; }
+  // Every registered buyer, by buyer_id.
+  const std::map<std::string, Buyer, std::less<>>& buyers() const {
+    return buyers_;
+  }
 
  private:
   struct Offer {
@@ -108,7 +116,7 @@ class ReferenceMatcher {
   struct Remembered {
     uint64_t fingerprint = 0;
     std::variant<RegionResult, PairingResult, OfferResult, PledgeResult,
-                 KeyResult>
+                 KeyResult, BuyerResult>
         result;
   };
   using Access = std::function<absl::Status()>;
@@ -132,6 +140,9 @@ class ReferenceMatcher {
   template <typename R>
   void Remember(const ReferenceContext& ctx, const R& result);
   absl::StatusOr<KeyResult> ReplayKey(const Remembered& r);
+  // PostPledge after its city and kind are resolved against the registry.
+  absl::StatusOr<PledgeResult> PostResolvedPledge(const ReferenceContext& ctx,
+                                                  const PledgeSpec& spec);
 
   bool KnownRegion(std::string_view code) const;
   bool Partner(std::string_view region, std::string_view city) const;
@@ -153,6 +164,7 @@ class ReferenceMatcher {
   std::deque<Pledge> pledges_;  // pledges_[id - 1]
   std::deque<MatchView> matches_;
   std::vector<ApiKey> keys_;  // keys_[key_id - 1]
+  std::map<std::string, Buyer, std::less<>> buyers_;
   std::map<std::string, Remembered, std::less<>> requests_;
 };
 
