@@ -1371,6 +1371,26 @@ TEST(JournalTest, RecordsRoundTrip) {
   }
 }
 
+// A record whose code is one of those reserved for commands still to come
+// (10..16) is damage, never read as some other command.
+TEST(JournalTest, AReservedCommandCodeIsRefused) {
+  JournalRecord r;
+  r.seq = 1;
+  Buyer b{"office", "协作办", "370200", 1, 100, ""};
+  r.command = MakeCommand(UpsertBuyerCommand{b}, 1);
+  std::string payload = EncodeRecord(r);
+  ASSERT_TRUE(DecodeRecord(payload).ok());
+  for (uint8_t code = 10; code <= 16; ++code) {
+    payload[0] = static_cast<char>(code);
+    absl::StatusOr<JournalRecord> back = DecodeRecord(payload);
+    ASSERT_FALSE(back.ok()) << int(code);
+    EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_NE(std::string(back.status().message()).find("unknown command code"),
+              std::string::npos)
+        << back.status();
+  }
+}
+
 // --- Power cuts -------------------------------------------------------------
 
 // The env's power cut itself: what no Sync covered is cut away, creations

@@ -1622,6 +1622,27 @@ TEST_F(BuyerTest, AStateWithoutBuyersIsSavedAsBefore) {
   EXPECT_EQ(w.U64(), 3u);
 }
 
+TEST_F(BuyerTest, ADamagedBuyersSectionIsDataLoss) {
+  ASSERT_TRUE(Upsert(Unit("a", kQingdao, 1)).ok());
+  ASSERT_TRUE(Upsert(Unit("b", kShandong, 2, "east")).ok());
+  const std::string state = engine_.SaveState();
+  for (const std::string& damaged :
+       {state.substr(0, state.size() - 1), state + "x"}) {
+    Engine copy;
+    EXPECT_EQ(copy.LoadState(damaged).code(), absl::StatusCode::kDataLoss);
+  }
+  // The buyers come last, in buyer_id order: "b" and "a" swapped is damage.
+  std::string swapped = state;
+  const size_t at_a = swapped.rfind(std::string("\x01\0\0\0a", 5));
+  const size_t at_b = swapped.rfind(std::string("\x01\0\0\0b", 5));
+  ASSERT_NE(at_a, std::string::npos);
+  ASSERT_NE(at_b, std::string::npos);
+  swapped[at_a + 4] = 'b';
+  swapped[at_b + 4] = 'a';
+  Engine copy;
+  EXPECT_EQ(copy.LoadState(swapped).code(), absl::StatusCode::kDataLoss);
+}
+
 TEST_F(BuyerTest, EachBadFieldIsRefusedNamingItAndChangesNothing) {
   ASSERT_TRUE(Upsert(Unit("kept", kQingdao, 100)).ok());
   struct Case {
