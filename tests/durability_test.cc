@@ -123,6 +123,11 @@ std::string Digest(const CommandOutcome& outcome) {
                     k->key.principal.role, " at ", k->key.created_at, " exp ",
                     k->key.expires_at, " rev ", k->key.revoked_at, " rp ",
                     k->replayed);
+  } else if (auto* b = std::get_if<BuyerResult>(&r)) {
+    absl::StrAppend(&out, "buyer ", b->buyer.buyer_id, " city ",
+                    b->buyer.city_code, " kind ", b->buyer.kind, " target ",
+                    b->buyer.annual_target_fen, " created ", b->created, " rp ",
+                    b->replayed);
   } else {
     absl::StrAppend(&out, "pairing rp ", std::get<PairingResult>(r).replayed);
   }
