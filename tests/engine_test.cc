@@ -1622,6 +1622,31 @@ TEST_F(BuyerTest, AStateWithoutBuyersIsSavedAsBefore) {
   EXPECT_EQ(w.U64(), 3u);
 }
 
+TEST_F(BuyerTest, KeysBuyersAndTheirMemosSurviveSaveAndLoad) {
+  CreateKeyCommand key;
+  key.principal.name = "青岛 key";
+  key.principal.role = static_cast<int>(Role::kBuyer);
+  key.principal.buyer_ids = {"office"};
+  key.secret_sha256 = std::string(32, 'k');
+  ASSERT_TRUE(RunCommand(engine_, key, kT0, "key-1").ok());
+  ASSERT_TRUE(Upsert(Unit("office", kQingdao, 500, "east"), kT0, "b-1").ok());
+  ASSERT_TRUE(Upsert(Unit("office", kQingdao, 600, "east"), kT0, "b-2").ok());
+  Buy("office", 10, 20, kT0);
+  Engine copy;
+  ASSERT_TRUE(copy.LoadState(engine_.SaveState()).ok());
+  EXPECT_EQ(copy.StateHash(), engine_.StateHash());
+  EXPECT_TRUE(copy.CheckInvariants().ok());
+  // The second request's memo answers "replaced", the buyer as it stands.
+  absl::StatusOr<BuyerResult> again = RunCommand(
+      copy, UpsertBuyerCommand{Unit("office", kQingdao, 600, "east")}, kT0,
+      "b-2");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->buyer.annual_target_fen, 600);
+  EXPECT_EQ(copy.GetBuyerProgress("", "east", 2023)->matched_fen, 200);
+}
+
 TEST_F(BuyerTest, ADamagedBuyersSectionIsDataLoss) {
   ASSERT_TRUE(Upsert(Unit("a", kQingdao, 1)).ok());
   ASSERT_TRUE(Upsert(Unit("b", kShandong, 2, "east")).ok());
