@@ -284,7 +284,48 @@ absl::StatusOr<Command> ToCommand(const v1::DeclineMatchRequest& request) {
                     DeclineMatchCommand{request.match_id(), request.reason()});
 }
 
+absl::StatusOr<Command> ToCommand(const v1::UpsertBuyerRequest& request) {
+  const v1::Buyer& in = request.buyer();
+  if (!v1::BuyerKind_IsValid(in.kind())) {
+    return UnknownEnum("buyer.kind", in.kind());
+  }
+  Buyer buyer;
+  buyer.buyer_id = in.buyer_id();
+  buyer.name = in.name();
+  buyer.city_code = in.city_code();
+  buyer.kind = in.kind();
+  buyer.annual_target_fen = in.annual_target_fen();
+  buyer.alliance_id = in.alliance_id();
+  return NewCommand(request, UpsertBuyerCommand{std::move(buyer)});
+}
+
 // --- Engine -> proto --------------------------------------------------------
+
+void ToProto(const Buyer& buyer, v1::Buyer* out) {
+  out->set_buyer_id(buyer.buyer_id);
+  out->set_name(buyer.name);
+  out->set_city_code(buyer.city_code);
+  out->set_kind(static_cast<v1::BuyerKind>(buyer.kind));
+  out->set_annual_target_fen(buyer.annual_target_fen);
+  out->set_alliance_id(buyer.alliance_id);
+}
+
+void ToProto(const BuyerProgress& progress, v1::BuyerProgress* out) {
+  out->set_buyer_id(progress.buyer_id);
+  out->set_alliance_id(progress.alliance_id);
+  out->set_year(progress.year);
+  out->set_annual_target_fen(progress.annual_target_fen);
+  out->set_matched_fen(progress.matched_fen);
+  out->set_delivered_fen(progress.delivered_fen);
+  out->set_share_done_permille(progress.share_done_permille);
+  for (const MonthProgress& m : progress.months) {
+    v1::MonthProgress* month = out->add_months();
+    month->set_month(m.month);
+    month->set_matched_fen(m.matched_fen);
+    month->set_delivered_fen(m.delivered_fen);
+  }
+  for (const std::string& id : progress.member_ids) out->add_member_ids(id);
+}
 
 void ToProto(const Region& region, v1::Region* out) {
   out->set_code(region.code);
@@ -443,6 +484,12 @@ void ToResponse(const CommandResult& result, v1::CancelPledgeResponse* out) {
   out->set_unfilled_kg(pledge.unfilled_kg);
 }
 
+void ToResponse(const CommandResult& result, v1::UpsertBuyerResponse* out) {
+  const BuyerResult& buyer = std::get<BuyerResult>(result);
+  ToProto(buyer.buyer, out->mutable_buyer());
+  out->set_created(buyer.created);
+}
+
 // --- Any mutating request
 // ------------------------------------------------------
 
@@ -481,6 +528,7 @@ Conversions() {
           Convert<v1::ShipMatchRequest, v1::MatchUpdateResponse>(),
           Convert<v1::AcceptMatchRequest, v1::MatchUpdateResponse>(),
           Convert<v1::DeclineMatchRequest, v1::MatchUpdateResponse>(),
+          Convert<v1::UpsertBuyerRequest, v1::UpsertBuyerResponse>(),
       });
   return *conversions;
 }
@@ -588,6 +636,14 @@ OrderFilter ToOrderFilter(const v1::ListPledgesRequest& request) {
   filter.product_code_prefix = request.product_code_prefix();
   filter.region_code_prefix = request.region_code_prefix();
   filter.status = request.status();
+  return filter;
+}
+
+BuyerFilter ToBuyerFilter(const v1::ListBuyersRequest& request) {
+  BuyerFilter filter;
+  filter.city_code_prefix = request.city_code_prefix();
+  filter.kind = request.kind();
+  filter.alliance_id = request.alliance_id();
   return filter;
 }
 

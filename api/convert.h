@@ -66,6 +66,7 @@ absl::StatusOr<Command> ToCommand(const v1::CancelPledgeRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::ShipMatchRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::AcceptMatchRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::DeclineMatchRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::UpsertBuyerRequest& request);
 
 // --- Engine -> proto --------------------------------------------------------
 
@@ -75,6 +76,8 @@ void ToProto(const OfferView& offer, v1::Offer* out);
 void ToProto(const PledgeView& pledge, v1::Pledge* out);
 void ToProto(const MatchView& match, v1::Match* out);
 void ToProto(const BookLine& line, v1::BookLine* out);
+void ToProto(const Buyer& buyer, v1::Buyer* out);
+void ToProto(const BuyerProgress& progress, v1::BuyerProgress* out);
 
 // Stores a command's answer into the response of its request's RPC.
 void ToResponse(const google::protobuf::Message& request,
@@ -90,6 +93,7 @@ OrderFilter ToOrderFilter(const v1::ListOffersRequest& request);
 OrderFilter ToOrderFilter(const v1::ListPledgesRequest& request);
 MatchFilter ToMatchFilter(const v1::ListMatchesRequest& request);
 MatchFilter ToMatchFilter(const v1::WatchMatchesRequest& request);
+BuyerFilter ToBuyerFilter(const v1::ListBuyersRequest& request);
 
 // --- Paging -----------------------------------------------------------------
 

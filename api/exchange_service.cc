@@ -504,6 +504,119 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ExchangeService::GetBuyer(
+    grpc::CallbackServerContext* context, const v1::GetBuyerRequest* request,
+    v1::Buyer* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "GetBuyer", Access::kPublicRead);
+  if (Refused(reactor, who)) return reactor;
+  uint64_t seen = 0;  // the applied group whose state the reply shows
+  absl::Status status = CheckFilters(*request);
+  if (status.ok()) {
+    CommandSequencer::Reader reader(&sequencer_);
+    seen = reader.seen();
+    absl::StatusOr<Buyer> buyer = reader.engine().GetBuyer(request->buyer_id());
+    if (buyer.ok()) {
+      ToProto(*buyer, response);
+    } else {
+      status = buyer.status();
+    }
+  }
+  FinishRead(reactor, ToGrpcStatus(status), seen);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExchangeService::ListBuyers(
+    grpc::CallbackServerContext* context, const v1::ListBuyersRequest* request,
+    v1::ListBuyersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "ListBuyers", Access::kPublicRead);
+  if (Refused(reactor, who)) return reactor;
+  uint64_t seen = 0;  // the applied group whose state the reply shows
+  // The page token is the last buyer_id of the previous page.
+  absl::Status status = CheckFilters(*request);
+  absl::StatusOr<int> limit = PageSize(request->page_size());
+  if (status.ok() && !limit.ok()) status = limit.status();
+  if (status.ok()) {
+    bool more = false;
+    CommandSequencer::Reader reader(&sequencer_);
+    seen = reader.seen();
+    for (const Buyer& buyer : reader.engine().ListBuyers(
+             ToBuyerFilter(*request), request->page_token(), *limit, &more)) {
+      ToProto(buyer, response->add_buyers());
+    }
+    if (more && response->buyers_size() > 0) {
+      response->set_next_page_token(
+          response->buyers(response->buyers_size() - 1).buyer_id());
+    }
+  }
+  FinishRead(reactor, ToGrpcStatus(status), seen);
+  return reactor;
+}
+
+namespace {
+
+// Whether `who` may see the progress of `buyer_ids` (a buyer, or every
+// member of an alliance): ADMIN and OBSERVER keys see all, others only
+// their own buyers. The registry is public, so naming another buyer is
+// PERMISSION_DENIED, not NOT_FOUND.
+absl::Status MaySeeProgress(const Authenticator::Identity& who,
+                            const std::vector<std::string>& buyer_ids,
+                            absl::string_view what) {
+  const int role = who.caller->principal.role;
+  if (who.admin() || role == static_cast<int>(Role::kObserver)) {
+    return absl::OkStatus();
+  }
+  for (const std::string& id : buyer_ids) {
+    if (!ListsId(who.caller->principal.buyer_ids, id)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          what, ": key ", who.caller->key_id, " does not act for buyer ",
+          EchoValue(id), "; progress is its buyers' own"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ExchangeService::GetBuyerProgress(
+    grpc::CallbackServerContext* context,
+    const v1::GetBuyerProgressRequest* request, v1::BuyerProgress* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Admitted as a public read so that OBSERVER keys (oversight) get in;
+  // MaySeeProgress narrows everyone else to their own buyers.
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "GetBuyerProgress", Access::kPublicRead);
+  if (Refused(reactor, who)) return reactor;
+  uint64_t seen = 0;  // the applied group whose state the reply shows
+  absl::Status status = CheckFilters(*request);
+  if (status.ok() && !request->buyer_id().empty()) {
+    // Before the engine is asked, so that whether another's buyer_id is
+    // registered is not what decides the answer.
+    status = MaySeeProgress(*who, {request->buyer_id()}, "buyer_id");
+  }
+  if (status.ok()) {
+    CommandSequencer::Reader reader(&sequencer_);
+    seen = reader.seen();
+    absl::StatusOr<BuyerProgress> progress = reader.engine().GetBuyerProgress(
+        request->buyer_id(), request->alliance_id(), request->year());
+    if (progress.ok() && !request->alliance_id().empty()) {
+      const absl::Status may =
+          MaySeeProgress(*who, progress->member_ids, "alliance_id");
+      if (!may.ok()) progress = may;
+    }
+    if (progress.ok()) {
+      ToProto(*progress, response);
+    } else {
+      status = progress.status();
+    }
+  }
+  FinishRead(reactor, ToGrpcStatus(status), seen);
+  return reactor;
+}
+
 grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
 ExchangeService::ParsedSubmit(grpc::CallbackServerContext* context) {
   absl::StatusOr<Authenticator::Identity> who =

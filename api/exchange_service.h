@@ -48,7 +48,7 @@ using ExchangeServiceOptions = SequencerOptions;
 
 // What a call needs of its caller's role.
 enum class Access {
-  kPublicRead,   // any role: the book, offers, regions, pairings
+  kPublicRead,   // any role: the book, offers, regions, pairings, buyers
   kPrivateRead,  // not OBSERVER: pledges and matches, narrowed to the caller
   kCommand,      // not OBSERVER: the engine checks the parties named
   kAdmin,        // ADMIN only
@@ -199,6 +199,24 @@ class ExchangeService final : public ParsingExchangeService {
   grpc::ServerUnaryReactor* GetBook(grpc::CallbackServerContext* context,
                                     const v1::GetBookRequest* request,
                                     v1::GetBookResponse* response) override;
+
+  grpc::ServerUnaryReactor* UpsertBuyer(
+      grpc::CallbackServerContext* context,
+      const v1::UpsertBuyerRequest* request,
+      v1::UpsertBuyerResponse* response) override {
+    return Mutate(context, "UpsertBuyer", request, response);
+  }
+  grpc::ServerUnaryReactor* GetBuyer(grpc::CallbackServerContext* context,
+                                     const v1::GetBuyerRequest* request,
+                                     v1::Buyer* response) override;
+  grpc::ServerUnaryReactor* ListBuyers(
+      grpc::CallbackServerContext* context,
+      const v1::ListBuyersRequest* request,
+      v1::ListBuyersResponse* response) override;
+  grpc::ServerUnaryReactor* GetBuyerProgress(
+      grpc::CallbackServerContext* context,
+      const v1::GetBuyerProgressRequest* request,
+      v1::BuyerProgress* response) override;
 
   grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
   ParsedSubmit(grpc::CallbackServerContext* context) override;

@@ -128,7 +128,12 @@ absl::StatusOr<JournalRecord> DecodeRecord(absl::string_view payload) {
   } else {
     record.command.request_id = d.Str();
     record.command.fingerprint = d.U64();
-    DecodeBody(code, d, &record.command.body);
+    // A code up to kMaxCommandCode may still have no command (the codes
+    // reserved for commands to come): refused, never read as a default.
+    if (!DecodeBody(code, d, &record.command.body)) {
+      return absl::DataLossError(
+          absl::StrCat("journal record: unknown command code ", code));
+    }
     record.effect.replayed = d.Bool();
     record.effect.order_id = d.U64();
     record.effect.match_count = d.U64();

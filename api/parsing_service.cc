@@ -55,6 +55,13 @@ ParsingExchangeService::ParsingExchangeService() {
   Unary<v1::ListMatchesRequest, v1::ListMatchesResponse>("ListMatches",
                                                          &S::ListMatches);
   Unary<v1::GetBookRequest, v1::GetBookResponse>("GetBook", &S::GetBook);
+  Unary<v1::UpsertBuyerRequest, v1::UpsertBuyerResponse>("UpsertBuyer",
+                                                         &S::UpsertBuyer);
+  Unary<v1::GetBuyerRequest, v1::Buyer>("GetBuyer", &S::GetBuyer);
+  Unary<v1::ListBuyersRequest, v1::ListBuyersResponse>("ListBuyers",
+                                                       &S::ListBuyers);
+  Unary<v1::GetBuyerProgressRequest, v1::BuyerProgress>("GetBuyerProgress",
+                                                        &S::GetBuyerProgress);
   MarkMethodCallback(
       MethodIndex(kService, "WatchMatches"),
       new grpc::internal::CallbackServerStreamingHandler<

@@ -84,4 +84,24 @@ absl::Status CheckFilters(const v1::GetBookRequest& request) {
                             request.product_code_prefix());
 }
 
+absl::Status CheckFilters(const v1::ListBuyersRequest& request) {
+  if (!v1::BuyerKind_IsValid(request.kind())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kind: unknown enum value ", request.kind()));
+  }
+  return First(
+      {CheckRegionPrefix("city_code_prefix", request.city_code_prefix()),
+       CheckId("alliance_id", request.alliance_id()),
+       CheckId("page_token", request.page_token())});
+}
+
+absl::Status CheckFilters(const v1::GetBuyerRequest& request) {
+  return CheckId("buyer_id", request.buyer_id());
+}
+
+absl::Status CheckFilters(const v1::GetBuyerProgressRequest& request) {
+  return First({CheckId("buyer_id", request.buyer_id()),
+                CheckId("alliance_id", request.alliance_id())});
+}
+
 }  // namespace duijie

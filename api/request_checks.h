@@ -26,6 +26,9 @@ absl::Status CheckFilters(const v1::ListPledgesRequest& request);
 absl::Status CheckFilters(const v1::ListMatchesRequest& request);
 absl::Status CheckFilters(const v1::WatchMatchesRequest& request);
 absl::Status CheckFilters(const v1::GetBookRequest& request);
+absl::Status CheckFilters(const v1::ListBuyersRequest& request);
+absl::Status CheckFilters(const v1::GetBuyerRequest& request);
+absl::Status CheckFilters(const v1::GetBuyerProgressRequest& request);
 
 }  // namespace duijie
 

@@ -315,6 +315,8 @@ void Write(ReferenceMatcher& m, const Command& command, Outcome* out) {
         } else if constexpr (std::is_same_v<T, CreateKeyCommand>) {
           Record(m.CreateKey(ctx, b.principal, b.secret_sha256, b.expires_at),
                  out);
+        } else if constexpr (std::is_same_v<T, UpsertBuyerCommand>) {
+          Record(m.UpsertBuyer(ctx, b.buyer), out);
         } else if constexpr (std::is_same_v<T, RevokeKeyCommand>) {
           Record(m.RevokeKey(ctx, b.key_id), out);
         } else if constexpr (std::is_same_v<T, ShipMatchCommand>) {

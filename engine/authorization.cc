@@ -7,6 +7,7 @@
 //   SUPPLIER  lists (a supplier or buyer key lists exactly one party).
 //   BUYER
 //   OBSERVER  no command at all (reads only).
+// UpsertBuyer: ADMIN, or a BUYER or PLATFORM key for a buyer_id it lists.
 // An order's party is its supplier_id or buyer_id: a post must name one of
 // the caller's parties, a cancel must find the order's owner among them.
 // Offers are public, so cancelling another's offer is PERMISSION_DENIED;
@@ -156,6 +157,15 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
           }
           return absl::NotFoundError(
               absl::StrCat("match_id: match ", c.match_id, " does not exist"));
+        } else if constexpr (std::is_same_v<Body, UpsertBuyerCommand>) {
+          // A buyer unit (or the platform acting for it) keeps its own
+          // entry: its name, city and target are its own business.
+          const std::string& party = c.buyer.buyer_id;
+          if (admin || (acts_for_parties && ListsId(me.buyer_ids, party))) {
+            return absl::OkStatus();
+          }
+          return Denied(caller,
+                        absl::StrCat("register buyer ", EchoValue(party)));
         } else {
           // Reference data and keys.
           if (admin) return absl::OkStatus();

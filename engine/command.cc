@@ -183,6 +183,7 @@ CommandEffect EffectOf(const CommandResult& result) {
                  [&](const TickResult&) {},
                  [&](const RegionResult& r) { effect.replayed = r.replayed; },
                  [&](const PairingResult& r) { effect.replayed = r.replayed; },
+                 [&](const BuyerResult& r) { effect.replayed = r.replayed; },
                  [&](const KeyResult& r) {
                    effect.replayed = r.replayed;
                    effect.order_id = r.key.key_id;

@@ -50,10 +50,11 @@ enum class CommandCode : uint8_t {
   // kPostPledge, read as these with no deadlines (see kLegacyCode).
   kPostOfferWithDeadlines = 13,
   kPostPledgeWithDeadlines = 14,
-  // 15, 16 and 17 are taken by commands that are not in this build yet.
+  // 15 and 16 are taken by commands that are not in this build yet.
+  kUpsertBuyer = 17,
 };
 // The largest code in use; codes above it are refused when read back.
-inline constexpr uint8_t kMaxCommandCode = 14;
+inline constexpr uint8_t kMaxCommandCode = 17;
 
 // What a tick did.
 struct TickResult {
@@ -309,18 +310,38 @@ struct DeclineMatchCommand {
   }
 };
 
+// Creates or replaces the registered buyer buyer.buyer_id. Pledges of a
+// registered buyer may leave buyer_city_code and buyer_kind to the
+// registry; its matches count towards its annual target (GetBuyerProgress).
+// Replacing a buyer changes no pledge already posted.
+struct UpsertBuyerCommand {
+  static constexpr CommandCode kCode = CommandCode::kUpsertBuyer;
+  static constexpr char kName[] = "UpsertBuyer";
+  using Result = BuyerResult;
+  Buyer buyer;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.buyer.buyer_id);
+    v(s.buyer.name);
+    v(s.buyer.city_code);
+    v(s.buyer.kind);
+    v(s.buyer.annual_target_fen);
+    v(s.buyer.alliance_id);
+  }
+};
+
 // Every command. The order of alternatives is not a format: codes are.
 using CommandBody =
     std::variant<TickCommand, UpsertRegionCommand, UpsertPairingCommand,
                  DeletePairingCommand, PostOfferCommand, PostPledgeCommand,
                  CancelOfferCommand, CancelPledgeCommand, CreateKeyCommand,
                  RevokeKeyCommand, ShipMatchCommand, AcceptMatchCommand,
-                 DeclineMatchCommand>;
+                 DeclineMatchCommand, UpsertBuyerCommand>;
 
 // Every answer (a command's Result is one of these).
 using CommandResult =
     std::variant<TickResult, RegionResult, PairingResult, OfferResult,
-                 PledgeResult, KeyResult, MatchResult>;
+                 PledgeResult, KeyResult, MatchResult, BuyerResult>;
 
 // Who sent a command, as the server authenticated it, and the limits that
 // hold for them at admission. The engine authorises a command with a

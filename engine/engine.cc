@@ -63,6 +63,11 @@ absl::Status CheckCommandText(const Command& command) {
                                codes[i]);
           }
           return s;
+        } else if constexpr (std::is_same_v<Body, UpsertBuyerCommand>) {
+          return all({{"buyer.buyer_id", &body.buyer.buyer_id},
+                      {"buyer.name", &body.buyer.name},
+                      {"buyer.city_code", &body.buyer.city_code},
+                      {"buyer.alliance_id", &body.buyer.alliance_id}});
         } else if constexpr (std::is_same_v<Body, CreateKeyCommand>) {
           // The secret's hash is bytes, not text: CheckPrincipal and the
           // key registry check it.
@@ -181,6 +186,11 @@ CommandResult Engine::Impl::Repeat(const RequestMemo& memo) const {
           // The match as it stands now, like a key.
           result.match = MakeMatchView(memo.order_id);
           result.matches = MatchRange(memo.first_match_id, memo.match_count);
+        } else if constexpr (std::is_same_v<Result, BuyerResult>) {
+          // As a key's, the buyer as it stands now (a later upsert may
+          // have replaced it); whether the first answer created it is kept.
+          result.buyer = *buyers_.Find(memo.buyer_id);
+          result.created = memo.order_id == 1;
         } else if constexpr (std::is_same_v<Result, OfferResult>) {
           result.offer = MakeOfferView(memo.order_id, now_);
           result.offer.remaining_kg = memo.remaining_kg;
@@ -236,6 +246,18 @@ absl::Status Engine::Impl::Check(const DeletePairingCommand& c, Micros) const {
 PairingResult Engine::Impl::Execute(const DeletePairingCommand& c) {
   return PairingResult{reference_.RemovePairing(c.east_code, c.west_code),
                        false};
+}
+
+// --- Buyers
+// -------------------------------------------------------------------
+
+absl::Status Engine::Impl::Check(const UpsertBuyerCommand& c, Micros) const {
+  return BuyerRegistry::Check(c.buyer, reference_);
+}
+
+BuyerResult Engine::Impl::Execute(const UpsertBuyerCommand& c) {
+  const bool created = buyers_.Put(c.buyer);
+  return BuyerResult{*buyers_.Find(c.buyer.buyer_id), created, false};
 }
 
 // --- Engine
@@ -309,6 +331,23 @@ std::vector<Pairing> Engine::ListPairings(std::string_view code_prefix,
 std::vector<ApiKey> Engine::ListKeys(uint64_t after_key_id, int limit,
                                      bool* more) const {
   return impl_->keys().List(after_key_id, limit, more);
+}
+absl::StatusOr<Buyer> Engine::GetBuyer(std::string_view buyer_id) const {
+  const Buyer* b = impl_->buyers().Find(buyer_id);
+  if (b == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "buyer_id: buyer ", EchoValue(buyer_id), " is not registered"));
+  }
+  return *b;
+}
+std::vector<Buyer> Engine::ListBuyers(const BuyerFilter& filter,
+                                      std::string_view after_buyer_id,
+                                      int limit, bool* more) const {
+  return impl_->buyers().List(filter, after_buyer_id, limit, more);
+}
+absl::StatusOr<BuyerProgress> Engine::GetBuyerProgress(
+    std::string_view buyer_id, std::string_view alliance_id, int year) const {
+  return impl_->GetBuyerProgress(buyer_id, alliance_id, year);
 }
 std::string Engine::SaveState() const { return impl_->SaveState(); }
 absl::Status Engine::LoadState(std::string_view bytes) {

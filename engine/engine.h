@@ -151,6 +151,23 @@ class Engine {
   std::vector<ApiKey> ListKeys(uint64_t after_key_id, int limit,
                                bool* more) const;
 
+  // The registered buyer; NOT_FOUND for an unregistered buyer_id.
+  absl::StatusOr<Buyer> GetBuyer(std::string_view buyer_id) const;
+  // Registered buyers with buyer_id > after_buyer_id that pass `filter`, by
+  // buyer_id, at most `limit`; *more when further ones would pass.
+  std::vector<Buyer> ListBuyers(const BuyerFilter& filter,
+                                std::string_view after_buyer_id, int limit,
+                                bool* more) const;
+  // Purchases of one registered buyer (buyer_id) or of the members of one
+  // alliance (alliance_id), exactly one of them set, in `year` (1..9999)
+  // as counted in Asia/Shanghai (UTC+8): matched fen by the month of
+  // matched_at, delivered fen, and the share of the annual target done.
+  // INVALID_ARGUMENT for neither or both or a bad year, NOT_FOUND for an
+  // unregistered buyer or an alliance without members.
+  absl::StatusOr<BuyerProgress> GetBuyerProgress(std::string_view buyer_id,
+                                                 std::string_view alliance_id,
+                                                 int year) const;
+
   // --- State ---------------------------------------------------------------
 
   // The whole logical state (reference data, orders, matches, remembered

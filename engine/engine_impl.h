@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "engine/api_keys.h"
 #include "engine/book_totals.h"
+#include "engine/buyers.h"
 #include "engine/command.h"
 #include "engine/engine.h"
 #include "engine/expiry_queue.h"
@@ -59,6 +60,10 @@ class Engine::Impl {
                                 Micros now, bool* more) const;
   const ReferenceData& reference() const { return reference_; }
   const KeyRegistry& keys() const { return keys_; }
+  const BuyerRegistry& buyers() const { return buyers_; }
+  absl::StatusOr<BuyerProgress> GetBuyerProgress(std::string_view buyer_id,
+                                                 std::string_view alliance_id,
+                                                 int year) const;
 
   // State (engine_state.cc).
   std::string SaveState() const;
@@ -90,6 +95,7 @@ class Engine::Impl {
   absl::Status Check(const ShipMatchCommand& c, Micros now) const;
   absl::Status Check(const AcceptMatchCommand& c, Micros now) const;
   absl::Status Check(const DeclineMatchCommand& c, Micros now) const;
+  absl::Status Check(const UpsertBuyerCommand& c, Micros now) const;
   RegionResult Execute(const UpsertRegionCommand& c);
   PairingResult Execute(const UpsertPairingCommand& c);
   PairingResult Execute(const DeletePairingCommand& c);
@@ -102,6 +108,13 @@ class Engine::Impl {
   MatchResult Execute(const ShipMatchCommand& c);
   MatchResult Execute(const AcceptMatchCommand& c);
   MatchResult Execute(const DeclineMatchCommand& c);
+  BuyerResult Execute(const UpsertBuyerCommand& c);
+  // A pledge's buyer city and kind: as given, or the registered buyer's
+  // when left empty (0); INVALID_ARGUMENT when a given one disagrees with
+  // the registry. Unregistered buyers must give both (Check's range checks
+  // then refuse what is missing).
+  absl::Status ResolveBuyer(const PledgeSpec& spec,
+                            const std::string** city_code, int* kind) const;
 
   // --- Authorisation (authorization.cc): whether `caller` may send `body`
   // at `at` (>= now_; later when a tick to `at` is still to come)
@@ -177,6 +190,10 @@ class Engine::Impl {
   bool PledgePasses(const PledgeRecord& p, const OrderFilter& f,
                     Micros now) const;
   bool MatchPasses(const MatchRecord& m, const MatchFilter& f) const;
+  // Adds the buyer's matched and delivered fen in `year` (Asia/Shanghai) to
+  // *progress, by month; OUT_OF_RANGE if a sum overflows.
+  absl::Status AddBuyerProgress(std::string_view buyer_id, int year,
+                                BuyerProgress* progress) const;
 
   const EngineOptions options_;
   Micros now_ = 0;
@@ -213,6 +230,7 @@ class Engine::Impl {
   }
 
   KeyRegistry keys_;
+  BuyerRegistry buyers_;
 
   RequestMemory requests_;
 };

@@ -25,10 +25,11 @@ constexpr char kMagic[] = "DUIJIE-STATE";
 constexpr uint32_t kVersionWithoutKeys = 1;
 constexpr uint32_t kVersionWithKeys = 2;
 // Version 3 adds, after the request memos, each offer's ship_within, each
-// pledge's accept_within and each match's lifecycle; the keys section is
-// always there (it may be empty). A state whose orders and matches all
-// predate the lifecycle (no deadlines, nothing shipped) is still written as
-// version 1 or 2, so old journals replay to the hashes they had.
+// pledge's accept_within and each match's lifecycle, then the buyer
+// registry; the keys section is always there (it may be empty). A state
+// whose orders and matches all predate the lifecycle (no deadlines, nothing
+// shipped) and that has no buyers is still written as version 1 or 2, so
+// old journals replay to the hashes they had.
 constexpr uint32_t kVersionWithLifecycle = 3;
 
 // Enum bytes read back must name a value (the state is a format: a byte
@@ -63,9 +64,10 @@ std::string Engine::Impl::SaveState() const {
     legacy &= p.accept_within == kNoDeadline;
   }
   for (const MatchRecord& m : matches_) legacy &= LegacyMatch(m);
-  const bool with_keys = !legacy || keys_.size() != 0;
+  const bool version3 = !legacy || buyers_.size() != 0;
+  const bool with_keys = version3 || keys_.size() != 0;
   w.Str(kMagic);
-  w.U64(!legacy     ? kVersionWithLifecycle
+  w.U64(version3    ? kVersionWithLifecycle
         : with_keys ? kVersionWithKeys
                     : kVersionWithoutKeys);
   w.I64(now_);
@@ -125,7 +127,7 @@ std::string Engine::Impl::SaveState() const {
   if (with_keys) keys_.Save(w);
 
   requests_.Save(w);
-  if (!legacy) {
+  if (version3) {
     for (const OfferRecord& o : offers_) w.I64(o.ship_within);
     for (const PledgeRecord& p : pledges_) w.I64(p.accept_within);
     for (const MatchRecord& m : matches_) {
@@ -141,6 +143,7 @@ std::string Engine::Impl::SaveState() const {
       w.U32(m.reason);
       w.I64(m.updated_at);
     }
+    buyers_.Save(w);
   }
   return out;
 }
@@ -268,10 +271,9 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     }
     matches_.push_back(m);
   }
-  if (version == kVersionWithKeys && (!keys_.Load(r) || keys_.size() == 0)) {
-    return corrupt("bad keys");
-  }
-  if (version == kVersionWithLifecycle && !keys_.Load(r)) {
+  // Version 2 is written only with keys; version 3 also without them.
+  if (version >= kVersionWithKeys &&
+      (!keys_.Load(r) || (version == kVersionWithKeys && keys_.size() == 0))) {
     return corrupt("bad keys");
   }
   if (!requests_.Load(r) || !requests_.KeysKnown(keys_.size())) {
@@ -316,6 +318,10 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       if (!ValidWithin(p.accept_within)) return corrupt("bad accept_within");
     }
   }
+  if (version == kVersionWithLifecycle && !buyers_.Load(r, reference_)) {
+    return corrupt("bad buyers");
+  }
+  if (!requests_.BuyersKnown(buyers_)) return corrupt("bad request memo");
   if (!r.ok()) return corrupt("truncated");
   if (!r.done()) return corrupt("trailing bytes");
 

@@ -37,6 +37,9 @@ RequestMemo MemoOf(CommandCode code, const CommandResult& result,
     memo.region = r->region;
   } else if (const auto* p = std::get_if<PairingResult>(&result)) {
     memo.pairing = p->pairing;
+  } else if (const auto* b = std::get_if<BuyerResult>(&result)) {
+    memo.buyer_id = b->buyer.buyer_id;
+    memo.order_id = b->created ? 1 : 0;
   } else if (const auto* k = std::get_if<KeyResult>(&result)) {
     memo.order_id = k->key.key_id;
   } else if (const auto* o = std::get_if<OfferResult>(&result)) {
@@ -108,6 +111,16 @@ bool RequestMemory::KeysKnown(uint64_t key_count) const {
   return true;
 }
 
+bool RequestMemory::BuyersKnown(const BuyerRegistry& buyers) const {
+  for (const auto& [id, memo] : memos_) {
+    if (memo.code == CommandCode::kUpsertBuyer &&
+        buyers.Find(memo.buyer_id) == nullptr) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void RequestMemory::Save(ByteWriter& w) const {
   w.U64(order_.size());
   for (const std::string& id : order_) {
@@ -123,7 +136,7 @@ void RequestMemory::Save(ByteWriter& w) const {
     w.I64(r.remaining_kg);
     w.I64(r.spent_fen);
     w.I64(r.unfilled_kg);
-    w.Str(r.region.code);
+    w.Str(r.code == CommandCode::kUpsertBuyer ? r.buyer_id : r.region.code);
     w.Str(r.region.name);
     w.U8(static_cast<uint8_t>(r.region.key_assisted) |
          static_cast<uint8_t>(r.region.relocation_site) << 1);
@@ -135,6 +148,7 @@ void RequestMemory::Save(ByteWriter& w) const {
 
 bool RequestMemory::Load(ByteReader& r) {
   const uint64_t n = r.Count(8 * 10);
+  CommandBody body;  // for the check that the memo's code names a command
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
     order_.push_back(r.Str());
     RequestMemo m;
@@ -152,7 +166,9 @@ bool RequestMemory::Load(ByteReader& r) {
     m.remaining_kg = r.I64();
     m.spent_fen = r.I64();
     m.unfilled_kg = r.I64();
-    m.region.code = r.Str();
+    if (!BodyForCode(kind + 1, &body)) return false;
+    (m.code == CommandCode::kUpsertBuyer ? m.buyer_id : m.region.code) =
+        r.Str();
     m.region.name = r.Str();
     const uint8_t flags = r.U8();
     if (flags > 3) return false;

@@ -25,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "engine/buyers.h"
 #include "engine/byte_codec.h"
 #include "engine/command.h"
 #include "engine/types.h"
@@ -46,6 +47,10 @@ struct RequestMemo {
   int64_t unfilled_kg = 0;
   Region region;    // UpsertRegion
   Pairing pairing;  // UpsertPairing, DeletePairing
+  // UpsertBuyer: the buyer's id, and order_id 1 when it created the buyer
+  // (0 when it replaced one). Saved in the slot of region.code, which an
+  // UpsertBuyer memo does not use, so the memo layout is unchanged.
+  std::string buyer_id;
 };
 
 // The memo of `result`, answered by a command of `code`. For a command
@@ -73,6 +78,8 @@ class RequestMemory {
   bool Consistent() const;
   // Whether every key command's memo names a key_id up to `key_count`.
   bool KeysKnown(uint64_t key_count) const;
+  // Whether every UpsertBuyer memo names a registered buyer.
+  bool BuyersKnown(const BuyerRegistry& buyers) const;
 
   // In arrival order (engine_state.cc's layout). Load returns false on
   // malformed input or a duplicate id.

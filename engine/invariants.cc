@@ -187,6 +187,16 @@ absl::Status Engine::Impl::CheckInvariants() const {
     return Broken("a key command's memo names an unknown key");
   }
   if (!requests_.Consistent()) return Broken("request memos are inconsistent");
+  // Buyers: each well formed (a region is never removed, so its city is
+  // still known) and filed under its own id; UpsertBuyer memos name one.
+  for (const auto& [id, b] : buyers_.all()) {
+    if (id != b.buyer_id || !BuyerRegistry::Check(b, reference_).ok()) {
+      return Broken(absl::StrCat("buyer ", id, " is malformed"));
+    }
+  }
+  if (!requests_.BuyersKnown(buyers_)) {
+    return Broken("an UpsertBuyer memo names an unregistered buyer");
+  }
   return absl::OkStatus();
 }
 

@@ -289,13 +289,15 @@ OfferResult Engine::Impl::Execute(const PostOfferCommand& c) {
 absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
   const PledgeSpec& spec = c.pledge;
   int32_t city;
+  const std::string* city_code = &spec.buyer_city_code;
+  int kind = spec.buyer_kind;
   absl::Status s = CheckId("pledge.buyer_id", spec.buyer_id);
+  if (s.ok()) s = ResolveBuyer(spec, &city_code, &kind);
   if (s.ok()) {
-    s = reference_.CheckKnownRegion("pledge.buyer_city_code",
-                                    spec.buyer_city_code, &city);
+    s = reference_.CheckKnownRegion("pledge.buyer_city_code", *city_code,
+                                    &city);
   }
-  if (s.ok())
-    s = CheckRange("pledge.buyer_kind", spec.buyer_kind, 1, kMaxBuyerKind);
+  if (s.ok()) s = CheckRange("pledge.buyer_kind", kind, 1, kMaxBuyerKind);
   if (s.ok()) s = CheckProductCode("pledge.product_code", spec.product_code);
   if (s.ok()) s = CheckRange("pledge.min_grade", spec.min_grade, 0, 3);
   if (s.ok())
@@ -341,10 +343,42 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
   return absl::OkStatus();
 }
 
+absl::Status Engine::Impl::ResolveBuyer(const PledgeSpec& spec,
+                                        const std::string** city_code,
+                                        int* kind) const {
+  *city_code = &spec.buyer_city_code;
+  *kind = spec.buyer_kind;
+  const Buyer* registered = buyers_.Find(spec.buyer_id);
+  if (registered == nullptr) return absl::OkStatus();
+  if (spec.buyer_city_code.empty()) {
+    *city_code = &registered->city_code;
+  } else if (spec.buyer_city_code != registered->city_code) {
+    return Invalid(
+        "pledge.buyer_city_code",
+        absl::StrCat(EchoValue(spec.buyer_city_code), " disagrees with buyer ",
+                     EchoValue(spec.buyer_id), "'s registered ",
+                     EchoValue(registered->city_code)));
+  }
+  if (spec.buyer_kind == 0) {
+    *kind = registered->kind;
+  } else if (spec.buyer_kind != registered->kind) {
+    return Invalid("pledge.buyer_kind",
+                   absl::StrCat(spec.buyer_kind, " disagrees with buyer ",
+                                EchoValue(spec.buyer_id), "'s registered ",
+                                registered->kind));
+  }
+  return absl::OkStatus();
+}
+
 PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   const PledgeSpec& spec = c.pledge;
+  // Check passed, so this resolves; the record keeps what it resolved to,
+  // and replay resolves the same because the registry replays too.
+  const std::string* city_code = &spec.buyer_city_code;
+  int kind = spec.buyer_kind;
+  ResolveBuyer(spec, &city_code, &kind).IgnoreError();
   int32_t city = 0;
-  ParseRegionCode(spec.buyer_city_code, &city);
+  ParseRegionCode(*city_code, &city);
   std::vector<int32_t> listed;
   for (const std::string& text : spec.region_codes) {
     int32_t code = 0;
@@ -355,7 +389,7 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   record.buyer = strings_.Intern(spec.buyer_id);
   record.product = products_.Intern(spec.product_code);
   record.city = city;
-  record.kind = static_cast<BuyerKind>(spec.buyer_kind);
+  record.kind = static_cast<BuyerKind>(kind);
   record.min_grade =
       spec.min_grade == 0 ? Grade::kSecond : static_cast<Grade>(spec.min_grade);
   record.scope = static_cast<Scope>(spec.scope);

@@ -100,6 +100,18 @@ struct Pairing {
   std::string note;
 };
 
+// A registered buyer unit: who it is, where, what kind, and the purchases
+// it means to make in a year (its reserved procurement share, 预留采购份额,
+// for a budget unit). Buyers of one alliance (买方联盟) share alliance_id.
+struct Buyer {
+  std::string buyer_id;   // as pledges name it
+  std::string name;       // 1..64 bytes
+  std::string city_code;  // a known region
+  int kind = 0;  // a BuyerKind number; int so that bad input can be reported
+  int64_t annual_target_fen = 0;  // >= 0; 0: no target
+  std::string alliance_id;        // empty: in no alliance
+};
+
 // What a supplier posts. Validated by Engine::PostOffer.
 struct OfferSpec {
   std::string supplier_id;
@@ -241,6 +253,12 @@ struct PairingResult {
   bool replayed = false;
 };
 
+struct BuyerResult {
+  Buyer buyer;           // as stored after the command
+  bool created = false;  // false: it replaced a registered buyer
+  bool replayed = false;
+};
+
 struct KeyResult {
   ApiKey key;  // as it stands after the command
   bool replayed = false;
@@ -284,6 +302,35 @@ struct MatchFilter {
     return !restricted || ListsId(visible_supplier_ids, supplier_id) ||
            ListsId(visible_buyer_ids, buyer_id);
   }
+};
+
+// Filters for ListBuyers. Empty strings and 0 match everything.
+struct BuyerFilter {
+  std::string city_code_prefix;  // digits
+  int kind = 0;                  // a BuyerKind number
+  std::string alliance_id;
+};
+
+// Matched and delivered amounts of one month (Asia/Shanghai).
+struct MonthProgress {
+  int month = 0;  // 1..12
+  int64_t matched_fen = 0;
+  int64_t delivered_fen = 0;
+};
+
+// A buyer's or an alliance's purchases in one year against its target.
+struct BuyerProgress {
+  std::string buyer_id;     // set for a buyer's progress
+  std::string alliance_id;  // set for an alliance's
+  int year = 0;
+  int64_t annual_target_fen = 0;  // an alliance's: its members' sum
+  int64_t matched_fen = 0;
+  int64_t delivered_fen = 0;
+  // matched_fen x 1000 / annual_target_fen, rounded down; 0 without a
+  // target. Over 1000 when the target is exceeded.
+  int64_t share_done_permille = 0;
+  std::vector<MonthProgress> months;    // 12, January first
+  std::vector<std::string> member_ids;  // an alliance's members, by id
 };
 
 struct BookLine {

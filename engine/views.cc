@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
+#include "engine/text.h"
 
 namespace duijie {
 
@@ -345,6 +346,112 @@ std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
     std::sort(lines.begin(), lines.end(), by_code);
   }
   return lines;
+}
+
+}  // namespace duijie
+
+namespace duijie {
+
+// --- Buyers' progress -------------------------------------------------------
+
+absl::Status Engine::Impl::AddBuyerProgress(std::string_view buyer_id, int year,
+                                            BuyerProgress* progress) const {
+  const uint32_t sid = strings_.Find(buyer_id);
+  auto it = matches_by_buyer_.find(sid);
+  if (sid == kNone || it == matches_by_buyer_.end()) {
+    return absl::OkStatus();
+  }
+  auto add = [&](int64_t* sum, int64_t fen) {
+    if (__builtin_add_overflow(*sum, fen, sum)) {
+      return absl::OutOfRangeError(
+          absl::StrCat("buyer ", EchoValue(buyer_id), ": purchases in ", year,
+                       " overflow a 64-bit sum of fen"));
+    }
+    return absl::OkStatus();
+  };
+  // Matched: the kg a match still holds (what lapsed, was declined or came
+  // back short went back to the pledge), in the month it was made.
+  // Delivered: what the buyer accepted (or took at accept_by), in the month
+  // it was delivered. Cannot overflow: at most the match's amount.
+  for (const uint64_t id : it->second) {
+    const MatchRecord& m = matches_[id - 1];
+    if (const ShanghaiMonth made = ShanghaiMonthOf(m.matched_at);
+        made.year == year) {
+      const int64_t fen = m.kept_kg() * m.price;
+      for (absl::Status s :
+           {add(&progress->months[made.month - 1].matched_fen, fen),
+            add(&progress->matched_fen, fen)}) {
+        if (!s.ok()) return s;
+      }
+    }
+    if (m.status != MatchStatus::kDelivered) continue;
+    if (const ShanghaiMonth got = ShanghaiMonthOf(m.delivered_at);
+        got.year == year) {
+      const int64_t fen = m.accepted_kg * m.price;
+      for (absl::Status s :
+           {add(&progress->months[got.month - 1].delivered_fen, fen),
+            add(&progress->delivered_fen, fen)}) {
+        if (!s.ok()) return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BuyerProgress> Engine::Impl::GetBuyerProgress(
+    std::string_view buyer_id, std::string_view alliance_id, int year) const {
+  if (buyer_id.empty() == alliance_id.empty()) {
+    return absl::InvalidArgumentError(
+        "buyer_id, alliance_id: name exactly one of them");
+  }
+  if (year < 1 || year > 9999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("year: ", year, " is out of range [1, 9999]"));
+  }
+  std::vector<const Buyer*> members;
+  if (!buyer_id.empty()) {
+    const Buyer* b = buyers_.Find(buyer_id);
+    if (b == nullptr) {
+      return absl::NotFoundError(absl::StrCat(
+          "buyer_id: buyer ", EchoValue(buyer_id), " is not registered"));
+    }
+    members.push_back(b);
+  } else {
+    members = buyers_.Members(alliance_id);
+    if (members.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("alliance_id: no registered buyer is in alliance ",
+                       EchoValue(alliance_id)));
+    }
+  }
+  BuyerProgress progress;
+  progress.buyer_id = std::string(buyer_id);
+  progress.alliance_id = std::string(alliance_id);
+  progress.year = year;
+  progress.months.resize(12);
+  for (int m = 1; m <= 12; ++m) progress.months[m - 1].month = m;
+  for (const Buyer* b : members) {
+    if (!alliance_id.empty()) progress.member_ids.push_back(b->buyer_id);
+    if (__builtin_add_overflow(progress.annual_target_fen, b->annual_target_fen,
+                               &progress.annual_target_fen)) {
+      return absl::OutOfRangeError(
+          absl::StrCat("alliance ", EchoValue(alliance_id),
+                       ": annual targets overflow a 64-bit sum of fen"));
+    }
+    if (absl::Status s = AddBuyerProgress(b->buyer_id, year, &progress);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (progress.annual_target_fen > 0) {
+    // 128 bits: matched_fen x 1000 may not fit in 64; the quotient does
+    // unless matched is over 9.2e15 times the target, which is capped.
+    const __int128 permille = static_cast<__int128>(progress.matched_fen) *
+                              1000 / progress.annual_target_fen;
+    progress.share_done_permille =
+        permille > INT64_MAX ? INT64_MAX : static_cast<int64_t>(permille);
+  }
+  return progress;
 }
 
 }  // namespace duijie

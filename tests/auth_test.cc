@@ -391,6 +391,73 @@ TEST_F(AuthTest, EachRoleAgainstEachRpc) {
          v1::ApiKey out;
          return a(t)->RevokeKey(Ctx(s).get(), r, &out);
        }},
+      // The buyer registry: a buyer keeps its own entry; reading it is
+      // public; progress is the buyer's own (and oversight's).
+      {"UpsertBuyer (own buyer)",
+       {OK, OK, DENIED, OK, DENIED, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::UpsertBuyerRequest r;
+         r.mutable_buyer()->set_buyer_id("qingdao-office");
+         r.mutable_buyer()->set_name("青岛市协作办");
+         r.mutable_buyer()->set_city_code("370200");
+         r.mutable_buyer()->set_kind(v1::GOVERNMENT_UNIT);
+         r.mutable_buyer()->set_alliance_id("shandong");
+         v1::UpsertBuyerResponse out;
+         return e(t)->UpsertBuyer(Ctx(s).get(), r, &out);
+       }},
+      {"UpsertBuyer (another buyer)",
+       {OK, DENIED, DENIED, DENIED, DENIED, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::UpsertBuyerRequest r;
+         r.mutable_buyer()->set_buyer_id("jinan-office");
+         r.mutable_buyer()->set_name("济南市协作办");
+         r.mutable_buyer()->set_city_code("370200");
+         r.mutable_buyer()->set_kind(v1::GOVERNMENT_UNIT);
+         v1::UpsertBuyerResponse out;
+         return e(t)->UpsertBuyer(Ctx(s).get(), r, &out);
+       }},
+      {"GetBuyer",
+       {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::GetBuyerRequest r;
+         r.set_buyer_id("jinan-office");
+         v1::Buyer out;
+         return e(t)->GetBuyer(Ctx(s).get(), r, &out);
+       }},
+      {"ListBuyers",
+       {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::ListBuyersRequest r;
+         v1::ListBuyersResponse out;
+         return e(t)->ListBuyers(Ctx(s).get(), r, &out);
+       }},
+      {"GetBuyerProgress (own buyer)",
+       {OK, OK, DENIED, OK, OK, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::GetBuyerProgressRequest r;
+         r.set_buyer_id("qingdao-office");
+         r.set_year(2024);
+         v1::BuyerProgress out;
+         return e(t)->GetBuyerProgress(Ctx(s).get(), r, &out);
+       }},
+      {"GetBuyerProgress (another buyer)",
+       {OK, DENIED, DENIED, DENIED, OK, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::GetBuyerProgressRequest r;
+         r.set_buyer_id("jinan-office");
+         r.set_year(2024);
+         v1::BuyerProgress out;
+         return e(t)->GetBuyerProgress(Ctx(s).get(), r, &out);
+       }},
+      {"GetBuyerProgress (alliance of own buyers)",
+       {OK, OK, DENIED, OK, OK, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::GetBuyerProgressRequest r;
+         r.set_alliance_id("shandong");
+         r.set_year(2024);
+         v1::BuyerProgress out;
+         return e(t)->GetBuyerProgress(Ctx(s).get(), r, &out);
+       }},
       {"GetStateHash",
        {OK, DENIED, DENIED, DENIED, DENIED, UNAUTH, UNAUTH},
        [&](AuthTest* t, const std::string& s) {

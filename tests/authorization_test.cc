@@ -242,6 +242,13 @@ TEST_F(AuthorizationTest, EachRoleMaySendExactlyItsCommands) {
       {"RevokeKey",
        RevokeKeyCommand{1},
        {kOk, kDenied, kDenied, kDenied, kDenied}},
+      // A buyer unit (or its platform) keeps its own registry entry.
+      {"UpsertBuyer (own buyer)",
+       UpsertBuyerCommand{Buyer{kMyBuyer, "office", kCity, 1, 100, ""}},
+       {kOk, kOk, kDenied, kOk, kDenied}},
+      {"UpsertBuyer (another buyer)",
+       UpsertBuyerCommand{Buyer{kOtherBuyer, "office", kCity, 1, 100, ""}},
+       {kOk, kDenied, kDenied, kDenied, kDenied}},
   };
   const Role roles[] = {Role::kAdmin, Role::kPlatform, Role::kSupplier,
                         Role::kBuyer, Role::kObserver};

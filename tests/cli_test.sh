@@ -256,6 +256,65 @@ expect_rc 2 match decline "$MATCH"
 err_has "--reason"
 ok offer get "$PEPPER"
 out_has "950 kg left"  # 1,200 - 200 - 50 taken by the reopened pledge
+# --- the buyer registry and progress against the annual target -------------
+ok buyer upsert --id qingdao-coop-office --name 青岛市东西部协作办 \
+  --city 370200 --kind government_unit --target-fen 10000000 \
+  --alliance shandong
+out_has "registered buyer qingdao-coop-office"
+out_has "100,000.00 yuan"
+ok --json buyer upsert --id qingdao-coop-office --name 青岛市东西部协作办 \
+  --city 370200 --kind government_unit --target-fen 10000000 \
+  --alliance shandong
+json_has created false
+json_has annual_target_fen '"10000000"'
+expect_rc 1 buyer upsert --id x --name x --city 370200 --kind school \
+  --target-fen -1
+err_has "error: INVALID_ARGUMENT"
+err_has "buyer.annual_target_fen"
+expect_rc 1 buyer upsert --id x --name x --city 999999 --kind school
+err_has "error: NOT_FOUND"
+expect_rc 2 buyer upsert --id x --name x --city 370200 --kind nonsense
+ok buyer get qingdao-coop-office
+out_has "青岛市东西部协作办"
+out_has "government_unit"
+out_has "shandong"
+expect_rc 1 buyer get nobody
+err_has "error: NOT_FOUND"
+ok buyer list --city 37
+out_has "qingdao-coop-office"
+out_has "100,000.00"
+out_has "1 buyers"
+ok buyer list --kind school
+out_has "0 buyers"
+ok --json buyer list --alliance shandong
+json_has buyer_id '"qingdao-coop-office"'
+# The 800 kg at 68.00 above, in this year and month as Shanghai counts them.
+YEAR=$(date -u -d '+8 hours' +%Y)
+MONTH=$(date -u -d '+8 hours' +%-m)
+ok buyer progress --id qingdao-coop-office --year "$YEAR"
+out_has "54,400.00 yuan"
+out_has "544 permille of the target"
+ok --json buyer progress --alliance shandong --year "$YEAR"
+json_has matched_fen '"5440000"'
+json_has delivered_fen '"3740000"'  # 550 kg accepted at 68.00 above
+json_has share_done_permille '"544"'
+json_has month "$MONTH"
+out_has "\"member_ids\""
+expect_rc 2 buyer progress --year 2026
+expect_rc 2 buyer progress --id a --alliance b --year 2026
+# A registered buyer's pledge may leave city and kind to the registry.
+ok --json pledge post --buyer qingdao-coop-office --product spice --kg 10 \
+  --max-fen 100 --expires-in 1h
+json_has buyer_city_code '"370200"'
+json_has buyer_kind '"GOVERNMENT_UNIT"'
+REGISTERED_PLEDGE=$(json_get pledge_id)
+ok pledge cancel "$REGISTERED_PLEDGE"
+expect_rc 1 pledge post --buyer qingdao-coop-office --city 440100 \
+  --product spice --kg 10 --max-fen 100 --expires-in 1h
+err_has "pledge.buyer_city_code"
+expect_rc 1 pledge post --buyer unregistered --product spice --kg 10 \
+  --max-fen 100 --expires-in 1h
+err_has "error: INVALID_ARGUMENT"
 
 # --- cancel, idempotent retries ---------------------------------------------
 ok offer cancel "$POTATO"
@@ -465,6 +524,13 @@ reads_own_flags "admin key create" --name n --role platform --supplier a,b \
   --buyer c --expires 2099-01-01T00:00:00Z --request-id r
 reads_own_flags "admin key list" --page-size 5 --page-token t
 reads_own_flags "admin key revoke" 1 --request-id r
+reads_own_flags "buyer upsert" --id b --name n --city 370200 --kind school \
+  --target-fen 100 --alliance a --request-id r
+reads_own_flags "buyer get" b
+reads_own_flags "buyer list" --city 37 --kind school --alliance a \
+  --page-size 5 --page-token t --all
+reads_own_flags "buyer progress" --id b --year 2026
+reads_own_flags "buyer progress" --alliance a --year 2026
 # Each command the help lists must be above, so a new one is checked too.
 LAST_CMD=""
 COMMANDS=$("$CLI" help | sed -n '/^Commands:/,/^$/s/^  \([a-z][^ ]*\( [a-z][^ ]*\)\{0,2\}\).*/\1/p')

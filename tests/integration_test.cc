@@ -1004,6 +1004,121 @@ TEST(ServerTest, DemoDataShowsMatchesAtOnceAndLoadsIdempotently) {
   EXPECT_TRUE(partner);
 }
 
+TEST_F(IntegrationTest, BuyersRegisterListAndReportProgressThroughGrpc) {
+  v1::UpsertBuyerRequest upsert;
+  upsert.set_request_id("buyer-1");
+  v1::Buyer* buyer = upsert.mutable_buyer();
+  buyer->set_buyer_id("qingdao-office");
+  buyer->set_name("青岛市东西部协作办");
+  buyer->set_city_code("370200");
+  buyer->set_kind(v1::GOVERNMENT_UNIT);
+  buyer->set_annual_target_fen(2'000'000'00);
+  buyer->set_alliance_id("shandong");
+  v1::UpsertBuyerResponse created;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->UpsertBuyer(&context, upsert, &created).ok());
+  }
+  EXPECT_TRUE(created.created());
+  EXPECT_EQ(created.buyer().annual_target_fen(), 2'000'000'00);
+
+  // A second member, through Submit's upsert_buyer.
+  v1::SubmitRequest batch;
+  v1::UpsertBuyerRequest* second = batch.add_commands()->mutable_upsert_buyer();
+  *second->mutable_buyer() = *buyer;
+  second->mutable_buyer()->set_buyer_id("jinan-school");
+  second->mutable_buyer()->set_city_code("370000");
+  second->mutable_buyer()->set_kind(v1::SCHOOL);
+  second->mutable_buyer()->set_annual_target_fen(1'000'000'00);
+  v1::SubmitResponse submitted;
+  ASSERT_TRUE(SubmitOnce(batch, &submitted).ok());
+  ASSERT_EQ(submitted.results_size(), 1);
+  ASSERT_TRUE(submitted.results(0).has_upsert_buyer())
+      << submitted.results(0).error().message();
+  EXPECT_TRUE(submitted.results(0).upsert_buyer().created());
+
+  v1::GetBuyerRequest get;
+  get.set_buyer_id("jinan-school");
+  v1::Buyer got;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->GetBuyer(&context, get, &got).ok());
+  }
+  EXPECT_EQ(got.kind(), v1::SCHOOL);
+  get.set_buyer_id("nobody");
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(stub_->GetBuyer(&context, get, &got).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+
+  v1::ListBuyersRequest list;
+  list.set_alliance_id("shandong");
+  list.set_page_size(1);
+  v1::ListBuyersResponse page;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListBuyers(&context, list, &page).ok());
+  }
+  ASSERT_EQ(page.buyers_size(), 1);
+  EXPECT_EQ(page.buyers(0).buyer_id(), "jinan-school");
+  EXPECT_EQ(page.next_page_token(), "jinan-school");
+  list.set_page_token(page.next_page_token());
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListBuyers(&context, list, &page).ok());
+  }
+  ASSERT_EQ(page.buyers_size(), 1);
+  EXPECT_EQ(page.buyers(0).buyer_id(), "qingdao-office");
+  EXPECT_EQ(page.next_page_token(), "");
+
+  // A pledge without city and kind takes the registry's; one that
+  // disagrees is refused naming the field and both values.
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(PepperOffer(1000, 9000), &offer).ok());
+  v1::PostPledgeRequest pledge = PepperPledge("qingdao-office", "", 400, 10000);
+  pledge.mutable_pledge()->clear_buyer_kind();
+  v1::PostPledgeResponse posted;
+  ASSERT_TRUE(PostPledge(pledge, &posted).ok());
+  EXPECT_EQ(posted.pledge().buyer_city_code(), "370200");
+  EXPECT_EQ(posted.pledge().buyer_kind(), v1::GOVERNMENT_UNIT);
+  ASSERT_EQ(posted.matches_size(), 1);
+  EXPECT_TRUE(posted.matches(0).partner());
+  pledge.mutable_pledge()->set_buyer_city_code("440100");
+  grpc::Status refused = PostPledge(pledge, &posted);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(refused.error_message(), "pledge.buyer_city_code"))
+      << refused.error_message();
+  EXPECT_TRUE(Contains(refused.error_message(), "\"370200\""))
+      << refused.error_message();
+
+  // 400 kg at 90.00 yuan in November 2024 (Shanghai).
+  v1::GetBuyerProgressRequest progress_request;
+  progress_request.set_alliance_id("shandong");
+  progress_request.set_year(2024);
+  v1::BuyerProgress progress;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        stub_->GetBuyerProgress(&context, progress_request, &progress).ok());
+  }
+  EXPECT_EQ(progress.annual_target_fen(), 3'000'000'00);
+  EXPECT_EQ(progress.matched_fen(), 400 * 9000);
+  EXPECT_EQ(progress.delivered_fen(), 0);
+  EXPECT_EQ(progress.share_done_permille(), 12);  // 3.6M of 300M fen
+  ASSERT_EQ(progress.months_size(), 12);
+  EXPECT_EQ(progress.months(10).month(), 11);
+  EXPECT_EQ(progress.months(10).matched_fen(), 400 * 9000);
+  EXPECT_EQ(progress.member_ids_size(), 2);
+  progress_request.set_buyer_id("qingdao-office");
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(stub_->GetBuyerProgress(&context, progress_request, &progress)
+                  .error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
 }  // namespace
 }  // namespace duijie
 

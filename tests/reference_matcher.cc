@@ -751,6 +751,28 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostPledge(
   if (spec.buyer_id.empty() || spec.buyer_id.size() > kIdBytes) {
     return Invalid("buyer_id", "empty or longer than 64 bytes");
   }
+  // Reading taken: a registered buyer's city and kind fill in what the
+  // pledge leaves empty, and one given must be the registered one; this
+  // comes before the city and kind are checked. The pledge keeps what
+  // they resolved to.
+  PledgeSpec resolved = spec;
+  if (auto it = buyers_.find(spec.buyer_id); it != buyers_.end()) {
+    if (spec.buyer_city_code.empty()) {
+      resolved.buyer_city_code = it->second.city_code;
+    } else if (spec.buyer_city_code != it->second.city_code) {
+      return Invalid("buyer_city_code", "disagrees with the registry");
+    }
+    if (spec.buyer_kind == 0) {
+      resolved.buyer_kind = it->second.kind;
+    } else if (spec.buyer_kind != it->second.kind) {
+      return Invalid("buyer_kind", "disagrees with the registry");
+    }
+  }
+  return PostResolvedPledge(ctx, resolved);
+}
+
+absl::StatusOr<PledgeResult> ReferenceMatcher::PostResolvedPledge(
+    const ReferenceContext& ctx, const PledgeSpec& spec) {
   if (!WellFormedRegion(spec.buyer_city_code)) {
     return Invalid("buyer_city_code", "malformed " + spec.buyer_city_code);
   }
@@ -981,6 +1003,60 @@ absl::StatusOr<KeyResult> ReferenceMatcher::RevokeKey(
   }
   key.revoked_at = clock_;
   KeyResult result{key, false};
+  Remember(ctx, result);
+  return result;
+}
+
+absl::StatusOr<BuyerResult> ReferenceMatcher::UpsertBuyer(
+    const ReferenceContext& ctx, const Buyer& buyer) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(
+          ctx, {buyer.buyer_id, buyer.name, buyer.city_code, buyer.alliance_id},
+          [&]() -> absl::Status {
+            // Reading taken: ADMIN, or a key listing the buyer_id.
+            const Principal& p = *ctx.caller;
+            if (p.role == static_cast<int>(Role::kAdmin)) {
+              return absl::OkStatus();
+            }
+            for (const std::string& id : p.buyer_ids) {
+              if (id == buyer.buyer_id) return absl::OkStatus();
+            }
+            return absl::PermissionDeniedError("not the caller's buyer");
+          },
+          &replay);
+      !s.ok()) {
+    return s;
+  }
+  if (replay) {
+    // Reading taken: as a key's, the buyer as it stands now.
+    absl::StatusOr<BuyerResult> again = Replay<BuyerResult>(*replay);
+    if (again.ok()) again->buyer = buyers_.at(again->buyer.buyer_id);
+    return again;
+  }
+  if (buyer.buyer_id.empty() || buyer.buyer_id.size() > kIdBytes) {
+    return Invalid("buyer.buyer_id", "empty or longer than 64 bytes");
+  }
+  if (buyer.name.empty() || buyer.name.size() > 64) {
+    return Invalid("buyer.name", "empty or longer than 64 bytes");
+  }
+  if (!WellFormedRegion(buyer.city_code)) {
+    return Invalid("buyer.city_code", "malformed " + buyer.city_code);
+  }
+  if (!KnownRegion(buyer.city_code)) {
+    return NotFound("buyer.city_code", buyer.city_code);
+  }
+  if (buyer.kind < 1 || buyer.kind > kMaxBuyerKind) {
+    return Invalid("buyer.kind", "not 1..11");
+  }
+  if (buyer.annual_target_fen < 0) {
+    return Invalid("buyer.annual_target_fen", "negative");
+  }
+  if (buyer.alliance_id.size() > kIdBytes) {
+    return Invalid("buyer.alliance_id", "longer than 64 bytes");
+  }
+  const bool created = buyers_.count(buyer.buyer_id) == 0;
+  buyers_[buyer.buyer_id] = buyer;
+  BuyerResult result{buyer, created, false};
   Remember(ctx, result);
   return result;
 }

@@ -82,6 +82,10 @@ class ReferenceMatcher {
   absl::StatusOr<MatchResult> DeclineMatch(const ReferenceContext& ctx,
                                            uint64_t match_id,
                                            const std::string& reason);
+  // Registers or replaces a buyer; its later pledges may leave city and
+  // kind empty (the registry's are used) but may not contradict them.
+  absl::StatusOr<BuyerResult> UpsertBuyer(const ReferenceContext& ctx,
+                                          const Buyer& buyer);
 
   // Clock never goes back; open orders with expires_at <= clock expire;
   // then MATCHED matches with ship_by <= clock lapse (their kg go back to
@@ -103,6 +107,10 @@ class ReferenceMatcher {
   uint64_t pledge_count() const { return pledges_.size(); }
   // Every key, by key_id.
   const std::vector<ApiKey>& keys() const { return keys_; }
+  // Every registered buyer, by buyer_id.
+  const std::map<std::string, Buyer, std::less<>>& buyers() const {
+    return buyers_;
+  }
 
  private:
   struct Offer {
@@ -125,7 +133,7 @@ class ReferenceMatcher {
   struct Remembered {
     uint64_t fingerprint = 0;
     std::variant<RegionResult, PairingResult, OfferResult, PledgeResult,
-                 KeyResult, MatchResult>
+                 KeyResult, MatchResult, BuyerResult>
         result;
   };
   using Access = std::function<absl::Status()>;
@@ -159,6 +167,9 @@ class ReferenceMatcher {
   // Gives kg of match `id` back to its pledge if it can take them.
   void ReturnToPledge(uint64_t match_id, int64_t kg);
   std::deque<std::string> texts_;  // notes and reasons the views point to
+  // PostPledge after its city and kind are resolved against the registry.
+  absl::StatusOr<PledgeResult> PostResolvedPledge(const ReferenceContext& ctx,
+                                                  const PledgeSpec& spec);
 
   bool KnownRegion(std::string_view code) const;
   bool Partner(std::string_view region, std::string_view city) const;
@@ -180,6 +191,7 @@ class ReferenceMatcher {
   std::deque<Pledge> pledges_;  // pledges_[id - 1]
   std::deque<MatchView> matches_;
   std::vector<ApiKey> keys_;  // keys_[key_id - 1]
+  std::map<std::string, Buyer, std::less<>> buyers_;
   std::map<std::string, Remembered, std::less<>> requests_;
 };
 

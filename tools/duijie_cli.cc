@@ -834,14 +834,17 @@ int Run(Client& c, Args& args) {
 namespace pledge_post {
 
 constexpr Flag<std::string> kBuyer("buyer", "ID", "buyer unit id", kRequired);
-constexpr Flag<std::string> kCity("city", "CODE",
-                                  "the buyer's city, a known region code",
-                                  kRequired);
+// Optional for a registered buyer (duijie buyer upsert): the server takes
+// the registry's; required for any other.
+constexpr Flag<std::string> kCity(
+    "city", "CODE",
+    "the buyer's city, a known region code (default for a registered "
+    "buyer: its registered city)");
 constexpr Flag<std::string> kKind(
     "kind", "KIND",
     "government_unit, school, hospital, state_firm, private_firm, "
-    "army_unit, trade_union, canteen, charity, individual or platform",
-    kRequired);
+    "army_unit, trade_union, canteen, charity, individual or platform "
+    "(default for a registered buyer: its registered kind)");
 constexpr Flag<std::string> kProduct(
     "product", "CODE",
     "a product code or an ancestor (vegetable = any vegetable)", kRequired);
@@ -1720,6 +1723,221 @@ int Run(Client& c, Args& args) {
 
 }  // namespace admin_key_revoke
 
+// ---------------------------------------------------------------------------
+// The buyer registry.
+
+void PrintBuyer(const pb::Buyer& b) {
+  std::cout << "buyer " << Printable(b.buyer_id()) << "\n";
+  Table t({"", ""});
+  t.AddRow({"  name", b.name()});
+  t.AddRow({"  city", b.city_code()});
+  t.AddRow({"  kind", Lower(pb::BuyerKind_Name(b.kind()))});
+  t.AddRow({"  annual target",
+            b.annual_target_fen() == 0
+                ? std::string("none")
+                : absl::StrCat(Yuan(b.annual_target_fen()), " yuan")});
+  t.AddRow({"  alliance",
+            b.alliance_id().empty() ? std::string("none") : b.alliance_id()});
+  t.Print(std::cout, /*header=*/false);
+}
+
+namespace buyer_upsert {
+
+constexpr Flag<std::string> kId("id", "ID", "buyer_id, as its pledges name it",
+                                kRequired);
+constexpr Flag<std::string> kName("name", "NAME",
+                                  "e.g. 青岛市东西部协作办 (at most 64 bytes)",
+                                  kRequired);
+constexpr Flag<std::string> kCity("city", "CODE",
+                                  "the buyer's city, a known region code",
+                                  kRequired);
+constexpr Flag<std::string> kKind(
+    "kind", "KIND",
+    "government_unit, school, hospital, state_firm, private_firm, "
+    "army_unit, trade_union, canteen, charity, individual or platform",
+    kRequired);
+constexpr Flag<int64_t> kTargetFen(
+    "target-fen", "FEN",
+    "what it means to buy in a year, in fen (default: 0, no target)");
+constexpr Flag<std::string> kAlliance("alliance", "ID",
+                                      "the buyer alliance it belongs to");
+
+CommandSpec Spec() {
+  return {"buyer",
+          "upsert",
+          "",
+          "Register a buyer or replace it (flags not given become empty). "
+          "Its pledges may then leave out --city and --kind.",
+          {&kId, &kName, &kCity, &kKind, &kTargetFen, &kAlliance, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::UpsertBuyerRequest req;
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
+  pb::Buyer* b = req.mutable_buyer();
+  b->set_buyer_id(args.Get(kId));
+  b->set_name(args.Get(kName));
+  b->set_city_code(args.Get(kCity));
+  pb::BuyerKind kind = pb::BUYER_KIND_UNSPECIFIED;
+  ReadKind(args, kKind, &kind);
+  b->set_kind(kind);
+  b->set_annual_target_fen(args.Get(kTargetFen));
+  b->set_alliance_id(args.Get(kAlliance));
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::UpsertBuyerResponse resp;
+  grpc::Status status = c.stub()->UpsertBuyer(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  std::cout << (resp.created() ? "registered " : "replaced ");
+  PrintBuyer(resp.buyer());
+  return kExitOk;
+}
+
+}  // namespace buyer_upsert
+
+namespace buyer_get {
+
+CommandSpec Spec() {
+  return {"buyer", "get", "ID", "Show one registered buyer.", {}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::GetBuyerRequest req;
+  if (args.positionals().size() == 1) req.set_buyer_id(args.positionals()[0]);
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::Buyer resp;
+  grpc::Status status = c.stub()->GetBuyer(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status);
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+  } else {
+    PrintBuyer(resp);
+  }
+  return kExitOk;
+}
+
+}  // namespace buyer_get
+
+namespace buyer_list {
+
+constexpr Flag<std::string> kCity("city", "DIGITS",
+                                  "city code prefix, e.g. 37 (Shandong)");
+constexpr Flag<std::string> kKind("kind", "KIND", "only this kind");
+constexpr Flag<std::string> kAlliance("alliance", "ID",
+                                      "only members of this alliance");
+
+CommandSpec Spec() {
+  return {"buyer", "list", "", "List registered buyers by id.",
+          WithPaging({&kCity, &kKind, &kAlliance})};
+}
+
+int Run(Client& c, Args& args) {
+  pb::ListBuyersRequest req;
+  req.set_city_code_prefix(args.Get(kCity));
+  pb::BuyerKind kind = pb::BUYER_KIND_UNSPECIFIED;
+  ReadKind(args, kKind, &kind);
+  req.set_kind(kind);
+  req.set_alliance_id(args.Get(kAlliance));
+  pb::ListBuyersResponse resp;
+  int rc = ListPages(
+      c, args, req, &resp,
+      [&](grpc::ClientContext* ctx, const pb::ListBuyersRequest& r,
+          pb::ListBuyersResponse* p) {
+        return c.stub()->ListBuyers(ctx, r, p);
+      },
+      [](const pb::ListBuyersResponse& p, pb::ListBuyersResponse* o) {
+        o->mutable_buyers()->MergeFrom(p.buyers());
+      });
+  if (rc != kExitOk) return rc;
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  Table t({"BUYER", "NAME", "CITY", "KIND", ">TARGET YUAN", "ALLIANCE"});
+  for (const pb::Buyer& b : resp.buyers()) {
+    t.AddRow({b.buyer_id(), b.name(), b.city_code(),
+              Lower(pb::BuyerKind_Name(b.kind())), Yuan(b.annual_target_fen()),
+              b.alliance_id()});
+  }
+  t.Print(std::cout);
+  std::cout << resp.buyers_size() << " buyers\n";
+  PrintMore(resp.next_page_token());
+  return kExitOk;
+}
+
+}  // namespace buyer_list
+
+namespace buyer_progress {
+
+constexpr Flag<std::string> kId("id", "ID", "one registered buyer");
+constexpr Flag<std::string> kAlliance("alliance", "ID",
+                                      "the members of one buyer alliance");
+constexpr Flag<int32_t> kYear("year", "YEAR",
+                              "calendar year, Asia/Shanghai time, e.g. 2026",
+                              kRequired);
+
+CommandSpec Spec() {
+  return {"buyer",
+          "progress",
+          "",
+          "Purchases of a buyer (--id) or an alliance (--alliance) in a year "
+          "against its annual target, by month (Asia/Shanghai).",
+          {&kId, &kAlliance, &kYear}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::GetBuyerProgressRequest req;
+  req.set_buyer_id(args.Get(kId));
+  req.set_alliance_id(args.Get(kAlliance));
+  req.set_year(args.Get(kYear));
+  if (args.Has(kId) == args.Has(kAlliance)) {
+    args.AddError("give exactly one of --id and --alliance");
+  }
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::BuyerProgress resp;
+  grpc::Status status = c.stub()->GetBuyerProgress(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status);
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  std::cout << (resp.alliance_id().empty()
+                    ? absl::StrCat("buyer ", Printable(resp.buyer_id()))
+                    : absl::StrCat("alliance ", Printable(resp.alliance_id()),
+                                   " (", resp.member_ids_size(), " members)"))
+            << ", " << resp.year() << "\n";
+  Table summary({"", ""});
+  summary.AddRow({"  annual target",
+                  absl::StrCat(Yuan(resp.annual_target_fen()), " yuan")});
+  summary.AddRow(
+      {"  matched", absl::StrCat(Yuan(resp.matched_fen()), " yuan")});
+  summary.AddRow(
+      {"  delivered", absl::StrCat(Yuan(resp.delivered_fen()), " yuan")});
+  summary.AddRow({"  done", resp.annual_target_fen() == 0
+                                ? std::string("no target")
+                                : absl::StrCat(resp.share_done_permille(),
+                                               " permille of the target")});
+  summary.Print(std::cout, /*header=*/false);
+  Table t({">MONTH", ">MATCHED YUAN", ">DELIVERED YUAN"});
+  for (const pb::MonthProgress& m : resp.months()) {
+    t.AddRow({absl::StrCat(m.month()), Yuan(m.matched_fen()),
+              Yuan(m.delivered_fen())});
+  }
+  t.Print(std::cout);
+  return kExitOk;
+}
+
+}  // namespace buyer_progress
+
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {regions_list::Spec(), regions_list::Run},
@@ -1735,6 +1953,10 @@ const std::vector<Command>& Commands() {
       {pledge_cancel::Spec(), pledge_cancel::Run},
       {pledge_get::Spec(), pledge_get::Run},
       {pledge_list::Spec(), pledge_list::Run},
+      {buyer_upsert::Spec(), buyer_upsert::Run},
+      {buyer_get::Spec(), buyer_get::Run},
+      {buyer_list::Spec(), buyer_list::Run},
+      {buyer_progress::Spec(), buyer_progress::Run},
       {matches_list::Spec(), matches_list::Run},
       {matches_watch::Spec(), matches_watch::Run},
       {match_ship::Spec(), match_ship::Run},

@@ -1,0 +1,152 @@
+// The buyer registry: validation, changes, lists and the saved layout. See
+// buyers.h.
+#include "engine/buyers.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/codes.h"
+#include "engine/engine.h"
+#include "engine/text.h"
+
+namespace duijie {
+namespace {
+
+absl::Status Invalid(std::string_view field, std::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(Absl(field), ": ", Absl(why)));
+}
+
+absl::Status CheckId(std::string_view field, std::string_view id) {
+  if (id.empty()) return Invalid(field, "is empty");
+  return CheckMaxBytes(field, id, kMaxIdBytes);
+}
+
+constexpr Micros kMicrosPerDay = Micros{86400} * 1000 * 1000;
+constexpr Micros kShanghaiOffset = Micros{8} * 3600 * 1000 * 1000;
+
+}  // namespace
+
+ShanghaiMonth ShanghaiMonthOf(Micros at) {
+  // Days since 1970-01-01 in Shanghai, rounded towards minus infinity, then
+  // the civil date of that day (H. Hinnant's days_from_civil inverse).
+  const Micros local = at + kShanghaiOffset;  // at is a Timestamp: no overflow
+  int64_t days = local / kMicrosPerDay;
+  if (local % kMicrosPerDay < 0) --days;
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  return ShanghaiMonth{static_cast<int>(year), static_cast<int>(month)};
+}
+
+absl::Status BuyerRegistry::Check(const Buyer& b,
+                                  const ReferenceData& regions) {
+  if (absl::Status s = CheckId("buyer.buyer_id", b.buyer_id); !s.ok()) {
+    return s;
+  }
+  if (b.name.empty()) return Invalid("buyer.name", "is empty");
+  if (absl::Status s = CheckMaxBytes("buyer.name", b.name, kMaxBuyerNameBytes);
+      !s.ok()) {
+    return s;
+  }
+  int32_t city = 0;
+  if (absl::Status s =
+          regions.CheckKnownRegion("buyer.city_code", b.city_code, &city);
+      !s.ok()) {
+    return s;
+  }
+  if (b.kind < 1 || b.kind > kMaxBuyerKind) {
+    return Invalid(
+        "buyer.kind",
+        absl::StrCat(b.kind, " is not a buyer kind (1..", kMaxBuyerKind, ")"));
+  }
+  if (b.annual_target_fen < 0) {
+    return Invalid("buyer.annual_target_fen",
+                   absl::StrCat(b.annual_target_fen, " is negative"));
+  }
+  if (!b.alliance_id.empty()) {
+    return CheckMaxBytes("buyer.alliance_id", b.alliance_id, kMaxIdBytes);
+  }
+  return absl::OkStatus();
+}
+
+bool BuyerRegistry::Put(const Buyer& buyer) {
+  auto [it, created] = buyers_.insert_or_assign(buyer.buyer_id, buyer);
+  return created;
+}
+
+const Buyer* BuyerRegistry::Find(std::string_view buyer_id) const {
+  auto it = buyers_.find(buyer_id);
+  return it == buyers_.end() ? nullptr : &it->second;
+}
+
+std::vector<Buyer> BuyerRegistry::List(const BuyerFilter& filter,
+                                       std::string_view after_id, int limit,
+                                       bool* more) const {
+  std::vector<Buyer> out;
+  *more = false;
+  for (auto it = buyers_.upper_bound(after_id); it != buyers_.end(); ++it) {
+    const Buyer& b = it->second;
+    if (!absl::StartsWith(b.city_code, filter.city_code_prefix) ||
+        (filter.kind != 0 && b.kind != filter.kind) ||
+        (!filter.alliance_id.empty() && b.alliance_id != filter.alliance_id)) {
+      continue;
+    }
+    if (out.size() == static_cast<size_t>(std::max(limit, 0))) {
+      *more = true;
+      break;
+    }
+    out.push_back(b);
+  }
+  return out;
+}
+
+std::vector<const Buyer*> BuyerRegistry::Members(
+    std::string_view alliance_id) const {
+  std::vector<const Buyer*> out;
+  if (alliance_id.empty()) return out;
+  for (const auto& [id, b] : buyers_) {
+    if (b.alliance_id == alliance_id) out.push_back(&b);
+  }
+  return out;
+}
+
+void BuyerRegistry::Save(ByteWriter& w) const {
+  w.U64(buyers_.size());
+  for (const auto& [id, b] : buyers_) {
+    w.Str(b.buyer_id);
+    w.Str(b.name);
+    w.Str(b.city_code);
+    w.U8(static_cast<uint8_t>(b.kind));
+    w.I64(b.annual_target_fen);
+    w.Str(b.alliance_id);
+  }
+}
+
+bool BuyerRegistry::Load(ByteReader& r, const ReferenceData& regions) {
+  const uint64_t n = r.Count(4 * 4 + 1 + 8);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    Buyer b;
+    b.buyer_id = r.Str();
+    b.name = r.Str();
+    b.city_code = r.Str();
+    b.kind = r.U8();
+    b.annual_target_fen = r.I64();
+    b.alliance_id = r.Str();
+    if (!r.ok()) return false;
+    // Saved in buyer_id order, each once.
+    if (!Check(b, regions).ok() ||
+        (!buyers_.empty() && buyers_.rbegin()->first >= b.buyer_id)) {
+      return false;
+    }
+    buyers_.emplace_hint(buyers_.end(), b.buyer_id, b);
+  }
+  return r.ok();
+}
+
+}  // namespace duijie
