@@ -87,6 +87,8 @@ class Engine::Impl {
   absl::Status Check(const CancelPledgeCommand& c, Micros now) const;
   absl::Status Check(const CreateKeyCommand& c, Micros now) const;
   absl::Status Check(const RevokeKeyCommand& c, Micros now) const;
+  absl::Status Check(const AmendOfferCommand& c, Micros now) const;
+  absl::Status Check(const AmendPledgeCommand& c, Micros now) const;
   RegionResult Execute(const UpsertRegionCommand& c);
   PairingResult Execute(const UpsertPairingCommand& c);
   PairingResult Execute(const DeletePairingCommand& c);
@@ -96,6 +98,8 @@ class Engine::Impl {
   PledgeResult Execute(const CancelPledgeCommand& c);
   KeyResult Execute(const CreateKeyCommand& c);
   KeyResult Execute(const RevokeKeyCommand& c);
+  OfferResult Execute(const AmendOfferCommand& c);
+  PledgeResult Execute(const AmendPledgeCommand& c);
 
   // --- Authorisation (authorization.cc): whether `caller` may send `body`
   // at `at` (>= now_; later when a tick to `at` is still to come)
@@ -120,6 +124,9 @@ class Engine::Impl {
   // closes whichever side is done. The resting side is the indexed one.
   void Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price, bool partner,
             bool incoming_pledge);
+  // Matches order `id`, which is on no shelf, as the incoming order until
+  // nothing more fits; the matches go to the end of matches_.
+  void MatchIncoming(bool offer, uint64_t id);
   // Offers of `region` resting on a shelf that no longer matches its
   // priority flag move to the right one.
   void Rerank(int32_t region);
@@ -157,6 +164,12 @@ class Engine::Impl {
   std::vector<OfferRecord> offers_;    // offer id - 1
   std::vector<PledgeRecord> pledges_;  // pledge id - 1
   std::vector<MatchRecord> matches_;   // match id - 1
+  // The last queue sequence number given to an offer and to a pledge
+  // (OfferRecord::seq): one per posting and one per amendment that sends an
+  // order to the back. Equal to the order count until the first such
+  // amendment; saved only after one (engine_state.cc).
+  uint64_t offer_seq_ = 0;
+  uint64_t pledge_seq_ = 0;
 
   BookTotals books_;
   OrderIndex index_{&offers_, &pledges_, &products_, &books_};

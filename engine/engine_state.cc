@@ -7,7 +7,9 @@
 // hash-table iteration. Only what cannot be derived is saved; the indexes,
 // book totals and expiry queue are rebuilt on load, so a loaded engine
 // answers and matches exactly as the saved one would.
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/byte_codec.h"
@@ -24,6 +26,15 @@ constexpr char kMagic[] = "DUIJIE-STATE";
 // that its state hash is what earlier servers reported for it.
 constexpr uint32_t kVersionWithoutKeys = 1;
 constexpr uint32_t kVersionWithKeys = 2;
+// Version 3 is version 2 with a byte saying whether keys follow, then the
+// amendment section before the request memos: the queue sequence counters
+// and each order's sequence number and deadline (ship_within,
+// accept_within). It is written only once an amendment has sent an order
+// to the back or set a deadline; until then these are derived (sequence =
+// id, counter = count, deadlines the defaults) and the state is written as
+// version 1 or 2, byte for byte as before amendments existed. Everything
+// about it is keyed on this one constant, so it can take another number.
+constexpr uint32_t kVersionWithAmendments = 3;
 
 // Enum bytes read back must name a value (the state is a format: a byte
 // out of range is damage, not a new value).
@@ -32,6 +43,9 @@ bool ValidStatus(uint8_t v) { return v >= 1 && v <= 4; }
 bool ValidKind(uint8_t v) { return v >= 1 && v <= kMaxBuyerKind; }
 bool ValidScope(uint8_t v) { return v <= kMaxScope; }
 bool ValidFlag(uint8_t v) { return v <= 1; }
+bool ValidDeadline(int64_t v) {
+  return v >= kMinDeadlineWithin && v <= kMaxDeadlineWithin;
+}
 
 }  // namespace
 
@@ -39,8 +53,17 @@ std::string Engine::Impl::SaveState() const {
   std::string out;
   ByteWriter w(&out);
   const bool with_keys = keys_.size() != 0;
+  bool amended = offer_seq_ != offers_.size() || pledge_seq_ != pledges_.size();
+  for (const OfferRecord& o : offers_) {
+    amended = amended || o.ship_within != kDefaultShipWithin;
+  }
+  for (const PledgeRecord& p : pledges_) {
+    amended = amended || p.accept_within != kDefaultAcceptWithin;
+  }
   w.Str(kMagic);
-  w.U64(with_keys ? kVersionWithKeys : kVersionWithoutKeys);
+  w.U64(amended     ? kVersionWithAmendments
+        : with_keys ? kVersionWithKeys
+                    : kVersionWithoutKeys);
   w.I64(now_);
   w.U64(strings_.size());
   for (uint32_t i = 0; i < strings_.size(); ++i) w.Str(strings_.Get(i));
@@ -95,7 +118,20 @@ std::string Engine::Impl::SaveState() const {
     w.I64(m.matched_at);
     w.U8(m.partner);
   }
+  if (amended) w.U8(with_keys);
   if (with_keys) keys_.Save(w);
+  if (amended) {
+    w.U64(offer_seq_);
+    w.U64(pledge_seq_);
+    for (const OfferRecord& o : offers_) {
+      w.U64(o.seq);
+      w.I64(o.ship_within);
+    }
+    for (const PledgeRecord& p : pledges_) {
+      w.U64(p.seq);
+      w.I64(p.accept_within);
+    }
+  }
 
   requests_.Save(w);
   return out;
@@ -112,7 +148,8 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   };
   if (r.Str() != kMagic) return corrupt("not an engine state (bad magic)");
   const uint64_t version = r.U64();
-  if (version != kVersionWithoutKeys && version != kVersionWithKeys) {
+  if (version != kVersionWithoutKeys && version != kVersionWithKeys &&
+      version != kVersionWithAmendments) {
     return corrupt(absl::StrCat("unknown version ", version));
   }
   now_ = r.I64();
@@ -162,6 +199,8 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       return corrupt("bad offer");
     }
     o.priority = reference_.IsPriorityRegion(o.region);
+    o.ship_within = kDefaultShipWithin;
+    o.seq = i + 1;
     offers_.push_back(o);
   }
   const uint64_t npledges = r.Count(8 * 12 + 5);
@@ -202,6 +241,8 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     }
     p.listed_cover = p.listed;
     KeepOutermostCodes(&p.listed_cover);
+    p.accept_within = kDefaultAcceptWithin;
+    p.seq = i + 1;
     pledges_.push_back(std::move(p));
   }
   const uint64_t nmatches = r.Count(8 * 6 + 1);
@@ -223,8 +264,50 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     }
     matches_.push_back(m);
   }
-  if (version == kVersionWithKeys && (!keys_.Load(r) || keys_.size() == 0)) {
+  bool with_keys = version == kVersionWithKeys;
+  if (version == kVersionWithAmendments) {
+    const uint8_t flag = r.U8();
+    if (!ValidFlag(flag)) return corrupt("bad keys flag");
+    with_keys = flag;
+  }
+  if (with_keys && (!keys_.Load(r) || keys_.size() == 0)) {
     return corrupt("bad keys");
+  }
+  offer_seq_ = offers_.size();
+  pledge_seq_ = pledges_.size();
+  if (version == kVersionWithAmendments) {
+    offer_seq_ = r.U64();
+    pledge_seq_ = r.U64();
+    // Sequence numbers must be unique on each side (they order the queues)
+    // and within the counters (new ones are drawn above them).
+    auto seqs_ok = [](const auto& records, uint64_t counter) {
+      std::vector<uint64_t> seqs;
+      seqs.reserve(records.size());
+      for (const auto& record : records) {
+        if (record.seq == 0 || record.seq > counter) return false;
+        seqs.push_back(record.seq);
+      }
+      std::sort(seqs.begin(), seqs.end());
+      return std::adjacent_find(seqs.begin(), seqs.end()) == seqs.end();
+    };
+    for (OfferRecord& o : offers_) {
+      o.seq = r.U64();
+      o.ship_within = r.I64();
+      if (r.ok() && !ValidDeadline(o.ship_within)) {
+        return corrupt("bad ship_within");
+      }
+    }
+    for (PledgeRecord& p : pledges_) {
+      p.seq = r.U64();
+      p.accept_within = r.I64();
+      if (r.ok() && !ValidDeadline(p.accept_within)) {
+        return corrupt("bad accept_within");
+      }
+    }
+    if (r.ok() &&
+        (!seqs_ok(offers_, offer_seq_) || !seqs_ok(pledges_, pledge_seq_))) {
+      return corrupt("bad queue sequence numbers");
+    }
   }
   if (!requests_.Load(r) || !requests_.KeysKnown(keys_.size())) {
     return corrupt("bad request memo");

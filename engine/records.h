@@ -30,6 +30,11 @@ struct OfferRecord {
   Micros posted_at;
   // How long after a match the supplier has to ship it (ship_by).
   Micros ship_within;
+  // The offer's place among equals in its queue (the last tie-break of the
+  // index): drawn from the engine's offer sequence when it is posted, and
+  // again when an amendment sends it to the back. Equal to the id for an
+  // offer never sent back, so orders never amended rank as by posting.
+  uint64_t seq;
 };
 
 struct PledgeRecord {
@@ -52,6 +57,8 @@ struct PledgeRecord {
   // How long after a shipment the buyer has to accept or decline it
   // (accept_by).
   Micros accept_within;
+  // The pledge's place among equals in its queue, as OfferRecord::seq.
+  uint64_t seq;
   // Listed codes as posted (for views) and with covered codes removed (for
   // the index); empty unless scope is LISTED_REGIONS.
   std::vector<int32_t> listed;

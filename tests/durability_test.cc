@@ -225,14 +225,32 @@ class CommandGen {
   // How often each kind of command is drawn, by code: the generator covers
   // every command of CommandBody (a new one fails to compile until it has
   // a weight here and a Fill below). Ticks come from the sequencer.
+  // Codes 10 to 14 are reserved (no command yet): weight 0.
   static constexpr std::array<int, kMaxCommandCode + 1> kWeights = {
-      /*tick*/ 0,         /*region*/ 2,
-      /*pairing*/ 1,      /*delete pairing*/ 1,
-      /*offer*/ 39,       /*pledge*/ 38,
-      /*cancel offer*/ 8, /*cancel pledge*/ 8,
-      /*create key*/ 2,   /*revoke key*/ 1};
-  static_assert(std::variant_size_v<CommandBody> == kWeights.size(),
-                "every command kind needs a weight");
+      /*tick*/ 0,
+      /*region*/ 2,
+      /*pairing*/ 1,
+      /*delete pairing*/ 1,
+      /*offer*/ 36,
+      /*pledge*/ 35,
+      /*cancel offer*/ 8,
+      /*cancel pledge*/ 8,
+      /*create key*/ 2,
+      /*revoke key*/ 1,
+      /*reserved*/ 0,
+      0,
+      0,
+      0,
+      0,
+      /*amend offer*/ 3,
+      /*amend pledge*/ 3};
+  static_assert(
+      [] {
+        int weighted = 0;
+        for (int w : kWeights) weighted += w > 0;
+        return weighted + 1;  // the tick, drawn by the sequencer
+      }() == std::variant_size_v<CommandBody>,
+      "every command kind needs a weight");
   static_assert(
       [] {
         int sum = 0;
@@ -312,6 +330,39 @@ class CommandGen {
   Micros Fill(CancelPledgeCommand& c) {
     c.pledge_id = 1 + rng_() % (pledges_ + 2);
     return 0;
+  }
+  // Amendments of any order, some refused (not open, a quantity below
+  // what was matched); half of those that move the expiry do it relatively.
+  Micros Fill(AmendOfferCommand& c) {
+    c.offer_id = 1 + rng_() % (offers_ + 2);
+    c.has_quantity_kg = rng_() % 2 == 0;
+    c.quantity_kg = 50 + rng_() % 1000;
+    c.has_floor_price = rng_() % 2 == 0;
+    c.floor_price_fen_per_kg = 100 + rng_() % 250;
+    c.has_min_lot = rng_() % 4 == 0;
+    c.min_lot_kg = rng_() % 60;
+    c.has_ship_within = rng_() % 4 == 0;
+    c.ship_within = (1 + rng_() % 200) * 3600 * Micros{1000000};
+    if (rng_() % 3 != 0) return 0;
+    c.has_expires_at = true;
+    return Expiry(&c.expires_at, clock_->last());
+  }
+  Micros Fill(AmendPledgeCommand& c) {
+    c.pledge_id = 1 + rng_() % (pledges_ + 2);
+    c.has_quantity_kg = rng_() % 2 == 0;
+    c.quantity_kg = 50 + rng_() % 1000;
+    c.has_max_price = rng_() % 2 == 0;
+    c.max_price_fen_per_kg = 100 + rng_() % 250;
+    c.has_budget = rng_() % 4 == 0;
+    c.budget_fen = rng_() % 2 == 0 ? 0 : 20000 + rng_() % 50000;
+    c.has_scope = rng_() % 4 == 0;
+    c.scope = rng_() % 3;
+    if (c.has_scope && c.scope == 2) c.region_codes = {kRegions[rng_() % 3]};
+    c.has_accept_within = rng_() % 4 == 0;
+    c.accept_within = (1 + rng_() % 200) * 3600 * Micros{1000000};
+    if (rng_() % 3 != 0) return 0;
+    c.has_expires_at = true;
+    return Expiry(&c.expires_at, clock_->last());
   }
   // A key of a random role with the parties its role needs; some are
   // refused (a malformed hash, a reused one, a past expiry).
