@@ -128,7 +128,12 @@ absl::StatusOr<JournalRecord> DecodeRecord(absl::string_view payload) {
   } else {
     record.command.request_id = d.Str();
     record.command.fingerprint = d.U64();
-    DecodeBody(code, d, &record.command.body);
+    // Codes below kMaxCommandCode can be reserved (no command yet): as
+    // unknown as those above it.
+    if (!DecodeBody(code, d, &record.command.body)) {
+      return absl::DataLossError(
+          absl::StrCat("journal record: unknown command code ", code));
+    }
     record.effect.replayed = d.Bool();
     record.effect.order_id = d.U64();
     record.effect.match_count = d.U64();
