@@ -63,6 +63,8 @@ absl::StatusOr<Command> ToCommand(const v1::PostOfferRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::CancelOfferRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::CancelPledgeRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::AmendOfferRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::AmendPledgeRequest& request);
 
 // --- Engine -> proto --------------------------------------------------------
 
