@@ -470,8 +470,8 @@ constexpr std::array<int, kMaxCommandCode + 1> kFreshWeight = [] {
   w[static_cast<int>(CommandCode::kCancelPledge)] = 7;
   w[static_cast<int>(CommandCode::kCreateKey)] = 2;
   w[static_cast<int>(CommandCode::kRevokeKey)] = 1;
-  w[static_cast<int>(CommandCode::kAmendOffer)] = 4;
-  w[static_cast<int>(CommandCode::kAmendPledge)] = 4;
+  w[static_cast<int>(CommandCode::kAmendOffer)] = 5;
+  w[static_cast<int>(CommandCode::kAmendPledge)] = 5;
   return w;
 }();
 constexpr int kRepeatWeight = 8;
@@ -829,18 +829,30 @@ class Generator {
                                 : std::max<int64_t>(matched, 1);
       b.quantity_kg = new_quantity;
     }
+    // Half the time a term is copied from another order, so that equal
+    // terms are common and the queue place decides between them.
+    std::optional<OfferView> other;
+    if (ref_.offer_count() > 0 && Chance(0.5)) {
+      absl::StatusOr<OfferView> o =
+          ref_.GetOffer(Int(1, ref_.offer_count()), Effective());
+      if (o.ok()) other = *o;
+    }
     if (Chance(0.5)) {
       b.has_floor_price = true;
-      b.floor_price_fen_per_kg = Int(4, 14);
+      b.floor_price_fen_per_kg =
+          other ? other->floor_price_fen_per_kg : Int(4, 14);
     }
     if (Chance(0.3) || (v.ok() && v->min_lot_kg > new_quantity)) {
       b.has_min_lot = true;
       b.min_lot_kg =
           Chance(0.5) ? 0 : Int(0, std::min<int64_t>(new_quantity, 25));
     }
-    if (Chance(0.3)) {
+    if (Chance(0.3) || (other && other->expires_at > Effective())) {
       b.has_expires_at = true;
-      b.expires_at = Effective() + (Chance(0.2) ? Int(1, 6) : Int(10, 120));
+      b.expires_at =
+          other && other->expires_at > Effective()
+              ? other->expires_at
+              : Effective() + (Chance(0.2) ? Int(1, 6) : Int(10, 120));
     }
     if (Chance(0.2)) {
       b.has_ship_within = true;
@@ -900,6 +912,12 @@ class Generator {
     if (Chance(0.5)) {
       b.has_max_price = true;
       b.max_price_fen_per_kg = Int(5, 18);
+      // Often another pledge's price: equal prices leave it to the queue.
+      if (ref_.pledge_count() > 0 && Chance(0.6)) {
+        absl::StatusOr<PledgeView> o =
+            ref_.GetPledge(Int(1, ref_.pledge_count()), Effective());
+        if (o.ok()) b.max_price_fen_per_kg = o->max_price_fen_per_kg;
+      }
     }
     if (Chance(0.3)) {
       b.has_budget = true;
@@ -907,7 +925,7 @@ class Generator {
       const int roll = int(Int(0, 4));
       b.budget_fen = roll == 0   ? 0
                      : roll == 1 ? spent
-                     : roll == 2 ? budget + Int(1, 300)
+                     : roll == 2 ? std::max(budget, spent) + Int(1, 300)
                                  : spent + Int(1, 600);
     }
     if (Chance(0.3) || (v.ok() && v->min_lot_kg > new_quantity)) {
