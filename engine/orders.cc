@@ -1,5 +1,5 @@
-// Orders: posting (with matching), cancelling, filling, resting and
-// closing. See engine.h for the contract.
+// Orders: posting (with matching), amending, cancelling, filling, resting
+// and closing. See engine.h for the contract.
 //
 // Rules (continuous matching; an order matches on arrival, the rest rests):
 // - Compatible: the offer's product is the pledge's or under it; offer grade
@@ -14,8 +14,13 @@
 // - The trade price is the resting order's price.
 // - Incoming pledge, over resting offers: partner region, then priority
 //   region (key-assisted county or relocation site), then earliest expiry,
-//   lowest floor, earliest posted. Incoming offer, over resting pledges:
-//   partner buyer, then highest max price, then earliest posted.
+//   lowest floor, earliest in the queue. Incoming offer, over resting
+//   pledges: partner buyer, then highest max price, then earliest in the
+//   queue. The queue is posting order, except that an amendment with worse
+//   terms for the other side sends its order to the back (the seq of
+//   records.h).
+// - An amended order is taken off the book, changed, and matched as the
+//   incoming order before it rests again.
 // After every fill the search starts again from the top, because a fill
 // changes what fits (a smaller remainder can make a skipped lot fit).
 #include <algorithm>

@@ -1894,6 +1894,33 @@ TEST_F(AmendTest, QueuePlacesSurviveSaveAndLoad) {
   EXPECT_EQ(r->matches[0].offer_id, 2u);
 }
 
+TEST_F(AmendTest, DamagedQueuePlacesOrDeadlinesAreDataLoss) {
+  TwoEqualOffers();
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_quantity_kg = true;
+  c.quantity_kg = 120;  // offer 1 gets sequence number 3
+  Amend(c);
+  const std::string state = engine_.SaveState();
+  // The state ends with the amendment section (counters, then per offer its
+  // sequence number and ship_within) and the empty request memo (8 bytes).
+  const size_t offer2_seq = state.size() - 8 - 16;
+  const size_t offer1_ship = state.size() - 8 - 32 + 8;
+  auto load = [](const std::string& bytes) {
+    Engine e;
+    return e.LoadState(bytes).code();
+  };
+  ASSERT_EQ(load(state), absl::StatusCode::kOk);
+  std::string twice = state;
+  twice[offer2_seq] = 3;  // offer 2 takes offer 1's place too
+  EXPECT_EQ(load(twice), absl::StatusCode::kDataLoss);
+  std::string beyond = state;
+  beyond[offer2_seq] = 4;  // above the counter
+  EXPECT_EQ(load(beyond), absl::StatusCode::kDataLoss);
+  std::string no_time = state;
+  for (int i = 0; i < 8; ++i) no_time[offer1_ship + i] = 0;
+  EXPECT_EQ(load(no_time), absl::StatusCode::kDataLoss);
+}
+
 TEST_F(AmendTest, StateOfAnEngineNeverAmendedKeepsItsFormat) {
   TwoEqualOffers();
   const std::string before = engine_.SaveState();
