@@ -926,19 +926,28 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
   out->set_nanos(static_cast<int32_t>(d / absl::Nanoseconds(1)));
 }
 
+// The post commands' expiry flags, without their 30-day default.
+constexpr Flag<absl::Time> kNewExpires(
+    "expires", "TIME", "new expiry, RFC 3339 (default: unchanged)");
+constexpr Flag<absl::Duration> kNewExpiresIn(
+    "expires-in", "DURATION",
+    "new expiry counted from when the server applies it, e.g. 72h");
+
 // --expires or --expires-in into an amendment, only when one is given.
 template <typename Request>
 void ReadAmendedExpiry(Args& args, Request* req) {
-  if (args.Has(kExpires) && args.Has(kExpiresIn)) {
+  if (args.Has(kNewExpires) && args.Has(kNewExpiresIn)) {
     args.AddError("give --expires or --expires-in, not both");
     return;
   }
-  if (args.Has(kExpires)) {
-    if (auto t = args.Get(kExpires))
+  if (args.Has(kNewExpires)) {
+    if (auto t = args.Get(kNewExpires)) {
       SetTimestamp(*t, req->mutable_expires_at());
-  } else if (args.Has(kExpiresIn)) {
-    if (auto d = args.Get(kExpiresIn))
+    }
+  } else if (args.Has(kNewExpiresIn)) {
+    if (auto d = args.Get(kNewExpiresIn)) {
       SetDuration(*d, req->mutable_expires_in());
+    }
   }
 }
 
@@ -972,8 +981,8 @@ CommandSpec Spec() {
           "Change an open offer in place; unset flags keep their value. More "
           "kg or a higher floor sends it to the back of its queue; it "
           "matches open pledges at once when it now fits them.",
-          {&kKg, &kFloorFen, &kMinLotKg, &kExpires, &kExpiresIn, &kShipWithin,
-           &kRequestId}};
+          {&kKg, &kFloorFen, &kMinLotKg, &kNewExpires, &kNewExpiresIn,
+           &kShipWithin, &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
@@ -1034,8 +1043,8 @@ CommandSpec Spec() {
           "kg, a lower price, a smaller budget or a narrower scope sends it "
           "to the back of its queue; it matches open offers at once when it "
           "now fits them.",
-          {&kKg, &kMaxFen, &kBudgetFen, &kMinLotKg, &kExpires, &kExpiresIn,
-           &kScope, &kRegions, &kAcceptWithin, &kRequestId}};
+          {&kKg, &kMaxFen, &kBudgetFen, &kMinLotKg, &kNewExpires,
+           &kNewExpiresIn, &kScope, &kRegions, &kAcceptWithin, &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
