@@ -348,7 +348,10 @@ struct MakesMatches<Body, std::void_t<decltype(Body::kMakesMatches)>>
 struct Command {
   CommandBody body;
   // Empty: no idempotency. Otherwise at most 128 bytes; a repeat within the
-  // engine's window answers the first answer again.
+  // engine's window answers the first answer again: for an order, its
+  // remaining kg, spend, status and matches then, with its terms as they
+  // stand now (the memo keeps only what fills change, and an amendment
+  // since may have changed the terms).
   std::string request_id;
   // CommandFingerprint() of the command as the client sent it (0 when
   // request_id is empty): equal fingerprints mean "the same request".
