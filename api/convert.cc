@@ -260,6 +260,113 @@ absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request) {
   return NewCommand(request, PostPledgeCommand{std::move(spec)}, expires_in);
 }
 
+namespace {
+
+// An amendment's optional expiry: neither (unchanged), expires_at
+// (*has_at set, the time in *at) or expires_in (resolved when applied, as
+// for a post; *has_at is set then too, by ResolveExpiry).
+absl::Status ReadAmendedExpiry(const google::protobuf::Timestamp* at,
+                               const google::protobuf::Duration* in,
+                               bool* has_at, Micros* expires_at,
+                               Micros* expires_in) {
+  if (at != nullptr && in != nullptr) {
+    return absl::InvalidArgumentError(
+        "expires_at and expires_in: set one, not both");
+  }
+  if (at != nullptr) {
+    absl::StatusOr<Micros> micros = ToMicros(*at, "expires_at");
+    if (!micros.ok()) return micros.status();
+    *has_at = true;
+    *expires_at = *micros;
+  } else if (in != nullptr) {
+    absl::StatusOr<Micros> none = ReadExpiry(nullptr, in, "", expires_in);
+    if (!none.ok()) return none.status();
+  }
+  return absl::OkStatus();
+}
+
+// A deadline (ship_within, accept_within): whole microseconds, at most a
+// few hundred days here so that the microseconds cannot overflow (the
+// engine checks the exact range, 1 hour to 366 days).
+absl::StatusOr<Micros> ReadDeadline(const google::protobuf::Duration& d,
+                                    absl::string_view field) {
+  constexpr int64_t kMaxSeconds = int64_t{1000} * 24 * 3600;
+  if (d.seconds() < 0 || d.seconds() > kMaxSeconds || d.nanos() < 0 ||
+      d.nanos() > 999999999 || d.nanos() % 1000 != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must be whole microseconds, 1 hour to 366 days;",
+                     " got seconds=", d.seconds(), " nanos=", d.nanos()));
+  }
+  return d.seconds() * 1000000 + d.nanos() / 1000;
+}
+
+}  // namespace
+
+absl::StatusOr<Command> ToCommand(const v1::AmendOfferRequest& request) {
+  AmendOfferCommand c;
+  c.offer_id = request.id();
+  c.has_quantity_kg = request.has_quantity_kg();
+  c.quantity_kg = request.quantity_kg();
+  c.has_floor_price = request.has_floor_price_fen_per_kg();
+  c.floor_price_fen_per_kg = request.floor_price_fen_per_kg();
+  c.has_min_lot = request.has_min_lot_kg();
+  c.min_lot_kg = request.min_lot_kg();
+  Micros expires_in = 0;
+  if (absl::Status s = ReadAmendedExpiry(
+          request.has_expires_at() ? &request.expires_at() : nullptr,
+          request.has_expires_in() ? &request.expires_in() : nullptr,
+          &c.has_expires_at, &c.expires_at, &expires_in);
+      !s.ok()) {
+    return s;
+  }
+  if (request.has_ship_within()) {
+    absl::StatusOr<Micros> d =
+        ReadDeadline(request.ship_within(), "ship_within");
+    if (!d.ok()) return d.status();
+    c.has_ship_within = true;
+    c.ship_within = *d;
+  }
+  return NewCommand(request, std::move(c), expires_in);
+}
+
+absl::StatusOr<Command> ToCommand(const v1::AmendPledgeRequest& request) {
+  AmendPledgeCommand c;
+  c.pledge_id = request.id();
+  c.has_quantity_kg = request.has_quantity_kg();
+  c.quantity_kg = request.quantity_kg();
+  c.has_max_price = request.has_max_price_fen_per_kg();
+  c.max_price_fen_per_kg = request.max_price_fen_per_kg();
+  c.has_budget = request.has_budget_fen();
+  c.budget_fen = request.budget_fen();
+  c.has_min_lot = request.has_min_lot_kg();
+  c.min_lot_kg = request.min_lot_kg();
+  Micros expires_in = 0;
+  if (absl::Status s = ReadAmendedExpiry(
+          request.has_expires_at() ? &request.expires_at() : nullptr,
+          request.has_expires_in() ? &request.expires_in() : nullptr,
+          &c.has_expires_at, &c.expires_at, &expires_in);
+      !s.ok()) {
+    return s;
+  }
+  if (request.has_scope()) {
+    if (!v1::Scope_IsValid(request.scope())) {
+      return UnknownEnum("scope", request.scope());
+    }
+    c.has_scope = true;
+    c.scope = request.scope();
+  }
+  c.region_codes.assign(request.region_codes().begin(),
+                        request.region_codes().end());
+  if (request.has_accept_within()) {
+    absl::StatusOr<Micros> d =
+        ReadDeadline(request.accept_within(), "accept_within");
+    if (!d.ok()) return d.status();
+    c.has_accept_within = true;
+    c.accept_within = *d;
+  }
+  return NewCommand(request, std::move(c), expires_in);
+}
+
 absl::StatusOr<Command> ToCommand(const v1::CancelOfferRequest& request) {
   return NewCommand(request, CancelOfferCommand{request.id()});
 }
@@ -466,6 +573,18 @@ void ToResponse(const CommandResult& result, v1::PostPledgeResponse* out) {
   ToInlineMatches(pledge.matches, out);
 }
 
+void ToResponse(const CommandResult& result, v1::AmendOfferResponse* out) {
+  const OfferResult& offer = std::get<OfferResult>(result);
+  ToProto(offer.offer, out->mutable_offer());
+  ToInlineMatches(offer.matches, out);
+}
+
+void ToResponse(const CommandResult& result, v1::AmendPledgeResponse* out) {
+  const PledgeResult& pledge = std::get<PledgeResult>(result);
+  ToProto(pledge.pledge, out->mutable_pledge());
+  ToInlineMatches(pledge.matches, out);
+}
+
 void ToResponse(const CommandResult& result, v1::CancelOfferResponse* out) {
   const OfferResult& offer = std::get<OfferResult>(result);
   ToProto(offer.offer, out->mutable_offer());
@@ -529,6 +648,8 @@ Conversions() {
           Convert<v1::AcceptMatchRequest, v1::MatchUpdateResponse>(),
           Convert<v1::DeclineMatchRequest, v1::MatchUpdateResponse>(),
           Convert<v1::UpsertBuyerRequest, v1::UpsertBuyerResponse>(),
+          Convert<v1::AmendOfferRequest, v1::AmendOfferResponse>(),
+          Convert<v1::AmendPledgeRequest, v1::AmendPledgeResponse>(),
       });
   return *conversions;
 }

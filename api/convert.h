@@ -67,6 +67,8 @@ absl::StatusOr<Command> ToCommand(const v1::ShipMatchRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::AcceptMatchRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::DeclineMatchRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::UpsertBuyerRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::AmendOfferRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::AmendPledgeRequest& request);
 
 // --- Engine -> proto --------------------------------------------------------
 

@@ -174,6 +174,18 @@ class ExchangeService final : public ParsingExchangeService {
       v1::MatchUpdateResponse* response) override {
     return Mutate(context, "DeclineMatch", request, response);
   }
+  grpc::ServerUnaryReactor* AmendOffer(
+      grpc::CallbackServerContext* context,
+      const v1::AmendOfferRequest* request,
+      v1::AmendOfferResponse* response) override {
+    return Mutate(context, "AmendOffer", request, response);
+  }
+  grpc::ServerUnaryReactor* AmendPledge(
+      grpc::CallbackServerContext* context,
+      const v1::AmendPledgeRequest* request,
+      v1::AmendPledgeResponse* response) override {
+    return Mutate(context, "AmendPledge", request, response);
+  }
   grpc::ServerUnaryReactor* GetOffer(grpc::CallbackServerContext* context,
                                      const v1::GetOfferRequest* request,
                                      v1::Offer* response) override;

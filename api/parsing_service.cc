@@ -46,6 +46,10 @@ ParsingExchangeService::ParsingExchangeService() {
                                                          &S::AcceptMatch);
   Unary<v1::DeclineMatchRequest, v1::MatchUpdateResponse>("DeclineMatch",
                                                           &S::DeclineMatch);
+  Unary<v1::AmendOfferRequest, v1::AmendOfferResponse>("AmendOffer",
+                                                       &S::AmendOffer);
+  Unary<v1::AmendPledgeRequest, v1::AmendPledgeResponse>("AmendPledge",
+                                                         &S::AmendPledge);
   Unary<v1::GetOfferRequest, v1::Offer>("GetOffer", &S::GetOffer);
   Unary<v1::GetPledgeRequest, v1::Pledge>("GetPledge", &S::GetPledge);
   Unary<v1::ListOffersRequest, v1::ListOffersResponse>("ListOffers",

@@ -315,6 +315,10 @@ void Write(ReferenceMatcher& m, const Command& command, Outcome* out) {
         } else if constexpr (std::is_same_v<T, CreateKeyCommand>) {
           Record(m.CreateKey(ctx, b.principal, b.secret_sha256, b.expires_at),
                  out);
+        } else if constexpr (std::is_same_v<T, AmendOfferCommand>) {
+          Record(m.AmendOffer(ctx, b.offer_id, AmendmentOf(b)), out);
+        } else if constexpr (std::is_same_v<T, AmendPledgeCommand>) {
+          Record(m.AmendPledge(ctx, b.pledge_id, AmendmentOf(b)), out);
         } else if constexpr (std::is_same_v<T, UpsertBuyerCommand>) {
           Record(m.UpsertBuyer(ctx, b.buyer), out);
         } else if constexpr (std::is_same_v<T, RevokeKeyCommand>) {

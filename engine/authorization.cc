@@ -9,7 +9,9 @@
 //   OBSERVER  no command at all (reads only).
 // UpsertBuyer: ADMIN, or a BUYER or PLATFORM key for a buyer_id it lists.
 // An order's party is its supplier_id or buyer_id: a post must name one of
-// the caller's parties, a cancel must find the order's owner among them.
+// the caller's parties, a cancel or an amendment must find the order's owner
+// among them (an amendment is not a post: the open-order limit does not
+// apply, since it rests no new order).
 // Offers are public, so cancelling another's offer is PERMISSION_DENIED;
 // pledges are private, so another's pledge is NOT_FOUND with the very
 // words an unknown id gets: its id must not tell whose it is.
@@ -105,7 +107,8 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
           }
           return CheckOpenOrders(caller, "buyer", party,
                                  open_of(open_pledges_by_buyer_, false, party));
-        } else if constexpr (std::is_same_v<Body, CancelOfferCommand>) {
+        } else if constexpr (std::is_same_v<Body, CancelOfferCommand> ||
+                             std::is_same_v<Body, AmendOfferCommand>) {
           // An unknown id is left to Check (NOT_FOUND).
           if (admin || c.offer_id == 0 || c.offer_id > offers_.size()) {
             return absl::OkStatus();
@@ -115,10 +118,13 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
           if (acts_for_parties && ListsId(me.supplier_ids, owner)) {
             return absl::OkStatus();
           }
+          constexpr bool kCancel = std::is_same_v<Body, CancelOfferCommand>;
           return Denied(
-              caller, absl::StrCat("cancel offer ", c.offer_id, " of supplier ",
-                                   EchoValue(owner)));
-        } else if constexpr (std::is_same_v<Body, CancelPledgeCommand>) {
+              caller,
+              absl::StrCat(kCancel ? "cancel" : "amend", " offer ", c.offer_id,
+                           " of supplier ", EchoValue(owner)));
+        } else if constexpr (std::is_same_v<Body, CancelPledgeCommand> ||
+                             std::is_same_v<Body, AmendPledgeCommand>) {
           if (admin || c.pledge_id == 0 || c.pledge_id > pledges_.size()) {
             return absl::OkStatus();
           }

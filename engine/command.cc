@@ -125,6 +125,14 @@ void ResolveExpiry(Command& command, Micros now) {
       Overloaded{
           [&](PostOfferCommand& c) { c.offer.expires_at = expires_at; },
           [&](PostPledgeCommand& c) { c.pledge.expires_at = expires_at; },
+          [&](AmendOfferCommand& c) {
+            c.has_expires_at = true;
+            c.expires_at = expires_at;
+          },
+          [&](AmendPledgeCommand& c) {
+            c.has_expires_at = true;
+            c.expires_at = expires_at;
+          },
           [](auto&) {},
       },
       command.body);

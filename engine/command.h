@@ -50,7 +50,8 @@ enum class CommandCode : uint8_t {
   // kPostPledge, read as these with no deadlines (see kLegacyCode).
   kPostOfferWithDeadlines = 13,
   kPostPledgeWithDeadlines = 14,
-  // 15 and 16 are taken by commands that are not in this build yet.
+  kAmendOffer = 15,
+  kAmendPledge = 16,
   kUpsertBuyer = 17,
 };
 // The largest code in use; codes above it are refused when read back.
@@ -218,6 +219,94 @@ struct CancelPledgeCommand {
   }
 };
 
+// Changes an open offer in place. Each field comes with a presence flag;
+// an unset field keeps its value. Everything is validated as PostOffer
+// validates it before anything changes; a quantity below what was already
+// matched is INVALID_ARGUMENT, one equal to it fills the offer. Lowering the
+// quantity, changing expiry, min lot or ship_within, or lowering the floor
+// keeps the offer's place in its queue; raising the quantity or the floor
+// sends it to the back. An amendment that makes new pairs compatible matches
+// at once, the offer acting as the incoming order; answers the offer and
+// those fills, like PostOffer.
+struct AmendOfferCommand {
+  static constexpr CommandCode kCode = CommandCode::kAmendOffer;
+  static constexpr char kName[] = "AmendOffer";
+  static constexpr bool kMakesMatches = true;
+  using Result = OfferResult;
+  uint64_t offer_id = 0;
+  bool has_quantity_kg = false;
+  int64_t quantity_kg = 0;
+  bool has_floor_price = false;
+  int64_t floor_price_fen_per_kg = 0;
+  bool has_min_lot = false;
+  int64_t min_lot_kg = 0;
+  bool has_expires_at = false;
+  Micros expires_at = 0;
+  bool has_ship_within = false;
+  Micros ship_within = 0;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.offer_id);
+    v(s.has_quantity_kg);
+    v(s.quantity_kg);
+    v(s.has_floor_price);
+    v(s.floor_price_fen_per_kg);
+    v(s.has_min_lot);
+    v(s.min_lot_kg);
+    v(s.has_expires_at);
+    v(s.expires_at);
+    v(s.has_ship_within);
+    v(s.ship_within);
+  }
+};
+
+// The pledge's counterpart of AmendOfferCommand. Better for offers (keeps
+// the place): a higher max price, a larger budget, a wider scope; worse
+// (to the back): a lower max price, a smaller budget, a narrower scope.
+// Scope and region_codes are set together (has_scope); a budget may not go
+// below what was already spent.
+struct AmendPledgeCommand {
+  static constexpr CommandCode kCode = CommandCode::kAmendPledge;
+  static constexpr char kName[] = "AmendPledge";
+  static constexpr bool kMakesMatches = true;
+  using Result = PledgeResult;
+  uint64_t pledge_id = 0;
+  bool has_quantity_kg = false;
+  int64_t quantity_kg = 0;
+  bool has_max_price = false;
+  int64_t max_price_fen_per_kg = 0;
+  bool has_budget = false;
+  int64_t budget_fen = 0;
+  bool has_min_lot = false;
+  int64_t min_lot_kg = 0;
+  bool has_expires_at = false;
+  Micros expires_at = 0;
+  bool has_scope = false;
+  int scope = 0;  // a Scope number
+  std::vector<std::string> region_codes;
+  bool has_accept_within = false;
+  Micros accept_within = 0;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.pledge_id);
+    v(s.has_quantity_kg);
+    v(s.quantity_kg);
+    v(s.has_max_price);
+    v(s.max_price_fen_per_kg);
+    v(s.has_budget);
+    v(s.budget_fen);
+    v(s.has_min_lot);
+    v(s.min_lot_kg);
+    v(s.has_expires_at);
+    v(s.expires_at);
+    v(s.has_scope);
+    v(s.scope);
+    v(s.region_codes);
+    v(s.has_accept_within);
+    v(s.accept_within);
+  }
+};
+
 // Registers an API key for `principal`, known by the SHA-256 of its
 // secret (the secret itself never reaches the engine or the journal).
 // Answers the key with its new key_id. The server makes the secret and
@@ -336,7 +425,8 @@ using CommandBody =
                  DeletePairingCommand, PostOfferCommand, PostPledgeCommand,
                  CancelOfferCommand, CancelPledgeCommand, CreateKeyCommand,
                  RevokeKeyCommand, ShipMatchCommand, AcceptMatchCommand,
-                 DeclineMatchCommand, UpsertBuyerCommand>;
+                 DeclineMatchCommand, UpsertBuyerCommand, AmendOfferCommand,
+                 AmendPledgeCommand>;
 
 // Every answer (a command's Result is one of these).
 using CommandResult =
@@ -370,7 +460,10 @@ struct MakesMatches<Body, std::void_t<decltype(Body::kMakesMatches)>>
 struct Command {
   CommandBody body;
   // Empty: no idempotency. Otherwise at most 128 bytes; a repeat within the
-  // engine's window answers the first answer again.
+  // engine's window answers the first answer again: for an order, its
+  // remaining kg, spend, status and matches then, with its terms as they
+  // stand now (the memo keeps only what fills change, and an amendment
+  // since may have changed the terms).
   std::string request_id;
   // CommandFingerprint() of the command as the client sent it (0 when
   // request_id is empty): equal fingerprints mean "the same request".
@@ -378,7 +471,8 @@ struct Command {
   // When it is applied: the engine's clock for commands (a tick moves the
   // clock to it first), the new clock for a tick.
   Micros now = 0;
-  // > 0: the order's expiry is relative (PostOffer/PostPledge expires_in);
+  // > 0: the order's expiry is relative (PostOffer/PostPledge expires_in,
+  // AmendOffer/AmendPledge too, where it sets has_expires_at);
   // ResolveExpiry turns it into expires_at = now + expires_in before the
   // command is applied and journaled.
   Micros expires_in = 0;

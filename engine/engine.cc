@@ -68,6 +68,13 @@ absl::Status CheckCommandText(const Command& command) {
                       {"buyer.name", &body.buyer.name},
                       {"buyer.city_code", &body.buyer.city_code},
                       {"buyer.alliance_id", &body.buyer.alliance_id}});
+        } else if constexpr (std::is_same_v<Body, AmendPledgeCommand>) {
+          absl::Status s = absl::OkStatus();
+          for (size_t i = 0; s.ok() && i < body.region_codes.size(); ++i) {
+            s = CheckPlainText(absl::StrCat("region_codes[", i, "]"),
+                               body.region_codes[i]);
+          }
+          return s;
         } else if constexpr (std::is_same_v<Body, CreateKeyCommand>) {
           // The secret's hash is bytes, not text: CheckPrincipal and the
           // key registry check it.
@@ -85,10 +92,11 @@ absl::Status CheckCommandText(const Command& command) {
           }
           return s;
         } else {
-          // Ticks, cancels, revocations and acceptances carry no text; a new
-          // command with text is listed above.
+          // Ticks, cancels, offer amendments, revocations and acceptances
+          // carry no text; a new command with text is listed above.
           static_assert(std::is_same_v<Body, TickCommand> ||
                         std::is_same_v<Body, CancelOfferCommand> ||
+                        std::is_same_v<Body, AmendOfferCommand> ||
                         std::is_same_v<Body, CancelPledgeCommand> ||
                         std::is_same_v<Body, RevokeKeyCommand> ||
                         std::is_same_v<Body, AcceptMatchCommand>);

@@ -96,6 +96,8 @@ class Engine::Impl {
   absl::Status Check(const AcceptMatchCommand& c, Micros now) const;
   absl::Status Check(const DeclineMatchCommand& c, Micros now) const;
   absl::Status Check(const UpsertBuyerCommand& c, Micros now) const;
+  absl::Status Check(const AmendOfferCommand& c, Micros now) const;
+  absl::Status Check(const AmendPledgeCommand& c, Micros now) const;
   RegionResult Execute(const UpsertRegionCommand& c);
   PairingResult Execute(const UpsertPairingCommand& c);
   PairingResult Execute(const DeletePairingCommand& c);
@@ -115,6 +117,8 @@ class Engine::Impl {
   // then refuse what is missing).
   absl::Status ResolveBuyer(const PledgeSpec& spec,
                             const std::string** city_code, int* kind) const;
+  OfferResult Execute(const AmendOfferCommand& c);
+  PledgeResult Execute(const AmendPledgeCommand& c);
 
   // --- Authorisation (authorization.cc): whether `caller` may send `body`
   // at `at` (>= now_; later when a tick to `at` is still to come)
@@ -139,6 +143,9 @@ class Engine::Impl {
   // closes whichever side is done. The resting side is the indexed one.
   void Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price, bool partner,
             bool incoming_pledge);
+  // Matches order `id`, which is on no shelf, as the incoming order until
+  // nothing more fits; the matches go to the end of matches_.
+  void MatchIncoming(bool offer, uint64_t id);
   // Offers of `region` resting on a shelf that no longer matches its
   // priority flag move to the right one.
   void Rerank(int32_t region);
@@ -156,9 +163,6 @@ class Engine::Impl {
   }
 
   // --- After the match (matches.cc)
-  // Matches an open pledge that is off the shelves against resting offers,
-  // as an incoming pledge.
-  void MatchIncomingPledge(uint64_t pledge_id);
   // Gives `kg` of match `match_id` back to its pledge when it can still
   // take them, and lets it match again at once.
   void ReturnToPledge(uint64_t match_id, int64_t kg);
@@ -204,6 +208,12 @@ class Engine::Impl {
   std::vector<OfferRecord> offers_;    // offer id - 1
   std::vector<PledgeRecord> pledges_;  // pledge id - 1
   std::vector<MatchRecord> matches_;   // match id - 1
+  // The last queue sequence number given to an offer and to a pledge
+  // (OfferRecord::seq): one per posting and one per amendment that sends an
+  // order to the back. Equal to the order count until the first such
+  // amendment; saved only after one (engine_state.cc).
+  uint64_t offer_seq_ = 0;
+  uint64_t pledge_seq_ = 0;
 
   BookTotals books_;
   OrderIndex index_{&offers_, &pledges_, &products_, &books_};

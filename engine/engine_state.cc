@@ -7,7 +7,9 @@
 // hash-table iteration. Only what cannot be derived is saved; the indexes,
 // book totals and expiry queue are rebuilt on load, so a loaded engine
 // answers and matches exactly as the saved one would.
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/byte_codec.h"
@@ -26,10 +28,12 @@ constexpr uint32_t kVersionWithoutKeys = 1;
 constexpr uint32_t kVersionWithKeys = 2;
 // Version 3 adds, after the request memos, each offer's ship_within, each
 // pledge's accept_within and each match's lifecycle, then the buyer
-// registry; the keys section is always there (it may be empty). A state
-// whose orders and matches all predate the lifecycle (no deadlines, nothing
-// shipped) and that has no buyers is still written as version 1 or 2, so
-// old journals replay to the hashes they had.
+// registry, then the queue sequence counters and each order's sequence
+// number (amendments send orders to the back); the keys section is always
+// there (it may be empty). A state whose orders and matches all predate
+// the lifecycle (no deadlines, nothing shipped), with no buyers and no
+// order moved in its queue, is still written as version 1 or 2, so old
+// journals replay to the hashes they had.
 constexpr uint32_t kVersionWithLifecycle = 3;
 
 // Enum bytes read back must name a value (the state is a format: a byte
@@ -64,7 +68,9 @@ std::string Engine::Impl::SaveState() const {
     legacy &= p.accept_within == kNoDeadline;
   }
   for (const MatchRecord& m : matches_) legacy &= LegacyMatch(m);
-  const bool version3 = !legacy || buyers_.size() != 0;
+  const bool version3 = !legacy || buyers_.size() != 0 ||
+                        offer_seq_ != offers_.size() ||
+                        pledge_seq_ != pledges_.size();
   const bool with_keys = version3 || keys_.size() != 0;
   w.Str(kMagic);
   w.U64(version3    ? kVersionWithLifecycle
@@ -144,6 +150,10 @@ std::string Engine::Impl::SaveState() const {
       w.I64(m.updated_at);
     }
     buyers_.Save(w);
+    w.U64(offer_seq_);
+    w.U64(pledge_seq_);
+    for (const OfferRecord& o : offers_) w.U64(o.seq);
+    for (const PledgeRecord& p : pledges_) w.U64(p.seq);
   }
   return out;
 }
@@ -210,6 +220,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       return corrupt("bad offer");
     }
     o.priority = reference_.IsPriorityRegion(o.region);
+    o.seq = i + 1;
     offers_.push_back(o);
   }
   const uint64_t npledges = r.Count(8 * 12 + 5);
@@ -250,6 +261,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     }
     p.listed_cover = p.listed;
     KeepOutermostCodes(&p.listed_cover);
+    p.seq = i + 1;
     pledges_.push_back(std::move(p));
   }
   const uint64_t nmatches = r.Count(8 * 6 + 1);
@@ -322,6 +334,30 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     return corrupt("bad buyers");
   }
   if (!requests_.BuyersKnown(buyers_)) return corrupt("bad request memo");
+  offer_seq_ = offers_.size();
+  pledge_seq_ = pledges_.size();
+  if (version == kVersionWithLifecycle) {
+    offer_seq_ = r.U64();
+    pledge_seq_ = r.U64();
+    for (OfferRecord& o : offers_) o.seq = r.U64();
+    for (PledgeRecord& p : pledges_) p.seq = r.U64();
+    // Sequence numbers must be unique on each side (they order the queues)
+    // and within the counters (new ones are drawn above them).
+    auto seqs_ok = [](const auto& records, uint64_t counter) {
+      std::vector<uint64_t> seqs;
+      seqs.reserve(records.size());
+      for (const auto& record : records) {
+        if (record.seq == 0 || record.seq > counter) return false;
+        seqs.push_back(record.seq);
+      }
+      std::sort(seqs.begin(), seqs.end());
+      return std::adjacent_find(seqs.begin(), seqs.end()) == seqs.end();
+    };
+    if (r.ok() &&
+        (!seqs_ok(offers_, offer_seq_) || !seqs_ok(pledges_, pledge_seq_))) {
+      return corrupt("bad queue sequence numbers");
+    }
+  }
   if (!r.ok()) return corrupt("truncated");
   if (!r.done()) return corrupt("trailing bytes");
 

@@ -30,7 +30,7 @@ class ExpiryQueue {
  public:
   using Entry = std::pair<Micros, uint64_t>;  // (expires_at, tag)
 
-  // Adds an entry. A tag must be added at most once.
+  // Adds an entry. A tag must be queued at most once at a time.
   void Add(Micros expires_at, uint64_t tag) {
     Bucket& bucket = buckets_[expires_at >> kBucketShift];
     const Entry entry{expires_at, tag};
@@ -42,6 +42,21 @@ class ExpiryQueue {
     } else {
       bucket.entries.push_back(entry);
     }
+  }
+
+  // Removes the entry (expires_at, tag) if it is still queued: an amendment
+  // that changes a resting order's expiry moves its entry, so that a tag
+  // is never queued twice. Linear in the entry's bucket; amendments are
+  // rare next to posts, cancels and fills, which cost nothing here.
+  void Remove(Micros expires_at, uint64_t tag) {
+    auto it = buckets_.find(expires_at >> kBucketShift);
+    if (it == buckets_.end()) return;
+    Bucket& bucket = it->second;
+    auto pos = std::find(bucket.entries.begin() + bucket.next,
+                         bucket.entries.end(), Entry{expires_at, tag});
+    if (pos == bucket.entries.end()) return;
+    bucket.entries.erase(pos);
+    if (bucket.next == bucket.entries.size()) buckets_.erase(it);
   }
 
   // Removes every entry with expires_at <= now, in ascending order, and

@@ -1,7 +1,9 @@
 // Engine::CheckInvariants: every derived structure rebuilt from the records
 // and compared, in the manner of exchange-core's validateInternalState.
 // Tests and fuzzers call it after every command.
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -64,6 +66,34 @@ absl::Status Engine::Impl::CheckInvariants() const {
         return Broken(absl::StrCat("pledge ", id, " should not be open"));
       }
       books.PledgeRested(p.product, p.remaining_kg, p.max_price);
+    }
+  }
+  // Queue sequence numbers: unique per side, none beyond the counter, and
+  // the counter is the count until an amendment sends an order back.
+  auto seqs_ok = [](const auto& records, uint64_t counter) {
+    if (counter < records.size()) return false;
+    std::vector<uint64_t> seqs;
+    seqs.reserve(records.size());
+    for (const auto& r : records) {
+      if (r.seq == 0 || r.seq > counter) return false;
+      seqs.push_back(r.seq);
+    }
+    std::sort(seqs.begin(), seqs.end());
+    return std::adjacent_find(seqs.begin(), seqs.end()) == seqs.end();
+  };
+  if (!seqs_ok(offers_, offer_seq_) || !seqs_ok(pledges_, pledge_seq_)) {
+    return Broken("queue sequence numbers are not unique and counted");
+  }
+  for (const OfferRecord& o : offers_) {
+    if (o.ship_within < kMinDeadlineWithin ||
+        o.ship_within > kMaxDeadlineWithin) {
+      return Broken("an offer's ship_within is out of range");
+    }
+  }
+  for (const PledgeRecord& p : pledges_) {
+    if (p.accept_within < kMinDeadlineWithin ||
+        p.accept_within > kMaxDeadlineWithin) {
+      return Broken("a pledge's accept_within is out of range");
     }
   }
   // Matches against the orders they filled.

@@ -78,18 +78,6 @@ absl::Status Engine::Impl::CheckMatchIn(uint64_t match_id, MatchStatus required,
   return absl::OkStatus();
 }
 
-void Engine::Impl::MatchIncomingPledge(uint64_t id) {
-  const CodeSet partner_west =
-      reference_.PartnerWestCodes(pledges_[id - 1].city);
-  while (pledges_[id - 1].status == OrderStatus::kOpen) {
-    const uint64_t offer_id = index_.BestOfferFor(id, partner_west);
-    if (offer_id == 0) break;
-    const OfferRecord& o = offers_[offer_id - 1];
-    Fill(offer_id, id, o.floor_price, AnyCovers(partner_west, o.region),
-         /*incoming_pledge=*/true);
-  }
-}
-
 void Engine::Impl::ReturnToPledge(uint64_t match_id, int64_t kg) {
   if (kg <= 0) return;
   const uint64_t pledge_id = matches_[match_id - 1].pledge_id;
@@ -106,7 +94,7 @@ void Engine::Impl::ReturnToPledge(uint64_t match_id, int64_t kg) {
   p.remaining_kg += kg;
   p.spent_fen -= kg * price;  // no overflow: at most the match's amount
   p.status = OrderStatus::kOpen;
-  MatchIncomingPledge(pledge_id);
+  MatchIncoming(/*offer=*/false, pledge_id);
   if (pledges_[pledge_id - 1].status == OrderStatus::kOpen) {
     Rest(/*offer=*/false, pledge_id);
   }

@@ -29,19 +29,22 @@
 namespace duijie {
 
 // Priority order of resting offers within a shelf: earliest expiry, then
-// lowest floor, then earliest posted (ids grow with posting order).
+// lowest floor, then earliest in the queue (OfferRecord::seq: posting
+// order, except that an amendment can send an offer to the back). Sequence
+// numbers are unique, so offer_id only says which offer a key is.
 struct OfferKey {
   Micros expires_at = 0;
   int64_t floor_price = 0;
+  uint64_t seq = 0;
   uint64_t offer_id = 0;
 
   friend bool operator<(const OfferKey& a, const OfferKey& b) {
-    return std::tie(a.expires_at, a.floor_price, a.offer_id) <
-           std::tie(b.expires_at, b.floor_price, b.offer_id);
+    return std::tie(a.expires_at, a.floor_price, a.seq) <
+           std::tie(b.expires_at, b.floor_price, b.seq);
   }
   friend bool operator==(const OfferKey& a, const OfferKey& b) {
     return a.offer_id == b.offer_id && a.expires_at == b.expires_at &&
-           a.floor_price == b.floor_price;
+           a.floor_price == b.floor_price && a.seq == b.seq;
   }
 };
 

@@ -51,7 +51,7 @@ OfferFit FitOf(const OfferRecord& o) {
 }
 
 OfferKey KeyOf(const OfferRecord& o, uint64_t id) {
-  return OfferKey{o.expires_at, o.floor_price, id};
+  return OfferKey{o.expires_at, o.floor_price, o.seq, id};
 }
 
 }  // namespace
@@ -117,7 +117,7 @@ void OrderIndex::OfferResized(uint64_t id) {
 void OrderIndex::AddPledge(uint64_t id) {
   const PledgeRecord& p = pledges_[id - 1];
   ForEachPledgeShelf(p, [&](uint64_t shelf) {
-    pledge_trees_[shelf].insert({-p.max_price, id});
+    pledge_trees_[shelf].insert({-p.max_price, p.seq, id});
   });
 }
 
@@ -125,7 +125,7 @@ void OrderIndex::RemovePledge(uint64_t id) {
   const PledgeRecord& p = pledges_[id - 1];
   ForEachPledgeShelf(p, [&](uint64_t shelf) {
     auto it = pledge_trees_.find(shelf);
-    it->second.erase({-p.max_price, id});
+    it->second.erase({-p.max_price, p.seq, id});
     if (it->second.empty()) pledge_trees_.erase(it);
   });
 }
@@ -234,9 +234,9 @@ uint64_t OrderIndex::BestPledgeFor(uint64_t offer_id,
     auto it = pledge_trees_.find(shelf);
     if (it == pledge_trees_.end()) return;
     for (const PledgeKey& key : it->second) {
-      if (-key.first < o.floor_price) return;  // all further are cheaper
+      if (-key.neg_price < o.floor_price) return;  // all further are cheaper
       if (found && !(key < best)) return;
-      const PledgeRecord& p = pledges_[key.second - 1];
+      const PledgeRecord& p = pledges_[key.id - 1];
       if (filter != PartnerFilter::kEither &&
           AnyCovers(partner_east, p.city) !=
               (filter == PartnerFilter::kPartnersOnly)) {
@@ -280,7 +280,7 @@ uint64_t OrderIndex::BestPledgeFor(uint64_t offer_id,
         }
       }
     }
-    if (found) return best.second;
+    if (found) return best.id;
   }
   return 0;
 }
@@ -335,7 +335,7 @@ std::string OrderIndex::Check() const {
     const PledgeRecord& p = pledges_[id - 1];
     if (p.status != OrderStatus::kOpen) continue;
     ForEachPledgeShelf(p, [&](uint64_t shelf) {
-      want_pledges[shelf].insert({-p.max_price, id});
+      want_pledges[shelf].insert({-p.max_price, p.seq, id});
     });
   }
   if (want_pledges != pledge_trees_) return "pledge shelves differ";

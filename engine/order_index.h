@@ -12,7 +12,8 @@
 // and pass over partner offers, which the partner groups already took if
 // they could.
 //
-// Pledges sit in B-tree sets ordered by (max price desc, id), keyed by
+// Pledges sit in B-tree sets ordered by (max price desc, queue sequence),
+// keyed by
 // (product as posted, min grade, certified required, scope family, region
 // key): ANY pledges under their city's chain and nationally, PARTNERS_ONLY
 // pledges under their city's chain only, LISTED_REGIONS pledges under each
@@ -70,9 +71,21 @@ class OrderIndex {
   std::string Check() const;
 
  private:
-  // (-max price, pledge id): ascending order is the incoming offer's
-  // priority.
-  using PledgeKey = std::pair<int64_t, uint64_t>;
+  // (-max price, queue sequence, pledge id): ascending order is the
+  // incoming offer's priority (sequences are unique, so the id only says
+  // which pledge it is).
+  struct PledgeKey {
+    int64_t neg_price;
+    uint64_t seq;
+    uint64_t id;
+    friend bool operator<(const PledgeKey& a, const PledgeKey& b) {
+      return a.neg_price != b.neg_price ? a.neg_price < b.neg_price
+                                        : a.seq < b.seq;
+    }
+    friend bool operator==(const PledgeKey& a, const PledgeKey& b) {
+      return a.neg_price == b.neg_price && a.seq == b.seq && a.id == b.id;
+    }
+  };
   using PledgeTree = absl::btree_set<PledgeKey>;
 
   template <typename Fn>

@@ -1,5 +1,5 @@
-// Orders: posting (with matching), cancelling, filling, resting and
-// closing. See engine.h for the contract.
+// Orders: posting (with matching), amending, cancelling, filling, resting
+// and closing. See engine.h for the contract.
 //
 // Rules (continuous matching; an order matches on arrival, the rest rests):
 // - Compatible: the offer's product is the pledge's or under it; offer grade
@@ -14,8 +14,13 @@
 // - The trade price is the resting order's price.
 // - Incoming pledge, over resting offers: partner region, then priority
 //   region (key-assisted county or relocation site), then earliest expiry,
-//   lowest floor, earliest posted. Incoming offer, over resting pledges:
-//   partner buyer, then highest max price, then earliest posted.
+//   lowest floor, earliest in the queue. Incoming offer, over resting
+//   pledges: partner buyer, then highest max price, then earliest in the
+//   queue. The queue is posting order, except that an amendment with worse
+//   terms for the other side sends its order to the back (the seq of
+//   records.h).
+// - An amended order is taken off the book, changed, and matched as the
+//   incoming order before it rests again.
 // After every fill the search starts again from the top, because a fill
 // changes what fits (a smaller remainder can make a skipped lot fit).
 #include <algorithm>
@@ -97,10 +102,12 @@ const char* StatusName(OrderStatus s) {
 }
 
 // NOT_FOUND or FAILED_PRECONDITION unless order `id` of `count` exists and
-// is open at `now`. `kind` is "offer" or "pledge".
+// is open at `now`. `kind` is "offer" or "pledge"; `done` what the command
+// does to it ("cancelled", "amended").
 absl::Status CheckCancellable(std::string_view kind, uint64_t id,
                               uint64_t count, OrderStatus status,
-                              Micros expires_at, Micros now) {
+                              Micros expires_at, Micros now,
+                              std::string_view done = "cancelled") {
   if (id == 0 || id > count) {
     return absl::NotFoundError(
         absl::StrCat("id: ", Absl(kind), " ", id, " does not exist"));
@@ -109,9 +116,63 @@ absl::Status CheckCancellable(std::string_view kind, uint64_t id,
   if (effective != OrderStatus::kOpen) {
     return absl::FailedPreconditionError(
         absl::StrCat("id: ", Absl(kind), " ", id, " is ", StatusName(effective),
-                     "; only an OPEN ", Absl(kind), " can be cancelled"));
+                     "; only an OPEN ", Absl(kind), " can be ", Absl(done)));
   }
   return absl::OkStatus();
+}
+
+// A pledge's scope and listed regions as PostPledge and AmendPledge take
+// them; field names start with `prefix` ("pledge." or "").
+absl::Status CheckScope(const ReferenceData& reference, std::string_view prefix,
+                        int scope, const std::vector<std::string>& codes) {
+  const std::string codes_field = absl::StrCat(Absl(prefix), "region_codes");
+  absl::Status s =
+      CheckRange(absl::StrCat(Absl(prefix), "scope"), scope, 0, kMaxScope);
+  if (!s.ok()) return s;
+  const bool listed_scope = scope == static_cast<int>(Scope::kListedRegions);
+  if (listed_scope && codes.empty()) {
+    return Invalid(codes_field, "is empty but scope is LISTED_REGIONS");
+  }
+  if (!listed_scope && !codes.empty()) {
+    return Invalid(codes_field, "is only allowed with scope LISTED_REGIONS");
+  }
+  if (codes.size() > kMaxListedRegions) {
+    return Invalid(codes_field,
+                   absl::StrCat("has ", codes.size(), " codes; at most ",
+                                kMaxListedRegions));
+  }
+  for (size_t i = 0; i < codes.size(); ++i) {
+    int32_t code;
+    s = reference.CheckKnownRegion(absl::StrCat(codes_field, "[", i, "]"),
+                                   codes[i], &code);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// The region codes of a validated list, as the records keep them.
+std::vector<int32_t> ParseCodes(const std::vector<std::string>& texts) {
+  std::vector<int32_t> codes;
+  for (const std::string& text : texts) {
+    int32_t code = 0;
+    ParseRegionCode(text, &code);
+    codes.push_back(code);
+  }
+  return codes;
+}
+
+// Whether every region scope `from` allows, scope `to` allows too (for
+// every pairing the reference data may come to hold): then the change
+// only helps offers, and the pledge keeps its place.
+bool ScopeWidens(Scope from, const std::vector<int32_t>& from_listed, Scope to,
+                 const std::vector<int32_t>& to_listed) {
+  if (to == Scope::kAny) return true;
+  if (from != to) return false;
+  if (to == Scope::kPartnersOnly) return true;
+  for (int32_t code : from_listed) {
+    if (!AnyCovers(to_listed, code)) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -153,6 +214,30 @@ void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
   }
 }
 
+void Engine::Impl::MatchIncoming(bool offer, uint64_t id) {
+  if (offer) {
+    const CodeSet partner_east =
+        reference_.PartnerEastCodes(offers_[id - 1].region);
+    while (offers_[id - 1].status == OrderStatus::kOpen) {
+      const uint64_t pledge_id = index_.BestPledgeFor(id, partner_east);
+      if (pledge_id == 0) break;
+      const PledgeRecord& p = pledges_[pledge_id - 1];
+      Fill(id, pledge_id, p.max_price, AnyCovers(partner_east, p.city),
+           /*incoming_pledge=*/false);
+    }
+  } else {
+    const CodeSet partner_west =
+        reference_.PartnerWestCodes(pledges_[id - 1].city);
+    while (pledges_[id - 1].status == OrderStatus::kOpen) {
+      const uint64_t offer_id = index_.BestOfferFor(id, partner_west);
+      if (offer_id == 0) break;
+      const OfferRecord& o = offers_[offer_id - 1];
+      Fill(offer_id, id, o.floor_price, AnyCovers(partner_west, o.region),
+           /*incoming_pledge=*/true);
+    }
+  }
+}
+
 void Engine::Impl::Rerank(int32_t region) {
   // Only the shelves depend on the flag (book totals and expiries do not).
   const bool priority = reference_.IsPriorityRegion(region);
@@ -174,7 +259,7 @@ void Engine::Impl::Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price,
   PledgeRecord& p = pledges_[pledge_id - 1];
   const int64_t q = FillQuantity(o, p, price);
   // Cannot overflow: q x price <= quantity x price of the order whose price
-  // it is, which was checked when that order was posted.
+  // it is, which was checked when that order was posted or amended.
   const int64_t amount = q * price;
   MatchRecord match{offer_id, pledge_id, q, price, amount, now_, partner};
   // Cannot overflow: ship_within is at most a year.
@@ -265,19 +350,13 @@ OfferResult Engine::Impl::Execute(const PostOfferCommand& c) {
   record.posted_at = now_;
   record.ship_within =
       spec.ship_within == 0 ? kDefaultShipWithin : spec.ship_within;
+  record.seq = ++offer_seq_;
   offers_.push_back(record);
   const uint64_t id = offers_.size();
   offers_by_supplier_[record.supplier].push_back(id);
 
   const uint64_t first_match = matches_.size() + 1;
-  const CodeSet partner_east = reference_.PartnerEastCodes(region);
-  while (offers_[id - 1].status == OrderStatus::kOpen) {
-    const uint64_t pledge_id = index_.BestPledgeFor(id, partner_east);
-    if (pledge_id == 0) break;
-    const PledgeRecord& p = pledges_[pledge_id - 1];
-    Fill(id, pledge_id, p.max_price, AnyCovers(partner_east, p.city),
-         /*incoming_pledge=*/false);
-  }
+  MatchIncoming(/*offer=*/true, id);
   if (offers_[id - 1].status == OrderStatus::kOpen) Rest(/*offer=*/true, id);
 
   OfferResult result;
@@ -315,32 +394,9 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
   if (s.ok())
     s = CheckRange("pledge.min_lot_kg", spec.min_lot_kg, 0, spec.quantity_kg);
   if (s.ok()) s = CheckExpiry("pledge.expires_at", spec.expires_at, now);
-  if (s.ok()) s = CheckRange("pledge.scope", spec.scope, 0, kMaxScope);
   if (s.ok()) s = CheckWithin("pledge.accept_within", spec.accept_within);
   if (!s.ok()) return s;
-  const bool listed_scope =
-      spec.scope == static_cast<int>(Scope::kListedRegions);
-  if (listed_scope && spec.region_codes.empty()) {
-    return Invalid("pledge.region_codes",
-                   "is empty but scope is LISTED_REGIONS");
-  }
-  if (!listed_scope && !spec.region_codes.empty()) {
-    return Invalid("pledge.region_codes",
-                   "is only allowed with scope LISTED_REGIONS");
-  }
-  if (spec.region_codes.size() > kMaxListedRegions) {
-    return Invalid("pledge.region_codes",
-                   absl::StrCat("has ", spec.region_codes.size(),
-                                " codes; at most ", kMaxListedRegions));
-  }
-  for (size_t i = 0; i < spec.region_codes.size(); ++i) {
-    int32_t code;
-    s = reference_.CheckKnownRegion(
-        absl::StrCat("pledge.region_codes[", i, "]"), spec.region_codes[i],
-        &code);
-    if (!s.ok()) return s;
-  }
-  return absl::OkStatus();
+  return CheckScope(reference_, "pledge.", spec.scope, spec.region_codes);
 }
 
 absl::Status Engine::Impl::ResolveBuyer(const PledgeSpec& spec,
@@ -379,12 +435,7 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   ResolveBuyer(spec, &city_code, &kind).IgnoreError();
   int32_t city = 0;
   ParseRegionCode(*city_code, &city);
-  std::vector<int32_t> listed;
-  for (const std::string& text : spec.region_codes) {
-    int32_t code = 0;
-    ParseRegionCode(text, &code);
-    listed.push_back(code);
-  }
+  std::vector<int32_t> listed = ParseCodes(spec.region_codes);
   PledgeRecord record;
   record.buyer = strings_.Intern(spec.buyer_id);
   record.product = products_.Intern(spec.product_code);
@@ -405,6 +456,7 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   record.posted_at = now_;
   record.accept_within =
       spec.accept_within == 0 ? kDefaultAcceptWithin : spec.accept_within;
+  record.seq = ++pledge_seq_;
   record.listed = listed;
   record.listed_cover = std::move(listed);
   KeepOutermostCodes(&record.listed_cover);
@@ -413,7 +465,7 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   pledges_by_buyer_[pledges_[id - 1].buyer].push_back(id);
 
   const uint64_t first_match = matches_.size() + 1;
-  MatchIncomingPledge(id);
+  MatchIncoming(/*offer=*/false, id);
   if (pledges_[id - 1].status == OrderStatus::kOpen) Rest(/*offer=*/false, id);
 
   PledgeResult result;
@@ -456,6 +508,200 @@ PledgeResult Engine::Impl::Execute(const CancelPledgeCommand& c) {
   PledgeResult result;
   result.pledge = MakePledgeView(c.pledge_id, now_);
   result.unfilled_kg = pledges_[c.pledge_id - 1].remaining_kg;
+  return result;
+}
+
+// --- Amending
+// ----------------------------------------------------------------
+
+absl::Status Engine::Impl::Check(const AmendOfferCommand& c, Micros now) const {
+  const uint64_t id = c.offer_id;
+  const bool known = id != 0 && id <= offers_.size();
+  absl::Status s =
+      CheckCancellable("offer", id, offers_.size(),
+                       known ? offers_[id - 1].status : OrderStatus::kOpen,
+                       known ? offers_[id - 1].expires_at : 0, now, "amended");
+  if (!s.ok()) return s;
+  // The offer as it would stand, validated as PostOffer validates a new one.
+  const OfferRecord& o = offers_[id - 1];
+  const int64_t matched = o.quantity_kg - o.remaining_kg;
+  const int64_t quantity = c.has_quantity_kg ? c.quantity_kg : o.quantity_kg;
+  const int64_t floor =
+      c.has_floor_price ? c.floor_price_fen_per_kg : o.floor_price;
+  const int64_t min_lot = c.has_min_lot ? c.min_lot_kg : o.min_lot_kg;
+  if (c.has_quantity_kg) {
+    s = CheckRange("quantity_kg", quantity, 1, kMaxQuantityKg);
+    if (s.ok() && quantity < matched) {
+      s = Invalid("quantity_kg", absl::StrCat(quantity, " is below the ",
+                                              matched, " kg already matched"));
+    }
+  }
+  if (s.ok() && c.has_floor_price) {
+    s = CheckRange("floor_price_fen_per_kg", floor, 1, kMaxPriceFenPerKg);
+  }
+  if (s.ok()) s = CheckAmount("quantity_kg", quantity, floor);
+  if (s.ok()) s = CheckRange("min_lot_kg", min_lot, 0, quantity);
+  if (s.ok() && c.has_expires_at) {
+    s = CheckExpiry("expires_at", c.expires_at, now);
+  }
+  if (s.ok() && c.has_ship_within) {
+    s = CheckRange("ship_within", c.ship_within, kMinDeadlineWithin,
+                   kMaxDeadlineWithin);
+  }
+  return s;
+}
+
+OfferResult Engine::Impl::Execute(const AmendOfferCommand& c) {
+  const uint64_t id = c.offer_id;
+  OfferRecord& o = offers_[id - 1];
+  // More kilograms, or a higher floor, is worse for pledges than what the
+  // queue place was earned with: to the back, as exchanges do.
+  const bool to_back =
+      (c.has_quantity_kg && c.quantity_kg > o.quantity_kg) ||
+      (c.has_floor_price && c.floor_price_fen_per_kg > o.floor_price);
+  // The shelves and book totals read the record: off them while it changes.
+  index_.RemoveOffer(id);
+  books_.OfferLeft(o.product, o.remaining_kg, o.floor_price);
+  if (c.has_expires_at && c.expires_at != o.expires_at) {
+    expiries_.Remove(o.expires_at, ExpiryTag(id, true));
+    expiries_.Add(c.expires_at, ExpiryTag(id, true));
+    o.expires_at = c.expires_at;
+  }
+  if (c.has_quantity_kg) {
+    o.remaining_kg += c.quantity_kg - o.quantity_kg;
+    o.quantity_kg = c.quantity_kg;
+  }
+  if (c.has_floor_price) o.floor_price = c.floor_price_fen_per_kg;
+  if (c.has_min_lot) o.min_lot_kg = c.min_lot_kg;
+  if (c.has_ship_within) o.ship_within = c.ship_within;
+  if (to_back) o.seq = ++offer_seq_;
+
+  // Matched as if it arrived now, then back on its shelves (with its seq).
+  const uint64_t first_match = matches_.size() + 1;
+  if (o.remaining_kg == 0) {
+    o.status = OrderStatus::kFilled;
+  } else {
+    MatchIncoming(/*offer=*/true, id);
+  }
+  if (o.status == OrderStatus::kOpen) {
+    index_.AddOffer(id);
+    books_.OfferRested(o.product, o.remaining_kg, o.floor_price);
+  } else {
+    CountOpen(open_offers_by_supplier_, o.supplier, -1);
+  }
+  OfferResult result;
+  result.offer = MakeOfferView(id, now_);
+  result.matches = MatchRange(first_match, matches_.size() + 1 - first_match);
+  return result;
+}
+
+absl::Status Engine::Impl::Check(const AmendPledgeCommand& c,
+                                 Micros now) const {
+  const uint64_t id = c.pledge_id;
+  const bool known = id != 0 && id <= pledges_.size();
+  absl::Status s =
+      CheckCancellable("pledge", id, pledges_.size(),
+                       known ? pledges_[id - 1].status : OrderStatus::kOpen,
+                       known ? pledges_[id - 1].expires_at : 0, now, "amended");
+  if (!s.ok()) return s;
+  const PledgeRecord& p = pledges_[id - 1];
+  const int64_t matched = p.quantity_kg - p.remaining_kg;
+  const int64_t quantity = c.has_quantity_kg ? c.quantity_kg : p.quantity_kg;
+  const int64_t max_price =
+      c.has_max_price ? c.max_price_fen_per_kg : p.max_price;
+  const int64_t min_lot = c.has_min_lot ? c.min_lot_kg : p.min_lot_kg;
+  if (c.has_quantity_kg) {
+    s = CheckRange("quantity_kg", quantity, 1, kMaxQuantityKg);
+    if (s.ok() && quantity < matched) {
+      s = Invalid("quantity_kg", absl::StrCat(quantity, " is below the ",
+                                              matched, " kg already matched"));
+    }
+  }
+  if (s.ok() && c.has_max_price) {
+    s = CheckRange("max_price_fen_per_kg", max_price, 1, kMaxPriceFenPerKg);
+  }
+  if (s.ok()) s = CheckAmount("quantity_kg", quantity, max_price);
+  if (s.ok() && c.has_budget) {
+    s = CheckRange("budget_fen", c.budget_fen, 0, INT64_MAX);
+    if (s.ok() && c.budget_fen > 0 && c.budget_fen < p.spent_fen) {
+      s = Invalid("budget_fen",
+                  absl::StrCat(c.budget_fen, " is below the ", p.spent_fen,
+                               " fen already spent"));
+    }
+  }
+  if (s.ok()) s = CheckRange("min_lot_kg", min_lot, 0, quantity);
+  if (s.ok() && c.has_expires_at) {
+    s = CheckExpiry("expires_at", c.expires_at, now);
+  }
+  if (s.ok() && c.has_accept_within) {
+    s = CheckRange("accept_within", c.accept_within, kMinDeadlineWithin,
+                   kMaxDeadlineWithin);
+  }
+  if (!s.ok()) return s;
+  if (c.has_scope) return CheckScope(reference_, "", c.scope, c.region_codes);
+  if (!c.region_codes.empty()) {
+    return Invalid("region_codes", "is only allowed with scope set");
+  }
+  return absl::OkStatus();
+}
+
+PledgeResult Engine::Impl::Execute(const AmendPledgeCommand& c) {
+  const uint64_t id = c.pledge_id;
+  PledgeRecord& p = pledges_[id - 1];
+  std::vector<int32_t> listed;
+  if (c.has_scope) listed = ParseCodes(c.region_codes);
+  // Worse for offers than what the queue place was earned with: more
+  // kilograms, a lower max price, a smaller budget (0 is no cap), a
+  // narrower scope.
+  const bool smaller_budget =
+      c.has_budget && c.budget_fen > 0 &&
+      (p.budget_fen == 0 || c.budget_fen < p.budget_fen);
+  const bool narrower =
+      c.has_scope &&
+      !ScopeWidens(p.scope, p.listed, static_cast<Scope>(c.scope), listed);
+  const bool to_back =
+      (c.has_quantity_kg && c.quantity_kg > p.quantity_kg) ||
+      (c.has_max_price && c.max_price_fen_per_kg < p.max_price) ||
+      smaller_budget || narrower;
+  index_.RemovePledge(id);
+  books_.PledgeLeft(p.product, p.remaining_kg, p.max_price);
+  if (c.has_expires_at && c.expires_at != p.expires_at) {
+    expiries_.Remove(p.expires_at, ExpiryTag(id, false));
+    expiries_.Add(c.expires_at, ExpiryTag(id, false));
+    p.expires_at = c.expires_at;
+  }
+  if (c.has_quantity_kg) {
+    p.remaining_kg += c.quantity_kg - p.quantity_kg;
+    p.quantity_kg = c.quantity_kg;
+  }
+  if (c.has_max_price) p.max_price = c.max_price_fen_per_kg;
+  if (c.has_budget) p.budget_fen = c.budget_fen;
+  if (c.has_min_lot) p.min_lot_kg = c.min_lot_kg;
+  if (c.has_accept_within) p.accept_within = c.accept_within;
+  if (c.has_scope) {
+    p.scope = static_cast<Scope>(c.scope);
+    p.listed = listed;
+    p.listed_cover = std::move(listed);
+    KeepOutermostCodes(&p.listed_cover);
+  }
+  if (to_back) p.seq = ++pledge_seq_;
+
+  const uint64_t first_match = matches_.size() + 1;
+  if (p.remaining_kg == 0 ||
+      (p.budget_fen > 0 && p.spent_fen == p.budget_fen)) {
+    p.status = OrderStatus::kFilled;
+  } else {
+    MatchIncoming(/*offer=*/false, id);
+  }
+  if (p.status == OrderStatus::kOpen) {
+    index_.AddPledge(id);
+    books_.PledgeRested(p.product, p.remaining_kg, p.max_price);
+  } else {
+    CountOpen(open_pledges_by_buyer_, p.buyer, -1);
+  }
+  PledgeResult result;
+  result.pledge = MakePledgeView(id, now_);
+  result.matches = MatchRange(first_match, matches_.size() + 1 - first_match);
   return result;
 }
 

@@ -31,6 +31,11 @@ struct OfferRecord {
   // How long after a match the supplier has to ship it (ship_by);
   // kNoDeadline for offers of old journals.
   Micros ship_within;
+  // The offer's place among equals in its queue (the last tie-break of the
+  // index): drawn from the engine's offer sequence when it is posted, and
+  // again when an amendment sends it to the back. Equal to the id for an
+  // offer never sent back, so orders never amended rank as by posting.
+  uint64_t seq;
 };
 
 struct PledgeRecord {
@@ -56,6 +61,8 @@ struct PledgeRecord {
   // Whether the expiry queue holds its expiry. A pledge rests again when
   // kilograms come back to it, and must not be queued twice.
   bool expiry_queued = false;
+  // The pledge's place among equals in its queue, as OfferRecord::seq.
+  uint64_t seq;
   // Listed codes as posted (for views) and with covered codes removed (for
   // the index); empty unless scope is LISTED_REGIONS.
   std::vector<int32_t> listed;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -190,6 +191,21 @@ class AuthorizationTest : public ::testing::Test {
 
 // --- Each role x each command ------------------------------------------------
 
+// An amendment of order `id` that changes only its min lot (to 1 kg):
+// allowed for any open order, and it changes the state.
+template <typename Amend>
+Amend AmendMinLot(uint64_t id) {
+  Amend c;
+  if constexpr (std::is_same_v<Amend, AmendOfferCommand>) {
+    c.offer_id = id;
+  } else {
+    c.pledge_id = id;
+  }
+  c.has_min_lot = true;
+  c.min_lot_kg = 1;
+  return c;
+}
+
 struct Case {
   const char* command;
   CommandBody body;
@@ -235,6 +251,18 @@ TEST_F(AuthorizationTest, EachRoleMaySendExactlyItsCommands) {
        {kOk, kOk, kNotFound, kOk, kNotFound}},
       {"CancelPledge (another's)",
        CancelPledgeCommand{2},
+       {kOk, kNotFound, kNotFound, kNotFound, kNotFound}},
+      {"AmendOffer (own)",
+       AmendMinLot<AmendOfferCommand>(1),
+       {kOk, kOk, kOk, kDenied, kDenied}},
+      {"AmendOffer (another's)",
+       AmendMinLot<AmendOfferCommand>(2),
+       {kOk, kDenied, kDenied, kDenied, kDenied}},
+      {"AmendPledge (own)",
+       AmendMinLot<AmendPledgeCommand>(1),
+       {kOk, kOk, kNotFound, kOk, kNotFound}},
+      {"AmendPledge (another's)",
+       AmendMinLot<AmendPledgeCommand>(2),
        {kOk, kNotFound, kNotFound, kNotFound, kNotFound}},
       {"CreateKey",
        CreateKey(PrincipalOf(Role::kBuyer), Hash('n')),
@@ -324,6 +352,23 @@ TEST_F(AuthorizationTest, AnothersOfferIsPermissionDenied) {
   EXPECT_EQ(
       Send(CallerOf(Role::kSupplier), CancelOfferCommand{9}).status().code(),
       absl::StatusCode::kNotFound);
+}
+
+TEST_F(AuthorizationTest, AmendingAnothersOrderIsRefusedAsCancellingIt) {
+  const uint64_t before = engine_.StateHash();
+  const absl::StatusOr<OfferResult> offer =
+      Send(CallerOf(Role::kSupplier), AmendMinLot<AmendOfferCommand>(2));
+  EXPECT_EQ(offer.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(offer.status().message(), HasSubstr("amend offer 2"));
+  EXPECT_THAT(offer.status().message(), HasSubstr(kOtherSupplier));
+  // Another's pledge reads exactly as an unknown one.
+  const absl::StatusOr<PledgeResult> others =
+      Send(CallerOf(Role::kBuyer), AmendMinLot<AmendPledgeCommand>(2));
+  const absl::StatusOr<PledgeResult> cancel =
+      Send(CallerOf(Role::kBuyer), CancelPledgeCommand{2});
+  EXPECT_EQ(others.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(others.status().message(), cancel.status().message());
+  EXPECT_EQ(engine_.StateHash(), before);
 }
 
 TEST_F(AuthorizationTest, ARepeatFromACallerWhoMayNotSendItIsRefused) {

@@ -323,6 +323,36 @@ out_has "10,000 kg unfilled"
 expect_rc 1 offer cancel "$POTATO"
 err_has "error: FAILED_PRECONDITION"
 
+# --- amend in place: unset flags keep their value; a fit matches at once ----
+ok --json pledge post --buyer guangzhou-canteen --city 440100 --kind canteen \
+  --product spice --kg 300 --max-fen 6000 --expires-in 72h
+json_has status '"OPEN"'
+CANTEEN=$(json_get pledge_id)
+ok offer amend "$PEPPER" --floor-fen 6000 --ship-within 72h
+out_has "60.00 yuan/kg (6000 fen/kg)"
+out_has "650 kg left"  # 2,000 - 1,050 earlier - 300 now
+out_has "matched on amendment"
+out_has "1 match, 300 kg, 18,000.00 yuan"
+ok --json offer amend "$PEPPER" --kg 1500 --min-lot-kg 50
+json_has quantity_kg '"1500"'
+json_has remaining_kg '"150"'
+json_has min_lot_kg '"50"'
+json_has floor_price_fen_per_kg '"6000"'
+expect_rc 1 offer amend "$PEPPER" --kg 1000
+err_has "error: INVALID_ARGUMENT: quantity_kg: 1000 is below the 1350 kg already matched"
+expect_rc 1 pledge amend "$CANTEEN" --max-fen 7000
+err_has "error: FAILED_PRECONDITION"
+err_has "is FILLED; only an OPEN pledge can be amended"
+ok --json pledge post --buyer guangzhou-canteen --city 440100 --kind canteen \
+  --product spice --kg 100 --max-fen 5000 --expires-in 72h
+SECOND=$(json_get pledge_id)
+ok pledge amend "$SECOND" --max-fen 6000 --scope listed --regions 620000 \
+  --accept-within 48h
+out_has "only 620000"
+out_has "matched on amendment"
+out_has "1 match, 100 kg, 6,000.00 yuan"
+expect_rc 2 offer amend "$PEPPER" --kg many
+
 ok --json offer post --request-id cli-test-retry-1 --supplier jingning-apple \
   --region 621200 --product fruit.apple.fuji --grade first --kg 500 \
   --floor-fen 450 --expires 2099-01-01T00:00:00Z
@@ -497,6 +527,9 @@ reads_own_flags "offer post" --supplier s --region 621202 --product p \
 reads_own_flags "offer post" --supplier s --region 621202 --product p \
   --grade first --kg 10 --floor-fen 100 --expires 2099-01-01T00:00:00Z
 reads_own_flags "offer cancel" 1 --request-id r
+reads_own_flags "offer amend" 1 --kg 10 --floor-fen 100 --min-lot-kg 5 \
+  --expires-in 3d --ship-within 72h --request-id r
+reads_own_flags "offer amend" 1 --expires 2099-01-01T00:00:00Z
 reads_own_flags "offer get" 1
 reads_own_flags "offer list" --supplier s --product p --region 62 \
   --status open --page-size 5 --page-token t --all
@@ -507,6 +540,10 @@ reads_own_flags "pledge post" --buyer b --city 370200 --kind school \
 reads_own_flags "pledge post" --buyer b --city 370200 --kind school \
   --product p --kg 10 --max-fen 100 --expires 2099-01-01T00:00:00Z
 reads_own_flags "pledge cancel" 1 --request-id r
+reads_own_flags "pledge amend" 1 --kg 10 --max-fen 100 --budget-fen 1000 \
+  --min-lot-kg 5 --expires-in 3d --scope listed --regions 620000,621200 \
+  --accept-within 48h --request-id r
+reads_own_flags "pledge amend" 1 --expires 2099-01-01T00:00:00Z
 reads_own_flags "pledge get" 1
 reads_own_flags "pledge list" --buyer b --product p --city 37 --status any \
   --page-size 5 --page-token t --all

@@ -237,8 +237,7 @@ class CommandGen {
   // How often each kind of command is drawn, by code: the generator covers
   // every command of CommandBody (a new one fails to compile until it has
   // a weight here and a Fill below). Ticks come from the sequencer.
-  // The old post layouts (codes 4 and 5) are only read back, never drawn;
-  // codes 15 and 16 are not in this build yet.
+  // The old post layouts (codes 4 and 5) are only read back, never drawn.
   static constexpr std::array<int, kMaxCommandCode + 1> kWeights = {
       /*tick*/ 0,         /*region*/ 2,
       /*pairing*/ 1,      /*delete pairing*/ 1,
@@ -246,9 +245,9 @@ class CommandGen {
       /*cancel offer*/ 7, /*cancel pledge*/ 7,
       /*create key*/ 2,   /*revoke key*/ 1,
       /*ship*/ 4,         /*accept*/ 2,
-      /*decline*/ 1,      /*offer*/ 35,
-      /*pledge*/ 35,      /*15*/ 0,
-      /*16*/ 0,           /*upsert buyer*/ 2};
+      /*decline*/ 1,      /*offer*/ 32,
+      /*pledge*/ 32,      /*amend offer*/ 3,
+      /*amend pledge*/ 3, /*upsert buyer*/ 2};
   static_assert(kWeights.size() == kMaxCommandCode + 1,
                 "every command code needs a weight");
   static_assert(
@@ -347,6 +346,39 @@ class CommandGen {
   Micros Fill(CancelPledgeCommand& c) {
     c.pledge_id = 1 + rng_() % (pledges_ + 2);
     return 0;
+  }
+  // Amendments of any order, some refused (not open, a quantity below
+  // what was matched); half of those that move the expiry do it relatively.
+  Micros Fill(AmendOfferCommand& c) {
+    c.offer_id = 1 + rng_() % (offers_ + 2);
+    c.has_quantity_kg = rng_() % 2 == 0;
+    c.quantity_kg = 50 + rng_() % 1000;
+    c.has_floor_price = rng_() % 2 == 0;
+    c.floor_price_fen_per_kg = 100 + rng_() % 250;
+    c.has_min_lot = rng_() % 4 == 0;
+    c.min_lot_kg = rng_() % 60;
+    c.has_ship_within = rng_() % 4 == 0;
+    c.ship_within = (1 + rng_() % 200) * 3600 * Micros{1000000};
+    if (rng_() % 3 != 0) return 0;
+    c.has_expires_at = true;
+    return Expiry(&c.expires_at, clock_->last());
+  }
+  Micros Fill(AmendPledgeCommand& c) {
+    c.pledge_id = 1 + rng_() % (pledges_ + 2);
+    c.has_quantity_kg = rng_() % 2 == 0;
+    c.quantity_kg = 50 + rng_() % 1000;
+    c.has_max_price = rng_() % 2 == 0;
+    c.max_price_fen_per_kg = 100 + rng_() % 250;
+    c.has_budget = rng_() % 4 == 0;
+    c.budget_fen = rng_() % 2 == 0 ? 0 : 20000 + rng_() % 50000;
+    c.has_scope = rng_() % 4 == 0;
+    c.scope = rng_() % 3;
+    if (c.has_scope && c.scope == 2) c.region_codes = {kRegions[rng_() % 3]};
+    c.has_accept_within = rng_() % 4 == 0;
+    c.accept_within = (1 + rng_() % 200) * 3600 * Micros{1000000};
+    if (rng_() % 3 != 0) return 0;
+    c.has_expires_at = true;
+    return Expiry(&c.expires_at, clock_->last());
   }
   // A key of a random role with the parties its role needs; some are
   // refused (a malformed hash, a reused one, a past expiry).
@@ -1392,16 +1424,16 @@ TEST(JournalTest, RecordsRoundTrip) {
   }
 }
 
-// A record whose code is one of those reserved for commands still to come
-// (15, 16) is damage, never read as some other command.
-TEST(JournalTest, AReservedCommandCodeIsRefused) {
+// A record whose code names no command (above kMaxCommandCode) is damage,
+// never read as some other command.
+TEST(JournalTest, AnUnknownCommandCodeIsRefused) {
   JournalRecord r;
   r.seq = 1;
   Buyer b{"office", "协作办", "370200", 1, 100, ""};
   r.command = MakeCommand(UpsertBuyerCommand{b}, 1);
   std::string payload = EncodeRecord(r);
   ASSERT_TRUE(DecodeRecord(payload).ok());
-  for (uint8_t code = 15; code <= 16; ++code) {
+  for (const int code : {kMaxCommandCode + 1, 255}) {
     payload[0] = static_cast<char>(code);
     absl::StatusOr<JournalRecord> back = DecodeRecord(payload);
     ASSERT_FALSE(back.ok()) << int(code);

@@ -1497,17 +1497,12 @@ TEST(CommandTest, CodesBodiesAndTheirEncodingRoundTripForEveryCommand) {
   CheckEveryCommandKind();
 }
 
-// Codes 15 and 16 are reserved for commands being added elsewhere: no
-// command has them yet, and reading one back is refused like any unknown
-// code.
-bool ReservedCode(int code) { return code == 15 || code == 16; }
-
 TEST(CommandTest, EveryCodeUpToTheMaximumNamesOneCommandAndNoneAbove) {
   std::set<size_t> alternatives;
   for (int code = 0; code <= 255; ++code) {
     CommandBody body;
     const bool known = BodyForCode(static_cast<uint8_t>(code), &body);
-    EXPECT_EQ(known, code <= kMaxCommandCode && !ReservedCode(code)) << code;
+    EXPECT_EQ(known, code <= kMaxCommandCode) << code;
     if (!known) {
       std::string none;
       ByteReader r(none);
@@ -1528,7 +1523,9 @@ TEST(CommandTest, EveryCodeUpToTheMaximumNamesOneCommandAndNoneAbove) {
     alternatives.insert(body.index());
   }
   EXPECT_EQ(alternatives.size(), std::variant_size_v<CommandBody>);
-  EXPECT_EQ(alternatives.size(), size_t{kMaxCommandCode} + 1 - 4);
+  EXPECT_EQ(alternatives.size(), size_t{kMaxCommandCode} + 1 - 2);
+  EXPECT_EQ(static_cast<int>(CommandCode::kAmendOffer), 15);
+  EXPECT_EQ(static_cast<int>(CommandCode::kAmendPledge), 16);
   EXPECT_EQ(static_cast<int>(CommandCode::kUpsertBuyer), 17);
 }
 
@@ -1895,6 +1892,456 @@ TEST_F(BuyerTest, ListBuyersFiltersAndPagesByBuyerId) {
   EXPECT_THAT(ids(engine_.ListBuyers({}, "b-shandong", 2, &more)),
               ElementsAre("c-guangzhou"));
   EXPECT_FALSE(more);
+}
+
+// --- Amending orders
+// ----------------------------------------------------------
+
+class AmendTest : public EngineTest {
+ protected:
+  static AmendOfferCommand OfferAmend(uint64_t id) {
+    AmendOfferCommand c;
+    c.offer_id = id;
+    return c;
+  }
+  static AmendPledgeCommand PledgeAmend(uint64_t id) {
+    AmendPledgeCommand c;
+    c.pledge_id = id;
+    return c;
+  }
+  OfferResult Amend(const AmendOfferCommand& c, Micros now = kT0) {
+    absl::StatusOr<OfferResult> r = RunCommand(engine_, c, now);
+    EXPECT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(engine_.CheckInvariants().ok()) << engine_.CheckInvariants();
+    return r.ok() ? *r : OfferResult{};
+  }
+  PledgeResult Amend(const AmendPledgeCommand& c, Micros now = kT0) {
+    absl::StatusOr<PledgeResult> r = RunCommand(engine_, c, now);
+    EXPECT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(engine_.CheckInvariants().ok()) << engine_.CheckInvariants();
+    return r.ok() ? *r : PledgeResult{};
+  }
+  // Two equal cabbage offers, 1 then 2, 100 kg at 20 fen/kg.
+  void TwoEqualOffers() {
+    PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));
+    PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));
+  }
+  // Two equal tea pledges, 1 then 2, 100 kg at up to 60 fen/kg.
+  void TwoEqualPledges() {
+    PostPledge(Pledge(kGuangzhou, "tea", 100, 60));
+    PostPledge(Pledge(kGuangzhou, "tea", 100, 60));
+  }
+  // The offer a 10 kg cabbage pledge takes first.
+  uint64_t FirstOfferTaken() {
+    PledgeResult r = PostPledge(Pledge(kTianjin, "vegetable", 10, 40));
+    EXPECT_THAT(r.matches, SizeIs(1));
+    return r.matches.empty() ? 0 : r.matches[0].offer_id;
+  }
+  // The pledge a 10 kg tea offer fills first.
+  uint64_t FirstPledgeFilled() {
+    OfferResult r = PostOffer(Offer(kAnkang, "tea.selenium", 10, 50));
+    EXPECT_THAT(r.matches, SizeIs(1));
+    return r.matches.empty() ? 0 : r.matches[0].pledge_id;
+  }
+};
+
+TEST_F(AmendTest, LoweringOfferQuantityKeepsItsPlace) {
+  TwoEqualOffers();
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_quantity_kg = true;
+  c.quantity_kg = 80;
+  OfferResult r = Amend(c);
+  EXPECT_EQ(r.offer.quantity_kg, 80);
+  EXPECT_EQ(r.offer.remaining_kg, 80);
+  EXPECT_THAT(r.matches, IsEmpty());
+  EXPECT_EQ(FirstOfferTaken(), 1u);
+  EXPECT_EQ(GetOffer(1).remaining_kg, 70);
+}
+
+TEST_F(AmendTest, RaisingOfferQuantitySendsItToTheBack) {
+  TwoEqualOffers();
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_quantity_kg = true;
+  c.quantity_kg = 120;
+  EXPECT_EQ(Amend(c).offer.remaining_kg, 120);
+  EXPECT_EQ(FirstOfferTaken(), 2u);
+  EXPECT_EQ(GetOffer(1).remaining_kg, 120);
+  EXPECT_EQ(GetOffer(2).remaining_kg, 90);
+}
+
+TEST_F(AmendTest, RaisingTheFloorSendsAnOfferToTheBack) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));  // 1
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 25));  // 2
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_floor_price = true;
+  c.floor_price_fen_per_kg = 25;
+  Amend(c);
+  // Equal terms now; offer 1 is behind offer 2.
+  EXPECT_EQ(FirstOfferTaken(), 2u);
+}
+
+TEST_F(AmendTest, LoweringTheFloorKeepsAnOffersPlace) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 30));  // 1
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 25));  // 2
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_floor_price = true;
+  c.floor_price_fen_per_kg = 25;
+  Amend(c);
+  // Equal terms now; offer 1 was posted first and kept that place.
+  EXPECT_EQ(FirstOfferTaken(), 1u);
+}
+
+TEST_F(AmendTest, ChangingExpiryMinLotAndShipWithinKeepsAnOffersPlace) {
+  TwoEqualOffers();
+  for (uint64_t id : {uint64_t{1}, uint64_t{2}}) {
+    AmendOfferCommand c = OfferAmend(id);
+    c.has_expires_at = true;
+    c.expires_at = kLater + 500;
+    c.has_min_lot = true;
+    c.min_lot_kg = 5;
+    c.has_ship_within = true;
+    c.ship_within = Micros{72} * 3600 * 1000000;
+    EXPECT_EQ(Amend(c).offer.expires_at, kLater + 500);
+  }
+  EXPECT_EQ(FirstOfferTaken(), 1u);
+}
+
+TEST_F(AmendTest, PledgePriceBudgetAndScopeDecideItsPlace) {
+  // A higher max price or a larger budget keeps the place...
+  TwoEqualPledges();
+  AmendPledgeCommand better = PledgeAmend(1);
+  better.has_budget = true;
+  better.budget_fen = 9000;  // from no cap to a cap: smaller
+  Amend(better);
+  EXPECT_EQ(FirstPledgeFilled(), 2u);  // offer 3 into pledge 2
+  AmendPledgeCommand larger = PledgeAmend(1);
+  larger.has_budget = true;
+  larger.budget_fen = 0;  // no cap again: larger, keeps its (new) place
+  Amend(larger);
+  AmendPledgeCommand pricier = PledgeAmend(2);
+  pricier.has_max_price = true;
+  pricier.max_price_fen_per_kg = 70;  // better for offers: keeps its place
+  Amend(pricier);
+  EXPECT_EQ(FirstPledgeFilled(), 2u);  // the higher price wins anyway
+  AmendPledgeCommand cheaper = PledgeAmend(2);
+  cheaper.has_max_price = true;
+  cheaper.max_price_fen_per_kg = 60;  // worse: to the back, behind pledge 1
+  Amend(cheaper);
+  EXPECT_EQ(FirstPledgeFilled(), 1u);
+}
+
+TEST_F(AmendTest, NarrowerScopeSendsAPledgeBackAndWiderKeepsItsPlace) {
+  TwoEqualPledges();
+  AmendPledgeCommand narrow = PledgeAmend(1);
+  narrow.has_scope = true;
+  narrow.scope = static_cast<int>(Scope::kListedRegions);
+  narrow.region_codes = {kShaanxi};
+  Amend(narrow);
+  EXPECT_EQ(FirstPledgeFilled(), 2u);
+  AmendPledgeCommand narrow2 = PledgeAmend(2);
+  narrow2.has_scope = true;
+  narrow2.scope = static_cast<int>(Scope::kListedRegions);
+  narrow2.region_codes = {kAnkang};
+  Amend(narrow2);  // to the back, behind pledge 1
+  EXPECT_EQ(FirstPledgeFilled(), 1u);
+  AmendPledgeCommand wide = PledgeAmend(2);
+  wide.has_scope = true;
+  wide.scope = static_cast<int>(Scope::kListedRegions);
+  wide.region_codes = {kShaanxi};  // covers Ankang: wider, keeps its place
+  Amend(wide);
+  EXPECT_EQ(FirstPledgeFilled(), 1u);
+  EXPECT_EQ(GetPledge(1).remaining_kg, 80);
+  EXPECT_EQ(GetPledge(2).remaining_kg, 90);
+}
+
+TEST_F(AmendTest, QuantityBelowWhatWasMatchedIsInvalid) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));
+  PostPledge(Pledge(kTianjin, "vegetable", 30, 40));  // 30 kg matched
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_quantity_kg = true;
+  c.quantity_kg = 29;
+  const Micros at = engine_.now();
+  absl::StatusOr<CommandResult> r = engine_.Apply(MakeTestCommand(c, at));
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("quantity_kg"));
+  EXPECT_THAT(r.status().message(), HasSubstr("29 is below the 30 kg"));
+  ExpectRefusedWithoutEffect(engine_, MakeTestCommand(c, at),
+                             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(AmendTest, QuantityEqualToWhatWasMatchedFillsTheOrder) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));
+  PostPledge(Pledge(kTianjin, "vegetable", 30, 40));
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_quantity_kg = true;
+  c.quantity_kg = 30;
+  OfferResult r = Amend(c);
+  EXPECT_EQ(r.offer.status, OrderStatus::kFilled);
+  EXPECT_EQ(r.offer.remaining_kg, 0);
+  EXPECT_EQ(r.offer.quantity_kg, 30);
+  EXPECT_THAT(r.matches, IsEmpty());
+  // Off the book: the next pledge finds nothing.
+  EXPECT_THAT(PostPledge(Pledge(kTianjin, "vegetable", 10, 40)).matches,
+              IsEmpty());
+  std::vector<BookLine> book = engine_.GetBook("vegetable", kT0);
+  ASSERT_THAT(book, SizeIs(1));
+  EXPECT_EQ(book[0].open_offer_count, 0);
+  EXPECT_EQ(book[0].open_pledge_count, 1);
+}
+
+TEST_F(AmendTest, PledgeBudgetEqualToWhatWasSpentFillsIt) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 10, 20));
+  PostPledge(Pledge(kTianjin, "vegetable", 100, 40));  // spends 200 fen
+  AmendPledgeCommand c = PledgeAmend(1);
+  c.has_budget = true;
+  c.budget_fen = 199;
+  EXPECT_EQ(RunCommand(engine_, c, kT0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  c.budget_fen = 200;
+  PledgeResult r = Amend(c);
+  EXPECT_EQ(r.pledge.status, OrderStatus::kFilled);
+  EXPECT_EQ(r.pledge.spent_fen, 200);
+  EXPECT_EQ(r.pledge.remaining_kg, 90);
+}
+
+TEST_F(AmendTest, AmendmentThatMakesAPairCompatibleMatchesAtOnce) {
+  PostPledge(Pledge(kTianjin, "vegetable", 40, 15));        // 1: pays 15
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));  // 1: asks 20
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_floor_price = true;
+  c.floor_price_fen_per_kg = 15;
+  OfferResult r = Amend(c);
+  ASSERT_THAT(r.matches, SizeIs(1));
+  EXPECT_EQ(r.matches[0].match_id, 1u);
+  EXPECT_EQ(r.matches[0].pledge_id, 1u);
+  EXPECT_EQ(r.matches[0].quantity_kg, 40);
+  EXPECT_EQ(r.matches[0].price_fen_per_kg, 15);  // the resting pledge's
+  EXPECT_EQ(r.matches[0].amount_fen, 600);
+  EXPECT_EQ(r.offer.remaining_kg, 60);
+  EXPECT_EQ(GetPledge(1).status, OrderStatus::kFilled);
+
+  // A pledge raising its price takes a resting offer the same way.
+  PostOffer(Offer(kDingxi, "vegetable.potato", 50, 30));     // 2
+  PostPledge(Pledge(kTianjin, "vegetable.potato", 20, 25));  // 2
+  AmendPledgeCommand p = PledgeAmend(2);
+  p.has_max_price = true;
+  p.max_price_fen_per_kg = 30;
+  PledgeResult pr = Amend(p);
+  ASSERT_THAT(pr.matches, SizeIs(1));
+  EXPECT_EQ(pr.matches[0].offer_id, 2u);
+  EXPECT_EQ(pr.matches[0].price_fen_per_kg, 30);
+  EXPECT_EQ(pr.matches[0].amount_fen, 600);
+  EXPECT_EQ(pr.pledge.status, OrderStatus::kFilled);
+}
+
+TEST_F(AmendTest, OnlyAnOpenOrderCanBeAmended) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));  // 1
+  ASSERT_TRUE(RunCommand(engine_, CancelOfferCommand{1}, kT0).ok());
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_quantity_kg = true;
+  c.quantity_kg = 50;
+  absl::StatusOr<OfferResult> r = RunCommand(engine_, c, kT0);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("offer 1 is CANCELLED; only an OPEN offer can be "
+                        "amended"));
+  ExpectRefusedWithoutEffect(engine_, MakeTestCommand(c, kT0),
+                             absl::StatusCode::kFailedPrecondition);
+  ExpectRefusedWithoutEffect(engine_, MakeTestCommand(OfferAmend(2), kT0),
+                             absl::StatusCode::kNotFound);
+  ExpectRefusedWithoutEffect(engine_, MakeTestCommand(PledgeAmend(1), kT0),
+                             absl::StatusCode::kNotFound);
+}
+
+TEST_F(AmendTest, RefusedAmendmentsNameTheFieldAndChangeNothing) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));  // 1
+  PostPledge(Pledge(kTianjin, "fruit", 100, 40));           // 1
+  struct Case {
+    AmendOfferCommand offer;
+    std::string field;
+  };
+  std::vector<Case> offer_cases;
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_quantity_kg = true;
+  c.quantity_kg = 0;
+  offer_cases.push_back({c, "quantity_kg: 0 is out of range"});
+  c = OfferAmend(1);
+  c.has_floor_price = true;
+  c.floor_price_fen_per_kg = kMaxPriceFenPerKg + 1;
+  offer_cases.push_back({c, "floor_price_fen_per_kg"});
+  c = OfferAmend(1);
+  c.has_quantity_kg = true;
+  c.quantity_kg = kMaxQuantityKg;
+  c.has_floor_price = true;
+  c.floor_price_fen_per_kg = kMaxPriceFenPerKg;
+  offer_cases.push_back({c, "overflows"});
+  c = OfferAmend(1);
+  c.has_min_lot = true;
+  c.min_lot_kg = 101;
+  offer_cases.push_back({c, "min_lot_kg: 101 is out of range [0, 100]"});
+  c = OfferAmend(1);
+  c.has_quantity_kg = true;
+  c.quantity_kg = 40;
+  c.has_min_lot = true;
+  c.min_lot_kg = 41;  // fine for the old quantity, not for the new one
+  offer_cases.push_back({c, "min_lot_kg: 41 is out of range [0, 40]"});
+  c = OfferAmend(1);
+  c.has_expires_at = true;
+  c.expires_at = kT0;
+  offer_cases.push_back({c, "expires_at"});
+  c = OfferAmend(1);
+  c.has_ship_within = true;
+  c.ship_within = kMinDeadlineWithin - 1;
+  offer_cases.push_back({c, "ship_within"});
+  c.ship_within = kMaxDeadlineWithin + 1;
+  offer_cases.push_back({c, "ship_within"});
+  for (const Case& k : offer_cases) {
+    SCOPED_TRACE(k.field);
+    const absl::Status v = engine_.Validate(MakeTestCommand(k.offer, kT0), kT0);
+    EXPECT_THAT(v.message(), HasSubstr(k.field));
+    ExpectRefusedWithoutEffect(engine_, MakeTestCommand(k.offer, kT0),
+                               absl::StatusCode::kInvalidArgument);
+  }
+  AmendPledgeCommand p = PledgeAmend(1);
+  p.has_scope = true;
+  p.scope = static_cast<int>(Scope::kListedRegions);
+  p.region_codes = {"520000"};  // well formed, unknown
+  ExpectRefusedWithoutEffect(engine_, MakeTestCommand(p, kT0),
+                             absl::StatusCode::kNotFound);
+  p.region_codes = {};
+  ExpectRefusedWithoutEffect(engine_, MakeTestCommand(p, kT0),
+                             absl::StatusCode::kInvalidArgument);
+  p = PledgeAmend(1);
+  p.region_codes = {kGansu};  // without has_scope
+  ExpectRefusedWithoutEffect(engine_, MakeTestCommand(p, kT0),
+                             absl::StatusCode::kInvalidArgument);
+  p = PledgeAmend(1);
+  p.region_codes = {"62\n000"};
+  p.has_scope = true;
+  p.scope = static_cast<int>(Scope::kListedRegions);
+  ExpectRefusedWithoutEffect(engine_, MakeTestCommand(p, kT0),
+                             absl::StatusCode::kInvalidArgument);
+  p = PledgeAmend(1);
+  p.has_accept_within = true;
+  p.accept_within = 0;
+  ExpectRefusedWithoutEffect(engine_, MakeTestCommand(p, kT0),
+                             absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GetOffer(1).quantity_kg, 100);
+}
+
+TEST_F(AmendTest, AmendedExpiryIsTheOneTheClockRetires) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));  // 1
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));  // 2
+  AmendOfferCommand longer = OfferAmend(1);
+  longer.has_expires_at = true;
+  longer.expires_at = kLater + 1000;
+  Amend(longer);
+  AmendOfferCommand shorter = OfferAmend(2);
+  shorter.has_expires_at = true;
+  shorter.expires_at = kT0 + 10;
+  Amend(shorter);
+  EXPECT_EQ(Tick(engine_, kT0 + 10).expired, 1u);
+  EXPECT_EQ(GetOffer(2, kT0 + 10).status, OrderStatus::kExpired);
+  EXPECT_EQ(Tick(engine_, kLater).expired, 0u);  // the old expiry is gone
+  EXPECT_EQ(GetOffer(1, kLater).status, OrderStatus::kOpen);
+  EXPECT_EQ(Tick(engine_, kLater + 1000).expired, 1u);
+  EXPECT_TRUE(engine_.CheckInvariants().ok());
+}
+
+TEST_F(AmendTest, QueuePlacesSurviveSaveAndLoad) {
+  TwoEqualOffers();
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_quantity_kg = true;
+  c.quantity_kg = 120;
+  c.has_ship_within = true;
+  c.ship_within = Micros{48} * 3600 * 1000000;
+  Amend(c);
+  const std::string state = engine_.SaveState();
+  Engine loaded;
+  ASSERT_TRUE(loaded.LoadState(state).ok());
+  EXPECT_EQ(loaded.StateHash(), engine_.StateHash());
+  EXPECT_EQ(loaded.SaveState(), state);
+  EXPECT_TRUE(loaded.CheckInvariants().ok());
+  absl::StatusOr<PledgeResult> r = RunCommand(
+      loaded, PostPledgeCommand{Pledge(kTianjin, "vegetable", 10, 40)}, kT0);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_THAT(r->matches, SizeIs(1));
+  EXPECT_EQ(r->matches[0].offer_id, 2u);
+}
+
+TEST_F(AmendTest, DamagedQueuePlacesOrDeadlinesAreDataLoss) {
+  TwoEqualOffers();
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_quantity_kg = true;
+  c.quantity_kg = 120;  // offer 1 gets sequence number 3
+  Amend(c);
+  const std::string state = engine_.SaveState();
+  // Version 3 ends with the lifecycle section (ship_within per offer,
+  // accept_within per pledge, 73 bytes per match), the buyers (a count of
+  // 8 bytes, none here), the two queue counters, and the sequence number
+  // of each offer and each pledge.
+  const size_t pledges = engine_.pledge_count();
+  const size_t matches = engine_.last_match_id();
+  const size_t offer2_seq = state.size() - 8 * pledges - 8;
+  const size_t offer1_ship = state.size() - 8 * (2 + pledges) - 16 - 8 -
+                             73 * matches - 8 * pledges - 16;
+  auto load = [](const std::string& bytes) {
+    Engine e;
+    return e.LoadState(bytes).code();
+  };
+  ASSERT_EQ(load(state), absl::StatusCode::kOk);
+  std::string twice = state;
+  twice[offer2_seq] = 3;  // offer 2 takes offer 1's place too
+  EXPECT_EQ(load(twice), absl::StatusCode::kDataLoss);
+  std::string beyond = state;
+  beyond[offer2_seq] = 4;  // above the counter
+  EXPECT_EQ(load(beyond), absl::StatusCode::kDataLoss);
+  std::string no_time = state;
+  for (int i = 0; i < 8; ++i) no_time[offer1_ship + i] = 0;
+  EXPECT_EQ(load(no_time), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(AmendTest, StateOfAnEngineNeverAmendedKeepsItsFormat) {
+  TwoEqualOffers();
+  const std::string before = engine_.SaveState();
+  // An amendment that keeps every place and deadline writes the same
+  // format: only the amended fields differ.
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_quantity_kg = true;
+  c.quantity_kg = 90;
+  Amend(c);
+  const std::string after = engine_.SaveState();
+  EXPECT_EQ(before.size(), after.size());
+  EXPECT_EQ(before.substr(0, 24), after.substr(0, 24));  // magic, version
+}
+
+TEST_F(AmendTest, RepeatedAmendmentAnswersTheFirstAnswer) {
+  PostPledge(Pledge(kTianjin, "vegetable", 40, 15));
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));
+  AmendOfferCommand c = OfferAmend(1);
+  c.has_floor_price = true;
+  c.floor_price_fen_per_kg = 15;
+  absl::StatusOr<OfferResult> first = RunCommand(engine_, c, kT0, "amend-1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<OfferResult> again = RunCommand(engine_, c, kT0, "amend-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  ASSERT_THAT(again->matches, SizeIs(1));
+  EXPECT_EQ(again->matches[0].match_id, first->matches[0].match_id);
+  EXPECT_EQ(engine_.last_match_id(), 1u);
+  c.floor_price_fen_per_kg = 14;
+  EXPECT_EQ(RunCommand(engine_, c, kT0, "amend-1").status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(AmendTest, RelativeExpiryResolvesAgainstTheCommandTime) {
+  PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));
+  Command command = MakeCommand(OfferAmend(1), kT0 + 5);
+  command.expires_in = 1000;
+  ResolveExpiry(command, kT0 + 5);
+  const auto& body = std::get<AmendOfferCommand>(command.body);
+  EXPECT_TRUE(body.has_expires_at);
+  EXPECT_EQ(body.expires_at, kT0 + 1005);
 }
 
 }  // namespace

@@ -740,6 +740,91 @@ TEST_F(IntegrationTest, CancellingAClosedOfferIsFailedPrecondition) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+TEST_F(IntegrationTest, AmendmentsChangeOrdersInPlaceAndMatchAtOnce) {
+  // An offer at 90 yuan/kg and a pledge bidding 80: no match.
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(PepperOffer(800, 9000), &offer).ok());
+  v1::PostPledgeResponse pledge;
+  ASSERT_TRUE(
+      PostPledge(PepperPledge("qingdao-office", "370200", 300, 8000), &pledge)
+          .ok());
+  ASSERT_EQ(pledge.matches_size(), 0);
+
+  // The cooperative lowers its floor to 80 and its quantity to 700 kg: the
+  // pledge is filled at once, at the resting pledge's price.
+  v1::AmendOfferRequest amend;
+  amend.set_request_id("amend-1");
+  amend.set_id(offer.offer().offer_id());
+  amend.set_floor_price_fen_per_kg(8000);
+  amend.set_quantity_kg(700);
+  amend.mutable_ship_within()->set_seconds(72 * 3600);
+  v1::AmendOfferResponse amended;
+  grpc::ClientContext context;
+  grpc::Status status = stub_->AmendOffer(&context, amend, &amended);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(amended.offer().quantity_kg(), 700);
+  EXPECT_EQ(amended.offer().floor_price_fen_per_kg(), 8000);
+  EXPECT_EQ(amended.offer().remaining_kg(), 400);
+  EXPECT_EQ(amended.offer().min_lot_kg(), 0);  // unset: unchanged
+  ASSERT_EQ(amended.matches_size(), 1);
+  EXPECT_EQ(amended.match_count(), 1);
+  EXPECT_EQ(amended.matches(0).pledge_id(), pledge.pledge().pledge_id());
+  EXPECT_EQ(amended.matches(0).quantity_kg(), 300);
+  EXPECT_EQ(amended.matches(0).price_fen_per_kg(), 8000);
+  EXPECT_EQ(amended.matches(0).amount_fen(), 2400000);
+
+  // The same request again answers the first answer.
+  v1::AmendOfferResponse again;
+  grpc::ClientContext context2;
+  ASSERT_TRUE(stub_->AmendOffer(&context2, amend, &again).ok());
+  EXPECT_EQ(again.matches_size(), 1);
+  EXPECT_EQ(again.matches(0).match_id(), amended.matches(0).match_id());
+
+  // Below what was matched (300 kg): INVALID_ARGUMENT naming the field.
+  v1::AmendOfferRequest below;
+  below.set_id(offer.offer().offer_id());
+  below.set_quantity_kg(299);
+  grpc::ClientContext context3;
+  status = stub_->AmendOffer(&context3, below, &amended);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(status.error_message(), "quantity_kg"))
+      << status.error_message();
+
+  // A filled pledge cannot be amended; through Submit, a pledge amendment
+  // widens an open pledge's budget.
+  v1::PostPledgeResponse second;
+  ASSERT_TRUE(
+      PostPledge(PepperPledge("qingdao-office", "370200", 100, 7000), &second)
+          .ok());
+  grpc::ClientContext submit_context;
+  auto stream = stub_->Submit(&submit_context);
+  v1::SubmitRequest batch;
+  v1::AmendPledgeRequest* closed = batch.add_commands()->mutable_amend_pledge();
+  closed->set_id(pledge.pledge().pledge_id());
+  closed->set_max_price_fen_per_kg(9000);
+  v1::AmendPledgeRequest* raise = batch.add_commands()->mutable_amend_pledge();
+  raise->set_id(second.pledge().pledge_id());
+  raise->set_max_price_fen_per_kg(8000);
+  raise->mutable_accept_within()->set_seconds(48 * 3600);
+  ASSERT_TRUE(stream->Write(batch));
+  stream->WritesDone();
+  v1::SubmitResponse submitted;
+  ASSERT_TRUE(stream->Read(&submitted));
+  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(submitted.results_size(), 2);
+  ASSERT_TRUE(submitted.results(0).has_error());
+  EXPECT_EQ(submitted.results(0).error().code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(Contains(submitted.results(0).error().message(), "FILLED"));
+  ASSERT_TRUE(submitted.results(1).has_amend_pledge());
+  const v1::AmendPledgeResponse& raised = submitted.results(1).amend_pledge();
+  EXPECT_EQ(raised.pledge().max_price_fen_per_kg(), 8000);
+  ASSERT_EQ(raised.matches_size(), 1);
+  EXPECT_EQ(raised.matches(0).quantity_kg(), 100);
+  EXPECT_EQ(raised.matches(0).price_fen_per_kg(), 8000);  // the offer's floor
+  EXPECT_EQ(raised.pledge().status(), v1::FILLED);
+}
+
 TEST_F(IntegrationTest, ListOffersPagesThroughEveryOfferInIdOrder) {
   grpc::ClientContext submit_context;
   auto stream = stub_->Submit(&submit_context);

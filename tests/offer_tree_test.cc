@@ -50,8 +50,12 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
     for (int step = 0; step < 600; ++step) {
       const uint32_t action = rng() % 6;
       if (offers.empty() || action < 3) {
+        // Queue sequence numbers run against the ids (as after amendments
+        // send offers to the back), so the order must follow seq alone.
+        const uint64_t id = next_id++;
         const OfferKey key{static_cast<Micros>(rng() % 50),
-                           static_cast<int64_t>(1 + rng() % 40), next_id++};
+                           static_cast<int64_t>(1 + rng() % 40), 1000000 - id,
+                           id};
         const OfferFit fit = random_fit();
         tree.Insert(pool, key, fit);
         offers[key] = fit;
@@ -71,7 +75,8 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
           static_cast<int64_t>(rng() % 100),
           rng() % 2 ? -1 : static_cast<int64_t>(rng() % 3000)};
       OfferKey after_key{static_cast<Micros>(rng() % 50),
-                         static_cast<int64_t>(rng() % 40), rng() % next_id};
+                         static_cast<int64_t>(rng() % 40),
+                         1000000 - rng() % next_id};
       const OfferKey* after = rng() % 2 ? &after_key : nullptr;
       OfferKey want, got;
       const bool want_found = ScanFirst(offers, after, query, &want);
@@ -94,8 +99,8 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
 TEST(OfferTreeTest, EraseOfAnAbsentKeyChangesNothing) {
   OfferNodePool pool;
   OfferTree tree;
-  tree.Insert(pool, OfferKey{10, 5, 1}, OfferFit{0, 100});
-  EXPECT_FALSE(tree.Erase(pool, OfferKey{10, 5, 2}));
+  tree.Insert(pool, OfferKey{10, 5, 1, 1}, OfferFit{0, 100});
+  EXPECT_FALSE(tree.Erase(pool, OfferKey{10, 5, 2, 2}));
   EXPECT_EQ(tree.size(), 1u);
   OfferKey found;
   ASSERT_TRUE(tree.FindFirst(pool, nullptr, OfferQuery{5, 100, 100}, &found));
@@ -106,23 +111,23 @@ TEST(OfferTreeTest, EraseOfAnAbsentKeyChangesNothing) {
 TEST(OfferTreeTest, OffersOfTheWrongSizeArePassedOver) {
   OfferNodePool pool;
   OfferTree tree;
-  tree.Insert(pool, OfferKey{1, 5, 1}, OfferFit{500, 900});  // min lot 500
-  tree.Insert(pool, OfferKey{2, 5, 2}, OfferFit{0, 30});     // only 30 left
-  tree.Insert(pool, OfferKey{3, 5, 3}, OfferFit{50, 200});
+  tree.Insert(pool, OfferKey{1, 5, 1, 1}, OfferFit{500, 900});  // min lot 500
+  tree.Insert(pool, OfferKey{2, 5, 2, 2}, OfferFit{0, 30});     // only 30 left
+  tree.Insert(pool, OfferKey{3, 5, 3, 3}, OfferFit{50, 200});
   OfferKey found;
   // A pledge that takes 100 kg with a 40 kg min lot: the first is too big a
   // lot, the second too small a remainder.
   ASSERT_TRUE(tree.FindFirst(pool, nullptr, OfferQuery{5, 100, 40}, &found));
   EXPECT_EQ(found.offer_id, 3u);
-  tree.SetFit(pool, OfferKey{3, 5, 3}, OfferFit{20, 20});
+  tree.SetFit(pool, OfferKey{3, 5, 3, 3}, OfferFit{20, 20});
   EXPECT_FALSE(tree.FindFirst(pool, nullptr, OfferQuery{5, 100, 40}, &found));
 }
 
 TEST(OfferTreeTest, OffersThePledgesBudgetCannotFillArePassedOver) {
   OfferNodePool pool;
   OfferTree tree;
-  tree.Insert(pool, OfferKey{1, 50, 1}, OfferFit{100, 500});  // lots of 100
-  tree.Insert(pool, OfferKey{2, 20, 2}, OfferFit{100, 500});
+  tree.Insert(pool, OfferKey{1, 50, 1, 1}, OfferFit{100, 500});  // lots of 100
+  tree.Insert(pool, OfferKey{2, 20, 2, 2}, OfferFit{100, 500});
   OfferKey found;
   // 4,000 fen buys 80 kg at 50 fen/kg (under the lot) but 200 kg at 20.
   ASSERT_TRUE(

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -32,6 +33,8 @@ constexpr size_t kProductSegments = 6;
 constexpr size_t kListedRegions = 64;
 constexpr int64_t kQuantityLimit = int64_t{1} << 40;
 constexpr int64_t kPriceLimit = int64_t{1} << 30;
+constexpr Micros kDeadlineLimit = Micros{366} * 24 * kHour;
+constexpr Micros kDefaultDeadline = Micros{7} * 24 * kHour;
 
 absl::Status Invalid(std::string_view field, std::string_view why) {
   return absl::InvalidArgumentError(std::string(field) + ": " +
@@ -169,12 +172,33 @@ absl::StatusOr<R> ReferenceMatcher::Replay(const Remembered& r) {
   }
   R again = *first;
   again.replayed = true;
-  // Reading taken: a repeat shows its matches as they stand now (they may
-  // have been shipped since).
+  // Reading taken: a repeat answers the order's terms as they stand now
+  // (an amendment may have changed them since) with the remaining, spend
+  // and status of the first answer.
+  // The matches are shown as they stand now too (they may have been
+  // shipped since).
   if constexpr (std::is_same_v<R, OfferResult> ||
                 std::is_same_v<R, PledgeResult> ||
                 std::is_same_v<R, MatchResult>) {
     for (MatchView& m : again.matches) m = matches_[m.match_id - 1];
+  }
+  if constexpr (std::is_same_v<R, OfferResult>) {
+    const OfferView now = ViewOf(offers_[again.offer.offer_id - 1]);
+    again.offer.quantity_kg = now.quantity_kg;
+    again.offer.floor_price_fen_per_kg = now.floor_price_fen_per_kg;
+    again.offer.min_lot_kg = now.min_lot_kg;
+    again.offer.expires_at = now.expires_at;
+    again.offer.ship_within = now.ship_within;
+  } else if constexpr (std::is_same_v<R, PledgeResult>) {
+    const PledgeView now = ViewOf(pledges_[again.pledge.pledge_id - 1]);
+    again.pledge.quantity_kg = now.quantity_kg;
+    again.pledge.max_price_fen_per_kg = now.max_price_fen_per_kg;
+    again.pledge.budget_fen = now.budget_fen;
+    again.pledge.min_lot_kg = now.min_lot_kg;
+    again.pledge.expires_at = now.expires_at;
+    again.pledge.scope = now.scope;
+    again.pledge.region_codes = now.region_codes;
+    again.pledge.accept_within = now.accept_within;
   }
   return again;
 }
@@ -636,10 +660,10 @@ std::vector<MatchView> ReferenceMatcher::MatchIncomingPledge(Pledge& p) {
     }
     auto key = [&](const Offer* o) {
       // Smaller sorts first: partner, then priority region, then earliest
-      // expiry, then lowest floor, then earliest posted.
+      // expiry, then lowest floor, then earliest in the queue.
       return std::make_tuple(
           !Partner(o->spec.region_code, p.spec.buyer_city_code), !Priority(*o),
-          o->spec.expires_at, o->spec.floor_price_fen_per_kg, o->id);
+          o->spec.expires_at, o->spec.floor_price_fen_per_kg, o->seq);
     };
     std::sort(candidates.begin(), candidates.end(),
               [&](const Offer* a, const Offer* b) { return key(a) < key(b); });
@@ -665,10 +689,11 @@ std::vector<MatchView> ReferenceMatcher::MatchIncomingOffer(Offer& o) {
       if (Compatible(o, p)) candidates.push_back(&p);
     }
     auto key = [&](const Pledge* p) {
-      // Partner buyer first, then highest max price, then earliest posted.
+      // Partner buyer first, then highest max price, then earliest in the
+      // queue (posted, or sent to the back by an amendment).
       return std::make_tuple(
           !Partner(o.spec.region_code, p->spec.buyer_city_code),
-          -p->spec.max_price_fen_per_kg, p->id);
+          -p->spec.max_price_fen_per_kg, p->seq);
     };
     std::sort(
         candidates.begin(), candidates.end(),
@@ -728,7 +753,8 @@ absl::StatusOr<OfferResult> ReferenceMatcher::PostOffer(
   }
 
   offers_.push_back(Offer{offers_.size() + 1, spec, spec.quantity_kg,
-                          OrderStatus::kOpen, clock_});
+                          OrderStatus::kOpen, clock_, ++offer_seq_,
+                          kDefaultDeadline});
   Offer& o = offers_.back();
   o.ship_within = spec.ship_within == 0 ? kWeek : spec.ship_within;
   OfferResult result;
@@ -822,7 +848,8 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostResolvedPledge(
   }
 
   pledges_.push_back(Pledge{pledges_.size() + 1, spec, spec.quantity_kg, 0,
-                            OrderStatus::kOpen, clock_});
+                            OrderStatus::kOpen, clock_, ++pledge_seq_,
+                            kDefaultDeadline});
   Pledge& p = pledges_.back();
   p.accept_within = spec.accept_within == 0 ? kWeek : spec.accept_within;
   PledgeResult result;
@@ -878,6 +905,188 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::CancelPledge(
   PledgeResult result;
   result.pledge = ViewOf(p);
   result.unfilled_kg = p.remaining_kg;
+  Remember(ctx, result);
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Amendments. Checks run in the engine's order where two could disagree on
+// the status code: unknown id, not open, then every field (INVALID_ARGUMENT),
+// the listed regions last (one by one: malformed INVALID_ARGUMENT, unknown
+// NOT_FOUND).
+
+namespace {
+
+bool MulOverflows(int64_t a, int64_t b) {
+  int64_t product;
+  return __builtin_mul_overflow(a, b, &product);
+}
+
+bool DeadlineOk(Micros d) { return d >= kHour && d <= kDeadlineLimit; }
+
+// Every region `from` lets through, `to` lets through too, whatever the
+// pairings: ANY takes all; otherwise the same scope, and for listed
+// regions each old area under some new one.
+bool Widens(int from, const std::vector<std::string>& from_codes, int to,
+            const std::vector<std::string>& to_codes) {
+  if (to == static_cast<int>(Scope::kAny)) return true;
+  if (from != to) return false;
+  for (const std::string& old_area : from_codes) {
+    bool covered = false;
+    for (const std::string& area : to_codes) {
+      covered = covered || RegionUnder(old_area, area);
+    }
+    if (!covered) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<OfferResult> ReferenceMatcher::AmendOffer(
+    const ReferenceContext& ctx, uint64_t offer_id, const OfferAmendment& a) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(
+          ctx, {}, [&] { return MayCancel(ctx, true, offer_id); }, &replay);
+      !s.ok()) {
+    return s;
+  }
+  if (replay) return Replay<OfferResult>(*replay);
+  if (offer_id == 0 || offer_id > offers_.size()) {
+    return absl::NotFoundError("offer_id: unknown " + std::to_string(offer_id));
+  }
+  Offer& o = offers_[offer_id - 1];
+  if (o.status != OrderStatus::kOpen) {
+    return absl::FailedPreconditionError("offer_id: not open");
+  }
+  const int64_t matched = o.spec.quantity_kg - o.remaining_kg;
+  const int64_t q = a.quantity_kg.value_or(o.spec.quantity_kg);
+  const int64_t floor =
+      a.floor_price_fen_per_kg.value_or(o.spec.floor_price_fen_per_kg);
+  const int64_t lot = a.min_lot_kg.value_or(o.spec.min_lot_kg);
+  if (q <= 0 || q > kQuantityLimit || q < matched) {
+    return Invalid("quantity_kg", "out of range or below what was matched");
+  }
+  if (floor <= 0 || floor > kPriceLimit) {
+    return Invalid("floor_price_fen_per_kg", "out of range");
+  }
+  if (MulOverflows(q, floor)) return Invalid("quantity_kg", "overflows");
+  if (lot < 0 || lot > q) return Invalid("min_lot_kg", "out of range");
+  if (a.expires_at && *a.expires_at <= clock_) {
+    return Invalid("expires_at", "not future");
+  }
+  if (a.ship_within && !DeadlineOk(*a.ship_within)) {
+    return Invalid("ship_within", "out of range");
+  }
+  if (q > o.spec.quantity_kg || floor > o.spec.floor_price_fen_per_kg) {
+    o.seq = ++offer_seq_;
+  }
+  o.remaining_kg = q - matched;
+  o.spec.quantity_kg = q;
+  o.spec.floor_price_fen_per_kg = floor;
+  o.spec.min_lot_kg = lot;
+  if (a.expires_at) o.spec.expires_at = *a.expires_at;
+  if (a.ship_within) o.ship_within = *a.ship_within;
+  OfferResult result;
+  if (o.remaining_kg == 0) {
+    o.status = OrderStatus::kFilled;
+  } else {
+    result.matches = MatchIncomingOffer(o);
+  }
+  result.offer = ViewOf(o);
+  Remember(ctx, result);
+  return result;
+}
+
+absl::StatusOr<PledgeResult> ReferenceMatcher::AmendPledge(
+    const ReferenceContext& ctx, uint64_t pledge_id, const PledgeAmendment& a) {
+  const Remembered* replay;
+  std::vector<std::string_view> text;
+  for (const std::string& c : a.region_codes) text.push_back(c);
+  if (absl::Status s = Begin(
+          ctx, text, [&] { return MayCancel(ctx, false, pledge_id); }, &replay);
+      !s.ok()) {
+    return s;
+  }
+  if (replay) return Replay<PledgeResult>(*replay);
+  if (pledge_id == 0 || pledge_id > pledges_.size()) {
+    return absl::NotFoundError("pledge_id: unknown " +
+                               std::to_string(pledge_id));
+  }
+  Pledge& p = pledges_[pledge_id - 1];
+  if (p.status != OrderStatus::kOpen) {
+    return absl::FailedPreconditionError("pledge_id: not open");
+  }
+  const int64_t matched = p.spec.quantity_kg - p.remaining_kg;
+  const int64_t q = a.quantity_kg.value_or(p.spec.quantity_kg);
+  const int64_t max =
+      a.max_price_fen_per_kg.value_or(p.spec.max_price_fen_per_kg);
+  const int64_t budget = a.budget_fen.value_or(p.spec.budget_fen);
+  const int64_t lot = a.min_lot_kg.value_or(p.spec.min_lot_kg);
+  if (q <= 0 || q > kQuantityLimit || q < matched) {
+    return Invalid("quantity_kg", "out of range or below what was matched");
+  }
+  if (max <= 0 || max > kPriceLimit) {
+    return Invalid("max_price_fen_per_kg", "out of range");
+  }
+  if (MulOverflows(q, max)) return Invalid("quantity_kg", "overflows");
+  if (budget < 0 || (budget > 0 && budget < p.spent_fen)) {
+    return Invalid("budget_fen", "negative or below what was spent");
+  }
+  if (lot < 0 || lot > q) return Invalid("min_lot_kg", "out of range");
+  if (a.expires_at && *a.expires_at <= clock_) {
+    return Invalid("expires_at", "not future");
+  }
+  if (a.accept_within && !DeadlineOk(*a.accept_within)) {
+    return Invalid("accept_within", "out of range");
+  }
+  if (a.scope) {
+    if (*a.scope < 0 || *a.scope > kMaxScope) {
+      return Invalid("scope", "not 0..2");
+    }
+    if (*a.scope == static_cast<int>(Scope::kListedRegions)) {
+      if (a.region_codes.empty() || a.region_codes.size() > kListedRegions) {
+        return Invalid("region_codes", "need 1..64 for LISTED_REGIONS");
+      }
+    } else if (!a.region_codes.empty()) {
+      return Invalid("region_codes", "only with LISTED_REGIONS");
+    }
+    for (const std::string& c : a.region_codes) {
+      if (!WellFormedRegion(c)) {
+        return Invalid("region_codes", "malformed " + c);
+      }
+      if (!KnownRegion(c)) return NotFound("region_codes", c);
+    }
+  } else if (!a.region_codes.empty()) {
+    return Invalid("region_codes", "only with scope");
+  }
+  const bool smaller_budget =
+      budget > 0 && (p.spec.budget_fen == 0 || budget < p.spec.budget_fen);
+  const bool narrower = a.scope && !Widens(p.spec.scope, p.spec.region_codes,
+                                           *a.scope, a.region_codes);
+  if (q > p.spec.quantity_kg || max < p.spec.max_price_fen_per_kg ||
+      smaller_budget || narrower) {
+    p.seq = ++pledge_seq_;
+  }
+  p.remaining_kg = q - matched;
+  p.spec.quantity_kg = q;
+  p.spec.max_price_fen_per_kg = max;
+  p.spec.budget_fen = budget;
+  p.spec.min_lot_kg = lot;
+  if (a.expires_at) p.spec.expires_at = *a.expires_at;
+  if (a.accept_within) p.accept_within = *a.accept_within;
+  if (a.scope) {
+    p.spec.scope = *a.scope;
+    p.spec.region_codes = a.region_codes;
+  }
+  PledgeResult result;
+  if (p.remaining_kg == 0 ||
+      (p.spec.budget_fen > 0 && p.spent_fen == p.spec.budget_fen)) {
+    p.status = OrderStatus::kFilled;
+  } else {
+    result.matches = MatchIncomingPledge(p);
+  }
+  result.pledge = ViewOf(p);
   Remember(ctx, result);
   return result;
 }

@@ -21,6 +21,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/command.h"
 #include "engine/types.h"
 
 namespace duijie {
@@ -44,6 +46,50 @@ struct ReferenceContext {
   // Open orders of one side a caller's party may have; 0: no limit.
   uint64_t max_open_orders = 0;
 };
+
+// What an amendment changes; an unset field stays as it was.
+struct OfferAmendment {
+  std::optional<int64_t> quantity_kg;
+  std::optional<int64_t> floor_price_fen_per_kg;
+  std::optional<int64_t> min_lot_kg;
+  std::optional<Micros> expires_at;
+  std::optional<Micros> ship_within;
+};
+struct PledgeAmendment {
+  std::optional<int64_t> quantity_kg;
+  std::optional<int64_t> max_price_fen_per_kg;
+  std::optional<int64_t> budget_fen;
+  std::optional<int64_t> min_lot_kg;
+  std::optional<Micros> expires_at;
+  // Scope and listed regions are set together.
+  std::optional<int> scope;
+  std::vector<std::string> region_codes;
+  std::optional<Micros> accept_within;
+};
+
+// The amendment an engine command carries (its presence flags as
+// optionals), for the harnesses that feed both.
+inline OfferAmendment AmendmentOf(const AmendOfferCommand& c) {
+  OfferAmendment a;
+  if (c.has_quantity_kg) a.quantity_kg = c.quantity_kg;
+  if (c.has_floor_price) a.floor_price_fen_per_kg = c.floor_price_fen_per_kg;
+  if (c.has_min_lot) a.min_lot_kg = c.min_lot_kg;
+  if (c.has_expires_at) a.expires_at = c.expires_at;
+  if (c.has_ship_within) a.ship_within = c.ship_within;
+  return a;
+}
+inline PledgeAmendment AmendmentOf(const AmendPledgeCommand& c) {
+  PledgeAmendment a;
+  if (c.has_quantity_kg) a.quantity_kg = c.quantity_kg;
+  if (c.has_max_price) a.max_price_fen_per_kg = c.max_price_fen_per_kg;
+  if (c.has_budget) a.budget_fen = c.budget_fen;
+  if (c.has_min_lot) a.min_lot_kg = c.min_lot_kg;
+  if (c.has_expires_at) a.expires_at = c.expires_at;
+  if (c.has_scope) a.scope = c.scope;
+  a.region_codes = c.region_codes;
+  if (c.has_accept_within) a.accept_within = c.accept_within;
+  return a;
+}
 
 class ReferenceMatcher {
  public:
@@ -66,6 +112,16 @@ class ReferenceMatcher {
                                           uint64_t offer_id);
   absl::StatusOr<PledgeResult> CancelPledge(const ReferenceContext& ctx,
                                             uint64_t pledge_id);
+  // Amendments: only an open order; the whole order as it would stand is
+  // validated; worse terms for the other side (more kg, a higher floor, a
+  // lower max price, a smaller budget, a narrower scope) send it to the
+  // back of its queue; then it matches as the incoming order.
+  absl::StatusOr<OfferResult> AmendOffer(const ReferenceContext& ctx,
+                                         uint64_t offer_id,
+                                         const OfferAmendment& a);
+  absl::StatusOr<PledgeResult> AmendPledge(const ReferenceContext& ctx,
+                                           uint64_t pledge_id,
+                                           const PledgeAmendment& a);
   absl::StatusOr<KeyResult> CreateKey(const ReferenceContext& ctx,
                                       const Principal& principal,
                                       const std::string& secret_sha256,
@@ -119,6 +175,8 @@ class ReferenceMatcher {
     int64_t remaining_kg = 0;
     OrderStatus status = OrderStatus::kOpen;
     Micros posted_at = 0;
+    // Place in the queue among otherwise equal offers: smaller first.
+    uint64_t seq = 0;
     Micros ship_within = 0;
   };
   struct Pledge {
@@ -128,6 +186,7 @@ class ReferenceMatcher {
     int64_t spent_fen = 0;
     OrderStatus status = OrderStatus::kOpen;
     Micros posted_at = 0;
+    uint64_t seq = 0;
     Micros accept_within = 0;
   };
   struct Remembered {
@@ -190,6 +249,10 @@ class ReferenceMatcher {
   std::deque<Offer> offers_;    // offers_[id - 1]; deque keeps views valid
   std::deque<Pledge> pledges_;  // pledges_[id - 1]
   std::deque<MatchView> matches_;
+  // The last queue place given on each side: one per post, one per
+  // amendment that sends an order to the back.
+  uint64_t offer_seq_ = 0;
+  uint64_t pledge_seq_ = 0;
   std::vector<ApiKey> keys_;  // keys_[key_id - 1]
   std::map<std::string, Buyer, std::less<>> buyers_;
   std::map<std::string, Remembered, std::less<>> requests_;

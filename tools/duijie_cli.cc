@@ -923,6 +923,180 @@ int Run(Client& c, Args& args) {
 
 }  // namespace pledge_post
 
+// ---------------------------------------------------------------------------
+// Amending: every flag optional, an absent one leaves its field as it is.
+
+// `d` as a protobuf Duration (whole nanoseconds; the server wants whole
+// microseconds and says so otherwise).
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(d / absl::Nanoseconds(1)));
+}
+
+// The post commands' expiry flags, without their 30-day default.
+constexpr Flag<absl::Time> kNewExpires(
+    "expires", "TIME", "new expiry, RFC 3339 (default: unchanged)");
+constexpr Flag<absl::Duration> kNewExpiresIn(
+    "expires-in", "DURATION",
+    "new expiry counted from when the server applies it, e.g. 72h");
+
+// --expires or --expires-in into an amendment, only when one is given.
+template <typename Request>
+void ReadAmendedExpiry(Args& args, Request* req) {
+  if (args.Has(kNewExpires) && args.Has(kNewExpiresIn)) {
+    args.AddError("give --expires or --expires-in, not both");
+    return;
+  }
+  if (args.Has(kNewExpires)) {
+    if (auto t = args.Get(kNewExpires)) {
+      SetTimestamp(*t, req->mutable_expires_at());
+    }
+  } else if (args.Has(kNewExpiresIn)) {
+    if (auto d = args.Get(kNewExpiresIn)) {
+      SetDuration(*d, req->mutable_expires_in());
+    }
+  }
+}
+
+// What an amendment did, for people.
+template <typename Matches>
+void PrintAmendmentMatches(const Matches& matches) {
+  if (matches.empty()) {
+    std::cout << "no match on amendment\n";
+    return;
+  }
+  std::cout << "\nmatched on amendment:\n";
+  PrintMatches(matches);
+}
+
+namespace offer_amend {
+
+constexpr Flag<int64_t> kKg("kg", "KG",
+                            "new quantity in kg, at least what was matched "
+                            "(equal fills the offer)");
+constexpr Flag<int64_t> kFloorFen("floor-fen", "FEN",
+                                  "new lowest price, fen per kg");
+constexpr Flag<int64_t> kMinLotKg("min-lot-kg", "KG", "new smallest fill");
+constexpr Flag<absl::Duration> kShipWithin(
+    "ship-within", "DURATION",
+    "time to ship after a match, e.g. 72h (1h to 366 days)");
+
+CommandSpec Spec() {
+  return {"offer",
+          "amend",
+          "ID",
+          "Change an open offer in place; unset flags keep their value. More "
+          "kg or a higher floor sends it to the back of its queue; it "
+          "matches open pledges at once when it now fits them.",
+          {&kKg, &kFloorFen, &kMinLotKg, &kNewExpires, &kNewExpiresIn,
+           &kShipWithin, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::AmendOfferRequest req;
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
+  req.set_id(args.PositionalId());
+  if (args.Has(kKg)) req.set_quantity_kg(args.Get(kKg));
+  if (args.Has(kFloorFen)) req.set_floor_price_fen_per_kg(args.Get(kFloorFen));
+  if (args.Has(kMinLotKg)) req.set_min_lot_kg(args.Get(kMinLotKg));
+  ReadAmendedExpiry(args, &req);
+  if (args.Has(kShipWithin)) {
+    if (auto d = args.Get(kShipWithin)) {
+      SetDuration(*d, req.mutable_ship_within());
+    }
+  }
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::AmendOfferResponse resp;
+  grpc::Status status = c.stub()->AmendOffer(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  PrintOffer(resp.offer());
+  PrintAmendmentMatches(resp.matches());
+  return kExitOk;
+}
+
+}  // namespace offer_amend
+
+namespace pledge_amend {
+
+constexpr Flag<int64_t> kKg("kg", "KG",
+                            "new quantity in kg, at least what was matched "
+                            "(equal fills the pledge)");
+constexpr Flag<int64_t> kMaxFen("max-fen", "FEN",
+                                "new highest price, fen per kg");
+constexpr Flag<int64_t> kBudgetFen(
+    "budget-fen", "FEN",
+    "new spending cap in fen, 0 for none; not below spent");
+constexpr Flag<int64_t> kMinLotKg("min-lot-kg", "KG", "new smallest fill");
+constexpr Flag<std::string> kScope(
+    "scope", "SCOPE",
+    "any, partners or listed (listed with --regions when only those given)");
+constexpr Flag<std::string> kRegions("regions", "CODES",
+                                     "comma-separated region codes for listed");
+constexpr Flag<absl::Duration> kAcceptWithin(
+    "accept-within", "DURATION",
+    "time to accept a shipment, e.g. 72h (1h to 366 days)");
+
+CommandSpec Spec() {
+  return {"pledge",
+          "amend",
+          "ID",
+          "Change an open pledge in place; unset flags keep their value. More "
+          "kg, a lower price, a smaller budget or a narrower scope sends it "
+          "to the back of its queue; it matches open offers at once when it "
+          "now fits them.",
+          {&kKg, &kMaxFen, &kBudgetFen, &kMinLotKg, &kNewExpires,
+           &kNewExpiresIn, &kScope, &kRegions, &kAcceptWithin, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::AmendPledgeRequest req;
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
+  req.set_id(args.PositionalId());
+  if (args.Has(kKg)) req.set_quantity_kg(args.Get(kKg));
+  if (args.Has(kMaxFen)) req.set_max_price_fen_per_kg(args.Get(kMaxFen));
+  if (args.Has(kBudgetFen)) req.set_budget_fen(args.Get(kBudgetFen));
+  if (args.Has(kMinLotKg)) req.set_min_lot_kg(args.Get(kMinLotKg));
+  ReadAmendedExpiry(args, &req);
+  if (args.Has(kScope) || args.Has(kRegions)) {
+    pb::Scope scope = pb::ANY;
+    ReadScope(args, kScope, kRegions, &scope);
+    req.set_scope(scope);
+    if (args.Has(kRegions)) {
+      for (absl::string_view code :
+           absl::StrSplit(args.Get(kRegions), ',', absl::SkipWhitespace())) {
+        req.add_region_codes(std::string(absl::StripAsciiWhitespace(code)));
+      }
+    }
+  }
+  if (args.Has(kAcceptWithin)) {
+    if (auto d = args.Get(kAcceptWithin)) {
+      SetDuration(*d, req.mutable_accept_within());
+    }
+  }
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::AmendPledgeResponse resp;
+  grpc::Status status = c.stub()->AmendPledge(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  PrintPledge(resp.pledge());
+  PrintAmendmentMatches(resp.matches());
+  return kExitOk;
+}
+
+}  // namespace pledge_amend
+
 namespace offer_cancel {
 
 CommandSpec Spec() {
@@ -1947,10 +2121,12 @@ const std::vector<Command>& Commands() {
       {pairings_delete::Spec(), pairings_delete::Run},
       {offer_post::Spec(), offer_post::Run},
       {offer_cancel::Spec(), offer_cancel::Run},
+      {offer_amend::Spec(), offer_amend::Run},
       {offer_get::Spec(), offer_get::Run},
       {offer_list::Spec(), offer_list::Run},
       {pledge_post::Spec(), pledge_post::Run},
       {pledge_cancel::Spec(), pledge_cancel::Run},
+      {pledge_amend::Spec(), pledge_amend::Run},
       {pledge_get::Spec(), pledge_get::Run},
       {pledge_list::Spec(), pledge_list::Run},
       {buyer_upsert::Spec(), buyer_upsert::Run},
