@@ -195,6 +195,15 @@ Step Convert(const WorkloadRecord& r) {
     std::exit(1);
   }
   ResolveExpiry(*write, c.at);  // command.now = at; expires_in made absolute
+  // The workload ships nothing: with the default week to ship, every match
+  // of its first days would lapse and hand its kg back to the pledges,
+  // which no real week does. Its offers give the longest time allowed, so
+  // the outcomes are those of a week without lapses while every match
+  // still carries (and queues) its ship_by.
+  if (auto* offer = std::get_if<PostOfferCommand>(&write->body);
+      offer != nullptr && offer->offer.ship_within == 0) {
+    offer->offer.ship_within = kMaxDeadlineWithin;
+  }
   c.body = *std::move(write);
   return c;
 }

@@ -346,6 +346,7 @@ TEST_F(MatchLifecycleTest, OrdersOfOldJournalsHaveNoDeadlines) {
   ASSERT_TRUE(RunCommand(e_, old_offer, kT0).ok());
   ASSERT_TRUE(RunCommand(e_, old_pledge, kT0).ok());
   EXPECT_EQ(Match(1).ship_by, 0);
+  ExpectConsistent();
   EXPECT_EQ(Tick(e_, kT0 + 400 * kDay).lapsed, 0u);
   EXPECT_EQ(Match(1).status, MatchStatus::kMatched);
   // Shipped by hand, it has no accept_by either.
