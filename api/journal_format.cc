@@ -128,8 +128,7 @@ absl::StatusOr<JournalRecord> DecodeRecord(absl::string_view payload) {
   } else {
     record.command.request_id = d.Str();
     record.command.fingerprint = d.U64();
-    // A code up to kMaxCommandCode may still have no command (the codes
-    // reserved for commands to come): refused, never read as a default.
+    // A code that names no command is refused, never read as a default.
     if (!DecodeBody(code, d, &record.command.body)) {
       return absl::DataLossError(
           absl::StrCat("journal record: unknown command code ", code));

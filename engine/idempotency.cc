@@ -157,7 +157,7 @@ bool RequestMemory::Load(ByteReader& r) {
     const uint8_t kind = r.U8();
     if (kind >= kMaxCommandCode) return false;
     m.code = static_cast<CommandCode>(kind + 1);
-    // A code at most kMaxCommandCode may still be reserved (no command).
+    // A code at most kMaxCommandCode must still name a command.
     if (CommandBody body; !BodyForCode(kind + 1, &body)) return false;
     m.order_id = r.U64();
     m.first_match_id = r.U64();

@@ -486,8 +486,8 @@ void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
       d->Field("created", e.buyer.created, r.buyer.created);
       d->Field("replayed", e.buyer.replayed, r.buyer.replayed);
       break;
-    default:  // the codes reserved for commands to come
-      d->Note("a command with a reserved code");
+    default:  // the old post layouts: never drawn
+      d->Note("a command with an old layout's code");
       break;
   }
 }
