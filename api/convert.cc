@@ -504,19 +504,21 @@ void ToProto(const MatchView& match, v1::Match* out) {
   out->set_partner(match.partner);
   ToTimestamp(match.matched_at, out->mutable_matched_at());
   out->set_status(static_cast<v1::MatchStatus>(match.status));
-  auto time = [](Micros t, google::protobuf::Timestamp* field) {
-    if (t != 0) ToTimestamp(t, field);
+  // Unset until it happens (a mutable_ call alone would set the field).
+  auto time = [out](Micros t,
+                    google::protobuf::Timestamp* (v1::Match::*field)()) {
+    if (t != 0) ToTimestamp(t, (out->*field)());
   };
-  time(match.ship_by, out->mutable_ship_by());
-  time(match.shipped_at, out->mutable_shipped_at());
+  time(match.ship_by, &v1::Match::mutable_ship_by);
+  time(match.shipped_at, &v1::Match::mutable_shipped_at);
   out->set_shipped_kg(match.shipped_kg);
-  time(match.accept_by, out->mutable_accept_by());
-  time(match.delivered_at, out->mutable_delivered_at());
+  time(match.accept_by, &v1::Match::mutable_accept_by);
+  time(match.delivered_at, &v1::Match::mutable_delivered_at);
   out->set_accepted_kg(match.accepted_kg);
   out->set_returned_kg(match.returned_kg);
   out->set_note(std::string(match.note));
   out->set_reason(std::string(match.reason));
-  time(match.updated_at, out->mutable_updated_at());
+  time(match.updated_at, &v1::Match::mutable_updated_at);
 }
 
 void ToProto(const BookLine& line, v1::BookLine* out) {

@@ -825,6 +825,78 @@ TEST_F(IntegrationTest, AmendmentsChangeOrdersInPlaceAndMatchAtOnce) {
   EXPECT_EQ(raised.pledge().status(), v1::FILLED);
 }
 
+// A match carried through to delivery: unary ShipMatch, then a Submit batch
+// that accepts one match, ships another and fails a decline alone.
+TEST_F(IntegrationTest, MatchesAreShippedAcceptedAndDeclinedThroughGrpc) {
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(PepperOffer(1000, 9000), &offer).ok());
+  v1::PostPledgeResponse pledge;
+  ASSERT_TRUE(
+      PostPledge(PepperPledge("qingdao-office", "370200", 400, 10000), &pledge)
+          .ok());
+  ASSERT_EQ(pledge.matches_size(), 1);
+  const v1::Match& made = pledge.matches(0);
+  EXPECT_EQ(made.status(), v1::MATCHED);
+  EXPECT_EQ(made.ship_by().seconds(), kStartSeconds + 7 * 86400);
+  EXPECT_FALSE(made.has_shipped_at());
+
+  // 300 of 400 shipped: 100 kg back to the pledge, which takes them from
+  // the same offer at once (match 2).
+  v1::ShipMatchRequest ship;
+  ship.set_match_id(made.match_id());
+  ship.set_shipped_kg(300);
+  ship.set_note("waybill SF1");
+  v1::MatchUpdateResponse shipped;
+  {
+    grpc::ClientContext context;
+    grpc::Status status = stub_->ShipMatch(&context, ship, &shipped);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  EXPECT_EQ(shipped.match().status(), v1::SHIPPED);
+  EXPECT_EQ(shipped.match().shipped_kg(), 300);
+  EXPECT_EQ(shipped.match().returned_kg(), 100);
+  EXPECT_EQ(shipped.match().note(), "waybill SF1");
+  EXPECT_EQ(shipped.match().accept_by().seconds(), kStartSeconds + 7 * 86400);
+  ASSERT_EQ(shipped.matches_size(), 1);
+  EXPECT_EQ(shipped.matches(0).quantity_kg(), 100);
+  const uint64_t second = shipped.matches(0).match_id();
+
+  v1::SubmitRequest batch;
+  batch.add_commands()->mutable_ship_match()->set_match_id(second);
+  batch.add_commands()->mutable_decline_match()->set_match_id(second);
+  batch.add_commands()->mutable_accept_match()->set_match_id(made.match_id());
+  v1::SubmitResponse results;
+  ASSERT_TRUE(SubmitOnce(batch, &results).ok());
+  ASSERT_EQ(results.results_size(), 3);
+  ASSERT_TRUE(results.results(0).has_ship_match());
+  EXPECT_EQ(results.results(0).ship_match().match().status(), v1::SHIPPED);
+  // A decline without a reason fails alone.
+  ASSERT_TRUE(results.results(1).has_error());
+  EXPECT_EQ(results.results(1).error().code(), grpc::INVALID_ARGUMENT);
+  EXPECT_NE(results.results(1).error().message().find("reason"),
+            std::string::npos)
+      << results.results(1).error().message();
+  ASSERT_TRUE(results.results(2).has_accept_match());
+  EXPECT_EQ(results.results(2).accept_match().match().status(), v1::DELIVERED);
+  EXPECT_EQ(results.results(2).accept_match().match().accepted_kg(), 300);
+
+  // A second shipment of the same match is refused, naming its status.
+  v1::MatchUpdateResponse again;
+  grpc::ClientContext context;
+  grpc::Status refused = stub_->ShipMatch(&context, ship, &again);
+  EXPECT_EQ(refused.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find("is DELIVERED"), std::string::npos)
+      << refused.error_message();
+
+  v1::ListMatchesRequest list;
+  list.set_status(v1::SHIPPED);
+  v1::ListMatchesResponse listed;
+  grpc::ClientContext list_context;
+  ASSERT_TRUE(stub_->ListMatches(&list_context, list, &listed).ok());
+  ASSERT_EQ(listed.matches_size(), 1);
+  EXPECT_EQ(listed.matches(0).match_id(), second);
+}
+
 TEST_F(IntegrationTest, ListOffersPagesThroughEveryOfferInIdOrder) {
   grpc::ClientContext submit_context;
   auto stream = stub_->Submit(&submit_context);
