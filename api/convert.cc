@@ -149,18 +149,19 @@ absl::StatusOr<Micros> ReadExpiry(const google::protobuf::Timestamp* at,
   return 0;
 }
 
-// Reads an optional deadline length (ship_within, accept_within): unset is
-// 0, the engine's default; set, whole microseconds the engine then checks
-// against its range.
-absl::StatusOr<Micros> ReadWithin(bool has, const google::protobuf::Duration& d,
-                                  absl::string_view field) {
-  if (!has) return 0;
-  constexpr int64_t kMaxSeconds = int64_t{366} * 24 * 3600;
-  if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() > 999999999 ||
-      d.seconds() > kMaxSeconds || (d.seconds() == 0 && d.nanos() < 1000)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": must be 1 hour to 366 days; got seconds=", d.seconds(),
-        " nanos=", d.nanos()));
+// A deadline length that was set (ship_within, accept_within): whole
+// microseconds, not zero (the engine reads 0 as "the default"), at most a
+// few hundred days here so that the microseconds cannot overflow (the
+// engine checks the exact range, 1 hour to 366 days).
+absl::StatusOr<Micros> ReadDeadline(const google::protobuf::Duration& d,
+                                    absl::string_view field) {
+  constexpr int64_t kMaxSeconds = int64_t{1000} * 24 * 3600;
+  if (d.seconds() < 0 || d.seconds() > kMaxSeconds || d.nanos() < 0 ||
+      d.nanos() > 999999999 || d.nanos() % 1000 != 0 ||
+      (d.seconds() == 0 && d.nanos() == 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must be whole microseconds, 1 hour to 366 days;",
+                     " got seconds=", d.seconds(), " nanos=", d.nanos()));
   }
   return d.seconds() * 1000000 + d.nanos() / 1000;
 }
@@ -205,7 +206,8 @@ absl::StatusOr<Command> ToCommand(const v1::PostOfferRequest& request) {
                  "offer", &expires_in);
   if (!expires_at.ok()) return expires_at.status();
   absl::StatusOr<Micros> ship_within =
-      ReadWithin(in.has_ship_within(), in.ship_within(), "offer.ship_within");
+      in.has_ship_within() ? ReadDeadline(in.ship_within(), "offer.ship_within")
+                           : 0;  // the engine's default
   if (!ship_within.ok()) return ship_within.status();
   OfferSpec spec;
   spec.supplier_id = in.supplier_id();
@@ -239,8 +241,10 @@ absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request) {
                  request.has_expires_in() ? &request.expires_in() : nullptr,
                  "pledge", &expires_in);
   if (!expires_at.ok()) return expires_at.status();
-  absl::StatusOr<Micros> accept_within = ReadWithin(
-      in.has_accept_within(), in.accept_within(), "pledge.accept_within");
+  absl::StatusOr<Micros> accept_within =
+      in.has_accept_within()
+          ? ReadDeadline(in.accept_within(), "pledge.accept_within")
+          : 0;  // the engine's default
   if (!accept_within.ok()) return accept_within.status();
   PledgeSpec spec;
   spec.buyer_id = in.buyer_id();
@@ -283,21 +287,6 @@ absl::Status ReadAmendedExpiry(const google::protobuf::Timestamp* at,
     if (!none.ok()) return none.status();
   }
   return absl::OkStatus();
-}
-
-// A deadline (ship_within, accept_within): whole microseconds, at most a
-// few hundred days here so that the microseconds cannot overflow (the
-// engine checks the exact range, 1 hour to 366 days).
-absl::StatusOr<Micros> ReadDeadline(const google::protobuf::Duration& d,
-                                    absl::string_view field) {
-  constexpr int64_t kMaxSeconds = int64_t{1000} * 24 * 3600;
-  if (d.seconds() < 0 || d.seconds() > kMaxSeconds || d.nanos() < 0 ||
-      d.nanos() > 999999999 || d.nanos() % 1000 != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": must be whole microseconds, 1 hour to 366 days;",
-                     " got seconds=", d.seconds(), " nanos=", d.nanos()));
-  }
-  return d.seconds() * 1000000 + d.nanos() / 1000;
 }
 
 }  // namespace

@@ -60,9 +60,16 @@ inline constexpr int64_t kMaxPriceFenPerKg = int64_t{1} << 30;
 inline constexpr Micros kDefaultShipWithin = Micros{7} * 86400 * 1000000;
 inline constexpr Micros kDefaultAcceptWithin = Micros{7} * 86400 * 1000000;
 inline constexpr Micros kMaxDeadlineWithin = Micros{366} * 86400 * 1000000;
-// The shortest deadline an amendment may set: less than an hour to ship or
-// to accept cannot be met by people.
+// The shortest deadline an order may set: less than an hour to ship or to
+// accept cannot be met by people.
 inline constexpr Micros kMinDeadlineWithin = Micros{3600} * 1000000;
+// Whether an order may hold `within` as its ship_within or accept_within:
+// kNoDeadline (orders of old journals) or kMinDeadlineWithin up to
+// kMaxDeadlineWithin. Posts may also send 0 for the default.
+inline bool DeadlineLengthHeld(Micros within) {
+  return within == kNoDeadline ||
+         (within >= kMinDeadlineWithin && within <= kMaxDeadlineWithin);
+}
 
 struct EngineOptions {
   // A request_id is remembered for at least this long after its command...

@@ -133,10 +133,11 @@ class Engine::Impl {
   // The first answer of a repeated request_id, rebuilt from its memo.
   CommandResult Repeat(const RequestMemo& memo) const;
 
-  // --- The book (orders.cc)
-  // --------------------------------------------------- An order starts resting
-  // (index, book totals, expiry queue) or stops (index and book totals; its
-  // expiry entry is left for the clock to skip). Called once each per order.
+  // --- The book (orders.cc) ------------------------------------------------
+  // An order starts resting (index, book totals, expiry queue) or stops
+  // (index and book totals; its expiry entry is left for the clock to skip).
+  // Once each per order, except a pledge that kilograms reopen
+  // (ReturnToPledge), which drops its old expiry entry before resting again.
   void Rest(bool offer, uint64_t id);
   void Close(bool offer, uint64_t id, OrderStatus status);
   // Fills the largest allowed quantity between the two at `price` and

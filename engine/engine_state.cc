@@ -44,9 +44,6 @@ bool ValidKind(uint8_t v) { return v >= 1 && v <= kMaxBuyerKind; }
 bool ValidScope(uint8_t v) { return v <= kMaxScope; }
 bool ValidFlag(uint8_t v) { return v <= 1; }
 bool ValidMatchStatus(uint8_t v) { return v >= 1 && v <= kMaxMatchStatus; }
-bool ValidWithin(Micros v) {
-  return v == kNoDeadline || (v > 0 && v <= kMaxDeadlineWithin);
-}
 
 // Whether a match is as every match was before the lifecycle existed.
 bool LegacyMatch(const MatchRecord& m) {
@@ -324,10 +321,11 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       }
     }
     for (const OfferRecord& o : offers_) {
-      if (!ValidWithin(o.ship_within)) return corrupt("bad ship_within");
+      if (!DeadlineLengthHeld(o.ship_within)) return corrupt("bad ship_within");
     }
     for (const PledgeRecord& p : pledges_) {
-      if (!ValidWithin(p.accept_within)) return corrupt("bad accept_within");
+      if (!DeadlineLengthHeld(p.accept_within))
+        return corrupt("bad accept_within");
     }
   }
   if (version == kVersionWithLifecycle && !buyers_.Load(r, reference_)) {
@@ -371,14 +369,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   for (uint64_t id = 1; id <= pledges_.size(); ++id) {
     const PledgeRecord& p = pledges_[id - 1];
     pledges_by_buyer_[p.buyer].push_back(id);
-    if (p.status == OrderStatus::kOpen) {
-      Rest(/*offer=*/false, id);
-    } else if (p.status == OrderStatus::kFilled && p.expires_at > now_) {
-      // Kilograms may still come back to it and reopen it: its expiry is
-      // queued, as it is in the engine that saved it if it ever rested.
-      expiries_.Add(p.expires_at, ExpiryTag(id, false));
-      pledges_[id - 1].expiry_queued = true;
-    }
+    if (p.status == OrderStatus::kOpen) Rest(/*offer=*/false, id);
   }
   for (uint64_t id = 1; id <= matches_.size(); ++id) {
     const MatchRecord& m = matches_[id - 1];

@@ -45,9 +45,11 @@ class ExpiryQueue {
   }
 
   // Removes the entry (expires_at, tag) if it is still queued: an amendment
-  // that changes a resting order's expiry moves its entry, so that a tag
-  // is never queued twice. Linear in the entry's bucket; amendments are
-  // rare next to posts, cancels and fills, which cost nothing here.
+  // that changes a resting order's expiry moves its entry, and a pledge
+  // that rests again when kilograms come back to it drops its old one, so
+  // that a tag is never queued twice. Linear in the entry's bucket;
+  // amendments and returns are rare next to posts, cancels and fills, which
+  // cost nothing here.
   void Remove(Micros expires_at, uint64_t tag) {
     auto it = buckets_.find(expires_at >> kBucketShift);
     if (it == buckets_.end()) return;

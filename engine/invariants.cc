@@ -84,18 +84,13 @@ absl::Status Engine::Impl::CheckInvariants() const {
   if (!seqs_ok(offers_, offer_seq_) || !seqs_ok(pledges_, pledge_seq_)) {
     return Broken("queue sequence numbers are not unique and counted");
   }
-  // A deadline's length is in range, or none (orders of old journals).
-  auto within_ok = [](Micros w) {
-    return w == kNoDeadline ||
-           (w >= kMinDeadlineWithin && w <= kMaxDeadlineWithin);
-  };
   for (const OfferRecord& o : offers_) {
-    if (!within_ok(o.ship_within)) {
+    if (!DeadlineLengthHeld(o.ship_within)) {
       return Broken("an offer's ship_within is out of range");
     }
   }
   for (const PledgeRecord& p : pledges_) {
-    if (!within_ok(p.accept_within)) {
+    if (!DeadlineLengthHeld(p.accept_within)) {
       return Broken("a pledge's accept_within is out of range");
     }
   }

@@ -87,9 +87,11 @@ void Engine::Impl::ReturnToPledge(uint64_t match_id, int64_t kg) {
   if (!(resting || p.status == OrderStatus::kFilled) || p.expires_at <= now_) {
     return;  // cancelled or expired: nobody waits for these kg any more
   }
-  // Off the shelves while it matches again; back on them (same id, same
-  // place) with what is left.
+  // Off the shelves while it matches again; back on them (same place) with
+  // what is left. Rest queues its expiry: the entry it may still have from
+  // resting before goes first, so that none is queued twice.
   if (resting) Close(/*offer=*/false, pledge_id, OrderStatus::kOpen);
+  expiries_.Remove(p.expires_at, ExpiryTag(pledge_id, /*is_offer=*/false));
   matches_[match_id - 1].returned_kg += kg;
   p.remaining_kg += kg;
   p.spent_fen -= kg * price;  // no overflow: at most the match's amount

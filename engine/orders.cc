@@ -74,17 +74,25 @@ absl::Status CheckAmount(std::string_view field, int64_t kg,
   return absl::OkStatus();
 }
 
-// A deadline's length: 0 (the default), kNoDeadline (orders of old
-// journals) or from an hour to kMaxDeadlineWithin.
+// A deadline's length as posted: 0 (the default) or one an order may hold
+// (DeadlineLengthHeld).
 absl::Status CheckWithin(std::string_view field, Micros within) {
-  constexpr Micros kHour = Micros{3600} * 1000000;
-  if (within == 0 || within == kNoDeadline ||
-      (within >= kHour && within <= kMaxDeadlineWithin)) {
-    return absl::OkStatus();
-  }
+  if (within == 0 || DeadlineLengthHeld(within)) return absl::OkStatus();
   return Invalid(
-      field, absl::StrCat(within, " us is out of range [", kHour, ", ",
-                          kMaxDeadlineWithin, "] (0: the default of 7 days)"));
+      field,
+      absl::StrCat(within, " us is out of range [", kMinDeadlineWithin, ", ",
+                   kMaxDeadlineWithin, "] (0: the default of 7 days)"));
+}
+
+// An amended quantity: in range, and not below what was already matched
+// (equal to it fills the order).
+absl::Status CheckAmendedQuantity(int64_t quantity, int64_t matched) {
+  absl::Status s = CheckRange("quantity_kg", quantity, 1, kMaxQuantityKg);
+  if (s.ok() && quantity < matched) {
+    s = Invalid("quantity_kg", absl::StrCat(quantity, " is below the ", matched,
+                                            " kg already matched"));
+  }
+  return s;
 }
 
 const char* StatusName(OrderStatus s) {
@@ -188,11 +196,10 @@ void Engine::Impl::Rest(bool offer, uint64_t id) {
     expiries_.Add(o.expires_at, ExpiryTag(id, true));
     CountOpen(open_offers_by_supplier_, o.supplier, +1);
   } else {
-    PledgeRecord& p = pledges_[id - 1];
+    const PledgeRecord& p = pledges_[id - 1];
     index_.AddPledge(id);
     books_.PledgeRested(p.product, p.remaining_kg, p.max_price);
-    if (!p.expiry_queued) expiries_.Add(p.expires_at, ExpiryTag(id, false));
-    p.expiry_queued = true;
+    expiries_.Add(p.expires_at, ExpiryTag(id, false));
     CountOpen(open_pledges_by_buyer_, p.buyer, +1);
   }
 }
@@ -529,13 +536,7 @@ absl::Status Engine::Impl::Check(const AmendOfferCommand& c, Micros now) const {
   const int64_t floor =
       c.has_floor_price ? c.floor_price_fen_per_kg : o.floor_price;
   const int64_t min_lot = c.has_min_lot ? c.min_lot_kg : o.min_lot_kg;
-  if (c.has_quantity_kg) {
-    s = CheckRange("quantity_kg", quantity, 1, kMaxQuantityKg);
-    if (s.ok() && quantity < matched) {
-      s = Invalid("quantity_kg", absl::StrCat(quantity, " is below the ",
-                                              matched, " kg already matched"));
-    }
-  }
+  if (c.has_quantity_kg) s = CheckAmendedQuantity(quantity, matched);
   if (s.ok() && c.has_floor_price) {
     s = CheckRange("floor_price_fen_per_kg", floor, 1, kMaxPriceFenPerKg);
   }
@@ -610,13 +611,7 @@ absl::Status Engine::Impl::Check(const AmendPledgeCommand& c,
   const int64_t max_price =
       c.has_max_price ? c.max_price_fen_per_kg : p.max_price;
   const int64_t min_lot = c.has_min_lot ? c.min_lot_kg : p.min_lot_kg;
-  if (c.has_quantity_kg) {
-    s = CheckRange("quantity_kg", quantity, 1, kMaxQuantityKg);
-    if (s.ok() && quantity < matched) {
-      s = Invalid("quantity_kg", absl::StrCat(quantity, " is below the ",
-                                              matched, " kg already matched"));
-    }
-  }
+  if (c.has_quantity_kg) s = CheckAmendedQuantity(quantity, matched);
   if (s.ok() && c.has_max_price) {
     s = CheckRange("max_price_fen_per_kg", max_price, 1, kMaxPriceFenPerKg);
   }

@@ -58,9 +58,6 @@ struct PledgeRecord {
   // How long after a shipment the buyer has to accept or decline it
   // (accept_by); kNoDeadline for pledges of old journals.
   Micros accept_within;
-  // Whether the expiry queue holds its expiry. A pledge rests again when
-  // kilograms come back to it, and must not be queued twice.
-  bool expiry_queued = false;
   // The pledge's place among equals in its queue, as OfferRecord::seq.
   uint64_t seq;
   // Listed codes as posted (for views) and with covered codes removed (for

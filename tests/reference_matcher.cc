@@ -19,12 +19,13 @@ constexpr size_t kIdBytes = 64;
 // Reading taken: a deadline's length is 0 (7 days), -1 (none: old journals)
 // or an hour to 366 days; notes and reasons are at most 256 bytes.
 constexpr Micros kHour = Micros{3600} * 1000000;
-constexpr Micros kWeek = 7 * 24 * kHour;
-constexpr Micros kMaxWithin = 366 * 24 * kHour;
+constexpr Micros kDefaultDeadline = 7 * 24 * kHour;
+constexpr Micros kDeadlineLimit = 366 * 24 * kHour;
 constexpr size_t kMatchTextBytes = 256;
-bool GoodWithin(Micros w) {
-  return w == 0 || w == -1 || (w >= kHour && w <= kMaxWithin);
-}
+// A deadline an amendment may set.
+bool DeadlineOk(Micros d) { return d >= kHour && d <= kDeadlineLimit; }
+// A deadline a post may send: also 0 (the default) and -1 (none).
+bool GoodWithin(Micros w) { return w == 0 || w == -1 || DeadlineOk(w); }
 constexpr size_t kRequestIdBytes = 128;
 constexpr size_t kRegionNameBytes = 64;
 constexpr size_t kNoteBytes = 256;
@@ -33,8 +34,6 @@ constexpr size_t kProductSegments = 6;
 constexpr size_t kListedRegions = 64;
 constexpr int64_t kQuantityLimit = int64_t{1} << 40;
 constexpr int64_t kPriceLimit = int64_t{1} << 30;
-constexpr Micros kDeadlineLimit = Micros{366} * 24 * kHour;
-constexpr Micros kDefaultDeadline = Micros{7} * 24 * kHour;
 
 absl::Status Invalid(std::string_view field, std::string_view why) {
   return absl::InvalidArgumentError(std::string(field) + ": " +
@@ -752,11 +751,11 @@ absl::StatusOr<OfferResult> ReferenceMatcher::PostOffer(
     return NotFound("region_code", spec.region_code);
   }
 
-  offers_.push_back(Offer{offers_.size() + 1, spec, spec.quantity_kg,
-                          OrderStatus::kOpen, clock_, ++offer_seq_,
-                          kDefaultDeadline});
+  offers_.push_back(
+      Offer{offers_.size() + 1, spec, spec.quantity_kg, OrderStatus::kOpen,
+            clock_, ++offer_seq_,
+            spec.ship_within == 0 ? kDefaultDeadline : spec.ship_within});
   Offer& o = offers_.back();
-  o.ship_within = spec.ship_within == 0 ? kWeek : spec.ship_within;
   OfferResult result;
   result.matches = MatchIncomingOffer(o);
   result.offer = ViewOf(o);
@@ -847,11 +846,11 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostResolvedPledge(
     if (!KnownRegion(c)) return NotFound("region_codes", c);
   }
 
-  pledges_.push_back(Pledge{pledges_.size() + 1, spec, spec.quantity_kg, 0,
-                            OrderStatus::kOpen, clock_, ++pledge_seq_,
-                            kDefaultDeadline});
+  pledges_.push_back(
+      Pledge{pledges_.size() + 1, spec, spec.quantity_kg, 0, OrderStatus::kOpen,
+             clock_, ++pledge_seq_,
+             spec.accept_within == 0 ? kDefaultDeadline : spec.accept_within});
   Pledge& p = pledges_.back();
-  p.accept_within = spec.accept_within == 0 ? kWeek : spec.accept_within;
   PledgeResult result;
   result.matches = MatchIncomingPledge(p);
   result.pledge = ViewOf(p);
@@ -921,8 +920,6 @@ bool MulOverflows(int64_t a, int64_t b) {
   int64_t product;
   return __builtin_mul_overflow(a, b, &product);
 }
-
-bool DeadlineOk(Micros d) { return d >= kHour && d <= kDeadlineLimit; }
 
 // Every region `from` lets through, `to` lets through too, whatever the
 // pairings: ANY takes all; otherwise the same scope, and for listed
