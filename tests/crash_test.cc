@@ -61,6 +61,9 @@ class ServerProcess {
   bool Start(bool wait, std::string* error) {
     int out[2];
     if (::pipe(out) != 0) return false;
+    // Built before the fork: the child of a threaded process must not
+    // allocate (a sanitizer's allocator may be locked by a vanished thread).
+    const std::string data_dir = "--data_dir=" + dir_;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(out[1], 1);
@@ -68,7 +71,6 @@ class ServerProcess {
       ::dup2(log, 2);
       ::close(out[0]);
       ::close(out[1]);
-      const std::string data_dir = "--data_dir=" + dir_;
       ::execl(g_server_path.c_str(), g_server_path.c_str(),
               "--listen=127.0.0.1:0", data_dir.c_str(), "--insecure_no_auth",
               "--snapshot_every=400", "--journal_segment_mb=1",

@@ -50,6 +50,14 @@ class ServerProcess {
   int Start(int limit, const std::vector<std::string>& flags) {
     int out[2];
     if (pipe(out) != 0) return 0;
+    // Built before the fork: the child of a threaded process must not
+    // allocate (a sanitizer's allocator may be locked by a vanished thread).
+    std::vector<std::string> args = {g_server_path, "--listen=127.0.0.1:0",
+                                     "--insecure_no_auth"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
       rlimit rl{static_cast<rlim_t>(limit), static_cast<rlim_t>(limit)};
@@ -57,12 +65,6 @@ class ServerProcess {
       dup2(out[1], 1);
       close(out[0]);
       close(out[1]);
-      std::vector<std::string> args = {g_server_path, "--listen=127.0.0.1:0",
-                                       "--insecure_no_auth"};
-      args.insert(args.end(), flags.begin(), flags.end());
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
       execv(g_server_path.c_str(), argv.data());
       _exit(127);
     }
