@@ -235,11 +235,38 @@ absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request) {
   if (!v1::Scope_IsValid(in.scope())) {
     return UnknownEnum("pledge.scope", in.scope());
   }
+  if (!v1::Period_IsValid(in.recurrence().period())) {
+    return UnknownEnum("pledge.recurrence.period", in.recurrence().period());
+  }
+  Recurrence recurrence;
+  if (in.has_recurrence()) {
+    const v1::Recurrence& r = in.recurrence();
+    recurrence.period = r.period();
+    recurrence.quantity_kg = r.quantity_kg();
+    recurrence.budget_fen = r.budget_fen();
+    recurrence.carry_over = r.carry_over();
+    if (r.has_until()) {
+      absl::StatusOr<Micros> until =
+          ToMicros(r.until(), "pledge.recurrence.until");
+      if (!until.ok()) return until.status();
+      recurrence.until = *until;
+    } else if (r.period() != v1::PERIOD_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          "pledge.recurrence.until: required for a standing pledge");
+    }
+  }
+  // A standing pledge expires at until: its expiry may be left unset.
+  const bool expiry_from_until = recurrence.period != 0 &&
+                                 !in.has_expires_at() &&
+                                 !request.has_expires_in();
   Micros expires_in = 0;
   absl::StatusOr<Micros> expires_at =
-      ReadExpiry(in.has_expires_at() ? &in.expires_at() : nullptr,
-                 request.has_expires_in() ? &request.expires_in() : nullptr,
-                 "pledge", &expires_in);
+      expiry_from_until
+          ? absl::StatusOr<Micros>(recurrence.until)
+          : ReadExpiry(
+                in.has_expires_at() ? &in.expires_at() : nullptr,
+                request.has_expires_in() ? &request.expires_in() : nullptr,
+                "pledge", &expires_in);
   if (!expires_at.ok()) return expires_at.status();
   absl::StatusOr<Micros> accept_within =
       in.has_accept_within()
@@ -261,6 +288,7 @@ absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request) {
   spec.region_codes.assign(in.region_codes().begin(), in.region_codes().end());
   spec.require_certified = in.require_certified();
   spec.accept_within = *accept_within;
+  spec.recurrence = recurrence;
   return NewCommand(request, PostPledgeCommand{std::move(spec)}, expires_in);
 }
 
@@ -476,6 +504,25 @@ void ToProto(const PledgeView& pledge, v1::Pledge* out) {
   out->set_status(static_cast<v1::OrderStatus>(pledge.status));
   ToTimestamp(pledge.posted_at, out->mutable_posted_at());
   ToDuration(pledge.accept_within, out->mutable_accept_within());
+  if (pledge.recurrence.period != 0) {
+    const Recurrence& r = pledge.recurrence;
+    v1::Recurrence* recurrence = out->mutable_recurrence();
+    recurrence->set_period(static_cast<v1::Period>(r.period));
+    recurrence->set_quantity_kg(r.quantity_kg);
+    recurrence->set_budget_fen(r.budget_fen);
+    ToTimestamp(r.until, recurrence->mutable_until());
+    recurrence->set_carry_over(r.carry_over);
+  }
+  for (const PledgePeriodView& period : pledge.periods) {
+    v1::PledgePeriod* p = out->add_periods();
+    ToTimestamp(period.start, p->mutable_start());
+    ToTimestamp(period.end, p->mutable_end());
+    p->set_pledged_kg(period.pledged_kg);
+    p->set_budget_fen(period.budget_fen);
+    p->set_matched_kg(period.matched_kg);
+    p->set_delivered_kg(period.delivered_kg);
+    p->set_spent_fen(period.spent_fen);
+  }
 }
 
 void ToProto(const MatchView& match, v1::Match* out) {

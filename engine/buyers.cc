@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/engine.h"
+#include "engine/periods.h"
 #include "engine/text.h"
 
 namespace duijie {
@@ -22,26 +23,11 @@ absl::Status CheckId(std::string_view field, std::string_view id) {
   return CheckMaxBytes(field, id, kMaxIdBytes);
 }
 
-constexpr Micros kMicrosPerDay = Micros{86400} * 1000 * 1000;
-constexpr Micros kShanghaiOffset = Micros{8} * 3600 * 1000 * 1000;
-
 }  // namespace
 
 ShanghaiMonth ShanghaiMonthOf(Micros at) {
-  // Days since 1970-01-01 in Shanghai, rounded towards minus infinity, then
-  // the civil date of that day (H. Hinnant's days_from_civil inverse).
-  const Micros local = at + kShanghaiOffset;  // at is a Timestamp: no overflow
-  int64_t days = local / kMicrosPerDay;
-  if (local % kMicrosPerDay < 0) --days;
-  days += 719468;
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const int64_t doe = days - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  return ShanghaiMonth{static_cast<int>(year), static_cast<int>(month)};
+  const ShanghaiDate date = ShanghaiDateOf(at);
+  return ShanghaiMonth{static_cast<int>(date.year), date.month};
 }
 
 absl::Status BuyerRegistry::Check(const Buyer& b,

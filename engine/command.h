@@ -63,13 +63,15 @@ struct TickResult {
   uint64_t expired = 0;    // orders it retired
   uint64_t lapsed = 0;     // matches not shipped by their ship_by
   uint64_t delivered = 0;  // shipped matches delivered at their accept_by
+  uint64_t periods = 0;    // periods of standing pledges started
 };
 
 // Moves the clock to Command::now (never back) and retires every resting
-// order whose expires_at <= now; then lapses every MATCHED match whose
-// ship_by <= now and delivers in full every SHIPPED one whose accept_by <=
-// now, in match id order (lapsed kg go back to their pledges, which may
-// match them again). The writer issues one before a command
+// order whose expires_at <= now; then starts the periods of standing
+// pledges that began at or before now (they refill and match); then lapses
+// every MATCHED match whose ship_by <= now and delivers in full every SHIPPED
+// one whose accept_by <= now, in match id order (lapsed kg go back to their
+// pledges, which may match them again). The writer issues one before a command
 // whose time is later than the engine's clock; replay re-applies it.
 struct TickCommand {
   static constexpr CommandCode kCode = CommandCode::kTick;
@@ -162,7 +164,9 @@ struct PostOfferCommand {
   bool IsLegacy() const { return offer.ship_within == kNoDeadline; }
 };
 
-// The pledge's counterpart of PostOfferCommand.
+// The pledge's counterpart of PostOfferCommand. With a recurrence it is a
+// standing pledge (Recurrence in types.h): it expires at recurrence.until,
+// which expires_at must equal, and refills at each period's start.
 struct PostPledgeCommand {
   static constexpr CommandCode kCode = CommandCode::kPostPledgeWithDeadlines;
   static constexpr CommandCode kLegacyCode = CommandCode::kPostPledge;
@@ -174,6 +178,11 @@ struct PostPledgeCommand {
   static void Fields(Self& s, Visit&& v) {
     LegacyFields(s, v);
     v(s.pledge.accept_within);
+    v(s.pledge.recurrence.period);
+    v(s.pledge.recurrence.quantity_kg);
+    v(s.pledge.recurrence.budget_fen);
+    v(s.pledge.recurrence.until);
+    v(s.pledge.recurrence.carry_over);
   }
   template <typename Self, typename Visit>
   static void LegacyFields(Self& s, Visit&& v) {

@@ -171,6 +171,9 @@ TickResult Engine::Impl::Tick(Micros now) {
         Close(/*offer=*/tag & 1, tag >> 1, OrderStatus::kExpired);
         ++result.expired;
       });
+  // Periods start before deadlines pass: every match a tick makes (kg that
+  // come back match again at once) is made at now_, in the newest period.
+  StartPeriods(&result);
   PassDeadlines(&result);
   result.now = now_;
   return result;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "engine/api_keys.h"
@@ -178,6 +179,31 @@ class Engine::Impl {
   void AddDeadlines(uint64_t match_id);
   // Lapses and delivers the matches whose deadline is <= now_.
   void PassDeadlines(TickResult* result);
+
+  // --- Standing pledges (standing.cc)
+  // Starts the periods of standing pledges that began at or before now_:
+  // each refills and matches at once.
+  void StartPeriods(TickResult* result);
+  // Closes the current period of standing pledge `id` and opens the one
+  // starting at `start`.
+  void StartPeriod(uint64_t id, Micros start);
+  // Null for a one-off pledge.
+  const StandingRecord* Standing(uint64_t pledge_id) const {
+    auto it = standing_.find(pledge_id);
+    return it == standing_.end() ? nullptr : &it->second;
+  }
+  // Whether match `m` counts in its pledge's current figures: every match
+  // of a one-off pledge, those of the current period of a standing one.
+  bool InCurrentPeriod(const MatchRecord& m) const {
+    if (!pledges_[m.pledge_id - 1].standing) return true;
+    return m.matched_at >= standing_.at(m.pledge_id).current_start;
+  }
+  // Queues the start of standing pledge `id`'s next period.
+  void QueueNextPeriod(uint64_t id);
+  // INVALID_ARGUMENT unless `r` (of pledge `spec`) is none or well formed.
+  static absl::Status CheckRecurrence(const PledgeSpec& spec, Micros now);
+  // The periods of standing pledge `id` with their figures.
+  std::vector<PledgePeriodView> PeriodViews(uint64_t id) const;
   // Deadline queue tags: match id * 2, + 1 for accept_by (ship_by: + 0).
   static uint64_t DeadlineTag(uint64_t match_id, bool accept) {
     return match_id << 1 | uint64_t{accept};
@@ -242,6 +268,11 @@ class Engine::Impl {
 
   KeyRegistry keys_;
   BuyerRegistry buyers_;
+
+  // Standing pledges by pledge id, and when each one's next period starts
+  // (tag: the pledge id), left behind like expiries when it ends early.
+  absl::btree_map<uint64_t, StandingRecord> standing_;
+  ExpiryQueue period_starts_;
 
   RequestMemory requests_;
 };

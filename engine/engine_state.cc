@@ -29,7 +29,8 @@ constexpr uint32_t kVersionWithKeys = 2;
 // Version 3 adds, after the request memos, each offer's ship_within, each
 // pledge's accept_within and each match's lifecycle, then the buyer
 // registry, then the queue sequence counters and each order's sequence
-// number (amendments send orders to the back); the keys section is always
+// number (amendments send orders to the back), then the standing pledges
+// with their periods; the keys section is always
 // there (it may be empty). A state whose orders and matches all predate
 // the lifecycle (no deadlines, nothing shipped), with no buyers and no
 // order moved in its queue, is still written as version 1 or 2, so old
@@ -65,7 +66,7 @@ std::string Engine::Impl::SaveState() const {
     legacy &= p.accept_within == kNoDeadline;
   }
   for (const MatchRecord& m : matches_) legacy &= LegacyMatch(m);
-  const bool version3 = !legacy || buyers_.size() != 0 ||
+  const bool version3 = !legacy || buyers_.size() != 0 || !standing_.empty() ||
                         offer_seq_ != offers_.size() ||
                         pledge_seq_ != pledges_.size();
   const bool with_keys = version3 || keys_.size() != 0;
@@ -151,6 +152,21 @@ std::string Engine::Impl::SaveState() const {
     w.U64(pledge_seq_);
     for (const OfferRecord& o : offers_) w.U64(o.seq);
     for (const PledgeRecord& p : pledges_) w.U64(p.seq);
+    w.U64(standing_.size());
+    for (const auto& [id, s] : standing_) {
+      w.U64(id);
+      w.U8(static_cast<uint8_t>(s.period));
+      w.I64(s.quantity_kg);
+      w.I64(s.budget_fen);
+      w.U8(s.carry_over);
+      w.I64(s.current_start);
+      w.U64(s.closed.size());
+      for (const StandingRecord::Closed& c : s.closed) {
+        w.I64(c.start);
+        w.I64(c.pledged_kg);
+        w.I64(c.budget_fen);
+      }
+    }
   }
   return out;
 }
@@ -355,6 +371,38 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
         (!seqs_ok(offers_, offer_seq_) || !seqs_ok(pledges_, pledge_seq_))) {
       return corrupt("bad queue sequence numbers");
     }
+    const uint64_t standing = r.Count(/*min_bytes=*/41);
+    if (r.ok() && standing > pledges_.size()) return corrupt("bad standing");
+    uint64_t last_id = 0;
+    for (uint64_t i = 0; i < standing && r.ok(); ++i) {
+      const uint64_t id = r.U64();
+      const uint8_t period = r.U8();
+      if (!r.ok()) break;
+      if (id <= last_id || id > pledges_.size() || period == 0 ||
+          period > kMaxPeriod) {
+        return corrupt("bad standing pledge");
+      }
+      last_id = id;
+      StandingRecord& s = standing_[id];
+      s.period = static_cast<Period>(period);
+      s.quantity_kg = r.I64();
+      s.budget_fen = r.I64();
+      const uint8_t carry_over = r.U8();
+      s.current_start = r.I64();
+      const uint64_t closed = r.Count(/*min_bytes=*/24);
+      if (!r.ok()) break;
+      if (s.quantity_kg <= 0 || s.budget_fen < 0 || !ValidFlag(carry_over)) {
+        return corrupt("bad standing pledge");
+      }
+      s.carry_over = carry_over;
+      s.closed.resize(closed);
+      for (StandingRecord::Closed& c : s.closed) {
+        c.start = r.I64();
+        c.pledged_kg = r.I64();
+        c.budget_fen = r.I64();
+      }
+      pledges_[id - 1].standing = true;
+    }
   }
   if (!r.ok()) return corrupt("truncated");
   if (!r.done()) return corrupt("trailing bytes");
@@ -375,7 +423,16 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     const MatchRecord& m = matches_[id - 1];
     matches_by_supplier_[offers_[m.offer_id - 1].supplier].push_back(id);
     matches_by_buyer_[pledges_[m.pledge_id - 1].buyer].push_back(id);
+    if (pledges_[m.pledge_id - 1].standing) {
+      standing_[m.pledge_id].match_ids.push_back(id);
+    }
     AddDeadlines(id);
+  }
+  for (const auto& [id, s] : standing_) {
+    const OrderStatus status = pledges_[id - 1].status;
+    if (status == OrderStatus::kOpen || status == OrderStatus::kFilled) {
+      QueueNextPeriod(id);
+    }
   }
   return absl::OkStatus();
 }

@@ -118,8 +118,11 @@ absl::Status Engine::Impl::CheckInvariants() const {
     // The offer keeps every kg it sold; the pledge only those not given
     // back to it.
     offer_filled[m.offer_id - 1] += m.quantity_kg;
-    pledge_filled[m.pledge_id - 1] += m.kept_kg();
-    pledge_spent[m.pledge_id - 1] += m.kept_kg() * m.price;
+    // A standing pledge's figures are its current period's.
+    if (InCurrentPeriod(m)) {
+      pledge_filled[m.pledge_id - 1] += m.kept_kg();
+      pledge_spent[m.pledge_id - 1] += m.kept_kg() * m.price;
+    }
   }
   for (uint64_t id = 1; id <= offers_.size(); ++id) {
     const OfferRecord& o = offers_[id - 1];
@@ -132,6 +135,43 @@ absl::Status Engine::Impl::CheckInvariants() const {
     if (p.quantity_kg - p.remaining_kg != pledge_filled[id - 1] ||
         p.spent_fen != pledge_spent[id - 1]) {
       return Broken(absl::StrCat("pledge ", id, "'s fills do not add up"));
+    }
+  }
+  // Standing pledges: the flag and the side record go together, the record
+  // lists exactly the pledge's matches, and its periods follow each other.
+  size_t standing = 0;
+  for (uint64_t id = 1; id <= pledges_.size(); ++id) {
+    if (!pledges_[id - 1].standing) continue;
+    ++standing;
+    const StandingRecord* s = Standing(id);
+    if (s == nullptr || s->period == Period::kNone || s->quantity_kg <= 0 ||
+        s->current_start > now_) {
+      return Broken(absl::StrCat("standing pledge ", id, " is inconsistent"));
+    }
+    Micros start = s->closed.empty() ? s->current_start : s->closed[0].start;
+    for (const StandingRecord::Closed& c : s->closed) {
+      if (c.start != start) {
+        return Broken(absl::StrCat("standing pledge ", id, "'s periods skip"));
+      }
+      start = NextPeriodStart(s->period, start);
+    }
+    if (start != s->current_start) {
+      return Broken(absl::StrCat("standing pledge ", id, "'s periods skip"));
+    }
+  }
+  if (standing != standing_.size()) {
+    return Broken("a standing record has no standing pledge");
+  }
+  absl::flat_hash_map<uint64_t, std::vector<uint64_t>> standing_matches;
+  for (uint64_t id = 1; id <= matches_.size(); ++id) {
+    const uint64_t pledge_id = matches_[id - 1].pledge_id;
+    if (pledges_[pledge_id - 1].standing) {
+      standing_matches[pledge_id].push_back(id);
+    }
+  }
+  for (const auto& [id, s] : standing_) {
+    if (s.match_ids != standing_matches[id]) {
+      return Broken(absl::StrCat("standing pledge ", id, "'s matches differ"));
     }
   }
   // Derived structures.

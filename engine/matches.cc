@@ -9,6 +9,7 @@
 // while it is OPEN, or FILLED and not yet expired (it reopens); its budget
 // is refunded at the match's price, and it matches again at once as if it
 // had just arrived, keeping its place (its id) among resting pledges.
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -90,11 +91,28 @@ void Engine::Impl::ReturnToPledge(uint64_t match_id, int64_t kg) {
   // Off the shelves while it matches again; back on them (same place) with
   // what is left. Rest queues its expiry: the entry it may still have from
   // resting before goes first, so that none is queued twice.
+  // A standing pledge takes back kg of a match from an earlier period into
+  // the current one, which grows by them (and its budget by their worth):
+  // the buyer still needs what that period failed to get.
+  const bool earlier_period = !InCurrentPeriod(matches_[match_id - 1]);
+  if (earlier_period &&
+      p.quantity_kg > std::min(kMaxQuantityKg, INT64_MAX / p.max_price) - kg) {
+    return;  // more than a pledge can hold at its price
+  }
   if (resting) Close(/*offer=*/false, pledge_id, OrderStatus::kOpen);
   expiries_.Remove(p.expires_at, ExpiryTag(pledge_id, /*is_offer=*/false));
   matches_[match_id - 1].returned_kg += kg;
   p.remaining_kg += kg;
-  p.spent_fen -= kg * price;  // no overflow: at most the match's amount
+  if (!earlier_period) {
+    p.spent_fen -= kg * price;  // no overflow: at most the match's amount
+  } else {
+    p.quantity_kg += kg;
+    if (p.budget_fen > 0) {
+      p.budget_fen = p.budget_fen > INT64_MAX - kg * price
+                         ? INT64_MAX
+                         : p.budget_fen + kg * price;
+    }
+  }
   p.status = OrderStatus::kOpen;
   MatchIncoming(/*offer=*/false, pledge_id);
   if (pledges_[pledge_id - 1].status == OrderStatus::kOpen) {

@@ -269,6 +269,7 @@ void Engine::Impl::Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price,
   // it is, which was checked when that order was posted or amended.
   const int64_t amount = q * price;
   MatchRecord match{offer_id, pledge_id, q, price, amount, now_, partner};
+  if (p.standing) standing_[pledge_id].match_ids.push_back(matches_.size() + 1);
   // Cannot overflow: ship_within is at most a year.
   match.ship_by = o.ship_within == kNoDeadline ? 0 : now_ + o.ship_within;
   match.updated_at = now_;
@@ -402,8 +403,46 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
     s = CheckRange("pledge.min_lot_kg", spec.min_lot_kg, 0, spec.quantity_kg);
   if (s.ok()) s = CheckExpiry("pledge.expires_at", spec.expires_at, now);
   if (s.ok()) s = CheckWithin("pledge.accept_within", spec.accept_within);
+  if (s.ok()) s = CheckRecurrence(spec, now);
   if (!s.ok()) return s;
   return CheckScope(reference_, "pledge.", spec.scope, spec.region_codes);
+}
+
+absl::Status Engine::Impl::CheckRecurrence(const PledgeSpec& spec, Micros now) {
+  const Recurrence& r = spec.recurrence;
+  if (r.period == 0) {
+    if (r.quantity_kg != 0 || r.budget_fen != 0 || r.until != 0 ||
+        r.carry_over) {
+      return Invalid("pledge.recurrence.period",
+                     "is unset (a one-off pledge) but the recurrence has "
+                     "other fields set");
+    }
+    return absl::OkStatus();
+  }
+  absl::Status s =
+      CheckRange("pledge.recurrence.period", r.period, 1, kMaxPeriod);
+  if (s.ok()) {
+    s = CheckRange("pledge.recurrence.quantity_kg", r.quantity_kg, 1,
+                   kMaxQuantityKg);
+  }
+  if (s.ok()) {
+    s = CheckAmount("pledge.recurrence.quantity_kg", r.quantity_kg,
+                    spec.max_price_fen_per_kg);
+  }
+  if (s.ok()) {
+    s = CheckRange("pledge.recurrence.budget_fen", r.budget_fen, 0, INT64_MAX);
+  }
+  if (s.ok()) {
+    s = CheckRange("pledge.min_lot_kg", spec.min_lot_kg, 0, r.quantity_kg);
+  }
+  if (s.ok()) s = CheckExpiry("pledge.recurrence.until", r.until, now);
+  if (s.ok() && spec.expires_at != r.until) {
+    s = Invalid("pledge.expires_at",
+                absl::StrCat(spec.expires_at,
+                             " us since epoch differs from recurrence.until (",
+                             r.until, "): a standing pledge expires at until"));
+  }
+  return s;
 }
 
 absl::Status Engine::Impl::ResolveBuyer(const PledgeSpec& spec,
@@ -467,9 +506,19 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   record.listed = listed;
   record.listed_cover = std::move(listed);
   KeepOutermostCodes(&record.listed_cover);
+  record.standing = spec.recurrence.period != 0;
   pledges_.push_back(std::move(record));
   const uint64_t id = pledges_.size();
   pledges_by_buyer_[pledges_[id - 1].buyer].push_back(id);
+  if (spec.recurrence.period != 0) {
+    StandingRecord& standing = standing_[id];
+    standing.period = static_cast<Period>(spec.recurrence.period);
+    standing.quantity_kg = spec.recurrence.quantity_kg;
+    standing.budget_fen = spec.recurrence.budget_fen;
+    standing.carry_over = spec.recurrence.carry_over;
+    standing.current_start = PeriodStartAt(standing.period, now_);
+    QueueNextPeriod(id);
+  }
 
   const uint64_t first_match = matches_.size() + 1;
   MatchIncoming(/*offer=*/false, id);
@@ -505,13 +554,22 @@ absl::Status Engine::Impl::Check(const CancelPledgeCommand& c,
                                  Micros now) const {
   const uint64_t id = c.pledge_id;
   const bool known = id != 0 && id <= pledges_.size();
-  return CheckCancellable("pledge", id, pledges_.size(),
-                          known ? pledges_[id - 1].status : OrderStatus::kOpen,
+  OrderStatus status = known ? pledges_[id - 1].status : OrderStatus::kOpen;
+  // A standing pledge filled for this period still has periods to come:
+  // cancelling it ends them.
+  if (known && status == OrderStatus::kFilled && pledges_[id - 1].standing) {
+    status = OrderStatus::kOpen;
+  }
+  return CheckCancellable("pledge", id, pledges_.size(), status,
                           known ? pledges_[id - 1].expires_at : 0, now);
 }
 
 PledgeResult Engine::Impl::Execute(const CancelPledgeCommand& c) {
-  Close(/*offer=*/false, c.pledge_id, OrderStatus::kCancelled);
+  if (pledges_[c.pledge_id - 1].status == OrderStatus::kOpen) {
+    Close(/*offer=*/false, c.pledge_id, OrderStatus::kCancelled);
+  } else {
+    pledges_[c.pledge_id - 1].status = OrderStatus::kCancelled;
+  }
   PledgeResult result;
   result.pledge = MakePledgeView(c.pledge_id, now_);
   result.unfilled_kg = pledges_[c.pledge_id - 1].remaining_kg;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/periods.h"
 #include "engine/types.h"
 
 namespace duijie {
@@ -47,6 +48,7 @@ struct PledgeRecord {
   Scope scope;
   bool require_certified;
   OrderStatus status;
+  bool standing = false;  // a standing pledge: Impl::standing_ has its periods
   int64_t quantity_kg;
   int64_t remaining_kg;
   int64_t max_price;
@@ -69,6 +71,27 @@ struct PledgeRecord {
   int64_t budget_left() const {
     return budget_fen > 0 ? budget_fen - spent_fen : -1;
   }
+};
+
+// A standing pledge's recurrence and its periods; kept beside the pledge
+// (most pledges are one-off, so PledgeRecord stays as small as it was).
+// The pledge's own quantity_kg, remaining_kg, budget_fen and spent_fen are
+// the current period's; a period's matches are the pledge's matches with
+// matched_at in [its start, the next start).
+struct StandingRecord {
+  Period period = Period::kNone;
+  int64_t quantity_kg = 0;  // each new period's, before what carries over
+  int64_t budget_fen = 0;   // 0: no cap
+  bool carry_over = false;
+  // Periods that ended: their start and what they pledged.
+  struct Closed {
+    Micros start;
+    int64_t pledged_kg;
+    int64_t budget_fen;
+  };
+  std::vector<Closed> closed;
+  Micros current_start = 0;         // the current period's start
+  std::vector<uint64_t> match_ids;  // the pledge's matches, ascending
 };
 
 // An interned string index that names no string.

@@ -130,6 +130,32 @@ struct OfferSpec {
 };
 
 // What a buyer posts. Validated by Engine::PostPledge.
+// How a standing pledge repeats. At each period's start (Asia/Shanghai:
+// days at 00:00, weeks on Monday, months on the 1st) it refills to
+// quantity_kg and budget_fen (0: no budget cap), plus what the period before
+// left unfilled and unspent when carry_over is set, keeping its place in
+// the queue. It expires at `until` (its expires_at); quantity_kg and
+// budget_fen of the pledge itself are the first period's.
+struct Recurrence {
+  int period = 0;  // a Period number (periods.h); 0: none
+  int64_t quantity_kg = 0;
+  int64_t budget_fen = 0;
+  Micros until = 0;
+  bool carry_over = false;
+};
+
+// One period of a standing pledge, its figures from the matches made in it
+// (their kg less any given back, what was accepted, what they cost).
+struct PledgePeriodView {
+  Micros start = 0;
+  Micros end = 0;  // the next period's start
+  int64_t pledged_kg = 0;
+  int64_t budget_fen = 0;
+  int64_t matched_kg = 0;
+  int64_t delivered_kg = 0;
+  int64_t spent_fen = 0;
+};
+
 struct PledgeSpec {
   std::string buyer_id;
   std::string buyer_city_code;
@@ -147,6 +173,9 @@ struct PledgeSpec {
   // How long the buyer has to accept or decline a shipment; 0: the default
   // (kDefaultAcceptWithin), kNoDeadline: none (pledges of old journals).
   Micros accept_within = 0;
+  // A standing pledge (a long-term purchase agreement) refills at each
+  // period's start; period 0: a one-off pledge.
+  Recurrence recurrence;
 };
 
 // An offer as it stands. String views point into the engine's interned
@@ -189,6 +218,11 @@ struct PledgeView {
   OrderStatus status = OrderStatus::kOpen;
   Micros posted_at = 0;
   Micros accept_within = 0;  // kNoDeadline: none
+  // A standing pledge's recurrence (period 0 for a one-off pledge); the
+  // figures above are its current period's. `periods`: every period so
+  // far, the current one last (GetPledge only; empty in lists).
+  Recurrence recurrence;
+  std::vector<PledgePeriodView> periods;
 };
 
 struct MatchView {

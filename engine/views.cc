@@ -56,6 +56,13 @@ PledgeView Engine::Impl::MakePledgeView(uint64_t id, Micros now) const {
   v.status = EffectiveStatus(p.status, p.expires_at, now);
   v.posted_at = p.posted_at;
   v.accept_within = p.accept_within;
+  if (const StandingRecord* s = p.standing ? &standing_.at(id) : nullptr) {
+    v.recurrence.period = static_cast<int>(s->period);
+    v.recurrence.quantity_kg = s->quantity_kg;
+    v.recurrence.budget_fen = s->budget_fen;
+    v.recurrence.until = p.expires_at;
+    v.recurrence.carry_over = s->carry_over;
+  }
   return v;
 }
 
@@ -116,7 +123,9 @@ absl::StatusOr<PledgeView> Engine::Impl::GetPledge(uint64_t id,
     return absl::NotFoundError(
         absl::StrCat("id: pledge ", id, " does not exist"));
   }
-  return MakePledgeView(id, now);
+  PledgeView view = MakePledgeView(id, now);
+  if (pledges_[id - 1].standing) view.periods = PeriodViews(id);
+  return view;
 }
 
 namespace {

@@ -353,6 +353,30 @@ out_has "matched on amendment"
 out_has "1 match, 100 kg, 6,000.00 yuan"
 expect_rc 2 offer amend "$PEPPER" --kg many
 
+# --- a standing pledge: refills each week until a date (through that day in
+# Asia/Shanghai: the pledge ends at 16:00 UTC the day before the next) -----
+ok --json pledge post --buyer wuhan-hospital --city 370200 --kind hospital \
+  --product fruit.pear --kg 2000 --max-fen 500 --every week \
+  --until 2099-06-30 --carry-over
+json_has status '"OPEN"'
+json_has period '"WEEKLY"'
+json_has carry_over true
+STANDING=$(json_get pledge_id)
+ok pledge get "$STANDING"
+out_has "2,000 kg weekly, unfilled kg carried over, until 2099-06-30 16:00:00 UTC"
+out_has "PERIOD START (UTC)"
+expect_rc 2 pledge post --buyer x --city 370200 --kind school --product spice \
+  --kg 1 --max-fen 1 --every fortnight --until 2099-01-01
+err_has "--every: day, week or month, not 'fortnight'"
+expect_rc 2 pledge post --buyer x --city 370200 --kind school --product spice \
+  --kg 1 --max-fen 1 --every week
+err_has "--every needs --until"
+expect_rc 2 pledge post --buyer x --city 370200 --kind school --product spice \
+  --kg 1 --max-fen 1 --until 2099-01-01
+err_has "--until and --carry-over need --every"
+ok pledge cancel "$STANDING"
+out_has "cancelled"
+
 ok --json offer post --request-id cli-test-retry-1 --supplier jingning-apple \
   --region 621200 --product fruit.apple.fuji --grade first --kg 500 \
   --floor-fen 450 --expires 2099-01-01T00:00:00Z

@@ -324,6 +324,27 @@ void ComparePledge(const std::string& p, const PledgeView& e,
   d->Field(p + "status", e.status, r.status);
   d->Field(p + "posted_at", e.posted_at, r.posted_at);
   d->Field(p + "accept_within", e.accept_within, r.accept_within);
+  d->Field(p + "recurrence.period", e.recurrence.period, r.recurrence.period);
+  d->Field(p + "recurrence.quantity_kg", e.recurrence.quantity_kg,
+           r.recurrence.quantity_kg);
+  d->Field(p + "recurrence.budget_fen", e.recurrence.budget_fen,
+           r.recurrence.budget_fen);
+  d->Field(p + "recurrence.until", e.recurrence.until, r.recurrence.until);
+  d->Field(p + "recurrence.carry_over", e.recurrence.carry_over,
+           r.recurrence.carry_over);
+  d->Field(p + "periods.size", e.periods.size(), r.periods.size());
+  for (size_t i = 0; i < std::min(e.periods.size(), r.periods.size()); ++i) {
+    const PledgePeriodView& a = e.periods[i];
+    const PledgePeriodView& b = r.periods[i];
+    const std::string q = p + "periods[" + std::to_string(i) + "].";
+    d->Field(q + "start", a.start, b.start);
+    d->Field(q + "end", a.end, b.end);
+    d->Field(q + "pledged_kg", a.pledged_kg, b.pledged_kg);
+    d->Field(q + "budget_fen", a.budget_fen, b.budget_fen);
+    d->Field(q + "matched_kg", a.matched_kg, b.matched_kg);
+    d->Field(q + "delivered_kg", a.delivered_kg, b.delivered_kg);
+    d->Field(q + "spent_fen", a.spent_fen, b.spent_fen);
+  }
 }
 
 void CompareMatch(const std::string& p, const MatchView& e, const MatchView& r,
@@ -873,6 +894,15 @@ class Generator {
         Chance(0.65) ? 0 : Int(1, std::min<int64_t>(p.quantity_kg, 30));
     p.expires_at = Effective() + ExpiresIn();
     p.accept_within = Within();
+    if (Chance(0.15)) {  // a standing pledge, ending at its expiry
+      Recurrence& r = p.recurrence;
+      r.period = int(Int(1, 3));
+      r.quantity_kg = Chance(0.7) ? Int(1, 60) : Int(61, 200);
+      r.budget_fen = Chance(0.6) ? 0 : Int(1, r.quantity_kg * 18);
+      r.carry_over = Chance(0.5);
+      r.until = p.expires_at;
+      if (p.min_lot_kg > r.quantity_kg) p.min_lot_kg = r.quantity_kg;
+    }
     int roll = Int(0, 9);
     p.scope = roll < 5 ? 0 : (roll < 8 ? 1 : 2);
     if (p.scope == 2) {

@@ -124,7 +124,8 @@ std::string Digest(const CommandOutcome& outcome) {
     absl::StrAppend(&out, "region ", g->region.code, " rp ", g->replayed);
   } else if (auto* t = std::get_if<TickResult>(&r)) {
     absl::StrAppend(&out, "tick ", t->now, " expired ", t->expired, " lapsed ",
-                    t->lapsed, " delivered ", t->delivered);
+                    t->lapsed, " delivered ", t->delivered, " periods ",
+                    t->periods);
   } else if (auto* k = std::get_if<KeyResult>(&r)) {
     absl::StrAppend(&out, "key ", k->key.key_id, " role ",
                     k->key.principal.role, " at ", k->key.created_at, " exp ",
@@ -326,6 +327,18 @@ class CommandGen {
     if (p.scope == 2) p.region_codes = {kRegions[rng_() % 3]};
     p.require_certified = rng_() % 4 == 0;
     ++pledges_;
+    // Some stand, refilling daily or weekly until an absolute time (their
+    // expiry); replay must start the same periods at the same ticks.
+    if (rng_() % 6 == 0) {
+      p.recurrence.period = 1 + static_cast<int>(rng_() % 2);
+      p.recurrence.quantity_kg = 50 + rng_() % 500;
+      p.recurrence.budget_fen = rng_() % 3 == 0 ? 30000 : 0;
+      p.recurrence.carry_over = rng_() % 2 == 0;
+      p.min_lot_kg = std::min<int64_t>(p.min_lot_kg, p.recurrence.quantity_kg);
+      p.expires_at = p.recurrence.until =
+          clock_->last() + 1 + rng_() % (9 * kDay);
+      return 0;
+    }
     return Expiry(&p.expires_at, clock_->last());
   }
   // A buyer registered or replaced; some refused (a negative target).
@@ -647,7 +660,15 @@ TEST(ReplayTest, SegmentsRollAndArePrunedBehindSnapshots) {
     for (int i = 0; i < 5; ++i) group.push_back(gen.Next());
     node->Execute(std::move(group));
   }
-  // Let the snapshot in flight, if any, finish.
+  // A snapshot now (after the one in flight, if any), then fewer records
+  // than the schedule's 200 over several segments, then a last snapshot:
+  // the two kept have segments between them, whatever the stream's shape.
+  node->OnWriter([&] { node->store()->SnapshotNow().IgnoreError(); });
+  for (int g = 0; g < 20; ++g) {
+    std::vector<Command> group;
+    for (int i = 0; i < 5; ++i) group.push_back(gen.Next());
+    node->Execute(std::move(group));
+  }
   node->OnWriter([&] { node->store()->SnapshotNow().IgnoreError(); });
   const uint64_t hash = node->StateHash();
   const uint64_t position = node->store()->position();

@@ -827,6 +827,56 @@ TEST_F(IntegrationTest, AmendmentsChangeOrdersInPlaceAndMatchAtOnce) {
 
 // A match carried through to delivery: unary ShipMatch, then a Submit batch
 // that accepts one match, ships another and fails a decline alone.
+// A standing pledge through gRPC: posted without an expiry (it ends at
+// until), it refills at Shanghai midnight and GetPledge lists both days.
+TEST_F(IntegrationTest, StandingPledgeRefillsEachDayThroughGrpc) {
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(PepperOffer(1000, 9000), &offer).ok());
+  v1::PostPledgeRequest request =
+      PepperPledge("qingdao-office", "370200", 100, 10000);
+  request.mutable_pledge()->clear_expires_at();
+  v1::Recurrence* r = request.mutable_pledge()->mutable_recurrence();
+  r->set_period(v1::DAILY);
+  r->set_quantity_kg(100);
+  *r->mutable_until() = InDays(5);
+  v1::PostPledgeResponse pledge;
+  ASSERT_TRUE(PostPledge(request, &pledge).ok());
+  EXPECT_EQ(pledge.pledge().expires_at().seconds(), kStartSeconds + 5 * 86400);
+  EXPECT_EQ(pledge.pledge().status(), v1::FILLED);
+  ASSERT_EQ(pledge.matches_size(), 1);
+
+  // The next day, a command's tick refills it: 100 kg more from the offer.
+  now_micros_ += int64_t{86400} * 1000000;
+  v1::PostOfferResponse second;
+  ASSERT_TRUE(PostOffer(PepperOffer(50, 8000), &second).ok());
+  v1::GetPledgeRequest get;
+  get.set_id(pledge.pledge().pledge_id());
+  v1::Pledge got;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->GetPledge(&context, get, &got).ok());
+  EXPECT_EQ(got.recurrence().period(), v1::DAILY);
+  EXPECT_EQ(got.recurrence().until().seconds(), kStartSeconds + 5 * 86400);
+  ASSERT_EQ(got.periods_size(), 2);
+  // The test clock starts at 08:00 in Shanghai: the first day began 8 h
+  // before it.
+  EXPECT_EQ(got.periods(0).start().seconds(), kStartSeconds - 8 * 3600);
+  EXPECT_EQ(got.periods(1).start().seconds(), kStartSeconds + 16 * 3600);
+  for (const v1::PledgePeriod& period : got.periods()) {
+    EXPECT_EQ(period.pledged_kg(), 100);
+    EXPECT_EQ(period.matched_kg(), 100);
+    EXPECT_EQ(period.spent_fen(), 900000);
+  }
+
+  // A recurrence without until is refused before the engine sees it.
+  v1::PostPledgeRequest bad = request;
+  bad.mutable_pledge()->mutable_recurrence()->clear_until();
+  v1::PostPledgeResponse refused;
+  grpc::Status status = PostPledge(bad, &refused);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(status.error_message(), "pledge.recurrence.until"))
+      << status.error_message();
+}
+
 TEST_F(IntegrationTest, MatchesAreShippedAcceptedAndDeclinedThroughGrpc) {
   v1::PostOfferResponse offer;
   ASSERT_TRUE(PostOffer(PepperOffer(1000, 9000), &offer).ok());

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "engine/periods.h"
 
 namespace duijie {
 namespace {
@@ -198,6 +199,7 @@ absl::StatusOr<R> ReferenceMatcher::Replay(const Remembered& r) {
     again.pledge.scope = now.scope;
     again.pledge.region_codes = now.region_codes;
     again.pledge.accept_within = now.accept_within;
+    again.pledge.recurrence = now.recurrence;  // its until is the expiry
   }
   return again;
 }
@@ -318,6 +320,51 @@ void ReferenceMatcher::AdvanceClock(Micros now) {
       p.status = OrderStatus::kExpired;
     }
   }
+  // Standing pledges whose next period has started (before deadlines, so
+  // that returned kg match in the new period), in (start, id) order:
+  // every period passed opens (and all but the last close unmatched), then
+  // the pledge refills and matches.
+  std::vector<std::pair<Micros, uint64_t>> periods;
+  for (const Pledge& p : pledges_) {
+    if (p.spec.recurrence.period == 0 ||
+        (p.status != OrderStatus::kOpen && p.status != OrderStatus::kFilled) ||
+        p.spec.expires_at <= clock_) {
+      continue;
+    }
+    const Micros next = NextPeriodStart(
+        static_cast<Period>(p.spec.recurrence.period), p.current_start);
+    if (next <= clock_) periods.emplace_back(next, p.id);
+  }
+  std::sort(periods.begin(), periods.end());
+  for (const auto& [first, id] : periods) {
+    Pledge& p = pledges_[id - 1];
+    const Recurrence& r = p.spec.recurrence;
+    const Period period = static_cast<Period>(r.period);
+    const int64_t cap =
+        std::min(kQuantityLimit, INT64_MAX / p.spec.max_price_fen_per_kg);
+    for (Micros start = first; start <= clock_ && start < p.spec.expires_at;
+         start = NextPeriodStart(period, start)) {
+      PledgePeriodView closed;
+      closed.start = p.current_start;
+      closed.pledged_kg = p.spec.quantity_kg;
+      closed.budget_fen = p.spec.budget_fen;
+      p.closed.push_back(closed);
+      const int64_t unfilled = r.carry_over ? p.remaining_kg : 0;
+      const int64_t unspent = r.carry_over && p.spec.budget_fen > 0
+                                  ? p.spec.budget_fen - p.spent_fen
+                                  : 0;
+      p.spec.quantity_kg = std::min(cap, r.quantity_kg + unfilled);
+      p.remaining_kg = p.spec.quantity_kg;
+      p.spec.budget_fen = r.budget_fen == 0 ? 0
+                          : unspent > INT64_MAX - r.budget_fen
+                              ? INT64_MAX
+                              : r.budget_fen + unspent;
+      p.spent_fen = 0;
+      p.current_start = start;
+    }
+    p.status = OrderStatus::kOpen;
+    MatchIncomingPledge(p);
+  }
   // Deadlines passed, in (deadline, match id, ship_by first) order. Matches
   // made by returned kg have deadlines after the clock.
   std::vector<std::tuple<Micros, uint64_t, bool>> due;
@@ -353,9 +400,28 @@ void ReferenceMatcher::ReturnToPledge(uint64_t match_id, int64_t kg) {
     return;
   }
   MatchView& m = matches_[match_id - 1];
+  // A standing pledge's earlier period: the kg join the current one.
+  const bool earlier =
+      p.spec.recurrence.period != 0 && m.matched_at < p.current_start;
+  if (earlier &&
+      p.spec.quantity_kg >
+          std::min(kQuantityLimit, INT64_MAX / p.spec.max_price_fen_per_kg) -
+              kg) {
+    return;
+  }
   m.returned_kg += kg;
   p.remaining_kg += kg;
-  p.spent_fen -= kg * m.price_fen_per_kg;
+  if (earlier) {
+    p.spec.quantity_kg += kg;
+    if (p.spec.budget_fen > 0) {
+      const int64_t worth = kg * m.price_fen_per_kg;
+      p.spec.budget_fen = p.spec.budget_fen > INT64_MAX - worth
+                              ? INT64_MAX
+                              : p.spec.budget_fen + worth;
+    }
+  } else {
+    p.spent_fen -= kg * m.price_fen_per_kg;
+  }
   p.status = OrderStatus::kOpen;
   MatchIncomingPledge(p);
 }
@@ -828,6 +894,26 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostResolvedPledge(
   if (!GoodWithin(spec.accept_within)) {
     return Invalid("accept_within", "range");
   }
+  const Recurrence& r = spec.recurrence;
+  if (r.period == 0 && (r.quantity_kg != 0 || r.budget_fen != 0 ||
+                        r.until != 0 || r.carry_over)) {
+    return Invalid("recurrence.period", "unset with other fields");
+  }
+  if (r.period != 0) {
+    if (r.period < 1 || r.period > 3) return Invalid("recurrence.period", "");
+    if (r.quantity_kg <= 0 || r.quantity_kg > kQuantityLimit) {
+      return Invalid("recurrence.quantity_kg", "out of range");
+    }
+    int64_t worth;
+    if (__builtin_mul_overflow(r.quantity_kg, spec.max_price_fen_per_kg,
+                               &worth)) {
+      return Invalid("recurrence.quantity_kg", "worth overflows");
+    }
+    if (r.budget_fen < 0) return Invalid("recurrence.budget_fen", "negative");
+    if (spec.min_lot_kg > r.quantity_kg) return Invalid("min_lot_kg", "");
+    if (r.until <= clock_) return Invalid("recurrence.until", "not future");
+    if (spec.expires_at != r.until) return Invalid("expires_at", "!= until");
+  }
   if (spec.scope == static_cast<int>(Scope::kListedRegions)) {
     if (spec.region_codes.empty() ||
         spec.region_codes.size() > kListedRegions) {
@@ -849,8 +935,13 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostResolvedPledge(
   pledges_.push_back(
       Pledge{pledges_.size() + 1, spec, spec.quantity_kg, 0, OrderStatus::kOpen,
              clock_, ++pledge_seq_,
-             spec.accept_within == 0 ? kDefaultDeadline : spec.accept_within});
+             spec.accept_within == 0 ? kDefaultDeadline : spec.accept_within,
+             /*current_start=*/0, /*closed=*/{}});
   Pledge& p = pledges_.back();
+  if (spec.recurrence.period != 0) {
+    p.current_start =
+        PeriodStartAt(static_cast<Period>(spec.recurrence.period), clock_);
+  }
   PledgeResult result;
   result.matches = MatchIncomingPledge(p);
   result.pledge = ViewOf(p);
@@ -897,7 +988,11 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::CancelPledge(
                                std::to_string(pledge_id));
   }
   Pledge& p = pledges_[pledge_id - 1];
-  if (p.status != OrderStatus::kOpen) {
+  // A standing pledge filled for its period has periods to come.
+  const bool standing_filled = p.spec.recurrence.period != 0 &&
+                               p.status == OrderStatus::kFilled &&
+                               p.spec.expires_at > clock_;
+  if (p.status != OrderStatus::kOpen && !standing_filled) {
     return absl::FailedPreconditionError("pledge_id: not open");
   }
   p.status = OrderStatus::kCancelled;
@@ -1314,6 +1409,10 @@ PledgeView ReferenceMatcher::ViewOf(const Pledge& p) {
   v.status = p.status;
   v.posted_at = p.posted_at;
   v.accept_within = p.accept_within;
+  if (p.spec.recurrence.period != 0) {
+    v.recurrence = p.spec.recurrence;
+    v.recurrence.until = p.spec.expires_at;
+  }
   return v;
 }
 
@@ -1334,9 +1433,31 @@ absl::StatusOr<PledgeView> ReferenceMatcher::GetPledge(uint64_t pledge_id,
   if (pledge_id == 0 || pledge_id > pledges_.size()) {
     return absl::NotFoundError("pledge_id: unknown");
   }
-  PledgeView v = ViewOf(pledges_[pledge_id - 1]);
+  const Pledge& p = pledges_[pledge_id - 1];
+  PledgeView v = ViewOf(p);
   if (v.status == OrderStatus::kOpen && v.expires_at <= now) {
     v.status = OrderStatus::kExpired;
+  }
+  if (p.spec.recurrence.period != 0) {
+    const Period period = static_cast<Period>(p.spec.recurrence.period);
+    v.periods = p.closed;
+    PledgePeriodView current;
+    current.start = p.current_start;
+    current.pledged_kg = p.spec.quantity_kg;
+    current.budget_fen = p.spec.budget_fen;
+    v.periods.push_back(current);
+    for (PledgePeriodView& row : v.periods) {
+      row.end = NextPeriodStart(period, row.start);
+      for (const MatchView& m : matches_) {
+        if (m.pledge_id != pledge_id || m.matched_at < row.start ||
+            m.matched_at >= row.end) {
+          continue;
+        }
+        row.matched_kg += m.quantity_kg - m.returned_kg;
+        row.delivered_kg += m.accepted_kg;
+        row.spent_fen += (m.quantity_kg - m.returned_kg) * m.price_fen_per_kg;
+      }
+    }
   }
   return v;
 }

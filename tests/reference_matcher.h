@@ -188,6 +188,10 @@ class ReferenceMatcher {
     Micros posted_at = 0;
     uint64_t seq = 0;
     Micros accept_within = 0;
+    // A standing pledge's current period start and the periods that ended
+    // (start, pledged_kg and budget_fen only).
+    Micros current_start = 0;
+    std::vector<PledgePeriodView> closed;
   };
   struct Remembered {
     uint64_t fingerprint = 0;

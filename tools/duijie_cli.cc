@@ -452,7 +452,29 @@ void PrintPledge(const pb::Pledge& p) {
       {"  certified", p.require_certified() ? "required" : "not required"});
   t.AddRow({"  expires", LongTime(p.expires_at())});
   t.AddRow({"  posted", LongTime(p.posted_at())});
+  if (p.recurrence().period() != pb::PERIOD_UNSPECIFIED) {
+    const pb::Recurrence& r = p.recurrence();
+    t.AddRow(
+        {"  standing",
+         absl::StrCat(
+             Kg(r.quantity_kg()), " kg ", Lower(pb::Period_Name(r.period())),
+             r.budget_fen() == 0
+                 ? std::string()
+                 : absl::StrCat(", budget ", Yuan(r.budget_fen()), " yuan"),
+             r.carry_over() ? ", unfilled kg carried over" : "", ", until ",
+             LongTime(r.until()))});
+  }
   t.Print(std::cout, /*header=*/false);
+  if (p.periods_size() == 0) return;
+  std::cout << "\n";
+  Table periods({"PERIOD START (UTC)", "END (UTC)", ">PLEDGED KG",
+                 ">MATCHED KG", ">DELIVERED KG", ">SPENT YUAN"});
+  for (const pb::PledgePeriod& period : p.periods()) {
+    periods.AddRow({LongTime(period.start()), LongTime(period.end()),
+                    Kg(period.pledged_kg()), Kg(period.matched_kg()),
+                    Kg(period.delivered_kg()), Yuan(period.spent_fen())});
+  }
+  periods.Print(std::cout);
 }
 
 std::string MatchStatusWord(pb::MatchStatus s) {
@@ -866,16 +888,71 @@ constexpr Flag<std::string> kRegions(
     "comma-separated region codes for listed, e.g. 620000,621200");
 constexpr Flag<bool> kRequireCertified(
     "require-certified", "accept certified assistance products only");
+constexpr Flag<std::string> kEvery(
+    "every", "PERIOD",
+    "day, week or month: a standing pledge that refills to --kg (and "
+    "--budget-fen) each period, Asia/Shanghai calendar; needs --until");
+constexpr Flag<std::string> kUntil(
+    "until", "DATE",
+    "when a standing pledge ends: a date (through that day, Asia/Shanghai) "
+    "or an RFC 3339 time");
+constexpr Flag<bool> kCarryOver(
+    "carry-over", "a standing pledge's unfilled kg roll into the next period");
+
+// --every, --until and --carry-over into the pledge's recurrence.
+void ReadRecurrence(Args& args, pb::Pledge* p) {
+  if (!args.Has(kEvery)) {
+    if (args.Has(kUntil) || args.Has(kCarryOver)) {
+      args.AddError("--until and --carry-over need --every");
+    }
+    return;
+  }
+  pb::Recurrence* r = p->mutable_recurrence();
+  const std::string every = Normalize(args.Get(kEvery));
+  if (every == "DAY" || every == "DAILY") {
+    r->set_period(pb::DAILY);
+  } else if (every == "WEEK" || every == "WEEKLY") {
+    r->set_period(pb::WEEKLY);
+  } else if (every == "MONTH" || every == "MONTHLY") {
+    r->set_period(pb::MONTHLY);
+  } else {
+    args.AddError(absl::StrCat("--every: day, week or month, not '",
+                               args.Get(kEvery), "'"));
+  }
+  r->set_quantity_kg(p->quantity_kg());
+  r->set_budget_fen(p->budget_fen());
+  r->set_carry_over(args.Get(kCarryOver));
+  if (!args.Has(kUntil)) {
+    args.AddError("--every needs --until");
+    return;
+  }
+  const std::string until = args.Get(kUntil);
+  absl::Time t;
+  std::string err;
+  // A date means through that day, as people say it: the pledge ends at
+  // the next midnight in Asia/Shanghai.
+  if (absl::ParseTime("%Y-%m-%d", until, absl::FixedTimeZone(8 * 3600), &t,
+                      &err)) {
+    t += absl::Hours(24);
+  } else if (!absl::ParseTime(absl::RFC3339_full, until, &t, &err)) {
+    args.AddError(absl::StrCat(
+        "--until: a date like 2027-06-30 or an RFC 3339 time, not '", until,
+        "'"));
+    return;
+  }
+  SetTimestamp(t, r->mutable_until());
+}
 
 CommandSpec Spec() {
   return {"pledge",
           "post",
           "",
           "Post a purchase pledge; it matches open offers at once. What is "
-          "left rests on the book.",
+          "left rests on the book. With --every, a standing pledge: it "
+          "refills each period until --until.",
           {&kBuyer, &kCity, &kKind, &kProduct, &kMinGrade, &kKg, &kMaxFen,
            &kBudgetFen, &kMinLotKg, &kExpires, &kExpiresIn, &kScope, &kRegions,
-           &kRequireCertified, &kRequestId}};
+           &kRequireCertified, &kEvery, &kUntil, &kCarryOver, &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
@@ -895,7 +972,11 @@ int Run(Client& c, Args& args) {
   p->set_max_price_fen_per_kg(args.Get(kMaxFen));
   p->set_budget_fen(args.Get(kBudgetFen));
   p->set_min_lot_kg(args.Get(kMinLotKg));
-  ReadExpiry(args, p, &req);
+  ReadRecurrence(args, p);
+  // A standing pledge expires at --until unless told otherwise.
+  if (!p->has_recurrence() || args.Has(kExpires) || args.Has(kExpiresIn)) {
+    ReadExpiry(args, p, &req);
+  }
   pb::Scope scope = pb::ANY;
   ReadScope(args, kScope, kRegions, &scope);
   p->set_scope(scope);
