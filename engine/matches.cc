@@ -78,14 +78,21 @@ absl::Status Engine::Impl::CheckMatchIn(uint64_t match_id, MatchStatus required,
   return absl::OkStatus();
 }
 
-void Engine::Impl::ReturnToPledge(uint64_t match_id, int64_t kg) {
-  if (kg <= 0) return;
+size_t Engine::Impl::LogMatchEvent(uint64_t match_id) {
+  events_.push_back(MatchEventRecord{match_id, now_,
+                                     matches_[match_id - 1].status,
+                                     /*returned=*/false});
+  return events_.size() - 1;
+}
+
+bool Engine::Impl::ReturnToPledge(uint64_t match_id, int64_t kg) {
+  if (kg <= 0) return false;
   const uint64_t pledge_id = matches_[match_id - 1].pledge_id;
   const int64_t price = matches_[match_id - 1].price;
   PledgeRecord& p = pledges_[pledge_id - 1];
   const bool resting = p.status == OrderStatus::kOpen;
   if (!(resting || p.status == OrderStatus::kFilled) || p.expires_at <= now_) {
-    return;  // cancelled or expired: nobody waits for these kg any more
+    return false;  // cancelled or expired: nobody waits for these kg any more
   }
   // Off the shelves while it matches again; back on them (same place) with
   // what is left. Rest queues its expiry: the entry it may still have from
@@ -100,6 +107,7 @@ void Engine::Impl::ReturnToPledge(uint64_t match_id, int64_t kg) {
   if (pledges_[pledge_id - 1].status == OrderStatus::kOpen) {
     Rest(/*offer=*/false, pledge_id);
   }
+  return true;
 }
 
 MatchResult Engine::Impl::MatchAnswer(uint64_t match_id,
@@ -142,12 +150,86 @@ void Engine::Impl::PassDeadlines(TickResult* result) {
       m.delivered_at = now_;
       m.accepted_kg = m.shipped_kg;
       ++result->delivered;
+      LogMatchEvent(id);
     } else {
       m.status = MatchStatus::kLapsed;
       ++result->lapsed;
-      ReturnToPledge(id, m.quantity_kg);
+      // Logged before the kg go back: the matches they make come after.
+      const size_t event = LogMatchEvent(id);
+      const bool returned = ReturnToPledge(id, m.quantity_kg);
+      events_[event].returned = returned;  // events_ may have grown
     }
   }
+}
+
+std::string Engine::Impl::CheckMatchEvents() const {
+  // Replays the log onto bare statuses and returned kg, and compares the
+  // end with the records.
+  std::vector<MatchStatus> status(matches_.size(), MatchStatus::kMatched);
+  std::vector<int64_t> returned(matches_.size(), 0);
+  uint64_t made = 0;
+  Micros last = INT64_MIN;
+  for (size_t i = 0; i < events_.size(); ++i) {
+    const MatchEventRecord& e = events_[i];
+    const std::string where = absl::StrCat("match event ", i + 1);
+    if (e.at < last || e.at > now_) return absl::StrCat(where, ": bad time");
+    last = e.at;
+    if (e.match_id == 0 || e.match_id > made + 1 ||
+        e.match_id > matches_.size()) {
+      return absl::StrCat(where, ": bad match_id ", e.match_id);
+    }
+    const MatchRecord& m = matches_[e.match_id - 1];
+    MatchStatus& s = status[e.match_id - 1];
+    int64_t step_kg = 0;  // what the step frees for the pledge
+    bool legal = false;
+    Micros expected_at = e.at;
+    switch (e.status) {
+      case MatchStatus::kMatched:
+        legal = e.match_id == made + 1;
+        expected_at = m.matched_at;
+        ++made;
+        break;
+      case MatchStatus::kShipped:
+        legal = e.match_id <= made && s == MatchStatus::kMatched;
+        step_kg = m.quantity_kg - m.shipped_kg;
+        expected_at = m.shipped_at;
+        break;
+      case MatchStatus::kDelivered:
+        legal = e.match_id <= made && s == MatchStatus::kShipped;
+        step_kg = m.shipped_kg - m.accepted_kg;
+        expected_at = m.delivered_at;
+        break;
+      case MatchStatus::kDeclined:
+        legal = e.match_id <= made && s == MatchStatus::kShipped;
+        step_kg = m.shipped_kg;
+        break;
+      case MatchStatus::kLapsed:
+        legal = e.match_id <= made && s == MatchStatus::kMatched;
+        step_kg = m.quantity_kg;
+        break;
+    }
+    if (!legal) return absl::StrCat(where, ": not a legal step");
+    if (e.at != expected_at) {
+      return absl::StrCat(where, ": its time is not the match's");
+    }
+    if (e.returned && step_kg <= 0) {
+      return absl::StrCat(where, ": returns kg it did not free");
+    }
+    s = e.status;
+    if (e.returned) returned[e.match_id - 1] += step_kg;
+  }
+  if (made != matches_.size()) {
+    return absl::StrCat("match events make ", made, " matches, not ",
+                        matches_.size());
+  }
+  for (size_t i = 0; i < matches_.size(); ++i) {
+    const MatchRecord& m = matches_[i];
+    if (status[i] != m.status || returned[i] != m.returned_kg) {
+      return absl::StrCat("match events do not lead to match ", i + 1,
+                          " as it is");
+    }
+  }
+  return "";
 }
 
 // --- Commands ---------------------------------------------------------------
@@ -174,7 +256,10 @@ MatchResult Engine::Impl::Execute(const ShipMatchCommand& c) {
   m.accept_by = accept_within == kNoDeadline ? 0 : now_ + accept_within;
   if (!c.note.empty()) m.note = strings_.Intern(c.note);
   AddDeadlines(c.match_id);
-  ReturnToPledge(c.match_id, m.quantity_kg - m.shipped_kg);
+  const size_t event = LogMatchEvent(c.match_id);
+  const bool returned =
+      ReturnToPledge(c.match_id, m.quantity_kg - m.shipped_kg);
+  events_[event].returned = returned;  // events_ may have grown
   return MatchAnswer(c.match_id, first_new);
 }
 
@@ -195,7 +280,10 @@ MatchResult Engine::Impl::Execute(const AcceptMatchCommand& c) {
   m.status = MatchStatus::kDelivered;
   m.delivered_at = m.updated_at = now_;
   m.accepted_kg = c.accepted_kg > 0 ? c.accepted_kg : m.shipped_kg;
-  ReturnToPledge(c.match_id, m.shipped_kg - m.accepted_kg);
+  const size_t event = LogMatchEvent(c.match_id);
+  const bool returned =
+      ReturnToPledge(c.match_id, m.shipped_kg - m.accepted_kg);
+  events_[event].returned = returned;  // events_ may have grown
   return MatchAnswer(c.match_id, first_new);
 }
 
@@ -216,7 +304,9 @@ MatchResult Engine::Impl::Execute(const DeclineMatchCommand& c) {
   m.status = MatchStatus::kDeclined;
   m.updated_at = now_;
   m.reason = strings_.Intern(c.reason);
-  ReturnToPledge(c.match_id, m.shipped_kg);
+  const size_t event = LogMatchEvent(c.match_id);
+  const bool returned = ReturnToPledge(c.match_id, m.shipped_kg);
+  events_[event].returned = returned;  // events_ may have grown
   return MatchAnswer(c.match_id, first_new);
 }
 
