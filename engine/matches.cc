@@ -171,12 +171,15 @@ std::string Engine::Impl::CheckMatchEvents() const {
   Micros last = INT64_MIN;
   for (size_t i = 0; i < events_.size(); ++i) {
     const MatchEventRecord& e = events_[i];
-    const std::string where = absl::StrCat("match event ", i + 1);
-    if (e.at < last || e.at > now_) return absl::StrCat(where, ": bad time");
+    // Built only on failure: the log may hold millions of events.
+    auto broken = [&](std::string_view what) {
+      return absl::StrCat("match event ", i + 1, ": ", Absl(what));
+    };
+    if (e.at < last || e.at > now_) return broken("bad time");
     last = e.at;
     if (e.match_id == 0 || e.match_id > made + 1 ||
         e.match_id > matches_.size()) {
-      return absl::StrCat(where, ": bad match_id ", e.match_id);
+      return broken(absl::StrCat("bad match_id ", e.match_id));
     }
     const MatchRecord& m = matches_[e.match_id - 1];
     MatchStatus& s = status[e.match_id - 1];
@@ -202,19 +205,17 @@ std::string Engine::Impl::CheckMatchEvents() const {
       case MatchStatus::kDeclined:
         legal = e.match_id <= made && s == MatchStatus::kShipped;
         step_kg = m.shipped_kg;
+        expected_at = m.updated_at;  // the last status change
         break;
       case MatchStatus::kLapsed:
         legal = e.match_id <= made && s == MatchStatus::kMatched;
         step_kg = m.quantity_kg;
+        expected_at = m.updated_at;
         break;
     }
-    if (!legal) return absl::StrCat(where, ": not a legal step");
-    if (e.at != expected_at) {
-      return absl::StrCat(where, ": its time is not the match's");
-    }
-    if (e.returned && step_kg <= 0) {
-      return absl::StrCat(where, ": returns kg it did not free");
-    }
+    if (!legal) return broken("not a legal step");
+    if (e.at != expected_at) return broken("its time is not the match's");
+    if (e.returned && step_kg <= 0) return broken("returns kg it did not free");
     s = e.status;
     if (e.returned) returned[e.match_id - 1] += step_kg;
   }
