@@ -1019,6 +1019,32 @@ TEST_F(IntegrationTest, WatchMatchesStreamsStatusChangesAsEvents) {
             (std::vector<std::string>{"5 NEW_MATCH #3 MATCHED",
                                       "6 STATUS_CHANGED #2 SHIPPED",
                                       "7 STATUS_CHANGED #3 SHIPPED"}));
+  // After the last match: nothing until match 4 is made, then from there;
+  // match 2's delivery before it (event 8) is not sent.
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::WatchMatchesRequest after_last;
+    after_last.set_after_match_id(3);
+    auto reader = stub_->WatchMatches(&context, after_last);
+    v1::AcceptMatchRequest accept_second;
+    accept_second.set_match_id(second);
+    update(&v1::Exchange::Stub::AcceptMatch, accept_second);
+    EXPECT_EQ(MakeMatch(70), 4u);
+    ship(4);
+    std::vector<std::string> seen;
+    v1::MatchEvent event;
+    for (int i = 0; i < 2 && reader->Read(&event); ++i) {
+      seen.push_back(Brief(event));
+    }
+    EXPECT_EQ(seen, (std::vector<std::string>{"9 NEW_MATCH #4 MATCHED",
+                                              "10 STATUS_CHANGED #4 SHIPPED"}));
+    context.TryCancel();
+    while (reader->Read(&event)) {
+    }
+    reader->Finish();
+  }
+
   // Filters apply to each event's match.
   v1::WatchMatchesRequest by_match;
   by_match.set_after_event_id(1);
@@ -1037,11 +1063,11 @@ TEST_F(IntegrationTest, WatchMatchesStreamsStatusChangesAsEvents) {
     return reader->Finish();
   };
   v1::WatchMatchesRequest beyond;
-  beyond.set_after_event_id(8);
+  beyond.set_after_event_id(11);
   grpc::Status status = refused(beyond);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(status.error_message(),
-            "after_event_id: 8 is beyond the last match event, 7");
+            "after_event_id: 11 is beyond the last match event, 10");
   v1::WatchMatchesRequest both;
   both.set_after_event_id(1);
   both.set_after_match_id(1);
