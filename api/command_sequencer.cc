@@ -16,6 +16,7 @@ CommandSequencer::CommandSequencer(Engine* engine, SequencerOptions options)
     : engine_(engine), options_(std::move(options)) {
   last_stamp_.store(engine_->now());
   published_match_id_.store(engine_->last_match_id());
+  published_event_id_.store(engine_->last_event_id());
   replier_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "duijie-reply");
     ReplyLoop();
@@ -160,6 +161,7 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
   journal_commands_.clear();
   journal_outcomes_.clear();
   uint64_t last_match_id;
+  uint64_t last_event_id;
   uint64_t applied;
   {
     absl::WriterMutexLock lock(&engine_mu_);
@@ -176,6 +178,7 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
       }
     }
     last_match_id = engine_->last_match_id();
+    last_event_id = engine_->last_event_id();
     applied = applied_groups_.load(std::memory_order_relaxed) + 1;
     applied_groups_.store(applied, std::memory_order_relaxed);
   }
@@ -211,16 +214,18 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
       here = true;
     } else {
       ++reply_pending_;
-      replies_.push_back(ReplyTask{std::move(group), last_match_id});
+      replies_.push_back(
+          ReplyTask{std::move(group), last_match_id, last_event_id});
     }
   }
-  if (here) Complete(group, last_match_id);
+  if (here) Complete(group, last_match_id, last_event_id);
   if (options_.journal != nullptr) options_.journal->AfterGroup();
 }
 
-void CommandSequencer::Complete(Group& group, uint64_t last_match_id) {
+void CommandSequencer::Complete(Group& group, uint64_t last_match_id,
+                                uint64_t last_event_id) {
   for (auto& batch : group) batch->done(*batch);
-  Publish(last_match_id);
+  Publish(last_match_id, last_event_id);
 }
 
 void CommandSequencer::ReplyLoop() {
@@ -236,7 +241,7 @@ void CommandSequencer::ReplyLoop() {
       task = std::move(replies_.front());
       replies_.pop_front();
     }
-    Complete(task.group, task.last_match_id);
+    Complete(task.group, task.last_match_id, task.last_event_id);
     task.group.clear();  // free the batches before reporting idle
     absl::MutexLock lock(&reply_mu_);
     --reply_pending_;
@@ -277,12 +282,16 @@ void CommandSequencer::MarkDurable(uint64_t group) {
   for (HeldRead& read : released) read.finish();
 }
 
-void CommandSequencer::Publish(uint64_t last_match_id) {
-  if (last_match_id <= published_match_id_.load(std::memory_order_relaxed)) {
+void CommandSequencer::Publish(uint64_t last_match_id, uint64_t last_event_id) {
+  // Every new match is an event: a group with no new event has no new
+  // match either.
+  if (last_event_id <= published_event_id_.load(std::memory_order_relaxed)) {
     return;
   }
   published_match_id_.store(last_match_id, std::memory_order_release);
-  if (options_.on_published) options_.on_published(last_match_id);
+  published_event_id_.store(last_event_id, std::memory_order_release);
+  if (options_.on_published)
+    options_.on_published(last_match_id, last_event_id);
 }
 
 }  // namespace duijie

@@ -21,7 +21,8 @@
 //     itself, for its own command only (no hand-off when idle). The applier
 //     holds the engine lock exclusively while applying, releases it,
 //     commits the group to the Journal, then completes the group: runs each
-//     batch's `done` and publishes its matches (on_published).
+//     batch's `done` and publishes its matches and match events
+//     (on_published).
 //   - The writer thread does not build replies: it passes each committed
 //     group to the reply thread, which completes groups in the order they
 //     were applied. A calling-thread applier completes its own group inline
@@ -65,10 +66,12 @@ struct SequencerOptions {
   // (better with an fsyncing journal, where the caller would hold the
   // applier role through its group's fsync while the next group waits).
   bool apply_on_caller = true;
-  // Called after each completed group with the engine's last match id
-  // (matches up to it are durable and answered); may be called from any
-  // applier or the reply thread, one call at a time per group.
-  std::function<void(uint64_t last_match_id)> on_published;
+  // Called after each completed group that made match events, with the
+  // engine's last match id and last match event id (matches and events up
+  // to them are durable and answered); may be called from any applier or
+  // the reply thread, one call at a time per group.
+  std::function<void(uint64_t last_match_id, uint64_t last_event_id)>
+      on_published;
 };
 
 class CommandSequencer {
@@ -115,6 +118,12 @@ class CommandSequencer {
   uint64_t published_match_id() const {
     return published_match_id_.load(std::memory_order_acquire);
   }
+  // Match events (Engine::ListMatchEvents) with ids up to here are durable
+  // and answered. Every match made up to the event read here has been
+  // published too (published_match_id is stored first).
+  uint64_t published_event_id() const {
+    return published_event_id_.load(std::memory_order_acquire);
+  }
 
   // Holds the engine lock shared: the engine may be read, and seen() is the
   // applied group whose state it shows.
@@ -139,6 +148,7 @@ class CommandSequencer {
   struct ReplyTask {
     Group group;
     uint64_t last_match_id = 0;
+    uint64_t last_event_id = 0;
   };
 
   void WriterLoop();
@@ -150,11 +160,11 @@ class CommandSequencer {
   // group's journal lists).
   CommandOutcome Apply(Command& command, Micros now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(engine_mu_);
-  void Complete(Group& group, uint64_t last_match_id);
+  void Complete(Group& group, uint64_t last_match_id, uint64_t last_event_id);
   void ReplyLoop();
   Micros NextStamp();
   void MarkDurable(uint64_t group);
-  void Publish(uint64_t last_match_id);
+  void Publish(uint64_t last_match_id, uint64_t last_event_id);
 
   Engine* const engine_;
   const SequencerOptions options_;
@@ -199,6 +209,7 @@ class CommandSequencer {
   std::vector<HeldRead> held_reads_ ABSL_GUARDED_BY(durable_mu_);
 
   std::atomic<uint64_t> published_match_id_{0};
+  std::atomic<uint64_t> published_event_id_{0};
 };
 
 }  // namespace duijie

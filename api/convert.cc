@@ -557,6 +557,13 @@ void ToProto(const MatchView& match, v1::Match* out) {
   time(match.updated_at, &v1::Match::mutable_updated_at);
 }
 
+void ToProto(const MatchEventView& event, v1::MatchEvent* out) {
+  out->set_event_id(event.event_id);
+  out->set_kind(event.kind == MatchEventKind::kNewMatch ? v1::NEW_MATCH
+                                                        : v1::STATUS_CHANGED);
+  ToProto(event.match, out->mutable_match());
+}
+
 void ToProto(const BookLine& line, v1::BookLine* out) {
   out->set_product_code(std::string(line.product_code));
   out->set_open_offer_kg(line.open_offer_kg);

@@ -77,6 +77,7 @@ void ToProto(const Pairing& pairing, v1::Pairing* out);
 void ToProto(const OfferView& offer, v1::Offer* out);
 void ToProto(const PledgeView& pledge, v1::Pledge* out);
 void ToProto(const MatchView& match, v1::Match* out);
+void ToProto(const MatchEventView& event, v1::MatchEvent* out);
 void ToProto(const BookLine& line, v1::BookLine* out);
 void ToProto(const Buyer& buyer, v1::Buyer* out);
 void ToProto(const BuyerProgress& progress, v1::BuyerProgress* out);

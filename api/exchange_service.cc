@@ -120,9 +120,9 @@ namespace {
 // caller's own on_published, if any).
 SequencerOptions WithPublish(SequencerOptions options, WatchHub* watchers) {
   options.on_published = [watchers, also = std::move(options.on_published)](
-                             uint64_t last_match_id) {
-    if (also) also(last_match_id);
-    watchers->Publish(last_match_id);
+                             uint64_t last_match_id, uint64_t last_event_id) {
+    if (also) also(last_match_id, last_event_id);
+    watchers->Publish(last_event_id);
   };
   return options;
 }
@@ -440,12 +440,30 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
   return reactor;
 }
 
-grpc::ServerWriteReactor<v1::Match>* ExchangeService::WatchMatches(
+grpc::ServerWriteReactor<v1::MatchEvent>* ExchangeService::WatchMatches(
     grpc::CallbackServerContext* context,
     const v1::WatchMatchesRequest* request) {
   absl::StatusOr<Authenticator::Identity> who =
       Admit(context, "WatchMatches", Access::kPrivateRead);
   absl::Status status = who.ok() ? CheckFilters(*request) : who.status();
+  if (status.ok() && request->after_event_id() != 0 &&
+      request->after_match_id() != 0) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat("after_event_id: ", request->after_event_id(),
+                     " is set with after_match_id ", request->after_match_id(),
+                     "; the stream starts after one cursor, set at most one"));
+  }
+  if (status.ok()) {
+    // No client can have seen an event after the last one published: such
+    // a cursor is a mistake (a match id, another server's ids), and waiting
+    // there would hide it.
+    const uint64_t last = sequencer_.published_event_id();
+    if (request->after_event_id() > last) {
+      status = absl::InvalidArgumentError(
+          absl::StrCat("after_event_id: ", request->after_event_id(),
+                       " is beyond the last match event, ", last));
+    }
+  }
   MatchFilter filter = ToMatchFilter(*request);
   if (status.ok()) status = NarrowToOwnMatches(*who, &filter);
   WatchReactor::Access access;
@@ -462,8 +480,8 @@ grpc::ServerWriteReactor<v1::Match>* ExchangeService::WatchMatches(
     }
   }
   auto watcher = std::make_shared<WatchReactor>(
-      &sequencer_, &watchers_, std::move(filter), request->after_match_id(),
-      std::move(access));
+      &sequencer_, &watchers_, std::move(filter), request->after_event_id(),
+      request->after_match_id(), std::move(access));
   WatchReactor* reactor = watcher.get();
   if (status.ok()) {
     reactor->Start(std::move(watcher));

@@ -6,7 +6,8 @@
 // Submit request's commands are one batch however many there are
 // (submit_reactor.h). A read holds the engine's read lock while it builds
 // its reply, and finishes once the state it showed is durable.
-// WatchMatches streams deliver only published matches (watch_reactor.h).
+// WatchMatches streams deliver only published match events
+// (watch_reactor.h).
 //
 // Every call is authenticated first (authenticator.h) and admitted by its
 // Access: the role may call it, and the key's rate allows it. Commands then
@@ -205,7 +206,7 @@ class ExchangeService final : public ParsingExchangeService {
       grpc::CallbackServerContext* context,
       const v1::ListMatchesRequest* request,
       v1::ListMatchesResponse* response) override;
-  grpc::ServerWriteReactor<v1::Match>* WatchMatches(
+  grpc::ServerWriteReactor<v1::MatchEvent>* WatchMatches(
       grpc::CallbackServerContext* context,
       const v1::WatchMatchesRequest* request) override;
   grpc::ServerUnaryReactor* GetBook(grpc::CallbackServerContext* context,

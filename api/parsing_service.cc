@@ -13,7 +13,7 @@ namespace {
 // The index of `method` in the Exchange service: the generated code
 // numbers its methods in the order of the .proto, as the descriptor does.
 // A WatchMatches stream refused before it starts.
-class RefusedWatch final : public grpc::ServerWriteReactor<v1::Match> {
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::MatchEvent> {
  public:
   explicit RefusedWatch(grpc::Status status) { Finish(std::move(status)); }
   void OnDone() override { delete this; }
@@ -69,10 +69,10 @@ ParsingExchangeService::ParsingExchangeService() {
   MarkMethodCallback(
       MethodIndex(kService, "WatchMatches"),
       new grpc::internal::CallbackServerStreamingHandler<
-          Parsed<v1::WatchMatchesRequest>, v1::Match>(
+          Parsed<v1::WatchMatchesRequest>, v1::MatchEvent>(
           [this](grpc::CallbackServerContext* context,
                  const Parsed<v1::WatchMatchesRequest>* request)
-              -> grpc::ServerWriteReactor<v1::Match>* {
+              -> grpc::ServerWriteReactor<v1::MatchEvent>* {
             if (!request->status.ok()) {
               return new RefusedWatch(ToGrpcStatus(request->status));
             }

@@ -18,10 +18,10 @@ struct ServerLimits {
   // stream with RESOURCE_EXHAUSTED naming max_batch; none of its commands
   // is applied.
   int max_batch = 10000;
-  // Most matches a WatchMatches stream that has caught up may have queued
-  // unsent. A client that falls further behind is ended with
+  // Most match events a WatchMatches stream that has caught up may have
+  // queued unsent. A client that falls further behind is ended with
   // RESOURCE_EXHAUSTED naming watch_buffer and resumes with
-  // after_match_id; a slow reader never slows the writer.
+  // after_event_id; a slow reader never slows the writer.
   int watch_buffer = 10000;
   // Reply bytes a Submit stream may hold unwritten (built, or expected of
   // the batches it has read) before it stops reading requests: a client

@@ -12,7 +12,7 @@
 namespace duijie {
 namespace {
 
-// Matches read from the engine per lock: by a stream reading its history,
+// Events read from the engine per lock: by a stream reading its history,
 // and by the hub handing out new ones.
 constexpr int kWatchChunk = 256;
 
@@ -48,9 +48,9 @@ WatchHub::~WatchHub() {
   if (thread_.joinable()) thread_.join();
 }
 
-void WatchHub::Publish(uint64_t last_match_id) {
+void WatchHub::Publish(uint64_t last_event_id) {
   absl::MutexLock lock(&mu_);
-  published_ = std::max(published_, last_match_id);
+  published_ = std::max(published_, last_event_id);
 }
 
 WatchHub::Join WatchHub::TryJoin(std::shared_ptr<WatchReactor> watcher,
@@ -60,7 +60,7 @@ WatchHub::Join WatchHub::TryJoin(std::shared_ptr<WatchReactor> watcher,
   // With nobody live, nobody needs what came before this stream's cursor.
   if (live_.empty()) fanned_ = std::max(fanned_, scanned);
   // Checked under mu_, where the fan-out thread moves fanned_ and takes
-  // its list of live streams: a match after `scanned` is either handed out
+  // its list of live streams: an event after `scanned` is either handed out
   // already (look again) or will be handed to this stream.
   if (fanned_ > scanned) return Join::kLookAgain;
   if (shutting_down_) return Join::kShutdown;
@@ -95,7 +95,7 @@ size_t WatchHub::live_count() const {
 }
 
 void WatchHub::FanOutLoop() {
-  std::vector<SharedMatch> chunk;
+  std::vector<SharedEvent> chunk;
   std::vector<std::shared_ptr<WatchReactor>> watchers;
   while (true) {
     uint64_t from = 0, to = 0;
@@ -115,7 +115,7 @@ void WatchHub::FanOutLoop() {
       const uint64_t target =
           shutting_down_ ? std::min(published_, final_published_) : published_;
       if (target <= fanned_) {
-        // Shutting down, and every live stream has had every match.
+        // Shutting down, and every live stream has had every event.
         watchers.clear();
         for (auto& [key, watcher] : live_) watchers.push_back(watcher);
         live_.clear();
@@ -129,16 +129,16 @@ void WatchHub::FanOutLoop() {
     {
       CommandSequencer::Reader reader(sequencer_);
       bool more = false;
-      std::vector<MatchView> views =
-          reader.engine().ListMatches(MatchFilter(), from, kWatchChunk, &more);
-      for (const MatchView& view : views) {
-        if (view.match_id > to) break;
-        auto match = std::make_shared<v1::Match>();
-        ToProto(view, match.get());
-        chunk.push_back(std::move(match));
+      std::vector<MatchEventView> views = reader.engine().ListMatchEvents(
+          MatchFilter(), from, kWatchChunk, &more);
+      for (const MatchEventView& view : views) {
+        if (view.event_id > to) break;
+        auto event = std::make_shared<v1::MatchEvent>();
+        ToProto(view, event.get());
+        chunk.push_back(std::move(event));
       }
-      if (more && !chunk.empty() && chunk.back()->match_id() < to) {
-        last = chunk.back()->match_id();
+      if (more && !chunk.empty() && chunk.back()->event_id() < to) {
+        last = chunk.back()->event_id();
       }
     }
     watchers.clear();
@@ -151,7 +151,7 @@ void WatchHub::FanOutLoop() {
       watcher->Deliver(chunk, max_buffered_);
     }
     // Not held across the wait: a stream that ends meanwhile must be freed
-    // when it is done, not at the next match.
+    // when it is done, not at the next event.
     watchers.clear();
   }
   for (const auto& watcher : watchers) watcher->EndLive();
@@ -160,14 +160,15 @@ void WatchHub::FanOutLoop() {
 // --- WatchReactor -----------------------------------------------------------
 
 WatchReactor::WatchReactor(const CommandSequencer* sequencer, WatchHub* hub,
-                           MatchFilter filter, uint64_t after_match_id,
-                           Access access)
+                           MatchFilter filter, uint64_t after_event_id,
+                           uint64_t after_match_id, Access access)
     : sequencer_(sequencer),
       hub_(hub),
       filter_(std::move(filter)),
       access_(std::move(access)),
-      scanned_(after_match_id),
-      sent_(after_match_id) {
+      scanned_(after_event_id),
+      start_match_(after_match_id > 0 ? after_match_id + 1 : 0),
+      sent_(after_event_id) {
   g_live_reactors.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -194,34 +195,46 @@ void WatchReactor::Reject(std::shared_ptr<WatchReactor> self,
   Finish(std::move(status));
 }
 
-void WatchReactor::Deliver(const std::vector<SharedMatch>& matches,
+bool WatchReactor::BeforeStart(const v1::MatchEvent& event) {
+  if (start_match_ == 0) return false;
+  // New-match events come in match id order: the first one at or past
+  // start_match_ is the one that makes it.
+  if (event.kind() != v1::NEW_MATCH ||
+      event.match().match_id() < start_match_) {
+    return true;
+  }
+  start_match_ = 0;
+  return false;
+}
+
+void WatchReactor::Deliver(const std::vector<SharedEvent>& events,
                            int max_buffered) {
   Next next;
   {
     absl::MutexLock lock(&mu_);
     if (finished_ || ending_ || cancelled_ || !live_) return;
     // Checked before adding: a stream whose client keeps up takes every
-    // chunk (at most kWatchChunk matches), however large the group.
+    // chunk (at most kWatchChunk events), however large the group.
     if (queue_.size() >= static_cast<size_t>(max_buffered)) {
-      // The client reads slower than matches come: end the stream rather
+      // The client reads slower than events come: end the stream rather
       // than buffer without bound; the client resumes from what it got.
       queue_.clear();
       ending_ = true;
       end_status_ = grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
           absl::StrCat("watch_buffer: the stream fell more than ", max_buffered,
-                       " matches behind; resume with after_match_id set to "
-                       "the last match received (",
+                       " events behind; resume with after_event_id set to "
+                       "the last event received (",
                        sent_, " or later)"));
       hub_->Leave(this);
     } else {
-      for (const SharedMatch& match : matches) {
-        if (match->match_id() <= queued_ ||
-            !MatchPassesFilter(*match, filter_)) {
+      for (const SharedEvent& event : events) {
+        if (event->event_id() <= queued_ || BeforeStart(*event) ||
+            !MatchPassesFilter(event->match(), filter_)) {
           continue;
         }
-        queue_.push_back(match);
-        queued_ = match->match_id();
+        queue_.push_back(event);
+        queued_ = event->event_id();
       }
     }
     next = NextLive();
@@ -281,7 +294,7 @@ void WatchReactor::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
-    if (ok) sent_ = current_->match_id();
+    if (ok) sent_ = current_->event_id();
     current_.reset();
     if (!ok) {
       queue_.clear();
@@ -361,25 +374,36 @@ void WatchReactor::Pump() {
 }
 
 void WatchReactor::Fill() {
-  const uint64_t published = sequencer_->published_match_id();
+  const uint64_t published = sequencer_->published_event_id();
   if (scanned_ >= published) return;
   bool more = false;
   {
     CommandSequencer::Reader reader(sequencer_);
-    std::vector<MatchView> views =
-        reader.engine().ListMatches(filter_, scanned_, kWatchChunk, &more);
-    for (const MatchView& view : views) {
-      if (view.match_id > published) {
+    if (start_match_ != 0) {
+      // Started after a match id: skip to the event that made the next
+      // match, or, while that is still to come, past every event so far.
+      const uint64_t start = reader.engine().NewMatchEventId(start_match_);
+      if (start == 0 || start > published) {
+        scanned_ = published;
+        return;
+      }
+      scanned_ = start - 1;
+      start_match_ = 0;
+    }
+    std::vector<MatchEventView> views =
+        reader.engine().ListMatchEvents(filter_, scanned_, kWatchChunk, &more);
+    for (const MatchEventView& view : views) {
+      if (view.event_id > published) {
         more = false;
         break;
       }
-      auto match = std::make_shared<v1::Match>();
-      ToProto(view, match.get());
-      history_.push_back(std::move(match));
+      auto event = std::make_shared<v1::MatchEvent>();
+      ToProto(view, event.get());
+      history_.push_back(std::move(event));
     }
   }
   scanned_ =
-      (more && !history_.empty()) ? history_.back()->match_id() : published;
+      (more && !history_.empty()) ? history_.back()->event_id() : published;
 }
 
 }  // namespace duijie

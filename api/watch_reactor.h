@@ -1,18 +1,19 @@
 // WatchMatches streaming: WatchHub, which hands each newly published match
-// to the streams that have caught up, and WatchReactor, one stream.
+// event (a new match or a status change, Engine::ListMatchEvents) to the
+// streams that have caught up, and WatchReactor, one stream.
 //
 // A stream first reads its history from the engine, a chunk at a time, at
 // the pace its client reads. Once it has caught up it joins the hub and
-// goes live: the hub's own thread reads each newly published match from
+// goes live: the hub's own thread reads each newly published event from
 // the engine once, converts it once, and appends a shared pointer to it to
-// the queue of every live stream whose filter it passes. Publishing costs
-// the writer one notification per group, whatever the number of streams,
-// and a slow client costs nobody but itself: a live stream that still has
-// `max_buffered` matches (--watch_buffer) queued when more come is ended
-// with RESOURCE_EXHAUSTED naming watch_buffer (so its queue never holds
-// more than that plus one chunk of kWatchChunk), and its client resumes
-// with after_match_id (the matches are read back from the engine, so
-// nothing is missed).
+// the queue of every live stream whose filter its match passes. Publishing
+// costs the writer one notification per group, whatever the number of
+// streams, and a slow client costs nobody but itself: a live stream that
+// still has `max_buffered` events (--watch_buffer) queued when more come is
+// ended with RESOURCE_EXHAUSTED naming watch_buffer (so its queue never
+// holds more than that plus one chunk of kWatchChunk), and its client
+// resumes with after_event_id (the events are read back from the engine,
+// so nothing is missed).
 #ifndef DUIJIE_API_WATCH_REACTOR_H_
 #define DUIJIE_API_WATCH_REACTOR_H_
 
@@ -35,7 +36,7 @@ namespace duijie {
 
 class WatchReactor;
 
-using SharedMatch = std::shared_ptr<const v1::Match>;
+using SharedEvent = std::shared_ptr<const v1::MatchEvent>;
 
 class WatchHub {
  public:
@@ -45,17 +46,17 @@ class WatchHub {
   WatchHub(const WatchHub&) = delete;
   WatchHub& operator=(const WatchHub&) = delete;
 
-  // Most matches a live stream may have queued and not yet written. Set
+  // Most events a live stream may have queued and not yet written. Set
   // before serving.
   void set_max_buffered(int n) { max_buffered_ = n < 1 ? 1 : n; }
   int max_buffered() const { return max_buffered_; }
 
-  // Matches up to `last_match_id` are published: wakes the fan-out thread.
-  // O(1); called by the pipeline after each group.
-  void Publish(uint64_t last_match_id);
+  // Match events up to `last_event_id` are published: wakes the fan-out
+  // thread. O(1); called by the pipeline after each group.
+  void Publish(uint64_t last_event_id);
 
-  // Makes `watcher`, which has looked at every match up to `scanned`, live
-  // unless the hub is shutting down (kShutdown) or has handed out matches
+  // Makes `watcher`, which has looked at every event up to `scanned`, live
+  // unless the hub is shutting down (kShutdown) or has handed out events
   // after `scanned` meanwhile (kLookAgain: read those from the engine
   // first). Starts the fan-out thread, reading through `sequencer`, on
   // first use.
@@ -64,7 +65,7 @@ class WatchHub {
                const CommandSequencer* sequencer);
   // Removes `watcher` if live.
   void Leave(const WatchReactor* watcher);
-  // Ends every stream (UNAVAILABLE, after the matches published so far)
+  // Ends every stream (UNAVAILABLE, after the events published so far)
   // and refuses new ones.
   void Shutdown();
 
@@ -80,7 +81,7 @@ class WatchHub {
 
   mutable absl::Mutex mu_;
   uint64_t published_ ABSL_GUARDED_BY(mu_) = 0;  // newest publication
-  // Every match up to here has been handed to the live streams.
+  // Every event up to here has been handed to the live streams.
   uint64_t fanned_ ABSL_GUARDED_BY(mu_) = 0;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
@@ -89,22 +90,25 @@ class WatchHub {
       ABSL_GUARDED_BY(mu_);
 };
 
-// Streams the matches after a cursor that pass a filter: the history
-// first (pulled from the engine), then live matches (pushed by the hub).
-// Kept alive by self_ until OnDone, and by the hub while live.
-class WatchReactor final : public grpc::ServerWriteReactor<v1::Match> {
+// Streams the match events after a cursor whose match passes a filter: the
+// history first (pulled from the engine), then live events (pushed by the
+// hub). Kept alive by self_ until OnDone, and by the hub while live.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::MatchEvent> {
  public:
-  // What the stream's caller brings: a check of its key before each match
+  // What the stream's caller brings: a check of its key before each event
   // written (an error ends the stream with it), and whatever must live as
   // long as the stream (the key's stream slot).
   struct Access {
     std::function<absl::Status()> still_valid;
     std::shared_ptr<void> slot;
   };
-  // Streams the matches after `after_match_id` that pass `filter` (already
-  // narrowed to what the caller may see).
+  // Streams the events after `after_event_id` whose match passes `filter`
+  // (already narrowed to what the caller may see); with `after_match_id`
+  // set (then after_event_id is 0), from the event that makes match
+  // after_match_id + 1 on, whenever it comes.
   WatchReactor(const CommandSequencer* sequencer, WatchHub* hub,
-               MatchFilter filter, uint64_t after_match_id, Access access);
+               MatchFilter filter, uint64_t after_event_id,
+               uint64_t after_match_id, Access access);
   ~WatchReactor() override;
 
   // Takes the reference that keeps this alive until OnDone, and starts.
@@ -113,11 +117,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Match> {
   // with `status` without streaming anything.
   void Reject(std::shared_ptr<WatchReactor> self, grpc::Status status);
 
-  // Called by the hub's thread, in match order: queues those of `matches`
+  // Called by the hub's thread, in event order: queues those of `events`
   // that pass the filter and come after what this has seen. Ends the
   // stream with RESOURCE_EXHAUSTED instead when `max_buffered` are queued
   // already.
-  void Deliver(const std::vector<SharedMatch>& matches, int max_buffered);
+  void Deliver(const std::vector<SharedEvent>& events, int max_buffered);
   // Called by the hub at shutdown: finish with UNAVAILABLE once the queue
   // is written.
   void EndLive();
@@ -131,12 +135,16 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Match> {
   static int64_t live_reactors();
 
  private:
-  // History mode: writes the next match from the engine, or joins the hub
+  // History mode: writes the next event from the engine, or joins the hub
   // when caught up, or finishes. Requires: not writing.
   void Pump();
-  // Reads the next chunk of published matches after scanned_ into
+  // Reads the next chunk of published events after scanned_ into
   // history_.
   void Fill();
+  // Whether the stream still waits for the event that makes start_match_
+  // (after_match_id + 1) and `event` is not it: events before that one are
+  // not sent. Clears start_match_ at that event.
+  bool BeforeStart(const v1::MatchEvent& event);
   // Live mode, under mu_: starts the next write if idle; decides to finish
   // when ended and drained. Returns what to do outside the lock.
   struct Next {
@@ -158,16 +166,21 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Match> {
   }
   std::shared_ptr<WatchReactor> self_;
   // History mode, owned by whoever runs Pump.
-  uint64_t scanned_;  // every match up to here has been looked at
-  std::deque<SharedMatch> history_;
+  uint64_t scanned_;  // every event up to here has been looked at
+  std::deque<SharedEvent> history_;
+  // The match whose new-match event starts the stream (after_match_id + 1)
+  // until that event is found; 0 then, or when the stream started after an
+  // event id. Read by Pump's thread until live, then under mu_ by the
+  // hub's (the join orders the two).
+  uint64_t start_match_;
 
   absl::Mutex mu_;
-  SharedMatch current_ ABSL_GUARDED_BY(mu_);  // being written
-  uint64_t sent_ ABSL_GUARDED_BY(mu_);        // last match written
+  SharedEvent current_ ABSL_GUARDED_BY(mu_);  // being written
+  uint64_t sent_ ABSL_GUARDED_BY(mu_);        // last event written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool live_ ABSL_GUARDED_BY(mu_) = false;
-  // Live mode: matches queued by the hub, and the newest id queued.
-  std::deque<SharedMatch> queue_ ABSL_GUARDED_BY(mu_);
+  // Live mode: events queued by the hub, and the newest id queued.
+  std::deque<SharedEvent> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t queued_ ABSL_GUARDED_BY(mu_) = 0;
   // Finish with end_status_ once nothing is being written.
   bool ending_ ABSL_GUARDED_BY(mu_) = false;

@@ -317,6 +317,15 @@ std::vector<MatchView> Engine::ListMatches(const MatchFilter& filter,
                                            bool* more) const {
   return impl_->ListMatches(filter, after_match_id, limit, more);
 }
+std::vector<MatchEventView> Engine::ListMatchEvents(const MatchFilter& filter,
+                                                    uint64_t after_event_id,
+                                                    int limit,
+                                                    bool* more) const {
+  return impl_->ListMatchEvents(filter, after_event_id, limit, more);
+}
+uint64_t Engine::NewMatchEventId(uint64_t match_id) const {
+  return impl_->NewMatchEventId(match_id);
+}
 std::vector<BookLine> Engine::GetBook(std::string_view product_code_prefix,
                                       Micros now) const {
   bool more = false;
@@ -375,6 +384,7 @@ absl::Status Engine::CheckInvariants() const {
   return impl_->CheckInvariants();
 }
 uint64_t Engine::last_match_id() const { return impl_->last_match_id(); }
+uint64_t Engine::last_event_id() const { return impl_->last_event_id(); }
 uint64_t Engine::offer_count() const { return impl_->offer_count(); }
 uint64_t Engine::pledge_count() const { return impl_->pledge_count(); }
 

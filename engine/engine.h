@@ -134,6 +134,19 @@ class Engine {
   std::vector<MatchView> ListMatches(const MatchFilter& filter,
                                      uint64_t after_match_id, int limit,
                                      bool* more) const;
+  // The log of match events: one per new match and one per status change
+  // (ship, accept, decline, lapse, delivery at accept_by), in the order the
+  // engine made them, numbered from 1 (event_id). The events with
+  // event_id > after_event_id whose match passes `filter`, ascending, at
+  // most `limit`, each with its match as of that event; *more is set when
+  // further events would pass. filter.status, when set, is compared with
+  // the status the event moved its match to.
+  std::vector<MatchEventView> ListMatchEvents(const MatchFilter& filter,
+                                              uint64_t after_event_id,
+                                              int limit, bool* more) const;
+  // The id of the event that made match `match_id`; 0 when there is no
+  // such match (yet).
+  uint64_t NewMatchEventId(uint64_t match_id) const;
   // One line per product code (as posted) with open orders at `now`,
   // ordered by product code. product_code_prefix matches whole segments.
   std::vector<BookLine> GetBook(std::string_view product_code_prefix,
@@ -201,6 +214,8 @@ class Engine {
 
   // The largest match_id made so far (0 before the first).
   uint64_t last_match_id() const;
+  // The largest event_id made so far (0 before the first match).
+  uint64_t last_event_id() const;
   // Counts of all orders ever posted.
   uint64_t offer_count() const;
   uint64_t pledge_count() const;

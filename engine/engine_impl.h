@@ -56,6 +56,10 @@ class Engine::Impl {
   std::vector<MatchView> ListMatches(const MatchFilter& filter,
                                      uint64_t after_id, int limit,
                                      bool* more) const;
+  std::vector<MatchEventView> ListMatchEvents(const MatchFilter& filter,
+                                              uint64_t after_event_id,
+                                              int limit, bool* more) const;
+  uint64_t NewMatchEventId(uint64_t match_id) const;
   std::vector<BookLine> GetBook(std::string_view prefix,
                                 std::string_view after_code, int limit,
                                 Micros now, bool* more) const;
@@ -74,6 +78,7 @@ class Engine::Impl {
 
   Micros now() const { return now_; }
   uint64_t last_match_id() const { return matches_.size(); }
+  uint64_t last_event_id() const { return events_.size(); }
   uint64_t offer_count() const { return offers_.size(); }
   uint64_t pledge_count() const { return pledges_.size(); }
 
@@ -166,8 +171,17 @@ class Engine::Impl {
 
   // --- After the match (matches.cc)
   // Gives `kg` of match `match_id` back to its pledge when it can still
-  // take them, and lets it match again at once.
-  void ReturnToPledge(uint64_t match_id, int64_t kg);
+  // take them, and lets it match again at once. Returns whether it did.
+  bool ReturnToPledge(uint64_t match_id, int64_t kg);
+  // Appends the event of match `match_id` reaching its current status, at
+  // now_; returns its index in events_ (its returned flag is set by the
+  // caller once ReturnToPledge has said).
+  size_t LogMatchEvent(uint64_t match_id);
+  // An empty string when events_ is a log that leads from nothing to the
+  // matches as they are (one new-match event per match in id order, legal
+  // transitions, times and returned kg that agree with the records); else
+  // what is wrong. LoadState and CheckInvariants ask.
+  std::string CheckMatchEvents() const;
   // The match's status as a tick to `now` would leave it.
   static MatchStatus EffectiveMatchStatus(const MatchRecord& m, Micros now);
   // NOT_FOUND, or FAILED_PRECONDITION unless the match is `required` at
@@ -215,6 +229,8 @@ class Engine::Impl {
   OfferView MakeOfferView(uint64_t id, Micros now) const;
   PledgeView MakePledgeView(uint64_t id, Micros now) const;
   MatchView MakeMatchView(uint64_t id) const;
+  // Event events_[index] with its match as of that event.
+  MatchEventView MakeMatchEventView(uint64_t index) const;
   std::vector<MatchView> MatchRange(uint64_t first, uint32_t count) const;
   bool OfferPasses(const OfferRecord& o, const OrderFilter& f,
                    Micros now) const;
@@ -235,6 +251,11 @@ class Engine::Impl {
   std::vector<OfferRecord> offers_;    // offer id - 1
   std::vector<PledgeRecord> pledges_;  // pledge id - 1
   std::vector<MatchRecord> matches_;   // match id - 1
+  // The log of match events, event id - 1: appended on every new match
+  // and status change, never changed after but for the returned flag of
+  // the event being made. Saved with version 3 states; derived for older
+  // ones, which hold one new-match event per match.
+  std::vector<MatchEventRecord> events_;
   // The last queue sequence number given to an offer and to a pledge
   // (OfferRecord::seq): one per posting and one per amendment that sends an
   // order to the back. Equal to the order count until the first such

@@ -34,7 +34,11 @@ constexpr uint32_t kVersionWithKeys = 2;
 // there (it may be empty). A state whose orders and matches all predate
 // the lifecycle (no deadlines, nothing shipped), with no buyers and no
 // order moved in its queue, is still written as version 1 or 2, so old
-// journals replay to the hashes they had.
+// journals replay to the hashes they had. Last in version 3 comes the log
+// of match events (each: match id, time, status, returned flag): the order
+// of status changes among new matches cannot be derived from the records.
+// Older versions hold no log: their matches never changed status, so it is
+// one new-match event per match, in id order, rebuilt on load.
 constexpr uint32_t kVersionWithLifecycle = 3;
 
 // Enum bytes read back must name a value (the state is a format: a byte
@@ -166,6 +170,13 @@ std::string Engine::Impl::SaveState() const {
         w.I64(c.pledged_kg);
         w.I64(c.budget_fen);
       }
+    }
+    w.U64(events_.size());
+    for (const MatchEventRecord& e : events_) {
+      w.U64(e.match_id);
+      w.I64(e.at);
+      w.U8(static_cast<uint8_t>(e.status));
+      w.U8(e.returned);
     }
   }
   return out;
@@ -403,9 +414,34 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       }
       pledges_[id - 1].standing = true;
     }
+    const uint64_t nevents = r.Count(8 * 2 + 2);
+    events_.reserve(nevents);
+    for (uint64_t i = 0; i < nevents && r.ok(); ++i) {
+      MatchEventRecord e;
+      e.match_id = r.U64();
+      e.at = r.I64();
+      const uint8_t status = r.U8(), returned = r.U8();
+      if (!r.ok()) break;  // reported as truncated below
+      if (!ValidMatchStatus(status) || !ValidFlag(returned)) {
+        return corrupt("bad match event");
+      }
+      e.status = static_cast<MatchStatus>(status);
+      e.returned = returned;
+      events_.push_back(e);
+    }
+  } else {
+    events_.reserve(matches_.size());
+    for (uint64_t id = 1; id <= matches_.size(); ++id) {
+      events_.push_back(MatchEventRecord{id, matches_[id - 1].matched_at,
+                                         MatchStatus::kMatched,
+                                         /*returned=*/false});
+    }
   }
   if (!r.ok()) return corrupt("truncated");
   if (!r.done()) return corrupt("trailing bytes");
+  if (std::string events = CheckMatchEvents(); !events.empty()) {
+    return corrupt(events);
+  }
 
   // Rebuild what is derived, in id order so the result is the same however
   // the saved engine got there.

@@ -124,6 +124,9 @@ absl::Status Engine::Impl::CheckInvariants() const {
       pledge_spent[m.pledge_id - 1] += m.kept_kg() * m.price;
     }
   }
+  if (std::string events = CheckMatchEvents(); !events.empty()) {
+    return Broken(events);
+  }
   for (uint64_t id = 1; id <= offers_.size(); ++id) {
     const OfferRecord& o = offers_[id - 1];
     if (o.quantity_kg - o.remaining_kg != offer_filled[id - 1]) {

@@ -79,26 +79,33 @@ absl::Status Engine::Impl::CheckMatchIn(uint64_t match_id, MatchStatus required,
   return absl::OkStatus();
 }
 
-void Engine::Impl::ReturnToPledge(uint64_t match_id, int64_t kg) {
-  if (kg <= 0) return;
+size_t Engine::Impl::LogMatchEvent(uint64_t match_id) {
+  events_.push_back(MatchEventRecord{match_id, now_,
+                                     matches_[match_id - 1].status,
+                                     /*returned=*/false});
+  return events_.size() - 1;
+}
+
+bool Engine::Impl::ReturnToPledge(uint64_t match_id, int64_t kg) {
+  if (kg <= 0) return false;
   const uint64_t pledge_id = matches_[match_id - 1].pledge_id;
   const int64_t price = matches_[match_id - 1].price;
   PledgeRecord& p = pledges_[pledge_id - 1];
   const bool resting = p.status == OrderStatus::kOpen;
   if (!(resting || p.status == OrderStatus::kFilled) || p.expires_at <= now_) {
-    return;  // cancelled or expired: nobody waits for these kg any more
+    return false;  // cancelled or expired: nobody waits for these kg any more
   }
-  // Off the shelves while it matches again; back on them (same place) with
-  // what is left. Rest queues its expiry: the entry it may still have from
-  // resting before goes first, so that none is queued twice.
   // A standing pledge takes back kg of a match from an earlier period into
   // the current one, which grows by them (and its budget by their worth):
   // the buyer still needs what that period failed to get.
   const bool earlier_period = !InCurrentPeriod(matches_[match_id - 1]);
   if (earlier_period &&
       p.quantity_kg > std::min(kMaxQuantityKg, INT64_MAX / p.max_price) - kg) {
-    return;  // more than a pledge can hold at its price
+    return false;  // more than a pledge can hold at its price
   }
+  // Off the shelves while it matches again; back on them (same place) with
+  // what is left. Rest queues its expiry: the entry it may still have from
+  // resting before goes first, so that none is queued twice.
   if (resting) Close(/*offer=*/false, pledge_id, OrderStatus::kOpen);
   expiries_.Remove(p.expires_at, ExpiryTag(pledge_id, /*is_offer=*/false));
   matches_[match_id - 1].returned_kg += kg;
@@ -118,6 +125,7 @@ void Engine::Impl::ReturnToPledge(uint64_t match_id, int64_t kg) {
   if (pledges_[pledge_id - 1].status == OrderStatus::kOpen) {
     Rest(/*offer=*/false, pledge_id);
   }
+  return true;
 }
 
 MatchResult Engine::Impl::MatchAnswer(uint64_t match_id,
@@ -160,12 +168,87 @@ void Engine::Impl::PassDeadlines(TickResult* result) {
       m.delivered_at = now_;
       m.accepted_kg = m.shipped_kg;
       ++result->delivered;
+      LogMatchEvent(id);
     } else {
       m.status = MatchStatus::kLapsed;
       ++result->lapsed;
-      ReturnToPledge(id, m.quantity_kg);
+      // Logged before the kg go back: the matches they make come after.
+      const size_t event = LogMatchEvent(id);
+      const bool returned = ReturnToPledge(id, m.quantity_kg);
+      events_[event].returned = returned;  // events_ may have grown
     }
   }
+}
+
+std::string Engine::Impl::CheckMatchEvents() const {
+  // Replays the log onto bare statuses and returned kg, and compares the
+  // end with the records.
+  std::vector<MatchStatus> status(matches_.size(), MatchStatus::kMatched);
+  std::vector<int64_t> returned(matches_.size(), 0);
+  uint64_t made = 0;
+  Micros last = INT64_MIN;
+  for (size_t i = 0; i < events_.size(); ++i) {
+    const MatchEventRecord& e = events_[i];
+    // Built only on failure: the log may hold millions of events.
+    auto broken = [&](std::string_view what) {
+      return absl::StrCat("match event ", i + 1, ": ", Absl(what));
+    };
+    if (e.at < last || e.at > now_) return broken("bad time");
+    last = e.at;
+    if (e.match_id == 0 || e.match_id > made + 1 ||
+        e.match_id > matches_.size()) {
+      return broken(absl::StrCat("bad match_id ", e.match_id));
+    }
+    const MatchRecord& m = matches_[e.match_id - 1];
+    MatchStatus& s = status[e.match_id - 1];
+    int64_t step_kg = 0;  // what the step frees for the pledge
+    bool legal = false;
+    Micros expected_at = e.at;
+    switch (e.status) {
+      case MatchStatus::kMatched:
+        legal = e.match_id == made + 1;
+        expected_at = m.matched_at;
+        ++made;
+        break;
+      case MatchStatus::kShipped:
+        legal = e.match_id <= made && s == MatchStatus::kMatched;
+        step_kg = m.quantity_kg - m.shipped_kg;
+        expected_at = m.shipped_at;
+        break;
+      case MatchStatus::kDelivered:
+        legal = e.match_id <= made && s == MatchStatus::kShipped;
+        step_kg = m.shipped_kg - m.accepted_kg;
+        expected_at = m.delivered_at;
+        break;
+      case MatchStatus::kDeclined:
+        legal = e.match_id <= made && s == MatchStatus::kShipped;
+        step_kg = m.shipped_kg;
+        expected_at = m.updated_at;  // the last status change
+        break;
+      case MatchStatus::kLapsed:
+        legal = e.match_id <= made && s == MatchStatus::kMatched;
+        step_kg = m.quantity_kg;
+        expected_at = m.updated_at;
+        break;
+    }
+    if (!legal) return broken("not a legal step");
+    if (e.at != expected_at) return broken("its time is not the match's");
+    if (e.returned && step_kg <= 0) return broken("returns kg it did not free");
+    s = e.status;
+    if (e.returned) returned[e.match_id - 1] += step_kg;
+  }
+  if (made != matches_.size()) {
+    return absl::StrCat("match events make ", made, " matches, not ",
+                        matches_.size());
+  }
+  for (size_t i = 0; i < matches_.size(); ++i) {
+    const MatchRecord& m = matches_[i];
+    if (status[i] != m.status || returned[i] != m.returned_kg) {
+      return absl::StrCat("match events do not lead to match ", i + 1,
+                          " as it is");
+    }
+  }
+  return "";
 }
 
 // --- Commands ---------------------------------------------------------------
@@ -192,7 +275,10 @@ MatchResult Engine::Impl::Execute(const ShipMatchCommand& c) {
   m.accept_by = accept_within == kNoDeadline ? 0 : now_ + accept_within;
   if (!c.note.empty()) m.note = strings_.Intern(c.note);
   AddDeadlines(c.match_id);
-  ReturnToPledge(c.match_id, m.quantity_kg - m.shipped_kg);
+  const size_t event = LogMatchEvent(c.match_id);
+  const bool returned =
+      ReturnToPledge(c.match_id, m.quantity_kg - m.shipped_kg);
+  events_[event].returned = returned;  // events_ may have grown
   return MatchAnswer(c.match_id, first_new);
 }
 
@@ -213,7 +299,10 @@ MatchResult Engine::Impl::Execute(const AcceptMatchCommand& c) {
   m.status = MatchStatus::kDelivered;
   m.delivered_at = m.updated_at = now_;
   m.accepted_kg = c.accepted_kg > 0 ? c.accepted_kg : m.shipped_kg;
-  ReturnToPledge(c.match_id, m.shipped_kg - m.accepted_kg);
+  const size_t event = LogMatchEvent(c.match_id);
+  const bool returned =
+      ReturnToPledge(c.match_id, m.shipped_kg - m.accepted_kg);
+  events_[event].returned = returned;  // events_ may have grown
   return MatchAnswer(c.match_id, first_new);
 }
 
@@ -234,7 +323,9 @@ MatchResult Engine::Impl::Execute(const DeclineMatchCommand& c) {
   m.status = MatchStatus::kDeclined;
   m.updated_at = now_;
   m.reason = strings_.Intern(c.reason);
-  ReturnToPledge(c.match_id, m.shipped_kg);
+  const size_t event = LogMatchEvent(c.match_id);
+  const bool returned = ReturnToPledge(c.match_id, m.shipped_kg);
+  events_[event].returned = returned;  // events_ may have grown
   return MatchAnswer(c.match_id, first_new);
 }
 

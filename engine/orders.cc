@@ -275,6 +275,7 @@ void Engine::Impl::Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price,
   match.updated_at = now_;
   matches_.push_back(match);
   const uint64_t match_id = matches_.size();
+  LogMatchEvent(match_id);
   AddDeadlines(match_id);
   matches_by_supplier_[o.supplier].push_back(match_id);
   matches_by_buyer_[p.buyer].push_back(match_id);

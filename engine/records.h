@@ -123,6 +123,20 @@ struct MatchRecord {
   int64_t kept_kg() const { return quantity_kg - returned_kg; }
 };
 
+// One entry of the log of match events (Engine::ListMatchEvents): a match
+// made (status kMatched) or moved to `status`, at `at`. Kept for every
+// event ever, so it is small: 24 bytes.
+struct MatchEventRecord {
+  uint64_t match_id;
+  Micros at;
+  MatchStatus status;
+  // Whether the kg this step freed went back to the pledge (its share of
+  // the match's returned_kg): a return is all of a step's kg or none, so
+  // this flag and the match's quantities give returned_kg as of the event.
+  bool returned;
+};
+static_assert(sizeof(MatchEventRecord) <= 24);
+
 // The kilograms a fill between the two would trade at `price`: the largest
 // quantity within both remainders and the budget, or 0 when that quantity
 // breaks either side's min lot (then no smaller one is allowed either).

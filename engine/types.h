@@ -255,6 +255,19 @@ struct MatchView {
   Micros updated_at = 0;    // the last status change
 };
 
+// One entry of the engine's log of match events: a new match, or a match
+// moving to another status. Numbered from 1 in the order the engine made
+// them.
+enum class MatchEventKind : uint8_t { kNewMatch = 1, kStatusChanged = 2 };
+struct MatchEventView {
+  uint64_t event_id = 0;
+  MatchEventKind kind = MatchEventKind::kNewMatch;
+  // The match as it stood right after the event: what later statuses set
+  // is cleared, returned_kg counts only the kg given back up to the event,
+  // updated_at is the event's time.
+  MatchView match;
+};
+
 // What a match command answers: the match as it stands after it, and the
 // matches the kg it gave back to the pledge made at once.
 struct MatchResult {

@@ -269,6 +269,75 @@ std::vector<MatchView> Engine::Impl::ListMatches(const MatchFilter& filter,
       [&](uint64_t id) { return MakeMatchView(id); }, more);
 }
 
+MatchEventView Engine::Impl::MakeMatchEventView(uint64_t index) const {
+  const MatchEventRecord& e = events_[index];
+  MatchEventView out;
+  out.event_id = index + 1;
+  out.kind = e.status == MatchStatus::kMatched ? MatchEventKind::kNewMatch
+                                               : MatchEventKind::kStatusChanged;
+  MatchView& v = out.match = MakeMatchView(e.match_id);
+  v.status = e.status;
+  v.updated_at = e.at;
+  // Terminal statuses are the match's last: the record shows them as they
+  // are. An earlier event shows only what its status had set.
+  if (e.status == MatchStatus::kMatched || e.status == MatchStatus::kShipped) {
+    v.delivered_at = 0;
+    v.accepted_kg = 0;
+    v.reason = {};
+    // A shipment gives back the kg not shipped, all or none (the flag).
+    v.returned_kg = e.status == MatchStatus::kShipped && e.returned
+                        ? v.quantity_kg - v.shipped_kg
+                        : 0;
+  }
+  if (e.status == MatchStatus::kMatched) {
+    v.shipped_at = 0;
+    v.shipped_kg = 0;
+    v.accept_by = 0;
+    v.note = {};
+  }
+  return out;
+}
+
+std::vector<MatchEventView> Engine::Impl::ListMatchEvents(
+    const MatchFilter& filter, uint64_t after_event_id, int limit,
+    bool* more) const {
+  std::vector<MatchEventView> out;
+  *more = false;
+  // The status filter is on the event's status, not the match's now.
+  MatchFilter by_match = filter;
+  by_match.status = 0;
+  for (uint64_t i = after_event_id; i < events_.size(); ++i) {
+    const MatchEventRecord& e = events_[i];
+    if (filter.status != 0 && static_cast<int>(e.status) != filter.status) {
+      continue;
+    }
+    if (!MatchPasses(matches_[e.match_id - 1], by_match)) continue;
+    if (static_cast<int>(out.size()) == limit) {
+      *more = true;
+      break;
+    }
+    out.push_back(MakeMatchEventView(i));
+  }
+  return out;
+}
+
+uint64_t Engine::Impl::NewMatchEventId(uint64_t match_id) const {
+  if (match_id == 0 || match_id > matches_.size()) return 0;
+  // Event times never go down, and the event that made the match has its
+  // matched_at: search by time, then walk the events of that same time
+  // (one clock step's worth) to it. It is at least the match_id-th event.
+  const Micros at = matches_[match_id - 1].matched_at;
+  auto it = std::lower_bound(
+      events_.begin() + (match_id - 1), events_.end(), at,
+      [](const MatchEventRecord& e, Micros t) { return e.at < t; });
+  for (; it != events_.end(); ++it) {
+    if (it->match_id == match_id && it->status == MatchStatus::kMatched) {
+      return static_cast<uint64_t>(it - events_.begin()) + 1;
+    }
+  }
+  return 0;  // unreachable while CheckMatchEvents holds
+}
+
 std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
                                             std::string_view after_code,
                                             int limit, Micros now,

@@ -338,7 +338,7 @@ TEST_F(AuthTest, EachRoleAgainstEachRpc) {
              absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
          v1::WatchMatchesRequest r;
          auto reader = e(t)->WatchMatches(context.get(), r);
-         v1::Match m;
+         v1::MatchEvent m;
          while (reader->Read(&m)) {
          }
          grpc::Status status = reader->Finish();
@@ -600,9 +600,9 @@ TEST_F(AuthTest, ARevokedKeyFailsAtOnceEvenOnAnOpenStream) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
   v1::WatchMatchesRequest watch;
   auto reader = exchange_->WatchMatches(context.get(), watch);
-  v1::Match match;
-  ASSERT_TRUE(reader->Read(&match));  // the history: the first match
-  EXPECT_EQ(match.buyer_id(), "qingdao-office");
+  v1::MatchEvent event;
+  ASSERT_TRUE(reader->Read(&event));  // the history: the first match
+  EXPECT_EQ(event.match().buyer_id(), "qingdao-office");
 
   v1::RevokeKeyRequest revoke;
   revoke.set_key_id(key_id);
@@ -617,7 +617,7 @@ TEST_F(AuthTest, ARevokedKeyFailsAtOnceEvenOnAnOpenStream) {
             UNAUTH);
   // ...and the open stream ends at its next message.
   PostPledgeAsAdmin("qingdao-office", 10, 7000);  // a second match
-  EXPECT_FALSE(reader->Read(&match));
+  EXPECT_FALSE(reader->Read(&event));
   grpc::Status status = reader->Finish();
   EXPECT_EQ(status.error_code(), UNAUTH) << status.error_message();
   EXPECT_NE(status.error_message().find("revoked"), std::string::npos);
@@ -755,7 +755,7 @@ TEST_F(AuthTest, OpenOrdersPerPartyAreCapped) {
 TEST_F(AuthTest, StreamsPerKeyAreCapped) {
   Start(Limits(100000, 0, 0, /*max_streams_per_key=*/2));
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<std::unique_ptr<grpc::ClientReader<v1::Match>>> open;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::MatchEvent>>> open;
   v1::WatchMatchesRequest watch;
   for (int i = 0; i < 2; ++i) {
     contexts.push_back(Ctx(secrets_["buyer"]));
@@ -764,11 +764,11 @@ TEST_F(AuthTest, StreamsPerKeyAreCapped) {
   // The two streams are open once a match reaches them.
   PostOfferAsAdmin("wudu-pepper-coop", 100);
   PostPledgeAsAdmin("qingdao-office", 10, 7000);
-  v1::Match match;
-  for (auto& reader : open) ASSERT_TRUE(reader->Read(&match));
+  v1::MatchEvent event;
+  for (auto& reader : open) ASSERT_TRUE(reader->Read(&event));
   auto third_context = Ctx(secrets_["buyer"]);
   auto third = exchange_->WatchMatches(third_context.get(), watch);
-  EXPECT_FALSE(third->Read(&match));
+  EXPECT_FALSE(third->Read(&event));
   grpc::Status status = third->Finish();
   EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(status.error_message().find("max_streams_per_key"),
@@ -778,14 +778,14 @@ TEST_F(AuthTest, StreamsPerKeyAreCapped) {
   other_context->set_deadline(
       absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
   auto other = exchange_->WatchMatches(other_context.get(), watch);
-  EXPECT_TRUE(other->Read(&match));
+  EXPECT_TRUE(other->Read(&event));
   other_context->TryCancel();
-  while (other->Read(&match)) {
+  while (other->Read(&event)) {
   }
   other->Finish();
   // Closing a stream frees its slot.
   contexts[0]->TryCancel();
-  while (open[0]->Read(&match)) {
+  while (open[0]->Read(&event)) {
   }
   open[0]->Finish();
   bool served = false;
@@ -794,16 +794,16 @@ TEST_F(AuthTest, StreamsPerKeyAreCapped) {
     again_context->set_deadline(
         absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
     auto again = exchange_->WatchMatches(again_context.get(), watch);
-    served = again->Read(&match);
+    served = again->Read(&event);
     again_context->TryCancel();
-    while (again->Read(&match)) {
+    while (again->Read(&event)) {
     }
     again->Finish();
     if (!served) absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_TRUE(served);
   contexts[1]->TryCancel();
-  while (open[1]->Read(&match)) {
+  while (open[1]->Read(&event)) {
   }
   open[1]->Finish();
 }

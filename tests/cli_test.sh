@@ -256,6 +256,38 @@ expect_rc 2 match decline "$MATCH"
 err_has "--reason"
 ok offer get "$PEPPER"
 out_has "950 kg left"  # 1,200 - 200 - 50 taken by the reopened pledge
+# The watch streams events in the order they happened: the shipment, the
+# match the 200 kg given back made, the delivery, the match of the 50 kg.
+NEXT1=$((MATCH + 1))
+NEXT2=$((MATCH + 2))
+set +e
+timeout 3 "$CLI" --server "127.0.0.1:$PORT" matches watch --after-event 1 \
+  >"$OUT" 2>"$ERR"
+RC=$?
+set -e
+LAST_CMD="matches watch --after-event 1 (stopped after 3 s)"
+[[ "$RC" -eq 124 ]] || fail "matches watch ended by itself (exit $RC)"
+out_has "EVENT   KIND   MATCH   STATUS"
+ROWS=$(awk 'NR > 1 { print $1, $2, $3, $4 }' "$OUT" | paste -sd ';')
+[[ "$ROWS" == "2 status #$MATCH shipped;3 new #$NEXT1 matched;4 status #$MATCH delivered;5 new #$NEXT2 matched" ]] ||
+  fail "matches watch --after-event 1 printed: $ROWS"
+set +e
+timeout 3 "$CLI" --server "127.0.0.1:$PORT" --json matches watch --after 1 \
+  >"$OUT" 2>"$ERR"
+RC=$?
+set -e
+LAST_CMD="--json matches watch --after 1 (stopped after 3 s)"
+[[ "$RC" -eq 124 ]] || fail "matches watch ended by itself (exit $RC)"
+# From the event that made match 2 on, the delivery of match 1 included.
+[[ $(wc -l <"$OUT") -eq 3 ]] || fail "matches watch --after 1: $(cat "$OUT")"
+out_has '{"event_id":"3","match":{"match_id":"2"'
+out_has '"event_id":"4"'
+out_has '"kind":"STATUS_CHANGED"'
+out_has '"accepted_kg":"550"'
+expect_rc 1 matches watch --after-event 99
+err_has "after_event_id: 99 is beyond the last match event, 5"
+expect_rc 1 matches watch --after 1 --after-event 2
+err_has "set at most one"
 # --- the buyer registry and progress against the annual target -------------
 ok buyer upsert --id qingdao-coop-office --name 青岛市东西部协作办 \
   --city 370200 --kind government_unit --target-fen 10000000 \
@@ -576,8 +608,8 @@ reads_own_flags "matches list" --supplier s --buyer b --offer 1 --pledge 1 \
 reads_own_flags "match ship" 1 --kg 5 --note n --request-id r
 reads_own_flags "match accept" 1 --kg 5 --request-id r
 reads_own_flags "match decline" 1 --reason r --request-id r
-reads_own_flags "matches watch" --after 1 --supplier s --buyer b --offer 1 \
-  --pledge 1 --region 62
+reads_own_flags "matches watch" --after 1 --after-event 1 --supplier s \
+  --buyer b --offer 1 --pledge 1 --region 62
 reads_own_flags "book" --product p --page-size 5 --page-token t --all
 reads_own_flags "admin state-hash"
 reads_own_flags "admin snapshot"

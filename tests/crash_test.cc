@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -148,7 +149,15 @@ class ServerProcess {
 
 // --- The ledger of commands -----------------------------------------------
 
-enum Kind { kOffer, kPledge, kCancelOffer, kCancelPledge };
+enum Kind {
+  kOffer,
+  kPledge,
+  kCancelOffer,
+  kCancelPledge,
+  kShip,
+  kAccept,
+  kDecline
+};
 
 struct Entry {
   std::string rid;
@@ -187,9 +196,23 @@ class Ledger {
   }
   std::vector<Entry>& entries() { return entries_; }  // between rounds only
 
+  // Match ids answered so far, for the match commands to aim at.
+  void SawMatches(const google::protobuf::RepeatedPtrField<v1::Match>& m) {
+    for (const v1::Match& match : m) {
+      uint64_t seen = last_match_.load();
+      while (match.match_id() > seen &&
+             !last_match_.compare_exchange_weak(seen, match.match_id())) {
+      }
+    }
+  }
+  uint64_t RandomMatch(std::mt19937_64& rng) const {
+    return 1 + rng() % std::max<uint64_t>(1, last_match_.load());
+  }
+
  private:
   std::mutex mu_;
   std::vector<Entry> entries_;
+  std::atomic<uint64_t> last_match_{0};
 };
 
 const char* kWest[] = {"621202", "620826", "621200"};
@@ -246,22 +269,51 @@ v1::Command RandomCommand(const std::string& rid, Kind kind, Ledger& ledger,
       r->set_id(ledger.RandomAcked(kPledge, rng));
       break;
     }
+    // The match commands aim at matches made so far; many are refused (not
+    // in the right status), which is an answer too. Short shipments and
+    // acceptances and declines give kg back to pledges, which match again.
+    case kShip: {
+      v1::ShipMatchRequest* r = c.mutable_ship_match();
+      r->set_request_id(rid);
+      r->set_match_id(ledger.RandomMatch(rng));
+      if (rng() % 3 == 0) r->set_shipped_kg(1 + rng() % 100);
+      break;
+    }
+    case kAccept: {
+      v1::AcceptMatchRequest* r = c.mutable_accept_match();
+      r->set_request_id(rid);
+      r->set_match_id(ledger.RandomMatch(rng));
+      if (rng() % 3 == 0) r->set_accepted_kg(1 + rng() % 100);
+      break;
+    }
+    case kDecline: {
+      v1::DeclineMatchRequest* r = c.mutable_decline_match();
+      r->set_request_id(rid);
+      r->set_match_id(ledger.RandomMatch(rng));
+      r->set_reason("spoiled");
+      break;
+    }
   }
   return c;
 }
 
 Kind RandomKind(std::mt19937_64& rng) {
-  const int d = rng() % 20;
+  const int d = rng() % 25;
   return d < 9     ? kOffer
          : d < 18  ? kPledge
          : d == 18 ? kCancelOffer
-                   : kCancelPledge;
+         : d == 19 ? kCancelPledge
+         : d < 22  ? kShip
+         : d < 24  ? kAccept
+                   : kDecline;
 }
 
 // One unary call for `c`. Returns the status; on OK *answer is the
-// serialized response and *order_id the order's id.
+// serialized response and *order_id the order's id. The matches answered go
+// to `ledger` when given.
 grpc::Status CallUnary(v1::Exchange::Stub* stub, const v1::Command& c,
-                       std::string* answer, uint64_t* order_id) {
+                       std::string* answer, uint64_t* order_id,
+                       Ledger* ledger = nullptr) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(10));
@@ -270,11 +322,25 @@ grpc::Status CallUnary(v1::Exchange::Stub* stub, const v1::Command& c,
     v1::PostOfferResponse r;
     status = stub->PostOffer(&context, c.post_offer(), &r);
     *order_id = r.offer().offer_id();
+    if (ledger != nullptr) ledger->SawMatches(r.matches());
     r.SerializeToString(answer);
   } else if (c.has_post_pledge()) {
     v1::PostPledgeResponse r;
     status = stub->PostPledge(&context, c.post_pledge(), &r);
     *order_id = r.pledge().pledge_id();
+    if (ledger != nullptr) ledger->SawMatches(r.matches());
+    r.SerializeToString(answer);
+  } else if (c.has_ship_match() || c.has_accept_match() ||
+             c.has_decline_match()) {
+    v1::MatchUpdateResponse r;
+    if (c.has_ship_match()) {
+      status = stub->ShipMatch(&context, c.ship_match(), &r);
+    } else if (c.has_accept_match()) {
+      status = stub->AcceptMatch(&context, c.accept_match(), &r);
+    } else {
+      status = stub->DeclineMatch(&context, c.decline_match(), &r);
+    }
+    if (ledger != nullptr) ledger->SawMatches(r.matches());
     r.SerializeToString(answer);
   } else if (c.has_cancel_offer()) {
     v1::CancelOfferResponse r;
@@ -298,6 +364,60 @@ grpc::Status CallUnary(v1::Exchange::Stub* stub, const v1::Command& c,
     return grpc::Status::OK;
   }
   return status;
+}
+
+// An answer without what may change after it: the lifecycle of every match
+// in it (a repeat shows matches as they stand now, and a later command may
+// have shipped, accepted or declined them). The rest must repeat exactly.
+void ClearLifecycle(google::protobuf::Message* message) {
+  if (auto* match = dynamic_cast<v1::Match*>(message)) {
+    v1::Match kept;
+    kept.set_match_id(match->match_id());
+    kept.set_offer_id(match->offer_id());
+    kept.set_pledge_id(match->pledge_id());
+    kept.set_quantity_kg(match->quantity_kg());
+    kept.set_price_fen_per_kg(match->price_fen_per_kg());
+    kept.set_amount_fen(match->amount_fen());
+    *kept.mutable_matched_at() = match->matched_at();
+    *match = kept;
+    return;
+  }
+  const google::protobuf::Reflection* r = message->GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(*message, &fields);
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      continue;
+    }
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(*message, f); ++i) {
+        ClearLifecycle(r->MutableRepeatedMessage(message, f, i));
+      }
+    } else {
+      ClearLifecycle(r->MutableMessage(message, f));
+    }
+  }
+}
+
+// `answer` (of entry `e`'s command) with ClearLifecycle applied.
+std::string Settled(const Entry& e, const std::string& answer) {
+  std::unique_ptr<google::protobuf::Message> message;
+  const v1::Command& c = e.command;
+  if (e.via_submit) {
+    message = std::make_unique<v1::CommandResult>();
+  } else if (c.has_post_offer()) {
+    message = std::make_unique<v1::PostOfferResponse>();
+  } else if (c.has_post_pledge()) {
+    message = std::make_unique<v1::PostPledgeResponse>();
+  } else if (c.has_ship_match() || c.has_accept_match() ||
+             c.has_decline_match()) {
+    message = std::make_unique<v1::MatchUpdateResponse>();
+  } else {
+    return answer;  // cancels show no matches
+  }
+  if (!message->ParseFromString(answer)) return answer;
+  ClearLifecycle(message.get());
+  return message->SerializeAsString();
 }
 
 // Whether the first answer was an error. The engine remembers request_ids
@@ -331,7 +451,9 @@ void UnaryClient(const std::string& address, int id, int round,
     const size_t i = ledger->Add(std::move(e));
     std::string answer;
     uint64_t order_id = 0;
-    if (!CallUnary(stub.get(), command, &answer, &order_id).ok()) return;
+    if (!CallUnary(stub.get(), command, &answer, &order_id, ledger).ok()) {
+      return;
+    }
     ledger->Ack(i, std::move(answer), order_id);
   }
 }
@@ -361,8 +483,14 @@ void SubmitClient(const std::string& address, int id, int round,
     if (!stream->Write(request) || !stream->Read(&response)) break;
     if (response.results_size() != n) break;
     for (int k = 0; k < n; ++k) {
-      ledger->Ack(indexes[k], response.results(k).SerializeAsString(),
-                  ResultOrderId(response.results(k)));
+      const v1::CommandResult& result = response.results(k);
+      if (result.has_post_offer()) {
+        ledger->SawMatches(result.post_offer().matches());
+      } else if (result.has_post_pledge()) {
+        ledger->SawMatches(result.post_pledge().matches());
+      }
+      ledger->Ack(indexes[k], result.SerializeAsString(),
+                  ResultOrderId(result));
     }
   }
   stream->WritesDone();
@@ -454,9 +582,11 @@ void Verify(const std::string& address, Ledger& ledger, std::mt19937_64& rng) {
       EXPECT_EQ(m.amount_fen(), m.quantity_kg() * m.price_fen_per_kg());
       ASSERT_TRUE(offers.count(m.offer_id())) << "match " << m.match_id();
       ASSERT_TRUE(pledges.count(m.pledge_id())) << "match " << m.match_id();
+      // The offer keeps every kg it sold; the pledge those not given back.
+      const int64_t kept = m.quantity_kg() - m.returned_kg();
       offer_filled[m.offer_id()] += m.quantity_kg();
-      pledge_filled[m.pledge_id()] += m.quantity_kg();
-      pledge_spent[m.pledge_id()] += m.amount_fen();
+      pledge_filled[m.pledge_id()] += kept;
+      pledge_spent[m.pledge_id()] += kept * m.price_fen_per_kg();
     }
   }
   for (const auto& [id, o] : offers) {
@@ -497,7 +627,8 @@ void Verify(const std::string& address, Ledger& ledger, std::mt19937_64& rng) {
     grpc::Status status = CallUnary(stub.get(), e->command, &answer, &order_id);
     ASSERT_TRUE(status.ok()) << e->rid << ": " << status.error_message();
     if (e->acked && !ErrorAnswer(*e)) {
-      ASSERT_EQ(answer, e->answer) << e->rid << ": the retry's answer differs";
+      ASSERT_EQ(Settled(*e, answer), Settled(*e, e->answer))
+          << e->rid << ": the retry's answer differs";
     } else if (!e->acked) {
       e->acked = true;
       e->answer = answer;
@@ -522,7 +653,7 @@ void Verify(const std::string& address, Ledger& ledger, std::mt19937_64& rng) {
       const std::string answer =
           response.results(k - start).SerializeAsString();
       if (e->acked && !ErrorAnswer(*e)) {
-        ASSERT_EQ(answer, e->answer)
+        ASSERT_EQ(Settled(*e, answer), Settled(*e, e->answer))
             << e->rid << ": the retry's answer differs";
       } else if (!e->acked) {
         e->acked = true;

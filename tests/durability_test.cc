@@ -635,6 +635,11 @@ TEST(ReplayTest, RestartsAtRandomPointsReproduceHashAndMatches) {
       node->Crash();
       EXPECT_EQ(AllMatches(*node->store()->engine()), AllMatches(reference));
       EXPECT_EQ(node->store()->engine()->SaveState(), reference.SaveState());
+      // The log of match events is in the state: it came back through
+      // snapshots and replay, status changes included.
+      EXPECT_EQ(node->store()->engine()->last_event_id(),
+                reference.last_event_id());
+      EXPECT_GT(reference.last_event_id(), reference.last_match_id());
       EXPECT_GT(restarts, 0);
       // Keys were journaled and replayed too, not only orders.
       bool more = false;

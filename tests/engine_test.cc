@@ -2278,12 +2278,14 @@ TEST_F(AmendTest, DamagedQueuePlacesOrDeadlinesAreDataLoss) {
   const std::string state = engine_.SaveState();
   // Version 3 ends with the lifecycle section (ship_within per offer,
   // accept_within per pledge, 73 bytes per match), the buyers (a count of
-  // 8 bytes, none here), the two queue counters, and the sequence number
-  // of each offer and each pledge.
+  // 8 bytes, none here), the two queue counters, the sequence number of
+  // each offer and each pledge, the standing pledges (a count, none here)
+  // and the match events (a count and 18 bytes each).
   const size_t pledges = engine_.pledge_count();
   const size_t matches = engine_.last_match_id();
-  const size_t offer2_seq = state.size() - 8 * pledges - 8;
-  const size_t offer1_ship = state.size() - 8 * (2 + pledges) - 16 - 8 -
+  const size_t tail = 8 + 8 + 18 * engine_.last_event_id();
+  const size_t offer2_seq = state.size() - tail - 8 * pledges - 8;
+  const size_t offer1_ship = state.size() - tail - 8 * (2 + pledges) - 16 - 8 -
                              73 * matches - 8 * pledges - 16;
   auto load = [](const std::string& bytes) {
     Engine e;

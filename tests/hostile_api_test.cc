@@ -185,8 +185,8 @@ TEST_F(HostileApiTest, HugeFilterValuesAreRefusedWithAShortMessage) {
     request.set_buyer_id(huge);
     grpc::ClientContext context;
     auto reader = stub_->WatchMatches(&context, request);
-    v1::Match match;
-    EXPECT_FALSE(reader->Read(&match));
+    v1::MatchEvent event;
+    EXPECT_FALSE(reader->Read(&event));
     ExpectInvalid(reader->Finish(), {"buyer_id", "at most 64"});
   }
   {
@@ -263,8 +263,8 @@ TEST_F(HostileApiTest, InvalidUtf8IsInvalidArgumentNamingTheField) {
     request.set_region_code_prefix("\xe9\x99");
     grpc::ClientContext context;
     auto reader = stub_->WatchMatches(&context, request);
-    v1::Match match;
-    EXPECT_FALSE(reader->Read(&match));
+    v1::MatchEvent event;
+    EXPECT_FALSE(reader->Read(&event));
     ExpectInvalid(reader->Finish(), {"region_code_prefix", "UTF-8"});
   }
   {

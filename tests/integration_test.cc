@@ -438,14 +438,14 @@ TEST_F(IntegrationTest, WatchMatchesResumesAfterLastSeenMatchWithoutGaps) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     auto reader = stub_->WatchMatches(&context, v1::WatchMatchesRequest());
-    v1::Match match;
-    ASSERT_TRUE(reader->Read(&match));
-    EXPECT_EQ(match.match_id(), made[0]);
-    ASSERT_TRUE(reader->Read(&match));
-    EXPECT_EQ(match.match_id(), made[1]);
-    last_seen = match.match_id();
+    v1::MatchEvent event;
+    ASSERT_TRUE(reader->Read(&event));
+    EXPECT_EQ(event.match().match_id(), made[0]);
+    ASSERT_TRUE(reader->Read(&event));
+    EXPECT_EQ(event.match().match_id(), made[1]);
+    last_seen = event.match().match_id();
     context.TryCancel();
-    while (reader->Read(&match)) {
+    while (reader->Read(&event)) {
     }
     EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
   }
@@ -461,18 +461,19 @@ TEST_F(IntegrationTest, WatchMatchesResumesAfterLastSeenMatchWithoutGaps) {
   request.set_after_match_id(last_seen);
   auto reader = stub_->WatchMatches(&context, request);
   std::vector<uint64_t> seen;
-  v1::Match match;
+  v1::MatchEvent event;
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(reader->Read(&match));
-    seen.push_back(match.match_id());
+    ASSERT_TRUE(reader->Read(&event));
+    EXPECT_EQ(event.kind(), v1::NEW_MATCH);
+    seen.push_back(event.match().match_id());
   }
   made.push_back(MakeMatch(30));  // made while the stream is open
-  ASSERT_TRUE(reader->Read(&match));
-  seen.push_back(match.match_id());
-  EXPECT_EQ(match.quantity_kg(), 30);
+  ASSERT_TRUE(reader->Read(&event));
+  seen.push_back(event.match().match_id());
+  EXPECT_EQ(event.match().quantity_kg(), 30);
   EXPECT_EQ(seen, std::vector<uint64_t>(made.begin() + 2, made.end()));
   context.TryCancel();
-  while (reader->Read(&match)) {
+  while (reader->Read(&event)) {
   }
   reader->Finish();
 }
@@ -489,12 +490,12 @@ TEST_F(IntegrationTest, WatchMatchesFiltersByBuyer) {
   v1::WatchMatchesRequest request;
   request.set_buyer_id("gz-hospital");
   auto reader = stub_->WatchMatches(&context, request);
-  v1::Match match;
-  ASSERT_TRUE(reader->Read(&match));
-  EXPECT_EQ(match.buyer_id(), "gz-hospital");
-  EXPECT_EQ(match.quantity_kg(), 7);
+  v1::MatchEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.match().buyer_id(), "gz-hospital");
+  EXPECT_EQ(event.match().quantity_kg(), 7);
   context.TryCancel();
-  while (reader->Read(&match)) {
+  while (reader->Read(&event)) {
   }
   reader->Finish();
 }
@@ -504,11 +505,11 @@ TEST_F(IntegrationTest, WatchMatchesEndsWhenTheServerShutsDown) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
   auto reader = stub_->WatchMatches(&context, v1::WatchMatchesRequest());
   MakeMatch(1);
-  v1::Match match;
-  ASSERT_TRUE(reader->Read(&match));
+  v1::MatchEvent event;
+  ASSERT_TRUE(reader->Read(&event));
   const absl::Time start = absl::Now();
   std::thread stopper([this] { server_->Shutdown(absl::Seconds(5)); });
-  while (reader->Read(&match)) {
+  while (reader->Read(&event)) {
   }
   grpc::Status status = reader->Finish();
   stopper.join();
@@ -945,6 +946,185 @@ TEST_F(IntegrationTest, MatchesAreShippedAcceptedAndDeclinedThroughGrpc) {
   ASSERT_TRUE(stub_->ListMatches(&list_context, list, &listed).ok());
   ASSERT_EQ(listed.matches_size(), 1);
   EXPECT_EQ(listed.matches(0).match_id(), second);
+}
+
+// "event_id KIND #match_id STATUS", for comparing streams of events.
+std::string Brief(const v1::MatchEvent& e) {
+  return absl::StrCat(e.event_id(), " ", v1::MatchEventKind_Name(e.kind()),
+                      " #", e.match().match_id(), " ",
+                      v1::MatchStatus_Name(e.match().status()));
+}
+
+TEST_F(IntegrationTest, WatchMatchesStreamsStatusChangesAsEvents) {
+  auto update = [&](auto method, const auto& request) {
+    v1::MatchUpdateResponse response;
+    grpc::ClientContext context;
+    grpc::Status status = (stub_.get()->*method)(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  };
+  auto ship = [&](uint64_t match_id) {
+    v1::ShipMatchRequest r;
+    r.set_match_id(match_id);
+    return update(&v1::Exchange::Stub::ShipMatch, r);
+  };
+  // Reads `n` events of a new stream, then cancels it.
+  auto read = [&](const v1::WatchMatchesRequest& request, int n) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    auto reader = stub_->WatchMatches(&context, request);
+    std::vector<std::string> out;
+    v1::MatchEvent event;
+    for (int i = 0; i < n && reader->Read(&event); ++i) {
+      out.push_back(Brief(event));
+    }
+    context.TryCancel();
+    while (reader->Read(&event)) {
+    }
+    reader->Finish();
+    return out;
+  };
+
+  // A watcher from the start, live before anything happens.
+  grpc::ClientContext live_context;
+  live_context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  auto live = stub_->WatchMatches(&live_context, v1::WatchMatchesRequest());
+
+  // Match 1: 400 kg of the offer's 1000, shipped in full, then accepted.
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(PepperOffer(1000, 9000), &offer).ok());
+  v1::PostPledgeResponse pledge;
+  ASSERT_TRUE(
+      PostPledge(PepperPledge("qingdao-office", "370200", 400, 10000), &pledge)
+          .ok());
+  ASSERT_EQ(pledge.matches_size(), 1);
+  const uint64_t first = pledge.matches(0).match_id();
+  EXPECT_EQ(first, 1u);
+  ship(first);
+  v1::AcceptMatchRequest accept;
+  accept.set_match_id(first);
+  update(&v1::Exchange::Stub::AcceptMatch, accept);
+
+  v1::MatchEvent made, shipped, delivered;
+  ASSERT_TRUE(live->Read(&made));
+  ASSERT_TRUE(live->Read(&shipped));
+  ASSERT_TRUE(live->Read(&delivered));
+  EXPECT_EQ(Brief(made), "1 NEW_MATCH #1 MATCHED");
+  EXPECT_EQ(Brief(shipped), "2 STATUS_CHANGED #1 SHIPPED");
+  EXPECT_EQ(Brief(delivered), "3 STATUS_CHANGED #1 DELIVERED");
+  // Each shows the match as it stood then.
+  EXPECT_EQ(made.match().quantity_kg(), 400);
+  EXPECT_EQ(made.match().amount_fen(), 400 * 9000);
+  EXPECT_FALSE(made.match().has_shipped_at());
+  EXPECT_EQ(shipped.match().shipped_kg(), 400);
+  EXPECT_TRUE(shipped.match().has_shipped_at());
+  EXPECT_EQ(shipped.match().accepted_kg(), 0);
+  EXPECT_FALSE(shipped.match().has_delivered_at());
+  EXPECT_EQ(delivered.match().accepted_kg(), 400);
+  EXPECT_TRUE(delivered.match().has_delivered_at());
+  EXPECT_EQ(delivered.match().updated_at().seconds(),
+            delivered.match().delivered_at().seconds());
+  live_context.TryCancel();
+  while (live->Read(&made)) {
+  }
+  live->Finish();
+
+  // Two more matches (events 4 and 5), then match 2 ships (event 6).
+  const uint64_t second = MakeMatch(50);
+  const uint64_t third = MakeMatch(60);
+  EXPECT_EQ(second, 2u);
+  EXPECT_EQ(third, 3u);
+  ship(second);
+
+  // Resumed after event 3: exactly the later ones, then live ones.
+  v1::WatchMatchesRequest after_event;
+  after_event.set_after_event_id(3);
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    auto reader = stub_->WatchMatches(&context, after_event);
+    std::vector<std::string> seen;
+    v1::MatchEvent event;
+    for (int i = 0; i < 3 && reader->Read(&event); ++i) {
+      seen.push_back(Brief(event));
+    }
+    ship(third);  // event 7, while the stream is open
+    if (reader->Read(&event)) seen.push_back(Brief(event));
+    EXPECT_EQ(seen, (std::vector<std::string>{"4 NEW_MATCH #2 MATCHED",
+                                              "5 NEW_MATCH #3 MATCHED",
+                                              "6 STATUS_CHANGED #2 SHIPPED",
+                                              "7 STATUS_CHANGED #3 SHIPPED"}));
+    context.TryCancel();
+    while (reader->Read(&event)) {
+    }
+    reader->Finish();
+  }
+
+  // After match 2: from the event that made match 3, older matches' status
+  // changes after it included, match 1's before it not.
+  v1::WatchMatchesRequest after_match;
+  after_match.set_after_match_id(2);
+  EXPECT_EQ(read(after_match, 3),
+            (std::vector<std::string>{"5 NEW_MATCH #3 MATCHED",
+                                      "6 STATUS_CHANGED #2 SHIPPED",
+                                      "7 STATUS_CHANGED #3 SHIPPED"}));
+  // After the last match: nothing until match 4 is made, then from there;
+  // match 2's delivery before it (event 8) is not sent.
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::WatchMatchesRequest after_last;
+    after_last.set_after_match_id(3);
+    auto reader = stub_->WatchMatches(&context, after_last);
+    v1::AcceptMatchRequest accept_second;
+    accept_second.set_match_id(second);
+    update(&v1::Exchange::Stub::AcceptMatch, accept_second);
+    EXPECT_EQ(MakeMatch(70), 4u);
+    ship(4);
+    std::vector<std::string> seen;
+    v1::MatchEvent event;
+    for (int i = 0; i < 2 && reader->Read(&event); ++i) {
+      seen.push_back(Brief(event));
+    }
+    EXPECT_EQ(seen, (std::vector<std::string>{"9 NEW_MATCH #4 MATCHED",
+                                              "10 STATUS_CHANGED #4 SHIPPED"}));
+    context.TryCancel();
+    while (reader->Read(&event)) {
+    }
+    reader->Finish();
+  }
+
+  // Filters apply to each event's match.
+  v1::WatchMatchesRequest by_match;
+  by_match.set_after_event_id(1);
+  by_match.set_pledge_id(pledge.pledge().pledge_id());
+  EXPECT_EQ(read(by_match, 2),
+            (std::vector<std::string>{"2 STATUS_CHANGED #1 SHIPPED",
+                                      "3 STATUS_CHANGED #1 DELIVERED"}));
+
+  // Cursors past the end, or both at once, are refused.
+  auto refused = [&](const v1::WatchMatchesRequest& request) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    auto reader = stub_->WatchMatches(&context, request);
+    v1::MatchEvent event;
+    EXPECT_FALSE(reader->Read(&event));
+    return reader->Finish();
+  };
+  v1::WatchMatchesRequest beyond;
+  beyond.set_after_event_id(11);
+  grpc::Status status = refused(beyond);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "after_event_id: 11 is beyond the last match event, 10");
+  v1::WatchMatchesRequest both;
+  both.set_after_event_id(1);
+  both.set_after_match_id(1);
+  status = refused(both);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(status.error_message(), "set at most one"))
+      << status.error_message();
 }
 
 TEST_F(IntegrationTest, ListOffersPagesThroughEveryOfferInIdOrder) {

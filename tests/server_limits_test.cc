@@ -269,9 +269,9 @@ TEST_F(LimitsTest, WatcherThatFallsBehindIsEndedAndResumesWithoutGaps) {
   slow_context.set_deadline(
       absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
   auto slow = stub_->WatchMatches(&slow_context, v1::WatchMatchesRequest());
-  v1::Match match;
-  ASSERT_TRUE(slow->Read(&match));  // caught up: the stream is live
-  EXPECT_EQ(match.match_id(), 1u);
+  v1::MatchEvent event;
+  ASSERT_TRUE(slow->Read(&event));  // caught up: the stream is live
+  EXPECT_EQ(event.match().match_id(), 1u);
 
   // A reader that keeps up sees every match; the slow one reads nothing
   // while 10,000 matches are made (far more than the buffer and the
@@ -283,13 +283,13 @@ TEST_F(LimitsTest, WatcherThatFallsBehindIsEndedAndResumesWithoutGaps) {
       absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
   std::thread fast([&] {
     auto reader = stub_->WatchMatches(&fast_context, v1::WatchMatchesRequest());
-    v1::Match m;
+    v1::MatchEvent m;
     uint64_t expected = 1;
     while (reader->Read(&m)) {
-      EXPECT_EQ(m.match_id(), expected);
-      expected = m.match_id() + 1;
-      fast_last = m.match_id();
-      if (m.match_id() == kMatches + 1) break;
+      EXPECT_EQ(m.match().match_id(), expected);
+      expected = m.match().match_id() + 1;
+      fast_last = m.match().match_id();
+      if (m.match().match_id() == kMatches + 1) break;
     }
     fast_context.TryCancel();
     while (reader->Read(&m)) {
@@ -309,9 +309,9 @@ TEST_F(LimitsTest, WatcherThatFallsBehindIsEndedAndResumesWithoutGaps) {
 
   // The slow reader gets what was in flight, in order, then the end.
   uint64_t last = 1;
-  while (slow->Read(&match)) {
-    EXPECT_EQ(match.match_id(), last + 1);
-    last = match.match_id();
+  while (slow->Read(&event)) {
+    EXPECT_EQ(event.match().match_id(), last + 1);
+    last = event.match().match_id();
   }
   grpc::Status status = slow->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
@@ -324,16 +324,17 @@ TEST_F(LimitsTest, WatcherThatFallsBehindIsEndedAndResumesWithoutGaps) {
   grpc::ClientContext resume_context;
   resume_context.set_deadline(
       absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  // Every event here is a new match: event ids are match ids.
   v1::WatchMatchesRequest resume;
-  resume.set_after_match_id(last);
+  resume.set_after_event_id(last);
   auto reader = stub_->WatchMatches(&resume_context, resume);
-  while (last < uint64_t{kMatches} + 1 && reader->Read(&match)) {
-    ASSERT_EQ(match.match_id(), last + 1);
-    last = match.match_id();
+  while (last < uint64_t{kMatches} + 1 && reader->Read(&event)) {
+    ASSERT_EQ(event.match().match_id(), last + 1);
+    last = event.match().match_id();
   }
   EXPECT_EQ(last, uint64_t{kMatches} + 1);
   resume_context.TryCancel();
-  while (reader->Read(&match)) {
+  while (reader->Read(&event)) {
   }
   reader->Finish();
 }
@@ -351,7 +352,7 @@ TEST_F(LimitsTest, WatchersThatDoNotReadLeaveTheWriterAlone) {
 
   constexpr int kWatchers = 200;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<std::unique_ptr<grpc::ClientReader<v1::Match>>> readers;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::MatchEvent>>> readers;
   for (int i = 0; i < kWatchers; ++i) {
     contexts.push_back(std::make_unique<grpc::ClientContext>());
     contexts.back()->set_deadline(
@@ -362,8 +363,8 @@ TEST_F(LimitsTest, WatchersThatDoNotReadLeaveTheWriterAlone) {
   }
   MakeMatches(1);  // each watcher's first match: they are live now
   for (auto& reader : readers) {
-    v1::Match match;
-    ASSERT_TRUE(reader->Read(&match));
+    v1::MatchEvent event;
+    ASSERT_TRUE(reader->Read(&event));
   }
   const absl::Time watched_start = absl::Now();
   MakeMatches(5000);
@@ -378,11 +379,11 @@ TEST_F(LimitsTest, WatchersThatDoNotReadLeaveTheWriterAlone) {
   // flight, in order, then the end.
   int ended = 0;
   for (int i = 0; i < kWatchers; ++i) {
-    v1::Match match;
+    v1::MatchEvent event;
     uint64_t last = 5002;
-    while (readers[i]->Read(&match)) {
-      EXPECT_EQ(match.match_id(), last + 1);
-      last = match.match_id();
+    while (readers[i]->Read(&event)) {
+      EXPECT_EQ(event.match().match_id(), last + 1);
+      last = event.match().match_id();
     }
     grpc::Status status = readers[i]->Finish();
     if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
@@ -463,11 +464,11 @@ TEST_F(LimitsTest, StreamsOpenedAndResetFreeTheirReactors) {
     auto submit = stub_->Submit(&submit_context);
     grpc::ClientContext watch_context;
     auto watch = stub_->WatchMatches(&watch_context, v1::WatchMatchesRequest());
-    v1::Match match;
-    ASSERT_TRUE(watch->Read(&match));
+    v1::MatchEvent event;
+    ASSERT_TRUE(watch->Read(&event));
     submit_context.TryCancel();
     watch_context.TryCancel();
-    while (watch->Read(&match)) {
+    while (watch->Read(&event)) {
     }
     watch->Finish();
     submit->Finish();
@@ -493,10 +494,10 @@ TEST_F(LimitsTest, CancelledWatchersFreeTheirReactors) {
   for (int i = 0; i < 200; ++i) {
     grpc::ClientContext context;
     auto reader = stub_->WatchMatches(&context, v1::WatchMatchesRequest());
-    v1::Match match;
-    ASSERT_TRUE(reader->Read(&match));
+    v1::MatchEvent event;
+    ASSERT_TRUE(reader->Read(&event));
     context.TryCancel();
-    while (reader->Read(&match)) {
+    while (reader->Read(&event)) {
     }
     reader->Finish();
   }
@@ -515,16 +516,16 @@ TEST_F(LimitsTest, WatcherCancelledAfterALiveMatchIsFreedWithoutAnother) {
   MakeMatches(1);
   grpc::ClientContext context;
   auto reader = stub_->WatchMatches(&context, v1::WatchMatchesRequest());
-  v1::Match match;
-  ASSERT_TRUE(reader->Read(&match));  // from the history
+  v1::MatchEvent event;
+  ASSERT_TRUE(reader->Read(&event));  // from the history
   // Time to join the live fan-out, so that the next match comes from the
   // hub (were it read from the history, the test would pass either way).
   absl::SleepFor(absl::Milliseconds(200));
   MakeMatches(1);
-  ASSERT_TRUE(reader->Read(&match));
-  EXPECT_EQ(match.match_id(), 2u);
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.match().match_id(), 2u);
   context.TryCancel();
-  while (reader->Read(&match)) {
+  while (reader->Read(&event)) {
   }
   reader->Finish();
   for (int i = 0; i < 1000 && WatchReactor::live_reactors() > 0; ++i) {

@@ -1603,52 +1603,96 @@ int Run(Client& c, Args& args) {
 
 namespace matches_watch {
 
-constexpr Flag<uint64_t> kAfter("after", "MATCH_ID",
-                                "start after this match (default 0: all)");
+constexpr Flag<uint64_t> kAfter(
+    "after", "MATCH_ID",
+    "start at the event that made the next match (default 0: all)");
+constexpr Flag<uint64_t> kAfterEvent(
+    "after-event", "EVENT_ID",
+    "start after this event (resume: the last EVENT shown); not with --after");
 
 CommandSpec Spec() {
   return {
       "matches",
       "watch",
       "",
-      "Stream matches, past then live, until Ctrl-C. It starts after "
-      "--after; with --json it prints one JSON object per line.",
-      {&kAfter, &match_filter::kSupplier, &match_filter::kBuyer,
+      "Stream match events, past then live, until Ctrl-C: one row per new "
+      "match or status change (shipped, delivered, declined, lapsed), with "
+      "the match as it stood right after the event. It starts after "
+      "--after-event, or at the event that made the match after --after; "
+      "with --json it prints one JSON MatchEvent per line.",
+      {&kAfter, &kAfterEvent, &match_filter::kSupplier, &match_filter::kBuyer,
        &match_filter::kOffer, &match_filter::kPledge, &match_filter::kRegion}};
+}
+
+std::string KindWord(pb::MatchEventKind kind) {
+  switch (kind) {
+    case pb::NEW_MATCH:
+      return "new";
+    case pb::STATUS_CHANGED:
+      return "status";
+    default:
+      return "-";
+  }
+}
+
+// Left-aligned in `width` columns (by bytes: the cells are ASCII).
+std::string Pad(std::string text, size_t width) {
+  if (text.size() < width) text.append(width - text.size(), ' ');
+  return text;
 }
 
 int Run(Client& c, Args& args) {
   pb::WatchMatchesRequest req;
   req.set_after_match_id(args.Get(kAfter));
+  req.set_after_event_id(args.Get(kAfterEvent));
   match_filter::Read(args, &req);
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;  // no deadline: streams until interrupted
   c.Authorize(&context);
   context.set_wait_for_ready(false);
   if (!c.json()) {
-    std::cerr << "watching matches on " << c.global().server
+    std::cerr << "watching match events on " << c.global().server
               << " (Ctrl-C to stop)\n";
   }
   auto reader = c.stub()->WatchMatches(&context, req);
-  pb::Match m;
-  uint64_t last = req.after_match_id();
+  pb::MatchEvent e;
+  uint64_t last = req.after_event_id();
   bool any = false;
-  while (reader->Read(&m)) {
+  while (reader->Read(&e)) {
+    if (!any && !c.json()) {
+      // Rows come as events do, so the header is printed with the first.
+      std::cout << Pad("EVENT", 8) << Pad("KIND", 7) << Pad("MATCH", 8)
+                << Pad("STATUS", 10) << Pad("AT (UTC)", 18)
+                << "MATCH DETAILS\n";
+    }
     any = true;
-    last = m.match_id();
+    last = e.event_id();
+    const pb::Match& m = e.match();
     if (c.json()) {
-      std::cout << ToJson(m, false);
+      std::cout << ToJson(e, false);
     } else {
-      std::cout << "#" << m.match_id() << "  " << ShortTime(m.matched_at())
-                << "  " << Printable(m.product_code()) << "  "
-                << Kg(m.quantity_kg()) << " kg x " << Yuan(m.price_fen_per_kg())
-                << " = " << Yuan(m.amount_fen()) << " yuan  "
+      std::cout << Pad(absl::StrCat(e.event_id()), 8)
+                << Pad(KindWord(e.kind()), 7)
+                << Pad(absl::StrCat("#", m.match_id()), 8)
+                << Pad(MatchStatusWord(m.status()), 10)
+                << Pad(ShortTime(m.updated_at()), 18)
+                << Printable(m.product_code()) << "  " << Kg(m.quantity_kg())
+                << " kg x " << Yuan(m.price_fen_per_kg()) << " = "
+                << Yuan(m.amount_fen()) << " yuan  "
                 << Printable(m.supplier_id()) << " ("
                 << Printable(m.region_code()) << ", offer " << m.offer_id()
                 << ") -> " << Printable(m.buyer_id()) << " ("
                 << Printable(m.buyer_city_code()) << ", pledge "
-                << m.pledge_id() << ")" << (m.partner() ? "  partner" : "")
-                << "\n";
+                << m.pledge_id() << ")" << (m.partner() ? "  partner" : "");
+      if (m.status() == pb::SHIPPED) {
+        std::cout << "  shipped " << Kg(m.shipped_kg()) << " kg";
+      } else if (m.status() == pb::DELIVERED) {
+        std::cout << "  accepted " << Kg(m.accepted_kg()) << " kg";
+      }
+      if (m.returned_kg() > 0) {
+        std::cout << "  " << Kg(m.returned_kg()) << " kg back to pledge";
+      }
+      std::cout << "\n";
     }
     std::cout.flush();
   }
@@ -1657,7 +1701,7 @@ int Run(Client& c, Args& args) {
   if (any && status.error_code() == grpc::UNAVAILABLE) {
     std::cerr << "error: lost the connection to duijie-server at "
               << c.global().server << "; resume with: duijie matches watch "
-              << "--after " << last << "\n";
+              << "--after-event " << last << "\n";
     return kExitUnreachable;
   }
   return c.Fail(status);
