@@ -174,6 +174,7 @@ struct PostPledgeCommand {
   static void Fields(Self& s, Visit&& v) {
     LegacyFields(s, v);
     v(s.pledge.accept_within);
+    v(s.pledge.members);
   }
   template <typename Self, typename Visit>
   static void LegacyFields(Self& s, Visit&& v) {
@@ -527,7 +528,8 @@ CommandEffect EffectOf(const CommandResult& result);
 
 // The journal's encoding of a body: its fields in Fields() order; strings
 // as u32 length + bytes, int and int64 as i64, uint64 as u64, bool as u8,
-// a list of strings as u32 count + strings.
+// a list of strings as u32 count + strings, a list of member shares as u32
+// count + (string, i64) each.
 void EncodeBody(const CommandBody& body, ByteWriter& w);
 // Reads the body of command `code` written by EncodeBody; false for an
 // unknown code (the reader reports malformed bytes through ok()).

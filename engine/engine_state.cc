@@ -33,7 +33,8 @@ constexpr uint32_t kVersionWithKeys = 2;
 // there (it may be empty). A state whose orders and matches all predate
 // the lifecycle (no deadlines, nothing shipped), with no buyers and no
 // order moved in its queue, is still written as version 1 or 2, so old
-// journals replay to the hashes they had.
+// journals replay to the hashes they had. Version 3 ends with each match's
+// alliance member and the members of alliance pledges.
 constexpr uint32_t kVersionWithLifecycle = 3;
 
 // Enum bytes read back must name a value (the state is a format: a byte
@@ -65,9 +66,9 @@ std::string Engine::Impl::SaveState() const {
     legacy &= p.accept_within == kNoDeadline;
   }
   for (const MatchRecord& m : matches_) legacy &= LegacyMatch(m);
-  const bool version3 = !legacy || buyers_.size() != 0 ||
-                        offer_seq_ != offers_.size() ||
-                        pledge_seq_ != pledges_.size();
+  const bool version3 =
+      !legacy || buyers_.size() != 0 || !pledge_members_.empty() ||
+      offer_seq_ != offers_.size() || pledge_seq_ != pledges_.size();
   const bool with_keys = version3 || keys_.size() != 0;
   w.Str(kMagic);
   w.U64(version3    ? kVersionWithLifecycle
@@ -151,6 +152,20 @@ std::string Engine::Impl::SaveState() const {
     w.U64(pledge_seq_);
     for (const OfferRecord& o : offers_) w.U64(o.seq);
     for (const PledgeRecord& p : pledges_) w.U64(p.seq);
+    // Alliance pledges: each match's member, then the pledges with
+    // members, by id, each with its members by buyer_id.
+    for (const MatchRecord& m : matches_) w.U32(m.member);
+    w.U64(pledge_members_.size());
+    for (uint64_t id = 1; id <= pledges_.size(); ++id) {
+      if (!pledges_[id - 1].has_members) continue;
+      const std::vector<PledgeMember>& members = pledge_members_.at(id);
+      w.U64(id);
+      w.U64(members.size());
+      for (const PledgeMember& m : members) {
+        w.U32(m.buyer);
+        w.U32(m.share_permille);
+      }
+    }
   }
   return out;
 }
@@ -355,6 +370,48 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
         (!seqs_ok(offers_, offer_seq_) || !seqs_ok(pledges_, pledge_seq_))) {
       return corrupt("bad queue sequence numbers");
     }
+    for (MatchRecord& m : matches_) {
+      m.member = r.U32();
+      if (r.ok() && m.member != kNoText && !valid_string(m.member)) {
+        return corrupt("bad match member");
+      }
+    }
+    const uint64_t nallied = r.Count(16);
+    uint64_t last_id = 0;
+    for (uint64_t i = 0; i < nallied && r.ok(); ++i) {
+      const uint64_t id = r.U64();
+      const uint64_t nmembers = r.Count(8);
+      if (!r.ok()) break;
+      if (id <= last_id || id > pledges_.size() || nmembers == 0 ||
+          nmembers > kMaxPledgeMembers) {
+        return corrupt("bad pledge members");
+      }
+      last_id = id;
+      std::vector<PledgeMember>& members = pledge_members_[id];
+      uint64_t total = 0;
+      for (uint64_t j = 0; j < nmembers && r.ok(); ++j) {
+        PledgeMember m;
+        m.buyer = r.U32();
+        m.share_permille = r.U32();
+        if (!r.ok()) break;
+        // By buyer_id, each once: the split's tie-break depends on it.
+        if (!valid_string(m.buyer) || m.share_permille == 0 ||
+            m.share_permille > 1000 ||
+            (j > 0 &&
+             strings_.Get(members.back().buyer) >= strings_.Get(m.buyer))) {
+          return corrupt("bad pledge members");
+        }
+        total += m.share_permille;
+        members.push_back(m);
+      }
+      if (r.ok() && total != 1000) return corrupt("bad pledge member shares");
+      pledges_[id - 1].has_members = true;
+    }
+    for (const MatchRecord& m : matches_) {
+      if (m.member != kNoText && !pledges_[m.pledge_id - 1].has_members) {
+        return corrupt("a match has a member, its pledge none");
+      }
+    }
   }
   if (!r.ok()) return corrupt("truncated");
   if (!r.done()) return corrupt("trailing bytes");
@@ -374,7 +431,11 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   for (uint64_t id = 1; id <= matches_.size(); ++id) {
     const MatchRecord& m = matches_[id - 1];
     matches_by_supplier_[offers_[m.offer_id - 1].supplier].push_back(id);
-    matches_by_buyer_[pledges_[m.pledge_id - 1].buyer].push_back(id);
+    const uint32_t buyer = pledges_[m.pledge_id - 1].buyer;
+    matches_by_buyer_[buyer].push_back(id);
+    if (m.member != kNoText && m.member != buyer) {
+      matches_by_buyer_[m.member].push_back(id);
+    }
     AddDeadlines(id);
   }
   return absl::OkStatus();

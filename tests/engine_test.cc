@@ -1410,6 +1410,9 @@ struct FieldFiller {
   void operator()(std::vector<std::string>& v) {
     v = {"list" + std::to_string(++n), "", "x"};
   }
+  void operator()(std::vector<MemberShare>& v) {
+    v = {{"member" + std::to_string(++n), -7}, {"", 1000}};
+  }
 };
 
 // Every body field, spelled out, in Fields() order.
@@ -1424,6 +1427,13 @@ struct FieldPrinter {
     *out += "[";
     for (const std::string& s : v) *out += "'" + s + "',";
     *out += "] ";
+  }
+  void operator()(const std::vector<MemberShare>& v) {
+    *out += "{";
+    for (const MemberShare& m : v) {
+      *out += "'" + m.buyer_id + "':" + std::to_string(m.share_permille) + ",";
+    }
+    *out += "} ";
   }
 };
 
