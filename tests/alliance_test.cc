@@ -138,6 +138,12 @@ TEST(SplitBySharesTest, LargestRemainderToTheKilogramTiesToTheEarlier) {
   EXPECT_EQ(parts[0] + parts[1], most);
 }
 
+TEST(SplitBySharesTest, TheMemberFitsInTheMatchRecordsPadding) {
+  // A million matches at 128 bytes each: the member id must not add 8.
+  EXPECT_EQ(sizeof(MatchRecord), 128u);
+  EXPECT_EQ(sizeof(PledgeRecord), 152u);  // has_members is in padding too
+}
+
 TEST_F(AllianceTest, AFillOf1000KgSplits333333334InBuyerIdOrder) {
   ASSERT_TRUE(RunCommand(e_, Offer(1000), kT0 + 1).ok());
   absl::StatusOr<PledgeResult> r =
