@@ -441,7 +441,15 @@ absl::Status Engine::Impl::CheckMembers(const PledgeSpec& spec) const {
                    absl::StrCat("has ", members.size(), " members; at most ",
                                 kMaxPledgeMembers));
   }
-  if (buyers_.Members(spec.buyer_id).empty()) {
+  // Whether buyer_id is an alliance at all, for a clearer message than a
+  // member's; the scan of the registry only runs when no listed member is
+  // in the alliance, which is an error either way.
+  bool member_in_alliance = false;
+  for (const MemberShare& m : members) {
+    const Buyer* b = buyers_.Find(m.buyer_id);
+    member_in_alliance |= b != nullptr && b->alliance_id == spec.buyer_id;
+  }
+  if (!member_in_alliance && buyers_.Members(spec.buyer_id).empty()) {
     return Invalid("pledge.buyer_id",
                    absl::StrCat(EchoValue(spec.buyer_id),
                                 " is no alliance: no registered buyer has it "

@@ -21,6 +21,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -452,6 +453,13 @@ void PrintPledge(const pb::Pledge& p) {
       {"  certified", p.require_certified() ? "required" : "not required"});
   t.AddRow({"  expires", LongTime(p.expires_at())});
   t.AddRow({"  posted", LongTime(p.posted_at())});
+  if (!p.members().empty()) {
+    std::vector<std::string> parts;
+    for (const pb::MemberShare& m : p.members()) {
+      parts.push_back(absl::StrCat(m.buyer_id(), " ", m.share_permille(), "‰"));
+    }
+    t.AddRow({"  members", absl::StrJoin(parts, ", ")});
+  }
   t.Print(std::cout, /*header=*/false);
 }
 
@@ -469,7 +477,11 @@ void PrintMatches(const Matches& matches) {
   bool overflow = false;
   for (const pb::Match& m : matches) {
     t.AddRow({absl::StrCat(m.match_id()), absl::StrCat(m.offer_id()),
-              absl::StrCat(m.pledge_id()), m.supplier_id(), m.buyer_id(),
+              absl::StrCat(m.pledge_id()), m.supplier_id(),
+              // A member's part of an alliance pledge: "member (alliance)".
+              m.member_buyer_id().empty()
+                  ? m.buyer_id()
+                  : absl::StrCat(m.member_buyer_id(), " (", m.buyer_id(), ")"),
               m.product_code(), m.region_code(), m.buyer_city_code(),
               Kg(m.quantity_kg()), Yuan(m.price_fen_per_kg()),
               Yuan(m.amount_fen()), m.partner() ? "yes" : "no",
@@ -866,6 +878,11 @@ constexpr Flag<std::string> kRegions(
     "comma-separated region codes for listed, e.g. 620000,621200");
 constexpr Flag<bool> kRequireCertified(
     "require-certified", "accept certified assistance products only");
+constexpr Flag<std::string> kMember(
+    "member", "BUYER:PERMILLE",
+    "with --buyer an alliance: a member and its share of each match in "
+    "permille; repeat for each member, the shares summing to 1000",
+    kRepeated);
 
 CommandSpec Spec() {
   return {"pledge",
@@ -875,7 +892,7 @@ CommandSpec Spec() {
           "left rests on the book.",
           {&kBuyer, &kCity, &kKind, &kProduct, &kMinGrade, &kKg, &kMaxFen,
            &kBudgetFen, &kMinLotKg, &kExpires, &kExpiresIn, &kScope, &kRegions,
-           &kRequireCertified, &kRequestId}};
+           &kRequireCertified, &kMember, &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
@@ -906,6 +923,21 @@ int Run(Client& c, Args& args) {
     }
   }
   p->set_require_certified(args.Get(kRequireCertified));
+  for (const std::string& text : args.GetAll(kMember)) {
+    // BUYER:PERMILLE; the buyer id may itself hold colons, the share not.
+    const size_t colon = text.rfind(':');
+    uint32_t share = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(absl::string_view(text).substr(colon + 1), &share)) {
+      args.AddError(absl::StrCat("--member '", text,
+                                 "': expected BUYER:PERMILLE, e.g. "
+                                 "shanghai-canteen-3:250"));
+      break;
+    }
+    pb::MemberShare* member = p->add_members();
+    member->set_buyer_id(text.substr(0, colon));
+    member->set_share_permille(share);
+  }
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -1564,8 +1596,12 @@ int Run(Client& c, Args& args) {
                 << " = " << Yuan(m.amount_fen()) << " yuan  "
                 << Printable(m.supplier_id()) << " ("
                 << Printable(m.region_code()) << ", offer " << m.offer_id()
-                << ") -> " << Printable(m.buyer_id()) << " ("
-                << Printable(m.buyer_city_code()) << ", pledge "
+                << ") -> "
+                << (m.member_buyer_id().empty()
+                        ? Printable(m.buyer_id())
+                        : absl::StrCat(Printable(m.member_buyer_id()), " of ",
+                                       Printable(m.buyer_id())))
+                << " (" << Printable(m.buyer_city_code()) << ", pledge "
                 << m.pledge_id() << ")" << (m.partner() ? "  partner" : "")
                 << "\n";
     }
