@@ -33,8 +33,8 @@ constexpr uint32_t kVersionWithKeys = 2;
 // there (it may be empty). A state whose orders and matches all predate
 // the lifecycle (no deadlines, nothing shipped), with no buyers and no
 // order moved in its queue, is still written as version 1 or 2, so old
-// journals replay to the hashes they had. Version 3 ends with each match's
-// alliance member and the members of alliance pledges.
+// journals replay to the hashes they had. Version 3 ends with the matches
+// made for alliance members and the members of alliance pledges.
 constexpr uint32_t kVersionWithLifecycle = 3;
 
 // Enum bytes read back must name a value (the state is a format: a byte
@@ -152,9 +152,18 @@ std::string Engine::Impl::SaveState() const {
     w.U64(pledge_seq_);
     for (const OfferRecord& o : offers_) w.U64(o.seq);
     for (const PledgeRecord& p : pledges_) w.U64(p.seq);
-    // Alliance pledges: each match's member, then the pledges with
+    // Alliance pledges: the matches made for a member, by id, with the
+    // member (sparse: few matches have one, and a snapshot of a million
+    // plain matches should not grow by 4 MB), then the pledges with
     // members, by id, each with its members by buyer_id.
-    for (const MatchRecord& m : matches_) w.U32(m.member);
+    uint64_t member_matches = 0;
+    for (const MatchRecord& m : matches_) member_matches += m.member != kNoText;
+    w.U64(member_matches);
+    for (uint64_t id = 1; id <= matches_.size(); ++id) {
+      if (matches_[id - 1].member == kNoText) continue;
+      w.U64(id);
+      w.U32(matches_[id - 1].member);
+    }
     w.U64(pledge_members_.size());
     for (uint64_t id = 1; id <= pledges_.size(); ++id) {
       if (!pledges_[id - 1].has_members) continue;
@@ -370,11 +379,17 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
         (!seqs_ok(offers_, offer_seq_) || !seqs_ok(pledges_, pledge_seq_))) {
       return corrupt("bad queue sequence numbers");
     }
-    for (MatchRecord& m : matches_) {
-      m.member = r.U32();
-      if (r.ok() && m.member != kNoText && !valid_string(m.member)) {
+    const uint64_t nmember_matches = r.Count(12);
+    uint64_t last_match = 0;
+    for (uint64_t i = 0; i < nmember_matches && r.ok(); ++i) {
+      const uint64_t id = r.U64();
+      const uint32_t member = r.U32();
+      if (!r.ok()) break;
+      if (id <= last_match || id > matches_.size() || !valid_string(member)) {
         return corrupt("bad match member");
       }
+      last_match = id;
+      matches_[id - 1].member = member;
     }
     const uint64_t nallied = r.Count(16);
     uint64_t last_id = 0;
@@ -407,9 +422,15 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       if (r.ok() && total != 1000) return corrupt("bad pledge member shares");
       pledges_[id - 1].has_members = true;
     }
+    // A member's match belongs to a pledge that lists that member.
     for (const MatchRecord& m : matches_) {
-      if (m.member != kNoText && !pledges_[m.pledge_id - 1].has_members) {
-        return corrupt("a match has a member, its pledge none");
+      if (m.member == kNoText) continue;
+      auto it = pledge_members_.find(m.pledge_id);
+      if (it == pledge_members_.end() ||
+          std::none_of(
+              it->second.begin(), it->second.end(),
+              [&](const PledgeMember& pm) { return pm.buyer == m.member; })) {
+        return corrupt("a match's member is not its pledge's");
       }
     }
   }
