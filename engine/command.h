@@ -174,6 +174,8 @@ struct PostPledgeCommand {
   static void Fields(Self& s, Visit&& v) {
     LegacyFields(s, v);
     v(s.pledge.accept_within);
+    // Appended before this code's layout was first released; the legacy
+    // layout has no members (an alliance split needs this code).
     v(s.pledge.members);
   }
   template <typename Self, typename Visit>
@@ -193,7 +195,10 @@ struct PostPledgeCommand {
     v(s.pledge.require_certified);
   }
   void FromLegacy() { pledge.accept_within = kNoDeadline; }
-  bool IsLegacy() const { return pledge.accept_within == kNoDeadline; }
+  // A body with members is never legacy: the legacy layout would drop them.
+  bool IsLegacy() const {
+    return pledge.accept_within == kNoDeadline && pledge.members.empty();
+  }
 };
 
 // Cancels an open offer. NOT_FOUND for an unknown id, FAILED_PRECONDITION

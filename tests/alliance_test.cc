@@ -138,6 +138,28 @@ TEST(SplitBySharesTest, LargestRemainderToTheKilogramTiesToTheEarlier) {
   EXPECT_EQ(parts[0] + parts[1], most);
 }
 
+TEST(SplitBySharesTest, MembersAreJournaledEvenWithoutDeadlines) {
+  // No deadline would make the body legacy (code 5, no members field):
+  // with members it keeps code 14, so replay keeps the members.
+  PostPledgeCommand c;
+  c.pledge.accept_within = kNoDeadline;
+  c.pledge.members = {{"canteen-a", 1000}};
+  const CommandBody body = c;
+  EXPECT_EQ(CodeOf(body), CommandCode::kPostPledgeWithDeadlines);
+  std::string bytes;
+  ByteWriter w(&bytes);
+  EncodeBody(body, w);
+  ByteReader r(bytes);
+  CommandBody back;
+  ASSERT_TRUE(DecodeBody(static_cast<uint8_t>(CodeOf(body)), r, &back));
+  ASSERT_TRUE(r.ok() && r.done());
+  const auto& pledge = std::get<PostPledgeCommand>(back).pledge;
+  ASSERT_EQ(pledge.members.size(), 1u);
+  EXPECT_EQ(pledge.members[0].buyer_id, "canteen-a");
+  EXPECT_EQ(pledge.members[0].share_permille, 1000);
+  EXPECT_EQ(pledge.accept_within, kNoDeadline);
+}
+
 TEST(SplitBySharesTest, TheMemberFitsInTheMatchRecordsPadding) {
   // A million matches at 128 bytes each: the member id must not add 8.
   EXPECT_EQ(sizeof(MatchRecord), 128u);
