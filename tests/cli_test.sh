@@ -317,6 +317,9 @@ expect_rc 1 pledge post --buyer unregistered --product spice --kg 10 \
 err_has "error: INVALID_ARGUMENT"
 
 # --- an alliance pledge split among its members ------------------------------
+ok pledge post --help
+out_has "[--member BUYER:PERMILLE]..."
+out_has "(repeatable)"
 for member in qd-canteen-a qd-canteen-b; do
   ok buyer upsert --id "$member" --name "$member" --city 370200 \
     --kind canteen --alliance qd-canteens

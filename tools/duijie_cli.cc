@@ -880,8 +880,8 @@ constexpr Flag<bool> kRequireCertified(
     "require-certified", "accept certified assistance products only");
 constexpr Flag<std::string> kMember(
     "member", "BUYER:PERMILLE",
-    "with --buyer an alliance: a member and its share of each match in "
-    "permille; repeat for each member, the shares summing to 1000",
+    "with --buyer an alliance: a member and its share of each fill's kg in "
+    "permille; one per member, the shares summing to 1000",
     kRepeated);
 
 CommandSpec Spec() {
@@ -2199,14 +2199,16 @@ void PrintCommandHelp(const CommandSpec& s, std::ostream& out) {
   for (const FlagSpec* f : s.flags) {
     if (!f->required()) {
       absl::StrAppend(&usage, " [--", f->name(), f->value().empty() ? "" : " ",
-                      f->value(), "]");
+                      f->value(), "]", f->repeated() ? "..." : "");
     }
   }
   out << usage << "\n    " << s.summary << "\n";
   Table t({"", "", ""});
   for (const FlagSpec* f : s.flags) {
     t.AddRow({absl::StrCat("      --", f->name()), std::string(f->value()),
-              absl::StrCat(f->help(), f->required() ? " (required)" : "")});
+              absl::StrCat(f->help(), f->required()   ? " (required)"
+                                      : f->repeated() ? " (repeatable)"
+                                                      : "")});
   }
   if (t.rows() > 0) {
     t.Print(out, /*header=*/false);
