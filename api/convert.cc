@@ -289,6 +289,11 @@ absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request) {
   spec.require_certified = in.require_certified();
   spec.accept_within = *accept_within;
   spec.recurrence = recurrence;
+  // The engine checks the members (how many, whose, the shares' sum), so
+  // that a journaled command is held to the same rules on replay.
+  for (const v1::MemberShare& m : in.members()) {
+    spec.members.push_back({m.buyer_id(), int64_t{m.share_permille()}});
+  }
   return NewCommand(request, PostPledgeCommand{std::move(spec)}, expires_in);
 }
 
@@ -523,6 +528,11 @@ void ToProto(const PledgeView& pledge, v1::Pledge* out) {
     p->set_delivered_kg(period.delivered_kg);
     p->set_spent_fen(period.spent_fen);
   }
+  for (const MemberShare& m : pledge.members) {
+    v1::MemberShare* member = out->add_members();
+    member->set_buyer_id(m.buyer_id);
+    member->set_share_permille(static_cast<uint32_t>(m.share_permille));
+  }
 }
 
 void ToProto(const MatchView& match, v1::Match* out) {
@@ -531,6 +541,7 @@ void ToProto(const MatchView& match, v1::Match* out) {
   out->set_pledge_id(match.pledge_id);
   out->set_supplier_id(std::string(match.supplier_id));
   out->set_buyer_id(std::string(match.buyer_id));
+  out->set_member_buyer_id(std::string(match.member_buyer_id));
   out->set_product_code(std::string(match.product_code));
   out->set_region_code(std::string(match.region_code));
   out->set_buyer_city_code(std::string(match.buyer_city_code));

@@ -31,10 +31,13 @@ bool MatchPassesFilter(const v1::Match& match, const MatchFilter& filter) {
       match.supplier_id() != filter.supplier_id) {
     return false;
   }
-  if (!filter.buyer_id.empty() && match.buyer_id() != filter.buyer_id) {
+  if (!filter.BuyerPasses(match.buyer_id(), match.member_buyer_id())) {
     return false;
   }
-  if (!filter.Shows(match.supplier_id(), match.buyer_id())) return false;
+  if (!filter.Shows(match.supplier_id(), match.buyer_id(),
+                    match.member_buyer_id())) {
+    return false;
+  }
   return absl::StartsWith(match.region_code(), filter.region_code_prefix);
 }
 

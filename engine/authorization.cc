@@ -8,6 +8,8 @@
 //   BUYER
 //   OBSERVER  no command at all (reads only).
 // UpsertBuyer: ADMIN, or a BUYER or PLATFORM key for a buyer_id it lists.
+// A match of an alliance pledge may be accepted or declined by the
+// alliance's key (the pledge's buyer) or by its member's.
 // An order's party is its supplier_id or buyer_id: a post must name one of
 // the caller's parties, a cancel or an amendment must find the order's owner
 // among them (an amendment is not a post: the open-order limit does not
@@ -151,8 +153,13 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
               strings_.Get(pledges_[m.pledge_id - 1].buyer);
           const bool is_supplier =
               acts_for_parties && ListsId(me.supplier_ids, supplier);
+          // A match of an alliance pledge is its member's as well as the
+          // alliance's: the member receives the goods and accepts them.
           const bool is_buyer =
-              acts_for_parties && ListsId(me.buyer_ids, buyer);
+              acts_for_parties &&
+              (ListsId(me.buyer_ids, buyer) ||
+               (m.member != kNoText &&
+                ListsId(me.buyer_ids, strings_.Get(m.member))));
           const bool ships = std::is_same_v<Body, ShipMatchCommand>;
           if (ships ? is_supplier : is_buyer) return absl::OkStatus();
           if (is_supplier || is_buyer) {

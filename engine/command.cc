@@ -73,6 +73,13 @@ struct FieldWriter {
     w.U32(static_cast<uint32_t>(v.size()));
     for (const std::string& s : v) w.Str(s);
   }
+  void operator()(const std::vector<MemberShare>& v) {
+    w.U32(static_cast<uint32_t>(v.size()));
+    for (const MemberShare& m : v) {
+      w.Str(m.buyer_id);
+      w.I64(m.share_permille);
+    }
+  }
 };
 
 struct FieldReader {
@@ -85,6 +92,15 @@ struct FieldReader {
   void operator()(std::vector<std::string>& v) {
     const uint32_t n = r.U32();
     for (uint32_t i = 0; i < n && r.ok(); ++i) v.push_back(r.Str());
+  }
+  void operator()(std::vector<MemberShare>& v) {
+    const uint32_t n = r.U32();
+    for (uint32_t i = 0; i < n && r.ok(); ++i) {
+      MemberShare m;
+      m.buyer_id = r.Str();
+      m.share_permille = r.I64();
+      v.push_back(std::move(m));
+    }
   }
 };
 

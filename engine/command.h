@@ -183,6 +183,9 @@ struct PostPledgeCommand {
     v(s.pledge.recurrence.budget_fen);
     v(s.pledge.recurrence.until);
     v(s.pledge.recurrence.carry_over);
+    // Appended before this code's layout was first released; the legacy
+    // layout has no members (an alliance split needs this code).
+    v(s.pledge.members);
   }
   template <typename Self, typename Visit>
   static void LegacyFields(Self& s, Visit&& v) {
@@ -201,7 +204,10 @@ struct PostPledgeCommand {
     v(s.pledge.require_certified);
   }
   void FromLegacy() { pledge.accept_within = kNoDeadline; }
-  bool IsLegacy() const { return pledge.accept_within == kNoDeadline; }
+  // A body with members is never legacy: the legacy layout would drop them.
+  bool IsLegacy() const {
+    return pledge.accept_within == kNoDeadline && pledge.members.empty();
+  }
 };
 
 // Cancels an open offer. NOT_FOUND for an unknown id, FAILED_PRECONDITION
@@ -536,7 +542,8 @@ CommandEffect EffectOf(const CommandResult& result);
 
 // The journal's encoding of a body: its fields in Fields() order; strings
 // as u32 length + bytes, int and int64 as i64, uint64 as u64, bool as u8,
-// a list of strings as u32 count + strings.
+// a list of strings as u32 count + strings, a list of member shares as u32
+// count + (string, i64) each.
 void EncodeBody(const CommandBody& body, ByteWriter& w);
 // Reads the body of command `code` written by EncodeBody; false for an
 // unknown code (the reader reports malformed bytes through ok()).

@@ -62,6 +62,11 @@ absl::Status CheckCommandText(const Command& command) {
             s = CheckPlainText(absl::StrCat("pledge.region_codes[", i, "]"),
                                codes[i]);
           }
+          const std::vector<MemberShare>& members = body.pledge.members;
+          for (size_t i = 0; s.ok() && i < members.size(); ++i) {
+            s = CheckPlainText(absl::StrCat("pledge.members[", i, "].buyer_id"),
+                               members[i].buyer_id);
+          }
           return s;
         } else if constexpr (std::is_same_v<Body, UpsertBuyerCommand>) {
           return all({{"buyer.buyer_id", &body.buyer.buyer_id},

@@ -52,6 +52,9 @@ inline constexpr size_t kMaxPairingNoteBytes = 256;
 inline constexpr size_t kMaxProductCodeBytes = 128;
 inline constexpr size_t kMaxProductSegments = 6;
 inline constexpr size_t kMaxListedRegions = 64;
+// Members one alliance pledge may split its matches among: each fill
+// makes up to this many matches, so it bounds a fill's work.
+inline constexpr size_t kMaxPledgeMembers = 64;
 inline constexpr int64_t kMaxQuantityKg = int64_t{1} << 40;  // ~1.1e12 kg
 inline constexpr int64_t kMaxPriceFenPerKg = int64_t{1} << 30;
 // A match's deadlines when the orders do not say: ship within 7 days of

@@ -123,6 +123,14 @@ class Engine::Impl {
   // then refuse what is missing).
   absl::Status ResolveBuyer(const PledgeSpec& spec,
                             const std::string** city_code, int* kind) const;
+  // A pledge's members: none, or registered buyers of the alliance named
+  // by the pledge's buyer_id, none twice, at most kMaxPledgeMembers, shares
+  // 1..1000 summing to 1000. INVALID_ARGUMENT naming the field otherwise.
+  absl::Status CheckMembers(const PledgeSpec& spec) const;
+  // Records one match of `q` kg at `price` for the offer and pledge (for
+  // `member`, interned, or kNoText), with its deadline and owner lists.
+  void AddMatch(uint64_t offer_id, uint64_t pledge_id, int64_t q, int64_t price,
+                bool partner, uint32_t member);
   OfferResult Execute(const AmendOfferCommand& c);
   PledgeResult Execute(const AmendPledgeCommand& c);
 
@@ -276,7 +284,13 @@ class Engine::Impl {
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> offers_by_supplier_;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> pledges_by_buyer_;
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_supplier_;
+  // A match for an alliance member is listed under both the pledge's buyer
+  // (the alliance, which sees its pledge's matches) and the member.
   absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_buyer_;
+  // The members of each pledge that has them (PledgeRecord::has_members),
+  // by buyer_id, by pledge id. Few pledges have members, so a side table
+  // keeps PledgeRecord small.
+  absl::flat_hash_map<uint64_t, std::vector<PledgeMember>> pledge_members_;
   // Resting orders per owner, indexed by the owner's interned string id
   // (dense), for the open-order limit; grown as owners appear.
   std::vector<uint32_t> open_offers_by_supplier_;

@@ -34,7 +34,9 @@ constexpr uint32_t kVersionWithKeys = 2;
 // there (it may be empty). A state whose orders and matches all predate
 // the lifecycle (no deadlines, nothing shipped), with no buyers and no
 // order moved in its queue, is still written as version 1 or 2, so old
-// journals replay to the hashes they had. Last in version 3 comes the log
+// journals replay to the hashes they had. After the standing pledges come
+// the matches made for alliance members and the members of alliance
+// pledges. Last in version 3 comes the log
 // of match events (each: match id, time, status, returned flag): the order
 // of status changes among new matches cannot be derived from the records.
 // Older versions hold no log: their matches never changed status, so it is
@@ -71,6 +73,7 @@ std::string Engine::Impl::SaveState() const {
   }
   for (const MatchRecord& m : matches_) legacy &= LegacyMatch(m);
   const bool version3 = !legacy || buyers_.size() != 0 || !standing_.empty() ||
+                        !pledge_members_.empty() ||
                         offer_seq_ != offers_.size() ||
                         pledge_seq_ != pledges_.size();
   const bool with_keys = version3 || keys_.size() != 0;
@@ -169,6 +172,29 @@ std::string Engine::Impl::SaveState() const {
         w.I64(c.start);
         w.I64(c.pledged_kg);
         w.I64(c.budget_fen);
+      }
+    }
+    // Alliance pledges: the matches made for a member, by id, with the
+    // member (sparse: few matches have one, and a snapshot of a million
+    // plain matches should not grow by 4 MB), then the pledges with
+    // members, by id, each with its members by buyer_id.
+    uint64_t member_matches = 0;
+    for (const MatchRecord& m : matches_) member_matches += m.member != kNoText;
+    w.U64(member_matches);
+    for (uint64_t id = 1; id <= matches_.size(); ++id) {
+      if (matches_[id - 1].member == kNoText) continue;
+      w.U64(id);
+      w.U32(matches_[id - 1].member);
+    }
+    w.U64(pledge_members_.size());
+    for (uint64_t id = 1; id <= pledges_.size(); ++id) {
+      if (!pledges_[id - 1].has_members) continue;
+      const std::vector<PledgeMember>& members = pledge_members_.at(id);
+      w.U64(id);
+      w.U64(members.size());
+      for (const PledgeMember& m : members) {
+        w.U32(m.buyer);
+        w.U32(m.share_permille);
       }
     }
     w.U64(events_.size());
@@ -414,6 +440,60 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       }
       pledges_[id - 1].standing = true;
     }
+    const uint64_t nmember_matches = r.Count(12);
+    uint64_t last_match = 0;
+    for (uint64_t i = 0; i < nmember_matches && r.ok(); ++i) {
+      const uint64_t id = r.U64();
+      const uint32_t member = r.U32();
+      if (!r.ok()) break;
+      if (id <= last_match || id > matches_.size() || !valid_string(member)) {
+        return corrupt("bad match member");
+      }
+      last_match = id;
+      matches_[id - 1].member = member;
+    }
+    const uint64_t nallied = r.Count(16);
+    uint64_t last_allied = 0;
+    for (uint64_t i = 0; i < nallied && r.ok(); ++i) {
+      const uint64_t id = r.U64();
+      const uint64_t nmembers = r.Count(8);
+      if (!r.ok()) break;
+      if (id <= last_allied || id > pledges_.size() || nmembers == 0 ||
+          nmembers > kMaxPledgeMembers) {
+        return corrupt("bad pledge members");
+      }
+      last_allied = id;
+      std::vector<PledgeMember>& members = pledge_members_[id];
+      uint64_t total = 0;
+      for (uint64_t j = 0; j < nmembers && r.ok(); ++j) {
+        PledgeMember m;
+        m.buyer = r.U32();
+        m.share_permille = r.U32();
+        if (!r.ok()) break;
+        // By buyer_id, each once: the split's tie-break depends on it.
+        if (!valid_string(m.buyer) || m.share_permille == 0 ||
+            m.share_permille > 1000 ||
+            (j > 0 &&
+             strings_.Get(members.back().buyer) >= strings_.Get(m.buyer))) {
+          return corrupt("bad pledge members");
+        }
+        total += m.share_permille;
+        members.push_back(m);
+      }
+      if (r.ok() && total != 1000) return corrupt("bad pledge member shares");
+      pledges_[id - 1].has_members = true;
+    }
+    // A member's match belongs to a pledge that lists that member.
+    for (const MatchRecord& m : matches_) {
+      if (m.member == kNoText) continue;
+      auto it = pledge_members_.find(m.pledge_id);
+      if (it == pledge_members_.end() ||
+          std::none_of(
+              it->second.begin(), it->second.end(),
+              [&](const PledgeMember& pm) { return pm.buyer == m.member; })) {
+        return corrupt("a match's member is not its pledge's");
+      }
+    }
     const uint64_t nevents = r.Count(8 * 2 + 2);
     events_.reserve(nevents);
     for (uint64_t i = 0; i < nevents && r.ok(); ++i) {
@@ -458,7 +538,11 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   for (uint64_t id = 1; id <= matches_.size(); ++id) {
     const MatchRecord& m = matches_[id - 1];
     matches_by_supplier_[offers_[m.offer_id - 1].supplier].push_back(id);
-    matches_by_buyer_[pledges_[m.pledge_id - 1].buyer].push_back(id);
+    const uint32_t buyer = pledges_[m.pledge_id - 1].buyer;
+    matches_by_buyer_[buyer].push_back(id);
+    if (m.member != kNoText && m.member != buyer) {
+      matches_by_buyer_[m.member].push_back(id);
+    }
     if (pledges_[m.pledge_id - 1].standing) {
       standing_[m.pledge_id].match_ids.push_back(id);
     }

@@ -115,6 +115,19 @@ absl::Status Engine::Impl::CheckInvariants() const {
         (m.status == MatchStatus::kMatched && m.returned_kg != 0)) {
       return Broken(absl::StrCat("match ", id, "'s lifecycle is inconsistent"));
     }
+    // A member's match belongs to a pledge that lists that member.
+    if (m.member != kNoText) {
+      const PledgeRecord& p = pledges_[m.pledge_id - 1];
+      auto it = pledge_members_.find(m.pledge_id);
+      if (!p.has_members || it == pledge_members_.end() ||
+          std::none_of(
+              it->second.begin(), it->second.end(),
+              [&](const PledgeMember& pm) { return pm.buyer == m.member; })) {
+        return Broken(absl::StrCat("match ", id,
+                                   "'s member is not its "
+                                   "pledge's"));
+      }
+    }
     // The offer keeps every kg it sold; the pledge only those not given
     // back to it.
     offer_filled[m.offer_id - 1] += m.quantity_kg;
@@ -126,6 +139,28 @@ absl::Status Engine::Impl::CheckInvariants() const {
   }
   if (std::string events = CheckMatchEvents(); !events.empty()) {
     return Broken(events);
+  }
+  uint64_t allied = 0;
+  for (const PledgeRecord& p : pledges_) allied += p.has_members;
+  if (allied != pledge_members_.size()) {
+    return Broken("pledges with members differ from the members table");
+  }
+  for (const auto& [pledge_id, members] : pledge_members_) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < members.size(); ++i) {
+      total += members[i].share_permille;
+      if (i > 0 && strings_.Get(members[i - 1].buyer) >=
+                       strings_.Get(members[i].buyer)) {
+        total = 0;  // out of buyer_id order: reported below
+        break;
+      }
+    }
+    if (pledge_id == 0 || pledge_id > pledges_.size() ||
+        !pledges_[pledge_id - 1].has_members || total != 1000) {
+      return Broken(absl::StrCat("pledge ", pledge_id,
+                                 "'s members are "
+                                 "malformed"));
+    }
   }
   for (uint64_t id = 1; id <= offers_.size(); ++id) {
     const OfferRecord& o = offers_[id - 1];
@@ -221,6 +256,28 @@ absl::Status Engine::Impl::CheckInvariants() const {
     }
     return listed == records.size();
   };
+  // A member's match is listed under the pledge's buyer and the member.
+  auto buyer_matches_ok = [this] {
+    uint64_t listed = 0, expected = matches_.size();
+    for (const auto& [owner, ids] : matches_by_buyer_) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i] == 0 || ids[i] > matches_.size() ||
+            (i > 0 && ids[i] <= ids[i - 1])) {
+          return false;
+        }
+        const MatchRecord& m = matches_[ids[i] - 1];
+        if (owner != pledges_[m.pledge_id - 1].buyer && owner != m.member) {
+          return false;
+        }
+      }
+      listed += ids.size();
+    }
+    for (const MatchRecord& m : matches_) {
+      expected +=
+          m.member != kNoText && m.member != pledges_[m.pledge_id - 1].buyer;
+    }
+    return listed == expected;
+  };
   if (!owners_ok(offers_by_supplier_, offers_,
                  [](const OfferRecord& o) { return o.supplier; }) ||
       !owners_ok(pledges_by_buyer_, pledges_,
@@ -229,9 +286,7 @@ absl::Status Engine::Impl::CheckInvariants() const {
                  [this](const MatchRecord& m) {
                    return offers_[m.offer_id - 1].supplier;
                  }) ||
-      !owners_ok(matches_by_buyer_, matches_, [this](const MatchRecord& m) {
-        return pledges_[m.pledge_id - 1].buyer;
-      })) {
+      !buyer_matches_ok()) {
     return Broken("a per-owner list differs from the records");
   }
   // Open orders per owner, as the open-order limit reads them.

@@ -268,17 +268,19 @@ void Engine::Impl::Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price,
   // Cannot overflow: q x price <= quantity x price of the order whose price
   // it is, which was checked when that order was posted or amended.
   const int64_t amount = q * price;
-  MatchRecord match{offer_id, pledge_id, q, price, amount, now_, partner};
-  if (p.standing) standing_[pledge_id].match_ids.push_back(matches_.size() + 1);
-  // Cannot overflow: ship_within is at most a year.
-  match.ship_by = o.ship_within == kNoDeadline ? 0 : now_ + o.ship_within;
-  match.updated_at = now_;
-  matches_.push_back(match);
-  const uint64_t match_id = matches_.size();
-  LogMatchEvent(match_id);
-  AddDeadlines(match_id);
-  matches_by_supplier_[o.supplier].push_back(match_id);
-  matches_by_buyer_[p.buyer].push_back(match_id);
+  if (!p.has_members) {
+    AddMatch(offer_id, pledge_id, q, price, partner, kNoText);
+  } else {
+    // One match per member with a part, in buyer_id order; the parts sum
+    // to q, so the orders change exactly as for one match of q.
+    const std::vector<PledgeMember>& members = pledge_members_[pledge_id];
+    std::vector<int64_t> parts;
+    SplitByShares(q, members, &parts);
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (parts[i] == 0) continue;
+      AddMatch(offer_id, pledge_id, parts[i], price, partner, members[i].buyer);
+    }
+  }
   if (incoming_pledge) {
     books_.OfferFilled(o.product, q);
   } else {
@@ -304,6 +306,28 @@ void Engine::Impl::Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price,
     } else {
       Close(/*offer=*/false, pledge_id, OrderStatus::kFilled);
     }
+  }
+}
+
+void Engine::Impl::AddMatch(uint64_t offer_id, uint64_t pledge_id, int64_t q,
+                            int64_t price, bool partner, uint32_t member) {
+  const OfferRecord& o = offers_[offer_id - 1];
+  const PledgeRecord& p = pledges_[pledge_id - 1];
+  // Cannot overflow: see Fill.
+  MatchRecord match{offer_id, pledge_id, q, price, q * price, now_, partner};
+  match.member = member;
+  // Cannot overflow: ship_within is at most a year.
+  match.ship_by = o.ship_within == kNoDeadline ? 0 : now_ + o.ship_within;
+  match.updated_at = now_;
+  matches_.push_back(match);
+  const uint64_t match_id = matches_.size();
+  LogMatchEvent(match_id);
+  AddDeadlines(match_id);
+  if (p.standing) standing_[pledge_id].match_ids.push_back(match_id);
+  matches_by_supplier_[o.supplier].push_back(match_id);
+  matches_by_buyer_[p.buyer].push_back(match_id);
+  if (member != kNoText && member != p.buyer) {
+    matches_by_buyer_[member].push_back(match_id);
   }
 }
 
@@ -405,8 +429,71 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
   if (s.ok()) s = CheckExpiry("pledge.expires_at", spec.expires_at, now);
   if (s.ok()) s = CheckWithin("pledge.accept_within", spec.accept_within);
   if (s.ok()) s = CheckRecurrence(spec, now);
+  if (s.ok()) {
+    s = CheckScope(reference_, "pledge.", spec.scope, spec.region_codes);
+  }
   if (!s.ok()) return s;
-  return CheckScope(reference_, "pledge.", spec.scope, spec.region_codes);
+  return CheckMembers(spec);
+}
+
+absl::Status Engine::Impl::CheckMembers(const PledgeSpec& spec) const {
+  const std::vector<MemberShare>& members = spec.members;
+  if (members.empty()) return absl::OkStatus();
+  if (members.size() > kMaxPledgeMembers) {
+    return Invalid("pledge.members",
+                   absl::StrCat("has ", members.size(), " members; at most ",
+                                kMaxPledgeMembers));
+  }
+  // Whether buyer_id is an alliance at all, for a clearer message than a
+  // member's; the scan of the registry only runs when no listed member is
+  // in the alliance, which is an error either way.
+  bool member_in_alliance = false;
+  for (const MemberShare& m : members) {
+    const Buyer* b = buyers_.Find(m.buyer_id);
+    member_in_alliance |= b != nullptr && b->alliance_id == spec.buyer_id;
+  }
+  if (!member_in_alliance && buyers_.Members(spec.buyer_id).empty()) {
+    return Invalid("pledge.buyer_id",
+                   absl::StrCat(EchoValue(spec.buyer_id),
+                                " is no alliance: no registered buyer has it "
+                                "as alliance_id, so it cannot have members"));
+  }
+  int64_t total = 0;
+  for (size_t i = 0; i < members.size(); ++i) {
+    const MemberShare& m = members[i];
+    const std::string id_field =
+        absl::StrCat("pledge.members[", i, "].buyer_id");
+    absl::Status s = CheckId(id_field, m.buyer_id);
+    if (!s.ok()) return s;
+    const Buyer* b = buyers_.Find(m.buyer_id);
+    if (b == nullptr) {
+      return Invalid(id_field, absl::StrCat(EchoValue(m.buyer_id),
+                                            " is not a registered buyer"));
+    }
+    if (b->alliance_id != spec.buyer_id) {
+      return Invalid(id_field,
+                     absl::StrCat(EchoValue(m.buyer_id), " is in alliance ",
+                                  EchoValue(b->alliance_id), ", not ",
+                                  EchoValue(spec.buyer_id)));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (members[j].buyer_id == m.buyer_id) {
+        return Invalid(
+            id_field, absl::StrCat(EchoValue(m.buyer_id),
+                                   " is listed twice (also members[", j, "])"));
+      }
+    }
+    s = CheckRange(absl::StrCat("pledge.members[", i, "].share_permille"),
+                   m.share_permille, 1, 1000);
+    if (!s.ok()) return s;
+    total += m.share_permille;  // at most 64 x 1000: no overflow
+  }
+  if (total != 1000) {
+    return Invalid("pledge.members",
+                   absl::StrCat("shares sum to ", total,
+                                " permille; they must sum to exactly 1000"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Engine::Impl::CheckRecurrence(const PledgeSpec& spec, Micros now) {
@@ -508,6 +595,7 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   record.listed_cover = std::move(listed);
   KeepOutermostCodes(&record.listed_cover);
   record.standing = spec.recurrence.period != 0;
+  record.has_members = !spec.members.empty();
   pledges_.push_back(std::move(record));
   const uint64_t id = pledges_.size();
   pledges_by_buyer_[pledges_[id - 1].buyer].push_back(id);
@@ -519,6 +607,20 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
     standing.carry_over = spec.recurrence.carry_over;
     standing.current_start = PeriodStartAt(standing.period, now_);
     QueueNextPeriod(id);
+  }
+  if (!spec.members.empty()) {
+    // By buyer_id: the split breaks ties by it, and views list them so.
+    std::vector<const MemberShare*> sorted;
+    for (const MemberShare& m : spec.members) sorted.push_back(&m);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const MemberShare* a, const MemberShare* b) {
+                return a->buyer_id < b->buyer_id;
+              });
+    std::vector<PledgeMember>& members = pledge_members_[id];
+    for (const MemberShare* m : sorted) {
+      members.push_back({strings_.Intern(m->buyer_id),
+                         static_cast<uint32_t>(m->share_permille)});
+    }
   }
 
   const uint64_t first_match = matches_.size() + 1;

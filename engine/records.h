@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "engine/periods.h"
@@ -49,6 +50,10 @@ struct PledgeRecord {
   bool require_certified;
   OrderStatus status;
   bool standing = false;  // a standing pledge: Impl::standing_ has its periods
+  // Its buyer is an alliance buying for members (Engine::Impl's
+  // pledge_members_ holds them): each fill is split among them. A flag
+  // here, in padding, so that fills of other pledges need no lookup.
+  bool has_members = false;
   int64_t quantity_kg;
   int64_t remaining_kg;
   int64_t max_price;
@@ -97,6 +102,38 @@ struct StandingRecord {
 // An interned string index that names no string.
 inline constexpr uint32_t kNoText = UINT32_MAX;
 
+// One member of an alliance pledge: the buyer (interned) and its share of
+// each fill, in permille of the kg.
+struct PledgeMember {
+  uint32_t buyer;
+  uint32_t share_permille;
+};
+
+// Splits `kg` among members (sorted by buyer_id) by share, to the kg, by
+// largest remainder: member i gets floor(kg x share_i / 1000), and the kg
+// left over go one each to the largest remainders, ties to the earlier
+// member (the lower buyer_id). The shares sum to 1000 and kg is at most
+// kMaxQuantityKg, so kg x share fits in 64 bits. parts[i] is member i's.
+inline void SplitByShares(int64_t kg, const std::vector<PledgeMember>& members,
+                          std::vector<int64_t>* parts) {
+  parts->assign(members.size(), 0);
+  std::vector<std::pair<int64_t, size_t>> remainders;  // (-remainder, i)
+  remainders.reserve(members.size());
+  int64_t given = 0;
+  for (size_t i = 0; i < members.size(); ++i) {
+    const int64_t scaled = kg * members[i].share_permille;
+    (*parts)[i] = scaled / 1000;
+    given += (*parts)[i];
+    remainders.emplace_back(-(scaled % 1000), i);
+  }
+  // Fewer than members.size() kg are left: each remainder is below 1000
+  // and they sum to 1000 x the kg left.
+  std::sort(remainders.begin(), remainders.end());
+  for (int64_t left = kg - given, k = 0; left > 0; --left, ++k) {
+    ++(*parts)[remainders[k].second];
+  }
+}
+
 struct MatchRecord {
   uint64_t offer_id;
   uint64_t pledge_id;
@@ -107,6 +144,10 @@ struct MatchRecord {
   bool partner;
   // The lifecycle (MatchView says what each is).
   MatchStatus status = MatchStatus::kMatched;
+  // The alliance member this part of a fill is for (interned), kNoText for
+  // a pledge without members. Placed here it fills padding after the two
+  // bytes above, so the record does not grow.
+  uint32_t member = kNoText;
   Micros ship_by = 0;  // 0: never lapses
   Micros shipped_at = 0;
   int64_t shipped_kg = 0;

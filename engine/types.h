@@ -129,6 +129,14 @@ struct OfferSpec {
   Micros ship_within = 0;
 };
 
+// One member's part of an alliance pledge: a registered buyer of the
+// pledge's alliance and its share of each match, in permille of the kg.
+struct MemberShare {
+  std::string buyer_id;
+  // 1..1000; int64 so that bad input can be reported as it was sent.
+  int64_t share_permille = 0;
+};
+
 // What a buyer posts. Validated by Engine::PostPledge.
 // How a standing pledge repeats. At each period's start (Asia/Shanghai:
 // days at 00:00, weeks on Monday, months on the 1st) it refills to
@@ -176,6 +184,10 @@ struct PledgeSpec {
   // A standing pledge (a long-term purchase agreement) refills at each
   // period's start; period 0: a one-off pledge.
   Recurrence recurrence;
+  // Empty: the pledge buys for buyer_id. Otherwise buyer_id is an alliance
+  // and each match is split among these members by share (largest
+  // remainder, to the kg).
+  std::vector<MemberShare> members;
 };
 
 // An offer as it stands. String views point into the engine's interned
@@ -223,6 +235,7 @@ struct PledgeView {
   // far, the current one last (GetPledge only; empty in lists).
   Recurrence recurrence;
   std::vector<PledgePeriodView> periods;
+  std::vector<MemberShare> members;  // empty: no alliance split
 };
 
 struct MatchView {
@@ -230,7 +243,10 @@ struct MatchView {
   uint64_t offer_id = 0;
   uint64_t pledge_id = 0;
   std::string_view supplier_id;
-  std::string_view buyer_id;
+  std::string_view buyer_id;  // the pledge's (an alliance, for members)
+  // The member of an alliance pledge this part of a fill is for; empty for
+  // a pledge without members.
+  std::string_view member_buyer_id;
   std::string_view product_code;     // the offer's
   std::string_view region_code;      // the offer's
   std::string_view buyer_city_code;  // the pledge's
@@ -338,16 +354,26 @@ struct MatchFilter {
   int status = 0;  // a MatchStatus number; 0 = any
   // Set for a caller that may see only its own parties' matches: a match
   // passes only when its supplier is one of visible_supplier_ids or its
-  // buyer one of visible_buyer_ids.
+  // buyer or member one of visible_buyer_ids.
   bool restricted = false;
   std::vector<std::string> visible_supplier_ids;
   std::vector<std::string> visible_buyer_ids;
 
   // The restriction alone: whether a match between these parties may be
   // shown (the engine's list and the live WatchMatches filter both ask).
-  bool Shows(std::string_view supplier_id, std::string_view buyer_id) const {
+  // A member of an alliance pledge sees its own part; the alliance sees
+  // every part of its pledge.
+  bool Shows(std::string_view supplier_id, std::string_view buyer_id,
+             std::string_view member_buyer_id = {}) const {
     return !restricted || ListsId(visible_supplier_ids, supplier_id) ||
-           ListsId(visible_buyer_ids, buyer_id);
+           ListsId(visible_buyer_ids, buyer_id) ||
+           (!member_buyer_id.empty() &&
+            ListsId(visible_buyer_ids, member_buyer_id));
+  }
+  // Whether the filter's buyer_id names the match's buyer or its member.
+  bool BuyerPasses(std::string_view buyer, std::string_view member) const {
+    return buyer_id.empty() || buyer == buyer_id ||
+           (!member.empty() && member == buyer_id);
   }
 };
 

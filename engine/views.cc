@@ -63,6 +63,12 @@ PledgeView Engine::Impl::MakePledgeView(uint64_t id, Micros now) const {
     v.recurrence.until = p.expires_at;
     v.recurrence.carry_over = s->carry_over;
   }
+  if (p.has_members) {
+    for (const PledgeMember& m : pledge_members_.at(id)) {
+      v.members.push_back(
+          {std::string(strings_.Get(m.buyer)), m.share_permille});
+    }
+  }
   return v;
 }
 
@@ -76,6 +82,7 @@ MatchView Engine::Impl::MakeMatchView(uint64_t id) const {
   v.pledge_id = m.pledge_id;
   v.supplier_id = strings_.Get(o.supplier);
   v.buyer_id = strings_.Get(p.buyer);
+  if (m.member != kNoText) v.member_buyer_id = strings_.Get(m.member);
   v.product_code = products_.code(o.product);
   v.region_code = reference_.CodeText(o.region);
   v.buyer_city_code = reference_.CodeText(p.city);
@@ -201,10 +208,12 @@ bool Engine::Impl::MatchPasses(const MatchRecord& m,
   if (!f.supplier_id.empty() && strings_.Get(o.supplier) != f.supplier_id) {
     return false;
   }
-  if (!f.buyer_id.empty() && strings_.Get(p.buyer) != f.buyer_id) {
+  const std::string_view member =
+      m.member == kNoText ? std::string_view() : strings_.Get(m.member);
+  if (!f.BuyerPasses(strings_.Get(p.buyer), member)) return false;
+  if (!f.Shows(strings_.Get(o.supplier), strings_.Get(p.buyer), member)) {
     return false;
   }
-  if (!f.Shows(strings_.Get(o.supplier), strings_.Get(p.buyer))) return false;
   return StartsWith(reference_.CodeText(o.region), f.region_code_prefix);
 }
 
@@ -453,6 +462,13 @@ absl::Status Engine::Impl::AddBuyerProgress(std::string_view buyer_id, int year,
   // it was delivered. Cannot overflow: at most the match's amount.
   for (const uint64_t id : it->second) {
     const MatchRecord& m = matches_[id - 1];
+    // A match counts for the buyer it is for: its member when it has one
+    // (the list of the alliance, the pledge's buyer, holds it too), else
+    // the pledge's buyer. So an alliance's sum of its members counts each
+    // match once, even when a member's id is also the alliance's.
+    const uint32_t for_buyer =
+        m.member != kNoText ? m.member : pledges_[m.pledge_id - 1].buyer;
+    if (for_buyer != sid) continue;
     if (const ShanghaiMonth made = ShanghaiMonthOf(m.matched_at);
         made.year == year) {
       const int64_t fen = m.kept_kg() * m.price;

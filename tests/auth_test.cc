@@ -563,6 +563,77 @@ TEST_F(AuthTest, APartyActsOnlyForItself) {
   EXPECT_EQ(out.matches_size(), 1);
 }
 
+// A member of an alliance pledge sees and accepts its own part of each
+// fill, and another member's part is as unknown to it as an unknown id.
+TEST_F(AuthTest, AnAllianceMemberActsOnItsOwnPartOnly) {
+  for (const char* id : {"canteen-a", "canteen-b"}) {
+    v1::UpsertBuyerRequest upsert;
+    v1::Buyer* buyer = upsert.mutable_buyer();
+    buyer->set_buyer_id(id);
+    buyer->set_name(id);
+    buyer->set_city_code("370200");
+    buyer->set_kind(v1::CANTEEN);
+    buyer->set_alliance_id("qingdao-canteens");
+    v1::UpsertBuyerResponse created;
+    ASSERT_TRUE(
+        exchange_->UpsertBuyer(Ctx(kAdminSecret).get(), upsert, &created).ok());
+  }
+  const std::string a = MakeKey("a", v1::ROLE_BUYER, {}, {"canteen-a"});
+  const std::string alliance =
+      MakeKey("alliance", v1::ROLE_BUYER, {}, {"qingdao-canteens"});
+  PostOfferAsAdmin("wudu-pepper-coop", 10);
+  v1::PostPledgeRequest request = Pledge("qingdao-canteens", 10);
+  for (const char* id : {"canteen-a", "canteen-b"}) {
+    v1::MemberShare* m = request.mutable_pledge()->add_members();
+    m->set_buyer_id(id);
+    m->set_share_permille(500);
+  }
+  // A member may not post for its alliance; the alliance's key may.
+  v1::PostPledgeResponse posted;
+  EXPECT_EQ(exchange_->PostPledge(Ctx(a).get(), request, &posted).error_code(),
+            DENIED);
+  grpc::Status status =
+      exchange_->PostPledge(Ctx(alliance).get(), request, &posted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // 10 kg at 68.00 yuan: 5 kg each, matches 1 (a) and 2 (b).
+  ASSERT_EQ(posted.matches_size(), 2);
+  EXPECT_EQ(posted.matches(0).member_buyer_id(), "canteen-a");
+  EXPECT_EQ(posted.matches(0).quantity_kg(), 5);
+  EXPECT_EQ(posted.matches(1).member_buyer_id(), "canteen-b");
+  for (uint64_t id : {1, 2}) {
+    v1::ShipMatchRequest ship;
+    ship.set_match_id(id);
+    v1::MatchUpdateResponse shipped;
+    ASSERT_TRUE(
+        exchange_->ShipMatch(Ctx(kAdminSecret).get(), ship, &shipped).ok());
+  }
+
+  // a lists only its own part, accepts it, and cannot touch b's.
+  v1::ListMatchesRequest list;
+  v1::ListMatchesResponse listed;
+  ASSERT_TRUE(exchange_->ListMatches(Ctx(a).get(), list, &listed).ok());
+  ASSERT_EQ(listed.matches_size(), 1);
+  EXPECT_EQ(listed.matches(0).match_id(), 1u);
+  v1::AcceptMatchRequest accept;
+  accept.set_match_id(1);
+  v1::MatchUpdateResponse accepted;
+  status = exchange_->AcceptMatch(Ctx(a).get(), accept, &accepted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(accepted.match().accepted_kg(), 5);
+  v1::DeclineMatchRequest decline;
+  decline.set_match_id(2);
+  decline.set_reason("bruised");
+  EXPECT_EQ(
+      exchange_->DeclineMatch(Ctx(a).get(), decline, &accepted).error_code(),
+      NOT_FOUND);
+  // The alliance's key sees both parts and may decline b's.
+  ASSERT_TRUE(exchange_->ListMatches(Ctx(alliance).get(), list, &listed).ok());
+  EXPECT_EQ(listed.matches_size(), 2);
+  status = exchange_->DeclineMatch(Ctx(alliance).get(), decline, &accepted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(accepted.match().returned_kg(), 5);
+}
+
 TEST_F(AuthTest, SubmitRefusesAForbiddenCommandAloneAndAppliesTheRest) {
   auto context = Ctx(secrets_["supplier"]);
   auto stream = exchange_->Submit(context.get());

@@ -348,6 +348,38 @@ expect_rc 1 pledge post --buyer unregistered --product spice --kg 10 \
   --max-fen 100 --expires-in 1h
 err_has "error: INVALID_ARGUMENT"
 
+# --- an alliance pledge split among its members ------------------------------
+ok pledge post --help
+out_has "[--member BUYER:PERMILLE]..."
+out_has "(repeatable)"
+for member in qd-canteen-a qd-canteen-b; do
+  ok buyer upsert --id "$member" --name "$member" --city 370200 \
+    --kind canteen --alliance qd-canteens
+done
+ok offer post --supplier jingning-apple-coop --region 620000 \
+  --product fruit.kiwi --grade first --kg 7 --floor-fen 300 --expires-in 24h
+# 7 kg at 50/50: 3.5 and 3.5 kg, so 3 each and the kg left over to the tie's
+# lower buyer_id, qd-canteen-a: 4 kg (12.00 yuan) and 3 kg (9.00 yuan).
+ok pledge post --buyer qd-canteens --city 370200 --kind canteen \
+  --product fruit --kg 7 --max-fen 500 --expires-in 1h \
+  --member qd-canteen-b:500 --member qd-canteen-a:500
+out_has "qd-canteen-a 500‰, qd-canteen-b 500‰"
+out_has "qd-canteen-a (qd-canteens)"
+out_has "qd-canteen-b (qd-canteens)"
+out_has "2 matches, 7 kg, 21.00 yuan"
+ok --json matches list --buyer qd-canteen-a
+json_has member_buyer_id '"qd-canteen-a"'
+json_has quantity_kg '"4"'
+out_lacks "qd-canteen-b"
+expect_rc 1 pledge post --buyer qd-canteens --city 370200 --kind canteen \
+  --product fruit --kg 7 --max-fen 500 --expires-in 1h \
+  --member qd-canteen-a:500 --member qd-canteen-b:400
+err_has "error: INVALID_ARGUMENT"
+err_has "pledge.members: shares sum to 900 permille"
+expect_rc 2 pledge post --buyer qd-canteens --city 370200 --kind canteen \
+  --product fruit --kg 7 --max-fen 500 --expires-in 1h --member qd-canteen-a
+err_has "BUYER:PERMILLE"
+
 # --- cancel, idempotent retries ---------------------------------------------
 ok offer cancel "$POTATO"
 out_has "cancelled"
@@ -592,7 +624,7 @@ reads_own_flags "offer list" --supplier s --product p --region 62 \
 reads_own_flags "pledge post" --buyer b --city 370200 --kind school \
   --product p --min-grade first --kg 10 --max-fen 100 --budget-fen 1000 \
   --min-lot-kg 5 --expires-in 3d --scope listed --regions 620000,621200 \
-  --require-certified --request-id r
+  --require-certified --member m1:500 --member m2:500 --request-id r
 reads_own_flags "pledge post" --buyer b --city 370200 --kind school \
   --product p --kg 10 --max-fen 100 --expires 2099-01-01T00:00:00Z
 reads_own_flags "pledge cancel" 1 --request-id r

@@ -88,6 +88,12 @@ struct FieldPrinter {
     for (const std::string& c : v) s << c << ",";
     s << "]";
   }
+  void operator()(const std::vector<MemberShare>& v) {
+    s << " {";
+    for (const MemberShare& m : v)
+      s << m.buyer_id << ":" << m.share_permille << ",";
+    s << "}";
+  }
 };
 
 struct Cmd {
@@ -345,6 +351,13 @@ void ComparePledge(const std::string& p, const PledgeView& e,
     d->Field(q + "delivered_kg", a.delivered_kg, b.delivered_kg);
     d->Field(q + "spent_fen", a.spent_fen, b.spent_fen);
   }
+  d->Field(p + "members.size", e.members.size(), r.members.size());
+  for (size_t i = 0; i < std::min(e.members.size(), r.members.size()); ++i) {
+    const std::string m = p + "members[" + std::to_string(i) + "].";
+    d->Field(m + "buyer_id", e.members[i].buyer_id, r.members[i].buyer_id);
+    d->Field(m + "share_permille", e.members[i].share_permille,
+             r.members[i].share_permille);
+  }
 }
 
 void CompareMatch(const std::string& p, const MatchView& e, const MatchView& r,
@@ -360,6 +373,7 @@ void CompareMatches(const std::vector<MatchView>& e,
     d->Field(p + "pledge_id", e[i].pledge_id, r[i].pledge_id);
     d->Field(p + "supplier_id", e[i].supplier_id, r[i].supplier_id);
     d->Field(p + "buyer_id", e[i].buyer_id, r[i].buyer_id);
+    d->Field(p + "member_buyer_id", e[i].member_buyer_id, r[i].member_buyer_id);
     d->Field(p + "product_code", e[i].product_code, r[i].product_code);
     d->Field(p + "region_code", e[i].region_code, r[i].region_code);
     d->Field(p + "buyer_city_code", e[i].buyer_city_code, r[i].buyer_city_code);
@@ -912,6 +926,7 @@ class Generator {
       }
     }
     p.require_certified = Chance(0.2);
+    if (Chance(0.15)) AllianceMembers(p, c, allow_defect);
     if (!known_.count(p.buyer_city_code) && c->defect.empty() &&
         !p.buyer_city_code.empty()) {
       c->defect = "unknown";
@@ -921,6 +936,37 @@ class Generator {
     }
     if (!allow_defect) MakeValid(c);
     if (allow_defect && c->defect.empty() && Chance(0.07)) PledgeDefect(p, c);
+  }
+
+  // Makes `p` a pledge of alliance a1 or a2 (never a registered buyer, so
+  // it gives its city and kind) for some of the alliance's registered
+  // members, the shares drawn to sum to 1000; now and then one share is off
+  // by one. With no member registered yet it stays a plain pledge.
+  void AllianceMembers(PledgeSpec& p, Cmd* c, bool allow_defect) {
+    p.buyer_id = "a" + std::to_string(Int(1, 2));
+    if (p.buyer_city_code.empty()) p.buyer_city_code = Known();
+    if (p.buyer_kind == 0) p.buyer_kind = int(Int(1, kMaxBuyerKind));
+    if (c->defect == "disagrees") c->defect.clear();
+    std::vector<std::string> members;
+    for (const auto& [id, b] : ref_.buyers()) {
+      if (b.alliance_id == p.buyer_id && (members.empty() || Chance(0.7))) {
+        members.push_back(id);
+      }
+    }
+    if (members.empty()) return;
+    // Listed in a random order: the engine keeps them by buyer_id.
+    std::shuffle(members.begin(), members.end(), rng_);
+    int64_t left = 1000;
+    for (size_t i = 0; i < members.size(); ++i) {
+      const int64_t rest = int64_t(members.size() - i - 1);
+      const int64_t share = rest == 0 ? left : Int(1, left - rest);
+      p.members.push_back({members[i], share});
+      left -= share;
+    }
+    if (allow_defect && c->defect.empty() && Chance(0.1)) {
+      p.members[0].share_permille += Chance(0.5) ? 1 : -1;
+      c->defect = "members";
+    }
   }
 
   void Fill(CancelOfferCommand& b, Cmd*, bool) {
@@ -1757,6 +1803,8 @@ struct Stats {
   int64_t replays = 0;
   int64_t buyers = 0;            // UpsertBuyer accepted
   int64_t registry_pledges = 0;  // pledges posted without city or kind
+  int64_t alliance_pledges = 0;  // pledges with members accepted
+  int64_t member_matches = 0;    // matches made for a member
   std::map<std::string, int64_t> codes;
 };
 Stats stats;
@@ -1809,6 +1857,16 @@ std::string RunStream(uint64_t seed, bool verbose) {
         p && r.status.ok() && !r.pledge.replayed &&
         (p->pledge.buyer_city_code.empty() || p->pledge.buyer_kind == 0)) {
       ++stats.registry_pledges;
+    }
+    if (const auto* p = c.as<PostPledgeCommand>(); p && r.status.ok() &&
+                                                   !r.pledge.replayed &&
+                                                   !p->pledge.members.empty()) {
+      ++stats.alliance_pledges;
+    }
+    for (const auto* ms : {&r.offer.matches, &r.pledge.matches}) {
+      for (const MatchView& m : *ms) {
+        stats.member_matches += !m.member_buyer_id.empty();
+      }
     }
     Diff d;
     CompareOutcome(c, e, r, &d);
@@ -1904,10 +1962,15 @@ TEST(DifferentialTest, EngineAgreesWithReferenceOnRandomStreams) {
       "the registry\n",
       static_cast<long long>(stats.buyers),
       static_cast<long long>(stats.registry_pledges));
+  std::printf("%lld alliance pledges, %lld matches for members\n",
+              static_cast<long long>(stats.alliance_pledges),
+              static_cast<long long>(stats.member_matches));
   // The registry's paths are exercised, not merely compiled.
   if (streams >= 100) {
     EXPECT_GT(stats.buyers, 0);
     EXPECT_GT(stats.registry_pledges, 0);
+    EXPECT_GT(stats.alliance_pledges, 0);
+    EXPECT_GT(stats.member_matches, 0);
   }
   for (const auto& [group, count] : groups) {
     std::printf("  %6d streams first differ in %s\n", count, group.c_str());

@@ -1127,6 +1127,132 @@ TEST_F(IntegrationTest, WatchMatchesStreamsStatusChangesAsEvents) {
       << status.error_message();
 }
 
+// An alliance pledge through gRPC: members and shares in, one match per
+// member out, each member's matches its own to list, watch and accept.
+TEST_F(IntegrationTest, AlliancePledgeSplitsEachFillAmongItsMembers) {
+  for (const char* id : {"canteen-a", "canteen-b", "canteen-c"}) {
+    v1::UpsertBuyerRequest upsert;
+    v1::Buyer* buyer = upsert.mutable_buyer();
+    buyer->set_buyer_id(id);
+    buyer->set_name(id);
+    buyer->set_city_code("370200");
+    buyer->set_kind(v1::CANTEEN);
+    buyer->set_annual_target_fen(1'000'000);
+    buyer->set_alliance_id("qingdao-canteens");
+    v1::UpsertBuyerResponse created;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->UpsertBuyer(&context, upsert, &created).ok());
+  }
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(PepperOffer(100, 9000), &offer).ok());
+  v1::PostPledgeRequest request =
+      PepperPledge("qingdao-canteens", "370200", 1000, 10000);
+  request.mutable_pledge()->set_buyer_kind(v1::CANTEEN);
+  auto add = [&](const char* id, uint32_t share) {
+    v1::MemberShare* m = request.mutable_pledge()->add_members();
+    m->set_buyer_id(id);
+    m->set_share_permille(share);
+  };
+  add("canteen-c", 334);
+  add("canteen-a", 333);
+  add("canteen-b", 332);
+  // 999 permille in all: refused, naming the field and the sum.
+  v1::PostPledgeResponse posted;
+  grpc::Status refused = PostPledge(request, &posted);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(refused.error_message(),
+                       "pledge.members: shares sum to 999 permille"))
+      << refused.error_message();
+  request.mutable_pledge()->mutable_members(2)->set_share_permille(333);
+  grpc::Status status = PostPledge(request, &posted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  // 100 kg at the offer's 90.00 yuan: 33.3, 33.3, 33.4 kg -> 33, 33, 34
+  // (the kg left over to c's largest remainder), by buyer_id.
+  ASSERT_EQ(posted.matches_size(), 3);
+  const std::vector<std::tuple<std::string, int64_t, int64_t>> want = {
+      {"canteen-a", 33, 297'000},
+      {"canteen-b", 33, 297'000},
+      {"canteen-c", 34, 306'000}};
+  for (int i = 0; i < 3; ++i) {
+    const v1::Match& m = posted.matches(i);
+    EXPECT_EQ(m.buyer_id(), "qingdao-canteens");
+    EXPECT_EQ(m.member_buyer_id(), std::get<0>(want[i]));
+    EXPECT_EQ(m.quantity_kg(), std::get<1>(want[i]));
+    EXPECT_EQ(m.amount_fen(), std::get<2>(want[i]));
+    EXPECT_EQ(m.price_fen_per_kg(), 9000);
+  }
+  EXPECT_EQ(posted.pledge().spent_fen(), 900'000);
+  EXPECT_EQ(posted.pledge().remaining_kg(), 900);
+  ASSERT_EQ(posted.pledge().members_size(), 3);
+  EXPECT_EQ(posted.pledge().members(0).buyer_id(), "canteen-a");
+  EXPECT_EQ(posted.pledge().members(0).share_permille(), 333u);
+  EXPECT_EQ(posted.pledge().members(2).buyer_id(), "canteen-c");
+  EXPECT_EQ(posted.pledge().members(2).share_permille(), 334u);
+
+  // A member lists and watches only its own part.
+  v1::ListMatchesRequest list;
+  list.set_buyer_id("canteen-b");
+  v1::ListMatchesResponse listed;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListMatches(&context, list, &listed).ok());
+  }
+  ASSERT_EQ(listed.matches_size(), 1);
+  EXPECT_EQ(listed.matches(0).member_buyer_id(), "canteen-b");
+  EXPECT_EQ(listed.matches(0).quantity_kg(), 33);
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::WatchMatchesRequest watch;
+    watch.set_buyer_id("canteen-c");
+    auto reader = stub_->WatchMatches(&context, watch);
+    v1::MatchEvent event;
+    ASSERT_TRUE(reader->Read(&event));
+    EXPECT_EQ(event.match().member_buyer_id(), "canteen-c");
+    EXPECT_EQ(event.match().quantity_kg(), 34);
+    context.TryCancel();
+    while (reader->Read(&event)) {
+    }
+    reader->Finish();
+  }
+
+  // c's part shipped and accepted in full: delivered for c alone.
+  const uint64_t c_match = posted.matches(2).match_id();
+  v1::SubmitRequest batch;
+  batch.add_commands()->mutable_ship_match()->set_match_id(c_match);
+  batch.add_commands()->mutable_accept_match()->set_match_id(c_match);
+  v1::SubmitResponse results;
+  ASSERT_TRUE(SubmitOnce(batch, &results).ok());
+  ASSERT_EQ(results.results_size(), 2);
+  ASSERT_TRUE(results.results(1).has_accept_match())
+      << results.results(1).error().message();
+  EXPECT_EQ(results.results(1).accept_match().match().accepted_kg(), 34);
+
+  v1::GetBuyerProgressRequest progress_request;
+  progress_request.set_buyer_id("canteen-c");
+  progress_request.set_year(2024);
+  v1::BuyerProgress progress;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        stub_->GetBuyerProgress(&context, progress_request, &progress).ok());
+  }
+  EXPECT_EQ(progress.matched_fen(), 306'000);
+  EXPECT_EQ(progress.delivered_fen(), 306'000);
+  EXPECT_EQ(progress.share_done_permille(), 306);  // of 1,000,000 fen
+  progress_request.set_buyer_id("");
+  progress_request.set_alliance_id("qingdao-canteens");
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        stub_->GetBuyerProgress(&context, progress_request, &progress).ok());
+  }
+  EXPECT_EQ(progress.matched_fen(), 900'000);  // each part once
+  EXPECT_EQ(progress.delivered_fen(), 306'000);
+  EXPECT_EQ(progress.annual_target_fen(), 3'000'000);
+}
+
 TEST_F(IntegrationTest, ListOffersPagesThroughEveryOfferInIdOrder) {
   grpc::ClientContext submit_context;
   auto stream = stub_->Submit(&submit_context);

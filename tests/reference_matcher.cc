@@ -217,6 +217,7 @@ std::vector<std::string_view> PledgeText(const PledgeSpec& spec) {
   std::vector<std::string_view> text = {spec.buyer_id, spec.buyer_city_code,
                                         spec.product_code};
   for (const std::string& c : spec.region_codes) text.push_back(c);
+  for (const MemberShare& m : spec.members) text.push_back(m.buyer_id);
   return text;
 }
 
@@ -442,8 +443,11 @@ absl::StatusOr<MatchResult> ReferenceMatcher::MatchCommand(
     const bool parties = ActsForParties(me);
     const bool is_supplier =
         parties && Contains(me.supplier_ids, std::string(m.supplier_id));
+    // Reading taken: an alliance pledge's part is its member's too.
     const bool is_buyer =
-        parties && Contains(me.buyer_ids, std::string(m.buyer_id));
+        parties && (Contains(me.buyer_ids, std::string(m.buyer_id)) ||
+                    (!m.member_buyer_id.empty() &&
+                     Contains(me.buyer_ids, std::string(m.member_buyer_id))));
     if (supplier_side ? is_supplier : is_buyer) return absl::OkStatus();
     if (is_supplier || is_buyer) {
       return absl::PermissionDeniedError("caller: the other side");
@@ -686,8 +690,37 @@ int64_t ReferenceMatcher::FillQuantity(const Offer& o, const Pledge& p,
   return pledge_ok && offer_ok ? q : 0;
 }
 
-MatchView ReferenceMatcher::Fill(Offer& o, Pledge& p, int64_t q,
-                                 int64_t price) {
+void ReferenceMatcher::Fill(Offer& o, Pledge& p, int64_t q, int64_t price,
+                            std::vector<MatchView>* out) {
+  // Reading taken: an alliance pledge's fill is one match per member with
+  // a part: floor(q x share / 1000) each, then the kg left one each by
+  // largest remainder, ties to the lower buyer_id (members are kept by
+  // buyer_id). Worked out here from scratch, by a different route than
+  // the engine's sort: repeatedly take the best remainder not yet given.
+  std::vector<int64_t> parts;
+  const std::vector<MemberShare>& members = p.spec.members;
+  if (members.empty()) {
+    parts.push_back(q);
+  } else {
+    int64_t left = q;
+    std::vector<int64_t> rem;
+    for (const MemberShare& m : members) {
+      parts.push_back(q * m.share_permille / 1000);
+      rem.push_back(q * m.share_permille % 1000);
+      left -= parts.back();
+    }
+    std::vector<bool> given(members.size(), false);
+    for (; left > 0; --left) {
+      size_t best = members.size();
+      for (size_t i = 0; i < members.size(); ++i) {
+        if (!given[i] && (best == members.size() || rem[i] > rem[best])) {
+          best = i;
+        }
+      }
+      given[best] = true;
+      ++parts[best];
+    }
+  }
   o.remaining_kg -= q;
   p.remaining_kg -= q;
   p.spent_fen += q * price;
@@ -696,24 +729,28 @@ MatchView ReferenceMatcher::Fill(Offer& o, Pledge& p, int64_t q,
       (p.spec.budget_fen > 0 && p.spent_fen == p.spec.budget_fen)) {
     p.status = OrderStatus::kFilled;
   }
-  MatchView m;
-  m.match_id = matches_.size() + 1;
-  m.offer_id = o.id;
-  m.pledge_id = p.id;
-  m.supplier_id = o.spec.supplier_id;
-  m.buyer_id = p.spec.buyer_id;
-  m.product_code = o.spec.product_code;
-  m.region_code = o.spec.region_code;
-  m.buyer_city_code = p.spec.buyer_city_code;
-  m.quantity_kg = q;
-  m.price_fen_per_kg = price;
-  m.amount_fen = q * price;
-  m.partner = Partner(o.spec.region_code, p.spec.buyer_city_code);
-  m.matched_at = clock_;
-  m.ship_by = o.ship_within < 0 ? 0 : clock_ + o.ship_within;
-  m.updated_at = clock_;
-  matches_.push_back(m);
-  return m;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i] == 0) continue;
+    MatchView m;
+    m.match_id = matches_.size() + 1;
+    m.offer_id = o.id;
+    m.pledge_id = p.id;
+    m.supplier_id = o.spec.supplier_id;
+    m.buyer_id = p.spec.buyer_id;
+    if (!members.empty()) m.member_buyer_id = members[i].buyer_id;
+    m.product_code = o.spec.product_code;
+    m.region_code = o.spec.region_code;
+    m.buyer_city_code = p.spec.buyer_city_code;
+    m.quantity_kg = parts[i];
+    m.price_fen_per_kg = price;
+    m.amount_fen = parts[i] * price;
+    m.partner = Partner(o.spec.region_code, p.spec.buyer_city_code);
+    m.matched_at = clock_;
+    m.ship_by = o.ship_within < 0 ? 0 : clock_ + o.ship_within;
+    m.updated_at = clock_;
+    matches_.push_back(m);
+    out->push_back(m);
+  }
 }
 
 std::vector<MatchView> ReferenceMatcher::MatchIncomingPledge(Pledge& p) {
@@ -737,7 +774,7 @@ std::vector<MatchView> ReferenceMatcher::MatchIncomingPledge(Pledge& p) {
       int64_t price = o->spec.floor_price_fen_per_kg;
       int64_t q = FillQuantity(*o, p, price);
       if (q == 0) continue;  // skipped, not a stop
-      out.push_back(Fill(*o, p, q, price));
+      Fill(*o, p, q, price, &out);
       filled = true;
       break;  // start over from scratch
     }
@@ -768,7 +805,7 @@ std::vector<MatchView> ReferenceMatcher::MatchIncomingOffer(Offer& o) {
       int64_t price = p->spec.max_price_fen_per_kg;
       int64_t q = FillQuantity(o, *p, price);
       if (q == 0) continue;
-      out.push_back(Fill(o, *p, q, price));
+      Fill(o, *p, q, price, &out);
       filled = true;
       break;
     }
@@ -931,9 +968,36 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostResolvedPledge(
   for (const std::string& c : spec.region_codes) {
     if (!KnownRegion(c)) return NotFound("region_codes", c);
   }
+  // Reading taken: members are checked last, against the registry as it
+  // stands: registered buyers of the alliance the pledge's buyer_id names.
+  PledgeSpec kept = spec;
+  if (!spec.members.empty()) {
+    if (spec.members.size() > 64) return Invalid("members", "over 64");
+    bool alliance = false;
+    for (const auto& [id, b] : buyers_)
+      alliance |= b.alliance_id == spec.buyer_id;
+    if (!alliance) return Invalid("buyer_id", "no alliance");
+    int64_t sum = 0;
+    std::set<std::string> seen;
+    for (const MemberShare& m : spec.members) {
+      auto it = buyers_.find(m.buyer_id);
+      if (m.buyer_id.empty() || m.buyer_id.size() > kIdBytes ||
+          it == buyers_.end() || it->second.alliance_id != spec.buyer_id ||
+          !seen.insert(m.buyer_id).second || m.share_permille < 1 ||
+          m.share_permille > 1000) {
+        return Invalid("members", "bad member " + m.buyer_id);
+      }
+      sum += m.share_permille;
+    }
+    if (sum != 1000) return Invalid("members", "shares do not sum to 1000");
+    std::sort(kept.members.begin(), kept.members.end(),
+              [](const MemberShare& a, const MemberShare& b) {
+                return a.buyer_id < b.buyer_id;
+              });
+  }
 
   pledges_.push_back(
-      Pledge{pledges_.size() + 1, spec, spec.quantity_kg, 0, OrderStatus::kOpen,
+      Pledge{pledges_.size() + 1, kept, spec.quantity_kg, 0, OrderStatus::kOpen,
              clock_, ++pledge_seq_,
              spec.accept_within == 0 ? kDefaultDeadline : spec.accept_within,
              /*current_start=*/0, /*closed=*/{}});
@@ -1413,6 +1477,7 @@ PledgeView ReferenceMatcher::ViewOf(const Pledge& p) {
     v.recurrence = p.spec.recurrence;
     v.recurrence.until = p.spec.expires_at;
   }
+  v.members = p.spec.members;
   return v;
 }
 

@@ -240,7 +240,10 @@ class ReferenceMatcher {
   bool Compatible(const Offer& o, const Pledge& p) const;
   // Largest allowed fill at `price`, or 0 if none.
   static int64_t FillQuantity(const Offer& o, const Pledge& p, int64_t price);
-  MatchView Fill(Offer& o, Pledge& p, int64_t q, int64_t price);
+  // Appends the fill's matches to *out: one, or one per member with a part
+  // for an alliance pledge.
+  void Fill(Offer& o, Pledge& p, int64_t q, int64_t price,
+            std::vector<MatchView>* out);
   std::vector<MatchView> MatchIncomingPledge(Pledge& p);
   std::vector<MatchView> MatchIncomingOffer(Offer& o);
 

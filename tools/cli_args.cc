@@ -47,6 +47,12 @@ const std::string* Args::Find(const FlagSpec& flag) {
 
 bool Args::Has(const FlagSpec& flag) { return Find(flag) != nullptr; }
 
+std::vector<std::string> Args::GetAll(const Flag<std::string>& flag) {
+  if (Find(flag) == nullptr) return {};
+  auto it = all_values_.find(flag.name());
+  return it == all_values_.end() ? std::vector<std::string>() : it->second;
+}
+
 std::string Args::Get(const Flag<std::string>& flag, const std::string& def) {
   const std::string* text = Find(flag);
   return text == nullptr ? def : *text;
@@ -200,11 +206,12 @@ std::optional<Args> ParseArgs(const CommandSpec& spec,
         return std::nullopt;
       }
     }
-    if (args.values_.count(name) > 0) {
+    if (args.values_.count(name) > 0 && !flag->repeated()) {
       *error = absl::StrCat("flag '--", name, "' given twice");
       return std::nullopt;
     }
     args.values_[name] = *value;
+    if (flag->repeated()) args.all_values_[name].push_back(*value);
   }
   for (const FlagSpec* flag : spec.flags) {
     if (flag->required() && !args.Has(*flag)) {

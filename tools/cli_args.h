@@ -33,7 +33,9 @@
 
 namespace duijie::cli {
 
-enum FlagPresence { kOptional, kRequired };
+// kRepeated: optional, and may be given more than once (read with
+// Args::GetAll; Get reads the last one).
+enum FlagPresence { kOptional, kRequired, kRepeated };
 
 // What the parser and the help need of a flag, whatever its type. Only
 // Flag<T> makes one, so every flag a command lists has a typed declaration.
@@ -48,6 +50,7 @@ class FlagSpec {
   absl::string_view value() const { return value_; }
   absl::string_view help() const { return help_; }
   bool required() const { return required_; }
+  bool repeated() const { return repeated_; }
 
  protected:
   constexpr FlagSpec(absl::string_view name, absl::string_view value,
@@ -55,13 +58,15 @@ class FlagSpec {
       : name_(name),
         value_(value),
         help_(help),
-        required_(presence == kRequired) {}
+        required_(presence == kRequired),
+        repeated_(presence == kRepeated) {}
 
  private:
   absl::string_view name_;
   absl::string_view value_;
   absl::string_view help_;
   bool required_;
+  bool repeated_;
 };
 
 // A flag whose value is a T: std::string, int64_t, uint64_t, int32_t,
@@ -110,6 +115,8 @@ class Args {
  public:
   bool Has(const FlagSpec& flag);
   std::string Get(const Flag<std::string>& flag, const std::string& def = "");
+  // Every value of a kRepeated flag, in the order given.
+  std::vector<std::string> GetAll(const Flag<std::string>& flag);
   int64_t Get(const Flag<int64_t>& flag, int64_t def = 0);
   uint64_t Get(const Flag<uint64_t>& flag, uint64_t def = 0);
   int32_t Get(const Flag<int32_t>& flag, int32_t def = 0);
@@ -138,6 +145,8 @@ class Args {
 
   const CommandSpec* spec_;
   std::map<std::string, std::string, std::less<>> values_;
+  // Every value of each repeated flag given (values_ holds the last).
+  std::map<std::string, std::vector<std::string>, std::less<>> all_values_;
   std::vector<std::string> positionals_;
   std::string error_;
   bool misread_ = false;

@@ -21,6 +21,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -464,6 +465,13 @@ void PrintPledge(const pb::Pledge& p) {
              r.carry_over() ? ", unfilled kg carried over" : "", ", until ",
              LongTime(r.until()))});
   }
+  if (!p.members().empty()) {
+    std::vector<std::string> parts;
+    for (const pb::MemberShare& m : p.members()) {
+      parts.push_back(absl::StrCat(m.buyer_id(), " ", m.share_permille(), "‰"));
+    }
+    t.AddRow({"  members", absl::StrJoin(parts, ", ")});
+  }
   t.Print(std::cout, /*header=*/false);
   if (p.periods_size() == 0) return;
   std::cout << "\n";
@@ -491,7 +499,11 @@ void PrintMatches(const Matches& matches) {
   bool overflow = false;
   for (const pb::Match& m : matches) {
     t.AddRow({absl::StrCat(m.match_id()), absl::StrCat(m.offer_id()),
-              absl::StrCat(m.pledge_id()), m.supplier_id(), m.buyer_id(),
+              absl::StrCat(m.pledge_id()), m.supplier_id(),
+              // A member's part of an alliance pledge: "member (alliance)".
+              m.member_buyer_id().empty()
+                  ? m.buyer_id()
+                  : absl::StrCat(m.member_buyer_id(), " (", m.buyer_id(), ")"),
               m.product_code(), m.region_code(), m.buyer_city_code(),
               Kg(m.quantity_kg()), Yuan(m.price_fen_per_kg()),
               Yuan(m.amount_fen()), m.partner() ? "yes" : "no",
@@ -942,6 +954,11 @@ void ReadRecurrence(Args& args, pb::Pledge* p) {
   }
   SetTimestamp(t, r->mutable_until());
 }
+constexpr Flag<std::string> kMember(
+    "member", "BUYER:PERMILLE",
+    "with --buyer an alliance: a member and its share of each fill's kg in "
+    "permille; one per member, the shares summing to 1000",
+    kRepeated);
 
 CommandSpec Spec() {
   return {"pledge",
@@ -952,7 +969,8 @@ CommandSpec Spec() {
           "refills each period until --until.",
           {&kBuyer, &kCity, &kKind, &kProduct, &kMinGrade, &kKg, &kMaxFen,
            &kBudgetFen, &kMinLotKg, &kExpires, &kExpiresIn, &kScope, &kRegions,
-           &kRequireCertified, &kEvery, &kUntil, &kCarryOver, &kRequestId}};
+           &kRequireCertified, &kEvery, &kUntil, &kCarryOver, &kMember,
+           &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
@@ -987,6 +1005,21 @@ int Run(Client& c, Args& args) {
     }
   }
   p->set_require_certified(args.Get(kRequireCertified));
+  for (const std::string& text : args.GetAll(kMember)) {
+    // BUYER:PERMILLE; the buyer id may itself hold colons, the share not.
+    const size_t colon = text.rfind(':');
+    uint32_t share = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(absl::string_view(text).substr(colon + 1), &share)) {
+      args.AddError(absl::StrCat("--member '", text,
+                                 "': expected BUYER:PERMILLE, e.g. "
+                                 "shanghai-canteen-3:250"));
+      break;
+    }
+    pb::MemberShare* member = p->add_members();
+    member->set_buyer_id(text.substr(0, colon));
+    member->set_share_permille(share);
+  }
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -1681,8 +1714,12 @@ int Run(Client& c, Args& args) {
                 << Yuan(m.amount_fen()) << " yuan  "
                 << Printable(m.supplier_id()) << " ("
                 << Printable(m.region_code()) << ", offer " << m.offer_id()
-                << ") -> " << Printable(m.buyer_id()) << " ("
-                << Printable(m.buyer_city_code()) << ", pledge "
+                << ") -> "
+                << (m.member_buyer_id().empty()
+                        ? Printable(m.buyer_id())
+                        : absl::StrCat(Printable(m.member_buyer_id()), " of ",
+                                       Printable(m.buyer_id())))
+                << " (" << Printable(m.buyer_city_code()) << ", pledge "
                 << m.pledge_id() << ")" << (m.partner() ? "  partner" : "");
       if (m.status() == pb::SHIPPED) {
         std::cout << "  shipped " << Kg(m.shipped_kg()) << " kg";
@@ -2288,14 +2325,16 @@ void PrintCommandHelp(const CommandSpec& s, std::ostream& out) {
   for (const FlagSpec* f : s.flags) {
     if (!f->required()) {
       absl::StrAppend(&usage, " [--", f->name(), f->value().empty() ? "" : " ",
-                      f->value(), "]");
+                      f->value(), "]", f->repeated() ? "..." : "");
     }
   }
   out << usage << "\n    " << s.summary << "\n";
   Table t({"", "", ""});
   for (const FlagSpec* f : s.flags) {
     t.AddRow({absl::StrCat("      --", f->name()), std::string(f->value()),
-              absl::StrCat(f->help(), f->required() ? " (required)" : "")});
+              absl::StrCat(f->help(), f->required()   ? " (required)"
+                                      : f->repeated() ? " (repeatable)"
+                                                      : "")});
   }
   if (t.rows() > 0) {
     t.Print(out, /*header=*/false);

@@ -79,6 +79,19 @@ void CommandDecoder::Field(std::vector<std::string>& v) {
   }
 }
 
+void CommandDecoder::Field(std::vector<MemberShare>& v) {
+  // Mostly none (a pledge for one buyer); sometimes a few owner ids with
+  // shares around 1000 / n, so that some lists sum to 1000 and some not.
+  const uint8_t n = Byte() % 8;
+  if (n > 3) return;
+  v.resize(n);
+  for (MemberShare& m : v) {
+    strings_ = 0;
+    m.buyer_id = String();
+    m.share_permille = n == 0 ? 0 : 1000 / n + Byte() % 3 - 1;
+  }
+}
+
 Command CommandDecoder::Next(ByteSource& in, uint64_t orders) {
   in_ = &in;
   orders_ = orders;

@@ -88,6 +88,7 @@ class CommandDecoder {
   void Field(uint64_t& v) { v = 1 + Byte() % (orders_ + 2); }
   void Field(bool& v) { v = Byte() & 1; }
   void Field(std::vector<std::string>& v);
+  void Field(std::vector<MemberShare>& v);
 
   ByteSource* in_ = nullptr;
   Micros now_ = kStartTime;
