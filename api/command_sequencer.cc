@@ -144,9 +144,13 @@ CommandOutcome CommandSequencer::Apply(Command& command, Micros now) {
     // A command the engine would refuse is refused before the clock moves:
     // it changes nothing and costs no journal record. (Once the group's
     // tick is in, Apply itself refuses without changing anything, so only
-    // the command before the tick is validated twice.)
-    if (absl::Status valid = engine_->Validate(command, now); !valid.ok()) {
-      return valid;
+    // the command before the tick is validated twice.) When the tick may
+    // reopen or refill pledges (a deadline passed, a standing pledge's
+    // period started), Validate cannot foresee it: the tick goes first.
+    if (!engine_->TickMayReopen(now)) {
+      if (absl::Status valid = engine_->Validate(command, now); !valid.ok()) {
+        return valid;
+      }
     }
     tick_ = MakeCommand(TickCommand{}, now);
     tick_outcome_ = engine_->Apply(tick_);

@@ -67,6 +67,7 @@ bool BuyerRegistry::Put(const Buyer& buyer) {
 }
 
 const Buyer* BuyerRegistry::Find(std::string_view buyer_id) const {
+  if (buyers_.empty()) return nullptr;  // no hash of the id to compute
   auto it = buyers_.find(buyer_id);
   return it == buyers_.end() ? nullptr : &it->second;
 }

@@ -204,9 +204,13 @@ struct PostPledgeCommand {
     v(s.pledge.require_certified);
   }
   void FromLegacy() { pledge.accept_within = kNoDeadline; }
-  // A body with members is never legacy: the legacy layout would drop them.
+  // A body with members or a recurrence is never legacy: the legacy layout
+  // would drop them.
   bool IsLegacy() const {
-    return pledge.accept_within == kNoDeadline && pledge.members.empty();
+    const Recurrence& r = pledge.recurrence;
+    return pledge.accept_within == kNoDeadline && pledge.members.empty() &&
+           r.period == 0 && r.quantity_kg == 0 && r.budget_fen == 0 &&
+           r.until == 0 && !r.carry_over;
   }
 };
 

@@ -151,8 +151,11 @@ absl::Status Engine::Impl::Validate(const Command& command, Micros now) const {
     return absl::OkStatus();
   }
   if (absl::Status s = CheckCommandText(command); !s.ok()) return s;
-  // A tick to `now` changes nothing a Check reads but the clock and which
-  // orders are open, and Check reads those through `now`.
+  // A tick to `now` that only retires expired orders changes nothing a
+  // Check reads but the clock and which orders are open, and Check reads
+  // those through `now`. A tick that passes a match deadline or starts a
+  // standing pledge's period can reopen and refill pledges, which Check
+  // does not foresee: callers ask TickMayReopen first.
   const Micros at = std::max(now, now_);
   if (command.caller != nullptr) {
     if (absl::Status s = Authorize(*command.caller, command.body, at);
@@ -165,6 +168,11 @@ absl::Status Engine::Impl::Validate(const Command& command, Micros now) const {
   if (*memo != nullptr) return absl::OkStatus();  // a repeat is answered
   return std::visit([&](const auto& body) { return Check(body, at); },
                     command.body);
+}
+
+bool Engine::Impl::TickMayReopen(Micros now) const {
+  return now > now_ &&
+         (deadlines_.MayHaveUntil(now) || period_starts_.MayHaveUntil(now));
 }
 
 TickResult Engine::Impl::Tick(Micros now) {
@@ -288,6 +296,9 @@ absl::StatusOr<CommandResult> Engine::Apply(const Command& command) {
 }
 absl::Status Engine::Validate(const Command& command, Micros now) const {
   return impl_->Validate(command, now);
+}
+bool Engine::TickMayReopen(Micros now) const {
+  return impl_->TickMayReopen(now);
 }
 absl::StatusOr<CommandResult> Engine::Replay(const Command& command) {
   return impl_->Apply(command, /*journaled=*/true);

@@ -98,8 +98,14 @@ class Engine {
   // What Apply would say of `command` after a tick to `now` (or at the
   // current clock when that is later), without changing anything: OK when
   // Apply would accept it. Lets the server refuse a bad command without
-  // moving the clock, so that a refusal costs no journal record.
+  // moving the clock, so that a refusal costs no journal record. Exact
+  // unless TickMayReopen(now): a tick that passes match deadlines or starts
+  // standing pledges' periods can reopen and refill pledges, which Validate
+  // does not foresee; then tick first and let Apply judge.
   absl::Status Validate(const Command& command, Micros now) const;
+  // Whether a tick to `now` may pass a match deadline or start a standing
+  // pledge's period (false when it surely does not). Constant time.
+  bool TickMayReopen(Micros now) const;
 
   // Ticks to command.now when that is later than the clock, then applies
   // the command. Unlike the server's writer (CommandSequencer), which asks

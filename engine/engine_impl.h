@@ -43,6 +43,7 @@ class Engine::Impl {
   absl::StatusOr<CommandResult> Apply(const Command& command,
                                       bool journaled = false);
   absl::Status Validate(const Command& command, Micros now) const;
+  bool TickMayReopen(Micros now) const;
 
   // Reads (views.cc).
   absl::StatusOr<OfferView> GetOffer(uint64_t id, Micros now) const;

@@ -438,6 +438,25 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
         c.pledged_kg = r.I64();
         c.budget_fen = r.I64();
       }
+      if (!r.ok()) break;
+      // The periods run from the one the pledge was posted in, one after
+      // another, to a current one that has begun; each within range.
+      const PledgeRecord& p = pledges_[id - 1];
+      if (s.quantity_kg > kMaxQuantityKg || p.posted_at > now_ ||
+          s.current_start > now_) {
+        return corrupt("bad standing pledge");
+      }
+      Micros start = PeriodStartAt(s.period, p.posted_at);
+      for (const StandingRecord::Closed& c : s.closed) {
+        if (c.start != start || c.pledged_kg < 0 ||
+            c.pledged_kg > kMaxQuantityKg || c.budget_fen < 0) {
+          return corrupt("bad standing pledge periods");
+        }
+        start = NextPeriodStart(s.period, start);
+      }
+      if (start != s.current_start) {
+        return corrupt("bad standing pledge periods");
+      }
       pledges_[id - 1].standing = true;
     }
     const uint64_t nmember_matches = r.Count(12);

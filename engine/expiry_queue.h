@@ -85,6 +85,12 @@ class ExpiryQueue {
     }
   }
 
+  // False when no entry has expires_at <= now; true when one may (a bucket
+  // that holds one has begun). Constant time.
+  bool MayHaveUntil(Micros now) const {
+    return !buckets_.empty() && buckets_.begin()->first * kBucketMicros <= now;
+  }
+
   // Calls fn(tag) for each live entry with expires_at <= now, in no
   // particular order, without removing anything.
   template <typename Live, typename Fn>

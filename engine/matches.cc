@@ -24,22 +24,6 @@ namespace {
 
 inline constexpr size_t kMaxMatchTextBytes = 256;
 
-const char* MatchStatusName(MatchStatus s) {
-  switch (s) {
-    case MatchStatus::kMatched:
-      return "MATCHED";
-    case MatchStatus::kShipped:
-      return "SHIPPED";
-    case MatchStatus::kDelivered:
-      return "DELIVERED";
-    case MatchStatus::kDeclined:
-      return "DECLINED";
-    case MatchStatus::kLapsed:
-      return "LAPSED";
-  }
-  return "UNKNOWN";
-}
-
 absl::Status CheckKg(std::string_view field, int64_t kg, int64_t most) {
   if (kg < 0 || kg > most) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -133,27 +133,34 @@ absl::Status CheckCancellable(std::string_view kind, uint64_t id,
 // them; field names start with `prefix` ("pledge." or "").
 absl::Status CheckScope(const ReferenceData& reference, std::string_view prefix,
                         int scope, const std::vector<std::string>& codes) {
-  const std::string codes_field = absl::StrCat(Absl(prefix), "region_codes");
-  absl::Status s =
-      CheckRange(absl::StrCat(Absl(prefix), "scope"), scope, 0, kMaxScope);
-  if (!s.ok()) return s;
+  // Every pledge comes through here: field names are built for a refusal
+  // only.
+  auto field = [&](std::string_view name) {
+    return absl::StrCat(Absl(prefix), Absl(name));
+  };
+  if (scope < 0 || scope > kMaxScope) {
+    return CheckRange(field("scope"), scope, 0, kMaxScope);
+  }
   const bool listed_scope = scope == static_cast<int>(Scope::kListedRegions);
   if (listed_scope && codes.empty()) {
-    return Invalid(codes_field, "is empty but scope is LISTED_REGIONS");
+    return Invalid(field("region_codes"),
+                   "is empty but scope is LISTED_REGIONS");
   }
   if (!listed_scope && !codes.empty()) {
-    return Invalid(codes_field, "is only allowed with scope LISTED_REGIONS");
+    return Invalid(field("region_codes"),
+                   "is only allowed with scope LISTED_REGIONS");
   }
   if (codes.size() > kMaxListedRegions) {
-    return Invalid(codes_field,
+    return Invalid(field("region_codes"),
                    absl::StrCat("has ", codes.size(), " codes; at most ",
                                 kMaxListedRegions));
   }
   for (size_t i = 0; i < codes.size(); ++i) {
     int32_t code;
-    s = reference.CheckKnownRegion(absl::StrCat(codes_field, "[", i, "]"),
-                                   codes[i], &code);
-    if (!s.ok()) return s;
+    if (!reference.CheckKnownRegion("", codes[i], &code).ok()) {
+      return reference.CheckKnownRegion(
+          absl::StrCat(field("region_codes"), "[", i, "]"), codes[i], &code);
+    }
   }
   return absl::OkStatus();
 }
@@ -786,6 +793,11 @@ absl::Status Engine::Impl::Check(const AmendPledgeCommand& c,
     }
   }
   if (s.ok()) s = CheckRange("min_lot_kg", min_lot, 0, quantity);
+  // A standing pledge's later periods must be able to fill too.
+  if (s.ok() && p.standing) {
+    s = CheckRange("min_lot_kg", min_lot, 0,
+                   standing_.at(c.pledge_id).quantity_kg);
+  }
   if (s.ok() && c.has_expires_at) {
     s = CheckExpiry("expires_at", c.expires_at, now);
   }

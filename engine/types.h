@@ -51,6 +51,22 @@ enum class MatchStatus : uint8_t {
   kLapsed = 5,
 };
 inline constexpr int kMaxMatchStatus = 5;
+// The status as the API names it ("SHIPPED"), for messages.
+inline const char* MatchStatusName(MatchStatus s) {
+  switch (s) {
+    case MatchStatus::kMatched:
+      return "MATCHED";
+    case MatchStatus::kShipped:
+      return "SHIPPED";
+    case MatchStatus::kDelivered:
+      return "DELIVERED";
+    case MatchStatus::kDeclined:
+      return "DECLINED";
+    case MatchStatus::kLapsed:
+      return "LAPSED";
+  }
+  return "UNKNOWN";
+}
 // A deadline that does not apply: orders posted before matches had a
 // lifecycle carry it, and their matches never lapse or deliver on their own.
 inline constexpr Micros kNoDeadline = -1;

@@ -1172,10 +1172,14 @@ class Generator {
                      : roll == 2 ? std::max(budget, spent) + Int(1, 300)
                                  : spent + Int(1, 600);
     }
-    if (Chance(0.3) || (v.ok() && v->min_lot_kg > new_quantity)) {
+    // A standing pledge's min lot also stays within each period's kg.
+    const int64_t lot_cap =
+        v.ok() && v->recurrence.period != 0
+            ? std::min(new_quantity, v->recurrence.quantity_kg)
+            : new_quantity;
+    if (Chance(0.3) || (v.ok() && v->min_lot_kg > lot_cap)) {
       b.has_min_lot = true;
-      b.min_lot_kg =
-          Chance(0.5) ? 0 : Int(0, std::min<int64_t>(new_quantity, 30));
+      b.min_lot_kg = Chance(0.5) ? 0 : Int(0, std::min<int64_t>(lot_cap, 30));
     }
     if (Chance(0.3)) {
       b.has_expires_at = true;
@@ -1840,6 +1844,9 @@ std::string RunStream(uint64_t seed, bool verbose) {
     Cmd c =
         i < regions ? cmds[i] : (i < setup ? gen.SetupPairing() : gen.Next());
     if (verbose) std::printf("[%zu] %s\n", i, c.Describe().c_str());
+    // Validate is exact unless the tick may reopen pledges (the server
+    // then ticks first); the comparison below is skipped then.
+    const bool foreseeable = !engine->TickMayReopen(c.command.now);
     const absl::Status predicted = engine->Validate(c.command, c.command.now);
     Outcome e = Execute(*engine, c);
     Outcome r = Execute(ref, c);
@@ -1871,7 +1878,7 @@ std::string RunStream(uint64_t seed, bool verbose) {
     Diff d;
     CompareOutcome(c, e, r, &d);
     d.Field("now()", engine->now(), ref.now());
-    if (predicted.code() != e.status.code()) {
+    if (foreseeable && predicted.code() != e.status.code()) {
       d.Note("Validate(command, now) before it said " +
              absl::StatusCodeToString(predicted.code()) +
              ", TickAndApply answered " +

@@ -144,6 +144,21 @@ class IntegrationTest : public ::testing::Test {
     grpc::ClientContext context;
     return stub_->PostPledge(&context, request, response);
   }
+  // The first event a new WatchMatches stream for `request` sends (its
+  // stream then cancelled); false if none came.
+  bool FirstWatched(const v1::WatchMatchesRequest& request,
+                    v1::MatchEvent* first) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    auto reader = stub_->WatchMatches(&context, request);
+    const bool read = reader->Read(first);
+    context.TryCancel();
+    v1::MatchEvent rest;
+    while (reader->Read(&rest)) {
+    }
+    reader->Finish();
+    return read;
+  }
   // Sends `batch` on a fresh Submit stream and reads its response; returns
   // the stream's final status (an error if the write or read failed).
   grpc::Status SubmitOnce(const v1::SubmitRequest& batch,
@@ -485,19 +500,12 @@ TEST_F(IntegrationTest, WatchMatchesFiltersByBuyer) {
   v1::PostPledgeResponse pledge;
   ASSERT_TRUE(
       PostPledge(PepperPledge("gz-hospital", "440100", 7, 9000), &pledge).ok());
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   v1::WatchMatchesRequest request;
   request.set_buyer_id("gz-hospital");
-  auto reader = stub_->WatchMatches(&context, request);
   v1::MatchEvent event;
-  ASSERT_TRUE(reader->Read(&event));
+  ASSERT_TRUE(FirstWatched(request, &event));
   EXPECT_EQ(event.match().buyer_id(), "gz-hospital");
   EXPECT_EQ(event.match().quantity_kg(), 7);
-  context.TryCancel();
-  while (reader->Read(&event)) {
-  }
-  reader->Finish();
 }
 
 TEST_F(IntegrationTest, WatchMatchesEndsWhenTheServerShutsDown) {
@@ -1202,19 +1210,12 @@ TEST_F(IntegrationTest, AlliancePledgeSplitsEachFillAmongItsMembers) {
   EXPECT_EQ(listed.matches(0).member_buyer_id(), "canteen-b");
   EXPECT_EQ(listed.matches(0).quantity_kg(), 33);
   {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     v1::WatchMatchesRequest watch;
     watch.set_buyer_id("canteen-c");
-    auto reader = stub_->WatchMatches(&context, watch);
     v1::MatchEvent event;
-    ASSERT_TRUE(reader->Read(&event));
+    ASSERT_TRUE(FirstWatched(watch, &event));
     EXPECT_EQ(event.match().member_buyer_id(), "canteen-c");
     EXPECT_EQ(event.match().quantity_kg(), 34);
-    context.TryCancel();
-    while (reader->Read(&event)) {
-    }
-    reader->Finish();
   }
 
   // c's part shipped and accepted in full: delivered for c alone.

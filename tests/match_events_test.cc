@@ -48,27 +48,11 @@ PostPledgeCommand Pledge(int64_t kg) {
   return c;
 }
 
-const char* StatusWord(MatchStatus s) {
-  switch (s) {
-    case MatchStatus::kMatched:
-      return "MATCHED";
-    case MatchStatus::kShipped:
-      return "SHIPPED";
-    case MatchStatus::kDelivered:
-      return "DELIVERED";
-    case MatchStatus::kDeclined:
-      return "DECLINED";
-    case MatchStatus::kLapsed:
-      return "LAPSED";
-  }
-  return "?";
-}
-
 // "event kind #match STATUS +time returned": time in hours after kT0.
 std::string Line(const MatchEventView& e) {
   return absl::StrCat(
       e.event_id, e.kind == MatchEventKind::kNewMatch ? " new #" : " change #",
-      e.match.match_id, " ", StatusWord(e.match.status), " +",
+      e.match.match_id, " ", MatchStatusName(e.match.status), " +",
       (e.match.updated_at - kT0) / kHour, "h returned ", e.match.returned_kg);
 }
 

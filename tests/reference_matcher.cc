@@ -1190,6 +1190,9 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::AmendPledge(
     return Invalid("budget_fen", "negative or below what was spent");
   }
   if (lot < 0 || lot > q) return Invalid("min_lot_kg", "out of range");
+  if (p.spec.recurrence.period != 0 && lot > p.spec.recurrence.quantity_kg) {
+    return Invalid("min_lot_kg", "above each period's kg");
+  }
   if (a.expires_at && *a.expires_at <= clock_) {
     return Invalid("expires_at", "not future");
   }

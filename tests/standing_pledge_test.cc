@@ -275,6 +275,19 @@ TEST_F(StandingPledgeTest, BadRecurrencesAreRefusedNamingTheField) {
             absl::StatusCode::kNotFound);
 }
 
+// The legacy pledge layout has no recurrence: a standing pledge always
+// goes to the journal in the current one, even without an accept_within.
+TEST_F(StandingPledgeTest, AStandingPledgeIsNeverJournaledInTheLegacyLayout) {
+  PostPledgeCommand body = Weekly(100, 200, 4);
+  body.pledge.accept_within = kNoDeadline;
+  const Command command = MakeCommand(body, kMonday + kHour);
+  EXPECT_EQ(command.code(), CommandCode::kPostPledgeWithDeadlines);
+  PostPledgeCommand one_off = body;
+  one_off.pledge.recurrence = Recurrence{};
+  EXPECT_EQ(MakeCommand(one_off, kMonday + kHour).code(),
+            CommandCode::kPostPledge);
+}
+
 TEST_F(StandingPledgeTest, SavedAndLoadedEngineStartsTheSamePeriods) {
   ASSERT_TRUE(RunCommand(e_, Weekly(100, 200, 6, true), kMonday + kHour).ok());
   ASSERT_TRUE(RunCommand(e_, Offer("coop", 250, 150), kMonday + kHour).ok());

@@ -210,6 +210,9 @@ const std::vector<const google::protobuf::Descriptor*>& MutatingRequestTypes() {
 void ApplyAndCheck(Engine& engine, Command& command, Micros now) {
   now = std::max(now, engine.now());
   ResolveExpiry(command, now);
+  // Validate is exact unless the tick may reopen pledges (then the server
+  // ticks first and does not ask it).
+  const bool foreseeable = !engine.TickMayReopen(now);
   const absl::Status valid = engine.Validate(command, now);
   if (now > engine.now()) {
     absl::StatusOr<CommandResult> tick =
@@ -217,7 +220,7 @@ void ApplyAndCheck(Engine& engine, Command& command, Micros now) {
     if (!tick.ok()) Fail("tick", tick.status());
   }
   absl::StatusOr<CommandResult> applied = engine.Apply(command);
-  if (valid.ok() != applied.ok()) {
+  if (foreseeable && valid.ok() != applied.ok()) {
     Fail(absl::StrCat(CommandName(command.code()),
                       ": Validate and Apply disagree; Validate says")
              .c_str(),

@@ -5,7 +5,9 @@
 //   - Engine::CheckInvariants() (every derived index and total agrees with
 //     the records);
 //   - Validate and Apply agree on whether the command is accepted (the
-//     server refuses on Validate's word and journals on Apply's);
+//     server refuses on Validate's word and journals on Apply's), unless
+//     the tick may reopen pledges (Engine::TickMayReopen: then the server
+//     does not ask Validate);
 // and at the end that SaveState/LoadState round-trips to the same bytes
 // and state hash. A broken property aborts, and libFuzzer keeps the input.
 #include <algorithm>
