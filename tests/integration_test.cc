@@ -840,7 +840,7 @@ TEST_F(IntegrationTest, AmendmentsChangeOrdersInPlaceAndMatchAtOnce) {
 // until), it refills at Shanghai midnight and GetPledge lists both days.
 TEST_F(IntegrationTest, StandingPledgeRefillsEachDayThroughGrpc) {
   v1::PostOfferResponse offer;
-  ASSERT_TRUE(PostOffer(PepperOffer(1000, 9000), &offer).ok());
+  ASSERT_TRUE(PostOffer(PepperOffer(150, 9000), &offer).ok());
   v1::PostPledgeRequest request =
       PepperPledge("qingdao-office", "370200", 100, 10000);
   request.mutable_pledge()->clear_expires_at();
@@ -854,10 +854,22 @@ TEST_F(IntegrationTest, StandingPledgeRefillsEachDayThroughGrpc) {
   EXPECT_EQ(pledge.pledge().status(), v1::FILLED);
   ASSERT_EQ(pledge.matches_size(), 1);
 
-  // The next day, a command's tick refills it: 100 kg more from the offer.
+  // The next day, before any other command, the office lowers today's kg
+  // to 80. The writer ticks first (the period's start is due): the pledge
+  // has refilled and taken the offer's last 50 kg, so it is open again and
+  // may be amended (judged on the state before the tick, it was FILLED).
   now_micros_ += int64_t{86400} * 1000000;
-  v1::PostOfferResponse second;
-  ASSERT_TRUE(PostOffer(PepperOffer(50, 8000), &second).ok());
+  v1::AmendPledgeRequest amend;
+  amend.set_id(pledge.pledge().pledge_id());
+  amend.set_quantity_kg(80);
+  v1::AmendPledgeResponse amended;
+  {
+    grpc::ClientContext context;
+    grpc::Status status = stub_->AmendPledge(&context, amend, &amended);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  EXPECT_EQ(amended.pledge().quantity_kg(), 80);
+  EXPECT_EQ(amended.pledge().remaining_kg(), 30);
   v1::GetPledgeRequest get;
   get.set_id(pledge.pledge().pledge_id());
   v1::Pledge got;
@@ -870,11 +882,12 @@ TEST_F(IntegrationTest, StandingPledgeRefillsEachDayThroughGrpc) {
   // before it.
   EXPECT_EQ(got.periods(0).start().seconds(), kStartSeconds - 8 * 3600);
   EXPECT_EQ(got.periods(1).start().seconds(), kStartSeconds + 16 * 3600);
-  for (const v1::PledgePeriod& period : got.periods()) {
-    EXPECT_EQ(period.pledged_kg(), 100);
-    EXPECT_EQ(period.matched_kg(), 100);
-    EXPECT_EQ(period.spent_fen(), 900000);
-  }
+  EXPECT_EQ(got.periods(0).pledged_kg(), 100);
+  EXPECT_EQ(got.periods(0).matched_kg(), 100);
+  EXPECT_EQ(got.periods(0).spent_fen(), 900000);
+  EXPECT_EQ(got.periods(1).pledged_kg(), 80);
+  EXPECT_EQ(got.periods(1).matched_kg(), 50);
+  EXPECT_EQ(got.periods(1).spent_fen(), 450000);
 
   // A recurrence without until is refused before the engine sees it.
   v1::PostPledgeRequest bad = request;
