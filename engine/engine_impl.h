@@ -183,9 +183,12 @@ class Engine::Impl {
   // take them, and lets it match again at once. Returns whether it did.
   bool ReturnToPledge(uint64_t match_id, int64_t kg);
   // Appends the event of match `match_id` reaching its current status, at
-  // now_; returns its index in events_ (its returned flag is set by the
-  // caller once ReturnToPledge has said).
-  size_t LogMatchEvent(uint64_t match_id);
+  // now_ (a new match's, or see StatusChanged).
+  void LogMatchEvent(uint64_t match_id);
+  // After match `match_id` moved to its current status: logs the event,
+  // then gives the `freed_kg` the step freed back to the pledge (the
+  // matches they make come after the event) and records whether they went.
+  void StatusChanged(uint64_t match_id, int64_t freed_kg);
   // An empty string when events_ is a log that leads from nothing to the
   // matches as they are (one new-match event per match in id order, legal
   // transitions, times and returned kg that agree with the records); else

@@ -562,9 +562,6 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     if (m.member != kNoText && m.member != buyer) {
       matches_by_buyer_[m.member].push_back(id);
     }
-    if (pledges_[m.pledge_id - 1].standing) {
-      standing_[m.pledge_id].match_ids.push_back(id);
-    }
     AddDeadlines(id);
   }
   for (const auto& [id, s] : standing_) {

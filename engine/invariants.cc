@@ -175,8 +175,8 @@ absl::Status Engine::Impl::CheckInvariants() const {
       return Broken(absl::StrCat("pledge ", id, "'s fills do not add up"));
     }
   }
-  // Standing pledges: the flag and the side record go together, the record
-  // lists exactly the pledge's matches, and its periods follow each other.
+  // Standing pledges: the flag and the side record go together, and its
+  // periods follow each other.
   size_t standing = 0;
   for (uint64_t id = 1; id <= pledges_.size(); ++id) {
     if (!pledges_[id - 1].standing) continue;
@@ -199,18 +199,6 @@ absl::Status Engine::Impl::CheckInvariants() const {
   }
   if (standing != standing_.size()) {
     return Broken("a standing record has no standing pledge");
-  }
-  absl::flat_hash_map<uint64_t, std::vector<uint64_t>> standing_matches;
-  for (uint64_t id = 1; id <= matches_.size(); ++id) {
-    const uint64_t pledge_id = matches_[id - 1].pledge_id;
-    if (pledges_[pledge_id - 1].standing) {
-      standing_matches[pledge_id].push_back(id);
-    }
-  }
-  for (const auto& [id, s] : standing_) {
-    if (s.match_ids != standing_matches[id]) {
-      return Broken(absl::StrCat("standing pledge ", id, "'s matches differ"));
-    }
   }
   // Derived structures.
   if (!SameBooks(books.books(), books_.books())) {

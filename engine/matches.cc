@@ -63,11 +63,17 @@ absl::Status Engine::Impl::CheckMatchIn(uint64_t match_id, MatchStatus required,
   return absl::OkStatus();
 }
 
-size_t Engine::Impl::LogMatchEvent(uint64_t match_id) {
+void Engine::Impl::LogMatchEvent(uint64_t match_id) {
   events_.push_back(MatchEventRecord{match_id, now_,
                                      matches_[match_id - 1].status,
                                      /*returned=*/false});
-  return events_.size() - 1;
+}
+
+void Engine::Impl::StatusChanged(uint64_t match_id, int64_t freed_kg) {
+  LogMatchEvent(match_id);
+  const size_t event = events_.size() - 1;
+  const bool returned = ReturnToPledge(match_id, freed_kg);
+  events_[event].returned = returned;  // by index: events_ may have grown
 }
 
 bool Engine::Impl::ReturnToPledge(uint64_t match_id, int64_t kg) {
@@ -152,14 +158,11 @@ void Engine::Impl::PassDeadlines(TickResult* result) {
       m.delivered_at = now_;
       m.accepted_kg = m.shipped_kg;
       ++result->delivered;
-      LogMatchEvent(id);
+      StatusChanged(id, 0);
     } else {
       m.status = MatchStatus::kLapsed;
       ++result->lapsed;
-      // Logged before the kg go back: the matches they make come after.
-      const size_t event = LogMatchEvent(id);
-      const bool returned = ReturnToPledge(id, m.quantity_kg);
-      events_[event].returned = returned;  // events_ may have grown
+      StatusChanged(id, m.quantity_kg);
     }
   }
 }
@@ -259,10 +262,7 @@ MatchResult Engine::Impl::Execute(const ShipMatchCommand& c) {
   m.accept_by = accept_within == kNoDeadline ? 0 : now_ + accept_within;
   if (!c.note.empty()) m.note = strings_.Intern(c.note);
   AddDeadlines(c.match_id);
-  const size_t event = LogMatchEvent(c.match_id);
-  const bool returned =
-      ReturnToPledge(c.match_id, m.quantity_kg - m.shipped_kg);
-  events_[event].returned = returned;  // events_ may have grown
+  StatusChanged(c.match_id, m.quantity_kg - m.shipped_kg);
   return MatchAnswer(c.match_id, first_new);
 }
 
@@ -283,10 +283,7 @@ MatchResult Engine::Impl::Execute(const AcceptMatchCommand& c) {
   m.status = MatchStatus::kDelivered;
   m.delivered_at = m.updated_at = now_;
   m.accepted_kg = c.accepted_kg > 0 ? c.accepted_kg : m.shipped_kg;
-  const size_t event = LogMatchEvent(c.match_id);
-  const bool returned =
-      ReturnToPledge(c.match_id, m.shipped_kg - m.accepted_kg);
-  events_[event].returned = returned;  // events_ may have grown
+  StatusChanged(c.match_id, m.shipped_kg - m.accepted_kg);
   return MatchAnswer(c.match_id, first_new);
 }
 
@@ -307,9 +304,7 @@ MatchResult Engine::Impl::Execute(const DeclineMatchCommand& c) {
   m.status = MatchStatus::kDeclined;
   m.updated_at = now_;
   m.reason = strings_.Intern(c.reason);
-  const size_t event = LogMatchEvent(c.match_id);
-  const bool returned = ReturnToPledge(c.match_id, m.shipped_kg);
-  events_[event].returned = returned;  // events_ may have grown
+  StatusChanged(c.match_id, m.shipped_kg);
   return MatchAnswer(c.match_id, first_new);
 }
 

@@ -330,7 +330,6 @@ void Engine::Impl::AddMatch(uint64_t offer_id, uint64_t pledge_id, int64_t q,
   const uint64_t match_id = matches_.size();
   LogMatchEvent(match_id);
   AddDeadlines(match_id);
-  if (p.standing) standing_[pledge_id].match_ids.push_back(match_id);
   matches_by_supplier_[o.supplier].push_back(match_id);
   matches_by_buyer_[p.buyer].push_back(match_id);
   if (member != kNoText && member != p.buyer) {

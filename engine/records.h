@@ -95,8 +95,7 @@ struct StandingRecord {
     int64_t budget_fen;
   };
   std::vector<Closed> closed;
-  Micros current_start = 0;         // the current period's start
-  std::vector<uint64_t> match_ids;  // the pledge's matches, ascending
+  Micros current_start = 0;  // the current period's start
 };
 
 // An interned string index that names no string.

@@ -99,10 +99,15 @@ std::vector<PledgePeriodView> Engine::Impl::PeriodViews(uint64_t id) const {
                          ? periods[i + 1].start
                          : NextPeriodStart(s.period, s.current_start);
   }
-  // Each match to the period it was made in (match ids ascend with time).
+  // Each match to the period it was made in: the pledge's matches are
+  // among its buyer's (every part of an alliance's fill too), whose ids
+  // ascend with time.
+  auto listed = matches_by_buyer_.find(p.buyer);
+  if (listed == matches_by_buyer_.end()) return periods;
   size_t period = 0;
-  for (const uint64_t match_id : s.match_ids) {
+  for (const uint64_t match_id : listed->second) {
     const MatchRecord& m = matches_[match_id - 1];
+    if (m.pledge_id != id) continue;
     while (period + 1 < periods.size() &&
            m.matched_at >= periods[period + 1].start) {
       ++period;
