@@ -19,7 +19,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr Micros kDay = Micros{86400} * 1000000;
 constexpr Micros kT0 = 1'700'000'000'000'000;  // 2023-11-14, Shanghai too
 constexpr int kYear = 2023;
 constexpr char kRegion[] = "621202";  // Wudu, Longnan

@@ -26,6 +26,10 @@
 
 namespace duijie {
 
+// Lengths of time the engine tests step the clock by.
+inline constexpr Micros kHour = Micros{3600} * 1000000;
+inline constexpr Micros kDay = 24 * kHour;
+
 // A command of `body` at `now`. With a request_id, its fingerprint is the
 // engine's canonical CommandFingerprint (top bit set: never a legacy digest).
 template <class Body>

@@ -13,8 +13,6 @@
 namespace duijie {
 namespace {
 
-constexpr Micros kDay = Micros{86400} * 1000 * 1000;
-
 // Drives an engine with a small random but reproducible stream of commands.
 class Driver {
  public:

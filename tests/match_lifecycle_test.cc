@@ -15,8 +15,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr Micros kHour = Micros{3600} * 1000000;
-constexpr Micros kDay = 24 * kHour;
 constexpr Micros kT0 = 1'700'000'000'000'000;
 constexpr char kRegion[] = "621202";  // Wudu, Longnan
 constexpr char kCity[] = "370200";    // Qingdao

@@ -18,8 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr Micros kHour = Micros{3600} * 1000000;
-constexpr Micros kDay = 24 * kHour;
 // Monday 2027-01-04 00:00 in Shanghai (2027-01-03T16:00:00Z).
 constexpr Micros kMonday = 1'798'992'000'000'000;
 constexpr char kRegion[] = "621202";  // Wudu, Longnan
