@@ -4,6 +4,7 @@
 // preferences among equal kg, the floor price, state and determinism.
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -359,6 +360,59 @@ TEST(ClearingFlowTest, MovesTheMostKgThenTheCheapest) {
   // Equal kg: the cheaper pair.
   EXPECT_EQ(SolveClearingFlow({10}, {10, 10}, {{0, 0, 10, 7}, {0, 1, 10, 3}}),
             (std::vector<int64_t>{0, 10}));
+}
+
+// On random tiny problems, the solver's answer is feasible and earns what
+// the best of every integer assignment earns (brute force).
+TEST(ClearingFlowTest, EarnsWhatBruteForceFindsOnTinyProblems) {
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 300; ++round) {
+    const int offers = 1 + rng() % 3, pledges = 1 + rng() % 3;
+    std::vector<int64_t> offer_kg(offers), pledge_kg(pledges);
+    for (int64_t& kg : offer_kg) kg = rng() % 4;
+    for (int64_t& kg : pledge_kg) kg = rng() % 4;
+    std::vector<ClearingPair> pairs;
+    for (int i = 0; i < offers; ++i) {
+      for (int j = 0; j < pledges; ++j) {
+        if (rng() % 3 == 0) continue;
+        pairs.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(j),
+                         static_cast<int64_t>(rng() % 4),
+                         static_cast<int64_t>(rng() % 5) << 24});
+      }
+    }
+    auto earns = [&](const std::vector<int64_t>& flows) {
+      std::vector<int64_t> out(offers, 0), in(pledges, 0);
+      int64_t total = 0;
+      for (size_t k = 0; k < pairs.size(); ++k) {
+        if (flows[k] < 0 || flows[k] > pairs[k].capacity_kg) return int64_t{-1};
+        out[pairs[k].offer] += flows[k];
+        in[pairs[k].pledge] += flows[k];
+        total += flows[k] * (kClearingReward - pairs[k].cost);
+      }
+      for (int i = 0; i < offers; ++i) {
+        if (out[i] > offer_kg[i]) return int64_t{-1};
+      }
+      for (int j = 0; j < pledges; ++j) {
+        if (in[j] > pledge_kg[j]) return int64_t{-1};
+      }
+      return total;
+    };
+    int64_t best = 0;
+    std::vector<int64_t> flows(pairs.size(), 0);
+    // Every assignment of 0..capacity to each pair, as an odometer.
+    while (true) {
+      best = std::max(best, earns(flows));
+      size_t k = 0;
+      while (k < pairs.size() && flows[k] == pairs[k].capacity_kg) {
+        flows[k++] = 0;
+      }
+      if (k == pairs.size()) break;
+      ++flows[k];
+    }
+    const std::vector<int64_t> solved =
+        SolveClearingFlow(offer_kg, pledge_kg, pairs);
+    EXPECT_EQ(earns(solved), best) << "round " << round;
+  }
 }
 
 }  // namespace
