@@ -568,7 +568,8 @@ std::string FlagWordsForFieldError(const Args& args,
       return absl::StrCat("--regions is required with --scope listed (server: ",
                           message, ")");
     }
-    return absl::StrCat("--", flag, ": ", reason, " (server: ", message, ")");
+    return absl::StrCat("--", flag, ": ", reason, " (field ",
+                        message.substr(0, colon), ")");
   }
   return message;
 }

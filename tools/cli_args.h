@@ -248,8 +248,8 @@ const std::vector<std::string>& GlobalFlagNames();
 
 // A server's INVALID_ARGUMENT message "FIELD: REASON" in the CLI's words:
 // when FIELD (e.g. "pledge.max_price_fen_per_kg", "region_codes[2]") is
-// set by one of the command's flags, "--FLAG: REASON (server: MESSAGE)",
-// naming the flag the user gave where there are two forms (--max-fen or
+// set by one of the command's flags, "--FLAG: REASON (field FIELD)", naming
+// the flag the user gave where there are two forms (--max-fen or
 // --max-yuan); otherwise the message unchanged.
 std::string FlagWordsForFieldError(const Args& args,
                                    const std::string& message);

@@ -150,6 +150,7 @@ std::string HumanizeServerTimes(const std::string& message) {
     return message;
   }
   std::string out;
+  bool converted = false;
   for (size_t i = 0; i < message.size();) {
     if (!absl::ascii_isdigit(static_cast<unsigned char>(message[i])) ||
         (i > 0 && absl::ascii_isalnum(static_cast<unsigned char>(message[i - 1])))) {
@@ -170,11 +171,13 @@ std::string HumanizeServerTimes(const std::string& message) {
       ts.set_seconds(micros / 1000000);
       ts.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
       out += LongTime(ts);
+      converted = true;
     } else {
       out.append(digits.data(), digits.size());
     }
     i = end;
   }
+  if (!converted) return message;
   for (const char* unit : {" us since the epoch", " us since epoch"}) {
     out = absl::StrReplaceAll(out, {{unit, ""}});
   }
