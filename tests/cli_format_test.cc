@@ -120,8 +120,8 @@ TEST(CliArgsTest, YuanAndTonnesParseExactlyIntoFenAndKg) {
 
 TEST(CliArgsTest, TimesAreReadInTheZoneShownAndDatesMeanWhatTheFlagSays) {
   const absl::TimeZone shanghai = ShanghaiTimeZone();
-  const absl::Time now = absl::FromCivil(absl::CivilSecond(2026, 3, 1, 12, 0, 0),
-                                         absl::UTCTimeZone());
+  const absl::Time now = absl::FromCivil(
+      absl::CivilSecond(2026, 3, 1, 12, 0, 0), absl::UTCTimeZone());
   absl::Time t;
   std::optional<absl::Duration> relative;
   auto utc = [](int y, int m, int d, int hh, int mm) {
@@ -134,8 +134,8 @@ TEST(CliArgsTest, TimesAreReadInTheZoneShownAndDatesMeanWhatTheFlagSays) {
                            &t, &relative));
   EXPECT_EQ(t, utc(2026, 12, 20, 16, 0));
   EXPECT_FALSE(relative.has_value());
-  ASSERT_TRUE(ParseTimeArg("2026-12-20", shanghai, now,
-                           DateMeans::kStartOfDay, &t, &relative));
+  ASSERT_TRUE(ParseTimeArg("2026-12-20", shanghai, now, DateMeans::kStartOfDay,
+                           &t, &relative));
   EXPECT_EQ(t, utc(2026, 12, 19, 16, 0));
   ASSERT_TRUE(ParseTimeArg("2026-12-20", absl::UTCTimeZone(), now,
                            DateMeans::kEndOfDay, &t, &relative));
@@ -150,8 +150,8 @@ TEST(CliArgsTest, TimesAreReadInTheZoneShownAndDatesMeanWhatTheFlagSays) {
                            DateMeans::kEndOfDay, &t, &relative));
   EXPECT_EQ(t, utc(2026, 12, 20, 10, 0));
   for (const char* d : {"72h", "3d", "90m", "1d12h"}) {
-    ASSERT_TRUE(ParseTimeArg(d, shanghai, now, DateMeans::kEndOfDay, &t,
-                             &relative))
+    ASSERT_TRUE(
+        ParseTimeArg(d, shanghai, now, DateMeans::kEndOfDay, &t, &relative))
         << d;
     ASSERT_TRUE(relative.has_value()) << d;
     EXPECT_EQ(t, now + *relative) << d;
@@ -159,8 +159,8 @@ TEST(CliArgsTest, TimesAreReadInTheZoneShownAndDatesMeanWhatTheFlagSays) {
   EXPECT_EQ(*relative, absl::Hours(36));
   for (const char* bad : {"tomorrow", "2026-13-01", "2026-12-20 25:00",
                           "20/12/2026", "-3h", "0s", ""}) {
-    EXPECT_FALSE(ParseTimeArg(bad, shanghai, now, DateMeans::kEndOfDay, &t,
-                              &relative))
+    EXPECT_FALSE(
+        ParseTimeArg(bad, shanghai, now, DateMeans::kEndOfDay, &t, &relative))
         << bad;
   }
 }
@@ -204,7 +204,8 @@ TEST(CliFormatTest, ServerMessagesShowTimesNotMicroseconds) {
   EXPECT_EQ(HumanizeServerTimes("quantity_kg: 1797782400000000 is out of "
                                 "range"),
             "quantity_kg: 1797782400000000 is out of range");
-  EXPECT_EQ(HumanizeServerTimes("x: 12 us since epoch"), "x: 12 us since epoch");
+  EXPECT_EQ(HumanizeServerTimes("x: 12 us since epoch"),
+            "x: 12 us since epoch");
 }
 
 TEST(CliFormatTest, CountsSayOneOfferAndTwoOffers) {
@@ -229,7 +230,7 @@ TEST(CliFormatTest, CsvQuotesWhatNeedsItAndUngroupsNumbers) {
 
 TEST(CliArgsTest, SuggestsTheNearestWordForATypo) {
   const std::vector<std::string> groups = {"offer", "pledge", "matches",
-                                           "match", "book", "regions"};
+                                           "match", "book",   "regions"};
   EXPECT_EQ(NearestWord("ofer", groups), "offer");
   EXPECT_EQ(NearestWord("pledeg", groups), "pledge");
   EXPECT_EQ(NearestWord("boko", groups), "book");
@@ -247,9 +248,12 @@ constexpr Flag<std::string> kTestRegions("regions", "CODES", "codes");
 constexpr Flag<std::string> kTestScope("scope", "SCOPE", "scope");
 
 TEST(CliArgsTest, ServerFieldErrorsNameTheFlagTheUserGave) {
-  const CommandSpec spec{"pledge", "post", "", "test",
-                         {&kTestMaxFen, &kTestMaxYuan, &kTestRegions,
-                          &kTestScope}};
+  const CommandSpec spec{
+      "pledge",
+      "post",
+      "",
+      "test",
+      {&kTestMaxFen, &kTestMaxYuan, &kTestRegions, &kTestScope}};
   std::string error;
   std::optional<Args> by_yuan =
       ParseArgs(spec, {"--max-yuan", "75.5", "--scope", "listed"}, &error);
@@ -277,8 +281,9 @@ TEST(CliArgsTest, ServerFieldErrorsNameTheFlagTheUserGave) {
 
   // Typos and decimals where fen are wanted get a suggestion.
   EXPECT_FALSE(ParseArgs(spec, {"--max-fn", "7"}, &error).has_value());
-  EXPECT_EQ(error, "unknown flag '--max-fn' for 'pledge post'; did you mean "
-                   "--max-fen?");
+  EXPECT_EQ(error,
+            "unknown flag '--max-fn' for 'pledge post'; did you mean "
+            "--max-fen?");
   std::optional<Args> decimal = ParseArgs(spec, {"--max-fen", "68.00"}, &error);
   ASSERT_TRUE(decimal.has_value());
   decimal->Get(kTestMaxFen);
@@ -323,10 +328,11 @@ key_file = "C:\\keys\\a \"b\".key"
   EXPECT_EQ(error,
             "line 2: unknown key 'sevrer' (a context has server, key_file, "
             "output)");
-  EXPECT_FALSE(ParseConfig("[context.a]\noutput = \"yaml\"\n", &config, &error));
+  EXPECT_FALSE(
+      ParseConfig("[context.a]\noutput = \"yaml\"\n", &config, &error));
   EXPECT_EQ(error, "line 2: output 'yaml' is not table, json or csv");
-  EXPECT_FALSE(ParseConfig("current_context = \"b\"\n[context.a]\n", &config,
-                           &error));
+  EXPECT_FALSE(
+      ParseConfig("current_context = \"b\"\n[context.a]\n", &config, &error));
   EXPECT_EQ(error, "current_context 'b' has no [context.b] table");
   EXPECT_FALSE(ParseConfig("[profile.a]\n", &config, &error));
   EXPECT_EQ(error, "line 1: only [context.NAME] tables are known");

@@ -77,10 +77,9 @@ int64_t Args::Get(const Flag<int64_t>& flag, int64_t def) {
   const std::string name(flag.name());
   std::string hint;
   int64_t scaled;
-  if (absl::EndsWith(name, "-fen") &&
-      ParseDecimal(*text, 2, &scaled, &why)) {
-    const std::string yuan = absl::StrCat(
-        name.substr(0, name.size() - 3), "yuan");
+  if (absl::EndsWith(name, "-fen") && ParseDecimal(*text, 2, &scaled, &why)) {
+    const std::string yuan =
+        absl::StrCat(name.substr(0, name.size() - 3), "yuan");
     for (const FlagSpec* f : spec_->flags) {
       if (f->name() == yuan) {
         hint = absl::StrCat(": did you mean --", yuan, " ", *text, "? (--",
@@ -128,8 +127,8 @@ std::optional<int64_t> Args::Get(const Flag<InTonnes>& flag) {
   std::string why;
   if (!ParseDecimal(*text, 3, &kg, &why)) {
     AddError(absl::StrCat("--", flag.name(), ": '", *text,
-                          "' is not a weight in tonnes like 50 or 2.5 (",
-                          why, ")"));
+                          "' is not a weight in tonnes like 50 or 2.5 (", why,
+                          ")"));
     return std::nullopt;
   }
   return kg;
@@ -274,7 +273,8 @@ std::optional<Args> ParseArgs(const CommandSpec& spec,
       *error = absl::StrCat(
           "unknown flag '--", name, "' for '", spec.group,
           spec.name.empty() ? "" : " ", spec.name, "'",
-          nearest.empty() ? "" : absl::StrCat("; did you mean --", nearest, "?"));
+          nearest.empty() ? ""
+                          : absl::StrCat("; did you mean --", nearest, "?"));
       return std::nullopt;
     }
     if (!value.has_value()) {
@@ -468,7 +468,7 @@ std::string NearestWord(absl::string_view word,
 
 const std::vector<std::string>& GlobalFlagNames() {
   static const auto* names = new std::vector<std::string>{
-      "server",  "key_file", "context", "output", "json",     "utc",
+      "server",  "key_file", "context",  "output",  "json",    "utc",
       "timeout", "tls_ca",   "tls_cert", "tls_key", "version", "help"};
   return *names;
 }
@@ -565,8 +565,8 @@ std::string FlagWordsForFieldError(const Args& args,
     // The one rule a user meets most often, in the CLI's own terms.
     if (flag == "regions" &&
         absl::StrContains(reason, "is empty but scope is LISTED_REGIONS")) {
-      return absl::StrCat("--regions is required with --scope listed (server: ",
-                          message, ")");
+      return absl::StrCat(
+          "--regions is required with --scope listed (server: ", message, ")");
     }
     return absl::StrCat("--", flag, ": ", reason, " (field ",
                         message.substr(0, colon), ")");

@@ -126,8 +126,8 @@ bool ParseConfig(const std::string& text, Config* config, std::string* error) {
       context->key_file = value;
     } else if (key == "output") {
       if (value != "table" && value != "json" && value != "csv") {
-        return fail(absl::StrCat("output '", value,
-                                 "' is not table, json or csv"));
+        return fail(
+            absl::StrCat("output '", value, "' is not table, json or csv"));
       }
       context->output = value;
     } else {
@@ -137,9 +137,9 @@ bool ParseConfig(const std::string& text, Config* config, std::string* error) {
   }
   if (!config->current_context.empty() &&
       config->contexts.count(config->current_context) == 0) {
-    *error = absl::StrCat("current_context '", config->current_context,
-                          "' has no [context.", config->current_context,
-                          "] table");
+    *error =
+        absl::StrCat("current_context '", config->current_context,
+                     "' has no [context.", config->current_context, "] table");
     return false;
   }
   return true;

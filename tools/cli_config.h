@@ -1,6 +1,7 @@
-// The CLI's configuration file, ${XDG_CONFIG_HOME:-~/.config}/duijie/config.toml:
-// named contexts, each a server with the key to use there and the output
-// format, and the one used by default.
+// The CLI's configuration file,
+// ${XDG_CONFIG_HOME:-~/.config}/duijie/config.toml: named contexts, each a
+// server with the key to use there and the output format, and the one used by
+// default.
 //
 //   current_context = "demo"
 //

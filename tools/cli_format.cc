@@ -91,9 +91,9 @@ std::string Yuan(int64_t fen) {
 std::string Count(int64_t n, absl::string_view singular,
                   absl::string_view plural) {
   if (n == 1) return absl::StrCat("1 ", singular);
-  return absl::StrCat(GroupThousands(n), " ",
-                      plural.empty() ? absl::StrCat(singular, "s")
-                                     : std::string(plural));
+  return absl::StrCat(
+      GroupThousands(n), " ",
+      plural.empty() ? absl::StrCat(singular, "s") : std::string(plural));
 }
 
 absl::TimeZone ShanghaiTimeZone() {
@@ -153,7 +153,8 @@ std::string HumanizeServerTimes(const std::string& message) {
   bool converted = false;
   for (size_t i = 0; i < message.size();) {
     if (!absl::ascii_isdigit(static_cast<unsigned char>(message[i])) ||
-        (i > 0 && absl::ascii_isalnum(static_cast<unsigned char>(message[i - 1])))) {
+        (i > 0 &&
+         absl::ascii_isalnum(static_cast<unsigned char>(message[i - 1])))) {
       out.push_back(message[i++]);
       continue;
     }

@@ -93,8 +93,10 @@ bool FindKey(const std::string& key_file, const std::string& source,
              std::string* error) {
   if (!key_file.empty()) {
     if (!ReadFirstLine(key_file, &global->key) || global->key.empty()) {
-      *error = absl::StrCat(source, ": cannot read a key from the first line "
-                            "of ", key_file);
+      *error = absl::StrCat(source,
+                            ": cannot read a key from the first line "
+                            "of ",
+                            key_file);
       return false;
     }
     global->key_source = absl::StrCat(source, " ", key_file);
@@ -939,15 +941,14 @@ constexpr Flag<int32_t> kHouseholds("households", "N",
                                     "low-income households it supports");
 
 CommandSpec Spec() {
-  return {
-      "offer",
-      "post",
-      "",
-      "Post surplus produce; it matches open pledges at once. What is "
-      "left rests on the book.",
-      {&kSupplier, &kRegion, &kProduct, &kGrade, &kKg, &kTonnes, &kFloorFen,
-       &kFloorYuan, &kMinLotKg, &kExpires, &kExpiresIn, &kCertified,
-       &kHouseholds, &kRequestId}};
+  return {"offer",
+          "post",
+          "",
+          "Post surplus produce; it matches open pledges at once. What is "
+          "left rests on the book.",
+          {&kSupplier, &kRegion, &kProduct, &kGrade, &kKg, &kTonnes, &kFloorFen,
+           &kFloorYuan, &kMinLotKg, &kExpires, &kExpiresIn, &kCertified,
+           &kHouseholds, &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
@@ -1088,10 +1089,28 @@ CommandSpec Spec() {
           "Post a purchase pledge; it matches open offers at once. What is "
           "left rests on the book. With --every, a standing pledge: it "
           "refills each period until --until.",
-          {&kBuyer, &kCity, &kKind, &kProduct, &kMinGrade, &kKg, &kTonnes,
-           &kMaxFen, &kMaxYuan, &kBudgetFen, &kBudgetYuan, &kMinLotKg,
-           &kExpires, &kExpiresIn, &kScope, &kRegions, &kRequireCertified,
-           &kEvery, &kUntil, &kCarryOver, &kMember, &kRequestId}};
+          {&kBuyer,
+           &kCity,
+           &kKind,
+           &kProduct,
+           &kMinGrade,
+           &kKg,
+           &kTonnes,
+           &kMaxFen,
+           &kMaxYuan,
+           &kBudgetFen,
+           &kBudgetYuan,
+           &kMinLotKg,
+           &kExpires,
+           &kExpiresIn,
+           &kScope,
+           &kRegions,
+           &kRequireCertified,
+           &kEvery,
+           &kUntil,
+           &kCarryOver,
+           &kMember,
+           &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
@@ -1224,7 +1243,8 @@ constexpr Flag<InTonnes> kTonnes("t", "TONNES",
 constexpr Flag<int64_t> kFloorFen("floor-fen", "FEN",
                                   "new lowest price, fen per kg");
 constexpr Flag<InYuan> kFloorYuan(
-    "floor-yuan", "YUAN", "new lowest price, yuan per kg (instead of --floor-fen)");
+    "floor-yuan", "YUAN",
+    "new lowest price, yuan per kg (instead of --floor-fen)");
 constexpr Flag<int64_t> kMinLotKg("min-lot-kg", "KG", "new smallest fill");
 constexpr Flag<absl::Duration> kShipWithin(
     "ship-within", "DURATION",
@@ -1285,7 +1305,8 @@ constexpr Flag<InTonnes> kTonnes("t", "TONNES",
 constexpr Flag<int64_t> kMaxFen("max-fen", "FEN",
                                 "new highest price, fen per kg");
 constexpr Flag<InYuan> kMaxYuan(
-    "max-yuan", "YUAN", "new highest price, yuan per kg (instead of --max-fen)");
+    "max-yuan", "YUAN",
+    "new highest price, yuan per kg (instead of --max-fen)");
 constexpr Flag<int64_t> kBudgetFen(
     "budget-fen", "FEN",
     "new spending cap in fen, 0 for none; not below spent");
@@ -1798,19 +1819,18 @@ constexpr Flag<bool> kOnce(
     "--timeout for events it is not shown)");
 
 CommandSpec Spec() {
-  return {
-      "matches",
-      "watch",
-      "",
-      "Stream match events, past then live, until Ctrl-C: one row per new "
-      "match or status change (shipped, delivered, declined, lapsed), with "
-      "the match as it stood right after the event. It starts after "
-      "--after-event, or at the event that made the match after --after; "
-      "with --json it prints one JSON MatchEvent per line. The stream has "
-      "no deadline (--timeout bounds only its start, and --once).",
-      {&kAfter, &kAfterEvent, &kOnce, &match_filter::kSupplier,
-       &match_filter::kBuyer, &match_filter::kOffer, &match_filter::kPledge,
-       &match_filter::kRegion}};
+  return {"matches",
+          "watch",
+          "",
+          "Stream match events, past then live, until Ctrl-C: one row per new "
+          "match or status change (shipped, delivered, declined, lapsed), with "
+          "the match as it stood right after the event. It starts after "
+          "--after-event, or at the event that made the match after --after; "
+          "with --json it prints one JSON MatchEvent per line. The stream has "
+          "no deadline (--timeout bounds only its start, and --once).",
+          {&kAfter, &kAfterEvent, &kOnce, &match_filter::kSupplier,
+           &match_filter::kBuyer, &match_filter::kOffer, &match_filter::kPledge,
+           &match_filter::kRegion}};
 }
 
 std::string KindWord(pb::MatchEventKind kind) {
@@ -1850,8 +1870,8 @@ bool LastEventId(Client& c, const pb::WatchMatchesRequest& filters,
   const size_t at = message.rfind(kBeyond);
   if (status.error_code() == grpc::INVALID_ARGUMENT &&
       at != std::string::npos &&
-      absl::SimpleAtoi(
-          absl::string_view(message).substr(at + kBeyond.size()), last)) {
+      absl::SimpleAtoi(absl::string_view(message).substr(at + kBeyond.size()),
+                       last)) {
     return true;
   }
   *rc = status.ok() ? c.Fail(grpc::Status(grpc::UNKNOWN,
@@ -1878,8 +1898,7 @@ int Run(Client& c, Args& args) {
   c.Authorize(&context);
   context.set_wait_for_ready(false);
   if (once) {
-    context.set_deadline(
-        absl::ToChronoTime(absl::Now() + c.global().timeout));
+    context.set_deadline(absl::ToChronoTime(absl::Now() + c.global().timeout));
   } else if (!c.json()) {
     std::cerr << "watching match events on " << c.global().server
               << " (Ctrl-C to stop)\n";
@@ -1946,11 +1965,16 @@ int Run(Client& c, Args& args) {
     // the key hides the events after the last one shown.
     if (reached_end || status.error_code() == grpc::DEADLINE_EXCEEDED) {
       if (!c.json()) {
-        std::cout << Count(shown, "event")
-                  << (end == 0 ? std::string(", none yet")
-                               : absl::StrCat(", up to event ", end,
-                                              reached_end ? "" : " (not all are shown to this filter or key)"))
-                  << "\n";
+        std::cout
+            << Count(shown, "event")
+            << (end == 0
+                    ? std::string(", none yet")
+                    : absl::StrCat(
+                          ", up to event ", end,
+                          reached_end
+                              ? ""
+                              : " (not all are shown to this filter or key)"))
+            << "\n";
       }
       return kExitOk;
     }
@@ -2109,7 +2133,6 @@ std::string RoleWord(pb::Role role) {
   return absl::AsciiStrToLower(name);
 }
 
-
 Table KeysTable(const google::protobuf::RepeatedPtrField<pb::ApiKey>& keys) {
   Table t({"KEY", "NAME", "ROLE", "PARTIES", TimeHeader("CREATED"),
            TimeHeader("EXPIRES"), TimeHeader("REVOKED")});
@@ -2187,7 +2210,8 @@ int Run(Client& c, Args& args) {
                                              ',', absl::SkipEmpty())) {
     p->add_buyer_ids(std::string(id));
   }
-  if (auto t = args.Get(kKeyExpires)) SetTimestamp(*t, req.mutable_expires_at());
+  if (auto t = args.Get(kKeyExpires))
+    SetTimestamp(*t, req.mutable_expires_at());
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -2472,9 +2496,9 @@ int Run(Client& c, Args& args) {
   }
   std::cout << (resp.alliance_id().empty()
                     ? absl::StrCat("buyer ", Printable(resp.buyer_id()))
-                    : absl::StrCat("alliance ", Printable(resp.alliance_id()),
-                                   " (", Count(resp.member_ids_size(), "member"),
-                                   ")"))
+                    : absl::StrCat(
+                          "alliance ", Printable(resp.alliance_id()), " (",
+                          Count(resp.member_ids_size(), "member"), ")"))
             << ", " << resp.year() << "\n";
   Table summary({"", ""});
   summary.AddRow({"  annual target",
@@ -2632,8 +2656,8 @@ void PrintMainHelp(std::ostream& out) {
 // The flags of the global parser that take a value.
 const std::vector<std::string>& GlobalValueFlags() {
   static const auto* flags = new std::vector<std::string>{
-      "--server", "--key_file", "--key-file", "--context", "--output", "-o",
-      "--timeout", "--tls_ca", "--tls_cert", "--tls_key"};
+      "--server", "--key_file", "--key-file", "--context",  "--output",
+      "-o",       "--timeout",  "--tls_ca",   "--tls_cert", "--tls_key"};
   return *flags;
 }
 
@@ -2733,8 +2757,8 @@ void PrintBashCompletion(std::ostream& out) {
             << " $globals\" ;;\n";
         continue;
       }
-      out << "          " << pattern << ") opts=\""
-          << absl::StrJoin(flags, " ") << " $globals\" ;;\n";
+      out << "          " << pattern << ") opts=\"" << absl::StrJoin(flags, " ")
+          << " $globals\" ;;\n";
     }
     bool has_default = false;
     for (const Command& c : Commands()) {
@@ -2896,13 +2920,12 @@ int Main(int argc, char** argv) {
       std::vector<std::string> names;
       for (const auto& [name, unused] : config.contexts) names.push_back(name);
       return Usage(
-          absl::StrCat("--context ", context_name, ": no [context.",
-                       context_name, "] in ",
-                       config_path.empty() ? "the config file" : config_path,
-                       names.empty() ? std::string()
-                                     : absl::StrCat(" (it has: ",
-                                                    absl::StrJoin(names, ", "),
-                                                    ")")),
+          absl::StrCat(
+              "--context ", context_name, ": no [context.", context_name,
+              "] in ", config_path.empty() ? "the config file" : config_path,
+              names.empty() ? std::string()
+                            : absl::StrCat(" (it has: ",
+                                           absl::StrJoin(names, ", "), ")")),
           "");
     }
     named = &it->second;
@@ -2922,8 +2945,9 @@ int Main(int argc, char** argv) {
   const std::string config_output = named != nullptr     ? named->output
                                     : current != nullptr ? current->output
                                                          : std::string();
-  const std::string chosen =
-      !output.empty() ? output : json ? "json" : config_output;
+  const std::string chosen = !output.empty() ? output
+                             : json          ? "json"
+                                             : config_output;
   global.output = chosen == "json"  ? Output::kJson
                   : chosen == "csv" ? Output::kCsv
                                     : Output::kTable;
@@ -2958,6 +2982,18 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   const std::string& group = words[0];
+  if (absl::StartsWith(group, "-")) {
+    // Before the command only global flags are known.
+    std::string name = group.substr(group.find_first_not_of('-'));
+    name = name.substr(0, name.find('='));
+    const std::string nearest = NearestWord(name, GlobalFlagNames());
+    return Usage(
+        absl::StrCat("unknown flag '", group, "'",
+                     nearest.empty()
+                         ? std::string()
+                         : absl::StrCat("; did you mean --", nearest, "?")),
+        "");
+  }
   if (group == "help") {
     if (words.size() == 1) {
       PrintMainHelp(std::cout);
@@ -2987,10 +3023,9 @@ int Main(int argc, char** argv) {
   if (!group_known) {
     const std::string nearest = NearestWord(group, groups);
     return Usage(absl::StrCat("unknown command '", group, "'",
-                              nearest.empty()
-                                  ? std::string()
-                                  : absl::StrCat("; did you mean '", nearest,
-                                                 "'?")),
+                              nearest.empty() ? std::string()
+                                              : absl::StrCat("; did you mean '",
+                                                             nearest, "'?")),
                  "");
   }
 
@@ -3025,12 +3060,12 @@ int Main(int argc, char** argv) {
                    group);
     }
     const std::string nearest = NearestWord(words[1], names);
-    return Usage(absl::StrCat("unknown command '", group, " ", words[1], "'; ",
-                              nearest.empty()
-                                  ? choices
-                                  : absl::StrCat("did you mean '", group, " ",
-                                                 nearest, "'?")),
-                 group);
+    return Usage(
+        absl::StrCat("unknown command '", group, " ", words[1], "'; ",
+                     nearest.empty() ? choices
+                                     : absl::StrCat("did you mean '", group,
+                                                    " ", nearest, "'?")),
+        group);
   }
   if (help) {
     PrintHelpFor(command->spec.group, command->spec.name, std::cout);
