@@ -184,7 +184,14 @@ TEST(CliFormatTest, TimesShowInShanghaiUnlessToldOtherwise) {
   SetDisplayZone(ResolveDisplayZone(false, ":UTC"));
   EXPECT_EQ(CurrentDisplayZone().name, "UTC");
   EXPECT_EQ(ShortTime(ts), "2026-12-31 16:30");
+  // A zone tzdata does not know reads as UTC, as the C library does, and
+  // is reported.
+  SetDisplayZone(ResolveDisplayZone(false, "Nowhere/Atlantis"));
+  EXPECT_EQ(CurrentDisplayZone().name, "UTC");
+  EXPECT_EQ(CurrentDisplayZone().unknown_tz, "Nowhere/Atlantis");
+  EXPECT_EQ(ShortTime(ts), "2026-12-31 16:30");
   SetDisplayZone(ResolveDisplayZone(false, nullptr));
+  EXPECT_TRUE(CurrentDisplayZone().unknown_tz.empty());
   EXPECT_EQ(ShortTime(google::protobuf::Timestamp()), "-");
 }
 

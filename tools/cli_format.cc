@@ -103,20 +103,22 @@ absl::TimeZone ShanghaiTimeZone() {
 }
 
 DisplayZone ResolveDisplayZone(bool utc, const char* tz_env) {
-  if (utc) return {absl::UTCTimeZone(), "UTC"};
+  if (utc) return {absl::UTCTimeZone(), "UTC", ""};
   if (tz_env != nullptr && *tz_env != '\0') {
     std::string name = tz_env;
     if (name[0] == ':') name.erase(0, 1);
     absl::TimeZone zone;
-    if (!absl::LoadTimeZone(name, &zone)) zone = absl::UTCTimeZone();
-    return {zone, name};
+    if (!absl::LoadTimeZone(name, &zone)) {
+      return {absl::UTCTimeZone(), "UTC", name};
+    }
+    return {zone, name, ""};
   }
-  return {ShanghaiTimeZone(), "Asia/Shanghai"};
+  return {ShanghaiTimeZone(), "Asia/Shanghai", ""};
 }
 
 namespace {
 DisplayZone& MutableDisplayZone() {
-  static auto* zone = new DisplayZone{ShanghaiTimeZone(), "Asia/Shanghai"};
+  static auto* zone = new DisplayZone{ShanghaiTimeZone(), "Asia/Shanghai", ""};
   return *zone;
 }
 }  // namespace

@@ -36,11 +36,13 @@ std::string Count(int64_t n, absl::string_view singular,
 absl::TimeZone ShanghaiTimeZone();
 // The zone times are shown in and local times are read in, and its name for
 // headers: --utc gives UTC; else $TZ when set and not empty (":" prefix
-// allowed; a zone tzdata does not have reads as UTC, as the C library does);
-// else Asia/Shanghai.
+// allowed); else Asia/Shanghai. A $TZ that names no zone tzdata has (or a
+// POSIX rule such as "CST-8", which absl does not read) gives UTC, as the C
+// library does, with `unknown_tz` set so that the CLI can say so.
 struct DisplayZone {
   absl::TimeZone zone;
   std::string name;  // "Asia/Shanghai", "UTC", or $TZ
+  std::string unknown_tz;
 };
 DisplayZone ResolveDisplayZone(bool utc, const char* tz_env);
 // Sets the zone ShortTime, LongTime and TimeHeader use (default: Shanghai).

@@ -2898,6 +2898,11 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
   SetDisplayZone(ResolveDisplayZone(utc, std::getenv("TZ")));
+  if (!CurrentDisplayZone().unknown_tz.empty()) {
+    std::cerr << "warning: TZ=" << Printable(CurrentDisplayZone().unknown_tz)
+              << " is not a time zone known here; times are in UTC (unset "
+                 "TZ for Asia/Shanghai)\n";
+  }
 
   // The config file: the --context named, or its current_context.
   Config config;
