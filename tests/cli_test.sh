@@ -272,7 +272,12 @@ MATCH=$(json_get match_id)
 ok matches list --buyer qingdao-coop-office
 out_has "54,400.00"
 out_has "68.00"
-out_has "1 match"
+out_has "1 match, 800 kg, 54,400.00 yuan, no more"
+out_has "MATCHED (Asia/Shanghai)"
+ok -o csv matches list --buyer qingdao-coop-office
+out_has "MATCH,OFFER,PLEDGE,SUPPLIER,BUYER"
+out_has ",800,68.00,54400.00,yes,"
+err_has "1 match, 800 kg, 54,400.00 yuan, no more"
 
 ok offer get "$PEPPER"
 out_has "1,200 kg left"

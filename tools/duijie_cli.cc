@@ -218,7 +218,8 @@ class Client {
   // request field can name the flag that set it.
   void set_args(const Args* args) { args_ = args; }
 
-  // A list's table: CSV with -o csv, else aligned.
+  // A list's table: CSV with -o csv, else aligned. (Other replies print
+  // as tables with -o csv too: CSV is for lists.)
   void PrintTable(const Table& table) const {
     if (csv()) {
       table.PrintCsv(std::cout);
@@ -623,16 +624,18 @@ void PrintMatches(const Client& c, const Matches& matches,
     overflow |= __builtin_add_overflow(kg, m.quantity_kg(), &kg);
     overflow |= __builtin_add_overflow(fen, m.amount_fen(), &fen);
   }
-  c.PrintTable(t);
   const std::string totals =
       overflow ? std::string()
                : absl::StrCat(", ", Kg(kg), " kg, ", Yuan(fen), " yuan");
   if (next_page_token != nullptr) {
+    c.PrintTable(t);
     c.PrintListEnd(matches.size(), "match", "matches", *next_page_token,
                    totals);
   } else {
-    (c.csv() ? std::cerr : std::cout)
-        << Count(matches.size(), "match", "matches") << totals << "\n";
+    // The fills of a post, an amendment or a shipment: part of a reply
+    // printed for people, whatever -o says for lists.
+    t.Print(std::cout);
+    std::cout << Count(matches.size(), "match", "matches") << totals << "\n";
   }
 }
 
