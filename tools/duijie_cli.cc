@@ -600,8 +600,8 @@ std::string MatchStatusWord(pb::MatchStatus s) {
                                            : Lower(pb::MatchStatus_Name(s));
 }
 
-// The matches as a table, and after it their count and totals (with
-// `page_end`, the paging of a list: see Client::PrintListEnd).
+// The matches as a table, and after it their count and totals; with
+// `next_page_token`, as a list (see Client::PrintListEnd).
 template <typename Matches>
 void PrintMatches(const Client& c, const Matches& matches,
                   const std::string* next_page_token = nullptr) {
