@@ -136,11 +136,13 @@ constexpr KindInfo kKinds[] = {
 // Offers and pledges per glut-week order posted.
 constexpr int64_t kOfferPermille = 600;
 // The week's pledged kg over its usual (glut-free) offered kg, permille.
-constexpr int64_t kDemandPermille = 850;
-constexpr int kGlutCounties = 4;
+constexpr int64_t kDemandPermille = 950;
+constexpr int kGlutCounties = 6;
 constexpr int kGlutFactor = 3;
 constexpr int kResponseFactor = 2;
 constexpr int kCancelPercent = 3;
+// Share of a paired buyer's pledges for a product its partner regions grow.
+constexpr int kPartnerProductPercent = 80;
 
 std::string Code6(int32_t code) { return absl::StrFormat("%06d", code); }
 
@@ -297,7 +299,25 @@ class Week {
     }
     rng_.Shuffle(&candidates);
     candidates.resize(std::min<size_t>(kGlutCounties, candidates.size()));
-    for (int c : candidates) glut_prefectures_.insert(counties_[c].prefecture);
+    // A glut county is a vegetable base: two vegetables at least.
+    for (int c : candidates) {
+      glut_prefectures_.insert(counties_[c].prefecture);
+      std::set<int> grown;
+      for (const Stream& st : streams_) {
+        if (st.county == c && kProducts[st.product].family == kVegetable) {
+          grown.insert(st.product);
+        }
+      }
+      while (grown.size() < 2) {
+        const int p =
+            by_family[kVegetable][rng_.Below(by_family[kVegetable].size())];
+        if (grown.insert(p).second) {
+          streams_.push_back({c, p,
+                              counties_[c].key_assisted ? rng_.Range(50, 600)
+                                                        : rng_.Range(20, 400)});
+        }
+      }
+    }
     for (Stream& s : streams_) {
       s.glut = kProducts[s.product].family == kVegetable &&
                std::find(candidates.begin(), candidates.end(), s.county) !=
@@ -409,10 +429,24 @@ class Week {
     int64_t raw_kg[kFamilies] = {};
     for (const BuyerUnit& b : buyers_) {
       const KindInfo& kind = kKinds[b.kind];
+      // What the buyer's partner regions grow, by how often they offer it.
+      std::vector<int64_t> partner_w(kProductCount, 0);
+      for (const Stream& st : streams_) {
+        if (Paired(b.city, counties_[st.county].prefecture)) {
+          ++partner_w[st.product];
+        }
+      }
+      const std::vector<int64_t> partner_products = Cumulative(partner_w);
+      const bool has_partner_products = partner_products.back() > 0;
       for (int third = 0; third < 3; ++third) {
         const int64_t factor = b.response && third == 2 ? kResponseFactor : 1;
         for (int64_t n = Count(rate_pm * factor); n > 0; --n) {
-          const Product& leaf = kProducts[rng_.Weighted(products)];
+          // Consumption assistance buys mostly what the partner regions
+          // grow.
+          const bool partner_product =
+              has_partner_products && rng_.Percent(kPartnerProductPercent);
+          const Product& leaf = kProducts[rng_.Weighted(
+              partner_product ? partner_products : products)];
           const FamilyInfo& f = kFamilyInfo[leaf.family];
           Event e{TimeIn(third), seq_++, {}};
           v1::Pledge* p = e.record.mutable_post_pledge()->mutable_pledge();

@@ -7,7 +7,7 @@ DUIJIE_PACKAGES=(
   build-essential cmake pkg-config
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
-  libssl-dev
+  libssl-dev liblemon-dev
   openssl
 )
 

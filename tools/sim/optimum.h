@@ -1,0 +1,41 @@
+// The offline optimum of a scenario: an upper bound on the kg any policy
+// can sell, and how much of it could come from key-assisted counties and
+// relocation sites, or go to partner buyers.
+//
+// A max-flow: source -> each offer (capacity its kg) -> each pledge it
+// could ever have matched -> sink. An offer and a pledge are joined when
+// the pledge takes the offer on its terms (product under the pledge's,
+// grade, certification, floor <= max price, region allowed by the scope)
+// and both were live at some instant: their [posted, expiry or cancel)
+// intervals overlap. A pledge's capacity is its kg, or less when its
+// budget cannot pay for them at the cheapest floor among the offers joined
+// to it: every policy pays at least the floor, so the bound holds. Min
+// lots are ignored (they only take sales away), and so is the order of
+// arrival: the bound is what a clairvoyant allocator could sell.
+//
+// LEMON solves it: Preflow for the most kg; NetworkSimplex for the most
+// priority kg (and, separately, partner kg) among flows of that many kg
+// (cost -1 per kg on the arcs that count).
+#ifndef DUIJIE_TOOLS_SIM_OPTIMUM_H_
+#define DUIJIE_TOOLS_SIM_OPTIMUM_H_
+
+#include <cstdint>
+
+#include "tools/sim/simulator.h"
+
+namespace duijie {
+namespace sim {
+
+struct Optimum {
+  int64_t max_kg = 0;
+  int64_t max_priority_kg = 0;  // given max_kg sold
+  int64_t max_partner_kg = 0;   // given max_kg sold
+  int64_t pairs = 0;            // (offer, pledge) arcs of the network
+};
+
+Optimum SolveOptimum(const Scenario& scenario);
+
+}  // namespace sim
+}  // namespace duijie
+
+#endif  // DUIJIE_TOOLS_SIM_OPTIMUM_H_
