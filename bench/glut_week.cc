@@ -501,10 +501,12 @@ class Week {
           pledge_events.push_back(events_.size());
           const int64_t posted = e.at;
           events_.push_back(std::move(e));
-          if (rng_.Percent(kCancelPercent)) {
-            Event c{posted + rng_.Range(1, life / kMinute - 1) * kMinute,
-                    seq_++,
-                    {}};
+          // Cancels fall within the week, before the pledge expires.
+          const int64_t window =
+              std::min(life, kWorkloadStartMicros + 3 * kThird - posted) /
+              kMinute;
+          if (rng_.Percent(kCancelPercent) && window >= 2) {
+            Event c{posted + rng_.Range(1, window - 1) * kMinute, seq_++, {}};
             c.cancels = static_cast<int64_t>(events_.size() - 1);
             events_.push_back(std::move(c));
           }
