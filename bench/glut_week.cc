@@ -225,35 +225,40 @@ class Week {
     std::sort(
         regions_.begin(), regions_.end(),
         [](const RegionRow& a, const RegionRow& b) { return a.code < b.code; });
-    // Each city is paired with two prefectures of its partner province
-    // (the quiet provinces themselves for Beijing and Jiangsu), Qingdao with
-    // Longnan among them.
+    // East-west cooperation pairs provinces (since 2021: Tianjin and
+    // Shandong with Gansu, Shanghai with Yunnan, ...), and cities with
+    // prefectures under them: each city with one prefecture of its partner
+    // province, Qingdao with Longnan.
     for (const EastCity& c : kEastCities) {
+      pairings_.insert({c.code / 10000 * 10000, c.partner_province});
       std::vector<int32_t> prefectures;
       for (const NamedCode& p : kWestPrefectures) {
         if (p.code / 10000 * 10000 == c.partner_province) {
           prefectures.push_back(p.code);
         }
       }
-      if (prefectures.empty()) {
-        pairings_.insert({c.code, c.partner_province});
-        continue;
-      }
-      rng_.Shuffle(&prefectures);
-      if (c.code == 370200) pairings_.insert({c.code, 621200});
-      for (size_t i = 0; i < 2 && i < prefectures.size(); ++i) {
-        pairings_.insert({c.code, prefectures[i]});
+      if (c.code == 370200) {
+        pairings_.insert({c.code, 621200});
+      } else if (!prefectures.empty()) {
+        pairings_.insert({c.code, prefectures[rng_.Below(prefectures.size())]});
       }
     }
   }
 
+  // Whether a pairing covers the city and the prefecture (by ancestry).
   bool Paired(int32_t city, int32_t prefecture) const {
-    return pairings_.count({city, prefecture}) > 0;
+    for (const auto& [east, west] : pairings_) {
+      if ((east == city || east == city / 10000 * 10000) &&
+          (west == prefecture || west == prefecture / 10000 * 10000)) {
+        return true;
+      }
+    }
+    return false;
   }
   bool CityPaired(int32_t city) const {
     for (const auto& [east, west] : pairings_) {
-      if (east == city && west / 10000 * 10000 != 150000 &&
-          west / 10000 * 10000 != 610000) {
+      if ((east == city || east == city / 10000 * 10000) &&
+          west / 10000 * 10000 != 150000 && west / 10000 * 10000 != 610000) {
         return true;
       }
     }

@@ -8,9 +8,10 @@
 //   - reference data first: five western provinces with their prefectures
 //     and counties (six-digit GB/T 2260 codes such as 620000 / 621100 /
 //     621121), about a third of the counties key-assisted (重点帮扶县) and
-//     some relocation sites; eastern provinces and cities, each paired
-//     (east-west cooperation) with prefectures of its partner province;
-//     Beijing and Jiangsu are paired with provinces that post nothing here;
+//     some relocation sites; eastern provinces and cities, each eastern
+//     province paired (east-west cooperation) with its western partner
+//     province and each city with a prefecture under it; Beijing and
+//     Jiangsu are paired with provinces that post nothing here;
 //   - offers from cooperatives in the western counties: each county grows
 //     a few products and posts them at its own rate; perishable vegetables
 //     keep 2-4 days, semi-perishable fruit 7-14 days, storable grain and

@@ -85,12 +85,14 @@ Optimum SolveOptimum(const Scenario& s) {
   g.reserveArc(
       static_cast<int>(pairs.size() + s.offers.size() + s.pledges.size()));
   Graph::ArcMap<int64_t> cap(g), priority_cost(g), partner_cost(g);
+  Graph::ArcMap<int64_t> partner_cap(g);  // non-partner pairs closed
   auto add = [&](Graph::Node from, Graph::Node to, int64_t c, int64_t pc,
-                 int64_t rc) {
+                 int64_t rc, bool closed = false) {
     const Graph::Arc arc = g.addArc(from, to);
     cap[arc] = c;
     priority_cost[arc] = pc;
     partner_cost[arc] = rc;
+    partner_cap[arc] = closed ? 0 : c;
   };
   for (const ScenarioOffer& o : s.offers) {
     offer_node.push_back(g.addNode());
@@ -102,17 +104,23 @@ Optimum SolveOptimum(const Scenario& s) {
   }
   for (const Arc& a : pairs) {
     add(offer_node[a.offer], pledge_node[a.pledge],
-        s.offers[a.offer].spec.quantity_kg, 0, a.partner ? -1 : 0);
+        s.offers[a.offer].spec.quantity_kg, 0, a.partner ? -1 : 0, !a.partner);
   }
 
   lemon::Preflow<Graph, Graph::ArcMap<int64_t>> preflow(g, cap, source, sink);
   preflow.runMinCut();  // the first phase finds the flow value
   out.max_kg = preflow.flowValue();
+  lemon::Preflow<Graph, Graph::ArcMap<int64_t>> partner_only(g, partner_cap,
+                                                             source, sink);
+  partner_only.runMinCut();
+  out.max_partner_only_kg = partner_only.flowValue();
 
   auto most = [&](const Graph::ArcMap<int64_t>& cost) -> int64_t {
     lemon::NetworkSimplex<Graph, int64_t, int64_t> simplex(g);
     simplex.upperMap(cap).costMap(cost).stSupply(source, sink, out.max_kg);
-    if (simplex.run() != decltype(simplex)::OPTIMAL) return 0;
+    // Feasible and bounded by construction: Preflow found such a flow,
+    // and costs are -1 or 0 on capacitated arcs.
+    if (simplex.run() != decltype(simplex)::OPTIMAL) return -1;
     return -simplex.totalCost();
   };
   out.max_priority_kg = most(priority_cost);

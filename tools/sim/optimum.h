@@ -13,9 +13,10 @@
 // lots are ignored (they only take sales away), and so is the order of
 // arrival: the bound is what a clairvoyant allocator could sell.
 //
-// LEMON solves it: Preflow for the most kg; NetworkSimplex for the most
-// priority kg (and, separately, partner kg) among flows of that many kg
-// (cost -1 per kg on the arcs that count).
+// LEMON solves it: Preflow for the most kg (and for the most partner kg,
+// on the partner arcs alone); NetworkSimplex for the most priority kg (and,
+// separately, partner kg) among flows of the most kg (cost -1 per kg on
+// the arcs that count).
 #ifndef DUIJIE_TOOLS_SIM_OPTIMUM_H_
 #define DUIJIE_TOOLS_SIM_OPTIMUM_H_
 
@@ -30,7 +31,10 @@ struct Optimum {
   int64_t max_kg = 0;
   int64_t max_priority_kg = 0;  // given max_kg sold
   int64_t max_partner_kg = 0;   // given max_kg sold
-  int64_t pairs = 0;            // (offer, pledge) arcs of the network
+  // The most kg any policy could sell to partner buyers, whatever else it
+  // sells: with sold >= x, a partner share above this / x is out of reach.
+  int64_t max_partner_only_kg = 0;
+  int64_t pairs = 0;  // (offer, pledge) arcs of the network
 };
 
 Optimum SolveOptimum(const Scenario& scenario);

@@ -5,6 +5,7 @@
 //
 //   duijie-simulate --scenario FILE --policy continuous --policy fifo
 //       [--policy batch:1h ...] [--json]
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -86,6 +87,12 @@ void PrintTable(const std::string& path, const Scenario& s, const Outcome& base,
   });
   row("partner share of kg sold", Percent(opt.max_partner_kg, opt.max_kg),
       [](const Outcome& o) { return Percent(o.partner_kg, o.sold_kg); });
+  // With sold >= 95% of the optimum, no policy's partner share can exceed
+  // this.
+  const int64_t at95 = (opt.max_kg * 95 + 99) / 100;
+  row("  partner share bound at 95% sold",
+      Percent(std::min(opt.max_partner_only_kg, at95), at95),
+      [](const Outcome&) { return std::string(); });
   row("households reached (kg-weighted)", "-",
       [](const Outcome& o) { return Kg(o.households); });
   row("buyers' fill rate", Percent(opt.max_kg, base.pledged_kg),
@@ -132,11 +139,12 @@ void PrintJson(const std::string& path, const Scenario& s, const Outcome& base,
   absl::PrintF(
       "{\n  \"scenario\": \"%s\", \"offers\": %d, \"pledges\": %d, "
       "\"offered_kg\": %d, \"pledged_kg\": %d,\n  \"optimum\": {\"max_kg\": "
-      "%d, \"max_priority_kg\": %d, \"max_partner_kg\": %d, \"pairs\": %d},\n"
+      "%d, \"max_priority_kg\": %d, \"max_partner_kg\": %d, "
+      "\"max_partner_only_kg\": %d, \"pairs\": %d},\n"
       "  \"policies\": [\n%s\n  ]\n}\n",
       path, s.offers.size(), s.pledges.size(), base.offered_kg, base.pledged_kg,
-      opt.max_kg, opt.max_priority_kg, opt.max_partner_kg, opt.pairs,
-      absl::StrJoin(policies, ",\n"));
+      opt.max_kg, opt.max_priority_kg, opt.max_partner_kg,
+      opt.max_partner_only_kg, opt.pairs, absl::StrJoin(policies, ",\n"));
 }
 
 int Main(int argc, char** argv) {
