@@ -115,7 +115,8 @@ std::vector<std::string> Policies() {
 // By hand: P1 (vegetable) <- B (tomato) and P2 (cabbage) <- A (cabbage)
 // sell all 200 kg; C expired before any pledge was posted. A's county is
 // key-assisted and paired with Qingdao (P2's city), B's is neither, so of
-// the 200 kg at most 100 are priority kg and 100 partner kg.
+// the 200 kg at most 100 are priority kg and 100 partner kg (and no
+// allocation at all sells more than A's 100 kg to partners).
 TEST(OptimumTest, ExactWhereGreedyMatchingLosesKg) {
   const Scenario s = Make({
       Offer(kT0, "621122", "vegetable.cabbage", 100, 100, 30 * 60 * 1000000LL),
@@ -130,7 +131,8 @@ TEST(OptimumTest, ExactWhereGreedyMatchingLosesKg) {
   EXPECT_EQ(opt.max_kg, 200);
   EXPECT_EQ(opt.max_priority_kg, 100);
   EXPECT_EQ(opt.max_partner_kg, 100);
-  EXPECT_EQ(opt.pairs, 3);  // P1-A, P1-B, P2-A
+  EXPECT_EQ(opt.max_partner_only_kg, 100);  // A alone is a partner's
+  EXPECT_EQ(opt.pairs, 3);                  // P1-A, P1-B, P2-A
   for (const std::string& policy : Policies()) {
     const Outcome o = Measure(s, RunOk(s, policy));
     EXPECT_LE(o.sold_kg, opt.max_kg) << policy;

@@ -3,7 +3,6 @@
 
 #include <lemon/list_graph.h>
 #include <lemon/network_simplex.h>
-#include <lemon/preflow.h>
 
 #include <algorithm>
 #include <map>
@@ -54,6 +53,68 @@ std::vector<Arc> Pairs(const Scenario& s) {
   return arcs;
 }
 
+// Root of x in a union-find forest, halving paths on the way.
+int Root(std::vector<int>& up, int x) {
+  while (up[x] != x) x = up[x] = up[up[x]];
+  return x;
+}
+
+// The figures of one connected part of the network (its pairs, and the
+// capacities of every offer and pledge).
+Optimum SolvePart(const Scenario& s, const std::vector<Arc>& pairs,
+                  const std::vector<int64_t>& pledge_cap) {
+  Graph g;
+  const Graph::Node source = g.addNode(), sink = g.addNode();
+  Graph::ArcMap<int64_t> cap(g), priority_cost(g), partner_cost(g);
+  Graph::ArcMap<int64_t> partner_cap(g);  // non-partner pairs closed
+  auto add = [&](Graph::Node from, Graph::Node to, int64_t c, int64_t pc,
+                 int64_t rc, bool closed) {
+    const Graph::Arc arc = g.addArc(from, to);
+    cap[arc] = c;
+    priority_cost[arc] = pc;
+    partner_cost[arc] = rc;
+    partner_cap[arc] = closed ? 0 : c;
+    return arc;
+  };
+  std::map<int, Graph::Node> offer_node, pledge_node;
+  int64_t offered = 0;
+  for (const Arc& a : pairs) {
+    const ScenarioOffer& o = s.offers[a.offer];
+    auto [of, new_offer] = offer_node.try_emplace(a.offer);
+    if (new_offer) {
+      of->second = g.addNode();
+      offered += o.spec.quantity_kg;
+      add(source, of->second, o.spec.quantity_kg, o.priority ? -1 : 0, 0,
+          false);
+    }
+    auto [pl, new_pledge] = pledge_node.try_emplace(a.pledge);
+    if (new_pledge) {
+      pl->second = g.addNode();
+      add(pl->second, sink, pledge_cap[a.pledge], 0, 0, false);
+    }
+    add(of->second, pl->second, o.spec.quantity_kg, 0, a.partner ? -1 : 0,
+        !a.partner);
+  }
+  // Every kg sold earns more than all the priority (or partner) kg
+  // together, so the cheapest circulation sells the most kg first.
+  const int64_t big = offered + 1;
+  const Graph::Arc back = add(sink, source, offered, -big, -big, false);
+  Optimum out;
+  auto solve = [&](const Graph::ArcMap<int64_t>& upper,
+                   const Graph::ArcMap<int64_t>& cost, int64_t* kg) {
+    lemon::NetworkSimplex<Graph, int64_t, int64_t> simplex(g);
+    simplex.upperMap(upper).costMap(cost);
+    simplex.run();  // zero flow is feasible; the capacities bound the cost
+    *kg = simplex.flow(back);
+    return -simplex.totalCost() - big * *kg;
+  };
+  out.max_priority_kg = solve(cap, priority_cost, &out.max_kg);
+  int64_t kg = 0;
+  out.max_partner_kg = solve(cap, partner_cost, &kg);
+  solve(partner_cap, partner_cost, &out.max_partner_only_kg);
+  return out;
+}
+
 }  // namespace
 
 Optimum SolveOptimum(const Scenario& s) {
@@ -78,53 +139,24 @@ Optimum SolveOptimum(const Scenario& s) {
     }
   }
 
-  Graph g;
-  const Graph::Node source = g.addNode(), sink = g.addNode();
-  std::vector<Graph::Node> offer_node, pledge_node;
-  g.reserveNode(static_cast<int>(s.offers.size() + s.pledges.size() + 2));
-  g.reserveArc(
-      static_cast<int>(pairs.size() + s.offers.size() + s.pledges.size()));
-  Graph::ArcMap<int64_t> cap(g), priority_cost(g), partner_cost(g);
-  Graph::ArcMap<int64_t> partner_cap(g);  // non-partner pairs closed
-  auto add = [&](Graph::Node from, Graph::Node to, int64_t c, int64_t pc,
-                 int64_t rc, bool closed = false) {
-    const Graph::Arc arc = g.addArc(from, to);
-    cap[arc] = c;
-    priority_cost[arc] = pc;
-    partner_cost[arc] = rc;
-    partner_cap[arc] = closed ? 0 : c;
-  };
-  for (const ScenarioOffer& o : s.offers) {
-    offer_node.push_back(g.addNode());
-    add(source, offer_node.back(), o.spec.quantity_kg, o.priority ? -1 : 0, 0);
-  }
-  for (size_t j = 0; j < s.pledges.size(); ++j) {
-    pledge_node.push_back(g.addNode());
-    add(pledge_node.back(), sink, pledge_cap[j], 0, 0);
-  }
+  // The network falls apart into parts no pair joins (one per product
+  // family or less, as no pledge spans families): solved one by one, as
+  // the simplex's time grows faster than the network.
+  const int offers = static_cast<int>(s.offers.size());
+  std::vector<int> up(s.offers.size() + s.pledges.size());
+  for (size_t i = 0; i < up.size(); ++i) up[i] = static_cast<int>(i);
   for (const Arc& a : pairs) {
-    add(offer_node[a.offer], pledge_node[a.pledge],
-        s.offers[a.offer].spec.quantity_kg, 0, a.partner ? -1 : 0, !a.partner);
+    up[Root(up, a.offer)] = Root(up, offers + a.pledge);
   }
-
-  lemon::Preflow<Graph, Graph::ArcMap<int64_t>> preflow(g, cap, source, sink);
-  preflow.runMinCut();  // the first phase finds the flow value
-  out.max_kg = preflow.flowValue();
-  lemon::Preflow<Graph, Graph::ArcMap<int64_t>> partner_only(g, partner_cap,
-                                                             source, sink);
-  partner_only.runMinCut();
-  out.max_partner_only_kg = partner_only.flowValue();
-
-  auto most = [&](const Graph::ArcMap<int64_t>& cost) -> int64_t {
-    lemon::NetworkSimplex<Graph, int64_t, int64_t> simplex(g);
-    simplex.upperMap(cap).costMap(cost).stSupply(source, sink, out.max_kg);
-    // Feasible and bounded by construction: Preflow found such a flow,
-    // and costs are -1 or 0 on capacitated arcs.
-    if (simplex.run() != decltype(simplex)::OPTIMAL) return -1;
-    return -simplex.totalCost();
-  };
-  out.max_priority_kg = most(priority_cost);
-  out.max_partner_kg = most(partner_cost);
+  std::map<int, std::vector<Arc>> parts;
+  for (const Arc& a : pairs) parts[Root(up, a.offer)].push_back(a);
+  for (const auto& [root, part] : parts) {
+    const Optimum o = SolvePart(s, part, pledge_cap);
+    out.max_kg += o.max_kg;
+    out.max_priority_kg += o.max_priority_kg;
+    out.max_partner_kg += o.max_partner_kg;
+    out.max_partner_only_kg += o.max_partner_only_kg;
+  }
   return out;
 }
 
