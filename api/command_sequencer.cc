@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <utility>
+#include <variant>
 
 #include "absl/synchronization/notification.h"
 
@@ -15,6 +17,7 @@ namespace duijie {
 CommandSequencer::CommandSequencer(Engine* engine, SequencerOptions options)
     : engine_(engine), options_(std::move(options)) {
   last_stamp_.store(engine_->now());
+  next_clearing_.store(engine_->NextClearingAt());
   published_match_id_.store(engine_->last_match_id());
   published_event_id_.store(engine_->last_event_id());
   replier_ = std::thread([this] {
@@ -120,7 +123,27 @@ void CommandSequencer::WriterLoop() {
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
         return !busy_ && (!queue_.empty() || stopping_);
       };
-      queue_mu_.Await(absl::Condition(&ready));
+      // With batch clearing on, the writer also wakes for the next
+      // clearing: at its time, or every second to look at the clock again
+      // (which tests may drive).
+      const Micros due = next_clearing_.load(std::memory_order_relaxed);
+      if (!options_.clear_when_idle ||
+          due == std::numeric_limits<Micros>::max()) {
+        queue_mu_.Await(absl::Condition(&ready));
+      } else {
+        const Micros wait = std::clamp<Micros>(
+            due - absl::ToUnixMicros(options_.clock()), 1000, 1000000);
+        queue_mu_.AwaitWithTimeout(absl::Condition(&ready),
+                                   absl::Microseconds(wait));
+        if (!ready() && absl::ToUnixMicros(options_.clock()) >= due) {
+          // A clearing is due and nothing is queued to trigger it.
+          auto batch = std::make_unique<Batch>();
+          batch->commands.push_back(MakeCommand(ClearCommand{}));
+          batch->done = [](Batch&) {};
+          queue_.push_back(std::move(batch));
+        }
+        if (!ready()) continue;
+      }
       if (queue_.empty()) return;  // stopping, and everything is applied
       size_t commands = 0;
       while (!queue_.empty() &&
@@ -156,6 +179,15 @@ CommandOutcome CommandSequencer::Apply(Command& command, Micros now) {
     tick_outcome_ = engine_->Apply(tick_);
     journal_commands_.push_back(&tick_);
     journal_outcomes_.push_back(&tick_outcome_);
+    // A batch clearing that fell due runs right after the tick, before any
+    // command at the new time, whether or not the timer has woken for it.
+    if (engine_->NextClearingAt() <= now &&
+        !std::holds_alternative<ClearCommand>(command.body)) {
+      clear_ = MakeCommand(ClearCommand{}, now);
+      clear_outcome_ = engine_->Apply(clear_);
+      journal_commands_.push_back(&clear_);
+      journal_outcomes_.push_back(&clear_outcome_);
+    }
   }
   return engine_->Apply(command);
 }
@@ -183,6 +215,7 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
     }
     last_match_id = engine_->last_match_id();
     last_event_id = engine_->last_event_id();
+    next_clearing_.store(engine_->NextClearingAt(), std::memory_order_relaxed);
     applied = applied_groups_.load(std::memory_order_relaxed) + 1;
     applied_groups_.store(applied, std::memory_order_relaxed);
   }

@@ -12,7 +12,10 @@
 // command, when the stamp is later than the engine's clock, the applier
 // issues a TickCommand (applied and journaled like any command), which
 // moves the clock and retires what expired; replay re-applies the ticks,
-// so every time-driven change comes back from the journal.
+// so every time-driven change comes back from the journal. Batch clearings
+// are time-driven too: when a tick reaches a due clearing, a ClearCommand
+// follows it at once (journaled likewise); and when nothing arrives, the
+// writer wakes at the clearing's time and issues one itself.
 //
 // Threads and locks:
 //   - One applier at a time owns every mutation (busy_): the writer thread,
@@ -66,6 +69,11 @@ struct SequencerOptions {
   // (better with an fsyncing journal, where the caller would hold the
   // applier role through its group's fsync while the next group waits).
   bool apply_on_caller = true;
+  // Wake the writer when a batch clearing falls due with nothing queued,
+  // and issue its ClearCommand (it reads the clock to know: at most once a
+  // second while a policy is set). Off, clearings run only after the tick
+  // of the next group (tests that count clock readings need that).
+  bool clear_when_idle = false;
   // Called after each completed group that made match events, with the
   // engine's last match id and last match event id (matches and events up
   // to them are durable and answered); may be called from any applier or
@@ -185,6 +193,12 @@ class CommandSequencer {
   std::vector<const CommandOutcome*> journal_outcomes_;
   Command tick_;
   CommandOutcome tick_outcome_;
+  // And at most one clearing run after that tick (a ClearCommand).
+  Command clear_;
+  CommandOutcome clear_outcome_;
+  // Engine::NextClearingAt() after the last group: when the writer must
+  // wake to issue a ClearCommand though nothing is queued.
+  std::atomic<Micros> next_clearing_{0};
   std::thread writer_;
 
   // Committed groups for the reply thread, in apply order.

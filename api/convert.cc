@@ -413,6 +413,21 @@ absl::StatusOr<Command> ToCommand(const v1::DeclineMatchRequest& request) {
                     DeclineMatchCommand{request.match_id(), request.reason()});
 }
 
+absl::StatusOr<Command> ToCommand(const v1::SetClearingPolicyRequest& request) {
+  const google::protobuf::Duration& d = request.policy().interval();
+  // Whole seconds, up to a week (the engine checks the range exactly).
+  constexpr int64_t kMaxSeconds = int64_t{7} * 24 * 3600;
+  if (d.seconds() < 0 || d.seconds() > kMaxSeconds || d.nanos() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "policy.interval: must be 0 (continuous) or whole seconds from 1 s "
+        "to 7 days; got seconds=",
+        d.seconds(), " nanos=", d.nanos()));
+  }
+  return NewCommand(request,
+                    SetClearingPolicyCommand{request.policy().product_prefix(),
+                                             d.seconds() * 1000000});
+}
+
 absl::StatusOr<Command> ToCommand(const v1::UpsertBuyerRequest& request) {
   const v1::Buyer& in = request.buyer();
   if (!v1::BuyerKind_IsValid(in.kind())) {
@@ -583,6 +598,18 @@ void ToProto(const BookLine& line, v1::BookLine* out) {
   out->set_open_pledge_count(line.open_pledge_count);
   out->set_best_floor_price_fen_per_kg(line.best_floor_price_fen_per_kg);
   out->set_best_max_price_fen_per_kg(line.best_max_price_fen_per_kg);
+  if (line.next_clearing_at != 0) {
+    ToTimestamp(line.next_clearing_at, out->mutable_next_clearing_at());
+  }
+}
+
+void ToProto(const ClearingPolicyResult& policy, v1::ClearingPolicy* out) {
+  out->set_product_prefix(policy.product_prefix);
+  ToDuration(policy.interval, out->mutable_interval());
+  if (policy.interval == 0) out->clear_interval();
+  if (policy.next_clearing_at != 0) {
+    ToTimestamp(policy.next_clearing_at, out->mutable_next_clearing_at());
+  }
 }
 
 // --- Engine results -> responses
@@ -659,6 +686,10 @@ void ToResponse(const CommandResult& result, v1::CancelPledgeResponse* out) {
   out->set_unfilled_kg(pledge.unfilled_kg);
 }
 
+void ToResponse(const CommandResult& result, v1::ClearingPolicy* out) {
+  ToProto(std::get<ClearingPolicyResult>(result), out);
+}
+
 void ToResponse(const CommandResult& result, v1::UpsertBuyerResponse* out) {
   const BuyerResult& buyer = std::get<BuyerResult>(result);
   ToProto(buyer.buyer, out->mutable_buyer());
@@ -706,6 +737,7 @@ Conversions() {
           Convert<v1::UpsertBuyerRequest, v1::UpsertBuyerResponse>(),
           Convert<v1::AmendOfferRequest, v1::AmendOfferResponse>(),
           Convert<v1::AmendPledgeRequest, v1::AmendPledgeResponse>(),
+          Convert<v1::SetClearingPolicyRequest, v1::ClearingPolicy>(),
       });
   return *conversions;
 }

@@ -69,6 +69,7 @@ absl::StatusOr<Command> ToCommand(const v1::DeclineMatchRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::UpsertBuyerRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::AmendOfferRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::AmendPledgeRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::SetClearingPolicyRequest& request);
 
 // --- Engine -> proto --------------------------------------------------------
 
@@ -79,6 +80,7 @@ void ToProto(const PledgeView& pledge, v1::Pledge* out);
 void ToProto(const MatchView& match, v1::Match* out);
 void ToProto(const MatchEventView& event, v1::MatchEvent* out);
 void ToProto(const BookLine& line, v1::BookLine* out);
+void ToProto(const ClearingPolicyResult& policy, v1::ClearingPolicy* out);
 void ToProto(const Buyer& buyer, v1::Buyer* out);
 void ToProto(const BuyerProgress& progress, v1::BuyerProgress* out);
 

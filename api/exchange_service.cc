@@ -522,6 +522,24 @@ grpc::ServerUnaryReactor* ExchangeService::GetBook(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ExchangeService::ListClearingPolicies(
+    grpc::CallbackServerContext* context,
+    const v1::ListClearingPoliciesRequest*,
+    v1::ListClearingPoliciesResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "ListClearingPolicies", Access::kPublicRead);
+  if (Refused(reactor, who)) return reactor;
+  CommandSequencer::Reader reader(&sequencer_);
+  const uint64_t seen = reader.seen();
+  for (const ClearingPolicyResult& policy :
+       reader.engine().ClearingPolicies()) {
+    ToProto(policy, response->add_policies());
+  }
+  FinishRead(reactor, grpc::Status::OK, seen);
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* ExchangeService::GetBuyer(
     grpc::CallbackServerContext* context, const v1::GetBuyerRequest* request,
     v1::Buyer* response) {

@@ -213,6 +213,17 @@ class ExchangeService final : public ParsingExchangeService {
                                     const v1::GetBookRequest* request,
                                     v1::GetBookResponse* response) override;
 
+  grpc::ServerUnaryReactor* SetClearingPolicy(
+      grpc::CallbackServerContext* context,
+      const v1::SetClearingPolicyRequest* request,
+      v1::ClearingPolicy* response) override {
+    return Mutate(context, "SetClearingPolicy", request, response);
+  }
+  grpc::ServerUnaryReactor* ListClearingPolicies(
+      grpc::CallbackServerContext* context,
+      const v1::ListClearingPoliciesRequest* request,
+      v1::ListClearingPoliciesResponse* response) override;
+
   grpc::ServerUnaryReactor* UpsertBuyer(
       grpc::CallbackServerContext* context,
       const v1::UpsertBuyerRequest* request,

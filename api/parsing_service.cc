@@ -59,6 +59,10 @@ ParsingExchangeService::ParsingExchangeService() {
   Unary<v1::ListMatchesRequest, v1::ListMatchesResponse>("ListMatches",
                                                          &S::ListMatches);
   Unary<v1::GetBookRequest, v1::GetBookResponse>("GetBook", &S::GetBook);
+  Unary<v1::SetClearingPolicyRequest, v1::ClearingPolicy>(
+      "SetClearingPolicy", &S::SetClearingPolicy);
+  Unary<v1::ListClearingPoliciesRequest, v1::ListClearingPoliciesResponse>(
+      "ListClearingPolicies", &S::ListClearingPolicies);
   Unary<v1::UpsertBuyerRequest, v1::UpsertBuyerResponse>("UpsertBuyer",
                                                          &S::UpsertBuyer);
   Unary<v1::GetBuyerRequest, v1::Buyer>("GetBuyer", &S::GetBuyer);

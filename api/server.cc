@@ -64,6 +64,7 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   auto server = absl::WrapUnique(new DuijieServer());
   ExchangeServiceOptions service_options;
   service_options.clock = options.clock;
+  service_options.clear_when_idle = true;
   if (!options.durability.dir.empty()) {
     absl::StatusOr<std::unique_ptr<DurableStore>> store =
         DurableStore::Open(options.durability);
@@ -140,6 +141,16 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
     if (!demo.ok()) return demo.status();
     server->demo_summary_ = *demo;
     if (health != nullptr) health->SetServingStatus(true);
+  }
+  const Micros interval = absl::ToInt64Microseconds(options.clearing_interval);
+  Micros current = 0;
+  for (const ClearingPolicyResult& p : server->engine_->ClearingPolicies()) {
+    if (p.product_prefix.empty()) current = p.interval;
+  }
+  if (interval != current) {
+    std::vector<CommandOutcome> set = server->service_->Execute(
+        {MakeCommand(SetClearingPolicyCommand{"", interval})});
+    if (!set[0].ok()) return set[0].status();
   }
   return server;
 }

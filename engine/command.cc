@@ -203,24 +203,29 @@ uint64_t CommandFingerprint(const Command& command) {
 
 CommandEffect EffectOf(const CommandResult& result) {
   CommandEffect effect;
-  std::visit(Overloaded{
-                 [&](const TickResult&) {},
-                 [&](const RegionResult& r) { effect.replayed = r.replayed; },
-                 [&](const PairingResult& r) { effect.replayed = r.replayed; },
-                 [&](const BuyerResult& r) { effect.replayed = r.replayed; },
-                 [&](const KeyResult& r) {
-                   effect.replayed = r.replayed;
-                   effect.order_id = r.key.key_id;
-                 },
-                 [&](const auto& order) {
-                   effect.replayed = order.replayed;
-                   effect.match_count = order.matches.size();
-                   effect.first_match_id = order.matches.empty()
-                                               ? 0
-                                               : order.matches.front().match_id;
-                 },
-             },
-             result);
+  std::visit(
+      Overloaded{
+          [&](const TickResult&) {},
+          [&](const RegionResult& r) { effect.replayed = r.replayed; },
+          [&](const PairingResult& r) { effect.replayed = r.replayed; },
+          [&](const BuyerResult& r) { effect.replayed = r.replayed; },
+          [&](const ClearingPolicyResult& r) { effect.replayed = r.replayed; },
+          [&](const ClearResult& r) {
+            effect.match_count = r.matches;
+            effect.first_match_id = r.first_match_id;
+          },
+          [&](const KeyResult& r) {
+            effect.replayed = r.replayed;
+            effect.order_id = r.key.key_id;
+          },
+          [&](const auto& order) {
+            effect.replayed = order.replayed;
+            effect.match_count = order.matches.size();
+            effect.first_match_id =
+                order.matches.empty() ? 0 : order.matches.front().match_id;
+          },
+      },
+      result);
   if (const auto* o = std::get_if<OfferResult>(&result)) {
     effect.order_id = o->offer.offer_id;
   } else if (const auto* p = std::get_if<PledgeResult>(&result)) {

@@ -53,9 +53,29 @@ enum class CommandCode : uint8_t {
   kAmendOffer = 15,
   kAmendPledge = 16,
   kUpsertBuyer = 17,
+  kSetClearingPolicy = 18,
+  kClear = 19,
 };
 // The largest code in use; codes above it are refused when read back.
-inline constexpr uint8_t kMaxCommandCode = 17;
+inline constexpr uint8_t kMaxCommandCode = 19;
+
+// A clearing policy (SetClearingPolicyCommand) as it stands.
+struct ClearingPolicyResult {
+  std::string product_prefix;
+  Micros interval = 0;          // 0: continuous
+  Micros next_clearing_at = 0;  // 0 when continuous
+  bool replayed = false;        // a repeat of an earlier request_id
+};
+
+// What a ClearCommand did.
+struct ClearResult {
+  Micros now = 0;
+  uint64_t clearings = 0;       // policies whose clearing ran
+  uint64_t matches = 0;         // matches it made
+  int64_t kg = 0;               // kg they moved
+  uint64_t first_match_id = 0;  // 0 when it made none
+  bool replayed = false;        // never: the writer sends no request_id
+};
 
 // What a tick did.
 struct TickResult {
@@ -438,6 +458,41 @@ struct UpsertBuyerCommand {
   }
 };
 
+// Sets how the products under product_prefix (a product code, matched by
+// whole segments: "vegetable" covers "vegetable.potato", not
+// "vegetables"; "" covers every product) are matched: interval 0 is
+// continuous matching (each order matches on arrival), the default; an
+// interval > 0 (at most a week, a whole number of seconds) is batch
+// clearing at every multiple of the interval since the epoch. A product
+// follows the policy of its longest prefix. Setting interval 0 on a prefix
+// other than "" removes that prefix's policy. Answers the policy with its
+// next clearing time.
+struct SetClearingPolicyCommand {
+  static constexpr CommandCode kCode = CommandCode::kSetClearingPolicy;
+  static constexpr char kName[] = "SetClearingPolicy";
+  using Result = ClearingPolicyResult;
+  std::string product_prefix;
+  Micros interval = 0;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.product_prefix);
+    v(s.interval);
+  }
+};
+
+// Runs every batch clearing due at or before the engine's clock (see
+// engine/clearing.cc for what a clearing trades). The server's writer
+// issues it when Engine::NextClearingAt() has come, after the tick to that
+// time; replay re-applies it. FAILED_PRECONDITION when none is due.
+struct ClearCommand {
+  static constexpr CommandCode kCode = CommandCode::kClear;
+  static constexpr char kName[] = "Clear";
+  static constexpr bool kMakesMatches = true;
+  using Result = ClearResult;
+  template <typename Self, typename Visit>
+  static void Fields(Self&, Visit&&) {}
+};
+
 // Every command. The order of alternatives is not a format: codes are.
 using CommandBody =
     std::variant<TickCommand, UpsertRegionCommand, UpsertPairingCommand,
@@ -445,12 +500,13 @@ using CommandBody =
                  CancelOfferCommand, CancelPledgeCommand, CreateKeyCommand,
                  RevokeKeyCommand, ShipMatchCommand, AcceptMatchCommand,
                  DeclineMatchCommand, UpsertBuyerCommand, AmendOfferCommand,
-                 AmendPledgeCommand>;
+                 AmendPledgeCommand, SetClearingPolicyCommand, ClearCommand>;
 
 // Every answer (a command's Result is one of these).
 using CommandResult =
     std::variant<TickResult, RegionResult, PairingResult, OfferResult,
-                 PledgeResult, KeyResult, MatchResult, BuyerResult>;
+                 PledgeResult, KeyResult, MatchResult, BuyerResult,
+                 ClearingPolicyResult, ClearResult>;
 
 // Who sent a command, as the server authenticated it, and the limits that
 // hold for them at admission. The engine authorises a command with a

@@ -68,6 +68,8 @@ absl::Status CheckCommandText(const Command& command) {
                                members[i].buyer_id);
           }
           return s;
+        } else if constexpr (std::is_same_v<Body, SetClearingPolicyCommand>) {
+          return all({{"product_prefix", &body.product_prefix}});
         } else if constexpr (std::is_same_v<Body, UpsertBuyerCommand>) {
           return all({{"buyer.buyer_id", &body.buyer.buyer_id},
                       {"buyer.name", &body.buyer.name},
@@ -104,7 +106,8 @@ absl::Status CheckCommandText(const Command& command) {
                         std::is_same_v<Body, AmendOfferCommand> ||
                         std::is_same_v<Body, CancelPledgeCommand> ||
                         std::is_same_v<Body, RevokeKeyCommand> ||
-                        std::is_same_v<Body, AcceptMatchCommand>);
+                        std::is_same_v<Body, AcceptMatchCommand> ||
+                        std::is_same_v<Body, ClearCommand>);
           return absl::OkStatus();
         }
       },
@@ -172,7 +175,8 @@ absl::Status Engine::Impl::Validate(const Command& command, Micros now) const {
 
 bool Engine::Impl::TickMayReopen(Micros now) const {
   return now > now_ &&
-         (deadlines_.MayHaveUntil(now) || period_starts_.MayHaveUntil(now));
+         (deadlines_.MayHaveUntil(now) || period_starts_.MayHaveUntil(now) ||
+          (!clearing_.empty() && NextClearingAt() <= now));
 }
 
 TickResult Engine::Impl::Tick(Micros now) {
@@ -210,6 +214,12 @@ CommandResult Engine::Impl::Repeat(const RequestMemo& memo) const {
           // The match as it stands now, like a key.
           result.match = MakeMatchView(memo.order_id);
           result.matches = MatchRange(memo.first_match_id, memo.match_count);
+        } else if constexpr (std::is_same_v<Result, ClearingPolicyResult>) {
+          // The policy as it stands now, like a buyer.
+          result.product_prefix = memo.buyer_id;
+          for (const ClearingPolicyResult& p : ClearingPolicies()) {
+            if (p.product_prefix == memo.buyer_id) result = p;
+          }
         } else if constexpr (std::is_same_v<Result, BuyerResult>) {
           // As a key's, the buyer as it stands now (a later upsert may
           // have replaced it); whether the first answer created it is kept.
@@ -311,6 +321,10 @@ absl::StatusOr<CommandResult> Engine::TickAndApply(const Command& command) {
   return impl_->Apply(command);
 }
 Micros Engine::now() const { return impl_->now(); }
+Micros Engine::NextClearingAt() const { return impl_->NextClearingAt(); }
+std::vector<ClearingPolicyResult> Engine::ClearingPolicies() const {
+  return impl_->ClearingPolicies();
+}
 
 absl::StatusOr<OfferView> Engine::GetOffer(uint64_t id, Micros now) const {
   return impl_->GetOffer(id, now);

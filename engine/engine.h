@@ -104,7 +104,10 @@ class Engine {
   // does not foresee; then tick first and let Apply judge.
   absl::Status Validate(const Command& command, Micros now) const;
   // Whether a tick to `now` may pass a match deadline or start a standing
-  // pledge's period (false when it surely does not). Constant time.
+  // pledge's period, or reach a due batch clearing (which the writer runs
+  // right after the tick), each of which can change what Validate reads
+  // (false when it surely does not). Constant time but for a look at each
+  // clearing policy.
   bool TickMayReopen(Micros now) const;
 
   // Ticks to command.now when that is later than the clock, then applies
@@ -123,6 +126,14 @@ class Engine {
   absl::StatusOr<CommandResult> Replay(const Command& command);
 
   Micros now() const;
+
+  // --- Batch clearing (SetClearingPolicyCommand, ClearCommand) -------------
+  // When the earliest clearing falls due (a ClearCommand at or after it
+  // runs it); std::numeric_limits<Micros>::max() when every product
+  // matches continuously.
+  Micros NextClearingAt() const;
+  // The clearing policies, by product prefix.
+  std::vector<ClearingPolicyResult> ClearingPolicies() const;
 
   // --- Reads ----------------------------------------------------------------
   // Reads take the caller's `now` so that an order past its expiry reads as

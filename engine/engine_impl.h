@@ -78,6 +78,10 @@ class Engine::Impl {
   absl::Status CheckInvariants() const;
 
   Micros now() const { return now_; }
+  Micros NextClearingAt() const;
+  std::vector<ClearingPolicyResult> ClearingPolicies() const;
+  // The next clearing of the products under `product` (0: continuous).
+  Micros NextClearingOf(uint32_t product) const;
   uint64_t last_match_id() const { return matches_.size(); }
   uint64_t last_event_id() const { return events_.size(); }
   uint64_t offer_count() const { return offers_.size(); }
@@ -105,6 +109,8 @@ class Engine::Impl {
   absl::Status Check(const UpsertBuyerCommand& c, Micros now) const;
   absl::Status Check(const AmendOfferCommand& c, Micros now) const;
   absl::Status Check(const AmendPledgeCommand& c, Micros now) const;
+  absl::Status Check(const SetClearingPolicyCommand& c, Micros now) const;
+  absl::Status Check(const ClearCommand& c, Micros now) const;
   RegionResult Execute(const UpsertRegionCommand& c);
   PairingResult Execute(const UpsertPairingCommand& c);
   PairingResult Execute(const DeletePairingCommand& c);
@@ -118,6 +124,8 @@ class Engine::Impl {
   MatchResult Execute(const AcceptMatchCommand& c);
   MatchResult Execute(const DeclineMatchCommand& c);
   BuyerResult Execute(const UpsertBuyerCommand& c);
+  ClearingPolicyResult Execute(const SetClearingPolicyCommand& c);
+  ClearResult Execute(const ClearCommand& c);
   // A pledge's buyer city and kind: as given, or the registered buyer's
   // when left empty (0); INVALID_ARGUMENT when a given one disagrees with
   // the registry. Unregistered buyers must give both (Check's range checks
@@ -157,11 +165,16 @@ class Engine::Impl {
   void Close(bool offer, uint64_t id, OrderStatus status);
   // Fills the largest allowed quantity between the two at `price` and
   // closes whichever side is done. The resting side is the indexed one.
+  // `q` > 0: fills exactly q kg instead, which the caller has checked
+  // against the lots and the budget (a clearing's ClearingQuantity).
   void Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price, bool partner,
-            bool incoming_pledge);
+            bool incoming_pledge, int64_t q = 0);
   // Matches order `id`, which is on no shelf, as the incoming order until
-  // nothing more fits; the matches go to the end of matches_.
-  void MatchIncoming(bool offer, uint64_t id);
+  // nothing more fits; the matches go to the end of matches_. An order
+  // under a batch clearing policy that can wait for the next clearing
+  // (HeldForClearing) does not match. `at_floor`: every fill is priced at
+  // the offer's floor (a clearing's price) instead of the resting order's.
+  void MatchIncoming(bool offer, uint64_t id, bool at_floor = false);
   // Offers of `region` resting on a shelf that no longer matches its
   // priority flag move to the right one.
   void Rerank(int32_t region);
@@ -205,6 +218,30 @@ class Engine::Impl {
   void AddDeadlines(uint64_t match_id);
   // Lapses and delivers the matches whose deadline is <= now_.
   void PassDeadlines(TickResult* result);
+
+  // --- Batch clearing (clearing.cc)
+  struct ClearingPolicy {
+    Micros interval = 0;  // > 0
+    Micros next_at =
+        0;  // the next multiple of interval after the last clearing
+  };
+  // The policy of the products under `product` (its longest prefix), or
+  // null: continuous.
+  const std::pair<const std::string, ClearingPolicy>* PolicyOf(
+      uint32_t product) const;
+  // Whether order `id` rests without matching until a clearing: its
+  // product is under a batch policy and it expires after the next one.
+  bool HeldForClearing(bool offer, uint64_t id) const;
+  // One clearing of the policy of `prefix`: trades the orders of that
+  // policy that expire at or before `horizon` (see clearing.cc).
+  void ClearPolicy(const std::string& prefix, Micros horizon);
+  // Fills `q` kg (allowed by the lots and the budget) between two resting
+  // orders at the offer's floor.
+  void FillResting(uint64_t offer_id, uint64_t pledge_id, int64_t q,
+                   bool partner);
+  // Takes resting order `id` off its shelves, matches it as the incoming
+  // order at the offer's floor, and puts what is left back.
+  void Rematch(bool offer, uint64_t id);
 
   // --- Standing pledges (standing.cc)
   // Starts the periods of standing pledges that began at or before now_:
@@ -312,6 +349,10 @@ class Engine::Impl {
   // (tag: the pledge id), left behind like expiries when it ends early.
   absl::btree_map<uint64_t, StandingRecord> standing_;
   ExpiryQueue period_starts_;
+
+  // Batch clearing policies by product prefix; none: continuous matching
+  // everywhere (the default), and no cost on the matching path.
+  absl::btree_map<std::string, ClearingPolicy> clearing_;
 
   RequestMemory requests_;
 };

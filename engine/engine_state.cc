@@ -42,6 +42,10 @@ constexpr uint32_t kVersionWithKeys = 2;
 // Older versions hold no log: their matches never changed status, so it is
 // one new-match event per match, in id order, rebuilt on load.
 constexpr uint32_t kVersionWithLifecycle = 3;
+// Version 4 is version 3 followed by the batch clearing policies (each:
+// product prefix, interval, next clearing time, by prefix). Written only
+// when there is a policy, so that a state without one keeps its hash.
+constexpr uint32_t kVersionWithClearing = 4;
 
 // Enum bytes read back must name a value (the state is a format: a byte
 // out of range is damage, not a new value).
@@ -72,13 +76,15 @@ std::string Engine::Impl::SaveState() const {
     legacy &= p.accept_within == kNoDeadline;
   }
   for (const MatchRecord& m : matches_) legacy &= LegacyMatch(m);
-  const bool version3 = !legacy || buyers_.size() != 0 || !standing_.empty() ||
-                        !pledge_members_.empty() ||
+  const bool version4 = !clearing_.empty();
+  const bool version3 = version4 || !legacy || buyers_.size() != 0 ||
+                        !standing_.empty() || !pledge_members_.empty() ||
                         offer_seq_ != offers_.size() ||
                         pledge_seq_ != pledges_.size();
   const bool with_keys = version3 || keys_.size() != 0;
   w.Str(kMagic);
-  w.U64(version3    ? kVersionWithLifecycle
+  w.U64(version4    ? kVersionWithClearing
+        : version3  ? kVersionWithLifecycle
         : with_keys ? kVersionWithKeys
                     : kVersionWithoutKeys);
   w.I64(now_);
@@ -205,6 +211,14 @@ std::string Engine::Impl::SaveState() const {
       w.U8(e.returned);
     }
   }
+  if (version4) {
+    w.U64(clearing_.size());
+    for (const auto& [prefix, policy] : clearing_) {
+      w.Str(prefix);
+      w.I64(policy.interval);
+      w.I64(policy.next_at);
+    }
+  }
   return out;
 }
 
@@ -220,7 +234,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   if (r.Str() != kMagic) return corrupt("not an engine state (bad magic)");
   const uint64_t version = r.U64();
   if (version != kVersionWithoutKeys && version != kVersionWithKeys &&
-      version != kVersionWithLifecycle) {
+      version != kVersionWithLifecycle && version != kVersionWithClearing) {
     return corrupt(absl::StrCat("unknown version ", version));
   }
   now_ = r.I64();
@@ -381,13 +395,13 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
         return corrupt("bad accept_within");
     }
   }
-  if (version == kVersionWithLifecycle && !buyers_.Load(r, reference_)) {
+  if (version >= kVersionWithLifecycle && !buyers_.Load(r, reference_)) {
     return corrupt("bad buyers");
   }
   if (!requests_.BuyersKnown(buyers_)) return corrupt("bad request memo");
   offer_seq_ = offers_.size();
   pledge_seq_ = pledges_.size();
-  if (version == kVersionWithLifecycle) {
+  if (version >= kVersionWithLifecycle) {
     offer_seq_ = r.U64();
     pledge_seq_ = r.U64();
     for (OfferRecord& o : offers_) o.seq = r.U64();
@@ -527,6 +541,28 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       e.status = static_cast<MatchStatus>(status);
       e.returned = returned;
       events_.push_back(e);
+    }
+    if (version == kVersionWithClearing) {
+      const uint64_t npolicies = r.Count(/*min_bytes=*/4 + 16);
+      if (r.ok() && npolicies == 0) return corrupt("bad clearing policies");
+      for (uint64_t i = 0; i < npolicies && r.ok(); ++i) {
+        std::string prefix(r.Str());
+        ClearingPolicy policy;
+        policy.interval = r.I64();
+        policy.next_at = r.I64();
+        if (!r.ok()) break;
+        // A valid policy, in prefix order, whose next clearing is the
+        // first multiple of its interval after a time no later than now.
+        const bool valid =
+            Check(SetClearingPolicyCommand{prefix, policy.interval}, now_)
+                .ok() &&
+            policy.interval != 0 && policy.next_at > 0 &&
+            policy.next_at % policy.interval == 0 &&
+            policy.next_at - policy.interval <= now_ &&
+            (clearing_.empty() || clearing_.rbegin()->first < prefix);
+        if (!valid) return corrupt("bad clearing policy");
+        clearing_.emplace(std::move(prefix), policy);
+      }
     }
   } else {
     events_.reserve(matches_.size());

@@ -28,6 +28,16 @@ void FillOrderMemo(const Order& order, RequestMemo* memo) {
 
 }  // namespace
 
+namespace {
+
+// Whether a memo of `code` keeps its text (buyer_id) in region.code's slot.
+bool UsesTextSlot(CommandCode code) {
+  return code == CommandCode::kUpsertBuyer ||
+         code == CommandCode::kSetClearingPolicy;
+}
+
+}  // namespace
+
 RequestMemo MemoOf(CommandCode code, const CommandResult& result,
                    uint64_t first_match_id) {
   RequestMemo memo;
@@ -40,6 +50,8 @@ RequestMemo MemoOf(CommandCode code, const CommandResult& result,
   } else if (const auto* b = std::get_if<BuyerResult>(&result)) {
     memo.buyer_id = b->buyer.buyer_id;
     memo.order_id = b->created ? 1 : 0;
+  } else if (const auto* c = std::get_if<ClearingPolicyResult>(&result)) {
+    memo.buyer_id = c->product_prefix;
   } else if (const auto* k = std::get_if<KeyResult>(&result)) {
     memo.order_id = k->key.key_id;
   } else if (const auto* o = std::get_if<OfferResult>(&result)) {
@@ -136,7 +148,7 @@ void RequestMemory::Save(ByteWriter& w) const {
     w.I64(r.remaining_kg);
     w.I64(r.spent_fen);
     w.I64(r.unfilled_kg);
-    w.Str(r.code == CommandCode::kUpsertBuyer ? r.buyer_id : r.region.code);
+    w.Str(UsesTextSlot(r.code) ? r.buyer_id : r.region.code);
     w.Str(r.region.name);
     w.U8(static_cast<uint8_t>(r.region.key_assisted) |
          static_cast<uint8_t>(r.region.relocation_site) << 1);
@@ -169,8 +181,7 @@ bool RequestMemory::Load(ByteReader& r) {
     m.spent_fen = r.I64();
     m.unfilled_kg = r.I64();
     if (!BodyForCode(kind + 1, &body)) return false;
-    (m.code == CommandCode::kUpsertBuyer ? m.buyer_id : m.region.code) =
-        r.Str();
+    (UsesTextSlot(m.code) ? m.buyer_id : m.region.code) = r.Str();
     m.region.name = r.Str();
     const uint8_t flags = r.U8();
     if (flags > 3) return false;

@@ -48,8 +48,9 @@ struct RequestMemo {
   Region region;    // UpsertRegion
   Pairing pairing;  // UpsertPairing, DeletePairing
   // UpsertBuyer: the buyer's id, and order_id 1 when it created the buyer
-  // (0 when it replaced one). Saved in the slot of region.code, which an
-  // UpsertBuyer memo does not use, so the memo layout is unchanged.
+  // (0 when it replaced one); SetClearingPolicy: the product prefix. Saved
+  // in the slot of region.code, which these memos do not use, so the memo
+  // layout is unchanged.
   std::string buyer_id;
 };
 

@@ -228,7 +228,8 @@ void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
   }
 }
 
-void Engine::Impl::MatchIncoming(bool offer, uint64_t id) {
+void Engine::Impl::MatchIncoming(bool offer, uint64_t id, bool at_floor) {
+  if (!clearing_.empty() && !at_floor && HeldForClearing(offer, id)) return;
   if (offer) {
     const CodeSet partner_east =
         reference_.PartnerEastCodes(offers_[id - 1].region);
@@ -236,8 +237,8 @@ void Engine::Impl::MatchIncoming(bool offer, uint64_t id) {
       const uint64_t pledge_id = index_.BestPledgeFor(id, partner_east);
       if (pledge_id == 0) break;
       const PledgeRecord& p = pledges_[pledge_id - 1];
-      Fill(id, pledge_id, p.max_price, AnyCovers(partner_east, p.city),
-           /*incoming_pledge=*/false);
+      Fill(id, pledge_id, at_floor ? offers_[id - 1].floor_price : p.max_price,
+           AnyCovers(partner_east, p.city), /*incoming_pledge=*/false);
     }
   } else {
     const CodeSet partner_west =
@@ -268,10 +269,10 @@ void Engine::Impl::Rerank(int32_t region) {
 }
 
 void Engine::Impl::Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price,
-                        bool partner, bool incoming_pledge) {
+                        bool partner, bool incoming_pledge, int64_t q) {
   OfferRecord& o = offers_[offer_id - 1];
   PledgeRecord& p = pledges_[pledge_id - 1];
-  const int64_t q = FillQuantity(o, p, price);
+  if (q == 0) q = FillQuantity(o, p, price);
   // Cannot overflow: q x price <= quantity x price of the order whose price
   // it is, which was checked when that order was posted or amended.
   const int64_t amount = q * price;

@@ -197,6 +197,20 @@ inline int64_t FillQuantity(const OfferRecord& o, const PledgeRecord& p,
                       p.min_lot_kg, p.budget_left(), price);
 }
 
+// The quantity a batch clearing fills between o and p at `price` when its
+// flow gives the pair `want` kg (> 0), the flow having relaxed the lots and
+// the budget: the smallest quantity >= want that both min lots allow, if
+// FillQuantity allows that much, else FillQuantity itself (0: none).
+// Either way it is no more than FillQuantity, so within both remainders
+// and the budget, and it is at least both min lots or is what FillQuantity
+// allows: a clearing breaks no rule a continuous fill keeps.
+inline int64_t ClearingQuantity(const OfferRecord& o, const PledgeRecord& p,
+                                int64_t price, int64_t want) {
+  const int64_t most = FillQuantity(o, p, price);
+  const int64_t rounded = std::max({want, o.min_lot_kg, p.min_lot_kg});
+  return std::min(rounded, most);
+}
+
 // An order's status as read at `now`: OPEN past its expiry reads EXPIRED
 // even before a tick has retired it.
 inline OrderStatus EffectiveStatus(OrderStatus s, Micros expires_at,

@@ -430,6 +430,9 @@ struct BookLine {
   int64_t open_pledge_count = 0;
   int64_t best_floor_price_fen_per_kg = 0;  // 0 if no open offer
   int64_t best_max_price_fen_per_kg = 0;    // 0 if no open pledge
+  // The next batch clearing of the product; 0 when it matches
+  // continuously.
+  Micros next_clearing_at = 0;
 };
 
 }  // namespace duijie

@@ -403,6 +403,7 @@ std::vector<BookLine> Engine::Impl::GetBook(std::string_view prefix,
         best(book.offers, gone ? &gone->offers : nullptr, /*lowest=*/true);
     line.best_max_price_fen_per_kg =
         best(book.pledges, gone ? &gone->pledges : nullptr, /*lowest=*/false);
+    line.next_clearing_at = NextClearingOf(product);
     lines.push_back(line);
   };
   if (prefix.empty()) {

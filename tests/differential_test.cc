@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -162,6 +163,10 @@ struct Outcome {
   void Store(PairingResult r) { pairing = std::move(r); }
   void Store(OfferResult r) { offer = std::move(r); }
   void Store(PledgeResult r) { pledge = std::move(r); }
+  ClearingPolicyResult policy;
+  ClearResult clear;
+  void Store(ClearingPolicyResult r) { policy = std::move(r); }
+  void Store(ClearResult r) { clear = r; }
 };
 
 template <typename R>
@@ -241,6 +246,10 @@ Outcome Execute(ReferenceMatcher& m, const Cmd& c) {
           [&](const AmendPledgeCommand& b) {
             Take(m.AmendPledge(ctx, b.pledge_id, AmendmentOf(b)), &o);
           },
+          [&](const SetClearingPolicyCommand& b) {
+            Take(m.SetClearingPolicy(ctx, b.product_prefix, b.interval), &o);
+          },
+          [&](const ClearCommand&) { Take(m.Clear(ctx), &o); },
       },
       c.command.body);
   return o;
@@ -521,6 +530,23 @@ void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
       d->Field("created", e.buyer.created, r.buyer.created);
       d->Field("replayed", e.buyer.replayed, r.buyer.replayed);
       break;
+    case CommandCode::kSetClearingPolicy:
+      d->Field("product_prefix", e.policy.product_prefix,
+               r.policy.product_prefix);
+      d->Field("interval", e.policy.interval, r.policy.interval);
+      d->Field("next_clearing_at", e.policy.next_clearing_at,
+               r.policy.next_clearing_at);
+      d->Field("replayed", e.policy.replayed, r.policy.replayed);
+      break;
+    case CommandCode::kClear:
+      d->Field("clear.now", e.clear.now, r.clear.now);
+      d->Field("clear.clearings", e.clear.clearings, r.clear.clearings);
+      d->Field("clear.matches", e.clear.matches, r.clear.matches);
+      d->Field("clear.kg", e.clear.kg, r.clear.kg);
+      d->Field("clear.first_match_id", e.clear.first_match_id,
+               r.clear.first_match_id);
+      d->Field("replayed", e.clear.replayed, r.clear.replayed);
+      break;
     default:  // the old post layouts: never drawn
       d->Note("a command with an old layout's code");
       break;
@@ -572,8 +598,8 @@ constexpr std::array<int, kMaxCommandCode + 1> kFreshWeight = [] {
   w[static_cast<int>(CommandCode::kUpsertRegion)] = 2;
   w[static_cast<int>(CommandCode::kUpsertPairing)] = 4;
   w[static_cast<int>(CommandCode::kDeletePairing)] = 2;
-  w[static_cast<int>(CommandCode::kPostOfferWithDeadlines)] = 20;
-  w[static_cast<int>(CommandCode::kPostPledgeWithDeadlines)] = 21;
+  w[static_cast<int>(CommandCode::kPostOfferWithDeadlines)] = 18;
+  w[static_cast<int>(CommandCode::kPostPledgeWithDeadlines)] = 20;
   w[static_cast<int>(CommandCode::kCancelOffer)] = 6;
   w[static_cast<int>(CommandCode::kCancelPledge)] = 6;
   w[static_cast<int>(CommandCode::kCreateKey)] = 2;
@@ -584,6 +610,8 @@ constexpr std::array<int, kMaxCommandCode + 1> kFreshWeight = [] {
   w[static_cast<int>(CommandCode::kUpsertBuyer)] = 3;
   w[static_cast<int>(CommandCode::kAmendOffer)] = 4;
   w[static_cast<int>(CommandCode::kAmendPledge)] = 4;
+  w[static_cast<int>(CommandCode::kSetClearingPolicy)] = 2;
+  w[static_cast<int>(CommandCode::kClear)] = 2;
   // kPostOffer and kPostPledge are the old layouts: read back from old
   // journals, never sent.
   return w;
@@ -1018,6 +1046,30 @@ class Generator {
       b.reason = Chance(0.5) ? "" : std::string(257, 'r');
       c->defect = "reason";
     }
+  }
+
+  // Batch clearing on and off, for everything or a category, hourly or
+  // half-hourly; now and then a bad prefix or interval.
+  void Fill(SetClearingPolicyCommand& b, Cmd* c, bool allow_defect) {
+    static constexpr const char* kPrefixes[] = {"", "vegetable",
+                                                "vegetable.cabbage", "fruit"};
+    static constexpr Micros kIntervals[] = {0, kHour / 2, kHour, 2 * kHour};
+    b.product_prefix = kPrefixes[Int(0, 3)];
+    b.interval = kIntervals[Int(0, 3)];
+    if (allow_defect && Chance(0.1)) {
+      if (Chance(0.5)) {
+        b.interval = 1500;
+        c->defect = "interval";
+      } else {
+        b.product_prefix = "Vegetable";
+        c->defect = "product_prefix";
+      }
+    }
+  }
+  // At the next clearing's time, when there is one (else refused).
+  void Fill(ClearCommand&, Cmd*, bool) {
+    const Micros next = ref_.NextClearingAt();
+    if (next != std::numeric_limits<Micros>::max() && next > now_) now_ = next;
   }
 
   // The buyers the pledges name, mostly in known cities, in two alliances.
@@ -1576,7 +1628,11 @@ class Generator {
   // Most orders live for microseconds; one in ten for hours, long enough
   // to see its matches lapse or be delivered and kg come back.
   Micros ExpiresIn() {
-    if (Chance(0.1)) return Int(kHour, 3 * kHour);
+    // Under batch clearing, orders that outlive the next clearing (held
+    // for one) as often as orders that cannot wait.
+    const bool batch =
+        ref_.NextClearingAt() != std::numeric_limits<Micros>::max();
+    if (Chance(batch ? 0.5 : 0.1)) return Int(kHour, 3 * kHour);
     return Chance(0.2) ? Int(1, 6) : Int(10, 120);
   }
   // A deadline's length: the default (7 days) or one to two hours.
@@ -1809,6 +1865,8 @@ struct Stats {
   int64_t registry_pledges = 0;  // pledges posted without city or kind
   int64_t alliance_pledges = 0;  // pledges with members accepted
   int64_t member_matches = 0;    // matches made for a member
+  int64_t clearings = 0;         // Clear commands that ran clearings
+  int64_t clearing_kg = 0;       // kg they traded
   std::map<std::string, int64_t> codes;
 };
 Stats stats;
@@ -1874,6 +1932,10 @@ std::string RunStream(uint64_t seed, bool verbose) {
       for (const MatchView& m : *ms) {
         stats.member_matches += !m.member_buyer_id.empty();
       }
+    }
+    if (r.status.ok() && c.as<ClearCommand>() != nullptr) {
+      ++stats.clearings;
+      stats.clearing_kg += r.clear.kg;
     }
     Diff d;
     CompareOutcome(c, e, r, &d);
@@ -1972,12 +2034,16 @@ TEST(DifferentialTest, EngineAgreesWithReferenceOnRandomStreams) {
   std::printf("%lld alliance pledges, %lld matches for members\n",
               static_cast<long long>(stats.alliance_pledges),
               static_cast<long long>(stats.member_matches));
+  std::printf("%lld batch clearings, %lld kg traded by them\n",
+              static_cast<long long>(stats.clearings),
+              static_cast<long long>(stats.clearing_kg));
   // The registry's paths are exercised, not merely compiled.
   if (streams >= 100) {
     EXPECT_GT(stats.buyers, 0);
     EXPECT_GT(stats.registry_pledges, 0);
     EXPECT_GT(stats.alliance_pledges, 0);
     EXPECT_GT(stats.member_matches, 0);
+    EXPECT_GT(stats.clearing_kg, 0);
   }
   for (const auto& [group, count] : groups) {
     std::printf("  %6d streams first differ in %s\n", count, group.c_str());

@@ -136,6 +136,13 @@ std::string Digest(const CommandOutcome& outcome) {
                     b->buyer.city_code, " kind ", b->buyer.kind, " target ",
                     b->buyer.annual_target_fen, " created ", b->created, " rp ",
                     b->replayed);
+  } else if (auto* c = std::get_if<ClearingPolicyResult>(&r)) {
+    absl::StrAppend(&out, "policy '", c->product_prefix, "' every ",
+                    c->interval, " next ", c->next_clearing_at, " rp ",
+                    c->replayed);
+  } else if (auto* c = std::get_if<ClearResult>(&r)) {
+    absl::StrAppend(&out, "clear at ", c->now, " x", c->clearings, " m",
+                    c->matches, " kg ", c->kg);
   } else {
     absl::StrAppend(&out, "pairing rp ", std::get<PairingResult>(r).replayed);
   }
@@ -240,15 +247,26 @@ class CommandGen {
   // a weight here and a Fill below). Ticks come from the sequencer.
   // The old post layouts (codes 4 and 5) are only read back, never drawn.
   static constexpr std::array<int, kMaxCommandCode + 1> kWeights = {
-      /*tick*/ 0,         /*region*/ 2,
-      /*pairing*/ 1,      /*delete pairing*/ 1,
-      /*old offer*/ 0,    /*old pledge*/ 0,
-      /*cancel offer*/ 7, /*cancel pledge*/ 7,
-      /*create key*/ 2,   /*revoke key*/ 1,
-      /*ship*/ 4,         /*accept*/ 2,
-      /*decline*/ 1,      /*offer*/ 32,
-      /*pledge*/ 32,      /*amend offer*/ 3,
-      /*amend pledge*/ 3, /*upsert buyer*/ 2};
+      /*tick*/ 0,
+      /*region*/ 2,
+      /*pairing*/ 1,
+      /*delete pairing*/ 1,
+      /*old offer*/ 0,
+      /*old pledge*/ 0,
+      /*cancel offer*/ 7,
+      /*cancel pledge*/ 7,
+      /*create key*/ 2,
+      /*revoke key*/ 1,
+      /*ship*/ 4,
+      /*accept*/ 2,
+      /*decline*/ 1,
+      /*offer*/ 31,
+      /*pledge*/ 31,
+      /*amend offer*/ 3,
+      /*amend pledge*/ 3,
+      /*upsert buyer*/ 2,
+      /*clearing policy*/ 1,
+      /*clear*/ 1};
   static_assert(kWeights.size() == kMaxCommandCode + 1,
                 "every command code needs a weight");
   static_assert(
@@ -354,6 +372,19 @@ class CommandGen {
     return Expiry(&p.expires_at, clock_->last());
   }
   // A buyer registered or replaced; some refused (a negative target).
+  // Batch clearing on and off, for every product or one category; the
+  // writer then issues the clearings as they fall due.
+  Micros Fill(SetClearingPolicyCommand& c) {
+    static constexpr const char* kPrefixes[] = {"", "vegetable",
+                                                "vegetable.cabbage"};
+    static constexpr Micros kIntervals[] = {0, 1800000000, 3600000000,
+                                            1500};  // the last is refused
+    c.product_prefix = kPrefixes[rng_() % 3];
+    c.interval = kIntervals[rng_() % 4];
+    return 0;
+  }
+  // Mostly refused (nothing due): the writer runs the due ones first.
+  Micros Fill(ClearCommand&) { return 0; }
   Micros Fill(UpsertBuyerCommand& c) {
     Buyer& b = c.buyer;
     b.buyer_id = absl::StrCat("buyer", rng_() % 5);

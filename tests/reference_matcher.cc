@@ -4,6 +4,8 @@
 #include "tests/reference_matcher.h"
 
 #include <algorithm>
+#include <limits>
+#include <map>
 #include <set>
 #include <string>
 #include <tuple>
@@ -11,6 +13,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "engine/clearing_flow.h"
 #include "engine/periods.h"
 
 namespace duijie {
@@ -753,8 +756,10 @@ void ReferenceMatcher::Fill(Offer& o, Pledge& p, int64_t q, int64_t price,
   }
 }
 
-std::vector<MatchView> ReferenceMatcher::MatchIncomingPledge(Pledge& p) {
+std::vector<MatchView> ReferenceMatcher::MatchIncomingPledge(Pledge& p,
+                                                             bool at_floor) {
   std::vector<MatchView> out;
+  if (!at_floor && Held(p.spec.product_code, p.spec.expires_at)) return out;
   while (p.status == OrderStatus::kOpen) {
     std::vector<Offer*> candidates;
     for (Offer& o : offers_) {
@@ -786,8 +791,10 @@ std::vector<MatchView> ReferenceMatcher::MatchIncomingPledge(Pledge& p) {
   return out;
 }
 
-std::vector<MatchView> ReferenceMatcher::MatchIncomingOffer(Offer& o) {
+std::vector<MatchView> ReferenceMatcher::MatchIncomingOffer(Offer& o,
+                                                            bool at_floor) {
   std::vector<MatchView> out;
+  if (!at_floor && Held(o.spec.product_code, o.spec.expires_at)) return out;
   while (o.status == OrderStatus::kOpen) {
     std::vector<Pledge*> candidates;
     for (Pledge& p : pledges_) {
@@ -809,8 +816,11 @@ std::vector<MatchView> ReferenceMatcher::MatchIncomingOffer(Offer& o) {
     bool filled = false;
     for (Pledge* p : candidates) {
       int64_t price = p->spec.max_price_fen_per_kg;
+      // A pledge the offer cannot fill at its max price is passed over even
+      // when the clearing's floor price would do.
+      if (FillQuantity(o, *p, price) == 0) continue;
+      if (at_floor) price = o.spec.floor_price_fen_per_kg;
       int64_t q = FillQuantity(o, *p, price);
-      if (q == 0) continue;
       Fill(o, *p, q, price, &out);
       filled = true;
       break;
@@ -1538,6 +1548,254 @@ absl::StatusOr<PledgeView> ReferenceMatcher::GetPledge(uint64_t pledge_id,
 
 std::vector<MatchView> ReferenceMatcher::AllMatches() const {
   return std::vector<MatchView>(matches_.begin(), matches_.end());
+}
+
+// ---------------------------------------------------------------------------
+// Batch clearing.
+
+const std::pair<const std::string, std::pair<Micros, Micros>>*
+ReferenceMatcher::PolicyOf(const std::string& product) const {
+  const std::pair<const std::string, std::pair<Micros, Micros>>* best = nullptr;
+  for (const auto& entry : clearing_) {
+    const std::string& prefix = entry.first;
+    const bool covers = prefix.empty() || product == prefix ||
+                        (product.size() > prefix.size() &&
+                         product.compare(0, prefix.size(), prefix) == 0 &&
+                         product[prefix.size()] == '.');
+    if (covers && (best == nullptr || prefix.size() > best->first.size())) {
+      best = &entry;
+    }
+  }
+  return best;
+}
+
+bool ReferenceMatcher::Held(const std::string& product,
+                            Micros expires_at) const {
+  const auto* policy = PolicyOf(product);
+  return policy != nullptr && expires_at > policy->second.second;
+}
+
+absl::StatusOr<ClearingPolicyResult> ReferenceMatcher::SetClearingPolicy(
+    const ReferenceContext& ctx, const std::string& prefix, Micros interval) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(
+          ctx, {prefix}, [&] { return AdminOnly(ctx); }, &replay);
+      !s.ok()) {
+    return s;
+  }
+  if (replay) {
+    absl::StatusOr<ClearingPolicyResult> again =
+        Replay<ClearingPolicyResult>(*replay);
+    if (again.ok()) {
+      auto it = clearing_.find(again->product_prefix);
+      again->interval = it == clearing_.end() ? 0 : it->second.first;
+      again->next_clearing_at = it == clearing_.end() ? 0 : it->second.second;
+    }
+    return again;
+  }
+  if (!prefix.empty() && !WellFormedProduct(prefix)) {
+    return Invalid("product_prefix", "malformed " + prefix);
+  }
+  constexpr Micros kSecond = 1000000;
+  if (interval != 0 && (interval < kSecond || interval > 7 * 24 * kHour ||
+                        interval % kSecond != 0)) {
+    return Invalid("interval", "not 0 or whole seconds up to a week");
+  }
+  ClearingPolicyResult result{prefix, 0, 0, false};
+  if (interval == 0) {
+    if (clearing_.count(prefix)) {
+      ClearPolicy(prefix, std::numeric_limits<Micros>::max());
+      clearing_.erase(prefix);
+    }
+  } else {
+    const Micros next = (clock_ / interval + 1) * interval;
+    clearing_[prefix] = {interval, next};
+    result.interval = interval;
+    result.next_clearing_at = next;
+  }
+  Remember(ctx, result);
+  return result;
+}
+
+absl::StatusOr<ClearResult> ReferenceMatcher::Clear(
+    const ReferenceContext& ctx) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(
+          ctx, {}, [&] { return AdminOnly(ctx); }, &replay);
+      !s.ok()) {
+    return s;
+  }
+  if (replay) {
+    // A repeat says so and reports nothing: the clearing ran once.
+    if (std::get_if<ClearResult>(&replay->result) == nullptr) {
+      return absl::AlreadyExistsError("request_id: reused for another command");
+    }
+    ClearResult again;
+    again.replayed = true;
+    return again;
+  }
+  bool due = false;
+  for (const auto& [prefix, policy] : clearing_) due |= policy.second <= clock_;
+  if (!due) return absl::FailedPreconditionError("no clearing is due");
+  ClearResult result;
+  result.now = clock_;
+  const uint64_t first = matches_.size();
+  for (auto& [prefix, policy] : clearing_) {
+    if (policy.second > clock_) continue;
+    policy.second = (clock_ / policy.first + 1) * policy.first;
+    ClearPolicy(prefix, policy.second);
+    ++result.clearings;
+  }
+  result.matches = matches_.size() - first;
+  if (result.matches > 0) result.first_match_id = first + 1;
+  for (uint64_t i = first; i < matches_.size(); ++i) {
+    result.kg += matches_[i].quantity_kg;
+  }
+  Remember(ctx, result);
+  return result;
+}
+
+void ReferenceMatcher::ClearPolicy(const std::string& prefix, Micros horizon) {
+  // The urgent orders of the policy, by (id, pledge before offer).
+  std::vector<std::pair<uint64_t, bool>> urgent;  // (id, is_offer)
+  const uint64_t n = std::max(offers_.size(), pledges_.size());
+  auto of_policy = [&](const std::string& product) {
+    const auto* policy = PolicyOf(product);
+    return policy != nullptr && policy->first == prefix;
+  };
+  for (uint64_t id = 1; id <= n; ++id) {
+    if (id <= pledges_.size()) {
+      const Pledge& p = pledges_[id - 1];
+      if (p.status == OrderStatus::kOpen && p.spec.expires_at <= horizon &&
+          of_policy(p.spec.product_code)) {
+        urgent.emplace_back(id, false);
+      }
+    }
+    if (id <= offers_.size()) {
+      const Offer& o = offers_[id - 1];
+      if (o.status == OrderStatus::kOpen && o.spec.expires_at <= horizon &&
+          of_policy(o.spec.product_code)) {
+        urgent.emplace_back(id, true);
+      }
+    }
+  }
+  if (urgent.empty()) return;
+
+  // Candidates: the first 16 fillable counterparts in the continuous
+  // priority, as the incoming order would see them.
+  constexpr size_t kCandidates = 16;
+  std::vector<uint64_t> offer_ids, pledge_ids;
+  std::map<uint64_t, uint32_t> offer_at, pledge_at;
+  std::set<std::pair<uint32_t, uint32_t>> paired;
+  std::vector<ClearingPair> pairs;
+  auto index_of = [](uint64_t id, std::vector<uint64_t>& ids,
+                     std::map<uint64_t, uint32_t>& at) {
+    auto [it, added] = at.emplace(id, static_cast<uint32_t>(ids.size()));
+    if (added) ids.push_back(id);
+    return it->second;
+  };
+  auto add_pair = [&](const Offer& o, const Pledge& p) {
+    const uint32_t oi = index_of(o.id, offer_ids, offer_at);
+    const uint32_t pi = index_of(p.id, pledge_ids, pledge_at);
+    if (!paired.insert({oi, pi}).second) return;
+    const int64_t floor = o.spec.floor_price_fen_per_kg;
+    int64_t capacity = std::min(o.remaining_kg, p.remaining_kg);
+    if (p.spec.budget_fen > 0) {
+      capacity = std::min(capacity, (p.spec.budget_fen - p.spent_fen) / floor);
+    }
+    const int64_t hours = std::min<int64_t>(
+        (o.spec.expires_at - clock_) / kHour, (int64_t{1} << 13) - 1);
+    const int64_t cost = (Partner(o.spec.region_code, p.spec.buyer_city_code)
+                              ? 0
+                              : int64_t{1} << 26) +
+                         (Priority(o) ? 0 : int64_t{1} << 25) +
+                         hours * (int64_t{1} << 11) +
+                         std::min<int64_t>(floor, (int64_t{1} << 11) - 1);
+    pairs.push_back({oi, pi, capacity, cost});
+  };
+  for (const auto& [id, is_offer] : urgent) {
+    if (is_offer) {
+      const Offer& o = offers_[id - 1];
+      std::vector<const Pledge*> candidates;
+      for (const Pledge& p : pledges_) {
+        if (Compatible(o, p) &&
+            FillQuantity(o, p, p.spec.max_price_fen_per_kg) > 0) {
+          candidates.push_back(&p);
+        }
+      }
+      std::sort(candidates.begin(), candidates.end(),
+                [&](const Pledge* a, const Pledge* b) {
+                  auto key = [&](const Pledge* p) {
+                    return std::make_tuple(
+                        !Partner(o.spec.region_code, p->spec.buyer_city_code),
+                        -p->spec.max_price_fen_per_kg, p->seq);
+                  };
+                  return key(a) < key(b);
+                });
+      if (candidates.size() > kCandidates) candidates.resize(kCandidates);
+      for (const Pledge* p : candidates) add_pair(o, *p);
+    } else {
+      const Pledge& p = pledges_[id - 1];
+      std::vector<const Offer*> candidates;
+      for (const Offer& o : offers_) {
+        if (Compatible(o, p) &&
+            FillQuantity(o, p, o.spec.floor_price_fen_per_kg) > 0) {
+          candidates.push_back(&o);
+        }
+      }
+      std::sort(candidates.begin(), candidates.end(),
+                [&](const Offer* a, const Offer* b) {
+                  auto key = [&](const Offer* o) {
+                    return std::make_tuple(
+                        !Partner(o->spec.region_code, p.spec.buyer_city_code),
+                        !Priority(*o), o->spec.expires_at,
+                        o->spec.floor_price_fen_per_kg, o->seq);
+                  };
+                  return key(a) < key(b);
+                });
+      if (candidates.size() > kCandidates) candidates.resize(kCandidates);
+      for (const Offer* o : candidates) add_pair(*o, p);
+    }
+  }
+
+  std::vector<int64_t> offer_kg, pledge_kg;
+  for (uint64_t id : offer_ids)
+    offer_kg.push_back(offers_[id - 1].remaining_kg);
+  for (uint64_t id : pledge_ids) {
+    pledge_kg.push_back(pledges_[id - 1].remaining_kg);
+  }
+  const std::vector<int64_t> flows =
+      SolveClearingFlow(offer_kg, pledge_kg, pairs);
+  std::vector<std::tuple<int64_t, uint64_t, uint64_t, int64_t>> trades;
+  for (size_t k = 0; k < pairs.size(); ++k) {
+    if (flows[k] > 0) {
+      trades.emplace_back(pairs[k].cost, offer_ids[pairs[k].offer],
+                          pledge_ids[pairs[k].pledge], flows[k]);
+    }
+  }
+  std::sort(trades.begin(), trades.end());
+  std::vector<MatchView> ignored;
+  for (const auto& [cost, offer_id, pledge_id, want] : trades) {
+    Offer& o = offers_[offer_id - 1];
+    Pledge& p = pledges_[pledge_id - 1];
+    if (o.status != OrderStatus::kOpen || p.status != OrderStatus::kOpen) {
+      continue;
+    }
+    const int64_t floor = o.spec.floor_price_fen_per_kg;
+    const int64_t most = FillQuantity(o, p, floor);
+    const int64_t q =
+        std::min(most, std::max({want, o.spec.min_lot_kg, p.spec.min_lot_kg}));
+    if (q > 0) Fill(o, p, q, floor, &ignored);
+  }
+  for (const auto& [id, is_offer] : urgent) {
+    if (is_offer) {
+      Offer& o = offers_[id - 1];
+      if (o.status == OrderStatus::kOpen) MatchIncomingOffer(o, true);
+    } else {
+      Pledge& p = pledges_[id - 1];
+      if (p.status == OrderStatus::kOpen) MatchIncomingPledge(p, true);
+    }
+  }
 }
 
 }  // namespace duijie

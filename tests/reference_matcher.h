@@ -17,9 +17,11 @@
 #ifndef DUIJIE_TESTS_REFERENCE_MATCHER_H_
 #define DUIJIE_TESTS_REFERENCE_MATCHER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -148,6 +150,21 @@ class ReferenceMatcher {
                                            const std::string& reason);
   // Registers or replaces a buyer; its later pledges may leave city and
   // kind empty (the registry's are used) but may not contradict them.
+  // Batch clearing, as clearing.cc describes it; the flow itself is the
+  // engine's SolveClearingFlow (tested against brute force on its own), the
+  // rest (who is urgent, the candidates, the costs, carrying the flow out,
+  // the rematch) is written out again here.
+  absl::StatusOr<ClearingPolicyResult> SetClearingPolicy(
+      const ReferenceContext& ctx, const std::string& prefix, Micros interval);
+  absl::StatusOr<ClearResult> Clear(const ReferenceContext& ctx);
+  // The earliest next clearing; the largest Micros when there is none.
+  Micros NextClearingAt() const {
+    Micros next = std::numeric_limits<Micros>::max();
+    for (const auto& [prefix, policy] : clearing_) {
+      next = std::min(next, policy.second);
+    }
+    return next;
+  }
   absl::StatusOr<BuyerResult> UpsertBuyer(const ReferenceContext& ctx,
                                           const Buyer& buyer);
 
@@ -204,7 +221,8 @@ class ReferenceMatcher {
   struct Remembered {
     uint64_t fingerprint = 0;
     std::variant<RegionResult, PairingResult, OfferResult, PledgeResult,
-                 KeyResult, MatchResult, BuyerResult>
+                 KeyResult, MatchResult, BuyerResult, ClearingPolicyResult,
+                 ClearResult>
         result;
   };
   using Access = std::function<absl::Status()>;
@@ -252,14 +270,24 @@ class ReferenceMatcher {
   // for an alliance pledge.
   void Fill(Offer& o, Pledge& p, int64_t q, int64_t price,
             std::vector<MatchView>* out);
-  std::vector<MatchView> MatchIncomingPledge(Pledge& p);
-  std::vector<MatchView> MatchIncomingOffer(Offer& o);
+  // `at_floor`: a clearing's rematch, which is never held and trades at
+  // the offer's floor.
+  std::vector<MatchView> MatchIncomingPledge(Pledge& p, bool at_floor = false);
+  std::vector<MatchView> MatchIncomingOffer(Offer& o, bool at_floor = false);
+  // The clearing policy (interval, next clearing) of a product code's
+  // longest prefix, or null.
+  const std::pair<const std::string, std::pair<Micros, Micros>>* PolicyOf(
+      const std::string& product) const;
+  bool Held(const std::string& product, Micros expires_at) const;
+  void ClearPolicy(const std::string& prefix, Micros horizon);
 
   static OfferView ViewOf(const Offer& o);
   static PledgeView ViewOf(const Pledge& p);
 
   const QueueOrder order_;
   Micros clock_ = 0;
+  // Batch clearing policies: prefix -> (interval, next clearing).
+  std::map<std::string, std::pair<Micros, Micros>> clearing_;
   std::map<std::string, Region, std::less<>> regions_;
   std::vector<Pairing> pairings_;
   std::deque<Offer> offers_;    // offers_[id - 1]; deque keeps views valid
