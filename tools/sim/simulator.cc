@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -50,31 +49,22 @@ absl::StatusOr<std::vector<Fill>> RunEngine(const Scenario& s,
   Engine engine;
   // Batch: the clearing policy from the start; before each record every
   // clearing due at or before its time; after the last, clearings until
-  // every order has ended.
-  std::function<absl::Status(Micros)> clear_until = [](Micros) {
-    return absl::OkStatus();
-  };
-#ifdef DUIJIE_HAVE_CLEARING
+  // every order has ended. With no policy no clearing is ever due.
   if (policy.kind == Policy::kBatch) {
     if (absl::StatusOr<CommandResult> r = engine.TickAndApply(MakeCommand(
             SetClearingPolicyCommand{"", policy.interval}, s.start));
         !r.ok()) {
       return r.status();
     }
-    clear_until = [&engine](Micros t) {
-      while (engine.NextClearingAt() <= t) {
-        absl::StatusOr<CommandResult> r = engine.TickAndApply(
-            MakeCommand(ClearCommand{}, engine.NextClearingAt()));
-        if (!r.ok()) return r.status();
-      }
-      return absl::OkStatus();
-    };
   }
-#else
-  if (policy.kind == Policy::kBatch) {
-    return absl::UnimplementedError("this engine has no clearing policy");
-  }
-#endif
+  auto clear_until = [&engine](Micros t) -> absl::Status {
+    while (engine.NextClearingAt() <= t) {
+      absl::StatusOr<CommandResult> r = engine.TickAndApply(
+          MakeCommand(ClearCommand{}, engine.NextClearingAt()));
+      if (!r.ok()) return r.status();
+    }
+    return absl::OkStatus();
+  };
   for (const Command& c : s.commands) {
     if (absl::Status cleared = clear_until(c.now); !cleared.ok()) {
       return cleared;
@@ -266,10 +256,6 @@ absl::StatusOr<Policy> ParsePolicy(std::string_view text) {
         count <= std::numeric_limits<Micros>::max() / scale) {
       p.kind = Policy::kBatch;
       p.interval = count * scale;
-      if (!kHaveClearing) {
-        return absl::UnimplementedError(
-            absl::StrCat(Absl(text), ": this engine has no clearing policy"));
-      }
       return p;
     }
   }

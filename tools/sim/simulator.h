@@ -11,8 +11,8 @@
 //                  reference matcher with QueueOrder::kFifo.
 //   batch:INTERVAL the engine with a clearing policy for every product
 //                  (clearings at multiples of INTERVAL since the epoch:
-//                  30m, 1h, 1d ...); only when the engine has one
-//                  (kHaveClearing).
+//                  30m, 1h, 1d ...): orders rest until they would expire
+//                  before the next clearing (engine/clearing.cc).
 //
 // Time is the records' own: each record is applied at its at_micros
 // (Engine::TickAndApply, or the reference's clock); no wall clock. Every
@@ -34,14 +34,6 @@
 
 namespace duijie {
 namespace sim {
-
-// Whether this engine has the batch clearing policy (set by the build
-// when engine/command.h declares ClearCommand).
-#ifdef DUIJIE_HAVE_CLEARING
-inline constexpr bool kHaveClearing = true;
-#else
-inline constexpr bool kHaveClearing = false;
-#endif
 
 // An order of the scenario as posted, with the interval it was live:
 // [posted_at, ends_at), ends_at its expiry or the time it was cancelled.
