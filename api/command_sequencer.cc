@@ -120,29 +120,38 @@ void CommandSequencer::WriterLoop() {
     Group group;
     {
       absl::MutexLock lock(&queue_mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-        return !busy_ && (!queue_.empty() || stopping_);
-      };
       // With batch clearing on, the writer also wakes for the next
-      // clearing: at its time, or every second to look at the clock again
-      // (which tests may drive).
+      // clearing: when another applier changes when it falls due, at its
+      // time, or every second to look at the clock again (which tests may
+      // drive).
+      const bool timed = options_.clear_when_idle;
       const Micros due = next_clearing_.load(std::memory_order_relaxed);
-      if (!options_.clear_when_idle ||
-          due == std::numeric_limits<Micros>::max()) {
+      auto ready = [this, timed,
+                    due]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return !busy_ && (!queue_.empty() || stopping_ ||
+                          (timed && next_clearing_.load(
+                                        std::memory_order_relaxed) != due));
+      };
+      if (!timed || due == std::numeric_limits<Micros>::max()) {
         queue_mu_.Await(absl::Condition(&ready));
       } else {
         const Micros wait = std::clamp<Micros>(
             due - absl::ToUnixMicros(options_.clock()), 1000, 1000000);
         queue_mu_.AwaitWithTimeout(absl::Condition(&ready),
                                    absl::Microseconds(wait));
-        if (!ready() && absl::ToUnixMicros(options_.clock()) >= due) {
-          // A clearing is due and nothing is queued to trigger it.
-          auto batch = std::make_unique<Batch>();
-          batch->commands.push_back(MakeCommand(ClearCommand{}));
-          batch->done = [](Batch&) {};
-          queue_.push_back(std::move(batch));
+      }
+      if (busy_) continue;
+      if (queue_.empty() && !stopping_) {
+        const Micros next = next_clearing_.load(std::memory_order_relaxed);
+        if (!timed || next == std::numeric_limits<Micros>::max() ||
+            absl::ToUnixMicros(options_.clock()) < next) {
+          continue;
         }
-        if (!ready()) continue;
+        // A clearing is due and nothing is queued to bring it on.
+        auto batch = std::make_unique<Batch>();
+        batch->commands.push_back(MakeCommand(ClearCommand{}));
+        batch->done = [](Batch&) {};
+        queue_.push_back(std::move(batch));
       }
       if (queue_.empty()) return;  // stopping, and everything is applied
       size_t commands = 0;

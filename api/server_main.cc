@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
-      "duijie-server: the duijie matching exchange, over gRPC.\n"
+      "the duijie matching exchange, over gRPC.\n"
       "Usage: duijie-server [--listen=127.0.0.1:50051] [--demo] "
       "[--data_dir=DIR [--fsync=false] [--snapshot_every=N] [--repair]] "
       "[--admin_key_file=PATH | --insecure_no_auth]");

@@ -53,6 +53,7 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <random>
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -650,6 +651,115 @@ void BM_ReferenceGlutWeek(benchmark::State& state) {
   RunGlutWeek<ReferenceMatcher>(state, EnvInt("DUIJIE_REF_COMMANDS", 2000));
 }
 
+// One batch clearing of a glutted category: `orders` resting orders of
+// vegetables (half offers, half pledges, most of them able to trade with
+// each other: the book has been held for clearing), with expiries spread
+// over a week, cleared with a daily interval, so that the orders expiring
+// within the next day (about a seventh) are urgent and bring their
+// candidates. Only the ClearCommand is timed. Deterministic (seed 1).
+void BM_Clearing(benchmark::State& state) {
+  constexpr Micros kHour = Micros{3600} * 1000000;
+  constexpr Micros kT0 = Micros{1'798'992'000} * 1000000;  // a whole day
+  const int64_t orders = state.range(0);
+  uint64_t matches = 0, urgent_kg = 0;
+  int64_t kg = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto e = std::make_unique<Engine>();
+    std::mt19937_64 rng(1);
+    auto pick = [&rng](uint64_t n) { return static_cast<int64_t>(rng() % n); };
+    const char* provinces[] = {"620000", "520000", "450000", "530000"};
+    std::vector<std::string> counties;
+    for (const char* p : provinces) {
+      e->TickAndApply(MakeCommand(UpsertRegionCommand{Region{p, p}}, kT0));
+      for (int pref = 1; pref <= 5; ++pref) {
+        const std::string prefecture = std::string(p, 2) +
+                                       (pref < 10 ? "0" : "") +
+                                       std::to_string(pref) + "00";
+        e->TickAndApply(MakeCommand(
+            UpsertRegionCommand{Region{prefecture, prefecture}}, kT0));
+        for (int c = 21; c <= 26; ++c) {
+          const std::string county =
+              prefecture.substr(0, 4) + std::to_string(c);
+          Region r{county, county};
+          r.key_assisted = c % 3 == 0;
+          e->TickAndApply(MakeCommand(UpsertRegionCommand{r}, kT0));
+          counties.push_back(county);
+        }
+      }
+    }
+    const char* cities[] = {"330100", "370200", "440100", "320500", "110000"};
+    for (int i = 0; i < 5; ++i) {
+      e->TickAndApply(
+          MakeCommand(UpsertRegionCommand{Region{cities[i], cities[i]}}, kT0));
+      e->TickAndApply(MakeCommand(
+          UpsertPairingCommand{Pairing{cities[i], provinces[i % 4], ""}}, kT0));
+    }
+    e->TickAndApply(
+        MakeCommand(SetClearingPolicyCommand{"vegetable", 24 * kHour}, kT0));
+    const char* leaves[] = {"cabbage", "potato", "carrot", "radish", "onion",
+                            "garlic",  "tomato", "pepper", "celery", "leek"};
+    const Micros post_at = kT0 + kHour;
+    for (int64_t i = 0; i < orders; ++i) {
+      const Micros expires =
+          post_at + kHour + pick(7 * 24) * kHour + pick(kHour);
+      if (i % 2 == 0) {
+        PostOfferCommand c;
+        c.offer = {"coop" + std::to_string(pick(500)),
+                   counties[pick(counties.size())],
+                   std::string("vegetable.") + leaves[pick(10)],
+                   static_cast<int>(1 + pick(3)),
+                   500 + pick(20000),
+                   150 + pick(250),
+                   pick(4) * 100,
+                   expires,
+                   pick(2) == 0,
+                   1 + pick(50)};
+        e->TickAndApply(MakeCommand(c, post_at));
+      } else {
+        PostPledgeCommand c;
+        c.pledge.buyer_id = "unit" + std::to_string(pick(500));
+        c.pledge.buyer_city_code = cities[pick(5)];
+        c.pledge.buyer_kind = static_cast<int>(1 + pick(5));
+        c.pledge.product_code =
+            pick(3) == 0 ? "vegetable"
+                         : std::string("vegetable.") + leaves[pick(10)];
+        c.pledge.min_grade = static_cast<int>(pick(4));
+        c.pledge.quantity_kg = 1000 + pick(30000);
+        c.pledge.max_price_fen_per_kg = 200 + pick(250);
+        c.pledge.min_lot_kg = pick(3) * 200;
+        c.pledge.expires_at = expires;
+        e->TickAndApply(MakeCommand(c, post_at));
+      }
+    }
+    bool more = false;
+    for (const OfferView& o :
+         e->ListOffers(OrderFilter{}, 0, 1 << 30, kT0 + 24 * kHour, &more)) {
+      if (o.expires_at <= kT0 + 48 * kHour) urgent_kg += o.remaining_kg;
+    }
+    Command clear = MakeCommand(ClearCommand{}, kT0 + 24 * kHour);
+    e->TickAndApply(MakeCommand(TickCommand{}, kT0 + 24 * kHour));
+    state.ResumeTiming();
+    absl::StatusOr<CommandResult> r = e->Apply(clear);
+    state.PauseTiming();
+    if (r.ok()) {
+      matches += std::get<ClearResult>(*r).matches;
+      kg += std::get<ClearResult>(*r).kg;
+    } else {
+      state.SkipWithError(std::string(r.status().message()).c_str());
+    }
+    e.reset();
+    state.ResumeTiming();
+  }
+  state.counters["orders"] = static_cast<double>(orders);
+  state.counters["matches"] =
+      static_cast<double>(matches) / std::max<int64_t>(1, state.iterations());
+  state.counters["kg"] =
+      static_cast<double>(kg) / std::max<int64_t>(1, state.iterations());
+  state.counters["urgent_offer_kg"] =
+      static_cast<double>(urgent_kg) / std::max<int64_t>(1, state.iterations());
+}
+
 void Register() {
   auto* engine = benchmark::RegisterBenchmark("BM_GlutWeek", BM_GlutWeek);
   engine->Arg(10000)->Arg(100000)->Arg(1000000);
@@ -660,6 +770,11 @@ void Register() {
   reference->Arg(10000);
   if (EnvInt("DUIJIE_REF_100K", 0) != 0) reference->Arg(100000);
   reference->Iterations(1)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_Clearing", BM_Clearing)
+      ->Arg(10000)
+      ->Arg(100000)
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

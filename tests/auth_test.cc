@@ -315,6 +315,22 @@ TEST_F(AuthTest, EachRoleAgainstEachRpc) {
          v1::GetBookResponse out;
          return e(t)->GetBook(Ctx(s).get(), r, &out);
        }},
+      {"SetClearingPolicy",
+       {OK, DENIED, DENIED, DENIED, DENIED, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::SetClearingPolicyRequest r;
+         r.mutable_policy()->set_product_prefix("vegetable");
+         r.mutable_policy()->mutable_interval()->set_seconds(3600);
+         v1::ClearingPolicy out;
+         return e(t)->SetClearingPolicy(Ctx(s).get(), r, &out);
+       }},
+      {"ListClearingPolicies",
+       {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::ListClearingPoliciesRequest r;
+         v1::ListClearingPoliciesResponse out;
+         return e(t)->ListClearingPolicies(Ctx(s).get(), r, &out);
+       }},
       {"ListRegions",
        {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
        [&](AuthTest* t, const std::string& s) {

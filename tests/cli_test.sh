@@ -16,6 +16,11 @@ fi
 SERVER=$1
 CLI=$2
 WORK=$(mktemp -d)
+# Times show in Asia/Shanghai unless $TZ or --utc say otherwise: the checks
+# below expect the default, and set TZ where they test it. No config file
+# of the user's is read.
+unset TZ DUIJIE_SERVER DUIJIE_KEY
+export XDG_CONFIG_HOME="$WORK/config"
 LOG=$WORK/server.log
 OUT=$WORK/stdout
 ERR=$WORK/stderr
@@ -130,6 +135,58 @@ expect_rc 2 offer post --supplier s --region 621202 --product spice.pepper \
 err_has "--kg"
 expect_rc 2 nonsense
 expect_rc 2 offer get not-a-number
+# Typos get the nearest command, subcommand or flag.
+expect_rc 2 ofer list
+err_has "unknown command 'ofer'; did you mean 'offer'?"
+expect_rc 2 offer lsit
+err_has "unknown command 'offer lsit'; did you mean 'offer list'?"
+expect_rc 2 offer list --suplier x
+err_has "unknown flag '--suplier' for 'offer list'; did you mean --supplier?"
+expect_rc 2 --jsno book
+err_has "did you mean --json?"
+# The CLI's version; the API has no call for the server's, and it says so.
+ok --version
+out_has "duijie 0."
+out_has "server version: not available"
+# --timeout and streams: the help says how they go together.
+ok matches watch --help
+out_has "--once"
+out_has "--timeout bounds only its start"
+ok help
+out_has "'matches watch' streams without one"
+# The server lists its own flags.
+"$SERVER" --help >"$OUT" 2>&1 || true
+grep -qF -- "--max_open_orders" "$OUT" || fail "duijie-server --help lacks its flags"
+! grep -qF "No flags matched" "$OUT" || fail "duijie-server --help matched no flags"
+# Money and weight as users write them, read exactly; mistakes explained.
+expect_rc 2 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --kg 10 --floor-fen 68.00
+err_has "68.00 for --floor-fen: did you mean --floor-yuan 68.00? (--floor-fen takes whole fen: 6800)"
+expect_rc 2 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --kg 10 --floor-yuan 68.123
+err_has "--floor-yuan: '68.123' is not an amount in yuan"
+err_has "at most 2 decimals"
+expect_rc 2 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --kg 10 --floor-fen 6800 --floor-yuan 68
+err_has "give --floor-fen or --floor-yuan, not both"
+expect_rc 2 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --kg 10 --t 0.01 --floor-yuan 68
+err_has "give --kg or --t, not both"
+expect_rc 2 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --floor-yuan 68
+err_has "missing required flag --kg KG (or --t TONNES)"
+expect_rc 2 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --kg 50t --floor-yuan 68
+err_has "50t for --kg: did you mean --t 50?"
+expect_rc 2 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --t 1.0005 --floor-yuan 68
+err_has "at most 3 decimals"
+expect_rc 2 pledge post --buyer b --city 370200 --kind school --product x \
+  --kg 1 --max-yuan 1 --budget-yuan 1,20
+err_has "commas group thousands"
+expect_rc 2 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --kg 10 --floor-yuan 68 --expires tomorrow
+err_has "--expires: 'tomorrow' is not a time"
 
 # --- reference data ---------------------------------------------------------
 ok regions upsert --code 620000 --name 甘肃省
@@ -148,6 +205,21 @@ out_lacks "370200"
 ok --json regions list --prefix 6212
 json_has code '"621202"'
 json_has key_assisted true
+# -o json is --json; -o csv prints list tables as CSV, the count on stderr.
+ok -o json regions list --prefix 6212
+json_has code '"621202"'
+ok -o csv regions list --prefix 62
+[[ "$(head -n 1 "$OUT")" == $'CODE,NAME,KEY ASSISTED,RELOCATION SITE\r' ]] ||
+  fail "-o csv: no CSV header"
+out_has "621202,武都区,yes,"
+err_has "3 regions, no more"
+expect_rc 2 -o yaml regions list
+err_has "-o: 'yaml' is not table, json or csv"
+# Singular and plural; how many were shown and whether more exist.
+ok regions list --prefix 621202
+out_has "1 region, no more"
+ok regions list --page-size 2
+out_has "2 regions shown, more exist: add --all, or --page-token"
 
 ok pairings add --east 370200 --west 621200 --note "青岛-陇南 东西部协作"
 ok pairings list
@@ -200,7 +272,12 @@ MATCH=$(json_get match_id)
 ok matches list --buyer qingdao-coop-office
 out_has "54,400.00"
 out_has "68.00"
-out_has "1 match"
+out_has "1 match, 800 kg, 54,400.00 yuan, no more"
+out_has "MATCHED (Asia/Shanghai)"
+ok -o csv matches list --buyer qingdao-coop-office
+out_has "MATCH,OFFER,PLEDGE,SUPPLIER,BUYER"
+out_has ",800,68.00,54400.00,yes,"
+err_has "1 match, 800 kg, 54,400.00 yuan, no more"
 
 ok offer get "$PEPPER"
 out_has "1,200 kg left"
@@ -220,11 +297,11 @@ out_lacks "vegetable.potato"
 ok book --page-size 1
 out_has "spice.sichuan_pepper"
 out_lacks "vegetable.potato"
-out_has "more results: add --all, or --page-token spice.sichuan_pepper"
+out_has "1 product with open orders shown, more exist: add --all, or --page-token spice.sichuan_pepper"
 ok book --page-size 1 --all
 out_has "vegetable.potato"
-out_has "2 products with open orders"
-out_lacks "more results"
+out_has "2 products with open orders, no more"
+out_lacks "more exist"
 
 # The stream replays history first: after 0 it must show our match.
 set +e
@@ -285,15 +362,32 @@ out_has '"event_id":"4"'
 out_has '"kind":"STATUS_CHANGED"'
 out_has '"accepted_kg":"550"'
 expect_rc 1 matches watch --after-event 99
-err_has "after_event_id: 99 is beyond the last match event, 5"
+err_has "--after-event: 99 is beyond the last match event, 5 (field after_event_id)"
 expect_rc 1 matches watch --after 1 --after-event 2
 err_has "set at most one"
+# --once prints the history and exits, without waiting for live events.
+ok matches watch --once --after-event 1
+ROWS=$(awk 'NR > 1 && $2 ~ /^(new|status)$/ { print $1 }' "$OUT" | paste -sd ' ')
+[[ "$ROWS" == "2 3 4 5" ]] || fail "matches watch --once printed events $ROWS"
+out_has "4 events, up to event 5"
+out_has "AT (Asia/Shanghai)"
+ok --json matches watch --once
+[[ $(wc -l <"$OUT") -eq 5 ]] || fail "--json matches watch --once: $(cat "$OUT")"
+ok matches watch --once --after-event 5
+out_has "0 events, up to event 5"
+# A filter hides later events: it stops at --timeout, and says so.
+ok --timeout 1s matches watch --once --offer 999999
+out_has "0 events, up to event 5 (not all are shown to this filter or key)"
 # --- the buyer registry and progress against the annual target -------------
 ok buyer upsert --id qingdao-coop-office --name 青岛市东西部协作办 \
   --city 370200 --kind government_unit --target-fen 10000000 \
   --alliance shandong
 out_has "registered buyer qingdao-coop-office"
 out_has "100,000.00 yuan"
+ok --json buyer upsert --id qingdao-coop-office --name 青岛市东西部协作办 \
+  --city 370200 --kind government_unit --target-yuan 100,000 \
+  --alliance shandong
+json_has annual_target_fen '"10000000"' 
 ok --json buyer upsert --id qingdao-coop-office --name 青岛市东西部协作办 \
   --city 370200 --kind government_unit --target-fen 10000000 \
   --alliance shandong
@@ -315,9 +409,9 @@ err_has "error: NOT_FOUND"
 ok buyer list --city 37
 out_has "qingdao-coop-office"
 out_has "100,000.00"
-out_has "1 buyers"
+out_has "1 buyer, no more"
 ok buyer list --kind school
-out_has "0 buyers"
+out_has "0 buyers, no more"
 ok --json buyer list --alliance shandong
 json_has buyer_id '"qingdao-coop-office"'
 # The 800 kg at 68.00 above, in this year and month as Shanghai counts them.
@@ -375,7 +469,8 @@ expect_rc 1 pledge post --buyer qd-canteens --city 370200 --kind canteen \
   --product fruit --kg 7 --max-fen 500 --expires-in 1h \
   --member qd-canteen-a:500 --member qd-canteen-b:400
 err_has "error: INVALID_ARGUMENT"
-err_has "pledge.members: shares sum to 900 permille"
+err_has "error: INVALID_ARGUMENT: --member: shares sum to 900 permille"
+err_has "(field pledge.members)"
 expect_rc 2 pledge post --buyer qd-canteens --city 370200 --kind canteen \
   --product fruit --kg 7 --max-fen 500 --expires-in 1h --member qd-canteen-a
 err_has "BUYER:PERMILLE"
@@ -403,7 +498,7 @@ json_has remaining_kg '"150"'
 json_has min_lot_kg '"50"'
 json_has floor_price_fen_per_kg '"6000"'
 expect_rc 1 offer amend "$PEPPER" --kg 1000
-err_has "error: INVALID_ARGUMENT: quantity_kg: 1000 is below the 1350 kg already matched"
+err_has "error: INVALID_ARGUMENT: --kg: 1000 is below the 1350 kg already matched (field quantity_kg)"
 expect_rc 1 pledge amend "$CANTEEN" --max-fen 7000
 err_has "error: FAILED_PRECONDITION"
 err_has "is FILLED; only an OPEN pledge can be amended"
@@ -427,7 +522,10 @@ json_has period '"WEEKLY"'
 json_has carry_over true
 STANDING=$(json_get pledge_id)
 ok pledge get "$STANDING"
-out_has "2,000 kg weekly, unfilled kg carried over, until 2099-06-30 16:00:00 UTC"
+out_has "2,000 kg weekly, unfilled kg carried over, until 2099-07-01 00:00:00 +08:00"
+out_has "PERIOD START (Asia/Shanghai)"
+ok --utc pledge get "$STANDING"
+out_has "until 2099-06-30 16:00:00 UTC"
 out_has "PERIOD START (UTC)"
 expect_rc 2 pledge post --buyer x --city 370200 --kind school --product spice \
   --kg 1 --max-fen 1 --every fortnight --until 2099-01-01
@@ -466,6 +564,72 @@ ok --json pledge post --request-id cli-test-retry-2 --buyer qingdao-office \
   --expires-in 72h
 [[ "$(json_get pledge_id)" == "$FIRST" ]] || fail "relative-expiry retry made a new pledge"
 
+# --- times, money and weight the users' way ---------------------------------
+# A date is open through that day in Shanghai: the offer expires at the next
+# Shanghai midnight, 16:00 UTC that day.
+ok --json offer post --supplier date-coop --region 621202 \
+  --product fruit.date --grade first --t 2.5 --floor-yuan 68.5 \
+  --expires 2099-12-20
+json_has quantity_kg '"2500"'
+json_has floor_price_fen_per_kg '"6850"'
+json_has expires_at '"2099-12-20T16:00:00Z"'
+DATED=$(json_get offer_id)
+ok offer get "$DATED"
+out_has "expires      2099-12-21 00:00:00 +08:00"
+out_has "68.50 yuan/kg (6850 fen/kg)"
+ok --utc offer get "$DATED"
+out_has "expires      2099-12-20 16:00:00 UTC"
+TZ=UTC ok offer get "$DATED"
+out_has "expires      2099-12-20 16:00:00 UTC"
+TZ=Nowhere/Atlantis ok offer get "$DATED"
+out_has "expires      2099-12-20 16:00:00 UTC"
+err_has "warning: TZ=Nowhere/Atlantis is not a time zone known here; times are in UTC"
+TZ=Europe/Berlin ok offer list --supplier date-coop
+out_has "EXPIRES (Europe/Berlin)"
+out_has "2099-12-20 17:00"
+ok offer list --supplier date-coop
+out_has "EXPIRES (Asia/Shanghai)"
+out_has "2099-12-21 00:00"
+out_has "1 offer, no more"
+# A local time is read in Shanghai too; RFC 3339 keeps its offset.
+ok --json offer amend "$DATED" --expires "2099-12-20 18:00"
+json_has expires_at '"2099-12-20T10:00:00Z"'
+ok --json offer amend "$DATED" --expires 2099-12-20T18:00:00-05:00
+json_has expires_at '"2099-12-20T23:00:00Z"'
+ok --utc --json offer amend "$DATED" --expires "2099-12-20 18:00"
+json_has expires_at '"2099-12-20T18:00:00Z"'
+# A duration goes to the server as one (a retry is the same request).
+ok --json offer post --request-id cli-test-duration --supplier date-coop \
+  --region 621202 --product fruit.date --grade first --kg 1,200 \
+  --floor-yuan 1,000.5 --expires 72h
+json_has quantity_kg '"1200"'
+json_has floor_price_fen_per_kg '"100050"'
+FIRST=$(json_get offer_id)
+ok --json offer post --request-id cli-test-duration --supplier date-coop \
+  --region 621202 --product fruit.date --grade first --kg 1,200 \
+  --floor-yuan 1,000.5 --expires 72h
+[[ "$(json_get offer_id)" == "$FIRST" ]] || fail "--expires 72h retry made a new offer"
+ok --json pledge post --buyer date-buyer --city 370200 --kind school \
+  --product fruit.fig --t 1 --max-yuan 75.5 --budget-yuan 1,200,000 \
+  --expires 3d
+json_has quantity_kg '"1000"'
+json_has max_price_fen_per_kg '"7550"'
+json_has budget_fen '"120000000"'
+# No message shows microseconds since the epoch.
+expect_rc 1 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --kg 10 --floor-yuan 1 --expires 2001-01-01
+err_has "--expires: 2001-01-02 00:00:00 +08:00 is not after now ("
+err_has "(field offer.expires_at)"
+! grep -qE '[0-9]{13}' "$ERR" || fail "an error shows microseconds"
+# A server's complaint about a request field names the CLI's flag.
+expect_rc 1 pledge post --buyer b --city 370200 --kind school \
+  --product vegetable --kg 10 --max-yuan 0
+err_has "--max-yuan: "
+err_has "(field pledge.max_price_fen_per_kg)"
+expect_rc 1 pledge post --buyer b --city 370200 --kind school \
+  --product vegetable --kg 10 --max-fen 0
+err_has "--max-fen: "
+
 # --- bad input is refused with the field named (exit 1) ---------------------
 expect_rc 1 offer post --supplier s --region 621202 --product spice.pepper \
   --grade first --kg 0 --floor-fen 100
@@ -479,6 +643,7 @@ expect_rc 1 offer post --supplier s --region 621202 --product spice.pepper \
 err_has "expires_at"
 expect_rc 1 pledge post --buyer b --city 370200 --kind school \
   --product vegetable --kg 10 --max-fen 100 --scope listed
+err_has "--regions is required with --scope listed"
 err_has "region_codes"
 expect_rc 1 offer get 999999
 err_has "error: NOT_FOUND"
@@ -581,6 +746,85 @@ err_has "revoked"
 grep -qF "refused GetOffer" "$LOG" || fail "the refusal is not in the log"
 ! grep -qF "$SUPPLIER_KEY" "$LOG" || fail "the log shows a secret"
 
+# --- the config file: contexts, and what overrides them ---------------------
+# Runs the CLI without the --server that run() adds.
+run_bare() {
+  LAST_CMD="$*"
+  set +e
+  "$CLI" "$@" >"$OUT" 2>"$ERR"
+  RC=$?
+  set -e
+}
+mkdir -p "$XDG_CONFIG_HOME/duijie"
+echo "$ADMIN_KEY" >"$WORK/admin-copy.key"
+cat >"$XDG_CONFIG_HOME/duijie/config.toml" <<EOF
+# the test's contexts
+current_context = "here"
+
+[context.here]
+server = "127.0.0.1:$PORT"
+key_file = "$WORK/admin-copy.key"
+
+[context.scripts]
+server = "127.0.0.1:$PORT"
+key_file = "$WORK/admin-copy.key"
+output = "json"
+
+[context.nowhere]
+server = "127.0.0.1:1"
+EOF
+(
+  unset DUIJIE_KEY
+  run_bare regions list --prefix 621202
+  [[ "$RC" -eq 0 ]] || fail "current_context: exit $RC"
+  out_has "1 region, no more"
+  run_bare --context scripts regions list --prefix 6212
+  [[ "$RC" -eq 0 ]] || fail "--context scripts: exit $RC"
+  json_has code '"621202"'
+  run_bare --context scripts -o table regions list --prefix 621202
+  out_has "1 region, no more"  # a flag beats the context's output
+  run_bare --context nowhere regions list
+  [[ "$RC" -eq 3 ]] || fail "--context nowhere: exit $RC"
+  err_has "cannot reach duijie-server at 127.0.0.1:1"
+  run_bare --context nowhere --server "127.0.0.1:$PORT" \
+    --key_file "$WORK/admin-copy.key" regions list --prefix 6212
+  [[ "$RC" -eq 0 ]] || fail "flags over --context: exit $RC"
+  # $DUIJIE_SERVER beats current_context, an explicit --context beats it.
+  DUIJIE_SERVER=127.0.0.1:1 run_bare regions list
+  [[ "$RC" -eq 3 ]] || fail "\$DUIJIE_SERVER over current_context: exit $RC"
+  DUIJIE_SERVER=127.0.0.1:1 run_bare --context here regions list --prefix 6212
+  [[ "$RC" -eq 0 ]] || fail "--context over \$DUIJIE_SERVER: exit $RC"
+  run_bare --context elsewhere book
+  [[ "$RC" -eq 2 ]] || fail "--context elsewhere: exit $RC"
+  err_has "no [context.elsewhere]"
+  err_has "(it has: here, nowhere, scripts)"
+)
+echo "[context.broken" >>"$XDG_CONFIG_HOME/duijie/config.toml"
+run_bare book
+[[ "$RC" -eq 2 ]] || fail "a broken config file: exit $RC"
+err_has "config.toml: line 15: expected ] after the context's name"
+rm "$XDG_CONFIG_HOME/duijie/config.toml"
+
+# --- bash completion: commands, subcommands, flags --------------------------
+"$CLI" completion bash >"$WORK/completion.bash" || fail "completion bash"
+complete_words() {
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1));
+    _duijie; echo "${COMPREPLY[*]}"' _ "$WORK/completion.bash" "$@"
+}
+[[ "$(complete_words duijie of)" == "offer" ]] || fail "completion: duijie of"
+[[ "$(complete_words duijie offer p)" == "post" ]] || fail "completion: offer p"
+[[ "$(complete_words duijie offer post --floor)" == "--floor-fen --floor-yuan" ]] ||
+  fail "completion: offer post --floor: $(complete_words duijie offer post --floor)"
+[[ "$(complete_words duijie admin key c)" == "create" ]] ||
+  fail "completion: admin key c"
+[[ "$(complete_words duijie -o j)" == "json" ]] || fail "completion: -o j"
+[[ "$(complete_words duijie --utc matches watch --on)" == "--once" ]] ||
+  fail "completion: matches watch --on"
+[[ "$(complete_words duijie book --pa)" == "--page-size --page-token" ]] ||
+  fail "completion: book --pa"
+[[ "$(complete_words duijie offer post --ut)" == "--utc" ]] ||
+  fail "completion: global flags"
+
 # --- the server goes away: exit 3 -------------------------------------------
 kill "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
@@ -614,10 +858,13 @@ reads_own_flags "offer post" --supplier s --region 621202 --product p \
   --certified --households 3 --request-id r
 reads_own_flags "offer post" --supplier s --region 621202 --product p \
   --grade first --kg 10 --floor-fen 100 --expires 2099-01-01T00:00:00Z
+reads_own_flags "offer post" --supplier s --region 621202 --product p \
+  --grade first --t 1.5 --floor-yuan 68.5 --expires 2099-01-01
 reads_own_flags "offer cancel" 1 --request-id r
 reads_own_flags "offer amend" 1 --kg 10 --floor-fen 100 --min-lot-kg 5 \
   --expires-in 3d --ship-within 72h --request-id r
 reads_own_flags "offer amend" 1 --expires 2099-01-01T00:00:00Z
+reads_own_flags "offer amend" 1 --t 2 --floor-yuan 60 --expires 72h
 reads_own_flags "offer get" 1
 reads_own_flags "offer list" --supplier s --product p --region 62 \
   --status open --page-size 5 --page-token t --all
@@ -627,11 +874,15 @@ reads_own_flags "pledge post" --buyer b --city 370200 --kind school \
   --require-certified --member m1:500 --member m2:500 --request-id r
 reads_own_flags "pledge post" --buyer b --city 370200 --kind school \
   --product p --kg 10 --max-fen 100 --expires 2099-01-01T00:00:00Z
+reads_own_flags "pledge post" --buyer b --city 370200 --kind school \
+  --product p --t 1 --max-yuan 1.5 --budget-yuan 1,000 --every week \
+  --until 2099-06-30 --carry-over
 reads_own_flags "pledge cancel" 1 --request-id r
 reads_own_flags "pledge amend" 1 --kg 10 --max-fen 100 --budget-fen 1000 \
   --min-lot-kg 5 --expires-in 3d --scope listed --regions 620000,621200 \
   --accept-within 48h --request-id r
 reads_own_flags "pledge amend" 1 --expires 2099-01-01T00:00:00Z
+reads_own_flags "pledge amend" 1 --t 1 --max-yuan 2 --budget-yuan 100
 reads_own_flags "pledge get" 1
 reads_own_flags "pledge list" --buyer b --product p --city 37 --status any \
   --page-size 5 --page-token t --all
@@ -642,15 +893,19 @@ reads_own_flags "match accept" 1 --kg 5 --request-id r
 reads_own_flags "match decline" 1 --reason r --request-id r
 reads_own_flags "matches watch" --after 1 --after-event 1 --supplier s \
   --buyer b --offer 1 --pledge 1 --region 62
+reads_own_flags "matches watch" --once
 reads_own_flags "book" --product p --page-size 5 --page-token t --all
 reads_own_flags "admin state-hash"
 reads_own_flags "admin snapshot"
 reads_own_flags "admin key create" --name n --role platform --supplier a,b \
   --buyer c --expires 2099-01-01T00:00:00Z --request-id r
+reads_own_flags "admin key create" --name n --role observer --expires 30d
 reads_own_flags "admin key list" --page-size 5 --page-token t
 reads_own_flags "admin key revoke" 1 --request-id r
 reads_own_flags "buyer upsert" --id b --name n --city 370200 --kind school \
   --target-fen 100 --alliance a --request-id r
+reads_own_flags "buyer upsert" --id b --name n --city 370200 --kind school \
+  --target-yuan 1,000.50
 reads_own_flags "buyer get" b
 reads_own_flags "buyer list" --city 37 --kind school --alliance a \
   --page-size 5 --page-token t --all
@@ -661,7 +916,7 @@ LAST_CMD=""
 COMMANDS=$("$CLI" help | sed -n '/^Commands:/,/^$/s/^  \([a-z][^ ]*\( [a-z][^ ]*\)\{0,2\}\).*/\1/p')
 [[ -n "$COMMANDS" ]] || fail "no commands in 'duijie help'"
 while read -r command; do
-  [[ "$command" == help ]] && continue
+  [[ "$command" == help || "$command" == "completion bash" ]] && continue
   [[ "$CHECKED" == *"|$command|"* ]] || fail "'$command' not run by reads_own_flags"
 done <<<"$COMMANDS"
 

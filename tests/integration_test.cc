@@ -899,6 +899,71 @@ TEST_F(IntegrationTest, StandingPledgeRefillsEachDayThroughGrpc) {
       << status.error_message();
 }
 
+// Batch clearing through the API: a policy for spices, orders that rest
+// though they cross, the book's next clearing time, and the writer running
+// the clearing on its own when the clock reaches it; the match streams out
+// and is priced at the offer's floor.
+TEST_F(IntegrationTest, BatchClearingRunsOnTimeAndStreamsItsMatches) {
+  v1::SetClearingPolicyRequest set;
+  set.mutable_policy()->set_product_prefix("spice");
+  set.mutable_policy()->mutable_interval()->set_seconds(3600);
+  v1::ClearingPolicy policy;
+  {
+    grpc::ClientContext context;
+    grpc::Status status = stub_->SetClearingPolicy(&context, set, &policy);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  EXPECT_EQ(policy.next_clearing_at().seconds(), kStartSeconds + 3600);
+  v1::ListClearingPoliciesResponse policies;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_
+                    ->ListClearingPolicies(
+                        &context, v1::ListClearingPoliciesRequest(), &policies)
+                    .ok());
+  }
+  ASSERT_EQ(policies.policies_size(), 1);
+  EXPECT_EQ(policies.policies(0).interval().seconds(), 3600);
+
+  // Both can wait (the pledge expires at 1:30, after the 1:00 clearing):
+  // they rest, unmatched.
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(PepperOffer(500, 9000), &offer).ok());
+  v1::PostPledgeRequest request =
+      PepperPledge("qingdao-office", "370200", 200, 10000);
+  request.mutable_pledge()->mutable_expires_at()->set_seconds(kStartSeconds +
+                                                              5400);
+  v1::PostPledgeResponse pledge;
+  ASSERT_TRUE(PostPledge(request, &pledge).ok());
+  EXPECT_EQ(pledge.matches_size(), 0);
+  v1::GetBookResponse book;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->GetBook(&context, v1::GetBookRequest(), &book).ok());
+  }
+  ASSERT_GT(book.lines_size(), 0);
+  for (const v1::BookLine& line : book.lines()) {
+    EXPECT_EQ(line.next_clearing_at().seconds(), kStartSeconds + 3600)
+        << line.product_code();
+  }
+
+  // The clock reaches 1:00 and nothing else happens: the writer clears.
+  now_micros_ += int64_t{3600} * 1000000;
+  v1::MatchEvent event;
+  ASSERT_TRUE(FirstWatched(v1::WatchMatchesRequest(), &event));
+  EXPECT_EQ(event.match().quantity_kg(), 200);
+  EXPECT_EQ(event.match().price_fen_per_kg(), 9000);
+  EXPECT_TRUE(event.match().partner());
+
+  // A bad interval names the field.
+  set.mutable_policy()->mutable_interval()->set_nanos(5);
+  grpc::ClientContext context;
+  grpc::Status status = stub_->SetClearingPolicy(&context, set, &policy);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(status.error_message(), "policy.interval"))
+      << status.error_message();
+}
+
 TEST_F(IntegrationTest, MatchesAreShippedAcceptedAndDeclinedThroughGrpc) {
   v1::PostOfferResponse offer;
   ASSERT_TRUE(PostOffer(PepperOffer(1000, 9000), &offer).ok());

@@ -4,8 +4,12 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "engine/text.h"
 #include "google/protobuf/util/json_util.h"
@@ -84,15 +88,103 @@ std::string Yuan(int64_t fen) {
                       cents < 10 ? ".0" : ".", cents);
 }
 
+std::string Count(int64_t n, absl::string_view singular,
+                  absl::string_view plural) {
+  if (n == 1) return absl::StrCat("1 ", singular);
+  return absl::StrCat(
+      GroupThousands(n), " ",
+      plural.empty() ? absl::StrCat(singular, "s") : std::string(plural));
+}
+
+absl::TimeZone ShanghaiTimeZone() {
+  absl::TimeZone zone;
+  if (absl::LoadTimeZone("Asia/Shanghai", &zone)) return zone;
+  return absl::FixedTimeZone(8 * 60 * 60);
+}
+
+DisplayZone ResolveDisplayZone(bool utc, const char* tz_env) {
+  if (utc) return {absl::UTCTimeZone(), "UTC", ""};
+  if (tz_env != nullptr && *tz_env != '\0') {
+    std::string name = tz_env;
+    if (name[0] == ':') name.erase(0, 1);
+    absl::TimeZone zone;
+    if (!absl::LoadTimeZone(name, &zone)) {
+      return {absl::UTCTimeZone(), "UTC", name};
+    }
+    return {zone, name, ""};
+  }
+  return {ShanghaiTimeZone(), "Asia/Shanghai", ""};
+}
+
+namespace {
+DisplayZone& MutableDisplayZone() {
+  static auto* zone = new DisplayZone{ShanghaiTimeZone(), "Asia/Shanghai", ""};
+  return *zone;
+}
+}  // namespace
+
+void SetDisplayZone(const DisplayZone& zone) { MutableDisplayZone() = zone; }
+const DisplayZone& CurrentDisplayZone() { return MutableDisplayZone(); }
+
 std::string ShortTime(const google::protobuf::Timestamp& ts) {
   if (IsUnset(ts)) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M", ToTime(ts), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%d %H:%M", ToTime(ts),
+                          CurrentDisplayZone().zone);
 }
 
 std::string LongTime(const google::protobuf::Timestamp& ts) {
   if (IsUnset(ts)) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", ToTime(ts),
-                          absl::UTCTimeZone());
+  const DisplayZone& dz = CurrentDisplayZone();
+  const absl::Time t = ToTime(ts);
+  if (dz.zone.At(t).offset == 0 && dz.name == "UTC") {
+    return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, dz.zone);
+  }
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S %Ez", t, dz.zone);
+}
+
+std::string TimeHeader(absl::string_view name) {
+  return absl::StrCat(name, " (", CurrentDisplayZone().name, ")");
+}
+
+std::string HumanizeServerTimes(const std::string& message) {
+  if (!absl::StrContains(message, "since epoch") &&
+      !absl::StrContains(message, "since the epoch")) {
+    return message;
+  }
+  std::string out;
+  bool converted = false;
+  for (size_t i = 0; i < message.size();) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(message[i])) ||
+        (i > 0 &&
+         absl::ascii_isalnum(static_cast<unsigned char>(message[i - 1])))) {
+      out.push_back(message[i++]);
+      continue;
+    }
+    size_t end = i;
+    while (end < message.size() &&
+           absl::ascii_isdigit(static_cast<unsigned char>(message[end]))) {
+      ++end;
+    }
+    const absl::string_view digits =
+        absl::string_view(message).substr(i, end - i);
+    int64_t micros;
+    if (digits.size() >= 13 && digits.size() <= 17 &&
+        absl::SimpleAtoi(digits, &micros)) {
+      google::protobuf::Timestamp ts;
+      ts.set_seconds(micros / 1000000);
+      ts.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+      out += LongTime(ts);
+      converted = true;
+    } else {
+      out.append(digits.data(), digits.size());
+    }
+    i = end;
+  }
+  if (!converted) return message;
+  for (const char* unit : {" us since the epoch", " us since epoch"}) {
+    out = absl::StrReplaceAll(out, {{unit, ""}});
+  }
+  return out;
 }
 
 size_t DisplayWidth(const std::string& s) {
@@ -162,6 +254,45 @@ void Table::Print(std::ostream& out, bool header) const {
   };
   if (header) print_row(headers_);
   for (const auto& row : rows_) print_row(row);
+}
+
+namespace {
+
+std::string CsvField(const std::string& cell) {
+  if (cell.find_first_of(",\"\r\n") == std::string::npos) return cell;
+  std::string out = "\"";
+  for (char c : cell) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+// "1,200.50" -> "1200.50"; anything but a grouped number as it is.
+std::string Ungrouped(const std::string& cell) {
+  for (char c : cell) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != ',' &&
+        c != '.' && c != '-') {
+      return cell;
+    }
+  }
+  return absl::StrReplaceAll(cell, {{",", ""}});
+}
+
+}  // namespace
+
+void Table::PrintCsv(std::ostream& out) const {
+  auto print_row = [&](const std::vector<std::string>& cells, bool numbers) {
+    std::string line;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      if (c > 0) line.push_back(',');
+      line += CsvField(numbers && right_[c] ? Ungrouped(cells[c]) : cells[c]);
+    }
+    out << line << "\r\n";
+  };
+  print_row(headers_, false);
+  for (const auto& row : rows_) print_row(row, true);
 }
 
 std::string ToJson(const google::protobuf::Message& message, bool pretty) {

@@ -1,5 +1,7 @@
 // Output formatting for the duijie CLI: money and weight as people read them,
-// UTC times, aligned text tables (CJK-aware), and protobuf JSON for scripts.
+// times in the CLI's time zone (Asia/Shanghai unless --utc or $TZ says
+// otherwise), aligned text tables (CJK-aware), CSV, and protobuf JSON for
+// scripts.
 //
 // Money is integer fen throughout; it is shown as yuan with two decimals
 // using integer arithmetic only (no floating point anywhere).
@@ -11,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -22,10 +26,43 @@ std::string GroupThousands(int64_t n);
 std::string Kg(int64_t kg);
 // Fen as yuan with two decimals: 123456 -> "1,234.56", -5 -> "-0.05".
 std::string Yuan(int64_t fen);
-// A timestamp in UTC, "2026-12-01 00:00"; "-" when unset.
+// "1 offer", "2 offers", "1,200 offers"; `plural` defaults to singular + "s".
+std::string Count(int64_t n, absl::string_view singular,
+                  absl::string_view plural = "");
+
+// Asia/Shanghai: the zone the users of duijie live by. From tzdata when it
+// is installed; else UTC+8, which is the same since 1991 (China has kept
+// no daylight saving time since then), so nothing duijie stores differs.
+absl::TimeZone ShanghaiTimeZone();
+// The zone times are shown in and local times are read in, and its name for
+// headers: --utc gives UTC; else $TZ when set and not empty (":" prefix
+// allowed); else Asia/Shanghai. A $TZ that names no zone tzdata has (or a
+// POSIX rule such as "CST-8", which absl does not read) gives UTC, as the C
+// library does, with `unknown_tz` set so that the CLI can say so.
+struct DisplayZone {
+  absl::TimeZone zone;
+  std::string name;  // "Asia/Shanghai", "UTC", or $TZ
+  std::string unknown_tz;
+};
+DisplayZone ResolveDisplayZone(bool utc, const char* tz_env);
+// Sets the zone ShortTime, LongTime and TimeHeader use (default: Shanghai).
+void SetDisplayZone(const DisplayZone& zone);
+const DisplayZone& CurrentDisplayZone();
+
+// A timestamp in the display zone, "2026-12-01 08:00"; "-" when unset.
 std::string ShortTime(const google::protobuf::Timestamp& ts);
-// A timestamp to the second, "2026-12-01 00:00:00 UTC"; "-" when unset.
+// A timestamp to the second with its zone, "2026-12-01 08:00:00 +08:00"
+// (or "... UTC"); "-" when unset.
 std::string LongTime(const google::protobuf::Timestamp& ts);
+// A column header naming the display zone: "EXPIRES (Asia/Shanghai)".
+std::string TimeHeader(absl::string_view name);
+
+// A server message with the times it gives in microseconds since the epoch
+// ("1767225600000000 us since epoch is not after now (1767229200000000)")
+// written as times in the display zone. Only messages that say they count
+// microseconds since the epoch are touched, and in them only numbers of 13
+// to 17 digits (the years 1970 + 3 months to 6000).
+std::string HumanizeServerTimes(const std::string& message);
 
 // Text from the server made safe for a terminal: control characters and
 // bytes that are not UTF-8 escaped (\x1B, \n, \u009B), the rest as it is.
@@ -48,6 +85,11 @@ class Table {
   // Prints the rows, after the header unless `header` is false; columns are
   // separated by two spaces.
   void Print(std::ostream& out, bool header = true) const;
+  // The same as CSV (RFC 4180: a field with a comma, quote or line break is
+  // quoted, quotes doubled), header first; in right-aligned columns the
+  // thousands separators are dropped from numbers ("1,200.50" -> 1200.50),
+  // so that spreadsheets read them as numbers.
+  void PrintCsv(std::ostream& out) const;
 
  private:
   std::vector<std::string> headers_;

@@ -2,13 +2,15 @@
 // matching exchange). It speaks the public gRPC contract in
 // proto/duijie/v1/exchange.proto and nothing else.
 //
-//   duijie [--server HOST:PORT] [--json] [--timeout 5s] COMMAND ...
+//   duijie [--server HOST:PORT] [-o table|json|csv] [--timeout 5s] COMMAND ...
 //
 // Output: aligned tables for people (kg, and yuan with two decimals from
-// integer fen), or protobuf JSON with --json for scripts.
+// integer fen; times in Asia/Shanghai unless --utc or $TZ), protobuf JSON
+// with -o json (or --json) for scripts, CSV of list tables with -o csv.
 // Exit status: 0 ok; 1 the server refused the request (its gRPC status and
 // message on stderr); 2 usage error; 3 the server could not be reached or did
 // not answer within the timeout.
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -16,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,7 @@
 #include "grpcpp/grpcpp.h"
 #include "tools/cli_args.h"
 #include "tools/cli_channel.h"
+#include "tools/cli_config.h"
 #include "tools/cli_format.h"
 
 namespace duijie::cli {
@@ -49,10 +53,19 @@ constexpr int kExitUnreachable = 3;
 constexpr char kDefaultServer[] = "127.0.0.1:50051";
 const absl::Duration kDefaultExpiry = absl::Hours(24 * 30);
 
+// The CLI's own version (the project's, from CMake). The API has no call
+// that reports the server's.
+#ifndef DUIJIE_VERSION
+#define DUIJIE_VERSION "unknown"
+#endif
+constexpr char kVersion[] = DUIJIE_VERSION;
+
+enum class Output { kTable, kJson, kCsv };
+
 // Flags that apply to every command.
 struct Global {
   std::string server = kDefaultServer;
-  bool json = false;
+  Output output = Output::kTable;
   absl::Duration timeout = absl::Seconds(5);
   // The API key's secret (see FindKey), or empty: calls go without one.
   std::string key;
@@ -69,23 +82,33 @@ bool ReadFirstLine(const std::string& path, std::string* line) {
   return true;
 }
 
-// The key, by the first that is set: --key_file FILE, $DUIJIE_KEY (the
-// secret itself), ${XDG_CONFIG_HOME:-~/.config}/duijie/key. Returns false
-// (with *error) only when --key_file names a file that cannot be read.
-bool FindKey(const std::string& key_file, Global* global, std::string* error) {
+// The key, by the first that is set: --key_file FILE, the key_file of the
+// context named by --context, $DUIJIE_KEY (the secret itself), the key_file
+// of the config's current_context, ${XDG_CONFIG_HOME:-~/.config}/duijie/key.
+// Returns false (with *error) only when a key file named by a flag or the
+// config cannot be read.
+bool FindKey(const std::string& key_file, const std::string& source,
+             const std::string& fallback_key_file,
+             const std::string& fallback_source, Global* global,
+             std::string* error) {
   if (!key_file.empty()) {
     if (!ReadFirstLine(key_file, &global->key) || global->key.empty()) {
-      *error = absl::StrCat("--key_file ", key_file,
-                            ": cannot read a key from its first line");
+      *error = absl::StrCat(source,
+                            ": cannot read a key from the first line "
+                            "of ",
+                            key_file);
       return false;
     }
-    global->key_source = absl::StrCat("--key_file ", key_file);
+    global->key_source = absl::StrCat(source, " ", key_file);
     return true;
   }
   if (const char* env = std::getenv("DUIJIE_KEY"); env && *env) {
     global->key = env;
     global->key_source = "$DUIJIE_KEY";
     return true;
+  }
+  if (!fallback_key_file.empty()) {
+    return FindKey(fallback_key_file, fallback_source, "", "", global, error);
   }
   std::string config;
   if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) {
@@ -117,8 +140,12 @@ constexpr Flag<std::string> kPageToken("page-token", "TOKEN",
                                        "continue from a previous page");
 constexpr Flag<bool> kAll("all", "fetch every page");
 
-constexpr Flag<absl::Time> kExpires("expires", "TIME",
-                                    "RFC 3339, e.g. 2026-12-01T00:00:00Z");
+constexpr Flag<absl::Time> kExpires(
+    "expires", "TIME",
+    "a date (open through that day: 2026-12-20), a local time "
+    "(2026-12-20 18:00), RFC 3339 (2026-12-20T18:00:00+08:00) or a duration "
+    "(72h)",
+    DateMeans::kEndOfDay);
 constexpr Flag<absl::Duration> kExpiresIn("expires-in", "DURATION",
                                           "e.g. 72h, 3d (default: 30d)");
 
@@ -184,8 +211,38 @@ class Client {
 
   const Global& global() const { return global_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
-  bool json() const { return global_.json; }
+  bool json() const { return global_.output == Output::kJson; }
+  bool csv() const { return global_.output == Output::kCsv; }
   pb::Exchange::Stub* stub() { return stub_.get(); }
+  // The running command's arguments, so that a server's message about a
+  // request field can name the flag that set it.
+  void set_args(const Args* args) { args_ = args; }
+
+  // A list's table: CSV with -o csv, else aligned. (Other replies print
+  // as tables with -o csv too: CSV is for lists.)
+  void PrintTable(const Table& table) const {
+    if (csv()) {
+      table.PrintCsv(std::cout);
+    } else {
+      table.Print(std::cout);
+    }
+  }
+  // The line after a list: how many were shown, and whether more exist
+  // (the API gives no total across pages). On stderr with -o csv, so that
+  // stdout is CSV only.
+  void PrintListEnd(int64_t shown, absl::string_view singular,
+                    absl::string_view plural,
+                    const std::string& next_page_token,
+                    const std::string& extra = "") const {
+    std::ostream& out = csv() ? std::cerr : std::cout;
+    out << Count(shown, singular, plural) << extra;
+    if (next_page_token.empty()) {
+      out << ", no more\n";
+    } else {
+      out << " shown, more exist: add --all, or --page-token "
+          << next_page_token << "\n";
+    }
+  }
 
   // Sets the deadline and fail-fast behaviour of a unary call.
   void Prepare(grpc::ClientContext* context) const {
@@ -222,8 +279,12 @@ class Client {
       }
       return kExitUnreachable;
     }
+    std::string message = HumanizeServerTimes(status.error_message());
+    if (status.error_code() == grpc::INVALID_ARGUMENT && args_ != nullptr) {
+      message = FlagWordsForFieldError(*args_, message);
+    }
     std::cerr << "error: " << CodeName(status.error_code()) << ": "
-              << Printable(status.error_message()) << "\n";
+              << Printable(message) << "\n";
     if (status.error_code() == grpc::UNAUTHENTICATED) {
       std::cerr << (global_.key.empty()
                         ? "  no key was sent: "
@@ -244,6 +305,7 @@ class Client {
   Global global_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::Exchange::Stub> stub_;
+  const Args* args_ = nullptr;
 };
 
 // A fresh idempotency key: "cli-" and 32 random hex digits.
@@ -267,25 +329,73 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
 // into request->expires_in: a relative expiry goes to the server as a
 // duration, which it adds to its own time, so that a retry with the same
 // --request-id is the same request. (Only the field set is touched: a
-// mutable_ accessor marks its field present.)
+// mutable_ accessor marks its field present.) --expires given a duration
+// ("--expires 72h") is the same as --expires-in.
 template <typename Order, typename Request>
 void ReadExpiry(Args& args, Order* order, Request* request) {
   if (args.Has(kExpires) && args.Has(kExpiresIn)) {
     args.AddError("give --expires or --expires-in, not both");
     return;
   }
-  if (args.Has(kExpires)) {
-    if (auto t = args.Get(kExpires)) {
-      SetTimestamp(*t, order->mutable_expires_at());
-    }
-    return;
-  }
   absl::Duration d = kDefaultExpiry;
-  if (auto given = args.Get(kExpiresIn)) d = *given;
+  if (args.Has(kExpires)) {
+    auto t = args.Get(kExpires);
+    if (!t.has_value()) return;
+    if (auto relative = args.GetRelative(kExpires)) {
+      d = *relative;
+    } else {
+      SetTimestamp(*t, order->mutable_expires_at());
+      return;
+    }
+  } else if (auto given = args.Get(kExpiresIn)) {
+    d = *given;
+  }
   const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
   google::protobuf::Duration* in = request->mutable_expires_in();
   in->set_seconds(seconds);
   in->set_nanos(static_cast<int32_t>(d / absl::Nanoseconds(1)));
+}
+
+// An amount given as whole fen (`fen`) or as yuan (`yuan`), not both: the
+// fen, or nullopt when neither was given or on a usage error (recorded in
+// args). With `required`, giving neither is a usage error.
+std::optional<int64_t> ReadFen(Args& args, const Flag<int64_t>& fen,
+                               const Flag<InYuan>& yuan, bool required) {
+  const bool has_fen = args.Has(fen);
+  const bool has_yuan = args.Has(yuan);
+  if (has_fen && has_yuan) {
+    args.AddError(absl::StrCat("give --", fen.name(), " or --", yuan.name(),
+                               ", not both (100 fen = 1 yuan)"));
+    return std::nullopt;
+  }
+  if (has_yuan) return args.Get(yuan);
+  if (has_fen) return args.Get(fen);
+  if (required) {
+    args.AddError(absl::StrCat("missing required flag --", fen.name(), " ",
+                               fen.value(), " (or --", yuan.name(), " ",
+                               yuan.value(), ")"));
+  }
+  return std::nullopt;
+}
+
+// A weight given as whole kg (`kg`) or as tonnes (`tonnes`), not both.
+std::optional<int64_t> ReadKg(Args& args, const Flag<int64_t>& kg,
+                              const Flag<InTonnes>& tonnes, bool required) {
+  const bool has_kg = args.Has(kg);
+  const bool has_tonnes = args.Has(tonnes);
+  if (has_kg && has_tonnes) {
+    args.AddError(absl::StrCat("give --", kg.name(), " or --", tonnes.name(),
+                               ", not both (1 t = 1,000 kg)"));
+    return std::nullopt;
+  }
+  if (has_tonnes) return args.Get(tonnes);
+  if (has_kg) return args.Get(kg);
+  if (required) {
+    args.AddError(absl::StrCat("missing required flag --", kg.name(), " ",
+                               kg.value(), " (or --", tonnes.name(), " ",
+                               tonnes.value(), ")"));
+  }
+  return std::nullopt;
 }
 
 // ---------------------------------------------------------------------------
@@ -475,7 +585,7 @@ void PrintPledge(const pb::Pledge& p) {
   t.Print(std::cout, /*header=*/false);
   if (p.periods_size() == 0) return;
   std::cout << "\n";
-  Table periods({"PERIOD START (UTC)", "END (UTC)", ">PLEDGED KG",
+  Table periods({TimeHeader("PERIOD START"), TimeHeader("END"), ">PLEDGED KG",
                  ">MATCHED KG", ">DELIVERED KG", ">SPENT YUAN"});
   for (const pb::PledgePeriod& period : p.periods()) {
     periods.AddRow({LongTime(period.start()), LongTime(period.end()),
@@ -490,11 +600,14 @@ std::string MatchStatusWord(pb::MatchStatus s) {
                                            : Lower(pb::MatchStatus_Name(s));
 }
 
+// The matches as a table, and after it their count and totals; with
+// `next_page_token`, as a list (see Client::PrintListEnd).
 template <typename Matches>
-void PrintMatches(const Matches& matches) {
+void PrintMatches(const Client& c, const Matches& matches,
+                  const std::string* next_page_token = nullptr) {
   Table t({">MATCH", ">OFFER", ">PLEDGE", "SUPPLIER", "BUYER", "PRODUCT",
            "REGION", "CITY", ">KG", ">YUAN/KG", ">AMOUNT YUAN", "PARTNER",
-           "MATCHED (UTC)", "STATUS"});
+           TimeHeader("MATCHED"), "STATUS"});
   int64_t kg = 0, fen = 0;
   bool overflow = false;
   for (const pb::Match& m : matches) {
@@ -511,29 +624,30 @@ void PrintMatches(const Matches& matches) {
     overflow |= __builtin_add_overflow(kg, m.quantity_kg(), &kg);
     overflow |= __builtin_add_overflow(fen, m.amount_fen(), &fen);
   }
-  t.Print(std::cout);
-  std::cout << matches.size() << (matches.size() == 1 ? " match" : " matches");
-  if (!overflow) {
-    std::cout << ", " << Kg(kg) << " kg, " << Yuan(fen) << " yuan";
+  const std::string totals =
+      overflow ? std::string()
+               : absl::StrCat(", ", Kg(kg), " kg, ", Yuan(fen), " yuan");
+  if (next_page_token != nullptr) {
+    c.PrintTable(t);
+    c.PrintListEnd(matches.size(), "match", "matches", *next_page_token,
+                   totals);
+  } else {
+    // The fills of a post, an amendment or a shipment: part of a reply
+    // printed for people, whatever -o says for lists.
+    t.Print(std::cout);
+    std::cout << Count(matches.size(), "match", "matches") << totals << "\n";
   }
-  std::cout << "\n";
 }
 
 void PrintArrivalMatches(
+    const Client& c,
     const google::protobuf::RepeatedPtrField<pb::Match>& matches) {
   if (matches.empty()) {
     std::cout << "no match on arrival; the order rests on the book\n";
     return;
   }
   std::cout << "\nmatched on arrival:\n";
-  PrintMatches(matches);
-}
-
-// Prints the paging hint after a human-readable list.
-void PrintMore(const std::string& next_page_token) {
-  if (next_page_token.empty()) return;
-  std::cout << "more results: add --all, or --page-token " << next_page_token
-            << "\n";
+  PrintMatches(c, matches);
 }
 
 // ---------------------------------------------------------------------------
@@ -606,9 +720,8 @@ int Run(Client& c, Args& args) {
     t.AddRow({r.code(), r.name(), r.key_assisted() ? "yes" : "",
               r.relocation_site() ? "yes" : ""});
   }
-  t.Print(std::cout);
-  std::cout << resp.regions_size() << " regions\n";
-  PrintMore(resp.next_page_token());
+  c.PrintTable(t);
+  c.PrintListEnd(resp.regions_size(), "region", "", resp.next_page_token());
   return kExitOk;
 }
 
@@ -713,9 +826,8 @@ int Run(Client& c, Args& args) {
     t.AddRow({p.east_code(), names[p.east_code()], p.west_code(),
               names[p.west_code()], p.note()});
   }
-  t.Print(std::cout);
-  std::cout << resp.pairings_size() << " pairings\n";
-  PrintMore(resp.next_page_token());
+  c.PrintTable(t);
+  c.PrintListEnd(resp.pairings_size(), "pairing", "", resp.next_page_token());
   return kExitOk;
 }
 
@@ -810,10 +922,20 @@ constexpr Flag<std::string> kProduct("product", "CODE",
                                      kRequired);
 constexpr Flag<std::string> kGrade("grade", "GRADE", "premium, first or second",
                                    kRequired);
-constexpr Flag<int64_t> kKg("kg", "KG", "quantity in kg", kRequired);
+constexpr Flag<int64_t> kKg("kg", "KG",
+                            "quantity in kg, e.g. 2,000 (this or --t is "
+                            "required)");
+constexpr Flag<InTonnes> kTonnes("t", "TONNES",
+                                 "quantity in tonnes, up to 3 decimals, e.g. "
+                                 "2.5 (instead of --kg)");
 constexpr Flag<int64_t> kFloorFen(
-    "floor-fen", "FEN", "lowest price accepted, fen per kg (100 fen = 1 yuan)",
-    kRequired);
+    "floor-fen", "FEN",
+    "lowest price accepted, fen per kg (100 fen = 1 yuan; this or "
+    "--floor-yuan is required)");
+constexpr Flag<InYuan> kFloorYuan(
+    "floor-yuan", "YUAN",
+    "lowest price accepted, yuan per kg, e.g. 68 or 68.50 (instead of "
+    "--floor-fen)");
 constexpr Flag<int64_t> kMinLotKg("min-lot-kg", "KG",
                                   "smallest fill accepted (default: none)");
 constexpr Flag<bool> kCertified(
@@ -822,14 +944,14 @@ constexpr Flag<int32_t> kHouseholds("households", "N",
                                     "low-income households it supports");
 
 CommandSpec Spec() {
-  return {
-      "offer",
-      "post",
-      "",
-      "Post surplus produce; it matches open pledges at once. What is "
-      "left rests on the book.",
-      {&kSupplier, &kRegion, &kProduct, &kGrade, &kKg, &kFloorFen, &kMinLotKg,
-       &kExpires, &kExpiresIn, &kCertified, &kHouseholds, &kRequestId}};
+  return {"offer",
+          "post",
+          "",
+          "Post surplus produce; it matches open pledges at once. What is "
+          "left rests on the book.",
+          {&kSupplier, &kRegion, &kProduct, &kGrade, &kKg, &kTonnes, &kFloorFen,
+           &kFloorYuan, &kMinLotKg, &kExpires, &kExpiresIn, &kCertified,
+           &kHouseholds, &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
@@ -842,8 +964,9 @@ int Run(Client& c, Args& args) {
   pb::Grade grade = pb::GRADE_UNSPECIFIED;
   ReadGrade(args, kGrade, &grade);
   o->set_grade(grade);
-  o->set_quantity_kg(args.Get(kKg));
-  o->set_floor_price_fen_per_kg(args.Get(kFloorFen));
+  o->set_quantity_kg(ReadKg(args, kKg, kTonnes, /*required=*/true).value_or(0));
+  o->set_floor_price_fen_per_kg(
+      ReadFen(args, kFloorFen, kFloorYuan, /*required=*/true).value_or(0));
   o->set_min_lot_kg(args.Get(kMinLotKg));
   ReadExpiry(args, o, &req);
   o->set_certified(args.Get(kCertified));
@@ -859,7 +982,7 @@ int Run(Client& c, Args& args) {
     return kExitOk;
   }
   PrintOffer(resp.offer());
-  PrintArrivalMatches(resp.matches());
+  PrintArrivalMatches(c, resp.matches());
   return kExitOk;
 }
 
@@ -884,11 +1007,22 @@ constexpr Flag<std::string> kProduct(
     "a product code or an ancestor (vegetable = any vegetable)", kRequired);
 constexpr Flag<std::string> kMinGrade("min-grade", "GRADE",
                                       "lowest grade accepted (default: any)");
-constexpr Flag<int64_t> kKg("kg", "KG", "quantity in kg", kRequired);
+constexpr Flag<int64_t> kKg("kg", "KG",
+                            "quantity in kg (this or --t is required)");
+constexpr Flag<InTonnes> kTonnes("t", "TONNES",
+                                 "quantity in tonnes, up to 3 decimals "
+                                 "(instead of --kg)");
 constexpr Flag<int64_t> kMaxFen("max-fen", "FEN",
-                                "highest price paid, fen per kg", kRequired);
+                                "highest price paid, fen per kg (this or "
+                                "--max-yuan is required)");
+constexpr Flag<InYuan> kMaxYuan("max-yuan", "YUAN",
+                                "highest price paid, yuan per kg, e.g. 75.5 "
+                                "(instead of --max-fen)");
 constexpr Flag<int64_t> kBudgetFen("budget-fen", "FEN",
                                    "spending cap in fen (default: none)");
+constexpr Flag<InYuan> kBudgetYuan(
+    "budget-yuan", "YUAN",
+    "spending cap in yuan, e.g. 1,200,000 (instead of --budget-fen)");
 constexpr Flag<int64_t> kMinLotKg("min-lot-kg", "KG",
                                   "smallest fill accepted (default: none)");
 constexpr Flag<std::string> kScope(
@@ -904,10 +1038,11 @@ constexpr Flag<std::string> kEvery(
     "every", "PERIOD",
     "day, week or month: a standing pledge that refills to --kg (and "
     "--budget-fen) each period, Asia/Shanghai calendar; needs --until");
-constexpr Flag<std::string> kUntil(
+constexpr Flag<absl::Time> kUntil(
     "until", "DATE",
-    "when a standing pledge ends: a date (through that day, Asia/Shanghai) "
-    "or an RFC 3339 time");
+    "when a standing pledge ends: a date (through that day), a local time "
+    "(2027-06-30 18:00), an RFC 3339 time or a duration (90d)",
+    DateMeans::kEndOfDay);
 constexpr Flag<bool> kCarryOver(
     "carry-over", "a standing pledge's unfilled kg roll into the next period");
 
@@ -938,21 +1073,11 @@ void ReadRecurrence(Args& args, pb::Pledge* p) {
     args.AddError("--every needs --until");
     return;
   }
-  const std::string until = args.Get(kUntil);
-  absl::Time t;
-  std::string err;
   // A date means through that day, as people say it: the pledge ends at
-  // the next midnight in Asia/Shanghai.
-  if (absl::ParseTime("%Y-%m-%d", until, absl::FixedTimeZone(8 * 3600), &t,
-                      &err)) {
-    t += absl::Hours(24);
-  } else if (!absl::ParseTime(absl::RFC3339_full, until, &t, &err)) {
-    args.AddError(absl::StrCat(
-        "--until: a date like 2027-06-30 or an RFC 3339 time, not '", until,
-        "'"));
-    return;
+  // the next midnight (in Asia/Shanghai, unless --utc or $TZ).
+  if (std::optional<absl::Time> t = args.Get(kUntil)) {
+    SetTimestamp(*t, r->mutable_until());
   }
-  SetTimestamp(t, r->mutable_until());
 }
 constexpr Flag<std::string> kMember(
     "member", "BUYER:PERMILLE",
@@ -967,9 +1092,27 @@ CommandSpec Spec() {
           "Post a purchase pledge; it matches open offers at once. What is "
           "left rests on the book. With --every, a standing pledge: it "
           "refills each period until --until.",
-          {&kBuyer, &kCity, &kKind, &kProduct, &kMinGrade, &kKg, &kMaxFen,
-           &kBudgetFen, &kMinLotKg, &kExpires, &kExpiresIn, &kScope, &kRegions,
-           &kRequireCertified, &kEvery, &kUntil, &kCarryOver, &kMember,
+          {&kBuyer,
+           &kCity,
+           &kKind,
+           &kProduct,
+           &kMinGrade,
+           &kKg,
+           &kTonnes,
+           &kMaxFen,
+           &kMaxYuan,
+           &kBudgetFen,
+           &kBudgetYuan,
+           &kMinLotKg,
+           &kExpires,
+           &kExpiresIn,
+           &kScope,
+           &kRegions,
+           &kRequireCertified,
+           &kEvery,
+           &kUntil,
+           &kCarryOver,
+           &kMember,
            &kRequestId}};
 }
 
@@ -986,9 +1129,11 @@ int Run(Client& c, Args& args) {
   pb::Grade grade = pb::GRADE_UNSPECIFIED;
   ReadGrade(args, kMinGrade, &grade);
   p->set_min_grade(grade);
-  p->set_quantity_kg(args.Get(kKg));
-  p->set_max_price_fen_per_kg(args.Get(kMaxFen));
-  p->set_budget_fen(args.Get(kBudgetFen));
+  p->set_quantity_kg(ReadKg(args, kKg, kTonnes, /*required=*/true).value_or(0));
+  p->set_max_price_fen_per_kg(
+      ReadFen(args, kMaxFen, kMaxYuan, /*required=*/true).value_or(0));
+  p->set_budget_fen(
+      ReadFen(args, kBudgetFen, kBudgetYuan, /*required=*/false).value_or(0));
   p->set_min_lot_kg(args.Get(kMinLotKg));
   ReadRecurrence(args, p);
   // A standing pledge expires at --until unless told otherwise.
@@ -1031,7 +1176,7 @@ int Run(Client& c, Args& args) {
     return kExitOk;
   }
   PrintPledge(resp.pledge());
-  PrintArrivalMatches(resp.matches());
+  PrintArrivalMatches(c, resp.matches());
   return kExitOk;
 }
 
@@ -1050,7 +1195,10 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
 
 // The post commands' expiry flags, without their 30-day default.
 constexpr Flag<absl::Time> kNewExpires(
-    "expires", "TIME", "new expiry, RFC 3339 (default: unchanged)");
+    "expires", "TIME",
+    "new expiry: a date (open through that day), a local time, RFC 3339 or "
+    "a duration from when the server applies it (default: unchanged)",
+    DateMeans::kEndOfDay);
 constexpr Flag<absl::Duration> kNewExpiresIn(
     "expires-in", "DURATION",
     "new expiry counted from when the server applies it, e.g. 72h");
@@ -1064,7 +1212,11 @@ void ReadAmendedExpiry(Args& args, Request* req) {
   }
   if (args.Has(kNewExpires)) {
     if (auto t = args.Get(kNewExpires)) {
-      SetTimestamp(*t, req->mutable_expires_at());
+      if (auto relative = args.GetRelative(kNewExpires)) {
+        SetDuration(*relative, req->mutable_expires_in());
+      } else {
+        SetTimestamp(*t, req->mutable_expires_at());
+      }
     }
   } else if (args.Has(kNewExpiresIn)) {
     if (auto d = args.Get(kNewExpiresIn)) {
@@ -1075,13 +1227,13 @@ void ReadAmendedExpiry(Args& args, Request* req) {
 
 // What an amendment did, for people.
 template <typename Matches>
-void PrintAmendmentMatches(const Matches& matches) {
+void PrintAmendmentMatches(const Client& c, const Matches& matches) {
   if (matches.empty()) {
     std::cout << "no match on amendment\n";
     return;
   }
   std::cout << "\nmatched on amendment:\n";
-  PrintMatches(matches);
+  PrintMatches(c, matches);
 }
 
 namespace offer_amend {
@@ -1089,8 +1241,13 @@ namespace offer_amend {
 constexpr Flag<int64_t> kKg("kg", "KG",
                             "new quantity in kg, at least what was matched "
                             "(equal fills the offer)");
+constexpr Flag<InTonnes> kTonnes("t", "TONNES",
+                                 "new quantity in tonnes (instead of --kg)");
 constexpr Flag<int64_t> kFloorFen("floor-fen", "FEN",
                                   "new lowest price, fen per kg");
+constexpr Flag<InYuan> kFloorYuan(
+    "floor-yuan", "YUAN",
+    "new lowest price, yuan per kg (instead of --floor-fen)");
 constexpr Flag<int64_t> kMinLotKg("min-lot-kg", "KG", "new smallest fill");
 constexpr Flag<absl::Duration> kShipWithin(
     "ship-within", "DURATION",
@@ -1103,16 +1260,20 @@ CommandSpec Spec() {
           "Change an open offer in place; unset flags keep their value. More "
           "kg or a higher floor sends it to the back of its queue; it "
           "matches open pledges at once when it now fits them.",
-          {&kKg, &kFloorFen, &kMinLotKg, &kNewExpires, &kNewExpiresIn,
-           &kShipWithin, &kRequestId}};
+          {&kKg, &kTonnes, &kFloorFen, &kFloorYuan, &kMinLotKg, &kNewExpires,
+           &kNewExpiresIn, &kShipWithin, &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
   pb::AmendOfferRequest req;
   req.set_request_id(args.Get(kRequestId, NewRequestId()));
   req.set_id(args.PositionalId());
-  if (args.Has(kKg)) req.set_quantity_kg(args.Get(kKg));
-  if (args.Has(kFloorFen)) req.set_floor_price_fen_per_kg(args.Get(kFloorFen));
+  if (auto kg = ReadKg(args, kKg, kTonnes, /*required=*/false)) {
+    req.set_quantity_kg(*kg);
+  }
+  if (auto fen = ReadFen(args, kFloorFen, kFloorYuan, /*required=*/false)) {
+    req.set_floor_price_fen_per_kg(*fen);
+  }
   if (args.Has(kMinLotKg)) req.set_min_lot_kg(args.Get(kMinLotKg));
   ReadAmendedExpiry(args, &req);
   if (args.Has(kShipWithin)) {
@@ -1131,7 +1292,7 @@ int Run(Client& c, Args& args) {
     return kExitOk;
   }
   PrintOffer(resp.offer());
-  PrintAmendmentMatches(resp.matches());
+  PrintAmendmentMatches(c, resp.matches());
   return kExitOk;
 }
 
@@ -1142,11 +1303,19 @@ namespace pledge_amend {
 constexpr Flag<int64_t> kKg("kg", "KG",
                             "new quantity in kg, at least what was matched "
                             "(equal fills the pledge)");
+constexpr Flag<InTonnes> kTonnes("t", "TONNES",
+                                 "new quantity in tonnes (instead of --kg)");
 constexpr Flag<int64_t> kMaxFen("max-fen", "FEN",
                                 "new highest price, fen per kg");
+constexpr Flag<InYuan> kMaxYuan(
+    "max-yuan", "YUAN",
+    "new highest price, yuan per kg (instead of --max-fen)");
 constexpr Flag<int64_t> kBudgetFen(
     "budget-fen", "FEN",
     "new spending cap in fen, 0 for none; not below spent");
+constexpr Flag<InYuan> kBudgetYuan(
+    "budget-yuan", "YUAN",
+    "new spending cap in yuan, 0 for none (instead of --budget-fen)");
 constexpr Flag<int64_t> kMinLotKg("min-lot-kg", "KG", "new smallest fill");
 constexpr Flag<std::string> kScope(
     "scope", "SCOPE",
@@ -1165,17 +1334,24 @@ CommandSpec Spec() {
           "kg, a lower price, a smaller budget or a narrower scope sends it "
           "to the back of its queue; it matches open offers at once when it "
           "now fits them.",
-          {&kKg, &kMaxFen, &kBudgetFen, &kMinLotKg, &kNewExpires,
-           &kNewExpiresIn, &kScope, &kRegions, &kAcceptWithin, &kRequestId}};
+          {&kKg, &kTonnes, &kMaxFen, &kMaxYuan, &kBudgetFen, &kBudgetYuan,
+           &kMinLotKg, &kNewExpires, &kNewExpiresIn, &kScope, &kRegions,
+           &kAcceptWithin, &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
   pb::AmendPledgeRequest req;
   req.set_request_id(args.Get(kRequestId, NewRequestId()));
   req.set_id(args.PositionalId());
-  if (args.Has(kKg)) req.set_quantity_kg(args.Get(kKg));
-  if (args.Has(kMaxFen)) req.set_max_price_fen_per_kg(args.Get(kMaxFen));
-  if (args.Has(kBudgetFen)) req.set_budget_fen(args.Get(kBudgetFen));
+  if (auto kg = ReadKg(args, kKg, kTonnes, /*required=*/false)) {
+    req.set_quantity_kg(*kg);
+  }
+  if (auto fen = ReadFen(args, kMaxFen, kMaxYuan, /*required=*/false)) {
+    req.set_max_price_fen_per_kg(*fen);
+  }
+  if (auto fen = ReadFen(args, kBudgetFen, kBudgetYuan, /*required=*/false)) {
+    req.set_budget_fen(*fen);
+  }
   if (args.Has(kMinLotKg)) req.set_min_lot_kg(args.Get(kMinLotKg));
   ReadAmendedExpiry(args, &req);
   if (args.Has(kScope) || args.Has(kRegions)) {
@@ -1205,7 +1381,7 @@ int Run(Client& c, Args& args) {
     return kExitOk;
   }
   PrintPledge(resp.pledge());
-  PrintAmendmentMatches(resp.matches());
+  PrintAmendmentMatches(c, resp.matches());
   return kExitOk;
 }
 
@@ -1352,7 +1528,7 @@ int Run(Client& c, Args& args) {
   }
   Table t({">OFFER", "SUPPLIER", "REGION", "PRODUCT", "GRADE", ">KG",
            ">LEFT KG", ">FLOOR YUAN/KG", "STATUS", "CERTIFIED", ">HOUSEHOLDS",
-           "EXPIRES (UTC)"});
+           TimeHeader("EXPIRES")});
   for (const pb::Offer& o : resp.offers()) {
     t.AddRow({absl::StrCat(o.offer_id()), o.supplier_id(), o.region_code(),
               o.product_code(), GradeWord(o.grade()), Kg(o.quantity_kg()),
@@ -1361,9 +1537,8 @@ int Run(Client& c, Args& args) {
               o.certified() ? "yes" : "no", absl::StrCat(o.households()),
               ShortTime(o.expires_at())});
   }
-  t.Print(std::cout);
-  std::cout << resp.offers_size() << " offers\n";
-  PrintMore(resp.next_page_token());
+  c.PrintTable(t);
+  c.PrintListEnd(resp.offers_size(), "offer", "", resp.next_page_token());
   return kExitOk;
 }
 
@@ -1408,7 +1583,7 @@ int Run(Client& c, Args& args) {
   }
   Table t({">PLEDGE", "BUYER", "CITY", "KIND", "PRODUCT", "MIN GRADE", ">KG",
            ">LEFT KG", ">MAX YUAN/KG", ">BUDGET YUAN", ">SPENT YUAN", "STATUS",
-           "FROM", "EXPIRES (UTC)"});
+           "FROM", TimeHeader("EXPIRES")});
   for (const pb::Pledge& p : resp.pledges()) {
     std::string from = p.scope() == pb::ANY ? "any"
                        : p.scope() == pb::PARTNERS_ONLY
@@ -1423,9 +1598,8 @@ int Run(Client& c, Args& args) {
               p.require_certified() ? from + " (certified)" : from,
               ShortTime(p.expires_at())});
   }
-  t.Print(std::cout);
-  std::cout << resp.pledges_size() << " pledges\n";
-  PrintMore(resp.next_page_token());
+  c.PrintTable(t);
+  c.PrintListEnd(resp.pledges_size(), "pledge", "", resp.next_page_token());
   return kExitOk;
 }
 
@@ -1500,8 +1674,7 @@ int Run(Client& c, Args& args) {
     std::cout << ToJson(resp, true);
     return kExitOk;
   }
-  PrintMatches(resp.matches());
-  PrintMore(resp.next_page_token());
+  PrintMatches(c, resp.matches(), &resp.next_page_token());
   return kExitOk;
 }
 
@@ -1541,13 +1714,13 @@ void Print(Client& c, const pb::MatchUpdateResponse& resp,
               << m.pledge_id();
   }
   if (m.has_accept_by() && m.status() == pb::SHIPPED) {
-    std::cout << "; the buyer has until " << ShortTime(m.accept_by())
-              << " UTC to accept or decline";
+    std::cout << "; the buyer has until " << LongTime(m.accept_by())
+              << " to accept or decline";
   }
   std::cout << "\n";
   if (!resp.matches().empty()) {
     std::cout << "\nthe kg given back matched again:\n";
-    PrintMatches(resp.matches());
+    PrintMatches(c, resp.matches());
   }
 }
 
@@ -1642,19 +1815,25 @@ constexpr Flag<uint64_t> kAfter(
 constexpr Flag<uint64_t> kAfterEvent(
     "after-event", "EVENT_ID",
     "start after this event (resume: the last EVENT shown); not with --after");
+constexpr Flag<bool> kOnce(
+    "once",
+    "print the events up to the last one there is now, then exit (with a "
+    "filter, or a key that sees only its own matches, it may wait up to "
+    "--timeout for events it is not shown)");
 
 CommandSpec Spec() {
-  return {
-      "matches",
-      "watch",
-      "",
-      "Stream match events, past then live, until Ctrl-C: one row per new "
-      "match or status change (shipped, delivered, declined, lapsed), with "
-      "the match as it stood right after the event. It starts after "
-      "--after-event, or at the event that made the match after --after; "
-      "with --json it prints one JSON MatchEvent per line.",
-      {&kAfter, &kAfterEvent, &match_filter::kSupplier, &match_filter::kBuyer,
-       &match_filter::kOffer, &match_filter::kPledge, &match_filter::kRegion}};
+  return {"matches",
+          "watch",
+          "",
+          "Stream match events, past then live, until Ctrl-C: one row per new "
+          "match or status change (shipped, delivered, declined, lapsed), with "
+          "the match as it stood right after the event. It starts after "
+          "--after-event, or at the event that made the match after --after; "
+          "with --json it prints one JSON MatchEvent per line. The stream has "
+          "no deadline (--timeout bounds only its start, and --once).",
+          {&kAfter, &kAfterEvent, &kOnce, &match_filter::kSupplier,
+           &match_filter::kBuyer, &match_filter::kOffer, &match_filter::kPledge,
+           &match_filter::kRegion}};
 }
 
 std::string KindWord(pb::MatchEventKind kind) {
@@ -1674,31 +1853,77 @@ std::string Pad(std::string text, size_t width) {
   return text;
 }
 
+// The id of the last match event the server has published, from the
+// message with which it refuses a cursor beyond it: the API has no call
+// that tells it. False with *rc set when the server refused otherwise.
+bool LastEventId(Client& c, const pb::WatchMatchesRequest& filters,
+                 uint64_t* last, int* rc) {
+  pb::WatchMatchesRequest probe = filters;
+  probe.set_after_match_id(0);
+  probe.set_after_event_id(UINT64_MAX);
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  auto reader = c.stub()->WatchMatches(&context, probe);
+  pb::MatchEvent e;
+  while (reader->Read(&e)) {
+  }
+  const grpc::Status status = reader->Finish();
+  const std::string& message = status.error_message();
+  const std::string kBeyond = "is beyond the last match event, ";
+  const size_t at = message.rfind(kBeyond);
+  if (status.error_code() == grpc::INVALID_ARGUMENT &&
+      at != std::string::npos &&
+      absl::SimpleAtoi(absl::string_view(message).substr(at + kBeyond.size()),
+                       last)) {
+    return true;
+  }
+  *rc = status.ok() ? c.Fail(grpc::Status(grpc::UNKNOWN,
+                                          "the server did not say which "
+                                          "match event is its last"))
+                    : c.Fail(status);
+  return false;
+}
+
 int Run(Client& c, Args& args) {
   pb::WatchMatchesRequest req;
   req.set_after_match_id(args.Get(kAfter));
   req.set_after_event_id(args.Get(kAfterEvent));
+  const bool once = args.Get(kOnce);
   match_filter::Read(args, &req);
   if (!args.error().empty()) return -1;
-  grpc::ClientContext context;  // no deadline: streams until interrupted
+  uint64_t end = 0;  // with --once: the last event to show
+  if (once) {
+    int rc = kExitOk;
+    if (!LastEventId(c, req, &end, &rc)) return rc;
+  }
+  // Without --once no deadline: it streams until interrupted.
+  grpc::ClientContext context;
   c.Authorize(&context);
   context.set_wait_for_ready(false);
-  if (!c.json()) {
+  if (once) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + c.global().timeout));
+  } else if (!c.json()) {
     std::cerr << "watching match events on " << c.global().server
               << " (Ctrl-C to stop)\n";
   }
-  auto reader = c.stub()->WatchMatches(&context, req);
-  pb::MatchEvent e;
+  const std::string at_header = TimeHeader("AT");
+  const size_t at_width = std::max<size_t>(18, at_header.size() + 2);
   uint64_t last = req.after_event_id();
+  int64_t shown = 0;
   bool any = false;
-  while (reader->Read(&e)) {
+  bool reached_end = once && (end == 0 || end <= req.after_event_id());
+  pb::MatchEvent e;
+  std::unique_ptr<grpc::ClientReader<pb::MatchEvent>> reader;
+  if (!reached_end) reader = c.stub()->WatchMatches(&context, req);
+  while (!reached_end && reader->Read(&e)) {
     if (!any && !c.json()) {
       // Rows come as events do, so the header is printed with the first.
       std::cout << Pad("EVENT", 8) << Pad("KIND", 7) << Pad("MATCH", 8)
-                << Pad("STATUS", 10) << Pad("AT (UTC)", 18)
+                << Pad("STATUS", 10) << Pad(at_header, at_width)
                 << "MATCH DETAILS\n";
     }
     any = true;
+    ++shown;
     last = e.event_id();
     const pb::Match& m = e.match();
     if (c.json()) {
@@ -1708,7 +1933,7 @@ int Run(Client& c, Args& args) {
                 << Pad(KindWord(e.kind()), 7)
                 << Pad(absl::StrCat("#", m.match_id()), 8)
                 << Pad(MatchStatusWord(m.status()), 10)
-                << Pad(ShortTime(m.updated_at()), 18)
+                << Pad(ShortTime(m.updated_at()), at_width)
                 << Printable(m.product_code()) << "  " << Kg(m.quantity_kg())
                 << " kg x " << Yuan(m.price_fen_per_kg()) << " = "
                 << Yuan(m.amount_fen()) << " yuan  "
@@ -1732,8 +1957,31 @@ int Run(Client& c, Args& args) {
       std::cout << "\n";
     }
     std::cout.flush();
+    if (once && e.event_id() >= end) {
+      reached_end = true;
+      context.TryCancel();
+    }
   }
-  grpc::Status status = reader->Finish();
+  grpc::Status status = reader == nullptr ? grpc::Status::OK : reader->Finish();
+  if (once) {
+    // Ended by us at the last event, or by the deadline when the filter or
+    // the key hides the events after the last one shown.
+    if (reached_end || status.error_code() == grpc::DEADLINE_EXCEEDED) {
+      if (!c.json()) {
+        std::cout
+            << Count(shown, "event")
+            << (end == 0
+                    ? std::string(", none yet")
+                    : absl::StrCat(
+                          ", up to event ", end,
+                          reached_end
+                              ? ""
+                              : " (not all are shown to this filter or key)"))
+            << "\n";
+      }
+      return kExitOk;
+    }
+  }
   if (status.ok()) return kExitOk;
   if (any && status.error_code() == grpc::UNAVAILABLE) {
     std::cerr << "error: lost the connection to duijie-server at "
@@ -1786,9 +2034,9 @@ int Run(Client& c, Args& args) {
                   ? "-"
                   : Yuan(l.best_max_price_fen_per_kg())});
   }
-  t.Print(std::cout);
-  std::cout << resp.lines_size() << " products with open orders\n";
-  PrintMore(resp.next_page_token());
+  c.PrintTable(t);
+  c.PrintListEnd(resp.lines_size(), "product with open orders",
+                 "products with open orders", resp.next_page_token());
   return kExitOk;
 }
 
@@ -1888,15 +2136,9 @@ std::string RoleWord(pb::Role role) {
   return absl::AsciiStrToLower(name);
 }
 
-std::string Time(const google::protobuf::Timestamp& ts) {
-  if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
-                          absl::FromUnixSeconds(ts.seconds()),
-                          absl::UTCTimeZone());
-}
-
-void PrintKeys(const google::protobuf::RepeatedPtrField<pb::ApiKey>& keys) {
-  Table t({"KEY", "NAME", "ROLE", "PARTIES", "CREATED", "EXPIRES", "REVOKED"});
+Table KeysTable(const google::protobuf::RepeatedPtrField<pb::ApiKey>& keys) {
+  Table t({"KEY", "NAME", "ROLE", "PARTIES", TimeHeader("CREATED"),
+           TimeHeader("EXPIRES"), TimeHeader("REVOKED")});
   for (const pb::ApiKey& k : keys) {
     std::vector<std::string> parties;
     for (const std::string& id : k.principal().supplier_ids()) {
@@ -1908,10 +2150,10 @@ void PrintKeys(const google::protobuf::RepeatedPtrField<pb::ApiKey>& keys) {
     t.AddRow({absl::StrCat(k.key_id()), k.principal().name(),
               RoleWord(k.principal().role()),
               parties.empty() ? "-" : absl::StrJoin(parties, ","),
-              Time(k.created_at()), Time(k.expires_at()),
-              Time(k.revoked_at())});
+              ShortTime(k.created_at()), ShortTime(k.expires_at()),
+              ShortTime(k.revoked_at())});
   }
-  t.Print(std::cout);
+  return t;
 }
 
 namespace admin_key_create {
@@ -1931,13 +2173,21 @@ constexpr Flag<std::string> kBuyer(
     "buyer ids the key acts for, comma-separated (buyer: one; platform: "
     "any)");
 
+// A key's expiry is an absolute time (the API has no relative form for
+// keys): a duration counts from now, on this machine's clock.
+constexpr Flag<absl::Time> kKeyExpires(
+    "expires", "TIME",
+    "when the key stops working: a date (valid through that day), a local "
+    "time, RFC 3339 or a duration from now (default: never)",
+    DateMeans::kEndOfDay);
+
 CommandSpec Spec() {
   return {"admin",
           "key create",
           "",
           "Create an API key and print its secret, once: the server keeps "
           "only its hash. Needs an ADMIN key.",
-          {&kName, &kRole, &kSupplier, &kBuyer, &kExpires, &kRequestId}};
+          {&kName, &kRole, &kSupplier, &kBuyer, &kKeyExpires, &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
@@ -1963,7 +2213,8 @@ int Run(Client& c, Args& args) {
                                              ',', absl::SkipEmpty())) {
     p->add_buyer_ids(std::string(id));
   }
-  if (auto t = args.Get(kExpires)) SetTimestamp(*t, req.mutable_expires_at());
+  if (auto t = args.Get(kKeyExpires))
+    SetTimestamp(*t, req.mutable_expires_at());
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -2014,12 +2265,8 @@ int Run(Client& c, Args& args) {
     std::cout << ToJson(resp, true);
     return kExitOk;
   }
-  PrintKeys(resp.keys());
-  std::cout << resp.keys_size() << (resp.keys_size() == 1 ? " key" : " keys");
-  if (!resp.next_page_token().empty()) {
-    std::cout << "; more with --page-token " << resp.next_page_token();
-  }
-  std::cout << "\n";
+  c.PrintTable(KeysTable(resp.keys()));
+  c.PrintListEnd(resp.keys_size(), "key", "", resp.next_page_token());
   return kExitOk;
 }
 
@@ -2053,7 +2300,7 @@ int Run(Client& c, Args& args) {
   std::cout << "key " << resp.key_id() << " revoked\n";
   google::protobuf::RepeatedPtrField<pb::ApiKey> one;
   *one.Add() = resp;
-  PrintKeys(one);
+  KeysTable(one).Print(std::cout);
   return kExitOk;
 }
 
@@ -2095,6 +2342,9 @@ constexpr Flag<std::string> kKind(
 constexpr Flag<int64_t> kTargetFen(
     "target-fen", "FEN",
     "what it means to buy in a year, in fen (default: 0, no target)");
+constexpr Flag<InYuan> kTargetYuan(
+    "target-yuan", "YUAN",
+    "the annual target in yuan, e.g. 2,000,000 (instead of --target-fen)");
 constexpr Flag<std::string> kAlliance("alliance", "ID",
                                       "the buyer alliance it belongs to");
 
@@ -2104,7 +2354,8 @@ CommandSpec Spec() {
           "",
           "Register a buyer or replace it (flags not given become empty). "
           "Its pledges may then leave out --city and --kind.",
-          {&kId, &kName, &kCity, &kKind, &kTargetFen, &kAlliance, &kRequestId}};
+          {&kId, &kName, &kCity, &kKind, &kTargetFen, &kTargetYuan, &kAlliance,
+           &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
@@ -2117,7 +2368,8 @@ int Run(Client& c, Args& args) {
   pb::BuyerKind kind = pb::BUYER_KIND_UNSPECIFIED;
   ReadKind(args, kKind, &kind);
   b->set_kind(kind);
-  b->set_annual_target_fen(args.Get(kTargetFen));
+  b->set_annual_target_fen(
+      ReadFen(args, kTargetFen, kTargetYuan, /*required=*/false).value_or(0));
   b->set_alliance_id(args.Get(kAlliance));
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
@@ -2202,9 +2454,8 @@ int Run(Client& c, Args& args) {
               Lower(pb::BuyerKind_Name(b.kind())), Yuan(b.annual_target_fen()),
               b.alliance_id()});
   }
-  t.Print(std::cout);
-  std::cout << resp.buyers_size() << " buyers\n";
-  PrintMore(resp.next_page_token());
+  c.PrintTable(t);
+  c.PrintListEnd(resp.buyers_size(), "buyer", "", resp.next_page_token());
   return kExitOk;
 }
 
@@ -2248,8 +2499,9 @@ int Run(Client& c, Args& args) {
   }
   std::cout << (resp.alliance_id().empty()
                     ? absl::StrCat("buyer ", Printable(resp.buyer_id()))
-                    : absl::StrCat("alliance ", Printable(resp.alliance_id()),
-                                   " (", resp.member_ids_size(), " members)"))
+                    : absl::StrCat(
+                          "alliance ", Printable(resp.alliance_id()), " (",
+                          Count(resp.member_ids_size(), "member"), ")"))
             << ", " << resp.year() << "\n";
   Table summary({"", ""});
   summary.AddRow({"  annual target",
@@ -2343,17 +2595,29 @@ void PrintCommandHelp(const CommandSpec& s, std::ostream& out) {
 
 constexpr char kGlobalHelp[] = R"(Global flags (anywhere on the line):
   --server HOST:PORT   duijie-server address (default 127.0.0.1:50051, or $DUIJIE_SERVER)
-  --json               print protobuf JSON (proto field names, int64 as strings) instead of tables
-  --timeout DURATION   deadline of each call (default 5s)
+  -o, --output FORMAT  table (default), json (protobuf JSON: proto field names, int64 as
+                       strings) or csv (list tables as CSV); --json is -o json
+  --utc                show and read times in UTC (default: Asia/Shanghai, or $TZ when set)
+  --timeout DURATION   deadline of each call (default 5s); 'matches watch' streams without one
   --key_file FILE      the API key to send (else $DUIJIE_KEY, else
                        ${XDG_CONFIG_HOME:-~/.config}/duijie/key)
+  --context NAME       use the server, key_file and output of [context.NAME] in
+                       ${XDG_CONFIG_HOME:-~/.config}/duijie/config.toml (default: its current_context)
   --tls_ca FILE        connect with TLS; the server's certificate must chain to this PEM CA
   --tls_cert FILE, --tls_key FILE
                        client certificate and key, for a server that requires them (mutual TLS)
+  --version            the CLI's version
   --help, -h           help for the command
 
-Units: quantities in kg; prices in fen per kg and amounts in fen (100 fen = 1 yuan).
-Tables show yuan with two decimals; JSON keeps the integer fen of the contract.
+Order of precedence: flags, then the --context named, then $DUIJIE_SERVER and $DUIJIE_KEY,
+then the config's current_context, then the defaults.
+
+Units: quantities in kg (or --t tonnes); prices in fen per kg and amounts in fen
+(100 fen = 1 yuan), or in yuan with the -yuan flags (--floor-yuan 68.50). Numbers may
+group thousands with commas (--budget-yuan 1,200,000). Times: a date (2026-12-20; for
+an expiry, through the end of that day), a local time (2026-12-20 18:00), RFC 3339
+(2026-12-20T18:00:00+08:00) or a duration from now (72h, 3d, 90m). Tables show yuan
+with two decimals; JSON keeps the integer fen and UTC times of the contract.
 
 Exit status: 0 ok; 1 the server refused the request (stderr: "error: CODE: message";
 UNAUTHENTICATED: no valid key, PERMISSION_DENIED: not this key's to do);
@@ -2363,8 +2627,8 @@ UNAUTHENTICATED: no valid key, PERMISSION_DENIED: not this key's to do);
 void PrintMainHelp(std::ostream& out) {
   out << "duijie: command-line client of duijie-server (对接), the exchange "
          "that matches\nsurplus produce from assisted regions with buyer "
-         "pledges.\n\nusage: duijie [--server HOST:PORT] [--json] COMMAND "
-         "[FLAGS]\n\nCommands:\n";
+         "pledges.\n\nusage: duijie [--server HOST:PORT] [-o table|json|csv] "
+         "COMMAND [FLAGS]\n\nCommands:\n";
   Table t({"", ""});
   for (const Command& c : Commands()) {
     std::string name = CommandName(c.spec);
@@ -2377,6 +2641,8 @@ void PrintMainHelp(std::ostream& out) {
     t.AddRow({"  " + name, brief});
   }
   t.AddRow({"  help [COMMAND]", "this help, or the flags of one command"});
+  t.AddRow({"  completion bash",
+            "a bash completion script: source <(duijie completion bash)"});
   t.Print(out, /*header=*/false);
   out << "\n"
       << kGlobalHelp
@@ -2384,10 +2650,136 @@ void PrintMainHelp(std::ostream& out) {
          "  duijie book\n"
          "  duijie offer post --supplier longnan-pepper-coop --region 621202 "
          "--product spice.sichuan_pepper \\\n"
-         "      --grade premium --kg 2000 --floor-fen 6800 --certified "
-         "--households 320 --expires-in 30d\n"
-         "  duijie --json matches list --buyer qingdao-coop-office\n"
+         "      --grade premium --t 2 --floor-yuan 68 --certified "
+         "--households 320 --expires 2026-12-20\n"
+         "  duijie -o json matches list --buyer qingdao-coop-office\n"
          "  duijie offer --help\n";
+}
+
+// The flags of the global parser that take a value.
+const std::vector<std::string>& GlobalValueFlags() {
+  static const auto* flags = new std::vector<std::string>{
+      "--server", "--key_file", "--key-file", "--context",  "--output",
+      "-o",       "--timeout",  "--tls_ca",   "--tls_cert", "--tls_key"};
+  return *flags;
+}
+
+// A bash completion script for every command, subcommand and flag.
+void PrintBashCompletion(std::ostream& out) {
+  std::map<std::string, std::vector<std::string>> subcommands;
+  std::vector<std::string> groups;
+  for (const Command& c : Commands()) {
+    if (subcommands.count(c.spec.group) == 0) groups.push_back(c.spec.group);
+    std::vector<std::string>& names = subcommands[c.spec.group];
+    if (c.spec.name.empty()) continue;
+    // "key create" completes as "key", then "create".
+    const std::string first = c.spec.name.substr(0, c.spec.name.find(' '));
+    if (std::find(names.begin(), names.end(), first) == names.end()) {
+      names.push_back(first);
+    }
+  }
+  groups.push_back("help");
+  groups.push_back("completion");
+  std::vector<std::string> globals;
+  for (const std::string& name : GlobalFlagNames()) {
+    globals.push_back("--" + name);
+  }
+  globals.push_back("-o");
+  out << "# bash completion for duijie: source <(duijie completion bash)\n"
+         "_duijie() {\n"
+         "  local cur=${COMP_WORDS[COMP_CWORD]}\n"
+         "  local prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+         "  local globals=\""
+      << absl::StrJoin(globals, " ")
+      << "\"\n"
+         "  case $prev in\n"
+         "    -o|--output) COMPREPLY=($(compgen -W \"table json csv\" -- "
+         "\"$cur\")); return ;;\n"
+         "    --key_file|--key-file|--tls_ca|--tls_cert|--tls_key) "
+         "COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
+         "  esac\n"
+         "  # The command's words: not flags, not the values of global "
+         "flags.\n"
+         "  local words=() i w skip=0\n"
+         "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
+         "    w=${COMP_WORDS[i]}\n"
+         "    if ((skip)); then skip=0; continue; fi\n"
+         "    case $w in\n"
+         "      "
+      << absl::StrJoin(GlobalValueFlags(), "|")
+      << ") skip=1 ;;\n"
+         "      -*) ;;\n"
+         "      *) words+=(\"$w\") ;;\n"
+         "    esac\n"
+         "  done\n"
+         "  local group=${words[0]} sub=${words[1]} opts\n"
+         "  if ((${#words[@]} == 0)); then\n"
+         "    if [[ $cur == -* ]]; then opts=$globals; else opts=\""
+      << absl::StrJoin(groups, " ")
+      << "\"; fi\n"
+         "  else\n"
+         "    case $group in\n";
+  for (const std::string& group : groups) {
+    if (group == "help") {
+      out << "      help) opts=\"" << absl::StrJoin(groups, " ") << "\" ;;\n";
+      continue;
+    }
+    if (group == "completion") {
+      out << "      completion) opts=\"bash\" ;;\n";
+      continue;
+    }
+    out << "      " << group << ")\n"
+        << "        case $sub in\n";
+    for (const Command& c : Commands()) {
+      if (c.spec.group != group) continue;
+      std::vector<std::string> flags;
+      for (const FlagSpec* f : c.spec.flags) {
+        flags.push_back(absl::StrCat("--", f->name()));
+      }
+      std::string pattern = c.spec.name;
+      if (absl::StrContains(pattern, ' ')) {
+        // "key create": the third word.
+        const std::string first = pattern.substr(0, pattern.find(' '));
+        const std::string second = pattern.substr(pattern.find(' ') + 1);
+        out << "          " << first << ")\n"
+            << "            if [[ ${words[2]} == " << second
+            << " ]]; then opts=\"" << absl::StrJoin(flags, " ")
+            << " $globals\"; elif ((${#words[@]} == 2)); then opts=\"";
+        std::vector<std::string> seconds;
+        for (const Command& k : Commands()) {
+          if (k.spec.group == group &&
+              absl::StartsWith(k.spec.name, first + " ")) {
+            seconds.push_back(k.spec.name.substr(first.size() + 1));
+          }
+        }
+        out << absl::StrJoin(seconds, " ") << "\"; fi ;;\n";
+        continue;
+      }
+      if (pattern.empty()) {
+        out << "          *) opts=\"" << absl::StrJoin(flags, " ")
+            << " $globals\" ;;\n";
+        continue;
+      }
+      out << "          " << pattern << ") opts=\"" << absl::StrJoin(flags, " ")
+          << " $globals\" ;;\n";
+    }
+    bool has_default = false;
+    for (const Command& c : Commands()) {
+      has_default |= c.spec.group == group && c.spec.name.empty();
+    }
+    if (!has_default) {
+      out << "          *) ((${#words[@]} == 1)) && opts=\""
+          << absl::StrJoin(subcommands[group], " ") << "\" ;;\n";
+    }
+    out << "        esac ;;\n";
+  }
+  out << "    esac\n"
+         "    # Flags when the word starts with '-'; subcommands otherwise.\n"
+         "    if [[ $cur != -* && $opts == --* ]]; then opts=\"\"; fi\n"
+         "  fi\n"
+         "  COMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
+         "}\n"
+         "complete -F _duijie duijie\n";
 }
 
 // Prints help for "GROUP" or "GROUP NAME"; false if nothing matches.
@@ -2414,13 +2806,10 @@ int Usage(const std::string& message, const std::string& help_topic) {
 
 int Main(int argc, char** argv) {
   Global global;
-  if (const char* env = std::getenv("DUIJIE_SERVER"); env && *env) {
-    global.server = env;
-  }
   // Pull the global flags out from anywhere on the line.
   std::vector<std::string> words;
-  std::string key_file;
-  bool help = false;
+  std::string key_file, context_name, output, server;
+  bool help = false, utc = false, version = false, json = false;
   for (int i = 1; i < argc; ++i) {
     std::string w = argv[i];
     auto value_of = [&](const std::string& flag, std::string* out) {
@@ -2437,14 +2826,38 @@ int Main(int argc, char** argv) {
     };
     std::string v;
     if (w == "--json") {
-      global.json = true;
+      json = true;
+    } else if (w == "--utc") {
+      utc = true;
+    } else if (w == "--version") {
+      version = true;
     } else if (w == "--help" || w == "-h") {
       help = true;
+    } else if (w == "-o" || w == "--output" ||
+               absl::StartsWith(w, "--output=") ||
+               (absl::StartsWith(w, "-o") && !absl::StartsWith(w, "--"))) {
+      if (w == "-o" || w == "--output" || absl::StartsWith(w, "--output=")) {
+        if (!value_of(absl::StartsWith(w, "--") ? "--output" : "-o", &v)) {
+          return Usage("-o needs table, json or csv", "");
+        }
+      } else {
+        v = w.substr(absl::StartsWith(w, "-o=") ? 3 : 2);
+      }
+      if (v != "table" && v != "json" && v != "csv") {
+        return Usage(absl::StrCat("-o: '", v, "' is not table, json or csv"),
+                     "");
+      }
+      output = v;
+    } else if (w == "--context" || absl::StartsWith(w, "--context=")) {
+      if (!value_of("--context", &v) || v.empty()) {
+        return Usage("--context needs the NAME of a [context.NAME] table", "");
+      }
+      context_name = v;
     } else if (w == "--server" || absl::StartsWith(w, "--server=")) {
       if (!value_of("--server", &v) || v.empty()) {
         return Usage("--server needs HOST:PORT", "");
       }
-      global.server = v;
+      server = v;
     } else if (w == "--key_file" || w == "--key-file" ||
                absl::StartsWith(w, "--key_file=") ||
                absl::StartsWith(w, "--key-file=")) {
@@ -2481,10 +2894,88 @@ int Main(int argc, char** argv) {
       words.push_back(w);
     }
   }
-
-  if (std::string error; !FindKey(key_file, &global, &error)) {
-    return Usage(error, "");
+  if (version) {
+    std::cout << "duijie " << kVersion << " (API duijie.v1)\n"
+              << "server version: not available (the duijie.v1 API has no "
+                 "call that reports it)\n";
+    return kExitOk;
   }
+  SetDisplayZone(ResolveDisplayZone(utc, std::getenv("TZ")));
+  if (!CurrentDisplayZone().unknown_tz.empty()) {
+    std::cerr << "warning: TZ=" << Printable(CurrentDisplayZone().unknown_tz)
+              << " is not a time zone known here; times are in UTC (unset "
+                 "TZ for Asia/Shanghai)\n";
+  }
+
+  // The config file: the --context named, or its current_context.
+  Config config;
+  const std::string config_path = ConfigPath();
+  if (!config_path.empty()) {
+    std::ifstream in(config_path);
+    if (in) {
+      std::ostringstream text;
+      text << in.rdbuf();
+      if (std::string error; !ParseConfig(text.str(), &config, &error)) {
+        return Usage(absl::StrCat(config_path, ": ", error), "");
+      }
+    }
+  }
+  const Context* named = nullptr;    // by --context: above the environment
+  const Context* current = nullptr;  // current_context: below it
+  if (!context_name.empty()) {
+    auto it = config.contexts.find(context_name);
+    if (it == config.contexts.end()) {
+      std::vector<std::string> names;
+      for (const auto& [name, unused] : config.contexts) names.push_back(name);
+      return Usage(
+          absl::StrCat(
+              "--context ", context_name, ": no [context.", context_name,
+              "] in ", config_path.empty() ? "the config file" : config_path,
+              names.empty() ? std::string()
+                            : absl::StrCat(" (it has: ",
+                                           absl::StrJoin(names, ", "), ")")),
+          "");
+    }
+    named = &it->second;
+  } else if (!config.current_context.empty()) {
+    current = &config.contexts.at(config.current_context);
+  }
+  const char* env_server = std::getenv("DUIJIE_SERVER");
+  if (!server.empty()) {
+    global.server = server;
+  } else if (named != nullptr && !named->server.empty()) {
+    global.server = named->server;
+  } else if (env_server != nullptr && *env_server != '\0') {
+    global.server = env_server;
+  } else if (current != nullptr && !current->server.empty()) {
+    global.server = current->server;
+  }
+  const std::string config_output = named != nullptr     ? named->output
+                                    : current != nullptr ? current->output
+                                                         : std::string();
+  const std::string chosen = !output.empty() ? output
+                             : json          ? "json"
+                                             : config_output;
+  global.output = chosen == "json"  ? Output::kJson
+                  : chosen == "csv" ? Output::kCsv
+                                    : Output::kTable;
+  std::string error;
+  bool key_ok = true;
+  if (!key_file.empty()) {
+    key_ok = FindKey(key_file, "--key_file", "", "", &global, &error);
+  } else if (named != nullptr && !named->key_file.empty()) {
+    key_ok = FindKey(ExpandHome(named->key_file),
+                     absl::StrCat("key_file of context ", context_name), "", "",
+                     &global, &error);
+  } else {
+    key_ok = FindKey(
+        "", "",
+        current != nullptr ? ExpandHome(current->key_file) : std::string(),
+        absl::StrCat("key_file of context ", config.current_context), &global,
+        &error);
+  }
+  if (!key_ok) return Usage(error, "");
+
   // "admin key create" and its kin are three words: fold the last two.
   if (words.size() > 2 && words[0] == "admin" && words[1] == "key") {
     words[1] = "key " + words[2];
@@ -2499,6 +2990,18 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   const std::string& group = words[0];
+  if (absl::StartsWith(group, "-")) {
+    // Before the command only global flags are known.
+    std::string name = group.substr(group.find_first_not_of('-'));
+    name = name.substr(0, name.find('='));
+    const std::string nearest = NearestWord(name, GlobalFlagNames());
+    return Usage(
+        absl::StrCat("unknown flag '", group, "'",
+                     nearest.empty()
+                         ? std::string()
+                         : absl::StrCat("; did you mean --", nearest, "?")),
+        "");
+  }
   if (group == "help") {
     if (words.size() == 1) {
       PrintMainHelp(std::cout);
@@ -2512,10 +3015,27 @@ int Main(int argc, char** argv) {
     }
     return kExitOk;
   }
+  if (group == "completion") {
+    if (words.size() == 2 && words[1] == "bash") {
+      PrintBashCompletion(std::cout);
+      return kExitOk;
+    }
+    return Usage("usage: duijie completion bash", "");
+  }
   bool group_known = false;
-  for (const Command& c : Commands()) group_known |= c.spec.group == group;
-  if (!group_known)
-    return Usage(absl::StrCat("unknown command '", group, "'"), "");
+  std::vector<std::string> groups = {"help", "completion"};
+  for (const Command& c : Commands()) {
+    group_known |= c.spec.group == group;
+    groups.push_back(c.spec.group);
+  }
+  if (!group_known) {
+    const std::string nearest = NearestWord(group, groups);
+    return Usage(absl::StrCat("unknown command '", group, "'",
+                              nearest.empty() ? std::string()
+                                              : absl::StrCat("; did you mean '",
+                                                             nearest, "'?")),
+                 "");
+  }
 
   // Find the subcommand: "book" has none, the others need one.
   const Command* command = nullptr;
@@ -2547,8 +3067,12 @@ int Main(int argc, char** argv) {
       return Usage(absl::StrCat("'", group, "' needs a subcommand; ", choices),
                    group);
     }
+    const std::string nearest = NearestWord(words[1], names);
     return Usage(
-        absl::StrCat("unknown command '", group, " ", words[1], "'; ", choices),
+        absl::StrCat("unknown command '", group, " ", words[1], "'; ",
+                     nearest.empty() ? choices
+                                     : absl::StrCat("did you mean '", group,
+                                                    " ", nearest, "'?")),
         group);
   }
   if (help) {
@@ -2557,15 +3081,16 @@ int Main(int argc, char** argv) {
   }
 
   std::vector<std::string> rest(words.begin() + first_arg, words.end());
-  std::string error;
   std::optional<Args> args = ParseArgs(command->spec, rest, &error);
   std::string topic = CommandName(command->spec);
   if (!args.has_value()) return Usage(error, topic);
+  args->SetClock(CurrentDisplayZone().zone, absl::Now());
   std::string channel_error;
   std::shared_ptr<grpc::Channel> channel =
       OpenChannel(global.server, global.tls, &channel_error);
   if (channel == nullptr) return Usage(channel_error, "");
   Client client(global, std::move(channel));
+  client.set_args(&*args);
   int rc = command->handler(client, *args);
   if (rc < 0) return Usage(args->error(), topic);
   return rc;
