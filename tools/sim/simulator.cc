@@ -170,12 +170,12 @@ absl::StatusOr<Scenario> MakeScenario(
     } else if (auto* b = std::get_if<CancelOfferCommand>(&c->body)) {
       if (b->offer_id >= 1 && b->offer_id <= s.offers.size()) {
         Micros& end = s.offers[b->offer_id - 1].ends_at;
-        end = std::min(end, at);
+        end = std::min(end, at + 1);
       }
     } else if (auto* b = std::get_if<CancelPledgeCommand>(&c->body)) {
       if (b->pledge_id >= 1 && b->pledge_id <= s.pledges.size()) {
         Micros& end = s.pledges[b->pledge_id - 1].ends_at;
-        end = std::min(end, at);
+        end = std::min(end, at + 1);
       }
     }
     s.commands.push_back(*std::move(c));

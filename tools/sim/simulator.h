@@ -36,7 +36,9 @@ namespace duijie {
 namespace sim {
 
 // An order of the scenario as posted, with the interval it was live:
-// [posted_at, ends_at), ends_at its expiry or the time it was cancelled.
+// [posted_at, ends_at), ends_at its expiry (a tick to that time retires
+// it before any command at that time) or just after the time it was
+// cancelled (records before the cancel at the same time still see it).
 struct ScenarioOffer {
   OfferSpec spec;
   Micros posted_at = 0;
