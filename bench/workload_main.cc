@@ -5,6 +5,9 @@
 //       --out=bench/workloads/glut-1000000-1000000-s1.wl
 //   duijie-workload --in=bench/workloads/glut-1000000-1000000-s1.wl
 // (the second prints counts and the digest)
+//   duijie-workload --scenario=glut-week --orders=10000 --seed=1
+//       --out=bench/scenarios/glut-week-s1.wl
+// (a glut-week scenario for tools/simulate; see bench/glut_week.h)
 //
 // The digest (FNV-1a of the serialized records) is the same for a file and
 // for the generator with the same options, which is how the benchmark shows
@@ -16,6 +19,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "bench/glut_week.h"
 #include "bench/workload.h"
 
 ABSL_FLAG(int64_t, book, 10000, "resting orders after the prefill");
@@ -23,6 +27,11 @@ ABSL_FLAG(int64_t, commands, 1000000, "measured commands after the prefill");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the command stream");
 ABSL_FLAG(std::string, out, "", "file to write");
 ABSL_FLAG(std::string, in, "", "file to read and summarize instead");
+ABSL_FLAG(std::string, scenario, "",
+          "glut-week: write a glut-week scenario instead of the standard "
+          "workload");
+ABSL_FLAG(int64_t, orders, 10000,
+          "glut-week: offers and pledges in the week, about");
 
 namespace {
 
@@ -49,7 +58,8 @@ void Print(const duijie::bench::WorkloadStats& s, uint64_t digest) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Writes the duijie standard workload: --book=N --commands=M --seed=S "
-      "--out=FILE; or summarizes one: --in=FILE");
+      "--out=FILE; or a glut-week scenario: --scenario=glut-week --orders=N "
+      "--seed=S --out=FILE; or summarizes one: --in=FILE");
   absl::ParseCommandLine(argc, argv);
   duijie::bench::WorkloadRecord record;
   duijie::bench::WorkloadStats stats;
@@ -74,6 +84,35 @@ int main(int argc, char** argv) {
   }
 
   const std::string out = absl::GetFlag(FLAGS_out);
+  const std::string scenario = absl::GetFlag(FLAGS_scenario);
+  if (!scenario.empty()) {
+    duijie::bench::GlutWeekOptions options;
+    options.orders = absl::GetFlag(FLAGS_orders);
+    options.seed = absl::GetFlag(FLAGS_seed);
+    if (scenario != "glut-week" || out.empty() || options.orders < 1) {
+      std::fprintf(stderr,
+                   "usage: duijie-workload --scenario=glut-week --orders=N "
+                   "--seed=S --out=FILE (N >= 1)\n");
+      return 2;
+    }
+    duijie::bench::WorkloadWriter writer;
+    absl::Status s = writer.Open(out);
+    for (const duijie::bench::WorkloadRecord& r :
+         duijie::bench::GlutWeek(options)) {
+      if (!s.ok()) break;
+      stats.Count(r);
+      digest.Add(r);
+      s = writer.Write(r);
+    }
+    if (s.ok()) s = writer.Close();
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 1;
+    }
+    std::printf("wrote %s\n", out.c_str());
+    Print(stats, digest.value());
+    return 0;
+  }
   duijie::bench::WorkloadOptions options;
   options.book = absl::GetFlag(FLAGS_book);
   options.commands = absl::GetFlag(FLAGS_commands);

@@ -766,6 +766,9 @@ std::vector<MatchView> ReferenceMatcher::MatchIncomingPledge(Pledge& p,
       if (Compatible(o, p)) candidates.push_back(&o);
     }
     auto key = [&](const Offer* o) {
+      if (order_ == QueueOrder::kFifo) {
+        return std::make_tuple(false, false, Micros{0}, int64_t{0}, o->seq);
+      }
       // Smaller sorts first: partner, then priority region, then earliest
       // expiry, then lowest floor, then earliest in the queue.
       return std::make_tuple(
@@ -798,6 +801,9 @@ std::vector<MatchView> ReferenceMatcher::MatchIncomingOffer(Offer& o,
       if (Compatible(o, p)) candidates.push_back(&p);
     }
     auto key = [&](const Pledge* p) {
+      if (order_ == QueueOrder::kFifo) {
+        return std::make_tuple(false, int64_t{0}, p->seq);
+      }
       // Partner buyer first, then highest max price, then earliest in the
       // queue (posted, or sent to the back by an amendment).
       return std::make_tuple(

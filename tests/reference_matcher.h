@@ -93,9 +93,17 @@ inline PledgeAmendment AmendmentOf(const AmendPledgeCommand& c) {
   return a;
 }
 
+// The order in which an incoming order tries the resting ones it is
+// compatible with. kEngine: the engine's priority rules. kFifo: plain
+// first-come-first-served, the earliest in the queue first whatever its
+// region, expiry or price (the baseline of the allocation simulator,
+// tools/sim); compatibility, lots and budgets as ever.
+enum class QueueOrder { kEngine, kFifo };
+
 class ReferenceMatcher {
  public:
-  ReferenceMatcher() = default;
+  explicit ReferenceMatcher(QueueOrder order = QueueOrder::kEngine)
+      : order_(order) {}
   ReferenceMatcher(const ReferenceMatcher&) = delete;
   ReferenceMatcher& operator=(const ReferenceMatcher&) = delete;
 
@@ -276,6 +284,7 @@ class ReferenceMatcher {
   static OfferView ViewOf(const Offer& o);
   static PledgeView ViewOf(const Pledge& p);
 
+  const QueueOrder order_;
   Micros clock_ = 0;
   // Batch clearing policies: prefix -> (interval, next clearing).
   std::map<std::string, std::pair<Micros, Micros>> clearing_;
