@@ -6,18 +6,23 @@
 // unless it expires at or before the next clearing: then it matches at once
 // by the continuous rules, since waiting would lose it (HeldForClearing).
 //
-// A clearing trades what would otherwise expire before the next one, and
-// holds back the rest: the waiting thickens the market, and an order that
-// can still wait is worth more later, when it may be the one about to
-// leave (Akbarpour, Li and Oveis Gharan, "Thickness and Information in
-// Dynamic Matching Markets"). Concretely, at a clearing with horizon H (the
-// next clearing time):
-//  1. The urgent orders are the resting orders of the policy with
-//     expires_at <= H.
-//  2. Each urgent order brings its best counterparts, up to kCandidates of
+// At a clearing, the buyers take what is about to rot first, and the
+// produce that can still wait is held back for later clearings, where it
+// may be the produce about to rot (Akbarpour, Li and Oveis Gharan,
+// "Thickness and Information in Dynamic Matching Markets": when the
+// planner knows when agents leave, matching those about to leave is close
+// to optimal). Waiting helps only on the side in excess, which in a glut is
+// the produce: a pledge held back sells nothing more later, and may be
+// cancelled or run out meanwhile (measured in docs/ALLOCATION.md: holding
+// pledges as well sold 2 to 3 points of the optimum less). So at a clearing
+// with horizon H (the next clearing time):
+//  1. The clearing's orders are every resting pledge of the policy and the
+//     offers of the policy with expires_at <= H (the urgent ones).
+//  2. Each of them brings its best counterparts, up to kCandidates of
 //     them, found by the book's own searches in the continuous priority
 //     (each found one is taken off the index until the search is done), so
-//     every pair is compatible and its lots can be met.
+//     every pair is compatible and its lots can be met; an offer that can
+//     wait enters the clearing only as a pledge's candidate.
 //  3. A min-cost flow over those pairs (clearing_flow.h) maximises the kg
 //     traded and, among the answers trading as many kg, prefers partner
 //     pairs, then key-assisted and relocation-site origins, then the offer
@@ -27,8 +32,9 @@
 //     lots and the budget allow, so no trade breaks a rule that a
 //     continuous fill keeps; a pair the earlier trades have made
 //     impossible is skipped.
-//  5. Urgent orders with kg left then match once more by the continuous
-//     search (Rematch), which takes up what rounding to lots left over.
+//  5. The clearing's orders with kg left then match once more by the
+//     continuous search (Rematch), which takes up what rounding to lots
+//     left over.
 // Every trade of a clearing is priced at the offer's floor: the buyer's
 // money goes further.
 #include <algorithm>
@@ -54,7 +60,7 @@ constexpr Micros kMaxClearingInterval = 7 * 24 * kHourMicros;
 constexpr Micros kNever = std::numeric_limits<Micros>::max();
 // Policies the engine keeps at most (one per product category is the use).
 constexpr size_t kMaxClearingPolicies = 1024;
-// Counterparts each urgent order brings into a clearing.
+// Counterparts each of a clearing's orders brings into it.
 constexpr int kCandidates = 16;
 
 // A pair's cost per kg, in [0, kClearingReward): the terms' weights are
@@ -193,25 +199,23 @@ ClearResult Engine::Impl::Execute(const ClearCommand&) {
 }
 
 void Engine::Impl::ClearPolicy(const std::string& prefix, Micros horizon) {
-  // 1. The urgent orders, by tag (id * 2 + is_offer): in id order.
-  std::vector<uint64_t> urgent;
+  // 1. The clearing's orders, by tag (id * 2 + is_offer): in id order.
+  // Every resting order has a live expiry entry.
+  std::vector<uint64_t> cleared;
   expiries_.ForEachUntil(
-      horizon, [this](uint64_t tag) { return ExpiryLive(tag); },
-      [&](uint64_t tag) { urgent.push_back(tag); });
-  std::sort(urgent.begin(), urgent.end());
-  urgent.erase(std::unique(urgent.begin(), urgent.end()), urgent.end());
-  urgent.erase(std::remove_if(urgent.begin(), urgent.end(),
-                              [&](uint64_t tag) {
-                                const uint64_t id = tag >> 1;
-                                const uint32_t product =
-                                    (tag & 1) ? offers_[id - 1].product
-                                              : pledges_[id - 1].product;
-                                const auto* policy = PolicyOf(product);
-                                return policy == nullptr ||
-                                       policy->first != prefix;
-                              }),
-               urgent.end());
-  if (urgent.empty()) return;
+      kNever, [this](uint64_t tag) { return ExpiryLive(tag); },
+      [&](uint64_t tag) {
+        const uint64_t id = tag >> 1;
+        const bool offer = tag & 1;
+        if (offer && offers_[id - 1].expires_at > horizon) return;
+        const auto* policy = PolicyOf(offer ? offers_[id - 1].product
+                                            : pledges_[id - 1].product);
+        if (policy != nullptr && policy->first == prefix)
+          cleared.push_back(tag);
+      });
+  std::sort(cleared.begin(), cleared.end());
+  cleared.erase(std::unique(cleared.begin(), cleared.end()), cleared.end());
+  if (cleared.empty()) return;
 
   // 2. Their candidates. Orders get dense indices as they appear.
   std::vector<uint64_t> offer_ids;
@@ -220,6 +224,7 @@ void Engine::Impl::ClearPolicy(const std::string& prefix, Micros horizon) {
   absl::flat_hash_map<uint64_t, uint32_t> pledge_at;
   absl::flat_hash_set<std::pair<uint32_t, uint32_t>> paired;
   std::vector<ClearingPair> pairs;
+  std::vector<bool> pair_partner;
   auto index_of = [](uint64_t id, std::vector<uint64_t>& ids,
                      absl::flat_hash_map<uint64_t, uint32_t>& at) {
     auto [it, added] = at.try_emplace(id, static_cast<uint32_t>(ids.size()));
@@ -252,9 +257,10 @@ void Engine::Impl::ClearPolicy(const std::string& prefix, Micros horizon) {
                          (o.priority ? 0 : kNotPriorityOriginCost) +
                          hours * kPerHourToExpiryCost +
                          std::min(o.floor_price, kMaxFloorCounted)});
+    pair_partner.push_back(partner);
   };
   std::vector<uint64_t> taken;
-  for (uint64_t tag : urgent) {
+  for (uint64_t tag : cleared) {
     const uint64_t id = tag >> 1;
     taken.clear();
     if (tag & 1) {
@@ -317,11 +323,11 @@ void Engine::Impl::ClearPolicy(const std::string& prefix, Micros horizon) {
     }
     const int64_t q = ClearingQuantity(o, p, o.floor_price, flows[k]);
     if (q == 0) continue;
-    FillResting(offer_id, pledge_id, q, pairs[k].cost < kNotPartnerCost);
+    FillResting(offer_id, pledge_id, q, pair_partner[k]);
   }
 
-  // 5. What rounding left of the urgent orders.
-  for (uint64_t tag : urgent) {
+  // 5. What rounding left of the clearing's orders.
+  for (uint64_t tag : cleared) {
     const uint64_t id = tag >> 1;
     const bool offer = tag & 1;
     const OrderStatus status =

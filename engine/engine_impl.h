@@ -232,8 +232,8 @@ class Engine::Impl {
   // Whether order `id` rests without matching until a clearing: its
   // product is under a batch policy and it expires after the next one.
   bool HeldForClearing(bool offer, uint64_t id) const;
-  // One clearing of the policy of `prefix`: trades the orders of that
-  // policy that expire at or before `horizon` (see clearing.cc).
+  // One clearing of the policy of `prefix`: trades its resting pledges and
+  // its offers that expire at or before `horizon` (see clearing.cc).
   void ClearPolicy(const std::string& prefix, Micros horizon);
   // Fills `q` kg (allowed by the lots and the budget) between two resting
   // orders at the offer's floor.

@@ -139,28 +139,35 @@ TEST_F(ClearingTest, SellsWhatGreedyContinuousMatchingLoses) {
   EXPECT_TRUE(e_.CheckInvariants().ok()) << e_.CheckInvariants();
 }
 
-TEST_F(ClearingTest, HoldsWhatCanWaitAndTradesItBeforeItExpires) {
+// A pledge at a clearing takes the produce about to rot first; produce that
+// can wait is held for a later clearing, and trades there when a pledge
+// comes for it.
+TEST_F(ClearingTest, HoldsProduceThatCanWaitWhileBuyersTakeWhatWouldRot) {
   Batch();
-  const Micros expires = kT0 + 3 * kHour + 30 * kMinute;
-  const uint64_t offer = Offer(kCounty, 100, 200, expires, kT0 + kMinute);
-  Pledge(kPartnerCity, 100, 300, kT0 + kDay, kT0 + 2 * kMinute);
-  // At 1 h and 2 h the offer can still wait for the next clearing.
-  for (Micros at : {kT0 + kHour, kT0 + 2 * kHour}) {
-    absl::StatusOr<ClearResult> r = Clear(at);
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_EQ(r->kg, 0);
-  }
-  EXPECT_EQ(e_.GetOffer(offer, kT0 + 2 * kHour)->remaining_kg, 100);
-  // At 3 h it expires before the next one (4 h): now it trades.
-  absl::StatusOr<ClearResult> r = Clear(kT0 + 3 * kHour);
+  const uint64_t lasting =
+      Offer(kCounty, 100, 200, kT0 + 3 * kDay, kT0 + kMinute);
+  const uint64_t rotting =
+      Offer(kCounty, 100, 200, kT0 + 90 * kMinute, kT0 + 2 * kMinute);
+  Pledge(kPartnerCity, 100, 300, kT0 + kDay, kT0 + 3 * kMinute);
+  EXPECT_EQ(MatchedKg(), 0) << "everything rests until the clearing";
+  absl::StatusOr<ClearResult> r = Clear(kT0 + kHour);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->kg, 100);
   ASSERT_EQ(Matches().size(), 1u);
+  EXPECT_EQ(Matches()[0].offer_id, rotting);
   EXPECT_TRUE(Matches()[0].partner);
-  // Nothing more is due until 4 h.
-  EXPECT_EQ(e_.NextClearingAt(), kT0 + 4 * kHour);
-  EXPECT_EQ(Clear(kT0 + 3 * kHour + kMinute).status().code(),
+  EXPECT_EQ(e_.GetOffer(lasting, kT0 + kHour)->remaining_kg, 100);
+  // Nothing more is due until 2 h; then a new pledge takes the held offer.
+  EXPECT_EQ(e_.NextClearingAt(), kT0 + 2 * kHour);
+  EXPECT_EQ(Clear(kT0 + kHour + kMinute).status().code(),
             absl::StatusCode::kFailedPrecondition);
+  Pledge(kCity, 60, 300, kT0 + kDay, kT0 + 90 * kMinute);
+  ASSERT_TRUE(Clear(kT0 + 2 * kHour).ok());
+  EXPECT_EQ(e_.GetOffer(lasting, kT0 + 2 * kHour)->remaining_kg, 40);
+  // With no pledge left, the rest of it waits.
+  absl::StatusOr<ClearResult> idle = Clear(kT0 + 3 * kHour);
+  ASSERT_TRUE(idle.ok()) << idle.status();
+  EXPECT_EQ(idle->kg, 0);
 }
 
 TEST_F(ClearingTest, AnOrderThatCannotWaitMatchesOnArrival) {

@@ -1656,7 +1656,8 @@ absl::StatusOr<ClearResult> ReferenceMatcher::Clear(
 }
 
 void ReferenceMatcher::ClearPolicy(const std::string& prefix, Micros horizon) {
-  // The urgent orders of the policy, by (id, pledge before offer).
+  // The clearing's orders: every open pledge of the policy, and its offers
+  // that expire by the horizon; by (id, pledge before offer).
   std::vector<std::pair<uint64_t, bool>> urgent;  // (id, is_offer)
   const uint64_t n = std::max(offers_.size(), pledges_.size());
   auto of_policy = [&](const std::string& product) {
@@ -1666,8 +1667,7 @@ void ReferenceMatcher::ClearPolicy(const std::string& prefix, Micros horizon) {
   for (uint64_t id = 1; id <= n; ++id) {
     if (id <= pledges_.size()) {
       const Pledge& p = pledges_[id - 1];
-      if (p.status == OrderStatus::kOpen && p.spec.expires_at <= horizon &&
-          of_policy(p.spec.product_code)) {
+      if (p.status == OrderStatus::kOpen && of_policy(p.spec.product_code)) {
         urgent.emplace_back(id, false);
       }
     }
