@@ -337,6 +337,10 @@ void Write(ReferenceMatcher& m, const Command& command, Outcome* out) {
           Record(m.ShipMatch(ctx, b.match_id, b.shipped_kg, b.note), out);
         } else if constexpr (std::is_same_v<T, AcceptMatchCommand>) {
           Record(m.AcceptMatch(ctx, b.match_id, b.accepted_kg), out);
+        } else if constexpr (std::is_same_v<T, SetClearingPolicyCommand>) {
+          Record(m.SetClearingPolicy(ctx, b.product_prefix, b.interval), out);
+        } else if constexpr (std::is_same_v<T, ClearCommand>) {
+          Record(m.Clear(ctx), out);
         } else {
           static_assert(std::is_same_v<T, DeclineMatchCommand>);
           Record(m.DeclineMatch(ctx, b.match_id, b.reason), out);

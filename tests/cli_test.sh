@@ -303,6 +303,22 @@ out_has "vegetable.potato"
 out_has "2 products with open orders, no more"
 out_lacks "more exist"
 
+# Batch clearing for a category: the book shows its next clearing; an
+# interval of 0 turns it back to continuous matching.
+ok clearing list
+out_has "every product matches continuously"
+ok clearing set --prefix vegetable --interval 1h
+out_has "vegetable: batch clearing every 1h, next at"
+ok book --all
+out_has "NEXT CLEARING"
+out_has "continuous"
+expect_rc 2 clearing set --interval 2x
+err_has "not 0 or a duration"
+ok clearing set --prefix vegetable --interval 0
+out_has "vegetable: continuous matching"
+ok clearing list
+out_has "every product matches continuously"
+
 # The stream replays history first: after 0 it must show our match.
 set +e
 timeout 3 "$CLI" --server "127.0.0.1:$PORT" --json matches watch --after 0 \
@@ -895,6 +911,8 @@ reads_own_flags "matches watch" --after 1 --after-event 1 --supplier s \
   --buyer b --offer 1 --pledge 1 --region 62
 reads_own_flags "matches watch" --once
 reads_own_flags "book" --product p --page-size 5 --page-token t --all
+reads_own_flags "clearing set" --prefix vegetable --interval 1h --request-id r
+reads_own_flags "clearing list"
 reads_own_flags "admin state-hash"
 reads_own_flags "admin snapshot"
 reads_own_flags "admin key create" --name n --role platform --supplier a,b \

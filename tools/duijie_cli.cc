@@ -2022,17 +2022,29 @@ int Run(Client& c, Args& args) {
     std::cout << ToJson(resp, true);
     return kExitOk;
   }
-  Table t({"PRODUCT", ">OFFERS", ">OFFER KG", ">BEST FLOOR YUAN/KG", ">PLEDGES",
-           ">PLEDGE KG", ">BEST MAX YUAN/KG"});
+  // The next clearing's column only when some product is batch-cleared.
+  const bool batch = std::any_of(
+      resp.lines().begin(), resp.lines().end(),
+      [](const pb::BookLine& l) { return l.has_next_clearing_at(); });
+  std::vector<std::string> header = {
+      "PRODUCT",  ">OFFERS",    ">OFFER KG",        ">BEST FLOOR YUAN/KG",
+      ">PLEDGES", ">PLEDGE KG", ">BEST MAX YUAN/KG"};
+  if (batch) header.push_back(TimeHeader("NEXT CLEARING"));
+  Table t(header);
   for (const pb::BookLine& l : resp.lines()) {
-    t.AddRow({l.product_code(), absl::StrCat(l.open_offer_count()),
-              Kg(l.open_offer_kg()),
-              l.open_offer_count() == 0 ? "-"
-                                        : Yuan(l.best_floor_price_fen_per_kg()),
-              absl::StrCat(l.open_pledge_count()), Kg(l.open_pledge_kg()),
-              l.open_pledge_count() == 0
-                  ? "-"
-                  : Yuan(l.best_max_price_fen_per_kg())});
+    std::vector<std::string> row = {
+        l.product_code(),
+        absl::StrCat(l.open_offer_count()),
+        Kg(l.open_offer_kg()),
+        l.open_offer_count() == 0 ? "-" : Yuan(l.best_floor_price_fen_per_kg()),
+        absl::StrCat(l.open_pledge_count()),
+        Kg(l.open_pledge_kg()),
+        l.open_pledge_count() == 0 ? "-" : Yuan(l.best_max_price_fen_per_kg())};
+    if (batch) {
+      row.push_back(l.has_next_clearing_at() ? ShortTime(l.next_clearing_at())
+                                             : "continuous");
+    }
+    t.AddRow(row);
   }
   c.PrintTable(t);
   c.PrintListEnd(resp.lines_size(), "product with open orders",
@@ -2041,6 +2053,107 @@ int Run(Client& c, Args& args) {
 }
 
 }  // namespace book
+
+// ---------------------------------------------------------------------------
+// clearing: batch clearing policies.
+
+void PrintPolicy(Client& c, const pb::ClearingPolicy& p) {
+  const std::string prefix =
+      p.product_prefix().empty() ? "every product" : p.product_prefix();
+  if (!p.has_interval()) {
+    std::cout << Printable(prefix) << ": continuous matching\n";
+    return;
+  }
+  std::cout << Printable(prefix) << ": batch clearing every "
+            << absl::FormatDuration(absl::Seconds(p.interval().seconds()))
+            << ", next at " << LongTime(p.next_clearing_at()) << "\n";
+  (void)c;
+}
+
+namespace clearing_set {
+
+constexpr Flag<std::string> kPrefix(
+    "prefix", "PRODUCT",
+    "product code prefix, by whole segments (vegetable covers "
+    "vegetable.cabbage); default: every product");
+constexpr Flag<std::string> kInterval(
+    "interval", "DURATION",
+    "clear at every multiple of this since the epoch (1s to 168h, whole "
+    "seconds, e.g. 1h); 0: back to continuous matching",
+    kRequired);
+
+CommandSpec Spec() {
+  return {"clearing",
+          "set",
+          "",
+          "Match the products under a prefix by batch clearing at an interval "
+          "instead of continuously (see README, Batch clearing). Needs an "
+          "ADMIN key.",
+          {&kPrefix, &kInterval, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::SetClearingPolicyRequest req;
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
+  req.mutable_policy()->set_product_prefix(args.Get(kPrefix));
+  const std::string text = args.Get(kInterval);
+  if (!args.error().empty()) return -1;
+  absl::Duration interval = absl::ZeroDuration();
+  if (text != "0" && !ParseDurationWithDays(text, &interval)) {
+    std::cerr << "error: --interval: not 0 or a duration like 1h, 30m or 1d: '"
+              << text << "'\nrun 'duijie clearing set --help' for usage\n";
+    return kExitUsage;
+  }
+  req.mutable_policy()->mutable_interval()->set_seconds(
+      absl::ToInt64Seconds(interval));
+  req.mutable_policy()->mutable_interval()->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(interval % absl::Seconds(1))));
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::ClearingPolicy resp;
+  grpc::Status status = c.stub()->SetClearingPolicy(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+  } else {
+    PrintPolicy(c, resp);
+  }
+  return kExitOk;
+}
+
+}  // namespace clearing_set
+
+namespace clearing_list {
+
+CommandSpec Spec() {
+  return {"clearing",
+          "list",
+          "",
+          "The batch clearing policies; products under none match "
+          "continuously.",
+          {}};
+}
+
+int Run(Client& c, Args& args) {
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::ListClearingPoliciesResponse resp;
+  grpc::Status status = c.stub()->ListClearingPolicies(
+      &context, pb::ListClearingPoliciesRequest(), &resp);
+  if (!status.ok()) return c.Fail(status);
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  if (resp.policies().empty()) {
+    std::cout << "no clearing policy: every product matches continuously\n";
+  }
+  for (const pb::ClearingPolicy& p : resp.policies()) PrintPolicy(c, p);
+  return kExitOk;
+}
+
+}  // namespace clearing_list
 
 // ---------------------------------------------------------------------------
 // admin: the operator RPCs (duijie.v1.Admin).
@@ -2553,6 +2666,8 @@ const std::vector<Command>& Commands() {
       {match_accept::Spec(), match_accept::Run},
       {match_decline::Spec(), match_decline::Run},
       {book::Spec(), book::Run},
+      {clearing_set::Spec(), clearing_set::Run},
+      {clearing_list::Spec(), clearing_list::Run},
       {admin_state_hash::Spec(), admin_state_hash::Run},
       {admin_snapshot::Spec(), admin_snapshot::Run},
       {admin_key_create::Spec(), admin_key_create::Run},
