@@ -133,7 +133,7 @@ constexpr KindInfo kKinds[] = {
     {"firm", v1::PRIVATE_FIRM, 20, 500, 10000, 5, false},
 };
 
-// Offers and pledges per glut-week order posted.
+// Offers per thousand orders posted; the rest are pledges.
 constexpr int64_t kOfferPermille = 600;
 // The week's pledged kg over its usual (glut-free) offered kg, permille.
 constexpr int64_t kDemandPermille = 950;
@@ -207,7 +207,8 @@ class Week {
       const int n = static_cast<int>(rng_.Range(3, 6));
       for (int i = 0; i < n; ++i) {
         County c{p.code + 21 + i, p.code};
-        // About a third key-assisted (重点帮扶县), a tenth relocation sites.
+        // About a third key-assisted (重点帮扶县); of the others about one in
+        // eight (one county in twelve) relocation sites.
         c.key_assisted = rng_.Percent(35);
         c.relocation_site = !c.key_assisted && rng_.Percent(12);
         counties_.push_back(c);

@@ -59,21 +59,27 @@ int Root(std::vector<int>& up, int x) {
   return x;
 }
 
-// The figures of one connected part of the network (its pairs, and the
-// capacities of every offer and pledge).
-Optimum SolvePart(const Scenario& s, const std::vector<Arc>& pairs,
-                  const std::vector<int64_t>& pledge_cap) {
+// Which kg a solve counts besides the total.
+enum class Count { kNothing, kPriority, kPartner };
+
+struct Most {
+  int64_t kg = 0;       // the most kg the network of the pairs can sell
+  int64_t counted = 0;  // the most counted kg among allocations selling kg
+};
+
+// Solves the network of `pairs` (with every offer's kg and the pledges'
+// capacities) as a min-cost circulation: the arc from the sink back to the
+// source earns more per kg than all the counted kg together (cost -1
+// each), so the cheapest circulation sells the most kg first.
+Most Solve(const Scenario& s, const std::vector<Arc>& pairs,
+           const std::vector<int64_t>& pledge_cap, Count count) {
   Graph g;
   const Graph::Node source = g.addNode(), sink = g.addNode();
-  Graph::ArcMap<int64_t> cap(g), priority_cost(g), partner_cost(g);
-  Graph::ArcMap<int64_t> partner_cap(g);  // non-partner pairs closed
-  auto add = [&](Graph::Node from, Graph::Node to, int64_t c, int64_t pc,
-                 int64_t rc, bool closed) {
+  Graph::ArcMap<int64_t> cap(g), cost(g);
+  auto add = [&](Graph::Node from, Graph::Node to, int64_t c, int64_t k) {
     const Graph::Arc arc = g.addArc(from, to);
     cap[arc] = c;
-    priority_cost[arc] = pc;
-    partner_cost[arc] = rc;
-    partner_cap[arc] = closed ? 0 : c;
+    cost[arc] = k;
     return arc;
   };
   std::map<int, Graph::Node> offer_node, pledge_node;
@@ -84,34 +90,25 @@ Optimum SolvePart(const Scenario& s, const std::vector<Arc>& pairs,
     if (new_offer) {
       of->second = g.addNode();
       offered += o.spec.quantity_kg;
-      add(source, of->second, o.spec.quantity_kg, o.priority ? -1 : 0, 0,
-          false);
+      add(source, of->second, o.spec.quantity_kg,
+          count == Count::kPriority && o.priority ? -1 : 0);
     }
     auto [pl, new_pledge] = pledge_node.try_emplace(a.pledge);
     if (new_pledge) {
       pl->second = g.addNode();
-      add(pl->second, sink, pledge_cap[a.pledge], 0, 0, false);
+      add(pl->second, sink, pledge_cap[a.pledge], 0);
     }
-    add(of->second, pl->second, o.spec.quantity_kg, 0, a.partner ? -1 : 0,
-        !a.partner);
+    add(of->second, pl->second, o.spec.quantity_kg,
+        count == Count::kPartner && a.partner ? -1 : 0);
   }
-  // Every kg sold earns more than all the priority (or partner) kg
-  // together, so the cheapest circulation sells the most kg first.
   const int64_t big = offered + 1;
-  const Graph::Arc back = add(sink, source, offered, -big, -big, false);
-  Optimum out;
-  auto solve = [&](const Graph::ArcMap<int64_t>& upper,
-                   const Graph::ArcMap<int64_t>& cost, int64_t* kg) {
-    lemon::NetworkSimplex<Graph, int64_t, int64_t> simplex(g);
-    simplex.upperMap(upper).costMap(cost);
-    simplex.run();  // zero flow is feasible; the capacities bound the cost
-    *kg = simplex.flow(back);
-    return -simplex.totalCost() - big * *kg;
-  };
-  out.max_priority_kg = solve(cap, priority_cost, &out.max_kg);
-  int64_t kg = 0;
-  out.max_partner_kg = solve(cap, partner_cost, &kg);
-  solve(partner_cap, partner_cost, &out.max_partner_only_kg);
+  const Graph::Arc back = add(sink, source, offered, -big);
+  lemon::NetworkSimplex<Graph, int64_t, int64_t> simplex(g);
+  simplex.upperMap(cap).costMap(cost);
+  simplex.run();  // zero flow is feasible; the capacities bound the cost
+  Most out;
+  out.kg = simplex.flow(back);
+  out.counted = -simplex.totalCost() - big * out.kg;
   return out;
 }
 
@@ -151,11 +148,16 @@ Optimum SolveOptimum(const Scenario& s) {
   std::map<int, std::vector<Arc>> parts;
   for (const Arc& a : pairs) parts[Root(up, a.offer)].push_back(a);
   for (const auto& [root, part] : parts) {
-    const Optimum o = SolvePart(s, part, pledge_cap);
-    out.max_kg += o.max_kg;
-    out.max_priority_kg += o.max_priority_kg;
-    out.max_partner_kg += o.max_partner_kg;
-    out.max_partner_only_kg += o.max_partner_only_kg;
+    const Most priority = Solve(s, part, pledge_cap, Count::kPriority);
+    out.max_kg += priority.kg;
+    out.max_priority_kg += priority.counted;
+    out.max_partner_kg += Solve(s, part, pledge_cap, Count::kPartner).counted;
+    std::vector<Arc> partner_pairs;
+    for (const Arc& a : part) {
+      if (a.partner) partner_pairs.push_back(a);
+    }
+    out.max_partner_only_kg +=
+        Solve(s, partner_pairs, pledge_cap, Count::kNothing).kg;
   }
   return out;
 }

@@ -19,7 +19,7 @@
 // first and then, among allocations that sell that many, the most
 // priority kg (cost -1 per kg out of a priority offer) or, in a second
 // solve, the most partner kg (cost -1 per kg on a partner pair). A third
-// solve with the non-partner pairs closed gives the most partner kg of any
+// solve on the partner pairs alone gives the most partner kg of any
 // allocation. One simplex solve does the work of a Preflow and a min-cost
 // flow at a fixed value, in less time than the Preflow alone here. The
 // parts of the network that no pair joins (product families) are solved
