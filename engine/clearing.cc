@@ -20,7 +20,8 @@
 //     offers of the policy with expires_at <= H (the urgent ones).
 //  2. Each of them brings its best counterparts, up to kCandidates of
 //     them, found by the book's own searches in the continuous priority
-//     (each found one is taken off the index until the search is done), so
+//     (for an offer, each pledge found is taken off the index until the
+//     search is done; a pledge's search finds its best offers at once), so
 //     every pair is compatible and its lots can be met; an offer that can
 //     wait enters the clearing only as a pledge's candidate.
 //  3. A min-cost flow over those pairs (clearing_flow.h) maximises the kg
@@ -61,7 +62,7 @@ constexpr Micros kNever = std::numeric_limits<Micros>::max();
 // Policies the engine keeps at most (one per product category is the use).
 constexpr size_t kMaxClearingPolicies = 1024;
 // Counterparts each of a clearing's orders brings into it.
-constexpr int kCandidates = 16;
+constexpr int kCandidates = 8;
 
 // A pair's cost per kg, in [0, kClearingReward): the terms' weights are
 // powers of two that each exceed the sum of the ones after, so the order of
@@ -276,17 +277,10 @@ void Engine::Impl::ClearPolicy(const std::string& prefix, Micros horizon) {
         add_pair(id, pledge_id);
       }
     } else {
-      const CodeSet& west = partner_west(pledges_[id - 1].city);
-      for (int k = 0; k < kCandidates; ++k) {
-        const uint64_t offer_id = index_.BestOfferFor(id, west);
-        if (offer_id == 0) break;
-        taken.push_back(offer_id);
-        index_.RemoveOffer(offer_id);
-      }
-      for (uint64_t offer_id : taken) {
-        index_.AddOffer(offer_id);
-        add_pair(offer_id, id);
-      }
+      OrderIndex::OfferIds offers;
+      index_.BestOffersFor(id, partner_west(pledges_[id - 1].city), kCandidates,
+                           &offers);
+      for (uint64_t offer_id : offers) add_pair(offer_id, id);
     }
   }
 

@@ -132,6 +132,13 @@ void OrderIndex::RemovePledge(uint64_t id) {
 
 uint64_t OrderIndex::BestOfferFor(uint64_t pledge_id,
                                   const CodeSet& partner_west) const {
+  OfferIds best;
+  BestOffersFor(pledge_id, partner_west, 1, &best);
+  return best.empty() ? 0 : best[0];
+}
+
+void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
+                               size_t k, OfferIds* out) const {
   const PledgeRecord& p = pledges_[pledge_id - 1];
   // Products of the subtree with an offer the pledge can afford. The
   // book's lowest floor per product covers every indexed offer, so the
@@ -143,7 +150,7 @@ uint64_t OrderIndex::BestOfferFor(uint64_t pledge_id,
       products.push_back(product);
     }
   }
-  if (products.empty()) return 0;
+  if (products.empty()) return;
   // Region keys of the partner groups, and of the others.
   CodeSet partner_keys;
   CodeSet other_keys;
@@ -162,14 +169,17 @@ uint64_t OrderIndex::BestOfferFor(uint64_t pledge_id,
     partner_keys = partner_west;
     if (p.scope == Scope::kAny) other_keys.push_back(0);
   }
-  bool found = false;
-  OfferKey best;
-  // Reads one tree in priority order up to the first offer that fits and
-  // beats `best`. Offers too dear, or that the pledge cannot fill for its
-  // lots or budget, are passed over inside FindFirst, so the only offers
-  // this loop passes over are partner offers in the non-partner groups, and
+  // The best offers of the group being read, in priority order, at most
+  // `k` (less what earlier groups gave).
+  absl::InlinedVector<OfferKey, 16> best;
+  // Reads one tree in priority order while its offers can still be among
+  // the best (for k = 1: up to the first offer that fits and beats the best
+  // so far). Offers too dear, or that the pledge cannot fill for its lots
+  // or budget, are passed over inside FindFirst, so the only offers this
+  // loop passes over are partner offers in the non-partner groups, and
   // those fit only if the partner groups could not take them, which they
-  // could: in practice the first offer found is the answer.
+  // could. An offer sits on several shelves a group may read (its county's,
+  // prefecture's and province's): it is kept once.
   const OfferQuery query{p.max_price, p.remaining_kg,
                          std::min(p.min_lot_kg, p.remaining_kg),
                          p.budget_left()};
@@ -178,14 +188,18 @@ uint64_t OrderIndex::BestOfferFor(uint64_t pledge_id,
     OfferKey after;
     const OfferKey* after_ptr = nullptr;
     while (tree.FindFirst(offer_nodes_, after_ptr, query, &key)) {
-      if (found && !(key < best)) return;
+      if (best.size() == k && !(key < best.back())) return;
       const OfferRecord& o = offers_[key.offer_id - 1];
       const bool passed_over =
           skip_partners && AnyCovers(partner_west, o.region);
-      if (!passed_over && FillQuantity(o, p, o.floor_price) > 0) {
-        best = key;
-        found = true;
-        return;
+      if (!passed_over && FillQuantity(o, p, o.floor_price) > 0 &&
+          std::none_of(best.begin(), best.end(), [&](const OfferKey& b) {
+            return b.offer_id == key.offer_id;
+          })) {
+        best.insert(std::upper_bound(best.begin(), best.end(), key), key);
+        if (best.size() > k) best.pop_back();
+        // Every later offer of this tree ranks below this one.
+        if (best.size() == k && best.back() == key) return;
       }
       after = key;
       after_ptr = &after;
@@ -193,6 +207,7 @@ uint64_t OrderIndex::BestOfferFor(uint64_t pledge_id,
   };
   const int lowest_grade = static_cast<int>(p.min_grade);
   for (SearchGroup group : kSearchGroups) {
+    best.clear();
     const bool partner_group = IsPartnerGroup(group);
     const bool priority = IsPriorityGroup(group);
     const CodeSet& keys = partner_group ? partner_keys : other_keys;
@@ -208,9 +223,11 @@ uint64_t OrderIndex::BestOfferFor(uint64_t pledge_id,
         }
       }
     }
-    if (found) return best.offer_id;
+    // Every offer of a group ranks above every offer of the next.
+    for (const OfferKey& key : best) out->push_back(key.offer_id);
+    k -= best.size();
+    if (k == 0) return;
   }
-  return 0;
 }
 
 uint64_t OrderIndex::BestPledgeFor(uint64_t offer_id,

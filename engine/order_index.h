@@ -29,6 +29,7 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "engine/book_totals.h"
 #include "engine/offer_tree.h"
 #include "engine/product_tree.h"
@@ -61,6 +62,12 @@ class OrderIndex {
   // The best resting offer the pledge can fill now (0 if none), given the
   // west codes paired with its city. See engine.cc for the priority.
   uint64_t BestOfferFor(uint64_t pledge_id, const CodeSet& partner_west) const;
+  // The best `k` (at most 16) resting offers the pledge can fill now, best
+  // first, appended to *out: those BestOfferFor would give one after the
+  // other if each were taken off the book in turn.
+  using OfferIds = absl::InlinedVector<uint64_t, 16>;
+  void BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west, size_t k,
+                     OfferIds* out) const;
   // The best resting pledge for the offer (0 if none), given the east codes
   // paired with its region.
   uint64_t BestPledgeFor(uint64_t offer_id, const CodeSet& partner_east) const;

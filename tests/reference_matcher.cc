@@ -1681,9 +1681,9 @@ void ReferenceMatcher::ClearPolicy(const std::string& prefix, Micros horizon) {
   }
   if (urgent.empty()) return;
 
-  // Candidates: the first 16 fillable counterparts in the continuous
+  // Candidates: the first 8 fillable counterparts in the continuous
   // priority, as the incoming order would see them.
-  constexpr size_t kCandidates = 16;
+  constexpr size_t kCandidates = 8;
   std::vector<uint64_t> offer_ids, pledge_ids;
   std::map<uint64_t, uint32_t> offer_at, pledge_at;
   std::set<std::pair<uint32_t, uint32_t>> paired;
