@@ -312,6 +312,9 @@ out_has "vegetable: batch clearing every 1h, next at"
 ok book --all
 out_has "NEXT CLEARING"
 out_has "continuous"
+ok pledge post --buyer held-canteen --city 370200 --kind canteen \
+  --product vegetable.potato --kg 10 --max-fen 100 --expires-in 3d
+out_has "waits for the clearing at"
 expect_rc 2 clearing set --interval 2x
 err_has "not 0 or a duration"
 ok clearing set --prefix vegetable --interval 0

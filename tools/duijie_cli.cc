@@ -639,11 +639,38 @@ void PrintMatches(const Client& c, const Matches& matches,
   }
 }
 
+// The next batch clearing of `product` (GetBook), or unset when it matches
+// continuously or the book cannot be read: for messages only.
+google::protobuf::Timestamp NextClearing(Client& c,
+                                         const std::string& product) {
+  pb::GetBookRequest req;
+  req.set_product_code_prefix(product);
+  req.set_page_size(1);
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::GetBookResponse resp;
+  if (c.stub()->GetBook(&context, req, &resp).ok() && resp.lines_size() > 0 &&
+      resp.lines(0).product_code() == product) {
+    return resp.lines(0).next_clearing_at();
+  }
+  return {};
+}
+
+// The matches an order made on arrival; none, for an order of `product`
+// under batch clearing, says when it trades.
 void PrintArrivalMatches(
-    const Client& c,
+    Client& c, const std::string& product,
     const google::protobuf::RepeatedPtrField<pb::Match>& matches) {
   if (matches.empty()) {
-    std::cout << "no match on arrival; the order rests on the book\n";
+    const google::protobuf::Timestamp next = NextClearing(c, product);
+    if (next.seconds() != 0) {
+      std::cout << "no match on arrival: " << Printable(product)
+                << " is cleared in batches; the order waits for the clearing "
+                   "at "
+                << LongTime(next) << "\n";
+    } else {
+      std::cout << "no match on arrival; the order rests on the book\n";
+    }
     return;
   }
   std::cout << "\nmatched on arrival:\n";
@@ -982,7 +1009,7 @@ int Run(Client& c, Args& args) {
     return kExitOk;
   }
   PrintOffer(resp.offer());
-  PrintArrivalMatches(c, resp.matches());
+  PrintArrivalMatches(c, resp.offer().product_code(), resp.matches());
   return kExitOk;
 }
 
@@ -1176,7 +1203,7 @@ int Run(Client& c, Args& args) {
     return kExitOk;
   }
   PrintPledge(resp.pledge());
-  PrintArrivalMatches(c, resp.matches());
+  PrintArrivalMatches(c, resp.pledge().product_code(), resp.matches());
   return kExitOk;
 }
 
