@@ -184,27 +184,36 @@ CommandOutcome CommandSequencer::Apply(Command& command, Micros now) {
         return valid;
       }
     }
-    tick_ = MakeCommand(TickCommand{}, now);
-    tick_outcome_ = engine_->Apply(tick_);
-    journal_commands_.push_back(&tick_);
-    journal_outcomes_.push_back(&tick_outcome_);
-    // A batch clearing that fell due runs right after the tick, before any
-    // command at the new time, whether or not the timer has woken for it.
-    if (engine_->NextClearingAt() <= now &&
-        !std::holds_alternative<ClearCommand>(command.body)) {
-      clear_ = MakeCommand(ClearCommand{}, now);
-      clear_outcome_ = engine_->Apply(clear_);
-      journal_commands_.push_back(&clear_);
-      journal_outcomes_.push_back(&clear_outcome_);
+    // Batch clearings that fell due run at their own times, each after a
+    // tick to it, whether or not the timer woke for them: a tick straight
+    // to `now` would retire orders held for a clearing before it. Then the
+    // tick to `now`. (A ClearCommand from the timer then finds nothing due
+    // and is refused, unjournaled.)
+    while (engine_->NextClearingAt() <= now) {
+      const Micros due = std::max(engine_->NextClearingAt(), engine_->now());
+      if (due > engine_->now())
+        ApplyTimeDriven(MakeCommand(TickCommand{}, due));
+      if (!ApplyTimeDriven(MakeCommand(ClearCommand{}, due)).ok()) break;
     }
+    if (now > engine_->now()) ApplyTimeDriven(MakeCommand(TickCommand{}, now));
   }
   return engine_->Apply(command);
+}
+
+const CommandOutcome& CommandSequencer::ApplyTimeDriven(Command command) {
+  time_commands_.push_back(std::move(command));
+  time_outcomes_.push_back(engine_->Apply(time_commands_.back()));
+  journal_commands_.push_back(&time_commands_.back());
+  journal_outcomes_.push_back(&time_outcomes_.back());
+  return time_outcomes_.back();
 }
 
 void CommandSequencer::RunGroup(Group& group, bool on_writer) {
   // Apply.
   journal_commands_.clear();
   journal_outcomes_.clear();
+  time_commands_.clear();
+  time_outcomes_.clear();
   uint64_t last_match_id;
   uint64_t last_event_id;
   uint64_t applied;

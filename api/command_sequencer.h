@@ -13,9 +13,10 @@
 // issues a TickCommand (applied and journaled like any command), which
 // moves the clock and retires what expired; replay re-applies the ticks,
 // so every time-driven change comes back from the journal. Batch clearings
-// are time-driven too: when a tick reaches a due clearing, a ClearCommand
-// follows it at once (journaled likewise); and when nothing arrives, the
-// writer wakes at the clearing's time and issues one itself.
+// are time-driven too: each clearing due by the group's time runs as a
+// ClearCommand at its own time, after a tick to that time (journaled
+// likewise), before the tick to the group's time; and when nothing
+// arrives, the writer wakes at the clearing's time and issues one itself.
 //
 // Threads and locks:
 //   - One applier at a time owns every mutation (busy_): the writer thread,
@@ -168,6 +169,10 @@ class CommandSequencer {
   // group's journal lists).
   CommandOutcome Apply(Command& command, Micros now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(engine_mu_);
+  // Applies a tick or clearing the writer issues, and adds it to the
+  // group's journal lists.
+  const CommandOutcome& ApplyTimeDriven(Command command)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(engine_mu_);
   void Complete(Group& group, uint64_t last_match_id, uint64_t last_event_id);
   void ReplyLoop();
   Micros NextStamp();
@@ -188,14 +193,12 @@ class CommandSequencer {
   bool busy_ ABSL_GUARDED_BY(queue_mu_) = false;
   // The group's journal input, as the Journal takes it; used only by the
   // applier (whoever set busy_), kept to reuse its capacity. A group has
-  // one time, so at most one tick, kept here while the journal points at it.
+  // one time; the ticks and batch clearings that bring the engine to it
+  // are kept here while the journal points at them (deques: stable).
   std::vector<const Command*> journal_commands_;
   std::vector<const CommandOutcome*> journal_outcomes_;
-  Command tick_;
-  CommandOutcome tick_outcome_;
-  // And at most one clearing run after that tick (a ClearCommand).
-  Command clear_;
-  CommandOutcome clear_outcome_;
+  std::deque<Command> time_commands_;
+  std::deque<CommandOutcome> time_outcomes_;
   // Engine::NextClearingAt() after the last group: when the writer must
   // wake to issue a ClearCommand though nothing is queued.
   std::atomic<Micros> next_clearing_{0};

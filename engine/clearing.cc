@@ -64,7 +64,7 @@ constexpr size_t kMaxClearingPolicies = 1024;
 // Counterparts each of a clearing's orders brings into it.
 constexpr int kCandidates = 8;
 
-// A pair's cost per kg, in [0, kClearingReward): the terms' weights are
+// A pair's cost per kg, in [0, kMaxClearingCost): the terms' weights are
 // powers of two that each exceed the sum of the ones after, so the order of
 // preference is strict.
 constexpr int64_t kNotPartnerCost = int64_t{1} << 26;
@@ -74,7 +74,7 @@ constexpr int64_t kMaxHoursCounted = (int64_t{1} << 13) - 1;
 constexpr int64_t kMaxFloorCounted = (int64_t{1} << 11) - 1;  // fen per kg
 static_assert(kNotPartnerCost + kNotPriorityOriginCost +
                   kPerHourToExpiryCost * kMaxHoursCounted + kMaxFloorCounted <
-              kClearingReward);
+              kMaxClearingCost);
 
 // The first multiple of `interval` after `now`.
 Micros NextMultiple(Micros now, Micros interval) {
@@ -165,6 +165,10 @@ ClearingPolicyResult Engine::Impl::Execute(const SetClearingPolicyCommand& c) {
   ClearingPolicy& policy = clearing_[c.product_prefix];
   policy.interval = c.interval;
   policy.next_at = NextMultiple(now_, c.interval);
+  // A clearing at once, up to the new next clearing: orders held for a
+  // clearing that the change moved later (a longer interval, a narrower
+  // prefix with its own times) would otherwise expire before it.
+  ClearPolicy(c.product_prefix, policy.next_at);
   return {c.product_prefix, policy.interval, policy.next_at};
 }
 

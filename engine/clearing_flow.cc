@@ -10,7 +10,7 @@ namespace {
 
 // Flows are solved in units of `scale` kg, chosen so that the total supply
 // in units is at most kMaxUnits: then any flow's total cost (at most
-// kMaxUnits x 2 x kClearingReward in magnitude) fits in an int64.
+// kMaxUnits x kMaxClearingCost) fits in an int64.
 constexpr int64_t kMaxUnits = int64_t{1} << 34;
 
 }  // namespace
@@ -25,9 +25,10 @@ std::vector<int64_t> SolveClearingFlow(const std::vector<int64_t>& offer_kg,
   std::vector<bool> used(offer_kg.size(), false);
   for (const ClearingPair& pair : pairs) used[pair.offer] = true;
   for (size_t i = 0; i < offer_kg.size(); ++i) {
-    // Each capacity is at most 2^40 and there are fewer than 2^22 offers
-    // in any book the engine holds: no overflow.
-    if (used[i]) total += offer_kg[i];
+    if (!used[i]) continue;
+    // Saturates: beyond 2^62 kg the units are coarse anyway.
+    total = offer_kg[i] > (int64_t{1} << 62) - total ? int64_t{1} << 62
+                                                     : total + offer_kg[i];
   }
   const int64_t scale =
       std::max<int64_t>(1, (total + kMaxUnits - 1) / kMaxUnits);
@@ -63,7 +64,7 @@ std::vector<int64_t> SolveClearingFlow(const std::vector<int64_t>& offer_kg,
   for (const ClearingPair& pair : pairs) {
     const Graph::Arc a = g.addArc(offers[pair.offer], pledges[pair.pledge]);
     capacity[a] = units(pair.capacity_kg);
-    cost[a] = pair.cost - kClearingReward;
+    cost[a] = -1;  // the first step: every kg moved counts alike
     pair_arcs.push_back(a);
   }
   // What the offers cannot place goes straight to the sink, at no gain.
@@ -71,14 +72,21 @@ std::vector<int64_t> SolveClearingFlow(const std::vector<int64_t>& offer_kg,
   capacity[bypass] = supply;
   cost[bypass] = 0;
 
-  lemon::NetworkSimplex<Graph, int64_t, int64_t> solver(g);
+  using Solver = lemon::NetworkSimplex<Graph, int64_t, int64_t>;
+  Solver solver(g);
   solver.upperMap(capacity).costMap(cost).stSupply(source, sink, supply);
-  if (solver.run() != lemon::NetworkSimplex<Graph, int64_t, int64_t>::OPTIMAL) {
-    return flows;  // cannot happen: sending everything by the bypass is
-                   // feasible
-  }
+  // Cannot fail: sending everything by the bypass is feasible.
+  if (solver.run() != Solver::OPTIMAL) return flows;
+  const int64_t most = supply - solver.flow(bypass);
+  if (most == 0) return flows;
+  // The second step: exactly that many units, no bypass, the pairs' costs.
+  for (size_t k = 0; k < pairs.size(); ++k) cost[pair_arcs[k]] = pairs[k].cost;
+  capacity[bypass] = 0;
+  Solver cheapest(g);
+  cheapest.upperMap(capacity).costMap(cost).stSupply(source, sink, most);
+  if (cheapest.run() != Solver::OPTIMAL) return flows;  // cannot happen
   for (size_t k = 0; k < pairs.size(); ++k) {
-    flows[k] = solver.flow(pair_arcs[k]) * scale;
+    flows[k] = cheapest.flow(pair_arcs[k]) * scale;
   }
   return flows;
 }

@@ -463,13 +463,17 @@ struct UpsertBuyerCommand {
 // "vegetables"; "" covers every product) are matched: interval 0 is
 // continuous matching (each order matches on arrival), the default; an
 // interval > 0 (at most a week, a whole number of seconds) is batch
-// clearing at every multiple of the interval since the epoch. A product
-// follows the policy of its longest prefix. Setting interval 0 on a prefix
-// other than "" removes that prefix's policy. Answers the policy with its
-// next clearing time.
+// clearing at every multiple of the interval since the epoch, and a
+// clearing of the prefix's products runs at once (so that no order held
+// for a clearing the change moved later expires unmatched). A product
+// follows the policy of its longest prefix. Setting interval 0 removes the
+// prefix's own policy after a last clearing of everything it held: its
+// products then follow the next shorter prefix that has one, or match
+// continuously. Answers the policy with its next clearing time.
 struct SetClearingPolicyCommand {
   static constexpr CommandCode kCode = CommandCode::kSetClearingPolicy;
   static constexpr char kName[] = "SetClearingPolicy";
+  static constexpr bool kMakesMatches = true;
   using Result = ClearingPolicyResult;
   std::string product_prefix;
   Micros interval = 0;

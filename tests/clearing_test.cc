@@ -4,8 +4,10 @@
 // preferences among equal kg, the floor price, state and determinism.
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -367,11 +369,20 @@ TEST(ClearingFlowTest, MovesTheMostKgThenTheCheapest) {
   // Equal kg: the cheaper pair.
   EXPECT_EQ(SolveClearingFlow({10}, {10, 10}, {{0, 0, 10, 7}, {0, 1, 10, 3}}),
             (std::vector<int64_t>{0, 10}));
+  // A free partner pair blocks two dear ones that together move twice the
+  // kg: the kg still come first, however dear the pairs (a reward per kg
+  // below twice the cost of a pair would keep the partner pair instead).
+  const int64_t dear = kMaxClearingCost - 1;
+  EXPECT_EQ(
+      SolveClearingFlow({10, 10}, {10, 10},
+                        {{0, 0, 10, 0}, {0, 1, 10, dear}, {1, 0, 10, dear}}),
+      (std::vector<int64_t>{0, 10, 10}));
 }
 
-// On random tiny problems, the solver's answer is feasible and earns what
-// the best of every integer assignment earns (brute force).
-TEST(ClearingFlowTest, EarnsWhatBruteForceFindsOnTinyProblems) {
+// On random tiny problems, the solver's answer is feasible, moves the most
+// kg any integer assignment moves and, among those, costs the least (brute
+// force over every assignment).
+TEST(ClearingFlowTest, MatchesBruteForceOnTinyProblems) {
   std::mt19937_64 rng(7);
   for (int round = 0; round < 300; ++round) {
     const int offers = 1 + rng() % 3, pledges = 1 + rng() % 3;
@@ -387,28 +398,31 @@ TEST(ClearingFlowTest, EarnsWhatBruteForceFindsOnTinyProblems) {
                          static_cast<int64_t>(rng() % 5) << 24});
       }
     }
-    auto earns = [&](const std::vector<int64_t>& flows) {
+    // (kg, -cost) of an assignment; nullopt when it breaks a capacity.
+    auto value = [&](const std::vector<int64_t>& flows)
+        -> std::optional<std::pair<int64_t, int64_t>> {
       std::vector<int64_t> out(offers, 0), in(pledges, 0);
-      int64_t total = 0;
+      int64_t kg = 0, cost = 0;
       for (size_t k = 0; k < pairs.size(); ++k) {
-        if (flows[k] < 0 || flows[k] > pairs[k].capacity_kg) return int64_t{-1};
+        if (flows[k] < 0 || flows[k] > pairs[k].capacity_kg) return {};
         out[pairs[k].offer] += flows[k];
         in[pairs[k].pledge] += flows[k];
-        total += flows[k] * (kClearingReward - pairs[k].cost);
+        kg += flows[k];
+        cost += flows[k] * pairs[k].cost;
       }
       for (int i = 0; i < offers; ++i) {
-        if (out[i] > offer_kg[i]) return int64_t{-1};
+        if (out[i] > offer_kg[i]) return {};
       }
       for (int j = 0; j < pledges; ++j) {
-        if (in[j] > pledge_kg[j]) return int64_t{-1};
+        if (in[j] > pledge_kg[j]) return {};
       }
-      return total;
+      return std::make_pair(kg, -cost);
     };
-    int64_t best = 0;
+    std::pair<int64_t, int64_t> best{0, 0};
     std::vector<int64_t> flows(pairs.size(), 0);
     // Every assignment of 0..capacity to each pair, as an odometer.
     while (true) {
-      best = std::max(best, earns(flows));
+      if (auto v = value(flows)) best = std::max(best, *v);
       size_t k = 0;
       while (k < pairs.size() && flows[k] == pairs[k].capacity_kg) {
         flows[k++] = 0;
@@ -416,9 +430,9 @@ TEST(ClearingFlowTest, EarnsWhatBruteForceFindsOnTinyProblems) {
       if (k == pairs.size()) break;
       ++flows[k];
     }
-    const std::vector<int64_t> solved =
-        SolveClearingFlow(offer_kg, pledge_kg, pairs);
-    EXPECT_EQ(earns(solved), best) << "round " << round;
+    const auto solved = value(SolveClearingFlow(offer_kg, pledge_kg, pairs));
+    ASSERT_TRUE(solved.has_value()) << "round " << round;
+    EXPECT_EQ(*solved, best) << "round " << round;
   }
 }
 

@@ -1610,6 +1610,7 @@ absl::StatusOr<ClearingPolicyResult> ReferenceMatcher::SetClearingPolicy(
   } else {
     const Micros next = (clock_ / interval + 1) * interval;
     clearing_[prefix] = {interval, next};
+    ClearPolicy(prefix, next);
     result.interval = interval;
     result.next_clearing_at = next;
   }
