@@ -1987,6 +1987,16 @@ int Run(Client& c, Args& args) {
     }
     return kExitOk;
   }
+  if (once && status.error_code() == grpc::DEADLINE_EXCEEDED) {
+    // A server older than WatchMatchesRequest.progress_events never says
+    // the stream has caught up.
+    std::cerr << "error: duijie-server at " << c.global().server
+              << " did not say the stream caught up within "
+              << absl::FormatDuration(c.global().timeout) << " ("
+              << Count(shown, "event")
+              << " shown; a server older than this CLI never does)\n";
+    return kExitUnreachable;
+  }
   if (status.ok()) return kExitOk;
   if (any && status.error_code() == grpc::UNAVAILABLE) {
     std::cerr << "error: lost the connection to duijie-server at "
