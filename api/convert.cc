@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/error_detail.h"
 #include "engine/codes.h"
 #include "engine/text.h"
 
@@ -116,6 +117,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 void ToCommandError(const absl::Status& status, v1::CommandError* error) {
   error->set_code(ToGrpcStatus(status).error_code());
   error->set_message(std::string(status.message()));
+  v1::ErrorDetail detail = ErrorDetailOf(status.message());
+  error->set_field(std::move(*detail.mutable_field()));
+  error->set_reason(std::move(*detail.mutable_reason()));
 }
 
 namespace {

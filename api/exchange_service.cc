@@ -13,6 +13,22 @@
 #include "api/request_checks.h"
 #include "api/submit_reactor.h"
 #include "engine/text.h"
+#include "grpcpp/version_info.h"
+
+#ifndef DUIJIE_VERSION
+#define DUIJIE_VERSION "unknown"
+#endif
+#ifndef DUIJIE_BUILD_TYPE
+#define DUIJIE_BUILD_TYPE "unknown build type"
+#endif
+// The compiler, and the build type from CMake.
+#if defined(__clang__)
+#define DUIJIE_BUILD "Clang " __clang_version__ ", " DUIJIE_BUILD_TYPE
+#elif defined(__GNUC__)
+#define DUIJIE_BUILD "GCC " __VERSION__ ", " DUIJIE_BUILD_TYPE
+#else
+#define DUIJIE_BUILD DUIJIE_BUILD_TYPE
+#endif
 
 namespace duijie {
 namespace {
@@ -36,6 +52,18 @@ absl::Status ParseIdPage(const Request& request, const int* order_status,
   *limit = *size;
   *after = *token;
   return absl::OkStatus();
+}
+
+// Whether a filter passes everything: then the engine's counts are the
+// list's total.
+bool IsEmpty(const OrderFilter& f) {
+  return f.owner_id.empty() && f.product_code_prefix.empty() &&
+         f.region_code_prefix.empty() && f.status == 0 && !f.restricted;
+}
+bool IsEmpty(const MatchFilter& f) {
+  return f.supplier_id.empty() && f.buyer_id.empty() && f.offer_id == 0 &&
+         f.pledge_id == 0 && f.region_code_prefix.empty() && f.status == 0 &&
+         !f.restricted;
 }
 
 // Appends each of `views` to *items with ToProto, and sets the next page
@@ -374,11 +402,17 @@ grpc::ServerUnaryReactor* ExchangeService::ListOffers(
     bool more = false;
     CommandSequencer::Reader reader(&sequencer_);
     seen = reader.seen();
-    const std::vector<OfferView> offers = reader.engine().ListOffers(
-        ToOrderFilter(*request), after, limit, ReadNow(), &more);
+    const OrderFilter filter = ToOrderFilter(*request);
+    const std::vector<OfferView> offers =
+        reader.engine().ListOffers(filter, after, limit, ReadNow(), &more);
     FillIdPage(offers, more, response->mutable_offers(),
                response->mutable_next_page_token(),
                [](const v1::Offer& o) { return o.offer_id(); });
+    // Offers are public: unfiltered, the count is every offer ever posted.
+    if (IsEmpty(filter)) {
+      response->set_total_count(
+          static_cast<int64_t>(reader.engine().offer_count()));
+    }
   }
   FinishRead(reactor, ToGrpcStatus(status), seen);
   return reactor;
@@ -407,6 +441,11 @@ grpc::ServerUnaryReactor* ExchangeService::ListPledges(
     FillIdPage(pledges, more, response->mutable_pledges(),
                response->mutable_next_page_token(),
                [](const v1::Pledge& p) { return p.pledge_id(); });
+    // Unfiltered and not narrowed to the key's own: every pledge.
+    if (IsEmpty(filter)) {
+      response->set_total_count(
+          static_cast<int64_t>(reader.engine().pledge_count()));
+    }
   }
   FinishRead(reactor, ToGrpcStatus(status), seen);
   return reactor;
@@ -435,6 +474,12 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
     FillIdPage(matches, more, response->mutable_matches(),
                response->mutable_next_page_token(),
                [](const v1::Match& m) { return m.match_id(); });
+    // Unfiltered and not narrowed to the key's own: every match (ids run
+    // from 1 without gaps).
+    if (IsEmpty(filter) && request->after_match_id() == 0) {
+      response->set_total_count(
+          static_cast<int64_t>(reader.engine().last_match_id()));
+    }
   }
   FinishRead(reactor, ToGrpcStatus(status), seen);
   return reactor;
@@ -481,7 +526,7 @@ grpc::ServerWriteReactor<v1::MatchEvent>* ExchangeService::WatchMatches(
   }
   auto watcher = std::make_shared<WatchReactor>(
       &sequencer_, &watchers_, std::move(filter), request->after_event_id(),
-      request->after_match_id(), std::move(access));
+      request->after_match_id(), request->progress_events(), std::move(access));
   WatchReactor* reactor = watcher.get();
   if (status.ok()) {
     reactor->Start(std::move(watcher));
@@ -560,6 +605,21 @@ grpc::ServerUnaryReactor* ExchangeService::GetBuyer(
     }
   }
   FinishRead(reactor, ToGrpcStatus(status), seen);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExchangeService::GetServerInfo(
+    grpc::CallbackServerContext* context, const v1::GetServerInfoRequest*,
+    v1::ServerInfo* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "GetServerInfo", Access::kPublicRead);
+  if (Refused(reactor, who)) return reactor;
+  response->set_version(DUIJIE_VERSION);
+  response->set_build(DUIJIE_BUILD);
+  response->set_grpc_version(GRPC_CPP_VERSION_STRING);
+  ToTimestamp(absl::ToUnixMicros(started_at_), response->mutable_started_at());
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 

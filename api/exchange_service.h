@@ -92,6 +92,8 @@ class ExchangeService final : public ParsingExchangeService {
   void set_limits(const ServerLimits& limits) {
     limits_ = limits;
     watchers_.set_max_buffered(limits.watch_buffer);
+    watchers_.set_heartbeat_interval(
+        absl::Milliseconds(limits.watch_heartbeat_ms));
   }
 
   // Authenticates the call and admits it by `access` (role, then one token
@@ -233,6 +235,10 @@ class ExchangeService final : public ParsingExchangeService {
   grpc::ServerUnaryReactor* GetBuyer(grpc::CallbackServerContext* context,
                                      const v1::GetBuyerRequest* request,
                                      v1::Buyer* response) override;
+  grpc::ServerUnaryReactor* GetServerInfo(
+      grpc::CallbackServerContext* context,
+      const v1::GetServerInfoRequest* request,
+      v1::ServerInfo* response) override;
   grpc::ServerUnaryReactor* ListBuyers(
       grpc::CallbackServerContext* context,
       const v1::ListBuyersRequest* request,
@@ -258,6 +264,8 @@ class ExchangeService final : public ParsingExchangeService {
                   uint64_t seen);
 
   Authenticator* const auth_;
+  // When this service was made (GetServerInfo.started_at).
+  const absl::Time started_at_ = absl::Now();
   ServerLimits limits_;
   WatchHub watchers_;
   CommandSequencer sequencer_;

@@ -68,6 +68,8 @@ ParsingExchangeService::ParsingExchangeService() {
   Unary<v1::GetBuyerRequest, v1::Buyer>("GetBuyer", &S::GetBuyer);
   Unary<v1::ListBuyersRequest, v1::ListBuyersResponse>("ListBuyers",
                                                        &S::ListBuyers);
+  Unary<v1::GetServerInfoRequest, v1::ServerInfo>("GetServerInfo",
+                                                  &S::GetServerInfo);
   Unary<v1::GetBuyerProgressRequest, v1::BuyerProgress>("GetBuyerProgress",
                                                         &S::GetBuyerProgress);
   MarkMethodCallback(

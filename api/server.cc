@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/accept_guard.h"
 #include "api/demo_data.h"
+#include "api/error_detail.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
@@ -114,6 +115,12 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   quota.Resize(static_cast<size_t>(options.limits.max_memory_bytes));
   builder.SetResourceQuota(quota);
   builder.AddListeningPort(options.listen, *credentials, &server->port_);
+  // Every refusal of a duijie.v1 call carries its ErrorDetail.
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(MakeErrorDetailInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->admin_.get());
   server->server_ = builder.BuildAndStart();
@@ -127,6 +134,13 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
             : ""));
   }
   server->address_ = absl::StrCat(host_port->first, ":", server->port_);
+  // Health answers for the server ("") and for each of its services by
+  // full name; SetServingStatus(bool) below moves them all together.
+  if (grpc::HealthCheckServiceInterface* health =
+          server->server_->GetHealthCheckService()) {
+    health->SetServingStatus(v1::Exchange::service_full_name(), true);
+    health->SetServingStatus(v1::Admin::service_full_name(), true);
+  }
   // A durable server loads the demo data only into a fresh directory: once
   // loaded it is in the journal, and loading it again would move it on.
   const bool fresh =

@@ -23,6 +23,10 @@ struct ServerLimits {
   // RESOURCE_EXHAUSTED naming watch_buffer and resumes with
   // after_event_id; a slow reader never slows the writer.
   int watch_buffer = 10000;
+  // A live WatchMatches stream that asked for progress events and has sent
+  // nothing for this many milliseconds is sent a HEARTBEAT (up to a quarter
+  // of it late). 0: never.
+  int64_t watch_heartbeat_ms = 10 * 1000;
   // Reply bytes a Submit stream may hold unwritten (built, or expected of
   // the batches it has read) before it stops reading requests: a client
   // that sends without reading replies is held back by flow control

@@ -80,6 +80,9 @@ ABSL_FLAG(int32_t, watch_buffer, 10000,
           "most match events queued for one WatchMatches stream; a client "
           "that falls further behind is ended (RESOURCE_EXHAUSTED) and "
           "resumes with after_event_id");
+ABSL_FLAG(absl::Duration, watch_heartbeat, absl::Seconds(10),
+          "send a HEARTBEAT to a live WatchMatches stream that asked for "
+          "progress events and has sent nothing for this long; 0: never");
 ABSL_FLAG(int64_t, submit_buffer_bytes, int64_t{8} << 20,
           "reply bytes one Submit stream may hold unwritten before it stops "
           "reading requests (back-pressure on a client that does not read)");
@@ -260,6 +263,8 @@ int main(int argc, char** argv) {
       std::max(1, absl::GetFlag(FLAGS_max_message_bytes));
   options.limits.max_batch = std::max(1, absl::GetFlag(FLAGS_max_batch));
   options.limits.watch_buffer = std::max(1, absl::GetFlag(FLAGS_watch_buffer));
+  options.limits.watch_heartbeat_ms = std::max<int64_t>(
+      0, absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_watch_heartbeat)));
   options.limits.submit_buffer_bytes =
       std::max<int64_t>(1, absl::GetFlag(FLAGS_submit_buffer_bytes));
   options.limits.max_memory_bytes =

@@ -100,14 +100,45 @@ size_t WatchHub::live_count() const {
 void WatchHub::FanOutLoop() {
   std::vector<SharedEvent> chunk;
   std::vector<std::shared_ptr<WatchReactor>> watchers;
+  const bool beats = heartbeat_ > absl::ZeroDuration();
+  // Streams are looked at for heartbeats this often.
+  const absl::Duration beat_period =
+      beats ? std::max(heartbeat_ / 4, absl::Milliseconds(1))
+            : absl::InfiniteDuration();
+  absl::Time next_beat = absl::Now() + beat_period;
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return shutting_down_ || published_ > fanned_;
+  };
   while (true) {
     uint64_t from = 0, to = 0;
+    uint64_t beat_through = 0;
+    bool beat_due = false;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return shutting_down_ || published_ > fanned_;
-      };
-      mu_.Await(absl::Condition(&ready));
+      if (beats) {
+        mu_.AwaitWithDeadline(absl::Condition(&ready), next_beat);
+      } else {
+        mu_.Await(absl::Condition(&ready));
+      }
+      beat_due = beats && absl::Now() >= next_beat;
+      if (beat_due && !shutting_down_) {
+        // Every event up to fanned_ has been handed to these streams (this
+        // thread hands them out).
+        beat_through = fanned_;
+        for (auto& [key, watcher] : live_) watchers.push_back(watcher);
+      }
+    }
+    if (beat_due) {
+      const absl::Time now = absl::Now();
+      for (const auto& watcher : watchers) {
+        watcher->Heartbeat(now - heartbeat_, beat_through);
+      }
+      watchers.clear();
+      next_beat = now + beat_period;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ready()) continue;
       if (live_.empty()) {
         fanned_ = std::max(fanned_, published_);
         if (shutting_down_) return;
@@ -164,10 +195,12 @@ void WatchHub::FanOutLoop() {
 
 WatchReactor::WatchReactor(const CommandSequencer* sequencer, WatchHub* hub,
                            MatchFilter filter, uint64_t after_event_id,
-                           uint64_t after_match_id, Access access)
+                           uint64_t after_match_id, bool progress_events,
+                           Access access)
     : sequencer_(sequencer),
       hub_(hub),
       filter_(std::move(filter)),
+      progress_events_(progress_events),
       access_(std::move(access)),
       scanned_(after_event_id),
       start_match_(after_match_id > 0 ? after_match_id + 1 : 0),
@@ -258,6 +291,27 @@ void WatchReactor::EndLive() {
   Act(next);
 }
 
+void WatchReactor::Heartbeat(absl::Time idle_since, uint64_t through) {
+  if (!progress_events_) return;
+  Next next;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || ending_ || cancelled_ || !live_ || writing_ ||
+        !queue_.empty() || last_write_ > idle_since) {
+      return;
+    }
+    // Everything up to `through` that passes the filter has been queued
+    // (and, the queue being empty, written), and so has everything up to
+    // queued_.
+    auto beat = std::make_shared<v1::MatchEvent>();
+    beat->set_event_id(std::max(through, queued_));
+    beat->set_kind(v1::HEARTBEAT);
+    queue_.push_back(std::move(beat));
+    next = NextLive();
+  }
+  Act(next);
+}
+
 WatchReactor::Next WatchReactor::NextLive() {
   Next next;
   if (finished_ || writing_) return next;
@@ -275,6 +329,7 @@ WatchReactor::Next WatchReactor::NextLive() {
     current_ = std::move(queue_.front());
     queue_.pop_front();
     writing_ = next.write = true;
+    last_write_ = absl::Now();
   } else if (ending_) {
     finished_ = next.finish = true;
     next.status = end_status_;
@@ -365,9 +420,19 @@ void WatchReactor::Pump() {
           case WatchHub::Join::kLookAgain:
             continue;  // handed out while we looked: read those first
           case WatchHub::Join::kJoined:
+            // The hub delivers from here on.
             live_ = true;
             queued_ = scanned_;
-            return;  // the hub delivers from here on
+            last_write_ = absl::Now();
+            if (progress_events_) {
+              // Every event up to scanned_ that passes the filter is sent.
+              auto caught_up = std::make_shared<v1::MatchEvent>();
+              caught_up->set_event_id(scanned_);
+              caught_up->set_kind(v1::CAUGHT_UP);
+              queue_.push_back(std::move(caught_up));
+            }
+            next = NextLive();
+            break;
         }
       }
     }

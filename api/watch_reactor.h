@@ -14,6 +14,11 @@
 // holds more than that plus one chunk of kWatchChunk), and its client
 // resumes with after_event_id (the events are read back from the engine,
 // so nothing is missed).
+//
+// A stream that asks for progress events (WatchMatchesRequest.
+// progress_events) also gets a CAUGHT_UP event as it goes live, and, from
+// the hub's thread, a HEARTBEAT whenever it has written nothing for the
+// heartbeat interval (--watch_heartbeat).
 #ifndef DUIJIE_API_WATCH_REACTOR_H_
 #define DUIJIE_API_WATCH_REACTOR_H_
 
@@ -28,6 +33,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "api/command_sequencer.h"
 #include "duijie/v1/exchange.grpc.pb.h"
 #include "engine/types.h"
@@ -50,6 +56,13 @@ class WatchHub {
   // before serving.
   void set_max_buffered(int n) { max_buffered_ = n < 1 ? 1 : n; }
   int max_buffered() const { return max_buffered_; }
+  // How long a live stream that asked for progress events may write
+  // nothing before it is sent a HEARTBEAT; zero or less: never. Streams are
+  // looked at every quarter of it, so a heartbeat comes up to a quarter
+  // late. Set before serving.
+  void set_heartbeat_interval(absl::Duration interval) {
+    heartbeat_ = interval;
+  }
 
   // Match events up to `last_event_id` are published: wakes the fan-out
   // thread. O(1); called by the pipeline after each group.
@@ -76,6 +89,7 @@ class WatchHub {
   void FanOutLoop();
 
   int max_buffered_ = 10000;
+  absl::Duration heartbeat_ = absl::Seconds(10);
   std::thread thread_;  // started by the first TryJoin, under mu_
   const CommandSequencer* sequencer_ = nullptr;
 
@@ -105,10 +119,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::MatchEvent> {
   // Streams the events after `after_event_id` whose match passes `filter`
   // (already narrowed to what the caller may see); with `after_match_id`
   // set (then after_event_id is 0), from the event that makes match
-  // after_match_id + 1 on, whenever it comes.
+  // after_match_id + 1 on, whenever it comes. With `progress_events`, also
+  // CAUGHT_UP as it goes live and HEARTBEATs while it is idle.
   WatchReactor(const CommandSequencer* sequencer, WatchHub* hub,
                MatchFilter filter, uint64_t after_event_id,
-               uint64_t after_match_id, Access access);
+               uint64_t after_match_id, bool progress_events, Access access);
   ~WatchReactor() override;
 
   // Takes the reference that keeps this alive until OnDone, and starts.
@@ -125,6 +140,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::MatchEvent> {
   // Called by the hub at shutdown: finish with UNAVAILABLE once the queue
   // is written.
   void EndLive();
+  // Called by the hub's thread, after it has handed out every event up to
+  // `through`: queues a HEARTBEAT when the stream asked for progress
+  // events, is live, and has written nothing since `idle_since`.
+  void Heartbeat(absl::Time idle_since, uint64_t through);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -158,6 +177,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::MatchEvent> {
   const CommandSequencer* const sequencer_;
   WatchHub* const hub_;
   const MatchFilter filter_;
+  const bool progress_events_;
   // The slot is released in OnDone (the hub may hold this a while after).
   Access access_;
   // OK, or why the caller's key no longer holds (access_.still_valid).
@@ -178,6 +198,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::MatchEvent> {
   SharedEvent current_ ABSL_GUARDED_BY(mu_);  // being written
   uint64_t sent_ ABSL_GUARDED_BY(mu_);        // last event written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // When the last write started (or the stream went live).
+  absl::Time last_write_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool live_ ABSL_GUARDED_BY(mu_) = false;
   // Live mode: events queued by the hub, and the newest id queued.
   std::deque<SharedEvent> queue_ ABSL_GUARDED_BY(mu_);

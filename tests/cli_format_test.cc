@@ -285,6 +285,17 @@ TEST(CliArgsTest, ServerFieldErrorsNameTheFlagTheUserGave) {
   EXPECT_EQ(FlagWordsForFieldError(
                 *by_fen, "pledge.max_price_fen_per_kg: 0 is out of range"),
             "--max-fen: 0 is out of range (field pledge.max_price_fen_per_kg)");
+  // From the server's ErrorDetail: its field and reason, whatever the
+  // message looks like; the message when no flag sets the field.
+  EXPECT_EQ(FlagWordsForFieldError(*by_fen, "pledge.max_price_fen_per_kg",
+                                   "0 is out of range", "(the message)"),
+            "--max-fen: 0 is out of range (field pledge.max_price_fen_per_kg)");
+  EXPECT_EQ(FlagWordsForFieldError(*by_fen, "", "no such offer",
+                                   "offer 7: no such offer"),
+            "offer 7: no such offer");
+  EXPECT_EQ(FlagWordsForFieldError(*by_fen, "pledge.buyer_kind", "is unset",
+                                   "pledge.buyer_kind: is unset"),
+            "pledge.buyer_kind: is unset");
 
   // Typos and decimals where fen are wanted get a suggestion.
   EXPECT_FALSE(ParseArgs(spec, {"--max-fn", "7"}, &error).has_value());

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -51,6 +52,8 @@ class IntegrationTest : public ::testing::Test {
     options.auth.enabled = false;
     options.listen = "127.0.0.1:0";
     options.clock = [this] { return absl::FromUnixMicros(now_micros_.load()); };
+    // Short, so that a test sees heartbeats soon.
+    options.limits.watch_heartbeat_ms = 100;
     absl::StatusOr<std::unique_ptr<DuijieServer>> server =
         DuijieServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -359,6 +362,11 @@ TEST_F(IntegrationTest, SubmitBadCommandFailsAloneAndResultsKeepOrder) {
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(Contains(response.results(1).error().message(), "quantity_kg"))
       << response.results(1).error().message();
+  // The same, for programs: the field within the command, and the rest.
+  EXPECT_EQ(response.results(1).error().field(), "offer.quantity_kg");
+  EXPECT_EQ(absl::StrCat(response.results(1).error().field(), ": ",
+                         response.results(1).error().reason()),
+            response.results(1).error().message());
   ASSERT_TRUE(response.results(2).has_error());
   EXPECT_EQ(response.results(2).error().code(),
             grpc::StatusCode::INVALID_ARGUMENT);
@@ -491,6 +499,81 @@ TEST_F(IntegrationTest, WatchMatchesResumesAfterLastSeenMatchWithoutGaps) {
   while (reader->Read(&event)) {
   }
   reader->Finish();
+}
+
+TEST_F(IntegrationTest, WatchMatchesMarksTheEndOfHistoryAndBeatsWhileIdle) {
+  MakeMatch(10);
+  MakeMatch(11);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  v1::WatchMatchesRequest request;
+  request.set_progress_events(true);
+  auto reader = stub_->WatchMatches(&context, request);
+  v1::MatchEvent event;
+  // The history, then the marker: the last event so far, no match.
+  for (uint64_t id : {1, 2}) {
+    ASSERT_TRUE(reader->Read(&event));
+    EXPECT_EQ(event.kind(), v1::NEW_MATCH);
+    EXPECT_EQ(event.event_id(), id);
+  }
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.kind(), v1::CAUGHT_UP);
+  EXPECT_EQ(event.event_id(), 2u);
+  EXPECT_FALSE(event.has_match());
+  // Idle and live: heartbeats at the last event id.
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.kind(), v1::HEARTBEAT);
+  EXPECT_EQ(event.event_id(), 2u);
+  EXPECT_FALSE(event.has_match());
+  // A new match comes through (after any heartbeats), and later heartbeats
+  // carry its event id.
+  MakeMatch(12);
+  do {
+    ASSERT_TRUE(reader->Read(&event));
+  } while (event.kind() == v1::HEARTBEAT);
+  EXPECT_EQ(event.kind(), v1::NEW_MATCH);
+  EXPECT_EQ(event.event_id(), 3u);
+  EXPECT_EQ(event.match().quantity_kg(), 12);
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.kind(), v1::HEARTBEAT);
+  EXPECT_EQ(event.event_id(), 3u);
+  context.TryCancel();
+  while (reader->Read(&event)) {
+  }
+  reader->Finish();
+
+  // A filter that hides every event still gets the marker, at the last
+  // event: resuming after it misses nothing.
+  v1::WatchMatchesRequest hidden;
+  hidden.set_progress_events(true);
+  hidden.set_offer_id(999999);
+  ASSERT_TRUE(FirstWatched(hidden, &event));
+  EXPECT_EQ(event.kind(), v1::CAUGHT_UP);
+  EXPECT_EQ(event.event_id(), 3u);
+  // So does a stream with no history to send.
+  v1::WatchMatchesRequest at_end;
+  at_end.set_progress_events(true);
+  at_end.set_after_event_id(3);
+  ASSERT_TRUE(FirstWatched(at_end, &event));
+  EXPECT_EQ(event.kind(), v1::CAUGHT_UP);
+  EXPECT_EQ(event.event_id(), 3u);
+  // Without progress_events the stream sends match events only: the
+  // first one after the history is the next match.
+  grpc::ClientContext plain_context;
+  plain_context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  v1::WatchMatchesRequest plain;
+  plain.set_after_event_id(3);
+  auto plain_reader = stub_->WatchMatches(&plain_context, plain);
+  absl::SleepFor(absl::Milliseconds(300));  // several heartbeat intervals
+  MakeMatch(13);
+  ASSERT_TRUE(plain_reader->Read(&event));
+  EXPECT_EQ(event.kind(), v1::NEW_MATCH);
+  EXPECT_EQ(event.event_id(), 4u);
+  plain_context.TryCancel();
+  while (plain_reader->Read(&event)) {
+  }
+  plain_reader->Finish();
 }
 
 TEST_F(IntegrationTest, WatchMatchesFiltersByBuyer) {
@@ -1387,34 +1470,144 @@ TEST_F(IntegrationTest, OrdersReadAsExpiredOnceTheirExpiryPasses) {
   EXPECT_EQ(got.status(), v1::EXPIRED);
 }
 
-TEST_F(IntegrationTest, HealthCheckReportsServing) {
+TEST_F(IntegrationTest, HealthCheckReportsServingPerService) {
   grpc::GenericStub generic(channel_);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  grpc::ByteBuffer request;  // HealthCheckRequest{service: ""}: no bytes
-  {
-    grpc::Slice empty("");
-    request = grpc::ByteBuffer(&empty, 1);
+  // Asks grpc.health.v1.Health/Check about `service`; the response's bytes.
+  auto check = [&](const std::string& service, std::string* bytes) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    // HealthCheckRequest{service: 1}: no bytes when empty.
+    std::string wire;
+    if (!service.empty()) {
+      wire = absl::StrCat(std::string(1, '\x0a'),
+                          std::string(1, static_cast<char>(service.size())),
+                          service);
+    }
+    grpc::Slice slice(wire);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    grpc::Status status;
+    absl::Notification done;
+    generic.UnaryCall(&context, "/grpc.health.v1.Health/Check",
+                      grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status s) {
+                        status = std::move(s);
+                        done.Notify();
+                      });
+    done.WaitForNotification();
+    bytes->clear();
+    std::vector<grpc::Slice> slices;
+    if (status.ok() && response.Dump(&slices).ok()) {
+      for (const grpc::Slice& s : slices) {
+        bytes->append(reinterpret_cast<const char*>(s.begin()), s.size());
+      }
+    }
+    return status;
+  };
+  for (const std::string service :
+       {"", "duijie.v1.Exchange", "duijie.v1.Admin"}) {
+    std::string bytes;
+    grpc::Status status = check(service, &bytes);
+    ASSERT_TRUE(status.ok()) << service << ": " << status.error_message();
+    // HealthCheckResponse{status: SERVING (1)}.
+    EXPECT_EQ(bytes, std::string("\x08\x01", 2)) << service;
   }
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  absl::Notification done;
-  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check",
-                    grpc::StubOptions(), &request, &response,
-                    [&](grpc::Status s) {
-                      status = std::move(s);
-                      done.Notify();
-                    });
-  done.WaitForNotification();
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
   std::string bytes;
-  for (const grpc::Slice& slice : slices) {
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  EXPECT_EQ(check("duijie.v1.Nothing", &bytes).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(IntegrationTest, RefusalsCarryTheirFieldInTrailingMetadata) {
+  v1::PostPledgeRequest bad = PepperPledge("qingdao-office", "370200", 10, 0);
+  grpc::ClientContext context;
+  v1::PostPledgeResponse response;
+  grpc::Status status = stub_->PostPledge(&context, bad, &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find("duijie-error-bin");
+  ASSERT_NE(it, trailers.end()) << status.error_message();
+  v1::ErrorDetail detail;
+  ASSERT_TRUE(detail.ParseFromString(
+      std::string(it->second.data(), it->second.size())));
+  EXPECT_EQ(detail.field(), "pledge.max_price_fen_per_kg");
+  EXPECT_EQ(absl::StrCat(detail.field(), ": ", detail.reason()),
+            status.error_message());
+
+  // A refusal about no one field: the whole message is the reason.
+  v1::GetOfferRequest missing;
+  missing.set_id(424242);
+  grpc::ClientContext get_context;
+  v1::Offer offer;
+  status = stub_->GetOffer(&get_context, missing, &offer);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  const auto& get_trailers = get_context.GetServerTrailingMetadata();
+  it = get_trailers.find("duijie-error-bin");
+  ASSERT_NE(it, get_trailers.end()) << status.error_message();
+  ASSERT_TRUE(detail.ParseFromString(
+      std::string(it->second.data(), it->second.size())));
+  if (detail.field().empty()) {
+    EXPECT_EQ(detail.reason(), status.error_message());
+  } else {
+    EXPECT_EQ(absl::StrCat(detail.field(), ": ", detail.reason()),
+              status.error_message());
   }
-  // HealthCheckResponse{status: SERVING (1)}.
-  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+
+  // A call that succeeds carries none.
+  grpc::ClientContext ok_context;
+  v1::ListRegionsResponse regions;
+  ASSERT_TRUE(
+      stub_->ListRegions(&ok_context, v1::ListRegionsRequest(), &regions).ok());
+  EXPECT_EQ(ok_context.GetServerTrailingMetadata().count("duijie-error-bin"),
+            0u);
+}
+
+TEST_F(IntegrationTest, UnfilteredListsCountEveryItemAcrossPages) {
+  for (int i = 0; i < 3; ++i) MakeMatch(10 + i);
+  v1::PostOfferResponse extra;
+  ASSERT_TRUE(PostOffer(PepperOffer(5, 20000), &extra).ok());
+  v1::ListOffersRequest offers;
+  offers.set_page_size(2);
+  v1::ListOffersResponse page = ListOffers(offers);
+  EXPECT_EQ(page.offers_size(), 2);
+  ASSERT_TRUE(page.has_total_count());
+  EXPECT_EQ(page.total_count(), 4);
+  // Under a filter the server does not count (it would scan every offer).
+  offers.set_status(v1::OPEN);
+  EXPECT_FALSE(ListOffers(offers).has_total_count());
+
+  v1::ListPledgesRequest pledges;
+  pledges.set_page_size(1);
+  grpc::ClientContext pledge_context;
+  v1::ListPledgesResponse pledge_page;
+  ASSERT_TRUE(stub_->ListPledges(&pledge_context, pledges, &pledge_page).ok());
+  EXPECT_EQ(pledge_page.pledges_size(), 1);
+  EXPECT_EQ(pledge_page.total_count(), 3);
+
+  v1::ListMatchesRequest matches;
+  matches.set_page_size(1);
+  grpc::ClientContext match_context;
+  v1::ListMatchesResponse match_page;
+  ASSERT_TRUE(stub_->ListMatches(&match_context, matches, &match_page).ok());
+  EXPECT_EQ(match_page.matches_size(), 1);
+  ASSERT_TRUE(match_page.has_total_count());
+  EXPECT_EQ(match_page.total_count(), 3);
+  matches.set_buyer_id("qingdao-office");
+  grpc::ClientContext filtered_context;
+  ASSERT_TRUE(stub_->ListMatches(&filtered_context, matches, &match_page).ok());
+  EXPECT_FALSE(match_page.has_total_count());
+}
+
+TEST_F(IntegrationTest, ServerInfoReportsTheVersion) {
+  grpc::ClientContext context;
+  v1::ServerInfo info;
+  ASSERT_TRUE(
+      stub_->GetServerInfo(&context, v1::GetServerInfoRequest(), &info).ok());
+  EXPECT_FALSE(info.version().empty());
+  EXPECT_NE(info.version(), "unknown");
+  EXPECT_FALSE(info.build().empty());
+  EXPECT_TRUE(absl::StartsWith(info.grpc_version(), "1."))
+      << info.grpc_version();
+  EXPECT_GT(info.started_at().seconds(), 0);
 }
 
 TEST_F(IntegrationTest, ReflectionListsTheExchangeService) {

@@ -539,10 +539,16 @@ std::string FlagWordsForFieldError(const Args& args,
                                    const std::string& message) {
   const size_t colon = message.find(": ");
   if (colon == std::string::npos) return message;
-  absl::string_view field = absl::string_view(message).substr(0, colon);
-  if (field.empty() || field.find(' ') != absl::string_view::npos) {
-    return message;
-  }
+  const std::string path = message.substr(0, colon);
+  if (path.empty() || path.find(' ') != std::string::npos) return message;
+  return FlagWordsForFieldError(args, path, message.substr(colon + 2), message);
+}
+
+std::string FlagWordsForFieldError(const Args& args, const std::string& path,
+                                   const std::string& reason,
+                                   const std::string& message) {
+  if (path.empty()) return message;
+  absl::string_view field = path;
   // "pledge.region_codes[2]" -> "region_codes".
   if (size_t bracket = field.find('['); bracket != absl::string_view::npos) {
     field = field.substr(0, bracket);
@@ -550,7 +556,6 @@ std::string FlagWordsForFieldError(const Args& args,
   if (size_t dot = field.rfind('.'); dot != absl::string_view::npos) {
     field = field.substr(dot + 1);
   }
-  const std::string reason = message.substr(colon + 2);
   for (const FieldFlags& entry : FieldTable()) {
     if (field != entry.field) continue;
     std::string flag;
@@ -568,8 +573,7 @@ std::string FlagWordsForFieldError(const Args& args,
       return absl::StrCat(
           "--regions is required with --scope listed (server: ", message, ")");
     }
-    return absl::StrCat("--", flag, ": ", reason, " (field ",
-                        message.substr(0, colon), ")");
+    return absl::StrCat("--", flag, ": ", reason, " (field ", path, ")");
   }
   return message;
 }

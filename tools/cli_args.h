@@ -253,6 +253,12 @@ const std::vector<std::string>& GlobalFlagNames();
 // --max-yuan); otherwise the message unchanged.
 std::string FlagWordsForFieldError(const Args& args,
                                    const std::string& message);
+// The same from the server's ErrorDetail: `field` (e.g.
+// "pledge.max_price_fen_per_kg") and `reason`; `message` (the status's)
+// when no flag sets the field.
+std::string FlagWordsForFieldError(const Args& args, const std::string& field,
+                                   const std::string& reason,
+                                   const std::string& message);
 
 }  // namespace duijie::cli
 

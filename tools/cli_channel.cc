@@ -4,11 +4,18 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+#include "grpcpp/support/client_interceptor.h"
 
 namespace duijie::cli {
 namespace {
@@ -28,7 +35,57 @@ bool ReadFile(const std::string& flag, const std::string& path,
   return true;
 }
 
+absl::Mutex g_detail_mu;
+std::string* g_detail ABSL_GUARDED_BY(g_detail_mu) = new std::string();
+
+// Keeps the ErrorDetail a call's status came with.
+class ErrorDetailInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::POST_RECV_STATUS)) {
+      auto* trailers = methods->GetRecvTrailingMetadata();
+      if (trailers != nullptr) {
+        auto it = trailers->find("duijie-error-bin");
+        if (it != trailers->end()) {
+          absl::MutexLock lock(&g_detail_mu);
+          g_detail->assign(it->second.data(), it->second.size());
+        }
+      }
+    }
+    methods->Proceed();
+  }
+};
+
+class ErrorDetailInterceptorFactory final
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new ErrorDetailInterceptor();
+  }
+};
+
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& server,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<ErrorDetailInterceptorFactory>());
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      server, credentials, grpc::ChannelArguments(), std::move(interceptors));
+}
+
 }  // namespace
+
+std::string TakeErrorDetail() {
+  absl::MutexLock lock(&g_detail_mu);
+  std::string detail = std::move(*g_detail);
+  g_detail->clear();
+  return detail;
+}
 
 std::shared_ptr<grpc::Channel> OpenChannel(const std::string& server,
                                            const TlsFlags& tls,
@@ -38,7 +95,7 @@ std::shared_ptr<grpc::Channel> OpenChannel(const std::string& server,
       *error = "--tls_cert and --tls_key need --tls_ca (the CA of the server)";
       return nullptr;
     }
-    return grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+    return MakeChannel(server, grpc::InsecureChannelCredentials());
   }
   if (tls.cert.empty() != tls.key.empty()) {
     *error = "--tls_cert and --tls_key go together";
@@ -51,7 +108,7 @@ std::shared_ptr<grpc::Channel> OpenChannel(const std::string& server,
        !ReadFile("--tls_key", tls.key, &ssl.pem_private_key, error))) {
     return nullptr;
   }
-  return grpc::CreateChannel(server, grpc::SslCredentials(ssl));
+  return MakeChannel(server, grpc::SslCredentials(ssl));
 }
 
 }  // namespace duijie::cli

@@ -24,6 +24,11 @@ std::shared_ptr<grpc::Channel> OpenChannel(const std::string& server,
                                            const TlsFlags& tls,
                                            std::string* error);
 
+// The ErrorDetail (duijie.v1, serialized) of the last call on a channel of
+// OpenChannel that ended with one in its trailing metadata
+// ("duijie-error-bin"), taken: empty when none came since the last take.
+std::string TakeErrorDetail();
+
 }  // namespace duijie::cli
 
 #endif  // DUIJIE_TOOLS_CLI_CHANNEL_H_

@@ -53,8 +53,8 @@ constexpr int kExitUnreachable = 3;
 constexpr char kDefaultServer[] = "127.0.0.1:50051";
 const absl::Duration kDefaultExpiry = absl::Hours(24 * 30);
 
-// The CLI's own version (the project's, from CMake). The API has no call
-// that reports the server's.
+// The CLI's own version (the project's, from CMake); `duijie --version`
+// asks the server for its own (GetServerInfo).
 #ifndef DUIJIE_VERSION
 #define DUIJIE_VERSION "unknown"
 #endif
@@ -230,12 +230,20 @@ class Client {
   // The line after a list: how many were shown, and whether more exist
   // (the API gives no total across pages). On stderr with -o csv, so that
   // stdout is CSV only.
+  // With `total` (the server's total_count, when it sent one): "100 of
+  // 1,234 offers".
   void PrintListEnd(int64_t shown, absl::string_view singular,
                     absl::string_view plural,
                     const std::string& next_page_token,
-                    const std::string& extra = "") const {
+                    const std::string& extra = "",
+                    std::optional<int64_t> total = std::nullopt) const {
     std::ostream& out = csv() ? std::cerr : std::cout;
-    out << Count(shown, singular, plural) << extra;
+    if (total.has_value()) {
+      out << GroupThousands(shown) << " of " << Count(*total, singular, plural)
+          << extra;
+    } else {
+      out << Count(shown, singular, plural) << extra;
+    }
     if (next_page_token.empty()) {
       out << ", no more\n";
     } else {
@@ -280,8 +288,17 @@ class Client {
       return kExitUnreachable;
     }
     std::string message = HumanizeServerTimes(status.error_message());
+    // The server's ErrorDetail names the field; older servers only say it
+    // in the message.
+    pb::ErrorDetail detail;
+    const std::string detail_bytes = TakeErrorDetail();
+    const bool has_detail =
+        !detail_bytes.empty() && detail.ParseFromString(detail_bytes);
     if (status.error_code() == grpc::INVALID_ARGUMENT && args_ != nullptr) {
-      message = FlagWordsForFieldError(*args_, message);
+      message = has_detail ? FlagWordsForFieldError(
+                                 *args_, detail.field(),
+                                 HumanizeServerTimes(detail.reason()), message)
+                           : FlagWordsForFieldError(*args_, message);
     }
     std::cerr << "error: " << CodeName(status.error_code()) << ": "
               << Printable(message) << "\n";
@@ -604,7 +621,8 @@ std::string MatchStatusWord(pb::MatchStatus s) {
 // `next_page_token`, as a list (see Client::PrintListEnd).
 template <typename Matches>
 void PrintMatches(const Client& c, const Matches& matches,
-                  const std::string* next_page_token = nullptr) {
+                  const std::string* next_page_token = nullptr,
+                  std::optional<int64_t> total = std::nullopt) {
   Table t({">MATCH", ">OFFER", ">PLEDGE", "SUPPLIER", "BUYER", "PRODUCT",
            "REGION", "CITY", ">KG", ">YUAN/KG", ">AMOUNT YUAN", "PARTNER",
            TimeHeader("MATCHED"), "STATUS"});
@@ -629,8 +647,8 @@ void PrintMatches(const Client& c, const Matches& matches,
                : absl::StrCat(", ", Kg(kg), " kg, ", Yuan(fen), " yuan");
   if (next_page_token != nullptr) {
     c.PrintTable(t);
-    c.PrintListEnd(matches.size(), "match", "matches", *next_page_token,
-                   totals);
+    c.PrintListEnd(matches.size(), "match", "matches", *next_page_token, totals,
+                   total);
   } else {
     // The fills of a post, an amendment or a shipment: part of a reply
     // printed for people, whatever -o says for lists.
@@ -681,6 +699,26 @@ void PrintArrivalMatches(
 // Paging. Fetch(request, response) does one call; with --all the pages are
 // concatenated into one response whose next_page_token is empty.
 
+// Copies a list response's total_count (when the list has one).
+template <typename Resp>
+auto CopyTotal(const Resp& page, Resp* out, int)
+    -> decltype(page.has_total_count(), void()) {
+  if (page.has_total_count()) {
+    out->set_total_count(page.total_count());
+  } else {
+    out->clear_total_count();
+  }
+}
+template <typename Resp>
+void CopyTotal(const Resp&, Resp*, long) {}
+
+// A list response's total_count, when the server sent one.
+template <typename Resp>
+std::optional<int64_t> TotalOf(const Resp& resp) {
+  if (!resp.has_total_count()) return std::nullopt;
+  return resp.total_count();
+}
+
 template <typename Req, typename Resp, typename Call, typename Append>
 int ListPages(Client& client, Args& args, Req& req, Resp* out, Call call,
               Append append) {
@@ -695,6 +733,7 @@ int ListPages(Client& client, Args& args, Req& req, Resp* out, Call call,
     grpc::Status status = call(&context, req, &page);
     if (!status.ok()) return client.Fail(status);
     append(page, out);
+    CopyTotal(page, out, 0);
     out->set_next_page_token(page.next_page_token());
     if (!all || page.next_page_token().empty() ||
         page.next_page_token() == req.page_token()) {
@@ -1565,7 +1604,8 @@ int Run(Client& c, Args& args) {
               ShortTime(o.expires_at())});
   }
   c.PrintTable(t);
-  c.PrintListEnd(resp.offers_size(), "offer", "", resp.next_page_token());
+  c.PrintListEnd(resp.offers_size(), "offer", "", resp.next_page_token(), "",
+                 TotalOf(resp));
   return kExitOk;
 }
 
@@ -1626,7 +1666,8 @@ int Run(Client& c, Args& args) {
               ShortTime(p.expires_at())});
   }
   c.PrintTable(t);
-  c.PrintListEnd(resp.pledges_size(), "pledge", "", resp.next_page_token());
+  c.PrintListEnd(resp.pledges_size(), "pledge", "", resp.next_page_token(), "",
+                 TotalOf(resp));
   return kExitOk;
 }
 
@@ -1701,7 +1742,7 @@ int Run(Client& c, Args& args) {
     std::cout << ToJson(resp, true);
     return kExitOk;
   }
-  PrintMatches(c, resp.matches(), &resp.next_page_token());
+  PrintMatches(c, resp.matches(), &resp.next_page_token(), TotalOf(resp));
   return kExitOk;
 }
 
@@ -1844,9 +1885,8 @@ constexpr Flag<uint64_t> kAfterEvent(
     "start after this event (resume: the last EVENT shown); not with --after");
 constexpr Flag<bool> kOnce(
     "once",
-    "print the events up to the last one there is now, then exit (with a "
-    "filter, or a key that sees only its own matches, it may wait up to "
-    "--timeout for events it is not shown)");
+    "print the events up to the last one there is now, then exit (when the "
+    "server says the stream has caught up)");
 
 CommandSpec Spec() {
   return {"matches",
@@ -1880,37 +1920,6 @@ std::string Pad(std::string text, size_t width) {
   return text;
 }
 
-// The id of the last match event the server has published, from the
-// message with which it refuses a cursor beyond it: the API has no call
-// that tells it. False with *rc set when the server refused otherwise.
-bool LastEventId(Client& c, const pb::WatchMatchesRequest& filters,
-                 uint64_t* last, int* rc) {
-  pb::WatchMatchesRequest probe = filters;
-  probe.set_after_match_id(0);
-  probe.set_after_event_id(UINT64_MAX);
-  grpc::ClientContext context;
-  c.Prepare(&context);
-  auto reader = c.stub()->WatchMatches(&context, probe);
-  pb::MatchEvent e;
-  while (reader->Read(&e)) {
-  }
-  const grpc::Status status = reader->Finish();
-  const std::string& message = status.error_message();
-  const std::string kBeyond = "is beyond the last match event, ";
-  const size_t at = message.rfind(kBeyond);
-  if (status.error_code() == grpc::INVALID_ARGUMENT &&
-      at != std::string::npos &&
-      absl::SimpleAtoi(absl::string_view(message).substr(at + kBeyond.size()),
-                       last)) {
-    return true;
-  }
-  *rc = status.ok() ? c.Fail(grpc::Status(grpc::UNKNOWN,
-                                          "the server did not say which "
-                                          "match event is its last"))
-                    : c.Fail(status);
-  return false;
-}
-
 int Run(Client& c, Args& args) {
   pb::WatchMatchesRequest req;
   req.set_after_match_id(args.Get(kAfter));
@@ -1918,11 +1927,8 @@ int Run(Client& c, Args& args) {
   const bool once = args.Get(kOnce);
   match_filter::Read(args, &req);
   if (!args.error().empty()) return -1;
-  uint64_t end = 0;  // with --once: the last event to show
-  if (once) {
-    int rc = kExitOk;
-    if (!LastEventId(c, req, &end, &rc)) return rc;
-  }
+  // CAUGHT_UP ends --once; HEARTBEATs are never shown.
+  req.set_progress_events(true);
   // Without --once no deadline: it streams until interrupted.
   grpc::ClientContext context;
   c.Authorize(&context);
@@ -1938,11 +1944,23 @@ int Run(Client& c, Args& args) {
   uint64_t last = req.after_event_id();
   int64_t shown = 0;
   bool any = false;
-  bool reached_end = once && (end == 0 || end <= req.after_event_id());
+  bool reached_end = false;
+  uint64_t end = 0;  // with --once: the event the stream caught up at
   pb::MatchEvent e;
-  std::unique_ptr<grpc::ClientReader<pb::MatchEvent>> reader;
-  if (!reached_end) reader = c.stub()->WatchMatches(&context, req);
+  std::unique_ptr<grpc::ClientReader<pb::MatchEvent>> reader =
+      c.stub()->WatchMatches(&context, req);
   while (!reached_end && reader->Read(&e)) {
+    if (e.kind() != pb::NEW_MATCH && e.kind() != pb::STATUS_CHANGED) {
+      // CAUGHT_UP, HEARTBEAT, or a kind this CLI does not know: no match
+      // to show, but a cursor to resume from.
+      last = std::max(last, e.event_id());
+      if (once && e.kind() == pb::CAUGHT_UP) {
+        end = e.event_id();
+        reached_end = true;
+        context.TryCancel();
+      }
+      continue;
+    }
     if (!any && !c.json()) {
       // Rows come as events do, so the header is printed with the first.
       std::cout << Pad("EVENT", 8) << Pad("KIND", 7) << Pad("MATCH", 8)
@@ -1984,30 +2002,27 @@ int Run(Client& c, Args& args) {
       std::cout << "\n";
     }
     std::cout.flush();
-    if (once && e.event_id() >= end) {
-      reached_end = true;
-      context.TryCancel();
-    }
   }
-  grpc::Status status = reader == nullptr ? grpc::Status::OK : reader->Finish();
-  if (once) {
-    // Ended by us at the last event, or by the deadline when the filter or
-    // the key hides the events after the last one shown.
-    if (reached_end || status.error_code() == grpc::DEADLINE_EXCEEDED) {
-      if (!c.json()) {
-        std::cout
-            << Count(shown, "event")
-            << (end == 0
-                    ? std::string(", none yet")
-                    : absl::StrCat(
-                          ", up to event ", end,
-                          reached_end
-                              ? ""
-                              : " (not all are shown to this filter or key)"))
-            << "\n";
-      }
-      return kExitOk;
+  grpc::Status status = reader->Finish();
+  if (once && reached_end) {
+    // Ended by us when the stream caught up.
+    if (!c.json()) {
+      std::cout << Count(shown, "event")
+                << (end == 0 ? std::string(", none yet")
+                             : absl::StrCat(", up to event ", end))
+                << "\n";
     }
+    return kExitOk;
+  }
+  if (once && status.error_code() == grpc::DEADLINE_EXCEEDED) {
+    // A server older than WatchMatchesRequest.progress_events never says
+    // the stream has caught up.
+    std::cerr << "error: duijie-server at " << c.global().server
+              << " did not say the stream caught up within "
+              << absl::FormatDuration(c.global().timeout) << " ("
+              << Count(shown, "event")
+              << " shown; a server older than this CLI never does)\n";
+    return kExitUnreachable;
   }
   if (status.ok()) return kExitOk;
   if (any && status.error_code() == grpc::UNAVAILABLE) {
@@ -2748,7 +2763,7 @@ constexpr char kGlobalHelp[] = R"(Global flags (anywhere on the line):
   --tls_ca FILE        connect with TLS; the server's certificate must chain to this PEM CA
   --tls_cert FILE, --tls_key FILE
                        client certificate and key, for a server that requires them (mutual TLS)
-  --version            the CLI's version
+  --version            the CLI's version, and the server's
   --help, -h           help for the command
 
 Order of precedence: flags, then the --context named, then $DUIJIE_SERVER and $DUIJIE_KEY,
@@ -2939,6 +2954,41 @@ bool PrintHelpFor(const std::string& group, const std::string& name,
   return found;
 }
 
+// `duijie --version`: the CLI's version, then the server's when it answers
+// (GetServerInfo; any key, or none on a server without authentication).
+// `key_error` is why the key could not be read, when it could not. Exit 0
+// either way: the CLI's version is known.
+int PrintVersions(const Global& global, const std::string& key_error) {
+  std::cout << "duijie " << kVersion << " (API duijie.v1)\n";
+  if (!key_error.empty()) {
+    std::cout << "server version: not asked (" << key_error << ")\n";
+    return kExitOk;
+  }
+  std::string channel_error;
+  std::shared_ptr<grpc::Channel> channel =
+      OpenChannel(global.server, global.tls, &channel_error);
+  if (channel == nullptr) {
+    std::cout << "server version: not asked (" << channel_error << ")\n";
+    return kExitOk;
+  }
+  Client client(global, std::move(channel));
+  grpc::ClientContext context;
+  client.Prepare(&context);
+  pb::ServerInfo info;
+  const grpc::Status status =
+      client.stub()->GetServerInfo(&context, pb::GetServerInfoRequest(), &info);
+  if (!status.ok()) {
+    std::cout << "server version: unknown (" << global.server << ": "
+              << CodeName(status.error_code()) << ": "
+              << Printable(status.error_message()) << ")\n";
+    return kExitOk;
+  }
+  std::cout << "duijie-server " << Printable(info.version()) << " at "
+            << global.server << " (" << Printable(info.build()) << "; gRPC "
+            << Printable(info.grpc_version()) << ")\n";
+  return kExitOk;
+}
+
 int Usage(const std::string& message, const std::string& help_topic) {
   std::cerr << "error: " << message << "\n"
             << "run 'duijie " << (help_topic.empty() ? "" : help_topic + " ")
@@ -3036,12 +3086,6 @@ int Main(int argc, char** argv) {
       words.push_back(w);
     }
   }
-  if (version) {
-    std::cout << "duijie " << kVersion << " (API duijie.v1)\n"
-              << "server version: not available (the duijie.v1 API has no "
-                 "call that reports it)\n";
-    return kExitOk;
-  }
   SetDisplayZone(ResolveDisplayZone(utc, std::getenv("TZ")));
   if (!CurrentDisplayZone().unknown_tz.empty()) {
     std::cerr << "warning: TZ=" << Printable(CurrentDisplayZone().unknown_tz)
@@ -3116,6 +3160,7 @@ int Main(int argc, char** argv) {
         absl::StrCat("key_file of context ", config.current_context), &global,
         &error);
   }
+  if (version) return PrintVersions(global, key_ok ? "" : error);
   if (!key_ok) return Usage(error, "");
 
   // "admin key create" and its kin are three words: fold the last two.
