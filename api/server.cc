@@ -88,6 +88,21 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   server->service_ = std::make_unique<ExchangeService>(
       server->engine_, service_options, server->auth_.get());
   server->service_->set_limits(options.limits);
+  if (options.clearing_interval.has_value()) {
+    // Before the server listens: no request matches under the old policy,
+    // and nothing else reads or changes the engine yet.
+    const Micros interval =
+        absl::ToInt64Microseconds(*options.clearing_interval);
+    Micros current = 0;
+    for (const ClearingPolicyResult& p : server->engine_->ClearingPolicies()) {
+      if (p.product_prefix.empty()) current = p.interval;
+    }
+    if (interval != current) {
+      std::vector<CommandOutcome> set = server->service_->Execute(
+          {MakeCommand(SetClearingPolicyCommand{"", interval})});
+      if (!set[0].ok()) return set[0].status();
+    }
+  }
   server->admin_ = std::make_unique<AdminService>(
       server->service_.get(), server->engine_, server->store_.get());
   grpc::EnableDefaultHealthCheckService(true);
@@ -155,16 +170,6 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
     if (!demo.ok()) return demo.status();
     server->demo_summary_ = *demo;
     if (health != nullptr) health->SetServingStatus(true);
-  }
-  const Micros interval = absl::ToInt64Microseconds(options.clearing_interval);
-  Micros current = 0;
-  for (const ClearingPolicyResult& p : server->engine_->ClearingPolicies()) {
-    if (p.product_prefix.empty()) current = p.interval;
-  }
-  if (interval != current) {
-    std::vector<CommandOutcome> set = server->service_->Execute(
-        {MakeCommand(SetClearingPolicyCommand{"", interval})});
-    if (!set[0].ok()) return set[0].status();
   }
   return server;
 }

@@ -45,11 +45,12 @@ struct ServerOptions {
   ServerLimits limits;
   // TLS or mutual TLS when set (tls.h); plaintext otherwise.
   TlsOptions tls;
-  // The batch clearing interval of every product without a policy of its
-  // own (the policy of the empty prefix, ClearingPolicy in exchange.proto):
-  // 0 is continuous matching. Set at start, through a journaled
-  // SetClearingPolicy, when the state holds another.
-  absl::Duration clearing_interval = absl::ZeroDuration();
+  // When set: the batch clearing interval of every product without a
+  // policy of its own (the policy of the empty prefix, ClearingPolicy in
+  // exchange.proto), 0 being continuous matching; applied at start, before
+  // the first request, through a journaled SetClearingPolicy when the state
+  // holds another. Unset: the state's policies stand as they are.
+  std::optional<absl::Duration> clearing_interval;
 };
 
 class DuijieServer {

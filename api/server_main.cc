@@ -58,11 +58,12 @@ ABSL_FLAG(uint64_t, snapshot_every, 1000000,
 ABSL_FLAG(absl::Duration, snapshot_interval, absl::Minutes(10),
           "write a snapshot this long after the last one if commands came "
           "since (0: never by time)");
-ABSL_FLAG(absl::Duration, clearing_interval, absl::ZeroDuration(),
+ABSL_FLAG(absl::Duration, clearing_interval, absl::InfiniteDuration(),
           "match by batch clearing at every multiple of this interval "
-          "(whole seconds, up to 168h; e.g. 1h) instead of continuously "
-          "(0, the default), for every product without a clearing policy "
-          "of its own (SetClearingPolicy); journaled when it changes");
+          "(whole seconds, up to 168h; e.g. 1h), or continuously (0), "
+          "every product without a clearing policy of its own "
+          "(SetClearingPolicy); journaled when it changes. Not given (inf): "
+          "the data directory's policies stand (continuous in a new one)");
 ABSL_FLAG(uint64_t, journal_segment_mb, 64,
           "start a new journal segment once the current one reaches this "
           "many MiB");
@@ -245,7 +246,9 @@ int main(int argc, char** argv) {
   options.durability.snapshot_every_records =
       absl::GetFlag(FLAGS_snapshot_every);
   options.durability.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
-  options.clearing_interval = absl::GetFlag(FLAGS_clearing_interval);
+  if (absl::GetFlag(FLAGS_clearing_interval) != absl::InfiniteDuration()) {
+    options.clearing_interval = absl::GetFlag(FLAGS_clearing_interval);
+  }
   options.durability.segment_bytes =
       std::max<uint64_t>(1, absl::GetFlag(FLAGS_journal_segment_mb)) << 20;
   options.durability.repair = absl::GetFlag(FLAGS_repair);

@@ -139,6 +139,7 @@ uint64_t OrderIndex::BestOfferFor(uint64_t pledge_id,
 
 void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
                                size_t k, OfferIds* out) const {
+  if (k == 0) return;
   const PledgeRecord& p = pledges_[pledge_id - 1];
   // Products of the subtree with an offer the pledge can afford. The
   // book's lowest floor per product covers every indexed offer, so the
