@@ -352,9 +352,9 @@ void Engine::Impl::FillResting(uint64_t offer_id, uint64_t pledge_id, int64_t q,
 }
 
 void Engine::Impl::Rematch(bool offer, uint64_t id) {
-  // As an amendment does: off the shelves and book totals, matched as the
-  // incoming order, back on them if anything is left. Its expiry entry
-  // stays, since its expiry does not change.
+  // An offer, as an amendment does: off the shelves and book totals,
+  // matched as the incoming order, back on them if anything is left. Its
+  // expiry entry stays, since its expiry does not change.
   if (offer) {
     OfferRecord& o = offers_[id - 1];
     index_.RemoveOffer(id);
@@ -367,15 +367,18 @@ void Engine::Impl::Rematch(bool offer, uint64_t id) {
       CountOpen(open_offers_by_supplier_, o.supplier, -1);
     }
   } else {
-    PledgeRecord& p = pledges_[id - 1];
-    index_.RemovePledge(id);
-    books_.PledgeLeft(p.product, p.remaining_kg, p.max_price);
-    MatchIncoming(/*offer=*/false, id, /*at_floor=*/true);
-    if (p.status == OrderStatus::kOpen) {
-      index_.AddPledge(id);
-      books_.PledgeRested(p.product, p.remaining_kg, p.max_price);
-    } else {
-      CountOpen(open_pledges_by_buyer_, p.buyer, -1);
+    // The same fills as MatchIncoming's for an incoming pledge, but a
+    // pledge's search reads only the offers' shelves: it stays on its own
+    // while it searches, and only a fill takes it off and back
+    // (FillResting), so a pledge that finds nothing costs one search.
+    const CodeSet west = reference_.PartnerWestCodes(pledges_[id - 1].city);
+    while (pledges_[id - 1].status == OrderStatus::kOpen) {
+      const uint64_t offer_id = index_.BestOfferFor(id, west);
+      if (offer_id == 0) break;
+      const OfferRecord& o = offers_[offer_id - 1];
+      FillResting(offer_id, id,
+                  FillQuantity(o, pledges_[id - 1], o.floor_price),
+                  AnyCovers(west, o.region));
     }
   }
 }

@@ -1,9 +1,9 @@
 // The optimisation inside a batch clearing: which offer sends how many kg
 // to which pledge. A flow from a source through the offers and the allowed
 // (offer, pledge) pairs to the pledges and a sink, solved in two steps with
-// LEMON's NetworkSimplex: first the most kg that can move at all (a
-// maximum flow), then, among the flows moving exactly that many, the one
-// of least total cost (see engine/clearing.cc for what the costs encode).
+// LEMON: first the most kg that can move at all (a maximum flow, Preflow),
+// then, among the flows moving exactly that many, the one of least total
+// cost (NetworkSimplex; see engine/clearing.cc for what the costs encode).
 // Two steps, because one solve with a reward per kg puts kg first only if
 // the reward exceeds what rerouting can cost along a whole augmenting path
 // (many pairs), which would overflow.
