@@ -318,7 +318,7 @@ out_has "2 products with open orders, no more"
 out_lacks "more exist"
 
 # Batch clearing for a category: the book shows its next clearing; an
-# interval of 0 turns it back to continuous matching.
+# interval of 0 removes the prefix's own policy.
 ok clearing list
 out_has "every product matches continuously"
 ok clearing set --prefix vegetable --interval 1h
@@ -332,7 +332,7 @@ out_has "waits for the clearing at"
 expect_rc 2 clearing set --interval 2x
 err_has "not 0 or a duration"
 ok clearing set --prefix vegetable --interval 0
-out_has "vegetable: continuous matching"
+out_has "vegetable: no clearing policy of its own"
 ok clearing list
 out_has "every product matches continuously"
 

@@ -2103,7 +2103,11 @@ void PrintPolicy(Client& c, const pb::ClearingPolicy& p) {
   const std::string prefix =
       p.product_prefix().empty() ? "every product" : p.product_prefix();
   if (!p.has_interval()) {
-    std::cout << Printable(prefix) << ": continuous matching\n";
+    // Interval 0 removed the prefix's own policy: its products now follow
+    // a shorter prefix's, or match continuously when none has one.
+    std::cout << Printable(prefix)
+              << ": no clearing policy of its own (a shorter prefix's applies "
+                 "if set, else continuous matching)\n";
     return;
   }
   std::cout << Printable(prefix) << ": batch clearing every "
@@ -2121,7 +2125,8 @@ constexpr Flag<std::string> kPrefix(
 constexpr Flag<std::string> kInterval(
     "interval", "DURATION",
     "clear at every multiple of this since the epoch (1s to 168h, whole "
-    "seconds, e.g. 1h); 0: back to continuous matching",
+    "seconds, e.g. 1h); 0: remove the prefix's own policy (a shorter "
+    "prefix's, or continuous matching, applies)",
     kRequired);
 
 CommandSpec Spec() {
