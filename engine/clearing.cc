@@ -48,6 +48,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "engine/clearing_flow.h"
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
@@ -89,7 +90,8 @@ const std::pair<const std::string, Engine::Impl::ClearingPolicy>*
 Engine::Impl::PolicyOf(uint32_t product) const {
   // The product and its ancestors, nearest first, then the "" policy.
   for (uint32_t node : products_.node(product).chain) {
-    auto it = clearing_.find(std::string(products_.code(node)));
+    const std::string_view code = products_.code(node);
+    auto it = clearing_.find(absl::string_view(code.data(), code.size()));
     if (it != clearing_.end()) return &*it;
   }
   auto it = clearing_.find("");

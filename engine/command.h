@@ -74,7 +74,7 @@ struct ClearResult {
   uint64_t matches = 0;         // matches it made
   int64_t kg = 0;               // kg they moved
   uint64_t first_match_id = 0;  // 0 when it made none
-  bool replayed = false;        // never: the writer sends no request_id
+  bool replayed = false;  // a repeat of a request_id (the writer sends none)
 };
 
 // What a tick did.

@@ -217,8 +217,9 @@ CommandResult Engine::Impl::Repeat(const RequestMemo& memo) const {
         } else if constexpr (std::is_same_v<Result, ClearingPolicyResult>) {
           // The policy as it stands now, like a buyer.
           result.product_prefix = memo.buyer_id;
-          for (const ClearingPolicyResult& p : ClearingPolicies()) {
-            if (p.product_prefix == memo.buyer_id) result = p;
+          if (auto it = clearing_.find(memo.buyer_id); it != clearing_.end()) {
+            result.interval = it->second.interval;
+            result.next_clearing_at = it->second.next_at;
           }
         } else if constexpr (std::is_same_v<Result, BuyerResult>) {
           // As a key's, the buyer as it stands now (a later upsert may
