@@ -255,17 +255,13 @@ void ExchangeService::FinishRead(grpc::ServerUnaryReactor* reactor,
 
 // --- Reads ------------------------------------------------------------------
 
-namespace {
-
-// Finishes `reactor` with the refusal when `who` is one; returns whether.
-bool Refused(grpc::ServerUnaryReactor* reactor,
-             const absl::StatusOr<Authenticator::Identity>& who) {
+bool ExchangeService::Refused(
+    grpc::ServerUnaryReactor* reactor,
+    const absl::StatusOr<Authenticator::Identity>& who) {
   if (who.ok()) return false;
   reactor->Finish(ToGrpcStatus(who.status()));
   return true;
 }
-
-}  // namespace
 
 grpc::ServerUnaryReactor* ExchangeService::ListRegions(
     grpc::CallbackServerContext* context, const v1::ListRegionsRequest* request,

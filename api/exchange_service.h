@@ -251,6 +251,36 @@ class ExchangeService final : public ParsingExchangeService {
   grpc::ServerBidiReactor<Parsed<v1::SubmitRequest>, v1::SubmitResponse>*
   ParsedSubmit(grpc::CallbackServerContext* context) override;
 
+  // --- Monitoring (monitoring.proto) ---------------------------------------
+  // Glut alerts: alert_reads.cc.
+  grpc::ServerUnaryReactor* ListAlerts(
+      grpc::CallbackServerContext* context,
+      const v1::ListAlertsRequest* request,
+      v1::ListAlertsResponse* response) override;
+  grpc::ServerWriteReactor<v1::AlertEvent>* WatchAlerts(
+      grpc::CallbackServerContext* context,
+      const v1::WatchAlertsRequest* request) override;
+  grpc::ServerUnaryReactor* SetAlertThresholds(
+      grpc::CallbackServerContext* context,
+      const v1::SetAlertThresholdsRequest* request,
+      v1::AlertThresholds* response) override;
+  grpc::ServerUnaryReactor* ListAlertThresholds(
+      grpc::CallbackServerContext* context,
+      const v1::ListAlertThresholdsRequest* request,
+      v1::ListAlertThresholdsResponse* response) override;
+  // What keeps an order from matching: explain_reads.cc.
+  grpc::ServerUnaryReactor* ExplainPledge(
+      grpc::CallbackServerContext* context,
+      const v1::ExplainPledgeRequest* request,
+      v1::Explanation* response) override;
+  grpc::ServerUnaryReactor* ExplainOffer(grpc::CallbackServerContext* context,
+                                         const v1::ExplainOfferRequest* request,
+                                         v1::Explanation* response) override;
+  // Figures of matches: stats_reads.cc.
+  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
+                                     const v1::GetStatsRequest* request,
+                                     v1::GetStatsResponse* response) override;
+
  private:
   // Admits the call, converts a mutating request, enqueues it with its
   // caller and replies with its answer (or its error) once it is durable.
@@ -262,6 +292,9 @@ class ExchangeService final : public ParsingExchangeService {
   // durable.
   void FinishRead(grpc::ServerUnaryReactor* reactor, grpc::Status status,
                   uint64_t seen);
+  // Finishes `reactor` with the refusal when `who` is one; returns whether.
+  static bool Refused(grpc::ServerUnaryReactor* reactor,
+                      const absl::StatusOr<Authenticator::Identity>& who);
 
   Authenticator* const auth_;
   // When this service was made (GetServerInfo.started_at).

@@ -72,6 +72,17 @@ ParsingExchangeService::ParsingExchangeService() {
                                                   &S::GetServerInfo);
   Unary<v1::GetBuyerProgressRequest, v1::BuyerProgress>("GetBuyerProgress",
                                                         &S::GetBuyerProgress);
+  Unary<v1::ListAlertsRequest, v1::ListAlertsResponse>("ListAlerts",
+                                                       &S::ListAlerts);
+  Unary<v1::SetAlertThresholdsRequest, v1::AlertThresholds>(
+      "SetAlertThresholds", &S::SetAlertThresholds);
+  Unary<v1::ListAlertThresholdsRequest, v1::ListAlertThresholdsResponse>(
+      "ListAlertThresholds", &S::ListAlertThresholds);
+  Unary<v1::ExplainPledgeRequest, v1::Explanation>("ExplainPledge",
+                                                   &S::ExplainPledge);
+  Unary<v1::ExplainOfferRequest, v1::Explanation>("ExplainOffer",
+                                                  &S::ExplainOffer);
+  Unary<v1::GetStatsRequest, v1::GetStatsResponse>("GetStats", &S::GetStats);
   MarkMethodCallback(
       MethodIndex(kService, "WatchMatches"),
       new grpc::internal::CallbackServerStreamingHandler<
