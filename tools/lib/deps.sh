@@ -9,6 +9,7 @@ DUIJIE_PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   libssl-dev liblemon-dev
   openssl
+  python3 python3-grpcio python3-protobuf
 )
 
 # What tools/fuzz needs besides: clang with its sanitizer runtimes and
