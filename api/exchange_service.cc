@@ -280,10 +280,13 @@ grpc::ServerUnaryReactor* ExchangeService::ListRegions(
     bool more = false;
     CommandSequencer::Reader reader(&sequencer_);
     seen = reader.seen();
-    for (const Region& region : reader.engine().ListRegions(
-             request->code_prefix(), *after, *limit, &more)) {
+    int64_t total = 0;
+    for (const Region& region :
+         reader.engine().ListRegions(request->code_prefix(), *after, *limit,
+                                     &more, request->name(), &total)) {
       ToProto(region, response->add_regions());
     }
+    response->set_total_count(total);
     if (more && response->regions_size() > 0) {
       response->set_next_page_token(
           response->regions(response->regions_size() - 1).code());

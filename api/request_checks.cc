@@ -44,7 +44,9 @@ absl::Status CheckRegionPrefix(absl::string_view field,
 }
 
 absl::Status CheckFilters(const v1::ListRegionsRequest& request) {
-  return CheckRegionPrefix("code_prefix", request.code_prefix());
+  return First(
+      {CheckRegionPrefix("code_prefix", request.code_prefix()),
+       CheckMaxCharacters("name", request.name(), kMaxRegionNameCharacters)});
 }
 
 absl::Status CheckFilters(const v1::ListPairingsRequest& request) {

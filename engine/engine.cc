@@ -6,6 +6,7 @@
 #include <utility>
 #include <variant>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
@@ -119,6 +120,8 @@ absl::StatusOr<CommandResult> Engine::Impl::Apply(const Command& command,
   if (!journaled && !std::holds_alternative<TickCommand>(command.body)) {
     if (absl::Status s = CheckCommandText(command); !s.ok()) return s;
   }
+  replaying_ = journaled;
+  absl::Cleanup applied = [this] { replaying_ = false; };
   return std::visit(
       [&](const auto& body) -> absl::StatusOr<CommandResult> {
         using Body = std::decay_t<decltype(body)>;
@@ -266,7 +269,12 @@ RegionResult Engine::Impl::Execute(const UpsertRegionCommand& c) {
 }
 
 absl::Status Engine::Impl::Check(const UpsertPairingCommand& c, Micros) const {
-  return reference_.CheckPairing(c.pairing);
+  if (absl::Status s = reference_.CheckPairing(c.pairing); !s.ok()) return s;
+  // A region cannot help itself: sides that are one region, or one within
+  // the other, are a mistake. Journals written before this rule may hold
+  // such a pairing, and replay must make what they made.
+  if (replaying_) return absl::OkStatus();
+  return reference_.CheckPairingSidesApart(c.pairing);
 }
 
 PairingResult Engine::Impl::Execute(const UpsertPairingCommand& c) {
@@ -369,8 +377,11 @@ std::vector<BookLine> Engine::GetBook(std::string_view product_code_prefix,
 }
 std::vector<Region> Engine::ListRegions(std::string_view code_prefix,
                                         std::string_view after_code, int limit,
-                                        bool* more) const {
-  return impl_->reference().ListRegions(code_prefix, after_code, limit, more);
+                                        bool* more,
+                                        std::string_view name_contains,
+                                        int64_t* total) const {
+  return impl_->reference().ListRegions(code_prefix, after_code, limit, more,
+                                        name_contains, total);
 }
 std::vector<Pairing> Engine::ListPairings(std::string_view code_prefix,
                                           std::string_view after_east,

@@ -47,7 +47,9 @@ absl::Status CheckCommandText(const Command& command);
 // Limits on input sizes, enforced by validation.
 inline constexpr size_t kMaxIdBytes = 64;  // supplier_id, buyer_id
 inline constexpr size_t kMaxRequestIdBytes = 128;
-inline constexpr size_t kMaxRegionNameBytes = 64;
+// Characters (code points), not bytes: the longest county names run past
+// 21 Chinese characters (临夏回族自治州积石山保安族东乡族撒拉族自治县).
+inline constexpr size_t kMaxRegionNameCharacters = 64;
 inline constexpr size_t kMaxPairingNoteBytes = 256;
 inline constexpr size_t kMaxProductCodeBytes = 128;
 inline constexpr size_t kMaxProductSegments = 6;
@@ -178,10 +180,16 @@ class Engine {
                                 std::string_view after_code, int limit,
                                 Micros now, bool* more) const;
 
-  // Regions with code > after_code starting with code_prefix, by code.
+  // Regions with code > after_code starting with code_prefix whose name
+  // contains name_contains (ASCII letters compared without case, so a
+  // pinyin name matches however it is capitalized; empty: any name), by
+  // code. *total, when given, is set to how many regions pass the filters
+  // on all pages.
   std::vector<Region> ListRegions(std::string_view code_prefix,
                                   std::string_view after_code, int limit,
-                                  bool* more) const;
+                                  bool* more,
+                                  std::string_view name_contains = "",
+                                  int64_t* total = nullptr) const;
   // Pairings after (after_east, after_west) where either code starts with
   // code_prefix, ordered by (east_code, west_code).
   std::vector<Pairing> ListPairings(std::string_view code_prefix,

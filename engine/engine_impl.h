@@ -293,6 +293,9 @@ class Engine::Impl {
 
   const EngineOptions options_;
   Micros now_ = 0;
+  // Whether the command being applied comes from the journal: rules added
+  // after journals were written are not applied to it (see Replay).
+  bool replaying_ = false;
   Interner strings_;
   ProductTree products_{&strings_};
   ReferenceData reference_{&strings_};

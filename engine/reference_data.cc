@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/engine.h"
@@ -27,7 +29,8 @@ absl::Status ReferenceData::CheckRegion(const Region& region) const {
       !s.ok()) {
     return s;
   }
-  return CheckMaxBytes("region.name", region.name, kMaxRegionNameBytes);
+  return CheckMaxCharacters("region.name", region.name,
+                            kMaxRegionNameCharacters);
 }
 
 absl::Status ReferenceData::CheckPairing(const Pairing& pairing) const {
@@ -43,6 +46,23 @@ absl::Status ReferenceData::CheckPairing(const Pairing& pairing) const {
     return s;
   }
   return CheckMaxBytes("pairing.note", pairing.note, kMaxPairingNoteBytes);
+}
+
+absl::Status ReferenceData::CheckPairingSidesApart(
+    const Pairing& pairing) const {
+  int32_t east = 0, west = 0;
+  ParseRegionCode(pairing.east_code, &east);
+  ParseRegionCode(pairing.west_code, &west);
+  if (!RegionCovers(east, west) && !RegionCovers(west, east)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "pairing.west_code: ", EchoValue(pairing.west_code),
+      east == west ? " is the east side too"
+                   : (RegionCovers(east, west) ? " lies within the east side "
+                                               : " holds the east side "),
+      east == west ? "" : EchoValue(pairing.east_code),
+      "; a pairing joins an eastern city with a western region"));
 }
 
 absl::Status ReferenceData::CheckPairingExists(
@@ -157,12 +177,23 @@ CodeSet ReferenceData::PartnerEastCodes(int32_t region) const {
 
 std::vector<Region> ReferenceData::ListRegions(std::string_view prefix,
                                                std::string_view after,
-                                               int limit, bool* more) const {
+                                               int limit, bool* more,
+                                               std::string_view name_contains,
+                                               int64_t* total) const {
   std::vector<int32_t> codes;
+  int64_t passing = 0;
+  const std::string wanted = absl::AsciiStrToLower(std::string(name_contains));
   for (const auto& [code, r] : regions_) {
     const std::string_view text = strings_.Get(r.code);
-    if (StartsWith(text, prefix) && text > after) codes.push_back(code);
+    if (!StartsWith(text, prefix) ||
+        (!wanted.empty() &&
+         !absl::StrContains(absl::AsciiStrToLower(r.name), wanted))) {
+      continue;
+    }
+    ++passing;
+    if (text > after) codes.push_back(code);
   }
+  if (total != nullptr) *total = passing;
   std::sort(codes.begin(), codes.end());
   *more = static_cast<int>(codes.size()) > limit;
   if (*more) codes.resize(limit);

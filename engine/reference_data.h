@@ -45,6 +45,9 @@ class ReferenceData {
                                 int32_t* code) const;
   absl::Status CheckRegion(const Region& region) const;
   absl::Status CheckPairing(const Pairing& pairing) const;
+  // INVALID_ARGUMENT naming west_code when the sides of a well-formed
+  // pairing are one region or one holds the other.
+  absl::Status CheckPairingSidesApart(const Pairing& pairing) const;
   absl::Status CheckPairingExists(std::string_view east_text,
                                   std::string_view west_text) const;
 
@@ -69,9 +72,11 @@ class ReferenceData {
   CodeSet PartnerWestCodes(int32_t city) const;
   CodeSet PartnerEastCodes(int32_t region) const;
 
+  // See Engine::ListRegions.
   std::vector<Region> ListRegions(std::string_view prefix,
-                                  std::string_view after, int limit,
-                                  bool* more) const;
+                                  std::string_view after, int limit, bool* more,
+                                  std::string_view name_contains,
+                                  int64_t* total) const;
   std::vector<Pairing> ListPairings(std::string_view prefix,
                                     std::string_view after_east,
                                     std::string_view after_west, int limit,

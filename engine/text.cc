@@ -149,6 +149,19 @@ absl::Status CheckMaxBytes(std::string_view field, std::string_view text,
                    " bytes; at most ", limit, " allowed"));
 }
 
+absl::Status CheckMaxCharacters(std::string_view field, std::string_view text,
+                                size_t limit) {
+  // Every byte but a continuation byte (10xxxxxx) starts a code point.
+  size_t characters = 0;
+  for (const char c : text) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++characters;
+  }
+  if (characters <= limit) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(Absl(field), ": ", EchoValue(text), " is ", characters,
+                   " characters; at most ", limit, " allowed"));
+}
+
 bool IsValidUtf8(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     uint32_t cp = 0;

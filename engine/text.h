@@ -49,6 +49,12 @@ absl::Status CheckPlainText(std::string_view field, std::string_view text);
 absl::Status CheckMaxBytes(std::string_view field, std::string_view text,
                            size_t limit);
 
+// INVALID_ARGUMENT naming `field` and `limit` when `text` holds more than
+// `limit` characters (UTF-8 code points; `text` is UTF-8, as every string
+// a request carries).
+absl::Status CheckMaxCharacters(std::string_view field, std::string_view text,
+                                size_t limit);
+
 // Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates,
 // nothing above U+10FFFF), as protobuf requires of a string field.
 bool IsValidUtf8(std::string_view text);

@@ -226,13 +226,57 @@ err_has "-o: 'yaml' is not table, json or csv"
 ok regions list --prefix 621202
 out_has "1 region, no more"
 ok regions list --page-size 2
-out_has "2 regions shown, more exist: add --all, or --page-token"
+out_has "2 of 6 regions shown, more exist: add --all, or --page-token"
 
 ok pairings add --east 370200 --west 621200 --note "青岛-陇南 东西部协作"
 ok pairings list
 out_has "370200"
 out_has "621200"
 out_has "青岛-陇南"
+# Upserting what exists says "replaced" and what changed; a flag left out
+# keeps its value, --clear-FLAG unsets it.
+ok pairings add --east 370200 --west 621200
+out_has 'replaced, unchanged'
+ok pairings list
+out_has "青岛-陇南"
+ok regions upsert --code 621202 --relocation-site
+out_has "621202 武都区 replaced: relocation site no -> yes"
+ok regions list --prefix 621202
+out_has "621202  武都区  yes           yes"
+ok regions upsert --code 621202 --name "武都区 Wudu" --clear-relocation-site
+out_has "replaced: name 武都区 -> 武都区 Wudu, relocation site yes -> no"
+ok regions upsert --code 440300 --name 深圳市
+out_has "440300 深圳市 created"
+expect_rc 2 regions upsert --code 440400
+err_has "--name is required: region 440400 does not exist yet"
+expect_rc 2 regions upsert --code 621202 --key-assisted --clear-key-assisted
+err_has "contradict"
+# Names count characters, not bytes: 22 Chinese characters are 66 bytes.
+ok regions upsert --code 622927 --name 临夏回族自治州积石山保安族东乡族撒拉族自治县
+expect_rc 1 regions upsert --code 622927 --name "$(printf '县%.0s' $(seq 65))"
+err_has "65 characters; at most 64 allowed"
+# A pairing joins two different regions, neither within the other.
+expect_rc 1 pairings add --east 620000 --west 621200
+err_has '--west: "621200" lies within the east side "620000"'
+expect_rc 1 pairings add --east 621200 --west 621200
+err_has "is the east side too"
+# Regions by name, Chinese or pinyin; flags take a unique name.
+ok regions list --name 深圳
+out_has "440300"
+out_has "1 of 1 region, no more"
+ok regions list --name wudu
+out_has "621202"
+ok regions list --name 区
+out_has "of 1 region"
+ok regions upsert --code 440100 --name "广州市 Guangzhou"
+ok regions upsert --code 440106 --name "天河区 Tianhe, Guangzhou"
+ok pairings add --east 广州 --west 武都 --note n
+out_has "pairing 440100 (east) - 621202 (west) created"
+expect_rc 2 pairings add --east guangzhou --west 武都
+err_has "--east guangzhou could be 2 regions: 440100 广州市 Guangzhou, 440106 天河区 Tianhe, Guangzhou; give the code"
+expect_rc 2 pairings add --east 杭州 --west 武都
+err_has "--east 杭州: no region's code or name matches it"
+ok pairings delete --east 广州 --west 621202
 
 # --- an offer rests, a partner pledge matches it ----------------------------
 ok --json offer post --supplier longnan-pepper-coop --region 621202 \
@@ -883,11 +927,12 @@ reads_own_flags() {
   err_has "cannot reach duijie-server"
   CHECKED+="$command|"
 }
-reads_own_flags "regions list" --prefix 62 --page-size 5 --page-token t --all
+reads_own_flags "regions list" --prefix 62 --name x --page-size 5 \
+  --page-token t --all
 reads_own_flags "regions upsert" --code 620000 --name 甘肃省 --key-assisted \
-  --relocation-site --request-id r
+  --clear-relocation-site --request-id r
 reads_own_flags "pairings list" --prefix 37 --page-size 5 --page-token t --all
-reads_own_flags "pairings add" --east 370200 --west 621200 --note n \
+reads_own_flags "pairings add" --east 370200 --west 621200 --clear-note \
   --request-id r
 reads_own_flags "pairings delete" --east 370200 --west 621200 --request-id r
 reads_own_flags "offer post" --supplier s --region 621202 --product p \

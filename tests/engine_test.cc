@@ -931,6 +931,78 @@ TEST_F(EngineTest, UpsertRegionReplacesNameAndFlags) {
   EXPECT_FALSE(more);
 }
 
+TEST_F(EngineTest, RegionNamesCountCharactersAndAreFoundByName) {
+  // 22 characters, 66 bytes: the longest county names fit.
+  const std::string longest = "临夏回族自治州积石山保安族东乡族撒拉族自治县";
+  ASSERT_TRUE(
+      RunCommand(engine_,
+                 UpsertRegionCommand{Region{"622927", longest, false, false}},
+                 kT0)
+          .ok());
+  std::string too_long;
+  for (int i = 0; i < 65; ++i) too_long += "县";
+  absl::StatusOr<RegionResult> bad = RunCommand(
+      engine_, UpsertRegionCommand{Region{"622927", too_long, false, false}},
+      kT0);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("65 characters; at most 64 allowed"));
+  ASSERT_TRUE(RunCommand(engine_,
+                         UpsertRegionCommand{
+                             Region{kDingxi, "定西市 Dingxi", false, false}},
+                         kT0)
+                  .ok());
+  bool more = true;
+  int64_t total = 0;
+  std::vector<Region> found =
+      engine_.ListRegions("", "", 10, &more, "DINGXI", &total);
+  ASSERT_THAT(found, SizeIs(1));
+  EXPECT_EQ(found[0].code, kDingxi);
+  EXPECT_EQ(total, 1);
+  found = engine_.ListRegions("", "", 10, &more, "积石山", &total);
+  ASSERT_THAT(found, SizeIs(1));
+  EXPECT_EQ(found[0].code, "622927");
+  // The total counts every page.
+  engine_.ListRegions("62", "", 1, &more, "", &total);
+  EXPECT_TRUE(more);
+  EXPECT_EQ(total, 7);  // the six of SetUp and 622927
+}
+
+TEST_F(EngineTest, PairingSidesMustBeApartButOldJournalsReplay) {
+  for (const auto& [east, west, words] :
+       {std::tuple{kLongnan, kLongnan, "is the east side too"},
+        std::tuple{kGansu, kLongnan, "lies within the east side"},
+        std::tuple{kWudu, kLongnan, "holds the east side"}}) {
+    absl::StatusOr<PairingResult> r =
+        RunCommand(engine_, UpsertPairingCommand{Pairing{east, west, ""}}, kT0);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << west;
+    EXPECT_THAT(r.status().message(), HasSubstr("pairing.west_code")) << west;
+    EXPECT_THAT(r.status().message(), HasSubstr(words)) << west;
+    EXPECT_EQ(
+        engine_
+            .Validate(
+                MakeCommand(UpsertPairingCommand{Pairing{east, west, ""}}, kT0),
+                kT0)
+            .code(),
+        absl::StatusCode::kInvalidArgument);
+  }
+  // A journal written before the rule may hold such a pairing: replay makes
+  // it, and the rule still holds for commands after the replay.
+  ASSERT_TRUE(engine_
+                  .Replay(MakeCommand(
+                      UpsertPairingCommand{Pairing{kGansu, kLongnan, ""}}, kT0))
+                  .ok());
+  bool more = true;
+  EXPECT_THAT(engine_.ListPairings(kLongnan, "", "", 10, &more), SizeIs(1));
+  EXPECT_EQ(
+      engine_
+          .Validate(MakeCommand(
+                        UpsertPairingCommand{Pairing{kGansu, kWudu, ""}}, kT0),
+                    kT0)
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(EngineTest, PairingValidatesCodesAndNote) {
   absl::StatusOr<PairingResult> bad = RunCommand(
       engine_, UpsertPairingCommand{Pairing{"3702", kLongnan, ""}}, kT0);

@@ -31,7 +31,24 @@ bool DeadlineOk(Micros d) { return d >= kHour && d <= kDeadlineLimit; }
 // A deadline a post may send: also 0 (the default) and -1 (none).
 bool GoodWithin(Micros w) { return w == 0 || w == -1 || DeadlineOk(w); }
 constexpr size_t kRequestIdBytes = 128;
-constexpr size_t kRegionNameBytes = 64;
+constexpr size_t kRegionNameCharacters = 64;
+
+// UTF-8 code points in `text`: the bytes that are not continuation bytes.
+size_t Characters(const std::string& text) {
+  size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// Whether region code `outer` is `inner` or an administrative ancestor of
+// it (a province xx0000 holds its prefectures and counties, a prefecture
+// xxxx00 its counties).
+bool Holds(const std::string& outer, const std::string& inner) {
+  if (outer == inner) return true;
+  if (outer.substr(2) == "0000") return inner.compare(0, 2, outer, 0, 2) == 0;
+  if (outer.substr(4) == "00") return inner.compare(0, 4, outer, 0, 4) == 0;
+  return false;
+}
 constexpr size_t kNoteBytes = 256;
 constexpr size_t kProductBytes = 128;
 constexpr size_t kProductSegments = 6;
@@ -561,8 +578,8 @@ absl::StatusOr<RegionResult> ReferenceMatcher::UpsertRegion(
   if (!WellFormedRegion(region.code)) {
     return Invalid("region.code", "malformed " + region.code);
   }
-  if (region.name.size() > kRegionNameBytes) {
-    return Invalid("region.name", "longer than 64 bytes");
+  if (Characters(region.name) > kRegionNameCharacters) {
+    return Invalid("region.name", "longer than 64 characters");
   }
   regions_[region.code] = region;
   RegionResult result{region, false};
@@ -594,6 +611,10 @@ absl::StatusOr<PairingResult> ReferenceMatcher::UpsertPairing(
   }
   if (!KnownRegion(pairing.west_code)) {
     return NotFound("west_code", pairing.west_code);
+  }
+  if (Holds(pairing.east_code, pairing.west_code) ||
+      Holds(pairing.west_code, pairing.east_code)) {
+    return Invalid("west_code", "the same as or within the east side");
   }
   bool replaced = false;
   for (Pairing& p : pairings_) {

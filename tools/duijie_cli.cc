@@ -757,15 +757,19 @@ namespace regions_list {
 
 constexpr Flag<std::string> kPrefix(
     "prefix", "DIGITS", "only codes starting with DIGITS (62 = Gansu)");
+constexpr Flag<std::string> kName(
+    "name", "TEXT",
+    "only names containing TEXT, Chinese or pinyin (定西, dingxi)");
 
 CommandSpec Spec() {
   return {"regions", "list", "", "List regions (GB/T 2260 codes), by code.",
-          WithPaging({&kPrefix})};
+          WithPaging({&kPrefix, &kName})};
 }
 
 int Run(Client& c, Args& args) {
   pb::ListRegionsRequest req;
   req.set_code_prefix(args.Get(kPrefix));
+  req.set_name(args.Get(kName));
   pb::ListRegionsResponse resp;
   int rc = ListPages(
       c, args, req, &resp,
@@ -775,6 +779,7 @@ int Run(Client& c, Args& args) {
       },
       [](const pb::ListRegionsResponse& p, pb::ListRegionsResponse* o) {
         o->mutable_regions()->MergeFrom(p.regions());
+        o->set_total_count(p.total_count());
       });
   if (rc != kExitOk) return rc;
   if (c.json()) {
@@ -787,7 +792,8 @@ int Run(Client& c, Args& args) {
               r.relocation_site() ? "yes" : ""});
   }
   c.PrintTable(t);
-  c.PrintListEnd(resp.regions_size(), "region", "", resp.next_page_token());
+  c.PrintListEnd(resp.regions_size(), "region", "", resp.next_page_token(), "",
+                 resp.total_count());
   return kExitOk;
 }
 
@@ -798,30 +804,73 @@ namespace regions_upsert {
 constexpr Flag<std::string> kCode("code", "CODE",
                                   "six-digit GB/T 2260 code, e.g. 621200",
                                   kRequired);
-constexpr Flag<std::string> kName("name", "NAME",
-                                  "name, e.g. 陇南市 (at most 64 bytes)",
-                                  kRequired);
+constexpr Flag<std::string> kName(
+    "name", "NAME",
+    "name, e.g. 陇南市 Longnan (at most 64 characters; required for a new "
+    "region)");
 constexpr Flag<bool> kKeyAssisted("key-assisted",
                                   "a national key assisted county");
+constexpr Flag<bool> kClearKeyAssisted("clear-key-assisted",
+                                       "no longer a key assisted county");
 constexpr Flag<bool> kRelocationSite("relocation-site",
                                      "a large relocation settlement");
+constexpr Flag<bool> kClearRelocationSite(
+    "clear-relocation-site", "no longer a large relocation settlement");
 
 CommandSpec Spec() {
   return {"regions",
           "upsert",
           "",
-          "Create a region or replace it (flags not given become false).",
-          {&kCode, &kName, &kKeyAssisted, &kRelocationSite, &kRequestId}};
+          "Create a region or change it: what a flag does not say keeps its "
+          "value (--clear-key-assisted, --clear-relocation-site unset a "
+          "mark).",
+          {&kCode, &kName, &kKeyAssisted, &kClearKeyAssisted, &kRelocationSite,
+           &kClearRelocationSite, &kRequestId}};
 }
+
+// The region as the server has it now, if it has it.
+std::optional<pb::Region> Existing(Client& c, const std::string& code) {
+  pb::ListRegionsRequest req;
+  req.set_code_prefix(code);
+  req.set_page_size(1);
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::ListRegionsResponse resp;
+  if (!c.stub()->ListRegions(&context, req, &resp).ok() ||
+      resp.regions_size() == 0 || resp.regions(0).code() != code) {
+    return std::nullopt;
+  }
+  return resp.regions(0);
+}
+
+std::string YesNo(bool b) { return b ? "yes" : "no"; }
 
 int Run(Client& c, Args& args) {
   pb::UpsertRegionRequest req;
   req.set_request_id(args.Get(kRequestId, NewRequestId()));
   pb::Region* r = req.mutable_region();
   r->set_code(args.Get(kCode));
-  r->set_name(args.Get(kName));
-  r->set_key_assisted(args.Get(kKeyAssisted));
-  r->set_relocation_site(args.Get(kRelocationSite));
+  const std::optional<pb::Region> before =
+      args.error().empty() ? Existing(c, r->code()) : std::nullopt;
+  if (before.has_value()) *r = *before;
+  if (args.Has(kName)) {
+    r->set_name(args.Get(kName));
+  } else if (!before.has_value() && args.error().empty()) {
+    args.AddError(absl::StrCat("--name is required: region ", r->code(),
+                               " does not exist yet"));
+  }
+  for (const auto& [set, clear, field] :
+       {std::tuple{&kKeyAssisted, &kClearKeyAssisted,
+                   &pb::Region::set_key_assisted},
+        std::tuple{&kRelocationSite, &kClearRelocationSite,
+                   &pb::Region::set_relocation_site}}) {
+    if (args.Get(*set) && args.Get(*clear)) {
+      args.AddError(absl::StrCat("--", set->name(), " and --", clear->name(),
+                                 " contradict each other"));
+    }
+    if (args.Get(*set)) (r->*field)(true);
+    if (args.Get(*clear)) (r->*field)(false);
+  }
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -830,12 +879,35 @@ int Run(Client& c, Args& args) {
   if (!status.ok()) return c.Fail(status, req.request_id());
   if (c.json()) {
     std::cout << ToJson(resp, true);
-  } else {
-    std::cout << "region " << Printable(resp.code()) << " "
-              << Printable(resp.name()) << " saved"
+    return kExitOk;
+  }
+  std::cout << "region " << Printable(resp.code()) << " "
+            << Printable(resp.name());
+  if (!before.has_value()) {
+    std::cout << " created"
               << (resp.key_assisted() ? ", key assisted county" : "")
               << (resp.relocation_site() ? ", relocation site" : "") << "\n";
+    return kExitOk;
   }
+  std::vector<std::string> changes;
+  if (before->name() != resp.name()) {
+    changes.push_back(absl::StrCat("name ", Printable(before->name()), " -> ",
+                                   Printable(resp.name())));
+  }
+  if (before->key_assisted() != resp.key_assisted()) {
+    changes.push_back(absl::StrCat("key assisted ",
+                                   YesNo(before->key_assisted()), " -> ",
+                                   YesNo(resp.key_assisted())));
+  }
+  if (before->relocation_site() != resp.relocation_site()) {
+    changes.push_back(absl::StrCat("relocation site ",
+                                   YesNo(before->relocation_site()), " -> ",
+                                   YesNo(resp.relocation_site())));
+  }
+  std::cout << (changes.empty()
+                    ? std::string(" replaced, unchanged")
+                    : absl::StrCat(" replaced: ", absl::StrJoin(changes, ", ")))
+            << "\n";
   return kExitOk;
 }
 
@@ -856,6 +928,77 @@ std::map<std::string, std::string> RegionNames(Client& c) {
     req.set_page_token(resp.next_page_token());
   }
   return names;
+}
+
+// The region a flag's value names: a code as given, or else a name
+// (Chinese or pinyin, as ListRegions(name) finds it) that picks one region.
+// Names are ranked: the whole name; a word of it, alone or with an
+// administrative suffix (定西 is the word 定西市, not 安定区); the start of
+// the name; anywhere in it. The first rank with any region decides: one
+// region resolves, several are an error listing them. Errors are usage
+// errors on `args`; the value is returned unchanged then.
+std::string ResolveRegion(Client& c, Args& args, absl::string_view flag,
+                          const std::string& value) {
+  if (value.empty() || std::all_of(value.begin(), value.end(), [](char ch) {
+        return absl::ascii_isdigit(static_cast<unsigned char>(ch));
+      })) {
+    return value;
+  }
+  pb::ListRegionsRequest req;
+  req.set_name(value);
+  req.set_page_size(1000);
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::ListRegionsResponse resp;
+  if (grpc::Status s = c.stub()->ListRegions(&context, req, &resp); !s.ok()) {
+    args.AddError(
+        absl::StrCat("--", flag, " ", value,
+                     ": cannot look the name up: ", s.error_message()));
+    return value;
+  }
+  const std::string want = absl::AsciiStrToLower(value);
+  auto rank = [&](const std::string& name) {
+    const std::string lower = absl::AsciiStrToLower(name);
+    if (lower == want) return 0;
+    for (absl::string_view word :
+         absl::StrSplit(lower, absl::ByAnyChar(" ,;/()"), absl::SkipEmpty())) {
+      if (word == want) return 1;
+      for (absl::string_view suffix :
+           {"省", "市", "州", "盟", "县", "区", "旗"}) {
+        if (word == absl::StrCat(want, suffix)) return 1;
+      }
+    }
+    return absl::StartsWith(lower, want) ? 2 : 3;
+  };
+  int best = 4;
+  std::vector<const pb::Region*> found;
+  for (const pb::Region& r : resp.regions()) {
+    const int k = rank(r.name());
+    if (k < best) {
+      best = k;
+      found.clear();
+    }
+    if (k == best) found.push_back(&r);
+  }
+  if (found.size() == 1) return found[0]->code();
+  if (found.empty()) {
+    args.AddError(absl::StrCat("--", flag, " ", value,
+                               ": no region's code or name matches it; "
+                               "`duijie regions list --name TEXT` searches"));
+    return value;
+  }
+  std::vector<std::string> names;
+  for (const pb::Region* r : found) {
+    if (names.size() == 10) {
+      names.push_back("...");
+      break;
+    }
+    names.push_back(absl::StrCat(r->code(), " ", Printable(r->name())));
+  }
+  args.AddError(absl::StrCat("--", flag, " ", value, " could be ", found.size(),
+                             " regions: ", absl::StrJoin(names, ", "),
+                             "; give the code"));
+  return value;
 }
 
 namespace pairings_list {
@@ -901,30 +1044,61 @@ int Run(Client& c, Args& args) {
 
 namespace pairings_add {
 
-constexpr Flag<std::string> kEast("east", "CODE",
-                                  "buyer side, e.g. 370200 Qingdao", kRequired);
-constexpr Flag<std::string> kWest("west", "CODE",
-                                  "assisted side, e.g. 621200 Longnan",
+constexpr Flag<std::string> kEast("east", "REGION",
+                                  "buyer side, a code or a unique name, e.g. "
+                                  "370200 or 青岛",
+                                  kRequired);
+constexpr Flag<std::string> kWest("west", "REGION",
+                                  "assisted side, a code or a unique name, "
+                                  "e.g. 621200 or 陇南",
                                   kRequired);
 constexpr Flag<std::string> kNote("note", "TEXT",
                                   "free text, at most 256 bytes");
+constexpr Flag<bool> kClearNote("clear-note", "empty an existing note");
 
 CommandSpec Spec() {
   return {"pairings",
           "add",
           "",
-          "Create a pairing (or replace its note). Covers everything under "
-          "both codes.",
-          {&kEast, &kWest, &kNote, &kRequestId}};
+          "Create a pairing (or change its note: without --note an existing "
+          "pairing keeps its note, --clear-note empties it). Covers "
+          "everything under both sides.",
+          {&kEast, &kWest, &kNote, &kClearNote, &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
   pb::UpsertPairingRequest req;
   req.set_request_id(args.Get(kRequestId, NewRequestId()));
-  req.mutable_pairing()->set_east_code(args.Get(kEast));
-  req.mutable_pairing()->set_west_code(args.Get(kWest));
-  req.mutable_pairing()->set_note(args.Get(kNote));
+  req.mutable_pairing()->set_east_code(
+      ResolveRegion(c, args, "east", args.Get(kEast)));
+  req.mutable_pairing()->set_west_code(
+      ResolveRegion(c, args, "west", args.Get(kWest)));
+  if (args.Has(kNote) && args.Get(kClearNote)) {
+    args.AddError("--note and --clear-note contradict each other");
+  }
   if (!args.error().empty()) return -1;
+  // The pairing as it stands, if it exists: its note stays unless changed.
+  std::optional<pb::Pairing> before;
+  {
+    pb::ListPairingsRequest list;
+    list.set_code_prefix(req.pairing().east_code());
+    list.set_page_size(1000);
+    grpc::ClientContext context;
+    c.Prepare(&context);
+    pb::ListPairingsResponse pairings;
+    if (c.stub()->ListPairings(&context, list, &pairings).ok()) {
+      for (const pb::Pairing& p : pairings.pairings()) {
+        if (p.east_code() == req.pairing().east_code() &&
+            p.west_code() == req.pairing().west_code()) {
+          before = p;
+        }
+      }
+    }
+  }
+  req.mutable_pairing()->set_note(args.Has(kNote) ? args.Get(kNote)
+                                  : before.has_value() && !args.Get(kClearNote)
+                                      ? before->note()
+                                      : "");
   grpc::ClientContext context;
   c.Prepare(&context);
   pb::Pairing resp;
@@ -932,9 +1106,17 @@ int Run(Client& c, Args& args) {
   if (!status.ok()) return c.Fail(status, req.request_id());
   if (c.json()) {
     std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  std::cout << "pairing " << Printable(resp.east_code()) << " (east) - "
+            << Printable(resp.west_code()) << " (west) ";
+  if (!before.has_value()) {
+    std::cout << "created\n";
+  } else if (before->note() == resp.note()) {
+    std::cout << "replaced, unchanged\n";
   } else {
-    std::cout << "pairing " << Printable(resp.east_code()) << " (east) - "
-              << Printable(resp.west_code()) << " (west) saved\n";
+    std::cout << "replaced: note \"" << Printable(before->note()) << "\" -> \""
+              << Printable(resp.note()) << "\"\n";
   }
   return kExitOk;
 }
@@ -943,8 +1125,12 @@ int Run(Client& c, Args& args) {
 
 namespace pairings_delete {
 
-constexpr Flag<std::string> kEast("east", "CODE", "buyer side", kRequired);
-constexpr Flag<std::string> kWest("west", "CODE", "assisted side", kRequired);
+constexpr Flag<std::string> kEast("east", "REGION",
+                                  "buyer side, a code or a unique name",
+                                  kRequired);
+constexpr Flag<std::string> kWest("west", "REGION",
+                                  "assisted side, a code or a unique name",
+                                  kRequired);
 
 CommandSpec Spec() {
   return {"pairings",
@@ -957,8 +1143,8 @@ CommandSpec Spec() {
 int Run(Client& c, Args& args) {
   pb::DeletePairingRequest req;
   req.set_request_id(args.Get(kRequestId, NewRequestId()));
-  req.set_east_code(args.Get(kEast));
-  req.set_west_code(args.Get(kWest));
+  req.set_east_code(ResolveRegion(c, args, "east", args.Get(kEast)));
+  req.set_west_code(ResolveRegion(c, args, "west", args.Get(kWest)));
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -980,9 +1166,10 @@ namespace offer_post {
 
 constexpr Flag<std::string> kSupplier("supplier", "ID",
                                       "supplier or cooperative id", kRequired);
-constexpr Flag<std::string> kRegion("region", "CODE",
-                                    "where it grows, a known region code",
-                                    kRequired);
+constexpr Flag<std::string> kRegion(
+    "region", "REGION",
+    "where it grows: a known region's code or unique name (621102, 安定区)",
+    kRequired);
 constexpr Flag<std::string> kProduct("product", "CODE",
                                      "product code, e.g. spice.sichuan_pepper",
                                      kRequired);
@@ -1025,7 +1212,7 @@ int Run(Client& c, Args& args) {
   req.set_request_id(args.Get(kRequestId, NewRequestId()));
   pb::Offer* o = req.mutable_offer();
   o->set_supplier_id(args.Get(kSupplier));
-  o->set_region_code(args.Get(kRegion));
+  o->set_region_code(ResolveRegion(c, args, "region", args.Get(kRegion)));
   o->set_product_code(args.Get(kProduct));
   pb::Grade grade = pb::GRADE_UNSPECIFIED;
   ReadGrade(args, kGrade, &grade);
@@ -1059,10 +1246,10 @@ namespace pledge_post {
 constexpr Flag<std::string> kBuyer("buyer", "ID", "buyer unit id", kRequired);
 // Optional for a registered buyer (duijie buyer upsert): the server takes
 // the registry's; required for any other.
-constexpr Flag<std::string> kCity(
-    "city", "CODE",
-    "the buyer's city, a known region code (default for a registered "
-    "buyer: its registered city)");
+constexpr Flag<std::string> kCity("city", "REGION",
+                                  "the buyer's city, a known region's code or "
+                                  "unique name (default for a registered "
+                                  "buyer: its registered city)");
 constexpr Flag<std::string> kKind(
     "kind", "KIND",
     "government_unit, school, hospital, state_firm, private_firm, "
@@ -1096,8 +1283,9 @@ constexpr Flag<std::string> kScope(
     "any, partners (paired regions only) or listed (default: any, or "
     "listed with --regions)");
 constexpr Flag<std::string> kRegions(
-    "regions", "CODES",
-    "comma-separated region codes for listed, e.g. 620000,621200");
+    "regions", "REGIONS",
+    "comma-separated region codes or unique names for listed, e.g. "
+    "620000,陇南");
 constexpr Flag<bool> kRequireCertified(
     "require-certified", "accept certified assistance products only");
 constexpr Flag<std::string> kEvery(
@@ -1187,7 +1375,7 @@ int Run(Client& c, Args& args) {
   req.set_request_id(args.Get(kRequestId, NewRequestId()));
   pb::Pledge* p = req.mutable_pledge();
   p->set_buyer_id(args.Get(kBuyer));
-  p->set_buyer_city_code(args.Get(kCity));
+  p->set_buyer_city_code(ResolveRegion(c, args, "city", args.Get(kCity)));
   pb::BuyerKind kind = pb::BUYER_KIND_UNSPECIFIED;
   ReadKind(args, kKind, &kind);
   p->set_buyer_kind(kind);
@@ -1212,7 +1400,8 @@ int Run(Client& c, Args& args) {
   if (args.Has(kRegions)) {
     for (absl::string_view code :
          absl::StrSplit(args.Get(kRegions), ',', absl::SkipWhitespace())) {
-      p->add_region_codes(std::string(absl::StripAsciiWhitespace(code)));
+      p->add_region_codes(ResolveRegion(
+          c, args, "regions", std::string(absl::StripAsciiWhitespace(code))));
     }
   }
   p->set_require_certified(args.Get(kRequireCertified));
@@ -1386,8 +1575,9 @@ constexpr Flag<int64_t> kMinLotKg("min-lot-kg", "KG", "new smallest fill");
 constexpr Flag<std::string> kScope(
     "scope", "SCOPE",
     "any, partners or listed (listed with --regions when only those given)");
-constexpr Flag<std::string> kRegions("regions", "CODES",
-                                     "comma-separated region codes for listed");
+constexpr Flag<std::string> kRegions(
+    "regions", "REGIONS",
+    "comma-separated region codes or unique names for listed");
 constexpr Flag<absl::Duration> kAcceptWithin(
     "accept-within", "DURATION",
     "time to accept a shipment, e.g. 72h (1h to 366 days)");
@@ -1427,7 +1617,8 @@ int Run(Client& c, Args& args) {
     if (args.Has(kRegions)) {
       for (absl::string_view code :
            absl::StrSplit(args.Get(kRegions), ',', absl::SkipWhitespace())) {
-        req.add_region_codes(std::string(absl::StripAsciiWhitespace(code)));
+        req.add_region_codes(ResolveRegion(
+            c, args, "regions", std::string(absl::StripAsciiWhitespace(code))));
       }
     }
   }
@@ -2491,9 +2682,9 @@ constexpr Flag<std::string> kId("id", "ID", "buyer_id, as its pledges name it",
 constexpr Flag<std::string> kName("name", "NAME",
                                   "e.g. 青岛市东西部协作办 (at most 64 bytes)",
                                   kRequired);
-constexpr Flag<std::string> kCity("city", "CODE",
-                                  "the buyer's city, a known region code",
-                                  kRequired);
+constexpr Flag<std::string> kCity(
+    "city", "REGION", "the buyer's city, a known region's code or unique name",
+    kRequired);
 constexpr Flag<std::string> kKind(
     "kind", "KIND",
     "government_unit, school, hospital, state_firm, private_firm, "
@@ -2524,7 +2715,7 @@ int Run(Client& c, Args& args) {
   pb::Buyer* b = req.mutable_buyer();
   b->set_buyer_id(args.Get(kId));
   b->set_name(args.Get(kName));
-  b->set_city_code(args.Get(kCity));
+  b->set_city_code(ResolveRegion(c, args, "city", args.Get(kCity)));
   pb::BuyerKind kind = pb::BUYER_KIND_UNSPECIFIED;
   ReadKind(args, kKind, &kind);
   b->set_kind(kind);
