@@ -892,7 +892,18 @@ absl::StatusOr<StatsQuery> ToStatsQuery(const v1::GetStatsRequest& request) {
       return absl::InvalidArgumentError(
           absl::StrCat("group_by: unknown dimension ", d));
     }
+    if (std::find(query.group_by.begin(), query.group_by.end(), d) !=
+        query.group_by.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("group_by: ", v1::Dimension_Name(d),
+                       " is repeated; group by each dimension once"));
+    }
     query.group_by.push_back(d);
+  }
+  if (query.group_by.size() > kMaxStatsGroupBy) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("group_by: ", query.group_by.size(),
+                     " dimensions; at most ", kMaxStatsGroupBy));
   }
   const v1::StatsFilter& f = request.filter();
   query.product_code_prefix = f.product_code_prefix();
