@@ -950,6 +950,10 @@ reads_own_flags "buyer list" --city 37 --kind school --alliance a \
   --page-size 5 --page-token t --all
 reads_own_flags "buyer progress" --id b --year 2026
 reads_own_flags "buyer progress" --alliance a --year 2026
+reads_own_flags "stats" --by day,province --from 2026-12-01 --to 2026-12-07 \
+  --product p --region 62 --city 37 --buyer b --supplier s
+reads_own_flags "report daily" --date 2026-12-01 --top 5
+reads_own_flags "report ledger" --quarter 2026Q4 --by buyer --csv "$WORK/l.csv"
 # Each command the help lists must be above, so a new one is checked too.
 LAST_CMD=""
 COMMANDS=$("$CLI" help | sed -n '/^Commands:/,/^$/s/^  \([a-z][^ ]*\( [a-z][^ ]*\)\{0,2\}\).*/\1/p')
