@@ -2448,7 +2448,8 @@ CommandSpec Spec() {
           "",
           "The daily glut report (日报): kg and yuan moved that day by "
           "province and product, glut alerts raised, escalated, cleared and "
-          "still open, and the day's largest matches.",
+          "still open, and the day's largest matches. With --json, the day's "
+          "figures by province and product only.",
           {&kDate, &kTop}};
 }
 
