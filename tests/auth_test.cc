@@ -933,5 +933,47 @@ TEST_F(AuthTest, AFloodFromOneKeyLeavesAnotherKeyServed) {
   EXPECT_EQ(served.load(), 20);
 }
 
+// Figures are sums of matches, which are private to their parties: a
+// party's key counts its own matches only; the offices' keys (ADMIN,
+// OBSERVER) count every one.
+TEST_F(AuthTest, StatsCountOnlyTheMatchesAKeyMaySee) {
+  PostOfferAsAdmin("wudu-pepper-coop", 50);
+  v1::PostPledgeResponse matched;
+  ASSERT_TRUE(exchange_
+                  ->PostPledge(Ctx(kAdminSecret).get(),
+                               Pledge("qingdao-office", 20, 7000), &matched)
+                  .ok());
+  ASSERT_EQ(matched.matches_size(), 1);
+  for (const auto& [role, kg] :
+       std::vector<std::pair<std::string, int64_t>>{{"admin", 20},
+                                                    {"observer", 20},
+                                                    {"supplier", 20},
+                                                    {"buyer", 20},
+                                                    {"platform", 20},
+                                                    {"other_buyer", 0},
+                                                    {"other_supplier", 0}}) {
+    v1::GetStatsRequest request;
+    request.add_group_by(v1::BUYER);
+    v1::GetStatsResponse response;
+    grpc::Status status =
+        exchange_->GetStats(Ctx(secrets_[role]).get(), request, &response);
+    ASSERT_TRUE(status.ok()) << role << ": " << status.error_message();
+    EXPECT_EQ(response.total().kg(), kg) << role;
+    EXPECT_EQ(response.rows_size(), kg == 0 ? 0 : 1) << role;
+  }
+  // Naming another party narrows a key's own matches; it shows nothing of
+  // the others'.
+  v1::GetStatsRequest request;
+  request.mutable_filter()->set_buyer_id("qingdao-office");
+  v1::GetStatsResponse response;
+  ASSERT_TRUE(
+      exchange_
+          ->GetStats(Ctx(secrets_["other_buyer"]).get(), request, &response)
+          .ok());
+  EXPECT_EQ(response.total().matches(), 0);
+  EXPECT_EQ(exchange_->GetStats(Ctx("").get(), request, &response).error_code(),
+            UNAUTH);
+}
+
 }  // namespace
 }  // namespace duijie

@@ -995,6 +995,10 @@ reads_own_flags "buyer list" --city 37 --kind school --alliance a \
   --page-size 5 --page-token t --all
 reads_own_flags "buyer progress" --id b --year 2026
 reads_own_flags "buyer progress" --alliance a --year 2026
+reads_own_flags "stats" --by day,province --from 2026-12-01 --to 2026-12-07 \
+  --product p --region 62 --city 37 --buyer b --supplier s
+reads_own_flags "report daily" --date 2026-12-01 --top 5
+reads_own_flags "report ledger" --quarter 2026Q4 --by buyer --csv "$WORK/l.csv"
 # Each command the help lists must be above, so a new one is checked too.
 LAST_CMD=""
 COMMANDS=$("$CLI" help | sed -n '/^Commands:/,/^$/s/^  \([a-z][^ ]*\( [a-z][^ ]*\)\{0,2\}\).*/\1/p')
@@ -1028,6 +1032,84 @@ err_has "revoked"
 ok --json admin key list
 json_has name '"kept"'
 out_has '"revoked_at"'
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+
+# --- figures, the daily report and the quarterly ledger ---------------------
+# The demo data makes matches at start (now, by the server's clock); every
+# figure below is of them.
+start_server --demo --insecure_no_auth
+unset DUIJIE_KEY
+ok buyer upsert --id qingdao-cooperation-office --name 青岛市东西部协作办 \
+  --city 370200 --kind government_unit
+ok stats
+out_has "HOUSEHOLDS"
+ok stats --by province,pairing
+out_has "620000"
+out_has "370200>621200"
+out_has "TOTAL"
+ok -o csv stats --by province,product
+out_has "PROVINCE,PRODUCT,KG,YUAN,MATCHES"
+ok --json stats --by day,kind
+out_has '"total": {'
+expect_rc 2 stats --by province,nonsense
+err_has "--by: unknown dimension 'nonsense'"
+expect_rc 1 stats --by day,day
+err_has "group_by: DAY is repeated"
+TODAY=$(TZ=Asia/Shanghai date +%F)
+ok report daily --date "$TODAY"
+out_has "Daily report (日报) for $TODAY"
+out_has "甘肃省"
+out_has "Largest matches"
+# Alerts are answered by servers that have them; this one may not.
+grep -qF "alerts: not available from this server" "$OUT" ||
+  grep -qF "Alerts: " "$OUT" || fail "the daily report says nothing of alerts"
+expect_rc 2 report daily --date 2026-13-01
+err_has "--date"
+# The ledger: UTF-8 with a BOM, the registry's names, and for each buyer
+# the same figures as GetStats gives for that buyer.
+YEAR=$(TZ=Asia/Shanghai date +%Y)
+MONTH=$(TZ=Asia/Shanghai date +%-m)
+QUARTER="${YEAR}Q$(((MONTH + 2) / 3))"
+ok report ledger --quarter "$QUARTER" --by buyer --csv "$WORK/ledger.csv"
+out_has "written to $WORK/ledger.csv"
+[[ "$(head -c 3 "$WORK/ledger.csv" | od -An -tx1 | tr -d ' \n')" == efbbbf ]] ||
+  fail "the ledger has no UTF-8 byte order mark"
+grep -qF "qingdao-cooperation-office,青岛市东西部协作办," "$WORK/ledger.csv" ||
+  fail "the ledger lacks the buyer's registered name"
+ROWS=0
+while IFS=, read -r q buyer name kg fen matches suppliers buyers households \
+  dkg dfen; do
+  [[ "$q" == "$QUARTER" ]] || fail "ledger row of quarter '$q'"
+  if [[ "$buyer" == TOTAL ]]; then
+    ok --json stats
+  else
+    ok --json stats --buyer "$buyer"
+    ROWS=$((ROWS + 1))
+  fi
+  for field in kg fen matches suppliers buyers households delivered_kg \
+    delivered_fen; do
+    case $field in
+      delivered_kg) want=$dkg ;;
+      delivered_fen) want=${dfen%$'\r'} ;;
+      *) want=${!field} ;;
+    esac
+    [[ "$(json_get "$field")" == "$want" ]] ||
+      fail "ledger $buyer $field $want, GetStats $(json_get "$field")"
+  done
+done < <(tail -n +2 "$WORK/ledger.csv")
+[[ $ROWS -eq 3 ]] || fail "the ledger has $ROWS buyer rows, not 3"
+ok report ledger --quarter "$QUARTER" --by county --csv "$WORK/county.csv"
+grep -qF "621202,\"武都区 Wudu, Longnan\",陇南市 Longnan,甘肃省 Gansu," \
+  "$WORK/county.csv" || fail "the county ledger lacks Wudu's names"
+ok report ledger --quarter "$QUARTER" --by pairing --csv "$WORK/pairing.csv"
+grep -qF "370200>621200,370200,青岛市 Qingdao,621200,陇南市 Longnan," \
+  "$WORK/pairing.csv" || fail "the pairing ledger lacks Qingdao-Longnan"
+expect_rc 2 report ledger --quarter 2026Q5 --by buyer --csv "$WORK/x.csv"
+err_has "--quarter"
+expect_rc 2 report ledger --quarter "$QUARTER" --by town --csv "$WORK/x.csv"
+err_has "--by"
 kill "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=""

@@ -1904,6 +1904,86 @@ TEST_F(IntegrationTest, BuyersRegisterListAndReportProgressThroughGrpc) {
   }
 }
 
+// GetStats through the real server: days in Asia/Shanghai, pages that
+// carry on after the last row's keys with the total on each, the time
+// range, and refusals that name the field.
+TEST_F(IntegrationTest, StatsSumMatchesByDayAndPageThroughGrpc) {
+  MakeMatch(10);                                // 2024-11-20 08:00 in Shanghai
+  now_micros_ += int64_t{20} * 3600 * 1000000;  // 2024-11-21 04:00
+  MakeMatch(20);
+  MakeMatch(5);
+
+  v1::GetStatsRequest request;
+  request.add_group_by(v1::DAY);
+  request.add_group_by(v1::PAIRING);
+  request.set_page_size(1);
+  std::vector<std::string> days;
+  for (int page = 0; page < 3; ++page) {
+    v1::GetStatsResponse response;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->GetStats(&context, request, &response).ok());
+    ASSERT_EQ(response.rows_size(), 1);
+    EXPECT_EQ(response.rows(0).keys(1), "370200>621200");
+    days.push_back(response.rows(0).keys(0));
+    EXPECT_EQ(response.total().kg(), 35);
+    EXPECT_EQ(response.total().fen(), 35 * 9000);
+    EXPECT_EQ(response.total().matches(), 3);
+    EXPECT_EQ(response.total().suppliers(), 1);
+    EXPECT_EQ(response.total().households(), 3 * 120);
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  EXPECT_EQ(days, (std::vector<std::string>{"2024-11-20", "2024-11-21"}));
+
+  // The second day alone, from its start in Shanghai (16:00 UTC).
+  v1::GetStatsRequest second;
+  second.add_group_by(v1::ORIGIN_COUNTY);
+  second.mutable_from()->set_seconds(kStartSeconds + 16 * 3600);
+  v1::GetStatsResponse response;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->GetStats(&context, second, &response).ok());
+  }
+  ASSERT_EQ(response.rows_size(), 1);
+  EXPECT_EQ(response.rows(0).keys(0), "621202");
+  EXPECT_EQ(response.rows(0).kg(), 25);
+  EXPECT_EQ(response.rows(0).matches(), 2);
+
+  // Refusals name the field and the value.
+  auto refused = [&](const v1::GetStatsRequest& bad) {
+    grpc::ClientContext context;
+    v1::GetStatsResponse out;
+    grpc::Status status = stub_->GetStats(&context, bad, &out);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    return status.error_message();
+  };
+  v1::GetStatsRequest bad;
+  for (v1::Dimension d :
+       {v1::DAY, v1::WEEK, v1::MONTH, v1::QUARTER, v1::PRODUCT}) {
+    bad.add_group_by(d);
+  }
+  EXPECT_EQ(refused(bad), "group_by: 5 dimensions; at most 4");
+  bad.clear_group_by();
+  bad.add_group_by(v1::BUYER);
+  bad.add_group_by(v1::BUYER);
+  EXPECT_EQ(refused(bad),
+            "group_by: BUYER is repeated; group by each dimension once");
+  bad.clear_group_by();
+  bad.set_page_size(10001);
+  EXPECT_EQ(refused(bad), "page_size: 10001 is out of range [0, 10000]");
+  bad.set_page_size(0);
+  bad.mutable_from()->set_seconds(kStartSeconds);
+  bad.mutable_to()->set_seconds(kStartSeconds);
+  EXPECT_TRUE(Contains(refused(bad), "from: "));
+  bad.clear_from();
+  bad.clear_to();
+  bad.set_page_token("not-a-token");
+  EXPECT_TRUE(Contains(refused(bad), "page_token: malformed"));
+  bad.clear_page_token();
+  bad.mutable_filter()->set_origin_region_prefix("62a");
+  EXPECT_TRUE(Contains(refused(bad), "filter.origin_region_prefix"));
+}
+
 }  // namespace
 }  // namespace duijie
 

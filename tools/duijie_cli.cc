@@ -29,6 +29,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "duijie/v1/admin.grpc.pb.h"
@@ -2400,6 +2401,599 @@ std::unique_ptr<pb::Admin::Stub> AdminStub(const Client& c) {
   return pb::Admin::NewStub(c.channel());
 }
 
+// ---------------------------------------------------------------------------
+// stats and report: figures of matches (GetStats), the daily glut report
+// (日报) and the quarterly ledger (调度台账).
+
+// Every page of a list: `call` fetches one, `take` keeps what it holds.
+// Returns kExitOk or the failure's exit status (printed).
+template <typename Req, typename Resp, typename Call, typename Take>
+int FetchAllPages(Client& c, Req req, Call call, Take take) {
+  for (;;) {
+    grpc::ClientContext context;
+    c.Prepare(&context);
+    Resp page;
+    grpc::Status status = call(&context, req, &page);
+    if (!status.ok()) return c.Fail(status);
+    take(page);
+    if (page.next_page_token().empty() ||
+        page.next_page_token() == req.page_token()) {
+      return kExitOk;
+    }
+    req.set_page_token(page.next_page_token());
+  }
+}
+
+// The dimensions by the names `--by` takes, and each column's header.
+struct DimensionName {
+  const char* name;
+  pb::Dimension dimension;
+  const char* header;
+};
+constexpr DimensionName kDimensionNames[] = {
+    {"day", pb::DAY, "DAY"},
+    {"week", pb::WEEK, "WEEK"},
+    {"month", pb::MONTH, "MONTH"},
+    {"quarter", pb::QUARTER, "QUARTER"},
+    {"province", pb::ORIGIN_PROVINCE, "PROVINCE"},
+    {"prefecture", pb::ORIGIN_PREFECTURE, "PREFECTURE"},
+    {"county", pb::ORIGIN_COUNTY, "COUNTY"},
+    {"city", pb::BUYER_CITY, "BUYER CITY"},
+    {"pairing", pb::PAIRING, "PAIRING"},
+    {"kind", pb::BUYER_KIND, "BUYER KIND"},
+    {"category", pb::PRODUCT_CATEGORY, "CATEGORY"},
+    {"product", pb::PRODUCT, "PRODUCT"},
+    {"certified", pb::CERTIFIED, "CERTIFIED"},
+    {"key_assisted", pb::KEY_ASSISTED, "KEY ASSISTED"},
+    {"buyer", pb::BUYER, "BUYER"},
+    {"supplier", pb::SUPPLIER, "SUPPLIER"},
+};
+
+std::string DimensionNames() {
+  std::vector<std::string> names;
+  for (const DimensionName& d : kDimensionNames) names.push_back(d.name);
+  return absl::StrJoin(names, ", ");
+}
+
+const DimensionName* FindDimension(absl::string_view name) {
+  for (const DimensionName& d : kDimensionNames) {
+    if (Normalize(std::string(name)) == Normalize(d.name)) return &d;
+  }
+  return nullptr;
+}
+const DimensionName* FindDimension(int dimension) {
+  for (const DimensionName& d : kDimensionNames) {
+    if (d.dimension == dimension) return &d;
+  }
+  return nullptr;
+}
+
+// Every row of the figures `req` asks for (all pages), the total from the
+// first page (each page carries it).
+int FetchStats(Client& c, pb::GetStatsRequest req, pb::GetStatsResponse* out) {
+  req.set_page_size(10000);
+  bool first = true;
+  return FetchAllPages<pb::GetStatsRequest, pb::GetStatsResponse>(
+      c, req,
+      [&](grpc::ClientContext* ctx, const pb::GetStatsRequest& r,
+          pb::GetStatsResponse* p) { return c.stub()->GetStats(ctx, r, p); },
+      [&](const pb::GetStatsResponse& p) {
+        out->mutable_rows()->MergeFrom(p.rows());
+        if (first) *out->mutable_total() = p.total();
+        first = false;
+      });
+}
+
+// The figures' columns after the keys.
+const std::vector<std::string>& FigureHeaders() {
+  static const auto* headers = new std::vector<std::string>{
+      ">KG",     ">YUAN",       ">MATCHES",      ">SUPPLIERS",
+      ">BUYERS", ">HOUSEHOLDS", ">DELIVERED KG", ">DELIVERED YUAN"};
+  return *headers;
+}
+void AddFigures(const pb::StatsRow& r, std::vector<std::string>* row) {
+  for (std::string cell :
+       {Kg(r.kg()), Yuan(r.fen()), GroupThousands(r.matches()),
+        GroupThousands(r.suppliers()), GroupThousands(r.buyers()),
+        GroupThousands(r.households()), Kg(r.delivered_kg()),
+        Yuan(r.delivered_fen())}) {
+    row->push_back(std::move(cell));
+  }
+}
+
+// The [from, to) of a time range given as --from and --to; a bare date
+// in --to counts that whole day.
+void SetRange(Args& args, const Flag<absl::Time>& from,
+              const Flag<absl::Time>& to, pb::GetStatsRequest* req) {
+  if (std::optional<absl::Time> t = args.Get(from)) {
+    SetTimestamp(*t, req->mutable_from());
+  }
+  if (std::optional<absl::Time> t = args.Get(to)) {
+    SetTimestamp(*t, req->mutable_to());
+  }
+}
+
+namespace stats {
+
+constexpr Flag<std::string> kBy(
+    "by", "DIMS",
+    "group by up to 4 of: day, week (ISO), month, quarter (all in "
+    "Asia/Shanghai), province, prefecture, county (the offer's origin), "
+    "city (the buyer's), pairing, kind, category, product, certified, "
+    "key_assisted, buyer, supplier; comma-separated; default: the total");
+constexpr Flag<absl::Time> kFrom("from", "TIME",
+                                 "only matches made at or after TIME (a bare "
+                                 "date: its start)",
+                                 DateMeans::kStartOfDay);
+constexpr Flag<absl::Time> kTo("to", "TIME",
+                               "only matches made before TIME (a bare date: "
+                               "through the end of that day)",
+                               DateMeans::kEndOfDay);
+constexpr Flag<std::string> kProduct("product", "PREFIX",
+                                     "product code prefix, e.g. vegetable");
+constexpr Flag<std::string> kRegion("region", "DIGITS",
+                                    "origin region code prefix (62 = Gansu)");
+constexpr Flag<std::string> kCity("city", "DIGITS",
+                                  "buyer city code prefix (3702 = Qingdao)");
+constexpr Flag<std::string> kBuyer("buyer", "ID", "one buyer's matches");
+constexpr Flag<std::string> kSupplier("supplier", "ID",
+                                      "one supplier's matches");
+
+CommandSpec Spec() {
+  return {
+      "stats",
+      "",
+      "",
+      "Figures of matches: kg, yuan, matches, distinct suppliers and "
+      "buyers, households supported, delivered kg and yuan, grouped "
+      "--by up to 4 dimensions. A supplier's, buyer's or platform's key "
+      "counts its own parties' matches; ADMIN and OBSERVER keys all.",
+      {&kBy, &kFrom, &kTo, &kProduct, &kRegion, &kCity, &kBuyer, &kSupplier}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::GetStatsRequest req;
+  const std::string by = args.Get(kBy);
+  if (!by.empty()) {
+    for (absl::string_view name : absl::StrSplit(by, ',')) {
+      const DimensionName* d = FindDimension(absl::StripAsciiWhitespace(name));
+      if (d == nullptr) {
+        args.AddError(absl::StrCat("--by: unknown dimension '", name,
+                                   "'; expected ", DimensionNames()));
+        break;
+      }
+      req.add_group_by(d->dimension);
+    }
+  }
+  SetRange(args, kFrom, kTo, &req);
+  req.mutable_filter()->set_product_code_prefix(args.Get(kProduct));
+  req.mutable_filter()->set_origin_region_prefix(args.Get(kRegion));
+  req.mutable_filter()->set_buyer_city_prefix(args.Get(kCity));
+  req.mutable_filter()->set_buyer_id(args.Get(kBuyer));
+  req.mutable_filter()->set_supplier_id(args.Get(kSupplier));
+  if (!args.error().empty()) return -1;
+  pb::GetStatsResponse resp;
+  if (int rc = FetchStats(c, req, &resp); rc != kExitOk) return rc;
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  std::vector<std::string> header;
+  for (int d : req.group_by()) header.push_back(FindDimension(d)->header);
+  for (const std::string& h : FigureHeaders()) header.push_back(h);
+  Table t(header);
+  for (const pb::StatsRow& r : resp.rows()) {
+    std::vector<std::string> row(r.keys().begin(), r.keys().end());
+    for (std::string& key : row) {
+      if (key.empty()) key = "-";  // PAIRING: outside every pairing
+    }
+    AddFigures(r, &row);
+    t.AddRow(row);
+  }
+  if (req.group_by_size() > 0) {
+    std::vector<std::string> row(req.group_by_size(), "");
+    row[0] = "TOTAL";
+    AddFigures(resp.total(), &row);
+    t.AddRow(row);
+  } else if (resp.rows().empty()) {
+    std::vector<std::string> row;
+    AddFigures(resp.total(), &row);
+    t.AddRow(row);
+  }
+  c.PrintTable(t);
+  return kExitOk;
+}
+
+}  // namespace stats
+
+// The start of Asia/Shanghai day `date` ("2026-12-01"); false when it is
+// not such a date.
+bool ShanghaiDayStart(const std::string& date, absl::Time* start) {
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(date, &day) || absl::FormatCivilTime(day) != date) {
+    return false;
+  }
+  *start = absl::FromCivil(day, ShanghaiTimeZone());
+  return true;
+}
+
+bool Within(const google::protobuf::Timestamp& ts, absl::Time from,
+            absl::Time to) {
+  if (ts.seconds() == 0 && ts.nanos() == 0) return false;
+  const absl::Time t =
+      absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  return t >= from && t < to;
+}
+
+namespace report_daily {
+
+constexpr Flag<std::string> kDate(
+    "date", "DATE", "the day reported, Asia/Shanghai, e.g. 2026-12-01",
+    kRequired);
+constexpr Flag<int32_t> kTop("top", "N",
+                             "the largest matches listed (default 10)");
+
+CommandSpec Spec() {
+  return {"report",
+          "daily",
+          "",
+          "The daily glut report (日报): kg and yuan moved that day by "
+          "province and product, glut alerts raised, escalated, cleared and "
+          "still open, and the day's largest matches. With --json, the day's "
+          "figures by province and product only.",
+          {&kDate, &kTop}};
+}
+
+int Run(Client& c, Args& args) {
+  const std::string date = args.Get(kDate);
+  const int32_t top = args.Has(kTop) ? args.Get(kTop) : 10;
+  if (!args.error().empty()) return -1;
+  absl::Time from;
+  if (!ShanghaiDayStart(date, &from)) {
+    std::cerr << "error: --date: expected a date like 2026-12-01, got '" << date
+              << "'\nrun 'duijie report daily --help' for usage\n";
+    return kExitUsage;
+  }
+  const absl::Time to = from + absl::Hours(24);
+
+  pb::GetStatsRequest req;
+  req.add_group_by(pb::ORIGIN_PROVINCE);
+  req.add_group_by(pb::PRODUCT);
+  SetTimestamp(from, req.mutable_from());
+  SetTimestamp(to, req.mutable_to());
+  pb::GetStatsResponse moved;
+  if (int rc = FetchStats(c, req, &moved); rc != kExitOk) return rc;
+
+  // Region names for the provinces.
+  std::map<std::string, std::string> names;
+  pb::ListRegionsRequest regions;
+  regions.set_page_size(1000);
+  if (int rc = FetchAllPages<pb::ListRegionsRequest, pb::ListRegionsResponse>(
+          c, regions,
+          [&](grpc::ClientContext* ctx, const pb::ListRegionsRequest& r,
+              pb::ListRegionsResponse* p) {
+            return c.stub()->ListRegions(ctx, r, p);
+          },
+          [&](const pb::ListRegionsResponse& p) {
+            for (const pb::Region& r : p.regions()) names[r.code()] = r.name();
+          });
+      rc != kExitOk) {
+    return rc;
+  }
+
+  // Alerts, cleared ones included; a server without them is said so.
+  std::vector<pb::Alert> alerts;
+  bool alerts_available = true;
+  {
+    pb::ListAlertsRequest alerts_req;
+    alerts_req.set_include_cleared(true);
+    alerts_req.set_page_size(1000);
+    for (;;) {
+      grpc::ClientContext context;
+      c.Prepare(&context);
+      pb::ListAlertsResponse page;
+      grpc::Status status = c.stub()->ListAlerts(&context, alerts_req, &page);
+      if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+        alerts_available = false;
+        break;
+      }
+      if (!status.ok()) return c.Fail(status);
+      alerts.insert(alerts.end(), page.alerts().begin(), page.alerts().end());
+      if (page.next_page_token().empty() ||
+          page.next_page_token() == alerts_req.page_token()) {
+        break;
+      }
+      alerts_req.set_page_token(page.next_page_token());
+    }
+  }
+
+  // The day's matches: every match is read (ListMatches has no time
+  // filter), the largest by yuan kept.
+  std::vector<pb::Match> largest;
+  pb::ListMatchesRequest matches_req;
+  matches_req.set_page_size(1000);
+  if (int rc = FetchAllPages<pb::ListMatchesRequest, pb::ListMatchesResponse>(
+          c, matches_req,
+          [&](grpc::ClientContext* ctx, const pb::ListMatchesRequest& r,
+              pb::ListMatchesResponse* p) {
+            return c.stub()->ListMatches(ctx, r, p);
+          },
+          [&](const pb::ListMatchesResponse& p) {
+            for (const pb::Match& m : p.matches()) {
+              if (Within(m.matched_at(), from, to)) largest.push_back(m);
+            }
+          });
+      rc != kExitOk) {
+    return rc;
+  }
+  std::stable_sort(largest.begin(), largest.end(),
+                   [](const pb::Match& a, const pb::Match& b) {
+                     return a.amount_fen() > b.amount_fen();
+                   });
+  if (top >= 0 && largest.size() > static_cast<size_t>(top)) {
+    largest.resize(top);
+  }
+
+  if (c.json()) {
+    pb::GetStatsResponse out = moved;
+    std::cout << ToJson(out, true);
+    return kExitOk;
+  }
+  std::cout << "Daily report (日报) for " << date << " (Asia/Shanghai)\n\n";
+  std::cout << "Moved: " << Kg(moved.total().kg()) << " kg, "
+            << Yuan(moved.total().fen()) << " yuan in "
+            << Count(moved.total().matches(), "match", "matches") << "; "
+            << GroupThousands(moved.total().households())
+            << " households supported\n\n";
+  if (!moved.rows().empty()) {
+    Table t(
+        {"PROVINCE", "", "PRODUCT", ">KG", ">YUAN", ">MATCHES", ">HOUSEHOLDS"});
+    for (const pb::StatsRow& r : moved.rows()) {
+      auto name = names.find(r.keys(0));
+      t.AddRow({r.keys(0), name == names.end() ? "" : name->second, r.keys(1),
+                Kg(r.kg()), Yuan(r.fen()), GroupThousands(r.matches()),
+                GroupThousands(r.households())});
+    }
+    t.Print(std::cout);
+    std::cout << "\n";
+  }
+
+  if (!alerts_available) {
+    std::cout << "alerts: not available from this server\n\n";
+  } else {
+    int raised = 0, escalated = 0, cleared = 0, open = 0;
+    int64_t open_kg = 0;
+    Table t({"ALERT", "PRODUCT", "REGION", "LEVEL", ">AT RISK KG", ">DEMAND KG",
+             "STATE"});
+    for (const pb::Alert& a : alerts) {
+      const bool raised_today = Within(a.raised_at(), from, to);
+      const bool cleared_today = Within(a.cleared_at(), from, to);
+      // An alert above WATCH changed that day without being raised or
+      // cleared then was escalated that day.
+      const bool escalated_today = !raised_today && !cleared_today &&
+                                   a.level() > pb::WATCH &&
+                                   Within(a.updated_at(), from, to);
+      const bool still_open = !a.has_cleared_at();
+      raised += raised_today;
+      escalated += escalated_today;
+      cleared += cleared_today;
+      if (still_open) {
+        ++open;
+        open_kg += a.at_risk_kg();
+      }
+      if (!raised_today && !cleared_today && !escalated_today && !still_open) {
+        continue;
+      }
+      std::string state = still_open ? "open" : "cleared";
+      if (raised_today) state += ", raised today";
+      if (escalated_today) state += ", escalated today";
+      if (cleared_today) state += " today";
+      t.AddRow({absl::StrCat(a.alert_id()), a.product_code(), a.region_code(),
+                Lower(pb::AlertLevel_Name(a.level())), Kg(a.at_risk_kg()),
+                Kg(a.demand_kg()), state});
+    }
+    std::cout << "Alerts: " << raised << " raised, " << escalated
+              << " escalated, " << cleared << " cleared; " << open
+              << " still open with " << Kg(open_kg) << " kg at risk\n";
+    if (t.rows() > 0) t.Print(std::cout);
+    std::cout << "\n";
+  }
+
+  std::cout << "Largest matches\n";
+  if (largest.empty()) {
+    std::cout << "  none that day\n";
+  } else {
+    PrintMatches(c, largest);
+  }
+  return kExitOk;
+}
+
+}  // namespace report_daily
+
+namespace report_ledger {
+
+constexpr Flag<std::string> kQuarter("quarter", "YYYYQN",
+                                     "the quarter, Asia/Shanghai, e.g. 2026Q4",
+                                     kRequired);
+constexpr Flag<std::string> kBy("by", "buyer|pairing|county",
+                                "one row per buyer, per east-west pairing or "
+                                "per origin county",
+                                kRequired);
+constexpr Flag<std::string> kCsv("csv", "FILE",
+                                 "write the ledger to FILE (UTF-8 CSV with a "
+                                 "byte order mark, for spreadsheets)",
+                                 kRequired);
+
+CommandSpec Spec() {
+  return {"report",
+          "ledger",
+          "",
+          "The quarterly ledger (调度台账) of who bought what: GetStats' "
+          "figures for the quarter by buyer, pairing or county, with the "
+          "registered names, as CSV.",
+          {&kQuarter, &kBy, &kCsv}};
+}
+
+// Parses "2026Q4" into the quarter's [from, to) in Asia/Shanghai.
+bool ParseQuarter(const std::string& text, absl::Time* from, absl::Time* to) {
+  int year = 0;
+  if (text.size() != 6 || text[4] != 'Q' || text[5] < '1' || text[5] > '4' ||
+      !absl::SimpleAtoi(text.substr(0, 4), &year) || year < 1) {
+    return false;
+  }
+  const int month = (text[5] - '1') * 3 + 1;
+  *from = absl::FromCivil(absl::CivilMonth(year, month), ShanghaiTimeZone());
+  *to = absl::FromCivil(absl::CivilMonth(year, month) + 3, ShanghaiTimeZone());
+  return true;
+}
+
+int Run(Client& c, Args& args) {
+  const std::string quarter = args.Get(kQuarter);
+  const std::string by = args.Get(kBy);
+  const std::string path = args.Get(kCsv);
+  if (!args.error().empty()) return -1;
+  absl::Time from, to;
+  if (!ParseQuarter(quarter, &from, &to)) {
+    std::cerr << "error: --quarter: expected a quarter like 2026Q4, got '"
+              << quarter << "'\nrun 'duijie report ledger --help' for usage\n";
+    return kExitUsage;
+  }
+  pb::GetStatsRequest req;
+  if (by == "buyer") {
+    req.add_group_by(pb::BUYER);
+  } else if (by == "pairing") {
+    req.add_group_by(pb::PAIRING);
+  } else if (by == "county") {
+    req.add_group_by(pb::ORIGIN_COUNTY);
+  } else {
+    std::cerr << "error: --by: expected buyer, pairing or county, got '" << by
+              << "'\nrun 'duijie report ledger --help' for usage\n";
+    return kExitUsage;
+  }
+  SetTimestamp(from, req.mutable_from());
+  SetTimestamp(to, req.mutable_to());
+  pb::GetStatsResponse resp;
+  if (int rc = FetchStats(c, req, &resp); rc != kExitOk) return rc;
+
+  // Names: regions for counties and pairings, the registry for buyers.
+  std::map<std::string, std::string> region_names, buyer_names, notes;
+  pb::ListRegionsRequest regions;
+  regions.set_page_size(1000);
+  int rc = FetchAllPages<pb::ListRegionsRequest, pb::ListRegionsResponse>(
+      c, regions,
+      [&](grpc::ClientContext* ctx, const pb::ListRegionsRequest& r,
+          pb::ListRegionsResponse* p) {
+        return c.stub()->ListRegions(ctx, r, p);
+      },
+      [&](const pb::ListRegionsResponse& p) {
+        for (const pb::Region& r : p.regions()) {
+          region_names[r.code()] = r.name();
+        }
+      });
+  if (rc == kExitOk && by == "buyer") {
+    pb::ListBuyersRequest buyers;
+    buyers.set_page_size(1000);
+    rc = FetchAllPages<pb::ListBuyersRequest, pb::ListBuyersResponse>(
+        c, buyers,
+        [&](grpc::ClientContext* ctx, const pb::ListBuyersRequest& r,
+            pb::ListBuyersResponse* p) {
+          return c.stub()->ListBuyers(ctx, r, p);
+        },
+        [&](const pb::ListBuyersResponse& p) {
+          for (const pb::Buyer& b : p.buyers()) {
+            buyer_names[b.buyer_id()] = b.name();
+          }
+        });
+  }
+  if (rc == kExitOk && by == "pairing") {
+    pb::ListPairingsRequest pairings;
+    pairings.set_page_size(1000);
+    rc = FetchAllPages<pb::ListPairingsRequest, pb::ListPairingsResponse>(
+        c, pairings,
+        [&](grpc::ClientContext* ctx, const pb::ListPairingsRequest& r,
+            pb::ListPairingsResponse* p) {
+          return c.stub()->ListPairings(ctx, r, p);
+        },
+        [&](const pb::ListPairingsResponse& p) {
+          for (const pb::Pairing& x : p.pairings()) {
+            notes[absl::StrCat(x.east_code(), ">", x.west_code())] = x.note();
+          }
+        });
+  }
+  if (rc != kExitOk) return rc;
+  auto name_of = [](const std::map<std::string, std::string>& names,
+                    const std::string& key) {
+    auto it = names.find(key);
+    return it == names.end() ? std::string() : it->second;
+  };
+
+  // Figures as integers (kg, fen), exactly as GetStats gives them, so that
+  // a spreadsheet sums them without rounding.
+  std::vector<std::string> header = {"quarter"};
+  if (by == "buyer") {
+    header.insert(header.end(), {"buyer_id", "buyer_name"});
+  } else if (by == "pairing") {
+    header.insert(header.end(), {"pairing", "east_code", "east_name",
+                                 "west_code", "west_name", "note"});
+  } else {
+    header.insert(header.end(), {"county_code", "county_name",
+                                 "prefecture_name", "province_name"});
+  }
+  const size_t key_columns = header.size();
+  header.insert(header.end(), {"kg", "fen", "matches", "suppliers", "buyers",
+                               "households", "delivered_kg", "delivered_fen"});
+  Table t(header);
+  auto figures = [](const pb::StatsRow& r, std::vector<std::string>* row) {
+    for (int64_t v : {r.kg(), r.fen(), r.matches(), r.suppliers(), r.buyers(),
+                      r.households(), r.delivered_kg(), r.delivered_fen()}) {
+      row->push_back(absl::StrCat(v));
+    }
+  };
+  for (const pb::StatsRow& r : resp.rows()) {
+    const std::string& key = r.keys(0);
+    std::vector<std::string> row = {quarter};
+    if (by == "buyer") {
+      row.insert(row.end(), {key, name_of(buyer_names, key)});
+    } else if (by == "pairing") {
+      std::vector<std::string> codes = absl::StrSplit(key, '>');
+      codes.resize(2);
+      row.insert(row.end(),
+                 {key, codes[0], name_of(region_names, codes[0]), codes[1],
+                  name_of(region_names, codes[1]),
+                  key.empty() ? "outside every pairing" : name_of(notes, key)});
+    } else {
+      const std::string prefecture = key.substr(0, 4) + "00";
+      const std::string province = key.substr(0, 2) + "0000";
+      row.insert(row.end(), {key, name_of(region_names, key),
+                             name_of(region_names, prefecture),
+                             name_of(region_names, province)});
+    }
+    figures(r, &row);
+    t.AddRow(row);
+  }
+  std::vector<std::string> total(key_columns, "");
+  total[0] = quarter;
+  total[1] = "TOTAL";
+  figures(resp.total(), &total);
+  t.AddRow(total);
+
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << "\xEF\xBB\xBF";  // Excel reads UTF-8 (the Chinese names) by it
+  t.PrintCsv(out);
+  out.close();
+  if (!out) {
+    std::cerr << "error: --csv: cannot write " << path << "\n";
+    return kExitRefused;
+  }
+  std::cout << "ledger " << quarter << " by " << by << ": "
+            << Count(resp.rows_size(), "row") << ", " << Kg(resp.total().kg())
+            << " kg, " << Yuan(resp.total().fen()) << " yuan, written to "
+            << path << "\n";
+  return kExitOk;
+}
+
+}  // namespace report_ledger
+
 namespace admin_state_hash {
 
 CommandSpec Spec() {
@@ -2906,6 +3500,9 @@ const std::vector<Command>& Commands() {
       {book::Spec(), book::Run},
       {clearing_set::Spec(), clearing_set::Run},
       {clearing_list::Spec(), clearing_list::Run},
+      {stats::Spec(), stats::Run},
+      {report_daily::Spec(), report_daily::Run},
+      {report_ledger::Spec(), report_ledger::Run},
       {admin_state_hash::Spec(), admin_state_hash::Run},
       {admin_snapshot::Spec(), admin_snapshot::Run},
       {admin_key_create::Spec(), admin_key_create::Run},
