@@ -108,27 +108,30 @@ const char* ReasonWords(BlockReason r) {
   return "unknown";
 }
 
-// The values a widening could take, one per order kept out by one reason
-// alone, and the kg of each: the widening is the value nearest the order's
-// own (the lowest or the highest), and it reaches the orders at that value.
+// The nearest value a widening could take among the orders kept out by one
+// reason alone (the lowest or the highest), and the kg of the orders at
+// it: what the widening to that value reaches. Kept as the orders are read,
+// in constant space.
 struct Widenings {
   bool lower_first = true;
-  std::vector<std::pair<int64_t, int64_t>> values;  // (value, kg)
+  bool any = false;
+  int64_t best = 0;
+  int64_t best_kg = 0;
 
-  void Add(int64_t value, int64_t kg) { values.emplace_back(value, kg); }
+  void Add(int64_t value, int64_t kg) {
+    if (!any || (lower_first ? value < best : value > best)) {
+      any = true;
+      best = value;
+      best_kg = kg;
+    } else if (value == best) {
+      AddKg(&best_kg, kg);
+    }
+  }
   // The nearest value and the kg it reaches; false when there is none.
   bool Nearest(int64_t* value, int64_t* kg) const {
-    if (values.empty()) return false;
-    int64_t best = values[0].first;
-    for (const auto& [v, k] : values) {
-      best = lower_first ? std::min(best, v) : std::max(best, v);
-    }
-    int64_t reached = 0;
-    for (const auto& [v, k] : values) {
-      if (v == best) AddKg(&reached, k);
-    }
+    if (!any) return false;
     *value = best;
-    *kg = reached;
+    *kg = best_kg;
     return true;
   }
 };

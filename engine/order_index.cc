@@ -305,7 +305,6 @@ uint64_t OrderIndex::BestPledgeFor(uint64_t offer_id,
 
 void OrderIndex::OffersOf(uint32_t product, std::vector<uint64_t>* ids) const {
   // Every resting offer is on exactly one national shelf (region key 0).
-  const size_t first = ids->size();
   for (int grade = 1; grade <= 3; ++grade) {
     for (const bool certified : {false, true}) {
       for (const bool priority : {false, true}) {
@@ -317,7 +316,6 @@ void OrderIndex::OffersOf(uint32_t product, std::vector<uint64_t>* ids) const {
       }
     }
   }
-  std::sort(ids->begin() + first, ids->end());
 }
 
 void OrderIndex::PledgesOf(uint32_t product, std::vector<uint64_t>* ids) const {
