@@ -15,9 +15,13 @@
 //   CERTIFICATION  required, and the offer is not certified;
 //   LOT_SIZE       no fill the two remainders allow meets both min lots;
 //   BUDGET         the lots fit, but the budget left buys less than the
-//                  smallest allowed fill at the offer's floor.
-// Lots and budget are judged at the offer's floor: the price a pledge pays
-// when it comes to a resting offer, and the price of a batch clearing.
+//                  smallest allowed fill at the pledge's max price.
+// The budget is judged at the max price, the most any trade of the pledge
+// costs and the price at which an offer coming to it trades: a pair that
+// passes every test would have matched whichever came second, so under
+// continuous matching nothing is compatible, and what is compatible waits
+// for a batch clearing. (A clearing trades at the floor, so it can also
+// take a pair that fails BUDGET only at the max price.)
 // An order failing no test is compatible (it waits only for a batch
 // clearing); one failing one test counts in that reason's kg; one failing
 // several counts in several_reasons_kg. Each reason's widening is the
@@ -328,7 +332,7 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
     if (p.require_certified && !o.certified) {
       failed |= Bit(BlockReason::kCertification);
     }
-    const int64_t price = o.floor_price;
+    const int64_t price = p.max_price;  // see BUDGET above
     const int64_t lots_q =
         FillQuantity(o.remaining_kg, o.min_lot_kg, p.remaining_kg, p.min_lot_kg,
                      /*budget_left=*/-1, price);
@@ -358,7 +362,8 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
         t.quantity.Add(o.min_lot_kg, o.remaining_kg);
       }
     } else if (failed == Bit(BlockReason::kBudget)) {
-      // The smallest fill the lots allow, and the budget it needs.
+      // The smallest fill the lots allow, and the budget it needs at the
+      // max price (enough whichever of the two comes to the other).
       const int64_t need_q =
           std::max({int64_t{1}, std::min(p.min_lot_kg, p.remaining_kg),
                     std::min(o.min_lot_kg, o.remaining_kg)});
@@ -488,7 +493,7 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainOffer(uint64_t id,
   t.price.lower_first = false;  // the highest max price below the floor
   t.lot.lower_first = false;    // the largest fill the offer's lot refuses
   t.quantity.lower_first = true;
-  t.budget.lower_first = false;  // the highest floor the budget affords
+  t.budget.lower_first = false;  // the largest lot the budget affords
   std::vector<uint64_t> ids;
   for (uint32_t product : products_.node(o.product).chain) {
     index_.PledgesOf(product, &ids);
@@ -511,7 +516,7 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainOffer(uint64_t id,
     if (p.require_certified && !o.certified) {
       failed |= Bit(BlockReason::kCertification);
     }
-    const int64_t price = o.floor_price;
+    const int64_t price = p.max_price;  // see BUDGET above
     const int64_t lots_q =
         FillQuantity(o.remaining_kg, o.min_lot_kg, p.remaining_kg, p.min_lot_kg,
                      /*budget_left=*/-1, price);
@@ -535,13 +540,15 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainOffer(uint64_t id,
         t.quantity.Add(p.min_lot_kg, p.remaining_kg);
       }
     } else if (failed == Bit(BlockReason::kBudget)) {
-      // The highest floor at which the budget left buys the smallest fill
-      // the lots allow.
-      const int64_t need_q =
-          std::max({int64_t{1}, std::min(p.min_lot_kg, p.remaining_kg),
-                    std::min(o.min_lot_kg, o.remaining_kg)});
-      const int64_t floor = p.budget_left() / need_q;
-      if (floor >= 1) t.budget.Add(floor, p.remaining_kg);
+      // The offer cannot change what the budget buys at the max price,
+      // but when its own min lot is what the budget falls short of, a min
+      // lot of the kg the budget buys reaches the pledge.
+      const int64_t affordable = p.budget_left() / price;
+      if (affordable >=
+              std::max(int64_t{1}, std::min(p.min_lot_kg, p.remaining_kg)) &&
+          affordable < std::min(o.min_lot_kg, o.remaining_kg)) {
+        t.budget.Add(affordable, p.remaining_kg);
+      }
     }
   }
 
@@ -589,8 +596,8 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainOffer(uint64_t id,
         break;
       case BlockReason::kBudget:
         if (t.budget.Nearest(&value, &kg)) {
-          b.widening = absl::StrCat("a floor of ", Thousands(value),
-                                    " fen/kg reaches ", Thousands(kg), " kg");
+          b.widening = absl::StrCat("a min lot of ", Thousands(value),
+                                    " kg reaches ", Thousands(kg), " kg");
           b.widened_value = absl::StrCat(value);
           b.widening_kg = kg;
         }

@@ -432,7 +432,7 @@ enum class BlockReason : uint8_t {
   kGrade = 3,          // the offer's grade is below the pledge's min grade
   kCertification = 4,  // the pledge requires certification, the offer lacks it
   kLotSize = 5,        // a min lot that does not fit what either side has left
-  kBudget = 6,         // the budget left buys less than a lot at the floor
+  kBudget = 6,         // the budget left buys less than a lot at the max price
   kScope = 7,          // of the product, but outside the pledge's scope
 };
 

@@ -219,17 +219,100 @@ TEST_F(ExplainTest, BudgetNamesTheBudgetThatBuysTheSmallestLot) {
   PostOffer(Offer(kWudu, 800, 250));
   PostOffer(Offer(kDingxi, 500, 280));
   PledgeSpec spec = Pledge(1000, 300);
-  spec.budget_fen = 50'000;  // 200 kg at 250 fen/kg, 178 kg at 280
+  spec.budget_fen = 50'000;  // 166 kg at the max price of 300 fen/kg
   spec.min_lot_kg = 300;
   const Explanation e = ExplainPledge(PostResting(spec));
   ASSERT_EQ(e.blockers.size(), 1u);
   const Blocker& b = e.blockers[0];
   EXPECT_EQ(b.reason, BlockReason::kBudget);
   EXPECT_EQ(b.kg, 1300);
-  // 300 kg at 250 fen/kg: 75,000 fen (at 280: 84,000).
-  EXPECT_EQ(b.widened_value, "75000");
-  EXPECT_EQ(b.widening_kg, 800);
-  EXPECT_EQ(b.widening, "a budget of 75,000 fen reaches 800 kg");
+  // The smallest fill is the 300 kg lot: 90,000 fen at 300 fen/kg, for
+  // both offers.
+  EXPECT_EQ(b.widened_value, "90000");
+  EXPECT_EQ(b.widening_kg, 1300);
+  EXPECT_EQ(b.widening, "a budget of 90,000 fen reaches 1,300 kg");
+}
+
+TEST_F(ExplainTest, AnOffersOwnMinLotAboveWhatABudgetBuysIsNamed) {
+  PledgeSpec spec = Pledge(1000, 300);
+  spec.budget_fen = 36'000;  // 120 kg at 300 fen/kg
+  PostResting(spec);
+  OfferSpec big_lots = Offer(kWudu, 800, 250);
+  big_lots.min_lot_kg = 200;
+  const uint64_t id = PostOffer(big_lots);
+  const Explanation e = ExplainOffer(id);
+  ASSERT_EQ(e.blockers.size(), 1u);
+  EXPECT_EQ(e.blockers[0].reason, BlockReason::kBudget);
+  EXPECT_EQ(e.blockers[0].kg, 1000);
+  EXPECT_EQ(e.blockers[0].widened_value, "120");
+  EXPECT_EQ(e.blockers[0].widening, "a min lot of 120 kg reaches 1,000 kg");
+}
+
+// Under continuous matching every pair that passes every test has matched:
+// on random books no open order has compatible kg, and each order of the
+// other side in the product is counted exactly once.
+TEST_F(ExplainTest, ExplanationsAgreeWithTheMatcherOnRandomBooks) {
+  const char* regions[] = {kWudu, kDingxi, kJingning, kShangcai, kLankao};
+  uint64_t seed = 12345;
+  auto next = [&seed](uint64_t n) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (seed >> 33) % n;
+  };
+  for (int i = 0; i < 400; ++i) {
+    if (next(2) == 0) {
+      OfferSpec o = Offer(regions[next(5)], 50 + next(500), 100 + next(200));
+      o.grade = 1 + next(3);
+      o.certified = next(2) == 0;
+      o.min_lot_kg = next(3) == 0 ? next(o.quantity_kg) : 0;
+      o.product_code = next(4) == 0 ? "fruit.pear" : "fruit.apple";
+      PostOffer(o);
+    } else {
+      PledgeSpec p = Pledge(50 + next(800), 100 + next(200));
+      p.min_grade = next(4);
+      p.require_certified = next(3) == 0;
+      p.min_lot_kg = next(3) == 0 ? next(p.quantity_kg) : 0;
+      p.budget_fen = next(3) == 0 ? 5'000 + next(60'000) : 0;
+      p.product_code = next(3) == 0 ? "fruit" : "fruit.apple";
+      const int scope = next(3);
+      p.scope = scope;
+      if (scope == static_cast<int>(Scope::kListedRegions)) {
+        p.region_codes = {regions[next(5)]};
+      }
+      ASSERT_TRUE(RunCommand(engine_, PostPledgeCommand{p}, kT0).ok());
+    }
+  }
+  int pledges = 0;
+  for (uint64_t id = 1; id <= engine_.pledge_count(); ++id) {
+    absl::StatusOr<Explanation> e = engine_.ExplainPledge(id, kT0);
+    if (!e.ok()) continue;  // filled
+    ++pledges;
+    EXPECT_EQ(e->compatible_kg, 0) << "pledge " << id;
+    int64_t counted = e->several_reasons_kg;
+    for (const Blocker& b : e->blockers) {
+      if (b.reason != BlockReason::kNoProductInScope) counted += b.kg;
+    }
+    absl::StatusOr<PledgeView> p = engine_.GetPledge(id, kT0);
+    ASSERT_TRUE(p.ok());
+    int64_t open_kg = 0;
+    bool more = false;
+    OrderFilter filter;
+    filter.product_code_prefix = std::string(p->product_code);
+    filter.status = static_cast<int>(OrderStatus::kOpen);
+    for (const OfferView& o :
+         engine_.ListOffers(filter, 0, 100000, kT0, &more)) {
+      open_kg += o.remaining_kg;
+    }
+    EXPECT_EQ(counted, open_kg) << "pledge " << id;
+  }
+  int offers = 0;
+  for (uint64_t id = 1; id <= engine_.offer_count(); ++id) {
+    absl::StatusOr<Explanation> e = engine_.ExplainOffer(id, kT0);
+    if (!e.ok()) continue;
+    ++offers;
+    EXPECT_EQ(e->compatible_kg, 0) << "offer " << id;
+  }
+  EXPECT_GT(pledges, 20);
+  EXPECT_GT(offers, 20);
 }
 
 TEST_F(ExplainTest, ScopeNamesTheRegionWithMostKgAtTheScopesLevel) {

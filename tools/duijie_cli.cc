@@ -1769,8 +1769,7 @@ std::string Widening(const pb::Blocker& b, bool pledge) {
                           Kg(v), " kg", reaches);
     case pb::BUDGET:
       return pledge ? absl::StrCat("budget ", Yuan(v), " yuan", reaches)
-                    : absl::StrCat("floor ", Yuan(v), " yuan/kg (", v,
-                                   " fen/kg)", reaches);
+                    : absl::StrCat("min lot ", Kg(v), " kg", reaches);
     default:
       return Printable(b.widening());
   }
