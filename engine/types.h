@@ -439,7 +439,9 @@ enum class BlockReason : uint8_t {
 // One reason, and what it alone keeps out.
 struct Blocker {
   BlockReason reason = BlockReason::kPrice;
-  // Open kg of the other side that fail this reason and no other.
+  // Open kg of the other side that fail this reason and no other; for
+  // kNoProductInScope, the open kg of the product, all out of scope (0:
+  // none is open at all).
   int64_t kg = 0;
   // The smallest change of the explained order that reaches some of them,
   // in plain words ("a max price of 260 fen/kg reaches 1,200 kg"), the kg
