@@ -650,6 +650,22 @@ void ToInlineMatches(const std::vector<MatchView>& matches, Response* out) {
 
 }  // namespace
 
+void ToProto(const Explanation& explanation, v1::Explanation* out) {
+  out->set_unfilled_kg(explanation.unfilled_kg);
+  out->set_compatible_kg(explanation.compatible_kg);
+  out->set_several_reasons_kg(explanation.several_reasons_kg);
+  for (const Blocker& blocker : explanation.blockers) {
+    v1::Blocker* b = out->add_blockers();
+    // The engine's reasons are numbered as the proto's.
+    b->set_reason(static_cast<v1::BlockReason>(blocker.reason));
+    b->set_kg(blocker.kg);
+    b->set_widening(blocker.widening);
+    b->set_widening_kg(blocker.widening_kg);
+    b->set_widened_value(blocker.widened_value);
+  }
+  out->set_summary(explanation.summary);
+}
+
 void ToResponse(const CommandResult& result, v1::PostOfferResponse* out) {
   const OfferResult& offer = std::get<OfferResult>(result);
   ToProto(offer.offer, out->mutable_offer());

@@ -84,6 +84,7 @@ void ToProto(const BookLine& line, v1::BookLine* out);
 void ToProto(const ClearingPolicyResult& policy, v1::ClearingPolicy* out);
 void ToProto(const Buyer& buyer, v1::Buyer* out);
 void ToProto(const BuyerProgress& progress, v1::BuyerProgress* out);
+void ToProto(const Explanation& explanation, v1::Explanation* out);
 
 // Stores a command's answer into the response of its request's RPC.
 void ToResponse(const google::protobuf::Message& request,

@@ -215,7 +215,7 @@ std::vector<ApiKey> ExchangeService::ListKeys(uint64_t after_key_id, int limit,
 grpc::ServerUnaryReactor* ExchangeService::Mutate(
     grpc::CallbackServerContext* context, std::string_view method,
     const google::protobuf::Message* request,
-    google::protobuf::Message* response) {
+    google::protobuf::Message* response, bool explain_resting_pledge) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<Authenticator::Identity> who =
       Admit(context, method, Access::kCommand);
@@ -230,7 +230,7 @@ grpc::ServerUnaryReactor* ExchangeService::Mutate(
   commands.push_back(*std::move(command));
   sequencer_.Enqueue(
       std::move(commands),
-      [this, reactor, request, response, method,
+      [this, reactor, request, response, method, explain_resting_pledge,
        caller = who->caller](CommandSequencer::Batch& batch) {
         const CommandOutcome& outcome = batch.outcomes[0];
         if (!outcome.ok()) {
@@ -241,6 +241,11 @@ grpc::ServerUnaryReactor* ExchangeService::Mutate(
           return;
         }
         ToResponse(*request, *outcome, response);
+        if (explain_resting_pledge) {
+          FinishPostedPledge(reactor,
+                             static_cast<v1::PostPledgeResponse*>(response));
+          return;
+        }
         reactor->Finish(grpc::Status::OK);
       },
       /*may_apply_here=*/true);

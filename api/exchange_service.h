@@ -146,7 +146,8 @@ class ExchangeService final : public ParsingExchangeService {
       grpc::CallbackServerContext* context,
       const v1::PostPledgeRequest* request,
       v1::PostPledgeResponse* response) override {
-    return Mutate(context, "PostPledge", request, response);
+    return Mutate(context, "PostPledge", request, response,
+                  /*explain_resting_pledge=*/true);
   }
   grpc::ServerUnaryReactor* CancelOffer(
       grpc::CallbackServerContext* context,
@@ -284,10 +285,20 @@ class ExchangeService final : public ParsingExchangeService {
  private:
   // Admits the call, converts a mutating request, enqueues it with its
   // caller and replies with its answer (or its error) once it is durable.
+  // With `explain_resting_pledge` (PostPledge), the answer of a pledge that
+  // rests with nothing matched carries its explanation (FinishPostedPledge).
   grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context,
                                    std::string_view method,
                                    const google::protobuf::Message* request,
-                                   google::protobuf::Message* response);
+                                   google::protobuf::Message* response,
+                                   bool explain_resting_pledge = false);
+  // Finishes a PostPledge whose command succeeded: when the pledge rests
+  // open with nothing matched, reads its explanation (under the reader
+  // lock, after the command, so that Apply stays as cheap as it was) into
+  // the response, and replies once the state read is durable
+  // (explain_reads.cc).
+  void FinishPostedPledge(grpc::ServerUnaryReactor* reactor,
+                          v1::PostPledgeResponse* response);
   // Replies to a read once the state it showed (applied group `seen`) is
   // durable.
   void FinishRead(grpc::ServerUnaryReactor* reactor, grpc::Status status,

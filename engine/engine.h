@@ -145,6 +145,17 @@ class Engine {
   absl::StatusOr<OfferView> GetOffer(uint64_t offer_id, Micros now) const;
   absl::StatusOr<PledgeView> GetPledge(uint64_t pledge_id, Micros now) const;
 
+  // What stands between an open order and the other side of the book at
+  // `now` (explain.cc): the open orders of the other side whose product it
+  // takes (a pledge: its product's subtree; an offer: pledges of its
+  // product or an ancestor), sorted by the tests of the matcher that they
+  // fail (scope, price, grade, certification, lots, budget). NOT_FOUND for
+  // an unknown id, FAILED_PRECONDITION naming the status for a closed one.
+  // A read: it scans those orders, so it is not for the command path.
+  absl::StatusOr<Explanation> ExplainPledge(uint64_t pledge_id,
+                                            Micros now) const;
+  absl::StatusOr<Explanation> ExplainOffer(uint64_t offer_id, Micros now) const;
+
   // Orders with id > after_id that pass `filter`, ascending by id, at most
   // `limit` of them. *more is set when further orders would pass.
   std::vector<OfferView> ListOffers(const OrderFilter& filter,

@@ -64,6 +64,9 @@ class Engine::Impl {
   std::vector<BookLine> GetBook(std::string_view prefix,
                                 std::string_view after_code, int limit,
                                 Micros now, bool* more) const;
+  // explain.cc.
+  absl::StatusOr<Explanation> ExplainPledge(uint64_t id, Micros now) const;
+  absl::StatusOr<Explanation> ExplainOffer(uint64_t id, Micros now) const;
   const ReferenceData& reference() const { return reference_; }
   const KeyRegistry& keys() const { return keys_; }
   const BuyerRegistry& buyers() const { return buyers_; }

@@ -109,6 +109,10 @@ class OfferTree {
   bool FindFirst(const OfferNodePool& pool, const OfferKey* after,
                  const OfferQuery& query, OfferKey* found) const;
 
+  // Appends the offer ids of the tree to *ids, in key order (reads that
+  // list a shelf, not the matching path).
+  void CollectIds(const OfferNodePool& pool, std::vector<uint64_t>* ids) const;
+
   // For invariant checks: whether the tree is a valid treap (keys in
   // order, heap priorities, subtree bounds, size, cached root floor), with
   // its (key, fit) pairs in order appended to *contents.

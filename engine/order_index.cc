@@ -303,6 +303,34 @@ uint64_t OrderIndex::BestPledgeFor(uint64_t offer_id,
   return 0;
 }
 
+void OrderIndex::OffersOf(uint32_t product, std::vector<uint64_t>* ids) const {
+  // Every resting offer is on exactly one national shelf (region key 0).
+  for (int grade = 1; grade <= 3; ++grade) {
+    for (const bool certified : {false, true}) {
+      for (const bool priority : {false, true}) {
+        auto it = offer_trees_.find(OfferShelfKey(
+            product, static_cast<Grade>(grade), certified, priority, 0));
+        if (it != offer_trees_.end()) {
+          it->second.CollectIds(offer_nodes_, ids);
+        }
+      }
+    }
+  }
+}
+
+void OrderIndex::PledgesOf(uint32_t product, std::vector<uint64_t>* ids) const {
+  // A pledge sits on one to several shelves of its product, keyed by its
+  // scope's regions: every shelf of the product is read, and each id kept
+  // once.
+  const size_t first = ids->size();
+  for (const auto& [shelf, tree] : pledge_trees_) {
+    if ((shelf >> 28) != product) continue;
+    for (const PledgeKey& key : tree) ids->push_back(key.id);
+  }
+  std::sort(ids->begin() + first, ids->end());
+  ids->erase(std::unique(ids->begin() + first, ids->end()), ids->end());
+}
+
 std::string OrderIndex::Check() const {
   // What the shelves should hold, rebuilt from the records.
   absl::flat_hash_map<uint64_t, std::vector<std::pair<OfferKey, OfferFit>>>

@@ -72,6 +72,14 @@ class OrderIndex {
   // paired with its region.
   uint64_t BestPledgeFor(uint64_t offer_id, const CodeSet& partner_east) const;
 
+  // The resting offers of `product` itself (not of its subtree), shelf by
+  // shelf, and the resting pledges posted for `product` itself, ascending
+  // by id, each once, appended to *ids. For reads that explain an order
+  // (explain.cc): they visit every such order (the pledges' by every pledge
+  // shelf), so they are not for the matching path.
+  void OffersOf(uint32_t product, std::vector<uint64_t>* ids) const;
+  void PledgesOf(uint32_t product, std::vector<uint64_t>* ids) const;
+
   // For CheckInvariants: whether every tree is well formed and the index
   // holds exactly the shelves of the open offers and pledges; a description
   // of the first difference otherwise (empty when all agree).

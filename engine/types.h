@@ -514,6 +514,49 @@ struct StatsRowView {
 struct StatsView {
   std::vector<StatsRowView> rows;  // by keys, compared as strings
   StatsRowView total;              // every match counted, keys empty
+// What keeps an open order from matching (Engine::ExplainPledge and
+// ExplainOffer). Numbers match the proto's BlockReason.
+enum class BlockReason : uint8_t {
+  // Nothing of the product is open on the other side where the pledge's
+  // scope reaches (for an offer: no pledge of its product takes its region).
+  kNoProductInScope = 1,
+  kPrice = 2,          // the floor is above the max price
+  kGrade = 3,          // the offer's grade is below the pledge's min grade
+  kCertification = 4,  // the pledge requires certification, the offer lacks it
+  kLotSize = 5,        // a min lot that does not fit what either side has left
+  kBudget = 6,         // the budget left buys less than a lot at the max price
+  kScope = 7,          // of the product, but outside the pledge's scope
+};
+
+// One reason, and what it alone keeps out.
+struct Blocker {
+  BlockReason reason = BlockReason::kPrice;
+  // Open kg of the other side that fail this reason and no other; for
+  // kNoProductInScope, the open kg of the product, all out of scope (0:
+  // none is open at all).
+  int64_t kg = 0;
+  // The smallest change of the explained order that reaches some of them,
+  // in plain words ("a max price of 260 fen/kg reaches 1,200 kg"), the kg
+  // that change reaches, and the changed value (fen/kg, a Grade number, a
+  // region code, kg or fen); all empty/0 when the order cannot make such a
+  // change (an offer cannot change its region, grade or certification).
+  std::string widening;
+  int64_t widening_kg = 0;
+  std::string widened_value;
+};
+
+struct Explanation {
+  int64_t unfilled_kg = 0;  // of the order explained
+  // Open kg of the other side that pass every test (they would match now
+  // but for a batch clearing's wait).
+  int64_t compatible_kg = 0;
+  // Open kg of the other side that fail more than one test (in no
+  // blocker's kg).
+  int64_t several_reasons_kg = 0;
+  // NO_PRODUCT_IN_SCOPE first when it holds, then by kg, most first (ties
+  // by reason number).
+  std::vector<Blocker> blockers;
+  std::string summary;  // one or two sentences for people
 };
 
 struct BookLine {

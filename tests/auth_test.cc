@@ -287,6 +287,24 @@ TEST_F(AuthTest, EachRoleAgainstEachRpc) {
          v1::Pledge out;
          return e(t)->GetPledge(Ctx(s).get(), r, &out);
        }},
+      // As GetPledge: another party's pledge reads as an unknown one.
+      {"ExplainPledge (qingdao-office's)",
+       {OK, OK, NOT_FOUND, OK, DENIED, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::ExplainPledgeRequest r;
+         r.set_pledge_id(t->PostPledgeAsAdmin("qingdao-office", 10));
+         v1::Explanation out;
+         return e(t)->ExplainPledge(Ctx(s).get(), r, &out);
+       }},
+      // As GetOffer: offers are public.
+      {"ExplainOffer",
+       {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::ExplainOfferRequest r;
+         r.set_offer_id(t->PostOfferAsAdmin("lankao-coop", 10));
+         v1::Explanation out;
+         return e(t)->ExplainOffer(Ctx(s).get(), r, &out);
+       }},
       {"ListOffers",
        {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
        [&](AuthTest* t, const std::string& s) {

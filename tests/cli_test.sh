@@ -906,6 +906,33 @@ complete_words() {
 [[ "$(complete_words duijie offer post --ut)" == "--utc" ]] ||
   fail "completion: global flags"
 
+# --- what keeps an order from matching ---------------------------------------
+export DUIJIE_KEY="$ADMIN_KEY"
+ok --json offer post --supplier wudu-kiwi-coop --region 621202 \
+  --product fruit.kiwi --grade first --kg 1200 --floor-fen 900 --expires-in 30d
+KIWI=$(json_get offer_id)
+[[ -n "$KIWI" ]] || fail "no offer_id in the kiwi offer reply"
+ok pledge post --buyer qingdao-fruit-office --city 370200 \
+  --kind government_unit --product fruit.kiwi --kg 500 --max-fen 800 \
+  --expires-in 10d
+out_has "no match on arrival"
+out_has "500 kg unfilled; 0 kg of open offers could match it now"
+out_has "max price 9.00 yuan/kg (900 fen/kg) reaches 1,200 kg"
+ok --json pledge list --product fruit.kiwi
+KIWI_PLEDGE=$(json_get pledge_id)
+[[ -n "$KIWI_PLEDGE" ]] || fail "no pledge_id in pledge list --json"
+ok pledge explain "$KIWI_PLEDGE"
+out_has "pledge $KIWI_PLEDGE: 500 kg unfilled"
+out_has "max price 9.00 yuan/kg (900 fen/kg) reaches 1,200 kg"
+ok -o json pledge explain "$KIWI_PLEDGE"
+json_has reason '"PRICE"'
+json_has kg '"1200"'
+json_has widened_value '"900"'
+ok offer explain "$KIWI"
+out_has "floor 8.00 yuan/kg (800 fen/kg) reaches 500 kg"
+expect_rc 1 pledge explain 999999
+err_has "NOT_FOUND"
+
 # --- the server goes away: exit 3 -------------------------------------------
 kill "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
@@ -966,6 +993,8 @@ reads_own_flags "pledge amend" 1 --kg 10 --max-fen 100 --budget-fen 1000 \
 reads_own_flags "pledge amend" 1 --expires 2099-01-01T00:00:00Z
 reads_own_flags "pledge amend" 1 --t 1 --max-yuan 2 --budget-yuan 100
 reads_own_flags "pledge get" 1
+reads_own_flags "pledge explain" 1
+reads_own_flags "offer explain" 1
 reads_own_flags "pledge list" --buyer b --product p --city 37 --status any \
   --page-size 5 --page-token t --all
 reads_own_flags "matches list" --supplier s --buyer b --offer 1 --pledge 1 \

@@ -1242,6 +1242,11 @@ int Run(Client& c, Args& args) {
 
 }  // namespace offer_post
 
+namespace explain_print {
+// Defined with the explain commands below.
+void Print(const pb::Explanation& e, bool pledge, uint64_t id);
+}  // namespace explain_print
+
 namespace pledge_post {
 
 constexpr Flag<std::string> kBuyer("buyer", "ID", "buyer unit id", kRequired);
@@ -1433,6 +1438,11 @@ int Run(Client& c, Args& args) {
   }
   PrintPledge(resp.pledge());
   PrintArrivalMatches(c, resp.pledge().product_code(), resp.matches());
+  if (resp.has_explanation()) {
+    std::cout << "\n";
+    explain_print::Print(resp.explanation(), /*pledge=*/true,
+                         resp.pledge().pledge_id());
+  }
   return kExitOk;
 }
 
@@ -1886,6 +1896,158 @@ void Read(Args& args, Request* req) {
 }
 
 }  // namespace match_filter
+
+// What keeps an order from matching, for people: "pledge explain",
+// "offer explain", and "pledge post" for a pledge that rests unmatched.
+namespace explain_print {
+
+std::string ReasonWord(pb::BlockReason r) {
+  switch (r) {
+    case pb::NO_PRODUCT_IN_SCOPE:
+      return "nothing in scope";
+    case pb::PRICE:
+      return "price";
+    case pb::GRADE:
+      return "grade";
+    case pb::CERTIFICATION:
+      return "certification";
+    case pb::LOT_SIZE:
+      return "lot size";
+    case pb::BUDGET:
+      return "budget";
+    case pb::SCOPE:
+      return "scope";
+    default:
+      return Lower(pb::BlockReason_Name(r));
+  }
+}
+
+// The widening in the CLI's units (yuan, kg), from its machine-readable
+// value; "-" when the order cannot widen it.
+std::string Widening(const pb::Blocker& b, bool pledge) {
+  int64_t v = 0;
+  if (b.widened_value().empty()) {
+    return b.reason() == pb::NO_PRODUCT_IN_SCOPE && b.kg() == 0
+               ? "nothing of the product is open"
+               : "-";
+  }
+  const std::string reaches =
+      absl::StrCat(" reaches ", Kg(b.widening_kg()), " kg");
+  const bool number = absl::SimpleAtoi(b.widened_value(), &v);
+  switch (b.reason()) {
+    case pb::NO_PRODUCT_IN_SCOPE:
+      return absl::StrCat("adding region ", Printable(b.widened_value()),
+                          " brings ", Kg(b.widening_kg()), " kg into scope");
+    case pb::SCOPE:
+      return absl::StrCat("adding region ", Printable(b.widened_value()),
+                          reaches);
+    case pb::CERTIFICATION:
+      return absl::StrCat("not requiring certification", reaches);
+    default:
+      break;
+  }
+  if (!number) return Printable(b.widening());
+  switch (b.reason()) {
+    case pb::PRICE:
+      return absl::StrCat(pledge ? "max price " : "floor ", Yuan(v),
+                          " yuan/kg (", v, " fen/kg)", reaches);
+    case pb::GRADE:
+      return absl::StrCat("min grade ", GradeWord(static_cast<pb::Grade>(v)),
+                          reaches);
+    case pb::LOT_SIZE:
+      return absl::StrCat(absl::StartsWith(b.widening(), "a min lot")
+                              ? "min lot "
+                              : "quantity ",
+                          Kg(v), " kg", reaches);
+    case pb::BUDGET:
+      return pledge ? absl::StrCat("budget ", Yuan(v), " yuan", reaches)
+                    : absl::StrCat("min lot ", Kg(v), " kg", reaches);
+    default:
+      return Printable(b.widening());
+  }
+}
+
+void Print(const pb::Explanation& e, bool pledge, uint64_t id) {
+  const char* kind = pledge ? "pledge" : "offer";
+  const char* other = pledge ? "offers" : "pledges";
+  std::cout << kind << " " << id << ": " << Kg(e.unfilled_kg())
+            << " kg unfilled; " << Kg(e.compatible_kg()) << " kg of open "
+            << other << " could match it now\n";
+  if (e.blockers_size() > 0) {
+    std::cout << "what keeps " << other << " out (the kg that reason alone "
+              << "keeps out):\n";
+    Table t({"  REASON", ">KG", "WIDENING"});
+    for (const pb::Blocker& b : e.blockers()) {
+      t.AddRow({absl::StrCat("  ", ReasonWord(b.reason())), Kg(b.kg()),
+                Widening(b, pledge)});
+    }
+    t.Print(std::cout);
+  }
+  if (e.several_reasons_kg() > 0) {
+    std::cout << Kg(e.several_reasons_kg()) << " kg of open " << other
+              << " fail more than one test\n";
+  }
+}
+
+}  // namespace explain_print
+
+namespace pledge_explain {
+
+CommandSpec Spec() {
+  return {"pledge",
+          "explain",
+          "ID",
+          "What keeps an open pledge from the offers on the book.",
+          {}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::ExplainPledgeRequest req;
+  req.set_pledge_id(args.PositionalId());
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::Explanation resp;
+  grpc::Status status = c.stub()->ExplainPledge(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status);
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+  } else {
+    explain_print::Print(resp, /*pledge=*/true, req.pledge_id());
+  }
+  return kExitOk;
+}
+
+}  // namespace pledge_explain
+
+namespace offer_explain {
+
+CommandSpec Spec() {
+  return {"offer",
+          "explain",
+          "ID",
+          "What keeps an open offer from the pledges on the book.",
+          {}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::ExplainOfferRequest req;
+  req.set_offer_id(args.PositionalId());
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::Explanation resp;
+  grpc::Status status = c.stub()->ExplainOffer(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status);
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+  } else {
+    explain_print::Print(resp, /*pledge=*/false, req.offer_id());
+  }
+  return kExitOk;
+}
+
+}  // namespace offer_explain
 
 namespace matches_list {
 
@@ -3488,6 +3650,8 @@ const std::vector<Command>& Commands() {
       {pledge_amend::Spec(), pledge_amend::Run},
       {pledge_get::Spec(), pledge_get::Run},
       {pledge_list::Spec(), pledge_list::Run},
+      {pledge_explain::Spec(), pledge_explain::Run},
+      {offer_explain::Spec(), offer_explain::Run},
       {buyer_upsert::Spec(), buyer_upsert::Run},
       {buyer_get::Spec(), buyer_get::Run},
       {buyer_list::Spec(), buyer_list::Run},
