@@ -103,13 +103,17 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
       if (!set[0].ok()) return set[0].status();
     }
   }
-  if (options.alert_horizon || options.alert_min_gap_kg ||
-      options.alert_min_ratio_permille || options.alert_clear_permille) {
+  {
     // As the clearing interval: before the server listens, journaled only
-    // when it changes the state's default thresholds.
-    const AlertThresholds current =
-        server->engine_->ListAlertThresholds().front();
-    AlertThresholds wanted = current;
+    // when it changes the state. A state without default thresholds (a new
+    // data directory, or one from before alerts) gets them from the flags,
+    // given or not, so that alerts are on; otherwise only the flags given
+    // change the state's.
+    std::optional<AlertThresholds> current;
+    for (const AlertThresholds& t : server->engine_->ListAlertThresholds()) {
+      if (t.category.empty()) current = t;
+    }
+    AlertThresholds wanted = current.value_or(AlertThresholds());
     if (options.alert_horizon) {
       wanted.horizon = absl::ToInt64Microseconds(*options.alert_horizon);
     }
@@ -120,7 +124,7 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
     if (options.alert_clear_permille) {
       wanted.clear_permille = *options.alert_clear_permille;
     }
-    if (!(wanted == current)) {
+    if (!current.has_value() || !(wanted == *current)) {
       std::vector<CommandOutcome> set = server->service_->Execute(
           {MakeCommand(SetAlertThresholdsCommand{wanted})});
       if (!set[0].ok()) return set[0].status();

@@ -54,7 +54,9 @@ struct ServerOptions {
   // The default glut alert thresholds (category ""), each when set:
   // applied at start like clearing_interval, through a journaled
   // SetAlertThresholds when they differ from the state's; an unset one
-  // keeps the state's value. None set: the state's thresholds stand.
+  // keeps the state's value. A state without default thresholds gets
+  // these, unset ones at AlertThresholds' initial values (72 h, 1,000 kg,
+  // 1500 and 500 permille), so that alerts are on.
   std::optional<absl::Duration> alert_horizon;
   std::optional<int64_t> alert_min_gap_kg;
   std::optional<int64_t> alert_min_ratio_permille;

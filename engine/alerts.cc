@@ -90,9 +90,10 @@ absl::Status AlertMonitor::CheckThresholds(const AlertThresholds& t) {
   return absl::OkStatus();
 }
 
+const AlertThresholds AlertMonitor::kUnknown;
+
 void AlertMonitor::SetThresholds(const AlertThresholds& t, Micros now) {
   thresholds_[t.category] = t;
-  if (t.category.empty()) default_ = t;
   Rebuild(now);
   // Every candidate and every open alert is judged by the new thresholds.
   for (CellKey key : candidates_) MarkDirty(key, cells_.at(key));
@@ -102,30 +103,30 @@ void AlertMonitor::SetThresholds(const AlertThresholds& t, Micros now) {
 AlertThresholds AlertMonitor::ThresholdsOf(std::string_view category) const {
   auto it = thresholds_.find(std::string(category));
   if (it != thresholds_.end()) return it->second;
-  AlertThresholds t = default_;
+  it = thresholds_.find("");
+  AlertThresholds t = it != thresholds_.end() ? it->second : AlertThresholds();
   t.category = std::string(category);
   return t;
 }
 
 std::vector<AlertThresholds> AlertMonitor::ListThresholds() const {
   std::vector<AlertThresholds> out;
-  out.push_back(default_);
-  for (const auto& [category, t] : thresholds_) {
-    if (!category.empty()) out.push_back(t);
-  }
+  for (const auto& [category, t] : thresholds_) out.push_back(t);
   return out;
 }
 
-const AlertThresholds& AlertMonitor::For(uint32_t product) const {
-  if (product >= by_product_.size()) by_product_.resize(product + 1, nullptr);
-  const AlertThresholds*& t = by_product_[product];
-  if (t == nullptr) {
-    std::string_view code = products_.code(product);
-    const std::string category(code.substr(0, code.find('.')));
-    auto it = thresholds_.find(category);
-    t = it != thresholds_.end() ? &it->second : &default_;
+const AlertThresholds* AlertMonitor::For(uint32_t product) const {
+  if (product >= by_product_.size()) {
+    by_product_.resize(product + 1, &kUnknown);
   }
-  return *t;
+  const AlertThresholds*& t = by_product_[product];
+  if (t == &kUnknown) {
+    std::string_view code = products_.code(product);
+    auto it = thresholds_.find(std::string(code.substr(0, code.find('.'))));
+    if (it == thresholds_.end()) it = thresholds_.find("");
+    t = it != thresholds_.end() ? &it->second : nullptr;
+  }
+  return t;
 }
 
 // --- Book events ---------------------------------------------------------
@@ -163,7 +164,9 @@ void AlertMonitor::AddOffer(const OfferRecord& o, int sign, bool at_risk) {
 void AlertMonitor::OfferIn(uint64_t id, Micros now) {
   const OfferRecord& o = offers_[id - 1];
   if (at_risk_.size() < offers_.size()) at_risk_.resize(offers_.size(), 0);
-  const Micros risk_at = RiskAt(o);
+  const AlertThresholds* t = For(o.product);
+  if (t == nullptr) return;  // not followed
+  const Micros risk_at = RiskAt(o, *t);
   const bool at_risk = risk_at <= now;
   at_risk_[id - 1] = at_risk;
   AddOffer(o, +1, at_risk);
@@ -171,12 +174,14 @@ void AlertMonitor::OfferIn(uint64_t id, Micros now) {
 }
 
 void AlertMonitor::OfferOut(uint64_t id) {
+  if (For(offers_[id - 1].product) == nullptr) return;
   AddOffer(offers_[id - 1], -1, at_risk_[id - 1]);
   at_risk_[id - 1] = 0;  // its queue entry, if any, is skipped (Tick)
 }
 
 void AlertMonitor::OfferFilled(uint64_t id, int64_t kg) {
   const OfferRecord& o = offers_[id - 1];
+  if (For(o.product) == nullptr) return;
   const bool at_risk = at_risk_[id - 1];
   for (int32_t region : RegionChainOf(o.region)) {
     const CellKey key = KeyOf(o.product, region);
@@ -216,7 +221,9 @@ AlertMonitor::DemandKey AlertMonitor::DemandKeyOf(const PledgeRecord& p) {
 }
 
 void AlertMonitor::AddDemand(const PledgeRecord& p, int64_t kg) {
-  if (kg == 0) return;
+  // Without thresholds no cell is followed: demand is gathered on the
+  // first SetAlertThresholds (Rebuild).
+  if (kg == 0 || thresholds_.empty()) return;
   auto& buckets = demand_[p.product];
   const DemandKey key = DemandKeyOf(p);
   PriceKg& prices = buckets[key];
@@ -250,8 +257,9 @@ void AlertMonitor::Tick(Micros before, Micros now) {
         const OfferRecord& o = offers_[id - 1];
         // An entry left by an offer that left, was made at risk already,
         // or rested again with a later expiry is skipped.
+        // Queued offers are followed: For is not null.
         return o.status == OrderStatus::kOpen && !at_risk_[id - 1] &&
-               RiskAt(o) <= now;
+               RiskAt(o, *For(o.product)) <= now;
       },
       [&](uint64_t id) { MakeAtRisk(id); });
   if (before / kMinute != now / kMinute) {
@@ -322,7 +330,8 @@ void AlertMonitor::EvaluateCell(CellKey key, Micros now) {
   c.dirty = false;
   const uint32_t product = static_cast<uint32_t>(key >> 32);
   const int32_t region = static_cast<int32_t>(static_cast<uint32_t>(key));
-  const AlertThresholds& t = For(product);
+  // Cells exist only for followed products: For is not null.
+  const AlertThresholds& t = *For(product);
   const bool candidate = c.alert_id != 0 || c.at_risk_kg >= t.min_gap_kg;
   if (!candidate) {
     candidates_.erase(key);
@@ -563,7 +572,6 @@ bool AlertMonitor::Load(ByteReader& r, Micros now) {
   thresholds_.clear();
   alerts_.clear();
   events_.clear();
-  default_ = AlertThresholds();
   by_product_.clear();
   const uint64_t nthresholds = r.Count(/*min_bytes=*/4 + 32);
   for (uint64_t i = 0; i < nthresholds && r.ok(); ++i) {
@@ -577,7 +585,6 @@ bool AlertMonitor::Load(ByteReader& r, Micros now) {
     if (!thresholds_.empty() && !(thresholds_.rbegin()->first < t.category)) {
       return false;
     }
-    if (t.category.empty()) default_ = t;
     thresholds_.emplace(t.category, t);
   }
   const uint64_t nalerts = r.Count(/*min_bytes=*/4 + 8 + 1 + 7 * 8);
@@ -647,7 +654,7 @@ void AlertMonitor::Rebuild(Micros now) {
   for (auto& [key, c] : cells_) {
     c.dirty = false;
     if (c.alert_id != 0 ||
-        c.at_risk_kg >= For(static_cast<uint32_t>(key >> 32)).min_gap_kg) {
+        c.at_risk_kg >= For(static_cast<uint32_t>(key >> 32))->min_gap_kg) {
       candidates_.insert(key);
     }
   }

@@ -42,6 +42,11 @@
 // SetAlertThresholds; only the thresholds, the alerts and their event log
 // are saved.
 //
+// Thresholds. A new engine has none, and raises nothing: alerts start with
+// the first SetAlertThresholds (the server sends one for the default ""
+// at start, from its flags), so that journals written before alerts
+// existed replay to the states they had.
+//
 // Rules, per category thresholds T and gap = at_risk_kg - demand_kg:
 // raised (WATCH) when gap >= T.min_gap_kg and at_risk_kg x 1000 >=
 // demand_kg x T.min_ratio_permille; WARNING from gap >= 2 x min_gap_kg,
@@ -128,9 +133,10 @@ class AlertMonitor {
   static absl::Status CheckThresholds(const AlertThresholds& t);
   // Sets them and recomputes everything against them at `now`.
   void SetThresholds(const AlertThresholds& t, Micros now);
-  // The category's own thresholds, or the default's under its name.
+  // The category's own thresholds, or the default's ("") under its name,
+  // or (neither set) AlertThresholds' initial values under its name.
   AlertThresholds ThresholdsOf(std::string_view category) const;
-  // The default ("") first, then each category's own, by category.
+  // The thresholds set, by category (the default "" first when set).
   std::vector<AlertThresholds> ListThresholds() const;
 
   // --- Reads
@@ -179,9 +185,12 @@ class AlertMonitor {
   using DemandKey = uint64_t;
   DemandKey DemandKeyOf(const PledgeRecord& p);
 
-  const AlertThresholds& For(uint32_t product) const;
-  Micros RiskAt(const OfferRecord& o) const {
-    return o.expires_at - For(o.product).horizon;
+  // The thresholds of the product's category: its own, else the default
+  // (""), else null: no thresholds, no alerts, and the product's offers are
+  // not followed (an engine starts so, and old journals replay so).
+  const AlertThresholds* For(uint32_t product) const;
+  static Micros RiskAt(const OfferRecord& o, const AlertThresholds& t) {
+    return o.expires_at - t.horizon;
   }
   // Adds `sign` x the offer to its three cells; at_risk: also to their
   // at-risk figures.
@@ -210,9 +219,10 @@ class AlertMonitor {
   std::vector<AlertEventRecord> events_;  // event id - 1
 
   // Derived.
-  AlertThresholds default_;  // "" when not set
-  // Per product index: its category's thresholds (null: not yet looked up).
+  // Per product index: its category's thresholds, &kUnknown until looked
+  // up (For, which only commands call: reads never touch this cache).
   mutable std::vector<const AlertThresholds*> by_product_;
+  static const AlertThresholds kUnknown;
   absl::flat_hash_map<CellKey, Cell> cells_;
   absl::btree_set<CellKey> candidates_;
   std::vector<CellKey> dirty_;

@@ -149,7 +149,8 @@ class Engine {
                                               int limit, bool* more) const;
   // The largest alert event id made so far (0 before the first).
   uint64_t last_alert_event_id() const;
-  // The default thresholds (category "") first, then each category's own.
+  // The thresholds set, by category (the default "" first when set). None
+  // in a new engine: it raises no alert until SetAlertThresholds.
   std::vector<AlertThresholds> ListAlertThresholds() const;
 
   // --- Reads ----------------------------------------------------------------

@@ -353,8 +353,37 @@ TEST_F(AlertsTest, AStateWithoutAlertsLoadsWithNone) {
   Engine loaded;
   ASSERT_TRUE(loaded.LoadState(plain.SaveState()).ok());
   EXPECT_TRUE(loaded.ListAlerts(AlertFilter{}).empty());
-  EXPECT_EQ(loaded.ListAlertThresholds().size(), 1u);
-  EXPECT_EQ(loaded.ListAlertThresholds()[0].horizon, 72 * kHour);
+  EXPECT_TRUE(loaded.ListAlertThresholds().empty());
+}
+
+TEST(AlertsWithoutThresholdsTest, NothingIsRaisedUntilThresholdsAreSet) {
+  Engine e;
+  ASSERT_TRUE(
+      RunCommand(e, UpsertRegionCommand{Region{kCounty, "x"}}, kT0).ok());
+  PostOfferCommand c;
+  c.offer.supplier_id = "coop";
+  c.offer.region_code = kCounty;
+  c.offer.product_code = "vegetable.cabbage";
+  c.offer.grade = 1;
+  c.offer.quantity_kg = 50000;
+  c.offer.floor_price_fen_per_kg = 200;
+  c.offer.expires_at = kT0 + 24 * kHour;
+  ASSERT_TRUE(RunCommand(e, c, kT0).ok());
+  Tick(e, kT0 + kHour);
+  EXPECT_TRUE(e.ListAlerts(AlertFilter{}).empty());
+  const std::string plain = e.SaveState();
+  // The first thresholds follow the book as it stands.
+  ASSERT_TRUE(RunCommand(e, SetAlertThresholdsCommand{AlertThresholds()},
+                         kT0 + 2 * kHour)
+                  .ok());
+  std::vector<AlertView> alerts = e.ListAlerts(AlertFilter{});
+  ASSERT_EQ(alerts.size(), 3u);  // county, prefecture, province
+  EXPECT_EQ(alerts[0].at_risk_kg, 50000);
+  EXPECT_EQ(alerts[0].raised_at, kT0 + 2 * kHour);
+  // A state that never had thresholds is written as before alerts.
+  Engine loaded;
+  ASSERT_TRUE(loaded.LoadState(plain).ok());
+  EXPECT_EQ(loaded.SaveState(), plain);
 }
 
 }  // namespace
