@@ -103,6 +103,33 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
       if (!set[0].ok()) return set[0].status();
     }
   }
+  {
+    // As the clearing interval: before the server listens, journaled only
+    // when it changes the state. A state without default thresholds (a new
+    // data directory, or one from before alerts) gets them from the flags,
+    // given or not, so that alerts are on; otherwise only the flags given
+    // change the state's.
+    std::optional<AlertThresholds> current;
+    for (const AlertThresholds& t : server->engine_->ListAlertThresholds()) {
+      if (t.category.empty()) current = t;
+    }
+    AlertThresholds wanted = current.value_or(AlertThresholds());
+    if (options.alert_horizon) {
+      wanted.horizon = absl::ToInt64Microseconds(*options.alert_horizon);
+    }
+    if (options.alert_min_gap_kg) wanted.min_gap_kg = *options.alert_min_gap_kg;
+    if (options.alert_min_ratio_permille) {
+      wanted.min_ratio_permille = *options.alert_min_ratio_permille;
+    }
+    if (options.alert_clear_permille) {
+      wanted.clear_permille = *options.alert_clear_permille;
+    }
+    if (!current.has_value() || !(wanted == *current)) {
+      std::vector<CommandOutcome> set = server->service_->Execute(
+          {MakeCommand(SetAlertThresholdsCommand{wanted})});
+      if (!set[0].ok()) return set[0].status();
+    }
+  }
   server->admin_ = std::make_unique<AdminService>(
       server->service_.get(), server->engine_, server->store_.get());
   grpc::EnableDefaultHealthCheckService(true);

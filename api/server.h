@@ -51,6 +51,16 @@ struct ServerOptions {
   // the first request, through a journaled SetClearingPolicy when the state
   // holds another. Unset: the state's policies stand as they are.
   std::optional<absl::Duration> clearing_interval;
+  // The default glut alert thresholds (category ""), each when set:
+  // applied at start like clearing_interval, through a journaled
+  // SetAlertThresholds when they differ from the state's; an unset one
+  // keeps the state's value. A state without default thresholds gets
+  // these, unset ones at AlertThresholds' initial values (72 h, 1,000 kg,
+  // 1500 and 500 permille), so that alerts are on.
+  std::optional<absl::Duration> alert_horizon;
+  std::optional<int64_t> alert_min_gap_kg;
+  std::optional<int64_t> alert_min_ratio_permille;
+  std::optional<int64_t> alert_clear_permille;
 };
 
 class DuijieServer {

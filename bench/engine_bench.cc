@@ -341,6 +341,8 @@ void Write(ReferenceMatcher& m, const Command& command, Outcome* out) {
           Record(m.SetClearingPolicy(ctx, b.product_prefix, b.interval), out);
         } else if constexpr (std::is_same_v<T, ClearCommand>) {
           Record(m.Clear(ctx), out);
+        } else if constexpr (std::is_same_v<T, SetAlertThresholdsCommand>) {
+          Record(m.SetAlertThresholds(ctx, b.thresholds), out);
         } else {
           static_assert(std::is_same_v<T, DeclineMatchCommand>);
           Record(m.DeclineMatch(ctx, b.match_id, b.reason), out);
@@ -588,6 +590,13 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
     const PrefillReport report = Prefill(*m, options, &g_measured);
     if constexpr (std::is_same_v<M, Engine>) {
       if (first) resting = RestingOrders(*m);
+      // Glut alerts on with the server's default thresholds, as a server
+      // runs (a new engine has none); DUIJIE_BENCH_ALERTS=0 leaves them
+      // off. Not a measured command and not digested.
+      if (EnvInt("DUIJIE_BENCH_ALERTS", 1) != 0) {
+        m->TickAndApply(MakeCommand(
+            SetAlertThresholdsCommand{AlertThresholds()}, m->now()));
+      }
     }
     memory_by_book.emplace(options.book, report);
     first = false;

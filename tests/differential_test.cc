@@ -338,6 +338,19 @@ void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
                r.policy.next_clearing_at);
       d->Field("replayed", e.policy.replayed, r.policy.replayed);
       break;
+    case CommandCode::kSetAlertThresholds: {
+      const AlertThresholds& et = e.thresholds.thresholds;
+      const AlertThresholds& rt = r.thresholds.thresholds;
+      d->Field("thresholds.category", et.category, rt.category);
+      d->Field("thresholds.horizon", et.horizon, rt.horizon);
+      d->Field("thresholds.min_gap_kg", et.min_gap_kg, rt.min_gap_kg);
+      d->Field("thresholds.min_ratio_permille", et.min_ratio_permille,
+               rt.min_ratio_permille);
+      d->Field("thresholds.clear_permille", et.clear_permille,
+               rt.clear_permille);
+      d->Field("replayed", e.thresholds.replayed, r.thresholds.replayed);
+      break;
+    }
     case CommandCode::kClear:
       d->Field("clear.now", e.clear.now, r.clear.now);
       d->Field("clear.clearings", e.clear.clearings, r.clear.clearings);
