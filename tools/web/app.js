@@ -9,6 +9,10 @@ const REFRESH_MS = 30000;  // book, alerts and figures, besides each new match
 const MAX_MATCH_ROWS = 50;
 const regionNames = new Map();  // code -> name, from ListRegions
 const charts = {};
+// ?snapshot: read everything once, the latest matches included, then close
+// the live stream. For printing and for headless browsers, whose virtual
+// clock (--virtual-time-budget) stands still while a stream is open.
+const snapshot = new URLSearchParams(location.search).has('snapshot');
 
 // ---------------------------------------------------------------- helpers --
 
@@ -245,10 +249,16 @@ function watchMatches() {
     if (live) refreshSoon();
   });
   source.addEventListener('caught_up', () => {
+    showError('matches', null);
+    if (snapshot) {
+      source.close();
+      state.textContent = 'snapshot (reload for the latest)';
+      state.dataset.state = 'snapshot';
+      return;
+    }
     live = true;
     state.textContent = 'live';
     state.dataset.state = 'live';
-    showError('matches', null);
   });
   source.addEventListener('failure', (message) => {
     const failure = JSON.parse(message.data);
@@ -289,7 +299,7 @@ async function start() {
   await loadRegions();
   await refreshAll();
   watchMatches();
-  setInterval(refreshAll, REFRESH_MS);
+  if (!snapshot) setInterval(refreshAll, REFRESH_MS);
 }
 
 start();
