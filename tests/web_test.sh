@@ -116,8 +116,9 @@ api regions regions.json
 cli -o json book >"$WORK/book.json" || fail "duijie book"
 
 # The page's static parts, and Chart.js from this machine.
-curl -sS "$URL/" | grep -qF '<meta charset="utf-8">' || fail "the page has no charset"
-curl -sS -o /dev/null -w '%{http_code}' "$URL/chart.js" | grep -qx 200 ||
+curl -sS "$URL/" >"$WORK/index.html" || fail "GET /"
+grep -qF '<meta charset="utf-8">' "$WORK/index.html" || fail "the page has no charset"
+[[ "$(curl -sS -o /dev/null -w '%{http_code}' "$URL/chart.js")" == 200 ]] ||
   fail "Chart.js is not served (libjs-chart.js)"
 
 # ?snapshot: the page closes the live stream once it has the latest
@@ -209,7 +210,8 @@ grep -qx 'vegetable.radish 118000 30000' "$WORK/book.got" ||
 
 # --- latest matches: newest first, as WatchMatches sends them ------------------
 MATCH_ID=$(cli -o json matches list | jq -r '[.matches[].match_id | tonumber] | max')
-FIRST=$(dom_rows matches data-match-id data-kind | head -n 1)
+dom_rows matches data-match-id data-kind >"$WORK/matches.got"
+FIRST=$(sed -n 1p "$WORK/matches.got")
 [[ "$FIRST" == "$MATCH_ID NEW_MATCH" ]] ||
   fail "the newest match on the page is '$FIRST', not match $MATCH_ID"
 
