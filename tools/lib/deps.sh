@@ -9,6 +9,10 @@ DUIJIE_PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   libssl-dev liblemon-dev
   openssl
+  # duijie-web, the office dashboard: its HTTP server, and Chart.js served
+  # to the page from this machine (no CDN); tests/web_test.sh loads the page
+  # in headless Chromium and reads the JSON endpoints with curl and jq.
+  libcpp-httplib-dev libjs-chart.js chromium curl jq
 )
 
 # What tools/fuzz needs besides: clang with its sanitizer runtimes and
