@@ -7,8 +7,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "api/error_detail.h"
 #include "engine/codes.h"
@@ -882,6 +884,83 @@ MatchFilter ToMatchFilter(const v1::WatchMatchesRequest& request) {
 }
 
 // --- Paging -----------------------------------------------------------------
+
+absl::StatusOr<StatsQuery> ToStatsQuery(const v1::GetStatsRequest& request) {
+  StatsQuery query;
+  for (const int d : request.group_by()) {
+    if (d == v1::DIMENSION_UNSPECIFIED || !v1::Dimension_IsValid(d)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("group_by: unknown dimension ", d));
+    }
+    query.group_by.push_back(d);
+  }
+  const v1::StatsFilter& f = request.filter();
+  query.product_code_prefix = f.product_code_prefix();
+  query.origin_region_prefix = f.origin_region_prefix();
+  query.buyer_city_prefix = f.buyer_city_prefix();
+  query.buyer_id = f.buyer_id();
+  query.supplier_id = f.supplier_id();
+  if (request.has_from()) {
+    absl::StatusOr<Micros> from = ToMicros(request.from(), "from");
+    if (!from.ok()) return from.status();
+    query.from = *from;
+  }
+  if (request.has_to()) {
+    absl::StatusOr<Micros> to = ToMicros(request.to(), "to");
+    if (!to.ok()) return to.status();
+    query.to = *to;
+  }
+  return query;
+}
+
+void ToProto(const StatsRowView& row, v1::StatsRow* out) {
+  for (const std::string& key : row.keys) out->add_keys(key);
+  out->set_kg(row.kg);
+  out->set_fen(row.fen);
+  out->set_matches(row.matches);
+  out->set_suppliers(row.suppliers);
+  out->set_buyers(row.buyers);
+  out->set_households(row.households);
+  out->set_delivered_kg(row.delivered_kg);
+  out->set_delivered_fen(row.delivered_fen);
+}
+
+absl::StatusOr<int> StatsPageSize(int32_t page_size) {
+  if (page_size < 0 || page_size > kMaxStatsPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size: ", page_size,
+                                                   " is out of range [0, ",
+                                                   kMaxStatsPageSize, "]"));
+  }
+  return page_size == 0 ? kDefaultStatsPageSize : page_size;
+}
+
+// Keys are ids, codes and dates, which hold no control characters, so a
+// unit separator joins them unambiguously; "s" keeps the token of one
+// empty key from being empty.
+std::string StatsToken(const std::vector<std::string>& keys) {
+  return absl::StrCat("s", absl::WebSafeBase64Escape(absl::StrJoin(
+                               keys, absl::string_view("\x1f", 1))));
+}
+
+absl::StatusOr<std::vector<std::string>> ParseStatsToken(
+    absl::string_view token, size_t dimensions) {
+  std::vector<std::string> keys;
+  if (token.empty()) return keys;
+  std::string joined;
+  if (token[0] != 's' ||
+      !absl::WebSafeBase64Unescape(token.substr(1), &joined)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token: malformed: ", EchoValue(Std(token))));
+  }
+  keys = absl::StrSplit(joined, absl::string_view("\x1f", 1));
+  if (keys.size() != std::max<size_t>(dimensions, 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_token: ", EchoValue(Std(token)), " holds ", keys.size(),
+        " keys; the request groups by ", dimensions, " dimensions"));
+  }
+  if (dimensions == 0) keys.clear();
+  return keys;
+}
 
 absl::StatusOr<int> PageSize(int32_t page_size) {
   if (page_size < 0) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -98,6 +99,12 @@ OrderFilter ToOrderFilter(const v1::ListOffersRequest& request);
 OrderFilter ToOrderFilter(const v1::ListPledgesRequest& request);
 MatchFilter ToMatchFilter(const v1::ListMatchesRequest& request);
 MatchFilter ToMatchFilter(const v1::WatchMatchesRequest& request);
+// The grouping, the filter and the times of a GetStats request (not its
+// page, nor the caller's parties): INVALID_ARGUMENT naming group_by for a
+// dimension outside the enum or DIMENSION_UNSPECIFIED, from or to for a
+// malformed timestamp. The engine checks the rest (GetStats in engine.h).
+absl::StatusOr<StatsQuery> ToStatsQuery(const v1::GetStatsRequest& request);
+void ToProto(const StatsRowView& row, v1::StatsRow* out);
 BuyerFilter ToBuyerFilter(const v1::ListBuyersRequest& request);
 
 // --- Paging -----------------------------------------------------------------
@@ -109,6 +116,19 @@ inline constexpr int kMaxPageSize = 1000;
 // INVALID_ARGUMENT.
 absl::StatusOr<int> PageSize(int32_t page_size);
 // An id token is the last id of the previous page in decimal; "" -> 0.
+// GetStats pages: 0 -> kDefaultStatsPageSize; negative or above
+// kMaxStatsPageSize is INVALID_ARGUMENT naming page_size (a page of
+// figures is never cut short silently).
+inline constexpr int kDefaultStatsPageSize = 1000;
+inline constexpr int kMaxStatsPageSize = 10000;
+absl::StatusOr<int> StatsPageSize(int32_t page_size);
+// A GetStats page token holds the keys of the last row sent; the next page
+// starts after them. `dimensions` is the request's group_by size: a token
+// with another number of keys is malformed.
+std::string StatsToken(const std::vector<std::string>& keys);
+absl::StatusOr<std::vector<std::string>> ParseStatsToken(
+    absl::string_view token, size_t dimensions);
+
 absl::StatusOr<uint64_t> ParseIdToken(absl::string_view token);
 std::string IdToken(uint64_t id);
 // A region token is the last region code of the previous page.

@@ -104,4 +104,16 @@ absl::Status CheckFilters(const v1::GetBuyerProgressRequest& request) {
                 CheckId("alliance_id", request.alliance_id())});
 }
 
+absl::Status CheckFilters(const v1::GetStatsRequest& request) {
+  const v1::StatsFilter& f = request.filter();
+  return First(
+      {CheckProductPrefix("filter.product_code_prefix",
+                          f.product_code_prefix()),
+       CheckRegionPrefix("filter.origin_region_prefix",
+                         f.origin_region_prefix()),
+       CheckRegionPrefix("filter.buyer_city_prefix", f.buyer_city_prefix()),
+       CheckId("filter.buyer_id", f.buyer_id()),
+       CheckId("filter.supplier_id", f.supplier_id())});
+}
+
 }  // namespace duijie

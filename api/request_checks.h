@@ -29,6 +29,8 @@ absl::Status CheckFilters(const v1::GetBookRequest& request);
 absl::Status CheckFilters(const v1::ListBuyersRequest& request);
 absl::Status CheckFilters(const v1::GetBuyerRequest& request);
 absl::Status CheckFilters(const v1::GetBuyerProgressRequest& request);
+// GetStats: its StatsFilter, fields named "filter.<field>".
+absl::Status CheckFilters(const v1::GetStatsRequest& request);
 
 }  // namespace duijie
 

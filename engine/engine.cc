@@ -348,6 +348,9 @@ std::vector<MatchView> Engine::ListMatches(const MatchFilter& filter,
                                            bool* more) const {
   return impl_->ListMatches(filter, after_match_id, limit, more);
 }
+absl::StatusOr<StatsView> Engine::GetStats(const StatsQuery& query) const {
+  return impl_->GetStats(query);
+}
 std::vector<MatchEventView> Engine::ListMatchEvents(const MatchFilter& filter,
                                                     uint64_t after_event_id,
                                                     int limit,

@@ -211,6 +211,15 @@ class Engine {
                                                  std::string_view alliance_id,
                                                  int year) const;
 
+  // Figures of the matches with query.from <= matched_at < query.to that
+  // pass the query's filters and its parties' restriction, grouped by up
+  // to kMaxStatsGroupBy distinct dimensions (none: the total only), rows
+  // ordered by their keys. The matches are found from `from` by binary
+  // search (match ids run in matched_at order), so a read costs the
+  // matches in range, not all. INVALID_ARGUMENT naming group_by or from
+  // for a bad query; OUT_OF_RANGE when a sum overflows 64 bits.
+  absl::StatusOr<StatsView> GetStats(const StatsQuery& query) const;
+
   // --- State ---------------------------------------------------------------
 
   // The whole logical state (reference data, orders, matches, remembered

@@ -70,6 +70,8 @@ class Engine::Impl {
   absl::StatusOr<BuyerProgress> GetBuyerProgress(std::string_view buyer_id,
                                                  std::string_view alliance_id,
                                                  int year) const;
+  // Figures of matches (stats.cc).
+  absl::StatusOr<StatsView> GetStats(const StatsQuery& query) const;
 
   // State (engine_state.cc).
   std::string SaveState() const;

@@ -73,6 +73,17 @@ ShanghaiDate ShanghaiDateOf(Micros at) {
   return CivilFromDays(ShanghaiDay(at));
 }
 
+IsoWeek ShanghaiIsoWeekOf(Micros at) {
+  const int64_t days = ShanghaiDay(at);
+  int64_t weekday = (days + 3) % 7;  // Monday 0, as PeriodDays
+  if (weekday < 0) weekday += 7;
+  // The week belongs to the year of its Thursday.
+  const int64_t thursday = days - weekday + 3;
+  const ShanghaiDate d = CivilFromDays(thursday);
+  return IsoWeek{d.year, static_cast<int>(
+                             (thursday - DaysFromCivil(d.year, 1, 1)) / 7 + 1)};
+}
+
 Micros PeriodStartAt(Period period, Micros at) {
   int64_t first, next;
   PeriodDays(period, ShanghaiDay(at), &first, &next);

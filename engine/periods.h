@@ -30,6 +30,16 @@ struct ShanghaiDate {
 };
 ShanghaiDate ShanghaiDateOf(Micros at);
 
+// The ISO 8601 week of the Asia/Shanghai day of `at`: weeks start on
+// Monday, and week 1 of a year is the week holding its first Thursday, so
+// the last days of December may fall in week 1 of the next year and the
+// first days of January in week 52 or 53 of the year before.
+struct IsoWeek {
+  int64_t year = 0;  // the ISO week-numbering year
+  int week = 0;      // 1..53
+};
+IsoWeek ShanghaiIsoWeekOf(Micros at);
+
 // The start of the period of kind `period` (not kNone) that holds `at`,
 // and the start of the next one.
 Micros PeriodStartAt(Period period, Micros at);

@@ -102,6 +102,38 @@ bool ReferenceData::IsPriorityRegion(int32_t region) const {
   return it != regions_.end() && it->second.priority();
 }
 
+bool ReferenceData::IsKeyAssisted(int32_t region) const {
+  auto it = regions_.find(region);
+  return it != regions_.end() && it->second.key_assisted;
+}
+
+namespace {
+// How deep a code sits: 0 a province, 1 a prefecture, 2 a county.
+int RegionDepth(int32_t code) {
+  if (code % 10000 == 0) return 0;
+  return code % 100 == 0 ? 1 : 2;
+}
+}  // namespace
+
+bool ReferenceData::CoveringPairing(int32_t city, int32_t region, int32_t* east,
+                                    int32_t* west) const {
+  bool found = false;
+  for (const auto& [codes, note] : pairings_) {
+    if (!RegionCovers(codes.first, city) ||
+        !RegionCovers(codes.second, region)) {
+      continue;
+    }
+    if (!found || RegionDepth(codes.first) > RegionDepth(*east) ||
+        (RegionDepth(codes.first) == RegionDepth(*east) &&
+         RegionDepth(codes.second) > RegionDepth(*west))) {
+      *east = codes.first;
+      *west = codes.second;
+      found = true;
+    }
+  }
+  return found;
+}
+
 void ReferenceData::RebuildPartnerIndex() {
   west_by_east_.clear();
   east_by_west_.clear();

@@ -59,6 +59,16 @@ class ReferenceData {
   // --- Look-ups --------------------------------------------------------------
 
   bool IsPriorityRegion(int32_t region) const;
+  // Whether the region is a national key assisted county (false when
+  // unknown).
+  bool IsKeyAssisted(int32_t region) const;
+  // The pairing that makes a match between a pledge of `city` and an offer
+  // of `region` a partner match, as the matching decides it (a pairing
+  // whose east code covers the city and whose west code covers the
+  // region); of several, the one nearest the city, then nearest the
+  // region. False when none does.
+  bool CoveringPairing(int32_t city, int32_t region, int32_t* east,
+                       int32_t* west) const;
   // The region's code as text; the region must be known.
   std::string_view CodeText(int32_t region) const {
     return strings_.Get(regions_.at(region).code);

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,34 @@ enum class BuyerKind : uint8_t {
   kIndividual = 10,
   kPlatform = 11,
 };
+// The kind as the API names it ("SCHOOL"): the keys of figures by kind.
+inline const char* BuyerKindName(BuyerKind k) {
+  switch (k) {
+    case BuyerKind::kGovernmentUnit:
+      return "GOVERNMENT_UNIT";
+    case BuyerKind::kSchool:
+      return "SCHOOL";
+    case BuyerKind::kHospital:
+      return "HOSPITAL";
+    case BuyerKind::kStateFirm:
+      return "STATE_FIRM";
+    case BuyerKind::kPrivateFirm:
+      return "PRIVATE_FIRM";
+    case BuyerKind::kArmyUnit:
+      return "ARMY_UNIT";
+    case BuyerKind::kTradeUnion:
+      return "TRADE_UNION";
+    case BuyerKind::kCanteen:
+      return "CANTEEN";
+    case BuyerKind::kCharity:
+      return "CHARITY";
+    case BuyerKind::kIndividual:
+      return "INDIVIDUAL";
+    case BuyerKind::kPlatform:
+      return "PLATFORM";
+  }
+  return "BUYER_KIND_UNSPECIFIED";
+}
 enum class Scope : uint8_t { kAny = 0, kPartnersOnly = 1, kListedRegions = 2 };
 // Where a match stands after it is made: MATCHED, then SHIPPED by the
 // supplier (or LAPSED when not shipped by ship_by), then DELIVERED (accepted
@@ -420,6 +449,71 @@ struct BuyerProgress {
   int64_t share_done_permille = 0;
   std::vector<MonthProgress> months;    // 12, January first
   std::vector<std::string> member_ids;  // an alliance's members, by id
+};
+
+// --- Figures of matches (Engine::GetStats) ----------------------------------
+
+// What a row of figures is grouped by. The numbers are the proto's
+// Dimension. Days, weeks, months and quarters are of matched_at in
+// Asia/Shanghai.
+enum class StatsDimension : uint8_t {
+  kDay = 1,               // "2026-12-01"
+  kWeek = 2,              // ISO week, "2026-W49"
+  kMonth = 3,             // "2026-12"
+  kQuarter = 4,           // "2026Q4"
+  kOriginProvince = 5,    // the offer's region code's first 2 digits + "0000"
+  kOriginPrefecture = 6,  // its first 4 digits + "00"
+  kOriginCounty = 7,      // the offer's region code
+  kBuyerCity = 8,         // the pledge's buyer_city_code
+  kPairing = 9,           // "east>west" of the pairing; "" when not a partner
+  kBuyerKind = 10,        // BuyerKindName of the pledge's kind
+  kProductCategory = 11,  // the product code's first segment
+  kProduct = 12,          // the offer's product code
+  kCertified = 13,        // "true" / "false": the offer is certified
+  kKeyAssisted = 14,  // "true" / "false": the offer's region is key-assisted
+  kBuyer = 15,        // the buyer the match is for (its member, if any)
+  kSupplier = 16,     // supplier_id
+};
+inline constexpr int kMaxStatsDimension = 16;
+inline constexpr size_t kMaxStatsGroupBy = 4;
+
+// Which matches GetStats counts, and how it groups them. Empty strings
+// match everything.
+struct StatsQuery {
+  std::vector<int> group_by;  // StatsDimension numbers; int to report bad ones
+  std::string product_code_prefix;   // whole segments, on the offer's product
+  std::string origin_region_prefix;  // digits, on the offer's region
+  std::string buyer_city_prefix;     // digits, on the pledge's city
+  std::string buyer_id;              // the pledge's buyer or the match's member
+  std::string supplier_id;
+  // Matches with from <= matched_at < to.
+  Micros from = std::numeric_limits<Micros>::min();
+  Micros to = std::numeric_limits<Micros>::max();
+  // The caller's parties (MatchFilter::Shows): only its restriction fields
+  // are read, so a key sees figures of the matches it may list.
+  MatchFilter visible;
+};
+
+// The figures of one group of matches.
+struct StatsRowView {
+  std::vector<std::string> keys;  // one per group_by, in that order
+  // What the matches still hold (their kg less the kg given back to the
+  // pledge on a lapse, a decline or a short shipment), as
+  // GetBuyerProgress counts purchases; fen = those kg x the match price.
+  int64_t kg = 0;
+  int64_t fen = 0;
+  int64_t matches = 0;
+  int64_t suppliers = 0;   // distinct supplier_ids
+  int64_t buyers = 0;      // distinct buyers (as kBuyer keys them)
+  int64_t households = 0;  // the sum over the distinct offers matched
+  // Of the matches DELIVERED by now: accepted kg and their fen.
+  int64_t delivered_kg = 0;
+  int64_t delivered_fen = 0;
+};
+
+struct StatsView {
+  std::vector<StatsRowView> rows;  // by keys, compared as strings
+  StatsRowView total;              // every match counted, keys empty
 };
 
 struct BookLine {
