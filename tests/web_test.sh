@@ -110,7 +110,7 @@ echo "duijie-server on 127.0.0.1:$PORT, duijie-web on $URL"
 
 api() { curl -sS --fail-with-body "$URL/api/$1" >"$WORK/$2" || fail "GET /api/$1: $(cat "$WORK/$2")"; }
 api alerts alerts.json
-api "stats?by=day" stats-day.json
+api "stats?by=day&days=30" stats-day.json
 api "stats?by=pairing" stats-pairing.json
 api regions regions.json
 cli -o json book >"$WORK/book.json" || fail "duijie book"

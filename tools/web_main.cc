@@ -13,7 +13,8 @@
 // exactly what the API says:
 //   /api/book            GetBook
 //   /api/alerts          ListAlerts (open alerts, worst first)
-//   /api/stats?by=day    GetStats grouped by one dimension (day, pairing, ...)
+//   /api/stats?by=day    GetStats grouped by one dimension (day, pairing, ...);
+//                        &days=N: the last N days only
 //   /api/regions         ListRegions (the names shown for codes)
 //   /api/matches/stream  WatchMatches as Server-Sent Events: the last
 //                        matches of the history (?last=N, default 50), then
@@ -39,6 +40,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "duijie/v1/exchange.grpc.pb.h"
@@ -457,6 +459,26 @@ class Dashboard {
         return;
       }
       request.add_group_by(dimension);
+    }
+    // ?days=N: the matches of the last N days, today included, days
+    // counted in Asia/Shanghai (UTC+8 all year) as GetStats counts them, so
+    // that the first day shown is a whole day.
+    if (req.has_param("days")) {
+      int days = 0;
+      if (!absl::SimpleAtoi(req.get_param_value("days"), &days) || days < 1 ||
+          days > 3660) {
+        res->status = 400;
+        google::protobuf::Struct body;
+        (*body.mutable_fields())["code"].set_string_value("INVALID_ARGUMENT");
+        (*body.mutable_fields())["message"].set_string_value(
+            "days: a whole number of days from 1 to 3660");
+        res->set_content(ToJson(body), "application/json; charset=utf-8");
+        return;
+      }
+      const absl::TimeZone shanghai = absl::FixedTimeZone(8 * 60 * 60);
+      const absl::CivilDay today = absl::ToCivilDay(absl::Now(), shanghai);
+      const absl::Time from = absl::FromCivil(today - (days - 1), shanghai);
+      request.mutable_from()->set_seconds(absl::ToUnixSeconds(from));
     }
     v1::GetStatsResponse all;
     grpc::Status status = AllPages(

@@ -7,6 +7,7 @@
 
 const REFRESH_MS = 30000;  // book, alerts and figures, besides each new match
 const MAX_MATCH_ROWS = 50;
+const DAYS_SHOWN = 30;  // the per-day chart: the last 30 days
 const regionNames = new Map();  // code -> name, from ListRegions
 const charts = {};
 // ?snapshot: read everything once, the latest matches included, then close
@@ -187,10 +188,10 @@ function drawChart(id, type, labels, values, horizontal) {
   canvas.dataset.values = JSON.stringify(charts[id].data.datasets[0].data);
 }
 
-async function loadStats(by, label, horizontal) {
+async function loadStats(by, query, label, horizontal) {
   const id = `stats-${by}`;
   try {
-    const reply = await getJson(`api/stats?by=${by}`);
+    const reply = await getJson(`api/stats?by=${by}${query}`);
     const rows = reply.rows || [];
     const keys = rows.map((row) => (row.keys || [''])[0]);
     fillBody(id, rows.map((row, i) => el('tr', {
@@ -287,8 +288,8 @@ async function refreshAll() {
   await Promise.all([
     loadBook(),
     loadAlerts(),
-    loadStats('day', (key) => key, false),
-    loadStats('pairing', pairingLabel, true),
+    loadStats('day', `&days=${DAYS_SHOWN}`, (key) => key, false),
+    loadStats('pairing', '', pairingLabel, true),
   ]);
   const updated = document.getElementById('updated');
   updated.textContent = new Date().toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
