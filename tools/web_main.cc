@@ -114,15 +114,6 @@ int Usage(const std::string& message) {
   return 2;
 }
 
-// The first line of `path`, trimmed; false when the file cannot be read.
-bool ReadFirstLine(const std::string& path, std::string* line) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::getline(in, *line);
-  *line = std::string(absl::StripAsciiWhitespace(*line));
-  return true;
-}
-
 bool ReadWholeFile(const std::string& path, std::string* bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
@@ -176,43 +167,20 @@ bool ResolveServerAndKey(const std::string& server_flag,
     options->server = kDefaultServer;
   }
 
-  auto read_key = [&](const std::string& path, const std::string& source) {
-    if (!ReadFirstLine(path, &options->key) || options->key.empty()) {
-      *error = absl::StrCat(
-          source, ": cannot read a key from the first line of ", path);
-      return false;
-    }
-    options->key_source = absl::StrCat(source, " ", path);
-    return true;
-  };
-  if (!key_file_flag.empty()) return read_key(key_file_flag, "--key_file");
+  if (!key_file_flag.empty()) {
+    return cli::FindKey(key_file_flag, "--key_file", "", "", &options->key,
+                        &options->key_source, error);
+  }
   if (named != nullptr && !named->key_file.empty()) {
-    return read_key(cli::ExpandHome(named->key_file),
-                    absl::StrCat("key_file of context ", context_name));
+    return cli::FindKey(cli::ExpandHome(named->key_file),
+                        absl::StrCat("key_file of context ", context_name), "",
+                        "", &options->key, &options->key_source, error);
   }
-  if (const char* env = std::getenv("DUIJIE_KEY"); env != nullptr && *env) {
-    options->key = env;
-    options->key_source = "$DUIJIE_KEY";
-    return true;
-  }
-  if (current != nullptr && !current->key_file.empty()) {
-    return read_key(
-        cli::ExpandHome(current->key_file),
-        absl::StrCat("key_file of context ", config.current_context));
-  }
-  std::string dir;
-  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) {
-    dir = xdg;
-  } else if (const char* home = std::getenv("HOME"); home && *home) {
-    dir = absl::StrCat(home, "/.config");
-  }
-  if (!dir.empty()) {
-    const std::string path = absl::StrCat(dir, "/duijie/key");
-    if (ReadFirstLine(path, &options->key) && !options->key.empty()) {
-      options->key_source = path;
-    }
-  }
-  return true;
+  return cli::FindKey(
+      "", "",
+      current != nullptr ? cli::ExpandHome(current->key_file) : std::string(),
+      absl::StrCat("key_file of context ", config.current_context),
+      &options->key, &options->key_source, error);
 }
 
 // Printed as the CLI's -o json prints: every field, proto names.
