@@ -341,6 +341,8 @@ void Write(ReferenceMatcher& m, const Command& command, Outcome* out) {
           Record(m.SetClearingPolicy(ctx, b.product_prefix, b.interval), out);
         } else if constexpr (std::is_same_v<T, ClearCommand>) {
           Record(m.Clear(ctx), out);
+        } else if constexpr (std::is_same_v<T, SetAlertThresholdsCommand>) {
+          Record(m.SetAlertThresholds(ctx, b.thresholds), out);
         } else {
           static_assert(std::is_same_v<T, DeclineMatchCommand>);
           Record(m.DeclineMatch(ctx, b.match_id, b.reason), out);

@@ -180,7 +180,7 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
           return Denied(caller,
                         absl::StrCat("register buyer ", EchoValue(party)));
         } else {
-          // Reference data, keys and clearing.
+          // Reference data, keys, clearing and alert thresholds.
           if (admin) return absl::OkStatus();
           return Denied(caller, absl::StrCat("send ", Body::kName,
                                              ": it needs the ADMIN role"));

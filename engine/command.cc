@@ -210,6 +210,7 @@ CommandEffect EffectOf(const CommandResult& result) {
           [&](const PairingResult& r) { effect.replayed = r.replayed; },
           [&](const BuyerResult& r) { effect.replayed = r.replayed; },
           [&](const ClearingPolicyResult& r) { effect.replayed = r.replayed; },
+          [&](const AlertThresholdsResult& r) { effect.replayed = r.replayed; },
           [&](const ClearResult& r) {
             effect.match_count = r.matches;
             effect.first_match_id = r.first_match_id;

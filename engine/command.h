@@ -55,9 +55,10 @@ enum class CommandCode : uint8_t {
   kUpsertBuyer = 17,
   kSetClearingPolicy = 18,
   kClear = 19,
+  kSetAlertThresholds = 20,
 };
 // The largest code in use; codes above it are refused when read back.
-inline constexpr uint8_t kMaxCommandCode = 19;
+inline constexpr uint8_t kMaxCommandCode = 20;
 
 // A clearing policy (SetClearingPolicyCommand) as it stands.
 struct ClearingPolicyResult {
@@ -497,6 +498,28 @@ struct ClearCommand {
   static void Fields(Self&, Visit&&) {}
 };
 
+// Sets the glut alert thresholds of one product category (the first
+// segment of a product code; "" for the default of every category without
+// its own): horizon 1 hour to 30 days, a whole number of seconds;
+// min_gap_kg 1..kMaxQuantityKg; min_ratio_permille 1000..1000000;
+// clear_permille 0..1000. The engine's alerts are then recomputed against
+// the new thresholds at once (engine/alerts.h). ADMIN only. Answers the
+// thresholds as they stand.
+struct SetAlertThresholdsCommand {
+  static constexpr CommandCode kCode = CommandCode::kSetAlertThresholds;
+  static constexpr char kName[] = "SetAlertThresholds";
+  using Result = AlertThresholdsResult;
+  AlertThresholds thresholds;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.thresholds.category);
+    v(s.thresholds.horizon);
+    v(s.thresholds.min_gap_kg);
+    v(s.thresholds.min_ratio_permille);
+    v(s.thresholds.clear_permille);
+  }
+};
+
 // Every command. The order of alternatives is not a format: codes are.
 using CommandBody =
     std::variant<TickCommand, UpsertRegionCommand, UpsertPairingCommand,
@@ -504,13 +527,14 @@ using CommandBody =
                  CancelOfferCommand, CancelPledgeCommand, CreateKeyCommand,
                  RevokeKeyCommand, ShipMatchCommand, AcceptMatchCommand,
                  DeclineMatchCommand, UpsertBuyerCommand, AmendOfferCommand,
-                 AmendPledgeCommand, SetClearingPolicyCommand, ClearCommand>;
+                 AmendPledgeCommand, SetClearingPolicyCommand, ClearCommand,
+                 SetAlertThresholdsCommand>;
 
 // Every answer (a command's Result is one of these).
 using CommandResult =
     std::variant<TickResult, RegionResult, PairingResult, OfferResult,
                  PledgeResult, KeyResult, MatchResult, BuyerResult,
-                 ClearingPolicyResult, ClearResult>;
+                 ClearingPolicyResult, ClearResult, AlertThresholdsResult>;
 
 // Who sent a command, as the server authenticated it, and the limits that
 // hold for them at admission. The engine authorises a command with a

@@ -70,6 +70,8 @@ absl::Status CheckCommandText(const Command& command) {
           return s;
         } else if constexpr (std::is_same_v<Body, SetClearingPolicyCommand>) {
           return all({{"product_prefix", &body.product_prefix}});
+        } else if constexpr (std::is_same_v<Body, SetAlertThresholdsCommand>) {
+          return all({{"thresholds.category", &body.thresholds.category}});
         } else if constexpr (std::is_same_v<Body, UpsertBuyerCommand>) {
           return all({{"buyer.buyer_id", &body.buyer.buyer_id},
                       {"buyer.name", &body.buyer.name},
@@ -137,6 +139,7 @@ absl::StatusOr<CommandResult> Engine::Impl::Apply(const Command& command,
           if (absl::Status s = Check(body, now_); !s.ok()) return s;
           const uint64_t first_match = matches_.size() + 1;
           CommandResult result(Execute(body));
+          alerts_.Evaluate(now_);
           if (!command.request_id.empty()) {  // memos are only for repeats
             RequestMemo first = MemoOf(command.code(), result,
                                        MakesMatches<Body>() ? first_match : 0);
@@ -180,6 +183,7 @@ bool Engine::Impl::TickMayReopen(Micros now) const {
 }
 
 TickResult Engine::Impl::Tick(Micros now) {
+  const Micros before = now_;
   now_ = std::max(now_, now);
   TickResult result;
   expiries_.PopUntil(
@@ -192,6 +196,10 @@ TickResult Engine::Impl::Tick(Micros now) {
   // come back match again at once) is made at now_, in the newest period.
   StartPeriods(&result);
   PassDeadlines(&result);
+  // Offers whose expiry comes within the horizon become at risk; alerts
+  // are judged on what the tick left.
+  alerts_.Tick(before, now_);
+  alerts_.Evaluate(now_);
   result.now = now_;
   return result;
 }
@@ -221,6 +229,9 @@ CommandResult Engine::Impl::Repeat(const RequestMemo& memo) const {
             result.interval = it->second.interval;
             result.next_clearing_at = it->second.next_at;
           }
+        } else if constexpr (std::is_same_v<Result, AlertThresholdsResult>) {
+          // The thresholds as they stand now, like a clearing policy.
+          result.thresholds = alerts_.ThresholdsOf(memo.buyer_id);
         } else if constexpr (std::is_same_v<Result, BuyerResult>) {
           // As a key's, the buyer as it stands now (a later upsert may
           // have replaced it); whether the first answer created it is kept.
@@ -247,6 +258,22 @@ CommandResult Engine::Impl::Repeat(const RequestMemo& memo) const {
         return result;
       },
       body);
+}
+
+// --- Alert thresholds
+// -----------------------------------------------------------
+
+absl::Status Engine::Impl::Check(const SetAlertThresholdsCommand& c,
+                                 Micros) const {
+  return AlertMonitor::CheckThresholds(c.thresholds);
+}
+
+AlertThresholdsResult Engine::Impl::Execute(
+    const SetAlertThresholdsCommand& c) {
+  alerts_.SetThresholds(c.thresholds, now_);
+  AlertThresholdsResult result;
+  result.thresholds = alerts_.ThresholdsOf(c.thresholds.category);
+  return result;
 }
 
 // --- Reference data
@@ -323,6 +350,21 @@ absl::StatusOr<CommandResult> Engine::TickAndApply(const Command& command) {
 }
 Micros Engine::now() const { return impl_->now(); }
 Micros Engine::NextClearingAt() const { return impl_->NextClearingAt(); }
+std::vector<AlertView> Engine::ListAlerts(const AlertFilter& filter) const {
+  return impl_->alerts().ListAlerts(filter, /*candidates=*/true);
+}
+std::vector<AlertEventView> Engine::ListAlertEvents(const AlertFilter& filter,
+                                                    uint64_t after_event_id,
+                                                    int limit,
+                                                    bool* more) const {
+  return impl_->alerts().ListEvents(filter, after_event_id, limit, more);
+}
+uint64_t Engine::last_alert_event_id() const {
+  return impl_->alerts().event_count();
+}
+std::vector<AlertThresholds> Engine::ListAlertThresholds() const {
+  return impl_->alerts().ListThresholds();
+}
 std::vector<ClearingPolicyResult> Engine::ClearingPolicies() const {
   return impl_->ClearingPolicies();
 }

@@ -135,6 +135,23 @@ class Engine {
   // The clearing policies, by product prefix.
   std::vector<ClearingPolicyResult> ClearingPolicies() const;
 
+  // --- Glut alerts (SetAlertThresholdsCommand; engine/alerts.h) ------------
+  // Alerts passing the filter as of the last command: open ones worst first
+  // (level, then gap), then cleared ones newest first. Open alerts carry
+  // their candidates (pledges paired with the region that could take part
+  // of the glut if they widened), computed here by a scan of the pledges.
+  std::vector<AlertView> ListAlerts(const AlertFilter& filter) const;
+  // Alert events after `after_event_id` whose alert passes the filter
+  // (include_cleared is not read), at most `limit`; *more when there are
+  // more.
+  std::vector<AlertEventView> ListAlertEvents(const AlertFilter& filter,
+                                              uint64_t after_event_id,
+                                              int limit, bool* more) const;
+  // The largest alert event id made so far (0 before the first).
+  uint64_t last_alert_event_id() const;
+  // The default thresholds (category "") first, then each category's own.
+  std::vector<AlertThresholds> ListAlertThresholds() const;
+
   // --- Reads ----------------------------------------------------------------
   // Reads take the caller's `now` so that an order past its expiry reads as
   // EXPIRED even before a command has moved the engine's clock. They never

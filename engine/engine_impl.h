@@ -19,6 +19,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "engine/alerts.h"
 #include "engine/api_keys.h"
 #include "engine/book_totals.h"
 #include "engine/buyers.h"
@@ -88,6 +89,7 @@ class Engine::Impl {
   uint64_t last_event_id() const { return events_.size(); }
   uint64_t offer_count() const { return offers_.size(); }
   uint64_t pledge_count() const { return pledges_.size(); }
+  const AlertMonitor& alerts() const { return alerts_; }
 
  private:
   // --- Commands: Check validates a body as it would run at `now` without
@@ -113,6 +115,7 @@ class Engine::Impl {
   absl::Status Check(const AmendPledgeCommand& c, Micros now) const;
   absl::Status Check(const SetClearingPolicyCommand& c, Micros now) const;
   absl::Status Check(const ClearCommand& c, Micros now) const;
+  absl::Status Check(const SetAlertThresholdsCommand& c, Micros now) const;
   RegionResult Execute(const UpsertRegionCommand& c);
   PairingResult Execute(const UpsertPairingCommand& c);
   PairingResult Execute(const DeletePairingCommand& c);
@@ -128,6 +131,7 @@ class Engine::Impl {
   BuyerResult Execute(const UpsertBuyerCommand& c);
   ClearingPolicyResult Execute(const SetClearingPolicyCommand& c);
   ClearResult Execute(const ClearCommand& c);
+  AlertThresholdsResult Execute(const SetAlertThresholdsCommand& c);
   // A pledge's buyer city and kind: as given, or the registered buyer's
   // when left empty (0); INVALID_ARGUMENT when a given one disagrees with
   // the registry. Unregistered buyers must give both (Check's range checks
@@ -357,6 +361,10 @@ class Engine::Impl {
   absl::btree_map<std::string, ClearingPolicy> clearing_;
 
   RequestMemory requests_;
+
+  // Glut alerts, fed by the book's events next to books_ and evaluated at
+  // the end of every command (alerts.h).
+  AlertMonitor alerts_{&offers_, &pledges_, &products_, &reference_, &strings_};
 };
 
 }  // namespace duijie

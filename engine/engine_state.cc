@@ -46,6 +46,14 @@ constexpr uint32_t kVersionWithLifecycle = 3;
 // product prefix, interval, next clearing time, by prefix). Written only
 // when there is a policy, so that a state without one keeps its hash.
 constexpr uint32_t kVersionWithClearing = 4;
+// Version 5 is version 4 (its policy count may be 0) followed by the glut
+// alerts (AlertMonitor::Save: the thresholds set, by category; the alerts
+// by id; the alert event log). Written only when a threshold was set or an
+// alert was ever raised, so that a state without either keeps its hash.
+// What the alerts derive from the book (cells, demand, the at-risk queue)
+// is rebuilt on load; older versions load with no alerts and the default
+// thresholds.
+constexpr uint32_t kVersionWithAlerts = 5;
 
 // Enum bytes read back must name a value (the state is a format: a byte
 // out of range is damage, not a new value).
@@ -76,14 +84,16 @@ std::string Engine::Impl::SaveState() const {
     legacy &= p.accept_within == kNoDeadline;
   }
   for (const MatchRecord& m : matches_) legacy &= LegacyMatch(m);
-  const bool version4 = !clearing_.empty();
+  const bool version5 = !alerts_.Empty();
+  const bool version4 = version5 || !clearing_.empty();
   const bool version3 = version4 || !legacy || buyers_.size() != 0 ||
                         !standing_.empty() || !pledge_members_.empty() ||
                         offer_seq_ != offers_.size() ||
                         pledge_seq_ != pledges_.size();
   const bool with_keys = version3 || keys_.size() != 0;
   w.Str(kMagic);
-  w.U64(version4    ? kVersionWithClearing
+  w.U64(version5    ? kVersionWithAlerts
+        : version4  ? kVersionWithClearing
         : version3  ? kVersionWithLifecycle
         : with_keys ? kVersionWithKeys
                     : kVersionWithoutKeys);
@@ -219,6 +229,7 @@ std::string Engine::Impl::SaveState() const {
       w.I64(policy.next_at);
     }
   }
+  if (version5) alerts_.Save(w);
   return out;
 }
 
@@ -234,7 +245,8 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   if (r.Str() != kMagic) return corrupt("not an engine state (bad magic)");
   const uint64_t version = r.U64();
   if (version != kVersionWithoutKeys && version != kVersionWithKeys &&
-      version != kVersionWithLifecycle && version != kVersionWithClearing) {
+      version != kVersionWithLifecycle && version != kVersionWithClearing &&
+      version != kVersionWithAlerts) {
     return corrupt(absl::StrCat("unknown version ", version));
   }
   now_ = r.I64();
@@ -542,9 +554,11 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       e.returned = returned;
       events_.push_back(e);
     }
-    if (version == kVersionWithClearing) {
+    if (version >= kVersionWithClearing) {
       const uint64_t npolicies = r.Count(/*min_bytes=*/4 + 16);
-      if (r.ok() && npolicies == 0) return corrupt("bad clearing policies");
+      if (r.ok() && npolicies == 0 && version == kVersionWithClearing) {
+        return corrupt("bad clearing policies");
+      }
       for (uint64_t i = 0; i < npolicies && r.ok(); ++i) {
         std::string prefix(r.Str());
         ClearingPolicy policy;
@@ -563,6 +577,10 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
         if (!valid) return corrupt("bad clearing policy");
         clearing_.emplace(std::move(prefix), policy);
       }
+    }
+    if (version == kVersionWithAlerts && r.ok()) {
+      if (!alerts_.Load(r, now_)) return corrupt("bad alerts");
+      if (alerts_.Empty()) return corrupt("empty alerts section");
     }
   } else {
     events_.reserve(matches_.size());
@@ -606,6 +624,9 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       QueueNextPeriod(id);
     }
   }
+  // Resting the orders above fed the alerts with the default thresholds:
+  // derive them again with the loaded ones.
+  alerts_.Rebuild(now_);
   return absl::OkStatus();
 }
 

@@ -33,7 +33,8 @@ namespace {
 // Whether a memo of `code` keeps its text (buyer_id) in region.code's slot.
 bool UsesTextSlot(CommandCode code) {
   return code == CommandCode::kUpsertBuyer ||
-         code == CommandCode::kSetClearingPolicy;
+         code == CommandCode::kSetClearingPolicy ||
+         code == CommandCode::kSetAlertThresholds;
 }
 
 }  // namespace
@@ -52,6 +53,8 @@ RequestMemo MemoOf(CommandCode code, const CommandResult& result,
     memo.order_id = b->created ? 1 : 0;
   } else if (const auto* c = std::get_if<ClearingPolicyResult>(&result)) {
     memo.buyer_id = c->product_prefix;
+  } else if (const auto* t = std::get_if<AlertThresholdsResult>(&result)) {
+    memo.buyer_id = t->thresholds.category;
   } else if (const auto* k = std::get_if<KeyResult>(&result)) {
     memo.order_id = k->key.key_id;
   } else if (const auto* o = std::get_if<OfferResult>(&result)) {

@@ -529,6 +529,78 @@ struct BookLine {
   Micros next_clearing_at = 0;
 };
 
+// --- Glut alerts (engine/alerts.h) ---------------------------------------
+// Numbers match the proto enums.
+enum class AlertLevel : uint8_t { kWatch = 1, kWarning = 2, kCritical = 3 };
+enum class AlertEventKind : uint8_t {
+  kRaised = 1,
+  kEscalated = 2,
+  kCleared = 3
+};
+
+// When an alert is raised for the products of one category (the first
+// segment of a product code; "" for every category without its own).
+struct AlertThresholds {
+  std::string category;
+  // How far ahead of its expiry an open offer counts as at risk.
+  Micros horizon = Micros{72} * 3600 * 1000000;
+  // Raised when at-risk kg - compatible demand kg >= min_gap_kg and
+  // at-risk kg x 1000 >= demand kg x min_ratio_permille.
+  int64_t min_gap_kg = 1000;
+  int64_t min_ratio_permille = 1500;
+  // Cleared when the gap falls below min_gap_kg x clear_permille / 1000.
+  int64_t clear_permille = 500;
+  bool operator==(const AlertThresholds& o) const {
+    return category == o.category && horizon == o.horizon &&
+           min_gap_kg == o.min_gap_kg &&
+           min_ratio_permille == o.min_ratio_permille &&
+           clear_permille == o.clear_permille;
+  }
+};
+
+// A pledge that could take part of a glut if it widened its terms.
+struct AlertCandidateView {
+  uint64_t pledge_id = 0;
+  std::string buyer_id;
+  std::string buyer_city_code;
+  int64_t kg = 0;                    // at most its remaining kg
+  std::vector<std::string> changes;  // "max price 260 fen/kg", ...
+};
+
+// One glut of one product leaf in one region (county, prefecture or
+// province), as it stands (or stood when cleared).
+struct AlertView {
+  uint64_t alert_id = 0;
+  std::string product_code;
+  std::string region_code;
+  AlertLevel level = AlertLevel::kWatch;  // the highest while open
+  int64_t at_risk_kg = 0;
+  int64_t demand_kg = 0;
+  int64_t households = 0;
+  int64_t open_offer_kg = 0;
+  Micros raised_at = 0;
+  Micros updated_at = 0;
+  Micros cleared_at = 0;                       // 0 while open
+  std::vector<AlertCandidateView> candidates;  // read-time, open alerts only
+};
+
+struct AlertEventView {
+  uint64_t event_id = 0;
+  AlertEventKind kind = AlertEventKind::kRaised;
+  AlertView alert;  // as of the event (no candidates)
+};
+
+struct AlertFilter {
+  std::string product_code_prefix;  // whole segments
+  std::string region_code_prefix;   // digits
+  bool include_cleared = false;
+};
+
+struct AlertThresholdsResult {
+  AlertThresholds thresholds;  // as they stand after the command
+  bool replayed = false;
+};
+
 }  // namespace duijie
 
 #endif  // DUIJIE_ENGINE_TYPES_H_

@@ -167,6 +167,8 @@ struct Outcome {
   ClearResult clear;
   void Store(ClearingPolicyResult r) { policy = std::move(r); }
   void Store(ClearResult r) { clear = r; }
+  AlertThresholdsResult thresholds;
+  void Store(AlertThresholdsResult r) { thresholds = std::move(r); }
 };
 
 template <typename R>
@@ -250,6 +252,9 @@ Outcome Execute(ReferenceMatcher& m, const Cmd& c) {
             Take(m.SetClearingPolicy(ctx, b.product_prefix, b.interval), &o);
           },
           [&](const ClearCommand&) { Take(m.Clear(ctx), &o); },
+          [&](const SetAlertThresholdsCommand& b) {
+            Take(m.SetAlertThresholds(ctx, b.thresholds), &o);
+          },
       },
       c.command.body);
   return o;
@@ -538,6 +543,19 @@ void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
                r.policy.next_clearing_at);
       d->Field("replayed", e.policy.replayed, r.policy.replayed);
       break;
+    case CommandCode::kSetAlertThresholds: {
+      const AlertThresholds& et = e.thresholds.thresholds;
+      const AlertThresholds& rt = r.thresholds.thresholds;
+      d->Field("thresholds.category", et.category, rt.category);
+      d->Field("thresholds.horizon", et.horizon, rt.horizon);
+      d->Field("thresholds.min_gap_kg", et.min_gap_kg, rt.min_gap_kg);
+      d->Field("thresholds.min_ratio_permille", et.min_ratio_permille,
+               rt.min_ratio_permille);
+      d->Field("thresholds.clear_permille", et.clear_permille,
+               rt.clear_permille);
+      d->Field("replayed", e.thresholds.replayed, r.thresholds.replayed);
+      break;
+    }
     case CommandCode::kClear:
       d->Field("clear.now", e.clear.now, r.clear.now);
       d->Field("clear.clearings", e.clear.clearings, r.clear.clearings);
@@ -599,7 +617,7 @@ constexpr std::array<int, kMaxCommandCode + 1> kFreshWeight = [] {
   w[static_cast<int>(CommandCode::kUpsertPairing)] = 4;
   w[static_cast<int>(CommandCode::kDeletePairing)] = 2;
   w[static_cast<int>(CommandCode::kPostOfferWithDeadlines)] = 18;
-  w[static_cast<int>(CommandCode::kPostPledgeWithDeadlines)] = 20;
+  w[static_cast<int>(CommandCode::kPostPledgeWithDeadlines)] = 18;
   w[static_cast<int>(CommandCode::kCancelOffer)] = 6;
   w[static_cast<int>(CommandCode::kCancelPledge)] = 6;
   w[static_cast<int>(CommandCode::kCreateKey)] = 2;
@@ -612,6 +630,7 @@ constexpr std::array<int, kMaxCommandCode + 1> kFreshWeight = [] {
   w[static_cast<int>(CommandCode::kAmendPledge)] = 4;
   w[static_cast<int>(CommandCode::kSetClearingPolicy)] = 2;
   w[static_cast<int>(CommandCode::kClear)] = 2;
+  w[static_cast<int>(CommandCode::kSetAlertThresholds)] = 2;
   // kPostOffer and kPostPledge are the old layouts: read back from old
   // journals, never sent.
   return w;
@@ -1063,6 +1082,38 @@ class Generator {
       } else {
         b.product_prefix = "Vegetable";
         c->defect = "product_prefix";
+      }
+    }
+  }
+  // Alert thresholds for everything or a category, tight enough that
+  // alerts are raised and cleared as the book moves; now and then a bad
+  // category, horizon or permille.
+  void Fill(SetAlertThresholdsCommand& b, Cmd* c, bool allow_defect) {
+    static constexpr const char* kCategories[] = {"", "vegetable", "fruit"};
+    AlertThresholds& t = b.thresholds;
+    t.category = kCategories[Int(0, 2)];
+    t.horizon = Int(1, 96) * kHour;
+    t.min_gap_kg = Int(1, 500);
+    t.min_ratio_permille = Int(1000, 3000);
+    t.clear_permille = Int(0, 1000);
+    if (allow_defect && Chance(0.1)) {
+      switch (Int(0, 3)) {
+        case 0:
+          t.category = "vegetable.cabbage";
+          c->defect = "thresholds.category";
+          break;
+        case 1:
+          t.horizon = kHour / 2;
+          c->defect = "thresholds.horizon";
+          break;
+        case 2:
+          t.min_ratio_permille = 999;
+          c->defect = "thresholds.min_ratio_permille";
+          break;
+        default:
+          t.clear_permille = 1001;
+          c->defect = "thresholds.clear_permille";
+          break;
       }
     }
   }

@@ -140,6 +140,11 @@ std::string Digest(const CommandOutcome& outcome) {
     absl::StrAppend(&out, "policy '", c->product_prefix, "' every ",
                     c->interval, " next ", c->next_clearing_at, " rp ",
                     c->replayed);
+  } else if (auto* t = std::get_if<AlertThresholdsResult>(&r)) {
+    const AlertThresholds& th = t->thresholds;
+    absl::StrAppend(&out, "thresholds '", th.category, "' h ", th.horizon,
+                    " gap ", th.min_gap_kg, " ratio ", th.min_ratio_permille,
+                    " clear ", th.clear_permille, " rp ", t->replayed);
   } else if (auto* c = std::get_if<ClearResult>(&r)) {
     absl::StrAppend(&out, "clear at ", c->now, " x", c->clearings, " m",
                     c->matches, " kg ", c->kg);
@@ -260,13 +265,14 @@ class CommandGen {
       /*ship*/ 4,
       /*accept*/ 2,
       /*decline*/ 1,
-      /*offer*/ 31,
+      /*offer*/ 30,
       /*pledge*/ 31,
       /*amend offer*/ 3,
       /*amend pledge*/ 3,
       /*upsert buyer*/ 2,
       /*clearing policy*/ 1,
-      /*clear*/ 1};
+      /*clear*/ 1,
+      /*alert thresholds*/ 1};
   static_assert(kWeights.size() == kMaxCommandCode + 1,
                 "every command code needs a weight");
   static_assert(
@@ -381,6 +387,19 @@ class CommandGen {
                                             1500};  // the last is refused
     c.product_prefix = kPrefixes[rng_() % 3];
     c.interval = kIntervals[rng_() % 4];
+    return 0;
+  }
+  // Tight alert thresholds, so that alerts are raised and cleared and
+  // replay must re-raise them at the same ticks; some refused (a ratio
+  // below 1).
+  Micros Fill(SetAlertThresholdsCommand& c) {
+    static constexpr const char* kCategories[] = {"", "vegetable"};
+    AlertThresholds& t = c.thresholds;
+    t.category = kCategories[rng_() % 2];
+    t.horizon = (1 + static_cast<int64_t>(rng_() % 72)) * 3600000000;
+    t.min_gap_kg = 1 + static_cast<int64_t>(rng_() % 300);
+    t.min_ratio_permille = rng_() % 10 == 0 ? 999 : 1000 + rng_() % 2000;
+    t.clear_permille = static_cast<int64_t>(rng_() % 1001);
     return 0;
   }
   // Mostly refused (nothing due): the writer runs the due ones first.

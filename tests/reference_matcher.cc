@@ -1618,6 +1618,57 @@ absl::StatusOr<ClearingPolicyResult> ReferenceMatcher::SetClearingPolicy(
   return result;
 }
 
+absl::StatusOr<AlertThresholdsResult> ReferenceMatcher::SetAlertThresholds(
+    const ReferenceContext& ctx, const AlertThresholds& t) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(
+          ctx, {t.category}, [&] { return AdminOnly(ctx); }, &replay);
+      !s.ok()) {
+    return s;
+  }
+  // The category's own thresholds, or the default's under its name.
+  auto current = [&](const std::string& category) {
+    auto it = alert_thresholds_.find(category);
+    AlertThresholds out;
+    if (it != alert_thresholds_.end()) {
+      out = it->second;
+    } else if (auto d = alert_thresholds_.find("");
+               d != alert_thresholds_.end()) {
+      out = d->second;
+    }
+    out.category = category;
+    return out;
+  };
+  if (replay) {
+    absl::StatusOr<AlertThresholdsResult> again =
+        Replay<AlertThresholdsResult>(*replay);
+    if (again.ok()) again->thresholds = current(again->thresholds.category);
+    return again;
+  }
+  if (!t.category.empty() && (!WellFormedProduct(t.category) ||
+                              t.category.find('.') != std::string::npos)) {
+    return Invalid("thresholds.category", "not one segment " + t.category);
+  }
+  constexpr Micros kSecond = 1000000;
+  if (t.horizon < kHour || t.horizon > 30 * 24 * kHour ||
+      t.horizon % kSecond != 0) {
+    return Invalid("thresholds.horizon", "not whole seconds, 1 h to 30 days");
+  }
+  if (t.min_gap_kg < 1 || t.min_gap_kg > (int64_t{1} << 40)) {
+    return Invalid("thresholds.min_gap_kg", "out of range");
+  }
+  if (t.min_ratio_permille < 1000 || t.min_ratio_permille > 1000000) {
+    return Invalid("thresholds.min_ratio_permille", "out of range");
+  }
+  if (t.clear_permille < 0 || t.clear_permille > 1000) {
+    return Invalid("thresholds.clear_permille", "out of range");
+  }
+  alert_thresholds_[t.category] = t;
+  AlertThresholdsResult result{current(t.category), false};
+  Remember(ctx, result);
+  return result;
+}
+
 absl::StatusOr<ClearResult> ReferenceMatcher::Clear(
     const ReferenceContext& ctx) {
   const Remembered* replay;

@@ -157,6 +157,10 @@ class ReferenceMatcher {
   absl::StatusOr<ClearingPolicyResult> SetClearingPolicy(
       const ReferenceContext& ctx, const std::string& prefix, Micros interval);
   absl::StatusOr<ClearResult> Clear(const ReferenceContext& ctx);
+  // Glut alert thresholds: validated, remembered and answered as the engine
+  // does; the reference raises no alerts (alerts change no match).
+  absl::StatusOr<AlertThresholdsResult> SetAlertThresholds(
+      const ReferenceContext& ctx, const AlertThresholds& thresholds);
   // The earliest next clearing; the largest Micros when there is none.
   Micros NextClearingAt() const {
     Micros next = std::numeric_limits<Micros>::max();
@@ -222,7 +226,7 @@ class ReferenceMatcher {
     uint64_t fingerprint = 0;
     std::variant<RegionResult, PairingResult, OfferResult, PledgeResult,
                  KeyResult, MatchResult, BuyerResult, ClearingPolicyResult,
-                 ClearResult>
+                 ClearResult, AlertThresholdsResult>
         result;
   };
   using Access = std::function<absl::Status()>;
@@ -288,6 +292,8 @@ class ReferenceMatcher {
   Micros clock_ = 0;
   // Batch clearing policies: prefix -> (interval, next clearing).
   std::map<std::string, std::pair<Micros, Micros>> clearing_;
+  // Alert thresholds set, by category.
+  std::map<std::string, AlertThresholds> alert_thresholds_;
   std::map<std::string, Region, std::less<>> regions_;
   std::vector<Pairing> pairings_;
   std::deque<Offer> offers_;    // offers_[id - 1]; deque keeps views valid

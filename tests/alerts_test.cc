@@ -1,0 +1,361 @@
+// Glut alerts (engine/alerts.h) on hand-built books: raised, escalated and
+// cleared with hysteresis; demand that absorbs a glut; produce that comes
+// within the horizon as time passes; candidates; thresholds per category;
+// the state round trip.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/command.h"
+#include "engine/engine.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/engine_commands.h"
+
+namespace duijie {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr Micros kT0 = 1'798'992'000'000'000;
+constexpr Micros kMinute = kHour / 60;
+constexpr char kCounty[] = "621121";       // Tongwei, Dingxi
+constexpr char kOtherCounty[] = "621122";  // Longxi, Dingxi
+constexpr char kCity[] = "370200";         // Qingdao: not paired
+constexpr char kPartnerCity[] = "330100";  // Hangzhou, paired with Dingxi
+
+class AlertsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* code :
+         {"621100", kCounty, kOtherCounty, kCity, kPartnerCity}) {
+      ASSERT_TRUE(
+          RunCommand(e_, UpsertRegionCommand{Region{code, code}}, kT0).ok());
+    }
+    ASSERT_TRUE(RunCommand(e_,
+                           UpsertPairingCommand{
+                               Pairing{kPartnerCity, "621100", "east-west"}},
+                           kT0)
+                    .ok());
+    // Gap 1,000 kg, ratio 1.5, cleared below 500 kg, 72 h ahead.
+    SetThresholds(AlertThresholds{"", 72 * kHour, 1000, 1500, 500});
+  }
+
+  void SetThresholds(const AlertThresholds& t, Micros at = kT0) {
+    absl::StatusOr<AlertThresholdsResult> r =
+        RunCommand(e_, SetAlertThresholdsCommand{t}, at);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+
+  uint64_t Offer(const char* region, int64_t kg, int64_t floor,
+                 Micros expires_at, Micros at = kT0,
+                 const char* product = "vegetable.cabbage", int grade = 1,
+                 bool certified = false) {
+    PostOfferCommand c;
+    c.offer.supplier_id = "coop";
+    c.offer.region_code = region;
+    c.offer.product_code = product;
+    c.offer.grade = grade;
+    c.offer.quantity_kg = kg;
+    c.offer.floor_price_fen_per_kg = floor;
+    c.offer.expires_at = expires_at;
+    c.offer.households = 3;
+    c.offer.certified = certified;
+    absl::StatusOr<OfferResult> r = RunCommand(e_, c, at);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->offer.offer_id : 0;
+  }
+  absl::StatusOr<PledgeResult> Pledge(const char* city, int64_t kg,
+                                      int64_t max_price, Micros at = kT0,
+                                      int64_t min_lot = 0,
+                                      std::vector<std::string> listed = {},
+                                      int min_grade = 0) {
+    PostPledgeCommand c;
+    c.pledge.buyer_id = std::string("canteen-") + city;
+    c.pledge.buyer_city_code = city;
+    c.pledge.buyer_kind = 1;
+    c.pledge.product_code = "vegetable";
+    c.pledge.quantity_kg = kg;
+    c.pledge.max_price_fen_per_kg = max_price;
+    c.pledge.min_lot_kg = min_lot;
+    c.pledge.min_grade = min_grade;
+    c.pledge.expires_at = kT0 + 30 * kDay;
+    if (!listed.empty()) {
+      c.pledge.scope = static_cast<int>(Scope::kListedRegions);
+      c.pledge.region_codes = std::move(listed);
+    }
+    return RunCommand(e_, c, at);
+  }
+  void AmendQuantity(uint64_t offer_id, int64_t kg, Micros at = kT0) {
+    AmendOfferCommand c;
+    c.offer_id = offer_id;
+    c.has_quantity_kg = true;
+    c.quantity_kg = kg;
+    ASSERT_TRUE(RunCommand(e_, c, at).ok());
+  }
+
+  // The alerts of the county, open ones unless `all`.
+  std::vector<AlertView> CountyAlerts(bool all = false) const {
+    AlertFilter f;
+    f.region_code_prefix = kCounty;
+    f.include_cleared = all;
+    return e_.ListAlerts(f);
+  }
+  std::vector<AlertEventKind> CountyEventKinds() const {
+    AlertFilter f;
+    f.region_code_prefix = kCounty;
+    bool more = false;
+    std::vector<AlertEventKind> kinds;
+    for (const AlertEventView& e : e_.ListAlertEvents(f, 0, 100, &more)) {
+      kinds.push_back(e.kind);
+    }
+    return kinds;
+  }
+
+  Engine e_;
+};
+
+TEST_F(AlertsTest, RaisedWhenProduceAtRiskExceedsDemand) {
+  Offer(kCounty, 1500, 200, kT0 + 48 * kHour);
+  std::vector<AlertView> alerts = CountyAlerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].product_code, "vegetable.cabbage");
+  EXPECT_EQ(alerts[0].region_code, kCounty);
+  EXPECT_EQ(alerts[0].level, AlertLevel::kWatch);
+  EXPECT_EQ(alerts[0].at_risk_kg, 1500);
+  EXPECT_EQ(alerts[0].demand_kg, 0);
+  EXPECT_EQ(alerts[0].households, 3);
+  EXPECT_EQ(alerts[0].open_offer_kg, 1500);
+  EXPECT_EQ(alerts[0].raised_at, kT0);
+  // The prefecture and the province are glutted too.
+  AlertFilter all;
+  std::vector<std::string> regions;
+  for (const AlertView& a : e_.ListAlerts(all))
+    regions.push_back(a.region_code);
+  EXPECT_THAT(regions,
+              testing::UnorderedElementsAre(kCounty, "621100", "620000"));
+  EXPECT_THAT(CountyEventKinds(), ElementsAre(AlertEventKind::kRaised));
+}
+
+TEST_F(AlertsTest, BelowTheGapNothingIsRaised) {
+  Offer(kCounty, 999, 200, kT0 + 48 * kHour);
+  EXPECT_TRUE(e_.ListAlerts(AlertFilter{}).empty());
+  EXPECT_EQ(e_.last_alert_event_id(), 0u);
+}
+
+TEST_F(AlertsTest, ProduceFarFromExpiryIsNotAtRisk) {
+  Offer(kCounty, 5000, 200, kT0 + 100 * kHour);
+  EXPECT_TRUE(CountyAlerts().empty());
+  // 28 h later it expires within 72 h: at risk, raised at the tick.
+  Tick(e_, kT0 + 28 * kHour - kMinute);
+  EXPECT_TRUE(CountyAlerts().empty());
+  Tick(e_, kT0 + 28 * kHour);
+  std::vector<AlertView> alerts = CountyAlerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].raised_at, kT0 + 28 * kHour);
+  EXPECT_EQ(alerts[0].at_risk_kg, 5000);
+  EXPECT_EQ(alerts[0].level, AlertLevel::kCritical);
+}
+
+TEST_F(AlertsTest, EscalatesAsTheGapGrows) {
+  Offer(kCounty, 1500, 200, kT0 + 48 * kHour);
+  Offer(kCounty, 1000, 200, kT0 + 48 * kHour, kT0 + kMinute);
+  ASSERT_EQ(CountyAlerts().size(), 1u);
+  EXPECT_EQ(CountyAlerts()[0].level, AlertLevel::kWarning);
+  Offer(kCounty, 2000, 200, kT0 + 48 * kHour, kT0 + 2 * kMinute);
+  std::vector<AlertView> alerts = CountyAlerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].level, AlertLevel::kCritical);
+  EXPECT_EQ(alerts[0].at_risk_kg, 4500);
+  EXPECT_EQ(alerts[0].households, 9);
+  EXPECT_EQ(alerts[0].updated_at, kT0 + 2 * kMinute);
+  EXPECT_THAT(CountyEventKinds(),
+              ElementsAre(AlertEventKind::kRaised, AlertEventKind::kEscalated,
+                          AlertEventKind::kEscalated));
+  // A smaller gap does not lower the level of an open alert.
+  Offer(kCounty, 1, 200, kT0 + 48 * kHour);
+  AlertFilter f;
+  f.region_code_prefix = kCounty;
+  EXPECT_EQ(e_.ListAlerts(f)[0].level, AlertLevel::kCritical);
+}
+
+TEST_F(AlertsTest, ClearsWithHysteresis) {
+  const uint64_t id = Offer(kCounty, 1500, 200, kT0 + 48 * kHour);
+  ASSERT_EQ(CountyAlerts().size(), 1u);
+  // Below the gap but above half of it: still open.
+  AmendQuantity(id, 600);
+  ASSERT_EQ(CountyAlerts().size(), 1u);
+  EXPECT_EQ(CountyAlerts()[0].at_risk_kg, 600);
+  // Below half: cleared.
+  AmendQuantity(id, 400, kT0 + kMinute);
+  EXPECT_TRUE(CountyAlerts().empty());
+  std::vector<AlertView> all = CountyAlerts(/*all=*/true);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].cleared_at, kT0 + kMinute);
+  // Back between half and the gap: not raised again.
+  AmendQuantity(id, 900, kT0 + 2 * kMinute);
+  EXPECT_TRUE(CountyAlerts().empty());
+  // Past the gap: a new alert.
+  AmendQuantity(id, 1100, kT0 + 3 * kMinute);
+  std::vector<AlertView> open = CountyAlerts();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_NE(open[0].alert_id, all[0].alert_id);
+  EXPECT_THAT(CountyEventKinds(),
+              ElementsAre(AlertEventKind::kRaised, AlertEventKind::kCleared,
+                          AlertEventKind::kRaised));
+}
+
+TEST_F(AlertsTest, APledgeThatTakesTheProduceClearsTheAlert) {
+  Offer(kCounty, 1500, 200, kT0 + 48 * kHour);
+  ASSERT_EQ(CountyAlerts().size(), 1u);
+  absl::StatusOr<PledgeResult> p = Pledge(kCity, 1200, 250, kT0 + kMinute);
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ(p->matches.size(), 1u);
+  EXPECT_TRUE(CountyAlerts().empty());
+  std::vector<AlertView> all = CountyAlerts(/*all=*/true);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].at_risk_kg, 300);
+}
+
+TEST_F(AlertsTest, CompatibleDemandInScopeClearsTheAlertWithinAMinute) {
+  Offer(kCounty, 1500, 200, kT0 + 48 * kHour);
+  ASSERT_EQ(CountyAlerts().size(), 1u);
+  // It cannot match (its min lot is more than the offer has) but it could
+  // take the produce: demand, seen at the next engine minute.
+  absl::StatusOr<PledgeResult> p =
+      Pledge(kCity, 5000, 250, kT0 + kMinute + 1, /*min_lot=*/2000);
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE(p->matches.empty());
+  EXPECT_EQ(CountyAlerts().size(), 1u);
+  Tick(e_, kT0 + 2 * kMinute);
+  EXPECT_TRUE(CountyAlerts().empty());
+  std::vector<AlertView> all = CountyAlerts(/*all=*/true);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].demand_kg, 5000);
+  EXPECT_EQ(all[0].cleared_at, kT0 + 2 * kMinute);
+}
+
+TEST_F(AlertsTest, DemandOutOfScopeGradeOrPriceDoesNotCount) {
+  // Listed for the other county, too cheap, or wanting a better grade.
+  ASSERT_TRUE(Pledge(kCity, 5000, 250, kT0, 0, {kOtherCounty}).ok());
+  ASSERT_TRUE(Pledge(kCity, 5000, 100, kT0).ok());
+  ASSERT_TRUE(Pledge(kCity, 5000, 250, kT0, 0, {}, /*min_grade=*/1).ok());
+  Offer(kCounty, 1500, 200, kT0 + 48 * kHour, kT0, "vegetable.cabbage",
+        /*grade=*/2);
+  std::vector<AlertView> alerts = CountyAlerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].demand_kg, 0);
+  // The listed pledge reaches part of the prefecture and the province (its
+  // county is in them), so there it counts as demand (an upper bound):
+  // 5,000 kg, no glut at those levels.
+  AlertFilter f;
+  f.region_code_prefix = "62";
+  std::vector<AlertView> wider = e_.ListAlerts(f);
+  ASSERT_EQ(wider.size(), 1u);
+  EXPECT_EQ(wider[0].region_code, kCounty);
+}
+
+TEST_F(AlertsTest, CandidatesArePairedPledgesThatCouldWiden) {
+  // Paired, but bids too little: a candidate that needs a higher price.
+  absl::StatusOr<PledgeResult> cheap = Pledge(kPartnerCity, 800, 150);
+  ASSERT_TRUE(cheap.ok());
+  // Not paired with Dingxi: never a candidate.
+  ASSERT_TRUE(Pledge(kCity, 800, 150).ok());
+  Offer(kCounty, 1500, 200, kT0 + 48 * kHour);
+  std::vector<AlertView> alerts = CountyAlerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  ASSERT_EQ(alerts[0].candidates.size(), 1u);
+  const AlertCandidateView& c = alerts[0].candidates[0];
+  EXPECT_EQ(c.pledge_id, cheap->pledge.pledge_id);
+  EXPECT_EQ(c.buyer_id, std::string("canteen-") + kPartnerCity);
+  EXPECT_EQ(c.buyer_city_code, kPartnerCity);
+  EXPECT_EQ(c.kg, 800);
+  EXPECT_THAT(c.changes, ElementsAre("max price 200 fen/kg"));
+}
+
+TEST_F(AlertsTest, ThresholdsPerCategory) {
+  SetThresholds(AlertThresholds{"fruit", 24 * kHour, 100, 1000, 500});
+  // An apple glut of 200 kg passes fruit's gap; cabbage's 200 kg do not.
+  Offer(kCounty, 200, 300, kT0 + 12 * kHour, kT0, "fruit.apple");
+  Offer(kCounty, 200, 300, kT0 + 12 * kHour);
+  std::vector<AlertView> alerts = CountyAlerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].product_code, "fruit.apple");
+  // Fruit's horizon is 24 h: produce 30 h from expiry is not at risk.
+  Offer(kOtherCounty, 500, 300, kT0 + 30 * kHour, kT0, "fruit.apple");
+  AlertFilter f;
+  f.region_code_prefix = kOtherCounty;
+  EXPECT_TRUE(e_.ListAlerts(f).empty());
+  std::vector<AlertThresholds> listed = e_.ListAlertThresholds();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].category, "");
+  EXPECT_EQ(listed[1].category, "fruit");
+  EXPECT_EQ(listed[1].min_gap_kg, 100);
+}
+
+TEST_F(AlertsTest, NewThresholdsApplyAtOnce) {
+  Offer(kCounty, 800, 200, kT0 + 48 * kHour);
+  EXPECT_TRUE(CountyAlerts().empty());
+  SetThresholds(AlertThresholds{"", 72 * kHour, 500, 1000, 500}, kT0 + kMinute);
+  ASSERT_EQ(CountyAlerts().size(), 1u);
+  EXPECT_EQ(CountyAlerts()[0].raised_at, kT0 + kMinute);
+}
+
+TEST_F(AlertsTest, BadThresholdsAreRefusedNamingTheField) {
+  struct Case {
+    AlertThresholds t;
+    const char* field;
+  } cases[] = {
+      {{"vegetable.cabbage", 72 * kHour, 1000, 1500, 500}, "category"},
+      {{"", kHour / 2, 1000, 1500, 500}, "horizon"},
+      {{"", 72 * kHour, 0, 1500, 500}, "min_gap_kg"},
+      {{"", 72 * kHour, 1000, 999, 500}, "min_ratio_permille"},
+      {{"", 72 * kHour, 1000, 1500, 1001}, "clear_permille"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<AlertThresholdsResult> r =
+        RunCommand(e_, SetAlertThresholdsCommand{c.t}, kT0);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(r.status().message(), HasSubstr(c.field));
+  }
+  EXPECT_EQ(e_.ListAlertThresholds()[0].min_gap_kg, 1000);
+}
+
+TEST_F(AlertsTest, StateRoundTripKeepsAlertsAndGoesOnTheSame) {
+  const uint64_t id = Offer(kCounty, 1500, 200, kT0 + 48 * kHour);
+  Offer(kOtherCounty, 2500, 200, kT0 + 100 * kHour);
+  AmendQuantity(id, 400, kT0 + kMinute);  // clears the county's
+  const std::string saved = e_.SaveState();
+  Engine loaded;
+  ASSERT_TRUE(loaded.LoadState(saved).ok());
+  EXPECT_EQ(loaded.SaveState(), saved);
+  EXPECT_EQ(loaded.last_alert_event_id(), e_.last_alert_event_id());
+  AlertFilter all;
+  all.include_cleared = true;
+  ASSERT_EQ(loaded.ListAlerts(all).size(), e_.ListAlerts(all).size());
+  EXPECT_EQ(loaded.ListAlertThresholds()[0].min_gap_kg, 1000);
+  // Time makes the other county's produce at risk in both alike.
+  const uint64_t events = e_.last_alert_event_id();
+  Tick(e_, kT0 + 30 * kHour);
+  Tick(loaded, kT0 + 30 * kHour);
+  EXPECT_GT(e_.last_alert_event_id(), events);
+  EXPECT_EQ(loaded.last_alert_event_id(), e_.last_alert_event_id());
+  EXPECT_EQ(loaded.SaveState(), e_.SaveState());
+  ASSERT_TRUE(loaded.CheckInvariants().ok());
+}
+
+TEST_F(AlertsTest, AStateWithoutAlertsLoadsWithNone) {
+  Engine plain;
+  ASSERT_TRUE(
+      RunCommand(plain, UpsertRegionCommand{Region{kCounty, "x"}}, kT0).ok());
+  Engine loaded;
+  ASSERT_TRUE(loaded.LoadState(plain.SaveState()).ok());
+  EXPECT_TRUE(loaded.ListAlerts(AlertFilter{}).empty());
+  EXPECT_EQ(loaded.ListAlertThresholds().size(), 1u);
+  EXPECT_EQ(loaded.ListAlertThresholds()[0].horizon, 72 * kHour);
+}
+
+}  // namespace
+}  // namespace duijie
