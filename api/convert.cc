@@ -434,6 +434,27 @@ absl::StatusOr<Command> ToCommand(const v1::SetClearingPolicyRequest& request) {
                                              d.seconds() * 1000000});
 }
 
+absl::StatusOr<Command> ToCommand(
+    const v1::SetAlertThresholdsRequest& request) {
+  const v1::AlertThresholds& in = request.thresholds();
+  const google::protobuf::Duration& d = in.horizon();
+  // Whole seconds, at most 30 days (the engine checks the range exactly).
+  constexpr int64_t kMaxSeconds = int64_t{30} * 24 * 3600;
+  if (d.seconds() < 0 || d.seconds() > kMaxSeconds || d.nanos() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "thresholds.horizon: must be whole seconds from 1 hour to 30 days; "
+        "got seconds=",
+        d.seconds(), " nanos=", d.nanos()));
+  }
+  AlertThresholds t;
+  t.category = in.category();
+  t.horizon = d.seconds() * 1000000;
+  t.min_gap_kg = in.min_gap_kg();
+  t.min_ratio_permille = in.min_ratio_permille();
+  t.clear_permille = in.clear_permille();
+  return NewCommand(request, SetAlertThresholdsCommand{std::move(t)});
+}
+
 absl::StatusOr<Command> ToCommand(const v1::UpsertBuyerRequest& request) {
   const v1::Buyer& in = request.buyer();
   if (!v1::BuyerKind_IsValid(in.kind())) {
@@ -618,6 +639,42 @@ void ToProto(const ClearingPolicyResult& policy, v1::ClearingPolicy* out) {
   }
 }
 
+void ToProto(const AlertThresholds& t, v1::AlertThresholds* out) {
+  out->set_category(t.category);
+  ToDuration(t.horizon, out->mutable_horizon());
+  out->set_min_gap_kg(t.min_gap_kg);
+  out->set_min_ratio_permille(t.min_ratio_permille);
+  out->set_clear_permille(t.clear_permille);
+}
+
+void ToProto(const AlertView& a, v1::Alert* out) {
+  out->set_alert_id(a.alert_id);
+  out->set_product_code(a.product_code);
+  out->set_region_code(a.region_code);
+  out->set_level(static_cast<v1::AlertLevel>(a.level));
+  out->set_at_risk_kg(a.at_risk_kg);
+  out->set_demand_kg(a.demand_kg);
+  out->set_households(a.households);
+  out->set_open_offer_kg(a.open_offer_kg);
+  ToTimestamp(a.raised_at, out->mutable_raised_at());
+  ToTimestamp(a.updated_at, out->mutable_updated_at());
+  if (a.cleared_at != 0) ToTimestamp(a.cleared_at, out->mutable_cleared_at());
+  for (const AlertCandidateView& c : a.candidates) {
+    v1::AlertCandidate* o = out->add_candidates();
+    o->set_pledge_id(c.pledge_id);
+    o->set_buyer_id(c.buyer_id);
+    o->set_buyer_city_code(c.buyer_city_code);
+    o->set_kg(c.kg);
+    for (const std::string& change : c.changes) o->add_changes(change);
+  }
+}
+
+void ToProto(const AlertEventView& e, v1::AlertEvent* out) {
+  out->set_event_id(e.event_id);
+  out->set_kind(static_cast<v1::AlertEventKind>(e.kind));
+  ToProto(e.alert, out->mutable_alert());
+}
+
 // --- Engine results -> responses
 // -------------------------------------------------
 
@@ -696,6 +753,10 @@ void ToResponse(const CommandResult& result, v1::ClearingPolicy* out) {
   ToProto(std::get<ClearingPolicyResult>(result), out);
 }
 
+void ToResponse(const CommandResult& result, v1::AlertThresholds* out) {
+  ToProto(std::get<AlertThresholdsResult>(result).thresholds, out);
+}
+
 void ToResponse(const CommandResult& result, v1::UpsertBuyerResponse* out) {
   const BuyerResult& buyer = std::get<BuyerResult>(result);
   ToProto(buyer.buyer, out->mutable_buyer());
@@ -744,6 +805,7 @@ Conversions() {
           Convert<v1::AmendOfferRequest, v1::AmendOfferResponse>(),
           Convert<v1::AmendPledgeRequest, v1::AmendPledgeResponse>(),
           Convert<v1::SetClearingPolicyRequest, v1::ClearingPolicy>(),
+          Convert<v1::SetAlertThresholdsRequest, v1::AlertThresholds>(),
       });
   return *conversions;
 }

@@ -71,6 +71,7 @@ absl::StatusOr<Command> ToCommand(const v1::UpsertBuyerRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::AmendOfferRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::AmendPledgeRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::SetClearingPolicyRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::SetAlertThresholdsRequest& request);
 
 // --- Engine -> proto --------------------------------------------------------
 
@@ -84,6 +85,9 @@ void ToProto(const BookLine& line, v1::BookLine* out);
 void ToProto(const ClearingPolicyResult& policy, v1::ClearingPolicy* out);
 void ToProto(const Buyer& buyer, v1::Buyer* out);
 void ToProto(const BuyerProgress& progress, v1::BuyerProgress* out);
+void ToProto(const AlertThresholds& thresholds, v1::AlertThresholds* out);
+void ToProto(const AlertView& alert, v1::Alert* out);
+void ToProto(const AlertEventView& event, v1::AlertEvent* out);
 
 // Stores a command's answer into the response of its request's RPC.
 void ToResponse(const google::protobuf::Message& request,

@@ -263,7 +263,9 @@ class ExchangeService final : public ParsingExchangeService {
   grpc::ServerUnaryReactor* SetAlertThresholds(
       grpc::CallbackServerContext* context,
       const v1::SetAlertThresholdsRequest* request,
-      v1::AlertThresholds* response) override;
+      v1::AlertThresholds* response) override {
+    return Mutate(context, "SetAlertThresholds", request, response);
+  }
   grpc::ServerUnaryReactor* ListAlertThresholds(
       grpc::CallbackServerContext* context,
       const v1::ListAlertThresholdsRequest* request,

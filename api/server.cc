@@ -103,6 +103,29 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
       if (!set[0].ok()) return set[0].status();
     }
   }
+  if (options.alert_horizon || options.alert_min_gap_kg ||
+      options.alert_min_ratio_permille || options.alert_clear_permille) {
+    // As the clearing interval: before the server listens, journaled only
+    // when it changes the state's default thresholds.
+    const AlertThresholds current =
+        server->engine_->ListAlertThresholds().front();
+    AlertThresholds wanted = current;
+    if (options.alert_horizon) {
+      wanted.horizon = absl::ToInt64Microseconds(*options.alert_horizon);
+    }
+    if (options.alert_min_gap_kg) wanted.min_gap_kg = *options.alert_min_gap_kg;
+    if (options.alert_min_ratio_permille) {
+      wanted.min_ratio_permille = *options.alert_min_ratio_permille;
+    }
+    if (options.alert_clear_permille) {
+      wanted.clear_permille = *options.alert_clear_permille;
+    }
+    if (!(wanted == current)) {
+      std::vector<CommandOutcome> set = server->service_->Execute(
+          {MakeCommand(SetAlertThresholdsCommand{wanted})});
+      if (!set[0].ok()) return set[0].status();
+    }
+  }
   server->admin_ = std::make_unique<AdminService>(
       server->service_.get(), server->engine_, server->store_.get());
   grpc::EnableDefaultHealthCheckService(true);

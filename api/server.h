@@ -51,6 +51,14 @@ struct ServerOptions {
   // the first request, through a journaled SetClearingPolicy when the state
   // holds another. Unset: the state's policies stand as they are.
   std::optional<absl::Duration> clearing_interval;
+  // The default glut alert thresholds (category ""), each when set:
+  // applied at start like clearing_interval, through a journaled
+  // SetAlertThresholds when they differ from the state's; an unset one
+  // keeps the state's value. None set: the state's thresholds stand.
+  std::optional<absl::Duration> alert_horizon;
+  std::optional<int64_t> alert_min_gap_kg;
+  std::optional<int64_t> alert_min_ratio_permille;
+  std::optional<int64_t> alert_clear_permille;
 };
 
 class DuijieServer {

@@ -64,6 +64,24 @@ ABSL_FLAG(absl::Duration, clearing_interval, absl::InfiniteDuration(),
           "every product without a clearing policy of its own "
           "(SetClearingPolicy); journaled when it changes. Not given (inf): "
           "the data directory's policies stand (continuous in a new one)");
+ABSL_FLAG(absl::Duration, alert_horizon, absl::InfiniteDuration(),
+          "glut alerts: how far ahead of its expiry produce counts as at "
+          "risk (whole seconds, 1h to 720h; e.g. 72h), for every category "
+          "without thresholds of its own (SetAlertThresholds); journaled "
+          "when it changes. Not given (inf): the state's stands (72h in a "
+          "new one)");
+ABSL_FLAG(int64_t, alert_min_gap_kg, -1,
+          "glut alerts: raised when at-risk kg exceed compatible demand by "
+          "at least this many kg (and the ratio); WARNING at 2x, CRITICAL "
+          "at 4x. Not given (-1): the state's stands (1000 in a new one)");
+ABSL_FLAG(int64_t, alert_min_ratio_permille, -1,
+          "glut alerts: raised only when at-risk kg x 1000 >= demand kg x "
+          "this (>= 1000). Not given (-1): the state's stands (1500 in a new "
+          "one)");
+ABSL_FLAG(int64_t, alert_clear_permille, -1,
+          "glut alerts: cleared when the gap falls below min_gap_kg x this / "
+          "1000 (0..1000). Not given (-1): the state's stands (500 in a new "
+          "one)");
 ABSL_FLAG(uint64_t, journal_segment_mb, 64,
           "start a new journal segment once the current one reaches this "
           "many MiB");
@@ -248,6 +266,19 @@ int main(int argc, char** argv) {
   options.durability.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
   if (absl::GetFlag(FLAGS_clearing_interval) != absl::InfiniteDuration()) {
     options.clearing_interval = absl::GetFlag(FLAGS_clearing_interval);
+  }
+  if (absl::GetFlag(FLAGS_alert_horizon) != absl::InfiniteDuration()) {
+    options.alert_horizon = absl::GetFlag(FLAGS_alert_horizon);
+  }
+  if (absl::GetFlag(FLAGS_alert_min_gap_kg) != -1) {
+    options.alert_min_gap_kg = absl::GetFlag(FLAGS_alert_min_gap_kg);
+  }
+  if (absl::GetFlag(FLAGS_alert_min_ratio_permille) != -1) {
+    options.alert_min_ratio_permille =
+        absl::GetFlag(FLAGS_alert_min_ratio_permille);
+  }
+  if (absl::GetFlag(FLAGS_alert_clear_permille) != -1) {
+    options.alert_clear_permille = absl::GetFlag(FLAGS_alert_clear_permille);
   }
   options.durability.segment_bytes =
       std::max<uint64_t>(1, absl::GetFlag(FLAGS_journal_segment_mb)) << 20;

@@ -331,6 +331,33 @@ TEST_F(AuthTest, EachRoleAgainstEachRpc) {
          v1::ListClearingPoliciesResponse out;
          return e(t)->ListClearingPolicies(Ctx(s).get(), r, &out);
        }},
+      {"SetAlertThresholds",
+       {OK, DENIED, DENIED, DENIED, DENIED, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::SetAlertThresholdsRequest r;
+         v1::AlertThresholds* th = r.mutable_thresholds();
+         th->set_category("vegetable");
+         th->mutable_horizon()->set_seconds(72 * 3600);
+         th->set_min_gap_kg(1000);
+         th->set_min_ratio_permille(1500);
+         th->set_clear_permille(500);
+         v1::AlertThresholds out;
+         return e(t)->SetAlertThresholds(Ctx(s).get(), r, &out);
+       }},
+      {"ListAlerts",
+       {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::ListAlertsRequest r;
+         v1::ListAlertsResponse out;
+         return e(t)->ListAlerts(Ctx(s).get(), r, &out);
+       }},
+      {"ListAlertThresholds",
+       {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::ListAlertThresholdsRequest r;
+         v1::ListAlertThresholdsResponse out;
+         return e(t)->ListAlertThresholds(Ctx(s).get(), r, &out);
+       }},
       {"ListRegions",
        {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
        [&](AuthTest* t, const std::string& s) {

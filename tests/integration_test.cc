@@ -1047,6 +1047,102 @@ TEST_F(IntegrationTest, BatchClearingRunsOnTimeAndStreamsItsMatches) {
       << status.error_message();
 }
 
+TEST_F(IntegrationTest, GlutAlertsAreRaisedListedWithCandidatesAndCleared) {
+  v1::SetAlertThresholdsRequest set;
+  v1::AlertThresholds* t = set.mutable_thresholds();
+  t->mutable_horizon()->set_seconds(72 * 3600);
+  t->set_min_gap_kg(500);
+  t->set_min_ratio_permille(1000);
+  t->set_clear_permille(500);
+  {
+    v1::AlertThresholds out;
+    grpc::ClientContext context;
+    grpc::Status status = stub_->SetAlertThresholds(&context, set, &out);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(out.min_gap_kg(), 500);
+    EXPECT_EQ(out.horizon().seconds(), 72 * 3600);
+  }
+  {
+    v1::SetAlertThresholdsRequest bad = set;
+    bad.mutable_thresholds()->set_min_ratio_permille(10);
+    v1::AlertThresholds out;
+    grpc::ClientContext context;
+    grpc::Status status = stub_->SetAlertThresholds(&context, bad, &out);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find("min_ratio_permille"),
+              std::string::npos)
+        << status.error_message();
+  }
+  // Qingdao (paired with Longnan) bids too little to take the pepper.
+  v1::PostPledgeResponse cheap;
+  ASSERT_TRUE(
+      PostPledge(PepperPledge("qingdao-office", "370200", 300, 8000), &cheap)
+          .ok());
+  // 1,000 kg of Wudu pepper that spoil in two days: at risk at once.
+  v1::PostOfferRequest glut = PepperOffer(1000, 9000);
+  *glut.mutable_offer()->mutable_expires_at() = InDays(2);
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(glut, &offer).ok());
+
+  v1::ListAlertsRequest list;
+  list.set_region_code_prefix("621202");
+  v1::ListAlertsResponse alerts;
+  {
+    grpc::ClientContext context;
+    grpc::Status status = stub_->ListAlerts(&context, list, &alerts);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_EQ(alerts.alerts_size(), 1);
+  const v1::Alert& a = alerts.alerts(0);
+  EXPECT_EQ(a.product_code(), "spice.sichuan_pepper");
+  EXPECT_EQ(a.region_code(), "621202");
+  EXPECT_EQ(a.level(), v1::WARNING);
+  EXPECT_EQ(a.at_risk_kg(), 1000);
+  EXPECT_EQ(a.demand_kg(), 0);
+  EXPECT_EQ(a.households(), 120);
+  EXPECT_EQ(a.raised_at().seconds(), kStartSeconds);
+  EXPECT_FALSE(a.has_cleared_at());
+  ASSERT_EQ(a.candidates_size(), 1);
+  EXPECT_EQ(a.candidates(0).pledge_id(), cheap.pledge().pledge_id());
+  EXPECT_EQ(a.candidates(0).buyer_city_code(), "370200");
+  EXPECT_EQ(a.candidates(0).kg(), 300);
+  ASSERT_EQ(a.candidates(0).changes_size(), 1);
+  EXPECT_EQ(a.candidates(0).changes(0), "max price 9000 fen/kg");
+
+  // A pledge that takes 800 kg leaves 200 at risk: below half the gap.
+  v1::PostPledgeResponse taker;
+  ASSERT_TRUE(
+      PostPledge(PepperPledge("gz-hospital", "440100", 800, 9500), &taker)
+          .ok());
+  ASSERT_EQ(taker.matches_size(), 1);
+  {
+    v1::ListAlertsResponse open;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListAlerts(&context, list, &open).ok());
+    EXPECT_EQ(open.alerts_size(), 0);
+  }
+  list.set_include_cleared(true);
+  {
+    v1::ListAlertsResponse all;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListAlerts(&context, list, &all).ok());
+    ASSERT_EQ(all.alerts_size(), 1);
+    EXPECT_TRUE(all.alerts(0).has_cleared_at());
+    EXPECT_EQ(all.alerts(0).at_risk_kg(), 200);
+  }
+  v1::ListAlertThresholdsResponse thresholds;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_
+                    ->ListAlertThresholds(
+                        &context, v1::ListAlertThresholdsRequest(), &thresholds)
+                    .ok());
+  }
+  ASSERT_EQ(thresholds.thresholds_size(), 1);
+  EXPECT_EQ(thresholds.thresholds(0).category(), "");
+  EXPECT_EQ(thresholds.thresholds(0).min_gap_kg(), 500);
+}
+
 TEST_F(IntegrationTest, MatchesAreShippedAcceptedAndDeclinedThroughGrpc) {
   v1::PostOfferResponse offer;
   ASSERT_TRUE(PostOffer(PepperOffer(1000, 9000), &offer).ok());

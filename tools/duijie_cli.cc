@@ -2065,6 +2065,201 @@ void PrintPolicy(Client& c, const pb::ClearingPolicy& p) {
   (void)c;
 }
 
+// ---------------------------------------------------------------------------
+// alerts: glut early warning (滞销监测预警).
+
+std::string AlertLevelWord(pb::AlertLevel level) {
+  switch (level) {
+    case pb::WATCH:
+      return "watch";
+    case pb::WARNING:
+      return "WARNING";
+    case pb::CRITICAL:
+      return "CRITICAL";
+    default:
+      return "?";
+  }
+}
+
+// One row per alert; the candidates of open ones below the table.
+void PrintAlerts(const Client& c,
+                 const google::protobuf::RepeatedPtrField<pb::Alert>& alerts) {
+  Table t({">ALERT", "LEVEL", "PRODUCT", "REGION", ">AT RISK KG", ">DEMAND KG",
+           ">GAP KG", ">HOUSEHOLDS", ">OPEN KG", TimeHeader("RAISED"),
+           TimeHeader("CLEARED")});
+  for (const pb::Alert& a : alerts) {
+    t.AddRow({absl::StrCat(a.alert_id()), AlertLevelWord(a.level()),
+              a.product_code(), a.region_code(), Kg(a.at_risk_kg()),
+              Kg(a.demand_kg()), Kg(a.at_risk_kg() - a.demand_kg()),
+              absl::StrCat(a.households()), Kg(a.open_offer_kg()),
+              ShortTime(a.raised_at()),
+              a.has_cleared_at() ? ShortTime(a.cleared_at()) : "open"});
+  }
+  c.PrintTable(t);
+  for (const pb::Alert& a : alerts) {
+    if (a.candidates().empty()) continue;
+    std::cout << "\nalert " << a.alert_id() << " (" << a.product_code()
+              << " in " << a.region_code()
+              << "): pledges that could take it if they widened\n";
+    Table ct({">PLEDGE", "BUYER", "CITY", ">KG", "CHANGES"});
+    for (const pb::AlertCandidate& k : a.candidates()) {
+      ct.AddRow({absl::StrCat(k.pledge_id()), k.buyer_id(), k.buyer_city_code(),
+                 Kg(k.kg()), absl::StrJoin(k.changes(), "; ")});
+    }
+    c.PrintTable(ct);
+  }
+}
+
+namespace alerts_list {
+
+constexpr Flag<std::string> kProduct(
+    "product", "PRODUCT", "only alerts of products under this code prefix");
+constexpr Flag<std::string> kRegion("region", "CODE",
+                                    "only alerts of regions under this prefix");
+constexpr Flag<bool> kAllAlerts("all", "cleared alerts too (newest first)");
+
+CommandSpec Spec() {
+  return {"alerts",
+          "list",
+          "",
+          "Glut alerts: produce at risk of spoiling unsold, per product and "
+          "county, prefecture or province, worst first, with the pledges "
+          "that could take it if they widened.",
+          {&kProduct, &kRegion, &kAllAlerts}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::ListAlertsRequest req;
+  req.set_product_code_prefix(args.Get(kProduct));
+  req.set_region_code_prefix(args.Get(kRegion));
+  req.set_include_cleared(args.Get(kAllAlerts));
+  req.set_page_size(1000);
+  if (!args.error().empty()) return -1;
+  pb::ListAlertsResponse resp;
+  do {
+    grpc::ClientContext context;
+    c.Prepare(&context);
+    pb::ListAlertsResponse page;
+    grpc::Status status = c.stub()->ListAlerts(&context, req, &page);
+    if (!status.ok()) return c.Fail(status);
+    resp.mutable_alerts()->MergeFrom(page.alerts());
+    req.set_page_token(page.next_page_token());
+  } while (!req.page_token().empty());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  if (resp.alerts().empty()) {
+    std::cout << (req.include_cleared() ? "no alerts\n" : "no open alerts\n");
+    return kExitOk;
+  }
+  PrintAlerts(c, resp.alerts());
+  return kExitOk;
+}
+
+}  // namespace alerts_list
+
+namespace alerts_thresholds {
+
+constexpr Flag<std::string> kCategory(
+    "category", "CATEGORY",
+    "the product category (first segment, e.g. vegetable); default: the "
+    "default of every category without its own");
+constexpr Flag<absl::Duration> kHorizon(
+    "horizon", "DURATION",
+    "produce counts as at risk this long before it expires (1h to 30d)");
+constexpr Flag<int64_t> kMinGap(
+    "min-gap-kg", "KG", "raised when at-risk kg exceed demand by this much");
+constexpr Flag<int64_t> kMinRatio(
+    "min-ratio-permille", "PERMILLE",
+    "and at-risk kg x 1000 >= demand kg x this (>= 1000)");
+constexpr Flag<int64_t> kClear(
+    "clear-permille", "PERMILLE",
+    "cleared when the gap falls below min-gap-kg x this / 1000 (0..1000)");
+
+CommandSpec Spec() {
+  return {"alerts",
+          "thresholds",
+          "set|list",
+          "List the glut alert thresholds, or set a category's (flags not "
+          "given keep the values that apply now). Setting needs an ADMIN "
+          "key.",
+          {&kCategory, &kHorizon, &kMinGap, &kMinRatio, &kClear, &kRequestId}};
+}
+
+void PrintThresholds(const pb::AlertThresholds& t) {
+  std::cout << (t.category().empty() ? std::string("every category")
+                                     : Printable(t.category()))
+            << ": at risk "
+            << absl::FormatDuration(absl::Seconds(t.horizon().seconds()))
+            << " before expiry; raised at a gap of " << Kg(t.min_gap_kg())
+            << " kg and a ratio of " << t.min_ratio_permille()
+            << " permille; cleared below " << t.clear_permille()
+            << " permille of the gap\n";
+}
+
+int Run(Client& c, Args& args) {
+  const std::string action =
+      args.positionals().empty() ? "" : args.positionals()[0];
+  if (action != "set" && action != "list") {
+    args.AddError(absl::StrCat("expected set or list, got '", action, "'"));
+  }
+  const std::string category = args.Get(kCategory);
+  const std::optional<absl::Duration> horizon = args.Get(kHorizon);
+  const int64_t min_gap = args.Get(kMinGap);
+  const int64_t min_ratio = args.Get(kMinRatio);
+  const int64_t clear = args.Get(kClear);
+  const std::string request_id = args.Get(kRequestId, NewRequestId());
+  if (!args.error().empty()) return -1;
+  pb::ListAlertThresholdsResponse listed;
+  {
+    grpc::ClientContext context;
+    c.Prepare(&context);
+    grpc::Status status = c.stub()->ListAlertThresholds(
+        &context, pb::ListAlertThresholdsRequest(), &listed);
+    if (!status.ok()) return c.Fail(status);
+  }
+  if (action == "list") {
+    if (c.json()) {
+      std::cout << ToJson(listed, true);
+    } else {
+      for (const pb::AlertThresholds& t : listed.thresholds()) {
+        PrintThresholds(t);
+      }
+    }
+    return kExitOk;
+  }
+  // What applies to the category now (its own, else the default), then
+  // the flags given.
+  pb::SetAlertThresholdsRequest req;
+  req.set_request_id(request_id);
+  pb::AlertThresholds* t = req.mutable_thresholds();
+  for (const pb::AlertThresholds& l : listed.thresholds()) {
+    if (l.category().empty() || l.category() == category) *t = l;
+  }
+  t->set_category(category);
+  if (horizon.has_value()) {
+    t->mutable_horizon()->set_seconds(absl::ToInt64Seconds(*horizon));
+    t->mutable_horizon()->set_nanos(0);
+  }
+  if (args.Has(kMinGap)) t->set_min_gap_kg(min_gap);
+  if (args.Has(kMinRatio)) t->set_min_ratio_permille(min_ratio);
+  if (args.Has(kClear)) t->set_clear_permille(clear);
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::AlertThresholds resp;
+  grpc::Status status = c.stub()->SetAlertThresholds(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+  } else {
+    PrintThresholds(resp);
+  }
+  return kExitOk;
+}
+
+}  // namespace alerts_thresholds
+
 namespace clearing_set {
 
 constexpr Flag<std::string> kPrefix(
@@ -2664,6 +2859,8 @@ const std::vector<Command>& Commands() {
       {book::Spec(), book::Run},
       {clearing_set::Spec(), clearing_set::Run},
       {clearing_list::Spec(), clearing_list::Run},
+      {alerts_list::Spec(), alerts_list::Run},
+      {alerts_thresholds::Spec(), alerts_thresholds::Run},
       {admin_state_hash::Spec(), admin_state_hash::Run},
       {admin_snapshot::Spec(), admin_snapshot::Run},
       {admin_key_create::Spec(), admin_key_create::Run},
