@@ -7,10 +7,11 @@
 # of one product in one county expiring within the alert horizon, far more
 # kg than any compatible pledge), starts duijie-web, loads the page in
 # headless Chromium and checks that what the page shows is what the API
-# says: the alert table against ListAlerts, the charts' data against
-# GetStats, the book against `duijie book -o json`, the latest matches
-# against WatchMatches; that server text is shown as text, never as markup;
-# and that a new match reaches the live stream. Needs chromium, curl and jq
+# says: the alert table against ListAlerts (the dashboard's endpoint and
+# `duijie alerts list -o json`), the charts' data against GetStats, the book
+# against `duijie book -o json`, the latest matches against WatchMatches;
+# that server text is shown as text, never as markup; and that a new match
+# reaches the live stream. Needs chromium, curl and jq
 # (tools/lib/deps.sh installs them); exits 77 (skipped) without Chromium.
 set -euo pipefail
 
@@ -164,6 +165,13 @@ dom_rows alerts data-alert-id data-product data-region data-at-risk-kg \
   data-demand-kg data-candidates >"$WORK/alerts.got"
 diff "$WORK/alerts.want" "$WORK/alerts.got" >&2 ||
   fail "the alert table differs from ListAlerts (< API, > page)"
+# The same figures through another client: `duijie alerts list -o json`.
+cli -o json alerts list >"$WORK/alerts-cli.json" ||
+  fail "duijie alerts list: $(cat "$WORK/alerts-cli.json")"
+jq -r '.alerts[] | "\(.alert_id) \(.product_code) \(.region_code) \(.at_risk_kg) \(.demand_kg) \(.candidates | length)"' \
+  "$WORK/alerts-cli.json" >"$WORK/alerts-cli.want"
+diff "$WORK/alerts-cli.want" "$WORK/alerts.got" >&2 ||
+  fail "the alert table differs from 'duijie alerts list' (< CLI, > page)"
 # The county's Chinese name, from ListRegions, shown as UTF-8.
 WUDU=$(jq -r '.regions[] | select(.code == "621202") | .name' "$WORK/regions.json")
 [[ "$WUDU" == 武都区* ]] || fail "ListRegions lacks 武都区: $WUDU"
