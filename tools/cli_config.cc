@@ -2,6 +2,7 @@
 #include "tools/cli_config.h"
 
 #include <cstdlib>
+#include <fstream>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -160,6 +161,58 @@ std::string ExpandHome(const std::string& path) {
   const char* home = std::getenv("HOME");
   if (home == nullptr || *home == '\0') return path;
   return absl::StrCat(home, path.substr(1));
+}
+
+namespace {
+
+// The first line of `path`, trimmed; false when the file cannot be read.
+bool ReadFirstLine(const std::string& path, std::string* line) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::getline(in, *line);
+  *line = std::string(absl::StripAsciiWhitespace(*line));
+  return true;
+}
+
+}  // namespace
+
+bool FindKey(const std::string& key_file, const std::string& source,
+             const std::string& fallback_key_file,
+             const std::string& fallback_source, std::string* key,
+             std::string* key_source, std::string* error) {
+  if (!key_file.empty()) {
+    if (!ReadFirstLine(key_file, key) || key->empty()) {
+      *error = absl::StrCat(source,
+                            ": cannot read a key from the first line "
+                            "of ",
+                            key_file);
+      return false;
+    }
+    *key_source = absl::StrCat(source, " ", key_file);
+    return true;
+  }
+  if (const char* env = std::getenv("DUIJIE_KEY"); env && *env) {
+    *key = env;
+    *key_source = "$DUIJIE_KEY";
+    return true;
+  }
+  if (!fallback_key_file.empty()) {
+    return FindKey(fallback_key_file, fallback_source, "", "", key, key_source,
+                   error);
+  }
+  std::string config;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) {
+    config = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    config = absl::StrCat(home, "/.config");
+  }
+  if (!config.empty()) {
+    const std::string path = absl::StrCat(config, "/duijie/key");
+    if (ReadFirstLine(path, key) && !key->empty()) {
+      *key_source = path;
+    }
+  }
+  return true;
 }
 
 }  // namespace duijie::cli

@@ -49,6 +49,19 @@ std::string ConfigPath();
 // `path` with a leading "~/" replaced by $HOME.
 std::string ExpandHome(const std::string& path);
 
+// The API key, by the first that is set: `key_file` (read as `source`, e.g.
+// "--key_file"), $DUIJIE_KEY (the secret itself), `fallback_key_file` (read
+// as `fallback_source`), ${XDG_CONFIG_HOME:-~/.config}/duijie/key. The CLI
+// and duijie-web pass --key_file or the --context's key_file as `key_file`
+// and the current_context's as the fallback. Sets *key to the secret (left
+// empty when none is found: calls go without one) and *key_source to where
+// it came from, for messages. Returns false (with *error) only when a key
+// file named by a flag or the config cannot be read.
+bool FindKey(const std::string& key_file, const std::string& source,
+             const std::string& fallback_key_file,
+             const std::string& fallback_source, std::string* key,
+             std::string* key_source, std::string* error);
+
 }  // namespace duijie::cli
 
 #endif  // DUIJIE_TOOLS_CLI_CONFIG_H_

@@ -68,63 +68,12 @@ struct Global {
   std::string server = kDefaultServer;
   Output output = Output::kTable;
   absl::Duration timeout = absl::Seconds(5);
-  // The API key's secret (see FindKey), or empty: calls go without one.
+  // The API key's secret (see FindKey in cli_config.h), or empty: calls go
+  // without one.
   std::string key;
   std::string key_source;  // where the key came from, for messages
   TlsFlags tls;
 };
-
-// The first line of `path`, trimmed; false when the file cannot be read.
-bool ReadFirstLine(const std::string& path, std::string* line) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::getline(in, *line);
-  *line = std::string(absl::StripAsciiWhitespace(*line));
-  return true;
-}
-
-// The key, by the first that is set: --key_file FILE, the key_file of the
-// context named by --context, $DUIJIE_KEY (the secret itself), the key_file
-// of the config's current_context, ${XDG_CONFIG_HOME:-~/.config}/duijie/key.
-// Returns false (with *error) only when a key file named by a flag or the
-// config cannot be read.
-bool FindKey(const std::string& key_file, const std::string& source,
-             const std::string& fallback_key_file,
-             const std::string& fallback_source, Global* global,
-             std::string* error) {
-  if (!key_file.empty()) {
-    if (!ReadFirstLine(key_file, &global->key) || global->key.empty()) {
-      *error = absl::StrCat(source,
-                            ": cannot read a key from the first line "
-                            "of ",
-                            key_file);
-      return false;
-    }
-    global->key_source = absl::StrCat(source, " ", key_file);
-    return true;
-  }
-  if (const char* env = std::getenv("DUIJIE_KEY"); env && *env) {
-    global->key = env;
-    global->key_source = "$DUIJIE_KEY";
-    return true;
-  }
-  if (!fallback_key_file.empty()) {
-    return FindKey(fallback_key_file, fallback_source, "", "", global, error);
-  }
-  std::string config;
-  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) {
-    config = xdg;
-  } else if (const char* home = std::getenv("HOME"); home && *home) {
-    config = absl::StrCat(home, "/.config");
-  }
-  if (!config.empty()) {
-    const std::string path = absl::StrCat(config, "/duijie/key");
-    if (ReadFirstLine(path, &global->key) && !global->key.empty()) {
-      global->key_source = path;
-    }
-  }
-  return true;
-}
 
 // ---------------------------------------------------------------------------
 // Flags that several commands share. A command's own flags are declared in
@@ -4302,17 +4251,18 @@ int Main(int argc, char** argv) {
   std::string error;
   bool key_ok = true;
   if (!key_file.empty()) {
-    key_ok = FindKey(key_file, "--key_file", "", "", &global, &error);
+    key_ok = FindKey(key_file, "--key_file", "", "", &global.key,
+                     &global.key_source, &error);
   } else if (named != nullptr && !named->key_file.empty()) {
     key_ok = FindKey(ExpandHome(named->key_file),
                      absl::StrCat("key_file of context ", context_name), "", "",
-                     &global, &error);
+                     &global.key, &global.key_source, &error);
   } else {
     key_ok = FindKey(
         "", "",
         current != nullptr ? ExpandHome(current->key_file) : std::string(),
-        absl::StrCat("key_file of context ", config.current_context), &global,
-        &error);
+        absl::StrCat("key_file of context ", config.current_context),
+        &global.key, &global.key_source, &error);
   }
   if (version) return PrintVersions(global, key_ok ? "" : error);
   if (!key_ok) return Usage(error, "");

@@ -10,6 +10,10 @@ DUIJIE_PACKAGES=(
   libssl-dev liblemon-dev
   openssl
   python3 python3-grpcio python3-protobuf
+  # duijie-web, the office dashboard: its HTTP server, and Chart.js served
+  # to the page from this machine (no CDN); tests/web_test.sh loads the page
+  # in headless Chromium and reads the JSON endpoints with curl and jq.
+  libcpp-httplib-dev libjs-chart.js chromium curl jq
 )
 
 # What tools/fuzz needs besides: clang with its sanitizer runtimes and
