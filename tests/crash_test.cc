@@ -380,8 +380,13 @@ grpc::Status CallUnary(v1::Exchange::Stub* stub, const v1::Command& c,
 
 // An answer without what may change after it: the lifecycle of every match
 // in it (a repeat shows matches as they stand now, and a later command may
-// have shipped, accepted or declined them). The rest must repeat exactly.
+// have shipped, accepted or declined them), and a resting pledge's
+// explanation (read from the book as it stands when the answer is sent).
+// The rest must repeat exactly.
 void ClearLifecycle(google::protobuf::Message* message) {
+  if (auto* posted = dynamic_cast<v1::PostPledgeResponse*>(message)) {
+    posted->clear_explanation();
+  }
   if (auto* match = dynamic_cast<v1::Match*>(message)) {
     v1::Match kept;
     kept.set_match_id(match->match_id());
