@@ -90,17 +90,11 @@ grpc::ServerWriteReactor<v1::AlertEvent>* ExchangeService::WatchAlerts(
   AlertFilter filter;
   filter.product_code_prefix = request->product_code_prefix();
   filter.region_code_prefix = request->region_code_prefix();
-  auto watcher = std::make_shared<AlertWatchReactor>(
-      &sequencer_, &alert_watchers_, std::move(filter),
-      request->after_event_id(), /*after_match_id=*/0,
-      request->progress_events(), std::move(access));
-  AlertWatchReactor* reactor = watcher.get();
-  if (status.ok()) {
-    reactor->Start(std::move(watcher));
-  } else {
-    reactor->Reject(std::move(watcher), ToGrpcStatus(status));
-  }
-  return reactor;
+  return StartWatch(std::make_shared<AlertWatchReactor>(
+                        &sequencer_, &alert_watchers_, std::move(filter),
+                        request->after_event_id(), /*after_match_id=*/0,
+                        request->progress_events(), std::move(access)),
+                    ToGrpcStatus(status));
 }
 
 grpc::ServerUnaryReactor* ExchangeService::ListAlertThresholds(

@@ -534,16 +534,11 @@ grpc::ServerWriteReactor<v1::MatchEvent>* ExchangeService::WatchMatches(
   if (status.ok()) status = NarrowToOwnMatches(*who, &filter);
   WatchAccess access;
   if (status.ok()) status = OpenWatch(*who, &access);
-  auto watcher = std::make_shared<WatchReactor>(
-      &sequencer_, &watchers_, std::move(filter), request->after_event_id(),
-      request->after_match_id(), request->progress_events(), std::move(access));
-  WatchReactor* reactor = watcher.get();
-  if (status.ok()) {
-    reactor->Start(std::move(watcher));
-  } else {
-    reactor->Reject(std::move(watcher), ToGrpcStatus(status));
-  }
-  return reactor;
+  return StartWatch(std::make_shared<WatchReactor>(
+                        &sequencer_, &watchers_, std::move(filter),
+                        request->after_event_id(), request->after_match_id(),
+                        request->progress_events(), std::move(access)),
+                    ToGrpcStatus(status));
 }
 
 grpc::ServerUnaryReactor* ExchangeService::GetBook(

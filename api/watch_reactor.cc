@@ -19,6 +19,20 @@ constexpr int kWatchChunk = 256;
 
 std::atomic<int64_t> g_live_reactors{0};
 
+// `views` converted, each once, to be shared by every stream it goes to.
+template <typename Event, typename View>
+std::vector<std::shared_ptr<const Event>> ToShared(
+    const std::vector<View>& views) {
+  std::vector<std::shared_ptr<const Event>> events;
+  events.reserve(views.size());
+  for (const View& view : views) {
+    auto event = std::make_shared<Event>();
+    ToProto(view, event.get());
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
 }  // namespace
 
 bool MatchPassesFilter(const v1::Match& match, const MatchFilter& filter) {
@@ -45,14 +59,8 @@ bool MatchPassesFilter(const v1::Match& match, const MatchFilter& filter) {
 std::vector<std::shared_ptr<const v1::MatchEvent>> MatchWatch::Read(
     const Engine& engine, const MatchFilter& filter, uint64_t after, int limit,
     bool* more) {
-  std::vector<std::shared_ptr<const v1::MatchEvent>> events;
-  for (const MatchEventView& view :
-       engine.ListMatchEvents(filter, after, limit, more)) {
-    auto event = std::make_shared<v1::MatchEvent>();
-    ToProto(view, event.get());
-    events.push_back(std::move(event));
-  }
-  return events;
+  return ToShared<v1::MatchEvent>(
+      engine.ListMatchEvents(filter, after, limit, more));
 }
 
 bool MatchWatch::Passes(const v1::MatchEvent& event,
@@ -63,14 +71,8 @@ bool MatchWatch::Passes(const v1::MatchEvent& event,
 std::vector<std::shared_ptr<const v1::AlertEvent>> AlertWatch::Read(
     const Engine& engine, const AlertFilter& filter, uint64_t after, int limit,
     bool* more) {
-  std::vector<std::shared_ptr<const v1::AlertEvent>> events;
-  for (const AlertEventView& view :
-       engine.ListAlertEvents(filter, after, limit, more)) {
-    auto event = std::make_shared<v1::AlertEvent>();
-    ToProto(view, event.get());
-    events.push_back(std::move(event));
-  }
-  return events;
+  return ToShared<v1::AlertEvent>(
+      engine.ListAlertEvents(filter, after, limit, more));
 }
 
 bool AlertWatch::Passes(const v1::AlertEvent& event,

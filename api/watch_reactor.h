@@ -10,7 +10,7 @@
 // the pace its client reads. Once it has caught up it joins the hub and
 // goes live: the hub's own thread reads each newly published event from
 // the engine once, converts it once, and appends a shared pointer to it to
-// the queue of every live stream whose filter its match passes. Publishing
+// the queue of every live stream whose filter the event passes. Publishing
 // costs the writer one notification per group, whatever the number of
 // streams, and a slow client costs nobody but itself: a live stream that
 // still has `max_buffered` events (--watch_buffer) queued when more come is
@@ -20,9 +20,10 @@
 // so nothing is missed).
 //
 // A stream that asks for progress events (progress_events in either
-// request) also gets a CAUGHT_UP event as it goes live, and, from
-// the hub's thread, a HEARTBEAT whenever it has written nothing for the
-// heartbeat interval (--watch_heartbeat).
+// request) also gets a caught-up event (CAUGHT_UP, ALERT_CAUGHT_UP) as it
+// goes live, and, from the hub's thread, a heartbeat (HEARTBEAT,
+// ALERT_HEARTBEAT) whenever it has written nothing for the heartbeat
+// interval (--watch_heartbeat).
 #ifndef DUIJIE_API_WATCH_REACTOR_H_
 #define DUIJIE_API_WATCH_REACTOR_H_
 
@@ -31,6 +32,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -280,6 +282,20 @@ class BasicWatchReactor final
 
 // Whether `match` passes `filter` (as Engine::ListMatches decides).
 bool MatchPassesFilter(const v1::Match& match, const MatchFilter& filter);
+
+// Starts `watcher` when `status` is OK, else finishes it with `status`
+// without streaming anything; returns it, for the gRPC handler to return.
+template <typename Kind>
+BasicWatchReactor<Kind>* StartWatch(
+    std::shared_ptr<BasicWatchReactor<Kind>> watcher, grpc::Status status) {
+  BasicWatchReactor<Kind>* reactor = watcher.get();
+  if (status.ok()) {
+    reactor->Start(std::move(watcher));
+  } else {
+    reactor->Reject(std::move(watcher), std::move(status));
+  }
+  return reactor;
+}
 
 // Defined, for these kinds only, in watch_reactor.cc.
 extern template class BasicWatchHub<MatchWatch>;
