@@ -1,7 +1,7 @@
 // The glut-alert reads of ExchangeService (monitoring.proto): ListAlerts,
-// WatchAlerts and ListAlertThresholds. SetAlertThresholds is a mutation
-// (exchange_service.h's Mutate). The alerts themselves are the engine's
-// (engine/alerts.h).
+// WatchAlerts (a stream, api/watch_reactor.h) and ListAlertThresholds.
+// SetAlertThresholds is a mutation (exchange_service.h's Mutate). The alerts
+// themselves are the engine's (engine/alerts.h).
 #include <algorithm>
 #include <vector>
 
@@ -26,16 +26,6 @@ absl::Status CheckAlertFilter(const std::string& product_prefix,
   }
   return CheckRegionPrefix("region_code_prefix", region_prefix);
 }
-
-grpc::Status NotYet() {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not built yet");
-}
-
-class NotYetWatch final : public grpc::ServerWriteReactor<v1::AlertEvent> {
- public:
-  NotYetWatch() { Finish(NotYet()); }
-  void OnDone() override { delete this; }
-};
 
 }  // namespace
 
@@ -76,8 +66,35 @@ grpc::ServerUnaryReactor* ExchangeService::ListAlerts(
 }
 
 grpc::ServerWriteReactor<v1::AlertEvent>* ExchangeService::WatchAlerts(
-    grpc::CallbackServerContext*, const v1::WatchAlertsRequest*) {
-  return new NotYetWatch();
+    grpc::CallbackServerContext* context,
+    const v1::WatchAlertsRequest* request) {
+  absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "WatchAlerts", Access::kPublicRead);
+  absl::Status status = who.ok()
+                            ? CheckAlertFilter(request->product_code_prefix(),
+                                               request->region_code_prefix())
+                            : who.status();
+  if (status.ok()) {
+    // As in WatchMatches: no client can have seen an event after the last
+    // one published, so such a cursor is a mistake, and waiting there would
+    // hide it.
+    const uint64_t last = sequencer_.published_alert_event_id();
+    if (request->after_event_id() > last) {
+      status = absl::InvalidArgumentError(
+          absl::StrCat("after_event_id: ", request->after_event_id(),
+                       " is beyond the last alert event, ", last));
+    }
+  }
+  WatchAccess access;
+  if (status.ok()) status = OpenWatch(*who, &access);
+  AlertFilter filter;
+  filter.product_code_prefix = request->product_code_prefix();
+  filter.region_code_prefix = request->region_code_prefix();
+  return StartWatch(std::make_shared<AlertWatchReactor>(
+                        &sequencer_, &alert_watchers_, std::move(filter),
+                        request->after_event_id(), /*after_match_id=*/0,
+                        request->progress_events(), std::move(access)),
+                    ToGrpcStatus(status));
 }
 
 grpc::ServerUnaryReactor* ExchangeService::ListAlertThresholds(

@@ -20,6 +20,7 @@ CommandSequencer::CommandSequencer(Engine* engine, SequencerOptions options)
   next_clearing_.store(engine_->NextClearingAt());
   published_match_id_.store(engine_->last_match_id());
   published_event_id_.store(engine_->last_event_id());
+  published_alert_event_id_.store(engine_->last_alert_event_id());
   replier_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "duijie-reply");
     ReplyLoop();
@@ -216,6 +217,7 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
   time_outcomes_.clear();
   uint64_t last_match_id;
   uint64_t last_event_id;
+  uint64_t last_alert_event_id;
   uint64_t applied;
   {
     absl::WriterMutexLock lock(&engine_mu_);
@@ -233,6 +235,7 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
     }
     last_match_id = engine_->last_match_id();
     last_event_id = engine_->last_event_id();
+    last_alert_event_id = engine_->last_alert_event_id();
     next_clearing_.store(engine_->NextClearingAt(), std::memory_order_relaxed);
     applied = applied_groups_.load(std::memory_order_relaxed) + 1;
     applied_groups_.store(applied, std::memory_order_relaxed);
@@ -269,18 +272,21 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
       here = true;
     } else {
       ++reply_pending_;
-      replies_.push_back(
-          ReplyTask{std::move(group), last_match_id, last_event_id});
+      replies_.push_back(ReplyTask{std::move(group), last_match_id,
+                                   last_event_id, last_alert_event_id});
     }
   }
-  if (here) Complete(group, last_match_id, last_event_id);
+  if (here) {
+    Complete(group, last_match_id, last_event_id, last_alert_event_id);
+  }
   if (options_.journal != nullptr) options_.journal->AfterGroup();
 }
 
 void CommandSequencer::Complete(Group& group, uint64_t last_match_id,
-                                uint64_t last_event_id) {
+                                uint64_t last_event_id,
+                                uint64_t last_alert_event_id) {
   for (auto& batch : group) batch->done(*batch);
-  Publish(last_match_id, last_event_id);
+  Publish(last_match_id, last_event_id, last_alert_event_id);
 }
 
 void CommandSequencer::ReplyLoop() {
@@ -296,7 +302,8 @@ void CommandSequencer::ReplyLoop() {
       task = std::move(replies_.front());
       replies_.pop_front();
     }
-    Complete(task.group, task.last_match_id, task.last_event_id);
+    Complete(task.group, task.last_match_id, task.last_event_id,
+             task.last_alert_event_id);
     task.group.clear();  // free the batches before reporting idle
     absl::MutexLock lock(&reply_mu_);
     --reply_pending_;
@@ -337,7 +344,16 @@ void CommandSequencer::MarkDurable(uint64_t group) {
   for (HeldRead& read : released) read.finish();
 }
 
-void CommandSequencer::Publish(uint64_t last_match_id, uint64_t last_event_id) {
+void CommandSequencer::Publish(uint64_t last_match_id, uint64_t last_event_id,
+                               uint64_t last_alert_event_id) {
+  if (last_alert_event_id >
+      published_alert_event_id_.load(std::memory_order_relaxed)) {
+    published_alert_event_id_.store(last_alert_event_id,
+                                    std::memory_order_release);
+    if (options_.on_alerts_published) {
+      options_.on_alerts_published(last_alert_event_id);
+    }
+  }
   // Every new match is an event: a group with no new event has no new
   // match either.
   if (last_event_id <= published_event_id_.load(std::memory_order_relaxed)) {

@@ -26,7 +26,7 @@
 //     holds the engine lock exclusively while applying, releases it,
 //     commits the group to the Journal, then completes the group: runs each
 //     batch's `done` and publishes its matches and match events
-//     (on_published).
+//     (on_published) and alert events (on_alerts_published).
 //   - The writer thread does not build replies: it passes each committed
 //     group to the reply thread, which completes groups in the order they
 //     were applied. A calling-thread applier completes its own group inline
@@ -81,6 +81,10 @@ struct SequencerOptions {
   // the reply thread, one call at a time per group.
   std::function<void(uint64_t last_match_id, uint64_t last_event_id)>
       on_published;
+  // The same for alert events (Engine::ListAlertEvents), with the
+  // engine's last alert event id, after each completed group that made
+  // some.
+  std::function<void(uint64_t last_alert_event_id)> on_alerts_published;
 };
 
 class CommandSequencer {
@@ -133,6 +137,11 @@ class CommandSequencer {
   uint64_t published_event_id() const {
     return published_event_id_.load(std::memory_order_acquire);
   }
+  // Alert events (Engine::ListAlertEvents) with ids up to here are durable
+  // and answered.
+  uint64_t published_alert_event_id() const {
+    return published_alert_event_id_.load(std::memory_order_acquire);
+  }
 
   // Holds the engine lock shared: the engine may be read, and seen() is the
   // applied group whose state it shows.
@@ -158,6 +167,7 @@ class CommandSequencer {
     Group group;
     uint64_t last_match_id = 0;
     uint64_t last_event_id = 0;
+    uint64_t last_alert_event_id = 0;
   };
 
   void WriterLoop();
@@ -173,11 +183,13 @@ class CommandSequencer {
   // group's journal lists.
   const CommandOutcome& ApplyTimeDriven(Command command)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(engine_mu_);
-  void Complete(Group& group, uint64_t last_match_id, uint64_t last_event_id);
+  void Complete(Group& group, uint64_t last_match_id, uint64_t last_event_id,
+                uint64_t last_alert_event_id);
   void ReplyLoop();
   Micros NextStamp();
   void MarkDurable(uint64_t group);
-  void Publish(uint64_t last_match_id, uint64_t last_event_id);
+  void Publish(uint64_t last_match_id, uint64_t last_event_id,
+               uint64_t last_alert_event_id);
 
   Engine* const engine_;
   const SequencerOptions options_;
@@ -227,6 +239,7 @@ class CommandSequencer {
 
   std::atomic<uint64_t> published_match_id_{0};
   std::atomic<uint64_t> published_event_id_{0};
+  std::atomic<uint64_t> published_alert_event_id_{0};
 };
 
 }  // namespace duijie

@@ -144,13 +144,20 @@ absl::Status NarrowToOwnMatches(const Authenticator::Identity& who,
 
 namespace {
 
-// The options with the watch hub told of each publication (after the
-// caller's own on_published, if any).
-SequencerOptions WithPublish(SequencerOptions options, WatchHub* watchers) {
+// The options with the watch hubs told of each publication (after the
+// caller's own callbacks, if any).
+SequencerOptions WithPublish(SequencerOptions options, WatchHub* watchers,
+                             AlertWatchHub* alert_watchers) {
   options.on_published = [watchers, also = std::move(options.on_published)](
                              uint64_t last_match_id, uint64_t last_event_id) {
     if (also) also(last_match_id, last_event_id);
     watchers->Publish(last_event_id);
+  };
+  options.on_alerts_published = [alert_watchers,
+                                 also = std::move(options.on_alerts_published)](
+                                    uint64_t last_alert_event_id) {
+    if (also) also(last_alert_event_id);
+    alert_watchers->Publish(last_alert_event_id);
   };
   return options;
 }
@@ -160,7 +167,8 @@ SequencerOptions WithPublish(SequencerOptions options, WatchHub* watchers) {
 ExchangeService::ExchangeService(Engine* engine, ExchangeServiceOptions options,
                                  Authenticator* auth)
     : auth_(auth),
-      sequencer_(engine, WithPublish(std::move(options), &watchers_)) {}
+      sequencer_(engine, WithPublish(std::move(options), &watchers_,
+                                     &alert_watchers_)) {}
 
 ExchangeService::~ExchangeService() { Stop(); }
 
@@ -489,6 +497,15 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
   return reactor;
 }
 
+absl::Status ExchangeService::OpenWatch(const Authenticator::Identity& who,
+                                        WatchAccess* access) {
+  absl::StatusOr<Authenticator::StreamSlot> slot = auth_->OpenStream(who);
+  if (!slot.ok()) return slot.status();
+  access->slot = std::make_shared<Authenticator::StreamSlot>(*std::move(slot));
+  access->still_valid = [auth = auth_, who] { return auth->StillValid(who); };
+  return absl::OkStatus();
+}
+
 grpc::ServerWriteReactor<v1::MatchEvent>* ExchangeService::WatchMatches(
     grpc::CallbackServerContext* context,
     const v1::WatchMatchesRequest* request) {
@@ -515,29 +532,13 @@ grpc::ServerWriteReactor<v1::MatchEvent>* ExchangeService::WatchMatches(
   }
   MatchFilter filter = ToMatchFilter(*request);
   if (status.ok()) status = NarrowToOwnMatches(*who, &filter);
-  WatchReactor::Access access;
-  if (status.ok()) {
-    absl::StatusOr<Authenticator::StreamSlot> slot = auth_->OpenStream(*who);
-    if (slot.ok()) {
-      access.slot =
-          std::make_shared<Authenticator::StreamSlot>(*std::move(slot));
-      access.still_valid = [auth = auth_, who = *who] {
-        return auth->StillValid(who);
-      };
-    } else {
-      status = slot.status();
-    }
-  }
-  auto watcher = std::make_shared<WatchReactor>(
-      &sequencer_, &watchers_, std::move(filter), request->after_event_id(),
-      request->after_match_id(), request->progress_events(), std::move(access));
-  WatchReactor* reactor = watcher.get();
-  if (status.ok()) {
-    reactor->Start(std::move(watcher));
-  } else {
-    reactor->Reject(std::move(watcher), ToGrpcStatus(status));
-  }
-  return reactor;
+  WatchAccess access;
+  if (status.ok()) status = OpenWatch(*who, &access);
+  return StartWatch(std::make_shared<WatchReactor>(
+                        &sequencer_, &watchers_, std::move(filter),
+                        request->after_event_id(), request->after_match_id(),
+                        request->progress_events(), std::move(access)),
+                    ToGrpcStatus(status));
 }
 
 grpc::ServerUnaryReactor* ExchangeService::GetBook(

@@ -44,7 +44,7 @@
 namespace duijie {
 
 // The pipeline's options; the service adds waking the WatchMatches streams
-// to on_published.
+// to on_published, and the WatchAlerts streams to on_alerts_published.
 using ExchangeServiceOptions = SequencerOptions;
 
 // What a call needs of its caller's role.
@@ -80,9 +80,12 @@ class ExchangeService final : public ParsingExchangeService {
   bool RunOnWriter(std::function<void()> fn) {
     return sequencer_.RunOnWriter(std::move(fn));
   }
-  // Ends every WatchMatches stream (UNAVAILABLE, after what is published)
-  // and refuses new ones. Call before grpc::Server::Shutdown.
-  void BeginShutdown() { watchers_.Shutdown(); }
+  // Ends every WatchMatches and WatchAlerts stream (UNAVAILABLE, after what
+  // is published) and refuses new ones. Call before grpc::Server::Shutdown.
+  void BeginShutdown() {
+    watchers_.Shutdown();
+    alert_watchers_.Shutdown();
+  }
   // Lets the pipeline apply and reply to everything queued, then stops it.
   // Later commands fail with UNAVAILABLE. Idempotent.
   void Stop() { sequencer_.Stop(); }
@@ -93,6 +96,9 @@ class ExchangeService final : public ParsingExchangeService {
     limits_ = limits;
     watchers_.set_max_buffered(limits.watch_buffer);
     watchers_.set_heartbeat_interval(
+        absl::Milliseconds(limits.watch_heartbeat_ms));
+    alert_watchers_.set_max_buffered(limits.watch_buffer);
+    alert_watchers_.set_heartbeat_interval(
         absl::Milliseconds(limits.watch_heartbeat_ms));
   }
 
@@ -305,6 +311,11 @@ class ExchangeService final : public ParsingExchangeService {
   // durable.
   void FinishRead(grpc::ServerUnaryReactor* reactor, grpc::Status status,
                   uint64_t seen);
+  // Takes one of the key's stream slots (the Authenticator's per-key
+  // stream limit) for a watch, and the check of the key before each event;
+  // the refusal when the key has no slot left.
+  absl::Status OpenWatch(const Authenticator::Identity& who,
+                         WatchAccess* access);
   // Finishes `reactor` with the refusal when `who` is one; returns whether.
   static bool Refused(grpc::ServerUnaryReactor* reactor,
                       const absl::StatusOr<Authenticator::Identity>& who);
@@ -313,7 +324,9 @@ class ExchangeService final : public ParsingExchangeService {
   // When this service was made (GetServerInfo.started_at).
   const absl::Time started_at_ = absl::Now();
   ServerLimits limits_;
+  // Before sequencer_, which publishes to them: destroyed after it.
   WatchHub watchers_;
+  AlertWatchHub alert_watchers_;
   CommandSequencer sequencer_;
 };
 

@@ -10,16 +10,36 @@
 namespace duijie {
 namespace {
 
-// The index of `method` in the Exchange service: the generated code
-// numbers its methods in the order of the .proto, as the descriptor does.
-// A WatchMatches stream refused before it starts.
-class RefusedWatch final : public grpc::ServerWriteReactor<v1::MatchEvent> {
+// A watch stream refused before it starts.
+template <typename Event>
+class RefusedWatch final : public grpc::ServerWriteReactor<Event> {
  public:
-  explicit RefusedWatch(grpc::Status status) { Finish(std::move(status)); }
+  explicit RefusedWatch(grpc::Status status) {
+    this->Finish(std::move(status));
+  }
   void OnDone() override { delete this; }
 };
 
 }  // namespace
+
+template <typename Request, typename Event>
+void ParsingExchangeService::Watch(
+    const char* method,
+    grpc::ServerWriteReactor<Event>* (v1::Exchange::CallbackService::*call)(
+        grpc::CallbackServerContext*, const Request*)) {
+  MarkMethodCallback(
+      MethodIndex(kService, method),
+      new grpc::internal::CallbackServerStreamingHandler<Parsed<Request>,
+                                                         Event>(
+          [this, call](grpc::CallbackServerContext* context,
+                       const Parsed<Request>* request)
+              -> grpc::ServerWriteReactor<Event>* {
+            if (!request->status.ok()) {
+              return new RefusedWatch<Event>(ToGrpcStatus(request->status));
+            }
+            return (this->*call)(context, &request->message);
+          }));
+}
 
 ParsingExchangeService::ParsingExchangeService() {
   using S = v1::Exchange::CallbackService;
@@ -83,18 +103,9 @@ ParsingExchangeService::ParsingExchangeService() {
   Unary<v1::ExplainOfferRequest, v1::Explanation>("ExplainOffer",
                                                   &S::ExplainOffer);
   Unary<v1::GetStatsRequest, v1::GetStatsResponse>("GetStats", &S::GetStats);
-  MarkMethodCallback(
-      MethodIndex(kService, "WatchMatches"),
-      new grpc::internal::CallbackServerStreamingHandler<
-          Parsed<v1::WatchMatchesRequest>, v1::MatchEvent>(
-          [this](grpc::CallbackServerContext* context,
-                 const Parsed<v1::WatchMatchesRequest>* request)
-              -> grpc::ServerWriteReactor<v1::MatchEvent>* {
-            if (!request->status.ok()) {
-              return new RefusedWatch(ToGrpcStatus(request->status));
-            }
-            return WatchMatches(context, &request->message);
-          }));
+  Watch<v1::WatchMatchesRequest, v1::MatchEvent>("WatchMatches",
+                                                 &S::WatchMatches);
+  Watch<v1::WatchAlertsRequest, v1::AlertEvent>("WatchAlerts", &S::WatchAlerts);
   MarkMethodCallback(
       MethodIndex(kService, "Submit"),
       new grpc::internal::CallbackBidiHandler<Parsed<v1::SubmitRequest>,

@@ -78,6 +78,13 @@ class ParsingExchangeService
                  grpc::CallbackServerContext*, const Request*, Response*)) {
     ParseUnary(kService, method, call);
   }
+  // The same for a server stream (WatchMatches, WatchAlerts): a request
+  // that does not parse ends the stream with the parser's status.
+  template <typename Request, typename Event>
+  void Watch(
+      const char* method,
+      grpc::ServerWriteReactor<Event>* (v1::Exchange::CallbackService::*call)(
+          grpc::CallbackServerContext*, const Request*));
   static constexpr char kService[] = "duijie.v1.Exchange";
 };
 

@@ -96,12 +96,13 @@ ABSL_FLAG(int32_t, max_batch, 10000,
           "most commands in one Submit request; a request over it fails "
           "whole (RESOURCE_EXHAUSTED), nothing applied");
 ABSL_FLAG(int32_t, watch_buffer, 10000,
-          "most match events queued for one WatchMatches stream; a client "
-          "that falls further behind is ended (RESOURCE_EXHAUSTED) and "
-          "resumes with after_event_id");
+          "most events queued for one WatchMatches or WatchAlerts stream; a "
+          "client that falls further behind is ended (RESOURCE_EXHAUSTED) "
+          "and resumes with after_event_id");
 ABSL_FLAG(absl::Duration, watch_heartbeat, absl::Seconds(10),
-          "send a HEARTBEAT to a live WatchMatches stream that asked for "
-          "progress events and has sent nothing for this long; 0: never");
+          "send a heartbeat to a live WatchMatches or WatchAlerts stream "
+          "that asked for progress events and has sent nothing for this "
+          "long; 0: never");
 ABSL_FLAG(int64_t, submit_buffer_bytes, int64_t{8} << 20,
           "reply bytes one Submit stream may hold unwritten before it stops "
           "reading requests (back-pressure on a client that does not read)");

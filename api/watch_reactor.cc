@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/convert.h"
+#include "engine/codes.h"
 
 namespace duijie {
 namespace {
@@ -17,6 +18,20 @@ namespace {
 constexpr int kWatchChunk = 256;
 
 std::atomic<int64_t> g_live_reactors{0};
+
+// `views` converted, each once, to be shared by every stream it goes to.
+template <typename Event, typename View>
+std::vector<std::shared_ptr<const Event>> ToShared(
+    const std::vector<View>& views) {
+  std::vector<std::shared_ptr<const Event>> events;
+  events.reserve(views.size());
+  for (const View& view : views) {
+    auto event = std::make_shared<Event>();
+    ToProto(view, event.get());
+    events.push_back(std::move(event));
+  }
+  return events;
+}
 
 }  // namespace
 
@@ -41,9 +56,39 @@ bool MatchPassesFilter(const v1::Match& match, const MatchFilter& filter) {
   return absl::StartsWith(match.region_code(), filter.region_code_prefix);
 }
 
-// --- WatchHub ---------------------------------------------------------------
+std::vector<std::shared_ptr<const v1::MatchEvent>> MatchWatch::Read(
+    const Engine& engine, const MatchFilter& filter, uint64_t after, int limit,
+    bool* more) {
+  return ToShared<v1::MatchEvent>(
+      engine.ListMatchEvents(filter, after, limit, more));
+}
 
-WatchHub::~WatchHub() {
+bool MatchWatch::Passes(const v1::MatchEvent& event,
+                        const MatchFilter& filter) {
+  return MatchPassesFilter(event.match(), filter);
+}
+
+std::vector<std::shared_ptr<const v1::AlertEvent>> AlertWatch::Read(
+    const Engine& engine, const AlertFilter& filter, uint64_t after, int limit,
+    bool* more) {
+  return ToShared<v1::AlertEvent>(
+      engine.ListAlertEvents(filter, after, limit, more));
+}
+
+bool AlertWatch::Passes(const v1::AlertEvent& event,
+                        const AlertFilter& filter) {
+  // As Engine::ListAlertEvents decides: whole product segments, region
+  // digits.
+  return ProductCovers(filter.product_code_prefix,
+                       event.alert().product_code()) &&
+         absl::StartsWith(event.alert().region_code(),
+                          filter.region_code_prefix);
+}
+
+// --- The hub ----------------------------------------------------------------
+
+template <typename Kind>
+BasicWatchHub<Kind>::~BasicWatchHub() {
   {
     absl::MutexLock lock(&mu_);
     shutting_down_ = true;
@@ -51,14 +96,16 @@ WatchHub::~WatchHub() {
   if (thread_.joinable()) thread_.join();
 }
 
-void WatchHub::Publish(uint64_t last_event_id) {
+template <typename Kind>
+void BasicWatchHub<Kind>::Publish(uint64_t last_event_id) {
   absl::MutexLock lock(&mu_);
   published_ = std::max(published_, last_event_id);
 }
 
-WatchHub::Join WatchHub::TryJoin(std::shared_ptr<WatchReactor> watcher,
-                                 uint64_t scanned,
-                                 const CommandSequencer* sequencer) {
+template <typename Kind>
+typename BasicWatchHub<Kind>::Join BasicWatchHub<Kind>::TryJoin(
+    std::shared_ptr<Reactor> watcher, uint64_t scanned,
+    const CommandSequencer* sequencer) {
   absl::MutexLock lock(&mu_);
   // With nobody live, nobody needs what came before this stream's cursor.
   if (live_.empty()) fanned_ = std::max(fanned_, scanned);
@@ -72,13 +119,14 @@ WatchHub::Join WatchHub::TryJoin(std::shared_ptr<WatchReactor> watcher,
     sequencer_ = sequencer;
     thread_ = std::thread([this] { FanOutLoop(); });
   }
-  const WatchReactor* key = watcher.get();
+  const Reactor* key = watcher.get();
   live_.emplace(key, std::move(watcher));
   return Join::kJoined;
 }
 
-void WatchHub::Leave(const WatchReactor* watcher) {
-  std::shared_ptr<WatchReactor> last;  // released after mu_
+template <typename Kind>
+void BasicWatchHub<Kind>::Leave(const Reactor* watcher) {
+  std::shared_ptr<Reactor> last;  // released after mu_
   absl::MutexLock lock(&mu_);
   auto it = live_.find(watcher);
   if (it == live_.end()) return;
@@ -86,20 +134,23 @@ void WatchHub::Leave(const WatchReactor* watcher) {
   live_.erase(it);
 }
 
-void WatchHub::Shutdown() {
+template <typename Kind>
+void BasicWatchHub<Kind>::Shutdown() {
   absl::MutexLock lock(&mu_);
   if (!shutting_down_) final_published_ = published_;
   shutting_down_ = true;
 }
 
-size_t WatchHub::live_count() const {
+template <typename Kind>
+size_t BasicWatchHub<Kind>::live_count() const {
   absl::MutexLock lock(&mu_);
   return live_.size();
 }
 
-void WatchHub::FanOutLoop() {
+template <typename Kind>
+void BasicWatchHub<Kind>::FanOutLoop() {
   std::vector<SharedEvent> chunk;
-  std::vector<std::shared_ptr<WatchReactor>> watchers;
+  std::vector<std::shared_ptr<Reactor>> watchers;
   const bool beats = heartbeat_ > absl::ZeroDuration();
   // Streams are looked at for heartbeats this often.
   const absl::Duration beat_period =
@@ -163,12 +214,10 @@ void WatchHub::FanOutLoop() {
     {
       CommandSequencer::Reader reader(sequencer_);
       bool more = false;
-      std::vector<MatchEventView> views = reader.engine().ListMatchEvents(
-          MatchFilter(), from, kWatchChunk, &more);
-      for (const MatchEventView& view : views) {
-        if (view.event_id > to) break;
-        auto event = std::make_shared<v1::MatchEvent>();
-        ToProto(view, event.get());
+      for (SharedEvent& event :
+           Kind::Read(reader.engine(), typename Kind::Filter(), from,
+                      kWatchChunk, &more)) {
+        if (event->event_id() > to) break;
         chunk.push_back(std::move(event));
       }
       if (more && !chunk.empty() && chunk.back()->event_id() < to) {
@@ -191,12 +240,15 @@ void WatchHub::FanOutLoop() {
   for (const auto& watcher : watchers) watcher->EndLive();
 }
 
-// --- WatchReactor -----------------------------------------------------------
+// --- The reactor ------------------------------------------------------------
 
-WatchReactor::WatchReactor(const CommandSequencer* sequencer, WatchHub* hub,
-                           MatchFilter filter, uint64_t after_event_id,
-                           uint64_t after_match_id, bool progress_events,
-                           Access access)
+template <typename Kind>
+BasicWatchReactor<Kind>::BasicWatchReactor(const CommandSequencer* sequencer,
+                                           Hub* hub,
+                                           typename Kind::Filter filter,
+                                           uint64_t after_event_id,
+                                           uint64_t after_match_id,
+                                           bool progress_events, Access access)
     : sequencer_(sequencer),
       hub_(hub),
       filter_(std::move(filter)),
@@ -208,43 +260,44 @@ WatchReactor::WatchReactor(const CommandSequencer* sequencer, WatchHub* hub,
   g_live_reactors.fetch_add(1, std::memory_order_relaxed);
 }
 
-WatchReactor::~WatchReactor() {
+template <typename Kind>
+BasicWatchReactor<Kind>::~BasicWatchReactor() {
   g_live_reactors.fetch_sub(1, std::memory_order_relaxed);
 }
 
-int64_t WatchReactor::live_reactors() {
+template <typename Kind>
+int64_t BasicWatchReactor<Kind>::live_reactors() {
   return g_live_reactors.load(std::memory_order_relaxed);
 }
 
-void WatchReactor::Start(std::shared_ptr<WatchReactor> self) {
+template <typename Kind>
+void BasicWatchReactor<Kind>::Start(std::shared_ptr<BasicWatchReactor> self) {
   self_ = std::move(self);
   Pump();
 }
 
-void WatchReactor::Reject(std::shared_ptr<WatchReactor> self,
-                          grpc::Status status) {
+template <typename Kind>
+void BasicWatchReactor<Kind>::Reject(std::shared_ptr<BasicWatchReactor> self,
+                                     grpc::Status status) {
   self_ = std::move(self);
   {
     absl::MutexLock lock(&mu_);
     finished_ = true;
   }
-  Finish(std::move(status));
+  this->Finish(std::move(status));
 }
 
-bool WatchReactor::BeforeStart(const v1::MatchEvent& event) {
+template <typename Kind>
+bool BasicWatchReactor<Kind>::BeforeStart(const Event& event) {
   if (start_match_ == 0) return false;
-  // New-match events come in match id order: the first one at or past
-  // start_match_ is the one that makes it.
-  if (event.kind() != v1::NEW_MATCH ||
-      event.match().match_id() < start_match_) {
-    return true;
-  }
+  if (!Kind::Starts(event, start_match_)) return true;
   start_match_ = 0;
   return false;
 }
 
-void WatchReactor::Deliver(const std::vector<SharedEvent>& events,
-                           int max_buffered) {
+template <typename Kind>
+void BasicWatchReactor<Kind>::Deliver(const std::vector<SharedEvent>& events,
+                                      int max_buffered) {
   Next next;
   {
     absl::MutexLock lock(&mu_);
@@ -266,7 +319,7 @@ void WatchReactor::Deliver(const std::vector<SharedEvent>& events,
     } else {
       for (const SharedEvent& event : events) {
         if (event->event_id() <= queued_ || BeforeStart(*event) ||
-            !MatchPassesFilter(event->match(), filter_)) {
+            !Kind::Passes(*event, filter_)) {
           continue;
         }
         queue_.push_back(event);
@@ -278,7 +331,8 @@ void WatchReactor::Deliver(const std::vector<SharedEvent>& events,
   Act(next);
 }
 
-void WatchReactor::EndLive() {
+template <typename Kind>
+void BasicWatchReactor<Kind>::EndLive() {
   Next next;
   {
     absl::MutexLock lock(&mu_);
@@ -291,7 +345,9 @@ void WatchReactor::EndLive() {
   Act(next);
 }
 
-void WatchReactor::Heartbeat(absl::Time idle_since, uint64_t through) {
+template <typename Kind>
+void BasicWatchReactor<Kind>::Heartbeat(absl::Time idle_since,
+                                        uint64_t through) {
   if (!progress_events_) return;
   Next next;
   {
@@ -303,16 +359,17 @@ void WatchReactor::Heartbeat(absl::Time idle_since, uint64_t through) {
     // Everything up to `through` that passes the filter has been queued
     // (and, the queue being empty, written), and so has everything up to
     // queued_.
-    auto beat = std::make_shared<v1::MatchEvent>();
+    auto beat = std::make_shared<Event>();
     beat->set_event_id(std::max(through, queued_));
-    beat->set_kind(v1::HEARTBEAT);
+    beat->set_kind(Kind::kHeartbeat);
     queue_.push_back(std::move(beat));
     next = NextLive();
   }
   Act(next);
 }
 
-WatchReactor::Next WatchReactor::NextLive() {
+template <typename Kind>
+typename BasicWatchReactor<Kind>::Next BasicWatchReactor<Kind>::NextLive() {
   Next next;
   if (finished_ || writing_) return next;
   if (cancelled_) {
@@ -338,15 +395,17 @@ WatchReactor::Next WatchReactor::NextLive() {
   return next;
 }
 
-void WatchReactor::Act(const Next& next) {
+template <typename Kind>
+void BasicWatchReactor<Kind>::Act(const Next& next) {
   if (next.write) {
-    StartWrite(current_.get());
+    this->StartWrite(current_.get());
   } else if (next.finish) {
-    Finish(next.status);
+    this->Finish(next.status);
   }
 }
 
-void WatchReactor::OnWriteDone(bool ok) {
+template <typename Kind>
+void BasicWatchReactor<Kind>::OnWriteDone(bool ok) {
   Next next;
   bool pump = false;
   {
@@ -372,7 +431,8 @@ void WatchReactor::OnWriteDone(bool ok) {
   }
 }
 
-void WatchReactor::OnCancel() {
+template <typename Kind>
+void BasicWatchReactor<Kind>::OnCancel() {
   Next next;
   {
     absl::MutexLock lock(&mu_);
@@ -383,16 +443,18 @@ void WatchReactor::OnCancel() {
   Act(next);
 }
 
-void WatchReactor::OnDone() {
+template <typename Kind>
+void BasicWatchReactor<Kind>::OnDone() {
   hub_->Leave(this);
   // The key's stream slot is free once the stream is done, whoever still
   // holds this object.
   access_.slot.reset();
-  std::shared_ptr<WatchReactor> self = std::move(self_);
+  std::shared_ptr<BasicWatchReactor> self = std::move(self_);
   // `self` may be the last reference: nothing may touch members after.
 }
 
-void WatchReactor::Pump() {
+template <typename Kind>
+void BasicWatchReactor<Kind>::Pump() {
   while (true) {
     if (history_.empty()) Fill();
     Next next;
@@ -412,23 +474,23 @@ void WatchReactor::Pump() {
         writing_ = next.write = true;
       } else {
         switch (hub_->TryJoin(self_, scanned_, sequencer_)) {
-          case WatchHub::Join::kShutdown:
+          case Hub::Join::kShutdown:
             finished_ = next.finish = true;
             next.status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                        "server shutting down");
             break;
-          case WatchHub::Join::kLookAgain:
+          case Hub::Join::kLookAgain:
             continue;  // handed out while we looked: read those first
-          case WatchHub::Join::kJoined:
+          case Hub::Join::kJoined:
             // The hub delivers from here on.
             live_ = true;
             queued_ = scanned_;
             last_write_ = absl::Now();
             if (progress_events_) {
               // Every event up to scanned_ that passes the filter is sent.
-              auto caught_up = std::make_shared<v1::MatchEvent>();
+              auto caught_up = std::make_shared<Event>();
               caught_up->set_event_id(scanned_);
-              caught_up->set_kind(v1::CAUGHT_UP);
+              caught_up->set_kind(Kind::kCaughtUp);
               queue_.push_back(std::move(caught_up));
             }
             next = NextLive();
@@ -441,8 +503,9 @@ void WatchReactor::Pump() {
   }
 }
 
-void WatchReactor::Fill() {
-  const uint64_t published = sequencer_->published_event_id();
+template <typename Kind>
+void BasicWatchReactor<Kind>::Fill() {
+  const uint64_t published = Kind::Published(*sequencer_);
   if (scanned_ >= published) return;
   bool more = false;
   {
@@ -450,7 +513,7 @@ void WatchReactor::Fill() {
     if (start_match_ != 0) {
       // Started after a match id: skip to the event that made the next
       // match, or, while that is still to come, past every event so far.
-      const uint64_t start = reader.engine().NewMatchEventId(start_match_);
+      const uint64_t start = Kind::StartEvent(reader.engine(), start_match_);
       if (start == 0 || start > published) {
         scanned_ = published;
         return;
@@ -458,20 +521,22 @@ void WatchReactor::Fill() {
       scanned_ = start - 1;
       start_match_ = 0;
     }
-    std::vector<MatchEventView> views =
-        reader.engine().ListMatchEvents(filter_, scanned_, kWatchChunk, &more);
-    for (const MatchEventView& view : views) {
-      if (view.event_id > published) {
+    for (SharedEvent& event :
+         Kind::Read(reader.engine(), filter_, scanned_, kWatchChunk, &more)) {
+      if (event->event_id() > published) {
         more = false;
         break;
       }
-      auto event = std::make_shared<v1::MatchEvent>();
-      ToProto(view, event.get());
       history_.push_back(std::move(event));
     }
   }
   scanned_ =
       (more && !history_.empty()) ? history_.back()->event_id() : published;
 }
+
+template class BasicWatchHub<MatchWatch>;
+template class BasicWatchReactor<MatchWatch>;
+template class BasicWatchHub<AlertWatch>;
+template class BasicWatchReactor<AlertWatch>;
 
 }  // namespace duijie

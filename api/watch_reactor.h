@@ -1,12 +1,16 @@
-// WatchMatches streaming: WatchHub, which hands each newly published match
-// event (a new match or a status change, Engine::ListMatchEvents) to the
-// streams that have caught up, and WatchReactor, one stream.
+// WatchMatches and WatchAlerts streaming: a hub, which hands each newly
+// published event to the streams that have caught up, and a reactor, one
+// stream. Both are templates over the kind of event (MatchWatch: a new
+// match or a status change, Engine::ListMatchEvents; AlertWatch: an alert
+// raised, escalated or cleared, Engine::ListAlertEvents), so that the two
+// streams resume, pace, beat and end alike; WatchHub and WatchReactor are
+// the match ones, AlertWatchHub and AlertWatchReactor the alert ones.
 //
 // A stream first reads its history from the engine, a chunk at a time, at
 // the pace its client reads. Once it has caught up it joins the hub and
 // goes live: the hub's own thread reads each newly published event from
 // the engine once, converts it once, and appends a shared pointer to it to
-// the queue of every live stream whose filter its match passes. Publishing
+// the queue of every live stream whose filter the event passes. Publishing
 // costs the writer one notification per group, whatever the number of
 // streams, and a slow client costs nobody but itself: a live stream that
 // still has `max_buffered` events (--watch_buffer) queued when more come is
@@ -15,10 +19,11 @@
 // resumes with after_event_id (the events are read back from the engine,
 // so nothing is missed).
 //
-// A stream that asks for progress events (WatchMatchesRequest.
-// progress_events) also gets a CAUGHT_UP event as it goes live, and, from
-// the hub's thread, a HEARTBEAT whenever it has written nothing for the
-// heartbeat interval (--watch_heartbeat).
+// A stream that asks for progress events (progress_events in either
+// request) also gets a caught-up event (CAUGHT_UP, ALERT_CAUGHT_UP) as it
+// goes live, and, from the hub's thread, a heartbeat (HEARTBEAT,
+// ALERT_HEARTBEAT) whenever it has written nothing for the heartbeat
+// interval (--watch_heartbeat).
 #ifndef DUIJIE_API_WATCH_REACTOR_H_
 #define DUIJIE_API_WATCH_REACTOR_H_
 
@@ -27,6 +32,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -36,21 +42,83 @@
 #include "absl/time/time.h"
 #include "api/command_sequencer.h"
 #include "duijie/v1/exchange.grpc.pb.h"
+#include "engine/engine.h"
 #include "engine/types.h"
 
 namespace duijie {
 
-class WatchReactor;
+// What a kind of watch needs. Event: the message streamed; Filter: what a
+// stream narrows to; kCaughtUp and kHeartbeat: the progress kinds;
+// Published: events up to here are durable and answered; Read: the events
+// after a cursor passing a filter, converted (as the engine lists them);
+// Passes: whether an event passes a filter as the engine decides.
+// StartEvent and Starts serve a stream started after an object id rather
+// than an event id (WatchMatchesRequest.after_match_id): the event that
+// starts it, and whether `event` is it.
+struct MatchWatch {
+  using Event = v1::MatchEvent;
+  using Filter = MatchFilter;
+  static constexpr v1::MatchEventKind kCaughtUp = v1::CAUGHT_UP;
+  static constexpr v1::MatchEventKind kHeartbeat = v1::HEARTBEAT;
+  static uint64_t Published(const CommandSequencer& sequencer) {
+    return sequencer.published_event_id();
+  }
+  static std::vector<std::shared_ptr<const Event>> Read(const Engine& engine,
+                                                        const Filter& filter,
+                                                        uint64_t after,
+                                                        int limit, bool* more);
+  static bool Passes(const Event& event, const Filter& filter);
+  static uint64_t StartEvent(const Engine& engine, uint64_t start_match) {
+    return engine.NewMatchEventId(start_match);
+  }
+  static bool Starts(const Event& event, uint64_t start_match) {
+    // New-match events come in match id order: the first one at or past
+    // start_match is the one that makes it.
+    return event.kind() == v1::NEW_MATCH &&
+           event.match().match_id() >= start_match;
+  }
+};
 
-using SharedEvent = std::shared_ptr<const v1::MatchEvent>;
+struct AlertWatch {
+  using Event = v1::AlertEvent;
+  using Filter = AlertFilter;
+  static constexpr v1::AlertEventKind kCaughtUp = v1::ALERT_CAUGHT_UP;
+  static constexpr v1::AlertEventKind kHeartbeat = v1::ALERT_HEARTBEAT;
+  static uint64_t Published(const CommandSequencer& sequencer) {
+    return sequencer.published_alert_event_id();
+  }
+  static std::vector<std::shared_ptr<const Event>> Read(const Engine& engine,
+                                                        const Filter& filter,
+                                                        uint64_t after,
+                                                        int limit, bool* more);
+  static bool Passes(const Event& event, const Filter& filter);
+  // An alert stream starts after an event id only (start is always 0).
+  static uint64_t StartEvent(const Engine&, uint64_t) { return 0; }
+  static bool Starts(const Event&, uint64_t) { return true; }
+};
 
-class WatchHub {
+template <typename Kind>
+class BasicWatchReactor;
+
+// What a stream's caller brings: a check of its key before each event
+// written (an error ends the stream with it), and whatever must live as
+// long as the stream (the key's stream slot).
+struct WatchAccess {
+  std::function<absl::Status()> still_valid;
+  std::shared_ptr<void> slot;
+};
+
+template <typename Kind>
+class BasicWatchHub {
  public:
-  WatchHub() = default;
+  using Reactor = BasicWatchReactor<Kind>;
+  using SharedEvent = std::shared_ptr<const typename Kind::Event>;
+
+  BasicWatchHub() = default;
   // Stops the fan-out thread.
-  ~WatchHub();
-  WatchHub(const WatchHub&) = delete;
-  WatchHub& operator=(const WatchHub&) = delete;
+  ~BasicWatchHub();
+  BasicWatchHub(const BasicWatchHub&) = delete;
+  BasicWatchHub& operator=(const BasicWatchHub&) = delete;
 
   // Most events a live stream may have queued and not yet written. Set
   // before serving.
@@ -64,7 +132,7 @@ class WatchHub {
     heartbeat_ = interval;
   }
 
-  // Match events up to `last_event_id` are published: wakes the fan-out
+  // Events up to `last_event_id` are published: wakes the fan-out
   // thread. O(1); called by the pipeline after each group.
   void Publish(uint64_t last_event_id);
 
@@ -74,10 +142,10 @@ class WatchHub {
   // first). Starts the fan-out thread, reading through `sequencer`, on
   // first use.
   enum class Join { kJoined, kShutdown, kLookAgain };
-  Join TryJoin(std::shared_ptr<WatchReactor> watcher, uint64_t scanned,
+  Join TryJoin(std::shared_ptr<Reactor> watcher, uint64_t scanned,
                const CommandSequencer* sequencer);
   // Removes `watcher` if live.
-  void Leave(const WatchReactor* watcher);
+  void Leave(const Reactor* watcher);
   // Ends every stream (UNAVAILABLE, after the events published so far)
   // and refuses new ones.
   void Shutdown();
@@ -100,37 +168,38 @@ class WatchHub {
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t final_published_ ABSL_GUARDED_BY(mu_) = 0;  // at Shutdown
-  absl::flat_hash_map<const WatchReactor*, std::shared_ptr<WatchReactor>> live_
+  absl::flat_hash_map<const Reactor*, std::shared_ptr<Reactor>> live_
       ABSL_GUARDED_BY(mu_);
 };
 
-// Streams the match events after a cursor whose match passes a filter: the
-// history first (pulled from the engine), then live events (pushed by the
-// hub). Kept alive by self_ until OnDone, and by the hub while live.
-class WatchReactor final : public grpc::ServerWriteReactor<v1::MatchEvent> {
+// Streams the events after a cursor that pass a filter: the history first
+// (pulled from the engine), then live events (pushed by the hub). Kept
+// alive by self_ until OnDone, and by the hub while live.
+template <typename Kind>
+class BasicWatchReactor final
+    : public grpc::ServerWriteReactor<typename Kind::Event> {
  public:
-  // What the stream's caller brings: a check of its key before each event
-  // written (an error ends the stream with it), and whatever must live as
-  // long as the stream (the key's stream slot).
-  struct Access {
-    std::function<absl::Status()> still_valid;
-    std::shared_ptr<void> slot;
-  };
-  // Streams the events after `after_event_id` whose match passes `filter`
-  // (already narrowed to what the caller may see); with `after_match_id`
-  // set (then after_event_id is 0), from the event that makes match
-  // after_match_id + 1 on, whenever it comes. With `progress_events`, also
-  // CAUGHT_UP as it goes live and HEARTBEATs while it is idle.
-  WatchReactor(const CommandSequencer* sequencer, WatchHub* hub,
-               MatchFilter filter, uint64_t after_event_id,
-               uint64_t after_match_id, bool progress_events, Access access);
-  ~WatchReactor() override;
+  using Event = typename Kind::Event;
+  using Hub = BasicWatchHub<Kind>;
+  using SharedEvent = typename Hub::SharedEvent;
+
+  using Access = WatchAccess;
+  // Streams the events after `after_event_id` that pass `filter` (already
+  // narrowed to what the caller may see); with `after_match_id` set (then
+  // after_event_id is 0; match streams only), from the event that makes
+  // match after_match_id + 1 on, whenever it comes. With `progress_events`,
+  // also CAUGHT_UP as it goes live and HEARTBEATs while it is idle.
+  BasicWatchReactor(const CommandSequencer* sequencer, Hub* hub,
+                    typename Kind::Filter filter, uint64_t after_event_id,
+                    uint64_t after_match_id, bool progress_events,
+                    Access access);
+  ~BasicWatchReactor() override;
 
   // Takes the reference that keeps this alive until OnDone, and starts.
-  void Start(std::shared_ptr<WatchReactor> self);
+  void Start(std::shared_ptr<BasicWatchReactor> self);
   // Takes the reference that keeps this alive until OnDone, and finishes
   // with `status` without streaming anything.
-  void Reject(std::shared_ptr<WatchReactor> self, grpc::Status status);
+  void Reject(std::shared_ptr<BasicWatchReactor> self, grpc::Status status);
 
   // Called by the hub's thread, in event order: queues those of `events`
   // that pass the filter and come after what this has seen. Ends the
@@ -149,8 +218,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::MatchEvent> {
   void OnCancel() override;
   void OnDone() override;
 
-  // WatchReactors alive now, in this process (for tests: a cancelled
-  // stream must free its reactor).
+  // Watch reactors alive now, of every kind, in this process (for tests: a
+  // cancelled stream must free its reactor).
   static int64_t live_reactors();
 
  private:
@@ -163,7 +232,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::MatchEvent> {
   // Whether the stream still waits for the event that makes start_match_
   // (after_match_id + 1) and `event` is not it: events before that one are
   // not sent. Clears start_match_ at that event.
-  bool BeforeStart(const v1::MatchEvent& event);
+  bool BeforeStart(const Event& event);
   // Live mode, under mu_: starts the next write if idle; decides to finish
   // when ended and drained. Returns what to do outside the lock.
   struct Next {
@@ -175,8 +244,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::MatchEvent> {
   void Act(const Next& next);
 
   const CommandSequencer* const sequencer_;
-  WatchHub* const hub_;
-  const MatchFilter filter_;
+  Hub* const hub_;
+  const typename Kind::Filter filter_;
   const bool progress_events_;
   // The slot is released in OnDone (the hub may hold this a while after).
   Access access_;
@@ -184,7 +253,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::MatchEvent> {
   absl::Status KeyStillValid() const {
     return access_.still_valid ? access_.still_valid() : absl::OkStatus();
   }
-  std::shared_ptr<WatchReactor> self_;
+  std::shared_ptr<BasicWatchReactor> self_;
   // History mode, owned by whoever runs Pump.
   uint64_t scanned_;  // every event up to here has been looked at
   std::deque<SharedEvent> history_;
@@ -213,6 +282,31 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::MatchEvent> {
 
 // Whether `match` passes `filter` (as Engine::ListMatches decides).
 bool MatchPassesFilter(const v1::Match& match, const MatchFilter& filter);
+
+// Starts `watcher` when `status` is OK, else finishes it with `status`
+// without streaming anything; returns it, for the gRPC handler to return.
+template <typename Kind>
+BasicWatchReactor<Kind>* StartWatch(
+    std::shared_ptr<BasicWatchReactor<Kind>> watcher, grpc::Status status) {
+  BasicWatchReactor<Kind>* reactor = watcher.get();
+  if (status.ok()) {
+    reactor->Start(std::move(watcher));
+  } else {
+    reactor->Reject(std::move(watcher), std::move(status));
+  }
+  return reactor;
+}
+
+// Defined, for these kinds only, in watch_reactor.cc.
+extern template class BasicWatchHub<MatchWatch>;
+extern template class BasicWatchReactor<MatchWatch>;
+extern template class BasicWatchHub<AlertWatch>;
+extern template class BasicWatchReactor<AlertWatch>;
+
+using WatchHub = BasicWatchHub<MatchWatch>;
+using WatchReactor = BasicWatchReactor<MatchWatch>;
+using AlertWatchHub = BasicWatchHub<AlertWatch>;
+using AlertWatchReactor = BasicWatchReactor<AlertWatch>;
 
 }  // namespace duijie
 

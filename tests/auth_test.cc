@@ -407,6 +407,23 @@ TEST_F(AuthTest, EachRoleAgainstEachRpc) {
                     ? grpc::Status::OK
                     : status;
        }},
+      // Alerts are public reads, as ListAlerts.
+      {"WatchAlerts",
+       {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         auto context = Ctx(s);
+         context->set_deadline(
+             absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
+         v1::WatchAlertsRequest r;
+         auto reader = e(t)->WatchAlerts(context.get(), r);
+         v1::AlertEvent m;
+         while (reader->Read(&m)) {
+         }
+         grpc::Status status = reader->Finish();
+         return status.error_code() == StatusCode::DEADLINE_EXCEEDED
+                    ? grpc::Status::OK
+                    : status;
+       }},
       {"Submit (a post for wudu-pepper-coop)",
        {OK, OK, OK, DENIED, DENIED, UNAUTH, UNAUTH},
        [&](AuthTest* t, const std::string& s) {
@@ -905,6 +922,18 @@ TEST_F(AuthTest, StreamsPerKeyAreCapped) {
   EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(status.error_message().find("max_streams_per_key"),
             std::string::npos);
+  // A WatchAlerts stream takes a slot of the same key's too.
+  {
+    auto alerts_context = Ctx(secrets_["buyer"]);
+    auto alerts =
+        exchange_->WatchAlerts(alerts_context.get(), v1::WatchAlertsRequest());
+    v1::AlertEvent alert_event;
+    EXPECT_FALSE(alerts->Read(&alert_event));
+    grpc::Status refused = alerts->Finish();
+    EXPECT_EQ(refused.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_NE(refused.error_message().find("max_streams_per_key"),
+              std::string::npos);
+  }
   // Another key is not affected.
   auto other_context = Ctx(secrets_["platform"]);
   other_context->set_deadline(

@@ -160,7 +160,8 @@ ok matches watch --help
 out_has "--once"
 out_has "--timeout bounds only its start"
 ok help
-out_has "'matches watch' streams without one"
+out_has "'matches watch' and 'alerts watch'"
+out_has "stream without one"
 # The server lists its own flags.
 "$SERVER" --help >"$OUT" 2>&1 || true
 grep -qF -- "--max_open_orders" "$OUT" || fail "duijie-server --help lacks its flags"
@@ -1005,6 +1006,12 @@ reads_own_flags "match decline" 1 --reason r --request-id r
 reads_own_flags "matches watch" --after 1 --after-event 1 --supplier s \
   --buyer b --offer 1 --pledge 1 --region 62
 reads_own_flags "matches watch" --once
+reads_own_flags "alerts list" --product p --region 62 --all
+reads_own_flags "alerts watch" --after-event 1 --product p --region 62 --once
+reads_own_flags "alerts thresholds set" --category vegetable --horizon 48h \
+  --min-gap-kg 2000 --min-ratio-permille 1500 --clear-permille 500 \
+  --request-id r
+reads_own_flags "alerts thresholds list"
 reads_own_flags "book" --product p --page-size 5 --page-token t --all
 reads_own_flags "clearing set" --prefix vegetable --interval 1h --request-id r
 reads_own_flags "clearing list"
@@ -1034,6 +1041,15 @@ COMMANDS=$("$CLI" help | sed -n '/^Commands:/,/^$/s/^  \([a-z][^ ]*\( [a-z][^ ]*
 [[ -n "$COMMANDS" ]] || fail "no commands in 'duijie help'"
 while read -r command; do
   [[ "$command" == help || "$command" == "completion bash" ]] && continue
+  if [[ "$command" == *"|"* ]]; then
+    # "alerts thresholds set|list": each alternative is a command.
+    IFS='|' read -ra alternatives <<<"${command##* }"
+    for alternative in "${alternatives[@]}"; do
+      [[ "$CHECKED" == *"|${command% *} $alternative|"* ]] ||
+        fail "'${command% *} $alternative' not run by reads_own_flags"
+    done
+    continue
+  fi
   [[ "$CHECKED" == *"|$command|"* ]] || fail "'$command' not run by reads_own_flags"
 done <<<"$COMMANDS"
 
@@ -1139,6 +1155,31 @@ expect_rc 2 report ledger --quarter 2026Q5 --by buyer --csv "$WORK/x.csv"
 err_has "--quarter"
 expect_rc 2 report ledger --quarter "$QUARTER" --by town --csv "$WORK/x.csv"
 err_has "--by"
+# --- glut alerts as a stream ---------------------------------------------------
+# 120 t of Wudu radish that spoil in two days, nobody to take them: a glut
+# under the default thresholds (1000 kg gap, 72 h horizon).
+for i in 1 2 3; do
+  ok offer post --supplier wudu-radish-coop --region 621202 \
+    --product vegetable.radish --grade first --kg 40000 --floor-fen 80 \
+    --households 120 --expires-in 48h
+done
+ok alerts watch --once --product vegetable.radish --region 621202
+out_has "RAISED"
+out_has "AT RISK KG"
+out_has "AT (Asia/Shanghai)"
+awk '$2 == "RAISED" && $4 == "vegetable.radish" && $5 == "621202" {
+  found = 1 } END { exit !found }' "$OUT" ||
+  fail "alerts watch --once shows no RAISED row of the radish glut"
+out_has "up to event"
+ok --json alerts watch --once --product vegetable.radish --region 621202
+out_has '"kind":"RAISED"'
+out_has '"product_code":"vegetable.radish"'
+# Resumed after the last event shown: nothing more, and it stops there.
+LAST_ALERT=$(sed -n 's/.*"event_id":"\([0-9]*\)".*/\1/p' "$OUT" | tail -n 1)
+ok alerts watch --once --after-event "$LAST_ALERT" --product vegetable.radish
+out_has "0 events, up to event"
+expect_rc 1 alerts watch --after-event 99999
+err_has "99999 is beyond the last alert event"
 kill "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=""

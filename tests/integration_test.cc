@@ -1143,6 +1143,139 @@ TEST_F(IntegrationTest, GlutAlertsAreRaisedListedWithCandidatesAndCleared) {
   EXPECT_EQ(thresholds.thresholds(0).min_gap_kg(), 500);
 }
 
+TEST_F(IntegrationTest, WatchAlertsStreamsHistoryThenLiveAndResumes) {
+  v1::SetAlertThresholdsRequest set;
+  v1::AlertThresholds* t = set.mutable_thresholds();
+  t->mutable_horizon()->set_seconds(72 * 3600);
+  t->set_min_gap_kg(500);
+  t->set_min_ratio_permille(1000);
+  t->set_clear_permille(500);
+  {
+    v1::AlertThresholds out;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->SetAlertThresholds(&context, set, &out).ok());
+  }
+  // 1,000 kg of Wudu pepper that spoil in two days: a glut at once.
+  v1::PostOfferRequest glut = PepperOffer(1000, 9000);
+  *glut.mutable_offer()->mutable_expires_at() = InDays(2);
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(glut, &offer).ok());
+
+  // From the start, for the county: the raise, then the marker.
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  v1::WatchAlertsRequest request;
+  request.set_region_code_prefix("621202");
+  request.set_progress_events(true);
+  auto reader = stub_->WatchAlerts(&context, request);
+  v1::AlertEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.kind(), v1::RAISED);
+  EXPECT_EQ(event.alert().product_code(), "spice.sichuan_pepper");
+  EXPECT_EQ(event.alert().region_code(), "621202");
+  EXPECT_EQ(event.alert().at_risk_kg(), 1000);
+  EXPECT_FALSE(event.alert().has_cleared_at());
+  const uint64_t raised = event.event_id();
+  const uint64_t alert_id = event.alert().alert_id();
+  EXPECT_GE(raised, 1u);
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.kind(), v1::ALERT_CAUGHT_UP);
+  EXPECT_GE(event.event_id(), raised);
+  EXPECT_FALSE(event.has_alert());
+
+  // A pledge that takes 800 kg clears it: the live stream gets CLEARED
+  // (after any heartbeats).
+  v1::PostPledgeResponse taker;
+  ASSERT_TRUE(
+      PostPledge(PepperPledge("gz-hospital", "440100", 800, 9500), &taker)
+          .ok());
+  do {
+    ASSERT_TRUE(reader->Read(&event));
+  } while (event.kind() == v1::ALERT_HEARTBEAT);
+  EXPECT_EQ(event.kind(), v1::CLEARED);
+  EXPECT_GT(event.event_id(), raised);
+  EXPECT_EQ(event.alert().alert_id(), alert_id);
+  EXPECT_TRUE(event.alert().has_cleared_at());
+  EXPECT_EQ(event.alert().at_risk_kg(), 200);
+  const uint64_t cleared = event.event_id();
+  context.TryCancel();
+  while (reader->Read(&event)) {
+  }
+  reader->Finish();
+
+  // Resumed after the raise: the clearing only, then the marker.
+  {
+    grpc::ClientContext resume_context;
+    resume_context.set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    v1::WatchAlertsRequest resume = request;
+    resume.set_after_event_id(raised);
+    auto resumed = stub_->WatchAlerts(&resume_context, resume);
+    ASSERT_TRUE(resumed->Read(&event));
+    EXPECT_EQ(event.kind(), v1::CLEARED);
+    EXPECT_EQ(event.event_id(), cleared);
+    ASSERT_TRUE(resumed->Read(&event));
+    EXPECT_EQ(event.kind(), v1::ALERT_CAUGHT_UP);
+    EXPECT_GE(event.event_id(), cleared);
+    resume_context.TryCancel();
+    while (resumed->Read(&event)) {
+    }
+    resumed->Finish();
+  }
+  // A product filter that hides the alert: the marker only.
+  {
+    grpc::ClientContext other_context;
+    other_context.set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    v1::WatchAlertsRequest other;
+    other.set_product_code_prefix("vegetable");
+    other.set_progress_events(true);
+    auto hidden = stub_->WatchAlerts(&other_context, other);
+    ASSERT_TRUE(hidden->Read(&event));
+    EXPECT_EQ(event.kind(), v1::ALERT_CAUGHT_UP);
+    EXPECT_GE(event.event_id(), cleared);
+    other_context.TryCancel();
+    while (hidden->Read(&event)) {
+    }
+    hidden->Finish();
+  }
+  // A cursor no client can have seen is refused, naming the field.
+  {
+    grpc::ClientContext bad_context;
+    bad_context.set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    v1::WatchAlertsRequest bad;
+    bad.set_after_event_id(cleared + 1000);
+    auto refused = stub_->WatchAlerts(&bad_context, bad);
+    EXPECT_FALSE(refused->Read(&event));
+    grpc::Status status = refused->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find("after_event_id"), std::string::npos)
+        << status.error_message();
+  }
+}
+
+TEST_F(IntegrationTest, WatchAlertsEndsWhenTheServerShutsDown) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  v1::WatchAlertsRequest request;
+  request.set_progress_events(true);
+  auto reader = stub_->WatchAlerts(&context, request);
+  v1::AlertEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.kind(), v1::ALERT_CAUGHT_UP);
+  EXPECT_EQ(event.event_id(), 0u);
+  const absl::Time start = absl::Now();
+  std::thread stopper([this] { server_->Shutdown(absl::Seconds(5)); });
+  while (reader->Read(&event)) {
+  }
+  grpc::Status status = reader->Finish();
+  stopper.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+}
+
 TEST_F(IntegrationTest, MatchesAreShippedAcceptedAndDeclinedThroughGrpc) {
   v1::PostOfferResponse offer;
   ASSERT_TRUE(PostOffer(PepperOffer(1000, 9000), &offer).ok());

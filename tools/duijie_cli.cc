@@ -2178,6 +2178,101 @@ int Run(Client& c, Args& args) {
 
 }  // namespace match_decline
 
+// What a watch command (matches watch, alerts watch) shows of its stream.
+template <typename Event>
+struct WatchView {
+  std::string what;    // "match events", for the banner
+  std::string resume;  // the command that resumes, "duijie matches watch"
+  // Whether `e` is an event to show: not CAUGHT_UP, HEARTBEAT or a kind
+  // this CLI does not know, which show nothing but move the cursor.
+  std::function<bool(const Event&)> shown;
+  std::function<bool(const Event&)> caught_up;
+  std::function<void()> header;  // printed with the first row
+  std::function<void(const Event&)> row;
+};
+
+// Streams what `open` starts and prints it as `view` says: with `once`,
+// until the stream says it has caught up; else until interrupted (no
+// deadline). Asks for progress events in the request `open` sends.
+template <typename Event>
+int RunWatch(Client& c, bool once, uint64_t after_event,
+             const WatchView<Event>& view,
+             const std::function<std::unique_ptr<grpc::ClientReader<Event>>(
+                 grpc::ClientContext*)>& open) {
+  grpc::ClientContext context;
+  c.Authorize(&context);
+  context.set_wait_for_ready(false);
+  if (once) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + c.global().timeout));
+  } else if (!c.json()) {
+    std::cerr << "watching " << view.what << " on " << c.global().server
+              << " (Ctrl-C to stop)\n";
+  }
+  uint64_t last = after_event;
+  int64_t shown = 0;
+  bool reached_end = false;
+  uint64_t end = 0;  // with --once: the event the stream caught up at
+  Event e;
+  std::unique_ptr<grpc::ClientReader<Event>> reader = open(&context);
+  while (!reached_end && reader->Read(&e)) {
+    if (!view.shown(e)) {
+      // No event to show, but a cursor to resume from.
+      last = std::max(last, e.event_id());
+      if (once && view.caught_up(e)) {
+        end = e.event_id();
+        reached_end = true;
+        context.TryCancel();
+      }
+      continue;
+    }
+    // Rows come as events do, so the header is printed with the first.
+    if (shown == 0 && !c.json()) view.header();
+    ++shown;
+    last = e.event_id();
+    if (c.json()) {
+      std::cout << ToJson(e, false);
+    } else {
+      view.row(e);
+    }
+    std::cout.flush();
+  }
+  grpc::Status status = reader->Finish();
+  if (once && reached_end) {
+    // Ended by us when the stream caught up.
+    if (!c.json()) {
+      std::cout << Count(shown, "event")
+                << (end == 0 ? std::string(", none yet")
+                             : absl::StrCat(", up to event ", end))
+                << "\n";
+    }
+    return kExitOk;
+  }
+  if (once && status.error_code() == grpc::DEADLINE_EXCEEDED) {
+    // A server older than the request's progress_events never says the
+    // stream has caught up.
+    std::cerr << "error: duijie-server at " << c.global().server
+              << " did not say the stream caught up within "
+              << absl::FormatDuration(c.global().timeout) << " ("
+              << Count(shown, "event")
+              << " shown; a server older than this CLI never does)\n";
+    return kExitUnreachable;
+  }
+  if (status.ok()) return kExitOk;
+  if (shown > 0 && status.error_code() == grpc::UNAVAILABLE) {
+    std::cerr << "error: lost the connection to duijie-server at "
+              << c.global().server << "; resume with: " << view.resume
+              << " --after-event " << last << "\n";
+    return kExitUnreachable;
+  }
+  return c.Fail(status);
+}
+
+// Left-aligned in `width` columns (by bytes: the cells are ASCII).
+std::string Pad(std::string text, size_t width) {
+  if (text.size() < width) text.append(width - text.size(), ' ');
+  return text;
+}
+
 namespace matches_watch {
 
 constexpr Flag<uint64_t> kAfter(
@@ -2217,12 +2312,6 @@ std::string KindWord(pb::MatchEventKind kind) {
   }
 }
 
-// Left-aligned in `width` columns (by bytes: the cells are ASCII).
-std::string Pad(std::string text, size_t width) {
-  if (text.size() < width) text.append(width - text.size(), ' ');
-  return text;
-}
-
 int Run(Client& c, Args& args) {
   pb::WatchMatchesRequest req;
   req.set_after_match_id(args.Get(kAfter));
@@ -2232,109 +2321,54 @@ int Run(Client& c, Args& args) {
   if (!args.error().empty()) return -1;
   // CAUGHT_UP ends --once; HEARTBEATs are never shown.
   req.set_progress_events(true);
-  // Without --once no deadline: it streams until interrupted.
-  grpc::ClientContext context;
-  c.Authorize(&context);
-  context.set_wait_for_ready(false);
-  if (once) {
-    context.set_deadline(absl::ToChronoTime(absl::Now() + c.global().timeout));
-  } else if (!c.json()) {
-    std::cerr << "watching match events on " << c.global().server
-              << " (Ctrl-C to stop)\n";
-  }
   const std::string at_header = TimeHeader("AT");
   const size_t at_width = std::max<size_t>(18, at_header.size() + 2);
-  uint64_t last = req.after_event_id();
-  int64_t shown = 0;
-  bool any = false;
-  bool reached_end = false;
-  uint64_t end = 0;  // with --once: the event the stream caught up at
-  pb::MatchEvent e;
-  std::unique_ptr<grpc::ClientReader<pb::MatchEvent>> reader =
-      c.stub()->WatchMatches(&context, req);
-  while (!reached_end && reader->Read(&e)) {
-    if (e.kind() != pb::NEW_MATCH && e.kind() != pb::STATUS_CHANGED) {
-      // CAUGHT_UP, HEARTBEAT, or a kind this CLI does not know: no match
-      // to show, but a cursor to resume from.
-      last = std::max(last, e.event_id());
-      if (once && e.kind() == pb::CAUGHT_UP) {
-        end = e.event_id();
-        reached_end = true;
-        context.TryCancel();
-      }
-      continue;
-    }
-    if (!any && !c.json()) {
-      // Rows come as events do, so the header is printed with the first.
-      std::cout << Pad("EVENT", 8) << Pad("KIND", 7) << Pad("MATCH", 8)
-                << Pad("STATUS", 10) << Pad(at_header, at_width)
-                << "MATCH DETAILS\n";
-    }
-    any = true;
-    ++shown;
-    last = e.event_id();
+  WatchView<pb::MatchEvent> view;
+  view.what = "match events";
+  view.resume = "duijie matches watch";
+  view.shown = [](const pb::MatchEvent& e) {
+    return e.kind() == pb::NEW_MATCH || e.kind() == pb::STATUS_CHANGED;
+  };
+  view.caught_up = [](const pb::MatchEvent& e) {
+    return e.kind() == pb::CAUGHT_UP;
+  };
+  view.header = [&] {
+    std::cout << Pad("EVENT", 8) << Pad("KIND", 7) << Pad("MATCH", 8)
+              << Pad("STATUS", 10) << Pad(at_header, at_width)
+              << "MATCH DETAILS\n";
+  };
+  view.row = [&](const pb::MatchEvent& e) {
     const pb::Match& m = e.match();
-    if (c.json()) {
-      std::cout << ToJson(e, false);
-    } else {
-      std::cout << Pad(absl::StrCat(e.event_id()), 8)
-                << Pad(KindWord(e.kind()), 7)
-                << Pad(absl::StrCat("#", m.match_id()), 8)
-                << Pad(MatchStatusWord(m.status()), 10)
-                << Pad(ShortTime(m.updated_at()), at_width)
-                << Printable(m.product_code()) << "  " << Kg(m.quantity_kg())
-                << " kg x " << Yuan(m.price_fen_per_kg()) << " = "
-                << Yuan(m.amount_fen()) << " yuan  "
-                << Printable(m.supplier_id()) << " ("
-                << Printable(m.region_code()) << ", offer " << m.offer_id()
-                << ") -> "
-                << (m.member_buyer_id().empty()
-                        ? Printable(m.buyer_id())
-                        : absl::StrCat(Printable(m.member_buyer_id()), " of ",
-                                       Printable(m.buyer_id())))
-                << " (" << Printable(m.buyer_city_code()) << ", pledge "
-                << m.pledge_id() << ")" << (m.partner() ? "  partner" : "");
-      if (m.status() == pb::SHIPPED) {
-        std::cout << "  shipped " << Kg(m.shipped_kg()) << " kg";
-      } else if (m.status() == pb::DELIVERED) {
-        std::cout << "  accepted " << Kg(m.accepted_kg()) << " kg";
-      }
-      if (m.returned_kg() > 0) {
-        std::cout << "  " << Kg(m.returned_kg()) << " kg back to pledge";
-      }
-      std::cout << "\n";
+    std::cout << Pad(absl::StrCat(e.event_id()), 8)
+              << Pad(KindWord(e.kind()), 7)
+              << Pad(absl::StrCat("#", m.match_id()), 8)
+              << Pad(MatchStatusWord(m.status()), 10)
+              << Pad(ShortTime(m.updated_at()), at_width)
+              << Printable(m.product_code()) << "  " << Kg(m.quantity_kg())
+              << " kg x " << Yuan(m.price_fen_per_kg()) << " = "
+              << Yuan(m.amount_fen()) << " yuan  " << Printable(m.supplier_id())
+              << " (" << Printable(m.region_code()) << ", offer "
+              << m.offer_id() << ") -> "
+              << (m.member_buyer_id().empty()
+                      ? Printable(m.buyer_id())
+                      : absl::StrCat(Printable(m.member_buyer_id()), " of ",
+                                     Printable(m.buyer_id())))
+              << " (" << Printable(m.buyer_city_code()) << ", pledge "
+              << m.pledge_id() << ")" << (m.partner() ? "  partner" : "");
+    if (m.status() == pb::SHIPPED) {
+      std::cout << "  shipped " << Kg(m.shipped_kg()) << " kg";
+    } else if (m.status() == pb::DELIVERED) {
+      std::cout << "  accepted " << Kg(m.accepted_kg()) << " kg";
     }
-    std::cout.flush();
-  }
-  grpc::Status status = reader->Finish();
-  if (once && reached_end) {
-    // Ended by us when the stream caught up.
-    if (!c.json()) {
-      std::cout << Count(shown, "event")
-                << (end == 0 ? std::string(", none yet")
-                             : absl::StrCat(", up to event ", end))
-                << "\n";
+    if (m.returned_kg() > 0) {
+      std::cout << "  " << Kg(m.returned_kg()) << " kg back to pledge";
     }
-    return kExitOk;
-  }
-  if (once && status.error_code() == grpc::DEADLINE_EXCEEDED) {
-    // A server older than WatchMatchesRequest.progress_events never says
-    // the stream has caught up.
-    std::cerr << "error: duijie-server at " << c.global().server
-              << " did not say the stream caught up within "
-              << absl::FormatDuration(c.global().timeout) << " ("
-              << Count(shown, "event")
-              << " shown; a server older than this CLI never does)\n";
-    return kExitUnreachable;
-  }
-  if (status.ok()) return kExitOk;
-  if (any && status.error_code() == grpc::UNAVAILABLE) {
-    std::cerr << "error: lost the connection to duijie-server at "
-              << c.global().server << "; resume with: duijie matches watch "
-              << "--after-event " << last << "\n";
-    return kExitUnreachable;
-  }
-  return c.Fail(status);
+    std::cout << "\n";
+  };
+  return RunWatch<pb::MatchEvent>(c, once, req.after_event_id(), view,
+                                  [&](grpc::ClientContext* context) {
+                                    return c.stub()->WatchMatches(context, req);
+                                  });
 }
 
 }  // namespace matches_watch
@@ -2512,6 +2546,90 @@ int Run(Client& c, Args& args) {
 }
 
 }  // namespace alerts_list
+
+namespace alerts_watch {
+
+constexpr Flag<uint64_t> kAfterEvent(
+    "after-event", "EVENT_ID",
+    "start after this event (resume: the last EVENT shown; default 0: all)");
+constexpr Flag<bool> kOnce(
+    "once",
+    "print the events up to the last one there is now, then exit (when the "
+    "server says the stream has caught up)");
+
+CommandSpec Spec() {
+  return {
+      "alerts",
+      "watch",
+      "",
+      "Stream glut alert events, past then live, until Ctrl-C: one row "
+      "per alert raised, escalated or cleared, with the alert as it stood "
+      "right after the event. It starts after --after-event; with --json "
+      "it prints one JSON AlertEvent per line. The stream has no deadline "
+      "(--timeout bounds only its start, and --once).",
+      {&kAfterEvent, &kOnce, &alerts_list::kProduct, &alerts_list::kRegion}};
+}
+
+std::string KindWord(pb::AlertEventKind kind) {
+  switch (kind) {
+    case pb::RAISED:
+      return "RAISED";
+    case pb::ESCALATED:
+      return "ESCALATED";
+    case pb::CLEARED:
+      return "CLEARED";
+    default:
+      return "-";
+  }
+}
+
+int Run(Client& c, Args& args) {
+  pb::WatchAlertsRequest req;
+  req.set_after_event_id(args.Get(kAfterEvent));
+  req.set_product_code_prefix(args.Get(alerts_list::kProduct));
+  req.set_region_code_prefix(args.Get(alerts_list::kRegion));
+  const bool once = args.Get(kOnce);
+  if (!args.error().empty()) return -1;
+  // CAUGHT_UP ends --once; HEARTBEATs are never shown.
+  req.set_progress_events(true);
+  const std::string at_header = TimeHeader("AT");
+  const size_t at_width = std::max<size_t>(18, at_header.size() + 2);
+  WatchView<pb::AlertEvent> view;
+  view.what = "alert events";
+  view.resume = "duijie alerts watch";
+  view.shown = [](const pb::AlertEvent& e) {
+    return e.kind() == pb::RAISED || e.kind() == pb::ESCALATED ||
+           e.kind() == pb::CLEARED;
+  };
+  view.caught_up = [](const pb::AlertEvent& e) {
+    return e.kind() == pb::ALERT_CAUGHT_UP;
+  };
+  view.header = [&] {
+    std::cout << Pad("EVENT", 8) << Pad("KIND", 11) << Pad("LEVEL", 10)
+              << Pad("PRODUCT", 24) << Pad("REGION", 9) << Pad("AT RISK KG", 13)
+              << Pad("DEMAND KG", 13) << at_header << "\n";
+  };
+  view.row = [&](const pb::AlertEvent& e) {
+    const pb::Alert& a = e.alert();
+    // When the event happened: a clearing at cleared_at, else the last
+    // change of the figures (the raise itself for RAISED).
+    const google::protobuf::Timestamp& at =
+        e.kind() == pb::CLEARED ? a.cleared_at() : a.updated_at();
+    std::cout << Pad(absl::StrCat(e.event_id()), 8)
+              << Pad(KindWord(e.kind()), 11)
+              << Pad(AlertLevelWord(a.level()), 10)
+              << Pad(Printable(a.product_code()), 24)
+              << Pad(Printable(a.region_code()), 9)
+              << Pad(Kg(a.at_risk_kg()), 13) << Pad(Kg(a.demand_kg()), 13)
+              << ShortTime(at) << "\n";
+  };
+  return RunWatch<pb::AlertEvent>(c, once, req.after_event_id(), view,
+                                  [&](grpc::ClientContext* context) {
+                                    return c.stub()->WatchAlerts(context, req);
+                                  });
+}
+
+}  // namespace alerts_watch
 
 namespace alerts_thresholds {
 
@@ -3812,6 +3930,7 @@ const std::vector<Command>& Commands() {
       {report_daily::Spec(), report_daily::Run},
       {report_ledger::Spec(), report_ledger::Run},
       {alerts_list::Spec(), alerts_list::Run},
+      {alerts_watch::Spec(), alerts_watch::Run},
       {alerts_thresholds::Spec(), alerts_thresholds::Run},
       {admin_state_hash::Spec(), admin_state_hash::Run},
       {admin_snapshot::Spec(), admin_snapshot::Run},
@@ -3858,7 +3977,8 @@ constexpr char kGlobalHelp[] = R"(Global flags (anywhere on the line):
   -o, --output FORMAT  table (default), json (protobuf JSON: proto field names, int64 as
                        strings) or csv (list tables as CSV); --json is -o json
   --utc                show and read times in UTC (default: Asia/Shanghai, or $TZ when set)
-  --timeout DURATION   deadline of each call (default 5s); 'matches watch' streams without one
+  --timeout DURATION   deadline of each call (default 5s); 'matches watch' and 'alerts watch'
+                       stream without one
   --key_file FILE      the API key to send (else $DUIJIE_KEY, else
                        ${XDG_CONFIG_HOME:-~/.config}/duijie/key)
   --context NAME       use the server, key_file and output of [context.NAME] in
