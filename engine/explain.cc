@@ -47,6 +47,30 @@ constexpr int kReasonCount = 8;  // BlockReason numbers are 1..7
 
 uint32_t Bit(BlockReason r) { return 1u << static_cast<int>(r); }
 
+// The matcher's tests that offer `o` and pledge `p` fail, as Bits of their
+// reasons, given whether the pledge's scope admits the offer. Lots and the
+// budget are judged at the pledge's max price (see BUDGET above).
+uint32_t FailedTests(const OfferRecord& o, const PledgeRecord& p,
+                     bool in_scope) {
+  uint32_t failed = 0;
+  if (!in_scope) failed |= Bit(BlockReason::kScope);
+  if (o.floor_price > p.max_price) failed |= Bit(BlockReason::kPrice);
+  if (o.grade > p.min_grade) failed |= Bit(BlockReason::kGrade);
+  if (p.require_certified && !o.certified) {
+    failed |= Bit(BlockReason::kCertification);
+  }
+  const int64_t price = p.max_price;
+  const int64_t lots_q =
+      FillQuantity(o.remaining_kg, o.min_lot_kg, p.remaining_kg, p.min_lot_kg,
+                   /*budget_left=*/-1, price);
+  if (lots_q == 0) {
+    failed |= Bit(BlockReason::kLotSize);
+  } else if (FillQuantity(o, p, price) == 0) {
+    failed |= Bit(BlockReason::kBudget);
+  }
+  return failed;
+}
+
 // Sums of kg saturate: a sum over many orders could in principle pass
 // int64, and an explanation should not wrap to a negative figure.
 void AddKg(int64_t* sum, int64_t kg) {
@@ -319,28 +343,14 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
     if (EffectiveStatus(o.status, o.expires_at, now) != OrderStatus::kOpen) {
       continue;
     }
-    uint32_t failed = 0;
     bool in_scope = true;
     if (p.scope == Scope::kPartnersOnly) {
       in_scope = AnyCovers(partner_west, o.region);
     } else if (p.scope == Scope::kListedRegions) {
       in_scope = AnyCovers(p.listed_cover, o.region);
     }
-    if (!in_scope) failed |= Bit(BlockReason::kScope);
-    if (o.floor_price > p.max_price) failed |= Bit(BlockReason::kPrice);
-    if (o.grade > p.min_grade) failed |= Bit(BlockReason::kGrade);
-    if (p.require_certified && !o.certified) {
-      failed |= Bit(BlockReason::kCertification);
-    }
+    const uint32_t failed = FailedTests(o, p, in_scope);
     const int64_t price = p.max_price;  // see BUDGET above
-    const int64_t lots_q =
-        FillQuantity(o.remaining_kg, o.min_lot_kg, p.remaining_kg, p.min_lot_kg,
-                     /*budget_left=*/-1, price);
-    if (lots_q == 0) {
-      failed |= Bit(BlockReason::kLotSize);
-    } else if (FillQuantity(o, p, price) == 0) {
-      failed |= Bit(BlockReason::kBudget);
-    }
     if (in_scope) {
       AddKg(&t.in_scope_kg, o.remaining_kg);
     } else {
@@ -503,28 +513,14 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainOffer(uint64_t id,
     if (EffectiveStatus(p.status, p.expires_at, now) != OrderStatus::kOpen) {
       continue;
     }
-    uint32_t failed = 0;
     bool in_scope = true;
     if (p.scope == Scope::kPartnersOnly) {
       in_scope = AnyCovers(partner_east, p.city);
     } else if (p.scope == Scope::kListedRegions) {
       in_scope = AnyCovers(p.listed_cover, o.region);
     }
-    if (!in_scope) failed |= Bit(BlockReason::kScope);
-    if (o.floor_price > p.max_price) failed |= Bit(BlockReason::kPrice);
-    if (o.grade > p.min_grade) failed |= Bit(BlockReason::kGrade);
-    if (p.require_certified && !o.certified) {
-      failed |= Bit(BlockReason::kCertification);
-    }
+    const uint32_t failed = FailedTests(o, p, in_scope);
     const int64_t price = p.max_price;  // see BUDGET above
-    const int64_t lots_q =
-        FillQuantity(o.remaining_kg, o.min_lot_kg, p.remaining_kg, p.min_lot_kg,
-                     /*budget_left=*/-1, price);
-    if (lots_q == 0) {
-      failed |= Bit(BlockReason::kLotSize);
-    } else if (FillQuantity(o, p, price) == 0) {
-      failed |= Bit(BlockReason::kBudget);
-    }
     if (in_scope) AddKg(&t.in_scope_kg, p.remaining_kg);
     if (!t.Count(failed, p.remaining_kg)) continue;
     if (failed == Bit(BlockReason::kPrice)) {

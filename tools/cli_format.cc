@@ -75,6 +75,29 @@ std::string EscapeJsonControls(const std::string& json) {
 
 }  // namespace
 
+const char* StatusCodeName(int code) {
+  // Indexed by grpc::StatusCode, which numbers its codes 0..16.
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
+  constexpr int kCount = sizeof(kNames) / sizeof(kNames[0]);
+  return code >= 0 && code < kCount ? kNames[code] : "UNKNOWN";
+}
+
 std::string GroupThousands(int64_t n) {
   return absl::StrCat(n < 0 ? "-" : "", GroupUnsigned(Magnitude(n)));
 }

@@ -22,6 +22,10 @@ namespace duijie::cli {
 
 // 1234567 -> "1,234,567"; negative numbers keep their sign.
 std::string GroupThousands(int64_t n);
+
+// The name of a gRPC status code number ("INVALID_ARGUMENT"), as errors
+// print it; "UNKNOWN" for a number gRPC does not define.
+const char* StatusCodeName(int code);
 // Whole kilograms: 12000 -> "12,000".
 std::string Kg(int64_t kg);
 // Fen as yuan with two decimals: 123456 -> "1,234.56", -5 -> "-0.05".

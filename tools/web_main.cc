@@ -52,11 +52,13 @@
 #include "httplib.h"
 #include "tools/cli_channel.h"
 #include "tools/cli_config.h"
+#include "tools/cli_format.h"
 #include "tools/web_assets.h"
 
 namespace duijie::web {
 namespace {
 
+using duijie::cli::StatusCodeName;
 using duijie::cli::TlsFlags;
 using duijie::v1::Exchange;
 
@@ -198,29 +200,9 @@ std::string ToJson(const google::protobuf::Message& message) {
 
 // {"code": "UNAVAILABLE", "message": "..."}: why a call failed, for the page.
 std::string StatusJson(const grpc::Status& status) {
-  static const char* const kNames[] = {
-      "OK",
-      "CANCELLED",
-      "UNKNOWN",
-      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED",
-      "NOT_FOUND",
-      "ALREADY_EXISTS",
-      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION",
-      "ABORTED",
-      "OUT_OF_RANGE",
-      "UNIMPLEMENTED",
-      "INTERNAL",
-      "UNAVAILABLE",
-      "DATA_LOSS",
-      "UNAUTHENTICATED",
-  };
-  const int index = static_cast<int>(status.error_code());
   google::protobuf::Struct body;
   (*body.mutable_fields())["code"].set_string_value(
-      index >= 0 && index < 17 ? kNames[index] : "UNKNOWN");
+      StatusCodeName(static_cast<int>(status.error_code())));
   (*body.mutable_fields())["message"].set_string_value(status.error_message());
   return ToJson(body);
 }
