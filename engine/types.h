@@ -514,6 +514,8 @@ struct StatsRowView {
 struct StatsView {
   std::vector<StatsRowView> rows;  // by keys, compared as strings
   StatsRowView total;              // every match counted, keys empty
+};
+
 // What keeps an open order from matching (Engine::ExplainPledge and
 // ExplainOffer). Numbers match the proto's BlockReason.
 enum class BlockReason : uint8_t {
