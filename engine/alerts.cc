@@ -293,7 +293,17 @@ void AlertMonitor::AddToBucket(BucketKey key, const PledgeRecord& p,
   }
   Bucket& bucket = demand_[key];
   bucket.Add(p.max_price, mask, kg);
-  if (bucket.total_kg == 0) demand_.erase(key);
+  if (bucket.total_kg != 0) return;
+  // An empty bucket forgets its prices but stays, with its vectors'
+  // capacity: buckets empty and fill again all the time, and freeing and
+  // allocating them was most of the cost of filing demand. The buckets are
+  // bounded by the (node, scope region) pairs pledges have named since the
+  // last Rebuild or pairing change.
+  bucket.prices.clear();
+  for (int q = 0; q < kClasses; ++q) {
+    bucket.kg[q].clear();
+    bucket.tree[q].clear();
+  }
 }
 
 void AlertMonitor::AddScoped(const PledgeRecord& p, const CodeSet& cover,
