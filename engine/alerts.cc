@@ -239,28 +239,35 @@ void AlertMonitor::MakeAtRisk(uint64_t id) {
 
 void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
                                int64_t add_kg) {
-  auto at = std::lower_bound(prices.begin(), prices.end(), price,
-                             std::greater<int64_t>());
-  const size_t i = static_cast<size_t>(at - prices.begin());
-  if (at == prices.end() || *at != price) {
-    prices.insert(at, price);
+  auto at =
+      std::lower_bound(levels.begin(), levels.end(), price,
+                       [](const Level& l, int64_t p) { return l.price > p; });
+  const size_t i = static_cast<size_t>(at - levels.begin());
+  if (at == levels.end() || at->price != price) {
+    Level level{price, {}, {}};
     for (int q = 0; q < kClasses; ++q) {
-      kg[q].insert(kg[q].begin() + i, (class_mask >> q & 1) ? add_kg : 0);
-      // A Fenwick tree built from kg in O(n).
-      std::vector<int64_t>& t = tree[q];
-      t = kg[q];
-      for (size_t j = 1; j <= t.size(); ++j) {
-        const size_t up = j + (j & (~j + 1));
-        if (up <= t.size()) t[up - 1] += t[j - 1];
+      if (class_mask >> q & 1) level.kg[q] = add_kg;
+    }
+    levels.insert(at, level);
+    // The Fenwick trees built again from kg in O(n).
+    const size_t n = levels.size();
+    for (size_t j = 0; j < n; ++j) {
+      for (int q = 0; q < kClasses; ++q) levels[j].tree[q] = levels[j].kg[q];
+    }
+    for (size_t j = 1; j <= n; ++j) {
+      const size_t up = j + (j & (~j + 1));
+      if (up > n) continue;
+      for (int q = 0; q < kClasses; ++q) {
+        levels[up - 1].tree[q] += levels[j - 1].tree[q];
       }
     }
   } else {
     for (int q = 0; q < kClasses; ++q) {
-      if (!(class_mask >> q & 1)) continue;
-      kg[q][i] += add_kg;
-      std::vector<int64_t>& t = tree[q];
-      for (size_t j = i + 1; j <= t.size(); j += j & (~j + 1)) {
-        t[j - 1] += add_kg;
+      if (class_mask >> q & 1) levels[i].kg[q] += add_kg;
+    }
+    for (size_t j = i + 1; j <= levels.size(); j += j & (~j + 1)) {
+      for (int q = 0; q < kClasses; ++q) {
+        if (class_mask >> q & 1) levels[j - 1].tree[q] += add_kg;
       }
     }
   }
@@ -269,13 +276,12 @@ void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
 
 int64_t AlertMonitor::Bucket::AtOrAbove(int64_t floor, int q) const {
   // Prices are descending: those >= floor are the first n.
-  size_t n =
-      static_cast<size_t>(std::upper_bound(prices.begin(), prices.end(), floor,
-                                           std::greater<int64_t>()) -
-                          prices.begin());
+  size_t n = static_cast<size_t>(
+      std::upper_bound(levels.begin(), levels.end(), floor,
+                       [](int64_t f, const Level& l) { return f > l.price; }) -
+      levels.begin());
   int64_t sum = 0;  // at most the open pledge kg: no overflow
-  const std::vector<int64_t>& t = tree[q];
-  for (; n > 0; n -= n & (~n + 1)) sum += t[n - 1];
+  for (; n > 0; n -= n & (~n + 1)) sum += levels[n - 1].tree[q];
   return sum;
 }
 
@@ -294,16 +300,12 @@ void AlertMonitor::AddToBucket(BucketKey key, const PledgeRecord& p,
   Bucket& bucket = demand_[key];
   bucket.Add(p.max_price, mask, kg);
   if (bucket.total_kg != 0) return;
-  // An empty bucket forgets its prices but stays, with its vectors'
-  // capacity: buckets empty and fill again all the time, and freeing and
-  // allocating them was most of the cost of filing demand. The buckets are
-  // bounded by the (node, scope region) pairs pledges have named since the
-  // last Rebuild or pairing change.
-  bucket.prices.clear();
-  for (int q = 0; q < kClasses; ++q) {
-    bucket.kg[q].clear();
-    bucket.tree[q].clear();
-  }
+  // An empty bucket forgets its prices but stays, with its vector's
+  // capacity: buckets empty and fill again all the time, and need not be
+  // freed and allocated each time. The buckets are bounded by the (node,
+  // scope region) pairs pledges have named since the last Rebuild or
+  // pairing change.
+  bucket.levels.clear();
 }
 
 void AlertMonitor::AddScoped(const PledgeRecord& p, const CodeSet& cover,

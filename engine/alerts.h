@@ -202,13 +202,17 @@ class AlertMonitor {
   static constexpr int kClasses = 6;
   // A bucket's kg by max price, per class, summed from a floor up in
   // O(log n): Fenwick trees over the bucket's distinct prices, highest
-  // first (so that "at or above a floor" is a prefix). A price stays in
-  // prices once seen (kg 0) until the bucket empties; a new price rebuilds
-  // the trees from kg, which is rare once a bucket has seen its prices.
+  // first (so that "at or above a floor" is a prefix). A price stays once
+  // seen (kg 0) until the bucket empties; a new price rebuilds the trees
+  // from kg, which is rare once a bucket has seen its prices.
   struct Bucket {
-    std::vector<int64_t> prices;  // distinct, descending
-    std::vector<int64_t> kg[kClasses];
-    std::vector<int64_t> tree[kClasses];
+    // One level per distinct price, descending; one allocation for all.
+    struct Level {
+      int64_t price;
+      int64_t kg[kClasses];
+      int64_t tree[kClasses];
+    };
+    std::vector<Level> levels;
     int64_t total_kg = 0;  // of every pledge in the bucket, once
     void Add(int64_t price, uint8_t class_mask, int64_t kg);
     int64_t AtOrAbove(int64_t floor, int q) const;
