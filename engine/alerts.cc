@@ -2,6 +2,7 @@
 #include "engine/alerts.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -19,7 +20,19 @@ constexpr size_t kMaxCandidates = 20;
 // kMaxQuantityKg (engine.h), repeated to keep this file free of engine.h.
 constexpr int64_t kMaxGapKg = int64_t{1} << 40;
 
-enum : uint64_t { kFamilyAny = 0, kFamilyPartners = 1, kFamilyListed = 2 };
+// Bucket families. A listed-regions pledge reaches a region R when one of
+// its codes L holds R or R holds L (they overlap). It sits in an exact
+// bucket for each L and in a reach bucket for each region that is an L or
+// holds one (its codes and their ancestors, once each); R then finds it in
+// the reach bucket of R (R is an L or holds one) or in the exact bucket of
+// a strict ancestor of R (an L holds R). The cover being outermost, those
+// cases exclude each other and the second matches one L at most, so a
+// pledge counts once.
+enum : uint64_t {
+  kFamilyAny = 0,
+  kFamilyExact = 1,
+  kFamilyReach = 2,
+};
 
 bool Overlaps(int32_t a, int32_t b) {
   return RegionCovers(a, b) || RegionCovers(b, a);
@@ -96,7 +109,7 @@ void AlertMonitor::SetThresholds(const AlertThresholds& t, Micros now) {
   thresholds_[t.category] = t;
   Rebuild(now);
   // Every candidate and every open alert is judged by the new thresholds.
-  for (CellKey key : candidates_) MarkDirty(key, cells_.at(key));
+  MarkCandidatesDirty();
   Evaluate(now);
 }
 
@@ -139,6 +152,27 @@ void AlertMonitor::MarkDirty(CellKey key, Cell& cell) {
   if (cell.dirty) return;
   cell.dirty = true;
   dirty_.push_back(key);
+}
+
+void AlertMonitor::MarkCandidatesDirty() {
+  // In hash order: Evaluate sorts the dirty cells.
+  for (auto& [key, c] : cells_) {
+    if (c.candidate) MarkDirty(key, c);
+  }
+}
+
+void AlertMonitor::SetCandidate(CellKey key, Cell& cell, bool candidate) {
+  if (cell.candidate == candidate) return;
+  cell.candidate = candidate;
+  for (uint32_t node : products_.node(static_cast<uint32_t>(key >> 32)).chain) {
+    if (candidate) {
+      candidates_by_node_[node].insert(key);
+    } else {
+      auto it = candidates_by_node_.find(node);
+      it->second.erase(key);
+      if (it->second.empty()) candidates_by_node_.erase(it);
+    }
+  }
 }
 
 void AlertMonitor::AddOffer(const OfferRecord& o, int sign, bool at_risk) {
@@ -203,37 +237,125 @@ void AlertMonitor::MakeAtRisk(uint64_t id) {
   at_risk_[id - 1] = 1;
 }
 
-AlertMonitor::DemandKey AlertMonitor::DemandKeyOf(const PledgeRecord& p) {
-  uint64_t family = kFamilyAny;
-  uint32_t code = 0;
-  if (p.scope == Scope::kPartnersOnly) {
-    family = kFamilyPartners;
-    code = static_cast<uint32_t>(p.city);
-  } else if (p.scope == Scope::kListedRegions) {
-    family = kFamilyListed;
-    auto [it, added] = list_ids_.try_emplace(
-        p.listed_cover, static_cast<uint32_t>(lists_.size()));
-    if (added) lists_.push_back(p.listed_cover);
-    code = it->second;
+void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
+                               int64_t add_kg) {
+  auto at =
+      std::lower_bound(levels.begin(), levels.end(), price,
+                       [](const Level& l, int64_t p) { return l.price > p; });
+  const size_t i = static_cast<size_t>(at - levels.begin());
+  if (at == levels.end() || at->price != price) {
+    Level level{price, {}, {}};
+    for (int q = 0; q < kClasses; ++q) {
+      if (class_mask >> q & 1) level.kg[q] = add_kg;
+    }
+    levels.insert(at, level);
+    // The Fenwick trees built again from kg in O(n).
+    const size_t n = levels.size();
+    for (size_t j = 0; j < n; ++j) {
+      for (int q = 0; q < kClasses; ++q) levels[j].tree[q] = levels[j].kg[q];
+    }
+    for (size_t j = 1; j <= n; ++j) {
+      const size_t up = j + (j & (~j + 1));
+      if (up > n) continue;
+      for (int q = 0; q < kClasses; ++q) {
+        levels[up - 1].tree[q] += levels[j - 1].tree[q];
+      }
+    }
+  } else {
+    for (int q = 0; q < kClasses; ++q) {
+      if (class_mask >> q & 1) levels[i].kg[q] += add_kg;
+    }
+    for (size_t j = i + 1; j <= levels.size(); j += j & (~j + 1)) {
+      for (int q = 0; q < kClasses; ++q) {
+        if (class_mask >> q & 1) levels[j - 1].tree[q] += add_kg;
+      }
+    }
   }
-  return family << 56 | uint64_t{static_cast<uint8_t>(p.min_grade)} << 48 |
-         uint64_t{p.require_certified} << 40 | code;
+  total_kg += add_kg;
+}
+
+int64_t AlertMonitor::Bucket::AtOrAbove(int64_t floor, int q) const {
+  // Prices are descending: those >= floor are the first n.
+  size_t n = static_cast<size_t>(
+      std::upper_bound(levels.begin(), levels.end(), floor,
+                       [](int64_t f, const Level& l) { return f > l.price; }) -
+      levels.begin());
+  int64_t sum = 0;  // at most the open pledge kg: no overflow
+  for (; n > 0; n -= n & (~n + 1)) sum += levels[n - 1].tree[q];
+  return sum;
+}
+
+void AlertMonitor::AddToBucket(BucketKey key, const PledgeRecord& p,
+                               int64_t kg) {
+  // The classes (best grade b, any certified a) the pledge suits: its min
+  // grade admits b (min grade >= b) and it needs no certification or a.
+  uint8_t mask = 0;
+  for (int b = 1; b <= 3; ++b) {
+    for (int a = 0; a <= 1; ++a) {
+      if (static_cast<int>(p.min_grade) >= b && (!p.require_certified || a)) {
+        mask |= uint8_t{1} << ((b - 1) * 2 + a);
+      }
+    }
+  }
+  Bucket& bucket = demand_[key];
+  bucket.Add(p.max_price, mask, kg);
+  if (bucket.total_kg != 0) return;
+  // An empty bucket forgets its prices but stays, with its vector's
+  // capacity: buckets empty and fill again all the time, and need not be
+  // freed and allocated each time. The buckets are bounded by the (node,
+  // scope region) pairs pledges have named since the last Rebuild or
+  // pairing change.
+  bucket.levels.clear();
+}
+
+void AlertMonitor::AddScoped(const PledgeRecord& p, const CodeSet& cover,
+                             int64_t kg) {
+  // The cover is outermost (no code holds another), so a region is held
+  // by at most one of its codes; the codes and their ancestors are
+  // deduplicated so that the pledge counts once in each reach bucket.
+  absl::InlinedVector<int32_t, 6> reach;
+  for (int32_t code : cover) {
+    AddToBucket(BucketKeyOf(p.product, kFamilyExact, code), p, kg);
+    for (int32_t r : RegionChainOf(code)) {
+      if (std::find(reach.begin(), reach.end(), r) == reach.end()) {
+        reach.push_back(r);
+      }
+    }
+  }
+  for (int32_t r : reach) {
+    AddToBucket(BucketKeyOf(p.product, kFamilyReach, r), p, kg);
+  }
 }
 
 void AlertMonitor::AddDemand(const PledgeRecord& p, int64_t kg) {
   // Without thresholds no cell is followed: demand is gathered on the
   // first SetAlertThresholds (Rebuild).
   if (kg == 0 || thresholds_.empty()) return;
-  auto& buckets = demand_[p.product];
-  const DemandKey key = DemandKeyOf(p);
-  PriceKg& prices = buckets[key];
-  int64_t& at_price = prices[p.max_price];
-  at_price += kg;
-  if (at_price != 0) return;
-  prices.erase(p.max_price);
-  if (!prices.empty()) return;
-  buckets.erase(key);
-  if (buckets.empty()) demand_.erase(p.product);
+  const uint32_t node = p.product;
+  demand_changed_.push_back(node);
+  if (node >= node_kg_.size()) node_kg_.resize(node + 1, 0);
+  node_kg_[node] += kg;
+  if (p.scope == Scope::kPartnersOnly) {
+    AddScoped(p, reference_.PartnerWestCodes(p.city), kg);
+  } else if (p.scope == Scope::kListedRegions) {
+    AddScoped(p, CodeSet(p.listed_cover.begin(), p.listed_cover.end()), kg);
+  } else {
+    AddToBucket(BucketKeyOf(node, kFamilyAny, 0), p, kg);
+  }
+}
+
+void AlertMonitor::SyncPairings() {
+  if (filed_pairings_version_ == reference_.pairings_version()) return;
+  filed_pairings_version_ = reference_.pairings_version();
+  if (thresholds_.empty()) return;
+  // A partners pledge is filed under its city's partner codes as they
+  // stood; pairings change rarely and move no pledge, so the whole demand
+  // is filed again from the open pledges, as Rebuild does.
+  demand_.clear();
+  std::fill(node_kg_.begin(), node_kg_.end(), 0);
+  for (uint64_t id = 1; id <= pledges_.size(); ++id) {
+    if (pledges_[id - 1].status == OrderStatus::kOpen) PledgeIn(id);
+  }
 }
 
 void AlertMonitor::PledgeIn(uint64_t id) {
@@ -262,16 +384,45 @@ void AlertMonitor::Tick(Micros before, Micros now) {
                RiskAt(o, *For(o.product)) <= now;
       },
       [&](uint64_t id) { MakeAtRisk(id); });
-  if (before / kMinute != now / kMinute) {
-    for (CellKey key : candidates_) MarkDirty(key, cells_.at(key));
-  }
+  if (before / kMinute != now / kMinute) minute_turned_ = true;
 }
 
 void AlertMonitor::Evaluate(Micros now) {
+  SyncPairings();
+  if (minute_turned_) {
+    // The minute's sweep judges every candidate, but one judged since its
+    // cell and its demand last changed would be judged the same again: only
+    // those under a node whose demand changed are, unless the pairings
+    // changed (partners scopes reach anew) or Rebuild left judge_all_.
+    minute_turned_ = false;
+    if (judge_all_ ||
+        judged_pairings_version_ != reference_.pairings_version()) {
+      judge_all_ = false;
+      judged_pairings_version_ = reference_.pairings_version();
+      MarkCandidatesDirty();
+    } else {
+      std::sort(demand_changed_.begin(), demand_changed_.end());
+      demand_changed_.erase(
+          std::unique(demand_changed_.begin(), demand_changed_.end()),
+          demand_changed_.end());
+      for (uint32_t node : demand_changed_) {
+        auto it = candidates_by_node_.find(node);
+        if (it == candidates_by_node_.end()) continue;
+        for (CellKey key : it->second) MarkDirty(key, cells_.at(key));
+      }
+    }
+    demand_changed_.clear();
+  }
   if (dirty_.empty()) return;
   std::sort(dirty_.begin(), dirty_.end());
   for (CellKey key : dirty_) EvaluateCell(key, now);
   dirty_.clear();
+}
+
+int64_t AlertMonitor::SumOf(uint32_t node, uint64_t family, int32_t code,
+                            int64_t floor, int q) const {
+  auto it = demand_.find(BucketKeyOf(node, family, code));
+  return it == demand_.end() ? 0 : it->second.AtOrAbove(floor, q);
 }
 
 int64_t AlertMonitor::DemandOf(uint32_t product, int32_t region,
@@ -285,32 +436,16 @@ int64_t AlertMonitor::DemandOf(uint32_t product, int32_t region,
       break;
     }
   }
-  const bool any_certified = c.certified_kg > 0;
-  int64_t kg = 0;
-  for (uint32_t node : products_.node(product).chain) {
-    auto it = demand_.find(node);
-    if (it == demand_.end()) continue;
-    for (const auto& [key, prices] : it->second) {
-      const uint64_t family = key >> 56;
-      const int min_grade = static_cast<int>(key >> 48 & 0xff);
-      const bool certified = (key >> 40 & 1) != 0;
-      const uint32_t code = static_cast<uint32_t>(key);
-      if (min_grade < best_grade || (certified && !any_certified)) continue;
-      bool reaches = family == kFamilyAny;
-      if (family == kFamilyPartners) {
-        for (int32_t west :
-             reference_.PartnerWestCodes(static_cast<int32_t>(code))) {
-          reaches = reaches || Overlaps(west, region);
-        }
-      } else if (family == kFamilyListed) {
-        for (int32_t listed : lists_[code]) {
-          reaches = reaches || Overlaps(listed, region);
-        }
-      }
-      if (!reaches) continue;
-      for (auto p = prices.lower_bound(min_floor); p != prices.end(); ++p) {
-        kg += p->second;  // at most the open pledge kg: no overflow
-      }
+  const int q = (best_grade - 1) * 2 + (c.certified_kg > 0 ? 1 : 0);
+  const ProductNode& product_node = products_.node(product);
+  const RegionChain chain = RegionChainOf(region);  // region first
+  int64_t kg = 0;  // at most the open pledge kg: no overflow
+  for (uint32_t node : product_node.chain) {
+    if (node >= node_kg_.size() || node_kg_[node] == 0) continue;
+    kg += SumOf(node, kFamilyAny, 0, min_floor, q);
+    kg += SumOf(node, kFamilyReach, region, min_floor, q);
+    for (size_t i = 1; i < chain.size(); ++i) {
+      kg += SumOf(node, kFamilyExact, chain[i], min_floor, q);
     }
   }
   return kg;
@@ -333,12 +468,11 @@ void AlertMonitor::EvaluateCell(CellKey key, Micros now) {
   // Cells exist only for followed products: For is not null.
   const AlertThresholds& t = *For(product);
   const bool candidate = c.alert_id != 0 || c.at_risk_kg >= t.min_gap_kg;
+  SetCandidate(key, c, candidate);
   if (!candidate) {
-    candidates_.erase(key);
     if (c.offers == 0) cells_.erase(it);
     return;
   }
-  candidates_.insert(key);
   const int64_t demand = DemandOf(product, region, c);
   const int64_t gap = c.at_risk_kg - demand;
   if (c.alert_id == 0) {
@@ -368,7 +502,7 @@ void AlertMonitor::EvaluateCell(CellKey key, Micros now) {
     a.updated_at = now;
     Log(c.alert_id, AlertEventKind::kCleared);
     c.alert_id = 0;
-    if (c.at_risk_kg < t.min_gap_kg) candidates_.erase(key);
+    if (c.at_risk_kg < t.min_gap_kg) SetCandidate(key, c, false);
     if (c.offers == 0) cells_.erase(it);
     return;
   }
@@ -634,13 +768,18 @@ bool AlertMonitor::Load(ByteReader& r, Micros now) {
 void AlertMonitor::Rebuild(Micros now) {
   by_product_.clear();
   cells_.clear();
-  candidates_.clear();
+  candidates_by_node_.clear();
+  demand_changed_.clear();
+  minute_turned_ = false;
+  // The live engine judges the nodes changed this minute at the next one;
+  // those are not known here, so every candidate is judged then instead.
+  judge_all_ = true;
   dirty_.clear();
   at_risk_.assign(offers_.size(), 0);
   risk_queue_ = ExpiryQueue();
   demand_.clear();
-  lists_.clear();
-  list_ids_.clear();
+  std::fill(node_kg_.begin(), node_kg_.end(), 0);
+  filed_pairings_version_ = reference_.pairings_version();
   for (uint64_t id = 1; id <= offers_.size(); ++id) {
     if (offers_[id - 1].status == OrderStatus::kOpen) OfferIn(id, now);
   }
@@ -653,11 +792,17 @@ void AlertMonitor::Rebuild(Micros now) {
   }
   for (auto& [key, c] : cells_) {
     c.dirty = false;
+  }
+  // cells_ is unordered: the candidates are set in key order.
+  std::vector<CellKey> keys;
+  for (const auto& [key, c] : cells_) {
     if (c.alert_id != 0 ||
         c.at_risk_kg >= For(static_cast<uint32_t>(key >> 32))->min_gap_kg) {
-      candidates_.insert(key);
+      keys.push_back(key);
     }
   }
+  std::sort(keys.begin(), keys.end());
+  for (CellKey key : keys) SetCandidate(key, cells_.at(key), true);
   dirty_.clear();
 }
 

@@ -14,31 +14,45 @@
 // costs three cell updates. Offers not yet at risk wait in a queue ordered
 // by expires_at - horizon, which Tick drains.
 //
-// Demand. Each resting pledge's remaining kg sit in one bucket of its
-// product node keyed by (scope, min grade, certification required), as a
-// price -> kg map. The scope key is 0 for ANY, the buyer city for
-// PARTNERS_ONLY (its partner codes are read from the pairings when a cell
-// is evaluated) and an interned list of codes for LISTED_REGIONS. A cell's
-// compatible demand is the sum, over the buckets of the product's node and
-// its ancestors whose scope reaches some part of the cell's region and
-// whose grade and certification some at-risk offer of the cell meets, of
-// the kg bid at or above the lowest at-risk floor of the cell. It is an
-// upper bound: it counts a pledge compatible with at least one at-risk offer
-// of the cell (price, grade and certification are judged separately, and
-// a pledge's budget and min lot are not), and it counts the whole remaining
-// kg of every such pledge even when it would take little of this cell.
+// Demand. Each resting pledge's remaining kg are filed in buckets of its
+// product node by scope: one bucket for ANY; for LISTED_REGIONS and
+// PARTNERS_ONLY (its buyer city's partner west codes as the pairings stand;
+// a pairing change files the whole demand again at the end of its command)
+// an exact bucket for each code of the scope and a reach bucket for each
+// region that is a code or holds one (the codes and their ancestors, once
+// each). A scope reaches a region R when one of its codes overlaps R (holds
+// it or is held by it): R finds the pledge in the reach bucket of R or in
+// the exact bucket of a strict ancestor of R, never both and never twice
+// (scope codes are outermost). A bucket keeps, for each of the six classes
+// a cell may ask about (its best at-risk grade, and whether some at-risk
+// offer is certified), the kg of the pledges that class admits by max
+// price, in Fenwick trees, so that the kg bid at or above a floor is
+// O(log prices). A cell's compatible demand is the sum, over the product's
+// node and its ancestors, of its class's kg bid at or above the lowest
+// at-risk floor of the cell in the ANY bucket, the reach bucket of its
+// region and the exact buckets of its region's ancestors: a handful of
+// look-ups. It is an upper bound: it counts a pledge compatible with at
+// least one at-risk offer of the cell (price, grade and certification are
+// judged separately, and a pledge's budget and min lot are not), and it
+// counts the whole remaining kg of every such pledge even when it would take
+// little of this cell.
 //
 // Evaluation. A cell is evaluated (raise, escalate, clear) at the end of a
 // command that changed it (dirty cells, sorted by key so the order is
 // deterministic), and only when it is a candidate: its at-risk kg reach the
 // category's min_gap_kg, or it has an open alert; any other cell can
 // neither raise nor hold an alert, so most commands pay one comparison per
-// cell. A pledge change does not fan out to the cells it may reach: instead
-// every candidate cell is evaluated again on the first tick of each engine
-// minute (a tick that moves the clock past a whole minute), so demand that
-// appears or goes lifts or raises an alert within a minute of engine time,
-// and a command costs what it changed. Pairing changes are seen the same
-// way. Everything derived here is rebuilt from the book on LoadState and on
+// cell. A pledge change does not fan out to the cells it may reach: instead,
+// on the first tick of each engine minute (a tick that moves the clock past
+// a whole minute), the candidates under a product node whose demand changed
+// since the last such tick are evaluated again, so demand that appears or
+// goes lifts or raises an alert within a minute of engine time, and a
+// command costs what it changed. The other candidates were judged since
+// their cell and their demand last changed, and would be judged the same:
+// skipping them leaves every alert as judging all would. A pairing change
+// makes the next minute judge every candidate, and so does Rebuild (the
+// nodes changed in the minute before a restart are not saved). Everything
+// derived here is rebuilt from the book on LoadState and on
 // SetAlertThresholds; only the thresholds, the alerts and their event log
 // are saved.
 //
@@ -174,16 +188,49 @@ class AlertMonitor {
     uint32_t offers = 0;                       // open offers
     uint64_t alert_id = 0;                     // the open alert, or 0
     bool dirty = false;
+    bool candidate = false;  // in candidates_by_node_
     bool operator==(const Cell& o) const;
   };
   using CellKey = uint64_t;  // product << 32 | region
   static CellKey KeyOf(uint32_t product, int32_t region) {
     return uint64_t{product} << 32 | static_cast<uint32_t>(region);
   }
-  using PriceKg = absl::btree_map<int64_t, int64_t>;  // max price -> kg
-  // family << 56 | min grade << 48 | certified << 40 | scope code or list.
-  using DemandKey = uint64_t;
-  DemandKey DemandKeyOf(const PledgeRecord& p);
+  // A cell asks for the demand compatible with its best at-risk grade and
+  // whether any at-risk offer is certified: 3 x 2 query classes, (best
+  // grade - 1) x 2 + any certified. A pledge counts in every class it
+  // suits, so that a question is one look-up per bucket.
+  static constexpr int kClasses = 6;
+  // A bucket's kg by max price, per class, summed from a floor up in
+  // O(log n): Fenwick trees over the bucket's distinct prices, highest
+  // first (so that "at or above a floor" is a prefix). A price stays once
+  // seen (kg 0) until the bucket empties; a new price rebuilds the trees
+  // from kg, which is rare once a bucket has seen its prices.
+  struct Bucket {
+    // One level per distinct price, descending; one allocation for all.
+    struct Level {
+      int64_t price;
+      int64_t kg[kClasses];
+      int64_t tree[kClasses];
+    };
+    std::vector<Level> levels;
+    int64_t total_kg = 0;  // of every pledge in the bucket, once
+    void Add(int64_t price, uint8_t class_mask, int64_t kg);
+    int64_t AtOrAbove(int64_t floor, int q) const;
+  };
+  // node << 32 | family << 28 | code (a region code, < 2^20; 0 for ANY).
+  using BucketKey = uint64_t;
+  static BucketKey BucketKeyOf(uint32_t node, uint64_t family, int32_t code) {
+    return uint64_t{node} << 32 | family << 28 | static_cast<uint32_t>(code);
+  }
+  void AddToBucket(BucketKey key, const PledgeRecord& p, int64_t kg);
+  int64_t SumOf(uint32_t node, uint64_t family, int32_t code, int64_t floor,
+                int q) const;
+  // Files `kg` of the pledge under each region its scope names (listed
+  // codes, or its city's partner west codes as the pairings stand).
+  void AddScoped(const PledgeRecord& p, const CodeSet& cover, int64_t kg);
+  // When the pairings changed, files the whole demand anew (partners
+  // scopes then reach as the pairings now stand).
+  void SyncPairings();
 
   // The thresholds of the product's category: its own, else the default
   // (""), else null: no thresholds, no alerts, and the product's offers are
@@ -198,6 +245,8 @@ class AlertMonitor {
   void MakeAtRisk(uint64_t id);
   Cell& CellOf(uint32_t product, int32_t region);
   void MarkDirty(CellKey key, Cell& cell);
+  void SetCandidate(CellKey key, Cell& cell, bool candidate);
+  void MarkCandidatesDirty();
   void AddDemand(const PledgeRecord& p, int64_t kg);
   int64_t DemandOf(uint32_t product, int32_t region, const Cell& cell) const;
   void EvaluateCell(CellKey key, Micros now);
@@ -224,13 +273,25 @@ class AlertMonitor {
   mutable std::vector<const AlertThresholds*> by_product_;
   static const AlertThresholds kUnknown;
   absl::flat_hash_map<CellKey, Cell> cells_;
-  absl::btree_set<CellKey> candidates_;
+  // The candidates by each product node of their cell's product's chain:
+  // those whose demand a change at the node can move.
+  absl::flat_hash_map<uint32_t, absl::btree_set<CellKey>> candidates_by_node_;
+  // Nodes whose demand changed since the last engine minute began, and
+  // whether the next minute must judge every candidate all the same (after
+  // Rebuild, or when the pairings changed: partners scopes reach anew).
+  std::vector<uint32_t> demand_changed_;
+  bool judge_all_ = false;
+  bool minute_turned_ = false;  // by Tick, for the next Evaluate
+  uint64_t judged_pairings_version_ = 0;
   std::vector<CellKey> dirty_;
   std::vector<uint8_t> at_risk_;  // by offer id - 1
   ExpiryQueue risk_queue_;        // (expires_at - horizon, offer id)
-  absl::flat_hash_map<uint32_t, absl::btree_map<DemandKey, PriceKg>> demand_;
-  std::vector<std::vector<int32_t>> lists_;  // interned listed scopes
-  absl::flat_hash_map<std::vector<int32_t>, uint32_t> list_ids_;
+  absl::flat_hash_map<BucketKey, Bucket> demand_;
+  // Per product node: its open pledges' kg in demand_ (DemandOf skips the
+  // nodes without any).
+  std::vector<int64_t> node_kg_;
+  // The pairings version the partners demand was filed under.
+  uint64_t filed_pairings_version_ = 0;
 };
 
 }  // namespace duijie

@@ -155,6 +155,7 @@ bool ReferenceData::CoveringPairing(int32_t city, int32_t region, int32_t* east,
 }
 
 void ReferenceData::RebuildPartnerIndex() {
+  ++pairings_version_;
   west_by_east_.clear();
   east_by_west_.clear();
   for (const auto& [codes, note] : pairings_) {

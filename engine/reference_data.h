@@ -103,6 +103,10 @@ class ReferenceData {
   // indexes agree with the pairings.
   bool PartnerIndexConsistent() const;
 
+  // Changes whenever the pairings may have changed, so that a cache of
+  // partner look-ups (AlertMonitor's) knows when to start again.
+  uint64_t pairings_version() const { return pairings_version_; }
+
  private:
   void RebuildPartnerIndex();
 
@@ -112,6 +116,7 @@ class ReferenceData {
   // Derived from pairings_.
   absl::flat_hash_map<int32_t, CodeSet> west_by_east_;
   absl::flat_hash_map<int32_t, CodeSet> east_by_west_;
+  uint64_t pairings_version_ = 0;
 };
 
 }  // namespace duijie
