@@ -2556,7 +2556,6 @@ int Run(Client& c, Args& args) {
   // CAUGHT_UP ends --once; HEARTBEATs are never shown.
   req.set_progress_events(true);
   const std::string at_header = TimeHeader("AT");
-  const size_t at_width = std::max<size_t>(18, at_header.size() + 2);
   WatchView<pb::AlertEvent> view;
   view.what = "alert events";
   view.resume = "duijie alerts watch";
