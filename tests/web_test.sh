@@ -13,6 +13,9 @@
 # that server text is shown as text, never as markup; and that a new match
 # reaches the live stream. Needs chromium, curl and jq
 # (tools/lib/deps.sh installs them); exits 77 (skipped) without Chromium.
+# Nothing is downloaded: curl and Chromium talk only to the duijie-web this
+# script starts on 127.0.0.1, and the page's Chart.js is the Debian
+# package's, served by duijie-web itself.
 set -euo pipefail
 
 if [[ $# -ne 3 ]]; then
@@ -106,7 +109,7 @@ cli pledge post --buyer "$HOSTILE_BUYER" --city 120103 --kind trade_union \
 "$WEB" --server "127.0.0.1:$PORT" --listen 127.0.0.1:0 >"$WORK/web.log" 2>&1 &
 WEB_PID=$!
 WEB_PORT=$(wait_port "$WORK/web.log" duijie-web "$WEB_PID")
-URL="http://127.0.0.1:$WEB_PORT"
+URL="http://127.0.0.1:$WEB_PORT"  # loopback only: see the top
 echo "duijie-server on 127.0.0.1:$PORT, duijie-web on $URL"
 
 api() { curl -sS --fail-with-body "$URL/api/$1" >"$WORK/$2" || fail "GET /api/$1: $(cat "$WORK/$2")"; }

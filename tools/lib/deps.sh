@@ -12,7 +12,8 @@ DUIJIE_PACKAGES=(
   python3 python3-grpcio python3-protobuf
   # duijie-web, the office dashboard: its HTTP server, and Chart.js served
   # to the page from this machine (no CDN); tests/web_test.sh loads the page
-  # in headless Chromium and reads the JSON endpoints with curl and jq.
+  # in headless Chromium and reads the JSON endpoints with curl and jq, all
+  # on the loopback address (nothing is fetched from the network).
   libcpp-httplib-dev libjs-chart.js chromium curl jq
 )
 
