@@ -17,7 +17,8 @@
 //                            sizes) over resting orders, engine only
 //   rss_per_order            resident-set growth over the prefill / orders
 //   resting, book_end        resting orders after prefill / after the run
-//   matches_per_cmd, rejected_per_cmd
+//   matches_per_cmd, rejected_per_cmd, alert_events_per_cmd (raised,
+//                            escalated, cleared)
 // BM_ReferenceGlutWeek/<book>: the differential test's ReferenceMatcher on
 // the first DUIJIE_REF_COMMANDS (default 2000) of the same commands; its
 // scans make it O(book) per command, so it runs at 10k only by default.
@@ -28,6 +29,9 @@
 //                      else the generator makes the same records in memory
 //   DUIJIE_BENCH_COMMANDS  measured commands (default 1000000)
 //   DUIJIE_BENCH_10M=1     also register the 10M book (about 5 GB, minutes)
+//   DUIJIE_BENCH_ALERTS=0  glut alerts off (on by default, as a server runs)
+//   DUIJIE_BENCH_ALERT_MIN_GAP_KG  the alerts' min_gap_kg (default: the
+//                      engine's AlertThresholds default, as the server's flag)
 //   DUIJIE_REF_COMMANDS    commands for the reference (default 2000)
 //   DUIJIE_REF_100K=1      also run the reference at 100k (slow prefill)
 // Under callgrind (bench/instructions.sh) and perf (bench/profile.sh) only
@@ -583,6 +587,9 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
   static std::map<int64_t, PrefillReport> memory_by_book;
   int64_t resting = 0, book_end = 0;
   uint64_t matches = 0, rejected = 0, applied = 0;
+  // Glut alert events (raised, escalated, cleared) the measured commands
+  // made.
+  uint64_t alert_events = 0, alert_events_before = 0;
   bool first = true;
   for (auto _ : state) {
     state.PauseTiming();
@@ -594,9 +601,13 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
       // runs (a new engine has none); DUIJIE_BENCH_ALERTS=0 leaves them
       // off. Not a measured command and not digested.
       if (EnvInt("DUIJIE_BENCH_ALERTS", 1) != 0) {
-        m->TickAndApply(MakeCommand(
-            SetAlertThresholdsCommand{AlertThresholds()}, m->now()));
+        AlertThresholds thresholds;
+        thresholds.min_gap_kg =
+            EnvInt("DUIJIE_BENCH_ALERT_MIN_GAP_KG", thresholds.min_gap_kg);
+        m->TickAndApply(
+            MakeCommand(SetAlertThresholdsCommand{thresholds}, m->now()));
       }
+      alert_events_before = m->last_alert_event_id();
     }
     memory_by_book.emplace(options.book, report);
     first = false;
@@ -618,7 +629,10 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
     CALLGRIND_TOGGLE_COLLECT;
     state.PauseTiming();
     applied += n;
-    if constexpr (std::is_same_v<M, Engine>) book_end = RestingOrders(*m);
+    if constexpr (std::is_same_v<M, Engine>) {
+      book_end = RestingOrders(*m);
+      alert_events += m->last_alert_event_id() - alert_events_before;
+    }
     m.reset();
     state.ResumeTiming();
   }
@@ -636,6 +650,8 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
   if constexpr (std::is_same_v<M, Engine>) {
     state.counters["resting"] = static_cast<double>(resting);
     state.counters["book_end"] = static_cast<double>(book_end);
+    state.counters["alert_events_per_cmd"] =
+        applied == 0 ? 0 : static_cast<double>(alert_events) / applied;
     const PrefillReport& memory = memory_by_book[options.book];
     if (resting > 0) {
       state.counters["bytes_per_order"] =

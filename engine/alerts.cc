@@ -12,13 +12,17 @@ namespace duijie {
 namespace {
 
 constexpr Micros kSecond = 1000000;
-constexpr Micros kMinute = 60 * kSecond;
 constexpr Micros kMinHorizon = 3600 * kSecond;
 constexpr Micros kMaxHorizon = Micros{30} * 86400 * kSecond;
 constexpr int64_t kMaxRatioPermille = 1000000;
 constexpr size_t kMaxCandidates = 20;
 // kMaxQuantityKg (engine.h), repeated to keep this file free of engine.h.
 constexpr int64_t kMaxGapKg = int64_t{1} << 40;
+// A churn (alerts.h, "Judgement") starts again at 0 past this: a cell's
+// churn (a sum over at most 4 chain nodes) and its wake (churn + slack,
+// slack capped at kMaxSlack) then stay below 2^62.
+constexpr int64_t kChurnLimit = int64_t{1} << 53;
+constexpr int64_t kMaxSlack = int64_t{1} << 61;
 
 // Bucket families. A listed-regions pledge reaches a region R when one of
 // its codes L holds R or R holds L (they overlap). It sits in an exact
@@ -57,14 +61,6 @@ const char* GradeName(int grade) {
 }
 
 }  // namespace
-
-bool AlertMonitor::Cell::operator==(const Cell& o) const {
-  return open_kg == o.open_kg && at_risk_kg == o.at_risk_kg &&
-         households == o.households && grade_kg[0] == o.grade_kg[0] &&
-         grade_kg[1] == o.grade_kg[1] && grade_kg[2] == o.grade_kg[2] &&
-         certified_kg == o.certified_kg && floors == o.floors &&
-         offers == o.offers && alert_id == o.alert_id;
-}
 
 // --- Thresholds --------------------------------------------------------
 
@@ -107,9 +103,9 @@ const AlertThresholds AlertMonitor::kUnknown;
 
 void AlertMonitor::SetThresholds(const AlertThresholds& t, Micros now) {
   thresholds_[t.category] = t;
+  // Every cell with at-risk kg or an open alert is judged by the new
+  // thresholds (Rebuild marks them).
   Rebuild(now);
-  // Every candidate and every open alert is judged by the new thresholds.
-  MarkCandidatesDirty();
   Evaluate(now);
 }
 
@@ -144,42 +140,50 @@ const AlertThresholds* AlertMonitor::For(uint32_t product) const {
 
 // --- Book events ---------------------------------------------------------
 
-AlertMonitor::Cell& AlertMonitor::CellOf(uint32_t product, int32_t region) {
-  return cells_[KeyOf(product, region)];
-}
-
-void AlertMonitor::MarkDirty(CellKey key, Cell& cell) {
-  if (cell.dirty) return;
-  cell.dirty = true;
-  dirty_.push_back(key);
-}
-
-void AlertMonitor::MarkCandidatesDirty() {
-  // In hash order: Evaluate sorts the dirty cells.
-  for (auto& [key, c] : cells_) {
-    if (c.candidate) MarkDirty(key, c);
-  }
-}
-
-void AlertMonitor::SetCandidate(CellKey key, Cell& cell, bool candidate) {
-  if (cell.candidate == candidate) return;
-  cell.candidate = candidate;
-  for (uint32_t node : products_.node(static_cast<uint32_t>(key >> 32)).chain) {
-    if (candidate) {
-      candidates_by_node_[node].insert(key);
-    } else {
-      auto it = candidates_by_node_.find(node);
-      it->second.erase(key);
-      if (it->second.empty()) candidates_by_node_.erase(it);
+uint32_t AlertMonitor::CellsOf(uint32_t product, int32_t region) {
+  const RegionChain chain = RegionChainOf(region);  // region first
+  uint32_t cell = kNoCell;  // the one above, then this one
+  for (size_t i = chain.size(); i-- > 0;) {
+    const CellKey key = KeyOf(product, chain[i]);
+    auto [it, made] =
+        cell_index_.try_emplace(key, static_cast<uint32_t>(cells_.size()));
+    if (made) {
+      cells_.emplace_back();
+      cells_.back().key = key;
+      cells_.back().parent = cell;
     }
+    cell = it->second;
+  }
+  return cell;
+}
+
+const AlertMonitor::Cell* AlertMonitor::FindCell(uint32_t product,
+                                                 int32_t region) const {
+  auto it = cell_index_.find(KeyOf(product, region));
+  return it == cell_index_.end() ? nullptr : &cells_[it->second];
+}
+
+void AlertMonitor::MarkDirty(uint32_t cell) {
+  Cell& c = cells_[cell];
+  if (c.dirty) return;
+  c.dirty = true;
+  dirty_.push_back(cell);
+}
+
+void AlertMonitor::JudgeAllAgain() {
+  for (uint32_t i = 0; i < cells_.size(); ++i) {
+    Cell& c = cells_[i];
+    if (c.at_risk_kg == 0 && c.alert_id == 0) continue;
+    c.demand_class = -1;  // computed afresh
+    MarkDirty(i);
   }
 }
 
-void AlertMonitor::AddOffer(const OfferRecord& o, int sign, bool at_risk) {
+void AlertMonitor::AddOffer(const OfferRecord& o, uint32_t cell, int sign,
+                            bool at_risk) {
   const int64_t kg = sign * o.remaining_kg;
-  for (int32_t region : RegionChainOf(o.region)) {
-    const CellKey key = KeyOf(o.product, region);
-    Cell& c = cells_[key];
+  for (uint32_t i = cell; i != kNoCell; i = cells_[i].parent) {
+    Cell& c = cells_[i];
     c.open_kg += kg;
     c.offers += sign;
     if (at_risk) {
@@ -190,26 +194,32 @@ void AlertMonitor::AddOffer(const OfferRecord& o, int sign, bool at_risk) {
       int64_t& n = c.floors[o.floor_price];
       n += sign;
       if (n == 0) c.floors.erase(o.floor_price);
+      // Only at-risk figures bear on a judgement: open kg alone is shown.
+      MarkDirty(i);
     }
-    MarkDirty(key, c);
   }
 }
 
 void AlertMonitor::OfferIn(uint64_t id, Micros now) {
   const OfferRecord& o = offers_[id - 1];
-  if (at_risk_.size() < offers_.size()) at_risk_.resize(offers_.size(), 0);
+  if (at_risk_.size() < offers_.size()) {
+    at_risk_.resize(offers_.size(), 0);
+    offer_cell_.resize(offers_.size(), kNoCell);
+  }
   const AlertThresholds* t = For(o.product);
   if (t == nullptr) return;  // not followed
   const Micros risk_at = RiskAt(o, *t);
   const bool at_risk = risk_at <= now;
   at_risk_[id - 1] = at_risk;
-  AddOffer(o, +1, at_risk);
+  uint32_t& cell = offer_cell_[id - 1];
+  if (cell == kNoCell) cell = CellsOf(o.product, o.region);
+  AddOffer(o, cell, +1, at_risk);
   if (!at_risk) risk_queue_.Add(risk_at, id);
 }
 
 void AlertMonitor::OfferOut(uint64_t id) {
   if (For(offers_[id - 1].product) == nullptr) return;
-  AddOffer(offers_[id - 1], -1, at_risk_[id - 1]);
+  AddOffer(offers_[id - 1], offer_cell_[id - 1], -1, at_risk_[id - 1]);
   at_risk_[id - 1] = 0;  // its queue entry, if any, is skipped (Tick)
 }
 
@@ -217,71 +227,88 @@ void AlertMonitor::OfferFilled(uint64_t id, int64_t kg) {
   const OfferRecord& o = offers_[id - 1];
   if (For(o.product) == nullptr) return;
   const bool at_risk = at_risk_[id - 1];
-  for (int32_t region : RegionChainOf(o.region)) {
-    const CellKey key = KeyOf(o.product, region);
-    Cell& c = cells_[key];
+  for (uint32_t i = offer_cell_[id - 1]; i != kNoCell; i = cells_[i].parent) {
+    Cell& c = cells_[i];
     c.open_kg -= kg;
     if (at_risk) {
       c.at_risk_kg -= kg;
       c.grade_kg[static_cast<int>(o.grade) - 1] -= kg;
       if (o.certified) c.certified_kg -= kg;
+      MarkDirty(i);
     }
-    MarkDirty(key, c);
   }
 }
 
 void AlertMonitor::MakeAtRisk(uint64_t id) {
   const OfferRecord& o = offers_[id - 1];
-  AddOffer(o, -1, false);
-  AddOffer(o, +1, true);
+  AddOffer(o, offer_cell_[id - 1], -1, false);
+  AddOffer(o, offer_cell_[id - 1], +1, true);
   at_risk_[id - 1] = 1;
 }
 
 void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
                                int64_t add_kg) {
-  auto at =
-      std::lower_bound(levels.begin(), levels.end(), price,
-                       [](const Level& l, int64_t p) { return l.price > p; });
-  const size_t i = static_cast<size_t>(at - levels.begin());
-  if (at == levels.end() || at->price != price) {
-    Level level{price, {}, {}};
-    for (int q = 0; q < kClasses; ++q) {
-      if (class_mask >> q & 1) level.kg[q] = add_kg;
-    }
-    levels.insert(at, level);
-    // The Fenwick trees built again from kg in O(n).
-    const size_t n = levels.size();
-    for (size_t j = 0; j < n; ++j) {
-      for (int q = 0; q < kClasses; ++q) levels[j].tree[q] = levels[j].kg[q];
-    }
-    for (size_t j = 1; j <= n; ++j) {
-      const size_t up = j + (j & (~j + 1));
-      if (up > n) continue;
-      for (int q = 0; q < kClasses; ++q) {
-        levels[up - 1].tree[q] += levels[j - 1].tree[q];
-      }
-    }
-  } else {
-    for (int q = 0; q < kClasses; ++q) {
-      if (class_mask >> q & 1) levels[i].kg[q] += add_kg;
-    }
-    for (size_t j = i + 1; j <= levels.size(); j += j & (~j + 1)) {
-      for (int q = 0; q < kClasses; ++q) {
-        if (class_mask >> q & 1) levels[j - 1].tree[q] += add_kg;
-      }
-    }
-  }
   total_kg += add_kg;
+  // The block that holds the price or would: the first whose lowest price
+  // is at or below it, else the last.
+  auto block = std::partition_point(
+      blocks.begin(), blocks.end(),
+      [&](const Block& b) { return b.levels.back().price > price; });
+  if (block == blocks.end()) {
+    if (blocks.empty()) {
+      blocks.emplace_back();
+      blocks.back().levels.push_back(Level{price, {}});
+    }
+    block = blocks.end() - 1;
+  }
+  std::vector<Level>& levels = block->levels;
+  auto at =
+      std::partition_point(levels.begin(), levels.end(),
+                           [&](const Level& l) { return l.price > price; });
+  if (at == levels.end() || at->price != price) {
+    at = levels.insert(at, Level{price, {}});
+  }
+  bool empty = true;
+  for (int q = 0; q < kClasses; ++q) {
+    if (class_mask >> q & 1) {
+      at->kg[q] += add_kg;
+      block->kg[q] += add_kg;
+    }
+    empty = empty && at->kg[q] == 0;
+  }
+  if (empty) {
+    levels.erase(at);
+    if (levels.empty()) blocks.erase(block);
+    return;
+  }
+  if (levels.size() > 2 * kBlock) {
+    // Split in two halves, each with its own kg.
+    Block upper;
+    upper.levels.assign(levels.begin(), levels.begin() + kBlock);
+    levels.erase(levels.begin(), levels.begin() + kBlock);
+    for (const Level& l : upper.levels) {
+      for (int q = 0; q < kClasses; ++q) {
+        upper.kg[q] += l.kg[q];
+        block->kg[q] -= l.kg[q];
+      }
+    }
+    blocks.insert(block, std::move(upper));
+  }
 }
 
 int64_t AlertMonitor::Bucket::AtOrAbove(int64_t floor, int q) const {
-  // Prices are descending: those >= floor are the first n.
-  size_t n = static_cast<size_t>(
-      std::upper_bound(levels.begin(), levels.end(), floor,
-                       [](int64_t f, const Level& l) { return f > l.price; }) -
-      levels.begin());
   int64_t sum = 0;  // at most the open pledge kg: no overflow
-  for (; n > 0; n -= n & (~n + 1)) sum += levels[n - 1].tree[q];
+  for (const Block& b : blocks) {
+    if (b.levels.back().price >= floor) {
+      sum += b.kg[q];
+      continue;
+    }
+    for (const Level& l : b.levels) {
+      if (l.price < floor) break;
+      sum += l.kg[q];
+    }
+    break;
+  }
   return sum;
 }
 
@@ -297,15 +324,10 @@ void AlertMonitor::AddToBucket(BucketKey key, const PledgeRecord& p,
       }
     }
   }
-  Bucket& bucket = demand_[key];
-  bucket.Add(p.max_price, mask, kg);
-  if (bucket.total_kg != 0) return;
-  // An empty bucket forgets its prices but stays, with its vector's
-  // capacity: buckets empty and fill again all the time, and need not be
-  // freed and allocated each time. The buckets are bounded by the (node,
-  // scope region) pairs pledges have named since the last Rebuild or
-  // pairing change.
-  bucket.levels.clear();
+  // An empty bucket stays: buckets empty and fill again all the time. They
+  // are bounded by the (node, scope region) pairs pledges have named since
+  // the last Rebuild or pairing change.
+  demand_[key].Add(p.max_price, mask, kg);
 }
 
 void AlertMonitor::AddScoped(const PledgeRecord& p, const CodeSet& cover,
@@ -332,9 +354,22 @@ void AlertMonitor::AddDemand(const PledgeRecord& p, int64_t kg) {
   // first SetAlertThresholds (Rebuild).
   if (kg == 0 || thresholds_.empty()) return;
   const uint32_t node = p.product;
-  demand_changed_.push_back(node);
   if (node >= node_kg_.size()) node_kg_.resize(node + 1, 0);
   node_kg_[node] += kg;
+  if (node >= churn_.size()) churn_.resize(node + 1);
+  const int band = BandOf(p.max_price);
+  churned_.push_back(uint64_t{node} << 8 | static_cast<uint64_t>(band));
+  // Kept as suffix sums (band b holds the churn of bands b and above), so
+  // that a cell's churn is one read per chain node.
+  Bands& churn = churn_[node];
+  for (int b = 0; b <= band; ++b) churn[b] += kg < 0 ? -kg : kg;  // <= 2^40
+  if (churn[0] > kChurnLimit) {
+    // Far beyond any book's life, but a churn must not overflow: every
+    // count starts again at 0 and every cell is judged afresh.
+    for (auto& bands : churn_) bands.fill(0);
+    for (Cell& c : cells_) c.churn_at = 0;
+    JudgeAllAgain();
+  }
   if (p.scope == Scope::kPartnersOnly) {
     AddScoped(p, reference_.PartnerWestCodes(p.city), kg);
   } else if (p.scope == Scope::kListedRegions) {
@@ -356,6 +391,8 @@ void AlertMonitor::SyncPairings() {
   for (uint64_t id = 1; id <= pledges_.size(); ++id) {
     if (pledges_[id - 1].status == OrderStatus::kOpen) PledgeIn(id);
   }
+  // Demand moved by no churn: every judgement is made afresh.
+  JudgeAllAgain();
 }
 
 void AlertMonitor::PledgeIn(uint64_t id) {
@@ -372,7 +409,7 @@ void AlertMonitor::PledgeFilled(uint64_t id, int64_t kg) {
 
 // --- Evaluation ----------------------------------------------------------
 
-void AlertMonitor::Tick(Micros before, Micros now) {
+void AlertMonitor::Tick(Micros now) {
   risk_queue_.PopUntil(
       now,
       [&](uint64_t id) {
@@ -384,39 +421,100 @@ void AlertMonitor::Tick(Micros before, Micros now) {
                RiskAt(o, *For(o.product)) <= now;
       },
       [&](uint64_t id) { MakeAtRisk(id); });
-  if (before / kMinute != now / kMinute) minute_turned_ = true;
 }
 
 void AlertMonitor::Evaluate(Micros now) {
   SyncPairings();
-  if (minute_turned_) {
-    // The minute's sweep judges every candidate, but one judged since its
-    // cell and its demand last changed would be judged the same again: only
-    // those under a node whose demand changed are, unless the pairings
-    // changed (partners scopes reach anew) or Rebuild left judge_all_.
-    minute_turned_ = false;
-    if (judge_all_ ||
-        judged_pairings_version_ != reference_.pairings_version()) {
-      judge_all_ = false;
-      judged_pairings_version_ = reference_.pairings_version();
-      MarkCandidatesDirty();
-    } else {
-      std::sort(demand_changed_.begin(), demand_changed_.end());
-      demand_changed_.erase(
-          std::unique(demand_changed_.begin(), demand_changed_.end()),
-          demand_changed_.end());
-      for (uint32_t node : demand_changed_) {
-        auto it = candidates_by_node_.find(node);
-        if (it == candidates_by_node_.end()) continue;
-        for (CellKey key : it->second) MarkDirty(key, cells_.at(key));
+  if (!churned_.empty()) {
+    // A node's churn in band b reaches the cells of the products under it
+    // whose floor's band is b or lower: those whose wake the churn of
+    // their chain at or above their band reached are judged.
+    std::sort(churned_.begin(), churned_.end());
+    size_t i = 0;
+    while (i < churned_.size()) {
+      const uint32_t node = static_cast<uint32_t>(churned_[i] >> 8);
+      int top = 0;  // the highest band churned at the node
+      for (; i < churned_.size() && churned_[i] >> 8 == node; ++i) {
+        top = static_cast<int>(churned_[i] & 0xff);
+      }
+      for (uint32_t product : products_.node(node).subtree) {
+        if (product >= heaps_.size()) continue;
+        Bands suffix{};
+        bool summed = false;
+        for (int band = 0; band <= top; ++band) {
+          std::vector<uint32_t>& heap = heaps_[product][band];
+          if (heap.empty()) continue;
+          if (!summed) {
+            suffix = SuffixChurn(product);
+            summed = true;
+          }
+          while (!heap.empty() && cells_[heap.front()].wake <= suffix[band]) {
+            const uint32_t cell = heap.front();
+            SetWake(cell, kNever);
+            MarkDirty(cell);
+          }
+        }
       }
     }
-    demand_changed_.clear();
+    churned_.clear();
   }
   if (dirty_.empty()) return;
-  std::sort(dirty_.begin(), dirty_.end());
-  for (CellKey key : dirty_) EvaluateCell(key, now);
+  std::sort(dirty_.begin(), dirty_.end(), [&](uint32_t a, uint32_t b) {
+    return cells_[a].key < cells_[b].key;
+  });
+  for (uint32_t cell : dirty_) Judge(cell, now);
   dirty_.clear();
+}
+
+int AlertMonitor::BandOf(int64_t price) {
+  if (price <= 1) return 0;
+  return 63 - __builtin_clzll(static_cast<uint64_t>(price));  // < kBands
+}
+
+AlertMonitor::Bands AlertMonitor::SuffixChurn(uint32_t product) const {
+  Bands suffix{};
+  for (uint32_t node : products_.node(product).chain) {
+    if (node >= churn_.size()) continue;
+    for (int band = 0; band < kBands; ++band)
+      suffix[band] += churn_[node][band];
+  }
+  return suffix;
+}
+
+int64_t AlertMonitor::ChainChurn(uint32_t product, int band) const {
+  int64_t churn = 0;
+  for (uint32_t node : products_.node(product).chain) {
+    if (node < churn_.size()) churn += churn_[node][band];
+  }
+  return churn;
+}
+
+int64_t AlertMonitor::Slack(const Cell& c, const AlertThresholds& t,
+                            int64_t demand) const {
+  const __int128 a = c.at_risk_kg;
+  const __int128 d = demand;
+  const __int128 gap = t.min_gap_kg;
+  __int128 slack;
+  if (c.alert_id == 0) {
+    // Raised when demand <= raise_at: gap >= min_gap_kg and at-risk x 1000
+    // >= demand x min_ratio_permille.
+    if (a < gap) return kNever;  // at no demand, demand being >= 0
+    const __int128 raise_at =
+        std::min(a - gap, a * 1000 / t.min_ratio_permille);
+    slack = d - raise_at;
+  } else {
+    // Stays open while (a - demand) x 1000 >= min_gap x clear_permille,
+    // that is while demand <= a - ceil(min_gap x clear_permille / 1000).
+    const __int128 keep = (gap * t.clear_permille + 999) / 1000;
+    slack = a - keep - d + 1;
+    // Escalates when a - demand reaches the next level's step (LevelOf).
+    const AlertLevel level = alerts_[c.alert_id - 1].level;
+    if (level != AlertLevel::kCritical) {
+      const __int128 step = (level == AlertLevel::kWatch ? 2 : 4) * gap;
+      slack = std::min(slack, d - a + step);
+    }
+  }
+  return static_cast<int64_t>(std::min<__int128>(slack, kMaxSlack));
 }
 
 int64_t AlertMonitor::SumOf(uint32_t node, uint64_t family, int32_t code,
@@ -425,18 +523,22 @@ int64_t AlertMonitor::SumOf(uint32_t node, uint64_t family, int32_t code,
   return it == demand_.end() ? 0 : it->second.AtOrAbove(floor, q);
 }
 
+int AlertMonitor::BestGrade(const Cell& c) {
+  for (int g = 1; g <= 3; ++g) {
+    if (c.grade_kg[g - 1] > 0) return g;
+  }
+  return 3;
+}
+
+int AlertMonitor::QueryClass(const Cell& c) {
+  return (BestGrade(c) - 1) * 2 + (c.certified_kg > 0 ? 1 : 0);
+}
+
 int64_t AlertMonitor::DemandOf(uint32_t product, int32_t region,
                                const Cell& c) const {
   if (c.at_risk_kg <= 0 || c.floors.empty()) return 0;
   const int64_t min_floor = c.floors.begin()->first;
-  int best_grade = 3;  // the best (lowest) grade number at risk
-  for (int g = 1; g <= 3; ++g) {
-    if (c.grade_kg[g - 1] > 0) {
-      best_grade = g;
-      break;
-    }
-  }
-  const int q = (best_grade - 1) * 2 + (c.certified_kg > 0 ? 1 : 0);
+  const int q = QueryClass(c);
   const ProductNode& product_node = products_.node(product);
   const RegionChain chain = RegionChainOf(region);  // region first
   int64_t kg = 0;  // at most the open pledge kg: no overflow
@@ -458,22 +560,46 @@ void AlertMonitor::Log(uint64_t alert_id, AlertEventKind kind) {
                                      a.updated_at});
 }
 
-void AlertMonitor::EvaluateCell(CellKey key, Micros now) {
-  auto it = cells_.find(key);
-  if (it == cells_.end()) return;
-  Cell& c = it->second;
+void AlertMonitor::Judge(uint32_t cell, Micros now) {
+  Cell& c = cells_[cell];
   c.dirty = false;
-  const uint32_t product = static_cast<uint32_t>(key >> 32);
-  const int32_t region = static_cast<int32_t>(static_cast<uint32_t>(key));
+  const uint32_t product = static_cast<uint32_t>(c.key >> 32);
   // Cells exist only for followed products: For is not null.
   const AlertThresholds& t = *For(product);
-  const bool candidate = c.alert_id != 0 || c.at_risk_kg >= t.min_gap_kg;
-  SetCandidate(key, c, candidate);
-  if (!candidate) {
-    if (c.offers == 0) cells_.erase(it);
-    return;
+  const int64_t floor = c.floors.empty() ? -1 : c.floors.begin()->first;
+  const int q = QueryClass(c);
+  // Demand at or above the floor moves only with pledges priced at or
+  // above it, which are in the floor's band or above.
+  const int band = BandOf(floor);
+  const int64_t churn = ChainChurn(product, band);
+  // The judgement stands while the demand, last computed for this floor
+  // and class, moved less than its slack since (churn - churn_at bounds how
+  // far it moved).
+  const bool stands = c.demand_floor == floor && c.demand_class == q &&
+                      churn - c.churn_at < Slack(c, t, c.demand);
+  if (!stands) {
+    // Unless nothing it depends on moved, the demand is computed afresh.
+    if (c.demand_floor != floor || c.demand_class != q || c.churn_at != churn) {
+      const int32_t region = static_cast<int32_t>(static_cast<uint32_t>(c.key));
+      c.demand = DemandOf(product, region, c);
+      c.demand_floor = floor;
+      c.demand_class = q;
+      c.churn_at = churn;
+      if (c.band != band) {
+        SetWake(cell, kNever);  // out of the old band's heap
+        c.band = static_cast<uint8_t>(band);
+      }
+    }
+    Decide(c, t, now);
   }
-  const int64_t demand = DemandOf(product, region, c);
+  const int64_t slack = Slack(c, t, c.demand);  // > 0 once decided
+  SetWake(cell, slack == kNever ? kNever : c.churn_at + slack);
+}
+
+void AlertMonitor::Decide(Cell& c, const AlertThresholds& t, Micros now) {
+  const uint32_t product = static_cast<uint32_t>(c.key >> 32);
+  const int32_t region = static_cast<int32_t>(static_cast<uint32_t>(c.key));
+  const int64_t demand = c.demand;
   const int64_t gap = c.at_risk_kg - demand;
   if (c.alert_id == 0) {
     if (gap >= t.min_gap_kg &&
@@ -488,30 +614,91 @@ void AlertMonitor::EvaluateCell(CellKey key, Micros now) {
     return;
   }
   AlertRecord& a = alerts_[c.alert_id - 1];
-  if (a.at_risk_kg != c.at_risk_kg || a.demand_kg != demand ||
-      a.households != c.households || a.open_kg != c.open_kg) {
-    a.at_risk_kg = c.at_risk_kg;
-    a.demand_kg = demand;
-    a.households = c.households;
-    a.open_kg = c.open_kg;
-    a.updated_at = now;
-  }
-  if (static_cast<__int128>(gap) * 1000 <
-      static_cast<__int128>(t.min_gap_kg) * t.clear_permille) {
+  const bool clears = static_cast<__int128>(gap) * 1000 <
+                      static_cast<__int128>(t.min_gap_kg) * t.clear_permille;
+  const AlertLevel level = LevelOf(gap, t.min_gap_kg);
+  if (!clears && level <= a.level) return;
+  // An event: the alert's figures as they stand.
+  a.at_risk_kg = c.at_risk_kg;
+  a.demand_kg = demand;
+  a.households = c.households;
+  a.open_kg = c.open_kg;
+  a.updated_at = now;
+  if (clears) {
     a.cleared_at = now;
-    a.updated_at = now;
     Log(c.alert_id, AlertEventKind::kCleared);
     c.alert_id = 0;
-    if (c.at_risk_kg < t.min_gap_kg) SetCandidate(key, c, false);
-    if (c.offers == 0) cells_.erase(it);
     return;
   }
-  const AlertLevel level = LevelOf(gap, t.min_gap_kg);
-  if (level > a.level) {
-    a.level = level;
-    a.updated_at = now;
-    Log(c.alert_id, AlertEventKind::kEscalated);
+  a.level = level;
+  Log(c.alert_id, AlertEventKind::kEscalated);
+}
+
+void AlertMonitor::SetWake(uint32_t cell, int64_t wake) {
+  Cell& c = cells_[cell];
+  if (c.wake == wake) return;
+  const uint32_t product = static_cast<uint32_t>(c.key >> 32);
+  if (product >= heaps_.size()) heaps_.resize(products_.size());
+  std::vector<uint32_t>& heap = heaps_[product][c.band];
+  const int64_t was = c.wake;
+  c.wake = wake;
+  if (c.heap_pos == kNoCell) {
+    c.heap_pos = static_cast<uint32_t>(heap.size());
+    heap.push_back(cell);
+    SiftUp(heap, c.heap_pos);
+    return;
   }
+  if (wake == kNever) {
+    // Out of the heap: the last entry takes its place.
+    const uint32_t pos = c.heap_pos;
+    c.heap_pos = kNoCell;
+    const uint32_t last = heap.back();
+    heap.pop_back();
+    if (last == cell) return;
+    heap[pos] = last;
+    cells_[last].heap_pos = pos;
+    SiftUp(heap, pos);
+    SiftDown(heap, cells_[last].heap_pos);
+    return;
+  }
+  if (wake < was) {
+    SiftUp(heap, c.heap_pos);
+  } else {
+    SiftDown(heap, c.heap_pos);
+  }
+}
+
+void AlertMonitor::SiftUp(std::vector<uint32_t>& heap, uint32_t pos) {
+  const uint32_t cell = heap[pos];
+  const int64_t wake = cells_[cell].wake;
+  while (pos > 0) {
+    const uint32_t up = (pos - 1) / 2;
+    if (cells_[heap[up]].wake <= wake) break;
+    heap[pos] = heap[up];
+    cells_[heap[pos]].heap_pos = pos;
+    pos = up;
+  }
+  heap[pos] = cell;
+  cells_[cell].heap_pos = pos;
+}
+
+void AlertMonitor::SiftDown(std::vector<uint32_t>& heap, uint32_t pos) {
+  const uint32_t cell = heap[pos];
+  const int64_t wake = cells_[cell].wake;
+  const uint32_t n = static_cast<uint32_t>(heap.size());
+  for (;;) {
+    uint32_t down = 2 * pos + 1;
+    if (down >= n) break;
+    if (down + 1 < n && cells_[heap[down + 1]].wake < cells_[heap[down]].wake) {
+      ++down;
+    }
+    if (cells_[heap[down]].wake >= wake) break;
+    heap[pos] = heap[down];
+    cells_[heap[pos]].heap_pos = pos;
+    pos = down;
+  }
+  heap[pos] = cell;
+  cells_[cell].heap_pos = pos;
 }
 
 // --- Reads ---------------------------------------------------------------
@@ -521,7 +708,7 @@ bool AlertMonitor::Passes(const AlertRecord& a, const AlertFilter& f) const {
          StartsWith(RegionCodeString(a.region), f.region_code_prefix);
 }
 
-AlertView AlertMonitor::MakeView(uint64_t alert_id) const {
+AlertView AlertMonitor::MakeView(uint64_t alert_id, bool live) const {
   const AlertRecord& a = alerts_[alert_id - 1];
   AlertView v;
   v.alert_id = alert_id;
@@ -535,23 +722,27 @@ AlertView AlertMonitor::MakeView(uint64_t alert_id) const {
   v.raised_at = a.raised_at;
   v.updated_at = a.updated_at;
   v.cleared_at = a.cleared_at;
+  if (live && a.cleared_at == 0) {
+    // An open alert's figures as they stand (the record's are its last
+    // event's).
+    if (const Cell* c = FindCell(a.product, a.region); c != nullptr) {
+      v.at_risk_kg = c->at_risk_kg;
+      v.demand_kg = DemandOf(a.product, a.region, *c);
+      v.households = c->households;
+      v.open_offer_kg = c->open_kg;
+    }
+  }
   return v;
 }
 
 std::vector<AlertCandidateView> AlertMonitor::CandidatesOf(
     const AlertRecord& a) const {
   std::vector<AlertCandidateView> out;
-  auto it = cells_.find(KeyOf(a.product, a.region));
-  if (it == cells_.end() || it->second.floors.empty()) return out;
-  const Cell& c = it->second;
+  const Cell* cell = FindCell(a.product, a.region);
+  if (cell == nullptr || cell->floors.empty()) return out;
+  const Cell& c = *cell;
   const int64_t min_floor = c.floors.begin()->first;
-  int best_grade = 3;
-  for (int g = 1; g <= 3; ++g) {
-    if (c.grade_kg[g - 1] > 0) {
-      best_grade = g;
-      break;
-    }
-  }
+  const int best_grade = BestGrade(c);
   const std::string_view product = products_.code(a.product);
   // A read may scan: every open pledge of the product or an ancestor whose
   // buyer city is paired with the region, and that is not compatible now.
@@ -601,16 +792,16 @@ std::vector<AlertCandidateView> AlertMonitor::CandidatesOf(
 
 std::vector<AlertView> AlertMonitor::ListAlerts(const AlertFilter& filter,
                                                 bool candidates) const {
-  std::vector<uint64_t> ids;
+  std::vector<AlertView> out;
   for (uint64_t id = 1; id <= alerts_.size(); ++id) {
     const AlertRecord& a = alerts_[id - 1];
     if ((a.cleared_at == 0 || filter.include_cleared) && Passes(a, filter)) {
-      ids.push_back(id);
+      out.push_back(MakeView(id, /*live=*/true));
     }
   }
-  std::sort(ids.begin(), ids.end(), [&](uint64_t x, uint64_t y) {
-    const AlertRecord& a = alerts_[x - 1];
-    const AlertRecord& b = alerts_[y - 1];
+  // Open ones worst first (level, then gap as it stands), then cleared
+  // ones newest first.
+  std::sort(out.begin(), out.end(), [](const AlertView& a, const AlertView& b) {
     const bool a_open = a.cleared_at == 0;
     const bool b_open = b.cleared_at == 0;
     if (a_open != b_open) return a_open;
@@ -619,18 +810,15 @@ std::vector<AlertView> AlertMonitor::ListAlerts(const AlertFilter& filter,
       const int64_t ga = a.at_risk_kg - a.demand_kg;
       const int64_t gb = b.at_risk_kg - b.demand_kg;
       if (ga != gb) return ga > gb;
-      return x < y;
+      return a.alert_id < b.alert_id;
     }
     if (a.cleared_at != b.cleared_at) return a.cleared_at > b.cleared_at;
-    return x > y;
+    return a.alert_id > b.alert_id;
   });
-  std::vector<AlertView> out;
-  out.reserve(ids.size());
-  for (uint64_t id : ids) {
-    out.push_back(MakeView(id));
-    const AlertRecord& a = alerts_[id - 1];
-    if (candidates && a.cleared_at == 0) {
-      out.back().candidates = CandidatesOf(a);
+  if (candidates) {
+    for (AlertView& v : out) {
+      if (v.cleared_at == 0)
+        v.candidates = CandidatesOf(alerts_[v.alert_id - 1]);
     }
   }
   return out;
@@ -652,7 +840,7 @@ std::vector<AlertEventView> AlertMonitor::ListEvents(const AlertFilter& filter,
     AlertEventView v;
     v.event_id = i + 1;
     v.kind = e.kind;
-    v.alert = MakeView(e.alert_id);
+    v.alert = MakeView(e.alert_id, /*live=*/false);
     v.alert.level = e.level;
     v.alert.at_risk_kg = e.at_risk_kg;
     v.alert.demand_kg = e.demand_kg;
@@ -768,17 +956,14 @@ bool AlertMonitor::Load(ByteReader& r, Micros now) {
 void AlertMonitor::Rebuild(Micros now) {
   by_product_.clear();
   cells_.clear();
-  candidates_by_node_.clear();
-  demand_changed_.clear();
-  minute_turned_ = false;
-  // The live engine judges the nodes changed this minute at the next one;
-  // those are not known here, so every candidate is judged then instead.
-  judge_all_ = true;
-  dirty_.clear();
+  cell_index_.clear();
+  offer_cell_.assign(offers_.size(), kNoCell);
   at_risk_.assign(offers_.size(), 0);
   risk_queue_ = ExpiryQueue();
   demand_.clear();
   std::fill(node_kg_.begin(), node_kg_.end(), 0);
+  churn_.clear();
+  heaps_.clear();
   filed_pairings_version_ = reference_.pairings_version();
   for (uint64_t id = 1; id <= offers_.size(); ++id) {
     if (offers_[id - 1].status == OrderStatus::kOpen) OfferIn(id, now);
@@ -788,22 +973,14 @@ void AlertMonitor::Rebuild(Micros now) {
   }
   for (uint64_t id = 1; id <= alerts_.size(); ++id) {
     const AlertRecord& a = alerts_[id - 1];
-    if (a.cleared_at == 0) CellOf(a.product, a.region).alert_id = id;
+    if (a.cleared_at == 0) cells_[CellsOf(a.product, a.region)].alert_id = id;
   }
-  for (auto& [key, c] : cells_) {
-    c.dirty = false;
-  }
-  // cells_ is unordered: the candidates are set in key order.
-  std::vector<CellKey> keys;
-  for (const auto& [key, c] : cells_) {
-    if (c.alert_id != 0 ||
-        c.at_risk_kg >= For(static_cast<uint32_t>(key >> 32))->min_gap_kg) {
-      keys.push_back(key);
-    }
-  }
-  std::sort(keys.begin(), keys.end());
-  for (CellKey key : keys) SetCandidate(key, cells_.at(key), true);
+  churned_.clear();
   dirty_.clear();
+  for (Cell& c : cells_) c.dirty = false;
+  // The next Evaluate judges every cell that could hold an alert; the
+  // saved alerts being as exact figures judge them, it changes nothing.
+  JudgeAllAgain();
 }
 
 }  // namespace duijie

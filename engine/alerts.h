@@ -37,24 +37,34 @@
 // counts the whole remaining kg of every such pledge even when it would take
 // little of this cell.
 //
-// Evaluation. A cell is evaluated (raise, escalate, clear) at the end of a
-// command that changed it (dirty cells, sorted by key so the order is
-// deterministic), and only when it is a candidate: its at-risk kg reach the
-// category's min_gap_kg, or it has an open alert; any other cell can
-// neither raise nor hold an alert, so most commands pay one comparison per
-// cell. A pledge change does not fan out to the cells it may reach: instead,
-// on the first tick of each engine minute (a tick that moves the clock past
-// a whole minute), the candidates under a product node whose demand changed
-// since the last such tick are evaluated again, so demand that appears or
-// goes lifts or raises an alert within a minute of engine time, and a
-// command costs what it changed. The other candidates were judged since
-// their cell and their demand last changed, and would be judged the same:
-// skipping them leaves every alert as judging all would. A pairing change
-// makes the next minute judge every candidate, and so does Rebuild (the
-// nodes changed in the minute before a restart are not saved). Everything
-// derived here is rebuilt from the book on LoadState and on
-// SetAlertThresholds; only the thresholds, the alerts and their event log
-// are saved.
+// Judgement. After every command each cell stands as the rules judge it
+// at its exact figures: every alert that should be raised, escalated or
+// cleared is, at the command's time, in cell key order. Judging every cell
+// after every command would cost what the book holds, so a cell is judged
+// again only when its judgement could have changed:
+// - a cell whose offers changed (dirty) is judged at the end of the
+//   command; its demand is computed again only when its lowest at-risk
+//   floor or its query class changed, or when the demand may have moved
+//   enough to change the judgement (below);
+// - demand moves by pledges: each product node keeps its churn, the sum of
+//   |kg| filed or unfiled under it, and a pledge of n kg moves a cell's
+//   demand by at most n. A cell's demand was exact when the churn of its
+//   product's chain was churn_at; its judgement stands while the demand is
+//   within its slack of that figure (how far demand may move before a
+//   threshold is crossed, from the at-risk kg and the rules). Cells wait in
+//   a heap per product node, keyed by churn_at + slack; when a pledge moves
+//   the churn of a node, the cells of the products under it whose key the
+//   chain's churn reached are judged, with their demand computed afresh.
+// So a judgement is always the one exact figures give, whatever was judged
+// before: a state loaded from a snapshot judges as the engine that saved it,
+// although its bookkeeping (churn, heaps) starts afresh. A cell that cannot
+// raise at any demand (at-risk kg under min_gap_kg, no open alert) is in no
+// heap. A pairing change (partners scopes reach anew), new thresholds and
+// Rebuild judge every cell with at-risk kg or an alert.
+//
+// An alert's figures (at-risk, demand, households, open kg) are saved as of
+// its last event (raised, escalated, cleared), which updated_at tells;
+// ListAlerts shows an open alert's figures as they stand.
 //
 // Thresholds. A new engine has none, and raises nothing: alerts start with
 // the first SetAlertThresholds (the server sends one for the default ""
@@ -71,6 +81,7 @@
 #ifndef DUIJIE_ENGINE_ALERTS_H_
 #define DUIJIE_ENGINE_ALERTS_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -78,7 +89,6 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
-#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "engine/byte_codec.h"
@@ -137,10 +147,10 @@ class AlertMonitor {
   void PledgeOut(uint64_t id);
   void PledgeFilled(uint64_t id, int64_t kg);
 
-  // The clock moved from `before` to `now`: offers whose time has come
-  // become at risk; on a new engine minute every candidate is evaluated.
-  void Tick(Micros before, Micros now);
-  // Evaluates the cells the command changed, at `now`.
+  // The clock moved to `now`: offers whose time has come become at risk.
+  void Tick(Micros now);
+  // Judges the cells whose judgement the command may have changed, at
+  // `now` (see "Judgement").
   void Evaluate(Micros now);
 
   // --- Thresholds
@@ -178,7 +188,13 @@ class AlertMonitor {
   void Rebuild(Micros now);
 
  private:
+  using CellKey = uint64_t;  // product << 32 | region
+  static constexpr uint32_t kNoCell = UINT32_MAX;
+  // No wake-up: the cell is in no heap.
+  static constexpr int64_t kNever = INT64_MAX;
   struct Cell {
+    CellKey key = 0;
+    uint32_t parent = kNoCell;  // the cell of the next region level up
     int64_t open_kg = 0;
     int64_t at_risk_kg = 0;
     int64_t households = 0;                    // behind the at-risk offers
@@ -187,11 +203,17 @@ class AlertMonitor {
     absl::btree_map<int64_t, int64_t> floors;  // at-risk floor -> offers
     uint32_t offers = 0;                       // open offers
     uint64_t alert_id = 0;                     // the open alert, or 0
+    // The compatible demand as last computed, the floor and class it was
+    // computed for (-1: never), and the chain's churn then.
+    int64_t demand = 0;
+    int64_t demand_floor = -1;
+    int demand_class = -1;
+    int64_t churn_at = 0;
+    uint8_t band = 0;       // the floor's price band then (its heap)
+    int64_t wake = kNever;  // heap key: churn_at + slack
+    uint32_t heap_pos = kNoCell;
     bool dirty = false;
-    bool candidate = false;  // in candidates_by_node_
-    bool operator==(const Cell& o) const;
   };
-  using CellKey = uint64_t;  // product << 32 | region
   static CellKey KeyOf(uint32_t product, int32_t region) {
     return uint64_t{product} << 32 | static_cast<uint32_t>(region);
   }
@@ -200,20 +222,25 @@ class AlertMonitor {
   // grade - 1) x 2 + any certified. A pledge counts in every class it
   // suits, so that a question is one look-up per bucket.
   static constexpr int kClasses = 6;
-  // A bucket's kg by max price, per class, summed from a floor up in
-  // O(log n): Fenwick trees over the bucket's distinct prices, highest
-  // first (so that "at or above a floor" is a prefix). A price stays once
-  // seen (kg 0) until the bucket empties; a new price rebuilds the trees
-  // from kg, which is rare once a bucket has seen its prices.
+  // A bucket's kg by max price, per class, summed from a floor up: levels
+  // (one per distinct price with kg, descending) in blocks of at most
+  // 2 x kBlock levels, each block with its kg per class, so that "at or
+  // above a floor" adds the whole blocks above it and scans one; a new
+  // price is a small insertion in its block, and a price whose kg are all
+  // gone leaves. Books of a million orders give buckets thousands of
+  // distinct prices: both stay O(levels / kBlock + kBlock).
+  static constexpr size_t kBlock = 64;
   struct Bucket {
-    // One level per distinct price, descending; one allocation for all.
     struct Level {
       int64_t price;
       int64_t kg[kClasses];
-      int64_t tree[kClasses];
     };
-    std::vector<Level> levels;
-    int64_t total_kg = 0;  // of every pledge in the bucket, once
+    struct Block {
+      std::vector<Level> levels;  // descending prices, never empty
+      int64_t kg[kClasses] = {};
+    };
+    std::vector<Block> blocks;  // descending prices
+    int64_t total_kg = 0;       // of every pledge in the bucket, once
     void Add(int64_t price, uint8_t class_mask, int64_t kg);
     int64_t AtOrAbove(int64_t floor, int q) const;
   };
@@ -239,19 +266,46 @@ class AlertMonitor {
   static Micros RiskAt(const OfferRecord& o, const AlertThresholds& t) {
     return o.expires_at - t.horizon;
   }
-  // Adds `sign` x the offer to its three cells; at_risk: also to their
-  // at-risk figures.
-  void AddOffer(const OfferRecord& o, int sign, bool at_risk);
+  // Adds `sign` x the offer to `cell` and the cells above it; at_risk:
+  // also to their at-risk figures.
+  void AddOffer(const OfferRecord& o, uint32_t cell, int sign, bool at_risk);
   void MakeAtRisk(uint64_t id);
-  Cell& CellOf(uint32_t product, int32_t region);
-  void MarkDirty(CellKey key, Cell& cell);
-  void SetCandidate(CellKey key, Cell& cell, bool candidate);
-  void MarkCandidatesDirty();
+  // The cell of (product, region) and those of the region's ancestors,
+  // made when missing; returns the innermost.
+  uint32_t CellsOf(uint32_t product, int32_t region);
+  const Cell* FindCell(uint32_t product, int32_t region) const;
+  void MarkDirty(uint32_t cell);
+  // Marks every cell with at-risk kg or an open alert dirty, its demand to
+  // be computed afresh.
+  void JudgeAllAgain();
   void AddDemand(const PledgeRecord& p, int64_t kg);
   int64_t DemandOf(uint32_t product, int32_t region, const Cell& cell) const;
-  void EvaluateCell(CellKey key, Micros now);
+  // Churn is kept by price band: band b holds max prices in [2^b, 2^(b+1)).
+  static constexpr int kBands = 32;  // kMaxPriceFenPerKg is 2^30
+  using Bands = std::array<int64_t, kBands>;
+  static int BandOf(int64_t price);
+  // The churn of the product's chain in `band` and above.
+  int64_t ChainChurn(uint32_t product, int band) const;
+  // The same for every band at once.
+  Bands SuffixChurn(uint32_t product) const;
+  // How far the cell's demand may move from `demand` before its judgement
+  // under `t` could change (kNever: at no demand); <= 0 when it changes at
+  // `demand` itself.
+  int64_t Slack(const Cell& c, const AlertThresholds& t, int64_t demand) const;
+  // The best (lowest) grade number at risk, and the query class.
+  static int BestGrade(const Cell& c);
+  static int QueryClass(const Cell& c);
+  // Judges a cell (see "Judgement"), and files it in its heap anew.
+  void Judge(uint32_t cell, Micros now);
+  // Raises, escalates or clears the cell's alert at its exact demand.
+  void Decide(Cell& c, const AlertThresholds& t, Micros now);
+  // The heap of each product node, by wake (a binary min-heap of cells).
+  void SetWake(uint32_t cell, int64_t wake);
+  void SiftUp(std::vector<uint32_t>& heap, uint32_t pos);
+  void SiftDown(std::vector<uint32_t>& heap, uint32_t pos);
   void Log(uint64_t alert_id, AlertEventKind kind);
-  AlertView MakeView(uint64_t alert_id) const;
+  // live: an open alert's figures as they stand, not as of its last event.
+  AlertView MakeView(uint64_t alert_id, bool live) const;
   bool Passes(const AlertRecord& a, const AlertFilter& f) const;
   std::vector<AlertCandidateView> CandidatesOf(const AlertRecord& a) const;
 
@@ -272,20 +326,20 @@ class AlertMonitor {
   // up (For, which only commands call: reads never touch this cache).
   mutable std::vector<const AlertThresholds*> by_product_;
   static const AlertThresholds kUnknown;
-  absl::flat_hash_map<CellKey, Cell> cells_;
-  // The candidates by each product node of their cell's product's chain:
-  // those whose demand a change at the node can move.
-  absl::flat_hash_map<uint32_t, absl::btree_set<CellKey>> candidates_by_node_;
-  // Nodes whose demand changed since the last engine minute began, and
-  // whether the next minute must judge every candidate all the same (after
-  // Rebuild, or when the pairings changed: partners scopes reach anew).
-  std::vector<uint32_t> demand_changed_;
-  bool judge_all_ = false;
-  bool minute_turned_ = false;  // by Tick, for the next Evaluate
-  uint64_t judged_pairings_version_ = 0;
-  std::vector<CellKey> dirty_;
-  std::vector<uint8_t> at_risk_;  // by offer id - 1
-  ExpiryQueue risk_queue_;        // (expires_at - horizon, offer id)
+  // Cells by index; a cell stays once made (until Rebuild): cells are
+  // bounded by the (product, region) pairs offers have named.
+  std::vector<Cell> cells_;
+  absl::flat_hash_map<CellKey, uint32_t> cell_index_;
+  std::vector<uint32_t> offer_cell_;  // by offer id - 1: its innermost cell
+  std::vector<uint8_t> at_risk_;      // by offer id - 1
+  ExpiryQueue risk_queue_;            // (expires_at - horizon, offer id)
+  std::vector<uint32_t> dirty_;       // cells to judge at Evaluate
+  // Per product node: the churn of its demand in each band and above, and
+  // its cells' heaps by their floor's band.
+  std::vector<Bands> churn_;
+  std::vector<std::array<std::vector<uint32_t>, kBands>> heaps_;
+  // node << 8 | band of each churn since the last Evaluate.
+  std::vector<uint64_t> churned_;
   absl::flat_hash_map<BucketKey, Bucket> demand_;
   // Per product node: its open pledges' kg in demand_ (DemandOf skips the
   // nodes without any).

@@ -186,7 +186,6 @@ bool Engine::Impl::TickMayReopen(Micros now) const {
 }
 
 TickResult Engine::Impl::Tick(Micros now) {
-  const Micros before = now_;
   now_ = std::max(now_, now);
   TickResult result;
   expiries_.PopUntil(
@@ -201,7 +200,7 @@ TickResult Engine::Impl::Tick(Micros now) {
   PassDeadlines(&result);
   // Offers whose expiry comes within the horizon become at risk; alerts
   // are judged on what the tick left.
-  alerts_.Tick(before, now_);
+  alerts_.Tick(now_);
   alerts_.Evaluate(now_);
   result.now = now_;
   return result;
