@@ -709,6 +709,12 @@ err_has "(field pledge.max_price_fen_per_kg)"
 expect_rc 1 pledge post --buyer b --city 370200 --kind school \
   --product vegetable --kg 10 --max-fen 0
 err_has "--max-fen: "
+# A budget that cannot buy one min lot at the max price could never trade.
+expect_rc 1 pledge post --buyer b --city 370200 --kind school \
+  --product vegetable --kg 1000 --max-fen 680 --min-lot-kg 100 \
+  --budget-fen 50000 --expires-in 1h
+err_has "--budget-fen: 50,000 cannot buy one min lot (100 kg at max price 680 fen/kg = 68,000 fen)"
+err_has "(field pledge.budget_fen)"
 
 # --- bad input is refused with the field named (exit 1) ---------------------
 expect_rc 1 offer post --supplier s --region 621202 --product spice.pepper \
