@@ -89,9 +89,12 @@ grpc::ServerUnaryReactor* AdminService::ListKeys(
   if (status.ok() && !after.ok()) status = after.status();
   if (status.ok()) {
     bool more = false;
-    for (const ApiKey& key : exchange_->ListKeys(*after, *limit, &more)) {
+    int64_t total = 0;
+    for (const ApiKey& key :
+         exchange_->ListKeys(*after, *limit, &more, &total)) {
       ToProto(key, response->add_keys());
     }
+    response->set_total_count(total);
     if (more && response->keys_size() > 0) {
       response->set_next_page_token(
           IdToken(response->keys(response->keys_size() - 1).key_id()));

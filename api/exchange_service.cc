@@ -215,9 +215,9 @@ void ExchangeService::EnqueueOne(
 }
 
 std::vector<ApiKey> ExchangeService::ListKeys(uint64_t after_key_id, int limit,
-                                              bool* more) {
+                                              bool* more, int64_t* total) {
   CommandSequencer::Reader reader(&sequencer_);
-  return reader.engine().ListKeys(after_key_id, limit, more);
+  return reader.engine().ListKeys(after_key_id, limit, more, total);
 }
 
 grpc::ServerUnaryReactor* ExchangeService::Mutate(
@@ -328,11 +328,13 @@ grpc::ServerUnaryReactor* ExchangeService::ListPairings(
     bool more = false;
     CommandSequencer::Reader reader(&sequencer_);
     seen = reader.seen();
+    int64_t total = 0;
     for (const Pairing& pairing :
          reader.engine().ListPairings(request->code_prefix(), after->first,
-                                      after->second, *limit, &more)) {
+                                      after->second, *limit, &more, &total)) {
       ToProto(pairing, response->add_pairings());
     }
+    response->set_total_count(total);
     if (more && response->pairings_size() > 0) {
       const v1::Pairing& last =
           response->pairings(response->pairings_size() - 1);
@@ -644,10 +646,13 @@ grpc::ServerUnaryReactor* ExchangeService::ListBuyers(
     bool more = false;
     CommandSequencer::Reader reader(&sequencer_);
     seen = reader.seen();
+    int64_t total = 0;
     for (const Buyer& buyer : reader.engine().ListBuyers(
-             ToBuyerFilter(*request), request->page_token(), *limit, &more)) {
+             ToBuyerFilter(*request), request->page_token(), *limit, &more,
+             &total)) {
       ToProto(buyer, response->add_buyers());
     }
+    response->set_total_count(total);
     if (more && response->buyers_size() > 0) {
       response->set_next_page_token(
           response->buyers(response->buyers_size() - 1).buyer_id());

@@ -113,7 +113,8 @@ class ExchangeService final : public ParsingExchangeService {
   void EnqueueOne(Command command,
                   std::function<void(const CommandOutcome&)> done);
   // The API keys, read like any read (see Engine::ListKeys).
-  std::vector<ApiKey> ListKeys(uint64_t after_key_id, int limit, bool* more);
+  std::vector<ApiKey> ListKeys(uint64_t after_key_id, int limit, bool* more,
+                               int64_t* total = nullptr);
   Authenticator* authenticator() { return auth_; }
 
   // --- duijie.v1.Exchange ---------------------------------------------------

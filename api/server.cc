@@ -15,6 +15,7 @@
 #include "api/accept_guard.h"
 #include "api/demo_data.h"
 #include "api/error_detail.h"
+#include "api/reflection_v1.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
@@ -135,6 +136,8 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // grpc.reflection.v1 next to the library's v1alpha.
+  builder.SetOption(MakeReflectionV1Option());
   // gRPC sets SO_REUSEPORT by default, which would let a second server
   // share a busy port silently; a busy port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

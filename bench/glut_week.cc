@@ -531,8 +531,13 @@ class Week {
       p->set_quantity_kg(kg);
       if (rng_.Percent(20)) p->set_min_lot_kg(Tens(kg / rng_.Range(2, 6)));
       if (rng_.Percent(25)) {
-        p->set_budget_fen(kg * p->max_price_fen_per_kg() / 100 *
-                          rng_.Range(60, 90));
+        // A budget buys at least one lot at the max price, or the pledge is
+        // refused; 0 is no budget.
+        const int64_t budget =
+            kg * p->max_price_fen_per_kg() / 100 * rng_.Range(60, 90);
+        const int64_t lot_fen =
+            std::max<int64_t>(p->min_lot_kg(), 1) * p->max_price_fen_per_kg();
+        p->set_budget_fen(budget == 0 ? 0 : std::max(budget, lot_fen));
       }
     }
   }

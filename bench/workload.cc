@@ -569,8 +569,10 @@ class WorkloadGenerator::Impl {
     const int64_t max_price = std::max<int64_t>(1, base * pct / 100);
     p->set_max_price_fen_per_kg(max_price);
     if (rng_.Percent(25)) {
+      // At least one lot at the max price, or the pledge is refused.
       p->set_budget_fen(
-          std::max<int64_t>(1, qty * max_price / 100 * rng_.Range(50, 90)));
+          std::max<int64_t>(std::max<int64_t>(p->min_lot_kg(), 1) * max_price,
+                            qty * max_price / 100 * rng_.Range(50, 90)));
     }
     const int64_t life = Lifetime(kPledgeLo, kPledgeHi, prefill);
     SetTime(now_ + life, p->mutable_expires_at());

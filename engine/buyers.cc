@@ -74,22 +74,30 @@ const Buyer* BuyerRegistry::Find(std::string_view buyer_id) const {
 
 std::vector<Buyer> BuyerRegistry::List(const BuyerFilter& filter,
                                        std::string_view after_id, int limit,
-                                       bool* more) const {
+                                       bool* more, int64_t* total) const {
   std::vector<Buyer> out;
   *more = false;
-  for (auto it = buyers_.upper_bound(after_id); it != buyers_.end(); ++it) {
+  int64_t passing = 0;
+  // With a total, from the first buyer: those before the page pass too.
+  for (auto it = total != nullptr ? buyers_.begin()
+                                  : buyers_.upper_bound(after_id);
+       it != buyers_.end(); ++it) {
     const Buyer& b = it->second;
     if (!absl::StartsWith(b.city_code, filter.city_code_prefix) ||
         (filter.kind != 0 && b.kind != filter.kind) ||
         (!filter.alliance_id.empty() && b.alliance_id != filter.alliance_id)) {
       continue;
     }
+    ++passing;
+    if (it->first <= after_id) continue;
     if (out.size() == static_cast<size_t>(std::max(limit, 0))) {
       *more = true;
-      break;
+      if (total == nullptr) break;
+      continue;  // counting the rest
     }
     out.push_back(b);
   }
+  if (total != nullptr) *total = passing;
   return out;
 }
 

@@ -46,9 +46,11 @@ class BuyerRegistry {
   // Null for an unregistered buyer_id.
   const Buyer* Find(std::string_view buyer_id) const;
   // Buyers with buyer_id > after_id that pass `filter`, by buyer_id, at
-  // most `limit`; *more when there are further ones.
+  // most `limit`; *more when there are further ones. *total, when given:
+  // how many pass `filter` on all pages.
   std::vector<Buyer> List(const BuyerFilter& filter, std::string_view after_id,
-                          int limit, bool* more) const;
+                          int limit, bool* more,
+                          int64_t* total = nullptr) const;
   // The members of `alliance_id`, by buyer_id.
   std::vector<const Buyer*> Members(std::string_view alliance_id) const;
   size_t size() const { return buyers_.size(); }

@@ -430,12 +430,14 @@ std::vector<Region> Engine::ListRegions(std::string_view code_prefix,
 std::vector<Pairing> Engine::ListPairings(std::string_view code_prefix,
                                           std::string_view after_east,
                                           std::string_view after_west,
-                                          int limit, bool* more) const {
+                                          int limit, bool* more,
+                                          int64_t* total) const {
   return impl_->reference().ListPairings(code_prefix, after_east, after_west,
-                                         limit, more);
+                                         limit, more, total);
 }
 std::vector<ApiKey> Engine::ListKeys(uint64_t after_key_id, int limit,
-                                     bool* more) const {
+                                     bool* more, int64_t* total) const {
+  if (total != nullptr) *total = static_cast<int64_t>(impl_->keys().size());
   return impl_->keys().List(after_key_id, limit, more);
 }
 absl::StatusOr<Buyer> Engine::GetBuyer(std::string_view buyer_id) const {
@@ -448,8 +450,9 @@ absl::StatusOr<Buyer> Engine::GetBuyer(std::string_view buyer_id) const {
 }
 std::vector<Buyer> Engine::ListBuyers(const BuyerFilter& filter,
                                       std::string_view after_buyer_id,
-                                      int limit, bool* more) const {
-  return impl_->buyers().List(filter, after_buyer_id, limit, more);
+                                      int limit, bool* more,
+                                      int64_t* total) const {
+  return impl_->buyers().List(filter, after_buyer_id, limit, more, total);
 }
 absl::StatusOr<BuyerProgress> Engine::GetBuyerProgress(
     std::string_view buyer_id, std::string_view alliance_id, int year) const {

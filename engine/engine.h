@@ -220,24 +220,28 @@ class Engine {
                                   std::string_view name_contains = "",
                                   int64_t* total = nullptr) const;
   // Pairings after (after_east, after_west) where either code starts with
-  // code_prefix, ordered by (east_code, west_code).
+  // code_prefix, ordered by (east_code, west_code). *total, when given, is
+  // set to how many pairings pass the filter on all pages.
   std::vector<Pairing> ListPairings(std::string_view code_prefix,
                                     std::string_view after_east,
                                     std::string_view after_west, int limit,
-                                    bool* more) const;
+                                    bool* more, int64_t* total = nullptr) const;
 
   // API keys with key_id > after_key_id, ascending (secret hashes
   // included: the server authenticates against them; never show them).
-  std::vector<ApiKey> ListKeys(uint64_t after_key_id, int limit,
-                               bool* more) const;
+  // *total, when given, is set to how many keys there are (revoked ones
+  // included).
+  std::vector<ApiKey> ListKeys(uint64_t after_key_id, int limit, bool* more,
+                               int64_t* total = nullptr) const;
 
   // The registered buyer; NOT_FOUND for an unregistered buyer_id.
   absl::StatusOr<Buyer> GetBuyer(std::string_view buyer_id) const;
   // Registered buyers with buyer_id > after_buyer_id that pass `filter`, by
-  // buyer_id, at most `limit`; *more when further ones would pass.
+  // buyer_id, at most `limit`; *more when further ones would pass. *total,
+  // when given, is set to how many pass `filter` on all pages.
   std::vector<Buyer> ListBuyers(const BuyerFilter& filter,
                                 std::string_view after_buyer_id, int limit,
-                                bool* more) const;
+                                bool* more, int64_t* total = nullptr) const;
   // Purchases of one registered buyer (buyer_id) or of the members of one
   // alliance (alliance_id), exactly one of them set, in `year` (1..9999)
   // as counted in Asia/Shanghai (UTC+8): matched fen by the month of

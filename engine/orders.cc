@@ -74,6 +74,41 @@ absl::Status CheckAmount(std::string_view field, int64_t kg,
   return absl::OkStatus();
 }
 
+// 1200 -> "1,200" (as explain.cc writes figures).
+std::string Thousands(int64_t v) {
+  const std::string digits = absl::StrCat(v);
+  if (v < 0) return digits;
+  std::string out;
+  const size_t n = digits.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0 && (n - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+// A pledge's budget (0: none) must buy one lot (min_lot_kg, or 1 kg when it
+// has none) at its max price: a smaller one could never trade with an
+// offer at that price. No overflow: min_lot_kg <= the quantity, whose
+// amount at max_price was checked.
+absl::Status CheckBudgetBuysALot(std::string_view field, int64_t budget_fen,
+                                 int64_t min_lot_kg, int64_t max_price) {
+  const int64_t lot = std::max<int64_t>(min_lot_kg, 1);
+  if (budget_fen == 0 || budget_fen >= lot * max_price) {
+    return absl::OkStatus();
+  }
+  if (min_lot_kg == 0) {
+    return Invalid(field, absl::StrCat(Thousands(budget_fen),
+                                       " cannot buy one kg at max price ",
+                                       Thousands(max_price), " fen/kg"));
+  }
+  return Invalid(
+      field,
+      absl::StrCat(Thousands(budget_fen), " cannot buy one min lot (",
+                   Thousands(lot), " kg at max price ", Thousands(max_price),
+                   " fen/kg = ", Thousands(lot * max_price), " fen)"));
+}
+
 // A deadline's length as posted: 0 (the default) or one an order may hold
 // (DeadlineLengthHeld).
 absl::Status CheckWithin(std::string_view field, Micros within) {
@@ -442,6 +477,17 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
   if (s.ok()) s = CheckExpiry("pledge.expires_at", spec.expires_at, now);
   if (s.ok()) s = CheckWithin("pledge.accept_within", spec.accept_within);
   if (s.ok()) s = CheckRecurrence(spec, now);
+  // Journals written before this rule may hold such budgets, and replay
+  // must make what they made.
+  if (s.ok() && !replaying_) {
+    s = CheckBudgetBuysALot("pledge.budget_fen", spec.budget_fen,
+                            spec.min_lot_kg, spec.max_price_fen_per_kg);
+    if (s.ok() && spec.recurrence.period != 0) {
+      s = CheckBudgetBuysALot("pledge.recurrence.budget_fen",
+                              spec.recurrence.budget_fen, spec.min_lot_kg,
+                              spec.max_price_fen_per_kg);
+    }
+  }
   if (s.ok()) {
     s = CheckScope(reference_, "pledge.", spec.scope, spec.region_codes);
   }

@@ -242,23 +242,28 @@ std::vector<Region> ReferenceData::ListRegions(std::string_view prefix,
 std::vector<Pairing> ReferenceData::ListPairings(std::string_view prefix,
                                                  std::string_view after_east,
                                                  std::string_view after_west,
-                                                 int limit, bool* more) const {
+                                                 int limit, bool* more,
+                                                 int64_t* total) const {
   std::vector<Pairing> out;
   *more = false;
+  int64_t passing = 0;
   for (const auto& [codes, note] : pairings_) {
     std::string east = RegionCodeString(codes.first);
     std::string west = RegionCodeString(codes.second);
+    if (!StartsWith(east, prefix) && !StartsWith(west, prefix)) continue;
+    ++passing;
     if (std::make_pair(std::string_view(east), std::string_view(west)) <=
         std::make_pair(after_east, after_west)) {
       continue;
     }
-    if (!StartsWith(east, prefix) && !StartsWith(west, prefix)) continue;
     if (static_cast<int>(out.size()) == limit) {
       *more = true;
-      break;
+      if (total == nullptr) break;
+      continue;  // counting the rest
     }
     out.push_back(Pairing{std::move(east), std::move(west), note});
   }
+  if (total != nullptr) *total = passing;
   return out;
 }
 

@@ -90,7 +90,7 @@ class ReferenceData {
   std::vector<Pairing> ListPairings(std::string_view prefix,
                                     std::string_view after_east,
                                     std::string_view after_west, int limit,
-                                    bool* more) const;
+                                    bool* more, int64_t* total) const;
 
   // --- State -----------------------------------------------------------------
 

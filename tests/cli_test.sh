@@ -234,6 +234,11 @@ ok pairings list
 out_has "370200"
 out_has "621200"
 out_has "青岛-陇南"
+# Pairings, buyers and keys count what passes the filters on all pages.
+ok pairings list --prefix 6212
+out_has "1 of 1 pairing, no more"
+ok pairings list --prefix 44
+out_has "0 of 0 pairings, no more"
 # Upserting what exists says "replaced" and what changed; a flag left out
 # keeps its value, --clear-FLAG unsets it.
 ok pairings add --east 370200 --west 621200
@@ -489,7 +494,7 @@ err_has "error: NOT_FOUND"
 ok buyer list --city 37
 out_has "qingdao-coop-office"
 out_has "100,000.00"
-out_has "1 buyer, no more"
+out_has "1 of 1 buyer, no more"
 ok buyer list --kind school
 out_has "0 buyers, no more"
 ok --json buyer list --alliance shandong
@@ -541,6 +546,13 @@ out_has "qd-canteen-a 500‰, qd-canteen-b 500‰"
 out_has "qd-canteen-a (qd-canteens)"
 out_has "qd-canteen-b (qd-canteens)"
 out_has "2 matches, 7 kg, 21.00 yuan"
+ok buyer list --alliance qd-canteens --page-size 1
+out_has "qd-canteen-a"
+out_has "1 of 2 buyers shown, more exist"
+ok buyer list --alliance qd-canteens --page-size 1 --all
+out_has "2 of 2 buyers, no more"
+ok --json buyer list --alliance qd-canteens --page-size 1
+json_has total_count '"2"'
 ok --json matches list --buyer qd-canteen-a
 json_has member_buyer_id '"qd-canteen-a"'
 json_has quantity_kg '"4"'
@@ -709,6 +721,12 @@ err_has "(field pledge.max_price_fen_per_kg)"
 expect_rc 1 pledge post --buyer b --city 370200 --kind school \
   --product vegetable --kg 10 --max-fen 0
 err_has "--max-fen: "
+# A budget that cannot buy one min lot at the max price could never trade.
+expect_rc 1 pledge post --buyer b --city 370200 --kind school \
+  --product vegetable --kg 1000 --max-fen 680 --min-lot-kg 100 \
+  --budget-fen 50000 --expires-in 1h
+err_has "--budget-fen: 50,000 cannot buy one min lot (100 kg at max price 680 fen/kg = 68,000 fen)"
+err_has "(field pledge.budget_fen)"
 
 # --- bad input is refused with the field named (exit 1) ---------------------
 expect_rc 1 offer post --supplier s --region 621202 --product spice.pepper \
@@ -776,6 +794,9 @@ ok admin key list
 out_has "陇南花椒合作社"
 out_has "supplier:longnan-pepper-coop"
 out_lacks "$SUPPLIER_KEY"
+out_has "3 of 3 keys, no more"
+ok admin key list --page-size 1
+out_has "1 of 3 keys shown, more exist"
 # The supplier posts for itself, not for another cooperative.
 DUIJIE_KEY="$SUPPLIER_KEY" ok --json offer post --supplier longnan-pepper-coop \
   --region 621202 --product spice.sichuan_pepper --grade first --kg 100 \

@@ -491,6 +491,65 @@ TEST_F(EngineTest, BudgetLimitsQuantityAtTradePrice) {
   EXPECT_EQ(GetPledge(1).status, OrderStatus::kOpen);
 }
 
+// A budget must buy one min lot (1 kg without one) at the max price: a
+// smaller one could never trade with an offer at that price.
+TEST_F(EngineTest, PledgeBudgetThatCannotBuyOneLotIsRefused) {
+  PledgeSpec p = Pledge(kTianjin, "fruit", 1000, 680);
+  p.min_lot_kg = 100;
+  p.budget_fen = 50'000;
+  absl::StatusOr<PledgeResult> r =
+      RunCommand(engine_, PostPledgeCommand{p}, kT0);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "pledge.budget_fen: 50,000 cannot buy one min lot (100 kg at max "
+            "price 680 fen/kg = 68,000 fen)");
+  EXPECT_EQ(
+      engine_.Validate(MakeCommand(PostPledgeCommand{p}, kT0), kT0).code(),
+      absl::StatusCode::kInvalidArgument);
+
+  PledgeSpec one_kg = Pledge(kTianjin, "fruit", 1000, 680);
+  one_kg.budget_fen = 679;
+  r = RunCommand(engine_, PostPledgeCommand{one_kg}, kT0);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "pledge.budget_fen: 679 cannot buy one kg at max price 680 fen/kg");
+
+  // Each period of a standing pledge has the recurrence's budget.
+  PledgeSpec standing = Pledge(kTianjin, "fruit", 1000, 680);
+  standing.min_lot_kg = 10;
+  standing.budget_fen = 6'800;
+  standing.recurrence.period = 1;
+  standing.recurrence.quantity_kg = 1000;
+  standing.recurrence.budget_fen = 6'799;
+  standing.recurrence.until = standing.expires_at;
+  r = RunCommand(engine_, PostPledgeCommand{standing}, kT0);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("pledge.recurrence.budget_fen: 6,799 cannot buy one "
+                        "min lot (10 kg at max price 680 fen/kg = 6,800 fen)"));
+  EXPECT_EQ(engine_.pledge_count(), 0u);
+
+  // Exactly one lot, or no budget at all, is taken.
+  p.budget_fen = 68'000;
+  PostPledge(p);
+  one_kg.budget_fen = 0;
+  PostPledge(one_kg);
+  standing.recurrence.budget_fen = 6'800;
+  PostPledge(standing);
+  EXPECT_EQ(engine_.pledge_count(), 3u);
+
+  // A journal written before the rule may hold such a pledge: replay makes
+  // it.
+  PledgeSpec old = Pledge(kTianjin, "fruit", 1000, 680);
+  old.min_lot_kg = 100;
+  old.budget_fen = 50'000;
+  ASSERT_TRUE(engine_.Replay(MakeCommand(PostPledgeCommand{old}, kT0)).ok());
+  EXPECT_EQ(engine_.pledge_count(), 4u);
+  EXPECT_EQ(GetPledge(4).budget_fen, 50'000);
+  EXPECT_EQ(RunCommand(engine_, PostPledgeCommand{old}, kT0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(EngineTest, PledgeIsFilledWhenBudgetIsExactlySpent) {
   PostOffer(Offer(kDingxi, "vegetable.potato", 100, 25));
   PledgeSpec p = Pledge(kTianjin, "vegetable.potato", 100, 40);

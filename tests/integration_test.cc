@@ -3,6 +3,7 @@
 // public API it specifies. The server's clock is fixed by the test.
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -23,7 +25,9 @@
 #include "api/file_env.h"
 #include "api/server.h"
 #include "duijie/v1/exchange.grpc.pb.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -1878,6 +1882,78 @@ TEST_F(IntegrationTest, ReflectionListsTheExchangeService) {
   bool ok = false;
   while (cq.Next(&tag, &ok)) {
   }
+}
+
+// grpc.reflection.v1, served by duijie itself (api/reflection_v1.h), over
+// one stream: list services, a file by symbol, an unknown symbol.
+TEST_F(IntegrationTest, ReflectionV1ListsServicesAndDescribesThem) {
+  namespace rv1 = grpc::reflection::v1;
+  std::unique_ptr<rv1::ServerReflection::Stub> reflection =
+      rv1::ServerReflection::NewStub(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  std::unique_ptr<grpc::ClientReaderWriter<rv1::ServerReflectionRequest,
+                                           rv1::ServerReflectionResponse>>
+      stream = reflection->ServerReflectionInfo(&context);
+
+  rv1::ServerReflectionRequest request;
+  rv1::ServerReflectionResponse response;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_TRUE(response.has_list_services_response()) << response.DebugString();
+  std::vector<std::string> names;
+  for (const rv1::ServiceResponse& service :
+       response.list_services_response().service()) {
+    names.push_back(service.name());
+  }
+  for (const char* want :
+       {"grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection", "duijie.v1.Exchange",
+        "duijie.v1.Admin", "grpc.health.v1.Health"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), want), names.end())
+        << want << " not in " << absl::StrJoin(names, ", ");
+  }
+
+  request.set_file_containing_symbol("duijie.v1.Exchange");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_TRUE(response.has_original_request());
+  EXPECT_EQ(response.original_request().file_containing_symbol(),
+            "duijie.v1.Exchange");
+  ASSERT_TRUE(response.has_file_descriptor_response())
+      << response.DebugString();
+  const auto& files =
+      response.file_descriptor_response().file_descriptor_proto();
+  ASSERT_FALSE(files.empty());
+  // The file that holds the symbol comes first, then its dependencies.
+  google::protobuf::FileDescriptorProto file;
+  ASSERT_TRUE(file.ParseFromString(files[0]));
+  EXPECT_EQ(file.package(), "duijie.v1");
+  EXPECT_EQ(file.name(), "duijie/v1/exchange.proto");
+  bool names_exchange = false;
+  for (const auto& service : file.service()) {
+    if (service.name() == "Exchange") {
+      names_exchange = true;
+      EXPECT_GT(service.method_size(), 10);
+    }
+  }
+  EXPECT_TRUE(names_exchange) << file.name();
+  // Its dependencies (timestamp.proto at least) come along.
+  EXPECT_GT(files.size(), 1);
+
+  request.set_file_containing_symbol("duijie.v1.NoSuchService");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_TRUE(response.has_error_response()) << response.DebugString();
+  EXPECT_EQ(response.error_response().error_code(),
+            static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_TRUE(Contains(response.error_response().error_message(),
+                       "duijie.v1.NoSuchService"));
+
+  ASSERT_TRUE(stream->WritesDone());
+  grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 // A read that would show a command's effect waits until that command is in

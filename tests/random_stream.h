@@ -645,6 +645,14 @@ class Generator {
       }
     }
     p.require_certified = Chance(0.2);
+    // A budget buys at least one lot at the max price (else the pledge is
+    // refused); raised after the draws, so the stream draws as before.
+    const int64_t lot_fen =
+        std::max<int64_t>(p.min_lot_kg, 1) * p.max_price_fen_per_kg;
+    if (p.budget_fen > 0) p.budget_fen = std::max(p.budget_fen, lot_fen);
+    if (p.recurrence.budget_fen > 0) {
+      p.recurrence.budget_fen = std::max(p.recurrence.budget_fen, lot_fen);
+    }
     if (Chance(0.15)) AllianceMembers(p, c, allow_defect);
     if (!known_.count(p.buyer_city_code) && c->defect.empty() &&
         !p.buyer_city_code.empty()) {

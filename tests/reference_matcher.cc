@@ -988,6 +988,17 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostResolvedPledge(
     if (r.until <= clock_) return Invalid("recurrence.until", "not future");
     if (spec.expires_at != r.until) return Invalid("expires_at", "!= until");
   }
+  // A budget (0: none) buys at least one lot (1 kg without one) at the max
+  // price.
+  const int64_t lot_fen =
+      std::max<int64_t>(spec.min_lot_kg, 1) * spec.max_price_fen_per_kg;
+  if (spec.budget_fen > 0 && spec.budget_fen < lot_fen) {
+    return Invalid("budget_fen", "cannot buy one lot at the max price");
+  }
+  if (r.period != 0 && r.budget_fen > 0 && r.budget_fen < lot_fen) {
+    return Invalid("recurrence.budget_fen",
+                   "cannot buy one lot at the max price");
+  }
   if (spec.scope == static_cast<int>(Scope::kListedRegions)) {
     if (spec.region_codes.empty() ||
         spec.region_codes.size() > kListedRegions) {

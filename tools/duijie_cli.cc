@@ -949,7 +949,8 @@ int Run(Client& c, Args& args) {
               names[p.west_code()], p.note()});
   }
   c.PrintTable(t);
-  c.PrintListEnd(resp.pairings_size(), "pairing", "", resp.next_page_token());
+  c.PrintListEnd(resp.pairings_size(), "pairing", "", resp.next_page_token(),
+                 "", TotalOf(resp));
   return kExitOk;
 }
 
@@ -3597,7 +3598,8 @@ int Run(Client& c, Args& args) {
     return kExitOk;
   }
   c.PrintTable(KeysTable(resp.keys()));
-  c.PrintListEnd(resp.keys_size(), "key", "", resp.next_page_token());
+  c.PrintListEnd(resp.keys_size(), "key", "", resp.next_page_token(), "",
+                 TotalOf(resp));
   return kExitOk;
 }
 
@@ -3786,7 +3788,8 @@ int Run(Client& c, Args& args) {
               b.alliance_id()});
   }
   c.PrintTable(t);
-  c.PrintListEnd(resp.buyers_size(), "buyer", "", resp.next_page_token());
+  c.PrintListEnd(resp.buyers_size(), "buyer", "", resp.next_page_token(), "",
+                 TotalOf(resp));
   return kExitOk;
 }
 
