@@ -351,6 +351,19 @@ void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
       d->Field("replayed", e.thresholds.replayed, r.thresholds.replayed);
       break;
     }
+    case CommandCode::kUpsertProduct: {
+      const Product& ep = e.product.product;
+      const Product& rp = r.product.product;
+      d->Field("product.code", ep.code, rp.code);
+      d->Field("product.name", ep.name, rp.name);
+      d->Field("product.unit_note", ep.unit_note, rp.unit_note);
+      d->Field("product.perishability", ep.perishability, rp.perishability);
+      d->Field("product.shelf_life", ep.shelf_life, rp.shelf_life);
+      d->Field("product.from_orders", ep.from_orders, rp.from_orders);
+      d->Field("created", e.product.created, r.product.created);
+      d->Field("replayed", e.product.replayed, r.product.replayed);
+      break;
+    }
     case CommandCode::kClear:
       d->Field("clear.now", e.clear.now, r.clear.now);
       d->Field("clear.clearings", e.clear.clearings, r.clear.clearings);

@@ -145,6 +145,12 @@ std::string Digest(const CommandOutcome& outcome) {
     absl::StrAppend(&out, "thresholds '", th.category, "' h ", th.horizon,
                     " gap ", th.min_gap_kg, " ratio ", th.min_ratio_permille,
                     " clear ", th.clear_permille, " rp ", t->replayed);
+  } else if (auto* p = std::get_if<ProductResult>(&r)) {
+    const Product& pr = p->product;
+    absl::StrAppend(&out, "product ", pr.code, " '", pr.name, "' unit '",
+                    pr.unit_note, "' per ", pr.perishability, " life ",
+                    pr.shelf_life, " orders ", pr.from_orders, " created ",
+                    p->created, " rp ", p->replayed);
   } else if (auto* c = std::get_if<ClearResult>(&r)) {
     absl::StrAppend(&out, "clear at ", c->now, " x", c->clearings, " m",
                     c->matches, " kg ", c->kg);
@@ -266,13 +272,14 @@ class CommandGen {
       /*accept*/ 2,
       /*decline*/ 1,
       /*offer*/ 30,
-      /*pledge*/ 31,
+      /*pledge*/ 30,
       /*amend offer*/ 3,
       /*amend pledge*/ 3,
       /*upsert buyer*/ 2,
       /*clearing policy*/ 1,
       /*clear*/ 1,
-      /*alert thresholds*/ 1};
+      /*alert thresholds*/ 1,
+      /*upsert product*/ 1};
   static_assert(kWeights.size() == kMaxCommandCode + 1,
                 "every command code needs a weight");
   static_assert(
@@ -400,6 +407,20 @@ class CommandGen {
     t.min_gap_kg = 1 + static_cast<int64_t>(rng_() % 300);
     t.min_ratio_permille = rng_() % 10 == 0 ? 999 : 1000 + rng_() % 2000;
     t.clear_permille = static_cast<int64_t>(rng_() % 1001);
+    return 0;
+  }
+  // Products of the posts' codes (and one whose parent is unknown, and
+  // now and then a bad perishability): the first accepted one closes the
+  // catalogue, so later posts are checked against it on replay too.
+  Micros Fill(UpsertProductCommand& c) {
+    static constexpr const char* kCodes[] = {"vegetable", "vegetable.cabbage",
+                                             "vegetable.potato", "fruit",
+                                             "spice.pepper"};
+    Product& p = c.product;
+    p.code = kCodes[rng_() % 5];
+    p.name = absl::StrCat("品名", rng_() % 3);
+    p.perishability = rng_() % 10 == 0 ? 0 : 1 + static_cast<int>(rng_() % 3);
+    p.shelf_life = static_cast<Micros>(rng_() % 30) * 86400000000;
     return 0;
   }
   // Mostly refused (nothing due): the writer runs the due ones first.
