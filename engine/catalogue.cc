@@ -43,8 +43,7 @@ void ProductCatalogue::ForEachCode(
 }
 
 bool ProductCatalogue::Catalogued(std::string_view code) const {
-  return upserted_.find(code) != upserted_.end() ||
-         tree_.Find(code) != kNone;
+  return upserted_.find(code) != upserted_.end() || tree_.Find(code) != kNone;
 }
 
 bool ProductCatalogue::HasChildren(std::string_view code) const {
@@ -61,17 +60,17 @@ absl::Status ProductCatalogue::Check(const Product& p) const {
   }
   const std::string_view parent = ProductParent(p.code);
   if (!parent.empty() && !Catalogued(parent)) {
-    return absl::NotFoundError(absl::StrCat(
-        "product.code: the parent ", EchoValue(parent), " of ",
-        EchoValue(p.code),
-        " is not in the catalogue; upsert the category first"));
+    return absl::NotFoundError(
+        absl::StrCat("product.code: the parent ", EchoValue(parent), " of ",
+                     EchoValue(p.code),
+                     " is not in the catalogue; upsert the parent first"));
   }
   if (p.name.empty()) {
     return absl::InvalidArgumentError(
         "product.name: is empty; want the product's name, e.g. \"马铃薯\"");
   }
-  if (absl::Status s = CheckMaxCharacters("product.name", p.name,
-                                          kMaxProductNameCharacters);
+  if (absl::Status s =
+          CheckMaxCharacters("product.name", p.name, kMaxProductNameCharacters);
       !s.ok()) {
     return s;
   }
@@ -119,13 +118,11 @@ absl::Status ProductCatalogue::CheckPosted(std::string_view field,
                      : absl::StrCat("; did you mean ", EchoValue(best), "?")));
   }
   if (leaf && HasChildren(code)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Absl(field), ": ", EchoValue(code),
-                     " is a category; an offer names a product with none "
-                     "catalogued under it, e.g. ",
-                     EchoValue(List(code, "", code, 1, nullptr, nullptr)
-                                   .front()
-                                   .code)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        Absl(field), ": ", EchoValue(code),
+        " is a category; an offer names a product with none "
+        "catalogued under it, e.g. ",
+        EchoValue(List(code, "", code, 1, nullptr, nullptr).front().code)));
   }
   return absl::OkStatus();
 }
@@ -202,7 +199,8 @@ bool ProductCatalogue::Load(ByteReader& r) {
     p.shelf_life = r.I64();
     // By code, each valid as an upsert would have it (so its parent, which
     // sorts before it, is already back).
-    if (!r.ok() || (!upserted_.empty() && upserted_.rbegin()->first >= p.code) ||
+    if (!r.ok() ||
+        (!upserted_.empty() && upserted_.rbegin()->first >= p.code) ||
         !Check(p).ok()) {
       return false;
     }

@@ -3,6 +3,8 @@
 // posts of products it does not hold (and offers of categories); every
 // field of an upsert validated; the state round trip, and replay of a
 // journal from before the catalogue.
+#include "engine/catalogue.h"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "engine/catalogue.h"
 #include "engine/command.h"
 #include "engine/engine.h"
 #include "gmock/gmock.h"
@@ -103,9 +104,8 @@ class CatalogueTest : public ::testing::Test {
   }
   void Close() {
     ASSERT_TRUE(Upsert(MakeProduct("vegetable", "蔬菜", 1)).ok());
-    ASSERT_TRUE(Upsert(MakeProduct("vegetable.potato", "马铃薯", 2,
-                                   90 * kDay))
-                    .ok());
+    ASSERT_TRUE(
+        Upsert(MakeProduct("vegetable.potato", "马铃薯", 2, 90 * kDay)).ok());
     ASSERT_TRUE(Upsert(MakeProduct("vegetable.cabbage", "大白菜", 1)).ok());
   }
   std::vector<std::string> Codes() const {
@@ -211,8 +211,8 @@ TEST_F(CatalogueTest, UpsertValidatesEveryFieldAndChangesNothingWhenRefused) {
        "in the catalogue"},
       {MakeProduct("vegetable", ""), absl::StatusCode::kInvalidArgument,
        "product.name: is empty"},
-      {MakeProduct("vegetable", long_name),
-       absl::StatusCode::kInvalidArgument, "product.name"},
+      {MakeProduct("vegetable", long_name), absl::StatusCode::kInvalidArgument,
+       "product.name"},
       {MakeProduct("vegetable", "蔬菜", 0), absl::StatusCode::kInvalidArgument,
        "product.perishability: 0"},
       {MakeProduct("vegetable", "蔬菜", 4), absl::StatusCode::kInvalidArgument,
@@ -239,8 +239,7 @@ TEST_F(CatalogueTest, UpsertValidatesEveryFieldAndChangesNothingWhenRefused) {
   EXPECT_EQ(e_.SaveState(), before);
   EXPECT_TRUE(e_.CatalogueOpen());
   // At the limits it is accepted.
-  Product edge = MakeProduct("vegetable", long_name.substr(3), 3,
-                             3650 * kDay);
+  Product edge = MakeProduct("vegetable", long_name.substr(3), 3, 3650 * kDay);
   edge.unit_note = long_name.substr(3);
   EXPECT_TRUE(Upsert(edge).ok());
 }
@@ -299,10 +298,9 @@ TEST_F(CatalogueTest, StateKeepsItsVersionUntilAProductIsUpserted) {
   EXPECT_EQ(potato->name, "马铃薯");
   EXPECT_EQ(potato->shelf_life, 90 * kDay);
   // The loaded engine refuses what the saved one refuses.
-  EXPECT_EQ(RunCommand(loaded, OfferOf("vegetable.potatoe"), kT0)
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      RunCommand(loaded, OfferOf("vegetable.potatoe"), kT0).status().code(),
+      absl::StatusCode::kNotFound);
 }
 
 TEST_F(CatalogueTest, JournalOnlyAndSnapshotPlusJournalAgree) {
@@ -323,7 +321,8 @@ TEST_F(CatalogueTest, JournalOnlyAndSnapshotPlusJournalAgree) {
   EXPECT_EQ(journal_only.StateHash(), e_.StateHash());
 
   Engine before;
-  for (size_t i = 0; i < half; ++i) ASSERT_TRUE(before.Replay(journal_[i]).ok());
+  for (size_t i = 0; i < half; ++i)
+    ASSERT_TRUE(before.Replay(journal_[i]).ok());
   // The old half replays to an open catalogue of what its orders named.
   EXPECT_TRUE(before.CatalogueOpen());
   bool more = false;
@@ -352,8 +351,8 @@ TEST_F(CatalogueTest, DamagedCatalogueSectionIsRefused) {
 }
 
 TEST_F(CatalogueTest, OnlyAdminsUpsertProducts) {
-  Command c = MakeTestCommand(UpsertProductCommand{MakeProduct("tea", "茶叶", 3)},
-                              kT0);
+  Command c =
+      MakeTestCommand(UpsertProductCommand{MakeProduct("tea", "茶叶", 3)}, kT0);
   auto caller = std::make_shared<Caller>();
   caller->principal.name = "coop";
   caller->principal.role = static_cast<int>(Role::kSupplier);

@@ -804,9 +804,9 @@ class Generator {
   // parent); in the others now and then.
   void Fill(UpsertProductCommand& b, Cmd* c, bool allow_defect) {
     static constexpr const char* kCodes[] = {
-        "vegetable", "vegetable.cabbage", "vegetable.potato",
-        "fruit",     "fruit.apple",       "fruit.apple.fuji",
-        "tea",       "tea.selenium",      "grain.rice",
+        "vegetable",   "vegetable.cabbage", "vegetable.potato",
+        "fruit",       "fruit.apple",       "fruit.apple.fuji",
+        "tea",         "tea.selenium",      "grain.rice",
         "fruit.apples"};
     Product& p = b.product;
     p.code = Pick(kCodes);

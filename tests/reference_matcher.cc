@@ -1779,8 +1779,7 @@ absl::StatusOr<ProductResult> ReferenceMatcher::UpsertProduct(
   }
   constexpr Micros kSecond = 1000000;
   if (product.shelf_life != 0 &&
-      (product.shelf_life < kHour ||
-       product.shelf_life > 3650 * 24 * kHour ||
+      (product.shelf_life < kHour || product.shelf_life > 3650 * 24 * kHour ||
        product.shelf_life % kSecond != 0)) {
     return Invalid("product.shelf_life", "not 0 or 1 h to 3650 days");
   }
