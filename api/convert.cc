@@ -455,6 +455,32 @@ absl::StatusOr<Command> ToCommand(
   return NewCommand(request, SetAlertThresholdsCommand{std::move(t)});
 }
 
+absl::StatusOr<Command> ToCommand(const v1::UpsertProductRequest& request) {
+  const v1::Product& in = request.product();
+  if (!v1::Perishability_IsValid(in.perishability())) {
+    return UnknownEnum("product.perishability", in.perishability());
+  }
+  Product product;
+  if (in.has_shelf_life()) {
+    const google::protobuf::Duration& d = in.shelf_life();
+    // Whole seconds, at most 3650 days here so that the microseconds cannot
+    // overflow (the engine checks the exact range, from 1 hour).
+    constexpr int64_t kMaxSeconds = int64_t{3650} * 24 * 3600;
+    if (d.seconds() <= 0 || d.seconds() > kMaxSeconds || d.nanos() != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "product.shelf_life: must be whole seconds from 1 hour to 3650 "
+          "days, or unset; got seconds=",
+          d.seconds(), " nanos=", d.nanos()));
+    }
+    product.shelf_life = d.seconds() * 1000000;
+  }
+  product.code = in.code();
+  product.name = in.name();
+  product.unit_note = in.unit_note();
+  product.perishability = in.perishability();
+  return NewCommand(request, UpsertProductCommand{std::move(product)});
+}
+
 absl::StatusOr<Command> ToCommand(const v1::UpsertBuyerRequest& request) {
   const v1::Buyer& in = request.buyer();
   if (!v1::BuyerKind_IsValid(in.kind())) {
@@ -773,6 +799,22 @@ void ToResponse(const CommandResult& result, v1::AlertThresholds* out) {
   ToProto(std::get<AlertThresholdsResult>(result).thresholds, out);
 }
 
+void ToProto(const Product& product, v1::Product* out) {
+  out->set_code(product.code);
+  out->set_name(product.name);
+  out->set_unit_note(product.unit_note);
+  out->set_perishability(static_cast<v1::Perishability>(product.perishability));
+  ToDuration(product.shelf_life, out->mutable_shelf_life());
+  if (product.shelf_life <= 0) out->clear_shelf_life();
+  out->set_from_orders(product.from_orders);
+}
+
+void ToResponse(const CommandResult& result, v1::UpsertProductResponse* out) {
+  const ProductResult& product = std::get<ProductResult>(result);
+  ToProto(product.product, out->mutable_product());
+  out->set_created(product.created);
+}
+
 void ToResponse(const CommandResult& result, v1::UpsertBuyerResponse* out) {
   const BuyerResult& buyer = std::get<BuyerResult>(result);
   ToProto(buyer.buyer, out->mutable_buyer());
@@ -822,6 +864,7 @@ Conversions() {
           Convert<v1::AmendPledgeRequest, v1::AmendPledgeResponse>(),
           Convert<v1::SetClearingPolicyRequest, v1::ClearingPolicy>(),
           Convert<v1::SetAlertThresholdsRequest, v1::AlertThresholds>(),
+          Convert<v1::UpsertProductRequest, v1::UpsertProductResponse>(),
       });
   return *conversions;
 }

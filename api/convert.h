@@ -72,6 +72,7 @@ absl::StatusOr<Command> ToCommand(const v1::AmendOfferRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::AmendPledgeRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::SetClearingPolicyRequest& request);
 absl::StatusOr<Command> ToCommand(const v1::SetAlertThresholdsRequest& request);
+absl::StatusOr<Command> ToCommand(const v1::UpsertProductRequest& request);
 
 // --- Engine -> proto --------------------------------------------------------
 
@@ -84,6 +85,7 @@ void ToProto(const MatchEventView& event, v1::MatchEvent* out);
 void ToProto(const BookLine& line, v1::BookLine* out);
 void ToProto(const ClearingPolicyResult& policy, v1::ClearingPolicy* out);
 void ToProto(const Buyer& buyer, v1::Buyer* out);
+void ToProto(const Product& product, v1::Product* out);
 void ToProto(const BuyerProgress& progress, v1::BuyerProgress* out);
 void ToProto(const Explanation& explanation, v1::Explanation* out);
 void ToProto(const AlertThresholds& thresholds, v1::AlertThresholds* out);

@@ -3,6 +3,11 @@
 // Regions and pairings are public facts (GB/T 2260 codes; the east-west
 // cooperation pairs named in the domain brief). The key-assisted flags are
 // illustrative, not the official list of national key assisted counties.
+// The product catalogue is the produce of the source articles (Lanzhou
+// lilies, Jingning apples, Dingxi potatoes, Longnan Sichuan pepper, Ziyang
+// selenium tea, Henan cabbage...) and their kin, with Chinese names; the
+// shelf lives are typical, not standards. Loading it closes the catalogue,
+// so every product code the demo and the README's examples post is in it.
 // Offers and pledges are invented but plausible; prices are in fen per kg.
 #include "api/demo_data.h"
 
@@ -63,6 +68,71 @@ constexpr DemoPairing kPairings[] = {
     {"440000", "450000", "东西部协作 Guangdong-Guangxi, since 2021"},
     {"440000", "520000", "东西部协作 Guangdong-Guizhou, since 2021"},
     {"370200", "621200", "Qingdao-Longnan city pairing, since 2016"},
+};
+
+struct DemoProduct {
+  const char* code;
+  const char* name;
+  v1::Perishability perishability;
+  int shelf_life_days;  // 0: not stated
+  const char* unit_note;
+};
+
+// Categories first: a product's parent must be catalogued before it.
+constexpr DemoProduct kProducts[] = {
+    {"vegetable", "蔬菜", v1::PERISHABLE, 7, ""},
+    {"fruit", "水果", v1::SEMI_PERISHABLE, 30, ""},
+    {"grain", "粮食", v1::STORABLE, 365, ""},
+    {"tea", "茶叶", v1::STORABLE, 540, ""},
+    {"fungus", "食用菌", v1::SEMI_PERISHABLE, 0, ""},
+    {"spice", "香辛料", v1::STORABLE, 365, ""},
+    {"nut", "坚果", v1::STORABLE, 270, ""},
+    {"oil", "食用油", v1::STORABLE, 540, ""},
+    {"herb", "中药材", v1::STORABLE, 730, ""},
+    {"honey", "蜂蜜", v1::STORABLE, 730, ""},
+    {"meat", "肉类", v1::PERISHABLE, 5, "冷鲜"},
+    {"egg", "禽蛋", v1::SEMI_PERISHABLE, 30, ""},
+    {"vegetable.cabbage", "大白菜", v1::PERISHABLE, 14, "网袋, 每袋20公斤"},
+    {"vegetable.potato", "马铃薯", v1::SEMI_PERISHABLE, 90, "网袋, 每袋25公斤"},
+    {"vegetable.radish", "萝卜", v1::SEMI_PERISHABLE, 30, ""},
+    {"vegetable.lily", "百合", v1::SEMI_PERISHABLE, 60, "鲜百合, 每箱5公斤"},
+    {"vegetable.chili", "辣椒", v1::PERISHABLE, 10, ""},
+    {"vegetable.tomato", "番茄", v1::PERISHABLE, 7, ""},
+    {"vegetable.garlic", "大蒜", v1::STORABLE, 180, ""},
+    {"vegetable.onion", "洋葱", v1::SEMI_PERISHABLE, 90, ""},
+    {"vegetable.spinach", "菠菜", v1::PERISHABLE, 3, ""},
+    {"fruit.apple", "苹果", v1::SEMI_PERISHABLE, 120, "纸箱, 每箱10公斤"},
+    {"fruit.kiwi", "猕猴桃", v1::SEMI_PERISHABLE, 60, ""},
+    {"fruit.pear", "梨", v1::SEMI_PERISHABLE, 90, ""},
+    {"fruit.peach", "桃", v1::PERISHABLE, 7, ""},
+    {"fruit.grape", "葡萄", v1::PERISHABLE, 10, ""},
+    {"fruit.citrus", "柑橘", v1::SEMI_PERISHABLE, 30, ""},
+    {"fruit.date", "红枣", v1::STORABLE, 365, "干枣"},
+    {"grain.rice", "大米", v1::STORABLE, 365, "富硒大米, 每袋25公斤"},
+    {"grain.millet", "小米", v1::STORABLE, 365, ""},
+    {"grain.corn", "玉米", v1::STORABLE, 365, ""},
+    {"grain.buckwheat", "荞麦", v1::STORABLE, 365, ""},
+    {"tea.selenium", "富硒茶", v1::STORABLE, 540, "紫阳富硒茶, 每盒250克"},
+    {"tea.green", "绿茶", v1::STORABLE, 365, ""},
+    {"tea.black", "红茶", v1::STORABLE, 730, ""},
+    {"fungus.shiitake", "香菇", v1::PERISHABLE, 7, "鲜菇"},
+    {"fungus.wood_ear", "木耳", v1::STORABLE, 365, "干木耳"},
+    {"fungus.oyster", "平菇", v1::PERISHABLE, 5, ""},
+    {"spice.sichuan_pepper", "花椒", v1::STORABLE, 365,
+     "武都大红袍, 每袋500克"},
+    {"spice.star_anise", "八角", v1::STORABLE, 730, ""},
+    {"spice.chili_powder", "辣椒面", v1::STORABLE, 365, ""},
+    {"nut.walnut", "核桃", v1::STORABLE, 365, ""},
+    {"nut.chestnut", "板栗", v1::SEMI_PERISHABLE, 60, ""},
+    {"oil.rapeseed", "菜籽油", v1::STORABLE, 540, ""},
+    {"oil.camellia", "山茶油", v1::STORABLE, 540, ""},
+    {"herb.angelica", "当归", v1::STORABLE, 730, ""},
+    {"herb.astragalus", "黄芪", v1::STORABLE, 730, ""},
+    {"herb.codonopsis", "党参", v1::STORABLE, 730, ""},
+    {"honey.acacia", "槐花蜜", v1::STORABLE, 730, ""},
+    {"meat.beef", "牛肉", v1::PERISHABLE, 7, "冷鲜"},
+    {"meat.mutton", "羊肉", v1::PERISHABLE, 7, "冷鲜"},
+    {"egg.chicken", "鸡蛋", v1::SEMI_PERISHABLE, 30, ""},
 };
 
 struct DemoOffer {
@@ -171,6 +241,22 @@ absl::StatusOr<DemoSummary> LoadDemoData(ExchangeService* service,
     if (!command.ok()) return command.status();
     commands.push_back(*std::move(command));
   }
+  for (const DemoProduct& p : kProducts) {
+    v1::UpsertProductRequest request;
+    request.set_request_id(absl::StrCat("demo-product-", p.code));
+    v1::Product* product = request.mutable_product();
+    product->set_code(p.code);
+    product->set_name(p.name);
+    product->set_perishability(p.perishability);
+    if (p.shelf_life_days > 0) {
+      product->mutable_shelf_life()->set_seconds(int64_t{86400} *
+                                                 p.shelf_life_days);
+    }
+    product->set_unit_note(p.unit_note);
+    absl::StatusOr<Command> command = ToCommand(request);
+    if (!command.ok()) return command.status();
+    commands.push_back(*std::move(command));
+  }
   for (const DemoOffer& o : kOffers) {
     v1::PostOfferRequest request;
     request.set_request_id(o.request_id);
@@ -240,6 +326,8 @@ absl::StatusOr<DemoSummary> LoadDemoData(ExchangeService* service,
             ++summary.regions;
           } else if constexpr (std::is_same_v<T, PairingResult>) {
             ++summary.pairings;
+          } else if constexpr (std::is_same_v<T, ProductResult>) {
+            ++summary.products;
           } else if constexpr (std::is_same_v<T, OfferResult>) {
             ++summary.offers;
             summary.matches += static_cast<int>(result.matches.size());

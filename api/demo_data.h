@@ -1,5 +1,6 @@
 // Demo data: real reference data from the domain brief (GB/T 2260 regions,
-// east-west pairings) and a plausible set of offers and pledges, so that a
+// east-west pairings), a product catalogue of the articles' produce, and a
+// plausible set of offers and pledges, so that a
 // new user of duijie-server --demo sees matches at once.
 //
 // Everything goes through the service's command path with request_ids
@@ -19,6 +20,7 @@ namespace duijie {
 struct DemoSummary {
   int regions = 0;
   int pairings = 0;
+  int products = 0;  // catalogued
   int offers = 0;
   int pledges = 0;
   int matches = 0;   // made by this load

@@ -309,6 +309,41 @@ grpc::ServerUnaryReactor* ExchangeService::ListRegions(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ExchangeService::ListProducts(
+    grpc::CallbackServerContext* context,
+    const v1::ListProductsRequest* request,
+    v1::ListProductsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::StatusOr<Authenticator::Identity> who =
+      Admit(context, "ListProducts", Access::kPublicRead);
+  if (Refused(reactor, who)) return reactor;
+  uint64_t seen = 0;  // the applied group whose state the reply shows
+  absl::Status status = CheckFilters(*request);
+  absl::StatusOr<int> limit = PageSize(request->page_size());
+  absl::StatusOr<std::string> after = ParseProductToken(request->page_token());
+  if (status.ok() && !limit.ok()) status = limit.status();
+  if (status.ok() && !after.ok()) status = after.status();
+  if (status.ok()) {
+    bool more = false;
+    CommandSequencer::Reader reader(&sequencer_);
+    seen = reader.seen();
+    int64_t total = 0;
+    for (const Product& product :
+         reader.engine().ListProducts(request->code_prefix(), request->name(),
+                                      *after, *limit, &more, &total)) {
+      ToProto(product, response->add_products());
+    }
+    response->set_total_count(total);
+    response->set_open(reader.engine().CatalogueOpen());
+    if (more && response->products_size() > 0) {
+      response->set_next_page_token(
+          response->products(response->products_size() - 1).code());
+    }
+  }
+  FinishRead(reactor, ToGrpcStatus(status), seen);
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* ExchangeService::ListPairings(
     grpc::CallbackServerContext* context,
     const v1::ListPairingsRequest* request,

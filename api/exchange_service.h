@@ -240,6 +240,16 @@ class ExchangeService final : public ParsingExchangeService {
       v1::UpsertBuyerResponse* response) override {
     return Mutate(context, "UpsertBuyer", request, response);
   }
+  grpc::ServerUnaryReactor* UpsertProduct(
+      grpc::CallbackServerContext* context,
+      const v1::UpsertProductRequest* request,
+      v1::UpsertProductResponse* response) override {
+    return Mutate(context, "UpsertProduct", request, response);
+  }
+  grpc::ServerUnaryReactor* ListProducts(
+      grpc::CallbackServerContext* context,
+      const v1::ListProductsRequest* request,
+      v1::ListProductsResponse* response) override;
   grpc::ServerUnaryReactor* GetBuyer(grpc::CallbackServerContext* context,
                                      const v1::GetBuyerRequest* request,
                                      v1::Buyer* response) override;

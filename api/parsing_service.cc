@@ -46,6 +46,10 @@ ParsingExchangeService::ParsingExchangeService() {
   Unary<v1::UpsertRegionRequest, v1::Region>("UpsertRegion", &S::UpsertRegion);
   Unary<v1::ListRegionsRequest, v1::ListRegionsResponse>("ListRegions",
                                                          &S::ListRegions);
+  Unary<v1::UpsertProductRequest, v1::UpsertProductResponse>("UpsertProduct",
+                                                             &S::UpsertProduct);
+  Unary<v1::ListProductsRequest, v1::ListProductsResponse>("ListProducts",
+                                                           &S::ListProducts);
   Unary<v1::UpsertPairingRequest, v1::Pairing>("UpsertPairing",
                                                &S::UpsertPairing);
   Unary<v1::DeletePairingRequest, v1::DeletePairingResponse>("DeletePairing",

@@ -49,6 +49,12 @@ absl::Status CheckFilters(const v1::ListRegionsRequest& request) {
        CheckMaxCharacters("name", request.name(), kMaxRegionNameCharacters)});
 }
 
+absl::Status CheckFilters(const v1::ListProductsRequest& request) {
+  return First(
+      {CheckProductPrefix("code_prefix", request.code_prefix()),
+       CheckMaxCharacters("name", request.name(), kMaxProductNameCharacters)});
+}
+
 absl::Status CheckFilters(const v1::ListPairingsRequest& request) {
   return CheckRegionPrefix("code_prefix", request.code_prefix());
 }

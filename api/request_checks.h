@@ -20,6 +20,7 @@ absl::Status CheckRegionPrefix(absl::string_view field,
 // kMaxIdBytes, product code prefixes at most kMaxProductCodeBytes, region
 // code prefixes at most six digits.
 absl::Status CheckFilters(const v1::ListRegionsRequest& request);
+absl::Status CheckFilters(const v1::ListProductsRequest& request);
 absl::Status CheckFilters(const v1::ListPairingsRequest& request);
 absl::Status CheckFilters(const v1::ListOffersRequest& request);
 absl::Status CheckFilters(const v1::ListPledgesRequest& request);

@@ -379,9 +379,10 @@ int main(int argc, char** argv) {
   if (const auto& demo = (*server)->demo_summary()) {
     std::fprintf(stderr,
                  "duijie-server: demo data: %d regions, %d pairings, %d "
-                 "offers, %d pledges, %d matches (%d already loaded)\n",
-                 demo->regions, demo->pairings, demo->offers, demo->pledges,
-                 demo->matches, demo->replayed);
+                 "products, %d offers, %d pledges, %d matches (%d already "
+                 "loaded)\n",
+                 demo->regions, demo->pairings, demo->products, demo->offers,
+                 demo->pledges, demo->matches, demo->replayed);
   }
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
   if (!options.tls.enabled() && !duijie::IsLoopbackHost(host)) {

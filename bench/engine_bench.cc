@@ -347,6 +347,8 @@ void Write(ReferenceMatcher& m, const Command& command, Outcome* out) {
           Record(m.Clear(ctx), out);
         } else if constexpr (std::is_same_v<T, SetAlertThresholdsCommand>) {
           Record(m.SetAlertThresholds(ctx, b.thresholds), out);
+        } else if constexpr (std::is_same_v<T, UpsertProductCommand>) {
+          Record(m.UpsertProduct(ctx, b.product), out);
         } else {
           static_assert(std::is_same_v<T, DeclineMatchCommand>);
           Record(m.DeclineMatch(ctx, b.match_id, b.reason), out);

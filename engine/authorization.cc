@@ -180,7 +180,8 @@ absl::Status Engine::Impl::Authorize(const Caller& caller,
           return Denied(caller,
                         absl::StrCat("register buyer ", EchoValue(party)));
         } else {
-          // Reference data, keys, clearing and alert thresholds.
+          // Reference data (regions, pairings, the product catalogue), keys,
+          // clearing and alert thresholds.
           if (admin) return absl::OkStatus();
           return Denied(caller, absl::StrCat("send ", Body::kName,
                                              ": it needs the ADMIN role"));

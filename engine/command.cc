@@ -211,6 +211,7 @@ CommandEffect EffectOf(const CommandResult& result) {
           [&](const BuyerResult& r) { effect.replayed = r.replayed; },
           [&](const ClearingPolicyResult& r) { effect.replayed = r.replayed; },
           [&](const AlertThresholdsResult& r) { effect.replayed = r.replayed; },
+          [&](const ProductResult& r) { effect.replayed = r.replayed; },
           [&](const ClearResult& r) {
             effect.match_count = r.matches;
             effect.first_match_id = r.first_match_id;

@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/byte_codec.h"
+#include "engine/catalogue.h"
 #include "engine/types.h"
 
 namespace duijie {
@@ -56,9 +57,10 @@ enum class CommandCode : uint8_t {
   kSetClearingPolicy = 18,
   kClear = 19,
   kSetAlertThresholds = 20,
+  kUpsertProduct = 21,
 };
 // The largest code in use; codes above it are refused when read back.
-inline constexpr uint8_t kMaxCommandCode = 20;
+inline constexpr uint8_t kMaxCommandCode = 21;
 
 // A clearing policy (SetClearingPolicyCommand) as it stands.
 struct ClearingPolicyResult {
@@ -520,6 +522,28 @@ struct SetAlertThresholdsCommand {
   }
 };
 
+// Creates or replaces the catalogued product product.code (catalogue.h):
+// its parent must be catalogued unless it is a top-level category; name
+// 1..64 characters, unit_note at most 64, a perishability, shelf_life 0 or
+// 1 hour..3650 days in whole seconds. The first one closes the catalogue:
+// from then on posts must name catalogued products. Replacing a product
+// changes no order already posted. ADMIN only. Answers the product as
+// catalogued and whether it was new.
+struct UpsertProductCommand {
+  static constexpr CommandCode kCode = CommandCode::kUpsertProduct;
+  static constexpr char kName[] = "UpsertProduct";
+  using Result = ProductResult;
+  Product product;
+  template <typename Self, typename Visit>
+  static void Fields(Self& s, Visit&& v) {
+    v(s.product.code);
+    v(s.product.name);
+    v(s.product.unit_note);
+    v(s.product.perishability);
+    v(s.product.shelf_life);
+  }
+};
+
 // Every command. The order of alternatives is not a format: codes are.
 using CommandBody =
     std::variant<TickCommand, UpsertRegionCommand, UpsertPairingCommand,
@@ -528,13 +552,14 @@ using CommandBody =
                  RevokeKeyCommand, ShipMatchCommand, AcceptMatchCommand,
                  DeclineMatchCommand, UpsertBuyerCommand, AmendOfferCommand,
                  AmendPledgeCommand, SetClearingPolicyCommand, ClearCommand,
-                 SetAlertThresholdsCommand>;
+                 SetAlertThresholdsCommand, UpsertProductCommand>;
 
 // Every answer (a command's Result is one of these).
 using CommandResult =
     std::variant<TickResult, RegionResult, PairingResult, OfferResult,
                  PledgeResult, KeyResult, MatchResult, BuyerResult,
-                 ClearingPolicyResult, ClearResult, AlertThresholdsResult>;
+                 ClearingPolicyResult, ClearResult, AlertThresholdsResult,
+                 ProductResult>;
 
 // Who sent a command, as the server authenticated it, and the limits that
 // hold for them at admission. The engine authorises a command with a

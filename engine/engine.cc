@@ -73,6 +73,10 @@ absl::Status CheckCommandText(const Command& command) {
           return all({{"product_prefix", &body.product_prefix}});
         } else if constexpr (std::is_same_v<Body, SetAlertThresholdsCommand>) {
           return all({{"thresholds.category", &body.thresholds.category}});
+        } else if constexpr (std::is_same_v<Body, UpsertProductCommand>) {
+          return all({{"product.code", &body.product.code},
+                      {"product.name", &body.product.name},
+                      {"product.unit_note", &body.product.unit_note}});
         } else if constexpr (std::is_same_v<Body, UpsertBuyerCommand>) {
           return all({{"buyer.buyer_id", &body.buyer.buyer_id},
                       {"buyer.name", &body.buyer.name},
@@ -234,6 +238,10 @@ CommandResult Engine::Impl::Repeat(const RequestMemo& memo) const {
         } else if constexpr (std::is_same_v<Result, AlertThresholdsResult>) {
           // The thresholds as they stand now, like a clearing policy.
           result.thresholds = alerts_.ThresholdsOf(memo.buyer_id);
+        } else if constexpr (std::is_same_v<Result, ProductResult>) {
+          // As a buyer's: the product as it stands now.
+          result.product = *catalogue_.Find(memo.buyer_id);
+          result.created = memo.order_id == 1;
         } else if constexpr (std::is_same_v<Result, BuyerResult>) {
           // As a key's, the buyer as it stands now (a later upsert may
           // have replaced it); whether the first answer created it is kept.
@@ -276,6 +284,18 @@ AlertThresholdsResult Engine::Impl::Execute(
   AlertThresholdsResult result;
   result.thresholds = alerts_.ThresholdsOf(c.thresholds.category);
   return result;
+}
+
+// --- Product catalogue
+// -----------------------------------------------------------
+
+absl::Status Engine::Impl::Check(const UpsertProductCommand& c, Micros) const {
+  return catalogue_.Check(c.product);
+}
+
+ProductResult Engine::Impl::Execute(const UpsertProductCommand& c) {
+  const bool created = catalogue_.Put(c.product);
+  return ProductResult{*catalogue_.Find(c.product.code), created, false};
 }
 
 // --- Reference data
@@ -427,6 +447,18 @@ std::vector<Region> Engine::ListRegions(std::string_view code_prefix,
   return impl_->reference().ListRegions(code_prefix, after_code, limit, more,
                                         name_contains, total);
 }
+std::vector<Product> Engine::ListProducts(std::string_view code_prefix,
+                                          std::string_view name_contains,
+                                          std::string_view after_code,
+                                          int limit, bool* more,
+                                          int64_t* total) const {
+  return impl_->catalogue().List(code_prefix, name_contains, after_code, limit,
+                                 more, total);
+}
+std::optional<Product> Engine::FindProduct(std::string_view code) const {
+  return impl_->catalogue().Find(code);
+}
+bool Engine::CatalogueOpen() const { return impl_->catalogue().open(); }
 std::vector<Pairing> Engine::ListPairings(std::string_view code_prefix,
                                           std::string_view after_east,
                                           std::string_view after_west,

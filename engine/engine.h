@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -219,6 +220,20 @@ class Engine {
                                   bool* more,
                                   std::string_view name_contains = "",
                                   int64_t* total = nullptr) const;
+  // Catalogued products (catalogue.h) with code > after_code whose code is
+  // code_prefix or under it (whole segments) and whose name contains
+  // name_contains (ASCII letters without case), by code. While the
+  // catalogue is open these are the products orders named, named by code.
+  std::vector<Product> ListProducts(std::string_view code_prefix,
+                                    std::string_view name_contains,
+                                    std::string_view after_code, int limit,
+                                    bool* more, int64_t* total = nullptr) const;
+  // The catalogued product `code`, or nullopt.
+  std::optional<Product> FindProduct(std::string_view code) const;
+  // Whether no product was ever upserted (posts are then not checked
+  // against the catalogue).
+  bool CatalogueOpen() const;
+
   // Pairings after (after_east, after_west) where either code starts with
   // code_prefix, ordered by (east_code, west_code). *total, when given, is
   // set to how many pairings pass the filter on all pages.

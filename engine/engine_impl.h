@@ -23,6 +23,7 @@
 #include "engine/api_keys.h"
 #include "engine/book_totals.h"
 #include "engine/buyers.h"
+#include "engine/catalogue.h"
 #include "engine/command.h"
 #include "engine/engine.h"
 #include "engine/expiry_queue.h"
@@ -93,6 +94,7 @@ class Engine::Impl {
   uint64_t offer_count() const { return offers_.size(); }
   uint64_t pledge_count() const { return pledges_.size(); }
   const AlertMonitor& alerts() const { return alerts_; }
+  const ProductCatalogue& catalogue() const { return catalogue_; }
 
  private:
   // --- Commands: Check validates a body as it would run at `now` without
@@ -119,6 +121,7 @@ class Engine::Impl {
   absl::Status Check(const SetClearingPolicyCommand& c, Micros now) const;
   absl::Status Check(const ClearCommand& c, Micros now) const;
   absl::Status Check(const SetAlertThresholdsCommand& c, Micros now) const;
+  absl::Status Check(const UpsertProductCommand& c, Micros now) const;
   RegionResult Execute(const UpsertRegionCommand& c);
   PairingResult Execute(const UpsertPairingCommand& c);
   PairingResult Execute(const DeletePairingCommand& c);
@@ -135,6 +138,7 @@ class Engine::Impl {
   ClearingPolicyResult Execute(const SetClearingPolicyCommand& c);
   ClearResult Execute(const ClearCommand& c);
   AlertThresholdsResult Execute(const SetAlertThresholdsCommand& c);
+  ProductResult Execute(const UpsertProductCommand& c);
   // A pledge's buyer city and kind: as given, or the registered buyer's
   // when left empty (0); INVALID_ARGUMENT when a given one disagrees with
   // the registry. Unregistered buyers must give both (Check's range checks
@@ -307,6 +311,8 @@ class Engine::Impl {
   bool replaying_ = false;
   Interner strings_;
   ProductTree products_{&strings_};
+  // What posts may name; products_ is its part catalogued from orders.
+  ProductCatalogue catalogue_{&products_};
   ReferenceData reference_{&strings_};
 
   std::vector<OfferRecord> offers_;    // offer id - 1

@@ -54,6 +54,14 @@ constexpr uint32_t kVersionWithClearing = 4;
 // is rebuilt on load; older versions load with no alerts and the default
 // thresholds.
 constexpr uint32_t kVersionWithAlerts = 5;
+// Version 6 is version 5 (its alerts section may be empty) followed by the
+// upserted products of the catalogue (ProductCatalogue::Save: by code,
+// each with name, unit note, perishability and shelf life). Written only
+// when a product was upserted, so that a state whose catalogue is open
+// keeps its hash. The products catalogued from orders are the product
+// table, already saved; older versions load with an open catalogue, as
+// their journals replay.
+constexpr uint32_t kVersionWithCatalogue = 6;
 
 // Enum bytes read back must name a value (the state is a format: a byte
 // out of range is damage, not a new value).
@@ -84,7 +92,8 @@ std::string Engine::Impl::SaveState() const {
     legacy &= p.accept_within == kNoDeadline;
   }
   for (const MatchRecord& m : matches_) legacy &= LegacyMatch(m);
-  const bool version5 = !alerts_.Empty();
+  const bool version6 = !catalogue_.open();
+  const bool version5 = version6 || !alerts_.Empty();
   const bool version4 = version5 || !clearing_.empty();
   const bool version3 = version4 || !legacy || buyers_.size() != 0 ||
                         !standing_.empty() || !pledge_members_.empty() ||
@@ -92,7 +101,8 @@ std::string Engine::Impl::SaveState() const {
                         pledge_seq_ != pledges_.size();
   const bool with_keys = version3 || keys_.size() != 0;
   w.Str(kMagic);
-  w.U64(version5    ? kVersionWithAlerts
+  w.U64(version6    ? kVersionWithCatalogue
+        : version5  ? kVersionWithAlerts
         : version4  ? kVersionWithClearing
         : version3  ? kVersionWithLifecycle
         : with_keys ? kVersionWithKeys
@@ -230,6 +240,7 @@ std::string Engine::Impl::SaveState() const {
     }
   }
   if (version5) alerts_.Save(w);
+  if (version6) catalogue_.Save(w);
   return out;
 }
 
@@ -246,7 +257,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   const uint64_t version = r.U64();
   if (version != kVersionWithoutKeys && version != kVersionWithKeys &&
       version != kVersionWithLifecycle && version != kVersionWithClearing &&
-      version != kVersionWithAlerts) {
+      version != kVersionWithAlerts && version != kVersionWithCatalogue) {
     return corrupt(absl::StrCat("unknown version ", version));
   }
   now_ = r.I64();
@@ -578,9 +589,15 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
         clearing_.emplace(std::move(prefix), policy);
       }
     }
-    if (version == kVersionWithAlerts && r.ok()) {
+    if (version >= kVersionWithAlerts && r.ok()) {
       if (!alerts_.Load(r, now_)) return corrupt("bad alerts");
-      if (alerts_.Empty()) return corrupt("empty alerts section");
+      if (version == kVersionWithAlerts && alerts_.Empty()) {
+        return corrupt("empty alerts section");
+      }
+    }
+    if (version == kVersionWithCatalogue && r.ok()) {
+      if (!catalogue_.Load(r)) return corrupt("bad product catalogue");
+      if (catalogue_.open()) return corrupt("empty product catalogue");
     }
   } else {
     events_.reserve(matches_.size());

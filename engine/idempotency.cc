@@ -34,7 +34,8 @@ namespace {
 bool UsesTextSlot(CommandCode code) {
   return code == CommandCode::kUpsertBuyer ||
          code == CommandCode::kSetClearingPolicy ||
-         code == CommandCode::kSetAlertThresholds;
+         code == CommandCode::kSetAlertThresholds ||
+         code == CommandCode::kUpsertProduct;
 }
 
 }  // namespace
@@ -55,6 +56,9 @@ RequestMemo MemoOf(CommandCode code, const CommandResult& result,
     memo.buyer_id = c->product_prefix;
   } else if (const auto* t = std::get_if<AlertThresholdsResult>(&result)) {
     memo.buyer_id = t->thresholds.category;
+  } else if (const auto* p = std::get_if<ProductResult>(&result)) {
+    memo.buyer_id = p->product.code;
+    memo.order_id = p->created ? 1 : 0;
   } else if (const auto* k = std::get_if<KeyResult>(&result)) {
     memo.order_id = k->key.key_id;
   } else if (const auto* o = std::get_if<OfferResult>(&result)) {

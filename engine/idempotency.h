@@ -49,7 +49,8 @@ struct RequestMemo {
   Pairing pairing;  // UpsertPairing, DeletePairing
   // UpsertBuyer: the buyer's id, and order_id 1 when it created the buyer
   // (0 when it replaced one); SetClearingPolicy: the product prefix;
-  // SetAlertThresholds: the category. Saved
+  // SetAlertThresholds: the category; UpsertProduct: the product's code,
+  // and order_id 1 when it created the product. Saved
   // in the slot of region.code, which these memos do not use, so the memo
   // layout is unchanged.
   std::string buyer_id;

@@ -407,6 +407,12 @@ absl::Status Engine::Impl::Check(const PostOfferCommand& c, Micros now) const {
   if (s.ok()) s = CheckRange("offer.households", spec.households, 0, INT32_MAX);
   if (s.ok()) s = CheckExpiry("offer.expires_at", spec.expires_at, now);
   if (s.ok()) s = CheckWithin("offer.ship_within", spec.ship_within);
+  // Against the catalogue last, once the post is otherwise sound: what is
+  // wrong with the offer itself comes first.
+  if (s.ok()) {
+    s = catalogue_.CheckPosted("offer.product_code", spec.product_code,
+                               /*leaf=*/true);
+  }
   return s;
 }
 
@@ -491,8 +497,14 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
   if (s.ok()) {
     s = CheckScope(reference_, "pledge.", spec.scope, spec.region_codes);
   }
-  if (!s.ok()) return s;
-  return CheckMembers(spec);
+  if (s.ok()) s = CheckMembers(spec);
+  // Against the catalogue last, as for an offer; a pledge may name a
+  // category.
+  if (s.ok()) {
+    s = catalogue_.CheckPosted("pledge.product_code", spec.product_code,
+                               /*leaf=*/false);
+  }
+  return s;
 }
 
 absl::Status Engine::Impl::CheckMembers(const PledgeSpec& spec) const {

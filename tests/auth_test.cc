@@ -550,6 +550,25 @@ TEST_F(AuthTest, EachRoleAgainstEachRpc) {
          v1::SnapshotResponse out;
          return a(t)->Snapshot(Ctx(s).get(), r, &out);
        }},
+      {"ListProducts",
+       {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::ListProductsRequest r;
+         v1::ListProductsResponse out;
+         return e(t)->ListProducts(Ctx(s).get(), r, &out);
+       }},
+      // Last: the first accepted upsert closes the catalogue, which the
+      // posts above do not expect.
+      {"UpsertProduct",
+       {OK, DENIED, DENIED, DENIED, DENIED, UNAUTH, UNAUTH},
+       [&](AuthTest* t, const std::string& s) {
+         v1::UpsertProductRequest r;
+         r.mutable_product()->set_code("spice");
+         r.mutable_product()->set_name("香辛料");
+         r.mutable_product()->set_perishability(v1::STORABLE);
+         v1::UpsertProductResponse out;
+         return e(t)->UpsertProduct(Ctx(s).get(), r, &out);
+       }},
   };
   for (const Row& row : table) {
     ASSERT_EQ(row.want.size(), roles.size()) << row.rpc;

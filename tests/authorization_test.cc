@@ -277,6 +277,9 @@ TEST_F(AuthorizationTest, EachRoleMaySendExactlyItsCommands) {
       {"UpsertBuyer (another buyer)",
        UpsertBuyerCommand{Buyer{kOtherBuyer, "office", kCity, 1, 100, ""}},
        {kOk, kDenied, kDenied, kDenied, kDenied}},
+      {"UpsertProduct",
+       UpsertProductCommand{Product{"spice", "香辛料", "", 3, 0}},
+       {kOk, kDenied, kDenied, kDenied, kDenied}},
   };
   const Role roles[] = {Role::kAdmin, Role::kPlatform, Role::kSupplier,
                         Role::kBuyer, Role::kObserver};

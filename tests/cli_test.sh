@@ -981,6 +981,10 @@ reads_own_flags "regions list" --prefix 62 --name x --page-size 5 \
 reads_own_flags "regions upsert" --code 620000 --name 甘肃省 --key-assisted \
   --clear-relocation-site --request-id r
 reads_own_flags "pairings list" --prefix 37 --page-size 5 --page-token t --all
+reads_own_flags "products list" --prefix vegetable --name 薯 --page-size 5 \
+  --page-token t --all
+reads_own_flags "products upsert" --code vegetable.potato --name 马铃薯 \
+  --perishability semi_perishable --shelf-life 90d --unit u --request-id r
 reads_own_flags "pairings add" --east 370200 --west 621200 --clear-note \
   --request-id r
 reads_own_flags "pairings delete" --east 370200 --west 621200 --request-id r
@@ -1176,6 +1180,42 @@ expect_rc 2 report ledger --quarter 2026Q5 --by buyer --csv "$WORK/x.csv"
 err_has "--quarter"
 expect_rc 2 report ledger --quarter "$QUARTER" --by town --csv "$WORK/x.csv"
 err_has "--by"
+# --- the product catalogue -----------------------------------------------------
+# The demo catalogues its produce, which closes the catalogue: a post must
+# name a catalogued product, an offer one with nothing under it.
+ok products list --prefix vegetable
+out_has "马铃薯"
+out_has "vegetable.radish"
+out_lacks "fruit.apple"
+out_lacks "catalogue is open"
+ok products upsert --code vegetable.leek --name 韭菜 --perishability perishable \
+  --shelf-life 5d --unit 每捆1公斤
+out_has "product vegetable.leek 韭菜 created, perishable, keeps 5d, 每捆1公斤"
+ok products upsert --code vegetable.leek --name 韭菜 --perishability perishable \
+  --shelf-life 3d
+out_has "product vegetable.leek 韭菜 replaced, perishable, keeps 3d"
+ok -o csv products list --name 韭
+out_has "vegetable.leek,韭菜,perishable,3d,"
+ok --json products list --prefix vegetable.leek
+json_has perishability '"PERISHABLE"'
+json_has shelf_life '"259200s"'
+expect_rc 1 products upsert --code herb.ginseng.wild --name 野山参 \
+  --perishability storable
+err_has 'the parent "herb.ginseng" of "herb.ginseng.wild" is not in the catalogue'
+expect_rc 2 products upsert --code vegetable.leek --name 韭菜 \
+  --perishability rotten
+err_has "--perishability"
+# A misspelt product is refused, with the nearest catalogued one.
+expect_rc 1 offer post --supplier dingxi-coop --region 621102 \
+  --product vegetable.potatoe --grade first --kg 1000 --floor-fen 100 \
+  --expires-in 3d
+err_has 'NOT_FOUND'
+err_has '"vegetable.potatoe" is not in the catalogue; did you mean "vegetable.potato"?'
+expect_rc 1 offer post --supplier dingxi-coop --region 621102 \
+  --product vegetable --grade first --kg 1000 --floor-fen 100 --expires-in 3d
+err_has '"vegetable" is a category'
+ok pledge post --buyer qingdao-canteen --city 370200 --kind canteen \
+  --product vegetable.leek --kg 100 --max-fen 50 --expires-in 3d
 # --- glut alerts as a stream ---------------------------------------------------
 # 120 t of Wudu radish that spoil in two days, nobody to take them: a glut
 # under the default thresholds (1000 kg gap, 72 h horizon).

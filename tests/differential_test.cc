@@ -45,6 +45,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "engine/command.h"
 #include "engine/engine.h"
 #include "engine/types.h"
@@ -351,6 +352,19 @@ void CompareOutcome(const Cmd& c, const Outcome& e, const Outcome& r, Diff* d) {
       d->Field("replayed", e.thresholds.replayed, r.thresholds.replayed);
       break;
     }
+    case CommandCode::kUpsertProduct: {
+      const Product& ep = e.product.product;
+      const Product& rp = r.product.product;
+      d->Field("product.code", ep.code, rp.code);
+      d->Field("product.name", ep.name, rp.name);
+      d->Field("product.unit_note", ep.unit_note, rp.unit_note);
+      d->Field("product.perishability", ep.perishability, rp.perishability);
+      d->Field("product.shelf_life", ep.shelf_life, rp.shelf_life);
+      d->Field("product.from_orders", ep.from_orders, rp.from_orders);
+      d->Field("created", e.product.created, r.product.created);
+      d->Field("replayed", e.product.replayed, r.product.replayed);
+      break;
+    }
     case CommandCode::kClear:
       d->Field("clear.now", e.clear.now, r.clear.now);
       d->Field("clear.clearings", e.clear.clearings, r.clear.clearings);
@@ -556,6 +570,8 @@ struct Stats {
   int64_t matches = 0;
   int64_t replays = 0;
   int64_t buyers = 0;            // UpsertBuyer accepted
+  int64_t products = 0;          // UpsertProduct accepted
+  int64_t off_catalogue = 0;     // posts refused by a closed catalogue
   int64_t registry_pledges = 0;  // pledges posted without city or kind
   int64_t alliance_pledges = 0;  // pledges with members accepted
   int64_t member_matches = 0;    // matches made for a member
@@ -611,6 +627,15 @@ std::string RunStream(uint64_t seed, bool verbose) {
                      r.buyer.replayed;
     if (r.status.ok() && c.as<UpsertBuyerCommand>() != nullptr) {
       ++stats.buyers;
+    }
+    if (r.status.ok() && c.as<UpsertProductCommand>() != nullptr) {
+      ++stats.products;
+    }
+    if ((c.as<PostOfferCommand>() != nullptr ||
+         c.as<PostPledgeCommand>() != nullptr) &&
+        (absl::StrContains(e.status.message(), "is not in the catalogue") ||
+         absl::StrContains(e.status.message(), "is a category"))) {
+      ++stats.off_catalogue;
     }
     if (const auto* p = c.as<PostPledgeCommand>();
         p && r.status.ok() && !r.pledge.replayed &&
@@ -731,6 +756,9 @@ TEST(DifferentialTest, EngineAgreesWithReferenceOnRandomStreams) {
   std::printf("%lld batch clearings, %lld kg traded by them\n",
               static_cast<long long>(stats.clearings),
               static_cast<long long>(stats.clearing_kg));
+  std::printf("%lld products catalogued, %lld posts refused by the catalogue\n",
+              static_cast<long long>(stats.products),
+              static_cast<long long>(stats.off_catalogue));
   // The registry's paths are exercised, not merely compiled.
   if (streams >= 100) {
     EXPECT_GT(stats.buyers, 0);
@@ -738,6 +766,8 @@ TEST(DifferentialTest, EngineAgreesWithReferenceOnRandomStreams) {
     EXPECT_GT(stats.alliance_pledges, 0);
     EXPECT_GT(stats.member_matches, 0);
     EXPECT_GT(stats.clearing_kg, 0);
+    EXPECT_GT(stats.products, 0);
+    EXPECT_GT(stats.off_catalogue, 0);
   }
   for (const auto& [group, count] : groups) {
     std::printf("  %6d streams first differ in %s\n", count, group.c_str());

@@ -2289,6 +2289,80 @@ TEST_F(IntegrationTest, StatsSumMatchesByDayAndPageThroughGrpc) {
   EXPECT_TRUE(Contains(refused(bad), "filter.origin_region_prefix"));
 }
 
+TEST_F(IntegrationTest, ProductCatalogueThroughGrpc) {
+  v1::PostOfferResponse offer;
+  ASSERT_TRUE(PostOffer(PepperOffer(100, 9000), &offer).ok());
+  auto upsert = [&](const v1::UpsertProductRequest& r,
+                    v1::UpsertProductResponse* out) {
+    grpc::ClientContext context;
+    return stub_->UpsertProduct(&context, r, out);
+  };
+  auto list = [&](const v1::ListProductsRequest& r,
+                  v1::ListProductsResponse* out) {
+    grpc::ClientContext context;
+    return stub_->ListProducts(&context, r, out);
+  };
+  // Open: the products the offer named, named by their code.
+  v1::ListProductsResponse listed;
+  ASSERT_TRUE(list(v1::ListProductsRequest(), &listed).ok());
+  EXPECT_TRUE(listed.open());
+  ASSERT_EQ(listed.products_size(), 2);
+  EXPECT_EQ(listed.products(1).code(), "spice.sichuan_pepper");
+  EXPECT_EQ(listed.products(1).name(), "spice.sichuan_pepper");
+  EXPECT_TRUE(listed.products(1).from_orders());
+
+  v1::UpsertProductRequest request;
+  request.set_request_id("product-1");
+  v1::Product* p = request.mutable_product();
+  p->set_code("spice.star_anise");
+  p->set_name("八角");
+  p->set_unit_note("每袋1公斤");
+  p->set_perishability(v1::STORABLE);
+  p->mutable_shelf_life()->set_seconds(int64_t{730} * 86400);
+  v1::UpsertProductResponse answer;
+  // Malformed durations and enums are refused naming the field.
+  v1::UpsertProductRequest bad = request;
+  bad.mutable_product()->mutable_shelf_life()->set_nanos(5);
+  grpc::Status status = upsert(bad, &answer);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(status.error_message(), "product.shelf_life"));
+  bad = request;
+  bad.mutable_product()->set_perishability(static_cast<v1::Perishability>(9));
+  status = upsert(bad, &answer);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Contains(status.error_message(), "product.perishability"));
+
+  ASSERT_TRUE(upsert(request, &answer).ok());
+  EXPECT_TRUE(answer.created());
+  EXPECT_EQ(answer.product().name(), "八角");
+  EXPECT_EQ(answer.product().shelf_life().seconds(), int64_t{730} * 86400);
+  EXPECT_FALSE(answer.product().from_orders());
+
+  // Closed: a post off the catalogue is refused, naming the field.
+  v1::PostOfferRequest misspelt = PepperOffer(100, 9000);
+  misspelt.mutable_offer()->set_product_code("spice.star_anis");
+  status = PostOffer(misspelt, &offer);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(Contains(status.error_message(),
+                       "offer.product_code: \"spice.star_anis\" is not in "
+                       "the catalogue; did you mean \"spice.star_anise\"?"));
+  EXPECT_TRUE(PostOffer(PepperOffer(100, 9000), &offer).ok());
+
+  v1::ListProductsRequest page;
+  page.set_code_prefix("spice");
+  page.set_page_size(2);
+  ASSERT_TRUE(list(page, &listed).ok());
+  EXPECT_FALSE(listed.open());
+  EXPECT_EQ(listed.total_count(), 3);
+  ASSERT_EQ(listed.products_size(), 2);
+  ASSERT_FALSE(listed.next_page_token().empty());
+  page.set_page_token(listed.next_page_token());
+  ASSERT_TRUE(list(page, &listed).ok());
+  ASSERT_EQ(listed.products_size(), 1);
+  EXPECT_EQ(listed.products(0).code(), "spice.star_anise");
+  EXPECT_TRUE(listed.next_page_token().empty());
+}
+
 }  // namespace
 }  // namespace duijie
 

@@ -72,7 +72,7 @@ run_example --key_file "$WORK/admin.key" || {
   fail "the example failed"
 }
 cat "$WORK/out"
-[[ $(grep -c '^match [0-9]*: [0-9]* kg of vegetable.potato.seed' "$WORK/out") -eq 2 ]] ||
+[[ $(grep -c '^match [0-9]*: [0-9]* kg of vegetable.lily' "$WORK/out") -eq 2 ]] ||
   fail "expected two matches printed"
 grep -q '^resumed after event [0-9]*: no match lost or repeated$' "$WORK/out" ||
   fail "no resume line"

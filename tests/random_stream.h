@@ -152,6 +152,8 @@ struct Outcome {
   void Store(ClearResult r) { clear = r; }
   AlertThresholdsResult thresholds;
   void Store(AlertThresholdsResult r) { thresholds = std::move(r); }
+  ProductResult product;
+  void Store(ProductResult r) { product = std::move(r); }
 };
 
 template <typename R>
@@ -238,6 +240,9 @@ Outcome Execute(ReferenceMatcher& m, const Cmd& c) {
           [&](const SetAlertThresholdsCommand& b) {
             Take(m.SetAlertThresholds(ctx, b.thresholds), &o);
           },
+          [&](const UpsertProductCommand& b) {
+            Take(m.UpsertProduct(ctx, b.product), &o);
+          },
       },
       c.command.body);
   return o;
@@ -289,7 +294,7 @@ constexpr std::array<int, kMaxCommandCode + 1> kFreshWeight = [] {
   w[static_cast<int>(CommandCode::kUpsertPairing)] = 4;
   w[static_cast<int>(CommandCode::kDeletePairing)] = 2;
   w[static_cast<int>(CommandCode::kPostOfferWithDeadlines)] = 18;
-  w[static_cast<int>(CommandCode::kPostPledgeWithDeadlines)] = 18;
+  w[static_cast<int>(CommandCode::kPostPledgeWithDeadlines)] = 17;
   w[static_cast<int>(CommandCode::kCancelOffer)] = 6;
   w[static_cast<int>(CommandCode::kCancelPledge)] = 6;
   w[static_cast<int>(CommandCode::kCreateKey)] = 2;
@@ -303,6 +308,7 @@ constexpr std::array<int, kMaxCommandCode + 1> kFreshWeight = [] {
   w[static_cast<int>(CommandCode::kSetClearingPolicy)] = 2;
   w[static_cast<int>(CommandCode::kSetAlertThresholds)] = 2;
   w[static_cast<int>(CommandCode::kClear)] = 2;
+  w[static_cast<int>(CommandCode::kUpsertProduct)] = 1;
   // kPostOffer and kPostPledge are the old layouts: read back from old
   // journals, never sent.
   return w;
@@ -346,6 +352,9 @@ class Generator {
     universe_.push_back("520000");  // Guizhou: never registered at setup
     universe_.push_back("520100");
     now_ = 1'000'000'000 + Int(0, 1000);
+    // A third of the streams close the catalogue; in the others every
+    // upsert is refused, so offers of categories keep matching there.
+    closes_catalogue_ = seed % 3 == 0;
   }
 
   // The setup: most regions, a few pairings.
@@ -793,6 +802,47 @@ class Generator {
         default:
           t.clear_permille = 1001;
           c->defect = "thresholds.clear_permille";
+          break;
+      }
+    }
+  }
+  // Products of the streams' codes and a few more ("fruit.apples" only
+  // under a catalogued "fruit"), with or without a shelf life. In streams
+  // that keep the catalogue open each one has a defect (or an unknown
+  // parent); in the others now and then.
+  void Fill(UpsertProductCommand& b, Cmd* c, bool allow_defect) {
+    static constexpr const char* kCodes[] = {
+        "vegetable",   "vegetable.cabbage", "vegetable.potato",
+        "fruit",       "fruit.apple",       "fruit.apple.fuji",
+        "tea",         "tea.selenium",      "grain.rice",
+        "fruit.apples"};
+    Product& p = b.product;
+    p.code = Pick(kCodes);
+    p.name = "name " + std::to_string(Int(0, 3));
+    p.unit_note = Chance(0.5) ? "" : "per box";
+    p.perishability = Int(1, 3);
+    p.shelf_life = Chance(0.3) ? 0 : Int(1, 400) * 24 * kHour;
+    if (!closes_catalogue_ || (allow_defect && Chance(0.1))) {
+      switch (Int(0, 4)) {
+        case 0:
+          p.code = Pick(kBadProducts);
+          c->defect = "product.code";
+          break;
+        case 1:
+          p.name = "";
+          c->defect = "product.name";
+          break;
+        case 2:
+          p.perishability = Chance(0.5) ? 0 : 4;
+          c->defect = "product.perishability";
+          break;
+        case 3:
+          p.shelf_life = Chance(0.5) ? kHour / 2 : kHour + 1;
+          c->defect = "product.shelf_life";
+          break;
+        default:
+          p.code = "spice.pepper";  // "spice" is never catalogued
+          c->defect = "unknown";
           break;
       }
     }
@@ -1399,6 +1449,7 @@ class Generator {
   std::vector<Past> history_;
   std::set<std::string> accepted_rids_;
   Micros now_ = 0;
+  bool closes_catalogue_ = false;  // whether upserts may be accepted
   uint64_t rid_counter_ = 0;
   uint64_t hash_counter_ = 0;
 };

@@ -890,6 +890,11 @@ absl::StatusOr<OfferResult> ReferenceMatcher::PostOffer(
   if (!KnownRegion(spec.region_code)) {
     return NotFound("region_code", spec.region_code);
   }
+  if (absl::Status s = CheckCatalogued(spec.product_code, /*offer=*/true);
+      !s.ok()) {
+    return s;
+  }
+  NotePosted(spec.product_code);
 
   offers_.push_back(
       Offer{offers_.size() + 1, spec, spec.quantity_kg, OrderStatus::kOpen,
@@ -1043,6 +1048,11 @@ absl::StatusOr<PledgeResult> ReferenceMatcher::PostResolvedPledge(
                 return a.buyer_id < b.buyer_id;
               });
   }
+  if (absl::Status s = CheckCatalogued(spec.product_code, /*offer=*/false);
+      !s.ok()) {
+    return s;
+  }
+  NotePosted(spec.product_code);
 
   pledges_.push_back(
       Pledge{pledges_.size() + 1, kept, spec.quantity_kg, 0, OrderStatus::kOpen,
@@ -1697,6 +1707,98 @@ absl::StatusOr<AlertThresholdsResult> ReferenceMatcher::SetAlertThresholds(
   }
   alert_thresholds_[t.category] = t;
   AlertThresholdsResult result{current(t.category), false};
+  Remember(ctx, result);
+  return result;
+}
+
+bool ReferenceMatcher::Catalogued(const std::string& code) const {
+  return products_.count(code) != 0 || posted_products_.count(code) != 0;
+}
+
+bool ReferenceMatcher::HasCatalogued(const std::string& code) const {
+  for (const auto& [c, p] : products_) {
+    if (c != code && ProductUnder(c, code)) return true;
+  }
+  for (const std::string& c : posted_products_) {
+    if (c != code && ProductUnder(c, code)) return true;
+  }
+  return false;
+}
+
+absl::Status ReferenceMatcher::CheckCatalogued(const std::string& code,
+                                               bool offer) const {
+  if (products_.empty()) return absl::OkStatus();
+  if (!Catalogued(code)) return NotFound("product_code", code);
+  if (offer && HasCatalogued(code)) {
+    return Invalid("product_code", "a category: " + code);
+  }
+  return absl::OkStatus();
+}
+
+void ReferenceMatcher::NotePosted(const std::string& code) {
+  for (size_t dot = 0; dot != std::string::npos;) {
+    dot = code.find('.', dot + 1);
+    posted_products_.insert(code.substr(0, dot));
+  }
+}
+
+Product ReferenceMatcher::CataloguedProduct(const std::string& code) const {
+  if (auto it = products_.find(code); it != products_.end()) return it->second;
+  Product p;
+  p.code = code;
+  p.name = code;
+  p.from_orders = true;
+  return p;
+}
+
+absl::StatusOr<ProductResult> ReferenceMatcher::UpsertProduct(
+    const ReferenceContext& ctx, const Product& product) {
+  const Remembered* replay;
+  if (absl::Status s = Begin(
+          ctx, {product.code, product.name, product.unit_note},
+          [&] { return AdminOnly(ctx); }, &replay);
+      !s.ok()) {
+    return s;
+  }
+  if (replay) {
+    // Reading taken: as a buyer's, the product as it stands now.
+    absl::StatusOr<ProductResult> again = Replay<ProductResult>(*replay);
+    if (again.ok()) again->product = CataloguedProduct(again->product.code);
+    return again;
+  }
+  if (!WellFormedProduct(product.code)) {
+    return Invalid("product.code", "malformed " + product.code);
+  }
+  if (const size_t dot = product.code.rfind('.');
+      dot != std::string::npos && !Catalogued(product.code.substr(0, dot))) {
+    return NotFound("product.code", "parent of " + product.code);
+  }
+  // Characters: UTF-8 bytes that do not continue a character.
+  auto characters = [](const std::string& text) {
+    size_t n = 0;
+    for (char ch : text) n += (static_cast<uint8_t>(ch) & 0xC0) != 0x80;
+    return n;
+  };
+  if (product.name.empty() || characters(product.name) > 64) {
+    return Invalid("product.name", "empty or over 64 characters");
+  }
+  if (characters(product.unit_note) > 64) {
+    return Invalid("product.unit_note", "over 64 characters");
+  }
+  if (product.perishability < 1 || product.perishability > 3) {
+    return Invalid("product.perishability", "not 1..3");
+  }
+  constexpr Micros kSecond = 1000000;
+  if (product.shelf_life != 0 &&
+      (product.shelf_life < kHour || product.shelf_life > 3650 * 24 * kHour ||
+       product.shelf_life % kSecond != 0)) {
+    return Invalid("product.shelf_life", "not 0 or 1 h to 3650 days");
+  }
+  const bool created = !Catalogued(product.code);
+  Product& p = products_[product.code];
+  p = product;
+  p.from_orders = false;
+  ProductResult result{p, created, false};
   Remember(ctx, result);
   return result;
 }

@@ -161,6 +161,12 @@ class ReferenceMatcher {
   // does; the reference raises no alerts (alerts change no match).
   absl::StatusOr<AlertThresholdsResult> SetAlertThresholds(
       const ReferenceContext& ctx, const AlertThresholds& thresholds);
+  // The product catalogue, written out again: open (every post accepted,
+  // what it names catalogued) until the first accepted UpsertProduct;
+  // then a post names a catalogued product (an offer one with nothing
+  // catalogued under it), checked after everything else.
+  absl::StatusOr<ProductResult> UpsertProduct(const ReferenceContext& ctx,
+                                              const Product& product);
   // The earliest next clearing; the largest Micros when there is none.
   Micros NextClearingAt() const {
     Micros next = std::numeric_limits<Micros>::max();
@@ -226,7 +232,7 @@ class ReferenceMatcher {
     uint64_t fingerprint = 0;
     std::variant<RegionResult, PairingResult, OfferResult, PledgeResult,
                  KeyResult, MatchResult, BuyerResult, ClearingPolicyResult,
-                 ClearResult, AlertThresholdsResult>
+                 ClearResult, AlertThresholdsResult, ProductResult>
         result;
   };
   using Access = std::function<absl::Status()>;
@@ -294,6 +300,15 @@ class ReferenceMatcher {
   std::map<std::string, std::pair<Micros, Micros>> clearing_;
   // Alert thresholds set, by category.
   std::map<std::string, AlertThresholds> alert_thresholds_;
+  // Upserted products by code, and every code (with its ancestors) an
+  // accepted post named.
+  std::map<std::string, Product> products_;
+  std::set<std::string> posted_products_;
+  bool Catalogued(const std::string& code) const;
+  bool HasCatalogued(const std::string& code) const;  // anything under it
+  absl::Status CheckCatalogued(const std::string& code, bool offer) const;
+  void NotePosted(const std::string& code);
+  Product CataloguedProduct(const std::string& code) const;
   std::map<std::string, Region, std::less<>> regions_;
   std::vector<Pairing> pairings_;
   std::deque<Offer> offers_;    // offers_[id - 1]; deque keeps views valid

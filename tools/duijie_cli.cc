@@ -826,6 +826,160 @@ int Run(Client& c, Args& args) {
 
 }  // namespace regions_upsert
 
+// --- The product catalogue ---------------------------------------------------
+
+namespace products {
+
+// "7d", "36h", "1d12h": days when whole, else absl's form; "" when unset.
+std::string ShelfLife(const pb::Product& p) {
+  if (!p.has_shelf_life()) return "";
+  const int64_t s = p.shelf_life().seconds();
+  if (s % 86400 == 0) return absl::StrCat(s / 86400, "d");
+  return absl::FormatDuration(absl::Seconds(s));
+}
+
+std::string PerishabilityName(pb::Perishability p) {
+  if (p == pb::PERISHABILITY_UNSPECIFIED) return "";
+  return absl::AsciiStrToLower(pb::Perishability_Name(p));
+}
+
+}  // namespace products
+
+namespace products_list {
+
+constexpr Flag<std::string> kPrefix(
+    "prefix", "CODE",
+    "only this product and those under it (whole segments: fruit covers "
+    "fruit.apple)");
+constexpr Flag<std::string> kName("name", "TEXT",
+                                  "only names containing TEXT, e.g. 苹果");
+
+CommandSpec Spec() {
+  return {"products", "list", "",
+          "List the product catalogue by code (while it is open: the "
+          "products orders named, named by their code).",
+          WithPaging({&kPrefix, &kName})};
+}
+
+int Run(Client& c, Args& args) {
+  pb::ListProductsRequest req;
+  req.set_code_prefix(args.Get(kPrefix));
+  req.set_name(args.Get(kName));
+  pb::ListProductsResponse resp;
+  int rc = ListPages(
+      c, args, req, &resp,
+      [&](grpc::ClientContext* ctx, const pb::ListProductsRequest& r,
+          pb::ListProductsResponse* p) {
+        return c.stub()->ListProducts(ctx, r, p);
+      },
+      [](const pb::ListProductsResponse& p, pb::ListProductsResponse* o) {
+        o->mutable_products()->MergeFrom(p.products());
+        o->set_total_count(p.total_count());
+        o->set_open(p.open());
+      });
+  if (rc != kExitOk) return rc;
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  Table t({"CODE", "NAME", "PERISHABILITY", "SHELF LIFE", "UNIT"});
+  for (const pb::Product& p : resp.products()) {
+    t.AddRow({p.code(), p.from_orders() ? "(from orders)" : p.name(),
+              products::PerishabilityName(p.perishability()),
+              products::ShelfLife(p), p.unit_note()});
+  }
+  c.PrintTable(t);
+  c.PrintListEnd(resp.products_size(), "product", "", resp.next_page_token(),
+                 resp.open() ? "; the catalogue is open: posts may name any "
+                               "product"
+                             : "",
+                 resp.total_count());
+  return kExitOk;
+}
+
+}  // namespace products_list
+
+namespace products_upsert {
+
+constexpr Flag<std::string> kCode(
+    "code", "CODE",
+    "product code, e.g. vegetable.potato (its parent must be catalogued)",
+    kRequired);
+constexpr Flag<std::string> kName("name", "NAME",
+                                  "Chinese name, e.g. 马铃薯 (at most 64 "
+                                  "characters)",
+                                  kRequired);
+constexpr Flag<std::string> kPerishability(
+    "perishability", "KIND", "perishable, semi_perishable or storable",
+    kRequired);
+constexpr Flag<absl::Duration> kShelfLife(
+    "shelf-life", "DURATION",
+    "how long it keeps, e.g. 7d (1h to 3650 days; default: not stated)");
+constexpr Flag<std::string> kUnit(
+    "unit", "TEXT", "how it is sold or packed, e.g. 网袋, 每袋25公斤");
+
+CommandSpec Spec() {
+  return {"products",
+          "upsert",
+          "",
+          "Catalogue a product or replace it (flags not given become empty). "
+          "The first one closes the catalogue: posts must then name "
+          "catalogued products. ADMIN only.",
+          {&kCode, &kName, &kPerishability, &kShelfLife, &kUnit, &kRequestId}};
+}
+
+int Run(Client& c, Args& args) {
+  pb::UpsertProductRequest req;
+  req.set_request_id(args.Get(kRequestId, NewRequestId()));
+  pb::Product* p = req.mutable_product();
+  p->set_code(args.Get(kCode));
+  p->set_name(args.Get(kName));
+  p->set_unit_note(args.Get(kUnit));
+  if (args.Has(kPerishability)) {
+    std::string w = Normalize(args.Get(kPerishability));
+    if (w == "SEMI") w = "SEMI_PERISHABLE";
+    pb::Perishability k;
+    if (pb::Perishability_Parse(w, &k) && k != pb::PERISHABILITY_UNSPECIFIED) {
+      p->set_perishability(k);
+    } else {
+      args.AddError(absl::StrCat(
+          "--perishability: expected one of perishable, semi_perishable, "
+          "storable; got '",
+          args.Get(kPerishability), "'"));
+    }
+  }
+  if (std::optional<absl::Duration> d = args.Get(kShelfLife)) {
+    if (*d % absl::Seconds(1) != absl::ZeroDuration()) {
+      args.AddError("--shelf-life: must be whole seconds");
+    } else {
+      p->mutable_shelf_life()->set_seconds(absl::ToInt64Seconds(*d));
+    }
+  }
+  if (!args.error().empty()) return -1;
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::UpsertProductResponse resp;
+  grpc::Status status = c.stub()->UpsertProduct(&context, req, &resp);
+  if (!status.ok()) return c.Fail(status, req.request_id());
+  if (c.json()) {
+    std::cout << ToJson(resp, true);
+    return kExitOk;
+  }
+  const pb::Product& out = resp.product();
+  std::cout << "product " << Printable(out.code()) << " "
+            << Printable(out.name()) << " "
+            << (resp.created() ? "created" : "replaced") << ", "
+            << products::PerishabilityName(out.perishability());
+  if (out.has_shelf_life()) {
+    std::cout << ", keeps " << products::ShelfLife(out);
+  }
+  if (!out.unit_note().empty()) std::cout << ", " << Printable(out.unit_note());
+  std::cout << "\n";
+  return kExitOk;
+}
+
+}  // namespace products_upsert
+
 // Region names by code, best effort (empty on failure), for display only.
 std::map<std::string, std::string> RegionNames(Client& c) {
   std::map<std::string, std::string> names;
@@ -3864,6 +4018,8 @@ const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {regions_list::Spec(), regions_list::Run},
       {regions_upsert::Spec(), regions_upsert::Run},
+      {products_list::Spec(), products_list::Run},
+      {products_upsert::Spec(), products_upsert::Run},
       {pairings_list::Spec(), pairings_list::Run},
       {pairings_add::Spec(), pairings_add::Run},
       {pairings_delete::Spec(), pairings_delete::Run},

@@ -75,19 +75,20 @@ def in_days(days):
 
 
 def trade(supplier, buyer, kg):
-    """An offer of `kg` kg of seed potatoes from Anding (Dingxi) and a
-    pledge of a Guangzhou canteen that takes them all, as one batch's
-    commands. Seed potatoes at 9 yuan/kg: nothing on the demo's book trades
-    with them (an offer left by an earlier run may take the pledge's
-    place: the buyer's matches are what this example counts)."""
-    offer = pb.Offer(supplier_id=supplier, region_code="621102",
-                     product_code="vegetable.potato.seed",
+    """An offer of `kg` kg of lilies from Lanzhou and a pledge of a
+    Guangzhou canteen that takes them all, as one batch's commands
+    (vegetable.lily is in the demo's product catalogue, which posts must
+    name). Lilies at 9 yuan/kg: nothing on the demo's book trades with
+    them (an offer left by an earlier run may take the pledge's place: the
+    buyer's matches are what this example counts)."""
+    offer = pb.Offer(supplier_id=supplier, region_code="620100",
+                     product_code="vegetable.lily",
                      grade=pb.GRADE_FIRST, quantity_kg=kg,
                      floor_price_fen_per_kg=900,
                      households=12, expires_at=in_days(3))
     pledge = pb.Pledge(buyer_id=buyer, buyer_city_code="440100",
                        buyer_kind=pb.CANTEEN,
-                       product_code="vegetable.potato.seed",
+                       product_code="vegetable.lily",
                        quantity_kg=kg, max_price_fen_per_kg=1000,
                        expires_at=in_days(3))
     return [pb.Command(post_offer=pb.PostOfferRequest(
