@@ -19,8 +19,8 @@ constexpr size_t kMaxCandidates = 20;
 // kMaxQuantityKg (engine.h), repeated to keep this file free of engine.h.
 constexpr int64_t kMaxGapKg = int64_t{1} << 40;
 // A churn (alerts.h, "Judgement") starts again at 0 past this: a cell's
-// churn (a sum over at most 4 chain nodes) and its wake (churn + slack,
-// slack capped at kMaxSlack) then stay below 2^62.
+// churn (a sum over at most 6 chain nodes, kMaxProductSegments) and its
+// wake (churn + slack, slack capped at kMaxSlack) then stay below 2^62.
 constexpr int64_t kChurnLimit = int64_t{1} << 53;
 constexpr int64_t kMaxSlack = int64_t{1} << 61;
 
@@ -491,6 +491,8 @@ int64_t AlertMonitor::ChainChurn(uint32_t product, int band) const {
 
 int64_t AlertMonitor::Slack(const Cell& c, const AlertThresholds& t,
                             int64_t demand) const {
+  // Nothing at risk: the demand is 0 whatever pledges do (DemandOf).
+  if (c.floors.empty()) return kNever;
   const __int128 a = c.at_risk_kg;
   const __int128 d = demand;
   const __int128 gap = t.min_gap_kg;
@@ -508,10 +510,11 @@ int64_t AlertMonitor::Slack(const Cell& c, const AlertThresholds& t,
     const __int128 keep = (gap * t.clear_permille + 999) / 1000;
     slack = a - keep - d + 1;
     // Escalates when a - demand reaches the next level's step (LevelOf).
+    // It cannot when a is below that step, demand being >= 0.
     const AlertLevel level = alerts_[c.alert_id - 1].level;
     if (level != AlertLevel::kCritical) {
       const __int128 step = (level == AlertLevel::kWatch ? 2 : 4) * gap;
-      slack = std::min(slack, d - a + step);
+      if (a >= step) slack = std::min(slack, d - a + step);
     }
   }
   return static_cast<int64_t>(std::min<__int128>(slack, kMaxSlack));

@@ -26,16 +26,16 @@
 // (scope codes are outermost). A bucket keeps, for each of the six classes
 // a cell may ask about (its best at-risk grade, and whether some at-risk
 // offer is certified), the kg of the pledges that class admits by max
-// price, in Fenwick trees, so that the kg bid at or above a floor is
-// O(log prices). A cell's compatible demand is the sum, over the product's
-// node and its ancestors, of its class's kg bid at or above the lowest
-// at-risk floor of the cell in the ANY bucket, the reach bucket of its
-// region and the exact buckets of its region's ancestors: a handful of
-// look-ups. It is an upper bound: it counts a pledge compatible with at
-// least one at-risk offer of the cell (price, grade and certification are
-// judged separately, and a pledge's budget and min lot are not), and it
-// counts the whole remaining kg of every such pledge even when it would take
-// little of this cell.
+// price, in blocks of prices (Bucket), so that the kg bid at or above a
+// floor is a sum over the blocks above it and a scan of one. A cell's
+// compatible demand is the sum, over the product's node and its ancestors, of
+// its class's kg bid at or above the lowest at-risk floor of the cell in the
+// ANY bucket, the reach bucket of its region and the exact buckets of its
+// region's ancestors: a handful of look-ups. It is an upper bound: it counts a
+// pledge compatible with at least one at-risk offer of the cell (price, grade
+// and certification are judged separately, and a pledge's budget and min lot
+// are not), and it counts the whole remaining kg of every such pledge even when
+// it would take little of this cell.
 //
 // Judgement. After every command each cell stands as the rules judge it
 // at its exact figures: every alert that should be raised, escalated or
@@ -46,15 +46,18 @@
 //   command; its demand is computed again only when its lowest at-risk
 //   floor or its query class changed, or when the demand may have moved
 //   enough to change the judgement (below);
-// - demand moves by pledges: each product node keeps its churn, the sum of
-//   |kg| filed or unfiled under it, and a pledge of n kg moves a cell's
-//   demand by at most n. A cell's demand was exact when the churn of its
-//   product's chain was churn_at; its judgement stands while the demand is
-//   within its slack of that figure (how far demand may move before a
-//   threshold is crossed, from the at-risk kg and the rules). Cells wait in
-//   a heap per product node, keyed by churn_at + slack; when a pledge moves
-//   the churn of a node, the cells of the products under it whose key the
-//   chain's churn reached are judged, with their demand computed afresh.
+// - demand moves by pledges: each product node keeps its churn by price
+//   band (band b: max prices in [2^b, 2^(b+1))), the sum of |kg| filed or
+//   unfiled under it, and a pledge of n kg moves a cell's demand by at most
+//   n, and only if its max price reaches the cell's floor, so only if its
+//   band is the floor's or above. A cell's demand was exact when the churn
+//   of its product's chain in its floor's band and above was churn_at; its
+//   judgement stands while the demand is within its slack of that figure
+//   (how far demand may move before a threshold is crossed, from the
+//   at-risk kg and the rules). Cells wait in a heap per product and band,
+//   keyed by churn_at + slack; when a pledge moves the churn of a node,
+//   the cells of the products under it whose key their chain's churn
+//   reached are judged, with their demand computed afresh.
 // So a judgement is always the one exact figures give, whatever was judged
 // before: a state loaded from a snapshot judges as the engine that saved it,
 // although its bookkeeping (churn, heaps) starts afresh. A cell that cannot
@@ -65,6 +68,11 @@
 // An alert's figures (at-risk, demand, households, open kg) are saved as of
 // its last event (raised, escalated, cleared), which updated_at tells;
 // ListAlerts shows an open alert's figures as they stand.
+//
+// States and journals from before this rule (when pledges' demand was
+// judged on the first tick of each engine minute) load and replay; their
+// alerts are judged by this rule from the first command after loading, so
+// events after an upgrade may differ from what the older engine made.
 //
 // Thresholds. A new engine has none, and raises nothing: alerts start with
 // the first SetAlertThresholds (the server sends one for the default ""
