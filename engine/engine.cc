@@ -184,9 +184,24 @@ absl::Status Engine::Impl::Validate(const Command& command, Micros now) const {
 }
 
 bool Engine::Impl::TickMayReopen(Micros now) const {
-  return now > now_ &&
-         (deadlines_.MayHaveUntil(now) || period_starts_.MayHaveUntil(now) ||
-          (!clearing_.empty() && NextClearingAt() <= now));
+  if (now <= now_) return false;
+  if (!clearing_.empty() && NextClearingAt() <= now) return true;
+  // Only entries the tick would act on count: the writer ticks before a
+  // refused command when this is true and not otherwise, and that tick
+  // is state (the clock, alerts judged at its time). The queues also hold
+  // dead entries (shipped matches, cancelled or expired standing pledges)
+  // that a queue rebuilt on LoadState lacks, so an answer that counted
+  // them would differ between a restarted engine and a continuous one.
+  // A period start is acted on when the pledge is open or filled and
+  // outlives the tick (StartPeriods skips one that expires by then).
+  return deadlines_.AnyLiveUntil(now, [this](uint64_t tag) {
+    return DeadlineLive(tag);
+  }) || period_starts_.AnyLiveUntil(now, [this, now](uint64_t id) {
+    const PledgeRecord& p = pledges_[id - 1];
+    return (p.status == OrderStatus::kOpen ||
+            p.status == OrderStatus::kFilled) &&
+           p.expires_at > now;
+  });
 }
 
 TickResult Engine::Impl::Tick(Micros now) {

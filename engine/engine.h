@@ -106,11 +106,15 @@ class Engine {
   // standing pledges' periods can reopen and refill pledges, which Validate
   // does not foresee; then tick first and let Apply judge.
   absl::Status Validate(const Command& command, Micros now) const;
-  // Whether a tick to `now` may pass a match deadline or start a standing
-  // pledge's period, or reach a due batch clearing (which the writer runs
-  // right after the tick), each of which can change what Validate reads
-  // (false when it surely does not). Constant time but for a look at each
-  // clearing policy.
+  // Whether a tick to `now` passes a match deadline of a match still in
+  // its state or starts the period of a standing pledge that is open or
+  // filled and outlives the tick, or reaches a due batch clearing (which
+  // the writer runs right after the tick), each of which can change what
+  // Validate reads. A function of the state alone (the same after
+  // SaveState and LoadState), since the writer's choice to tick first is
+  // journaled state. Costs a look at each clearing policy and at the
+  // queued deadlines and period starts up to `now` not yet passed by a
+  // tick.
   bool TickMayReopen(Micros now) const;
 
   // Ticks to command.now when that is later than the clock, then applies

@@ -636,8 +636,12 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     AddDeadlines(id);
   }
   for (const auto& [id, s] : standing_) {
-    const OrderStatus status = pledges_[id - 1].status;
-    if (status == OrderStatus::kOpen || status == OrderStatus::kFilled) {
+    const PledgeRecord& p = pledges_[id - 1];
+    // A pledge that has expired starts no period any more (nor can an
+    // amendment revive it): a continuous engine dropped its entry when the
+    // clock passed it, or drops it unused, so none is queued for it here.
+    if ((p.status == OrderStatus::kOpen || p.status == OrderStatus::kFilled) &&
+        p.expires_at > now_) {
       QueueNextPeriod(id);
     }
   }

@@ -85,10 +85,26 @@ class ExpiryQueue {
     }
   }
 
-  // False when no entry has expires_at <= now; true when one may (a bucket
-  // that holds one has begun). Constant time.
-  bool MayHaveUntil(Micros now) const {
-    return !buckets_.empty() && buckets_.begin()->first * kBucketMicros <= now;
+  // Whether some entry with expires_at <= now is live(tag). The answer
+  // depends only on the live entries, never on the dead ones a queue keeps
+  // until their time or on bucket bounds, so a queue rebuilt from the live
+  // orders (LoadState) answers as the one it replaces. Looks at the entries up
+  // to now in the buckets that have begun: once PopUntil(t) has sorted them,
+  // only those in (t, now].
+  template <typename Live>
+  bool AnyLiveUntil(Micros now, Live live) const {
+    for (const auto& [key, bucket] : buckets_) {
+      if (key * kBucketMicros > now) return false;
+      for (size_t i = bucket.next; i < bucket.entries.size(); ++i) {
+        const Entry& entry = bucket.entries[i];
+        if (entry.first > now) {
+          if (bucket.sorted) break;  // the rest is later
+          continue;
+        }
+        if (live(entry.second)) return true;
+      }
+    }
+    return false;
   }
 
   // Calls fn(tag) for each live entry with expires_at <= now, in no

@@ -672,7 +672,13 @@ class Node {
 // state.
 TEST(ReplayTest, RestartsAtRandomPointsReproduceHashAndMatches) {
   uint64_t member_matches = 0;  // parts of alliance pledges, in all seeds
-  for (uint64_t seed = 1; seed <= 40; ++seed) {
+  // Seeds 1 to 40, and later ones whose restarts once changed whether the
+  // writer ticked before a refused command (a standing pledge that expired
+  // filled was queued again on load).
+  std::vector<uint64_t> seeds;
+  for (uint64_t seed = 1; seed <= 40; ++seed) seeds.push_back(seed);
+  seeds.insert(seeds.end(), {53, 78, 88});
+  for (const uint64_t seed : seeds) {
     SCOPED_TRACE(absl::StrCat("seed ", seed));
     TempDir dir;
     FakeClock clock(seed, kDay / 20), reference_clock(seed, kDay / 20);

@@ -303,6 +303,65 @@ TEST_F(StandingPledgeTest, SavedAndLoadedEngineStartsTheSamePeriods) {
   EXPECT_TRUE(e_.CheckInvariants().ok()) << e_.CheckInvariants();
 }
 
+// The server's writer (CommandSequencer::Apply) refuses a command that
+// Validate refuses without ticking first, unless TickMayReopen: whether it
+// ticks is journaled state (the clock moves, alerts are judged then), so
+// TickMayReopen must answer alike in an engine that ran on and one loaded
+// from its state. Period starts the continuous engine still queues, or
+// dropped, for pledges that can no longer start one do not count.
+TEST_F(StandingPledgeTest, TickMayReopenIsTheSameAfterSaveAndLoad) {
+  // Pledge 1 expires on Thursday, filled: its next week never starts.
+  PostPledgeCommand short_lived = Weekly(100, 200, 4);
+  short_lived.pledge.expires_at = kMonday + 3 * kDay;
+  short_lived.pledge.recurrence.until = short_lived.pledge.expires_at;
+  ASSERT_TRUE(RunCommand(e_, short_lived, kMonday + kHour).ok());
+  ASSERT_TRUE(
+      RunCommand(e_, Offer("coop", 100, 150), kMonday + 2 * kHour).ok());
+  ASSERT_EQ(PledgeNow(1).status, OrderStatus::kFilled);
+  ASSERT_TRUE(
+      RunCommand(e_, Weekly(100, 200, 4, false, "school"), kMonday + 3 * kHour)
+          .ok());
+  // The second Monday passes pledge 1's start unused (it has expired) and
+  // refills pledge 2, which is then cancelled: its third Monday is queued,
+  // dead.
+  EXPECT_EQ(Tick(e_, kMonday + 7 * kDay + kHour).periods, 1u);
+  ASSERT_TRUE(
+      RunCommand(e_, CancelPledgeCommand{2}, kMonday + 7 * kDay + 2 * kHour)
+          .ok());
+  Engine loaded;
+  ASSERT_TRUE(loaded.LoadState(e_.SaveState()).ok());
+  ASSERT_EQ(loaded.StateHash(), e_.StateHash());
+
+  // A command refused as the writer sequences it: ticks first only when
+  // the tick may reopen pledges.
+  auto sequence = [](Engine& engine, Micros now) {
+    const Command refused = MakeTestCommand(CancelPledgeCommand{2}, now);
+    if (now > engine.now() && !engine.TickMayReopen(now)) {
+      ASSERT_FALSE(engine.Validate(refused, now).ok());
+      return;
+    }
+    EXPECT_FALSE(engine.TickAndApply(refused).ok());
+  };
+  for (const Micros now :
+       {kMonday + 7 * kDay + 3 * kHour, kMonday + 14 * kDay + 60'000'000}) {
+    SCOPED_TRACE(now);
+    EXPECT_FALSE(e_.TickMayReopen(now));
+    EXPECT_FALSE(loaded.TickMayReopen(now));
+    sequence(e_, now);
+    sequence(loaded, now);
+    EXPECT_EQ(loaded.now(), e_.now());
+    EXPECT_EQ(loaded.SaveState(), e_.SaveState());
+  }
+  // Both pass the third Monday alike, pledge 1 expired and pledge 2
+  // cancelled: no period starts.
+  EXPECT_EQ(Tick(e_, kMonday + 15 * kDay).periods, 0u);
+  EXPECT_EQ(Tick(loaded, kMonday + 15 * kDay).periods, 0u);
+  EXPECT_EQ(loaded.SaveState(), e_.SaveState());
+  ExpectConsistent();
+  const absl::Status consistent = loaded.CheckInvariants();
+  EXPECT_TRUE(consistent.ok()) << consistent;
+}
+
 // A hospital canteen's standing order: 2,000 kg of vegetables every week
 // for six weeks at up to 3.00 yuan/kg, without carry-over. Week by week
 // (T = Monday 00:00 of the first week; offers ship within 7 days unless
