@@ -39,6 +39,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
+#include "engine/text.h"
 
 namespace duijie {
 namespace {
@@ -75,19 +76,6 @@ uint32_t FailedTests(const OfferRecord& o, const PledgeRecord& p,
 // int64, and an explanation should not wrap to a negative figure.
 void AddKg(int64_t* sum, int64_t kg) {
   if (__builtin_add_overflow(*sum, kg, sum)) *sum = INT64_MAX;
-}
-
-// 1200 -> "1,200": figures as people read them.
-std::string Thousands(int64_t v) {
-  if (v < 0) return absl::StrCat(v);  // no figure here is negative
-  const std::string digits = absl::StrCat(v);
-  std::string out;
-  const size_t n = digits.size();
-  for (size_t i = 0; i < n; ++i) {
-    if (i > 0 && (n - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
 }
 
 const char* GradeName(int grade) {
@@ -263,10 +251,10 @@ std::string Summarize(const Explanation& e, std::string_view kind, uint64_t id,
                       std::string_view other, std::string_view product,
                       bool clearing) {
   std::string s = absl::StrCat(Absl(kind), " ", id, " has ",
-                               Thousands(e.unfilled_kg), " kg unfilled. ");
+                               GroupThousands(e.unfilled_kg), " kg unfilled. ");
   if (e.compatible_kg > 0) {
-    absl::StrAppend(&s, Thousands(e.compatible_kg), " kg of open ", Absl(other),
-                    " could match it now",
+    absl::StrAppend(&s, GroupThousands(e.compatible_kg), " kg of open ",
+                    Absl(other), " could match it now",
                     clearing ? " at the product's next batch clearing" : "",
                     ".");
     return s;
@@ -296,7 +284,8 @@ std::string Summarize(const Explanation& e, std::string_view kind, uint64_t id,
     return s;
   }
   absl::StrAppend(&s, "; ", ReasonWords(first->reason),
-                  " alone keeps out the most (", Thousands(first->kg), " kg)");
+                  " alone keeps out the most (", GroupThousands(first->kg),
+                  " kg)");
   if (!first->widening.empty()) absl::StrAppend(&s, ": ", first->widening);
   absl::StrAppend(&s, ".");
   return s;
@@ -401,7 +390,7 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
     b.kg = t.product_kg;
     if (MostKg(t.out_of_scope_regions, &code, &kg)) {
       b.widening = absl::StrCat("adding region ", RegionCodeString(code),
-                                " brings ", Thousands(kg), " kg of ",
+                                " brings ", GroupThousands(kg), " kg of ",
                                 Absl(products_.code(p.product)), " into scope");
       b.widening_kg = kg;
       b.widened_value = RegionCodeString(code);
@@ -416,8 +405,9 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
     switch (b.reason) {
       case BlockReason::kPrice:
         if (t.price.Nearest(&value, &kg)) {
-          b.widening = absl::StrCat("a max price of ", Thousands(value),
-                                    " fen/kg reaches ", Thousands(kg), " kg");
+          b.widening =
+              absl::StrCat("a max price of ", GroupThousands(value),
+                           " fen/kg reaches ", GroupThousands(kg), " kg");
           b.widened_value = absl::StrCat(value);
           b.widening_kg = kg;
         }
@@ -426,21 +416,21 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
         if (t.grade.Nearest(&value, &kg)) {
           b.widening = absl::StrCat("a min grade of ",
                                     GradeName(static_cast<int>(value)),
-                                    " reaches ", Thousands(kg), " kg");
+                                    " reaches ", GroupThousands(kg), " kg");
           b.widened_value = absl::StrCat(value);
           b.widening_kg = kg;
         }
         break;
       case BlockReason::kCertification:
         b.widening = absl::StrCat("not requiring certification reaches ",
-                                  Thousands(b.kg), " kg");
+                                  GroupThousands(b.kg), " kg");
         b.widened_value = "false";
         b.widening_kg = b.kg;
         break;
       case BlockReason::kLotSize:
         if (t.lot.Nearest(&value, &kg)) {
-          b.widening = absl::StrCat("a min lot of ", Thousands(value),
-                                    " kg reaches ", Thousands(kg), " kg");
+          b.widening = absl::StrCat("a min lot of ", GroupThousands(value),
+                                    " kg reaches ", GroupThousands(kg), " kg");
           b.widened_value = absl::StrCat(value);
           b.widening_kg = kg;
         } else if (t.quantity.Nearest(&value, &kg)) {
@@ -448,17 +438,18 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
           // overflow: value and the matched kg are each at most the
           // largest quantity, 2^40.
           const int64_t quantity = p.quantity_kg - p.remaining_kg + value;
-          b.widening = absl::StrCat(
-              "a quantity of ", Thousands(quantity), " kg (", Thousands(value),
-              " kg unfilled) reaches ", Thousands(kg), " kg");
+          b.widening =
+              absl::StrCat("a quantity of ", GroupThousands(quantity), " kg (",
+                           GroupThousands(value), " kg unfilled) reaches ",
+                           GroupThousands(kg), " kg");
           b.widened_value = absl::StrCat(quantity);
           b.widening_kg = kg;
         }
         break;
       case BlockReason::kBudget:
         if (t.budget.Nearest(&value, &kg)) {
-          b.widening = absl::StrCat("a budget of ", Thousands(value),
-                                    " fen reaches ", Thousands(kg), " kg");
+          b.widening = absl::StrCat("a budget of ", GroupThousands(value),
+                                    " fen reaches ", GroupThousands(kg), " kg");
           b.widened_value = absl::StrCat(value);
           b.widening_kg = kg;
         }
@@ -466,7 +457,7 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
       case BlockReason::kScope:
         if (MostKg(t.scope_regions, &code, &kg)) {
           b.widening = absl::StrCat("adding region ", RegionCodeString(code),
-                                    " reaches ", Thousands(kg), " kg");
+                                    " reaches ", GroupThousands(kg), " kg");
           b.widened_value = RegionCodeString(code);
           b.widening_kg = kg;
         }
@@ -568,32 +559,34 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainOffer(uint64_t id,
     switch (b.reason) {
       case BlockReason::kPrice:
         if (t.price.Nearest(&value, &kg)) {
-          b.widening = absl::StrCat("a floor of ", Thousands(value),
-                                    " fen/kg reaches ", Thousands(kg), " kg");
+          b.widening =
+              absl::StrCat("a floor of ", GroupThousands(value),
+                           " fen/kg reaches ", GroupThousands(kg), " kg");
           b.widened_value = absl::StrCat(value);
           b.widening_kg = kg;
         }
         break;
       case BlockReason::kLotSize:
         if (t.lot.Nearest(&value, &kg)) {
-          b.widening = absl::StrCat("a min lot of ", Thousands(value),
-                                    " kg reaches ", Thousands(kg), " kg");
+          b.widening = absl::StrCat("a min lot of ", GroupThousands(value),
+                                    " kg reaches ", GroupThousands(kg), " kg");
           b.widened_value = absl::StrCat(value);
           b.widening_kg = kg;
         } else if (t.quantity.Nearest(&value, &kg)) {
           // Cannot overflow: both terms are at most 2^40.
           const int64_t quantity = o.quantity_kg - o.remaining_kg + value;
-          b.widening = absl::StrCat("a quantity of ", Thousands(quantity),
-                                    " kg (", Thousands(value),
-                                    " kg left) reaches ", Thousands(kg), " kg");
+          b.widening =
+              absl::StrCat("a quantity of ", GroupThousands(quantity), " kg (",
+                           GroupThousands(value), " kg left) reaches ",
+                           GroupThousands(kg), " kg");
           b.widened_value = absl::StrCat(quantity);
           b.widening_kg = kg;
         }
         break;
       case BlockReason::kBudget:
         if (t.budget.Nearest(&value, &kg)) {
-          b.widening = absl::StrCat("a min lot of ", Thousands(value),
-                                    " kg reaches ", Thousands(kg), " kg");
+          b.widening = absl::StrCat("a min lot of ", GroupThousands(value),
+                                    " kg reaches ", GroupThousands(kg), " kg");
           b.widened_value = absl::StrCat(value);
           b.widening_kg = kg;
         }

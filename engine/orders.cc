@@ -74,19 +74,6 @@ absl::Status CheckAmount(std::string_view field, int64_t kg,
   return absl::OkStatus();
 }
 
-// 1200 -> "1,200" (as explain.cc writes figures).
-std::string Thousands(int64_t v) {
-  const std::string digits = absl::StrCat(v);
-  if (v < 0) return digits;
-  std::string out;
-  const size_t n = digits.size();
-  for (size_t i = 0; i < n; ++i) {
-    if (i > 0 && (n - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
-}
-
 // A pledge's budget (0: none) must buy one lot (min_lot_kg, or 1 kg when it
 // has none) at its max price: a smaller one could never trade with an
 // offer at that price. No overflow: min_lot_kg <= the quantity, whose
@@ -98,15 +85,15 @@ absl::Status CheckBudgetBuysALot(std::string_view field, int64_t budget_fen,
     return absl::OkStatus();
   }
   if (min_lot_kg == 0) {
-    return Invalid(field, absl::StrCat(Thousands(budget_fen),
+    return Invalid(field, absl::StrCat(GroupThousands(budget_fen),
                                        " cannot buy one kg at max price ",
-                                       Thousands(max_price), " fen/kg"));
+                                       GroupThousands(max_price), " fen/kg"));
   }
-  return Invalid(
-      field,
-      absl::StrCat(Thousands(budget_fen), " cannot buy one min lot (",
-                   Thousands(lot), " kg at max price ", Thousands(max_price),
-                   " fen/kg = ", Thousands(lot * max_price), " fen)"));
+  return Invalid(field, absl::StrCat(GroupThousands(budget_fen),
+                                     " cannot buy one min lot (",
+                                     GroupThousands(lot), " kg at max price ",
+                                     GroupThousands(max_price), " fen/kg = ",
+                                     GroupThousands(lot * max_price), " fen)"));
 }
 
 // A deadline's length as posted: 0 (the default) or one an order may hold

@@ -131,6 +131,20 @@ size_t FindControlCharacter(std::string_view text) {
   return std::string_view::npos;
 }
 
+std::string GroupThousands(int64_t n) {
+  // |n| as unsigned, safe for INT64_MIN.
+  const uint64_t u =
+      n < 0 ? uint64_t{0} - static_cast<uint64_t>(n) : static_cast<uint64_t>(n);
+  const std::string digits = absl::StrCat(u);
+  std::string out = n < 0 ? "-" : "";
+  const size_t count = digits.size();
+  for (size_t i = 0; i < count; ++i) {
+    if (i > 0 && (count - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
 absl::Status CheckPlainText(std::string_view field, std::string_view text) {
   const size_t at = FindControlCharacter(text);
   if (at == std::string_view::npos) return absl::OkStatus();

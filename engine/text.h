@@ -10,6 +10,7 @@
 #define DUIJIE_ENGINE_TEXT_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -54,6 +55,10 @@ absl::Status CheckMaxBytes(std::string_view field, std::string_view text,
 // a request carries).
 absl::Status CheckMaxCharacters(std::string_view field, std::string_view text,
                                 size_t limit);
+
+// `n` with its thousands grouped, as people read figures: 1200 -> "1,200",
+// -1200 -> "-1,200" (INT64_MIN included).
+std::string GroupThousands(int64_t n);
 
 // Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates,
 // nothing above U+10FFFF), as protobuf requires of a string field.

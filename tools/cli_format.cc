@@ -17,23 +17,6 @@
 namespace duijie::cli {
 namespace {
 
-// |n| as unsigned, safe for INT64_MIN.
-uint64_t Magnitude(int64_t n) {
-  return n < 0 ? uint64_t{0} - static_cast<uint64_t>(n)
-               : static_cast<uint64_t>(n);
-}
-
-std::string GroupUnsigned(uint64_t u) {
-  std::string digits = absl::StrCat(u);
-  std::string out;
-  size_t lead = digits.size() % 3;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i != 0 && (i + 3 - lead) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
-}
-
 absl::Time ToTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
@@ -98,16 +81,15 @@ const char* StatusCodeName(int code) {
   return code >= 0 && code < kCount ? kNames[code] : "UNKNOWN";
 }
 
-std::string GroupThousands(int64_t n) {
-  return absl::StrCat(n < 0 ? "-" : "", GroupUnsigned(Magnitude(n)));
-}
-
 std::string Kg(int64_t kg) { return GroupThousands(kg); }
 
 std::string Yuan(int64_t fen) {
-  uint64_t u = Magnitude(fen);
-  uint64_t cents = u % 100;
-  return absl::StrCat(fen < 0 ? "-" : "", GroupUnsigned(u / 100),
+  // |fen| as unsigned, safe for INT64_MIN; its yuan fit an int64.
+  const uint64_t u = fen < 0 ? uint64_t{0} - static_cast<uint64_t>(fen)
+                             : static_cast<uint64_t>(fen);
+  const uint64_t cents = u % 100;
+  return absl::StrCat(fen < 0 ? "-" : "",
+                      GroupThousands(static_cast<int64_t>(u / 100)),
                       cents < 10 ? ".0" : ".", cents);
 }
 

@@ -15,13 +15,14 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "engine/text.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace duijie::cli {
 
 // 1234567 -> "1,234,567"; negative numbers keep their sign.
-std::string GroupThousands(int64_t n);
+using ::duijie::GroupThousands;  // engine/text.h
 
 // The name of a gRPC status code number ("INVALID_ARGUMENT"), as errors
 // print it; "UNKNOWN" for a number gRPC does not define.
