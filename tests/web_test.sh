@@ -11,10 +11,11 @@
 # `duijie alerts list -o json`), the charts' data against GetStats, the book
 # against `duijie book -o json`, the latest matches against WatchMatches;
 # that server text is shown as text, never as markup; and that a new match
-# reaches the live stream. Needs chromium, curl and jq
+# reaches the live stream. Needs chromium, python3 and jq
 # (tools/lib/deps.sh installs them); exits 77 (skipped) without Chromium.
-# Nothing is downloaded: curl and Chromium talk only to the duijie-web this
-# script starts on 127.0.0.1, and the page's Chart.js is the Debian
+# Nothing is downloaded: the HTTP reads go through tests/loopback_get.py,
+# which refuses any host but 127.0.0.1, Chromium opens only the duijie-web
+# this script starts there, and the page's Chart.js is the Debian
 # package's, served by duijie-web itself.
 set -euo pipefail
 
@@ -25,7 +26,7 @@ fi
 SERVER=$1
 CLI=$2
 WEB=$3
-for tool in curl jq; do
+for tool in python3 jq; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed" >&2; exit 1; }
 done
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
@@ -112,7 +113,9 @@ WEB_PORT=$(wait_port "$WORK/web.log" duijie-web "$WEB_PID")
 URL="http://127.0.0.1:$WEB_PORT"  # loopback only: see the top
 echo "duijie-server on 127.0.0.1:$PORT, duijie-web on $URL"
 
-api() { curl -sS --fail-with-body "$URL/api/$1" >"$WORK/$2" || fail "GET /api/$1: $(cat "$WORK/$2")"; }
+GET="$(dirname "${BASH_SOURCE[0]}")/loopback_get.py"
+get() { python3 "$GET" "$@"; }
+api() { get "$URL/api/$1" >"$WORK/$2" || fail "GET /api/$1: $(cat "$WORK/$2")"; }
 api alerts alerts.json
 api "stats?by=day&days=30" stats-day.json
 api "stats?by=pairing" stats-pairing.json
@@ -120,9 +123,9 @@ api regions regions.json
 cli -o json book >"$WORK/book.json" || fail "duijie book"
 
 # The page's static parts, and Chart.js from this machine.
-curl -sS "$URL/" >"$WORK/index.html" || fail "GET /"
+get "$URL/" >"$WORK/index.html" || fail "GET /"
 grep -qF '<meta charset="utf-8">' "$WORK/index.html" || fail "the page has no charset"
-[[ "$(curl -sS -o /dev/null -w '%{http_code}' "$URL/chart.js")" == 200 ]] ||
+[[ "$(get --status "$URL/chart.js")" == 200 ]] ||
   fail "Chart.js is not served (libjs-chart.js)"
 
 # ?snapshot: the page closes the live stream once it has the latest
@@ -227,7 +230,7 @@ FIRST=$(sed -n 1p "$WORK/matches.got")
   fail "the newest match on the page is '$FIRST', not match $MATCH_ID"
 
 # --- live: a new match reaches an open stream ---------------------------------
-curl -sSN "$URL/api/matches/stream?last=0" >"$WORK/stream.txt" 2>&1 &
+python3 "$GET" "$URL/api/matches/stream?last=0" >"$WORK/stream.txt" 2>&1 &
 STREAM_PID=$!
 for _ in $(seq 1 200); do
   grep -q '^event: caught_up' "$WORK/stream.txt" && break

@@ -12,9 +12,10 @@ DUIJIE_PACKAGES=(
   python3 python3-grpcio python3-protobuf
   # duijie-web, the office dashboard: its HTTP server, and Chart.js served
   # to the page from this machine (no CDN); tests/web_test.sh loads the page
-  # in headless Chromium and reads the JSON endpoints with curl and jq, all
-  # on the loopback address (nothing is fetched from the network).
-  libcpp-httplib-dev libjs-chart.js chromium curl jq
+  # in headless Chromium and reads the JSON endpoints with python3
+  # (tests/loopback_get.py) and jq, all on the loopback address (nothing is
+  # fetched from the network).
+  libcpp-httplib-dev libjs-chart.js chromium jq
 )
 
 # What tools/fuzz needs besides: clang with its sanitizer runtimes and
