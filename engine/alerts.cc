@@ -185,7 +185,6 @@ void AlertMonitor::AddOffer(const OfferRecord& o, uint32_t cell, int sign,
   for (uint32_t i = cell; i != kNoCell; i = cells_[i].parent) {
     Cell& c = cells_[i];
     c.open_kg += kg;
-    c.offers += sign;
     if (at_risk) {
       c.at_risk_kg += kg;
       c.households += sign * o.households;
@@ -583,15 +582,13 @@ void AlertMonitor::Judge(uint32_t cell, Micros now) {
   if (!stands) {
     // Unless nothing it depends on moved, the demand is computed afresh.
     if (c.demand_floor != floor || c.demand_class != q || c.churn_at != churn) {
+      // Its heap is its demand floor's band's: out of the old one first.
+      if (BandOf(c.demand_floor) != band) SetWake(cell, kNever);
       const int32_t region = static_cast<int32_t>(static_cast<uint32_t>(c.key));
       c.demand = DemandOf(product, region, c);
       c.demand_floor = floor;
       c.demand_class = q;
       c.churn_at = churn;
-      if (c.band != band) {
-        SetWake(cell, kNever);  // out of the old band's heap
-        c.band = static_cast<uint8_t>(band);
-      }
     }
     Decide(c, t, now);
   }
@@ -642,7 +639,7 @@ void AlertMonitor::SetWake(uint32_t cell, int64_t wake) {
   if (c.wake == wake) return;
   const uint32_t product = static_cast<uint32_t>(c.key >> 32);
   if (product >= heaps_.size()) heaps_.resize(products_.size());
-  std::vector<uint32_t>& heap = heaps_[product][c.band];
+  std::vector<uint32_t>& heap = heaps_[product][BandOf(c.demand_floor)];
   const int64_t was = c.wake;
   c.wake = wake;
   if (c.heap_pos == kNoCell) {

@@ -209,15 +209,14 @@ class AlertMonitor {
     int64_t grade_kg[3] = {};                  // at-risk kg by Grade number - 1
     int64_t certified_kg = 0;                  // at-risk certified kg
     absl::btree_map<int64_t, int64_t> floors;  // at-risk floor -> offers
-    uint32_t offers = 0;                       // open offers
     uint64_t alert_id = 0;                     // the open alert, or 0
     // The compatible demand as last computed, the floor and class it was
-    // computed for (-1: never), and the chain's churn then.
+    // computed for (-1: never), and the chain's churn then in that floor's
+    // band and above; the cell waits in that band's heap.
     int64_t demand = 0;
     int64_t demand_floor = -1;
     int demand_class = -1;
     int64_t churn_at = 0;
-    uint8_t band = 0;       // the floor's price band then (its heap)
     int64_t wake = kNever;  // heap key: churn_at + slack
     uint32_t heap_pos = kNoCell;
     bool dirty = false;
