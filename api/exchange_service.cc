@@ -104,7 +104,10 @@ absl::Status NarrowToOwnPledges(const Authenticator::Identity& who,
 // the other side (a buyer asking for its matches with supplier X).
 absl::Status NarrowToOwnMatches(const Authenticator::Identity& who,
                                 MatchFilter* filter) {
-  if (who.admin()) return absl::OkStatus();
+  if (who.admin() ||
+      who.caller->principal.role == static_cast<int>(Role::kObserver)) {
+    return absl::OkStatus();  // Access::kMatchRead: every match
+  }
   const Principal& me = who.caller->principal;
   const bool own_supplier = !filter->supplier_id.empty() &&
                             ListsId(me.supplier_ids, filter->supplier_id);
@@ -186,8 +189,9 @@ absl::StatusOr<Authenticator::Identity> ExchangeService::Admit(
       observer) {
     refused = absl::PermissionDeniedError(
         absl::StrCat("key ", who->caller->key_id,
-                     " is an OBSERVER key: it may only read "
-                     "the book, offers, regions and pairings, not call ",
+                     " is an OBSERVER key: it may only read the book, "
+                     "offers, matches, regions, pairings, buyers, figures "
+                     "and alerts, not call ",
                      rpc));
   } else if (access == Access::kAdmin && !who->admin()) {
     refused = absl::PermissionDeniedError(absl::StrCat(
@@ -505,7 +509,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
     v1::ListMatchesResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::StatusOr<Authenticator::Identity> who =
-      Admit(context, "ListMatches", Access::kPrivateRead);
+      Admit(context, "ListMatches", Access::kMatchRead);
   if (Refused(reactor, who)) return reactor;
   uint64_t seen = 0;  // the applied group whose state the reply shows
   int limit = 0;
@@ -547,7 +551,7 @@ grpc::ServerWriteReactor<v1::MatchEvent>* ExchangeService::WatchMatches(
     grpc::CallbackServerContext* context,
     const v1::WatchMatchesRequest* request) {
   absl::StatusOr<Authenticator::Identity> who =
-      Admit(context, "WatchMatches", Access::kPrivateRead);
+      Admit(context, "WatchMatches", Access::kMatchRead);
   absl::Status status = who.ok() ? CheckFilters(*request) : who.status();
   if (status.ok() && request->after_event_id() != 0 &&
       request->after_match_id() != 0) {

@@ -50,9 +50,12 @@ using ExchangeServiceOptions = SequencerOptions;
 // What a call needs of its caller's role.
 enum class Access {
   kPublicRead,   // any role: the book, offers, regions, pairings, buyers
-  kPrivateRead,  // not OBSERVER: pledges and matches, narrowed to the caller
-  kCommand,      // not OBSERVER: the engine checks the parties named
-  kAdmin,        // ADMIN only
+  kPrivateRead,  // not OBSERVER: pledges, narrowed to the caller
+  // Matches: every match for ADMIN and OBSERVER (the offices keep the
+  // ledgers of who bought what from whom), the caller's own for the rest.
+  kMatchRead,
+  kCommand,  // not OBSERVER: the engine checks the parties named
+  kAdmin,    // ADMIN only
 };
 
 class ExchangeService final : public ParsingExchangeService {

@@ -320,7 +320,7 @@ TEST_F(AuthTest, EachRoleAgainstEachRpc) {
          return e(t)->ListPledges(Ctx(s).get(), r, &out);
        }},
       {"ListMatches",
-       {OK, OK, OK, OK, DENIED, UNAUTH, UNAUTH},
+       {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
        [&](AuthTest* t, const std::string& s) {
          v1::ListMatchesRequest r;
          v1::ListMatchesResponse out;
@@ -391,7 +391,7 @@ TEST_F(AuthTest, EachRoleAgainstEachRpc) {
          return e(t)->ListPairings(Ctx(s).get(), r, &out);
        }},
       {"WatchMatches",
-       {OK, OK, OK, OK, DENIED, UNAUTH, UNAUTH},
+       {OK, OK, OK, OK, OK, UNAUTH, UNAUTH},
        [&](AuthTest* t, const std::string& s) {
          // A stream that is allowed stays open; cancel it after a moment.
          auto context = Ctx(s);
@@ -1066,6 +1066,36 @@ TEST_F(AuthTest, StatsCountOnlyTheMatchesAKeyMaySee) {
   EXPECT_EQ(response.total().matches(), 0);
   EXPECT_EQ(exchange_->GetStats(Ctx("").get(), request, &response).error_code(),
             UNAUTH);
+}
+
+// The offices keep the ledgers of who bought what from whom: an OBSERVER
+// key lists every match, as ADMIN does; a party's key only its own.
+TEST_F(AuthTest, ObserverListsEveryMatch) {
+  PostOfferAsAdmin("wudu-pepper-coop", 50);
+  v1::PostPledgeResponse matched;
+  ASSERT_TRUE(exchange_
+                  ->PostPledge(Ctx(kAdminSecret).get(),
+                               Pledge("qingdao-office", 20, 7000), &matched)
+                  .ok());
+  ASSERT_EQ(matched.matches_size(), 1);
+  for (const auto& [role, count] : std::vector<std::pair<std::string, int>>{
+           {"admin", 1}, {"observer", 1}, {"buyer", 1}, {"other_buyer", 0}}) {
+    v1::ListMatchesRequest request;
+    v1::ListMatchesResponse response;
+    grpc::Status status =
+        exchange_->ListMatches(Ctx(secrets_[role]).get(), request, &response);
+    ASSERT_TRUE(status.ok()) << role << ": " << status.error_message();
+    EXPECT_EQ(response.matches_size(), count) << role;
+  }
+  // Not narrowed: the observer names any party.
+  v1::ListMatchesRequest request;
+  request.set_supplier_id("wudu-pepper-coop");
+  v1::ListMatchesResponse response;
+  ASSERT_TRUE(
+      exchange_
+          ->ListMatches(Ctx(secrets_["observer"]).get(), request, &response)
+          .ok());
+  EXPECT_EQ(response.matches_size(), 1);
 }
 
 }  // namespace

@@ -292,6 +292,16 @@ json_has status '"OPEN"'
 json_has remaining_kg '"2000"'
 PEPPER=$(json_get offer_id)
 [[ -n "$PEPPER" ]] || fail "no offer_id in the offer post reply"
+# List filters take a region's name too, as the prefix of all under it.
+ok offer list --region 武都
+out_has "621202"
+ok -o csv matches list --region 武都
+expect_rc 2 offer list --region 杭州
+err_has "--region 杭州: no region's code or name matches it"
+# Grades go by name (English or Chinese), never by an ambiguous number.
+expect_rc 2 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade 1 --kg 10 --floor-fen 100
+err_has "a number is ambiguous"
 
 ok offer post --supplier dingxi-potato-coop --region 620000 \
   --product vegetable.potato --grade first --kg 10000 --floor-fen 120 \
@@ -1137,6 +1147,9 @@ grep -qF "alerts: not available from this server" "$OUT" ||
   grep -qF "Alerts: " "$OUT" || fail "the daily report says nothing of alerts"
 expect_rc 2 report daily --date 2026-13-01
 err_has "--date"
+# Today is the default day.
+ok report daily
+out_has "Daily report (日报) for $TODAY"
 # The ledger: UTF-8 with a BOM, the registry's names, and for each buyer
 # the same figures as GetStats gives for that buyer.
 YEAR=$(TZ=Asia/Shanghai date +%Y)
@@ -1241,6 +1254,12 @@ ok alerts watch --once --after-event "$LAST_ALERT" --product vegetable.radish
 out_has "0 events, up to event"
 expect_rc 1 alerts watch --after-event 99999
 err_has "99999 is beyond the last alert event"
+# Deadlines are set when posting and shown.
+ok offer post --supplier longnan-pepper-coop --region 621202 \
+  --product spice.sichuan_pepper --grade 特级 --kg 10 --floor-fen 6800 \
+  --expires-in 30d --ship-within 72h
+out_has "ship within"
+out_has "3d of a match"
 kill "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=""

@@ -343,17 +343,27 @@ std::string Lower(const std::string& enum_name) {
 
 void ReadGrade(Args& args, const Flag<std::string>& flag, pb::Grade* out) {
   if (!args.Has(flag)) return;
-  std::string w = Normalize(args.Get(flag));
-  if (w == "PREMIUM" || w == "1" || w == "GRADE_PREMIUM") {
+  const std::string& given = args.Get(flag);
+  std::string w = Normalize(given);
+  // Grades by word, English or Chinese (特级 is premium, 一级 first, 二级
+  // second). Not by number: "1" reads as 一级 to a grower and as premium in
+  // the contract's enum, so it is refused rather than guessed.
+  if (w == "PREMIUM" || w == "GRADE_PREMIUM" || given == "特级") {
     *out = pb::GRADE_PREMIUM;
-  } else if (w == "FIRST" || w == "2" || w == "GRADE_FIRST") {
+  } else if (w == "FIRST" || w == "GRADE_FIRST" || given == "一级") {
     *out = pb::GRADE_FIRST;
-  } else if (w == "SECOND" || w == "3" || w == "GRADE_SECOND") {
+  } else if (w == "SECOND" || w == "GRADE_SECOND" || given == "二级") {
     *out = pb::GRADE_SECOND;
   } else {
-    args.AddError(absl::StrCat("--", flag.name(),
-                               ": expected premium, first or second, got '",
-                               args.Get(flag), "'"));
+    args.AddError(absl::StrCat(
+        "--", flag.name(), ": expected premium (特级), first (一级) or second ",
+        "(二级), got '", given, "'",
+        std::all_of(given.begin(), given.end(),
+                    [](char ch) { return absl::ascii_isdigit(ch); }) &&
+                !given.empty()
+            ? "; give the name: a number is ambiguous (一级 is first, but "
+              "the contract numbers premium 1)"
+            : ""));
   }
 }
 
@@ -442,6 +452,13 @@ std::string ScopeWords(const pb::Pledge& p) {
 // ---------------------------------------------------------------------------
 // Human output.
 
+// "3d", "36h", "1d12h30m": days when whole, else absl's form.
+std::string DurationWords(const google::protobuf::Duration& d) {
+  const int64_t s = d.seconds();
+  if (s % 86400 == 0) return absl::StrCat(s / 86400, "d");
+  return absl::FormatDuration(absl::Seconds(s));
+}
+
 void PrintOffer(const pb::Offer& o) {
   std::cout << "offer " << o.offer_id() << " ("
             << Lower(pb::OrderStatus_Name(o.status())) << ")\n";
@@ -461,6 +478,10 @@ void PrintOffer(const pb::Offer& o) {
   t.AddRow({"  certified", o.certified() ? "yes (扶贫产品认定)" : "no"});
   t.AddRow({"  households", absl::StrCat(o.households())});
   t.AddRow({"  expires", LongTime(o.expires_at())});
+  if (o.has_ship_within()) {
+    t.AddRow({"  ship within",
+              absl::StrCat(DurationWords(o.ship_within()), " of a match")});
+  }
   t.AddRow({"  posted", LongTime(o.posted_at())});
   t.Print(std::cout, /*header=*/false);
 }
@@ -473,9 +494,13 @@ void PrintPledge(const pb::Pledge& p) {
                                     Lower(pb::BuyerKind_Name(p.buyer_kind())),
                                     "), city ", p.buyer_city_code())});
   t.AddRow({"  product",
-            absl::StrCat(
-                p.product_code(), ", grade ", GradeWord(p.min_grade()),
-                p.min_grade() == pb::GRADE_UNSPECIFIED ? "" : " or better")});
+            absl::StrCat(p.product_code(), ", ",
+                         // Second is the lowest grade: any grade will do.
+                         p.min_grade() == pb::GRADE_UNSPECIFIED ||
+                                 p.min_grade() == pb::GRADE_SECOND
+                             ? "any grade"
+                             : absl::StrCat("grade ", GradeWord(p.min_grade()),
+                                            " or better"))});
   t.AddRow({"  quantity", absl::StrCat(Kg(p.quantity_kg()), " kg, ",
                                        Kg(p.remaining_kg()), " kg left")});
   t.AddRow(
@@ -492,6 +517,10 @@ void PrintPledge(const pb::Pledge& p) {
   t.AddRow(
       {"  certified", p.require_certified() ? "required" : "not required"});
   t.AddRow({"  expires", LongTime(p.expires_at())});
+  if (p.has_accept_within()) {
+    t.AddRow({"  accept within", absl::StrCat(DurationWords(p.accept_within()),
+                                              " of a shipment")});
+  }
   t.AddRow({"  posted", LongTime(p.posted_at())});
   if (p.recurrence().period() != pb::PERIOD_UNSPECIFIED) {
     const pb::Recurrence& r = p.recurrence();
@@ -538,10 +567,14 @@ void PrintMatches(const Client& c, const Matches& matches,
                   std::optional<int64_t> total = std::nullopt) {
   Table t({">MATCH", ">OFFER", ">PLEDGE", "SUPPLIER", "BUYER", "PRODUCT",
            "REGION", "CITY", ">KG", ">YUAN/KG", ">AMOUNT YUAN", "PARTNER",
-           TimeHeader("MATCHED"), "STATUS"});
-  int64_t kg = 0, fen = 0;
+           TimeHeader("MATCHED"), "STATUS", ">RETURNED KG"});
+  // The totals count what the matches hold: kg given back to the pledge
+  // (declined, or left unshipped) is no longer sold, as GetStats counts.
+  int64_t kg = 0, fen = 0, returned = 0;
   bool overflow = false;
   for (const pb::Match& m : matches) {
+    const int64_t held_kg = m.quantity_kg() - m.returned_kg();
+    returned += m.returned_kg();  // at most the sum of quantities
     t.AddRow({absl::StrCat(m.match_id()), absl::StrCat(m.offer_id()),
               absl::StrCat(m.pledge_id()), m.supplier_id(),
               // A member's part of an alliance pledge: "member (alliance)".
@@ -551,13 +584,21 @@ void PrintMatches(const Client& c, const Matches& matches,
               m.product_code(), m.region_code(), m.buyer_city_code(),
               Kg(m.quantity_kg()), Yuan(m.price_fen_per_kg()),
               Yuan(m.amount_fen()), m.partner() ? "yes" : "no",
-              ShortTime(m.matched_at()), MatchStatusWord(m.status())});
-    overflow |= __builtin_add_overflow(kg, m.quantity_kg(), &kg);
-    overflow |= __builtin_add_overflow(fen, m.amount_fen(), &fen);
+              ShortTime(m.matched_at()), MatchStatusWord(m.status()),
+              m.returned_kg() == 0 ? "" : Kg(m.returned_kg())});
+    int64_t held_fen = 0;
+    overflow |=
+        __builtin_mul_overflow(held_kg, m.price_fen_per_kg(), &held_fen);
+    overflow |= __builtin_add_overflow(kg, held_kg, &kg);
+    overflow |= __builtin_add_overflow(fen, held_fen, &fen);
   }
   const std::string totals =
-      overflow ? std::string()
-               : absl::StrCat(", ", Kg(kg), " kg, ", Yuan(fen), " yuan");
+      overflow
+          ? std::string()
+          : absl::StrCat(", ", Kg(kg), " kg, ", Yuan(fen), " yuan",
+                         returned == 0 ? ""
+                                       : absl::StrCat(" after ", Kg(returned),
+                                                      " kg returned"));
   if (next_page_token != nullptr) {
     c.PrintTable(t);
     c.PrintListEnd(matches.size(), "match", "matches", *next_page_token, totals,
@@ -830,12 +871,9 @@ int Run(Client& c, Args& args) {
 
 namespace products {
 
-// "7d", "36h", "1d12h": days when whole, else absl's form; "" when unset.
+// The shelf life as DurationWords has it; "" when unset.
 std::string ShelfLife(const pb::Product& p) {
-  if (!p.has_shelf_life()) return "";
-  const int64_t s = p.shelf_life().seconds();
-  if (s % 86400 == 0) return absl::StrCat(s / 86400, "d");
-  return absl::FormatDuration(absl::Seconds(s));
+  return p.has_shelf_life() ? DurationWords(p.shelf_life()) : "";
 }
 
 std::string PerishabilityName(pb::Perishability p) {
@@ -1068,6 +1106,18 @@ std::string ResolveRegion(Client& c, Args& args, absl::string_view flag,
   return value;
 }
 
+// A region filter's prefix from a flag: digits as given, or a name that
+// ResolveRegion resolves, as the prefix of every region under it (the
+// prefecture 621200 is the prefix 6212, the province 620000 is 62).
+std::string RegionPrefix(Client& c, Args& args, absl::string_view flag,
+                         const std::string& value) {
+  std::string code = ResolveRegion(c, args, flag, value);
+  if (code == value) return code;  // digits, or not resolved
+  while (code.size() > 2 && absl::EndsWith(code, "00"))
+    code.resize(code.size() - 2);
+  return code;
+}
+
 namespace pairings_list {
 
 constexpr Flag<std::string> kPrefix(
@@ -1230,6 +1280,14 @@ int Run(Client& c, Args& args) {
 
 }  // namespace pairings_delete
 
+// `d` as a protobuf Duration (whole nanoseconds; the server wants whole
+// microseconds and says so otherwise).
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(d / absl::Nanoseconds(1)));
+}
+
 namespace offer_post {
 
 constexpr Flag<std::string> kSupplier("supplier", "ID",
@@ -1241,8 +1299,9 @@ constexpr Flag<std::string> kRegion(
 constexpr Flag<std::string> kProduct("product", "CODE",
                                      "product code, e.g. spice.sichuan_pepper",
                                      kRequired);
-constexpr Flag<std::string> kGrade("grade", "GRADE", "premium, first or second",
-                                   kRequired);
+constexpr Flag<std::string> kGrade(
+    "grade", "GRADE", "premium (特级), first (一级) or second (二级)",
+    kRequired);
 constexpr Flag<int64_t> kKg("kg", "KG",
                             "quantity in kg, e.g. 2,000 (this or --t is "
                             "required)");
@@ -1263,6 +1322,9 @@ constexpr Flag<bool> kCertified(
     "certified", "a certified assistance product (扶贫产品认定)");
 constexpr Flag<int32_t> kHouseholds("households", "N",
                                     "low-income households it supports");
+constexpr Flag<absl::Duration> kShipWithin(
+    "ship-within", "DURATION",
+    "time to ship after a match, e.g. 72h (1h to 366 days; default 7d)");
 
 CommandSpec Spec() {
   return {"offer",
@@ -1271,8 +1333,8 @@ CommandSpec Spec() {
           "Post surplus produce; it matches open pledges at once. What is "
           "left rests on the book.",
           {&kSupplier, &kRegion, &kProduct, &kGrade, &kKg, &kTonnes, &kFloorFen,
-           &kFloorYuan, &kMinLotKg, &kExpires, &kExpiresIn, &kCertified,
-           &kHouseholds, &kRequestId}};
+           &kFloorYuan, &kMinLotKg, &kExpires, &kExpiresIn, &kShipWithin,
+           &kCertified, &kHouseholds, &kRequestId}};
 }
 
 int Run(Client& c, Args& args) {
@@ -1292,6 +1354,10 @@ int Run(Client& c, Args& args) {
   ReadExpiry(args, o, &req);
   o->set_certified(args.Get(kCertified));
   o->set_households(args.Get(kHouseholds));
+  if (args.Has(kShipWithin)) {
+    if (auto d = args.Get(kShipWithin))
+      SetDuration(*d, o->mutable_ship_within());
+  }
   if (!args.error().empty()) return -1;
   grpc::ClientContext context;
   c.Prepare(&context);
@@ -1361,6 +1427,9 @@ constexpr Flag<std::string> kRegions(
     "620000,陇南");
 constexpr Flag<bool> kRequireCertified(
     "require-certified", "accept certified assistance products only");
+constexpr Flag<absl::Duration> kAcceptWithin(
+    "accept-within", "DURATION",
+    "time to accept a shipment, e.g. 72h (1h to 366 days; default 7d)");
 constexpr Flag<std::string> kEvery(
     "every", "PERIOD",
     "day, week or month: a standing pledge that refills to --kg (and "
@@ -1440,6 +1509,7 @@ CommandSpec Spec() {
            &kUntil,
            &kCarryOver,
            &kMember,
+           &kAcceptWithin,
            &kRequestId}};
 }
 
@@ -1478,6 +1548,11 @@ int Run(Client& c, Args& args) {
     }
   }
   p->set_require_certified(args.Get(kRequireCertified));
+  if (args.Has(kAcceptWithin)) {
+    if (auto d = args.Get(kAcceptWithin)) {
+      SetDuration(*d, p->mutable_accept_within());
+    }
+  }
   for (const std::string& text : args.GetAll(kMember)) {
     // BUYER:PERMILLE; the buyer id may itself hold colons, the share not.
     const size_t colon = text.rfind(':');
@@ -1517,14 +1592,6 @@ int Run(Client& c, Args& args) {
 
 // ---------------------------------------------------------------------------
 // Amending: every flag optional, an absent one leaves its field as it is.
-
-// `d` as a protobuf Duration (whole nanoseconds; the server wants whole
-// microseconds and says so otherwise).
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(d / absl::Nanoseconds(1)));
-}
 
 // The post commands' expiry flags, without their 30-day default.
 constexpr Flag<absl::Time> kNewExpires(
@@ -1829,8 +1896,8 @@ namespace offer_list {
 constexpr Flag<std::string> kSupplier("supplier", "ID", "only this supplier");
 constexpr Flag<std::string> kProduct("product", "PREFIX",
                                      "product code prefix, e.g. fruit.apple");
-constexpr Flag<std::string> kRegion("region", "DIGITS",
-                                    "region code prefix, e.g. 6212");
+constexpr Flag<std::string> kRegion(
+    "region", "REGION", "region code prefix (6212) or a name (陇南)");
 
 CommandSpec Spec() {
   return {"offer", "list", "",
@@ -1842,7 +1909,8 @@ int Run(Client& c, Args& args) {
   pb::ListOffersRequest req;
   req.set_supplier_id(args.Get(kSupplier));
   req.set_product_code_prefix(args.Get(kProduct));
-  req.set_region_code_prefix(args.Get(kRegion));
+  req.set_region_code_prefix(
+      RegionPrefix(c, args, "region", args.Get(kRegion)));
   pb::OrderStatus st = pb::ORDER_STATUS_UNSPECIFIED;
   ReadStatus(args, &st);
   req.set_status(st);
@@ -1885,8 +1953,8 @@ namespace pledge_list {
 constexpr Flag<std::string> kBuyer("buyer", "ID", "only this buyer");
 constexpr Flag<std::string> kProduct("product", "PREFIX",
                                      "product code prefix");
-constexpr Flag<std::string> kCity("city", "DIGITS",
-                                  "buyer city code prefix, e.g. 3702");
+constexpr Flag<std::string> kCity("city", "REGION",
+                                  "buyer city code prefix (3702) or name");
 
 CommandSpec Spec() {
   return {"pledge", "list", "",
@@ -1898,7 +1966,7 @@ int Run(Client& c, Args& args) {
   pb::ListPledgesRequest req;
   req.set_buyer_id(args.Get(kBuyer));
   req.set_product_code_prefix(args.Get(kProduct));
-  req.set_region_code_prefix(args.Get(kCity));
+  req.set_region_code_prefix(RegionPrefix(c, args, "city", args.Get(kCity)));
   pb::OrderStatus st = pb::ORDER_STATUS_UNSPECIFIED;
   ReadStatus(args, &st);
   req.set_status(st);
@@ -1949,17 +2017,18 @@ constexpr Flag<std::string> kSupplier("supplier", "ID", "only this supplier");
 constexpr Flag<std::string> kBuyer("buyer", "ID", "only this buyer");
 constexpr Flag<uint64_t> kOffer("offer", "ID", "only this offer");
 constexpr Flag<uint64_t> kPledge("pledge", "ID", "only this pledge");
-constexpr Flag<std::string> kRegion("region", "DIGITS",
-                                    "offer region code prefix");
+constexpr Flag<std::string> kRegion("region", "REGION",
+                                    "offer region code prefix or name");
 
 // Sets the filter fields of a ListMatchesRequest or WatchMatchesRequest.
 template <typename Request>
-void Read(Args& args, Request* req) {
+void Read(Client& c, Args& args, Request* req) {
   req->set_supplier_id(args.Get(kSupplier));
   req->set_buyer_id(args.Get(kBuyer));
   req->set_offer_id(args.Get(kOffer));
   req->set_pledge_id(args.Get(kPledge));
-  req->set_region_code_prefix(args.Get(kRegion));
+  req->set_region_code_prefix(
+      RegionPrefix(c, args, "region", args.Get(kRegion)));
 }
 
 }  // namespace match_filter
@@ -2134,7 +2203,7 @@ CommandSpec Spec() {
 
 int Run(Client& c, Args& args) {
   pb::ListMatchesRequest req;
-  match_filter::Read(args, &req);
+  match_filter::Read(c, args, &req);
   req.set_after_match_id(args.Get(kAfter));
   if (args.Has(kStatus)) {
     pb::MatchStatus status;
@@ -2435,7 +2504,7 @@ int Run(Client& c, Args& args) {
   req.set_after_match_id(args.Get(kAfter));
   req.set_after_event_id(args.Get(kAfterEvent));
   const bool once = args.Get(kOnce);
-  match_filter::Read(args, &req);
+  match_filter::Read(c, args, &req);
   if (!args.error().empty()) return -1;
   // CAUGHT_UP ends --once; HEARTBEATs are never shown.
   req.set_progress_events(true);
@@ -2620,8 +2689,9 @@ namespace alerts_list {
 
 constexpr Flag<std::string> kProduct(
     "product", "PRODUCT", "only alerts of products under this code prefix");
-constexpr Flag<std::string> kRegion("region", "CODE",
-                                    "only alerts of regions under this prefix");
+constexpr Flag<std::string> kRegion(
+    "region", "REGION",
+    "only alerts of regions under this code prefix or named region");
 constexpr Flag<bool> kAllAlerts("all", "cleared alerts too (newest first)");
 
 CommandSpec Spec() {
@@ -2637,7 +2707,8 @@ CommandSpec Spec() {
 int Run(Client& c, Args& args) {
   pb::ListAlertsRequest req;
   req.set_product_code_prefix(args.Get(kProduct));
-  req.set_region_code_prefix(args.Get(kRegion));
+  req.set_region_code_prefix(
+      RegionPrefix(c, args, "region", args.Get(kRegion)));
   req.set_include_cleared(args.Get(kAllAlerts));
   req.set_page_size(1000);
   if (!args.error().empty()) return -1;
@@ -2705,7 +2776,8 @@ int Run(Client& c, Args& args) {
   pb::WatchAlertsRequest req;
   req.set_after_event_id(args.Get(kAfterEvent));
   req.set_product_code_prefix(args.Get(alerts_list::kProduct));
-  req.set_region_code_prefix(args.Get(alerts_list::kRegion));
+  req.set_region_code_prefix(
+      RegionPrefix(c, args, "region", args.Get(alerts_list::kRegion)));
   const bool once = args.Get(kOnce);
   if (!args.error().empty()) return -1;
   // CAUGHT_UP ends --once; HEARTBEATs are never shown.
@@ -3072,10 +3144,11 @@ constexpr Flag<absl::Time> kTo("to", "TIME",
                                DateMeans::kEndOfDay);
 constexpr Flag<std::string> kProduct("product", "PREFIX",
                                      "product code prefix, e.g. vegetable");
-constexpr Flag<std::string> kRegion("region", "DIGITS",
-                                    "origin region code prefix (62 = Gansu)");
-constexpr Flag<std::string> kCity("city", "DIGITS",
-                                  "buyer city code prefix (3702 = Qingdao)");
+constexpr Flag<std::string> kRegion(
+    "region", "REGION",
+    "origin region code prefix (62 = Gansu) or name (甘肃)");
+constexpr Flag<std::string> kCity(
+    "city", "REGION", "buyer city code prefix (3702 = Qingdao) or name (青岛)");
 constexpr Flag<std::string> kBuyer("buyer", "ID", "one buyer's matches");
 constexpr Flag<std::string> kSupplier("supplier", "ID",
                                       "one supplier's matches");
@@ -3108,8 +3181,10 @@ int Run(Client& c, Args& args) {
   }
   SetRange(args, kFrom, kTo, &req);
   req.mutable_filter()->set_product_code_prefix(args.Get(kProduct));
-  req.mutable_filter()->set_origin_region_prefix(args.Get(kRegion));
-  req.mutable_filter()->set_buyer_city_prefix(args.Get(kCity));
+  req.mutable_filter()->set_origin_region_prefix(
+      RegionPrefix(c, args, "region", args.Get(kRegion)));
+  req.mutable_filter()->set_buyer_city_prefix(
+      RegionPrefix(c, args, "city", args.Get(kCity)));
   req.mutable_filter()->set_buyer_id(args.Get(kBuyer));
   req.mutable_filter()->set_supplier_id(args.Get(kSupplier));
   if (!args.error().empty()) return -1;
@@ -3158,19 +3233,23 @@ bool ShanghaiDayStart(const std::string& date, absl::Time* start) {
   return true;
 }
 
+absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
 bool Within(const google::protobuf::Timestamp& ts, absl::Time from,
             absl::Time to) {
   if (ts.seconds() == 0 && ts.nanos() == 0) return false;
-  const absl::Time t =
-      absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  const absl::Time t = TimeOf(ts);
   return t >= from && t < to;
 }
 
 namespace report_daily {
 
 constexpr Flag<std::string> kDate(
-    "date", "DATE", "the day reported, Asia/Shanghai, e.g. 2026-12-01",
-    kRequired);
+    "date", "DATE",
+    "the day reported, Asia/Shanghai: 2026-12-01, today (the default) or "
+    "yesterday");
 constexpr Flag<int32_t> kTop("top", "N",
                              "the largest matches listed (default 10)");
 
@@ -3186,7 +3265,12 @@ CommandSpec Spec() {
 }
 
 int Run(Client& c, Args& args) {
-  const std::string date = args.Get(kDate);
+  std::string date = args.Has(kDate) ? args.Get(kDate) : "today";
+  if (date == "today" || date == "yesterday") {
+    const absl::CivilDay today =
+        absl::ToCivilDay(absl::Now(), ShanghaiTimeZone());
+    date = absl::FormatCivilTime(date == "today" ? today : today - 1);
+  }
   const int32_t top = args.Has(kTop) ? args.Get(kTop) : 10;
   if (!args.error().empty()) return -1;
   absl::Time from;
@@ -3307,6 +3391,8 @@ int Run(Client& c, Args& args) {
     Table t({"ALERT", "PRODUCT", "REGION", "LEVEL", ">AT RISK KG", ">DEMAND KG",
              "STATE"});
     for (const pb::Alert& a : alerts) {
+      // As the day ended: an alert raised later was not there yet.
+      if (TimeOf(a.raised_at()) >= to) continue;
       const bool raised_today = Within(a.raised_at(), from, to);
       const bool cleared_today = Within(a.cleared_at(), from, to);
       // An alert above WATCH changed that day without being raised or
@@ -3314,7 +3400,8 @@ int Run(Client& c, Args& args) {
       const bool escalated_today = !raised_today && !cleared_today &&
                                    a.level() > pb::WATCH &&
                                    Within(a.updated_at(), from, to);
-      const bool still_open = !a.has_cleared_at();
+      const bool still_open =
+          !a.has_cleared_at() || TimeOf(a.cleared_at()) >= to;
       raised += raised_today;
       escalated += escalated_today;
       cleared += cleared_today;
@@ -3325,17 +3412,22 @@ int Run(Client& c, Args& args) {
       if (!raised_today && !cleared_today && !escalated_today && !still_open) {
         continue;
       }
-      std::string state = still_open ? "open" : "cleared";
-      if (raised_today) state += ", raised today";
-      if (escalated_today) state += ", escalated today";
-      if (cleared_today) state += " today";
+      std::vector<std::string> today;
+      if (raised_today) today.push_back("raised");
+      if (escalated_today) today.push_back("escalated");
+      if (cleared_today) today.push_back("cleared");
+      std::string state =
+          today.empty() ? "open"
+                        : absl::StrCat(absl::StrJoin(today, " and "), " today");
+      if (!today.empty() && still_open) state += ", open";
       t.AddRow({absl::StrCat(a.alert_id()), a.product_code(), a.region_code(),
                 Lower(pb::AlertLevel_Name(a.level())), Kg(a.at_risk_kg()),
                 Kg(a.demand_kg()), state});
     }
     std::cout << "Alerts: " << raised << " raised, " << escalated
               << " escalated, " << cleared << " cleared; " << open
-              << " still open with " << Kg(open_kg) << " kg at risk\n";
+              << " open at the day's end with " << Kg(open_kg)
+              << " kg at risk (figures as of each alert's last event)\n";
     if (t.rows() > 0) t.Print(std::cout);
     std::cout << "\n";
   }
@@ -3902,8 +3994,8 @@ int Run(Client& c, Args& args) {
 
 namespace buyer_list {
 
-constexpr Flag<std::string> kCity("city", "DIGITS",
-                                  "city code prefix, e.g. 37 (Shandong)");
+constexpr Flag<std::string> kCity("city", "REGION",
+                                  "city code prefix (37) or name (山东)");
 constexpr Flag<std::string> kKind("kind", "KIND", "only this kind");
 constexpr Flag<std::string> kAlliance("alliance", "ID",
                                       "only members of this alliance");
@@ -3915,7 +4007,7 @@ CommandSpec Spec() {
 
 int Run(Client& c, Args& args) {
   pb::ListBuyersRequest req;
-  req.set_city_code_prefix(args.Get(kCity));
+  req.set_city_code_prefix(RegionPrefix(c, args, "city", args.Get(kCity)));
   pb::BuyerKind kind = pb::BUYER_KIND_UNSPECIFIED;
   ReadKind(args, kKind, &kind);
   req.set_kind(kind);

@@ -514,7 +514,9 @@ class Dashboard {
           }
       }
     }
-    context.TryCancel();
+    // Cancelled only when the page went away: a stream the server ended
+    // keeps its status (a refusal, a shutdown), which the page is told.
+    if (!open) context.TryCancel();
     grpc::Status status = reader->Finish();
     streams_.Remove(&context);
     if (open && !status.ok() && status.error_code() != grpc::CANCELLED) {
