@@ -100,12 +100,20 @@ absl::Status ProductCatalogue::CheckPosted(std::string_view field,
   if (open()) return absl::OkStatus();
   if (!Catalogued(code)) {
     // Suggest the nearest code a post of this side could name, when it is
-    // near enough to be a slip (a third of the code's length).
+    // near enough to be a slip (a third of the code's length), or one that
+    // ends in the same product under another category ("potato" for
+    // vegetable.potato, vegetable.sichuan_pepper for spice.sichuan_pepper).
+    auto last_segment = [](std::string_view c) {
+      const size_t dot = c.rfind('.');
+      return dot == std::string_view::npos ? c : c.substr(dot + 1);
+    };
     std::string best;
     size_t best_distance = code.size() / 3 + 1;
     ForEachCode([&](std::string_view candidate) {
       if (leaf && HasChildren(candidate)) return;
-      const size_t d = EditDistance(code, candidate);
+      size_t d = EditDistance(code, candidate);
+      if (last_segment(candidate) == last_segment(code))
+        d = std::min<size_t>(d, 1);
       if (d < best_distance || (d == best_distance && !best.empty() &&
                                 candidate < std::string_view(best))) {
         best_distance = d;

@@ -148,6 +148,11 @@ TEST_F(CatalogueTest, ClosedCatalogueRefusesAnUnknownProductNamingTheField) {
   EXPECT_THAT(r.status().message(),
               HasSubstr("offer.product_code: \"vegetable.potatoe\" is not in "
                         "the catalogue; did you mean \"vegetable.potato\"?"));
+  // A product's own name without its category finds it too.
+  r = Run(OfferOf("potato"));
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("did you mean \"vegetable.potato\"?"));
   absl::StatusOr<PledgeResult> p = Run(PledgeOf("fruit"));
   ASSERT_EQ(p.status().code(), absl::StatusCode::kNotFound) << p.status();
   EXPECT_THAT(p.status().message(),

@@ -1254,6 +1254,11 @@ ok alerts watch --once --after-event "$LAST_ALERT" --product vegetable.radish
 out_has "0 events, up to event"
 expect_rc 1 alerts watch --after-event 99999
 err_has "99999 is beyond the last alert event"
+# Products by their Chinese name as well as by code.
+ok book --product 萝卜
+out_has "vegetable.radish"
+expect_rc 2 book --product 不存在的菜
+err_has "no product's code or name matches it"
 # Deadlines are set when posting and shown.
 ok offer post --supplier longnan-pepper-coop --region 621202 \
   --product spice.sichuan_pepper --grade 特级 --kg 10 --floor-fen 6800 \

@@ -1106,6 +1106,59 @@ std::string ResolveRegion(Client& c, Args& args, absl::string_view flag,
   return value;
 }
 
+// The product a flag's value names: a code as given (any ASCII), or else a
+// catalogued product's Chinese name as ListProducts
+// (name) finds it (马铃薯 is vegetable.potato). A name equal to a product's
+// whole name wins over names that merely contain it; otherwise one product
+// must contain it. Errors are usage errors on `args`; the value is returned
+// unchanged then.
+std::string ResolveProduct(Client& c, Args& args, absl::string_view flag,
+                           const std::string& value) {
+  // ASCII is a code, checked by the server (which suggests the nearest).
+  if (std::all_of(value.begin(), value.end(), [](char ch) {
+        return absl::ascii_isascii(static_cast<unsigned char>(ch));
+      })) {
+    return value;
+  }
+  pb::ListProductsRequest req;
+  req.set_name(value);
+  req.set_page_size(1000);
+  grpc::ClientContext context;
+  c.Prepare(&context);
+  pb::ListProductsResponse resp;
+  if (grpc::Status s = c.stub()->ListProducts(&context, req, &resp); !s.ok()) {
+    args.AddError(
+        absl::StrCat("--", flag, " ", value,
+                     ": cannot look the name up: ", s.error_message()));
+    return value;
+  }
+  std::vector<const pb::Product*> whole, partial;
+  for (const pb::Product& p : resp.products()) {
+    (p.name() == value ? whole : partial).push_back(&p);
+  }
+  const std::vector<const pb::Product*>& found =
+      whole.empty() ? partial : whole;
+  if (found.size() == 1) return found[0]->code();
+  if (found.empty()) {
+    args.AddError(absl::StrCat("--", flag, " ", value,
+                               ": no product's code or name matches it; "
+                               "`duijie products list --name TEXT` searches"));
+    return value;
+  }
+  std::vector<std::string> names;
+  for (const pb::Product* p : found) {
+    if (names.size() == 10) {
+      names.push_back("...");
+      break;
+    }
+    names.push_back(absl::StrCat(p->code(), " ", Printable(p->name())));
+  }
+  args.AddError(absl::StrCat("--", flag, " ", value, " could be ", found.size(),
+                             " products: ", absl::StrJoin(names, ", "),
+                             "; give the code"));
+  return value;
+}
+
 // A region filter's prefix from a flag: digits as given, or a name that
 // ResolveRegion resolves, as the prefix of every region under it (the
 // prefecture 621200 is the prefix 6212, the province 620000 is 62).
@@ -1343,7 +1396,7 @@ int Run(Client& c, Args& args) {
   pb::Offer* o = req.mutable_offer();
   o->set_supplier_id(args.Get(kSupplier));
   o->set_region_code(ResolveRegion(c, args, "region", args.Get(kRegion)));
-  o->set_product_code(args.Get(kProduct));
+  o->set_product_code(ResolveProduct(c, args, "product", args.Get(kProduct)));
   pb::Grade grade = pb::GRADE_UNSPECIFIED;
   ReadGrade(args, kGrade, &grade);
   o->set_grade(grade);
@@ -1522,7 +1575,7 @@ int Run(Client& c, Args& args) {
   pb::BuyerKind kind = pb::BUYER_KIND_UNSPECIFIED;
   ReadKind(args, kKind, &kind);
   p->set_buyer_kind(kind);
-  p->set_product_code(args.Get(kProduct));
+  p->set_product_code(ResolveProduct(c, args, "product", args.Get(kProduct)));
   pb::Grade grade = pb::GRADE_UNSPECIFIED;
   ReadGrade(args, kMinGrade, &grade);
   p->set_min_grade(grade);
@@ -1908,7 +1961,8 @@ CommandSpec Spec() {
 int Run(Client& c, Args& args) {
   pb::ListOffersRequest req;
   req.set_supplier_id(args.Get(kSupplier));
-  req.set_product_code_prefix(args.Get(kProduct));
+  req.set_product_code_prefix(
+      ResolveProduct(c, args, "product", args.Get(kProduct)));
   req.set_region_code_prefix(
       RegionPrefix(c, args, "region", args.Get(kRegion)));
   pb::OrderStatus st = pb::ORDER_STATUS_UNSPECIFIED;
@@ -1965,7 +2019,8 @@ CommandSpec Spec() {
 int Run(Client& c, Args& args) {
   pb::ListPledgesRequest req;
   req.set_buyer_id(args.Get(kBuyer));
-  req.set_product_code_prefix(args.Get(kProduct));
+  req.set_product_code_prefix(
+      ResolveProduct(c, args, "product", args.Get(kProduct)));
   req.set_region_code_prefix(RegionPrefix(c, args, "city", args.Get(kCity)));
   pb::OrderStatus st = pb::ORDER_STATUS_UNSPECIFIED;
   ReadStatus(args, &st);
@@ -2574,7 +2629,8 @@ CommandSpec Spec() {
 
 int Run(Client& c, Args& args) {
   pb::GetBookRequest req;
-  req.set_product_code_prefix(args.Get(kProduct));
+  req.set_product_code_prefix(
+      ResolveProduct(c, args, "product", args.Get(kProduct)));
   pb::GetBookResponse resp;
   int rc = ListPages(
       c, args, req, &resp,
@@ -2706,7 +2762,8 @@ CommandSpec Spec() {
 
 int Run(Client& c, Args& args) {
   pb::ListAlertsRequest req;
-  req.set_product_code_prefix(args.Get(kProduct));
+  req.set_product_code_prefix(
+      ResolveProduct(c, args, "product", args.Get(kProduct)));
   req.set_region_code_prefix(
       RegionPrefix(c, args, "region", args.Get(kRegion)));
   req.set_include_cleared(args.Get(kAllAlerts));
@@ -2775,7 +2832,8 @@ std::string KindWord(pb::AlertEventKind kind) {
 int Run(Client& c, Args& args) {
   pb::WatchAlertsRequest req;
   req.set_after_event_id(args.Get(kAfterEvent));
-  req.set_product_code_prefix(args.Get(alerts_list::kProduct));
+  req.set_product_code_prefix(
+      ResolveProduct(c, args, "product", args.Get(alerts_list::kProduct)));
   req.set_region_code_prefix(
       RegionPrefix(c, args, "region", args.Get(alerts_list::kRegion)));
   const bool once = args.Get(kOnce);
@@ -3180,7 +3238,8 @@ int Run(Client& c, Args& args) {
     }
   }
   SetRange(args, kFrom, kTo, &req);
-  req.mutable_filter()->set_product_code_prefix(args.Get(kProduct));
+  req.mutable_filter()->set_product_code_prefix(
+      ResolveProduct(c, args, "product", args.Get(kProduct)));
   req.mutable_filter()->set_origin_region_prefix(
       RegionPrefix(c, args, "region", args.Get(kRegion)));
   req.mutable_filter()->set_buyer_city_prefix(
