@@ -1000,7 +1000,7 @@ reads_own_flags "pairings add" --east 370200 --west 621200 --clear-note \
 reads_own_flags "pairings delete" --east 370200 --west 621200 --request-id r
 reads_own_flags "offer post" --supplier s --region 621202 --product p \
   --grade first --kg 10 --floor-fen 100 --min-lot-kg 5 --expires-in 3d \
-  --certified --households 3 --request-id r
+  --certified --households 3,000 --request-id r
 reads_own_flags "offer post" --supplier s --region 621202 --product p \
   --grade first --kg 10 --floor-fen 100 --expires 2099-01-01T00:00:00Z
 reads_own_flags "offer post" --supplier s --region 621202 --product p \

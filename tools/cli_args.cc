@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -149,13 +150,17 @@ uint64_t Args::Get(const Flag<uint64_t>& flag, uint64_t def) {
 int32_t Args::Get(const Flag<int32_t>& flag, int32_t def) {
   const std::string* text = Find(flag);
   if (text == nullptr) return def;
-  int32_t v;
-  if (!absl::SimpleAtoi(*text, &v)) {
+  // Thousands separators as the tables print them (1,000), as for kg.
+  int64_t v;
+  std::string why;
+  if (!ParseDecimal(*text, 0, &v, &why) ||
+      v < std::numeric_limits<int32_t>::min() ||
+      v > std::numeric_limits<int32_t>::max()) {
     AddError(absl::StrCat("--", flag.name(), ": not a whole number in range: '",
                           *text, "'"));
     return def;
   }
-  return v;
+  return static_cast<int32_t>(v);
 }
 
 bool Args::Get(const Flag<bool>& flag) {
