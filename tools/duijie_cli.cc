@@ -4750,13 +4750,22 @@ int Main(int argc, char** argv) {
       return Usage(absl::StrCat("'", group, "' needs a subcommand; ", choices),
                    group);
     }
-    const std::string nearest = NearestWord(words[1], names);
-    return Usage(
-        absl::StrCat("unknown command '", group, " ", words[1], "'; ",
-                     nearest.empty() ? choices
-                                     : absl::StrCat("did you mean '", group,
-                                                    " ", nearest, "'?")),
-        group);
+    std::string nearest = NearestWord(words[1], names);
+    if (!nearest.empty()) nearest = absl::StrCat(group, " ", nearest);
+    // "match list" for "matches list": the subcommand of a group whose
+    // name is near this one.
+    for (const Command& c : Commands()) {
+      if (!nearest.empty()) break;
+      if (c.spec.name == words[1] && c.spec.group != group &&
+          NearestWord(group, {c.spec.group}) == c.spec.group) {
+        nearest = absl::StrCat(c.spec.group, " ", c.spec.name);
+      }
+    }
+    return Usage(absl::StrCat("unknown command '", group, " ", words[1], "'; ",
+                              nearest.empty() ? choices
+                                              : absl::StrCat("did you mean '",
+                                                             nearest, "'?")),
+                 group);
   }
   if (help) {
     PrintHelpFor(command->spec.group, command->spec.name, std::cout);
