@@ -1191,6 +1191,10 @@ grep -qF "621202,\"武都区 Wudu, Longnan\",陇南市 Longnan,甘肃省 Gansu,"
 ok report ledger --quarter "$QUARTER" --by pairing --csv "$WORK/pairing.csv"
 grep -qF "370200>621200,370200,青岛市 Qingdao,621200,陇南市 Longnan," \
   "$WORK/pairing.csv" || fail "the pairing ledger lacks Qingdao-Longnan"
+# "-" writes the same CSV to stdout, the summary to stderr.
+ok report ledger --quarter "$QUARTER" --by pairing --csv -
+cmp -s "$OUT" "$WORK/pairing.csv" || fail "--csv - differs from the file"
+err_has "written to standard output"
 expect_rc 2 report ledger --quarter 2026Q5 --by buyer --csv "$WORK/x.csv"
 err_has "--quarter"
 expect_rc 2 report ledger --quarter "$QUARTER" --by town --csv "$WORK/x.csv"

@@ -1,7 +1,9 @@
 // The CLI's configuration file. See cli_config.h.
 #include "tools/cli_config.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <vector>
 
@@ -181,11 +183,14 @@ bool FindKey(const std::string& key_file, const std::string& source,
              const std::string& fallback_source, std::string* key,
              std::string* key_source, std::string* error) {
   if (!key_file.empty()) {
-    if (!ReadFirstLine(key_file, key) || key->empty()) {
-      *error = absl::StrCat(source,
-                            ": cannot read a key from the first line "
-                            "of ",
-                            key_file);
+    if (!ReadFirstLine(key_file, key)) {
+      *error = absl::StrCat(source, ": cannot open ", key_file, ": ",
+                            std::strerror(errno));
+      return false;
+    }
+    if (key->empty()) {
+      *error = absl::StrCat(source, ": the first line of ", key_file,
+                            " is empty; it should hold the key's secret");
       return false;
     }
     *key_source = absl::StrCat(source, " ", key_file);

@@ -3512,8 +3512,9 @@ constexpr Flag<std::string> kBy("by", "buyer|pairing|county",
                                 "per origin county",
                                 kRequired);
 constexpr Flag<std::string> kCsv("csv", "FILE",
-                                 "write the ledger to FILE (UTF-8 CSV with a "
-                                 "byte order mark, for spreadsheets)",
+                                 "write the ledger to FILE, - for standard "
+                                 "output (UTF-8 CSV with a byte order mark, "
+                                 "for spreadsheets)",
                                  kRequired);
 
 CommandSpec Spec() {
@@ -3669,18 +3670,23 @@ int Run(Client& c, Args& args) {
   figures(resp.total(), &total);
   t.AddRow(total);
 
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  // "-" is standard output, for a pipe; the summary then goes to stderr.
+  const bool to_stdout = path == "-";
+  std::ofstream file;
+  if (!to_stdout) file.open(path, std::ios::binary | std::ios::trunc);
+  std::ostream& out = to_stdout ? std::cout : file;
   out << "\xEF\xBB\xBF";  // Excel reads UTF-8 (the Chinese names) by it
   t.PrintCsv(out);
-  out.close();
+  if (!to_stdout) file.close();
   if (!out) {
     std::cerr << "error: --csv: cannot write " << path << "\n";
     return kExitRefused;
   }
-  std::cout << "ledger " << quarter << " by " << by << ": "
-            << Count(resp.rows_size(), "row") << ", " << Kg(resp.total().kg())
-            << " kg, " << Yuan(resp.total().fen()) << " yuan, written to "
-            << path << "\n";
+  (to_stdout ? std::cerr : std::cout)
+      << "ledger " << quarter << " by " << by << ": "
+      << Count(resp.rows_size(), "row") << ", " << Kg(resp.total().kg())
+      << " kg, " << Yuan(resp.total().fen()) << " yuan, written to "
+      << (to_stdout ? "standard output" : path) << "\n";
   return kExitOk;
 }
 
@@ -3871,8 +3877,11 @@ int Run(Client& c, Args& args) {
   std::cout << resp.secret() << "\n";
   std::cerr << "key " << resp.key_id() << " for " << p->name() << " ("
             << RoleWord(p->role())
-            << "): the secret above is shown only now; store it (e.g. in "
-               "${XDG_CONFIG_HOME:-~/.config}/duijie/key, mode 600)\n";
+            << "): the secret above is shown only now; store it in a file "
+               "only its user reads (umask 077; chmod 600) and give that "
+               "file to --key_file, or keep it as that user's "
+               "${XDG_CONFIG_HOME:-~/.config}/duijie/key (not over the admin "
+               "key's)\n";
   return kExitOk;
 }
 
