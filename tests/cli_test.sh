@@ -280,8 +280,13 @@ ok regions upsert --code 440100 --name "广州市 Guangzhou"
 ok regions upsert --code 440106 --name "天河区 Tianhe, Guangzhou"
 ok pairings add --east 广州 --west 武都 --note n
 out_has "pairing 440100 (east) - 621202 (west) created"
-expect_rc 2 pairings add --east guangzhou --west 武都
-err_has "--east guangzhou could be 2 regions: 440100 广州市 Guangzhou, 440106 天河区 Tianhe, Guangzhou; give the code"
+# A region's own word ranks before its parent's: Guangzhou is 广州市, not
+# 天河区 Tianhe, Guangzhou.
+ok pairings add --east guangzhou --west 武都 --note n
+out_has "pairing 440100 (east) - 621202 (west)"
+expect_rc 2 pairings add --east 区 --west 武都
+err_has "--east 区 could be "
+err_has "; give the code"
 expect_rc 2 pairings add --east 杭州 --west 武都
 err_has "--east 杭州: no region's code or name matches it"
 ok pairings delete --east 广州 --west 621202

@@ -1038,10 +1038,11 @@ std::map<std::string, std::string> RegionNames(Client& c) {
 // The region a flag's value names: a code as given, or else a name
 // (Chinese or pinyin, as ListRegions(name) finds it) that picks one region.
 // Names are ranked: the whole name; a word of it, alone or with an
-// administrative suffix (定西 is the word 定西市, not 安定区); the start of
-// the name; anywhere in it. The first rank with any region decides: one
-// region resolves, several are an error listing them. Errors are usage
-// errors on `args`; the value is returned unchanged then.
+// administrative suffix (定西 is the word 定西市, not 安定区), its own words
+// before its parent's; the start of the name; anywhere in it. The first rank
+// with any region decides: one region resolves, several are an error listing
+// them. Errors are usage errors on `args`; the value is returned unchanged
+// then.
 std::string ResolveRegion(Client& c, Args& args, absl::string_view flag,
                           const std::string& value) {
   if (value.empty() || std::all_of(value.begin(), value.end(), [](char ch) {
@@ -1062,20 +1063,28 @@ std::string ResolveRegion(Client& c, Args& args, absl::string_view flag,
     return value;
   }
   const std::string want = absl::AsciiStrToLower(value);
+  // A name is the region's own words, then after a comma those of the
+  // region it lies in ("安定区 Anding, Dingxi"): a word of its own ranks
+  // before a word of its parent's, so Dingxi is 定西市, not 安定区.
   auto rank = [&](const std::string& name) {
     const std::string lower = absl::AsciiStrToLower(name);
     if (lower == want) return 0;
-    for (absl::string_view word :
-         absl::StrSplit(lower, absl::ByAnyChar(" ,;/()"), absl::SkipEmpty())) {
-      if (word == want) return 1;
-      for (absl::string_view suffix :
-           {"省", "市", "州", "盟", "县", "区", "旗"}) {
-        if (word == absl::StrCat(want, suffix)) return 1;
+    bool own = true;
+    for (absl::string_view part : absl::StrSplit(lower, ',')) {
+      for (absl::string_view word :
+           absl::StrSplit(part, absl::ByAnyChar(" ;/()"), absl::SkipEmpty())) {
+        bool same = word == want;
+        for (absl::string_view suffix :
+             {"省", "市", "州", "盟", "县", "区", "旗"}) {
+          same = same || word == absl::StrCat(want, suffix);
+        }
+        if (same) return own ? 1 : 2;
       }
+      own = false;
     }
-    return absl::StartsWith(lower, want) ? 2 : 3;
+    return absl::StartsWith(lower, want) ? 3 : 4;
   };
-  int best = 4;
+  int best = 5;
   std::vector<const pb::Region*> found;
   for (const pb::Region& r : resp.regions()) {
     const int k = rank(r.name());
