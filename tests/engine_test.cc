@@ -1726,6 +1726,21 @@ class BuyerTest : public EngineTest {
   }
 };
 
+TEST_F(BuyerTest, UpsertNamesEveryBadField) {
+  const uint64_t before = engine_.StateHash();
+  Buyer bad = Unit("", kQingdao, -1);
+  bad.kind = 0;
+  absl::StatusOr<BuyerResult> r = Upsert(bad);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<std::string> fields;
+  for (const FieldViolation& v : ViolationsOf(r.status())) {
+    fields.push_back(v.field);
+  }
+  EXPECT_THAT(fields, ElementsAre("buyer.buyer_id", "buyer.kind",
+                                  "buyer.annual_target_fen"));
+  EXPECT_EQ(engine_.StateHash(), before);
+}
+
 TEST_F(BuyerTest, UpsertCreatesThenReplacesAndTheStateKeepsIt) {
   const uint64_t before = engine_.StateHash();
   absl::StatusOr<BuyerResult> first =
