@@ -15,6 +15,7 @@
 #include "api/error_detail.h"
 #include "engine/codes.h"
 #include "engine/text.h"
+#include "engine/violations.h"
 
 namespace duijie {
 namespace {
@@ -119,9 +120,10 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 void ToCommandError(const absl::Status& status, v1::CommandError* error) {
   error->set_code(ToGrpcStatus(status).error_code());
   error->set_message(std::string(status.message()));
-  v1::ErrorDetail detail = ErrorDetailOf(status.message());
+  v1::ErrorDetail detail = ErrorDetailOf(status);
   error->set_field(std::move(*detail.mutable_field()));
   error->set_reason(std::move(*detail.mutable_reason()));
+  error->mutable_violations()->Swap(detail.mutable_violations());
 }
 
 namespace {
@@ -202,19 +204,23 @@ absl::StatusOr<Command> ToCommand(const v1::DeletePairingRequest& request) {
 
 absl::StatusOr<Command> ToCommand(const v1::PostOfferRequest& request) {
   const v1::Offer& in = request.offer();
+  // Every field this reads is checked, so that a refusal names all that
+  // are bad (engine/violations.h); the engine checks the rest.
+  Violations v;
   if (!v1::Grade_IsValid(in.grade())) {
-    return UnknownEnum("offer.grade", in.grade());
+    v.Add(UnknownEnum("offer.grade", in.grade()));
   }
   Micros expires_in = 0;
   absl::StatusOr<Micros> expires_at =
       ReadExpiry(in.has_expires_at() ? &in.expires_at() : nullptr,
                  request.has_expires_in() ? &request.expires_in() : nullptr,
                  "offer", &expires_in);
-  if (!expires_at.ok()) return expires_at.status();
+  v.Add(expires_at.status());
   absl::StatusOr<Micros> ship_within =
       in.has_ship_within() ? ReadDeadline(in.ship_within(), "offer.ship_within")
                            : 0;  // the engine's default
-  if (!ship_within.ok()) return ship_within.status();
+  v.Add(ship_within.status());
+  if (!v.ok()) return v.ToStatus();
   OfferSpec spec;
   spec.supplier_id = in.supplier_id();
   spec.region_code = in.region_code();
@@ -232,17 +238,19 @@ absl::StatusOr<Command> ToCommand(const v1::PostOfferRequest& request) {
 
 absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request) {
   const v1::Pledge& in = request.pledge();
+  // Every field this reads, as for an offer.
+  Violations v;
   if (!v1::BuyerKind_IsValid(in.buyer_kind())) {
-    return UnknownEnum("pledge.buyer_kind", in.buyer_kind());
+    v.Add(UnknownEnum("pledge.buyer_kind", in.buyer_kind()));
   }
   if (!v1::Grade_IsValid(in.min_grade())) {
-    return UnknownEnum("pledge.min_grade", in.min_grade());
+    v.Add(UnknownEnum("pledge.min_grade", in.min_grade()));
   }
   if (!v1::Scope_IsValid(in.scope())) {
-    return UnknownEnum("pledge.scope", in.scope());
+    v.Add(UnknownEnum("pledge.scope", in.scope()));
   }
   if (!v1::Period_IsValid(in.recurrence().period())) {
-    return UnknownEnum("pledge.recurrence.period", in.recurrence().period());
+    v.Add(UnknownEnum("pledge.recurrence.period", in.recurrence().period()));
   }
   Recurrence recurrence;
   if (in.has_recurrence()) {
@@ -254,11 +262,12 @@ absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request) {
     if (r.has_until()) {
       absl::StatusOr<Micros> until =
           ToMicros(r.until(), "pledge.recurrence.until");
-      if (!until.ok()) return until.status();
-      recurrence.until = *until;
-    } else if (r.period() != v1::PERIOD_UNSPECIFIED) {
-      return absl::InvalidArgumentError(
-          "pledge.recurrence.until: required for a standing pledge");
+      v.Add(until.status());
+      if (until.ok()) recurrence.until = *until;
+    } else if (r.period() != v1::PERIOD_UNSPECIFIED &&
+               !v.Bad("pledge.recurrence.period")) {
+      v.Add(absl::InvalidArgumentError(
+          "pledge.recurrence.until: required for a standing pledge"));
     }
   }
   // A standing pledge expires at until: its expiry may be left unset.
@@ -273,12 +282,13 @@ absl::StatusOr<Command> ToCommand(const v1::PostPledgeRequest& request) {
                 in.has_expires_at() ? &in.expires_at() : nullptr,
                 request.has_expires_in() ? &request.expires_in() : nullptr,
                 "pledge", &expires_in);
-  if (!expires_at.ok()) return expires_at.status();
+  v.Add(expires_at.status());
   absl::StatusOr<Micros> accept_within =
       in.has_accept_within()
           ? ReadDeadline(in.accept_within(), "pledge.accept_within")
           : 0;  // the engine's default
-  if (!accept_within.ok()) return accept_within.status();
+  v.Add(accept_within.status());
+  if (!v.ok()) return v.ToStatus();
   PledgeSpec spec;
   spec.buyer_id = in.buyer_id();
   spec.buyer_city_code = in.buyer_city_code();
@@ -340,20 +350,20 @@ absl::StatusOr<Command> ToCommand(const v1::AmendOfferRequest& request) {
   c.has_min_lot = request.has_min_lot_kg();
   c.min_lot_kg = request.min_lot_kg();
   Micros expires_in = 0;
-  if (absl::Status s = ReadAmendedExpiry(
-          request.has_expires_at() ? &request.expires_at() : nullptr,
-          request.has_expires_in() ? &request.expires_in() : nullptr,
-          &c.has_expires_at, &c.expires_at, &expires_in);
-      !s.ok()) {
-    return s;
-  }
+  // Every field this reads, as for a post.
+  Violations v;
+  v.Add(ReadAmendedExpiry(
+      request.has_expires_at() ? &request.expires_at() : nullptr,
+      request.has_expires_in() ? &request.expires_in() : nullptr,
+      &c.has_expires_at, &c.expires_at, &expires_in));
   if (request.has_ship_within()) {
     absl::StatusOr<Micros> d =
         ReadDeadline(request.ship_within(), "ship_within");
-    if (!d.ok()) return d.status();
+    v.Add(d.status());
     c.has_ship_within = true;
-    c.ship_within = *d;
+    c.ship_within = d.value_or(0);
   }
+  if (!v.ok()) return v.ToStatus();
   return NewCommand(request, std::move(c), expires_in);
 }
 
@@ -369,16 +379,15 @@ absl::StatusOr<Command> ToCommand(const v1::AmendPledgeRequest& request) {
   c.has_min_lot = request.has_min_lot_kg();
   c.min_lot_kg = request.min_lot_kg();
   Micros expires_in = 0;
-  if (absl::Status s = ReadAmendedExpiry(
-          request.has_expires_at() ? &request.expires_at() : nullptr,
-          request.has_expires_in() ? &request.expires_in() : nullptr,
-          &c.has_expires_at, &c.expires_at, &expires_in);
-      !s.ok()) {
-    return s;
-  }
+  // Every field this reads, as for a post.
+  Violations v;
+  v.Add(ReadAmendedExpiry(
+      request.has_expires_at() ? &request.expires_at() : nullptr,
+      request.has_expires_in() ? &request.expires_in() : nullptr,
+      &c.has_expires_at, &c.expires_at, &expires_in));
   if (request.has_scope()) {
     if (!v1::Scope_IsValid(request.scope())) {
-      return UnknownEnum("scope", request.scope());
+      v.Add(UnknownEnum("scope", request.scope()));
     }
     c.has_scope = true;
     c.scope = request.scope();
@@ -388,10 +397,11 @@ absl::StatusOr<Command> ToCommand(const v1::AmendPledgeRequest& request) {
   if (request.has_accept_within()) {
     absl::StatusOr<Micros> d =
         ReadDeadline(request.accept_within(), "accept_within");
-    if (!d.ok()) return d.status();
+    v.Add(d.status());
     c.has_accept_within = true;
-    c.accept_within = *d;
+    c.accept_within = d.value_or(0);
   }
+  if (!v.ok()) return v.ToStatus();
   return NewCommand(request, std::move(c), expires_in);
 }
 
@@ -457,8 +467,10 @@ absl::StatusOr<Command> ToCommand(
 
 absl::StatusOr<Command> ToCommand(const v1::UpsertProductRequest& request) {
   const v1::Product& in = request.product();
+  // Both fields this reads, as for an offer.
+  Violations v;
   if (!v1::Perishability_IsValid(in.perishability())) {
-    return UnknownEnum("product.perishability", in.perishability());
+    v.Add(UnknownEnum("product.perishability", in.perishability()));
   }
   Product product;
   if (in.has_shelf_life()) {
@@ -467,13 +479,15 @@ absl::StatusOr<Command> ToCommand(const v1::UpsertProductRequest& request) {
     // overflow (the engine checks the exact range, from 1 hour).
     constexpr int64_t kMaxSeconds = int64_t{3650} * 24 * 3600;
     if (d.seconds() <= 0 || d.seconds() > kMaxSeconds || d.nanos() != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
+      v.Add(absl::InvalidArgumentError(absl::StrCat(
           "product.shelf_life: must be whole seconds from 1 hour to 3650 "
           "days, or unset; got seconds=",
-          d.seconds(), " nanos=", d.nanos()));
+          d.seconds(), " nanos=", d.nanos())));
+    } else {
+      product.shelf_life = d.seconds() * 1000000;  // no overflow: checked
     }
-    product.shelf_life = d.seconds() * 1000000;
   }
+  if (!v.ok()) return v.ToStatus();
   product.code = in.code();
   product.name = in.name();
   product.unit_note = in.unit_note();

@@ -3,33 +3,13 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_split.h"
+#include "engine/violations.h"
 
 namespace duijie {
 namespace {
-
-// One path segment: a proto field name, optionally indexed ("codes[2]").
-bool IsSegment(absl::string_view s) {
-  if (size_t bracket = s.find('['); bracket != absl::string_view::npos) {
-    absl::string_view index = s.substr(bracket + 1);
-    if (index.size() < 2 || index.back() != ']') return false;
-    index.remove_suffix(1);
-    for (char c : index) {
-      if (!absl::ascii_isdigit(c)) return false;
-    }
-    s = s.substr(0, bracket);
-  }
-  if (s.empty() || !(absl::ascii_islower(s[0]) || s[0] == '_')) return false;
-  for (char c : s) {
-    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_')) {
-      return false;
-    }
-  }
-  return true;
-}
 
 class ErrorDetailInterceptor final : public grpc::experimental::Interceptor {
  public:
@@ -42,9 +22,12 @@ class ErrorDetailInterceptor final : public grpc::experimental::Interceptor {
           methods->GetSendTrailingMetadata();
       if (!status.ok() && !status.error_message().empty() &&
           trailers != nullptr && trailers->count(kErrorDetailKey) == 0) {
-        trailers->emplace(
-            kErrorDetailKey,
-            ErrorDetailOf(status.error_message()).SerializeAsString());
+        // absl::StatusCode and grpc::StatusCode share their numbers.
+        const absl::Status as_absl(
+            static_cast<absl::StatusCode>(status.error_code()),
+            status.error_message());
+        trailers->emplace(kErrorDetailKey,
+                          ErrorDetailOf(as_absl).SerializeAsString());
       }
     }
     methods->Proceed();
@@ -64,22 +47,33 @@ class ErrorDetailInterceptorFactory final
 }  // namespace
 
 v1::ErrorDetail ErrorDetailOf(absl::string_view message) {
+  FieldViolation split =
+      SplitFieldMessage(std::string_view(message.data(), message.size()));
   v1::ErrorDetail detail;
-  const size_t colon = message.find(": ");
-  bool path = colon != absl::string_view::npos && colon > 0;
-  if (path) {
-    for (absl::string_view segment :
-         absl::StrSplit(message.substr(0, colon), '.')) {
-      path = path && IsSegment(segment);
-    }
-  }
-  if (path) {
-    detail.set_field(std::string(message.substr(0, colon)));
-    detail.set_reason(std::string(message.substr(colon + 2)));
-  } else {
-    detail.set_reason(std::string(message));
+  detail.set_field(std::move(split.field));
+  detail.set_reason(std::move(split.reason));
+  return detail;
+}
+
+v1::ErrorDetail ErrorDetailOf(const absl::Status& status) {
+  v1::ErrorDetail detail = ErrorDetailOf(status.message());
+  std::vector<FieldViolation> violations = ViolationsOf(status);
+  if (violations.empty()) return detail;
+  detail.set_field(violations[0].field);
+  detail.set_reason(violations[0].reason);
+  for (FieldViolation& v : violations) {
+    v1::FieldViolation* out = detail.add_violations();
+    out->set_field(std::move(v.field));
+    out->set_reason(std::move(v.reason));
   }
   return detail;
+}
+
+void AddErrorDetail(const absl::Status& status,
+                    grpc::ServerContextBase* context) {
+  if (status.ok()) return;
+  context->AddTrailingMetadata(kErrorDetailKey,
+                               ErrorDetailOf(status).SerializeAsString());
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>

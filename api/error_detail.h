@@ -7,8 +7,10 @@
 
 #include <memory>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "duijie/v1/exchange.pb.h"
+#include "grpcpp/server_context.h"
 #include "grpcpp/support/server_interceptor.h"
 
 namespace duijie {
@@ -21,6 +23,17 @@ inline constexpr char kErrorDetailKey[] = "duijie-error-bin";
 // "[N]"): field = that path, reason = the rest. Otherwise field is empty
 // and reason is the whole message.
 v1::ErrorDetail ErrorDetailOf(absl::string_view message);
+
+// The same of a status, with its violations (engine/violations.h): every
+// bad field of an INVALID_ARGUMENT, field and reason being the first's.
+v1::ErrorDetail ErrorDetailOf(const absl::Status& status);
+
+// Adds `status`'s ErrorDetail to the call's trailing metadata, before the
+// call finishes with it: the interceptor sees only the grpc::Status, whose
+// message names the violations after the first but not their reasons.
+// Nothing for OK.
+void AddErrorDetail(const absl::Status& status,
+                    grpc::ServerContextBase* context);
 
 // Makes interceptors that add kErrorDetailKey to every non-OK status with a
 // message that a duijie.v1 method sends (other services are left alone).

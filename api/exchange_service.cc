@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/convert.h"
+#include "api/error_detail.h"
 #include "api/request_checks.h"
 #include "api/submit_reactor.h"
 #include "engine/text.h"
@@ -234,6 +235,7 @@ grpc::ServerUnaryReactor* ExchangeService::Mutate(
   absl::StatusOr<Command> command =
       who.ok() ? ToCommand(*request) : who.status();
   if (!command.ok()) {
+    AddErrorDetail(command.status(), context);
     reactor->Finish(ToGrpcStatus(command.status()));
     return reactor;
   }
@@ -242,13 +244,16 @@ grpc::ServerUnaryReactor* ExchangeService::Mutate(
   commands.push_back(*std::move(command));
   sequencer_.Enqueue(
       std::move(commands),
-      [this, reactor, request, response, method, explain_resting_pledge,
+      [this, context, reactor, request, response, method,
+       explain_resting_pledge,
        caller = who->caller](CommandSequencer::Batch& batch) {
         const CommandOutcome& outcome = batch.outcomes[0];
         if (!outcome.ok()) {
           if (outcome.status().code() == absl::StatusCode::kPermissionDenied) {
             auth_->LogRefusal(caller->principal.name, method, outcome.status());
           }
+          // Every violation, which the grpc::Status cannot carry.
+          AddErrorDetail(outcome.status(), context);
           reactor->Finish(ToGrpcStatus(outcome.status()));
           return;
         }

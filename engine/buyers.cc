@@ -10,6 +10,7 @@
 #include "engine/engine.h"
 #include "engine/periods.h"
 #include "engine/text.h"
+#include "engine/violations.h"
 
 namespace duijie {
 namespace {
@@ -32,33 +33,27 @@ ShanghaiMonth ShanghaiMonthOf(Micros at) {
 
 absl::Status BuyerRegistry::Check(const Buyer& b,
                                   const ReferenceData& regions) {
-  if (absl::Status s = CheckId("buyer.buyer_id", b.buyer_id); !s.ok()) {
-    return s;
-  }
-  if (b.name.empty()) return Invalid("buyer.name", "is empty");
-  if (absl::Status s = CheckMaxBytes("buyer.name", b.name, kMaxBuyerNameBytes);
-      !s.ok()) {
-    return s;
-  }
+  // Every field, so that a refusal names all that are bad (violations.h).
+  Violations v;
+  v.Add(CheckId("buyer.buyer_id", b.buyer_id));
+  v.Add(b.name.empty()
+            ? Invalid("buyer.name", "is empty")
+            : CheckMaxBytes("buyer.name", b.name, kMaxBuyerNameBytes));
   int32_t city = 0;
-  if (absl::Status s =
-          regions.CheckKnownRegion("buyer.city_code", b.city_code, &city);
-      !s.ok()) {
-    return s;
-  }
+  v.Add(regions.CheckKnownRegion("buyer.city_code", b.city_code, &city));
   if (b.kind < 1 || b.kind > kMaxBuyerKind) {
-    return Invalid(
+    v.Add(Invalid(
         "buyer.kind",
-        absl::StrCat(b.kind, " is not a buyer kind (1..", kMaxBuyerKind, ")"));
+        absl::StrCat(b.kind, " is not a buyer kind (1..", kMaxBuyerKind, ")")));
   }
   if (b.annual_target_fen < 0) {
-    return Invalid("buyer.annual_target_fen",
-                   absl::StrCat(b.annual_target_fen, " is negative"));
+    v.Add(Invalid("buyer.annual_target_fen",
+                  absl::StrCat(b.annual_target_fen, " is negative")));
   }
   if (!b.alliance_id.empty()) {
-    return CheckMaxBytes("buyer.alliance_id", b.alliance_id, kMaxIdBytes);
+    v.Add(CheckMaxBytes("buyer.alliance_id", b.alliance_id, kMaxIdBytes));
   }
-  return absl::OkStatus();
+  return v.ToStatus();
 }
 
 bool BuyerRegistry::Put(const Buyer& buyer) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/text.h"
+#include "engine/violations.h"
 
 namespace duijie {
 namespace {
@@ -55,43 +56,37 @@ bool ProductCatalogue::HasChildren(std::string_view code) const {
 }
 
 absl::Status ProductCatalogue::Check(const Product& p) const {
-  if (absl::Status s = CheckProductCode("product.code", p.code); !s.ok()) {
-    return s;
-  }
+  // Every field, so that a refusal names all that are bad (violations.h).
+  Violations v;
+  v.Add(CheckProductCode("product.code", p.code));
   const std::string_view parent = ProductParent(p.code);
-  if (!parent.empty() && !Catalogued(parent)) {
-    return absl::NotFoundError(
+  if (v.ok() && !parent.empty() && !Catalogued(parent)) {
+    v.Add(absl::NotFoundError(
         absl::StrCat("product.code: the parent ", EchoValue(parent), " of ",
                      EchoValue(p.code),
-                     " is not in the catalogue; upsert the parent first"));
+                     " is not in the catalogue; upsert the parent first")));
   }
-  if (p.name.empty()) {
-    return absl::InvalidArgumentError(
-        "product.name: is empty; want the product's name, e.g. \"马铃薯\"");
-  }
-  if (absl::Status s =
-          CheckMaxCharacters("product.name", p.name, kMaxProductNameCharacters);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckMaxCharacters("product.unit_note", p.unit_note,
-                                          kMaxProductUnitNoteCharacters);
-      !s.ok()) {
-    return s;
-  }
+  v.Add(p.name.empty()
+            ? absl::InvalidArgumentError(
+                  "product.name: is empty; want the product's name, e.g. "
+                  "\"马铃薯\"")
+            : CheckMaxCharacters("product.name", p.name,
+                                 kMaxProductNameCharacters));
+  v.Add(CheckMaxCharacters("product.unit_note", p.unit_note,
+                           kMaxProductUnitNoteCharacters));
   if (p.perishability < 1 || p.perishability > kMaxPerishability) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    v.Add(absl::InvalidArgumentError(absl::StrCat(
         "product.perishability: ", p.perishability,
-        " is not PERISHABLE (1), SEMI_PERISHABLE (2) or STORABLE (3)"));
+        " is not PERISHABLE (1), SEMI_PERISHABLE (2) or STORABLE (3)")));
   }
   if (p.shelf_life != 0 &&
       (p.shelf_life < kMinShelfLife || p.shelf_life > kMaxShelfLife ||
        p.shelf_life % 1000000 != 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    v.Add(absl::InvalidArgumentError(absl::StrCat(
         "product.shelf_life: ", p.shelf_life,
-        " us is not 0 (not stated) or 1 hour to 3650 days in whole seconds"));
+        " us is not 0 (not stated) or 1 hour to 3650 days in whole seconds")));
   }
-  return absl::OkStatus();
+  return v.ToStatus();
 }
 
 absl::Status ProductCatalogue::CheckPosted(std::string_view field,

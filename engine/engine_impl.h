@@ -36,6 +36,8 @@
 
 namespace duijie {
 
+class Violations;  // violations.h
+
 class Engine::Impl {
  public:
   explicit Impl(const EngineOptions& options);
@@ -276,8 +278,10 @@ class Engine::Impl {
   }
   // Queues the start of standing pledge `id`'s next period.
   void QueueNextPeriod(uint64_t id);
-  // INVALID_ARGUMENT unless `r` (of pledge `spec`) is none or well formed.
-  static absl::Status CheckRecurrence(const PledgeSpec& spec, Micros now);
+  // Adds to `v` what is wrong with the recurrence of pledge `spec` (it
+  // must be none or well formed).
+  static void CheckRecurrence(const PledgeSpec& spec, Micros now,
+                              Violations* v);
   // The periods of standing pledge `id` with their figures.
   std::vector<PledgePeriodView> PeriodViews(uint64_t id) const;
   // Deadline queue tags: match id * 2, + 1 for accept_by (ship_by: + 0).

@@ -32,6 +32,7 @@
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
 #include "engine/text.h"
+#include "engine/violations.h"
 
 namespace duijie {
 namespace {
@@ -372,35 +373,36 @@ void Engine::Impl::AddMatch(uint64_t offer_id, uint64_t pledge_id, int64_t q,
 absl::Status Engine::Impl::Check(const PostOfferCommand& c, Micros now) const {
   const OfferSpec& spec = c.offer;
   int32_t region;
-  absl::Status s = CheckId("offer.supplier_id", spec.supplier_id);
-  if (s.ok()) {
-    s = reference_.CheckKnownRegion("offer.region_code", spec.region_code,
-                                    &region);
+  // Every field is checked, so that a refusal names all that are bad
+  // (violations.h); a check that reads another field as valid is skipped
+  // when that field is bad.
+  Violations v;
+  v.Add(CheckId("offer.supplier_id", spec.supplier_id));
+  v.Add(reference_.CheckKnownRegion("offer.region_code", spec.region_code,
+                                    &region));
+  v.Add(CheckProductCode("offer.product_code", spec.product_code));
+  v.Add(CheckRange("offer.grade", spec.grade, 1, 3));
+  v.Add(CheckRange("offer.quantity_kg", spec.quantity_kg, 1, kMaxQuantityKg));
+  v.Add(CheckRange("offer.floor_price_fen_per_kg", spec.floor_price_fen_per_kg,
+                   1, kMaxPriceFenPerKg));
+  const bool quantity_ok = !v.Bad("offer.quantity_kg");
+  if (quantity_ok && !v.Bad("offer.floor_price_fen_per_kg")) {
+    v.Add(CheckAmount("offer.quantity_kg", spec.quantity_kg,
+                      spec.floor_price_fen_per_kg));
   }
-  if (s.ok()) s = CheckProductCode("offer.product_code", spec.product_code);
-  if (s.ok()) s = CheckRange("offer.grade", spec.grade, 1, 3);
-  if (s.ok())
-    s = CheckRange("offer.quantity_kg", spec.quantity_kg, 1, kMaxQuantityKg);
-  if (s.ok()) {
-    s = CheckRange("offer.floor_price_fen_per_kg", spec.floor_price_fen_per_kg,
-                   1, kMaxPriceFenPerKg);
+  if (quantity_ok) {
+    v.Add(CheckRange("offer.min_lot_kg", spec.min_lot_kg, 0, spec.quantity_kg));
   }
-  if (s.ok()) {
-    s = CheckAmount("offer.quantity_kg", spec.quantity_kg,
-                    spec.floor_price_fen_per_kg);
-  }
-  if (s.ok())
-    s = CheckRange("offer.min_lot_kg", spec.min_lot_kg, 0, spec.quantity_kg);
-  if (s.ok()) s = CheckRange("offer.households", spec.households, 0, INT32_MAX);
-  if (s.ok()) s = CheckExpiry("offer.expires_at", spec.expires_at, now);
-  if (s.ok()) s = CheckWithin("offer.ship_within", spec.ship_within);
+  v.Add(CheckRange("offer.households", spec.households, 0, INT32_MAX));
+  v.Add(CheckExpiry("offer.expires_at", spec.expires_at, now));
+  v.Add(CheckWithin("offer.ship_within", spec.ship_within));
   // Against the catalogue last, once the post is otherwise sound: what is
   // wrong with the offer itself comes first.
-  if (s.ok()) {
-    s = catalogue_.CheckPosted("offer.product_code", spec.product_code,
-                               /*leaf=*/true);
+  if (v.ok()) {
+    v.Add(catalogue_.CheckPosted("offer.product_code", spec.product_code,
+                                 /*leaf=*/true));
   }
-  return s;
+  return v.ToStatus();
 }
 
 OfferResult Engine::Impl::Execute(const PostOfferCommand& c) {
@@ -444,54 +446,61 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
   int32_t city;
   const std::string* city_code = &spec.buyer_city_code;
   int kind = spec.buyer_kind;
-  absl::Status s = CheckId("pledge.buyer_id", spec.buyer_id);
-  if (s.ok()) s = ResolveBuyer(spec, &city_code, &kind);
-  if (s.ok()) {
-    s = reference_.CheckKnownRegion("pledge.buyer_city_code", *city_code,
-                                    &city);
+  // Every field, as for an offer.
+  Violations v;
+  v.Add(CheckId("pledge.buyer_id", spec.buyer_id));
+  const absl::Status resolved = ResolveBuyer(spec, &city_code, &kind);
+  v.Add(resolved);
+  // The city and kind checked are the resolved ones.
+  if (resolved.ok()) {
+    v.Add(reference_.CheckKnownRegion("pledge.buyer_city_code", *city_code,
+                                      &city));
+    v.Add(CheckRange("pledge.buyer_kind", kind, 1, kMaxBuyerKind));
   }
-  if (s.ok()) s = CheckRange("pledge.buyer_kind", kind, 1, kMaxBuyerKind);
-  if (s.ok()) s = CheckProductCode("pledge.product_code", spec.product_code);
-  if (s.ok()) s = CheckRange("pledge.min_grade", spec.min_grade, 0, 3);
-  if (s.ok())
-    s = CheckRange("pledge.quantity_kg", spec.quantity_kg, 1, kMaxQuantityKg);
-  if (s.ok()) {
-    s = CheckRange("pledge.max_price_fen_per_kg", spec.max_price_fen_per_kg, 1,
-                   kMaxPriceFenPerKg);
+  v.Add(CheckProductCode("pledge.product_code", spec.product_code));
+  v.Add(CheckRange("pledge.min_grade", spec.min_grade, 0, 3));
+  v.Add(CheckRange("pledge.quantity_kg", spec.quantity_kg, 1, kMaxQuantityKg));
+  v.Add(CheckRange("pledge.max_price_fen_per_kg", spec.max_price_fen_per_kg, 1,
+                   kMaxPriceFenPerKg));
+  const bool quantity_ok = !v.Bad("pledge.quantity_kg");
+  const bool price_ok = !v.Bad("pledge.max_price_fen_per_kg");
+  if (quantity_ok && price_ok) {
+    v.Add(CheckAmount("pledge.quantity_kg", spec.quantity_kg,
+                      spec.max_price_fen_per_kg));
   }
-  if (s.ok()) {
-    s = CheckAmount("pledge.quantity_kg", spec.quantity_kg,
-                    spec.max_price_fen_per_kg);
+  v.Add(CheckRange("pledge.budget_fen", spec.budget_fen, 0, INT64_MAX));
+  if (quantity_ok) {
+    v.Add(
+        CheckRange("pledge.min_lot_kg", spec.min_lot_kg, 0, spec.quantity_kg));
   }
-  if (s.ok())
-    s = CheckRange("pledge.budget_fen", spec.budget_fen, 0, INT64_MAX);
-  if (s.ok())
-    s = CheckRange("pledge.min_lot_kg", spec.min_lot_kg, 0, spec.quantity_kg);
-  if (s.ok()) s = CheckExpiry("pledge.expires_at", spec.expires_at, now);
-  if (s.ok()) s = CheckWithin("pledge.accept_within", spec.accept_within);
-  if (s.ok()) s = CheckRecurrence(spec, now);
+  v.Add(CheckExpiry("pledge.expires_at", spec.expires_at, now));
+  v.Add(CheckWithin("pledge.accept_within", spec.accept_within));
+  CheckRecurrence(spec, now, &v);
   // Journals written before this rule may hold such budgets, and replay
-  // must make what they made.
-  if (s.ok() && !replaying_) {
-    s = CheckBudgetBuysALot("pledge.budget_fen", spec.budget_fen,
-                            spec.min_lot_kg, spec.max_price_fen_per_kg);
-    if (s.ok() && spec.recurrence.period != 0) {
-      s = CheckBudgetBuysALot("pledge.recurrence.budget_fen",
-                              spec.recurrence.budget_fen, spec.min_lot_kg,
-                              spec.max_price_fen_per_kg);
+  // must make what they made. The lot and price it reads must be valid.
+  const bool lot_ok = quantity_ok && price_ok && !v.Bad("pledge.min_lot_kg");
+  if (!replaying_ && lot_ok) {
+    if (!v.Bad("pledge.budget_fen")) {
+      v.Add(CheckBudgetBuysALot("pledge.budget_fen", spec.budget_fen,
+                                spec.min_lot_kg, spec.max_price_fen_per_kg));
+    }
+    if (spec.recurrence.period != 0 && !v.Bad("pledge.recurrence.budget_fen") &&
+        !v.Bad("pledge.recurrence.period")) {
+      v.Add(CheckBudgetBuysALot("pledge.recurrence.budget_fen",
+                                spec.recurrence.budget_fen, spec.min_lot_kg,
+                                spec.max_price_fen_per_kg));
     }
   }
-  if (s.ok()) {
-    s = CheckScope(reference_, "pledge.", spec.scope, spec.region_codes);
-  }
-  if (s.ok()) s = CheckMembers(spec);
+  v.Add(CheckScope(reference_, "pledge.", spec.scope, spec.region_codes));
+  // The members are checked against the alliance buyer_id names.
+  if (!v.Bad("pledge.buyer_id")) v.Add(CheckMembers(spec));
   // Against the catalogue last, as for an offer; a pledge may name a
   // category.
-  if (s.ok()) {
-    s = catalogue_.CheckPosted("pledge.product_code", spec.product_code,
-                               /*leaf=*/false);
+  if (v.ok()) {
+    v.Add(catalogue_.CheckPosted("pledge.product_code", spec.product_code,
+                                 /*leaf=*/false));
   }
-  return s;
+  return v.ToStatus();
 }
 
 absl::Status Engine::Impl::CheckMembers(const PledgeSpec& spec) const {
@@ -554,41 +563,39 @@ absl::Status Engine::Impl::CheckMembers(const PledgeSpec& spec) const {
   return absl::OkStatus();
 }
 
-absl::Status Engine::Impl::CheckRecurrence(const PledgeSpec& spec, Micros now) {
+void Engine::Impl::CheckRecurrence(const PledgeSpec& spec, Micros now,
+                                   Violations* v) {
   const Recurrence& r = spec.recurrence;
   if (r.period == 0) {
     if (r.quantity_kg != 0 || r.budget_fen != 0 || r.until != 0 ||
         r.carry_over) {
-      return Invalid("pledge.recurrence.period",
+      v->Add(Invalid("pledge.recurrence.period",
                      "is unset (a one-off pledge) but the recurrence has "
-                     "other fields set");
+                     "other fields set"));
     }
-    return absl::OkStatus();
+    return;
   }
-  absl::Status s =
-      CheckRange("pledge.recurrence.period", r.period, 1, kMaxPeriod);
-  if (s.ok()) {
-    s = CheckRange("pledge.recurrence.quantity_kg", r.quantity_kg, 1,
-                   kMaxQuantityKg);
+  v->Add(CheckRange("pledge.recurrence.period", r.period, 1, kMaxPeriod));
+  v->Add(CheckRange("pledge.recurrence.quantity_kg", r.quantity_kg, 1,
+                    kMaxQuantityKg));
+  const bool quantity_ok = !v->Bad("pledge.recurrence.quantity_kg");
+  if (quantity_ok && !v->Bad("pledge.max_price_fen_per_kg")) {
+    v->Add(CheckAmount("pledge.recurrence.quantity_kg", r.quantity_kg,
+                       spec.max_price_fen_per_kg));
   }
-  if (s.ok()) {
-    s = CheckAmount("pledge.recurrence.quantity_kg", r.quantity_kg,
-                    spec.max_price_fen_per_kg);
+  v->Add(
+      CheckRange("pledge.recurrence.budget_fen", r.budget_fen, 0, INT64_MAX));
+  if (quantity_ok) {
+    v->Add(CheckRange("pledge.min_lot_kg", spec.min_lot_kg, 0, r.quantity_kg));
   }
-  if (s.ok()) {
-    s = CheckRange("pledge.recurrence.budget_fen", r.budget_fen, 0, INT64_MAX);
+  v->Add(CheckExpiry("pledge.recurrence.until", r.until, now));
+  if (spec.expires_at != r.until) {
+    v->Add(Invalid(
+        "pledge.expires_at",
+        absl::StrCat(spec.expires_at,
+                     " us since epoch differs from recurrence.until (", r.until,
+                     "): a standing pledge expires at until")));
   }
-  if (s.ok()) {
-    s = CheckRange("pledge.min_lot_kg", spec.min_lot_kg, 0, r.quantity_kg);
-  }
-  if (s.ok()) s = CheckExpiry("pledge.recurrence.until", r.until, now);
-  if (s.ok() && spec.expires_at != r.until) {
-    s = Invalid("pledge.expires_at",
-                absl::StrCat(spec.expires_at,
-                             " us since epoch differs from recurrence.until (",
-                             r.until, "): a standing pledge expires at until"));
-  }
-  return s;
 }
 
 absl::Status Engine::Impl::ResolveBuyer(const PledgeSpec& spec,
@@ -748,27 +755,30 @@ absl::Status Engine::Impl::Check(const AmendOfferCommand& c, Micros now) const {
                        known ? offers_[id - 1].status : OrderStatus::kOpen,
                        known ? offers_[id - 1].expires_at : 0, now, "amended");
   if (!s.ok()) return s;
-  // The offer as it would stand, validated as PostOffer validates a new one.
+  // The offer as it would stand, validated as PostOffer validates a new one
+  // (every field, violations.h).
   const OfferRecord& o = offers_[id - 1];
   const int64_t matched = o.quantity_kg - o.remaining_kg;
   const int64_t quantity = c.has_quantity_kg ? c.quantity_kg : o.quantity_kg;
   const int64_t floor =
       c.has_floor_price ? c.floor_price_fen_per_kg : o.floor_price;
   const int64_t min_lot = c.has_min_lot ? c.min_lot_kg : o.min_lot_kg;
-  if (c.has_quantity_kg) s = CheckAmendedQuantity(quantity, matched);
-  if (s.ok() && c.has_floor_price) {
-    s = CheckRange("floor_price_fen_per_kg", floor, 1, kMaxPriceFenPerKg);
+  Violations v;
+  if (c.has_quantity_kg) v.Add(CheckAmendedQuantity(quantity, matched));
+  if (c.has_floor_price) {
+    v.Add(CheckRange("floor_price_fen_per_kg", floor, 1, kMaxPriceFenPerKg));
   }
-  if (s.ok()) s = CheckAmount("quantity_kg", quantity, floor);
-  if (s.ok()) s = CheckRange("min_lot_kg", min_lot, 0, quantity);
-  if (s.ok() && c.has_expires_at) {
-    s = CheckExpiry("expires_at", c.expires_at, now);
+  const bool quantity_ok = !v.Bad("quantity_kg");
+  if (quantity_ok && !v.Bad("floor_price_fen_per_kg")) {
+    v.Add(CheckAmount("quantity_kg", quantity, floor));
   }
-  if (s.ok() && c.has_ship_within) {
-    s = CheckRange("ship_within", c.ship_within, kMinDeadlineWithin,
-                   kMaxDeadlineWithin);
+  if (quantity_ok) v.Add(CheckRange("min_lot_kg", min_lot, 0, quantity));
+  if (c.has_expires_at) v.Add(CheckExpiry("expires_at", c.expires_at, now));
+  if (c.has_ship_within) {
+    v.Add(CheckRange("ship_within", c.ship_within, kMinDeadlineWithin,
+                     kMaxDeadlineWithin));
   }
-  return s;
+  return v.ToStatus();
 }
 
 OfferResult Engine::Impl::Execute(const AmendOfferCommand& c) {
@@ -832,38 +842,42 @@ absl::Status Engine::Impl::Check(const AmendPledgeCommand& c,
   const int64_t max_price =
       c.has_max_price ? c.max_price_fen_per_kg : p.max_price;
   const int64_t min_lot = c.has_min_lot ? c.min_lot_kg : p.min_lot_kg;
-  if (c.has_quantity_kg) s = CheckAmendedQuantity(quantity, matched);
-  if (s.ok() && c.has_max_price) {
-    s = CheckRange("max_price_fen_per_kg", max_price, 1, kMaxPriceFenPerKg);
+  // Every field, as for an offer.
+  Violations v;
+  if (c.has_quantity_kg) v.Add(CheckAmendedQuantity(quantity, matched));
+  if (c.has_max_price) {
+    v.Add(CheckRange("max_price_fen_per_kg", max_price, 1, kMaxPriceFenPerKg));
   }
-  if (s.ok()) s = CheckAmount("quantity_kg", quantity, max_price);
-  if (s.ok() && c.has_budget) {
-    s = CheckRange("budget_fen", c.budget_fen, 0, INT64_MAX);
+  const bool quantity_ok = !v.Bad("quantity_kg");
+  if (quantity_ok && !v.Bad("max_price_fen_per_kg")) {
+    v.Add(CheckAmount("quantity_kg", quantity, max_price));
+  }
+  if (c.has_budget) {
+    absl::Status s = CheckRange("budget_fen", c.budget_fen, 0, INT64_MAX);
     if (s.ok() && c.budget_fen > 0 && c.budget_fen < p.spent_fen) {
       s = Invalid("budget_fen",
                   absl::StrCat(c.budget_fen, " is below the ", p.spent_fen,
                                " fen already spent"));
     }
+    v.Add(s);
   }
-  if (s.ok()) s = CheckRange("min_lot_kg", min_lot, 0, quantity);
+  if (quantity_ok) v.Add(CheckRange("min_lot_kg", min_lot, 0, quantity));
   // A standing pledge's later periods must be able to fill too.
-  if (s.ok() && p.standing) {
-    s = CheckRange("min_lot_kg", min_lot, 0,
-                   standing_.at(c.pledge_id).quantity_kg);
+  if (p.standing) {
+    v.Add(CheckRange("min_lot_kg", min_lot, 0,
+                     standing_.at(c.pledge_id).quantity_kg));
   }
-  if (s.ok() && c.has_expires_at) {
-    s = CheckExpiry("expires_at", c.expires_at, now);
+  if (c.has_expires_at) v.Add(CheckExpiry("expires_at", c.expires_at, now));
+  if (c.has_accept_within) {
+    v.Add(CheckRange("accept_within", c.accept_within, kMinDeadlineWithin,
+                     kMaxDeadlineWithin));
   }
-  if (s.ok() && c.has_accept_within) {
-    s = CheckRange("accept_within", c.accept_within, kMinDeadlineWithin,
-                   kMaxDeadlineWithin);
+  if (c.has_scope) {
+    v.Add(CheckScope(reference_, "", c.scope, c.region_codes));
+  } else if (!c.region_codes.empty()) {
+    v.Add(Invalid("region_codes", "is only allowed with scope set"));
   }
-  if (!s.ok()) return s;
-  if (c.has_scope) return CheckScope(reference_, "", c.scope, c.region_codes);
-  if (!c.region_codes.empty()) {
-    return Invalid("region_codes", "is only allowed with scope set");
-  }
-  return absl::OkStatus();
+  return v.ToStatus();
 }
 
 PledgeResult Engine::Impl::Execute(const AmendPledgeCommand& c) {

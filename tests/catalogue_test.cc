@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "engine/command.h"
 #include "engine/engine.h"
+#include "engine/violations.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine_commands.h"
@@ -21,6 +22,7 @@
 namespace duijie {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr Micros kT0 = 1'798'992'000'000'000;
@@ -247,6 +249,23 @@ TEST_F(CatalogueTest, UpsertValidatesEveryFieldAndChangesNothingWhenRefused) {
   Product edge = MakeProduct("vegetable", long_name.substr(3), 3, 3650 * kDay);
   edge.unit_note = long_name.substr(3);
   EXPECT_TRUE(Upsert(edge).ok());
+}
+
+TEST_F(CatalogueTest, UpsertNamesEveryBadField) {
+  const std::string before = e_.SaveState();
+  absl::StatusOr<ProductResult> r =
+      Upsert(MakeProduct("vegetable", "", 0, kHour / 2));
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<std::string> fields;
+  for (const FieldViolation& v : ViolationsOf(r.status())) {
+    fields.push_back(v.field);
+  }
+  EXPECT_THAT(fields, ElementsAre("product.name", "product.perishability",
+                                  "product.shelf_life"));
+  EXPECT_EQ(r.status().message(),
+            "product.name: is empty; want the product's name, e.g. \"马铃薯\" "
+            "(and 2 more: product.perishability, product.shelf_life)");
+  EXPECT_EQ(e_.SaveState(), before);
 }
 
 TEST_F(CatalogueTest, ARepeatedRequestAnswersTheProductAsItStands) {

@@ -750,6 +750,14 @@ expect_rc 1 offer post --supplier s --region 621202 --product spice.pepper \
   --grade first --kg 0 --floor-fen 100
 err_has "error: INVALID_ARGUMENT"
 err_has "quantity_kg"
+# Every bad field at once, one line each, in the CLI's flags.
+expect_rc 1 offer post --supplier s --region 621202 --product spice.pepper \
+  --grade first --kg 0 --floor-fen 0 --expires 2001-01-01
+err_has "error: INVALID_ARGUMENT: --kg: 0 is out of range [1, 1099511627776] (field offer.quantity_kg)"
+err_has "  and --floor-fen: 0 is out of range [1, 1073741824] (field offer.floor_price_fen_per_kg)"
+err_has "  and --expires: 2001-01-02 00:00:00 +08:00 is not after now ("
+[[ $(wc -l <"$ERR") -eq 3 ]] || fail "not one line per bad field"
+! grep -qF "more:" "$ERR" || fail "the CLI repeats the server's list"
 expect_rc 1 offer post --supplier s --region 621202 --product Spice.Pepper \
   --grade first --kg 10 --floor-fen 100
 err_has "product_code"

@@ -18,6 +18,7 @@
 #include "engine/byte_codec.h"
 #include "engine/command.h"
 #include "engine/types.h"
+#include "engine/violations.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine_commands.h"
@@ -1725,6 +1726,21 @@ class BuyerTest : public EngineTest {
   }
 };
 
+TEST_F(BuyerTest, UpsertNamesEveryBadField) {
+  const uint64_t before = engine_.StateHash();
+  Buyer bad = Unit("", kQingdao, -1);
+  bad.kind = 0;
+  absl::StatusOr<BuyerResult> r = Upsert(bad);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<std::string> fields;
+  for (const FieldViolation& v : ViolationsOf(r.status())) {
+    fields.push_back(v.field);
+  }
+  EXPECT_THAT(fields, ElementsAre("buyer.buyer_id", "buyer.kind",
+                                  "buyer.annual_target_fen"));
+  EXPECT_EQ(engine_.StateHash(), before);
+}
+
 TEST_F(BuyerTest, UpsertCreatesThenReplacesAndTheStateKeepsIt) {
   const uint64_t before = engine_.StateHash();
   absl::StatusOr<BuyerResult> first =
@@ -2488,6 +2504,148 @@ TEST_F(AmendTest, RelativeExpiryResolvesAgainstTheCommandTime) {
   const auto& body = std::get<AmendOfferCommand>(command.body);
   EXPECT_TRUE(body.has_expires_at);
   EXPECT_EQ(body.expires_at, kT0 + 1005);
+}
+
+// --- Every bad field ---------------------------------------------------------
+
+TEST_F(EngineTest, RefusedOfferNamesEveryBadFieldInOrderAndChangesNothing) {
+  const uint64_t before = engine_.StateHash();
+  OfferSpec o = Offer(kWudu, "spice.pepper", 0, 0);
+  o.min_lot_kg = 5;  // against a bad quantity: not checked
+  o.households = -1;
+  absl::StatusOr<OfferResult> r = RunCommand(engine_, PostOfferCommand{o}, kT0);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  // The message opens as it did when only the first was reported.
+  EXPECT_EQ(r.status().message(),
+            "offer.quantity_kg: 0 is out of range [1, 1099511627776] (and 2 "
+            "more: offer.floor_price_fen_per_kg, offer.households)");
+  EXPECT_THAT(
+      ViolationsOf(r.status()),
+      ElementsAre(FieldViolation{"offer.quantity_kg",
+                                 "0 is out of range [1, 1099511627776]"},
+                  FieldViolation{"offer.floor_price_fen_per_kg",
+                                 "0 is out of range [1, 1073741824]"},
+                  FieldViolation{"offer.households",
+                                 "-1 is out of range [0, 2147483647]"}));
+  EXPECT_EQ(engine_.StateHash(), before);
+  EXPECT_EQ(engine_.GetOffer(1, kT0).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(engine_.CheckInvariants().ok());
+}
+
+TEST_F(EngineTest, OneBadFieldIsRefusedAsBefore) {
+  OfferSpec o = Offer(kWudu, "spice.pepper", 10, 100);
+  o.min_lot_kg = 11;
+  absl::StatusOr<OfferResult> r = RunCommand(engine_, PostOfferCommand{o}, kT0);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "offer.min_lot_kg: 11 is out of range [0, 10]");
+  EXPECT_FALSE(r.status().GetPayload(kViolationsPayloadUrl).has_value());
+  EXPECT_THAT(ViolationsOf(r.status()),
+              ElementsAre(FieldViolation{"offer.min_lot_kg",
+                                         "11 is out of range [0, 10]"}));
+}
+
+TEST_F(EngineTest, AnUnknownRegionFirstIsNotFoundAlone) {
+  // NOT_FOUND is about the first thing found wrong, as before; only
+  // INVALID_ARGUMENT lists every field.
+  OfferSpec o = Offer("659999", "spice.pepper", 0, 0);
+  absl::StatusOr<OfferResult> r = RunCommand(engine_, PostOfferCommand{o}, kT0);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(r.status().message()),
+              ::testing::StartsWith("offer.region_code: region"));
+  EXPECT_THAT(ViolationsOf(r.status()), IsEmpty());
+
+  // After an INVALID_ARGUMENT one it is left out: the code stays the
+  // first error's.
+  o.supplier_id = "";
+  r = RunCommand(engine_, PostOfferCommand{o}, kT0);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<std::string> fields;
+  for (const FieldViolation& v : ViolationsOf(r.status())) {
+    fields.push_back(v.field);
+  }
+  EXPECT_THAT(fields, ElementsAre("offer.supplier_id", "offer.quantity_kg",
+                                  "offer.floor_price_fen_per_kg"));
+}
+
+TEST_F(EngineTest, RefusedPledgeNamesEveryBadFieldAndSkipsWhatReadsThem) {
+  const uint64_t before = engine_.StateHash();
+  PledgeSpec p = Pledge(kQingdao, "spice", 10, 0);
+  p.min_grade = 9;
+  p.budget_fen = 1;   // buys no lot at a bad price: not checked
+  p.min_lot_kg = 20;  // above the quantity
+  p.expires_at = kT0;
+  absl::StatusOr<PledgeResult> r =
+      RunCommand(engine_, PostPledgeCommand{p}, kT0);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<std::string> fields;
+  for (const FieldViolation& v : ViolationsOf(r.status())) {
+    fields.push_back(v.field);
+  }
+  EXPECT_THAT(fields,
+              ElementsAre("pledge.min_grade", "pledge.max_price_fen_per_kg",
+                          "pledge.min_lot_kg", "pledge.expires_at"));
+  EXPECT_THAT(std::string(r.status().message()),
+              ::testing::StartsWith("pledge.min_grade: 9 is out of range "
+                                    "[0, 3] (and 3 more: "));
+  EXPECT_EQ(engine_.StateHash(), before);
+}
+
+TEST_F(EngineTest, RefusedAmendmentNamesEveryBadFieldAndChangesNothing) {
+  const uint64_t id =
+      PostOffer(Offer(kWudu, "spice.pepper", 10, 100)).offer.offer_id;
+  const uint64_t before = engine_.StateHash();
+  AmendOfferCommand c;
+  c.offer_id = id;
+  c.has_floor_price = true;
+  c.floor_price_fen_per_kg = -5;
+  c.has_min_lot = true;
+  c.min_lot_kg = 11;
+  c.has_expires_at = true;
+  c.expires_at = kT0 - 1;
+  absl::StatusOr<OfferResult> r = RunCommand(engine_, c, kT0);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<std::string> fields;
+  for (const FieldViolation& v : ViolationsOf(r.status())) {
+    fields.push_back(v.field);
+  }
+  EXPECT_THAT(fields, ElementsAre("floor_price_fen_per_kg", "min_lot_kg",
+                                  "expires_at"));
+  EXPECT_EQ(engine_.StateHash(), before);
+  EXPECT_EQ(GetOffer(id).floor_price_fen_per_kg, 100);
+
+  // An unknown order is NOT_FOUND, whatever else is wrong.
+  c.offer_id = 999;
+  EXPECT_EQ(RunCommand(engine_, c, kT0).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(ViolationsTest, KeepsOnePerFieldAndTheFirstErrorsCode) {
+  Violations v;
+  EXPECT_TRUE(v.ok());
+  EXPECT_TRUE(v.ToStatus().ok());
+  v.Add(absl::OkStatus());
+  v.Add(absl::InvalidArgumentError("a.b: first"));
+  v.Add(absl::InvalidArgumentError("a.b: again"));  // the same field
+  v.Add(absl::NotFoundError("c: not found"));       // another code
+  v.Add(absl::InvalidArgumentError("no field here"));
+  v.Add(absl::InvalidArgumentError("d[2]: bad; \"quoted\": 7:x"));
+  EXPECT_TRUE(v.Bad("a.b"));
+  EXPECT_FALSE(v.Bad("c"));
+  const absl::Status s = v.ToStatus();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "a.b: first (and 2 more: another error, d[2])");
+  EXPECT_THAT(ViolationsOf(s),
+              ElementsAre(FieldViolation{"a.b", "first"},
+                          FieldViolation{"", "no field here"},
+                          FieldViolation{"d[2]", "bad; \"quoted\": 7:x"}));
+
+  Violations other;
+  other.Add(absl::FailedPreconditionError("id: closed"));
+  other.Add(absl::InvalidArgumentError("x: bad"));
+  EXPECT_EQ(other.ToStatus(), absl::FailedPreconditionError("id: closed"));
+  EXPECT_THAT(ViolationsOf(other.ToStatus()), IsEmpty());
 }
 
 }  // namespace

@@ -1765,6 +1765,10 @@ TEST_F(IntegrationTest, RefusalsCarryTheirFieldInTrailingMetadata) {
   EXPECT_EQ(detail.field(), "pledge.max_price_fen_per_kg");
   EXPECT_EQ(absl::StrCat(detail.field(), ": ", detail.reason()),
             status.error_message());
+  // One bad field: violations holds it alone.
+  ASSERT_EQ(detail.violations_size(), 1);
+  EXPECT_EQ(detail.violations(0).field(), detail.field());
+  EXPECT_EQ(detail.violations(0).reason(), detail.reason());
 
   // A refusal about no one field: the whole message is the reason.
   v1::GetOfferRequest missing;
@@ -1785,6 +1789,9 @@ TEST_F(IntegrationTest, RefusalsCarryTheirFieldInTrailingMetadata) {
               status.error_message());
   }
 
+  // Not INVALID_ARGUMENT: about the first thing found wrong, no list.
+  EXPECT_EQ(detail.violations_size(), 0);
+
   // A call that succeeds carries none.
   grpc::ClientContext ok_context;
   v1::ListRegionsResponse regions;
@@ -1792,6 +1799,86 @@ TEST_F(IntegrationTest, RefusalsCarryTheirFieldInTrailingMetadata) {
       stub_->ListRegions(&ok_context, v1::ListRegionsRequest(), &regions).ok());
   EXPECT_EQ(ok_context.GetServerTrailingMetadata().count("duijie-error-bin"),
             0u);
+}
+
+// The ErrorDetail of a refused call, from its trailing metadata.
+v1::ErrorDetail TrailingErrorDetail(const grpc::ClientContext& context) {
+  v1::ErrorDetail detail;
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find("duijie-error-bin");
+  if (it != trailers.end()) {
+    EXPECT_TRUE(detail.ParseFromString(
+        std::string(it->second.data(), it->second.size())));
+  }
+  return detail;
+}
+
+std::vector<std::string> ViolationFields(
+    const google::protobuf::RepeatedPtrField<v1::FieldViolation>& list) {
+  std::vector<std::string> fields;
+  for (const v1::FieldViolation& v : list) fields.push_back(v.field());
+  return fields;
+}
+
+TEST_F(IntegrationTest, RefusalsNameEveryBadField) {
+  v1::PostOfferRequest bad = PepperOffer(0, 0);
+  bad.mutable_offer()->set_households(-1);
+  grpc::ClientContext context;
+  v1::PostOfferResponse response;
+  grpc::Status status = stub_->PostOffer(&context, bad, &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // The message opens with the first, as when it was the only one.
+  EXPECT_EQ(status.error_message(),
+            "offer.quantity_kg: 0 is out of range [1, 1099511627776] (and 2 "
+            "more: offer.floor_price_fen_per_kg, offer.households)");
+  v1::ErrorDetail detail = TrailingErrorDetail(context);
+  EXPECT_EQ(detail.field(), "offer.quantity_kg");
+  EXPECT_EQ(detail.reason(), "0 is out of range [1, 1099511627776]");
+  ASSERT_EQ(detail.violations_size(), 3);
+  EXPECT_EQ(ViolationFields(detail.violations()),
+            std::vector<std::string>({"offer.quantity_kg",
+                                      "offer.floor_price_fen_per_kg",
+                                      "offer.households"}));
+  EXPECT_EQ(detail.violations(1).reason(), "0 is out of range [1, 1073741824]");
+  EXPECT_EQ(detail.violations(2).reason(),
+            "-1 is out of range [0, 2147483647]");
+
+  // Fields the server reads before the engine does are listed together.
+  v1::PostOfferRequest unread = PepperOffer(100, 8000);
+  unread.mutable_offer()->set_grade(static_cast<v1::Grade>(99));
+  unread.mutable_offer()->mutable_ship_within()->set_nanos(1);
+  grpc::ClientContext unread_context;
+  status = stub_->PostOffer(&unread_context, unread, &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ViolationFields(TrailingErrorDetail(unread_context).violations()),
+            std::vector<std::string>({"offer.grade", "offer.ship_within"}));
+
+  // Submit: the same in the command's error.
+  grpc::ClientContext submit_context;
+  auto stream = stub_->Submit(&submit_context);
+  v1::SubmitRequest request;
+  request.set_batch_id("bad-fields");
+  *request.add_commands()->mutable_post_offer() = bad;
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->WritesDone());
+  v1::SubmitResponse submitted;
+  ASSERT_TRUE(stream->Read(&submitted));
+  ASSERT_EQ(submitted.results_size(), 1);
+  const v1::CommandError& error = submitted.results(0).error();
+  EXPECT_EQ(error.code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(error.message(),
+            "offer.quantity_kg: 0 is out of range [1, 1099511627776] (and 2 "
+            "more: offer.floor_price_fen_per_kg, offer.households)");
+  EXPECT_EQ(error.field(), "offer.quantity_kg");
+  EXPECT_EQ(error.reason(), "0 is out of range [1, 1099511627776]");
+  EXPECT_EQ(ViolationFields(error.violations()),
+            ViolationFields(detail.violations()));
+  EXPECT_EQ(error.violations(2).reason(), "-1 is out of range [0, 2147483647]");
+  EXPECT_FALSE(stream->Read(&submitted));
+  EXPECT_TRUE(stream->Finish().ok());
+
+  // Nothing was posted.
+  EXPECT_EQ(ListOffers(v1::ListOffersRequest()).offers_size(), 0);
 }
 
 TEST_F(IntegrationTest, UnfilteredListsCountEveryItemAcrossPages) {

@@ -213,8 +213,24 @@ class Client {
                                  HumanizeServerTimes(detail.reason()), message)
                            : FlagWordsForFieldError(*args_, message);
     }
+    // With more than one bad field, the first as before and each other on
+    // a line of its own, so that one try shows all there is to fix.
+    const bool all_violations = status.error_code() == grpc::INVALID_ARGUMENT &&
+                                has_detail && detail.violations_size() > 1;
+    auto words = [this](const pb::FieldViolation& v) {
+      const std::string reason = HumanizeServerTimes(v.reason());
+      const std::string plain =
+          v.field().empty() ? reason : absl::StrCat(v.field(), ": ", reason);
+      return args_ != nullptr
+                 ? FlagWordsForFieldError(*args_, v.field(), reason, plain)
+                 : plain;
+    };
+    if (all_violations) message = words(detail.violations(0));
     std::cerr << "error: " << CodeName(status.error_code()) << ": "
               << Printable(message) << "\n";
+    for (int i = 1; all_violations && i < detail.violations_size(); ++i) {
+      std::cerr << "  and " << Printable(words(detail.violations(i))) << "\n";
+    }
     if (status.error_code() == grpc::UNAUTHENTICATED) {
       std::cerr << (global_.key.empty()
                         ? "  no key was sent: "
