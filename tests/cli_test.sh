@@ -1242,7 +1242,7 @@ expect_rc 1 offer post --supplier dingxi-coop --region 621102 \
   --product vegetable.potatoe --grade first --kg 1000 --floor-fen 100 \
   --expires-in 3d
 err_has 'NOT_FOUND'
-err_has '"vegetable.potatoe" is not in the catalogue; did you mean "vegetable.potato"?'
+err_has 'NOT_FOUND: --product: "vegetable.potatoe" is not in the catalogue; did you mean "vegetable.potato"? (field offer.product_code)'
 expect_rc 1 offer post --supplier dingxi-coop --region 621102 \
   --product vegetable --grade first --kg 1000 --floor-fen 100 --expires-in 3d
 err_has '"vegetable" is a category'

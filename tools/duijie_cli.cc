@@ -207,7 +207,9 @@ class Client {
     const std::string detail_bytes = TakeErrorDetail();
     const bool has_detail =
         !detail_bytes.empty() && detail.ParseFromString(detail_bytes);
-    if (status.error_code() == grpc::INVALID_ARGUMENT && args_ != nullptr) {
+    // Any refusal about a field the user set by a flag names that flag (an
+    // unknown product is NOT_FOUND, a filled order FAILED_PRECONDITION).
+    if (status.error_code() != grpc::UNAUTHENTICATED && args_ != nullptr) {
       message = has_detail ? FlagWordsForFieldError(
                                  *args_, detail.field(),
                                  HumanizeServerTimes(detail.reason()), message)
