@@ -190,6 +190,14 @@ class Engine {
   std::vector<MatchView> ListMatches(const MatchFilter& filter,
                                      uint64_t after_match_id, int limit,
                                      bool* more) const;
+  // How many items the lists above would show paged to the end (from
+  // after_match_id, for matches). A scan of the filter's owner's ids, or of
+  // every id when it names no owner: a read for a list's first page, not
+  // for every page.
+  uint64_t CountOffers(const OrderFilter& filter, Micros now) const;
+  uint64_t CountPledges(const OrderFilter& filter, Micros now) const;
+  uint64_t CountMatches(const MatchFilter& filter,
+                        uint64_t after_match_id) const;
   // The log of match events: one per new match and one per status change
   // (ship, accept, decline, lapse, delivery at accept_by), in the order the
   // engine made them, numbered from 1 (event_id). The events with

@@ -59,6 +59,9 @@ class Engine::Impl {
   std::vector<MatchView> ListMatches(const MatchFilter& filter,
                                      uint64_t after_id, int limit,
                                      bool* more) const;
+  uint64_t CountOffers(const OrderFilter& filter, Micros now) const;
+  uint64_t CountPledges(const OrderFilter& filter, Micros now) const;
+  uint64_t CountMatches(const MatchFilter& filter, uint64_t after_id) const;
   std::vector<MatchEventView> ListMatchEvents(const MatchFilter& filter,
                                               uint64_t after_event_id,
                                               int limit, bool* more) const;
@@ -299,6 +302,12 @@ class Engine::Impl {
   bool PledgePasses(const PledgeRecord& p, const OrderFilter& f,
                     Micros now) const;
   bool MatchPasses(const MatchRecord& m, const MatchFilter& f) const;
+  // The sorted ids of the filter's owner (supplier, buyer; for matches
+  // also the owner of the filter's offer or pledge) to walk instead of
+  // every id; nullptr when the filter names none.
+  const std::vector<uint64_t>* OwnedOffers(const OrderFilter& filter) const;
+  const std::vector<uint64_t>* OwnedPledges(const OrderFilter& filter) const;
+  const std::vector<uint64_t>* OwnedMatches(const MatchFilter& filter) const;
   // Adds the buyer's matched and delivered fen in `year` (Asia/Shanghai) to
   // *progress, by month; OUT_OF_RANGE if a sum overflows.
   absl::Status AddBuyerProgress(std::string_view buyer_id, int year,

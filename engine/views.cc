@@ -167,6 +167,24 @@ auto CollectAfter(const std::vector<uint64_t>* owned, uint64_t total,
   return out;
 }
 
+// How many ids > after_id pass, walked as CollectAfter walks them.
+template <typename Passes>
+uint64_t CountAfter(const std::vector<uint64_t>* owned, uint64_t total,
+                    uint64_t after_id, Passes passes) {
+  uint64_t n = 0;
+  if (owned != nullptr) {
+    for (auto it = std::upper_bound(owned->begin(), owned->end(), after_id);
+         it != owned->end(); ++it) {
+      n += passes(*it) ? 1 : 0;
+    }
+  } else {
+    for (uint64_t id = after_id + 1; id <= total; ++id) {
+      n += passes(id) ? 1 : 0;
+    }
+  }
+  return n;
+}
+
 const std::vector<uint64_t> kNoIds;
 
 }  // namespace
@@ -217,17 +235,52 @@ bool Engine::Impl::MatchPasses(const MatchRecord& m,
   return StartsWith(reference_.CodeText(o.region), f.region_code_prefix);
 }
 
+const std::vector<uint64_t>* Engine::Impl::OwnedOffers(
+    const OrderFilter& filter) const {
+  if (filter.owner_id.empty()) return nullptr;
+  auto it = offers_by_supplier_.find(strings_.Find(filter.owner_id));
+  return it == offers_by_supplier_.end() ? &kNoIds : &it->second;
+}
+
+const std::vector<uint64_t>* Engine::Impl::OwnedPledges(
+    const OrderFilter& filter) const {
+  if (filter.owner_id.empty()) return nullptr;
+  auto it = pledges_by_buyer_.find(strings_.Find(filter.owner_id));
+  return it == pledges_by_buyer_.end() ? &kNoIds : &it->second;
+}
+
+const std::vector<uint64_t>* Engine::Impl::OwnedMatches(
+    const MatchFilter& filter) const {
+  auto owner_list = [&](const auto& index, std::string_view owner) {
+    auto it = index.find(strings_.Find(owner));
+    return it == index.end() ? &kNoIds : &it->second;
+  };
+  if (!filter.supplier_id.empty()) {
+    return owner_list(matches_by_supplier_, filter.supplier_id);
+  }
+  if (!filter.buyer_id.empty()) {
+    return owner_list(matches_by_buyer_, filter.buyer_id);
+  }
+  if (filter.offer_id != 0) {
+    return filter.offer_id <= offers_.size()
+               ? owner_list(matches_by_supplier_,
+                            strings_.Get(offers_[filter.offer_id - 1].supplier))
+               : &kNoIds;
+  }
+  if (filter.pledge_id != 0) {
+    return filter.pledge_id <= pledges_.size()
+               ? owner_list(matches_by_buyer_,
+                            strings_.Get(pledges_[filter.pledge_id - 1].buyer))
+               : &kNoIds;
+  }
+  return nullptr;
+}
+
 std::vector<OfferView> Engine::Impl::ListOffers(const OrderFilter& filter,
                                                 uint64_t after_id, int limit,
                                                 Micros now, bool* more) const {
-  const std::vector<uint64_t>* owned = nullptr;
-  if (!filter.owner_id.empty()) {
-    const uint32_t sid = strings_.Find(filter.owner_id);
-    auto it = offers_by_supplier_.find(sid);
-    owned = it == offers_by_supplier_.end() ? &kNoIds : &it->second;
-  }
   return CollectAfter(
-      owned, offers_.size(), after_id, limit,
+      OwnedOffers(filter), offers_.size(), after_id, limit,
       [&](uint64_t id) { return OfferPasses(offers_[id - 1], filter, now); },
       [&](uint64_t id) { return MakeOfferView(id, now); }, more);
 }
@@ -236,14 +289,8 @@ std::vector<PledgeView> Engine::Impl::ListPledges(const OrderFilter& filter,
                                                   uint64_t after_id, int limit,
                                                   Micros now,
                                                   bool* more) const {
-  const std::vector<uint64_t>* owned = nullptr;
-  if (!filter.owner_id.empty()) {
-    const uint32_t sid = strings_.Find(filter.owner_id);
-    auto it = pledges_by_buyer_.find(sid);
-    owned = it == pledges_by_buyer_.end() ? &kNoIds : &it->second;
-  }
   return CollectAfter(
-      owned, pledges_.size(), after_id, limit,
+      OwnedPledges(filter), pledges_.size(), after_id, limit,
       [&](uint64_t id) { return PledgePasses(pledges_[id - 1], filter, now); },
       [&](uint64_t id) { return MakePledgeView(id, now); }, more);
 }
@@ -251,31 +298,33 @@ std::vector<PledgeView> Engine::Impl::ListPledges(const OrderFilter& filter,
 std::vector<MatchView> Engine::Impl::ListMatches(const MatchFilter& filter,
                                                  uint64_t after_id, int limit,
                                                  bool* more) const {
-  const std::vector<uint64_t>* owned = nullptr;
-  auto owner_list = [&](const auto& index, std::string_view owner) {
-    auto it = index.find(strings_.Find(owner));
-    return it == index.end() ? &kNoIds : &it->second;
-  };
-  if (!filter.supplier_id.empty()) {
-    owned = owner_list(matches_by_supplier_, filter.supplier_id);
-  } else if (!filter.buyer_id.empty()) {
-    owned = owner_list(matches_by_buyer_, filter.buyer_id);
-  } else if (filter.offer_id != 0) {
-    owned =
-        filter.offer_id <= offers_.size()
-            ? owner_list(matches_by_supplier_,
-                         strings_.Get(offers_[filter.offer_id - 1].supplier))
-            : &kNoIds;
-  } else if (filter.pledge_id != 0) {
-    owned = filter.pledge_id <= pledges_.size()
-                ? owner_list(matches_by_buyer_,
-                             strings_.Get(pledges_[filter.pledge_id - 1].buyer))
-                : &kNoIds;
-  }
   return CollectAfter(
-      owned, matches_.size(), after_id, limit,
+      OwnedMatches(filter), matches_.size(), after_id, limit,
       [&](uint64_t id) { return MatchPasses(matches_[id - 1], filter); },
       [&](uint64_t id) { return MakeMatchView(id); }, more);
+}
+
+// The counts walk the same ids with the same tests as the lists above, so
+// that a count is exactly what paging to the end would show.
+uint64_t Engine::Impl::CountOffers(const OrderFilter& filter,
+                                   Micros now) const {
+  return CountAfter(OwnedOffers(filter), offers_.size(), 0, [&](uint64_t id) {
+    return OfferPasses(offers_[id - 1], filter, now);
+  });
+}
+
+uint64_t Engine::Impl::CountPledges(const OrderFilter& filter,
+                                    Micros now) const {
+  return CountAfter(OwnedPledges(filter), pledges_.size(), 0, [&](uint64_t id) {
+    return PledgePasses(pledges_[id - 1], filter, now);
+  });
+}
+
+uint64_t Engine::Impl::CountMatches(const MatchFilter& filter,
+                                    uint64_t after_id) const {
+  return CountAfter(
+      OwnedMatches(filter), matches_.size(), after_id,
+      [&](uint64_t id) { return MatchPasses(matches_[id - 1], filter); });
 }
 
 MatchEventView Engine::Impl::MakeMatchEventView(uint64_t index) const {
