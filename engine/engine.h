@@ -82,6 +82,15 @@ struct EngineOptions {
   Micros request_id_window = Micros{24} * 3600 * 1000 * 1000;
   // ...and the newest this many are kept whatever their age.
   size_t min_request_ids = 1000000;
+  // An offer posted, or amended to a new expiry, must expire at least this
+  // long after now: goods that spoil sooner cannot be matched, packed and
+  // handed to a carrier (the server sets kMinDeadlineWithin, the shortest
+  // time to ship an offer may give). 0: no minimum beyond "after now", the
+  // engine's rule before this one, which benchmarks' steady-state books
+  // (offers found with minutes left) rely on. Commands replayed from a
+  // journal are not held to it: journals written before it replay as they
+  // were.
+  Micros min_offer_lead = 0;
 };
 
 class Engine {

@@ -708,6 +708,14 @@ ok offer list --supplier date-coop --page-size 1 --all
 out_has "2 of 2 offers, no more"
 ok offer list --supplier date-coop --status filled
 out_has "0 of 0 offers, no more"
+# An offer that spoils within the hour could not be matched and shipped.
+expect_rc 1 offer post --supplier date-coop --region 621202 \
+  --product fruit.date --grade first --kg 10 --floor-fen 100 --expires 30m
+err_has "is only 30m after now ("
+err_has "an offer must stay open at least 1h, time to be matched and shipped before it spoils"
+err_has "(field offer.expires_at)"
+ok offer post --supplier date-coop --region 621202 \
+  --product fruit.date --grade first --kg 10 --floor-fen 100 --expires 61m
 ok --json pledge post --buyer date-buyer --city 370200 --kind school \
   --product fruit.fig --t 1 --max-yuan 75.5 --budget-yuan 1,200,000 \
   --expires 3d
