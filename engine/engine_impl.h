@@ -297,10 +297,14 @@ class Engine::Impl {
   // Event events_[index] with its match as of that event.
   MatchEventView MakeMatchEventView(uint64_t index) const;
   std::vector<MatchView> MatchRange(uint64_t first, uint32_t count) const;
-  bool OfferPasses(const OfferRecord& o, const OrderFilter& f,
+  // The filter's product prefix as a ProductTree index, found once per
+  // list or count: `product` below.
+  uint32_t FilterProduct(const OrderFilter& f) const;
+  bool ProductPasses(uint32_t product, uint32_t filter) const;
+  bool OfferPasses(const OfferRecord& o, const OrderFilter& f, uint32_t product,
                    Micros now) const;
   bool PledgePasses(const PledgeRecord& p, const OrderFilter& f,
-                    Micros now) const;
+                    uint32_t product, Micros now) const;
   bool MatchPasses(const MatchRecord& m, const MatchFilter& f) const;
   // The sorted ids of the filter's owner (supplier, buyer; for matches
   // also the owner of the filter's offer or pledge) to walk instead of
