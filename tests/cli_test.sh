@@ -714,6 +714,13 @@ expect_rc 1 offer post --supplier date-coop --region 621202 \
 err_has "is only 30m after now ("
 err_has "an offer must stay open at least 1h, time to be matched and shipped before it spoils"
 err_has "(field offer.expires_at)"
+err_has "--expires: "
+# The server resolves --expires-in to an expires_at: the message names the
+# flag the user gave.
+expect_rc 1 offer post --supplier date-coop --region 621202 \
+  --product fruit.date --grade first --kg 10 --floor-fen 100 --expires-in 59m
+err_has "--expires-in: "
+err_has "is only 59m after now ("
 ok offer post --supplier date-coop --region 621202 \
   --product fruit.date --grade first --kg 10 --floor-fen 100 --expires 61m
 ok --json pledge post --buyer date-buyer --city 370200 --kind school \
