@@ -67,6 +67,15 @@ bool IsEmpty(const MatchFilter& f) {
          !f.restricted;
 }
 
+// Whether a filtered list counts its total: on the first page only (no
+// page_token). The count scans the filter's items, where a page reads only
+// as many as it shows; paying it once per listing, not once per page, keeps
+// paging through a large book linear (see the proto's total_count).
+template <typename Request>
+bool CountsFiltered(const Request& request) {
+  return request.page_token().empty();
+}
+
 // Appends each of `views` to *items with ToProto, and sets the next page
 // token to the last one's id when the engine said there is `more`.
 template <typename View, typename Item, typename Id>
@@ -461,8 +470,9 @@ grpc::ServerUnaryReactor* ExchangeService::ListOffers(
     CommandSequencer::Reader reader(&sequencer_);
     seen = reader.seen();
     const OrderFilter filter = ToOrderFilter(*request);
+    const Micros now = ReadNow();  // the page and its count see one instant
     const std::vector<OfferView> offers =
-        reader.engine().ListOffers(filter, after, limit, ReadNow(), &more);
+        reader.engine().ListOffers(filter, after, limit, now, &more);
     FillIdPage(offers, more, response->mutable_offers(),
                response->mutable_next_page_token(),
                [](const v1::Offer& o) { return o.offer_id(); });
@@ -470,6 +480,9 @@ grpc::ServerUnaryReactor* ExchangeService::ListOffers(
     if (IsEmpty(filter)) {
       response->set_total_count(
           static_cast<int64_t>(reader.engine().offer_count()));
+    } else if (CountsFiltered(*request)) {
+      response->set_total_count(
+          static_cast<int64_t>(reader.engine().CountOffers(filter, now)));
     }
   }
   FinishRead(reactor, ToGrpcStatus(status), seen);
@@ -494,15 +507,20 @@ grpc::ServerUnaryReactor* ExchangeService::ListPledges(
     bool more = false;
     CommandSequencer::Reader reader(&sequencer_);
     seen = reader.seen();
+    const Micros now = ReadNow();  // the page and its count see one instant
     const std::vector<PledgeView> pledges =
-        reader.engine().ListPledges(filter, after, limit, ReadNow(), &more);
+        reader.engine().ListPledges(filter, after, limit, now, &more);
     FillIdPage(pledges, more, response->mutable_pledges(),
                response->mutable_next_page_token(),
                [](const v1::Pledge& p) { return p.pledge_id(); });
-    // Unfiltered and not narrowed to the key's own: every pledge.
+    // Unfiltered and not narrowed to the key's own: every pledge. Else the
+    // count takes the narrowed filter, so a key counts only what it sees.
     if (IsEmpty(filter)) {
       response->set_total_count(
           static_cast<int64_t>(reader.engine().pledge_count()));
+    } else if (CountsFiltered(*request)) {
+      response->set_total_count(
+          static_cast<int64_t>(reader.engine().CountPledges(filter, now)));
     }
   }
   FinishRead(reactor, ToGrpcStatus(status), seen);
@@ -533,10 +551,14 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
                response->mutable_next_page_token(),
                [](const v1::Match& m) { return m.match_id(); });
     // Unfiltered and not narrowed to the key's own: every match (ids run
-    // from 1 without gaps).
+    // from 1 without gaps). Else the count takes the narrowed filter, so a
+    // key counts only what it sees.
     if (IsEmpty(filter) && request->after_match_id() == 0) {
       response->set_total_count(
           static_cast<int64_t>(reader.engine().last_match_id()));
+    } else if (CountsFiltered(*request)) {
+      response->set_total_count(static_cast<int64_t>(
+          reader.engine().CountMatches(filter, request->after_match_id())));
     }
   }
   FinishRead(reactor, ToGrpcStatus(status), seen);

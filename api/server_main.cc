@@ -89,6 +89,12 @@ ABSL_FLAG(absl::Duration, request_id_window, absl::Hours(24),
           "remember each request_id (and its first answer) at least this "
           "long; the newest million are kept whatever their age. Keep it "
           "the same across restarts of one data directory");
+ABSL_FLAG(absl::Duration, min_offer_lead, absl::Hours(1),
+          "refuse an offer (or an amendment of its expiry) that expires "
+          "sooner than this after now: its goods could not be matched and "
+          "shipped before they spoil (1h: the shortest ship_within an offer "
+          "may give; 0: only \"after now\"). Journals replay as they were "
+          "whatever it is");
 ABSL_FLAG(int32_t, max_message_bytes, 4 << 20,
           "largest message received or sent, in bytes (a Submit reply over "
           "it ends the stream: send smaller batches)");
@@ -306,6 +312,8 @@ int main(int argc, char** argv) {
       std::max<int64_t>(1 << 20, absl::GetFlag(FLAGS_max_memory_bytes));
   options.durability.engine_options.request_id_window =
       absl::ToInt64Microseconds(absl::GetFlag(FLAGS_request_id_window));
+  options.durability.engine_options.min_offer_lead = std::max<int64_t>(
+      0, absl::ToInt64Microseconds(absl::GetFlag(FLAGS_min_offer_lead)));
   options.auth.enabled = !absl::GetFlag(FLAGS_insecure_no_auth);
   options.auth.max_open_orders = absl::GetFlag(FLAGS_max_open_orders);
   options.auth.rate_per_key = absl::GetFlag(FLAGS_rate_per_key);

@@ -46,8 +46,10 @@ start() {
   local log=$1
   shift
   # Without keys: this measures the journal (api_bench.sh measures auth).
+  # No minimum lead: the prefill holds offers with minutes left.
   "$server" --listen=127.0.0.1:0 --snapshot_every=0 --snapshot_interval=0 \
-    --insecure_no_auth --max_open_orders=0 "$@" >"$log" 2>"$log.err" &
+    --insecure_no_auth --max_open_orders=0 --min_offer_lead=0 "$@" \
+    >"$log" 2>"$log.err" &
   server_pid=$!
   addr=''
   for _ in $(seq 600); do

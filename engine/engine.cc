@@ -432,6 +432,16 @@ std::vector<MatchView> Engine::ListMatches(const MatchFilter& filter,
                                            bool* more) const {
   return impl_->ListMatches(filter, after_match_id, limit, more);
 }
+uint64_t Engine::CountOffers(const OrderFilter& filter, Micros now) const {
+  return impl_->CountOffers(filter, now);
+}
+uint64_t Engine::CountPledges(const OrderFilter& filter, Micros now) const {
+  return impl_->CountPledges(filter, now);
+}
+uint64_t Engine::CountMatches(const MatchFilter& filter,
+                              uint64_t after_match_id) const {
+  return impl_->CountMatches(filter, after_match_id);
+}
 absl::StatusOr<StatsView> Engine::GetStats(const StatsQuery& query) const {
   return impl_->GetStats(query);
 }

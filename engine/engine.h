@@ -82,6 +82,15 @@ struct EngineOptions {
   Micros request_id_window = Micros{24} * 3600 * 1000 * 1000;
   // ...and the newest this many are kept whatever their age.
   size_t min_request_ids = 1000000;
+  // An offer posted, or amended to a new expiry, must expire at least this
+  // long after now: goods that spoil sooner cannot be matched, packed and
+  // handed to a carrier (the server sets kMinDeadlineWithin, the shortest
+  // time to ship an offer may give). 0: no minimum beyond "after now", the
+  // engine's rule before this one, which benchmarks' steady-state books
+  // (offers found with minutes left) rely on. Commands replayed from a
+  // journal are not held to it: journals written before it replay as they
+  // were.
+  Micros min_offer_lead = 0;
 };
 
 class Engine {
@@ -190,6 +199,14 @@ class Engine {
   std::vector<MatchView> ListMatches(const MatchFilter& filter,
                                      uint64_t after_match_id, int limit,
                                      bool* more) const;
+  // How many items the lists above would show paged to the end (from
+  // after_match_id, for matches). A scan of the filter's owner's ids, or of
+  // every id when it names no owner: a read for a list's first page, not
+  // for every page.
+  uint64_t CountOffers(const OrderFilter& filter, Micros now) const;
+  uint64_t CountPledges(const OrderFilter& filter, Micros now) const;
+  uint64_t CountMatches(const MatchFilter& filter,
+                        uint64_t after_match_id) const;
   // The log of match events: one per new match and one per status change
   // (ship, accept, decline, lapse, delivery at accept_by), in the order the
   // engine made them, numbered from 1 (event_id). The events with

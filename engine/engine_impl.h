@@ -61,6 +61,9 @@ class Engine::Impl {
   std::vector<MatchView> ListMatches(const MatchFilter& filter,
                                      uint64_t after_id, int limit,
                                      bool* more) const;
+  uint64_t CountOffers(const OrderFilter& filter, Micros now) const;
+  uint64_t CountPledges(const OrderFilter& filter, Micros now) const;
+  uint64_t CountMatches(const MatchFilter& filter, uint64_t after_id) const;
   std::vector<MatchEventView> ListMatchEvents(const MatchFilter& filter,
                                               uint64_t after_event_id,
                                               int limit, bool* more) const;
@@ -298,11 +301,21 @@ class Engine::Impl {
   // Event events_[index] with its match as of that event.
   MatchEventView MakeMatchEventView(uint64_t index) const;
   std::vector<MatchView> MatchRange(uint64_t first, uint32_t count) const;
-  bool OfferPasses(const OfferRecord& o, const OrderFilter& f,
+  // The filter's product prefix as a ProductTree index, found once per
+  // list or count: `product` below.
+  uint32_t FilterProduct(const OrderFilter& f) const;
+  bool ProductPasses(uint32_t product, uint32_t filter) const;
+  bool OfferPasses(const OfferRecord& o, const OrderFilter& f, uint32_t product,
                    Micros now) const;
   bool PledgePasses(const PledgeRecord& p, const OrderFilter& f,
-                    Micros now) const;
+                    uint32_t product, Micros now) const;
   bool MatchPasses(const MatchRecord& m, const MatchFilter& f) const;
+  // The sorted ids of the filter's owner (supplier, buyer; for matches
+  // also the owner of the filter's offer or pledge) to walk instead of
+  // every id; nullptr when the filter names none.
+  const std::vector<uint64_t>* OwnedOffers(const OrderFilter& filter) const;
+  const std::vector<uint64_t>* OwnedPledges(const OrderFilter& filter) const;
+  const std::vector<uint64_t>* OwnedMatches(const MatchFilter& filter) const;
   // Adds the buyer's matched and delivered fen in `year` (Asia/Shanghai) to
   // *progress, by month; OUT_OF_RANGE if a sum overflows.
   absl::Status AddBuyerProgress(std::string_view buyer_id, int year,

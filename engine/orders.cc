@@ -65,6 +65,30 @@ absl::Status CheckExpiry(std::string_view field, Micros expires_at,
   return absl::OkStatus();
 }
 
+// A duration as people read it: "1h", "29m59s", "0s" (whole seconds).
+std::string DurationText(Micros d) {
+  const int64_t total = d / 1000000;
+  const int64_t h = total / 3600, m = total / 60 % 60, sec = total % 60;
+  std::string out;
+  if (h != 0) absl::StrAppend(&out, h, "h");
+  if (m != 0) absl::StrAppend(&out, m, "m");
+  if (sec != 0 || out.empty()) absl::StrAppend(&out, sec, "s");
+  return out;
+}
+
+// An offer's expiry (already after now) must leave `lead` (EngineOptions::
+// min_offer_lead) to match and ship the goods before they spoil.
+absl::Status CheckOfferLead(std::string_view field, Micros expires_at,
+                            Micros now, Micros lead) {
+  if (expires_at - now >= lead) return absl::OkStatus();
+  return Invalid(
+      field,
+      absl::StrCat(expires_at, " us since epoch is only ",
+                   DurationText(expires_at - now), " after now (", now,
+                   "); an offer must stay open at least ", DurationText(lead),
+                   ", time to be matched and shipped before it spoils"));
+}
+
 absl::Status CheckAmount(std::string_view field, int64_t kg,
                          int64_t fen_per_kg) {
   int64_t product;
@@ -395,6 +419,10 @@ absl::Status Engine::Impl::Check(const PostOfferCommand& c, Micros now) const {
   }
   v.Add(CheckRange("offer.households", spec.households, 0, INT32_MAX));
   v.Add(CheckExpiry("offer.expires_at", spec.expires_at, now));
+  if (!v.Bad("offer.expires_at") && !replaying_) {
+    v.Add(CheckOfferLead("offer.expires_at", spec.expires_at, now,
+                         options_.min_offer_lead));
+  }
   v.Add(CheckWithin("offer.ship_within", spec.ship_within));
   // Against the catalogue last, once the post is otherwise sound: what is
   // wrong with the offer itself comes first.
@@ -774,6 +802,12 @@ absl::Status Engine::Impl::Check(const AmendOfferCommand& c, Micros now) const {
   }
   if (quantity_ok) v.Add(CheckRange("min_lot_kg", min_lot, 0, quantity));
   if (c.has_expires_at) v.Add(CheckExpiry("expires_at", c.expires_at, now));
+  // Only a new expiry: an offer in its last hour may still lower its floor.
+  if (c.has_expires_at && !v.Bad("expires_at") &&
+      c.expires_at != o.expires_at && !replaying_) {
+    v.Add(CheckOfferLead("expires_at", c.expires_at, now,
+                         options_.min_offer_lead));
+  }
   if (c.has_ship_within) {
     v.Add(CheckRange("ship_within", c.ship_within, kMinDeadlineWithin,
                      kMaxDeadlineWithin));

@@ -2,6 +2,8 @@
 // book. Reads take the caller's `now`, so that an order past its expiry
 // reads as EXPIRED before a tick has retired it; they never change state.
 #include <algorithm>
+#include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -167,24 +169,88 @@ auto CollectAfter(const std::vector<uint64_t>* owned, uint64_t total,
   return out;
 }
 
+// How many ids > after_id pass, walked as CollectAfter walks them.
+template <typename Passes>
+uint64_t CountAfter(const std::vector<uint64_t>* owned, uint64_t total,
+                    uint64_t after_id, Passes passes) {
+  uint64_t n = 0;
+  if (owned != nullptr) {
+    for (auto it = std::upper_bound(owned->begin(), owned->end(), after_id);
+         it != owned->end(); ++it) {
+      n += passes(*it) ? 1 : 0;
+    }
+  } else {
+    for (uint64_t id = after_id + 1; id <= total; ++id) {
+      n += passes(id) ? 1 : 0;
+    }
+  }
+  return n;
+}
+
 const std::vector<uint64_t> kNoIds;
+
+// Whether the text of region `code` starts with `prefix`, without looking
+// the region up: a known region's text is its code's six digits (as
+// ParseRegionCode read them), so the prefix's digits are compared with the
+// code's leading ones. The filters below run for every item a count scans;
+// looking the text up was most of an item's cost.
+bool RegionStartsWith(int32_t code, std::string_view prefix) {
+  int32_t value = 0;
+  for (char c : prefix) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  switch (prefix.size()) {
+    case 0:
+      return true;
+    case 1:
+      return code / 100000 == value;
+    case 2:
+      return code / 10000 == value;
+    case 3:
+      return code / 1000 == value;
+    case 4:
+      return code / 100 == value;
+    case 5:
+      return code / 10 == value;
+    case 6:
+      return code == value;
+    default:
+      return false;
+  }
+}
+
+// FilterProduct's answer for a filter without a product prefix.
+constexpr uint32_t kAnyProduct = kNone - 1;
 
 }  // namespace
 
+uint32_t Engine::Impl::FilterProduct(const OrderFilter& f) const {
+  return f.product_code_prefix.empty() ? kAnyProduct
+                                       : products_.Find(f.product_code_prefix);
+}
+
+// The tree holds every ancestor of each product it holds, so a product is
+// under the prefix (whole segments) exactly when the prefix's index is on
+// its chain; a prefix the tree lacks (kNone) covers nothing.
+bool Engine::Impl::ProductPasses(uint32_t product, uint32_t filter) const {
+  if (filter == kAnyProduct) return true;
+  const auto& chain = products_.node(product).chain;
+  return std::find(chain.begin(), chain.end(), filter) != chain.end();
+}
+
 bool Engine::Impl::OfferPasses(const OfferRecord& o, const OrderFilter& f,
-                               Micros now) const {
+                               uint32_t product, Micros now) const {
   if (f.status != 0 && static_cast<int>(EffectiveStatus(o.status, o.expires_at,
                                                         now)) != f.status) {
     return false;
   }
-  if (!ProductCovers(f.product_code_prefix, products_.code(o.product))) {
-    return false;
-  }
-  return StartsWith(reference_.CodeText(o.region), f.region_code_prefix);
+  if (!ProductPasses(o.product, product)) return false;
+  return RegionStartsWith(o.region, f.region_code_prefix);
 }
 
 bool Engine::Impl::PledgePasses(const PledgeRecord& p, const OrderFilter& f,
-                                Micros now) const {
+                                uint32_t product, Micros now) const {
   if (f.restricted && !ListsId(f.visible_owner_ids, strings_.Get(p.buyer))) {
     return false;
   }
@@ -192,10 +258,8 @@ bool Engine::Impl::PledgePasses(const PledgeRecord& p, const OrderFilter& f,
                                                         now)) != f.status) {
     return false;
   }
-  if (!ProductCovers(f.product_code_prefix, products_.code(p.product))) {
-    return false;
-  }
-  return StartsWith(reference_.CodeText(p.city), f.region_code_prefix);
+  if (!ProductPasses(p.product, product)) return false;
+  return RegionStartsWith(p.city, f.region_code_prefix);
 }
 
 bool Engine::Impl::MatchPasses(const MatchRecord& m,
@@ -214,21 +278,59 @@ bool Engine::Impl::MatchPasses(const MatchRecord& m,
   if (!f.Shows(strings_.Get(o.supplier), strings_.Get(p.buyer), member)) {
     return false;
   }
-  return StartsWith(reference_.CodeText(o.region), f.region_code_prefix);
+  return RegionStartsWith(o.region, f.region_code_prefix);
+}
+
+const std::vector<uint64_t>* Engine::Impl::OwnedOffers(
+    const OrderFilter& filter) const {
+  if (filter.owner_id.empty()) return nullptr;
+  auto it = offers_by_supplier_.find(strings_.Find(filter.owner_id));
+  return it == offers_by_supplier_.end() ? &kNoIds : &it->second;
+}
+
+const std::vector<uint64_t>* Engine::Impl::OwnedPledges(
+    const OrderFilter& filter) const {
+  if (filter.owner_id.empty()) return nullptr;
+  auto it = pledges_by_buyer_.find(strings_.Find(filter.owner_id));
+  return it == pledges_by_buyer_.end() ? &kNoIds : &it->second;
+}
+
+const std::vector<uint64_t>* Engine::Impl::OwnedMatches(
+    const MatchFilter& filter) const {
+  auto owner_list = [&](const auto& index, std::string_view owner) {
+    auto it = index.find(strings_.Find(owner));
+    return it == index.end() ? &kNoIds : &it->second;
+  };
+  if (!filter.supplier_id.empty()) {
+    return owner_list(matches_by_supplier_, filter.supplier_id);
+  }
+  if (!filter.buyer_id.empty()) {
+    return owner_list(matches_by_buyer_, filter.buyer_id);
+  }
+  if (filter.offer_id != 0) {
+    return filter.offer_id <= offers_.size()
+               ? owner_list(matches_by_supplier_,
+                            strings_.Get(offers_[filter.offer_id - 1].supplier))
+               : &kNoIds;
+  }
+  if (filter.pledge_id != 0) {
+    return filter.pledge_id <= pledges_.size()
+               ? owner_list(matches_by_buyer_,
+                            strings_.Get(pledges_[filter.pledge_id - 1].buyer))
+               : &kNoIds;
+  }
+  return nullptr;
 }
 
 std::vector<OfferView> Engine::Impl::ListOffers(const OrderFilter& filter,
                                                 uint64_t after_id, int limit,
                                                 Micros now, bool* more) const {
-  const std::vector<uint64_t>* owned = nullptr;
-  if (!filter.owner_id.empty()) {
-    const uint32_t sid = strings_.Find(filter.owner_id);
-    auto it = offers_by_supplier_.find(sid);
-    owned = it == offers_by_supplier_.end() ? &kNoIds : &it->second;
-  }
+  const uint32_t product = FilterProduct(filter);
   return CollectAfter(
-      owned, offers_.size(), after_id, limit,
-      [&](uint64_t id) { return OfferPasses(offers_[id - 1], filter, now); },
+      OwnedOffers(filter), offers_.size(), after_id, limit,
+      [&](uint64_t id) {
+        return OfferPasses(offers_[id - 1], filter, product, now);
+      },
       [&](uint64_t id) { return MakeOfferView(id, now); }, more);
 }
 
@@ -236,46 +338,47 @@ std::vector<PledgeView> Engine::Impl::ListPledges(const OrderFilter& filter,
                                                   uint64_t after_id, int limit,
                                                   Micros now,
                                                   bool* more) const {
-  const std::vector<uint64_t>* owned = nullptr;
-  if (!filter.owner_id.empty()) {
-    const uint32_t sid = strings_.Find(filter.owner_id);
-    auto it = pledges_by_buyer_.find(sid);
-    owned = it == pledges_by_buyer_.end() ? &kNoIds : &it->second;
-  }
+  const uint32_t product = FilterProduct(filter);
   return CollectAfter(
-      owned, pledges_.size(), after_id, limit,
-      [&](uint64_t id) { return PledgePasses(pledges_[id - 1], filter, now); },
+      OwnedPledges(filter), pledges_.size(), after_id, limit,
+      [&](uint64_t id) {
+        return PledgePasses(pledges_[id - 1], filter, product, now);
+      },
       [&](uint64_t id) { return MakePledgeView(id, now); }, more);
 }
 
 std::vector<MatchView> Engine::Impl::ListMatches(const MatchFilter& filter,
                                                  uint64_t after_id, int limit,
                                                  bool* more) const {
-  const std::vector<uint64_t>* owned = nullptr;
-  auto owner_list = [&](const auto& index, std::string_view owner) {
-    auto it = index.find(strings_.Find(owner));
-    return it == index.end() ? &kNoIds : &it->second;
-  };
-  if (!filter.supplier_id.empty()) {
-    owned = owner_list(matches_by_supplier_, filter.supplier_id);
-  } else if (!filter.buyer_id.empty()) {
-    owned = owner_list(matches_by_buyer_, filter.buyer_id);
-  } else if (filter.offer_id != 0) {
-    owned =
-        filter.offer_id <= offers_.size()
-            ? owner_list(matches_by_supplier_,
-                         strings_.Get(offers_[filter.offer_id - 1].supplier))
-            : &kNoIds;
-  } else if (filter.pledge_id != 0) {
-    owned = filter.pledge_id <= pledges_.size()
-                ? owner_list(matches_by_buyer_,
-                             strings_.Get(pledges_[filter.pledge_id - 1].buyer))
-                : &kNoIds;
-  }
   return CollectAfter(
-      owned, matches_.size(), after_id, limit,
+      OwnedMatches(filter), matches_.size(), after_id, limit,
       [&](uint64_t id) { return MatchPasses(matches_[id - 1], filter); },
       [&](uint64_t id) { return MakeMatchView(id); }, more);
+}
+
+// The counts walk the same ids with the same tests as the lists above, so
+// that a count is exactly what paging to the end would show.
+uint64_t Engine::Impl::CountOffers(const OrderFilter& filter,
+                                   Micros now) const {
+  const uint32_t product = FilterProduct(filter);
+  return CountAfter(OwnedOffers(filter), offers_.size(), 0, [&](uint64_t id) {
+    return OfferPasses(offers_[id - 1], filter, product, now);
+  });
+}
+
+uint64_t Engine::Impl::CountPledges(const OrderFilter& filter,
+                                    Micros now) const {
+  const uint32_t product = FilterProduct(filter);
+  return CountAfter(OwnedPledges(filter), pledges_.size(), 0, [&](uint64_t id) {
+    return PledgePasses(pledges_[id - 1], filter, product, now);
+  });
+}
+
+uint64_t Engine::Impl::CountMatches(const MatchFilter& filter,
+                                    uint64_t after_id) const {
+  return CountAfter(
+      OwnedMatches(filter), matches_.size(), after_id,
+      [&](uint64_t id) { return MatchPasses(matches_[id - 1], filter); });
 }
 
 MatchEventView Engine::Impl::MakeMatchEventView(uint64_t index) const {

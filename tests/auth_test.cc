@@ -612,10 +612,14 @@ TEST_F(AuthTest, APartyActsOnlyForItself) {
       exchange_->ListPledges(Ctx(secrets_["other_buyer"]).get(), list, &listed)
           .ok());
   EXPECT_EQ(listed.pledges_size(), 0);
+  // The count is of what the key sees, as the page is.
+  EXPECT_EQ(listed.total_count(), 0);
   ASSERT_TRUE(
       exchange_->ListPledges(Ctx(secrets_["buyer"]).get(), list, &listed).ok());
   ASSERT_EQ(listed.pledges_size(), 1);
   EXPECT_EQ(listed.pledges(0).pledge_id(), qingdao_pledge);
+  ASSERT_TRUE(listed.has_total_count());
+  EXPECT_EQ(listed.total_count(), 1);
   list.set_buyer_id("qingdao-office");
   EXPECT_EQ(
       exchange_->ListPledges(Ctx(secrets_["other_buyer"]).get(), list, &listed)
@@ -642,6 +646,8 @@ TEST_F(AuthTest, APartyActsOnlyForItself) {
     ASSERT_TRUE(exchange_->ListMatches(Ctx(secrets_[role]).get(), r, &out).ok())
         << role;
     EXPECT_EQ(out.matches_size(), visible) << role;
+    ASSERT_TRUE(out.has_total_count()) << role;
+    EXPECT_EQ(out.total_count(), visible) << role;
   }
   // A buyer may ask for its matches with a given supplier, not for a
   // supplier's matches alone.
@@ -711,6 +717,7 @@ TEST_F(AuthTest, AnAllianceMemberActsOnItsOwnPartOnly) {
   ASSERT_TRUE(exchange_->ListMatches(Ctx(a).get(), list, &listed).ok());
   ASSERT_EQ(listed.matches_size(), 1);
   EXPECT_EQ(listed.matches(0).match_id(), 1u);
+  EXPECT_EQ(listed.total_count(), 1);
   v1::AcceptMatchRequest accept;
   accept.set_match_id(1);
   v1::MatchUpdateResponse accepted;
@@ -726,6 +733,7 @@ TEST_F(AuthTest, AnAllianceMemberActsOnItsOwnPartOnly) {
   // The alliance's key sees both parts and may decline b's.
   ASSERT_TRUE(exchange_->ListMatches(Ctx(alliance).get(), list, &listed).ok());
   EXPECT_EQ(listed.matches_size(), 2);
+  EXPECT_EQ(listed.total_count(), 2);
   status = exchange_->DeclineMatch(Ctx(alliance).get(), decline, &accepted);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(accepted.match().returned_kg(), 5);

@@ -346,13 +346,13 @@ MATCH=$(json_get match_id)
 ok matches list --buyer qingdao-coop-office
 out_has "54,400.00"
 out_has "68.00"
-out_has "1 match, 800 kg, 54,400.00 yuan, no more"
+out_has "1 of 1 match, 800 kg, 54,400.00 yuan, no more"
 out_has "MATCHED (Asia/Shanghai)"
 ok -o csv matches list --buyer qingdao-coop-office
 out_has "MATCH,OFFER,PLEDGE,SUPPLIER,BUYER"
 out_has ",800,68.00,54400.00,yes,"
-err_has "1 match, 800 kg, 54,400.00 yuan, no more"
-# Unfiltered, the server counts the whole list: "N of TOTAL".
+err_has "1 of 1 match, 800 kg, 54,400.00 yuan, no more"
+# The server counts the whole list, filtered or not: "N of TOTAL".
 ok matches list --page-size 1
 out_has "1 of 1 match, 800 kg, 54,400.00 yuan, no more"
 ok offer list --page-size 1
@@ -699,7 +699,7 @@ out_has "2099-12-20 17:00"
 ok offer list --supplier date-coop
 out_has "EXPIRES (Asia/Shanghai)"
 out_has "2099-12-21 00:00"
-out_has "1 offer, no more"
+out_has "1 of 1 offer, no more"
 # A local time is read in Shanghai too; RFC 3339 keeps its offset.
 ok --json offer amend "$DATED" --expires "2099-12-20 18:00"
 json_has expires_at '"2099-12-20T10:00:00Z"'
@@ -718,6 +718,28 @@ ok --json offer post --request-id cli-test-duration --supplier date-coop \
   --region 621202 --product fruit.date --grade first --kg 1,200 \
   --floor-yuan 1,000.5 --expires 72h
 [[ "$(json_get offer_id)" == "$FIRST" ]] || fail "--expires 72h retry made a new offer"
+# A filtered list is counted on its first page; --all keeps that count.
+ok offer list --supplier date-coop --page-size 1
+out_has "1 of 2 offers shown, more exist: add --all, or --page-token"
+ok offer list --supplier date-coop --page-size 1 --all
+out_has "2 of 2 offers, no more"
+ok offer list --supplier date-coop --status filled
+out_has "0 of 0 offers, no more"
+# An offer that spoils within the hour could not be matched and shipped.
+expect_rc 1 offer post --supplier date-coop --region 621202 \
+  --product fruit.date --grade first --kg 10 --floor-fen 100 --expires 30m
+err_has "is only 30m after now ("
+err_has "an offer must stay open at least 1h, time to be matched and shipped before it spoils"
+err_has "(field offer.expires_at)"
+err_has "--expires: "
+# The server resolves --expires-in to an expires_at: the message names the
+# flag the user gave.
+expect_rc 1 offer post --supplier date-coop --region 621202 \
+  --product fruit.date --grade first --kg 10 --floor-fen 100 --expires-in 59m
+err_has "--expires-in: "
+err_has "is only 59m after now ("
+ok offer post --supplier date-coop --region 621202 \
+  --product fruit.date --grade first --kg 10 --floor-fen 100 --expires 61m
 ok --json pledge post --buyer date-buyer --city 370200 --kind school \
   --product fruit.fig --t 1 --max-yuan 75.5 --budget-yuan 1,200,000 \
   --expires 3d
@@ -846,10 +868,17 @@ DUIJIE_KEY="$SUPPLIER_KEY" expect_rc 1 pledge get "$PLEDGE"
 err_has "error: NOT_FOUND"
 DUIJIE_KEY="$BUYER_KEY" expect_rc 1 matches list --supplier jingning-apple
 err_has "error: PERMISSION_DENIED"
+ok --json matches list
+ALL_MATCHES=$(json_get total_count)
+DUIJIE_KEY="$SUPPLIER_KEY" ok --json matches list
+SUPPLIER_MATCHES=$(json_get total_count)
 DUIJIE_KEY="$SUPPLIER_KEY" ok matches list
 out_has "longnan-pepper-coop"
-# Narrowed to the key's own matches: no total.
-out_lacks " of "
+# Narrowed to the key's own matches: the total counts those only.
+[[ -n "$SUPPLIER_MATCHES" && "$SUPPLIER_MATCHES" -lt "$ALL_MATCHES" ]] ||
+  fail "the supplier counts $SUPPLIER_MATCHES of all $ALL_MATCHES matches"
+grep -qE "^$SUPPLIER_MATCHES of $SUPPLIER_MATCHES match(es)?, " "$OUT" ||
+  fail "the supplier's list ends: $(tail -n 1 "$OUT")"
 # The observer reads the public book only.
 DUIJIE_KEY="$OBSERVER_KEY" ok book
 DUIJIE_KEY="$OBSERVER_KEY" ok offer get "$OWN_OFFER"

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "engine/buyers.h"
 #include "engine/byte_codec.h"
 #include "engine/command.h"
@@ -549,6 +550,62 @@ TEST_F(EngineTest, PledgeBudgetThatCannotBuyOneLotIsRefused) {
   EXPECT_EQ(GetPledge(4).budget_fen, 50'000);
   EXPECT_EQ(RunCommand(engine_, PostPledgeCommand{old}, kT0).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// With a minimum lead (the server's --min_offer_lead), an offer must expire
+// at least that long after now: goods that spoil sooner could not be
+// matched and shipped. The engine alone has none (these tests post offers
+// expiring in a second).
+TEST_F(EngineTest, OfferExpiringWithinTheMinimumLeadIsRefused) {
+  EngineOptions options;
+  options.min_offer_lead = kMinDeadlineWithin;  // 1 hour
+  Engine engine(options);
+  ASSERT_TRUE(
+      RunCommand(engine, UpsertRegionCommand{Region{kWudu, kWudu}}, kT0).ok());
+  constexpr Micros kMinute = Micros{60} * 1000000;
+  OfferSpec soon = Offer(kWudu, "vegetable.radish", 100, 80);
+  soon.expires_at = kT0 + 59 * kMinute + 59'000'000;
+  absl::StatusOr<OfferResult> r =
+      RunCommand(engine, PostOfferCommand{soon}, kT0);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            absl::StrCat("offer.expires_at: ", soon.expires_at,
+                         " us since epoch is only 59m59s after now (", kT0,
+                         "); an offer must stay open at least 1h, time to be "
+                         "matched and shipped before it spoils"));
+  EXPECT_EQ(
+      engine.Validate(MakeCommand(PostOfferCommand{soon}, kT0), kT0).code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine.offer_count(), 0u);
+
+  // Exactly the lead is taken.
+  OfferSpec hour = soon;
+  hour.expires_at = kT0 + 60 * kMinute;
+  ASSERT_TRUE(RunCommand(engine, PostOfferCommand{hour}, kT0).ok());
+  // An amendment to a new expiry within the lead is refused; one that
+  // leaves the expiry as it is passes, even in the offer's last hour.
+  AmendOfferCommand shorter;
+  shorter.offer_id = 1;
+  shorter.has_expires_at = true;
+  shorter.expires_at = kT0 + 30 * kMinute;
+  EXPECT_EQ(RunCommand(engine, shorter, kT0).status().message(),
+            absl::StrCat("expires_at: ", shorter.expires_at,
+                         " us since epoch is only 30m after now (", kT0,
+                         "); an offer must stay open at least 1h, time to be "
+                         "matched and shipped before it spoils"));
+  AmendOfferCommand cheaper;
+  cheaper.offer_id = 1;
+  cheaper.has_floor_price = true;
+  cheaper.floor_price_fen_per_kg = 60;
+  cheaper.has_expires_at = true;
+  cheaper.expires_at = hour.expires_at;  // resent unchanged
+  EXPECT_TRUE(RunCommand(engine, cheaper, kT0 + 50 * kMinute).ok());
+  EXPECT_EQ(engine.GetOffer(1, kT0)->floor_price_fen_per_kg, 60);
+
+  // A journal written before the rule (or under a smaller lead) replays.
+  ASSERT_TRUE(engine.Replay(MakeCommand(PostOfferCommand{soon}, kT0)).ok());
+  EXPECT_EQ(engine.offer_count(), 2u);
+  EXPECT_EQ(engine.GetOffer(2, kT0)->expires_at, soon.expires_at);
 }
 
 TEST_F(EngineTest, PledgeIsFilledWhenBudgetIsExactlySpent) {

@@ -1891,9 +1891,11 @@ TEST_F(IntegrationTest, UnfilteredListsCountEveryItemAcrossPages) {
   EXPECT_EQ(page.offers_size(), 2);
   ASSERT_TRUE(page.has_total_count());
   EXPECT_EQ(page.total_count(), 4);
-  // Under a filter the server does not count (it would scan every offer).
-  offers.set_status(v1::OPEN);
-  EXPECT_FALSE(ListOffers(offers).has_total_count());
+  // Unfiltered, every page carries it.
+  offers.set_page_token(page.next_page_token());
+  page = ListOffers(offers);
+  ASSERT_TRUE(page.has_total_count());
+  EXPECT_EQ(page.total_count(), 4);
 
   v1::ListPledgesRequest pledges;
   pledges.set_page_size(1);
@@ -1911,10 +1913,87 @@ TEST_F(IntegrationTest, UnfilteredListsCountEveryItemAcrossPages) {
   EXPECT_EQ(match_page.matches_size(), 1);
   ASSERT_TRUE(match_page.has_total_count());
   EXPECT_EQ(match_page.total_count(), 3);
+}
+
+// Under a filter the first page counts what the filter passes on every
+// page, and later pages leave the count out (it costs a scan).
+TEST_F(IntegrationTest, FilteredListsCountOnTheirFirstPage) {
+  for (int i = 0; i < 3; ++i) MakeMatch(10 + i);  // 3 filled offers
+  v1::PostOfferResponse extra;
+  ASSERT_TRUE(PostOffer(PepperOffer(5, 20000), &extra).ok());  // 1 open
+  v1::PostOfferRequest lankao = PepperOffer(50, 20000);
+  lankao.mutable_offer()->set_supplier_id("lankao-coop");
+  lankao.mutable_offer()->set_region_code("410225");
+  ASSERT_TRUE(PostOffer(lankao, &extra).ok());  // 1 open, in Henan
+
+  v1::ListOffersRequest offers;
+  offers.set_page_size(2);
+  offers.set_supplier_id("wudu-pepper-coop");
+  v1::ListOffersResponse page = ListOffers(offers);
+  EXPECT_EQ(page.offers_size(), 2);
+  ASSERT_TRUE(page.has_total_count());
+  EXPECT_EQ(page.total_count(), 4);
+  ASSERT_FALSE(page.next_page_token().empty());
+  offers.set_page_token(page.next_page_token());
+  page = ListOffers(offers);
+  EXPECT_EQ(page.offers_size(), 2);
+  EXPECT_FALSE(page.has_total_count());
+
+  // Each filter counts as its page shows: status (as read now), product,
+  // region.
+  const auto count_offers = [&](const v1::ListOffersRequest& request) {
+    const v1::ListOffersResponse first = ListOffers(request);
+    EXPECT_TRUE(first.has_total_count());
+    return first.total_count();
+  };
+  v1::ListOffersRequest open;
+  open.set_status(v1::OPEN);
+  EXPECT_EQ(count_offers(open), 2);
+  open.set_region_code_prefix("62");
+  EXPECT_EQ(count_offers(open), 1);
+  v1::ListOffersRequest filled;
+  filled.set_status(v1::FILLED);
+  filled.set_product_code_prefix("spice");
+  EXPECT_EQ(count_offers(filled), 3);
+  filled.set_product_code_prefix("fruit");
+  EXPECT_EQ(count_offers(filled), 0);
+  // The open Wudu offer (30 days) reads EXPIRED once the clock passes its
+  // expiry, before any tick: the count sees the same instant as the page.
+  now_micros_ += int64_t{31} * 86400 * 1000000;
+  v1::ListOffersRequest expired;
+  expired.set_status(v1::EXPIRED);
+  EXPECT_EQ(count_offers(expired), 2);
+
+  v1::ListPledgesRequest pledges;
+  pledges.set_buyer_id("qingdao-office");
+  pledges.set_page_size(1);
+  grpc::ClientContext pledge_context;
+  v1::ListPledgesResponse pledge_page;
+  ASSERT_TRUE(stub_->ListPledges(&pledge_context, pledges, &pledge_page).ok());
+  EXPECT_EQ(pledge_page.pledges_size(), 1);
+  ASSERT_TRUE(pledge_page.has_total_count());
+  EXPECT_EQ(pledge_page.total_count(), 3);
+
+  v1::ListMatchesRequest matches;
   matches.set_buyer_id("qingdao-office");
-  grpc::ClientContext filtered_context;
-  ASSERT_TRUE(stub_->ListMatches(&filtered_context, matches, &match_page).ok());
+  matches.set_page_size(1);
+  grpc::ClientContext match_context;
+  v1::ListMatchesResponse match_page;
+  ASSERT_TRUE(stub_->ListMatches(&match_context, matches, &match_page).ok());
+  ASSERT_TRUE(match_page.has_total_count());
+  EXPECT_EQ(match_page.total_count(), 3);
+  matches.set_page_token(match_page.next_page_token());
+  grpc::ClientContext next_context;
+  ASSERT_TRUE(stub_->ListMatches(&next_context, matches, &match_page).ok());
   EXPECT_FALSE(match_page.has_total_count());
+  // after_match_id is a filter: the matches after it.
+  v1::ListMatchesRequest after;
+  after.set_after_match_id(1);
+  grpc::ClientContext after_context;
+  ASSERT_TRUE(stub_->ListMatches(&after_context, after, &match_page).ok());
+  EXPECT_EQ(match_page.matches_size(), 2);
+  ASSERT_TRUE(match_page.has_total_count());
+  EXPECT_EQ(match_page.total_count(), 2);
 }
 
 TEST_F(IntegrationTest, ServerInfoReportsTheVersion) {

@@ -10,7 +10,8 @@
 # says: the alert table against ListAlerts (the dashboard's endpoint and
 # `duijie alerts list -o json`), the charts' data against GetStats, the book
 # against `duijie book -o json`, the latest matches against WatchMatches;
-# that server text is shown as text, never as markup; and that a new match
+# that products show their ListProducts name beside their code; that server
+# text is shown as text, never as markup; and that a new match
 # reaches the live stream. Needs chromium, python3 and jq
 # (tools/lib/deps.sh installs them); exits 77 (skipped) without Chromium.
 # Nothing is downloaded: the HTTP reads go through tests/loopback_get.py,
@@ -120,6 +121,7 @@ api alerts alerts.json
 api "stats?by=day&days=30" stats-day.json
 api "stats?by=pairing" stats-pairing.json
 api regions regions.json
+api products products.json
 cli -o json book >"$WORK/book.json" || fail "duijie book"
 
 # The page's static parts, and Chart.js from this machine.
@@ -187,6 +189,18 @@ grep -qF 'tianjin-union-&lt;b id="injected"&gt;x&lt;/b&gt;' "$WORK/dom.html" ||
   fail "the candidate's buyer id is not shown as text"
 ! grep -qF 'id="injected"' <(sed 's/&lt;b id="injected"//g' "$WORK/dom.html") ||
   fail "a buyer id became markup on the page"
+
+# The product's Chinese name, from ListProducts, beside its code in each
+# table that shows a product.
+RADISH=$(jq -r '.products[] | select(.code == "vegetable.radish") | .name' "$WORK/products.json")
+[[ "$RADISH" == 萝卜 ]] || fail "ListProducts does not name vegetable.radish 萝卜: $RADISH"
+table_has() {
+  sed -n "/<table id=\"$1\"/,/<\/table>/p" "$WORK/dom.html" | grep -qF "$2"
+}
+for table in alerts book matches; do
+  table_has "$table" "<td>$RADISH (vegetable.radish)</td>" ||
+    fail "the $table table does not show '$RADISH (vegetable.radish)'"
+done
 
 # --- figures: the charts and their tables are GetStats ----------------------
 check_stats() {

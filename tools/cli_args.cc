@@ -514,7 +514,8 @@ const std::vector<FieldFlags>& FieldTable() {
       {"grade", {"grade"}},
       {"min_grade", {"min-grade"}},
       {"scope", {"scope"}},
-      {"expires_at", {"expires"}},
+      // A relative expiry becomes expires_at when the server applies it.
+      {"expires_at", {"expires", "expires-in"}},
       {"expires_in", {"expires-in"}},
       {"until", {"until"}},
       {"households", {"households"}},

@@ -140,9 +140,8 @@ class Client {
       table.Print(std::cout);
     }
   }
-  // The line after a list: how many were shown, and whether more exist
-  // (the API gives no total across pages). On stderr with -o csv, so that
-  // stdout is CSV only.
+  // The line after a list: how many were shown, and whether more exist.
+  // On stderr with -o csv, so that stdout is CSV only.
   // With `total` (the server's total_count, when it sent one): "100 of
   // 1,234 offers".
   void PrintListEnd(int64_t shown, absl::string_view singular,
@@ -671,15 +670,13 @@ void PrintArrivalMatches(
 // Paging. Fetch(request, response) does one call; with --all the pages are
 // concatenated into one response whose next_page_token is empty.
 
-// Copies a list response's total_count (when the list has one).
+// Copies a page's total_count (when the list has one) over what *out has;
+// a page without one keeps the earlier page's: the server counts a
+// filtered list on its first page only.
 template <typename Resp>
 auto CopyTotal(const Resp& page, Resp* out, int)
     -> decltype(page.has_total_count(), void()) {
-  if (page.has_total_count()) {
-    out->set_total_count(page.total_count());
-  } else {
-    out->clear_total_count();
-  }
+  if (page.has_total_count()) out->set_total_count(page.total_count());
 }
 template <typename Resp>
 void CopyTotal(const Resp&, Resp*, long) {}

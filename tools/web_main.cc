@@ -16,6 +16,7 @@
 //   /api/stats?by=day    GetStats grouped by one dimension (day, pairing, ...);
 //                        &days=N: the last N days only
 //   /api/regions         ListRegions (the names shown for codes)
+//   /api/products        ListProducts (the names shown for product codes)
 //   /api/matches/stream  WatchMatches as Server-Sent Events: the last
 //                        matches of the history (?last=N, default 50), then
 //                        each new event as it happens
@@ -263,6 +264,10 @@ class Dashboard {
               [this](const httplib::Request&, httplib::Response& res) {
                 Regions(&res);
               });
+    http->Get("/api/products",
+              [this](const httplib::Request&, httplib::Response& res) {
+                Products(&res);
+              });
     http->Get("/api/stats",
               [this](const httplib::Request& req, httplib::Response& res) {
                 Stats(req, &res);
@@ -386,6 +391,23 @@ class Dashboard {
         },
         [](const v1::ListRegionsResponse& page, v1::ListRegionsResponse* into) {
           into->mutable_regions()->MergeFrom(page.regions());
+        });
+    Reply(status, all, res);
+  }
+
+  void Products(httplib::Response* res) {
+    v1::ListProductsRequest request;
+    request.set_page_size(1000);
+    v1::ListProductsResponse all;
+    grpc::Status status = AllPages(
+        request, &all,
+        [this](grpc::ClientContext* c, const v1::ListProductsRequest& r,
+               v1::ListProductsResponse* p) {
+          return stub_->ListProducts(c, r, p);
+        },
+        [](const v1::ListProductsResponse& page,
+           v1::ListProductsResponse* into) {
+          into->mutable_products()->MergeFrom(page.products());
         });
     Reply(status, all, res);
   }

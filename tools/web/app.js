@@ -9,6 +9,7 @@ const REFRESH_MS = 30000;  // book, alerts and figures, besides each new match
 const MAX_MATCH_ROWS = 50;
 const DAYS_SHOWN = 30;  // the per-day chart: the last 30 days
 const regionNames = new Map();  // code -> name, from ListRegions
+const productNames = new Map();  // code -> Chinese name, from ListProducts
 const charts = {};
 // ?snapshot: read everything once, the latest matches included, then close
 // the live stream. For printing and for headless browsers, whose virtual
@@ -50,6 +51,14 @@ function regionLabel(code) {
   return name ? `${name} (${code})` : code;
 }
 
+// "马铃薯 (vegetable.potato)", or the code alone when the catalogue has no
+// name for it (a product catalogued from orders is named by its code).
+function productLabel(code) {
+  if (!code) return '';
+  const name = productNames.get(code);
+  return name ? `${name} (${code})` : code;
+}
+
 function showError(id, error) {
   const node = document.getElementById(id + '-error');
   if (!node) return;
@@ -86,7 +95,7 @@ async function loadBook() {
       'data-open-offer-kg': num(line.open_offer_kg),
       'data-open-pledge-kg': num(line.open_pledge_kg),
     },
-    el('td', {}, line.product_code),
+    el('td', {}, productLabel(line.product_code)),
     el('td', { className: 'num' }, kg(line.open_offer_kg)),
     el('td', { className: 'num' }, kg(line.open_offer_count)),
     el('td', { className: 'num' }, kg(line.open_pledge_kg)),
@@ -133,7 +142,7 @@ async function loadAlerts() {
         'data-candidates': candidates.length,
       },
       el('td', {}, alert.level),
-      el('td', {}, alert.product_code),
+      el('td', {}, productLabel(alert.product_code)),
       el('td', {}, regionLabel(alert.region_code)),
       el('td', { className: 'num' }, kg(atRisk)),
       el('td', { className: 'num' }, kg(demand)),
@@ -223,7 +232,7 @@ function matchRow(event, fresh) {
   },
   el('td', {}, match.match_id),
   el('td', {}, event.kind === 'NEW_MATCH' ? 'new' : String(match.status || event.kind).toLowerCase()),
-  el('td', {}, match.product_code),
+  el('td', {}, productLabel(match.product_code)),
   el('td', {}, regionLabel(match.region_code)),
   el('td', {}, `${match.member_buyer_id || match.buyer_id} · ${regionLabel(match.buyer_city_code)}`),
   el('td', { className: 'num' }, kg(match.quantity_kg)),
@@ -284,6 +293,17 @@ async function loadRegions() {
   }
 }
 
+async function loadProducts() {
+  try {
+    const reply = await getJson('api/products');
+    for (const product of reply.products || []) {
+      if (!product.from_orders) productNames.set(product.code, product.name);
+    }
+  } catch (error) {
+    // Codes alone are still right, as for regions.
+  }
+}
+
 async function refreshAll() {
   await Promise.all([
     loadBook(),
@@ -297,7 +317,7 @@ async function refreshAll() {
 }
 
 async function start() {
-  await loadRegions();
+  await Promise.all([loadRegions(), loadProducts()]);
   await refreshAll();
   watchMatches();
   if (!snapshot) setInterval(refreshAll, REFRESH_MS);
