@@ -230,10 +230,16 @@ int main(int argc, char** argv) {
   // --help lists the flags of the file that defines them (by default
   // Abseil looks for a file named like the program, which this is not).
   absl::FlagsUsageConfig usage;
+  // (Abseil asks with the file name normalize_filename below made.)
   usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "server_main");
+    return file == "duijie-server" || absl::StrContains(file, "server_main");
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
+  // The heading names the program, not the build's relative source path.
+  usage.normalize_filename = [](absl::string_view file) -> std::string {
+    return absl::StrContains(file, "server_main") ? "duijie-server"
+                                                  : std::string(file);
+  };
   absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "the duijie matching exchange, over gRPC.\n"

@@ -521,7 +521,7 @@ YEAR=$(date -u -d '+8 hours' +%Y)
 MONTH=$(date -u -d '+8 hours' +%-m)
 ok buyer progress --id qingdao-coop-office --year "$YEAR"
 out_has "54,400.00 yuan"
-out_has "544 permille of the target"
+out_has "54.4% of the target"
 ok --json buyer progress --alliance shandong --year "$YEAR"
 json_has matched_fen '"5440000"'
 json_has delivered_fen '"3740000"'  # 550 kg accepted at 68.00 above

@@ -3283,8 +3283,13 @@ int Run(Client& c, Args& args) {
   Table t(header);
   for (const pb::StatsRow& r : resp.rows()) {
     std::vector<std::string> row(r.keys().begin(), r.keys().end());
-    for (std::string& key : row) {
+    for (int i = 0; i < static_cast<int>(row.size()); ++i) {
+      std::string& key = row[i];
       if (key.empty()) key = "-";  // PAIRING: outside every pairing
+      // Buyer kinds in the CLI's words (canteen), as its flags take them.
+      if (i < req.group_by_size() && req.group_by(i) == pb::BUYER_KIND) {
+        key = Lower(key);
+      }
     }
     AddFigures(r, &row);
     t.AddRow(row);
@@ -4182,10 +4187,12 @@ int Run(Client& c, Args& args) {
       {"  matched", absl::StrCat(Yuan(resp.matched_fen()), " yuan")});
   summary.AddRow(
       {"  delivered", absl::StrCat(Yuan(resp.delivered_fen()), " yuan")});
-  summary.AddRow({"  done", resp.annual_target_fen() == 0
-                                ? std::string("no target")
-                                : absl::StrCat(resp.share_done_permille(),
-                                               " permille of the target")});
+  summary.AddRow(
+      {"  done",
+       resp.annual_target_fen() == 0
+           ? std::string("no target")
+           : absl::StrCat(resp.share_done_permille() / 10, ".",
+                          resp.share_done_permille() % 10, "% of the target")});
   summary.Print(std::cout, /*header=*/false);
   Table t({">MONTH", ">MATCHED YUAN", ">DELIVERED YUAN"});
   for (const pb::MonthProgress& m : resp.months()) {
