@@ -144,6 +144,10 @@ expect_rc 2 offer lsit
 err_has "unknown command 'offer lsit'; did you mean 'offer list'?"
 expect_rc 2 match list
 err_has "unknown command 'match list'; did you mean 'matches list'?"
+expect_rc 2 help ofer
+err_has "no command 'ofer'; did you mean 'offer'?"
+expect_rc 2 offer list --status opne
+err_has "did you mean 'open'?"
 expect_rc 2 offer list --suplier x
 err_has "unknown flag '--suplier' for 'offer list'; did you mean --supplier?"
 expect_rc 2 --jsno book

@@ -397,6 +397,15 @@ std::string GradeWord(pb::Grade g) {
   }
 }
 
+// "; did you mean 'x'?" for a word near one of `choices`, else "".
+std::string Suggest(const std::string& given,
+                    const std::vector<std::string>& choices) {
+  const std::string nearest =
+      NearestWord(absl::AsciiStrToLower(given), choices);
+  return nearest.empty() ? std::string()
+                         : absl::StrCat("; did you mean '", nearest, "'?");
+}
+
 void ReadStatus(Args& args, pb::OrderStatus* out) {
   if (!args.Has(kStatus)) return;
   std::string w = Normalize(args.Get(kStatus));
@@ -407,9 +416,11 @@ void ReadStatus(Args& args, pb::OrderStatus* out) {
              s != pb::ORDER_STATUS_UNSPECIFIED) {
     *out = s;
   } else {
-    args.AddError(absl::StrCat("--", kStatus.name(),
-                               ": expected open, filled, cancelled, expired ",
-                               "or any, got '", args.Get(kStatus), "'"));
+    args.AddError(absl::StrCat(
+        "--", kStatus.name(), ": expected open, filled, cancelled, expired ",
+        "or any, got '", args.Get(kStatus), "'",
+        Suggest(args.Get(kStatus),
+                {"open", "filled", "cancelled", "expired", "any"})));
   }
 }
 
@@ -427,7 +438,11 @@ void ReadKind(Args& args, const Flag<std::string>& flag, pb::BuyerKind* out) {
         "--", flag.name(),
         ": expected one of government_unit, school, hospital, ",
         "state_firm, private_firm, army_unit, trade_union, canteen, charity, ",
-        "individual, platform; got '", args.Get(flag), "'"));
+        "individual, platform; got '", args.Get(flag), "'",
+        Suggest(args.Get(flag),
+                {"government_unit", "school", "hospital", "state_firm",
+                 "private_firm", "army_unit", "trade_union", "canteen",
+                 "charity", "individual", "platform"})));
   }
 }
 
@@ -447,9 +462,10 @@ void ReadScope(Args& args, const Flag<std::string>& scope_flag,
   } else if (w == "LISTED" || w == "LISTED_REGIONS") {
     *out = pb::LISTED_REGIONS;
   } else {
-    args.AddError(absl::StrCat("--", scope_flag.name(),
-                               ": expected any, partners or listed, got '",
-                               args.Get(scope_flag), "'"));
+    args.AddError(absl::StrCat(
+        "--", scope_flag.name(), ": expected any, partners or listed, got '",
+        args.Get(scope_flag), "'",
+        Suggest(args.Get(scope_flag), {"any", "partners", "listed"})));
   }
 }
 
@@ -4731,9 +4747,12 @@ int Main(int argc, char** argv) {
       return kExitOk;
     }
     if (!PrintHelpFor(words[1], words.size() > 2 ? words[2] : "", std::cout)) {
+      std::vector<std::string> groups;
+      for (const Command& c : Commands()) groups.push_back(c.spec.group);
       return Usage(
           absl::StrCat("no command '",
-                       absl::StrJoin(words.begin() + 1, words.end(), " "), "'"),
+                       absl::StrJoin(words.begin() + 1, words.end(), " "), "'",
+                       Suggest(words[1], groups)),
           "");
     }
     return kExitOk;
