@@ -70,6 +70,7 @@ ok() { expect_rc 0 "$@"; }
 # Requires a fixed string in the last stdout / stderr.
 out_has() { grep -qF -- "$1" "$OUT" || fail "stdout lacks: $1"; }
 out_lacks() { ! grep -qF -- "$1" "$OUT" || fail "stdout has: $1"; }
+err_lacks() { ! grep -qF -- "$1" "$ERR" || fail "stderr has: $1"; }
 err_has() { grep -qF -- "$1" "$ERR" || fail "stderr lacks: $1"; }
 # Requires "name": value in the last (pretty-printed) JSON output. int64 and
 # uint64 fields are strings in protobuf JSON; pass the value as JSON text.
@@ -1356,5 +1357,13 @@ expect_rc 2 --tls_cert "$WORK/client.crt" book     # a certificate needs the CA
 err_has "--tls_ca"
 expect_rc 2 --tls_ca "$WORK/no-such.pem" book
 err_has "no-such.pem"
+# TLS against a plaintext server: the CLI says what may be wrong, and
+# gRPC's own log line of the failed handshake does not come first.
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+start_server --insecure_no_auth
+expect_rc 3 --tls_ca "$WORK/ca.crt" book
+err_has "a TLS handshake failed: the server may speak plaintext"
+err_lacks "ssl_transport_security"
 
 echo "PASS: cli_test"

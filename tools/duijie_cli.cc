@@ -187,6 +187,18 @@ class Client {
       if (!status.error_message().empty()) {
         std::cerr << "  detail: " << Printable(status.error_message()) << "\n";
       }
+      // The commonest TLS mistakes look like an absent server.
+      const std::string lower = absl::AsciiStrToLower(status.error_message());
+      if (absl::StrContains(lower, "handshake") ||
+          absl::StrContains(lower, "ssl") || absl::StrContains(lower, "tls")) {
+        std::cerr << (global_.tls.ca.empty()
+                          ? "  the server may want TLS: give its CA with "
+                            "--tls_ca FILE\n"
+                          : "  a TLS handshake failed: the server may speak "
+                            "plaintext (drop --tls_ca), want a client "
+                            "certificate (--tls_cert, --tls_key), or not "
+                            "chain to --tls_ca\n");
+      }
       return kExitUnreachable;
     }
     if (status.error_code() == grpc::DEADLINE_EXCEEDED) {
@@ -4548,6 +4560,10 @@ int Usage(const std::string& message, const std::string& help_topic) {
 }
 
 int Main(int argc, char** argv) {
+  // gRPC's own log lines (a failed TLS handshake) would print before the
+  // CLI's explanation of the same failure, which the status carries; a
+  // GRPC_VERBOSITY the user sets still wins.
+  setenv("GRPC_VERBOSITY", "NONE", /*overwrite=*/0);
   Global global;
   // Pull the global flags out from anywhere on the line.
   std::vector<std::string> words;
