@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/text.h"
 
 namespace duijie {
 
@@ -233,8 +233,9 @@ void Authenticator::LogRefusal(std::string_view principal,
   std::fprintf(
       stderr, "duijie-server: refused %s for %s: %s: %s%s\n",
       std::string(method).c_str(),
-      absl::CHexEscape(absl::string_view(principal.data(), principal.size()))
-          .c_str(),
+      // Chinese names read as written; control characters and bad UTF-8
+      // are escaped, so that no name forges a log line.
+      PrintableText(principal).c_str(),
       absl::StatusCodeToString(status.code()).c_str(),
       std::string(status.message()).c_str(),
       suppressed == 0
