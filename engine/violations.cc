@@ -71,8 +71,7 @@ FieldViolation SplitFieldMessage(std::string_view std_message) {
           std::string(message.substr(colon + 2))};
 }
 
-void Violations::Add(const absl::Status& status) {
-  if (status.ok()) return;
+void Violations::AddError(const absl::Status& status) {
   if (first_.ok()) {
     first_ = status;
   } else if (first_.code() != absl::StatusCode::kInvalidArgument ||
@@ -83,11 +82,11 @@ void Violations::Add(const absl::Status& status) {
   const absl::string_view message = status.message();
   FieldViolation v =
       SplitFieldMessage(std::string_view(message.data(), message.size()));
-  if (!v.field.empty() && Bad(v.field)) return;
+  if (!v.field.empty() && Listed(v.field)) return;
   list_.push_back(std::move(v));
 }
 
-bool Violations::Bad(std::string_view field) const {
+bool Violations::Listed(std::string_view field) const {
   for (const FieldViolation& v : list_) {
     if (v.field == field) return true;
   }

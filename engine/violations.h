@@ -48,14 +48,19 @@ class Violations {
   // Notes the outcome of one check (OK adds nothing). Of several
   // violations of one field only the first is kept: a later check of that
   // field would be about a value already reported.
-  void Add(const absl::Status& status);
+  // (Inline: a sound request passes a dozen checks, all OK.)
+  void Add(const absl::Status& status) {
+    if (!status.ok()) AddError(status);
+  }
 
   // Whether no check has failed.
   bool ok() const { return first_.ok(); }
 
   // Whether `field` was found bad: checks that read it as valid (a lot
   // against the quantity) are skipped then.
-  bool Bad(std::string_view field) const;
+  bool Bad(std::string_view field) const {
+    return !list_.empty() && Listed(field);
+  }
 
   // OK, the first error as it was, or with more than one violation, the
   // first error's code and message, " (and N more: FIELD, FIELD)", and
@@ -63,6 +68,9 @@ class Violations {
   absl::Status ToStatus() const;
 
  private:
+  void AddError(const absl::Status& status);
+  bool Listed(std::string_view field) const;
+
   absl::Status first_;
   std::vector<FieldViolation> list_;  // INVALID_ARGUMENT only
 };
