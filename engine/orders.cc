@@ -101,24 +101,33 @@ absl::Status CheckAmount(std::string_view field, int64_t kg,
 
 // A pledge's budget (0: none) must buy one lot (min_lot_kg, or 1 kg when it
 // has none) at its max price: a smaller one could never trade with an
-// offer at that price. No overflow: min_lot_kg <= the quantity, whose
-// amount at max_price was checked.
+// offer at that price. Called once min_lot_kg <= the quantity, whose amount
+// at max_price was checked; a lot whose price would overflow anyway costs
+// more than any budget.
 absl::Status CheckBudgetBuysALot(std::string_view field, int64_t budget_fen,
                                  int64_t min_lot_kg, int64_t max_price) {
   const int64_t lot = std::max<int64_t>(min_lot_kg, 1);
-  if (budget_fen == 0 || budget_fen >= lot * max_price) {
+  int64_t lot_fen = 0;
+  const bool overflows = __builtin_mul_overflow(lot, max_price, &lot_fen);
+  if (budget_fen == 0 || (!overflows && budget_fen >= lot_fen)) {
     return absl::OkStatus();
+  }
+  if (overflows) {
+    return Invalid(field, absl::StrCat(GroupThousands(budget_fen),
+                                       " cannot buy one min lot of ",
+                                       GroupThousands(lot), " kg at max price ",
+                                       GroupThousands(max_price), " fen/kg"));
   }
   if (min_lot_kg == 0) {
     return Invalid(field, absl::StrCat(GroupThousands(budget_fen),
                                        " cannot buy one kg at max price ",
                                        GroupThousands(max_price), " fen/kg"));
   }
-  return Invalid(field, absl::StrCat(GroupThousands(budget_fen),
-                                     " cannot buy one min lot (",
-                                     GroupThousands(lot), " kg at max price ",
-                                     GroupThousands(max_price), " fen/kg = ",
-                                     GroupThousands(lot * max_price), " fen)"));
+  return Invalid(field,
+                 absl::StrCat(GroupThousands(budget_fen),
+                              " cannot buy one min lot (", GroupThousands(lot),
+                              " kg at max price ", GroupThousands(max_price),
+                              " fen/kg = ", GroupThousands(lot_fen), " fen)"));
 }
 
 // A deadline's length as posted: 0 (the default) or one an order may hold
@@ -505,8 +514,12 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
   v.Add(CheckWithin("pledge.accept_within", spec.accept_within));
   CheckRecurrence(spec, now, &v);
   // Journals written before this rule may hold such budgets, and replay
-  // must make what they made. The lot and price it reads must be valid.
-  const bool lot_ok = quantity_ok && price_ok && !v.Bad("pledge.min_lot_kg");
+  // must make what they made. The lot and price it reads must be valid,
+  // and the quantity's amount too (asked afresh: CheckAmount came after
+  // quantity_ok was taken).
+  const bool lot_ok = !v.Bad("pledge.quantity_kg") &&
+                      !v.Bad("pledge.max_price_fen_per_kg") &&
+                      !v.Bad("pledge.min_lot_kg");
   if (!replaying_ && lot_ok) {
     if (!v.Bad("pledge.budget_fen")) {
       v.Add(CheckBudgetBuysALot("pledge.budget_fen", spec.budget_fen,

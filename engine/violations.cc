@@ -72,6 +72,12 @@ FieldViolation SplitFieldMessage(std::string_view std_message) {
 }
 
 void Violations::AddError(const absl::Status& status) {
+  {
+    const absl::string_view message = status.message();
+    failed_.push_back(
+        SplitFieldMessage(std::string_view(message.data(), message.size()))
+            .field);
+  }
   if (first_.ok()) {
     first_ = status;
   } else if (first_.code() != absl::StatusCode::kInvalidArgument ||
@@ -84,6 +90,14 @@ void Violations::AddError(const absl::Status& status) {
       SplitFieldMessage(std::string_view(message.data(), message.size()));
   if (!v.field.empty() && Listed(v.field)) return;
   list_.push_back(std::move(v));
+}
+
+bool Violations::BadAfterError(std::string_view field) const {
+  if (first_.code() != absl::StatusCode::kInvalidArgument) return true;
+  for (const std::string& f : failed_) {
+    if (f == field) return true;
+  }
+  return false;
 }
 
 bool Violations::Listed(std::string_view field) const {

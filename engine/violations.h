@@ -58,8 +58,11 @@ class Violations {
 
   // Whether `field` was found bad: checks that read it as valid (a lot
   // against the quantity) are skipped then.
+  // After an error of another code than INVALID_ARGUMENT (answered alone)
+  // every field counts as bad: later checks are not recorded then, so
+  // none of them vouches for a field.
   bool Bad(std::string_view field) const {
-    return !list_.empty() && Listed(field);
+    return !first_.ok() && BadAfterError(field);
   }
 
   // OK, the first error as it was, or with more than one violation, the
@@ -69,9 +72,12 @@ class Violations {
 
  private:
   void AddError(const absl::Status& status);
+  bool BadAfterError(std::string_view field) const;
   bool Listed(std::string_view field) const;
 
   absl::Status first_;
+  // The field of every failed check, reported or not.
+  std::vector<std::string> failed_;
   std::vector<FieldViolation> list_;  // INVALID_ARGUMENT only
 };
 

@@ -2649,6 +2649,36 @@ TEST_F(EngineTest, RefusedPledgeNamesEveryBadFieldAndSkipsWhatReadsThem) {
   EXPECT_EQ(engine_.StateHash(), before);
 }
 
+// Checks that multiply fields run only on fields found sound: not after
+// the amount overflowed, and not after an error of another code (whose
+// later checks are not recorded). Under UBSan an unguarded multiply here
+// aborts the test.
+TEST_F(EngineTest, BudgetCheckNeverMultipliesUncheckedFields) {
+  const uint64_t before = engine_.StateHash();
+  PledgeSpec p = Pledge(kQingdao, "spice", int64_t{1} << 40, 1);
+  p.max_price_fen_per_kg = int64_t{1} << 30;  // in range, amount overflows
+  p.min_lot_kg = int64_t{1} << 40;
+  p.budget_fen = 1;
+  absl::StatusOr<PledgeResult> r =
+      RunCommand(engine_, PostPledgeCommand{p}, kT0);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("overflows a 64-bit amount"));
+  for (const FieldViolation& v : ViolationsOf(r.status())) {
+    EXPECT_NE(v.field, "pledge.budget_fen") << v.reason;
+  }
+  // An unknown city first (NOT_FOUND, answered alone), then a price far
+  // out of range with a lot and a budget that would multiply it.
+  PledgeSpec q = Pledge(kQingdao, "spice", 10, 1);
+  q.buyer_city_code = "370299";
+  q.max_price_fen_per_kg = int64_t{1} << 62;
+  q.min_lot_kg = 4;
+  q.budget_fen = 1;
+  r = RunCommand(engine_, PostPledgeCommand{q}, kT0);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
+  EXPECT_EQ(engine_.StateHash(), before);
+}
+
 TEST_F(EngineTest, RefusedAmendmentNamesEveryBadFieldAndChangesNothing) {
   const uint64_t id =
       PostOffer(Offer(kWudu, "spice.pepper", 10, 100)).offer.offer_id;
@@ -2678,6 +2708,16 @@ TEST_F(EngineTest, RefusedAmendmentNamesEveryBadFieldAndChangesNothing) {
             absl::StatusCode::kNotFound);
 }
 
+// An error of another code first is the answer alone; the checks after
+// it are not recorded, so no field can be trusted any more.
+TEST(ViolationsTest, AfterAnotherCodeFirstEveryFieldIsBad) {
+  Violations v;
+  EXPECT_FALSE(v.Bad("x"));
+  v.Add(absl::NotFoundError("region: not known"));
+  EXPECT_TRUE(v.Bad("x"));
+  EXPECT_EQ(v.ToStatus().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(ViolationsTest, KeepsOnePerFieldAndTheFirstErrorsCode) {
   Violations v;
   EXPECT_TRUE(v.ok());
@@ -2689,7 +2729,8 @@ TEST(ViolationsTest, KeepsOnePerFieldAndTheFirstErrorsCode) {
   v.Add(absl::InvalidArgumentError("no field here"));
   v.Add(absl::InvalidArgumentError("d[2]: bad; \"quoted\": 7:x"));
   EXPECT_TRUE(v.Bad("a.b"));
-  EXPECT_FALSE(v.Bad("c"));
+  EXPECT_TRUE(v.Bad("c"));  // not reported, but its check failed
+  EXPECT_FALSE(v.Bad("e"));
   const absl::Status s = v.ToStatus();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "a.b: first (and 2 more: another error, d[2])");
