@@ -553,10 +553,11 @@ grpc::ServerUnaryReactor* ExchangeService::ListMatches(
     // Unfiltered and not narrowed to the key's own: every match (ids run
     // from 1 without gaps). Else the count takes the narrowed filter, so a
     // key counts only what it sees.
-    if (IsEmpty(filter) && request->after_match_id() == 0) {
-      response->set_total_count(
-          static_cast<int64_t>(reader.engine().last_match_id()));
-    } else if (CountsFiltered(*request)) {
+    const uint64_t last = reader.engine().last_match_id();
+    if (IsEmpty(filter)) {
+      response->set_total_count(static_cast<int64_t>(
+          last - std::min<uint64_t>(request->after_match_id(), last)));
+    } else if (CountsFiltered(*request) && request->after_match_id() == 0) {
       response->set_total_count(static_cast<int64_t>(
           reader.engine().CountMatches(filter, request->after_match_id())));
     }

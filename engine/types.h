@@ -109,7 +109,7 @@ enum class Role : uint8_t {
   kPlatform = 2,  // acts for the suppliers and buyers it is registered for
   kSupplier = 3,  // acts for exactly one supplier
   kBuyer = 4,     // acts for exactly one buyer
-  kObserver = 5,  // the public reads only
+  kObserver = 5,  // reads only: the public ones and every match
 };
 inline constexpr int kMaxRole = 5;
 

@@ -195,6 +195,7 @@ const std::vector<uint64_t> kNoIds;
 // code's leading ones. The filters below run for every item a count scans;
 // looking the text up was most of an item's cost.
 bool RegionStartsWith(int32_t code, std::string_view prefix) {
+  if (prefix.size() > 6) return false;  // no six-digit code starts so
   int32_t value = 0;
   for (char c : prefix) {
     if (c < '0' || c > '9') return false;

@@ -308,6 +308,7 @@ PEPPER=$(json_get offer_id)
 ok offer list --region 武都
 out_has "621202"
 ok -o csv matches list --region 武都
+out_has "MATCH,OFFER,PLEDGE"
 expect_rc 2 offer list --region 杭州
 err_has "--region 杭州: no region's code or name matches it"
 # Grades go by name (English or Chinese), never by an ambiguous number.

@@ -1088,6 +1088,8 @@ std::map<std::string, std::string> RegionNames(Client& c) {
 // then.
 std::string ResolveRegion(Client& c, Args& args, absl::string_view flag,
                           const std::string& value) {
+  // After a usage error the command stops anyway: no lookup for nothing.
+  if (!args.error().empty()) return value;
   if (value.empty() || std::all_of(value.begin(), value.end(), [](char ch) {
         return absl::ascii_isdigit(static_cast<unsigned char>(ch));
       })) {
@@ -1166,6 +1168,7 @@ std::string ResolveRegion(Client& c, Args& args, absl::string_view flag,
 // unchanged then.
 std::string ResolveProduct(Client& c, Args& args, absl::string_view flag,
                            const std::string& value) {
+  if (!args.error().empty()) return value;  // as ResolveRegion
   // ASCII is a code, checked by the server (which suggests the nearest).
   if (std::all_of(value.begin(), value.end(), [](char ch) {
         return absl::ascii_isascii(static_cast<unsigned char>(ch));
