@@ -1078,6 +1078,35 @@ std::map<std::string, std::string> RegionNames(Client& c) {
   return names;
 }
 
+// The code of the one item a name found (a region or a product), else
+// `value` with a usage error on `args`: none found, or the candidates (the
+// first ten) to choose from by code.
+template <typename Item>
+std::string PickOne(Args& args, absl::string_view flag,
+                    const std::string& value,
+                    const std::vector<const Item*>& found,
+                    absl::string_view what, absl::string_view list_command) {
+  if (found.size() == 1) return found[0]->code();
+  if (found.empty()) {
+    args.AddError(absl::StrCat("--", flag, " ", value, ": no ", what,
+                               "'s code or name matches it; `duijie ",
+                               list_command, " list --name TEXT` searches"));
+    return value;
+  }
+  std::vector<std::string> names;
+  for (const Item* item : found) {
+    if (names.size() == 10) {
+      names.push_back("...");
+      break;
+    }
+    names.push_back(absl::StrCat(item->code(), " ", Printable(item->name())));
+  }
+  args.AddError(absl::StrCat("--", flag, " ", value, " could be ", found.size(),
+                             " ", what, "s: ", absl::StrJoin(names, ", "),
+                             "; give the code"));
+  return value;
+}
+
 // The region a flag's value names: a code as given, or else a name
 // (Chinese or pinyin, as ListRegions(name) finds it) that picks one region.
 // Names are ranked: the whole name; a word of it, alone or with an
@@ -1139,25 +1168,7 @@ std::string ResolveRegion(Client& c, Args& args, absl::string_view flag,
     }
     if (k == best) found.push_back(&r);
   }
-  if (found.size() == 1) return found[0]->code();
-  if (found.empty()) {
-    args.AddError(absl::StrCat("--", flag, " ", value,
-                               ": no region's code or name matches it; "
-                               "`duijie regions list --name TEXT` searches"));
-    return value;
-  }
-  std::vector<std::string> names;
-  for (const pb::Region* r : found) {
-    if (names.size() == 10) {
-      names.push_back("...");
-      break;
-    }
-    names.push_back(absl::StrCat(r->code(), " ", Printable(r->name())));
-  }
-  args.AddError(absl::StrCat("--", flag, " ", value, " could be ", found.size(),
-                             " regions: ", absl::StrJoin(names, ", "),
-                             "; give the code"));
-  return value;
+  return PickOne(args, flag, value, found, "region", "regions");
 }
 
 // The product a flag's value names: a code as given (any ASCII), or else a
@@ -1193,25 +1204,7 @@ std::string ResolveProduct(Client& c, Args& args, absl::string_view flag,
   }
   const std::vector<const pb::Product*>& found =
       whole.empty() ? partial : whole;
-  if (found.size() == 1) return found[0]->code();
-  if (found.empty()) {
-    args.AddError(absl::StrCat("--", flag, " ", value,
-                               ": no product's code or name matches it; "
-                               "`duijie products list --name TEXT` searches"));
-    return value;
-  }
-  std::vector<std::string> names;
-  for (const pb::Product* p : found) {
-    if (names.size() == 10) {
-      names.push_back("...");
-      break;
-    }
-    names.push_back(absl::StrCat(p->code(), " ", Printable(p->name())));
-  }
-  args.AddError(absl::StrCat("--", flag, " ", value, " could be ", found.size(),
-                             " products: ", absl::StrJoin(names, ", "),
-                             "; give the code"));
-  return value;
+  return PickOne(args, flag, value, found, "product", "products");
 }
 
 // A region filter's prefix from a flag: digits as given, or a name that
