@@ -762,7 +762,7 @@ err_has "(field offer.expires_at)"
 expect_rc 1 pledge post --buyer b --city 370200 --kind school \
   --product vegetable --kg 10 --max-yuan 0
 err_has "--max-yuan: "
-err_has "(field pledge.max_price_fen_per_kg)"
+err_has "(field pledge.max_price_fen_per_kg; amounts in fen, 100 fen = 1 yuan)"
 expect_rc 1 pledge post --buyer b --city 370200 --kind school \
   --product vegetable --kg 10 --max-fen 0
 err_has "--max-fen: "

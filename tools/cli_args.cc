@@ -582,7 +582,10 @@ std::string FlagWordsForFieldError(const Args& args, const std::string& path,
       return absl::StrCat(
           "--regions is required with --scope listed (server: ", message, ")");
     }
-    return absl::StrCat("--", flag, ": ", reason, " (field ", path, ")");
+    // The server's figures are fen, whatever the flag took.
+    const bool yuan = absl::EndsWith(flag, "-yuan");
+    return absl::StrCat("--", flag, ": ", reason, " (field ", path,
+                        yuan ? "; amounts in fen, 100 fen = 1 yuan" : "", ")");
   }
   return message;
 }

@@ -409,6 +409,13 @@ std::string GradeWord(pb::Grade g) {
   }
 }
 
+// A pledge's lowest grade accepted: "any" for second (the lowest grade)
+// or unset, as the pledge takes every grade then.
+std::string MinGradeWord(pb::Grade g) {
+  return g == pb::GRADE_UNSPECIFIED || g == pb::GRADE_SECOND ? "any"
+                                                             : GradeWord(g);
+}
+
 // "; did you mean 'x'?" for a word near one of `choices`, else "".
 std::string Suggest(const std::string& given,
                     const std::vector<std::string>& choices) {
@@ -2098,7 +2105,7 @@ int Run(Client& c, Args& args) {
                            : absl::StrJoin(p.region_codes(), ",");
     t.AddRow({absl::StrCat(p.pledge_id()), p.buyer_id(), p.buyer_city_code(),
               Lower(pb::BuyerKind_Name(p.buyer_kind())), p.product_code(),
-              GradeWord(p.min_grade()), Kg(p.quantity_kg()),
+              MinGradeWord(p.min_grade()), Kg(p.quantity_kg()),
               Kg(p.remaining_kg()), Yuan(p.max_price_fen_per_kg()),
               p.budget_fen() == 0 ? "-" : Yuan(p.budget_fen()),
               Yuan(p.spent_fen()), Lower(pb::OrderStatus_Name(p.status())),
@@ -4364,11 +4371,11 @@ void PrintMainHelp(std::ostream& out) {
       << kGlobalHelp
       << "\nExamples:\n"
          "  duijie book\n"
-         "  duijie offer post --supplier longnan-pepper-coop --region 621202 "
+         "  duijie offer post --supplier wudu-pepper-coop --region 621202 "
          "--product spice.sichuan_pepper \\\n"
          "      --grade premium --t 2 --floor-yuan 68 --certified "
          "--households 320 --expires 2026-12-20\n"
-         "  duijie -o json matches list --buyer qingdao-coop-office\n"
+         "  duijie -o json matches list --buyer qingdao-cooperation-office\n"
          "  duijie offer --help\n";
 }
 
