@@ -249,7 +249,7 @@ out_has "0 of 0 pairings, no more"
 # Upserting what exists says "replaced" and what changed; a flag left out
 # keeps its value, --clear-FLAG unsets it.
 ok pairings add --east 370200 --west 621200
-out_has 'replaced, unchanged'
+out_has 'unchanged: it was already so'
 ok pairings list
 out_has "青岛-陇南"
 ok regions upsert --code 621202 --relocation-site

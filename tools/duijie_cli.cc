@@ -909,7 +909,7 @@ int Run(Client& c, Args& args) {
                                    YesNo(resp.relocation_site())));
   }
   std::cout << (changes.empty()
-                    ? std::string(" replaced, unchanged")
+                    ? std::string(" unchanged: it was already so")
                     : absl::StrCat(" replaced: ", absl::StrJoin(changes, ", ")))
             << "\n";
   return kExitOk;
@@ -1339,7 +1339,7 @@ int Run(Client& c, Args& args) {
   if (!before.has_value()) {
     std::cout << "created\n";
   } else if (before->note() == resp.note()) {
-    std::cout << "replaced, unchanged\n";
+    std::cout << "unchanged: it was already so\n";
   } else {
     std::cout << "replaced: note \"" << Printable(before->note()) << "\" -> \""
               << Printable(resp.note()) << "\"\n";
