@@ -2626,6 +2626,73 @@ TEST_F(EngineTest, AnUnknownRegionFirstIsNotFoundAlone) {
                                   "offer.floor_price_fen_per_kg"));
 }
 
+// The fields a refusal names, in order.
+std::vector<std::string> ViolatedFields(const absl::Status& status) {
+  std::vector<std::string> fields;
+  for (const FieldViolation& v : ViolationsOf(status)) {
+    fields.push_back(v.field);
+  }
+  return fields;
+}
+
+TEST_F(EngineTest, RefusedRegionNamesEveryBadFieldInOrderAndChangesNothing) {
+  const uint64_t before = engine_.StateHash();
+  absl::Status s =
+      RunCommand(engine_,
+                 UpsertRegionCommand{Region{"62120", std::string(65, 'x')}},
+                 kT0)
+          .status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  // The message opens as it did when only the first was reported.
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith("region.code: \"62120\" is not a "
+                                    "six-digit GB/T 2260 region code"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("(and 1 more: region.name)"));
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("region.code", "region.name"));
+  EXPECT_EQ(engine_.StateHash(), before);
+  EXPECT_TRUE(engine_.CheckInvariants().ok());
+}
+
+TEST_F(EngineTest, RefusedPairingNamesEveryBadFieldInOrderAndChangesNothing) {
+  const uint64_t before = engine_.StateHash();
+  const std::string long_note(kMaxPairingNoteBytes + 1, 'n');
+  absl::Status s =
+      RunCommand(engine_,
+                 UpsertPairingCommand{Pairing{"3702", "west", long_note}}, kT0)
+          .status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith("pairing.east_code: \"3702\" is not a"));
+  EXPECT_THAT(
+      ViolatedFields(s),
+      ElementsAre("pairing.east_code", "pairing.west_code", "pairing.note"));
+
+  // Sides that are one region are found only once both are sound codes,
+  // and named with a bad note.
+  s = RunCommand(engine_,
+                 UpsertPairingCommand{Pairing{kQingdao, kQingdao, long_note}},
+                 kT0)
+          .status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ViolatedFields(s),
+              ElementsAre("pairing.note", "pairing.west_code"));
+
+  // An unknown region found first is still NOT_FOUND alone.
+  s = RunCommand(engine_,
+                 UpsertPairingCommand{Pairing{"659999", "west", long_note}},
+                 kT0)
+          .status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith("pairing.east_code: region"));
+  EXPECT_THAT(ViolatedFields(s), IsEmpty());
+
+  bool more = false;
+  EXPECT_THAT(engine_.ListPairings("", "", "", 10, &more), IsEmpty());
+  EXPECT_EQ(engine_.StateHash(), before);
+  EXPECT_TRUE(engine_.CheckInvariants().ok());
+}
+
 TEST_F(EngineTest, RefusedPledgeNamesEveryBadFieldAndSkipsWhatReadsThem) {
   const uint64_t before = engine_.StateHash();
   PledgeSpec p = Pledge(kQingdao, "spice", 10, 0);
