@@ -2693,6 +2693,42 @@ TEST_F(EngineTest, RefusedPairingNamesEveryBadFieldInOrderAndChangesNothing) {
   EXPECT_TRUE(engine_.CheckInvariants().ok());
 }
 
+TEST_F(EngineTest, RefusedThresholdsNameEveryBadFieldInOrderAndChangeNothing) {
+  const uint64_t before = engine_.StateHash();
+  AlertThresholds t;
+  t.category = "spice.pepper";  // a product, not a category
+  t.horizon = kHour + 1;  // not whole seconds
+  t.min_gap_kg = 0;
+  t.min_ratio_permille = 999;
+  t.clear_permille = 1001;
+  absl::Status s =
+      RunCommand(engine_, SetAlertThresholdsCommand{t}, kT0).status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith("thresholds.category: \"spice.pepper\" is "
+                                    "not a category (one segment, no '.')"));
+  EXPECT_THAT(
+      ViolatedFields(s),
+      ElementsAre("thresholds.category", "thresholds.horizon",
+                  "thresholds.min_gap_kg", "thresholds.min_ratio_permille",
+                  "thresholds.clear_permille"));
+  EXPECT_EQ(engine_.StateHash(), before);
+}
+
+TEST_F(EngineTest, RefusedClearingPolicyNamesBothBadFieldsAndChangesNothing) {
+  const uint64_t before = engine_.StateHash();
+  absl::Status s =
+      RunCommand(engine_, SetClearingPolicyCommand{"Spice", 1500}, kT0)
+          .status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith("product_prefix: "));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("(and 1 more: interval)"));
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("product_prefix", "interval"));
+  EXPECT_THAT(engine_.ClearingPolicies(), IsEmpty());
+  EXPECT_EQ(engine_.StateHash(), before);
+}
+
 TEST_F(EngineTest, RefusedPledgeNamesEveryBadFieldAndSkipsWhatReadsThem) {
   const uint64_t before = engine_.StateHash();
   PledgeSpec p = Pledge(kQingdao, "spice", 10, 0);
