@@ -2729,6 +2729,35 @@ TEST_F(EngineTest, RefusedClearingPolicyNamesBothBadFieldsAndChangesNothing) {
   EXPECT_EQ(engine_.StateHash(), before);
 }
 
+TEST_F(EngineTest, RefusedKeyNamesEveryBadFieldInOrderAndChangesNothing) {
+  const uint64_t before = engine_.StateHash();
+  CreateKeyCommand c;
+  c.principal.name = "";
+  c.principal.role = 99;
+  c.principal.supplier_ids = {"coop", "coop"};
+  c.secret_sha256 = "short";
+  c.expires_at = kT0;  // not later than now
+  absl::Status s = RunCommand(engine_, c, kT0).status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith("principal.name: is empty"));
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("principal.name", "principal.role",
+                                             "principal.supplier_ids[1]",
+                                             "secret_sha256", "expires_at"));
+
+  // A known role with sound lists that do not fit it is named too.
+  c.principal.role = static_cast<int>(Role::kBuyer);
+  c.principal.supplier_ids = {"coop"};
+  s = RunCommand(engine_, c, kT0).status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("principal.name", "principal",
+                                             "secret_sha256", "expires_at"));
+
+  bool more = false;
+  EXPECT_THAT(engine_.ListKeys(0, 10, &more), IsEmpty());
+  EXPECT_EQ(engine_.StateHash(), before);
+}
+
 TEST_F(EngineTest, RefusedPledgeNamesEveryBadFieldAndSkipsWhatReadsThem) {
   const uint64_t before = engine_.StateHash();
   PledgeSpec p = Pledge(kQingdao, "spice", 10, 0);
