@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
+#include "engine/violations.h"
 
 namespace duijie {
 namespace {
@@ -65,38 +66,39 @@ const char* GradeName(int grade) {
 // --- Thresholds --------------------------------------------------------
 
 absl::Status AlertMonitor::CheckThresholds(const AlertThresholds& t) {
+  // Every field, so that a refusal names all that are bad (violations.h).
+  Violations v;
   if (!t.category.empty()) {
-    if (absl::Status s = CheckProductCode("thresholds.category", t.category);
-        !s.ok()) {
-      return s;
-    }
-    if (t.category.find('.') != std::string::npos) {
-      return absl::InvalidArgumentError(
+    v.Add(CheckProductCode("thresholds.category", t.category));
+    if (!v.Bad("thresholds.category") &&
+        t.category.find('.') != std::string::npos) {
+      v.Add(absl::InvalidArgumentError(
           absl::StrCat("thresholds.category: \"", Absl(t.category),
-                       "\" is not a category (one segment, no '.')"));
+                       "\" is not a category (one segment, no '.')")));
     }
   }
   if (t.horizon < kMinHorizon || t.horizon > kMaxHorizon ||
       t.horizon % kSecond != 0) {
-    return absl::InvalidArgumentError(
+    v.Add(absl::InvalidArgumentError(
         absl::StrCat("thresholds.horizon: ", t.horizon,
                      " us is not a whole number of seconds from 1 hour to "
-                     "30 days"));
+                     "30 days")));
   }
   if (t.min_gap_kg < 1 || t.min_gap_kg > kMaxGapKg) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "thresholds.min_gap_kg: ", t.min_gap_kg, " is not in 1..", kMaxGapKg));
+    v.Add(absl::InvalidArgumentError(absl::StrCat(
+        "thresholds.min_gap_kg: ", t.min_gap_kg, " is not in 1..", kMaxGapKg)));
   }
   if (t.min_ratio_permille < 1000 || t.min_ratio_permille > kMaxRatioPermille) {
-    return absl::InvalidArgumentError(
+    v.Add(absl::InvalidArgumentError(
         absl::StrCat("thresholds.min_ratio_permille: ", t.min_ratio_permille,
-                     " is not in 1000..", kMaxRatioPermille));
+                     " is not in 1000..", kMaxRatioPermille)));
   }
   if (t.clear_permille < 0 || t.clear_permille > 1000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "thresholds.clear_permille: ", t.clear_permille, " is not in 0..1000"));
+    v.Add(absl::InvalidArgumentError(
+        absl::StrCat("thresholds.clear_permille: ", t.clear_permille,
+                     " is not in 0..1000")));
   }
-  return absl::OkStatus();
+  return v.ToStatus();
 }
 
 const AlertThresholds AlertMonitor::kUnknown;

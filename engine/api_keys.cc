@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/codes.h"
 #include "engine/engine.h"
+#include "engine/violations.h"
 
 namespace duijie {
 namespace {
@@ -69,25 +70,25 @@ const char* RoleName(int role) {
   return "UNSPECIFIED";
 }
 
-}  // namespace
-
-absl::Status CheckPrincipal(std::string_view field, const Principal& p) {
+// Each field of the principal into *v (violations.h), so that a refusal
+// names all that are bad.
+void CheckPrincipalInto(std::string_view field, const Principal& p,
+                        Violations* v) {
   const std::string f(field);
-  if (absl::Status s = CheckText(f + ".name", p.name, kMaxPrincipalNameBytes);
-      !s.ok()) {
-    return s;
+  v->Add(CheckText(f + ".name", p.name, kMaxPrincipalNameBytes));
+  const bool role_known = p.role >= 1 && p.role <= kMaxRole;
+  if (!role_known) {
+    v->Add(Invalid(f + ".role",
+                   absl::StrCat(p.role, " is not a role (1..", kMaxRole, ")")));
   }
-  if (p.role < 1 || p.role > kMaxRole) {
-    return Invalid(f + ".role",
-                   absl::StrCat(p.role, " is not a role (1..", kMaxRole, ")"));
-  }
-  if (absl::Status s = CheckParties(f + ".supplier_ids", p.supplier_ids);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckParties(f + ".buyer_ids", p.buyer_ids); !s.ok()) {
-    return s;
-  }
+  const absl::Status supplier_ids =
+      CheckParties(f + ".supplier_ids", p.supplier_ids);
+  v->Add(supplier_ids);
+  const absl::Status buyer_ids = CheckParties(f + ".buyer_ids", p.buyer_ids);
+  v->Add(buyer_ids);
+  // Whether the parties fit the role is asked only of a known role and
+  // sound lists: a bad one is reported as itself.
+  if (!role_known || !supplier_ids.ok() || !buyer_ids.ok()) return;
   const size_t suppliers = p.supplier_ids.size(), buyers = p.buyer_ids.size();
   bool fits = false;
   switch (static_cast<Role>(p.role)) {
@@ -106,36 +107,42 @@ absl::Status CheckPrincipal(std::string_view field, const Principal& p) {
       break;
   }
   if (!fits) {
-    return Invalid(
+    v->Add(Invalid(
         f, absl::StrCat(
                "role ", RoleName(p.role), " with ", suppliers,
                " supplier_ids and ", buyers,
                " buyer_ids; SUPPLIER needs exactly one supplier_id, BUYER "
                "exactly one buyer_id, PLATFORM one or more of either, ADMIN "
-               "and OBSERVER none"));
+               "and OBSERVER none")));
   }
-  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckPrincipal(std::string_view field, const Principal& p) {
+  Violations v;
+  CheckPrincipalInto(field, p, &v);
+  return v.ToStatus();
 }
 
 absl::Status KeyRegistry::CheckCreate(const CreateKeyCommand& c,
                                       Micros now) const {
-  if (absl::Status s = CheckPrincipal("principal", c.principal); !s.ok()) {
-    return s;
-  }
+  // Every field, so that a refusal names all that are bad (violations.h).
+  Violations v;
+  CheckPrincipalInto("principal", c.principal, &v);
   if (c.secret_sha256.size() != kSecretHashBytes) {
-    return Invalid("secret_sha256",
-                   absl::StrCat("is ", c.secret_sha256.size(),
-                                " bytes; a SHA-256 is ", kSecretHashBytes));
-  }
-  if (hashes_.contains(c.secret_sha256)) {
-    return Invalid("secret_sha256", "is the hash of another key's secret");
+    v.Add(Invalid("secret_sha256",
+                  absl::StrCat("is ", c.secret_sha256.size(),
+                               " bytes; a SHA-256 is ", kSecretHashBytes)));
+  } else if (hashes_.contains(c.secret_sha256)) {
+    v.Add(Invalid("secret_sha256", "is the hash of another key's secret"));
   }
   if (c.expires_at != 0 && c.expires_at <= now) {
-    return Invalid("expires_at",
-                   absl::StrCat(c.expires_at, " is not later than now (", now,
-                                " us since the epoch)"));
+    v.Add(Invalid("expires_at",
+                  absl::StrCat(c.expires_at, " is not later than now (", now,
+                               " us since the epoch)")));
   }
-  return absl::OkStatus();
+  return v.ToStatus();
 }
 
 absl::Status KeyRegistry::CheckRevoke(uint64_t key_id) const {

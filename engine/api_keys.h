@@ -28,7 +28,8 @@ inline constexpr size_t kMaxPrincipalNameBytes = 64;
 inline constexpr size_t kMaxPrincipalParties = 1000;
 inline constexpr size_t kSecretHashBytes = 32;
 
-// INVALID_ARGUMENT naming `field` (e.g. "principal.role") unless the
+// INVALID_ARGUMENT naming `field` (e.g. "principal.role"), and every other
+// bad field after it (violations.h), unless the
 // principal is well formed: a name, a role, and the parties its role
 // needs (SUPPLIER one supplier_id, BUYER one buyer_id, PLATFORM one or
 // more of either, ADMIN and OBSERVER none).

@@ -52,6 +52,7 @@
 #include "engine/clearing_flow.h"
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
+#include "engine/violations.h"
 
 namespace duijie {
 namespace {
@@ -131,27 +132,28 @@ std::vector<ClearingPolicyResult> Engine::Impl::ClearingPolicies() const {
 
 absl::Status Engine::Impl::Check(const SetClearingPolicyCommand& c,
                                  Micros) const {
+  // Every field, so that a refusal names all that are bad (violations.h).
+  Violations v;
   if (!c.product_prefix.empty()) {
-    if (absl::Status s = CheckProductCode("product_prefix", c.product_prefix);
-        !s.ok()) {
-      return s;
-    }
+    v.Add(CheckProductCode("product_prefix", c.product_prefix));
   }
   if (c.interval != 0 &&
       (c.interval < kSecond || c.interval > kMaxClearingInterval ||
        c.interval % kSecond != 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    v.Add(absl::InvalidArgumentError(absl::StrCat(
         "interval: ", c.interval,
         " us is not 0 (continuous) or a whole number of seconds from 1 s to "
-        "7 days"));
+        "7 days")));
   }
-  if (c.interval != 0 && clearing_.size() >= kMaxClearingPolicies &&
+  // The room for one more policy is asked only of a sound request: after
+  // a bad field, RESOURCE_EXHAUSTED would be left out anyway.
+  if (v.ok() && c.interval != 0 && clearing_.size() >= kMaxClearingPolicies &&
       !clearing_.contains(c.product_prefix)) {
-    return absl::ResourceExhaustedError(
+    v.Add(absl::ResourceExhaustedError(
         absl::StrCat("product_prefix: there are already ", kMaxClearingPolicies,
-                     " clearing policies"));
+                     " clearing policies")));
   }
-  return absl::OkStatus();
+  return v.ToStatus();
 }
 
 ClearingPolicyResult Engine::Impl::Execute(const SetClearingPolicyCommand& c) {

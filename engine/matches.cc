@@ -18,6 +18,7 @@
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
 #include "engine/text.h"
+#include "engine/violations.h"
 
 namespace duijie {
 namespace {
@@ -241,14 +242,17 @@ std::string Engine::Impl::CheckMatchEvents() const {
 // --- Commands ---------------------------------------------------------------
 
 absl::Status Engine::Impl::Check(const ShipMatchCommand& c, Micros now) const {
-  absl::Status s =
-      CheckMatchIn(c.match_id, MatchStatus::kMatched, "shipped", now);
-  if (s.ok()) {
-    s = CheckKg("shipped_kg", c.shipped_kg,
-                matches_[c.match_id - 1].quantity_kg);
+  // Every field, so that a refusal names all that are bad (violations.h).
+  // A missing match or one in the wrong state (not INVALID_ARGUMENT) is
+  // still the answer alone.
+  Violations v;
+  v.Add(CheckMatchIn(c.match_id, MatchStatus::kMatched, "shipped", now));
+  if (!v.Bad("match_id")) {
+    v.Add(CheckKg("shipped_kg", c.shipped_kg,
+                  matches_[c.match_id - 1].quantity_kg));
   }
-  if (s.ok()) s = CheckMaxBytes("note", c.note, kMaxMatchTextBytes);
-  return s;
+  v.Add(CheckMaxBytes("note", c.note, kMaxMatchTextBytes));
+  return v.ToStatus();
 }
 
 MatchResult Engine::Impl::Execute(const ShipMatchCommand& c) {

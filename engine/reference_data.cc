@@ -9,6 +9,7 @@
 #include "engine/codes.h"
 #include "engine/engine.h"
 #include "engine/text.h"
+#include "engine/violations.h"
 
 namespace duijie {
 
@@ -24,28 +25,30 @@ absl::Status ReferenceData::CheckKnownRegion(std::string_view field,
 }
 
 absl::Status ReferenceData::CheckRegion(const Region& region) const {
+  // Every field, so that a refusal names all that are bad (violations.h).
+  Violations v;
   int32_t code;
-  if (absl::Status s = CheckRegionCode("region.code", region.code, &code);
-      !s.ok()) {
-    return s;
-  }
-  return CheckMaxCharacters("region.name", region.name,
-                            kMaxRegionNameCharacters);
+  v.Add(CheckRegionCode("region.code", region.code, &code));
+  v.Add(
+      CheckMaxCharacters("region.name", region.name, kMaxRegionNameCharacters));
+  return v.ToStatus();
 }
 
-absl::Status ReferenceData::CheckPairing(const Pairing& pairing) const {
+absl::Status ReferenceData::CheckPairing(const Pairing& pairing,
+                                         bool sides_apart) const {
+  // Every field, so that a refusal names all that are bad (violations.h).
+  // An unknown region (NOT_FOUND) found first is still the answer alone.
+  Violations v;
   int32_t east, west;
-  if (absl::Status s =
-          CheckKnownRegion("pairing.east_code", pairing.east_code, &east);
-      !s.ok()) {
-    return s;
+  v.Add(CheckKnownRegion("pairing.east_code", pairing.east_code, &east));
+  v.Add(CheckKnownRegion("pairing.west_code", pairing.west_code, &west));
+  v.Add(CheckMaxBytes("pairing.note", pairing.note, kMaxPairingNoteBytes));
+  // Where the sides lie only means something once both are sound codes.
+  if (sides_apart && !v.Bad("pairing.east_code") &&
+      !v.Bad("pairing.west_code")) {
+    v.Add(CheckPairingSidesApart(pairing));
   }
-  if (absl::Status s =
-          CheckKnownRegion("pairing.west_code", pairing.west_code, &west);
-      !s.ok()) {
-    return s;
-  }
-  return CheckMaxBytes("pairing.note", pairing.note, kMaxPairingNoteBytes);
+  return v.ToStatus();
 }
 
 absl::Status ReferenceData::CheckPairingSidesApart(

@@ -44,7 +44,9 @@ class ReferenceData {
   absl::Status CheckKnownRegion(std::string_view field, std::string_view text,
                                 int32_t* code) const;
   absl::Status CheckRegion(const Region& region) const;
-  absl::Status CheckPairing(const Pairing& pairing) const;
+  // With `sides_apart`, also CheckPairingSidesApart once both sides are
+  // sound (journals written before that rule replay without it).
+  absl::Status CheckPairing(const Pairing& pairing, bool sides_apart) const;
   // INVALID_ARGUMENT naming west_code when the sides of a well-formed
   // pairing are one region or one holds the other.
   absl::Status CheckPairingSidesApart(const Pairing& pairing) const;

@@ -2626,6 +2626,138 @@ TEST_F(EngineTest, AnUnknownRegionFirstIsNotFoundAlone) {
                                   "offer.floor_price_fen_per_kg"));
 }
 
+// The fields a refusal names, in order.
+std::vector<std::string> ViolatedFields(const absl::Status& status) {
+  std::vector<std::string> fields;
+  for (const FieldViolation& v : ViolationsOf(status)) {
+    fields.push_back(v.field);
+  }
+  return fields;
+}
+
+TEST_F(EngineTest, RefusedRegionNamesEveryBadFieldInOrderAndChangesNothing) {
+  const uint64_t before = engine_.StateHash();
+  absl::Status s =
+      RunCommand(engine_,
+                 UpsertRegionCommand{Region{"62120", std::string(65, 'x')}},
+                 kT0)
+          .status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  // The message opens as it did when only the first was reported.
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith("region.code: \"62120\" is not a "
+                                    "six-digit GB/T 2260 region code"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("(and 1 more: region.name)"));
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("region.code", "region.name"));
+  EXPECT_EQ(engine_.StateHash(), before);
+  EXPECT_TRUE(engine_.CheckInvariants().ok());
+}
+
+TEST_F(EngineTest, RefusedPairingNamesEveryBadFieldInOrderAndChangesNothing) {
+  const uint64_t before = engine_.StateHash();
+  const std::string long_note(kMaxPairingNoteBytes + 1, 'n');
+  absl::Status s =
+      RunCommand(engine_,
+                 UpsertPairingCommand{Pairing{"3702", "west", long_note}}, kT0)
+          .status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith("pairing.east_code: \"3702\" is not a"));
+  EXPECT_THAT(
+      ViolatedFields(s),
+      ElementsAre("pairing.east_code", "pairing.west_code", "pairing.note"));
+
+  // Sides that are one region are found only once both are sound codes,
+  // and named with a bad note.
+  s = RunCommand(engine_,
+                 UpsertPairingCommand{Pairing{kQingdao, kQingdao, long_note}},
+                 kT0)
+          .status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ViolatedFields(s),
+              ElementsAre("pairing.note", "pairing.west_code"));
+
+  // An unknown region found first is still NOT_FOUND alone.
+  s = RunCommand(engine_,
+                 UpsertPairingCommand{Pairing{"659999", "west", long_note}},
+                 kT0)
+          .status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith("pairing.east_code: region"));
+  EXPECT_THAT(ViolatedFields(s), IsEmpty());
+
+  bool more = false;
+  EXPECT_THAT(engine_.ListPairings("", "", "", 10, &more), IsEmpty());
+  EXPECT_EQ(engine_.StateHash(), before);
+  EXPECT_TRUE(engine_.CheckInvariants().ok());
+}
+
+TEST_F(EngineTest, RefusedThresholdsNameEveryBadFieldInOrderAndChangeNothing) {
+  const uint64_t before = engine_.StateHash();
+  AlertThresholds t;
+  t.category = "spice.pepper";  // a product, not a category
+  t.horizon = kHour + 1;  // not whole seconds
+  t.min_gap_kg = 0;
+  t.min_ratio_permille = 999;
+  t.clear_permille = 1001;
+  absl::Status s =
+      RunCommand(engine_, SetAlertThresholdsCommand{t}, kT0).status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith("thresholds.category: \"spice.pepper\" is "
+                                    "not a category (one segment, no '.')"));
+  EXPECT_THAT(
+      ViolatedFields(s),
+      ElementsAre("thresholds.category", "thresholds.horizon",
+                  "thresholds.min_gap_kg", "thresholds.min_ratio_permille",
+                  "thresholds.clear_permille"));
+  EXPECT_EQ(engine_.StateHash(), before);
+}
+
+TEST_F(EngineTest, RefusedClearingPolicyNamesBothBadFieldsAndChangesNothing) {
+  const uint64_t before = engine_.StateHash();
+  absl::Status s =
+      RunCommand(engine_, SetClearingPolicyCommand{"Spice", 1500}, kT0)
+          .status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith("product_prefix: "));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("(and 1 more: interval)"));
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("product_prefix", "interval"));
+  EXPECT_THAT(engine_.ClearingPolicies(), IsEmpty());
+  EXPECT_EQ(engine_.StateHash(), before);
+}
+
+TEST_F(EngineTest, RefusedKeyNamesEveryBadFieldInOrderAndChangesNothing) {
+  const uint64_t before = engine_.StateHash();
+  CreateKeyCommand c;
+  c.principal.name = "";
+  c.principal.role = 99;
+  c.principal.supplier_ids = {"coop", "coop"};
+  c.secret_sha256 = "short";
+  c.expires_at = kT0;  // not later than now
+  absl::Status s = RunCommand(engine_, c, kT0).status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith("principal.name: is empty"));
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("principal.name", "principal.role",
+                                             "principal.supplier_ids[1]",
+                                             "secret_sha256", "expires_at"));
+
+  // A known role with sound lists that do not fit it is named too.
+  c.principal.role = static_cast<int>(Role::kBuyer);
+  c.principal.supplier_ids = {"coop"};
+  s = RunCommand(engine_, c, kT0).status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ViolatedFields(s), ElementsAre("principal.name", "principal",
+                                             "secret_sha256", "expires_at"));
+
+  bool more = false;
+  EXPECT_THAT(engine_.ListKeys(0, 10, &more), IsEmpty());
+  EXPECT_EQ(engine_.StateHash(), before);
+}
+
 TEST_F(EngineTest, RefusedPledgeNamesEveryBadFieldAndSkipsWhatReadsThem) {
   const uint64_t before = engine_.StateHash();
   PledgeSpec p = Pledge(kQingdao, "spice", 10, 0);

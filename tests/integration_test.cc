@@ -1881,6 +1881,32 @@ TEST_F(IntegrationTest, RefusalsNameEveryBadField) {
   EXPECT_EQ(ListOffers(v1::ListOffersRequest()).offers_size(), 0);
 }
 
+TEST_F(IntegrationTest, RefusedRegionNamesEveryBadField) {
+  v1::UpsertRegionRequest bad;
+  bad.mutable_region()->set_code("6212");
+  bad.mutable_region()->set_name(std::string(65, 'x'));
+  v1::Region response;
+  grpc::ClientContext context;
+  grpc::Status status = stub_->UpsertRegion(&context, bad, &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // The message opens with the first, as when it was the only one.
+  EXPECT_EQ(status.error_message(),
+            "region.code: \"6212\" is not a six-digit GB/T 2260 region code "
+            "(and 1 more: region.name)");
+  v1::ErrorDetail detail = TrailingErrorDetail(context);
+  EXPECT_EQ(detail.field(), "region.code");
+  EXPECT_EQ(ViolationFields(detail.violations()),
+            std::vector<std::string>({"region.code", "region.name"}));
+
+  // Nothing was added.
+  v1::ListRegionsRequest list;
+  list.set_code_prefix("62");
+  v1::ListRegionsResponse regions;
+  grpc::ClientContext list_context;
+  ASSERT_TRUE(stub_->ListRegions(&list_context, list, &regions).ok());
+  EXPECT_EQ(regions.regions_size(), 3);
+}
+
 TEST_F(IntegrationTest, UnfilteredListsCountEveryItemAcrossPages) {
   for (int i = 0; i < 3; ++i) MakeMatch(10 + i);
   v1::PostOfferResponse extra;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/command.h"
 #include "engine/engine.h"
+#include "engine/violations.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine_commands.h"
@@ -135,6 +136,33 @@ TEST_F(MatchEventsTest, EveryNewMatchAndStatusChangeIsLoggedInOrder) {
                           "10 change #4 LAPSED +264h returned 30",
                           "11 change #3 DELIVERED +288h returned 0"));
   EXPECT_TRUE(e_.CheckInvariants().ok()) << e_.CheckInvariants();
+}
+
+TEST_F(MatchEventsTest, RefusedShipNamesEveryBadFieldInOrderAndChangesNothing) {
+  ASSERT_TRUE(RunCommand(e_, Offer(100, 60), kT0).ok());
+  ASSERT_TRUE(RunCommand(e_, Pledge(100), kT0).ok());
+  const uint64_t before = e_.StateHash();
+  const std::string long_note(257, 'n');
+  absl::Status s =
+      RunCommand(e_, ShipMatchCommand{1, 101, long_note}, kT0).status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  // The message opens as it did when only the first was reported.
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::StartsWith(
+                  "shipped_kg: 101 is out of range [0, 100] (0: all) (and 1 "
+                  "more: note)"));
+  std::vector<std::string> fields;
+  for (const FieldViolation& v : ViolationsOf(s)) fields.push_back(v.field);
+  EXPECT_THAT(fields, ElementsAre("shipped_kg", "note"));
+
+  // A match that does not exist is NOT_FOUND alone, its kg never read.
+  s = RunCommand(e_, ShipMatchCommand{9, 101, long_note}, kT0).status();
+  ASSERT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "match_id: match 9 does not exist");
+  EXPECT_THAT(ViolationsOf(s), ::testing::IsEmpty());
+
+  EXPECT_EQ(e_.StateHash(), before);
+  EXPECT_EQ(e_.last_event_id(), 1u);
 }
 
 TEST_F(MatchEventsTest, EachEventShowsItsMatchAsOfThatEvent) {
