@@ -268,7 +268,7 @@ TEST(CliArgsTest, ServerFieldErrorsNameTheFlagTheUserGave) {
   EXPECT_EQ(FlagWordsForFieldError(
                 *by_yuan, "pledge.max_price_fen_per_kg: 0 is out of range"),
             "--max-yuan: 0 is out of range (field "
-            "pledge.max_price_fen_per_kg)");
+            "pledge.max_price_fen_per_kg; amounts in fen, 100 fen = 1 yuan)");
   EXPECT_EQ(FlagWordsForFieldError(
                 *by_yuan,
                 "pledge.region_codes: is empty but scope is LISTED_REGIONS"),
