@@ -449,6 +449,13 @@ void BasicWatchReactor<Kind>::OnDone() {
   // The key's stream slot is free once the stream is done, whoever still
   // holds this object.
   access_.slot.reset();
+  // gRPC may call OnDone on another thread than OnCancel, handing over
+  // inside its core, where ThreadSanitizer cannot see it (Debian's gRPC
+  // is not built with it). Taking mu_ orders every earlier callback's
+  // accesses (all under mu_) before the release of this reference, so
+  // the hub thread that may drop the last one is seen to delete after
+  // them.
+  { absl::MutexLock lock(&mu_); }
   std::shared_ptr<BasicWatchReactor> self = std::move(self_);
   // `self` may be the last reference: nothing may touch members after.
 }
