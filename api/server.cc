@@ -86,19 +86,26 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   auth_options.clock = options.clock;
   server->auth_ = std::make_unique<Authenticator>(std::move(auth_options));
   server->auth_->LoadKeys(*server->engine_);
+  // The default clearing interval and alert thresholds as recovered, read
+  // before the service starts its writer thread: from then on only the
+  // writer touches the engine outside a sequencer Reader (a due clearing
+  // is applied as soon as it starts).
+  Micros current_interval = 0;
+  for (const ClearingPolicyResult& p : server->engine_->ClearingPolicies()) {
+    if (p.product_prefix.empty()) current_interval = p.interval;
+  }
+  std::optional<AlertThresholds> current_thresholds;
+  for (const AlertThresholds& t : server->engine_->ListAlertThresholds()) {
+    if (t.category.empty()) current_thresholds = t;
+  }
   server->service_ = std::make_unique<ExchangeService>(
       server->engine_, service_options, server->auth_.get());
   server->service_->set_limits(options.limits);
   if (options.clearing_interval.has_value()) {
-    // Before the server listens: no request matches under the old policy,
-    // and nothing else reads or changes the engine yet.
+    // Before the server listens: no request matches under the old policy.
     const Micros interval =
         absl::ToInt64Microseconds(*options.clearing_interval);
-    Micros current = 0;
-    for (const ClearingPolicyResult& p : server->engine_->ClearingPolicies()) {
-      if (p.product_prefix.empty()) current = p.interval;
-    }
-    if (interval != current) {
+    if (interval != current_interval) {
       std::vector<CommandOutcome> set = server->service_->Execute(
           {MakeCommand(SetClearingPolicyCommand{"", interval})});
       if (!set[0].ok()) return set[0].status();
@@ -110,10 +117,7 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
     // data directory, or one from before alerts) gets them from the flags,
     // given or not, so that alerts are on; otherwise only the flags given
     // change the state's.
-    std::optional<AlertThresholds> current;
-    for (const AlertThresholds& t : server->engine_->ListAlertThresholds()) {
-      if (t.category.empty()) current = t;
-    }
+    const std::optional<AlertThresholds>& current = current_thresholds;
     AlertThresholds wanted = current.value_or(AlertThresholds());
     if (options.alert_horizon) {
       wanted.horizon = absl::ToInt64Microseconds(*options.alert_horizon);
