@@ -148,4 +148,12 @@ std::vector<FieldViolation> ViolationsOf(const absl::Status& status) {
   return list;
 }
 
+std::vector<std::string> ViolatedFields(const absl::Status& status) {
+  std::vector<std::string> fields;
+  for (FieldViolation& v : ViolationsOf(status)) {
+    fields.push_back(std::move(v.field));
+  }
+  return fields;
+}
+
 }  // namespace duijie

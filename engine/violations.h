@@ -85,6 +85,9 @@ class Violations {
 // the one its message names. Empty for OK and for other codes.
 std::vector<FieldViolation> ViolationsOf(const absl::Status& status);
 
+// The fields of ViolationsOf(status), in order.
+std::vector<std::string> ViolatedFields(const absl::Status& status);
+
 }  // namespace duijie
 
 #endif  // DUIJIE_ENGINE_VIOLATIONS_H_

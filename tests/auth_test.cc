@@ -172,6 +172,17 @@ class AuthTest : public ::testing::Test {
             .ok());
     return response.offer().offer_id();
   }
+  // wudu-pepper-coop offers 50 kg and qingdao-office takes 20 of them, as
+  // ADMIN; the number of matches the pledge made.
+  int MatchTwentyKgOfPepper() {
+    PostOfferAsAdmin("wudu-pepper-coop", 50);
+    v1::PostPledgeResponse matched;
+    EXPECT_TRUE(exchange_
+                    ->PostPledge(Ctx(kAdminSecret).get(),
+                                 Pledge("qingdao-office", 20, 7000), &matched)
+                    .ok());
+    return matched.matches_size();
+  }
   uint64_t PostPledgeAsAdmin(const std::string& buyer, int64_t kg,
                              int64_t max_fen = 100) {
     v1::PostPledgeResponse response;
@@ -1038,13 +1049,7 @@ TEST_F(AuthTest, AFloodFromOneKeyLeavesAnotherKeyServed) {
 // party's key counts its own matches only; the offices' keys (ADMIN,
 // OBSERVER) count every one.
 TEST_F(AuthTest, StatsCountOnlyTheMatchesAKeyMaySee) {
-  PostOfferAsAdmin("wudu-pepper-coop", 50);
-  v1::PostPledgeResponse matched;
-  ASSERT_TRUE(exchange_
-                  ->PostPledge(Ctx(kAdminSecret).get(),
-                               Pledge("qingdao-office", 20, 7000), &matched)
-                  .ok());
-  ASSERT_EQ(matched.matches_size(), 1);
+  ASSERT_EQ(MatchTwentyKgOfPepper(), 1);
   for (const auto& [role, kg] :
        std::vector<std::pair<std::string, int64_t>>{{"admin", 20},
                                                     {"observer", 20},
@@ -1079,13 +1084,7 @@ TEST_F(AuthTest, StatsCountOnlyTheMatchesAKeyMaySee) {
 // The offices keep the ledgers of who bought what from whom: an OBSERVER
 // key lists every match, as ADMIN does; a party's key only its own.
 TEST_F(AuthTest, ObserverListsEveryMatch) {
-  PostOfferAsAdmin("wudu-pepper-coop", 50);
-  v1::PostPledgeResponse matched;
-  ASSERT_TRUE(exchange_
-                  ->PostPledge(Ctx(kAdminSecret).get(),
-                               Pledge("qingdao-office", 20, 7000), &matched)
-                  .ok());
-  ASSERT_EQ(matched.matches_size(), 1);
+  ASSERT_EQ(MatchTwentyKgOfPepper(), 1);
   for (const auto& [role, count] : std::vector<std::pair<std::string, int>>{
            {"admin", 1}, {"observer", 1}, {"buyer", 1}, {"other_buyer", 0}}) {
     v1::ListMatchesRequest request;

@@ -256,10 +256,7 @@ TEST_F(CatalogueTest, UpsertNamesEveryBadField) {
   absl::StatusOr<ProductResult> r =
       Upsert(MakeProduct("vegetable", "", 0, kHour / 2));
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  std::vector<std::string> fields;
-  for (const FieldViolation& v : ViolationsOf(r.status())) {
-    fields.push_back(v.field);
-  }
+  const std::vector<std::string> fields = ViolatedFields(r.status());
   EXPECT_THAT(fields, ElementsAre("product.name", "product.perishability",
                                   "product.shelf_life"));
   EXPECT_EQ(r.status().message(),

@@ -1789,10 +1789,7 @@ TEST_F(BuyerTest, UpsertNamesEveryBadField) {
   bad.kind = 0;
   absl::StatusOr<BuyerResult> r = Upsert(bad);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  std::vector<std::string> fields;
-  for (const FieldViolation& v : ViolationsOf(r.status())) {
-    fields.push_back(v.field);
-  }
+  const std::vector<std::string> fields = ViolatedFields(r.status());
   EXPECT_THAT(fields, ElementsAre("buyer.buyer_id", "buyer.kind",
                                   "buyer.annual_target_fen"));
   EXPECT_EQ(engine_.StateHash(), before);
@@ -2618,21 +2615,9 @@ TEST_F(EngineTest, AnUnknownRegionFirstIsNotFoundAlone) {
   o.supplier_id = "";
   r = RunCommand(engine_, PostOfferCommand{o}, kT0);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  std::vector<std::string> fields;
-  for (const FieldViolation& v : ViolationsOf(r.status())) {
-    fields.push_back(v.field);
-  }
+  const std::vector<std::string> fields = ViolatedFields(r.status());
   EXPECT_THAT(fields, ElementsAre("offer.supplier_id", "offer.quantity_kg",
                                   "offer.floor_price_fen_per_kg"));
-}
-
-// The fields a refusal names, in order.
-std::vector<std::string> ViolatedFields(const absl::Status& status) {
-  std::vector<std::string> fields;
-  for (const FieldViolation& v : ViolationsOf(status)) {
-    fields.push_back(v.field);
-  }
-  return fields;
 }
 
 TEST_F(EngineTest, RefusedRegionNamesEveryBadFieldInOrderAndChangesNothing) {
@@ -2697,7 +2682,7 @@ TEST_F(EngineTest, RefusedThresholdsNameEveryBadFieldInOrderAndChangeNothing) {
   const uint64_t before = engine_.StateHash();
   AlertThresholds t;
   t.category = "spice.pepper";  // a product, not a category
-  t.horizon = kHour + 1;  // not whole seconds
+  t.horizon = kHour + 1;        // not whole seconds
   t.min_gap_kg = 0;
   t.min_ratio_permille = 999;
   t.clear_permille = 1001;
@@ -2768,10 +2753,7 @@ TEST_F(EngineTest, RefusedPledgeNamesEveryBadFieldAndSkipsWhatReadsThem) {
   absl::StatusOr<PledgeResult> r =
       RunCommand(engine_, PostPledgeCommand{p}, kT0);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  std::vector<std::string> fields;
-  for (const FieldViolation& v : ViolationsOf(r.status())) {
-    fields.push_back(v.field);
-  }
+  const std::vector<std::string> fields = ViolatedFields(r.status());
   EXPECT_THAT(fields,
               ElementsAre("pledge.min_grade", "pledge.max_price_fen_per_kg",
                           "pledge.min_lot_kg", "pledge.expires_at"));
@@ -2825,10 +2807,7 @@ TEST_F(EngineTest, RefusedAmendmentNamesEveryBadFieldAndChangesNothing) {
   c.expires_at = kT0 - 1;
   absl::StatusOr<OfferResult> r = RunCommand(engine_, c, kT0);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  std::vector<std::string> fields;
-  for (const FieldViolation& v : ViolationsOf(r.status())) {
-    fields.push_back(v.field);
-  }
+  const std::vector<std::string> fields = ViolatedFields(r.status());
   EXPECT_THAT(fields, ElementsAre("floor_price_fen_per_kg", "min_lot_kg",
                                   "expires_at"));
   EXPECT_EQ(engine_.StateHash(), before);
