@@ -570,6 +570,15 @@ void AlertMonitor::Judge(uint32_t cell, Micros now) {
   const uint32_t product = static_cast<uint32_t>(c.key >> 32);
   // Cells exist only for followed products: For is not null.
   const AlertThresholds& t = *For(product);
+  if (c.alert_id == 0 && c.at_risk_kg < t.min_gap_kg) {
+    // The gap cannot reach min_gap_kg at any demand (demand >= 0): nothing
+    // to judge and no demand to compute, the commonest case by far. The
+    // cell leaves its heap, and its demand is computed afresh once its
+    // at-risk kg make it a candidate again.
+    SetWake(cell, kNever);
+    c.demand_class = -1;
+    return;
+  }
   const int64_t floor = c.floors.empty() ? -1 : c.floors.begin()->first;
   const int q = QueryClass(c);
   // Demand at or above the floor moves only with pledges priced at or
