@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -94,6 +95,82 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
       }
     }
   }
+}
+
+// Grows a shelf to thousands of offers and drains it again in random
+// order, with partial fills between: the tree stays well formed (Check),
+// holds exactly the offers put in, and finds what a scan finds, down to
+// the emptied tree.
+TEST(OfferTreeTest, GrowsAndDrainsToEmpty) {
+  std::mt19937 rng(7);
+  OfferNodePool pool;
+  OfferTree tree;
+  std::map<OfferKey, OfferFit> offers;
+  std::vector<OfferKey> keys;  // the offers, for picking at random
+  auto check = [&](int step) {
+    std::vector<std::pair<OfferKey, OfferFit>> contents;
+    ASSERT_TRUE(tree.Check(pool, &contents)) << "step " << step;
+    ASSERT_EQ(contents.size(), offers.size()) << "step " << step;
+    auto it = offers.begin();
+    for (const auto& [key, fit] : contents) {
+      ASSERT_EQ(key, it->first) << "step " << step;
+      ASSERT_EQ(fit.lot_kg, it->second.lot_kg) << "step " << step;
+      ASSERT_EQ(fit.remaining_kg, it->second.remaining_kg) << "step " << step;
+      ++it;
+    }
+    ASSERT_EQ(pool.live(), offers.size());
+    for (int i = 0; i < 4; ++i) {
+      const OfferQuery query{static_cast<int64_t>(rng() % 1000),
+                             static_cast<int64_t>(rng() % 130),
+                             static_cast<int64_t>(rng() % 100), -1};
+      const OfferKey after_key{static_cast<Micros>(rng() % 5000),
+                               static_cast<int64_t>(rng() % 1000), 0};
+      const OfferKey* after = i % 2 ? &after_key : nullptr;
+      OfferKey want, got;
+      const bool want_found = ScanFirst(offers, after, query, &want);
+      ASSERT_EQ(tree.FindFirst(pool, after, query, &got), want_found)
+          << "step " << step;
+      if (want_found) {
+        ASSERT_EQ(got, want) << "step " << step;
+      }
+    }
+  };
+  uint64_t next_id = 1;
+  for (int step = 0; step < 12000; ++step) {
+    const bool growing = step < 6000;
+    const uint32_t action = rng() % 10;
+    if (growing ? action < 7 : (offers.empty() || action < 1)) {
+      const uint64_t id = next_id++;
+      // Expiries mostly later than those before, as a shelf fills.
+      const OfferKey key{static_cast<Micros>(step / 2 + rng() % 800),
+                         static_cast<int64_t>(1 + rng() % 999), id, id};
+      const int64_t remaining = 1 + rng() % 100;
+      const OfferFit fit{std::min<int64_t>(rng() % 120, remaining), remaining};
+      tree.Insert(pool, key, fit);
+      offers[key] = fit;
+      keys.push_back(key);
+    } else if (action < 8 || !growing) {
+      const size_t i = rng() % keys.size();
+      ASSERT_TRUE(tree.Erase(pool, keys[i])) << "step " << step;
+      offers.erase(keys[i]);
+      keys[i] = keys.back();
+      keys.pop_back();
+    } else {
+      const OfferKey& key = keys[rng() % keys.size()];
+      const int64_t remaining = 1 + rng() % offers[key].remaining_kg;
+      offers[key] =
+          OfferFit{std::min(offers[key].lot_kg, remaining), remaining};
+      tree.SetFit(pool, key, offers[key]);
+    }
+    if (step % 97 == 0 || offers.size() < 40) {
+      check(step);
+      if (HasFatalFailure()) return;
+    }
+    if (!growing && offers.empty()) break;
+  }
+  EXPECT_TRUE(offers.empty());
+  EXPECT_TRUE(tree.empty());
+  check(-1);
 }
 
 TEST(OfferTreeTest, EraseOfAnAbsentKeyChangesNothing) {
