@@ -270,6 +270,38 @@ void DigestResult(const absl::StatusOr<R>& r) {
   if (r.ok()) DigestBody(*r);
 }
 
+// With the digest on, a hash of every figure of the alert events the
+// measured commands made, so that a change to the alert bookkeeping shows
+// that it raises, escalates and clears exactly as before.
+uint64_t g_alert_digest = 0;
+
+uint64_t AlertDigest(const Engine& m, uint64_t after_event_id) {
+  const uint64_t outcomes = g_outcome_digest;
+  g_outcome_digest = 0xcbf29ce484222325ull;
+  auto mix_text = [](const std::string& text) {
+    for (unsigned char c : text) Mix(c);
+    Mix(text.size());
+  };
+  bool more = true;
+  while (more) {
+    const std::vector<AlertEventView> events =
+        m.ListAlertEvents(AlertFilter{}, after_event_id, 1000, &more);
+    if (events.empty()) break;
+    for (const AlertEventView& e : events) {
+      const AlertView& a = e.alert;
+      Mix(e.event_id), Mix(static_cast<uint64_t>(e.kind)), Mix(a.alert_id);
+      mix_text(a.product_code), mix_text(a.region_code);
+      Mix(static_cast<uint64_t>(a.level)), Mix(a.at_risk_kg);
+      Mix(a.demand_kg), Mix(a.households), Mix(a.open_offer_kg);
+      Mix(a.raised_at), Mix(a.updated_at), Mix(a.cleared_at);
+    }
+    after_event_id = events.back().event_id;
+  }
+  const uint64_t digest = g_outcome_digest;
+  g_outcome_digest = outcomes;
+  return digest;
+}
+
 // The outcome of a write, whatever answered it (the engine's
 // CommandResult or the reference's typed result).
 template <typename R>
@@ -634,6 +666,7 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
     if constexpr (std::is_same_v<M, Engine>) {
       book_end = RestingOrders(*m);
       alert_events += m->last_alert_event_id() - alert_events_before;
+      if (g_digest_on) g_alert_digest = AlertDigest(*m, alert_events_before);
     }
     m.reset();
     state.ResumeTiming();
@@ -662,7 +695,7 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
           static_cast<double>(memory.rss_bytes) / resting;
     }
   }
-  char label[96];
+  char label[128];
   std::snprintf(label, sizeof(label), "%s digest %016llx",
                 g_measured->from_file ? "file" : "generated",
                 static_cast<unsigned long long>(g_measured->digest));
@@ -670,6 +703,11 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
     std::snprintf(label + std::strlen(label),
                   sizeof(label) - std::strlen(label), " outcomes %016llx",
                   static_cast<unsigned long long>(g_outcome_digest));
+    if (alert_events > 0) {
+      std::snprintf(label + std::strlen(label),
+                    sizeof(label) - std::strlen(label), " alerts %016llx",
+                    static_cast<unsigned long long>(g_alert_digest));
+    }
   }
   state.SetLabel(label);
 }
