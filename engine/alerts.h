@@ -62,7 +62,7 @@
 // before: a state loaded from a snapshot judges as the engine that saved it,
 // although its bookkeeping (churn, heaps) starts afresh. A cell that cannot
 // raise at any demand (at-risk kg under min_gap_kg, no open alert) is in no
-// heap. A pairing change (partners scopes reach anew), new thresholds and
+// heap, and judging it computes no demand. A pairing change (partners scopes reach anew), new thresholds and
 // Rebuild judge every cell with at-risk kg or an alert.
 //
 // An alert's figures (at-risk, demand, households, open kg) are saved as of
