@@ -172,6 +172,17 @@ uint32_t Find(const OfferNodePool& pool, uint32_t t, const OfferKey* after,
   return Find(pool, n.right, after, q);
 }
 
+// Calls fn with each node of t's subtree that passes q, in order; false
+// once fn has returned false.
+bool Visit(const OfferNodePool& pool, uint32_t t, const OfferQuery& q,
+           absl::FunctionRef<bool(const OfferKey&)> fn) {
+  if (t == kNil || !MayHold(pool[t], q)) return true;
+  const Node& n = pool[t];
+  if (!Visit(pool, n.left, q, fn)) return false;
+  if (Passes(n, q) && !fn(n.key)) return false;
+  return Visit(pool, n.right, q, fn);
+}
+
 }  // namespace
 
 uint32_t OfferNodePool::Allocate(const OfferKey& key, const OfferFit& fit) {
@@ -218,6 +229,13 @@ bool OfferTree::FindFirst(const OfferNodePool& pool, const OfferKey* after,
   if (t == kNil) return false;
   *found = pool[t].key;
   return true;
+}
+
+void OfferTree::ForEachPassing(
+    const OfferNodePool& pool, const OfferQuery& query,
+    absl::FunctionRef<bool(const OfferKey&)> fn) const {
+  if (min_floor_ > query.max_floor) return;  // also when empty
+  Visit(pool, root_, query, fn);
 }
 
 namespace {

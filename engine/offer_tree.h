@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "engine/types.h"
 
 namespace duijie {
@@ -108,6 +109,12 @@ class OfferTree {
   // of all when after is null) and passes `query`.
   bool FindFirst(const OfferNodePool& pool, const OfferKey* after,
                  const OfferQuery& query, OfferKey* found) const;
+
+  // Calls fn with each key that passes `query`, in key order, until fn
+  // returns false: what FindFirst would give called again and again after
+  // the key it last found, but without descending from the root for each.
+  void ForEachPassing(const OfferNodePool& pool, const OfferQuery& query,
+                      absl::FunctionRef<bool(const OfferKey&)> fn) const;
 
   // Appends the offer ids of the tree to *ids, in key order (reads that
   // list a shelf, not the matching path).

@@ -185,11 +185,8 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
                          std::min(p.min_lot_kg, p.remaining_kg),
                          p.budget_left()};
   auto scan = [&](const OfferTree& tree, bool skip_partners) {
-    OfferKey key;
-    OfferKey after;
-    const OfferKey* after_ptr = nullptr;
-    while (tree.FindFirst(offer_nodes_, after_ptr, query, &key)) {
-      if (best.size() == k && !(key < best.back())) return;
+    tree.ForEachPassing(offer_nodes_, query, [&](const OfferKey& key) {
+      if (best.size() == k && !(key < best.back())) return false;
       const OfferRecord& o = offers_[key.offer_id - 1];
       const bool passed_over =
           skip_partners && AnyCovers(partner_west, o.region);
@@ -200,11 +197,10 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
         best.insert(std::upper_bound(best.begin(), best.end(), key), key);
         if (best.size() > k) best.pop_back();
         // Every later offer of this tree ranks below this one.
-        if (best.size() == k && best.back() == key) return;
+        if (best.size() == k && best.back() == key) return false;
       }
-      after = key;
-      after_ptr = &after;
-    }
+      return true;
+    });
   };
   const int lowest_grade = static_cast<int>(p.min_grade);
   for (SearchGroup group : kSearchGroups) {
