@@ -1,6 +1,6 @@
 // OfferTree against a brute-force list: after random inserts, erases and
-// fit changes, FindFirst must return exactly what a scan of the sorted keys
-// returns.
+// fit changes, FindFirst and ForEachPassing must return exactly what a scan
+// of the sorted keys returns.
 #include "engine/offer_tree.h"
 
 #include <algorithm>
@@ -85,6 +85,25 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
           << "seed " << seed << " step " << step;
       if (want_found) {
         ASSERT_EQ(got, want) << "seed " << seed;
+      }
+      // ForEachPassing gives every passing key in order, and stops when
+      // told to: here after a random number of them.
+      std::vector<OfferKey> all_passing;
+      for (const OfferKey* at = nullptr; ScanFirst(offers, at, query, &want);) {
+        all_passing.push_back(want);
+        at = &all_passing.back();
+      }
+      const size_t stop_after = rng() % (all_passing.size() + 2);
+      std::vector<OfferKey> walked;
+      tree.ForEachPassing(pool, query, [&](const OfferKey& key) {
+        walked.push_back(key);
+        return walked.size() < stop_after;
+      });
+      const size_t expect =
+          std::min(all_passing.size(), std::max<size_t>(stop_after, 1));
+      ASSERT_EQ(walked.size(), expect) << "seed " << seed << " step " << step;
+      for (size_t i = 0; i < walked.size(); ++i) {
+        ASSERT_EQ(walked[i], all_passing[i]) << "seed " << seed;
       }
       if (!offers.empty()) {
         int64_t min_floor = offers.begin()->first.floor_price;
