@@ -20,8 +20,7 @@
 //     offers of the policy with expires_at <= H (the urgent ones).
 //  2. Each of them brings its best counterparts, up to kCandidates of
 //     them, found by the book's own searches in the continuous priority
-//     (for an offer, each pledge found is taken off the index until the
-//     search is done; a pledge's search finds its best offers at once), so
+//     (BestPledgesFor, BestOffersFor: each finds the best k at once), so
 //     every pair is compatible and its lots can be met; an offer that can
 //     wait enters the clearing only as a pledge's candidate.
 //  3. A min-cost flow over those pairs (clearing_flow.h) maximises the kg
@@ -268,22 +267,14 @@ void Engine::Impl::ClearPolicy(const std::string& prefix, Micros horizon) {
                          std::min(o.floor_price, kMaxFloorCounted)});
     pair_partner.push_back(partner);
   };
-  std::vector<uint64_t> taken;
   for (uint64_t tag : cleared) {
     const uint64_t id = tag >> 1;
-    taken.clear();
     if (tag & 1) {
-      const CodeSet east = reference_.PartnerEastCodes(offers_[id - 1].region);
-      for (int k = 0; k < kCandidates; ++k) {
-        const uint64_t pledge_id = index_.BestPledgeFor(id, east);
-        if (pledge_id == 0) break;
-        taken.push_back(pledge_id);
-        index_.RemovePledge(pledge_id);
-      }
-      for (uint64_t pledge_id : taken) {
-        index_.AddPledge(pledge_id);
-        add_pair(id, pledge_id);
-      }
+      OrderIndex::PledgeIds pledges;
+      index_.BestPledgesFor(id,
+                            reference_.PartnerEastCodes(offers_[id - 1].region),
+                            kCandidates, &pledges);
+      for (uint64_t pledge_id : pledges) add_pair(id, pledge_id);
     } else {
       OrderIndex::OfferIds offers;
       index_.BestOffersFor(id, partner_west(pledges_[id - 1].city), kCandidates,

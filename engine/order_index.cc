@@ -28,9 +28,6 @@ bool IsPriorityGroup(SearchGroup g) {
   return g == SearchGroup::kPartnerPriority || g == SearchGroup::kPriority;
 }
 
-// Which pledges of a set an incoming offer may take in a phase.
-enum class PartnerFilter { kEither, kPartnersOnly, kNonPartnersOnly };
-
 uint64_t OfferShelfKey(uint32_t product, Grade grade, bool certified,
                        bool priority, int32_t region_key) {
   return (uint64_t{product} << 28) | (uint64_t(grade) << 24) |
@@ -227,11 +224,9 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
   }
 }
 
-uint64_t OrderIndex::BestPledgeFor(uint64_t offer_id,
-                                   const CodeSet& partner_east) const {
-  const OfferRecord& o = offers_[offer_id - 1];
-  // Products of the chain with a pledge that bids the offer's floor (the
-  // book's highest max per product covers every indexed pledge); most
+absl::InlinedVector<uint32_t, 4> OrderIndex::ProductsBidding(
+    const OfferRecord& o) const {
+  // The book's highest max per product covers every indexed pledge; most
   // offers ask more than any and stop here without reading a tree.
   absl::InlinedVector<uint32_t, 4> products;
   for (uint32_t product : products_.node(o.product).chain) {
@@ -239,64 +234,128 @@ uint64_t OrderIndex::BestPledgeFor(uint64_t offer_id,
       products.push_back(product);
     }
   }
-  if (products.empty()) return 0;
-  const RegionChain chain = RegionChainOf(o.region);
-  bool found = false;
-  PledgeKey best;
-  // Reads one tree in order, up to the first pledge that fits.
-  auto scan = [&](uint64_t shelf, PartnerFilter filter) {
-    auto it = pledge_trees_.find(shelf);
-    if (it == pledge_trees_.end()) return;
-    for (const PledgeKey& key : it->second) {
-      if (-key.neg_price < o.floor_price) return;  // all further are cheaper
-      if (found && !(key < best)) return;
-      const PledgeRecord& p = pledges_[key.id - 1];
-      if (filter != PartnerFilter::kEither &&
-          AnyCovers(partner_east, p.city) !=
-              (filter == PartnerFilter::kPartnersOnly)) {
-        continue;
-      }
-      if (FillQuantity(o, p, p.max_price) == 0) continue;
-      best = key;
-      found = true;
-      return;
-    }
-  };
+  return products;
+}
+
+template <typename Fn>
+void OrderIndex::ForEachPledgeTree(const OfferRecord& o,
+                                   absl::Span<const uint32_t> products,
+                                   const RegionChain& chain,
+                                   const CodeSet& partner_east,
+                                   bool partner_phase, Fn fn) const {
   // Outside the partner phase, pledges of partner cities were already
   // offered the chance; with no partners at all there is nothing to skip.
   const PartnerFilter others = partner_east.empty()
                                    ? PartnerFilter::kEither
                                    : PartnerFilter::kNonPartnersOnly;
-  for (const bool partner_phase : {true, false}) {
-    for (uint32_t product : products) {
-      for (int grade = static_cast<int>(o.grade); grade <= 3; ++grade) {
-        for (int cert = 0; cert <= (o.certified ? 1 : 0); ++cert) {
-          auto key = [&](ScopeFamily family, int32_t region_key) {
-            return PledgeShelfKey(product, static_cast<Grade>(grade), cert,
-                                  family, region_key);
-          };
-          if (partner_phase) {
-            for (int32_t east : partner_east) {
-              scan(key(ScopeFamily::kAny, east), PartnerFilter::kEither);
-              scan(key(ScopeFamily::kPartnersOnly, east),
-                   PartnerFilter::kEither);
+  auto scan = [&](uint64_t shelf, PartnerFilter filter) {
+    auto it = pledge_trees_.find(shelf);
+    if (it != pledge_trees_.end()) fn(it->second, filter);
+  };
+  for (uint32_t product : products) {
+    for (int grade = static_cast<int>(o.grade); grade <= 3; ++grade) {
+      for (int cert = 0; cert <= (o.certified ? 1 : 0); ++cert) {
+        auto key = [&](ScopeFamily family, int32_t region_key) {
+          return PledgeShelfKey(product, static_cast<Grade>(grade), cert,
+                                family, region_key);
+        };
+        if (partner_phase) {
+          for (int32_t east : partner_east) {
+            scan(key(ScopeFamily::kAny, east), PartnerFilter::kEither);
+            scan(key(ScopeFamily::kPartnersOnly, east), PartnerFilter::kEither);
+          }
+          if (!partner_east.empty()) {
+            for (int32_t code : chain) {
+              scan(key(ScopeFamily::kListed, code),
+                   PartnerFilter::kPartnersOnly);
             }
-            if (!partner_east.empty()) {
-              for (int32_t k : chain) {
-                scan(key(ScopeFamily::kListed, k),
-                     PartnerFilter::kPartnersOnly);
-              }
-            }
-          } else {
-            scan(key(ScopeFamily::kAny, 0), others);
-            for (int32_t k : chain) scan(key(ScopeFamily::kListed, k), others);
+          }
+        } else {
+          scan(key(ScopeFamily::kAny, 0), others);
+          for (int32_t code : chain) {
+            scan(key(ScopeFamily::kListed, code), others);
           }
         }
       }
     }
+  }
+}
+
+bool OrderIndex::PledgeTakes(const OfferRecord& o, const PledgeRecord& p,
+                             const CodeSet& partner_east,
+                             PartnerFilter filter) const {
+  if (filter != PartnerFilter::kEither &&
+      AnyCovers(partner_east, p.city) !=
+          (filter == PartnerFilter::kPartnersOnly)) {
+    return false;
+  }
+  return FillQuantity(o, p, p.max_price) > 0;
+}
+
+uint64_t OrderIndex::BestPledgeFor(uint64_t offer_id,
+                                   const CodeSet& partner_east) const {
+  const OfferRecord& o = offers_[offer_id - 1];
+  const absl::InlinedVector<uint32_t, 4> products = ProductsBidding(o);
+  if (products.empty()) return 0;
+  const RegionChain chain = RegionChainOf(o.region);
+  bool found = false;
+  PledgeKey best;
+  for (const bool partner_phase : {true, false}) {
+    // Reads each tree in order, up to the first pledge that fits.
+    ForEachPledgeTree(
+        o, products, chain, partner_east, partner_phase,
+        [&](const PledgeTree& tree, PartnerFilter filter) {
+          for (const PledgeKey& key : tree) {
+            if (-key.neg_price < o.floor_price) return;  // the rest cheaper
+            if (found && !(key < best)) return;
+            if (!PledgeTakes(o, pledges_[key.id - 1], partner_east, filter)) {
+              continue;
+            }
+            best = key;
+            found = true;
+            return;
+          }
+        });
     if (found) return best.id;
   }
   return 0;
+}
+
+void OrderIndex::BestPledgesFor(uint64_t offer_id, const CodeSet& partner_east,
+                                size_t k, PledgeIds* out) const {
+  const OfferRecord& o = offers_[offer_id - 1];
+  const absl::InlinedVector<uint32_t, 4> products = ProductsBidding(o);
+  if (k == 0 || products.empty()) return;
+  const RegionChain chain = RegionChainOf(o.region);
+  // The best pledges of the phase being read, in order, at most `k` (less
+  // what the partner phase gave). A pledge sits on several trees a phase
+  // may read (its city's chain): it is kept once.
+  absl::InlinedVector<PledgeKey, 16> best;
+  for (const bool partner_phase : {true, false}) {
+    best.clear();
+    // Reads each tree in order while its pledges can still be among the
+    // best.
+    ForEachPledgeTree(
+        o, products, chain, partner_east, partner_phase,
+        [&](const PledgeTree& tree, PartnerFilter filter) {
+          for (const PledgeKey& key : tree) {
+            if (-key.neg_price < o.floor_price) return;  // the rest cheaper
+            if (best.size() == k && !(key < best.back())) return;
+            if (!PledgeTakes(o, pledges_[key.id - 1], partner_east, filter)) {
+              continue;
+            }
+            auto at = std::lower_bound(best.begin(), best.end(), key);
+            if (at != best.end() && *at == key) continue;  // another tree's
+            best.insert(at, key);
+            if (best.size() > k) best.pop_back();
+            // Every later pledge of this tree ranks below this one.
+            if (best.size() == k && best.back() == key) return;
+          }
+        });
+    for (const PledgeKey& key : best) out->push_back(key.id);
+    k -= best.size();
+    if (k == 0) return;
+  }
 }
 
 void OrderIndex::OffersOf(uint32_t product, std::vector<uint64_t>* ids) const {

@@ -30,7 +30,9 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/types/span.h"
 #include "engine/book_totals.h"
+#include "engine/codes.h"
 #include "engine/offer_tree.h"
 #include "engine/product_tree.h"
 #include "engine/records.h"
@@ -71,6 +73,12 @@ class OrderIndex {
   // The best resting pledge for the offer (0 if none), given the east codes
   // paired with its region.
   uint64_t BestPledgeFor(uint64_t offer_id, const CodeSet& partner_east) const;
+  // The best `k` (at most 16) resting pledges for the offer, best first,
+  // appended to *out: those BestPledgeFor would give one after the other if
+  // each were taken off the book in turn.
+  using PledgeIds = absl::InlinedVector<uint64_t, 16>;
+  void BestPledgesFor(uint64_t offer_id, const CodeSet& partner_east, size_t k,
+                      PledgeIds* out) const;
 
   // The resting offers of `product` itself (not of its subtree), shelf by
   // shelf, and the resting pledges posted for `product` itself, ascending
@@ -107,6 +115,24 @@ class OrderIndex {
   void ForEachOfferShelf(const OfferRecord& o, Fn fn) const;
   template <typename Fn>
   void ForEachPledgeShelf(const PledgeRecord& p, Fn fn) const;
+
+  // Which pledges of a tree an incoming offer may take in a phase of its
+  // search (partner pledges first, then the others).
+  enum class PartnerFilter { kEither, kPartnersOnly, kNonPartnersOnly };
+  // The products of the offer's chain with a pledge that bids its floor.
+  absl::InlinedVector<uint32_t, 4> ProductsBidding(const OfferRecord& o) const;
+  // Calls fn(tree, filter) for each pledge tree of `products` that an
+  // incoming offer's search reads in the phase (`chain`: the offer's
+  // region chain).
+  template <typename Fn>
+  void ForEachPledgeTree(const OfferRecord& o,
+                         absl::Span<const uint32_t> products,
+                         const RegionChain& chain, const CodeSet& partner_east,
+                         bool partner_phase, Fn fn) const;
+  // Whether the pledge passes the phase's filter and can take some of the
+  // offer (lots and budget) at its max price.
+  bool PledgeTakes(const OfferRecord& o, const PledgeRecord& p,
+                   const CodeSet& partner_east, PartnerFilter filter) const;
 
   const std::vector<OfferRecord>& offers_;
   const std::vector<PledgeRecord>& pledges_;
