@@ -468,8 +468,12 @@ void AlertMonitor::Evaluate(Micros now) {
 }
 
 int AlertMonitor::BandOf(int64_t price) {
-  if (price <= 1) return 0;
-  return 63 - __builtin_clzll(static_cast<uint64_t>(price));  // < kBands
+  // Quarter octaves: the octave's number times four, plus the two bits
+  // after the leading one. A product's pledges bid within a few tenths of
+  // its price, which whole octaves lumped into one band.
+  if (price < 4) return price <= 1 ? 0 : 4;
+  const int octave = 63 - __builtin_clzll(static_cast<uint64_t>(price));
+  return 4 * octave + static_cast<int>((price >> (octave - 2)) & 3);
 }
 
 AlertMonitor::Bands AlertMonitor::SuffixChurn(uint32_t product) const {

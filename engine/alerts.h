@@ -47,7 +47,7 @@
 //   floor or its query class changed, or when the demand may have moved
 //   enough to change the judgement (below);
 // - demand moves by pledges: each product node keeps its churn by price
-//   band (band b: max prices in [2^b, 2^(b+1))), the sum of |kg| filed or
+//   band (quarter octaves of max price: BandOf), the sum of |kg| filed or
 //   unfiled under it, and a pledge of n kg moves a cell's demand by at most
 //   n, and only if its max price reaches the cell's floor, so only if its
 //   band is the floor's or above. A cell's demand was exact when the churn
@@ -62,8 +62,9 @@
 // before: a state loaded from a snapshot judges as the engine that saved it,
 // although its bookkeeping (churn, heaps) starts afresh. A cell that cannot
 // raise at any demand (at-risk kg under min_gap_kg, no open alert) is in no
-// heap, and judging it computes no demand. A pairing change (partners scopes reach anew), new thresholds and
-// Rebuild judge every cell with at-risk kg or an alert.
+// heap, and judging it computes no demand. A pairing change (partners scopes
+// reach anew), new thresholds and Rebuild judge every cell with at-risk kg or
+// an alert.
 //
 // An alert's figures (at-risk, demand, households, open kg) are saved as of
 // its last event (raised, escalated, cleared), which updated_at tells;
@@ -287,8 +288,9 @@ class AlertMonitor {
   void JudgeAllAgain();
   void AddDemand(const PledgeRecord& p, int64_t kg);
   int64_t DemandOf(uint32_t product, int32_t region, const Cell& cell) const;
-  // Churn is kept by price band: band b holds max prices in [2^b, 2^(b+1)).
-  static constexpr int kBands = 32;  // kMaxPriceFenPerKg is 2^30
+  // Churn is kept by price band: quarter octaves, band 4o + q holding the
+  // max prices in [2^o (1 + q/4), 2^o (1 + (q+1)/4)).
+  static constexpr int kBands = 4 * 31;  // kMaxPriceFenPerKg is 2^30
   using Bands = std::array<int64_t, kBands>;
   static int BandOf(int64_t price);
   // The churn of the product's chain in `band` and above.
