@@ -158,7 +158,7 @@ TEST(OfferTreeTest, GrowsAndDrainsToEmpty) {
   for (int step = 0; step < 12000; ++step) {
     const bool growing = step < 6000;
     const uint32_t action = rng() % 10;
-    if (growing ? action < 7 : (offers.empty() || action < 1)) {
+    if (offers.empty() || action < (growing ? 7u : 1u)) {
       const uint64_t id = next_id++;
       // Expiries mostly later than those before, as a shelf fills.
       const OfferKey key{static_cast<Micros>(step / 2 + rng() % 800),
