@@ -289,7 +289,8 @@ class AlertMonitor {
   void AddDemand(const PledgeRecord& p, int64_t kg);
   int64_t DemandOf(uint32_t product, int32_t region, const Cell& cell) const;
   // Churn is kept by price band: quarter octaves, band 4o + q holding the
-  // max prices in [2^o (1 + q/4), 2^o (1 + (q+1)/4)).
+  // max prices in [2^o (1 + q/4), 2^o (1 + (q+1)/4)) from 4 fen up; prices
+  // of 1 fen or less are in band 0, 2 and 3 fen in band 4.
   static constexpr int kBands = 4 * 31;  // kMaxPriceFenPerKg is 2^30
   using Bands = std::array<int64_t, kBands>;
   static int BandOf(int64_t price);
