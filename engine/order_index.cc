@@ -173,8 +173,9 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
   // Reads one tree in priority order while its offers can still be among
   // the best (for k = 1: up to the first offer that fits and beats the best
   // so far). Offers too dear, or that the pledge cannot fill for its lots
-  // or budget, are passed over inside FindFirst, so the only offers this
-  // loop passes over are partner offers in the non-partner groups, and
+  // or budget, are passed over inside the tree's walk (ForEachPassing), so
+  // the only offers this loop passes over are partner offers in the
+  // non-partner groups, and
   // those fit only if the partner groups could not take them, which they
   // could. An offer sits on several shelves a group may read (its county's,
   // prefecture's and province's): it is kept once.
