@@ -175,10 +175,9 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
   // so far). Offers too dear, or that the pledge cannot fill for its lots
   // or budget, are passed over inside the tree's walk (ForEachPassing), so
   // the only offers this loop passes over are partner offers in the
-  // non-partner groups, and
-  // those fit only if the partner groups could not take them, which they
-  // could. An offer sits on several shelves a group may read (its county's,
-  // prefecture's and province's): it is kept once.
+  // non-partner groups, and those fit only if the partner groups could not
+  // take them, which they could. An offer sits on several shelves a group
+  // may read (its county's, prefecture's and province's): it is kept once.
   const OfferQuery query{p.max_price, p.remaining_kg,
                          std::min(p.min_lot_kg, p.remaining_kg),
                          p.budget_left()};
