@@ -53,9 +53,14 @@ OfferKey KeyOf(const OfferRecord& o, uint64_t id) {
 
 }  // namespace
 
+// The region key of the shelf that holds the offers of `region`: a
+// county's are on its prefecture's shelf (see order_index.h).
+int32_t ShelfRegion(int32_t region) { return PrefectureOf(region); }
+
 template <typename Fn>
 void OrderIndex::ForEachOfferShelf(const OfferRecord& o, Fn fn) const {
   for (int32_t region_key : RegionChainOf(o.region)) {
+    if (ShelfRegion(region_key) != region_key) continue;  // a county
     fn(OfferShelfKey(o.product, o.grade, o.certified, o.priority, region_key));
   }
   fn(OfferShelfKey(o.product, o.grade, o.certified, o.priority, 0));
@@ -176,17 +181,23 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
   // or budget, are passed over inside the tree's walk (ForEachPassing), so
   // the only offers this loop passes over are partner offers in the
   // non-partner groups, and those fit only if the partner groups could not
-  // take them, which they could. An offer sits on several shelves a group
-  // may read (its county's, prefecture's and province's): it is kept once.
+  // take them, which they could; and, on a county's search, the offers of
+  // the prefecture's shelf from its other counties. An offer sits on
+  // several shelves a group may read (its prefecture's and province's): it
+  // is kept once.
   const OfferQuery query{p.max_price, p.remaining_kg,
                          std::min(p.min_lot_kg, p.remaining_kg),
                          p.budget_left()};
-  auto scan = [&](const OfferTree& tree, bool skip_partners) {
+  // region_key: the region searched, which the offers must be under (a
+  // county's shelf is its prefecture's).
+  auto scan = [&](const OfferTree& tree, bool skip_partners,
+                  int32_t region_key) {
     tree.ForEachPassing(offer_nodes_, query, [&](const OfferKey& key) {
       if (best.size() == k && !(key < best.back())) return false;
       const OfferRecord& o = offers_[key.offer_id - 1];
       const bool passed_over =
-          skip_partners && AnyCovers(partner_west, o.region);
+          (skip_partners && AnyCovers(partner_west, o.region)) ||
+          (region_key != 0 && !RegionCovers(region_key, o.region));
       if (!passed_over && FillQuantity(o, p, o.floor_price) > 0 &&
           std::none_of(best.begin(), best.end(), [&](const OfferKey& b) {
             return b.offer_id == key.offer_id;
@@ -211,8 +222,10 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
           for (int32_t region_key : keys) {
             auto it = offer_trees_.find(
                 OfferShelfKey(product, static_cast<Grade>(grade), cert,
-                              priority, region_key));
-            if (it != offer_trees_.end()) scan(it->second, !partner_group);
+                              priority, ShelfRegion(region_key)));
+            if (it != offer_trees_.end()) {
+              scan(it->second, !partner_group, region_key);
+            }
           }
         }
       }

@@ -324,6 +324,28 @@ TEST_F(EngineTest, ListedRegionsDoNotCoverAncestorsOrSiblings) {
   EXPECT_THAT(PostPledge(p).matches, IsEmpty());
 }
 
+// A county has no shelf of its own (order_index.h): its search reads the
+// prefecture's and must keep to the county.
+TEST_F(EngineTest, ListedCountyTakesItsOwnOffersNotItsNeighbours) {
+  constexpr char kChengxian[] = "621221";  // another county of Longnan
+  ASSERT_TRUE(RunCommand(engine_,
+                         UpsertRegionCommand{Region{kChengxian, kChengxian}},
+                         kT0)
+                  .ok());
+  // The neighbour's offer ranks first: cheaper and posted earlier.
+  PostOffer(Offer(kChengxian, "spice.sichuan_pepper", 100, 10));  // 1
+  PostOffer(Offer(kWudu, "spice.sichuan_pepper", 100, 20));       // 2
+  PledgeSpec p = Pledge(kGuangzhou, "spice", 150, 30);
+  p.scope = static_cast<int>(Scope::kListedRegions);
+  p.region_codes = {kWudu};
+  EXPECT_THAT(OfferIds(PostPledge(p).matches), ElementsAre(2));
+  // The prefecture's pledge takes the neighbour's.
+  PledgeSpec q = Pledge(kGuangzhou, "spice", 100, 30);
+  q.scope = static_cast<int>(Scope::kListedRegions);
+  q.region_codes = {kLongnan};
+  EXPECT_THAT(OfferIds(PostPledge(q).matches), ElementsAre(1));
+}
+
 TEST_F(EngineTest, CancelledOfferNeverMatches) {
   PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 10));
   ASSERT_TRUE(RunCommand(engine_, CancelOfferCommand{1}, kT0).ok());
