@@ -231,11 +231,12 @@ struct Outcome {
 const bool g_digest_on = std::getenv("DUIJIE_BENCH_DIGEST") != nullptr;
 uint64_t g_outcome_digest = 0xcbf29ce484222325ull;
 
-void Mix(uint64_t v) {
-  g_outcome_digest ^= v;
-  g_outcome_digest *= 0x100000001b3ull;
-  g_outcome_digest ^= g_outcome_digest >> 29;
+void MixInto(uint64_t& digest, uint64_t v) {
+  digest ^= v;
+  digest *= 0x100000001b3ull;
+  digest ^= digest >> 29;
 }
+void Mix(uint64_t v) { MixInto(g_outcome_digest, v); }
 
 // What an answer adds to the digest after its status code. Region,
 // pairing and key answers (and ticks, never digested) add nothing.
@@ -276,11 +277,11 @@ void DigestResult(const absl::StatusOr<R>& r) {
 uint64_t g_alert_digest = 0;
 
 uint64_t AlertDigest(const Engine& m, uint64_t after_event_id) {
-  const uint64_t outcomes = g_outcome_digest;
-  g_outcome_digest = 0xcbf29ce484222325ull;
-  auto mix_text = [](const std::string& text) {
-    for (unsigned char c : text) Mix(c);
-    Mix(text.size());
+  uint64_t digest = 0xcbf29ce484222325ull;
+  auto mix = [&](uint64_t v) { MixInto(digest, v); };
+  auto mix_text = [&](const std::string& text) {
+    for (unsigned char c : text) mix(c);
+    mix(text.size());
   };
   bool more = true;
   while (more) {
@@ -289,16 +290,14 @@ uint64_t AlertDigest(const Engine& m, uint64_t after_event_id) {
     if (events.empty()) break;
     for (const AlertEventView& e : events) {
       const AlertView& a = e.alert;
-      Mix(e.event_id), Mix(static_cast<uint64_t>(e.kind)), Mix(a.alert_id);
+      mix(e.event_id), mix(static_cast<uint64_t>(e.kind)), mix(a.alert_id);
       mix_text(a.product_code), mix_text(a.region_code);
-      Mix(static_cast<uint64_t>(a.level)), Mix(a.at_risk_kg);
-      Mix(a.demand_kg), Mix(a.households), Mix(a.open_offer_kg);
-      Mix(a.raised_at), Mix(a.updated_at), Mix(a.cleared_at);
+      mix(static_cast<uint64_t>(a.level)), mix(a.at_risk_kg);
+      mix(a.demand_kg), mix(a.households), mix(a.open_offer_kg);
+      mix(a.raised_at), mix(a.updated_at), mix(a.cleared_at);
     }
     after_event_id = events.back().event_id;
   }
-  const uint64_t digest = g_outcome_digest;
-  g_outcome_digest = outcomes;
   return digest;
 }
 

@@ -188,16 +188,16 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
   const OfferQuery query{p.max_price, p.remaining_kg,
                          std::min(p.min_lot_kg, p.remaining_kg),
                          p.budget_left()};
-  // region_key: the region searched, which the offers must be under (a
-  // county's shelf is its prefecture's).
-  auto scan = [&](const OfferTree& tree, bool skip_partners,
-                  int32_t region_key) {
+  // county: the county searched, whose offers sit on its prefecture's
+  // shelf among its neighbours' (0 on any other shelf: all its offers are
+  // under the region searched).
+  auto scan = [&](const OfferTree& tree, bool skip_partners, int32_t county) {
     tree.ForEachPassing(offer_nodes_, query, [&](const OfferKey& key) {
       if (best.size() == k && !(key < best.back())) return false;
       const OfferRecord& o = offers_[key.offer_id - 1];
       const bool passed_over =
           (skip_partners && AnyCovers(partner_west, o.region)) ||
-          (region_key != 0 && !RegionCovers(region_key, o.region));
+          (county != 0 && o.region != county);
       if (!passed_over && FillQuantity(o, p, o.floor_price) > 0 &&
           std::none_of(best.begin(), best.end(), [&](const OfferKey& b) {
             return b.offer_id == key.offer_id;
@@ -220,11 +220,12 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
       for (int grade = 1; grade <= lowest_grade; ++grade) {
         for (int cert = p.require_certified ? 1 : 0; cert <= 1; ++cert) {
           for (int32_t region_key : keys) {
-            auto it = offer_trees_.find(
-                OfferShelfKey(product, static_cast<Grade>(grade), cert,
-                              priority, ShelfRegion(region_key)));
+            const int32_t shelf = ShelfRegion(region_key);
+            auto it = offer_trees_.find(OfferShelfKey(
+                product, static_cast<Grade>(grade), cert, priority, shelf));
             if (it != offer_trees_.end()) {
-              scan(it->second, !partner_group, region_key);
+              scan(it->second, !partner_group,
+                   shelf == region_key ? 0 : region_key);
             }
           }
         }
