@@ -1,6 +1,9 @@
 // Region and product code helpers; see codes.h.
 #include "engine/codes.h"
 
+#include <array>
+#include <cstdint>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/engine.h"
@@ -48,6 +51,24 @@ bool RegionCovers(int32_t ancestor, int32_t code) {
          ancestor == ProvinceOf(code);
 }
 
+namespace {
+
+// What each byte may be in a product code: a table, since every post
+// checks its code (on the engine's hot path).
+constexpr uint8_t kDot = 1;
+constexpr uint8_t kLower = 2;  // a-z: anywhere in a segment
+constexpr uint8_t kTail = 4;   // 0-9 and _: after a segment's first byte
+constexpr std::array<uint8_t, 256> kProductCodeByte = [] {
+  std::array<uint8_t, 256> kinds{};
+  kinds['.'] = kDot;
+  for (int c = 'a'; c <= 'z'; ++c) kinds[c] = kLower;
+  for (int c = '0'; c <= '9'; ++c) kinds[c] = kTail;
+  kinds['_'] = kTail;
+  return kinds;
+}();
+
+}  // namespace
+
 absl::Status CheckProductCode(std::string_view field, std::string_view code) {
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(
@@ -61,15 +82,14 @@ absl::Status CheckProductCode(std::string_view field, std::string_view code) {
   size_t segments = 1;
   bool segment_start = true;
   for (char c : code) {
-    if (c == '.') {
+    const uint8_t kind = kProductCodeByte[static_cast<unsigned char>(c)];
+    if (kind == kDot) {
       if (segment_start) return bad("has an empty segment");
       ++segments;
       segment_start = true;
       continue;
     }
-    const bool lower = c >= 'a' && c <= 'z';
-    const bool tail = (c >= '0' && c <= '9') || c == '_';
-    if (segment_start ? !lower : !(lower || tail)) {
+    if ((kind & (segment_start ? kLower : kLower | kTail)) == 0) {
       return bad("has a segment not of the form [a-z][a-z0-9_]*");
     }
     segment_start = false;

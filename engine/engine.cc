@@ -19,6 +19,23 @@ Engine::Impl::Impl(const EngineOptions& options)
     : options_(options),
       requests_(options.request_id_window, options.min_request_ids) {}
 
+namespace {
+
+// CheckPlainText for element i of a repeated field, named
+// "<field>[i]<suffix>": the name is built only for a refusal, since
+// building it costs an allocation for every element checked.
+absl::Status CheckPlainTextOfElement(std::string_view field, size_t i,
+                                     std::string_view suffix,
+                                     std::string_view text) {
+  if (FindControlCharacter(text) == std::string_view::npos) {
+    return absl::OkStatus();
+  }
+  return CheckPlainText(absl::StrCat(Absl(field), "[", i, "]", Absl(suffix)),
+                        text);
+}
+
+}  // namespace
+
 absl::Status CheckCommandText(const Command& command) {
   if (absl::Status s = CheckPlainText("request_id", command.request_id);
       !s.ok()) {
@@ -60,13 +77,12 @@ absl::Status CheckCommandText(const Command& command) {
                    {"pledge.product_code", &body.pledge.product_code}});
           const std::vector<std::string>& codes = body.pledge.region_codes;
           for (size_t i = 0; s.ok() && i < codes.size(); ++i) {
-            s = CheckPlainText(absl::StrCat("pledge.region_codes[", i, "]"),
-                               codes[i]);
+            s = CheckPlainTextOfElement("pledge.region_codes", i, "", codes[i]);
           }
           const std::vector<MemberShare>& members = body.pledge.members;
           for (size_t i = 0; s.ok() && i < members.size(); ++i) {
-            s = CheckPlainText(absl::StrCat("pledge.members[", i, "].buyer_id"),
-                               members[i].buyer_id);
+            s = CheckPlainTextOfElement("pledge.members", i, ".buyer_id",
+                                        members[i].buyer_id);
           }
           return s;
         } else if constexpr (std::is_same_v<Body, SetClearingPolicyCommand>) {
@@ -85,8 +101,8 @@ absl::Status CheckCommandText(const Command& command) {
         } else if constexpr (std::is_same_v<Body, AmendPledgeCommand>) {
           absl::Status s = absl::OkStatus();
           for (size_t i = 0; s.ok() && i < body.region_codes.size(); ++i) {
-            s = CheckPlainText(absl::StrCat("region_codes[", i, "]"),
-                               body.region_codes[i]);
+            s = CheckPlainTextOfElement("region_codes", i, "",
+                                        body.region_codes[i]);
           }
           return s;
         } else if constexpr (std::is_same_v<Body, CreateKeyCommand>) {
@@ -96,12 +112,10 @@ absl::Status CheckCommandText(const Command& command) {
           for (const auto* ids :
                {&body.principal.supplier_ids, &body.principal.buyer_ids}) {
             for (size_t i = 0; s.ok() && i < ids->size(); ++i) {
-              s = CheckPlainText(
-                  absl::StrCat(ids == &body.principal.supplier_ids
-                                   ? "principal.supplier_ids["
-                                   : "principal.buyer_ids[",
-                               i, "]"),
-                  (*ids)[i]);
+              s = CheckPlainTextOfElement(ids == &body.principal.supplier_ids
+                                              ? "principal.supplier_ids"
+                                              : "principal.buyer_ids",
+                                          i, "", (*ids)[i]);
             }
           }
           return s;

@@ -18,6 +18,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "engine/alerts.h"
 #include "engine/api_keys.h"
@@ -37,6 +38,9 @@
 namespace duijie {
 
 class Violations;  // violations.h
+
+// Order or match ids in ascending order.
+using IdList = absl::InlinedVector<uint64_t, 2>;
 
 class Engine::Impl {
  public:
@@ -313,9 +317,9 @@ class Engine::Impl {
   // The sorted ids of the filter's owner (supplier, buyer; for matches
   // also the owner of the filter's offer or pledge) to walk instead of
   // every id; nullptr when the filter names none.
-  const std::vector<uint64_t>* OwnedOffers(const OrderFilter& filter) const;
-  const std::vector<uint64_t>* OwnedPledges(const OrderFilter& filter) const;
-  const std::vector<uint64_t>* OwnedMatches(const MatchFilter& filter) const;
+  const IdList* OwnedOffers(const OrderFilter& filter) const;
+  const IdList* OwnedPledges(const OrderFilter& filter) const;
+  const IdList* OwnedMatches(const MatchFilter& filter) const;
   // Adds the buyer's matched and delivered fen in `year` (Asia/Shanghai) to
   // *progress, by month; OUT_OF_RANGE if a sum overflows.
   absl::Status AddBuyerProgress(std::string_view buyer_id, int year,
@@ -356,13 +360,15 @@ class Engine::Impl {
   // (DeadlineTag), left behind like expiries when the status moves on.
   ExpiryQueue deadlines_;
 
-  // Ids in posting order, per owner (interned string).
-  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> offers_by_supplier_;
-  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> pledges_by_buyer_;
-  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_supplier_;
+  // Ids in posting order, per owner (interned string). Many owners post
+  // once or twice: two ids fit in the list itself, as small as a vector,
+  // so their first posts allocate nothing.
+  absl::flat_hash_map<uint32_t, IdList> offers_by_supplier_;
+  absl::flat_hash_map<uint32_t, IdList> pledges_by_buyer_;
+  absl::flat_hash_map<uint32_t, IdList> matches_by_supplier_;
   // A match for an alliance member is listed under both the pledge's buyer
   // (the alliance, which sees its pledge's matches) and the member.
-  absl::flat_hash_map<uint32_t, std::vector<uint64_t>> matches_by_buyer_;
+  absl::flat_hash_map<uint32_t, IdList> matches_by_buyer_;
   // The members of each pledge that has them (PledgeRecord::has_members),
   // by buyer_id, by pledge id. Few pledges have members, so a side table
   // keeps PledgeRecord small.

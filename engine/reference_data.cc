@@ -87,6 +87,24 @@ absl::Status ReferenceData::CheckPairingExists(
   return absl::OkStatus();
 }
 
+namespace {
+
+// The codes paired with `code` or any of its ancestors in `index`, with
+// codes covered by another left out.
+CodeSet PartnersOf(const absl::flat_hash_map<int32_t, CodeSet>& index,
+                   int32_t code) {
+  CodeSet out;
+  for (int32_t ancestor : RegionChainOf(code)) {
+    auto it = index.find(ancestor);
+    if (it == index.end()) continue;
+    out.insert(out.end(), it->second.begin(), it->second.end());
+  }
+  if (out.size() > 1) KeepOutermostCodes(&out);
+  return out;
+}
+
+}  // namespace
+
 bool ReferenceData::PutRegion(const Region& region) {
   int32_t code = 0;
   ParseRegionCode(region.code, &code);
@@ -97,6 +115,8 @@ bool ReferenceData::PutRegion(const Region& region) {
   r.name = region.name;
   r.key_assisted = region.key_assisted;
   r.relocation_site = region.relocation_site;
+  partners_[code] = Partners{PartnersOf(west_by_east_, code),
+                             PartnersOf(east_by_west_, code)};
   return r.priority() != was_priority;
 }
 
@@ -106,6 +126,7 @@ void ReferenceData::PutPairing(const Pairing& pairing) {
   ParseRegionCode(pairing.west_code, &west);
   pairings_[{east, west}] = pairing.note;
   RebuildPartnerIndex();
+  RefreshPartners(east, west);
 }
 
 Pairing ReferenceData::RemovePairing(std::string_view east_text,
@@ -117,6 +138,7 @@ Pairing ReferenceData::RemovePairing(std::string_view east_text,
   Pairing removed{std::string(east_text), std::string(west_text), it->second};
   pairings_.erase(it);
   RebuildPartnerIndex();
+  RefreshPartners(east, west);
   return removed;
 }
 
@@ -182,33 +204,47 @@ bool ReferenceData::PartnerIndexConsistent() const {
       ++reverse;
     }
   }
-  return pairs == pairings_.size() && reverse == pairings_.size();
-}
-
-namespace {
-
-// The codes paired with `code` or any of its ancestors in `index`, with
-// codes covered by another left out.
-CodeSet PartnersOf(const absl::flat_hash_map<int32_t, CodeSet>& index,
-                   int32_t code) {
-  CodeSet out;
-  for (int32_t ancestor : RegionChainOf(code)) {
-    auto it = index.find(ancestor);
-    if (it == index.end()) continue;
-    out.insert(out.end(), it->second.begin(), it->second.end());
+  if (pairs != pairings_.size() || reverse != pairings_.size()) return false;
+  if (partners_.size() != regions_.size()) return false;
+  for (const auto& [code, partners] : partners_) {
+    if (!regions_.contains(code) ||
+        partners.west != PartnersOf(west_by_east_, code) ||
+        partners.east != PartnersOf(east_by_west_, code)) {
+      return false;
+    }
   }
-  if (out.size() > 1) KeepOutermostCodes(&out);
-  return out;
+  return true;
 }
 
-}  // namespace
+void ReferenceData::RefreshPartners(int32_t east, int32_t west) {
+  for (auto& [code, partners] : partners_) {
+    if (RegionCovers(east, code)) {
+      partners.west = PartnersOf(west_by_east_, code);
+    }
+    if (RegionCovers(west, code)) {
+      partners.east = PartnersOf(east_by_west_, code);
+    }
+  }
+}
+
+void ReferenceData::RefreshAllPartners() {
+  partners_.clear();
+  for (const auto& [code, region] : regions_) {
+    partners_[code] = Partners{PartnersOf(west_by_east_, code),
+                               PartnersOf(east_by_west_, code)};
+  }
+}
 
 CodeSet ReferenceData::PartnerWestCodes(int32_t city) const {
-  return PartnersOf(west_by_east_, city);
+  auto it = partners_.find(city);
+  return it != partners_.end() ? it->second.west
+                               : PartnersOf(west_by_east_, city);
 }
 
 CodeSet ReferenceData::PartnerEastCodes(int32_t region) const {
-  return PartnersOf(east_by_west_, region);
+  auto it = partners_.find(region);
+  return it != partners_.end() ? it->second.east
+                               : PartnersOf(east_by_west_, region);
 }
 
 std::vector<Region> ReferenceData::ListRegions(std::string_view prefix,
@@ -314,6 +350,7 @@ bool ReferenceData::Load(ByteReader& r) {
     pairings_[{east, west}] = r.Str();
   }
   RebuildPartnerIndex();
+  RefreshAllPartners();
   return r.ok();
 }
 

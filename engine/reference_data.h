@@ -111,6 +111,10 @@ class ReferenceData {
 
  private:
   void RebuildPartnerIndex();
+  // Recomputes partners_ for the regions a pairing (east, west) covers, or
+  // for every region.
+  void RefreshPartners(int32_t east, int32_t west);
+  void RefreshAllPartners();
 
   Interner& strings_;
   absl::flat_hash_map<int32_t, RegionRecord> regions_;
@@ -118,6 +122,16 @@ class ReferenceData {
   // Derived from pairings_.
   absl::flat_hash_map<int32_t, CodeSet> west_by_east_;
   absl::flat_hash_map<int32_t, CodeSet> east_by_west_;
+  // Each known region's PartnerWestCodes (as a buyer's city) and
+  // PartnerEastCodes (as an offer's region), kept as regions and pairings
+  // change: every incoming order asks for its own, and working them out
+  // from the pairings each time (three look-ups and a merge) cost more
+  // than the rest of the look-up.
+  struct Partners {
+    CodeSet west;
+    CodeSet east;
+  };
+  absl::flat_hash_map<int32_t, Partners> partners_;
   uint64_t pairings_version_ = 0;
 };
 

@@ -1,6 +1,8 @@
 // Escaping and checking client text. See text.h.
 #include "engine/text.h"
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/codes.h"
@@ -109,10 +111,34 @@ std::string EchoValue(std::string_view value) {
                       value.size(), " bytes)");
 }
 
+namespace {
+
+// Whether the 8 bytes at `p` are all printable ASCII (0x20..0x7E), tested
+// together: for bytes under 0x80, a byte's high bit survives x - 0x20 (or
+// (x ^ 0x7F) - 1) only when the byte is under 0x20 (or is 0x7F).
+bool EightPrintableAscii(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  const uint64_t below_space = (w - 0x20 * kOnes) & ~w;
+  const uint64_t del = w ^ (0x7F * kOnes);
+  const uint64_t is_del = (del - kOnes) & ~del;
+  return ((w | below_space | is_del) & kHigh) == 0;
+}
+
+}  // namespace
+
 size_t FindControlCharacter(std::string_view text) {
-  for (size_t i = 0; i < text.size();) {
-    // ASCII, nearly every id and code, needs no decoding (every command
-    // checks its strings, so this is on the engine's hot path).
+  // Ids and codes are nearly always printable ASCII: skip it a word at a
+  // time, then look at the rest byte by byte (every command checks its
+  // strings, so this is on the engine's hot path).
+  size_t start = 0;
+  while (start + 8 <= text.size() && EightPrintableAscii(text.data() + start)) {
+    start += 8;
+  }
+  for (size_t i = start; i < text.size();) {
+    // ASCII needs no decoding.
     const auto b = static_cast<unsigned char>(text[i]);
     if (b < 0x80) {
       if (b < 0x20 || b == 0x7f) return i;

@@ -142,7 +142,7 @@ namespace {
 // Walks ids > after_id, from an owner's sorted list when there is one, and
 // collects up to `limit` that `passes`; *more tells whether another passes.
 template <typename Passes, typename Make>
-auto CollectAfter(const std::vector<uint64_t>* owned, uint64_t total,
+auto CollectAfter(const IdList* owned, uint64_t total,
                   uint64_t after_id, int limit, Passes passes, Make make,
                   bool* more) {
   std::vector<decltype(make(uint64_t{1}))> out;
@@ -171,7 +171,7 @@ auto CollectAfter(const std::vector<uint64_t>* owned, uint64_t total,
 
 // How many ids > after_id pass, walked as CollectAfter walks them.
 template <typename Passes>
-uint64_t CountAfter(const std::vector<uint64_t>* owned, uint64_t total,
+uint64_t CountAfter(const IdList* owned, uint64_t total,
                     uint64_t after_id, Passes passes) {
   uint64_t n = 0;
   if (owned != nullptr) {
@@ -187,7 +187,7 @@ uint64_t CountAfter(const std::vector<uint64_t>* owned, uint64_t total,
   return n;
 }
 
-const std::vector<uint64_t> kNoIds;
+const IdList kNoIds;
 
 // Whether the text of region `code` starts with `prefix`, without looking
 // the region up: a known region's text is its code's six digits (as
@@ -282,21 +282,21 @@ bool Engine::Impl::MatchPasses(const MatchRecord& m,
   return RegionStartsWith(o.region, f.region_code_prefix);
 }
 
-const std::vector<uint64_t>* Engine::Impl::OwnedOffers(
+const IdList* Engine::Impl::OwnedOffers(
     const OrderFilter& filter) const {
   if (filter.owner_id.empty()) return nullptr;
   auto it = offers_by_supplier_.find(strings_.Find(filter.owner_id));
   return it == offers_by_supplier_.end() ? &kNoIds : &it->second;
 }
 
-const std::vector<uint64_t>* Engine::Impl::OwnedPledges(
+const IdList* Engine::Impl::OwnedPledges(
     const OrderFilter& filter) const {
   if (filter.owner_id.empty()) return nullptr;
   auto it = pledges_by_buyer_.find(strings_.Find(filter.owner_id));
   return it == pledges_by_buyer_.end() ? &kNoIds : &it->second;
 }
 
-const std::vector<uint64_t>* Engine::Impl::OwnedMatches(
+const IdList* Engine::Impl::OwnedMatches(
     const MatchFilter& filter) const {
   auto owner_list = [&](const auto& index, std::string_view owner) {
     auto it = index.find(strings_.Find(owner));

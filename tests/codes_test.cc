@@ -69,6 +69,21 @@ TEST(ProductCodeTest, RejectsEmptyUpperCaseLeadingDigitAndEmptySegments) {
   }
 }
 
+TEST(ProductCodeTest, EveryByteIsJudgedByItsPlaceInTheSegment) {
+  // A segment starts with a-z and goes on with a-z, 0-9 or _, whatever
+  // the byte (a table decides it).
+  for (int byte = 0; byte < 256; ++byte) {
+    const char c = static_cast<char>(byte);
+    const bool lower = c >= 'a' && c <= 'z';
+    const bool tail = lower || (c >= '0' && c <= '9') || c == '_';
+    EXPECT_EQ(CheckProductCode("p", std::string("fruit.") + c).ok(), lower)
+        << byte;
+    EXPECT_EQ(CheckProductCode("p", std::string("fruit.a") + c + "b").ok(),
+              tail || c == '.')
+        << byte;
+  }
+}
+
 TEST(ProductCodeTest, AncestorsCoverWholeSegmentsOnly) {
   EXPECT_TRUE(ProductCovers("vegetable", "vegetable.cabbage"));
   EXPECT_TRUE(ProductCovers("vegetable.cabbage", "vegetable.cabbage"));

@@ -82,6 +82,33 @@ TEST(TextTest, CheckPlainTextRefusesEveryControlCharacterNamingTheField) {
   }
 }
 
+TEST(TextTest, FindControlCharacterFindsTheFirstAtAnyPlaceOfALongText) {
+  // Printable ASCII is skipped a word at a time: every byte value at every
+  // place of a 40-byte text (several words and a tail) is found where it
+  // is, or not at all when it is printable.
+  for (int place = 0; place < 40; ++place) {
+    for (int byte = 0; byte < 0x80; ++byte) {
+      std::string text(40, 'a');
+      text[place] = static_cast<char>(byte);
+      const bool control = byte < 0x20 || byte == 0x7f;
+      EXPECT_EQ(FindControlCharacter(text),
+                control ? static_cast<size_t>(place) : std::string::npos)
+          << "byte " << byte << " at " << place;
+    }
+    // A C1 control (U+0085), and a character that is not one (U+00E9)
+    // beside ASCII that would pass on its own.
+    std::string text(40, '~');
+    text.replace(place, 2, "\xc2\x85");
+    EXPECT_EQ(FindControlCharacter(text.substr(0, 40)),
+              place < 39 ? static_cast<size_t>(place) : std::string::npos)
+        << place;
+    text.assign(40, ' ');
+    text.replace(place, 2, "\xc3\xa9");
+    EXPECT_EQ(FindControlCharacter(text.substr(0, 40)), std::string::npos)
+        << place;
+  }
+}
+
 TEST(TextTest, IsValidUtf8) {
   EXPECT_TRUE(IsValidUtf8("陇南 \xf0\x9f\x8d\x8e"));
   EXPECT_FALSE(IsValidUtf8("\xff"));
