@@ -438,21 +438,23 @@ void AlertMonitor::Evaluate(Micros now) {
       for (; i < churned_.size() && churned_[i] >> 8 == node; ++i) {
         top = static_cast<int>(churned_[i] & 0xff);
       }
+      // The bands up to top, as masks of the two words of heaps_used_.
+      const uint64_t low = top >= 63 ? ~uint64_t{0} : (uint64_t{2} << top) - 1;
+      const uint64_t high = top < 64 ? 0 : (uint64_t{2} << (top - 64)) - 1;
       for (uint32_t product : products_.node(node).subtree) {
         if (product >= heaps_.size()) continue;
-        Bands suffix{};
-        bool summed = false;
-        for (int band = 0; band <= top; ++band) {
-          std::vector<uint32_t>& heap = heaps_[product][band];
-          if (heap.empty()) continue;
-          if (!summed) {
-            suffix = SuffixChurn(product);
-            summed = true;
-          }
-          while (!heap.empty() && cells_[heap.front()].wake <= suffix[band]) {
-            const uint32_t cell = heap.front();
-            SetWake(cell, kNever);
-            MarkDirty(cell);
+        const uint64_t used[2] = {heaps_used_[product][0] & low,
+                                  heaps_used_[product][1] & high};
+        for (int word = 0; word < 2; ++word) {
+          for (uint64_t bits = used[word]; bits != 0; bits &= bits - 1) {
+            const int band = 64 * word + __builtin_ctzll(bits);
+            std::vector<uint32_t>& heap = heaps_[product][band];
+            const int64_t churn = ChainChurn(product, band);
+            while (!heap.empty() && cells_[heap.front()].wake <= churn) {
+              const uint32_t cell = heap.front();
+              SetWake(cell, kNever);
+              MarkDirty(cell);
+            }
           }
         }
       }
@@ -474,16 +476,6 @@ int AlertMonitor::BandOf(int64_t price) {
   if (price < 4) return price <= 1 ? 0 : 4;
   const int octave = 63 - __builtin_clzll(static_cast<uint64_t>(price));
   return 4 * octave + static_cast<int>((price >> (octave - 2)) & 3);
-}
-
-AlertMonitor::Bands AlertMonitor::SuffixChurn(uint32_t product) const {
-  Bands suffix{};
-  for (uint32_t node : products_.node(product).chain) {
-    if (node >= churn_.size()) continue;
-    for (int band = 0; band < kBands; ++band)
-      suffix[band] += churn_[node][band];
-  }
-  return suffix;
 }
 
 int64_t AlertMonitor::ChainChurn(uint32_t product, int band) const {
@@ -653,13 +645,20 @@ void AlertMonitor::SetWake(uint32_t cell, int64_t wake) {
   Cell& c = cells_[cell];
   if (c.wake == wake) return;
   const uint32_t product = static_cast<uint32_t>(c.key >> 32);
-  if (product >= heaps_.size()) heaps_.resize(products_.size());
-  std::vector<uint32_t>& heap = heaps_[product][BandOf(c.demand_floor)];
+  if (product >= heaps_.size()) {
+    heaps_.resize(products_.size());
+    heaps_used_.resize(products_.size());
+  }
+  const int band = BandOf(c.demand_floor);
+  std::vector<uint32_t>& heap = heaps_[product][band];
+  uint64_t& used = heaps_used_[product][band / 64];
+  const uint64_t bit = uint64_t{1} << (band % 64);
   const int64_t was = c.wake;
   c.wake = wake;
   if (c.heap_pos == kNoCell) {
     c.heap_pos = static_cast<uint32_t>(heap.size());
     heap.push_back(cell);
+    used |= bit;
     SiftUp(heap, c.heap_pos);
     return;
   }
@@ -669,6 +668,7 @@ void AlertMonitor::SetWake(uint32_t cell, int64_t wake) {
     c.heap_pos = kNoCell;
     const uint32_t last = heap.back();
     heap.pop_back();
+    if (heap.empty()) used &= ~bit;
     if (last == cell) return;
     heap[pos] = last;
     cells_[last].heap_pos = pos;
@@ -979,6 +979,7 @@ void AlertMonitor::Rebuild(Micros now) {
   std::fill(node_kg_.begin(), node_kg_.end(), 0);
   churn_.clear();
   heaps_.clear();
+  heaps_used_.clear();
   filed_pairings_version_ = reference_.pairings_version();
   for (uint64_t id = 1; id <= offers_.size(); ++id) {
     if (offers_[id - 1].status == OrderStatus::kOpen) OfferIn(id, now);

@@ -92,6 +92,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <string_view>
@@ -296,8 +297,6 @@ class AlertMonitor {
   static int BandOf(int64_t price);
   // The churn of the product's chain in `band` and above.
   int64_t ChainChurn(uint32_t product, int band) const;
-  // The same for every band at once.
-  Bands SuffixChurn(uint32_t product) const;
   // How far the cell's demand may move from `demand` before its judgement
   // under `t` could change (kNever: at no demand); <= 0 when it changes at
   // `demand` itself.
@@ -328,8 +327,10 @@ class AlertMonitor {
   // Saved.
   // Set ones by category; a std::map, whose entries by_product_ points to.
   std::map<std::string, AlertThresholds> thresholds_;
-  std::vector<AlertRecord> alerts_;       // alert id - 1
-  std::vector<AlertEventRecord> events_;  // event id - 1
+  // Deques: they only grow (about two events a command in a glut), and a
+  // vector's doublings copied the whole log again and again.
+  std::deque<AlertRecord> alerts_;       // alert id - 1
+  std::deque<AlertEventRecord> events_;  // event id - 1
 
   // Derived.
   // Per product index: its category's thresholds, &kUnknown until looked
@@ -348,6 +349,10 @@ class AlertMonitor {
   // its cells' heaps by their floor's band.
   std::vector<Bands> churn_;
   std::vector<std::array<std::vector<uint32_t>, kBands>> heaps_;
+  // Per product: which of its heaps hold cells (band b is bit b % 64 of
+  // word b / 64), so that a churn visits only those.
+  std::vector<std::array<uint64_t, 2>> heaps_used_;
+  static_assert(kBands <= 128);
   // node << 8 | band of each churn since the last Evaluate.
   std::vector<uint64_t> churned_;
   absl::flat_hash_map<BucketKey, Bucket> demand_;

@@ -62,6 +62,7 @@ void KeepOutermostCodes(Codes* codes) {
   std::sort(codes->begin(), codes->end());
   codes->erase(std::unique(codes->begin(), codes->end()), codes->end());
   Codes kept;
+  kept.reserve(codes->size());
   for (int32_t c : *codes) {
     bool covered = false;
     for (int32_t d : *codes) {

@@ -40,6 +40,9 @@ class ExpiryQueue {
                            bucket.entries.end(), entry),
           entry);
     } else {
+      // Most buckets hold a few entries: room for some at once saves the
+      // first reallocations (a bucket's vector grows 1, 2, 4, ... else).
+      if (bucket.entries.empty()) bucket.entries.reserve(kFirstEntries);
       bucket.entries.push_back(entry);
     }
   }
@@ -125,6 +128,7 @@ class ExpiryQueue {
  private:
   static constexpr int kBucketShift = 32;  // 2^32 us: about 71.6 minutes
   static constexpr int64_t kBucketMicros = int64_t{1} << kBucketShift;
+  static constexpr size_t kFirstEntries = 8;
 
   struct Bucket {
     std::vector<Entry> entries;

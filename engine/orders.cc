@@ -224,6 +224,7 @@ absl::Status CheckScope(const ReferenceData& reference, std::string_view prefix,
 // The region codes of a validated list, as the records keep them.
 std::vector<int32_t> ParseCodes(const std::vector<std::string>& texts) {
   std::vector<int32_t> codes;
+  codes.reserve(texts.size());
   for (const std::string& text : texts) {
     int32_t code = 0;
     ParseRegionCode(text, &code);
