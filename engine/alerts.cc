@@ -252,14 +252,13 @@ void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
   total_kg += add_kg;
   // The block that holds the price or would: the first whose lowest price
   // is at or below it, else the last.
-  auto block =
-      std::partition_point(blocks.begin(), blocks.end(),
-                           [&](const Block& b) { return b.lowest > price; });
+  auto block = std::partition_point(
+      blocks.begin(), blocks.end(),
+      [&](const Block& b) { return b.levels.back().price > price; });
   if (block == blocks.end()) {
     if (blocks.empty()) {
       blocks.emplace_back();
       blocks.back().levels.push_back(Level{price, {}});
-      blocks.back().lowest = price;
     }
     block = blocks.end() - 1;
   }
@@ -269,7 +268,6 @@ void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
                            [&](const Level& l) { return l.price > price; });
   if (at == levels.end() || at->price != price) {
     at = levels.insert(at, Level{price, {}});
-    block->lowest = levels.back().price;
   }
   bool empty = true;
   for (int q = 0; q < kClasses; ++q) {
@@ -281,11 +279,7 @@ void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
   }
   if (empty) {
     levels.erase(at);
-    if (levels.empty()) {
-      blocks.erase(block);
-    } else {
-      block->lowest = levels.back().price;
-    }
+    if (levels.empty()) blocks.erase(block);
     return;
   }
   if (levels.size() > 2 * kBlock) {
@@ -293,7 +287,6 @@ void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
     Block upper;
     upper.levels.assign(levels.begin(), levels.begin() + kBlock);
     levels.erase(levels.begin(), levels.begin() + kBlock);
-    upper.lowest = upper.levels.back().price;
     for (const Level& l : upper.levels) {
       for (int q = 0; q < kClasses; ++q) {
         upper.kg[q] += l.kg[q];
@@ -307,7 +300,7 @@ void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
 int64_t AlertMonitor::Bucket::AtOrAbove(int64_t floor, int q) const {
   int64_t sum = 0;  // at most the open pledge kg: no overflow
   for (const Block& b : blocks) {
-    if (b.lowest >= floor) {
+    if (b.levels.back().price >= floor) {
       sum += b.kg[q];
       continue;
     }
@@ -455,10 +448,10 @@ void AlertMonitor::Evaluate(Micros now) {
         for (int word = 0; word < 2; ++word) {
           for (uint64_t bits = used[word]; bits != 0; bits &= bits - 1) {
             const int band = 64 * word + __builtin_ctzll(bits);
-            WakeHeap& heap = heaps_[product][band];
+            std::vector<uint32_t>& heap = heaps_[product][band];
             const int64_t churn = ChainChurn(product, band);
-            while (!heap.empty() && heap.front().wake <= churn) {
-              const uint32_t cell = heap.front().cell;
+            while (!heap.empty() && cells_[heap.front()].wake <= churn) {
+              const uint32_t cell = heap.front();
               SetWake(cell, kNever);
               MarkDirty(cell);
             }
@@ -657,14 +650,14 @@ void AlertMonitor::SetWake(uint32_t cell, int64_t wake) {
     heaps_used_.resize(products_.size());
   }
   const int band = BandOf(c.demand_floor);
-  WakeHeap& heap = heaps_[product][band];
+  std::vector<uint32_t>& heap = heaps_[product][band];
   uint64_t& used = heaps_used_[product][band / 64];
   const uint64_t bit = uint64_t{1} << (band % 64);
   const int64_t was = c.wake;
   c.wake = wake;
   if (c.heap_pos == kNoCell) {
     c.heap_pos = static_cast<uint32_t>(heap.size());
-    heap.push_back(HeapEntry{wake, cell});
+    heap.push_back(cell);
     used |= bit;
     SiftUp(heap, c.heap_pos);
     return;
@@ -673,17 +666,16 @@ void AlertMonitor::SetWake(uint32_t cell, int64_t wake) {
     // Out of the heap: the last entry takes its place.
     const uint32_t pos = c.heap_pos;
     c.heap_pos = kNoCell;
-    const HeapEntry last = heap.back();
+    const uint32_t last = heap.back();
     heap.pop_back();
     if (heap.empty()) used &= ~bit;
-    if (last.cell == cell) return;
+    if (last == cell) return;
     heap[pos] = last;
-    cells_[last.cell].heap_pos = pos;
+    cells_[last].heap_pos = pos;
     SiftUp(heap, pos);
-    SiftDown(heap, cells_[last.cell].heap_pos);
+    SiftDown(heap, cells_[last].heap_pos);
     return;
   }
-  heap[c.heap_pos].wake = wake;
   if (wake < was) {
     SiftUp(heap, c.heap_pos);
   } else {
@@ -691,33 +683,37 @@ void AlertMonitor::SetWake(uint32_t cell, int64_t wake) {
   }
 }
 
-void AlertMonitor::SiftUp(WakeHeap& heap, uint32_t pos) {
-  const HeapEntry entry = heap[pos];
+void AlertMonitor::SiftUp(std::vector<uint32_t>& heap, uint32_t pos) {
+  const uint32_t cell = heap[pos];
+  const int64_t wake = cells_[cell].wake;
   while (pos > 0) {
     const uint32_t up = (pos - 1) / 2;
-    if (heap[up].wake <= entry.wake) break;
+    if (cells_[heap[up]].wake <= wake) break;
     heap[pos] = heap[up];
-    cells_[heap[pos].cell].heap_pos = pos;
+    cells_[heap[pos]].heap_pos = pos;
     pos = up;
   }
-  heap[pos] = entry;
-  cells_[entry.cell].heap_pos = pos;
+  heap[pos] = cell;
+  cells_[cell].heap_pos = pos;
 }
 
-void AlertMonitor::SiftDown(WakeHeap& heap, uint32_t pos) {
-  const HeapEntry entry = heap[pos];
+void AlertMonitor::SiftDown(std::vector<uint32_t>& heap, uint32_t pos) {
+  const uint32_t cell = heap[pos];
+  const int64_t wake = cells_[cell].wake;
   const uint32_t n = static_cast<uint32_t>(heap.size());
   for (;;) {
     uint32_t down = 2 * pos + 1;
     if (down >= n) break;
-    if (down + 1 < n && heap[down + 1].wake < heap[down].wake) ++down;
-    if (heap[down].wake >= entry.wake) break;
+    if (down + 1 < n && cells_[heap[down + 1]].wake < cells_[heap[down]].wake) {
+      ++down;
+    }
+    if (cells_[heap[down]].wake >= wake) break;
     heap[pos] = heap[down];
-    cells_[heap[pos].cell].heap_pos = pos;
+    cells_[heap[pos]].heap_pos = pos;
     pos = down;
   }
-  heap[pos] = entry;
-  cells_[entry.cell].heap_pos = pos;
+  heap[pos] = cell;
+  cells_[cell].heap_pos = pos;
 }
 
 // --- Reads ---------------------------------------------------------------

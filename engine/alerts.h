@@ -246,10 +246,6 @@ class AlertMonitor {
     };
     struct Block {
       std::vector<Level> levels;  // descending prices, never empty
-      // levels.back().price, kept here so that finding a floor's block
-      // reads the blocks alone, not each block's levels (a cold line
-      // each in books of a million orders).
-      int64_t lowest = 0;
       int64_t kg[kClasses] = {};
     };
     std::vector<Block> blocks;  // descending prices
@@ -314,16 +310,8 @@ class AlertMonitor {
   void Decide(Cell& c, const AlertThresholds& t, Micros now);
   // The heap of each product node, by wake (a binary min-heap of cells).
   void SetWake(uint32_t cell, int64_t wake);
-  // A wake heap's entry: the cell's wake is kept beside it, so that
-  // sifting compares entries without reading the cells (cold in large
-  // books); the cell's own wake is the same figure.
-  struct HeapEntry {
-    int64_t wake;
-    uint32_t cell;
-  };
-  using WakeHeap = std::vector<HeapEntry>;
-  void SiftUp(WakeHeap& heap, uint32_t pos);
-  void SiftDown(WakeHeap& heap, uint32_t pos);
+  void SiftUp(std::vector<uint32_t>& heap, uint32_t pos);
+  void SiftDown(std::vector<uint32_t>& heap, uint32_t pos);
   void Log(uint64_t alert_id, AlertEventKind kind);
   // live: an open alert's figures as they stand, not as of its last event.
   AlertView MakeView(uint64_t alert_id, bool live) const;
@@ -360,7 +348,7 @@ class AlertMonitor {
   // Per product node: the churn of its demand in each band and above, and
   // its cells' heaps by their floor's band.
   std::vector<Bands> churn_;
-  std::vector<std::array<WakeHeap, kBands>> heaps_;
+  std::vector<std::array<std::vector<uint32_t>, kBands>> heaps_;
   // Per product: which of its heaps hold cells (band b is bit b % 64 of
   // word b / 64), so that a churn visits only those.
   std::vector<std::array<uint64_t, 2>> heaps_used_;
