@@ -252,13 +252,14 @@ void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
   total_kg += add_kg;
   // The block that holds the price or would: the first whose lowest price
   // is at or below it, else the last.
-  auto block = std::partition_point(
-      blocks.begin(), blocks.end(),
-      [&](const Block& b) { return b.levels.back().price > price; });
+  auto block =
+      std::partition_point(blocks.begin(), blocks.end(),
+                           [&](const Block& b) { return b.lowest > price; });
   if (block == blocks.end()) {
     if (blocks.empty()) {
       blocks.emplace_back();
       blocks.back().levels.push_back(Level{price, {}});
+      blocks.back().lowest = price;
     }
     block = blocks.end() - 1;
   }
@@ -268,6 +269,7 @@ void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
                            [&](const Level& l) { return l.price > price; });
   if (at == levels.end() || at->price != price) {
     at = levels.insert(at, Level{price, {}});
+    block->lowest = levels.back().price;
   }
   bool empty = true;
   for (int q = 0; q < kClasses; ++q) {
@@ -279,7 +281,11 @@ void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
   }
   if (empty) {
     levels.erase(at);
-    if (levels.empty()) blocks.erase(block);
+    if (levels.empty()) {
+      blocks.erase(block);
+    } else {
+      block->lowest = levels.back().price;
+    }
     return;
   }
   if (levels.size() > 2 * kBlock) {
@@ -287,6 +293,7 @@ void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
     Block upper;
     upper.levels.assign(levels.begin(), levels.begin() + kBlock);
     levels.erase(levels.begin(), levels.begin() + kBlock);
+    upper.lowest = upper.levels.back().price;
     for (const Level& l : upper.levels) {
       for (int q = 0; q < kClasses; ++q) {
         upper.kg[q] += l.kg[q];
@@ -300,7 +307,7 @@ void AlertMonitor::Bucket::Add(int64_t price, uint8_t class_mask,
 int64_t AlertMonitor::Bucket::AtOrAbove(int64_t floor, int q) const {
   int64_t sum = 0;  // at most the open pledge kg: no overflow
   for (const Block& b : blocks) {
-    if (b.levels.back().price >= floor) {
+    if (b.lowest >= floor) {
       sum += b.kg[q];
       continue;
     }

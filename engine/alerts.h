@@ -246,6 +246,10 @@ class AlertMonitor {
     };
     struct Block {
       std::vector<Level> levels;  // descending prices, never empty
+      // levels.back().price, kept here so that finding a floor's block
+      // reads the blocks alone, not each block's levels (a cold line
+      // each in books of a million orders).
+      int64_t lowest = 0;
       int64_t kg[kClasses] = {};
     };
     std::vector<Block> blocks;  // descending prices
