@@ -115,8 +115,7 @@ bool ReferenceData::PutRegion(const Region& region) {
   r.name = region.name;
   r.key_assisted = region.key_assisted;
   r.relocation_site = region.relocation_site;
-  partners_[code] = Partners{PartnersOf(west_by_east_, code),
-                             PartnersOf(east_by_west_, code)};
+  partners_[code] = PartnersOfRegion(code);
   return r.priority() != was_priority;
 }
 
@@ -207,9 +206,9 @@ bool ReferenceData::PartnerIndexConsistent() const {
   if (pairs != pairings_.size() || reverse != pairings_.size()) return false;
   if (partners_.size() != regions_.size()) return false;
   for (const auto& [code, partners] : partners_) {
-    if (!regions_.contains(code) ||
-        partners.west != PartnersOf(west_by_east_, code) ||
-        partners.east != PartnersOf(east_by_west_, code)) {
+    const Partners fresh = PartnersOfRegion(code);
+    if (!regions_.contains(code) || partners.west != fresh.west ||
+        partners.east != fresh.east) {
       return false;
     }
   }
@@ -230,9 +229,13 @@ void ReferenceData::RefreshPartners(int32_t east, int32_t west) {
 void ReferenceData::RefreshAllPartners() {
   partners_.clear();
   for (const auto& [code, region] : regions_) {
-    partners_[code] = Partners{PartnersOf(west_by_east_, code),
-                               PartnersOf(east_by_west_, code)};
+    partners_[code] = PartnersOfRegion(code);
   }
+}
+
+ReferenceData::Partners ReferenceData::PartnersOfRegion(int32_t code) const {
+  return Partners{PartnersOf(west_by_east_, code),
+                  PartnersOf(east_by_west_, code)};
 }
 
 CodeSet ReferenceData::PartnerWestCodes(int32_t city) const {

@@ -132,6 +132,8 @@ class ReferenceData {
     CodeSet east;
   };
   absl::flat_hash_map<int32_t, Partners> partners_;
+  // Both of the region's partner code sets, worked out from the pairings.
+  Partners PartnersOfRegion(int32_t code) const;
   uint64_t pairings_version_ = 0;
 };
 
