@@ -357,6 +357,12 @@ void AlertMonitor::AddScoped(const PledgeRecord& p, const CodeSet& cover,
   }
 }
 
+void AlertMonitor::Churn::Add(int band, int64_t kg) {
+  const int octave = band >> kBandBits;
+  for (int b = octave << kBandBits; b <= band; ++b) within[b] += kg;
+  for (int o = 0; o <= octave; ++o) octaves[o] += kg;
+}
+
 void AlertMonitor::AddDemand(const PledgeRecord& p, int64_t kg) {
   // Without thresholds no cell is followed: demand is gathered on the
   // first SetAlertThresholds (Rebuild).
@@ -366,15 +372,13 @@ void AlertMonitor::AddDemand(const PledgeRecord& p, int64_t kg) {
   node_kg_[node] += kg;
   if (node >= churn_.size()) churn_.resize(node + 1);
   const int band = BandOf(p.max_price);
-  churned_.push_back(uint64_t{node} << 8 | static_cast<uint64_t>(band));
-  // Kept as suffix sums (band b holds the churn of bands b and above), so
-  // that a cell's churn is one read per chain node.
-  Bands& churn = churn_[node];
-  for (int b = 0; b <= band; ++b) churn[b] += kg < 0 ? -kg : kg;  // <= 2^40
-  if (churn[0] > kChurnLimit) {
+  churned_.push_back(uint64_t{node} << 16 | static_cast<uint64_t>(band));
+  Churn& churn = churn_[node];
+  churn.Add(band, kg < 0 ? -kg : kg);  // <= 2^40
+  if (churn.AtOrAbove(0) > kChurnLimit) {
     // Far beyond any book's life, but a churn must not overflow: every
     // count starts again at 0 and every cell is judged afresh.
-    for (auto& bands : churn_) bands.fill(0);
+    for (Churn& c : churn_) c = Churn();
     for (Cell& c : cells_) c.churn_at = 0;
     JudgeAllAgain();
   }
@@ -440,20 +444,20 @@ void AlertMonitor::Evaluate(Micros now) {
     std::sort(churned_.begin(), churned_.end());
     size_t i = 0;
     while (i < churned_.size()) {
-      const uint32_t node = static_cast<uint32_t>(churned_[i] >> 8);
+      const uint32_t node = static_cast<uint32_t>(churned_[i] >> 16);
       int top = 0;  // the highest band churned at the node
-      for (; i < churned_.size() && churned_[i] >> 8 == node; ++i) {
-        top = static_cast<int>(churned_[i] & 0xff);
+      for (; i < churned_.size() && churned_[i] >> 16 == node; ++i) {
+        top = static_cast<int>(churned_[i] & 0xffff);
       }
-      // The bands up to top, as masks of the two words of heaps_used_.
-      const uint64_t low = top >= 63 ? ~uint64_t{0} : (uint64_t{2} << top) - 1;
-      const uint64_t high = top < 64 ? 0 : (uint64_t{2} << (top - 64)) - 1;
       for (uint32_t product : products_.node(node).subtree) {
         if (product >= heaps_.size()) continue;
-        const uint64_t used[2] = {heaps_used_[product][0] & low,
-                                  heaps_used_[product][1] & high};
-        for (int word = 0; word < 2; ++word) {
-          for (uint64_t bits = used[word]; bits != 0; bits &= bits - 1) {
+        // The used heaps of bands up to top, word by word.
+        for (int word = 0; word <= top / 64; ++word) {
+          uint64_t bits = heaps_used_[product][word];
+          if (word == top / 64 && top % 64 != 63) {
+            bits &= (uint64_t{2} << (top % 64)) - 1;
+          }
+          for (; bits != 0; bits &= bits - 1) {
             const int band = 64 * word + __builtin_ctzll(bits);
             std::vector<uint32_t>& heap = heaps_[product][band];
             const int64_t churn = ChainChurn(product, band);
@@ -477,51 +481,66 @@ void AlertMonitor::Evaluate(Micros now) {
 }
 
 int AlertMonitor::BandOf(int64_t price) {
-  // Quarter octaves: the octave's number times four, plus the two bits
-  // after the leading one. A product's pledges bid within a few tenths of
-  // its price, which whole octaves lumped into one band.
-  if (price < 4) return price <= 1 ? 0 : 4;
+  // The octave's number times 16, plus the four bits after the leading
+  // one. A product's pledges bid within a few tenths of its price, and
+  // resting ones mostly below the floors of resting offers: wider bands
+  // (quarter octaves before) put most of them in the band of the floors
+  // they cannot reach, and nine wake-ups in ten found the demand unmoved.
+  constexpr int64_t kPerOctave = int64_t{1} << kBandBits;
+  if (price < kPerOctave) return price < 0 ? 0 : static_cast<int>(price);
   const int octave = 63 - __builtin_clzll(static_cast<uint64_t>(price));
-  return 4 * octave + static_cast<int>((price >> (octave - 2)) & 3);
+  return (octave << kBandBits) +
+         static_cast<int>((price >> (octave - kBandBits)) & (kPerOctave - 1));
 }
 
 int64_t AlertMonitor::ChainChurn(uint32_t product, int band) const {
   int64_t churn = 0;
   for (uint32_t node : products_.node(product).chain) {
-    if (node < churn_.size()) churn += churn_[node][band];
+    if (node < churn_.size()) churn += churn_[node].AtOrAbove(band);
   }
   return churn;
+}
+
+template <typename Wide>
+int64_t AlertMonitor::SlackIn(Wide a, Wide d, const AlertThresholds& t,
+                              AlertLevel level) {
+  const Wide gap = t.min_gap_kg;
+  Wide slack;
+  if (level == AlertLevel{0}) {
+    // Raised when demand <= raise_at: gap >= min_gap_kg and at-risk x 1000
+    // >= demand x min_ratio_permille.
+    if (a < gap) return kNever;  // at no demand, demand being >= 0
+    const Wide raise_at =
+        std::min<Wide>(a - gap, a * 1000 / t.min_ratio_permille);
+    slack = d - raise_at;
+  } else {
+    // Stays open while (a - demand) x 1000 >= min_gap x clear_permille,
+    // that is while demand <= a - ceil(min_gap x clear_permille / 1000).
+    const Wide keep = (gap * t.clear_permille + 999) / 1000;
+    slack = a - keep - d + 1;
+    // Escalates when a - demand reaches the next level's step (LevelOf).
+    // It cannot when a is below that step, demand being >= 0.
+    if (level != AlertLevel::kCritical) {
+      const Wide step = (level == AlertLevel::kWatch ? 2 : 4) * gap;
+      if (a >= step) slack = std::min<Wide>(slack, d - a + step);
+    }
+  }
+  return static_cast<int64_t>(std::min<Wide>(slack, kMaxSlack));
 }
 
 int64_t AlertMonitor::Slack(const Cell& c, const AlertThresholds& t,
                             int64_t demand) const {
   // Nothing at risk: the demand is 0 whatever pledges do (DemandOf).
   if (c.floors.empty()) return kNever;
-  const __int128 a = c.at_risk_kg;
-  const __int128 d = demand;
-  const __int128 gap = t.min_gap_kg;
-  __int128 slack;
-  if (c.alert_id == 0) {
-    // Raised when demand <= raise_at: gap >= min_gap_kg and at-risk x 1000
-    // >= demand x min_ratio_permille.
-    if (a < gap) return kNever;  // at no demand, demand being >= 0
-    const __int128 raise_at =
-        std::min(a - gap, a * 1000 / t.min_ratio_permille);
-    slack = d - raise_at;
-  } else {
-    // Stays open while (a - demand) x 1000 >= min_gap x clear_permille,
-    // that is while demand <= a - ceil(min_gap x clear_permille / 1000).
-    const __int128 keep = (gap * t.clear_permille + 999) / 1000;
-    slack = a - keep - d + 1;
-    // Escalates when a - demand reaches the next level's step (LevelOf).
-    // It cannot when a is below that step, demand being >= 0.
-    const AlertLevel level = alerts_[c.alert_id - 1].level;
-    if (level != AlertLevel::kCritical) {
-      const __int128 step = (level == AlertLevel::kWatch ? 2 : 4) * gap;
-      if (a >= step) slack = std::min(slack, d - a + step);
-    }
+  const AlertLevel level = c.alert_id == 0 ? AlertLevel{0} : c.alert_level;
+  // Every product below stays under 2^61 when the kg are under 2^50
+  // (min_gap_kg <= 2^40, permilles <= 2^20), which any real book is; the
+  // 128-bit division it saves was a tenth of judging a cell.
+  constexpr int64_t kNarrow = int64_t{1} << 50;
+  if (c.at_risk_kg < kNarrow && demand < kNarrow) {
+    return SlackIn<int64_t>(c.at_risk_kg, demand, t, level);
   }
-  return static_cast<int64_t>(std::min<__int128>(slack, kMaxSlack));
+  return SlackIn<__int128>(c.at_risk_kg, demand, t, level);
 }
 
 int64_t AlertMonitor::SumOf(uint32_t node, uint64_t family, int32_t code,
@@ -623,16 +642,17 @@ void AlertMonitor::Decide(Cell& c, const AlertThresholds& t, Micros now) {
                                     c.at_risk_kg, demand, c.households,
                                     c.open_kg, now, now, 0});
       c.alert_id = alerts_.size();
+      c.alert_level = alerts_.back().level;
       Log(c.alert_id, AlertEventKind::kRaised);
     }
     return;
   }
-  AlertRecord& a = alerts_[c.alert_id - 1];
   const bool clears = static_cast<__int128>(gap) * 1000 <
                       static_cast<__int128>(t.min_gap_kg) * t.clear_permille;
   const AlertLevel level = LevelOf(gap, t.min_gap_kg);
-  if (!clears && level <= a.level) return;
+  if (!clears && level <= c.alert_level) return;
   // An event: the alert's figures as they stand.
+  AlertRecord& a = alerts_[c.alert_id - 1];
   a.at_risk_kg = c.at_risk_kg;
   a.demand_kg = demand;
   a.households = c.households;
@@ -645,6 +665,7 @@ void AlertMonitor::Decide(Cell& c, const AlertThresholds& t, Micros now) {
     return;
   }
   a.level = level;
+  c.alert_level = level;
   Log(c.alert_id, AlertEventKind::kEscalated);
 }
 
@@ -996,7 +1017,11 @@ void AlertMonitor::Rebuild(Micros now) {
   }
   for (uint64_t id = 1; id <= alerts_.size(); ++id) {
     const AlertRecord& a = alerts_[id - 1];
-    if (a.cleared_at == 0) cells_[CellsOf(a.product, a.region)].alert_id = id;
+    if (a.cleared_at == 0) {
+      Cell& c = cells_[CellsOf(a.product, a.region)];
+      c.alert_id = id;
+      c.alert_level = a.level;
+    }
   }
   churned_.clear();
   dirty_.clear();

@@ -47,9 +47,9 @@
 //   floor or its query class changed, or when the demand may have moved
 //   enough to change the judgement (below);
 // - demand moves by pledges: each product node keeps its churn by price
-//   band (quarter octaves of max price: BandOf), the sum of |kg| filed or
-//   unfiled under it, and a pledge of n kg moves a cell's demand by at most
-//   n, and only if its max price reaches the cell's floor, so only if its
+//   band (sixteenths of an octave of max price: BandOf), the sum of |kg|
+//   filed or unfiled under it, and a pledge of n kg moves a cell's demand by at
+//   most n, and only if its max price reaches the cell's floor, so only if its
 //   band is the floor's or above. A cell's demand was exact when the churn
 //   of its product's chain in its floor's band and above was churn_at; its
 //   judgement stands while the demand is within its slack of that figure
@@ -222,6 +222,9 @@ class AlertMonitor {
     int64_t wake = kNever;  // heap key: churn_at + slack
     uint32_t heap_pos = kNoCell;
     bool dirty = false;
+    // The open alert's level, kept here so that judging a cell reads no
+    // alert record unless it makes an event.
+    AlertLevel alert_level = AlertLevel::kWatch;
   };
   static CellKey KeyOf(uint32_t product, int32_t region) {
     return uint64_t{product} << 32 | static_cast<uint32_t>(region);
@@ -293,11 +296,24 @@ class AlertMonitor {
   void JudgeAllAgain();
   void AddDemand(const PledgeRecord& p, int64_t kg);
   int64_t DemandOf(uint32_t product, int32_t region, const Cell& cell) const;
-  // Churn is kept by price band: quarter octaves, band 4o + q holding the
-  // max prices in [2^o (1 + q/4), 2^o (1 + (q+1)/4)) from 4 fen up; prices
-  // of 1 fen or less are in band 0, 2 and 3 fen in band 4.
-  static constexpr int kBands = 4 * 31;  // kMaxPriceFenPerKg is 2^30
-  using Bands = std::array<int64_t, kBands>;
+  // Churn is kept by price band: sixteenths of an octave, band 16o + q
+  // holding the max prices in [2^o (1 + q/16), 2^o (1 + (q+1)/16)) from 16
+  // fen up; a price p under 16 fen is band p (0 for none).
+  static constexpr int kBandBits = 4;  // log2 of the bands per octave
+  static constexpr int kBands = 31 << kBandBits;  // kMaxPriceFenPerKg is 2^30
+  static constexpr int kBandWords = (kBands + 63) / 64;
+  // A node's churn at or above each band, in two levels so that a churn
+  // adds to at most 31 + 16 counters and a read is two: `within[b]` the
+  // churn of b and the bands above it in its octave (block of 16 bands),
+  // `octaves[o]` that of octaves o and above.
+  struct Churn {
+    std::array<int64_t, kBands> within = {};
+    std::array<int64_t, (kBands >> kBandBits) + 1> octaves = {};
+    void Add(int band, int64_t kg);
+    int64_t AtOrAbove(int band) const {
+      return within[band] + octaves[(band >> kBandBits) + 1];
+    }
+  };
   static int BandOf(int64_t price);
   // The churn of the product's chain in `band` and above.
   int64_t ChainChurn(uint32_t product, int band) const;
@@ -305,6 +321,11 @@ class AlertMonitor {
   // under `t` could change (kNever: at no demand); <= 0 when it changes at
   // `demand` itself.
   int64_t Slack(const Cell& c, const AlertThresholds& t, int64_t demand) const;
+  // Slack's arithmetic in `Wide` (int64_t where it cannot overflow, else
+  // __int128); level 0: no open alert.
+  template <typename Wide>
+  static int64_t SlackIn(Wide a, Wide d, const AlertThresholds& t,
+                         AlertLevel level);
   // The best (lowest) grade number at risk, and the query class.
   static int BestGrade(const Cell& c);
   static int QueryClass(const Cell& c);
@@ -351,13 +372,12 @@ class AlertMonitor {
   std::vector<uint32_t> dirty_;       // cells to judge at Evaluate
   // Per product node: the churn of its demand in each band and above, and
   // its cells' heaps by their floor's band.
-  std::vector<Bands> churn_;
+  std::vector<Churn> churn_;
   std::vector<std::array<std::vector<uint32_t>, kBands>> heaps_;
   // Per product: which of its heaps hold cells (band b is bit b % 64 of
   // word b / 64), so that a churn visits only those.
-  std::vector<std::array<uint64_t, 2>> heaps_used_;
-  static_assert(kBands <= 128);
-  // node << 8 | band of each churn since the last Evaluate.
+  std::vector<std::array<uint64_t, kBandWords>> heaps_used_;
+  // node << 16 | band of each churn since the last Evaluate.
   std::vector<uint64_t> churned_;
   absl::flat_hash_map<BucketKey, Bucket> demand_;
   // Per product node: its open pledges' kg in demand_ (DemandOf skips the

@@ -357,6 +357,11 @@ class Generator {
     closes_catalogue_ = seed % 3 == 0;
   }
 
+  // Prices are drawn from their ranges times `scale` (1: a few fen, where
+  // equal prices are common; larger: prices of real produce, spread over
+  // many price bands of the alert monitor).
+  void set_price_scale(int64_t scale) { price_scale_ = scale; }
+
   // The setup: most regions, a few pairings.
   std::vector<Cmd> Setup() {
     std::vector<Cmd> out;
@@ -435,6 +440,9 @@ class Generator {
     bool accepted;
   };
 
+  int64_t Price(int64_t lo, int64_t hi) {
+    return Int(lo * price_scale_, hi * price_scale_);
+  }
   int64_t Int(int64_t lo, int64_t hi) {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
   }
@@ -590,7 +598,7 @@ class Generator {
     o.product_code = Pick(kOfferProducts);
     o.grade = int(Int(1, 3));
     o.quantity_kg = Chance(0.7) ? Int(1, 40) : Int(41, 150);
-    o.floor_price_fen_per_kg = Int(5, 12);
+    o.floor_price_fen_per_kg = Price(5, 12);
     o.min_lot_kg =
         Chance(0.65) ? 0 : Int(1, std::min<int64_t>(o.quantity_kg, 25));
     o.expires_at = Effective() + ExpiresIn();
@@ -629,7 +637,7 @@ class Generator {
       p.min_grade = g < 4 ? 0 : (g < 7 ? 3 : (g < 9 ? 2 : 1));
     }
     p.quantity_kg = Chance(0.7) ? Int(1, 60) : Int(61, 200);
-    p.max_price_fen_per_kg = Int(6, 18);
+    p.max_price_fen_per_kg = Price(6, 18);
     p.budget_fen =
         Chance(0.6) ? 0 : Int(1, p.quantity_kg * p.max_price_fen_per_kg);
     p.min_lot_kg =
@@ -917,7 +925,7 @@ class Generator {
     if (Chance(0.5)) {
       b.has_floor_price = true;
       b.floor_price_fen_per_kg =
-          other ? other->floor_price_fen_per_kg : Int(4, 14);
+          other ? other->floor_price_fen_per_kg : Price(4, 14);
     }
     if (Chance(0.3) || (v.ok() && v->min_lot_kg > new_quantity)) {
       b.has_min_lot = true;
@@ -988,7 +996,7 @@ class Generator {
     }
     if (Chance(0.5)) {
       b.has_max_price = true;
-      b.max_price_fen_per_kg = Int(5, 18);
+      b.max_price_fen_per_kg = Price(5, 18);
       // Often another pledge's price: equal prices leave it to the queue.
       if (ref_.pledge_count() > 0 && Chance(0.6)) {
         absl::StatusOr<PledgeView> o =
@@ -1449,6 +1457,7 @@ class Generator {
   std::vector<Past> history_;
   std::set<std::string> accepted_rids_;
   Micros now_ = 0;
+  int64_t price_scale_ = 1;
   bool closes_catalogue_ = false;  // whether upserts may be accepted
   uint64_t rid_counter_ = 0;
   uint64_t hash_counter_ = 0;
