@@ -357,12 +357,6 @@ void AlertMonitor::AddScoped(const PledgeRecord& p, const CodeSet& cover,
   }
 }
 
-void AlertMonitor::Churn::Add(int band, int64_t kg) {
-  const int octave = band >> kBandBits;
-  for (int b = octave << kBandBits; b <= band; ++b) within[b] += kg;
-  for (int o = 0; o <= octave; ++o) octaves[o] += kg;
-}
-
 void AlertMonitor::AddDemand(const PledgeRecord& p, int64_t kg) {
   // Without thresholds no cell is followed: demand is gathered on the
   // first SetAlertThresholds (Rebuild).
@@ -451,15 +445,16 @@ void AlertMonitor::Evaluate(Micros now) {
       }
       for (uint32_t product : products_.node(node).subtree) {
         if (product >= heaps_.size()) continue;
+        ProductHeaps& heaps = heaps_[product];
         // The used heaps of bands up to top, word by word.
         for (int word = 0; word <= top / 64; ++word) {
-          uint64_t bits = heaps_used_[product][word];
+          uint64_t bits = heaps.used[word];
           if (word == top / 64 && top % 64 != 63) {
             bits &= (uint64_t{2} << (top % 64)) - 1;
           }
           for (; bits != 0; bits &= bits - 1) {
             const int band = 64 * word + __builtin_ctzll(bits);
-            std::vector<uint32_t>& heap = heaps_[product][band];
+            std::vector<uint32_t>& heap = heaps.Of(band);
             const int64_t churn = ChainChurn(product, band);
             while (!heap.empty() && cells_[heap.front()].wake <= churn) {
               const uint32_t cell = heap.front();
@@ -478,19 +473,6 @@ void AlertMonitor::Evaluate(Micros now) {
   });
   for (uint32_t cell : dirty_) Judge(cell, now);
   dirty_.clear();
-}
-
-int AlertMonitor::BandOf(int64_t price) {
-  // The octave's number times 16, plus the four bits after the leading
-  // one. A product's pledges bid within a few tenths of its price, and
-  // resting ones mostly below the floors of resting offers: wider bands
-  // (quarter octaves before) put most of them in the band of the floors
-  // they cannot reach, and nine wake-ups in ten found the demand unmoved.
-  constexpr int64_t kPerOctave = int64_t{1} << kBandBits;
-  if (price < kPerOctave) return price < 0 ? 0 : static_cast<int>(price);
-  const int octave = 63 - __builtin_clzll(static_cast<uint64_t>(price));
-  return (octave << kBandBits) +
-         static_cast<int>((price >> (octave - kBandBits)) & (kPerOctave - 1));
 }
 
 int64_t AlertMonitor::ChainChurn(uint32_t product, int band) const {
@@ -673,13 +655,11 @@ void AlertMonitor::SetWake(uint32_t cell, int64_t wake) {
   Cell& c = cells_[cell];
   if (c.wake == wake) return;
   const uint32_t product = static_cast<uint32_t>(c.key >> 32);
-  if (product >= heaps_.size()) {
-    heaps_.resize(products_.size());
-    heaps_used_.resize(products_.size());
-  }
+  if (product >= heaps_.size()) heaps_.resize(products_.size());
   const int band = BandOf(c.demand_floor);
-  std::vector<uint32_t>& heap = heaps_[product][band];
-  uint64_t& used = heaps_used_[product][band / 64];
+  ProductHeaps& heaps = heaps_[product];
+  std::vector<uint32_t>& heap = heaps.Of(band);
+  uint64_t& used = heaps.used[band / 64];
   const uint64_t bit = uint64_t{1} << (band % 64);
   const int64_t was = c.wake;
   c.wake = wake;
@@ -1007,7 +987,6 @@ void AlertMonitor::Rebuild(Micros now) {
   std::fill(node_kg_.begin(), node_kg_.end(), 0);
   churn_.clear();
   heaps_.clear();
-  heaps_used_.clear();
   filed_pairings_version_ = reference_.pairings_version();
   for (uint64_t id = 1; id <= offers_.size(); ++id) {
     if (offers_[id - 1].status == OrderStatus::kOpen) OfferIn(id, now);

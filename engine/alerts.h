@@ -47,16 +47,16 @@
 //   floor or its query class changed, or when the demand may have moved
 //   enough to change the judgement (below);
 // - demand moves by pledges: each product node keeps its churn by price
-//   band (sixteenths of an octave of max price: BandOf), the sum of |kg|
-//   filed or unfiled under it, and a pledge of n kg moves a cell's demand by at
-//   most n, and only if its max price reaches the cell's floor, so only if its
-//   band is the floor's or above. A cell's demand was exact when the churn
-//   of its product's chain in its floor's band and above was churn_at; its
-//   judgement stands while the demand is within its slack of that figure
-//   (how far demand may move before a threshold is crossed, from the
-//   at-risk kg and the rules). Cells wait in a heap per product and band,
-//   keyed by churn_at + slack; when a pledge moves the churn of a node,
-//   the cells of the products under it whose key their chain's churn
+//   band (sixteenths of an octave of max price: price_bands.h), the sum
+//   of |kg| filed or unfiled under it, and a pledge of n kg moves a cell's
+//   demand by at most n, and only if its max price reaches the cell's
+//   floor, so only if its band is the floor's or above. A cell's demand
+//   was exact when the churn of its product's chain in its floor's band
+//   and above was churn_at; its judgement stands while the demand is within its
+//   slack of that figure (how far demand may move before a threshold is
+//   crossed, from the at-risk kg and the rules). Cells wait in a heap per
+//   product and band, keyed by churn_at + slack; when a pledge moves the churn
+//   of a node, the cells of the products under it whose key their chain's churn
 //   reached are judged, with their demand computed afresh.
 // So a judgement is always the one exact figures give, whatever was judged
 // before: a state loaded from a snapshot judges as the engine that saved it,
@@ -104,6 +104,7 @@
 #include "engine/byte_codec.h"
 #include "engine/expiry_queue.h"
 #include "engine/interner.h"
+#include "engine/price_bands.h"
 #include "engine/product_tree.h"
 #include "engine/records.h"
 #include "engine/reference_data.h"
@@ -296,25 +297,11 @@ class AlertMonitor {
   void JudgeAllAgain();
   void AddDemand(const PledgeRecord& p, int64_t kg);
   int64_t DemandOf(uint32_t product, int32_t region, const Cell& cell) const;
-  // Churn is kept by price band: sixteenths of an octave, band 16o + q
-  // holding the max prices in [2^o (1 + q/16), 2^o (1 + (q+1)/16)) from 16
-  // fen up; a price p under 16 fen is band p (0 for none).
-  static constexpr int kBandBits = 4;  // log2 of the bands per octave
-  static constexpr int kBands = 31 << kBandBits;  // kMaxPriceFenPerKg is 2^30
-  static constexpr int kBandWords = (kBands + 63) / 64;
-  // A node's churn at or above each band, in two levels so that a churn
-  // adds to at most 31 + 16 counters and a read is two: `within[b]` the
-  // churn of b and the bands above it in its octave (block of 16 bands),
-  // `octaves[o]` that of octaves o and above.
-  struct Churn {
-    std::array<int64_t, kBands> within = {};
-    std::array<int64_t, (kBands >> kBandBits) + 1> octaves = {};
-    void Add(int band, int64_t kg);
-    int64_t AtOrAbove(int band) const {
-      return within[band] + octaves[(band >> kBandBits) + 1];
-    }
-  };
-  static int BandOf(int64_t price);
+  // Churn is kept by price band (price_bands.h).
+  using Churn = PriceBandChurn;
+  static constexpr int kBands = kPriceBands;
+  static constexpr int kBandWords = kPriceBandWords;
+  static int BandOf(int64_t price) { return PriceBandOf(price); }
   // The churn of the product's chain in `band` and above.
   int64_t ChainChurn(uint32_t product, int band) const;
   // How far the cell's demand may move from `demand` before its judgement
@@ -372,11 +359,26 @@ class AlertMonitor {
   std::vector<uint32_t> dirty_;       // cells to judge at Evaluate
   // Per product node: the churn of its demand in each band and above, and
   // its cells' heaps by their floor's band.
+  // (A Churn is 4.2 KB: nodes are the product codes pledges name.)
   std::vector<Churn> churn_;
-  std::vector<std::array<std::vector<uint32_t>, kBands>> heaps_;
-  // Per product: which of its heaps hold cells (band b is bit b % 64 of
-  // word b / 64), so that a churn visits only those.
-  std::vector<std::array<uint64_t, kBandWords>> heaps_used_;
+  // A product's heaps, made for the bands its cells' floors have been in
+  // (a few of the 496): band b's is heaps[slot[b] - 1] (slot 0: none yet),
+  // and `used` says which hold cells (band b is bit b % 64 of word b / 64),
+  // so that a churn visits only those.
+  struct ProductHeaps {
+    std::array<uint16_t, kBands> slot = {};
+    std::array<uint64_t, kBandWords> used = {};
+    std::vector<std::vector<uint32_t>> heaps;
+    // Band b's heap, made when missing.
+    std::vector<uint32_t>& Of(int band) {
+      if (slot[band] == 0) {
+        heaps.emplace_back();
+        slot[band] = static_cast<uint16_t>(heaps.size());
+      }
+      return heaps[slot[band] - 1];
+    }
+  };
+  std::vector<ProductHeaps> heaps_;
   // node << 16 | band of each churn since the last Evaluate.
   std::vector<uint64_t> churned_;
   absl::flat_hash_map<BucketKey, Bucket> demand_;

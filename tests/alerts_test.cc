@@ -4,12 +4,14 @@
 // the state round trip.
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "engine/command.h"
 #include "engine/engine.h"
+#include "engine/price_bands.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine_commands.h"
@@ -487,12 +489,65 @@ TEST(AlertsExactnessTest, SkippedJudgementsAreTheOnesExactFiguresGive) {
 }
 
 TEST(AlertsExactnessTest, SkippedJudgementsAtPricesOfRealProduce) {
-  // Prices of 4.85 to 17.46 yuan a kg: pledges and floors fall in many
+  // Prices of 3.88 to 17.46 yuan a kg: pledges and floors fall in many
   // sixteenth-octave bands across two octave boundaries (512 and 1,024
   // fen), where a pledge churns its band's octave and those below.
   int events = 0;
   CheckSkippedJudgements(101, 180, 97, &events);
   EXPECT_GT(events, 200);
+}
+
+// Price bands (price_bands.h): a band never goes down as the price grows,
+// stays in range whatever the price, and is at most a sixteenth of an
+// octave wide, so that a pledge far below a floor is in a lower band.
+TEST(PriceBandsTest, BandsRiseWithThePriceAndAreASixteenthOfAnOctave) {
+  int last = PriceBandOf(-1);
+  EXPECT_EQ(last, 0);
+  int64_t band_start = 0;  // the lowest price of `last`'s band
+  for (int64_t price = 0; price <= (int64_t{1} << 22); ++price) {
+    const int band = PriceBandOf(price);
+    ASSERT_GE(band, last) << price;
+    ASSERT_LT(band, kPriceBands) << price;
+    if (band != last) {
+      // The band just left held prices from band_start to price - 1.
+      ASSERT_LE(16 * (price - band_start), std::max<int64_t>(band_start, 16))
+          << "band " << last << " from " << band_start << " to " << price;
+      band_start = price;
+      last = band;
+    }
+  }
+  EXPECT_EQ(PriceBandOf(15), 15);
+  EXPECT_EQ(PriceBandOf(16), 64);
+  EXPECT_EQ(PriceBandOf(1000), 159);  // octave 9, 1000 = 512 x (1 + 15.25/16)
+  EXPECT_EQ(PriceBandOf(int64_t{1} << 30), 480);
+  for (int bit = 22; bit < 63; ++bit) {
+    const int64_t p = int64_t{1} << bit;
+    EXPECT_LE(PriceBandOf(p - 1), PriceBandOf(p)) << bit;
+    EXPECT_LT(PriceBandOf(p + (p - 1)), kPriceBands) << bit;
+  }
+  EXPECT_EQ(PriceBandOf(INT64_MAX), kPriceBands - 1);
+}
+
+// The two-level churn gives exactly the kg added at or above each band.
+TEST(PriceBandsTest, ChurnAtOrAboveIsTheSumOfTheBandsAbove) {
+  std::mt19937_64 rng(7);
+  PriceBandChurn churn;
+  std::vector<int64_t> added(kPriceBands, 0);
+  for (int i = 0; i < 2000; ++i) {
+    // Often a band at an octave's edge, where the two levels meet.
+    const int octave = static_cast<int>(rng() % 31);
+    const int q = rng() % 3 == 0 ? (rng() % 2 == 0 ? 0 : 15)
+                                 : static_cast<int>(rng() % 16);
+    const int band = octave * 16 + q;
+    const int64_t kg = static_cast<int64_t>(rng() % 100000);
+    churn.Add(band, kg);
+    added[band] += kg;
+    int64_t above = 0;
+    for (int b = kPriceBands - 1; b >= 0; --b) {
+      above += added[b];
+      ASSERT_EQ(churn.AtOrAbove(b), above) << "band " << b << ", add " << i;
+    }
+  }
 }
 
 }  // namespace
