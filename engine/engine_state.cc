@@ -303,7 +303,8 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     o.expires_at = r.I64();
     o.posted_at = r.I64();
     if (!valid_string(o.supplier) || o.product >= products_.size() ||
-        !known_region(o.region) || o.floor_price <= 0) {
+        !known_region(o.region) || o.floor_price <= 0 ||
+        o.floor_price > kMaxPriceFenPerKg) {
       return corrupt("bad offer");
     }
     o.priority = reference_.IsPriorityRegion(o.region);
@@ -343,7 +344,8 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       if (!known_region(p.listed.back())) return corrupt("bad listed region");
     }
     if (!valid_string(p.buyer) || p.product >= products_.size() ||
-        !known_region(p.city) || p.max_price <= 0) {
+        !known_region(p.city) || p.max_price <= 0 ||
+        p.max_price > kMaxPriceFenPerKg) {
       return corrupt("bad pledge");
     }
     p.listed_cover = p.listed;

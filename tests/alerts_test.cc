@@ -386,6 +386,36 @@ TEST_F(AlertsTest, StateRoundTripKeepsAlertsAndGoesOnTheSame) {
   ASSERT_TRUE(loaded.CheckInvariants().ok());
 }
 
+// Prices past the largest an order may have were never accepted, so a
+// state holding one is corrupt: refused, not loaded (the price bands and
+// the books' arithmetic rely on the bound).
+TEST_F(AlertsTest, AStateWithAPricePastTheLargestIsRefused) {
+  constexpr int64_t kFloor = 123'456'789, kMax = 123'456'700;
+  Offer(kCounty, 1500, kFloor, kT0 + 200 * kHour);
+  ASSERT_TRUE(Pledge(kCity, 100, kMax).ok());  // below the floor: rests
+  const std::string saved = e_.SaveState();
+  auto bytes = [](int64_t v) {
+    std::string b(8, '\0');
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i) & 0xff);
+    return b;
+  };
+  for (const auto& [price, what] :
+       {std::pair{kFloor, "bad offer"}, std::pair{kMax, "bad pledge"}}) {
+    const size_t at = saved.find(bytes(price));
+    ASSERT_NE(at, std::string::npos) << what;
+    ASSERT_EQ(saved.find(bytes(price), at + 1), std::string::npos) << what;
+    std::string state = saved;
+    state.replace(at, 8, bytes(kMaxPriceFenPerKg));
+    Engine at_the_bound;
+    EXPECT_TRUE(at_the_bound.LoadState(state).ok()) << what;
+    state.replace(at, 8, bytes(kMaxPriceFenPerKg + 1));
+    Engine past_it;
+    const absl::Status loaded = past_it.LoadState(state);
+    EXPECT_FALSE(loaded.ok()) << what;
+    EXPECT_THAT(loaded.message(), HasSubstr(what));
+  }
+}
+
 TEST_F(AlertsTest, AStateWithoutAlertsLoadsWithNone) {
   Engine plain;
   ASSERT_TRUE(
