@@ -11,6 +11,8 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
 
 namespace duijie {
 
@@ -37,8 +39,18 @@ class Interner {
   size_t size() const { return strings_.size(); }
 
  private:
+  // Abseil's own string hash: Debian's Abseil has its own string_view, so
+  // a std::string_view key was hashed by std::hash (libstdc++'s
+  // _Hash_bytes), twice the instructions for the short ids and codes here.
+  // The index is only looked up, never walked, so its order is free.
+  struct Hash {
+    size_t operator()(std::string_view s) const {
+      return absl::Hash<absl::string_view>()(
+          absl::string_view(s.data(), s.size()));
+    }
+  };
   std::deque<std::string> strings_;  // elements never move
-  absl::flat_hash_map<std::string_view, uint32_t> index_;
+  absl::flat_hash_map<std::string_view, uint32_t, Hash> index_;
 };
 
 }  // namespace duijie
