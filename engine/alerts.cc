@@ -320,8 +320,7 @@ int64_t AlertMonitor::Bucket::AtOrAbove(int64_t floor, int q) const {
   return sum;
 }
 
-void AlertMonitor::AddToBucket(BucketKey key, const PledgeRecord& p,
-                               int64_t kg) {
+uint8_t AlertMonitor::ClassMaskOf(const PledgeRecord& p) {
   // The classes (best grade b, any certified a) the pledge suits: its min
   // grade admits b (min grade >= b) and it needs no certification or a.
   uint8_t mask = 0;
@@ -332,6 +331,11 @@ void AlertMonitor::AddToBucket(BucketKey key, const PledgeRecord& p,
       }
     }
   }
+  return mask;
+}
+
+void AlertMonitor::AddToBucket(BucketKey key, const PledgeRecord& p,
+                               uint8_t mask, int64_t kg) {
   // An empty bucket stays: buckets empty and fill again all the time. They
   // are bounded by the (node, scope region) pairs pledges have named since
   // the last Rebuild or pairing change.
@@ -339,13 +343,13 @@ void AlertMonitor::AddToBucket(BucketKey key, const PledgeRecord& p,
 }
 
 void AlertMonitor::AddScoped(const PledgeRecord& p, const CodeSet& cover,
-                             int64_t kg) {
+                             uint8_t mask, int64_t kg) {
   // The cover is outermost (no code holds another), so a region is held
   // by at most one of its codes; the codes and their ancestors are
   // deduplicated so that the pledge counts once in each reach bucket.
   absl::InlinedVector<int32_t, 6> reach;
   for (int32_t code : cover) {
-    AddToBucket(BucketKeyOf(p.product, kFamilyExact, code), p, kg);
+    AddToBucket(BucketKeyOf(p.product, kFamilyExact, code), p, mask, kg);
     for (int32_t r : RegionChainOf(code)) {
       if (std::find(reach.begin(), reach.end(), r) == reach.end()) {
         reach.push_back(r);
@@ -353,7 +357,7 @@ void AlertMonitor::AddScoped(const PledgeRecord& p, const CodeSet& cover,
     }
   }
   for (int32_t r : reach) {
-    AddToBucket(BucketKeyOf(p.product, kFamilyReach, r), p, kg);
+    AddToBucket(BucketKeyOf(p.product, kFamilyReach, r), p, mask, kg);
   }
 }
 
@@ -376,12 +380,14 @@ void AlertMonitor::AddDemand(const PledgeRecord& p, int64_t kg) {
     for (Cell& c : cells_) c.churn_at = 0;
     JudgeAllAgain();
   }
+  const uint8_t mask = ClassMaskOf(p);
   if (p.scope == Scope::kPartnersOnly) {
-    AddScoped(p, reference_.PartnerWestCodes(p.city), kg);
+    AddScoped(p, reference_.PartnerWestCodes(p.city), mask, kg);
   } else if (p.scope == Scope::kListedRegions) {
-    AddScoped(p, CodeSet(p.listed_cover.begin(), p.listed_cover.end()), kg);
+    AddScoped(p, CodeSet(p.listed_cover.begin(), p.listed_cover.end()), mask,
+              kg);
   } else {
-    AddToBucket(BucketKeyOf(node, kFamilyAny, 0), p, kg);
+    AddToBucket(BucketKeyOf(node, kFamilyAny, 0), p, mask, kg);
   }
 }
 
@@ -561,8 +567,8 @@ int64_t AlertMonitor::DemandOf(uint32_t product, int32_t region,
   return kg;
 }
 
-void AlertMonitor::Log(uint64_t alert_id, AlertEventKind kind) {
-  const AlertRecord& a = alerts_[alert_id - 1];
+void AlertMonitor::Log(uint64_t alert_id, const AlertRecord& a,
+                       AlertEventKind kind) {
   events_.push_back(AlertEventRecord{alert_id, kind, a.level, a.at_risk_kg,
                                      a.demand_kg, a.households, a.open_kg,
                                      a.updated_at});
@@ -625,7 +631,7 @@ void AlertMonitor::Decide(Cell& c, const AlertThresholds& t, Micros now) {
                                     c.open_kg, now, now, 0});
       c.alert_id = alerts_.size();
       c.alert_level = alerts_.back().level;
-      Log(c.alert_id, AlertEventKind::kRaised);
+      Log(c.alert_id, alerts_.back(), AlertEventKind::kRaised);
     }
     return;
   }
@@ -642,13 +648,13 @@ void AlertMonitor::Decide(Cell& c, const AlertThresholds& t, Micros now) {
   a.updated_at = now;
   if (clears) {
     a.cleared_at = now;
-    Log(c.alert_id, AlertEventKind::kCleared);
+    Log(c.alert_id, a, AlertEventKind::kCleared);
     c.alert_id = 0;
     return;
   }
   a.level = level;
   c.alert_level = level;
-  Log(c.alert_id, AlertEventKind::kEscalated);
+  Log(c.alert_id, a, AlertEventKind::kEscalated);
 }
 
 void AlertMonitor::SetWake(uint32_t cell, int64_t wake) {

@@ -266,12 +266,16 @@ class AlertMonitor {
   static BucketKey BucketKeyOf(uint32_t node, uint64_t family, int32_t code) {
     return uint64_t{node} << 32 | family << 28 | static_cast<uint32_t>(code);
   }
-  void AddToBucket(BucketKey key, const PledgeRecord& p, int64_t kg);
+  // The query classes a pledge suits (bit q: class q).
+  static uint8_t ClassMaskOf(const PledgeRecord& p);
+  void AddToBucket(BucketKey key, const PledgeRecord& p, uint8_t mask,
+                   int64_t kg);
   int64_t SumOf(uint32_t node, uint64_t family, int32_t code, int64_t floor,
                 int q) const;
   // Files `kg` of the pledge under each region its scope names (listed
   // codes, or its city's partner west codes as the pairings stand).
-  void AddScoped(const PledgeRecord& p, const CodeSet& cover, int64_t kg);
+  void AddScoped(const PledgeRecord& p, const CodeSet& cover, uint8_t mask,
+                 int64_t kg);
   // When the pairings changed, files the whole demand anew (partners
   // scopes then reach as the pairings now stand).
   void SyncPairings();
@@ -324,7 +328,8 @@ class AlertMonitor {
   void SetWake(uint32_t cell, int64_t wake);
   void SiftUp(std::vector<uint32_t>& heap, uint32_t pos);
   void SiftDown(std::vector<uint32_t>& heap, uint32_t pos);
-  void Log(uint64_t alert_id, AlertEventKind kind);
+  // Logs an event of alert `alert_id`, whose record is `a`.
+  void Log(uint64_t alert_id, const AlertRecord& a, AlertEventKind kind);
   // live: an open alert's figures as they stand, not as of its last event.
   AlertView MakeView(uint64_t alert_id, bool live) const;
   bool Passes(const AlertRecord& a, const AlertFilter& f) const;
