@@ -182,11 +182,11 @@ void AlertMonitor::JudgeAllAgain() {
 }
 
 void AlertMonitor::AddOffer(const OfferRecord& o, uint32_t cell, int sign,
-                            bool at_risk) {
+                            bool open, bool at_risk) {
   const int64_t kg = sign * o.remaining_kg;
   for (uint32_t i = cell; i != kNoCell; i = cells_[i].parent) {
     Cell& c = cells_[i];
-    c.open_kg += kg;
+    if (open) c.open_kg += kg;
     if (at_risk) {
       c.at_risk_kg += kg;
       c.households += sign * o.households;
@@ -214,13 +214,14 @@ void AlertMonitor::OfferIn(uint64_t id, Micros now) {
   at_risk_[id - 1] = at_risk;
   uint32_t& cell = offer_cell_[id - 1];
   if (cell == kNoCell) cell = CellsOf(o.product, o.region);
-  AddOffer(o, cell, +1, at_risk);
+  AddOffer(o, cell, +1, /*open=*/true, at_risk);
   if (!at_risk) risk_queue_.Add(risk_at, id);
 }
 
 void AlertMonitor::OfferOut(uint64_t id) {
   if (For(offers_[id - 1].product) == nullptr) return;
-  AddOffer(offers_[id - 1], offer_cell_[id - 1], -1, at_risk_[id - 1]);
+  AddOffer(offers_[id - 1], offer_cell_[id - 1], -1, /*open=*/true,
+           at_risk_[id - 1]);
   at_risk_[id - 1] = 0;  // its queue entry, if any, is skipped (Tick)
 }
 
@@ -242,8 +243,8 @@ void AlertMonitor::OfferFilled(uint64_t id, int64_t kg) {
 
 void AlertMonitor::MakeAtRisk(uint64_t id) {
   const OfferRecord& o = offers_[id - 1];
-  AddOffer(o, offer_cell_[id - 1], -1, false);
-  AddOffer(o, offer_cell_[id - 1], +1, true);
+  // Open already: only its at-risk figures are added.
+  AddOffer(o, offer_cell_[id - 1], +1, /*open=*/false, /*at_risk=*/true);
   at_risk_[id - 1] = 1;
 }
 

@@ -287,9 +287,10 @@ class AlertMonitor {
   static Micros RiskAt(const OfferRecord& o, const AlertThresholds& t) {
     return o.expires_at - t.horizon;
   }
-  // Adds `sign` x the offer to `cell` and the cells above it; at_risk:
-  // also to their at-risk figures.
-  void AddOffer(const OfferRecord& o, uint32_t cell, int sign, bool at_risk);
+  // Adds `sign` x the offer to `cell` and the cells above it: to their
+  // open kg when `open`, to their at-risk figures when `at_risk`.
+  void AddOffer(const OfferRecord& o, uint32_t cell, int sign, bool open,
+                bool at_risk);
   void MakeAtRisk(uint64_t id);
   // The cell of (product, region) and those of the region's ancestors,
   // made when missing; returns the innermost.
