@@ -28,6 +28,7 @@
 #include "engine/buyers.h"
 #include "engine/byte_codec.h"
 #include "engine/command.h"
+#include "engine/interner.h"
 #include "engine/types.h"
 
 namespace duijie {
@@ -95,7 +96,7 @@ class RequestMemory {
   // Request ids oldest first, and their memos keyed by views into that
   // deque (its elements never move).
   std::deque<std::string> order_;
-  absl::flat_hash_map<std::string_view, RequestMemo> memos_;
+  absl::flat_hash_map<std::string_view, RequestMemo, StringViewHash> memos_;
 };
 
 }  // namespace duijie

@@ -16,6 +16,17 @@
 
 namespace duijie {
 
+// Abseil's own string hash, for maps keyed by std::string_view: Debian's
+// Abseil has its own absl::string_view, so such a key was hashed by
+// std::hash (libstdc++'s _Hash_bytes), twice the instructions for the short
+// ids and codes the engine keeps.
+struct StringViewHash {
+  size_t operator()(std::string_view s) const {
+    return absl::Hash<absl::string_view>()(
+        absl::string_view(s.data(), s.size()));
+  }
+};
+
 // "No such index" for interned strings and products.
 inline constexpr uint32_t kNone = 0xffffffffu;
 
@@ -39,18 +50,9 @@ class Interner {
   size_t size() const { return strings_.size(); }
 
  private:
-  // Abseil's own string hash: Debian's Abseil has its own string_view, so
-  // a std::string_view key was hashed by std::hash (libstdc++'s
-  // _Hash_bytes), twice the instructions for the short ids and codes here.
-  // The index is only looked up, never walked, so its order is free.
-  struct Hash {
-    size_t operator()(std::string_view s) const {
-      return absl::Hash<absl::string_view>()(
-          absl::string_view(s.data(), s.size()));
-    }
-  };
   std::deque<std::string> strings_;  // elements never move
-  absl::flat_hash_map<std::string_view, uint32_t, Hash> index_;
+  // Only looked up, never walked: its order is free.
+  absl::flat_hash_map<std::string_view, uint32_t, StringViewHash> index_;
 };
 
 }  // namespace duijie
