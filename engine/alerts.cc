@@ -370,14 +370,14 @@ void AlertMonitor::AddDemand(const PledgeRecord& p, int64_t kg) {
   if (node >= node_kg_.size()) node_kg_.resize(node + 1, 0);
   node_kg_[node] += kg;
   if (node >= churn_.size()) churn_.resize(node + 1);
-  const int band = BandOf(p.max_price);
+  const int band = PriceBandOf(p.max_price);
   churned_.push_back(uint64_t{node} << 16 | static_cast<uint64_t>(band));
-  Churn& churn = churn_[node];
+  PriceBandChurn& churn = churn_[node];
   churn.Add(band, kg < 0 ? -kg : kg);  // <= 2^40
   if (churn.AtOrAbove(0) > kChurnLimit) {
     // Far beyond any book's life, but a churn must not overflow: every
     // count starts again at 0 and every cell is judged afresh.
-    for (Churn& c : churn_) c = Churn();
+    for (PriceBandChurn& c : churn_) c = PriceBandChurn();
     for (Cell& c : cells_) c.churn_at = 0;
     JudgeAllAgain();
   }
@@ -492,10 +492,10 @@ int64_t AlertMonitor::ChainChurn(uint32_t product, int band) const {
 
 template <typename Wide>
 int64_t AlertMonitor::SlackIn(Wide a, Wide d, const AlertThresholds& t,
-                              AlertLevel level) {
+                              bool open, AlertLevel level) {
   const Wide gap = t.min_gap_kg;
   Wide slack;
-  if (level == AlertLevel{0}) {
+  if (!open) {
     // Raised when demand <= raise_at: gap >= min_gap_kg and at-risk x 1000
     // >= demand x min_ratio_permille.
     if (a < gap) return kNever;  // at no demand, demand being >= 0
@@ -521,15 +521,15 @@ int64_t AlertMonitor::Slack(const Cell& c, const AlertThresholds& t,
                             int64_t demand) const {
   // Nothing at risk: the demand is 0 whatever pledges do (DemandOf).
   if (c.floors.empty()) return kNever;
-  const AlertLevel level = c.alert_id == 0 ? AlertLevel{0} : c.alert_level;
+  const bool open = c.alert_id != 0;
   // Every product below stays under 2^61 when the kg are under 2^50
   // (min_gap_kg <= 2^40, permilles <= 2^20), which any real book is; the
   // 128-bit division it saves was a tenth of judging a cell.
   constexpr int64_t kNarrow = int64_t{1} << 50;
   if (c.at_risk_kg < kNarrow && demand < kNarrow) {
-    return SlackIn<int64_t>(c.at_risk_kg, demand, t, level);
+    return SlackIn<int64_t>(c.at_risk_kg, demand, t, open, c.alert_level);
   }
-  return SlackIn<__int128>(c.at_risk_kg, demand, t, level);
+  return SlackIn<__int128>(c.at_risk_kg, demand, t, open, c.alert_level);
 }
 
 int64_t AlertMonitor::SumOf(uint32_t node, uint64_t family, int32_t code,
@@ -594,7 +594,7 @@ void AlertMonitor::Judge(uint32_t cell, Micros now) {
   const int q = QueryClass(c);
   // Demand at or above the floor moves only with pledges priced at or
   // above it, which are in the floor's band or above.
-  const int band = BandOf(floor);
+  const int band = PriceBandOf(floor);
   const int64_t churn = ChainChurn(product, band);
   // The judgement stands while the demand, last computed for this floor
   // and class, moved less than its slack since (churn - churn_at bounds how
@@ -605,7 +605,7 @@ void AlertMonitor::Judge(uint32_t cell, Micros now) {
     // Unless nothing it depends on moved, the demand is computed afresh.
     if (c.demand_floor != floor || c.demand_class != q || c.churn_at != churn) {
       // Its heap is its demand floor's band's: out of the old one first.
-      if (BandOf(c.demand_floor) != band) SetWake(cell, kNever);
+      if (PriceBandOf(c.demand_floor) != band) SetWake(cell, kNever);
       const int32_t region = static_cast<int32_t>(static_cast<uint32_t>(c.key));
       c.demand = DemandOf(product, region, c);
       c.demand_floor = floor;
@@ -663,7 +663,7 @@ void AlertMonitor::SetWake(uint32_t cell, int64_t wake) {
   if (c.wake == wake) return;
   const uint32_t product = static_cast<uint32_t>(c.key >> 32);
   if (product >= heaps_.size()) heaps_.resize(products_.size());
-  const int band = BandOf(c.demand_floor);
+  const int band = PriceBandOf(c.demand_floor);
   ProductHeaps& heaps = heaps_[product];
   std::vector<uint32_t>& heap = heaps.Of(band);
   uint64_t& used = heaps.used[band / 64];

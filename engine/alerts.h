@@ -52,12 +52,13 @@
 //   demand by at most n, and only if its max price reaches the cell's
 //   floor, so only if its band is the floor's or above. A cell's demand
 //   was exact when the churn of its product's chain in its floor's band
-//   and above was churn_at; its judgement stands while the demand is within its
-//   slack of that figure (how far demand may move before a threshold is
-//   crossed, from the at-risk kg and the rules). Cells wait in a heap per
-//   product and band, keyed by churn_at + slack; when a pledge moves the churn
-//   of a node, the cells of the products under it whose key their chain's churn
-//   reached are judged, with their demand computed afresh.
+//   and above was churn_at; its judgement stands while the demand is
+//   within its slack of that figure (how far demand may move before a
+//   threshold is crossed, from the at-risk kg and the rules). Cells wait
+//   in a heap per product and band, keyed by churn_at + slack; when a
+//   pledge moves the churn of a node, the cells of the products under it
+//   whose key their chain's churn reached are judged, with their demand
+//   computed afresh.
 // So a judgement is always the one exact figures give, whatever was judged
 // before: a state loaded from a snapshot judges as the engine that saved it,
 // although its bookkeeping (churn, heaps) starts afresh. A cell that cannot
@@ -302,11 +303,6 @@ class AlertMonitor {
   void JudgeAllAgain();
   void AddDemand(const PledgeRecord& p, int64_t kg);
   int64_t DemandOf(uint32_t product, int32_t region, const Cell& cell) const;
-  // Churn is kept by price band (price_bands.h).
-  using Churn = PriceBandChurn;
-  static constexpr int kBands = kPriceBands;
-  static constexpr int kBandWords = kPriceBandWords;
-  static int BandOf(int64_t price) { return PriceBandOf(price); }
   // The churn of the product's chain in `band` and above.
   int64_t ChainChurn(uint32_t product, int band) const;
   // How far the cell's demand may move from `demand` before its judgement
@@ -314,9 +310,9 @@ class AlertMonitor {
   // `demand` itself.
   int64_t Slack(const Cell& c, const AlertThresholds& t, int64_t demand) const;
   // Slack's arithmetic in `Wide` (int64_t where it cannot overflow, else
-  // __int128); level 0: no open alert.
+  // __int128); `level` is the open alert's, read only when `open`.
   template <typename Wide>
-  static int64_t SlackIn(Wide a, Wide d, const AlertThresholds& t,
+  static int64_t SlackIn(Wide a, Wide d, const AlertThresholds& t, bool open,
                          AlertLevel level);
   // The best (lowest) grade number at risk, and the query class.
   static int BestGrade(const Cell& c);
@@ -365,15 +361,15 @@ class AlertMonitor {
   std::vector<uint32_t> dirty_;       // cells to judge at Evaluate
   // Per product node: the churn of its demand in each band and above, and
   // its cells' heaps by their floor's band.
-  // (A Churn is 4.2 KB: nodes are the product codes pledges name.)
-  std::vector<Churn> churn_;
+  // (4.2 KB a node: nodes are the product codes pledges name.)
+  std::vector<PriceBandChurn> churn_;
   // A product's heaps, made for the bands its cells' floors have been in
   // (a few of the 496): band b's is heaps[slot[b] - 1] (slot 0: none yet),
   // and `used` says which hold cells (band b is bit b % 64 of word b / 64),
   // so that a churn visits only those.
   struct ProductHeaps {
-    std::array<uint16_t, kBands> slot = {};
-    std::array<uint64_t, kBandWords> used = {};
+    std::array<uint16_t, kPriceBands> slot = {};
+    std::array<uint64_t, kPriceBandWords> used = {};
     std::vector<std::vector<uint32_t>> heaps;
     // Band b's heap, made when missing.
     std::vector<uint32_t>& Of(int band) {
