@@ -26,7 +26,12 @@
 //  3. A min-cost flow over those pairs (clearing_flow.h) maximises the kg
 //     traded and, among the answers trading as many kg, prefers partner
 //     pairs, then key-assisted and relocation-site origins, then the offer
-//     nearest its expiry, then the lowest floor (the costs below).
+//     nearest its expiry, then the lowest floor (the costs below). A pledge
+//     whose budget cannot pay for its remaining kg at its max price
+//     prefers partner pairs, then the cheapest produce: its money, not its
+//     kg, limits what it buys, and every fen it saves buys more produce
+//     (measured in docs/ALLOCATION.md: about one point of the optimum's kg
+//     on every glut week, partner share unchanged).
 //  4. The engine carries the flow out pair by pair in that order of
 //     preference: each pair fills ClearingQuantity (records.h), which the
 //     lots and the budget allow, so no trade breaks a rule that a
@@ -51,6 +56,7 @@
 #include "engine/clearing_flow.h"
 #include "engine/codes.h"
 #include "engine/engine_impl.h"
+#include "engine/price_bands.h"
 #include "engine/violations.h"
 
 namespace duijie {
@@ -76,6 +82,36 @@ constexpr int64_t kMaxFloorCounted = (int64_t{1} << 11) - 1;  // fen per kg
 static_assert(kNotPartnerCost + kNotPriorityOriginCost +
                   kPerHourToExpiryCost * kMaxHoursCounted + kMaxFloorCounted <
               kMaxClearingCost);
+// For a pledge its budget holds back (BudgetBound), the floor's price band
+// (price_bands.h: sixteenths of an octave, so that cheap vegetables and dear
+// teas alike are told apart) comes second, after partners.
+constexpr int64_t kPerFloorBandCost = int64_t{1} << 16;
+constexpr int64_t kBoundNotPriorityOriginCost = int64_t{1} << 15;
+constexpr int64_t kBoundMaxHoursCounted = (int64_t{1} << 15) - 1;
+static_assert(kNotPartnerCost + kPerFloorBandCost * (kPriceBands - 1) +
+                  kBoundNotPriorityOriginCost + kBoundMaxHoursCounted <
+              kMaxClearingCost);
+
+// Whether the pledge's budget, not its kg, limits what it can still buy:
+// at its max price the budget left pays for less than its remaining kg.
+bool BudgetBound(const PledgeRecord& p) {
+  return p.budget_left() >= 0 && p.budget_left() / p.max_price < p.remaining_kg;
+}
+
+// A pair's cost per kg (the order of preference of step 3 above).
+int64_t PairCost(const OfferRecord& o, const PledgeRecord& p, bool partner,
+                 Micros now) {
+  const int64_t hours = (o.expires_at - now) / kHourMicros;
+  const int64_t not_partner = partner ? 0 : kNotPartnerCost;
+  if (BudgetBound(p)) {
+    return not_partner + PriceBandOf(o.floor_price) * kPerFloorBandCost +
+           (o.priority ? 0 : kBoundNotPriorityOriginCost) +
+           std::min(hours, kBoundMaxHoursCounted);
+  }
+  return not_partner + (o.priority ? 0 : kNotPriorityOriginCost) +
+         std::min(hours, kMaxHoursCounted) * kPerHourToExpiryCost +
+         std::min(o.floor_price, kMaxFloorCounted);
+}
 
 // The first multiple of `interval` after `now`.
 Micros NextMultiple(Micros now, Micros interval) {
@@ -258,13 +294,7 @@ void Engine::Impl::ClearPolicy(const std::string& prefix, Micros horizon) {
       capacity = std::min(capacity, p.budget_left() / o.floor_price);
     }
     const bool partner = AnyCovers(partner_west(p.city), o.region);
-    const int64_t hours =
-        std::min((o.expires_at - now_) / kHourMicros, kMaxHoursCounted);
-    pairs.push_back({oi, pi, capacity,
-                     (partner ? 0 : kNotPartnerCost) +
-                         (o.priority ? 0 : kNotPriorityOriginCost) +
-                         hours * kPerHourToExpiryCost +
-                         std::min(o.floor_price, kMaxFloorCounted)});
+    pairs.push_back({oi, pi, capacity, PairCost(o, p, partner, now_)});
     pair_partner.push_back(partner);
   };
   for (uint64_t tag : cleared) {

@@ -217,6 +217,47 @@ TEST_F(ClearingTest, ABudgetTheFlowRelaxesIsNeverExceeded) {
   EXPECT_TRUE(e_.CheckInvariants().ok()) << e_.CheckInvariants();
 }
 
+// A pledge whose budget cannot pay for its kg at its max price buys the
+// cheaper of two offers about to rot, though the dearer one rots first:
+// 600 fen buy 100 kg at 5 fen, 60 at 10. By nearest expiry first (the
+// order for other pledges) the flow would send 60 kg from the dear offer
+// and the budget would buy nothing more.
+TEST_F(ClearingTest, APledgeItsBudgetHoldsBackBuysTheCheaperProduce) {
+  Batch(6 * kHour);
+  const uint64_t dear = Offer(kCounty, 100, 10, kT0 + 7 * kHour, kT0);
+  const uint64_t cheap = Offer(kCounty, 100, 5, kT0 + 11 * kHour, kT0);
+  const uint64_t pledge =
+      Pledge(kCity, 100, 10, kT0 + kDay, kT0 + kMinute, 0, {}, /*budget=*/600);
+  EXPECT_EQ(MatchedKg(), 0);
+  ASSERT_TRUE(Clear(kT0 + 6 * kHour).ok());
+  ASSERT_EQ(Matches().size(), 1u);
+  EXPECT_EQ(Matches()[0].offer_id, cheap);
+  EXPECT_EQ(Matches()[0].quantity_kg, 100);
+  EXPECT_EQ(e_.GetPledge(pledge, kT0 + 6 * kHour)->spent_fen, 500);
+  EXPECT_EQ(e_.GetOffer(dear, kT0 + 6 * kHour)->remaining_kg, 100);
+  EXPECT_TRUE(e_.CheckInvariants().ok()) << e_.CheckInvariants();
+}
+
+// Partners still come first for such a pledge: Hangzhou's canteen takes
+// its partner Dingxi's dearer produce before Liangshan's cheaper.
+TEST_F(ClearingTest, APledgeItsBudgetHoldsBackTakesPartnersFirst) {
+  for (const char* code : {"513400", "513401"}) {
+    ASSERT_TRUE(
+        RunCommand(e_, UpsertRegionCommand{Region{code, code}}, kT0).ok());
+  }
+  Batch();
+  const Micros rot = kT0 + 90 * kMinute;
+  const uint64_t partner = Offer(kCounty, 100, 10, rot, kT0);
+  Offer("513401", 100, 5, rot, kT0);
+  Pledge(kPartnerCity, 100, 10, kT0 + kDay, kT0 + kMinute, 0, {},
+         /*budget=*/600);
+  ASSERT_TRUE(Clear(kT0 + kHour).ok());
+  ASSERT_EQ(Matches().size(), 1u);
+  EXPECT_EQ(Matches()[0].offer_id, partner);
+  EXPECT_TRUE(Matches()[0].partner);
+  EXPECT_EQ(Matches()[0].quantity_kg, 60);
+}
+
 // Among answers selling the same kg: a partner pledge before a dearer
 // other one, and a key-assisted origin before another.
 TEST_F(ClearingTest, AmongEqualKgPrefersPartnersThenKeyAssistedOrigins) {

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "engine/clearing_flow.h"
 #include "engine/periods.h"
+#include "engine/price_bands.h"
 
 namespace duijie {
 namespace {
@@ -1889,14 +1890,25 @@ void ReferenceMatcher::ClearPolicy(const std::string& prefix, Micros horizon) {
     if (p.spec.budget_fen > 0) {
       capacity = std::min(capacity, (p.spec.budget_fen - p.spent_fen) / floor);
     }
-    const int64_t hours = std::min<int64_t>(
-        (o.spec.expires_at - clock_) / kHour, (int64_t{1} << 13) - 1);
-    const int64_t cost = (Partner(o.spec.region_code, p.spec.buyer_city_code)
-                              ? 0
-                              : int64_t{1} << 26) +
-                         (Priority(o) ? 0 : int64_t{1} << 25) +
-                         hours * (int64_t{1} << 11) +
-                         std::min<int64_t>(floor, (int64_t{1} << 11) - 1);
+    const int64_t hours = (o.spec.expires_at - clock_) / kHour;
+    int64_t cost = Partner(o.spec.region_code, p.spec.buyer_city_code)
+                       ? 0
+                       : int64_t{1} << 26;
+    // A pledge whose budget cannot pay for its remaining kg at its max
+    // price: partners, then the floor's price band, then priority origins,
+    // then expiry. Others: partners, priority origins, expiry, floor.
+    if (p.spec.budget_fen > 0 &&
+        (p.spec.budget_fen - p.spent_fen) / p.spec.max_price_fen_per_kg <
+            p.remaining_kg) {
+      cost += PriceBandOf(floor) * (int64_t{1} << 16) +
+              (Priority(o) ? 0 : int64_t{1} << 15) +
+              std::min<int64_t>(hours, (int64_t{1} << 15) - 1);
+    } else {
+      cost += (Priority(o) ? 0 : int64_t{1} << 25) +
+              std::min<int64_t>(hours, (int64_t{1} << 13) - 1) *
+                  (int64_t{1} << 11) +
+              std::min<int64_t>(floor, (int64_t{1} << 11) - 1);
+    }
     pairs.push_back({oi, pi, capacity, cost});
   };
   for (const auto& [id, is_offer] : urgent) {

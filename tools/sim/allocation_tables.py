@@ -7,7 +7,7 @@
     done > /tmp/runs.jsonl
     tools/sim/allocation_tables.py /tmp/runs.jsonl
 
-One JSON object per line (one per seed, in seed order); prints Markdown.
+One JSON object per seed, in seed order; prints Markdown.
 """
 import json
 import sys
@@ -22,7 +22,17 @@ def pct(v):
 
 
 def main(path):
-    runs = [json.loads(line) for line in open(path) if line.strip()]
+    # duijie-simulate --json prints one object per run over several lines:
+    # read them one after the other.
+    text, runs, at = open(path).read(), [], 0
+    decoder = json.JSONDecoder()
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            break
+        run, at = decoder.raw_decode(text, at)
+        runs.append(run)
     policies = [p["policy"] for p in runs[0]["policies"]]
 
     print("**Kg sold before expiry** (share of the optimum):\n")
