@@ -27,11 +27,11 @@
 //     traded and, among the answers trading as many kg, prefers partner
 //     pairs, then key-assisted and relocation-site origins, then the offer
 //     nearest its expiry, then the lowest floor (the costs below). A pledge
-//     whose budget cannot pay for its remaining kg at its max price
-//     prefers partner pairs, then the cheapest produce: its money, not its
-//     kg, limits what it buys, and every fen it saves buys more produce
-//     (measured in docs/ALLOCATION.md: about one point of the optimum's kg
-//     on every glut week, partner share unchanged).
+//     whose budget would not pay for its remaining kg at its max price
+//     prefers partner pairs, then the cheapest produce: for it the price
+//     decides how many kg its money buys (measured in docs/ALLOCATION.md:
+//     0.7 to 0.9 point more of the optimum's kg on each glut week, partner
+//     share within 0.4 point).
 //  4. The engine carries the flow out pair by pair in that order of
 //     preference: each pair fills ClearingQuantity (records.h), which the
 //     lots and the budget allow, so no trade breaks a rule that a
@@ -91,9 +91,24 @@ constexpr int64_t kBoundMaxHoursCounted = (int64_t{1} << 15) - 1;
 static_assert(kNotPartnerCost + kPerFloorBandCost * (kPriceBands - 1) +
                   kBoundNotPriorityOriginCost + kBoundMaxHoursCounted <
               kMaxClearingCost);
+// Each term outweighs all the terms after it, in both orders.
+static_assert(kNotPartnerCost > kPerFloorBandCost * (kPriceBands - 1) +
+                                    kBoundNotPriorityOriginCost +
+                                    kBoundMaxHoursCounted);
+static_assert(kPerFloorBandCost >
+              kBoundNotPriorityOriginCost + kBoundMaxHoursCounted);
+static_assert(kBoundNotPriorityOriginCost > kBoundMaxHoursCounted);
+static_assert(kNotPartnerCost > kNotPriorityOriginCost +
+                                    kPerHourToExpiryCost * kMaxHoursCounted +
+                                    kMaxFloorCounted);
+static_assert(kNotPriorityOriginCost >
+              kPerHourToExpiryCost * kMaxHoursCounted + kMaxFloorCounted);
+static_assert(kPerHourToExpiryCost > kMaxFloorCounted);
 
-// Whether the pledge's budget, not its kg, limits what it can still buy:
-// at its max price the budget left pays for less than its remaining kg.
+// Whether the pledge's budget may limit what it can still buy: at its max
+// price the budget left pays for less than its remaining kg. (At the
+// floors a clearing trades at, it may still pay for all of them; the
+// cheaper produce then costs the pledge nothing.)
 bool BudgetBound(const PledgeRecord& p) {
   return p.budget_left() >= 0 && p.budget_left() / p.max_price < p.remaining_kg;
 }

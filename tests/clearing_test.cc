@@ -217,30 +217,36 @@ TEST_F(ClearingTest, ABudgetTheFlowRelaxesIsNeverExceeded) {
   EXPECT_TRUE(e_.CheckInvariants().ok()) << e_.CheckInvariants();
 }
 
-// A pledge whose budget cannot pay for its kg at its max price buys the
-// cheaper of two offers about to rot, though the dearer one rots first:
-// 600 fen buy 100 kg at 5 fen, 60 at 10. By nearest expiry first (the
-// order for other pledges) the flow would send 60 kg from the dear offer
-// and the budget would buy nothing more.
-TEST_F(ClearingTest, APledgeItsBudgetHoldsBackBuysTheCheaperProduce) {
+// A pledge whose budget would not pay for its kg at its max price buys the
+// cheaper of two offers due to rot before the next clearing, though the
+// dearer one rots first: 600 fen buy 100 kg at 5 fen, 60 at 10. By nearest
+// expiry first (the order for other pledges) the flow would send 60 kg
+// from the dear offer and the budget would buy nothing more. (kT0 is 4 h
+// past a multiple of 6 h: the first clearing falls at kT0 + 2 h.)
+TEST_F(ClearingTest, ABudgetBoundPledgeBuysTheCheaperProduce) {
   Batch(6 * kHour);
-  const uint64_t dear = Offer(kCounty, 100, 10, kT0 + 7 * kHour, kT0);
-  const uint64_t cheap = Offer(kCounty, 100, 5, kT0 + 11 * kHour, kT0);
+  const Micros clearing = kT0 + 2 * kHour;
+  ASSERT_EQ(e_.NextClearingAt(), clearing);
+  const uint64_t dear = Offer(kCounty, 100, 10, kT0 + 3 * kHour, kT0);
+  const uint64_t cheap = Offer(kCounty, 100, 5, kT0 + 7 * kHour, kT0);
   const uint64_t pledge =
       Pledge(kCity, 100, 10, kT0 + kDay, kT0 + kMinute, 0, {}, /*budget=*/600);
   EXPECT_EQ(MatchedKg(), 0);
-  ASSERT_TRUE(Clear(kT0 + 6 * kHour).ok());
+  ASSERT_TRUE(Clear(clearing).ok());
   ASSERT_EQ(Matches().size(), 1u);
   EXPECT_EQ(Matches()[0].offer_id, cheap);
   EXPECT_EQ(Matches()[0].quantity_kg, 100);
-  EXPECT_EQ(e_.GetPledge(pledge, kT0 + 6 * kHour)->spent_fen, 500);
-  EXPECT_EQ(e_.GetOffer(dear, kT0 + 6 * kHour)->remaining_kg, 100);
+  EXPECT_EQ(e_.GetPledge(pledge, clearing)->spent_fen, 500);
+  EXPECT_EQ(e_.GetOffer(dear, clearing)->remaining_kg, 100);
   EXPECT_TRUE(e_.CheckInvariants().ok()) << e_.CheckInvariants();
 }
 
 // Partners still come first for such a pledge: Hangzhou's canteen takes
-// its partner Dingxi's dearer produce before Liangshan's cheaper.
-TEST_F(ClearingTest, APledgeItsBudgetHoldsBackTakesPartnersFirst) {
+// its partner Dingxi's dearer produce before Liangshan's cheaper. Its
+// budget then buys 60 kg, where the cheaper produce alone would have given
+// it 100: partner share before kg among pairs the flow sees as equal (it
+// relaxes the budget across pairs).
+TEST_F(ClearingTest, ABudgetBoundPledgeTakesPartnersFirst) {
   for (const char* code : {"513400", "513401"}) {
     ASSERT_TRUE(
         RunCommand(e_, UpsertRegionCommand{Region{code, code}}, kT0).ok());
