@@ -82,7 +82,7 @@ constexpr int64_t kMaxFloorCounted = (int64_t{1} << 11) - 1;  // fen per kg
 static_assert(kNotPartnerCost + kNotPriorityOriginCost +
                   kPerHourToExpiryCost * kMaxHoursCounted + kMaxFloorCounted <
               kMaxClearingCost);
-// For a pledge its budget holds back (BudgetBound), the floor's price band
+// For a pledge that its budget holds back (BudgetBound), the floor's price band
 // (price_bands.h: sixteenths of an octave, so that cheap vegetables and dear
 // teas alike are told apart) comes second, after partners.
 constexpr int64_t kPerFloorBandCost = int64_t{1} << 16;

@@ -1894,7 +1894,7 @@ void ReferenceMatcher::ClearPolicy(const std::string& prefix, Micros horizon) {
     int64_t cost = Partner(o.spec.region_code, p.spec.buyer_city_code)
                        ? 0
                        : int64_t{1} << 26;
-    // A pledge whose budget cannot pay for its remaining kg at its max
+    // A pledge whose budget would not pay for its remaining kg at its max
     // price: partners, then the floor's price band, then priority origins,
     // then expiry. Others: partners, priority origins, expiry, floor.
     if (p.spec.budget_fen > 0 &&

@@ -4,8 +4,8 @@
     for s in 1 2 3 4 5; do
       tools/simulate --scenario bench/scenarios/glut-week-s$s.wl --json \
           --policy continuous --policy fifo --policy batch:1h --policy batch:30m
-    done > /tmp/runs.jsonl
-    tools/sim/allocation_tables.py /tmp/runs.jsonl
+    done > /tmp/runs.json
+    tools/sim/allocation_tables.py /tmp/runs.json
 
 One JSON object per seed, in seed order; prints Markdown.
 """
@@ -24,15 +24,12 @@ def pct(v):
 def main(path):
     # duijie-simulate --json prints one object per run over several lines:
     # read them one after the other.
-    text, runs, at = open(path).read(), [], 0
-    decoder = json.JSONDecoder()
-    while True:
-        while at < len(text) and text[at].isspace():
-            at += 1
-        if at == len(text):
-            break
-        run, at = decoder.raw_decode(text, at)
+    decoder, runs = json.JSONDecoder(), []
+    text = open(path).read().strip()
+    while text:
+        run, end = decoder.raw_decode(text)
         runs.append(run)
+        text = text[end:].lstrip()
     policies = [p["policy"] for p in runs[0]["policies"]]
 
     print("**Kg sold before expiry** (share of the optimum):\n")
