@@ -51,7 +51,7 @@ grpc::ServerUnaryReactor* ExchangeService::ListAlerts(
     filter.product_code_prefix = request->product_code_prefix();
     filter.region_code_prefix = request->region_code_prefix();
     filter.include_cleared = request->include_cleared();
-    CommandSequencer::Reader reader(&sequencer_);
+    CommandSequencer::AlertsReader reader(&sequencer_);
     seen = reader.seen();
     const std::vector<AlertView> alerts = reader.engine().ListAlerts(filter);
     const uint64_t end = std::min<uint64_t>(

@@ -21,6 +21,7 @@ CommandSequencer::CommandSequencer(Engine* engine, SequencerOptions options)
   published_match_id_.store(engine_->last_match_id());
   published_event_id_.store(engine_->last_event_id());
   published_alert_event_id_.store(engine_->last_alert_event_id());
+  if (options_.follow_alerts) engine_->StartAlertFeed();
   replier_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "duijie-reply");
     ReplyLoop();
@@ -217,8 +218,9 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
   time_outcomes_.clear();
   uint64_t last_match_id;
   uint64_t last_event_id;
-  uint64_t last_alert_event_id;
+  uint64_t last_alert_event_id = 0;  // following: known once followed
   uint64_t applied;
+  std::unique_ptr<AlertFeed> feed;
   {
     absl::WriterMutexLock lock(&engine_mu_);
     // One time for the whole group: at most one tick per group, however
@@ -235,7 +237,12 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
     }
     last_match_id = engine_->last_match_id();
     last_event_id = engine_->last_event_id();
-    last_alert_event_id = engine_->last_alert_event_id();
+    if (options_.follow_alerts) {
+      feed = std::make_unique<AlertFeed>();
+      engine_->TakeAlertFeed(feed.get());
+    } else {
+      last_alert_event_id = engine_->last_alert_event_id();
+    }
     next_clearing_.store(engine_->NextClearingAt(), std::memory_order_relaxed);
     applied = applied_groups_.load(std::memory_order_relaxed) + 1;
     applied_groups_.store(applied, std::memory_order_relaxed);
@@ -259,6 +266,8 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
   const bool here_on_writer =
       on_writer && std::any_of(group.begin(), group.end(),
                                [](const auto& b) { return b->on_writer; });
+  ReplyTask task{std::move(group),    last_match_id,   last_event_id,
+                 last_alert_event_id, std::move(feed), applied};
   bool here = false;
   {
     absl::MutexLock lock(&reply_mu_);
@@ -272,21 +281,32 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
       here = true;
     } else {
       ++reply_pending_;
-      replies_.push_back(ReplyTask{std::move(group), last_match_id,
-                                   last_event_id, last_alert_event_id});
+      replies_.push_back(std::move(task));
     }
   }
-  if (here) {
-    Complete(group, last_match_id, last_event_id, last_alert_event_id);
+  if (here) Complete(task);
+  if (options_.journal == nullptr) return;
+  if (!options_.follow_alerts) {
+    options_.journal->AfterGroup();
+  } else if (options_.journal->SnapshotDue()) {
+    // A snapshot reads the alerts too: once they are followed up to this
+    // group, and with no feed being followed while it is taken.
+    auto followed = [this, applied]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                        alerts_mu_) { return followed_groups_ >= applied; };
+    absl::MutexLock lock(&alerts_mu_, absl::Condition(&followed));
+    options_.journal->AfterGroup();
   }
-  if (options_.journal != nullptr) options_.journal->AfterGroup();
 }
 
-void CommandSequencer::Complete(Group& group, uint64_t last_match_id,
-                                uint64_t last_event_id,
-                                uint64_t last_alert_event_id) {
-  for (auto& batch : group) batch->done(*batch);
-  Publish(last_match_id, last_event_id, last_alert_event_id);
+void CommandSequencer::Complete(ReplyTask& task) {
+  if (task.feed != nullptr) {
+    absl::MutexLock lock(&alerts_mu_);
+    engine_->FollowAlerts(*task.feed);
+    task.last_alert_event_id = engine_->last_alert_event_id();
+    followed_groups_ = task.applied;
+  }
+  for (auto& batch : task.group) batch->done(*batch);
+  Publish(task.last_match_id, task.last_event_id, task.last_alert_event_id);
 }
 
 void CommandSequencer::ReplyLoop() {
@@ -302,9 +322,9 @@ void CommandSequencer::ReplyLoop() {
       task = std::move(replies_.front());
       replies_.pop_front();
     }
-    Complete(task.group, task.last_match_id, task.last_event_id,
-             task.last_alert_event_id);
+    Complete(task);
     task.group.clear();  // free the batches before reporting idle
+    task.feed.reset();
     absl::MutexLock lock(&reply_mu_);
     --reply_pending_;
   }
@@ -315,6 +335,22 @@ CommandSequencer::Reader::Reader(const CommandSequencer* sequencer)
       engine_(*sequencer->engine_),
       // Written under engine_mu_ held exclusively, so stable while shared.
       seen_(sequencer->applied_groups_.load(std::memory_order_relaxed)) {}
+
+CommandSequencer::AlertsReader::AlertsReader(const CommandSequencer* sequencer)
+    : alerts_mu_(sequencer->alerts_mu_),
+      engine_mu_(sequencer->engine_mu_),
+      engine_(*sequencer->engine_) {
+  alerts_mu_.Lock();
+  engine_mu_.ReaderLock();
+  seen_ = sequencer->options_.follow_alerts
+              ? sequencer->followed_groups_
+              : sequencer->applied_groups_.load(std::memory_order_relaxed);
+}
+
+CommandSequencer::AlertsReader::~AlertsReader() {
+  engine_mu_.ReaderUnlock();
+  alerts_mu_.Unlock();
+}
 
 void CommandSequencer::WhenDurable(uint64_t seen,
                                    std::function<void()> finish) {

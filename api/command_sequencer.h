@@ -51,6 +51,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api/journal.h"
+#include "engine/alert_feed.h"
 #include "engine/command.h"
 #include "engine/engine.h"
 
@@ -85,6 +86,13 @@ struct SequencerOptions {
   // engine's last alert event id, after each completed group that made
   // some.
   std::function<void(uint64_t last_alert_event_id)> on_alerts_published;
+  // Judge the glut alerts off the applier (Engine::StartAlertFeed): the
+  // applier takes each group's alert feed with its commands, and whoever
+  // completes the group follows it, before the group's replies go out. The
+  // applier then spends on alerts only the feed's recording, and the
+  // following runs beside the next group's commands. Off: the engine
+  // judges them as each command applies.
+  bool follow_alerts = false;
 };
 
 class CommandSequencer {
@@ -156,6 +164,27 @@ class CommandSequencer {
     const Engine& engine_;
     uint64_t seen_;
   };
+  // For the glut alerts (ListAlerts, ListAlertEvents, last_alert_event_id):
+  // holds the alerts' lock and the engine lock shared. With follow_alerts
+  // the alerts may be behind the engine by the groups still being
+  // completed: seen() is then the last group whose alerts were followed
+  // (completed, so durable), and the alerts stand as of it. A client that
+  // had its reply for a command sees that command's alerts.
+  class AlertsReader {
+   public:
+    explicit AlertsReader(const CommandSequencer* sequencer);
+    ~AlertsReader();
+    AlertsReader(const AlertsReader&) = delete;
+    AlertsReader& operator=(const AlertsReader&) = delete;
+    const Engine& engine() const { return engine_; }
+    uint64_t seen() const { return seen_; }
+
+   private:
+    absl::Mutex& alerts_mu_;
+    absl::Mutex& engine_mu_;
+    const Engine& engine_;
+    uint64_t seen_;
+  };
   // Runs `finish` once applied group `seen` is durable: now, or on the
   // applier's thread when it gets there. Requires that no Reader is held
   // by the caller.
@@ -168,6 +197,9 @@ class CommandSequencer {
     uint64_t last_match_id = 0;
     uint64_t last_event_id = 0;
     uint64_t last_alert_event_id = 0;
+    // With follow_alerts: the group's alert feed and the group's number.
+    std::unique_ptr<AlertFeed> feed;
+    uint64_t applied = 0;
   };
 
   void WriterLoop();
@@ -183,8 +215,9 @@ class CommandSequencer {
   // group's journal lists.
   const CommandOutcome& ApplyTimeDriven(Command command)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(engine_mu_);
-  void Complete(Group& group, uint64_t last_match_id, uint64_t last_event_id,
-                uint64_t last_alert_event_id);
+  // Follows the task's alert feed (if any), runs each batch's `done`, then
+  // publishes.
+  void Complete(ReplyTask& task);
   void ReplyLoop();
   Micros NextStamp();
   void MarkDurable(uint64_t group);
@@ -236,6 +269,13 @@ class CommandSequencer {
   };
   absl::Mutex durable_mu_;
   std::vector<HeldRead> held_reads_ ABSL_GUARDED_BY(durable_mu_);
+
+  // With follow_alerts: held while a feed is followed and while alerts
+  // are read; taken before engine_mu_ when both are held. The applier
+  // takes it only to snapshot, with engine_mu_ free.
+  mutable absl::Mutex alerts_mu_;
+  // The last group whose alert feed was followed.
+  uint64_t followed_groups_ ABSL_GUARDED_BY(alerts_mu_) = 0;
 
   std::atomic<uint64_t> published_match_id_{0};
   std::atomic<uint64_t> published_event_id_{0};

@@ -309,15 +309,20 @@ absl::Status DurableStore::Commit(
   return journal_->Commit(commands, outcomes);
 }
 
-void DurableStore::MaybeSnapshot() {
+bool DurableStore::SnapshotDue() {
   const uint64_t position = journal_->last_seq();
-  if (position == scheduled_seq_ || snapshotter_->busy()) return;
+  if (position == scheduled_seq_ || snapshotter_->busy()) return false;
   const uint64_t every = options_.snapshot_every_records;
   const bool by_count = every > 0 && position - scheduled_seq_ >= every;
   const bool by_time =
       options_.snapshot_interval > absl::ZeroDuration() &&
       absl::Now() - scheduled_at_ >= options_.snapshot_interval;
-  if (!by_count && !by_time) return;
+  return by_count || by_time;
+}
+
+void DurableStore::MaybeSnapshot() {
+  if (!SnapshotDue()) return;
+  const uint64_t position = journal_->last_seq();
   scheduled_seq_ = position;
   scheduled_at_ = absl::Now();
   snapshotter_->Start(position, CaptureState());

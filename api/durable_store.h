@@ -119,6 +119,7 @@ class DurableStore final : public Journal {
 
   // Journal: between groups, MaybeSnapshot().
   void AfterGroup() override { MaybeSnapshot(); }
+  bool SnapshotDue() override;
 
   // Between groups, on the writer thread: starts a snapshot when one is
   // due. The engine is imaged here (fork: the pause, state_image.h); it is

@@ -27,6 +27,11 @@ class Journal {
   // quiet (only const reads run), which makes it the place to serialize a
   // snapshot.
   virtual void AfterGroup() {}
+  // Whether AfterGroup would start a snapshot now. An applier that judges
+  // alerts off the writer (SequencerOptions::follow_alerts) calls
+  // AfterGroup only when this says so, after letting the alerts catch up
+  // with the group, so that the snapshot reads them as of it.
+  virtual bool SnapshotDue() { return false; }
 };
 
 }  // namespace duijie

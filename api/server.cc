@@ -67,6 +67,7 @@ absl::StatusOr<std::unique_ptr<DuijieServer>> DuijieServer::Start(
   ExchangeServiceOptions service_options;
   service_options.clock = options.clock;
   service_options.clear_when_idle = true;
+  service_options.follow_alerts = options.follow_alerts;
   if (!options.durability.dir.empty()) {
     absl::StatusOr<std::unique_ptr<DurableStore>> store =
         DurableStore::Open(options.durability);

@@ -61,6 +61,10 @@ struct ServerOptions {
   std::optional<int64_t> alert_min_gap_kg;
   std::optional<int64_t> alert_min_ratio_permille;
   std::optional<int64_t> alert_clear_permille;
+  // Judge glut alerts on the reply thread from the writer's feed
+  // (SequencerOptions::follow_alerts), beside the writer; off, the writer
+  // judges them as each command applies. The alerts are the same either way.
+  bool follow_alerts = true;
 };
 
 class DuijieServer {

@@ -82,6 +82,11 @@ ABSL_FLAG(int64_t, alert_clear_permille, -1,
           "glut alerts: cleared when the gap falls below min_gap_kg x this / "
           "1000 (0..1000). Not given (-1): the state's stands (500 in a new "
           "one)");
+ABSL_FLAG(bool, follow_alerts, true,
+          "judge glut alerts on a thread beside the writer, from what the "
+          "writer records of each group (the same alerts, a group's before "
+          "its replies); false: the writer judges them as each command "
+          "applies");
 ABSL_FLAG(uint64_t, journal_segment_mb, 64,
           "start a new journal segment once the current one reaches this "
           "many MiB");
@@ -293,6 +298,7 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_alert_clear_permille) != -1) {
     options.alert_clear_permille = absl::GetFlag(FLAGS_alert_clear_permille);
   }
+  options.follow_alerts = absl::GetFlag(FLAGS_follow_alerts);
   options.durability.segment_bytes =
       std::max<uint64_t>(1, absl::GetFlag(FLAGS_journal_segment_mb)) << 20;
   options.durability.repair = absl::GetFlag(FLAGS_repair);

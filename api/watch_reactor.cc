@@ -212,7 +212,7 @@ void BasicWatchHub<Kind>::FanOutLoop() {
     chunk.clear();
     uint64_t last = to;
     {
-      CommandSequencer::Reader reader(sequencer_);
+      typename Kind::Reader reader(sequencer_);
       bool more = false;
       for (SharedEvent& event :
            Kind::Read(reader.engine(), typename Kind::Filter(), from,
@@ -516,7 +516,7 @@ void BasicWatchReactor<Kind>::Fill() {
   if (scanned_ >= published) return;
   bool more = false;
   {
-    CommandSequencer::Reader reader(sequencer_);
+    typename Kind::Reader reader(sequencer_);
     if (start_match_ != 0) {
       // Started after a match id: skip to the event that made the next
       // match, or, while that is still to come, past every event so far.

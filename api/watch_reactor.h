@@ -47,16 +47,17 @@
 
 namespace duijie {
 
-// What a kind of watch needs. Event: the message streamed; Filter: what a
-// stream narrows to; kCaughtUp and kHeartbeat: the progress kinds;
-// Published: events up to here are durable and answered; Read: the events
-// after a cursor passing a filter, converted (as the engine lists them);
-// Passes: whether an event passes a filter as the engine decides.
-// StartEvent and Starts serve a stream started after an object id rather
-// than an event id (WatchMatchesRequest.after_match_id): the event that
-// starts it, and whether `event` is it.
+// What a kind of watch needs. Event: the message streamed; Reader: the
+// sequencer's lock its reads hold; Filter: what a stream narrows to; kCaughtUp
+// and kHeartbeat: the progress kinds; Published: events up to here are durable
+// and answered; Read: the events after a cursor passing a filter, converted (as
+// the engine lists them); Passes: whether an event passes a filter as the
+// engine decides. StartEvent and Starts serve a stream started after an object
+// id rather than an event id (WatchMatchesRequest.after_match_id): the event
+// that starts it, and whether `event` is it.
 struct MatchWatch {
   using Event = v1::MatchEvent;
+  using Reader = CommandSequencer::Reader;
   using Filter = MatchFilter;
   static constexpr v1::MatchEventKind kCaughtUp = v1::CAUGHT_UP;
   static constexpr v1::MatchEventKind kHeartbeat = v1::HEARTBEAT;
@@ -81,6 +82,7 @@ struct MatchWatch {
 
 struct AlertWatch {
   using Event = v1::AlertEvent;
+  using Reader = CommandSequencer::AlertsReader;
   using Filter = AlertFilter;
   static constexpr v1::AlertEventKind kCaughtUp = v1::ALERT_CAUGHT_UP;
   static constexpr v1::AlertEventKind kHeartbeat = v1::ALERT_HEARTBEAT;

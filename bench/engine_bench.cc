@@ -30,6 +30,11 @@
 //   DUIJIE_BENCH_COMMANDS  measured commands (default 1000000)
 //   DUIJIE_BENCH_10M=1     also register the 10M book (about 5 GB, minutes)
 //   DUIJIE_BENCH_ALERTS=0  glut alerts off (on by default, as a server runs)
+//   DUIJIE_BENCH_ALERTS=2  glut alerts followed on a second thread, as the
+//                      server follows them (engine/alert_feed.h): the feed
+//                      is handed over every DUIJIE_BENCH_FEED_GROUP commands
+//                      (default 100, a loadgen batch), and the timed loop
+//                      ends when the follower has judged the last of them
 //   DUIJIE_BENCH_ALERT_MIN_GAP_KG  the alerts' min_gap_kg (default: the
 //                      engine's AlertThresholds default, as the server's flag)
 //   DUIJIE_REF_COMMANDS    commands for the reference (default 2000)
@@ -49,16 +54,20 @@
 
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <random>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -66,6 +75,7 @@
 #include "api/convert.h"
 #include "bench/workload.h"
 #include "benchmark/benchmark.h"
+#include "engine/alert_feed.h"
 #include "engine/engine.h"
 #include "tests/reference_matcher.h"
 
@@ -606,6 +616,82 @@ int64_t RestingOrders(const Engine& e) {
 
 std::unique_ptr<Measured> g_measured;
 
+// Judges the alerts of an engine's feeds on a thread of its own
+// (DUIJIE_BENCH_ALERTS=2), in the order they were handed over; spent feeds
+// go back to be filled again, so their buffers are reused.
+class AlertFollower {
+ public:
+  explicit AlertFollower(Engine* engine)
+      : engine_(*engine), thread_([this] { Run(); }) {}
+  ~AlertFollower() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  // Takes what the engine recorded since the last hand-over.
+  void HandOver() {
+    std::unique_ptr<AlertFeed> feed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!spare_.empty()) {
+        feed = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    if (feed == nullptr) feed = std::make_unique<AlertFeed>();
+    engine_.TakeAlertFeed(feed.get());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(feed));
+    }
+    wake_.notify_all();
+  }
+  // Waits until every feed handed over is judged.
+  void Drain() {
+    std::unique_lock<std::mutex> lock(mu_);
+    wake_.wait(lock, [this] { return queue_.empty() && !busy_; });
+  }
+  // Nanoseconds spent judging (FollowAlerts) so far. Call after Drain.
+  double busy_ns() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return busy_ns_;
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      std::unique_ptr<AlertFeed> feed = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      const auto t0 = std::chrono::steady_clock::now();
+      engine_.FollowAlerts(*feed);
+      const auto t1 = std::chrono::steady_clock::now();
+      lock.lock();
+      busy_ns_ += std::chrono::duration<double, std::nano>(t1 - t0).count();
+      busy_ = false;
+      spare_.push_back(std::move(feed));
+      wake_.notify_all();
+    }
+  }
+
+  Engine& engine_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::unique_ptr<AlertFeed>> queue_;
+  std::vector<std::unique_ptr<AlertFeed>> spare_;
+  bool busy_ = false;
+  bool stop_ = false;
+  double busy_ns_ = 0;
+  std::thread thread_;  // last: starts once the rest is made
+};
+
 template <typename M>
 void RunGlutWeek(benchmark::State& state, int64_t commands) {
   WorkloadOptions options;
@@ -624,9 +710,15 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
   // made.
   uint64_t alert_events = 0, alert_events_before = 0;
   bool first = true;
+  // DUIJIE_BENCH_ALERTS=2: the follower's time judging, and the time the
+  // timed loop waited for it at the end.
+  double follow_ns = 0, drain_ns = 0;
+  const size_t feed_group = static_cast<size_t>(
+      std::max<int64_t>(1, EnvInt("DUIJIE_BENCH_FEED_GROUP", 100)));
   for (auto _ : state) {
     state.PauseTiming();
     auto m = std::make_unique<M>();
+    std::unique_ptr<AlertFollower> follower;
     const PrefillReport report = Prefill(*m, options, &g_measured);
     if constexpr (std::is_same_v<M, Engine>) {
       if (first) resting = RestingOrders(*m);
@@ -641,6 +733,10 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
             MakeCommand(SetAlertThresholdsCommand{thresholds}, m->now()));
       }
       alert_events_before = m->last_alert_event_id();
+      if (EnvInt("DUIJIE_BENCH_ALERTS", 1) == 2) {
+        m->StartAlertFeed();
+        follower = std::make_unique<AlertFollower>(m.get());
+      }
     }
     memory_by_book.emplace(options.book, report);
     first = false;
@@ -657,6 +753,18 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
       histogram.Add(t1 - t0);
       matches += out.matches;
       rejected += !out.ok;
+      if (follower != nullptr && (i + 1) % feed_group == 0) {
+        follower->HandOver();
+      }
+    }
+    if (follower != nullptr) {
+      const auto t0 = std::chrono::steady_clock::now();
+      follower->HandOver();
+      follower->Drain();
+      drain_ns += std::chrono::duration<double, std::nano>(
+                      std::chrono::steady_clock::now() - t0)
+                      .count();
+      follow_ns += follower->busy_ns();
     }
     PerfControl("disable");
     CALLGRIND_TOGGLE_COLLECT;
@@ -667,6 +775,7 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
       alert_events += m->last_alert_event_id() - alert_events_before;
       if (g_digest_on) g_alert_digest = AlertDigest(*m, alert_events_before);
     }
+    follower.reset();
     m.reset();
     state.ResumeTiming();
   }
@@ -686,6 +795,10 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
     state.counters["book_end"] = static_cast<double>(book_end);
     state.counters["alert_events_per_cmd"] =
         applied == 0 ? 0 : static_cast<double>(alert_events) / applied;
+    if (follow_ns > 0) {
+      state.counters["follow_ns_per_cmd"] = follow_ns / applied;
+      state.counters["drain_ns"] = drain_ns;
+    }
     const PrefillReport& memory = memory_by_book[options.book];
     if (resting > 0) {
       state.counters["bytes_per_order"] =

@@ -111,11 +111,13 @@ void AlertMonitor::SetThresholds(const AlertThresholds& t, Micros now) {
   Evaluate(now);
 }
 
-AlertThresholds AlertMonitor::ThresholdsOf(std::string_view category) const {
-  auto it = thresholds_.find(std::string(category));
-  if (it != thresholds_.end()) return it->second;
-  it = thresholds_.find("");
-  AlertThresholds t = it != thresholds_.end() ? it->second : AlertThresholds();
+AlertThresholds AlertMonitor::ThresholdsIn(
+    const std::map<std::string, AlertThresholds>& set,
+    std::string_view category) {
+  auto it = set.find(std::string(category));
+  if (it != set.end()) return it->second;
+  it = set.find("");
+  AlertThresholds t = it != set.end() ? it->second : AlertThresholds();
   t.category = std::string(category);
   return t;
 }
@@ -132,12 +134,117 @@ const AlertThresholds* AlertMonitor::For(uint32_t product) const {
   }
   const AlertThresholds*& t = by_product_[product];
   if (t == &kUnknown) {
-    std::string_view code = products_.code(product);
+    std::string_view code = products().code(product);
     auto it = thresholds_.find(std::string(code.substr(0, code.find('.'))));
     if (it == thresholds_.end()) it = thresholds_.find("");
     t = it != thresholds_.end() ? &it->second : nullptr;
   }
   return t;
+}
+
+// --- Following a feed --------------------------------------------------------
+
+void AlertMonitor::StartFollowing() {
+  if (own_ != nullptr) return;
+  auto own = std::make_unique<Own>();
+  own->offers = offers();
+  own->pledges = pledges();
+  // Interned in index order, each code's ancestors come before it, as they
+  // did in the engine: every product gets the engine's index.
+  for (uint32_t i = 0; i < products().size(); ++i) {
+    own->products.Intern(products().code(i));
+  }
+  bool more = true;
+  std::string after_east, after_west;
+  while (more) {
+    const std::vector<Pairing> page = reference().ListPairings(
+        "", after_east, after_west, 1000, &more, nullptr);
+    for (const Pairing& pairing : page) own->reference.PutPairing(pairing);
+    if (page.empty()) break;
+    after_east = page.back().east_code;
+    after_west = page.back().west_code;
+  }
+  own_ = std::move(own);
+  offers_ = &own_->offers;
+  pledges_ = &own_->pledges;
+  products_ = &own_->products;
+  reference_ = &own_->reference;
+  // Cells and demand were made from the same records, products and
+  // pairings: they stand as they are.
+  filed_pairings_version_ = reference().pairings_version();
+}
+
+void AlertMonitor::Follow(const AlertFeed& feed) {
+  using Op = AlertFeed::Op;
+  Own& own = *own_;
+  size_t next_offer = 0, next_pledge = 0, next_thresholds = 0, next_code = 0,
+         next_pairing = 0;
+  for (const AlertFeed::Entry& e : feed.entries) {
+    switch (e.op) {
+      case Op::kOfferIn:
+        if (own.offers.size() < e.id) {
+          // Ids never rested (matched in full on arrival) stay closed.
+          const size_t known = own.offers.size();
+          own.offers.resize(e.id);
+          for (size_t i = known; i < e.id; ++i) {
+            own.offers[i].status = OrderStatus::kFilled;
+          }
+        }
+        own.offers[e.id - 1] = feed.offers[next_offer++];
+        OfferIn(e.id, e.value);
+        break;
+      case Op::kOfferOut:
+        OfferOut(e.id);
+        own.offers[e.id - 1].status = OrderStatus::kCancelled;
+        break;
+      case Op::kOfferFilled:
+        OfferFilled(e.id, e.value);
+        own.offers[e.id - 1].remaining_kg -= e.value;
+        break;
+      case Op::kPledgeIn:
+        if (own.pledges.size() < e.id) {
+          // Ids never rested (matched in full on arrival) stay closed.
+          const size_t known = own.pledges.size();
+          own.pledges.resize(e.id);
+          for (size_t i = known; i < e.id; ++i) {
+            own.pledges[i].status = OrderStatus::kFilled;
+          }
+        }
+        own.pledges[e.id - 1] = feed.pledges[next_pledge++];
+        PledgeIn(e.id);
+        break;
+      case Op::kPledgeOut:
+        PledgeOut(e.id);
+        own.pledges[e.id - 1].status = OrderStatus::kCancelled;
+        break;
+      case Op::kPledgeFilled:
+        PledgeFilled(e.id, e.value);
+        own.pledges[e.id - 1].remaining_kg -= e.value;
+        break;
+      case Op::kTick:
+        Tick(e.value);
+        break;
+      case Op::kEvaluate:
+        Evaluate(e.value);
+        break;
+      case Op::kThresholds:
+        SetThresholds(feed.thresholds[next_thresholds++], e.value);
+        break;
+      case Op::kProducts:
+        for (uint64_t i = 0; i < e.id; ++i) {
+          own.products.Intern(feed.product_codes[next_code++]);
+        }
+        break;
+      case Op::kPutPairing:
+        own.reference.PutPairing(feed.pairings[next_pairing++]);
+        break;
+      case Op::kRemovePairing: {
+        const Pairing& p = feed.pairings[next_pairing++];
+        own.reference.RemovePairing(p.east_code, p.west_code);
+        break;
+      }
+    }
+  }
 }
 
 // --- Book events ---------------------------------------------------------
@@ -202,10 +309,10 @@ void AlertMonitor::AddOffer(const OfferRecord& o, uint32_t cell, int sign,
 }
 
 void AlertMonitor::OfferIn(uint64_t id, Micros now) {
-  const OfferRecord& o = offers_[id - 1];
-  if (at_risk_.size() < offers_.size()) {
-    at_risk_.resize(offers_.size(), 0);
-    offer_cell_.resize(offers_.size(), kNoCell);
+  const OfferRecord& o = offers()[id - 1];
+  if (at_risk_.size() < offers().size()) {
+    at_risk_.resize(offers().size(), 0);
+    offer_cell_.resize(offers().size(), kNoCell);
   }
   const AlertThresholds* t = For(o.product);
   if (t == nullptr) return;  // not followed
@@ -219,14 +326,14 @@ void AlertMonitor::OfferIn(uint64_t id, Micros now) {
 }
 
 void AlertMonitor::OfferOut(uint64_t id) {
-  if (For(offers_[id - 1].product) == nullptr) return;
-  AddOffer(offers_[id - 1], offer_cell_[id - 1], -1, /*open=*/true,
+  if (For(offers()[id - 1].product) == nullptr) return;
+  AddOffer(offers()[id - 1], offer_cell_[id - 1], -1, /*open=*/true,
            at_risk_[id - 1]);
   at_risk_[id - 1] = 0;  // its queue entry, if any, is skipped (Tick)
 }
 
 void AlertMonitor::OfferFilled(uint64_t id, int64_t kg) {
-  const OfferRecord& o = offers_[id - 1];
+  const OfferRecord& o = offers()[id - 1];
   if (For(o.product) == nullptr) return;
   const bool at_risk = at_risk_[id - 1];
   for (uint32_t i = offer_cell_[id - 1]; i != kNoCell; i = cells_[i].parent) {
@@ -242,7 +349,7 @@ void AlertMonitor::OfferFilled(uint64_t id, int64_t kg) {
 }
 
 void AlertMonitor::MakeAtRisk(uint64_t id) {
-  const OfferRecord& o = offers_[id - 1];
+  const OfferRecord& o = offers()[id - 1];
   // Open already: only its at-risk figures are added.
   AddOffer(o, offer_cell_[id - 1], +1, /*open=*/false, /*at_risk=*/true);
   at_risk_[id - 1] = 1;
@@ -383,7 +490,7 @@ void AlertMonitor::AddDemand(const PledgeRecord& p, int64_t kg) {
   }
   const uint8_t mask = ClassMaskOf(p);
   if (p.scope == Scope::kPartnersOnly) {
-    AddScoped(p, reference_.PartnerWestCodes(p.city), mask, kg);
+    AddScoped(p, reference().PartnerWestCodes(p.city), mask, kg);
   } else if (p.scope == Scope::kListedRegions) {
     AddScoped(p, CodeSet(p.listed_cover.begin(), p.listed_cover.end()), mask,
               kg);
@@ -393,31 +500,31 @@ void AlertMonitor::AddDemand(const PledgeRecord& p, int64_t kg) {
 }
 
 void AlertMonitor::SyncPairings() {
-  if (filed_pairings_version_ == reference_.pairings_version()) return;
-  filed_pairings_version_ = reference_.pairings_version();
+  if (filed_pairings_version_ == reference().pairings_version()) return;
+  filed_pairings_version_ = reference().pairings_version();
   if (thresholds_.empty()) return;
   // A partners pledge is filed under its city's partner codes as they
   // stood; pairings change rarely and move no pledge, so the whole demand
   // is filed again from the open pledges, as Rebuild does.
   demand_.clear();
   std::fill(node_kg_.begin(), node_kg_.end(), 0);
-  for (uint64_t id = 1; id <= pledges_.size(); ++id) {
-    if (pledges_[id - 1].status == OrderStatus::kOpen) PledgeIn(id);
+  for (uint64_t id = 1; id <= pledges().size(); ++id) {
+    if (pledges()[id - 1].status == OrderStatus::kOpen) PledgeIn(id);
   }
   // Demand moved by no churn: every judgement is made afresh.
   JudgeAllAgain();
 }
 
 void AlertMonitor::PledgeIn(uint64_t id) {
-  const PledgeRecord& p = pledges_[id - 1];
+  const PledgeRecord& p = pledges()[id - 1];
   AddDemand(p, p.remaining_kg);
 }
 void AlertMonitor::PledgeOut(uint64_t id) {
-  const PledgeRecord& p = pledges_[id - 1];
+  const PledgeRecord& p = pledges()[id - 1];
   AddDemand(p, -p.remaining_kg);
 }
 void AlertMonitor::PledgeFilled(uint64_t id, int64_t kg) {
-  AddDemand(pledges_[id - 1], -kg);
+  AddDemand(pledges()[id - 1], -kg);
 }
 
 // --- Evaluation ----------------------------------------------------------
@@ -426,7 +533,7 @@ void AlertMonitor::Tick(Micros now) {
   risk_queue_.PopUntil(
       now,
       [&](uint64_t id) {
-        const OfferRecord& o = offers_[id - 1];
+        const OfferRecord& o = offers()[id - 1];
         // An entry left by an offer that left, was made at risk already,
         // or rested again with a later expiry is skipped.
         // Queued offers are followed: For is not null.
@@ -450,7 +557,7 @@ void AlertMonitor::Evaluate(Micros now) {
       for (; i < churned_.size() && churned_[i] >> 16 == node; ++i) {
         top = static_cast<int>(churned_[i] & 0xffff);
       }
-      for (uint32_t product : products_.node(node).subtree) {
+      for (uint32_t product : products().node(node).subtree) {
         if (product >= heaps_.size()) continue;
         ProductHeaps& heaps = heaps_[product];
         // The used heaps of bands up to top, word by word.
@@ -484,7 +591,7 @@ void AlertMonitor::Evaluate(Micros now) {
 
 int64_t AlertMonitor::ChainChurn(uint32_t product, int band) const {
   int64_t churn = 0;
-  for (uint32_t node : products_.node(product).chain) {
+  for (uint32_t node : products().node(product).chain) {
     if (node < churn_.size()) churn += churn_[node].AtOrAbove(band);
   }
   return churn;
@@ -554,7 +661,7 @@ int64_t AlertMonitor::DemandOf(uint32_t product, int32_t region,
   if (c.at_risk_kg <= 0 || c.floors.empty()) return 0;
   const int64_t min_floor = c.floors.begin()->first;
   const int q = QueryClass(c);
-  const ProductNode& product_node = products_.node(product);
+  const ProductNode& product_node = products().node(product);
   const RegionChain chain = RegionChainOf(region);  // region first
   int64_t kg = 0;  // at most the open pledge kg: no overflow
   for (uint32_t node : product_node.chain) {
@@ -662,7 +769,7 @@ void AlertMonitor::SetWake(uint32_t cell, int64_t wake) {
   Cell& c = cells_[cell];
   if (c.wake == wake) return;
   const uint32_t product = static_cast<uint32_t>(c.key >> 32);
-  if (product >= heaps_.size()) heaps_.resize(products_.size());
+  if (product >= heaps_.size()) heaps_.resize(products().size());
   const int band = PriceBandOf(c.demand_floor);
   ProductHeaps& heaps = heaps_[product];
   std::vector<uint32_t>& heap = heaps.Of(band);
@@ -734,7 +841,7 @@ void AlertMonitor::SiftDown(std::vector<uint32_t>& heap, uint32_t pos) {
 // --- Reads ---------------------------------------------------------------
 
 bool AlertMonitor::Passes(const AlertRecord& a, const AlertFilter& f) const {
-  return ProductCovers(f.product_code_prefix, products_.code(a.product)) &&
+  return ProductCovers(f.product_code_prefix, products().code(a.product)) &&
          StartsWith(RegionCodeString(a.region), f.region_code_prefix);
 }
 
@@ -742,7 +849,7 @@ AlertView AlertMonitor::MakeView(uint64_t alert_id, bool live) const {
   const AlertRecord& a = alerts_[alert_id - 1];
   AlertView v;
   v.alert_id = alert_id;
-  v.product_code = std::string(products_.code(a.product));
+  v.product_code = std::string(products().code(a.product));
   v.region_code = RegionCodeString(a.region);
   v.level = a.level;
   v.at_risk_kg = a.at_risk_kg;
@@ -773,15 +880,15 @@ std::vector<AlertCandidateView> AlertMonitor::CandidatesOf(
   const Cell& c = *cell;
   const int64_t min_floor = c.floors.begin()->first;
   const int best_grade = BestGrade(c);
-  const std::string_view product = products_.code(a.product);
+  const std::string_view product = products().code(a.product);
   // A read may scan: every open pledge of the product or an ancestor whose
   // buyer city is paired with the region, and that is not compatible now.
-  for (uint64_t id = 1; id <= pledges_.size(); ++id) {
-    const PledgeRecord& p = pledges_[id - 1];
+  for (uint64_t id = 1; id <= pledges().size(); ++id) {
+    const PledgeRecord& p = pledges()[id - 1];
     if (p.status != OrderStatus::kOpen || p.remaining_kg <= 0) continue;
-    if (!ProductCovers(products_.code(p.product), product)) continue;
+    if (!ProductCovers(products().code(p.product), product)) continue;
     bool paired = false;
-    for (int32_t west : reference_.PartnerWestCodes(p.city)) {
+    for (int32_t west : reference().PartnerWestCodes(p.city)) {
       paired = paired || Overlaps(west, a.region);
     }
     if (!paired) continue;
@@ -953,7 +1060,7 @@ bool AlertMonitor::Load(ByteReader& r, Micros now) {
     a.raised_at = r.I64();
     a.updated_at = r.I64();
     a.cleared_at = r.I64();
-    if (!r.ok() || a.product >= products_.size() || level < 1 || level > 3 ||
+    if (!r.ok() || a.product >= products().size() || level < 1 || level > 3 ||
         a.raised_at > a.updated_at || a.updated_at > now ||
         (a.cleared_at != 0 && a.cleared_at != a.updated_at)) {
       return false;
@@ -987,19 +1094,19 @@ void AlertMonitor::Rebuild(Micros now) {
   by_product_.clear();
   cells_.clear();
   cell_index_.clear();
-  offer_cell_.assign(offers_.size(), kNoCell);
-  at_risk_.assign(offers_.size(), 0);
+  offer_cell_.assign(offers().size(), kNoCell);
+  at_risk_.assign(offers().size(), 0);
   risk_queue_ = ExpiryQueue();
   demand_.clear();
   std::fill(node_kg_.begin(), node_kg_.end(), 0);
   churn_.clear();
   heaps_.clear();
-  filed_pairings_version_ = reference_.pairings_version();
-  for (uint64_t id = 1; id <= offers_.size(); ++id) {
-    if (offers_[id - 1].status == OrderStatus::kOpen) OfferIn(id, now);
+  filed_pairings_version_ = reference().pairings_version();
+  for (uint64_t id = 1; id <= offers().size(); ++id) {
+    if (offers()[id - 1].status == OrderStatus::kOpen) OfferIn(id, now);
   }
-  for (uint64_t id = 1; id <= pledges_.size(); ++id) {
-    if (pledges_[id - 1].status == OrderStatus::kOpen) PledgeIn(id);
+  for (uint64_t id = 1; id <= pledges().size(); ++id) {
+    if (pledges()[id - 1].status == OrderStatus::kOpen) PledgeIn(id);
   }
   for (uint64_t id = 1; id <= alerts_.size(); ++id) {
     const AlertRecord& a = alerts_[id - 1];

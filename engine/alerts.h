@@ -1,6 +1,8 @@
 // AlertMonitor: glut early warning (滞销监测预警), kept by the engine as
 // commands apply so that journal replay raises the same alerts at the same
-// times.
+// times. The engine calls it as each command applies, or records the calls
+// in a feed that this monitor follows on another thread (alert_feed.h):
+// the same calls in the same order, so the same alerts.
 //
 // Cells. For every product leaf as posted and every region level of an
 // offer (its county, its prefecture xxxx00 and its province xx0000) a cell
@@ -95,6 +97,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,6 +105,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "engine/alert_feed.h"
 #include "engine/byte_codec.h"
 #include "engine/expiry_queue.h"
 #include "engine/interner.h"
@@ -145,11 +149,21 @@ class AlertMonitor {
                const std::vector<PledgeRecord>* pledges,
                const ProductTree* products, const ReferenceData* reference,
                const Interner* strings)
-      : offers_(*offers),
-        pledges_(*pledges),
-        products_(*products),
-        reference_(*reference),
+      : offers_(offers),
+        pledges_(pledges),
+        products_(products),
+        reference_(reference),
         strings_(*strings) {}
+
+  // --- Following a feed (alert_feed.h) on a thread of its own.
+  // Copies the records, products and pairings the monitor reads from those
+  // it was made with and reads its copies from then on (its cells and
+  // demand, made from the same figures, stand). The engine then stops
+  // calling the book events and feeds them instead; candidates still read
+  // the buyer ids from the engine's interner.
+  void StartFollowing();
+  // Makes the calls the feed records, in order, keeping the copies in step.
+  void Follow(const AlertFeed& feed);
 
   // --- Book events (the order's record as it rests, before it changes).
   void OfferIn(uint64_t id, Micros now);
@@ -171,7 +185,13 @@ class AlertMonitor {
   void SetThresholds(const AlertThresholds& t, Micros now);
   // The category's own thresholds, or the default's ("") under its name,
   // or (neither set) AlertThresholds' initial values under its name.
-  AlertThresholds ThresholdsOf(std::string_view category) const;
+  AlertThresholds ThresholdsOf(std::string_view category) const {
+    return ThresholdsIn(thresholds_, category);
+  }
+  // The same, of a set of thresholds by category.
+  static AlertThresholds ThresholdsIn(
+      const std::map<std::string, AlertThresholds>& set,
+      std::string_view category);
   // The thresholds set, by category (the default "" first when set).
   std::vector<AlertThresholds> ListThresholds() const;
 
@@ -332,11 +352,30 @@ class AlertMonitor {
   bool Passes(const AlertRecord& a, const AlertFilter& f) const;
   std::vector<AlertCandidateView> CandidatesOf(const AlertRecord& a) const;
 
-  const std::vector<OfferRecord>& offers_;
-  const std::vector<PledgeRecord>& pledges_;
-  const ProductTree& products_;
-  const ReferenceData& reference_;
+  const std::vector<OfferRecord>& offers() const { return *offers_; }
+  const std::vector<PledgeRecord>& pledges() const { return *pledges_; }
+  const ProductTree& products() const { return *products_; }
+  const ReferenceData& reference() const { return *reference_; }
+
+  // The engine's, or (following) own_'s.
+  const std::vector<OfferRecord>* offers_;
+  const std::vector<PledgeRecord>* pledges_;
+  const ProductTree* products_;
+  const ReferenceData* reference_;
+  // The engine's: candidates read buyer ids (under the engine's lock).
   const Interner& strings_;
+  // What a following monitor reads instead of the engine's: records as
+  // they rest (copied in, filled, marked closed as they leave), the product
+  // tree interned in the engine's order, and the pairings as of the last
+  // change. Its interner holds product and region codes only.
+  struct Own {
+    std::vector<OfferRecord> offers;
+    std::vector<PledgeRecord> pledges;
+    Interner strings;
+    ProductTree products{&strings};
+    ReferenceData reference{&strings};
+  };
+  std::unique_ptr<Own> own_;
 
   // Saved.
   // Set ones by category; a std::map, whose entries by_product_ points to.

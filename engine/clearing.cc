@@ -381,13 +381,13 @@ void Engine::Impl::FillResting(uint64_t offer_id, uint64_t pledge_id, int64_t q,
   PledgeRecord& p = pledges_[pledge_id - 1];
   index_.RemovePledge(pledge_id);
   books_.PledgeLeft(p.product, p.remaining_kg, p.max_price);
-  alerts_.PledgeOut(pledge_id);
+  AlertsPledgeOut(pledge_id);
   Fill(offer_id, pledge_id, offers_[offer_id - 1].floor_price, partner,
        /*incoming_pledge=*/true, q);
   if (p.status == OrderStatus::kOpen) {
     index_.AddPledge(pledge_id);
     books_.PledgeRested(p.product, p.remaining_kg, p.max_price);
-    alerts_.PledgeIn(pledge_id);
+    AlertsPledgeIn(pledge_id);
   } else {
     CountOpen(open_pledges_by_buyer_, p.buyer, -1);
   }
@@ -401,12 +401,12 @@ void Engine::Impl::Rematch(bool offer, uint64_t id) {
     OfferRecord& o = offers_[id - 1];
     index_.RemoveOffer(id);
     books_.OfferLeft(o.product, o.remaining_kg, o.floor_price);
-    alerts_.OfferOut(id);
+    AlertsOfferOut(id);
     MatchIncoming(/*offer=*/true, id, /*at_floor=*/true);
     if (o.status == OrderStatus::kOpen) {
       index_.AddOffer(id);
       books_.OfferRested(o.product, o.remaining_kg, o.floor_price);
-      alerts_.OfferIn(id, now_);
+      AlertsOfferIn(id);
     } else {
       CountOpen(open_offers_by_supplier_, o.supplier, -1);
     }

@@ -160,7 +160,7 @@ absl::StatusOr<CommandResult> Engine::Impl::Apply(const Command& command,
           if (absl::Status s = Check(body, now_); !s.ok()) return s;
           const uint64_t first_match = matches_.size() + 1;
           CommandResult result(Execute(body));
-          alerts_.Evaluate(now_);
+          AlertsEvaluate();
           if (!command.request_id.empty()) {  // memos are only for repeats
             RequestMemo first = MemoOf(command.code(), result,
                                        MakesMatches<Body>() ? first_match : 0);
@@ -233,8 +233,8 @@ TickResult Engine::Impl::Tick(Micros now) {
   PassDeadlines(&result);
   // Offers whose expiry comes within the horizon become at risk; alerts
   // are judged on what the tick left.
-  alerts_.Tick(now_);
-  alerts_.Evaluate(now_);
+  AlertsTick();
+  AlertsEvaluate();
   result.now = now_;
   return result;
 }
@@ -266,7 +266,7 @@ CommandResult Engine::Impl::Repeat(const RequestMemo& memo) const {
           }
         } else if constexpr (std::is_same_v<Result, AlertThresholdsResult>) {
           // The thresholds as they stand now, like a clearing policy.
-          result.thresholds = alerts_.ThresholdsOf(memo.buyer_id);
+          result.thresholds = AlertThresholdsOf(memo.buyer_id);
         } else if constexpr (std::is_same_v<Result, ProductResult>) {
           // As a buyer's: the product as it stands now.
           result.product = *catalogue_.Find(memo.buyer_id);
@@ -309,9 +309,15 @@ absl::Status Engine::Impl::Check(const SetAlertThresholdsCommand& c,
 
 AlertThresholdsResult Engine::Impl::Execute(
     const SetAlertThresholdsCommand& c) {
-  alerts_.SetThresholds(c.thresholds, now_);
+  if (alert_feed_ == nullptr) {
+    alerts_.SetThresholds(c.thresholds, now_);
+  } else {
+    fed_thresholds_[c.thresholds.category] = c.thresholds;
+    alert_feed_->entries.push_back({AlertFeed::Op::kThresholds, 0, now_});
+    alert_feed_->thresholds.push_back(c.thresholds);
+  }
   AlertThresholdsResult result;
-  result.thresholds = alerts_.ThresholdsOf(c.thresholds.category);
+  result.thresholds = AlertThresholdsOf(c.thresholds.category);
   return result;
 }
 
@@ -352,6 +358,10 @@ absl::Status Engine::Impl::Check(const UpsertPairingCommand& c, Micros) const {
 
 PairingResult Engine::Impl::Execute(const UpsertPairingCommand& c) {
   reference_.PutPairing(c.pairing);
+  if (alert_feed_ != nullptr) {
+    alert_feed_->entries.push_back({AlertFeed::Op::kPutPairing, 0, 0});
+    alert_feed_->pairings.push_back(c.pairing);
+  }
   return PairingResult{c.pairing, false};
 }
 
@@ -360,6 +370,10 @@ absl::Status Engine::Impl::Check(const DeletePairingCommand& c, Micros) const {
 }
 
 PairingResult Engine::Impl::Execute(const DeletePairingCommand& c) {
+  if (alert_feed_ != nullptr) {
+    alert_feed_->entries.push_back({AlertFeed::Op::kRemovePairing, 0, 0});
+    alert_feed_->pairings.push_back(Pairing{c.east_code, c.west_code, ""});
+  }
   return PairingResult{reference_.RemovePairing(c.east_code, c.west_code),
                        false};
 }
@@ -403,6 +417,11 @@ absl::StatusOr<CommandResult> Engine::TickAndApply(const Command& command) {
   return impl_->Apply(command);
 }
 Micros Engine::now() const { return impl_->now(); }
+void Engine::StartAlertFeed() { impl_->StartAlertFeed(); }
+void Engine::TakeAlertFeed(AlertFeed* feed) { impl_->TakeAlertFeed(feed); }
+void Engine::FollowAlerts(const AlertFeed& feed) {
+  impl_->mutable_alerts().Follow(feed);
+}
 Micros Engine::NextClearingAt() const { return impl_->NextClearingAt(); }
 std::vector<AlertView> Engine::ListAlerts(const AlertFilter& filter) const {
   return impl_->alerts().ListAlerts(filter, /*candidates=*/true);
@@ -417,7 +436,7 @@ uint64_t Engine::last_alert_event_id() const {
   return impl_->alerts().event_count();
 }
 std::vector<AlertThresholds> Engine::ListAlertThresholds() const {
-  return impl_->alerts().ListThresholds();
+  return impl_->ListAlertThresholds();
 }
 std::vector<ClearingPolicyResult> Engine::ClearingPolicies() const {
   return impl_->ClearingPolicies();

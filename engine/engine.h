@@ -77,6 +77,8 @@ inline bool DeadlineLengthHeld(Micros within) {
          (within >= kMinDeadlineWithin && within <= kMaxDeadlineWithin);
 }
 
+struct AlertFeed;
+
 struct EngineOptions {
   // A request_id is remembered for at least this long after its command...
   Micros request_id_window = Micros{24} * 3600 * 1000 * 1000;
@@ -168,6 +170,22 @@ class Engine {
   // The thresholds set, by category (the default "" first when set). None
   // in a new engine: it raises no alert until SetAlertThresholds.
   std::vector<AlertThresholds> ListAlertThresholds() const;
+
+  // Following alerts on another thread (engine/alert_feed.h). After
+  // StartAlertFeed the engine no longer judges its alerts as commands
+  // apply: it records what they need, TakeAlertFeed moves that out (call it
+  // where commands are ordered, e.g. after each group), and FollowAlerts
+  // judges them, on any thread, from feeds taken in order. FollowAlerts
+  // touches only the alerts' own state, so it may run while commands apply;
+  // ListAlerts, ListAlertEvents, last_alert_event_id and saving the state
+  // read that state, and must not overlap it. The alerts then stand as of
+  // the last feed followed; once every feed taken is followed they are
+  // what the engine would have judged itself. ListAlertThresholds answers
+  // as of the last command either way. Starting the feed is not state: a
+  // saved state or a replay is the same either way.
+  void StartAlertFeed();
+  void TakeAlertFeed(AlertFeed* feed);
+  void FollowAlerts(const AlertFeed& feed);
 
   // --- Reads ----------------------------------------------------------------
   // Reads take the caller's `now` so that an order past its expiry reads as

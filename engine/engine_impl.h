@@ -13,6 +13,8 @@
 #define DUIJIE_ENGINE_ENGINE_IMPL_H_
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
+#include "engine/alert_feed.h"
 #include "engine/alerts.h"
 #include "engine/api_keys.h"
 #include "engine/book_totals.h"
@@ -103,6 +106,34 @@ class Engine::Impl {
   uint64_t offer_count() const { return offers_.size(); }
   uint64_t pledge_count() const { return pledges_.size(); }
   const AlertMonitor& alerts() const { return alerts_; }
+  AlertMonitor& mutable_alerts() { return alerts_; }
+  // See Engine::StartAlertFeed and TakeAlertFeed.
+  // The thresholds as the commands so far set them: the monitor's, or
+  // (feeding) fed_thresholds_, since the follower may be behind.
+  AlertThresholds AlertThresholdsOf(std::string_view category) const {
+    return alert_feed_ == nullptr
+               ? alerts_.ThresholdsOf(category)
+               : AlertMonitor::ThresholdsIn(fed_thresholds_, category);
+  }
+  std::vector<AlertThresholds> ListAlertThresholds() const {
+    if (alert_feed_ == nullptr) return alerts_.ListThresholds();
+    std::vector<AlertThresholds> out;
+    for (const auto& [category, t] : fed_thresholds_) out.push_back(t);
+    return out;
+  }
+  void StartAlertFeed() {
+    if (alert_feed_ != nullptr) return;
+    for (const AlertThresholds& t : alerts_.ListThresholds()) {
+      fed_thresholds_[t.category] = t;
+    }
+    alerts_.StartFollowing();
+    alert_feed_ = std::make_unique<AlertFeed>();
+    fed_products_ = products_.size();
+  }
+  void TakeAlertFeed(AlertFeed* feed) {
+    feed->clear();
+    if (alert_feed_ != nullptr) std::swap(*feed, *alert_feed_);
+  }
   const ProductCatalogue& catalogue() const { return catalogue_; }
 
  private:
@@ -398,8 +429,60 @@ class Engine::Impl {
   RequestMemory requests_;
 
   // Glut alerts, fed by the book's events next to books_ and evaluated at
-  // the end of every command (alerts.h).
+  // the end of every command (alerts.h): called directly, or, once the
+  // feed is started, recorded in it for a monitor that follows on another
+  // thread (alert_feed.h). The calls go through these:
+  void AlertsOfferIn(uint64_t id) {
+    if (alert_feed_ == nullptr) return alerts_.OfferIn(id, now_);
+    FeedProducts();
+    alert_feed_->entries.push_back({AlertFeed::Op::kOfferIn, id, now_});
+    alert_feed_->offers.push_back(offers_[id - 1]);
+  }
+  void AlertsOfferOut(uint64_t id) {
+    if (alert_feed_ == nullptr) return alerts_.OfferOut(id);
+    alert_feed_->entries.push_back({AlertFeed::Op::kOfferOut, id, 0});
+  }
+  void AlertsOfferFilled(uint64_t id, int64_t kg) {
+    if (alert_feed_ == nullptr) return alerts_.OfferFilled(id, kg);
+    alert_feed_->entries.push_back({AlertFeed::Op::kOfferFilled, id, kg});
+  }
+  void AlertsPledgeIn(uint64_t id) {
+    if (alert_feed_ == nullptr) return alerts_.PledgeIn(id);
+    FeedProducts();
+    alert_feed_->entries.push_back({AlertFeed::Op::kPledgeIn, id, 0});
+    alert_feed_->pledges.push_back(pledges_[id - 1]);
+  }
+  void AlertsPledgeOut(uint64_t id) {
+    if (alert_feed_ == nullptr) return alerts_.PledgeOut(id);
+    alert_feed_->entries.push_back({AlertFeed::Op::kPledgeOut, id, 0});
+  }
+  void AlertsPledgeFilled(uint64_t id, int64_t kg) {
+    if (alert_feed_ == nullptr) return alerts_.PledgeFilled(id, kg);
+    alert_feed_->entries.push_back({AlertFeed::Op::kPledgeFilled, id, kg});
+  }
+  void AlertsTick() {
+    if (alert_feed_ == nullptr) return alerts_.Tick(now_);
+    alert_feed_->entries.push_back({AlertFeed::Op::kTick, 0, now_});
+  }
+  void AlertsEvaluate() {
+    if (alert_feed_ == nullptr) return alerts_.Evaluate(now_);
+    alert_feed_->entries.push_back({AlertFeed::Op::kEvaluate, 0, now_});
+  }
+  // Products interned since the last order fed, in index order: the
+  // follower interns them before the order that names one.
+  void FeedProducts() {
+    if (products_.size() == fed_products_) return;
+    const uint64_t count = products_.size() - fed_products_;
+    for (; fed_products_ < products_.size(); ++fed_products_) {
+      alert_feed_->product_codes.emplace_back(
+          products_.code(static_cast<uint32_t>(fed_products_)));
+    }
+    alert_feed_->entries.push_back({AlertFeed::Op::kProducts, count, 0});
+  }
   AlertMonitor alerts_{&offers_, &pledges_, &products_, &reference_, &strings_};
+  std::unique_ptr<AlertFeed> alert_feed_;  // null: alerts judged here
+  size_t fed_products_ = 0;
+  std::map<std::string, AlertThresholds> fed_thresholds_;
 };
 
 }  // namespace duijie

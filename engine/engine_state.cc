@@ -245,8 +245,10 @@ std::string Engine::Impl::SaveState() const {
 }
 
 absl::Status Engine::Impl::LoadState(std::string_view bytes) {
-  if (!offers_.empty() || !pledges_.empty() || strings_.size() != 0) {
-    return absl::FailedPreconditionError("LoadState needs a new engine");
+  if (!offers_.empty() || !pledges_.empty() || strings_.size() != 0 ||
+      alert_feed_ != nullptr) {
+    return absl::FailedPreconditionError(
+        "LoadState needs a new engine, its alert feed not started");
   }
   ByteReader r(bytes);
   auto corrupt = [&](std::string_view what) {

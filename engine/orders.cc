@@ -257,14 +257,14 @@ void Engine::Impl::Rest(bool offer, uint64_t id) {
     const OfferRecord& o = offers_[id - 1];
     index_.AddOffer(id);
     books_.OfferRested(o.product, o.remaining_kg, o.floor_price);
-    alerts_.OfferIn(id, now_);
+    AlertsOfferIn(id);
     expiries_.Add(o.expires_at, ExpiryTag(id, true));
     CountOpen(open_offers_by_supplier_, o.supplier, +1);
   } else {
     const PledgeRecord& p = pledges_[id - 1];
     index_.AddPledge(id);
     books_.PledgeRested(p.product, p.remaining_kg, p.max_price);
-    alerts_.PledgeIn(id);
+    AlertsPledgeIn(id);
     expiries_.Add(p.expires_at, ExpiryTag(id, false));
     CountOpen(open_pledges_by_buyer_, p.buyer, +1);
   }
@@ -276,14 +276,14 @@ void Engine::Impl::Close(bool offer, uint64_t id, OrderStatus status) {
     OfferRecord& o = offers_[id - 1];
     index_.RemoveOffer(id);
     books_.OfferLeft(o.product, o.remaining_kg, o.floor_price);
-    alerts_.OfferOut(id);
+    AlertsOfferOut(id);
     CountOpen(open_offers_by_supplier_, o.supplier, -1);
     o.status = status;
   } else {
     PledgeRecord& p = pledges_[id - 1];
     index_.RemovePledge(id);
     books_.PledgeLeft(p.product, p.remaining_kg, p.max_price);
-    alerts_.PledgeOut(id);
+    AlertsPledgeOut(id);
     CountOpen(open_pledges_by_buyer_, p.buyer, -1);
     p.status = status;
   }
@@ -352,10 +352,10 @@ void Engine::Impl::Fill(uint64_t offer_id, uint64_t pledge_id, int64_t price,
   }
   if (incoming_pledge) {
     books_.OfferFilled(o.product, q);
-    alerts_.OfferFilled(offer_id, q);
+    AlertsOfferFilled(offer_id, q);
   } else {
     books_.PledgeFilled(p.product, q);
-    alerts_.PledgeFilled(pledge_id, q);
+    AlertsPledgeFilled(pledge_id, q);
   }
   o.remaining_kg -= q;
   p.remaining_kg -= q;
@@ -840,7 +840,7 @@ OfferResult Engine::Impl::Execute(const AmendOfferCommand& c) {
   // The shelves and book totals read the record: off them while it changes.
   index_.RemoveOffer(id);
   books_.OfferLeft(o.product, o.remaining_kg, o.floor_price);
-  alerts_.OfferOut(id);
+  AlertsOfferOut(id);
   if (c.has_expires_at && c.expires_at != o.expires_at) {
     expiries_.Remove(o.expires_at, ExpiryTag(id, true));
     expiries_.Add(c.expires_at, ExpiryTag(id, true));
@@ -865,7 +865,7 @@ OfferResult Engine::Impl::Execute(const AmendOfferCommand& c) {
   if (o.status == OrderStatus::kOpen) {
     index_.AddOffer(id);
     books_.OfferRested(o.product, o.remaining_kg, o.floor_price);
-    alerts_.OfferIn(id, now_);
+    AlertsOfferIn(id);
   } else {
     CountOpen(open_offers_by_supplier_, o.supplier, -1);
   }
@@ -948,7 +948,7 @@ PledgeResult Engine::Impl::Execute(const AmendPledgeCommand& c) {
       smaller_budget || narrower;
   index_.RemovePledge(id);
   books_.PledgeLeft(p.product, p.remaining_kg, p.max_price);
-  alerts_.PledgeOut(id);
+  AlertsPledgeOut(id);
   if (c.has_expires_at && c.expires_at != p.expires_at) {
     expiries_.Remove(p.expires_at, ExpiryTag(id, false));
     expiries_.Add(c.expires_at, ExpiryTag(id, false));
@@ -980,7 +980,7 @@ PledgeResult Engine::Impl::Execute(const AmendPledgeCommand& c) {
   if (p.status == OrderStatus::kOpen) {
     index_.AddPledge(id);
     books_.PledgeRested(p.product, p.remaining_kg, p.max_price);
-    alerts_.PledgeIn(id);
+    AlertsPledgeIn(id);
   } else {
     CountOpen(open_pledges_by_buyer_, p.buyer, -1);
   }

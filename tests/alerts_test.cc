@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/alert_feed.h"
 #include "engine/command.h"
 #include "engine/engine.h"
 #include "engine/price_bands.h"
@@ -525,6 +528,82 @@ TEST(AlertsExactnessTest, SkippedJudgementsAtPricesOfRealProduce) {
   int events = 0;
   CheckSkippedJudgements(101, 180, 97, &events);
   EXPECT_GT(events, 200);
+}
+
+// Alerts followed from a feed (alert_feed.h) are the alerts the engine
+// judges itself: on random streams, an engine whose feed starts at its
+// first command or after the setup, followed after each command or in
+// chunks of up to 20, makes the same alert events and alerts (candidates
+// too) as one that judges inline, and once followed saves the same state.
+std::string Describe(const AlertView& a) {
+  std::string out =
+      absl::StrCat(a.alert_id, " ", a.product_code, " ", a.region_code, " ",
+                   static_cast<int>(a.level), " ", a.at_risk_kg, " ",
+                   a.demand_kg, " ", a.households, " ", a.open_offer_kg, " ",
+                   a.raised_at, " ", a.updated_at, " ", a.cleared_at);
+  for (const AlertCandidateView& c : a.candidates) {
+    absl::StrAppend(&out, " [", c.pledge_id, " ", c.buyer_id, " ",
+                    c.buyer_city_code, " ", c.kg, " ",
+                    absl::StrJoin(c.changes, ","), "]");
+  }
+  return out;
+}
+
+std::vector<std::string> AllAlerts(const Engine& e) {
+  AlertFilter all;
+  all.include_cleared = true;
+  std::vector<std::string> out;
+  for (const AlertView& a : e.ListAlerts(all)) out.push_back(Describe(a));
+  bool more = true;
+  for (uint64_t after = 0; more;) {
+    std::vector<AlertEventView> events =
+        e.ListAlertEvents(AlertFilter{}, after, 100, &more);
+    for (const AlertEventView& v : events) {
+      out.push_back(absl::StrCat(v.event_id, " ", static_cast<int>(v.kind), " ",
+                                 Describe(v.alert)));
+      after = v.event_id;
+    }
+    if (events.empty()) break;
+  }
+  return out;
+}
+
+TEST(AlertFeedTest, FollowedAlertsAreTheAlertsJudgedInline) {
+  int events = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    Engine judged;
+    Engine fed;
+    ReferenceMatcher ref;
+    Generator gen(seed, ref);
+    gen.set_price_scale(seed % 2 == 0 ? 97 : 1);
+    std::mt19937_64 rng(seed);
+    std::vector<Cmd> cmds = gen.Setup();
+    const size_t regions = cmds.size();
+    const size_t setup = regions + 3;
+    if (seed % 2 == 0) fed.StartAlertFeed();
+    AlertFeed feed;
+    size_t unfollowed = 0;
+    for (size_t i = 0; i < setup + 300; ++i) {
+      Cmd c =
+          i < regions ? cmds[i] : (i < setup ? gen.SetupPairing() : gen.Next());
+      if (i == setup) fed.StartAlertFeed();  // a no-op when started
+      Execute(judged, c);
+      Execute(fed, c);
+      gen.Observe(c, Execute(ref, c));
+      ++unfollowed;
+      if (unfollowed < rng() % 21 && i + 1 < setup + 300) continue;
+      fed.TakeAlertFeed(&feed);
+      fed.FollowAlerts(feed);
+      unfollowed = 0;
+      ASSERT_EQ(AllAlerts(fed), AllAlerts(judged))
+          << "seed " << seed << ", command " << i;
+      ASSERT_EQ(fed.last_alert_event_id(), judged.last_alert_event_id());
+      ASSERT_EQ(fed.SaveState(), judged.SaveState())
+          << "seed " << seed << ", command " << i;
+    }
+    events += static_cast<int>(judged.last_alert_event_id());
+  }
+  EXPECT_GT(events, 300);  // the streams do raise and clear alerts
 }
 
 // Price bands (price_bands.h): a band never goes down as the price grows,
