@@ -280,6 +280,15 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
     } else if (!on_writer && reply_pending_ == 0) {
       here = true;
     } else {
+      if (options_.follow_alerts) {
+        // Following a group's alerts can take longer than applying it (a
+        // thresholds change judges the whole book again): past a bound the
+        // applier waits, so that replies and feeds do not pile up.
+        auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reply_mu_) {
+          return reply_pending_ < kMaxPendingGroups;
+        };
+        reply_mu_.Await(absl::Condition(&room));
+      }
       ++reply_pending_;
       replies_.push_back(std::move(task));
     }
@@ -301,7 +310,7 @@ void CommandSequencer::RunGroup(Group& group, bool on_writer) {
 void CommandSequencer::Complete(ReplyTask& task) {
   if (task.feed != nullptr) {
     absl::MutexLock lock(&alerts_mu_);
-    engine_->FollowAlerts(*task.feed);
+    engine_->FollowAlerts(task.feed.get());
     task.last_alert_event_id = engine_->last_alert_event_id();
     followed_groups_ = task.applied;
   }
@@ -340,7 +349,9 @@ CommandSequencer::AlertsReader::AlertsReader(const CommandSequencer* sequencer)
     : alerts_mu_(sequencer->alerts_mu_),
       engine_mu_(sequencer->engine_mu_),
       engine_(*sequencer->engine_) {
-  alerts_mu_.Lock();
+  // Shared: reads of the alerts are const, so they go together, and only
+  // following (exclusive) waits for them.
+  alerts_mu_.ReaderLock();
   engine_mu_.ReaderLock();
   seen_ = sequencer->options_.follow_alerts
               ? sequencer->followed_groups_
@@ -349,7 +360,7 @@ CommandSequencer::AlertsReader::AlertsReader(const CommandSequencer* sequencer)
 
 CommandSequencer::AlertsReader::~AlertsReader() {
   engine_mu_.ReaderUnlock();
-  alerts_mu_.Unlock();
+  alerts_mu_.ReaderUnlock();
 }
 
 void CommandSequencer::WhenDurable(uint64_t seen,

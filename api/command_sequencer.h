@@ -35,6 +35,13 @@
 //   - Reads hold a Reader (the engine lock, shared) and note the last
 //     applied group; their reply waits until that group is durable
 //     (WhenDurable), so a read never shows what a crash could undo.
+//   - Glut alerts, with follow_alerts: the applier takes each group's
+//     alert feed (Engine::TakeAlertFeed) under the engine lock, and
+//     whoever completes the group follows it (Engine::FollowAlerts) under
+//     alerts_mu_ before the group's `done`s run; groups being completed in
+//     apply order, feeds are followed in order. Alert reads hold an
+//     AlertsReader (alerts_mu_, then the engine lock shared). A snapshot
+//     due after a group waits for the alerts to be followed up to it.
 #ifndef DUIJIE_API_COMMAND_SEQUENCER_H_
 #define DUIJIE_API_COMMAND_SEQUENCER_H_
 
@@ -89,9 +96,12 @@ struct SequencerOptions {
   // Judge the glut alerts off the applier (Engine::StartAlertFeed): the
   // applier takes each group's alert feed with its commands, and whoever
   // completes the group follows it, before the group's replies go out. The
-  // applier then spends on alerts only the feed's recording, and the
-  // following runs beside the next group's commands. Off: the engine
-  // judges them as each command applies.
+  // applier then spends on alerts only the feed's recording; on the reply
+  // thread the following runs beside the next group's commands (a caller
+  // that applies its own command on an idle sequencer follows it itself,
+  // as it replies to itself). The engine's feed, once started, stays on:
+  // the engine must not be driven by another sequencer without it. Off:
+  // the engine judges them as each command applies.
   bool follow_alerts = false;
 };
 
@@ -254,6 +264,8 @@ class CommandSequencer {
   std::deque<ReplyTask> replies_ ABSL_GUARDED_BY(reply_mu_);
   // Tasks queued or being completed; 0: the reply thread is idle.
   int reply_pending_ ABSL_GUARDED_BY(reply_mu_) = 0;
+  // With follow_alerts, the applier waits while this many are pending.
+  static constexpr int kMaxPendingGroups = 64;
   bool reply_stopping_ ABSL_GUARDED_BY(reply_mu_) = false;
   std::thread replier_;
   absl::Mutex stop_mu_;  // serializes Stop()
@@ -270,9 +282,11 @@ class CommandSequencer {
   absl::Mutex durable_mu_;
   std::vector<HeldRead> held_reads_ ABSL_GUARDED_BY(durable_mu_);
 
-  // With follow_alerts: held while a feed is followed and while alerts
-  // are read; taken before engine_mu_ when both are held. The applier
-  // takes it only to snapshot, with engine_mu_ free.
+  // With follow_alerts: held while a feed is followed (by whoever
+  // completes the group: the reply thread, or an applier completing its
+  // own) and, shared, while alerts are read; taken before engine_mu_ when
+  // both are held, and never while engine_mu_ is held. An applier also
+  // takes it to snapshot.
   mutable absl::Mutex alerts_mu_;
   // The last group whose alert feed was followed.
   uint64_t followed_groups_ ABSL_GUARDED_BY(alerts_mu_) = 0;

@@ -671,7 +671,7 @@ class AlertFollower {
       busy_ = true;
       lock.unlock();
       const auto t0 = std::chrono::steady_clock::now();
-      engine_.FollowAlerts(*feed);
+      engine_.FollowAlerts(feed.get());
       const auto t1 = std::chrono::steady_clock::now();
       lock.lock();
       busy_ns_ += std::chrono::duration<double, std::nano>(t1 - t0).count();

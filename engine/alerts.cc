@@ -174,8 +174,9 @@ void AlertMonitor::StartFollowing() {
   filed_pairings_version_ = reference().pairings_version();
 }
 
-void AlertMonitor::Follow(const AlertFeed& feed) {
+void AlertMonitor::Follow(AlertFeed* in) {
   using Op = AlertFeed::Op;
+  AlertFeed& feed = *in;
   Own& own = *own_;
   size_t next_offer = 0, next_pledge = 0, next_thresholds = 0, next_code = 0,
          next_pairing = 0;
@@ -190,7 +191,7 @@ void AlertMonitor::Follow(const AlertFeed& feed) {
             own.offers[i].status = OrderStatus::kFilled;
           }
         }
-        own.offers[e.id - 1] = feed.offers[next_offer++];
+        own.offers[e.id - 1] = std::move(feed.offers[next_offer++]);
         OfferIn(e.id, e.value);
         break;
       case Op::kOfferOut:
@@ -210,7 +211,7 @@ void AlertMonitor::Follow(const AlertFeed& feed) {
             own.pledges[i].status = OrderStatus::kFilled;
           }
         }
-        own.pledges[e.id - 1] = feed.pledges[next_pledge++];
+        own.pledges[e.id - 1] = std::move(feed.pledges[next_pledge++]);
         PledgeIn(e.id);
         break;
       case Op::kPledgeOut:

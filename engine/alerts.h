@@ -162,8 +162,9 @@ class AlertMonitor {
   // calling the book events and feeds them instead; candidates still read
   // the buyer ids from the engine's interner.
   void StartFollowing();
-  // Makes the calls the feed records, in order, keeping the copies in step.
-  void Follow(const AlertFeed& feed);
+  // Makes the calls the feed records, in order, keeping the copies in
+  // step; moves the records out of *feed.
+  void Follow(AlertFeed* feed);
 
   // --- Book events (the order's record as it rests, before it changes).
   void OfferIn(uint64_t id, Micros now);
@@ -367,7 +368,7 @@ class AlertMonitor {
   // What a following monitor reads instead of the engine's: records as
   // they rest (copied in, filled, marked closed as they leave), the product
   // tree interned in the engine's order, and the pairings as of the last
-  // change. Its interner holds product and region codes only.
+  // change. Its interner holds product codes only.
   struct Own {
     std::vector<OfferRecord> offers;
     std::vector<PledgeRecord> pledges;

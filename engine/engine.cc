@@ -419,7 +419,7 @@ absl::StatusOr<CommandResult> Engine::TickAndApply(const Command& command) {
 Micros Engine::now() const { return impl_->now(); }
 void Engine::StartAlertFeed() { impl_->StartAlertFeed(); }
 void Engine::TakeAlertFeed(AlertFeed* feed) { impl_->TakeAlertFeed(feed); }
-void Engine::FollowAlerts(const AlertFeed& feed) {
+void Engine::FollowAlerts(AlertFeed* feed) {
   impl_->mutable_alerts().Follow(feed);
 }
 Micros Engine::NextClearingAt() const { return impl_->NextClearingAt(); }

@@ -183,9 +183,11 @@ class Engine {
   // what the engine would have judged itself. ListAlertThresholds answers
   // as of the last command either way. Starting the feed is not state: a
   // saved state or a replay is the same either way.
+  // There is no way back: once started, every feed must be taken and
+  // followed. FollowAlerts moves the records out of *feed.
   void StartAlertFeed();
   void TakeAlertFeed(AlertFeed* feed);
-  void FollowAlerts(const AlertFeed& feed);
+  void FollowAlerts(AlertFeed* feed);
 
   // --- Reads ----------------------------------------------------------------
   // Reads take the caller's `now` so that an order past its expiry reads as

@@ -593,7 +593,7 @@ TEST(AlertFeedTest, FollowedAlertsAreTheAlertsJudgedInline) {
       ++unfollowed;
       if (unfollowed < rng() % 21 && i + 1 < setup + 300) continue;
       fed.TakeAlertFeed(&feed);
-      fed.FollowAlerts(feed);
+      fed.FollowAlerts(&feed);
       unfollowed = 0;
       ASSERT_EQ(AllAlerts(fed), AllAlerts(judged))
           << "seed " << seed << ", command " << i;

@@ -604,12 +604,15 @@ class Node {
   using WrapJournal = std::function<std::unique_ptr<Journal>(DurableStore*)>;
 
   // Null, with a test failure, when recovery fails.
+  // `follow_alerts`: SequencerOptions::follow_alerts.
   static std::unique_ptr<Node> Open(const DurabilityOptions& options,
                                     FakeClock* clock,
-                                    const WrapJournal& wrap = nullptr) {
+                                    const WrapJournal& wrap = nullptr,
+                                    bool follow_alerts = false) {
     std::unique_ptr<DurableStore> store = OpenOk(options);
     if (store == nullptr) return nullptr;
-    return std::unique_ptr<Node>(new Node(std::move(store), clock, wrap));
+    return std::unique_ptr<Node>(
+        new Node(std::move(store), clock, wrap, follow_alerts));
   }
 
   // A clean shutdown: everything queued is answered, then the store closes
@@ -639,7 +642,8 @@ class Node {
     done.WaitForNotification();
   }
   uint64_t StateHash() const {
-    CommandSequencer::Reader reader(sequencer_.get());
+    // The state holds the alerts: read with their lock too.
+    CommandSequencer::AlertsReader reader(sequencer_.get());
     return reader.engine().StateHash();
   }
 
@@ -648,11 +652,12 @@ class Node {
 
  private:
   Node(std::unique_ptr<DurableStore> store, FakeClock* clock,
-       const WrapJournal& wrap)
+       const WrapJournal& wrap, bool follow_alerts)
       : store_(std::move(store)) {
     if (wrap) journal_ = wrap(store_.get());
     SequencerOptions options;
     options.clock = clock->AsFunction();
+    options.follow_alerts = follow_alerts;
     options.journal = journal_ ? journal_.get() : store_.get();
     sequencer_ = std::make_unique<CommandSequencer>(store_->engine(),
                                                     std::move(options));
@@ -669,9 +674,12 @@ class Node {
 // snapshot, or a crash right after a group), against an engine behind its
 // own sequencer that never restarts: the state hash before and after each
 // restart is equal, and so are the answers, the match stream and the final
-// state.
+// state. In odd seeds the restarted node follows its alerts beside the
+// writer (SequencerOptions::follow_alerts), in even ones the reference
+// does: the alerts, in the state, come out the same either way.
 TEST(ReplayTest, RestartsAtRandomPointsReproduceHashAndMatches) {
   uint64_t member_matches = 0;  // parts of alliance pledges, in all seeds
+  uint64_t alert_events = 0;    // in all seeds
   // Seeds 1 to 40, and later ones whose restarts once changed whether the
   // writer ticked before a refused command (a standing pledge that expired
   // filled was queued again on load).
@@ -688,11 +696,14 @@ TEST(ReplayTest, RestartsAtRandomPointsReproduceHashAndMatches) {
     options.segment_bytes = 512 + rng() % 8192;
     options.snapshot_every_records = rng() % 2 ? 0 : 50 + rng() % 300;
     Engine reference;
+    const bool node_follows = seed % 2 == 1;
     {
       SequencerOptions reference_options;
       reference_options.clock = reference_clock.AsFunction();
+      reference_options.follow_alerts = !node_follows;
       CommandSequencer reference_sequencer(&reference, reference_options);
-      std::unique_ptr<Node> node = Node::Open(options, &clock);
+      std::unique_ptr<Node> node =
+          Node::Open(options, &clock, nullptr, node_follows);
       ASSERT_NE(node, nullptr);
       // Both paths into the sequencer, at random: they must not differ.
       auto group = [&](std::vector<Command> commands) {
@@ -714,7 +725,7 @@ TEST(ReplayTest, RestartsAtRandomPointsReproduceHashAndMatches) {
           const uint64_t hash = node->StateHash();
           if (r == 1) node->Crash();
           node.reset();  // r == 0: a clean shutdown, with its snapshot
-          node = Node::Open(options, &clock);
+          node = Node::Open(options, &clock, nullptr, node_follows);
           ASSERT_NE(node, nullptr);
           ASSERT_EQ(node->StateHash(), hash)
               << (r == 0 ? "after a clean restart" : "after a crash");
@@ -732,6 +743,7 @@ TEST(ReplayTest, RestartsAtRandomPointsReproduceHashAndMatches) {
                 reference.last_event_id());
       EXPECT_GT(reference.last_event_id(), reference.last_match_id());
       EXPECT_GT(restarts, 0);
+      alert_events += reference.last_alert_event_id();
       // Keys were journaled and replayed too, not only orders.
       bool more = false;
       EXPECT_FALSE(reference.ListKeys(0, 1000, &more).empty());
@@ -747,6 +759,66 @@ TEST(ReplayTest, RestartsAtRandomPointsReproduceHashAndMatches) {
     }
   }
   EXPECT_GT(member_matches, 0u);
+  EXPECT_GT(alert_events, 100u);  // the streams do raise and clear alerts
+}
+
+// Alerts followed beside the writer while two clients write and a third
+// reads them (the TSan build runs this): reads see alert events only grow,
+// and after a crash the journal replayed (alerts judged inline) gives the
+// state, alerts included, that the live server had.
+TEST(ReplayTest, AlertsFollowedWhileWrittenAndReadConcurrently) {
+  TempDir dir;
+  FakeClock clock(7, kDay / 50);
+  DurabilityOptions options = Options(dir.path());
+  options.snapshot_every_records = 60;  // snapshots fall due while following
+  std::unique_ptr<Node> node = Node::Open(options, &clock, nullptr, true);
+  ASSERT_NE(node, nullptr);
+  {
+    CommandGen setup(7, &clock);
+    node->Execute(setup.SetUp());
+  }
+  std::atomic<int> writing{2};
+  std::vector<std::thread> threads;
+  for (uint64_t t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      CommandGen gen(100 + t, &clock);
+      for (int g = 0; g < 120; ++g) {
+        std::vector<Command> commands;
+        const int n = 1 + static_cast<int>(gen.rng()() % 8);
+        for (int i = 0; i < n; ++i) commands.push_back(gen.Next());
+        node->Execute(std::move(commands), /*here=*/gen.rng()() % 2 == 0);
+      }
+      writing.fetch_sub(1);
+    });
+  }
+  uint64_t reads = 0, last_seen = 0, last_event = 0;
+  bool monotonic = true;
+  while (writing.load() > 0) {
+    CommandSequencer::AlertsReader reader(node->sequencer());
+    AlertFilter all;
+    all.include_cleared = true;
+    reader.engine().ListAlerts(all);
+    const uint64_t event = reader.engine().last_alert_event_id();
+    monotonic = monotonic && reader.seen() >= last_seen && event >= last_event;
+    last_seen = reader.seen();
+    last_event = event;
+    ++reads;
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_TRUE(monotonic);
+  EXPECT_GT(reads, 0u);
+  const uint64_t hash = node->StateHash();
+  uint64_t events = 0;
+  {
+    CommandSequencer::AlertsReader reader(node->sequencer());
+    events = reader.engine().last_alert_event_id();
+  }
+  EXPECT_GT(events, 10u);  // the streams do raise and clear alerts
+  node->Crash();
+  node.reset();
+  node = Node::Open(options, &clock);
+  ASSERT_NE(node, nullptr);
+  EXPECT_EQ(node->StateHash(), hash);
 }
 
 // A journal replayed with no snapshot at all rebuilds the same state, and
@@ -1343,6 +1415,9 @@ class KeepFailures final : public Journal {
   }
   void AfterGroup() override {
     if (first_failure().ok()) store_->AfterGroup();
+  }
+  bool SnapshotDue() override {
+    return first_failure().ok() && store_->SnapshotDue();
   }
 
   absl::Status first_failure() const {
