@@ -299,6 +299,35 @@ CommandResult Engine::Impl::Repeat(const RequestMemo& memo) const {
       body);
 }
 
+// --- Alert feed (alert_feed.h)
+// -----------------------------------------------------------
+
+void Engine::Impl::FeedOfferIn(uint64_t id) {
+  FeedProducts();
+  Feed(AlertFeed::Op::kOfferIn, id, now_);
+  alert_feed_->offers.push_back(offers_[id - 1]);
+}
+
+void Engine::Impl::FeedPledgeIn(uint64_t id) {
+  FeedProducts();
+  Feed(AlertFeed::Op::kPledgeIn, id, 0);
+  alert_feed_->pledges.push_back(pledges_[id - 1]);
+}
+
+void Engine::Impl::Feed(AlertFeed::Op op, uint64_t id, int64_t value) {
+  alert_feed_->entries.push_back({op, id, value});
+}
+
+void Engine::Impl::FeedProducts() {
+  if (products_.size() == fed_products_) return;
+  const uint64_t count = products_.size() - fed_products_;
+  for (; fed_products_ < products_.size(); ++fed_products_) {
+    alert_feed_->product_codes.emplace_back(
+        products_.code(static_cast<uint32_t>(fed_products_)));
+  }
+  Feed(AlertFeed::Op::kProducts, count, 0);
+}
+
 // --- Alert thresholds
 // -----------------------------------------------------------
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
@@ -432,53 +433,58 @@ class Engine::Impl {
   // the end of every command (alerts.h): called directly, or, once the
   // feed is started, recorded in it for a monitor that follows on another
   // thread (alert_feed.h). The calls go through these:
+  // Each judges at once, or (feeding) records the call out of line
+  // (engine.cc), keeping the matching path's code as it was.
   void AlertsOfferIn(uint64_t id) {
-    if (alert_feed_ == nullptr) return alerts_.OfferIn(id, now_);
-    FeedProducts();
-    alert_feed_->entries.push_back({AlertFeed::Op::kOfferIn, id, now_});
-    alert_feed_->offers.push_back(offers_[id - 1]);
+    if (ABSL_PREDICT_FALSE(alert_feed_ != nullptr)) return FeedOfferIn(id);
+    alerts_.OfferIn(id, now_);
   }
   void AlertsOfferOut(uint64_t id) {
-    if (alert_feed_ == nullptr) return alerts_.OfferOut(id);
-    alert_feed_->entries.push_back({AlertFeed::Op::kOfferOut, id, 0});
+    if (ABSL_PREDICT_FALSE(alert_feed_ != nullptr)) {
+      return Feed(AlertFeed::Op::kOfferOut, id, 0);
+    }
+    alerts_.OfferOut(id);
   }
   void AlertsOfferFilled(uint64_t id, int64_t kg) {
-    if (alert_feed_ == nullptr) return alerts_.OfferFilled(id, kg);
-    alert_feed_->entries.push_back({AlertFeed::Op::kOfferFilled, id, kg});
+    if (ABSL_PREDICT_FALSE(alert_feed_ != nullptr)) {
+      return Feed(AlertFeed::Op::kOfferFilled, id, kg);
+    }
+    alerts_.OfferFilled(id, kg);
   }
   void AlertsPledgeIn(uint64_t id) {
-    if (alert_feed_ == nullptr) return alerts_.PledgeIn(id);
-    FeedProducts();
-    alert_feed_->entries.push_back({AlertFeed::Op::kPledgeIn, id, 0});
-    alert_feed_->pledges.push_back(pledges_[id - 1]);
+    if (ABSL_PREDICT_FALSE(alert_feed_ != nullptr)) return FeedPledgeIn(id);
+    alerts_.PledgeIn(id);
   }
   void AlertsPledgeOut(uint64_t id) {
-    if (alert_feed_ == nullptr) return alerts_.PledgeOut(id);
-    alert_feed_->entries.push_back({AlertFeed::Op::kPledgeOut, id, 0});
+    if (ABSL_PREDICT_FALSE(alert_feed_ != nullptr)) {
+      return Feed(AlertFeed::Op::kPledgeOut, id, 0);
+    }
+    alerts_.PledgeOut(id);
   }
   void AlertsPledgeFilled(uint64_t id, int64_t kg) {
-    if (alert_feed_ == nullptr) return alerts_.PledgeFilled(id, kg);
-    alert_feed_->entries.push_back({AlertFeed::Op::kPledgeFilled, id, kg});
+    if (ABSL_PREDICT_FALSE(alert_feed_ != nullptr)) {
+      return Feed(AlertFeed::Op::kPledgeFilled, id, kg);
+    }
+    alerts_.PledgeFilled(id, kg);
   }
   void AlertsTick() {
-    if (alert_feed_ == nullptr) return alerts_.Tick(now_);
-    alert_feed_->entries.push_back({AlertFeed::Op::kTick, 0, now_});
+    if (ABSL_PREDICT_FALSE(alert_feed_ != nullptr)) {
+      return Feed(AlertFeed::Op::kTick, 0, now_);
+    }
+    alerts_.Tick(now_);
   }
   void AlertsEvaluate() {
-    if (alert_feed_ == nullptr) return alerts_.Evaluate(now_);
-    alert_feed_->entries.push_back({AlertFeed::Op::kEvaluate, 0, now_});
+    if (ABSL_PREDICT_FALSE(alert_feed_ != nullptr)) {
+      return Feed(AlertFeed::Op::kEvaluate, 0, now_);
+    }
+    alerts_.Evaluate(now_);
   }
+  void FeedOfferIn(uint64_t id);
+  void FeedPledgeIn(uint64_t id);
+  void Feed(AlertFeed::Op op, uint64_t id, int64_t value);
   // Products interned since the last order fed, in index order: the
   // follower interns them before the order that names one.
-  void FeedProducts() {
-    if (products_.size() == fed_products_) return;
-    const uint64_t count = products_.size() - fed_products_;
-    for (; fed_products_ < products_.size(); ++fed_products_) {
-      alert_feed_->product_codes.emplace_back(
-          products_.code(static_cast<uint32_t>(fed_products_)));
-    }
-    alert_feed_->entries.push_back({AlertFeed::Op::kProducts, count, 0});
-  }
+  void FeedProducts();
   AlertMonitor alerts_{&offers_, &pledges_, &products_, &reference_, &strings_};
   std::unique_ptr<AlertFeed> alert_feed_;  // null: alerts judged here
   size_t fed_products_ = 0;
