@@ -28,6 +28,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -82,11 +83,12 @@ ABSL_FLAG(int64_t, alert_clear_permille, -1,
           "glut alerts: cleared when the gap falls below min_gap_kg x this / "
           "1000 (0..1000). Not given (-1): the state's stands (500 in a new "
           "one)");
-ABSL_FLAG(bool, follow_alerts, true,
-          "judge glut alerts on a thread beside the writer, from what the "
-          "writer records of each group (the same alerts, a group's before "
-          "its replies); false: the writer judges them as each command "
-          "applies");
+ABSL_FLAG(std::string, follow_alerts, "auto",
+          "true: judge glut alerts on a thread beside the writer, from what "
+          "the writer records of each group (the same alerts, a group's "
+          "before its replies); false: the writer judges them as each "
+          "command applies; auto: true when the machine has 4 or more "
+          "cores (on 2, gRPC's threads need the second core more)");
 ABSL_FLAG(uint64_t, journal_segment_mb, 64,
           "start a new journal segment once the current one reaches this "
           "many MiB");
@@ -298,7 +300,18 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_alert_clear_permille) != -1) {
     options.alert_clear_permille = absl::GetFlag(FLAGS_alert_clear_permille);
   }
-  options.follow_alerts = absl::GetFlag(FLAGS_follow_alerts);
+  if (const std::string follow = absl::GetFlag(FLAGS_follow_alerts);
+      follow == "auto") {
+    options.follow_alerts = std::thread::hardware_concurrency() >= 4;
+  } else if (follow == "true" || follow == "false") {
+    options.follow_alerts = follow == "true";
+  } else {
+    std::fprintf(stderr,
+                 "duijie-server: --follow_alerts must be auto, true or false, "
+                 "not %s\n",
+                 follow.c_str());
+    return 1;
+  }
   options.durability.segment_bytes =
       std::max<uint64_t>(1, absl::GetFlag(FLAGS_journal_segment_mb)) << 20;
   options.durability.repair = absl::GetFlag(FLAGS_repair);

@@ -174,6 +174,25 @@ void AlertMonitor::StartFollowing() {
   filed_pairings_version_ = reference().pairings_version();
 }
 
+namespace {
+
+// Stores the copy of order `id` as it comes to rest. Ids below it that
+// never rested (matched in full on arrival) get closed placeholders, which
+// every scan for open orders skips.
+template <typename Record>
+void StoreCopy(std::vector<Record>& records, uint64_t id, Record&& record) {
+  if (records.size() < id) {
+    const size_t known = records.size();
+    records.resize(id);
+    for (size_t i = known; i < id; ++i) {
+      records[i].status = OrderStatus::kFilled;
+    }
+  }
+  records[id - 1] = std::move(record);
+}
+
+}  // namespace
+
 void AlertMonitor::Follow(AlertFeed* in) {
   using Op = AlertFeed::Op;
   AlertFeed& feed = *in;
@@ -183,15 +202,7 @@ void AlertMonitor::Follow(AlertFeed* in) {
   for (const AlertFeed::Entry& e : feed.entries) {
     switch (e.op) {
       case Op::kOfferIn:
-        if (own.offers.size() < e.id) {
-          // Ids never rested (matched in full on arrival) stay closed.
-          const size_t known = own.offers.size();
-          own.offers.resize(e.id);
-          for (size_t i = known; i < e.id; ++i) {
-            own.offers[i].status = OrderStatus::kFilled;
-          }
-        }
-        own.offers[e.id - 1] = std::move(feed.offers[next_offer++]);
+        StoreCopy(own.offers, e.id, std::move(feed.offers[next_offer++]));
         OfferIn(e.id, e.value);
         break;
       case Op::kOfferOut:
@@ -203,15 +214,7 @@ void AlertMonitor::Follow(AlertFeed* in) {
         own.offers[e.id - 1].remaining_kg -= e.value;
         break;
       case Op::kPledgeIn:
-        if (own.pledges.size() < e.id) {
-          // Ids never rested (matched in full on arrival) stay closed.
-          const size_t known = own.pledges.size();
-          own.pledges.resize(e.id);
-          for (size_t i = known; i < e.id; ++i) {
-            own.pledges[i].status = OrderStatus::kFilled;
-          }
-        }
-        own.pledges[e.id - 1] = std::move(feed.pledges[next_pledge++]);
+        StoreCopy(own.pledges, e.id, std::move(feed.pledges[next_pledge++]));
         PledgeIn(e.id);
         break;
       case Op::kPledgeOut:
