@@ -16,6 +16,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/base/optimization.h"
@@ -108,7 +110,6 @@ class Engine::Impl {
   uint64_t pledge_count() const { return pledges_.size(); }
   const AlertMonitor& alerts() const { return alerts_; }
   AlertMonitor& mutable_alerts() { return alerts_; }
-  // See Engine::StartAlertFeed and TakeAlertFeed.
   // The thresholds as the commands so far set them: the monitor's, or
   // (feeding) fed_thresholds_, since the follower may be behind.
   AlertThresholds AlertThresholdsOf(std::string_view category) const {
@@ -122,6 +123,7 @@ class Engine::Impl {
     for (const auto& [category, t] : fed_thresholds_) out.push_back(t);
     return out;
   }
+  // See Engine::StartAlertFeed and TakeAlertFeed.
   void StartAlertFeed() {
     if (alert_feed_ != nullptr) return;
     for (const AlertThresholds& t : alerts_.ListThresholds()) {
@@ -432,9 +434,9 @@ class Engine::Impl {
   // Glut alerts, fed by the book's events next to books_ and evaluated at
   // the end of every command (alerts.h): called directly, or, once the
   // feed is started, recorded in it for a monitor that follows on another
-  // thread (alert_feed.h). The calls go through these:
-  // Each judges at once, or (feeding) records the call out of line
-  // (engine.cc), keeping the matching path's code as it was.
+  // thread (alert_feed.h). The calls go through these, each of which
+  // judges at once or (feeding) records the call out of line (engine.cc),
+  // keeping the matching path's code as it was.
   void AlertsOfferIn(uint64_t id) {
     if (ABSL_PREDICT_FALSE(alert_feed_ != nullptr)) return FeedOfferIn(id);
     alerts_.OfferIn(id, now_);
@@ -488,6 +490,7 @@ class Engine::Impl {
   AlertMonitor alerts_{&offers_, &pledges_, &products_, &reference_, &strings_};
   std::unique_ptr<AlertFeed> alert_feed_;  // null: alerts judged here
   size_t fed_products_ = 0;
+  // While feeding: the thresholds by category as the commands set them.
   std::map<std::string, AlertThresholds> fed_thresholds_;
 };
 
