@@ -196,6 +196,8 @@ void StoreCopy(std::vector<Record>& records, uint64_t id, Record&& record) {
 void AlertMonitor::Follow(AlertFeed* in) {
   using Op = AlertFeed::Op;
   AlertFeed& feed = *in;
+  // Before the feed starts, the engine's feeds are empty.
+  if (feed.entries.empty()) return;
   Own& own = *own_;
   size_t next_offer = 0, next_pledge = 0, next_thresholds = 0, next_code = 0,
          next_pairing = 0;
