@@ -57,7 +57,6 @@ struct AlertFeed {
   // Pairings put or removed, as the commands named them.
   std::vector<Pairing> pairings;
 
-  bool empty() const { return entries.empty(); }
   void clear() {
     entries.clear();
     offers.clear();

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -154,15 +155,10 @@ void AlertMonitor::StartFollowing() {
   for (uint32_t i = 0; i < products().size(); ++i) {
     own->products.Intern(products().code(i));
   }
-  bool more = true;
-  std::string after_east, after_west;
-  while (more) {
-    const std::vector<Pairing> page = reference().ListPairings(
-        "", after_east, after_west, 1000, &more, nullptr);
-    for (const Pairing& pairing : page) own->reference.PutPairing(pairing);
-    if (page.empty()) break;
-    after_east = page.back().east_code;
-    after_west = page.back().west_code;
+  bool more = false;
+  for (const Pairing& pairing : reference().ListPairings(
+           "", "", "", std::numeric_limits<int>::max(), &more, nullptr)) {
+    own->reference.PutPairing(pairing);
   }
   own_ = std::move(own);
   offers_ = &own_->offers;

@@ -342,7 +342,7 @@ AlertThresholdsResult Engine::Impl::Execute(
     alerts_.SetThresholds(c.thresholds, now_);
   } else {
     fed_thresholds_[c.thresholds.category] = c.thresholds;
-    alert_feed_->entries.push_back({AlertFeed::Op::kThresholds, 0, now_});
+    Feed(AlertFeed::Op::kThresholds, 0, now_);
     alert_feed_->thresholds.push_back(c.thresholds);
   }
   AlertThresholdsResult result;
@@ -388,7 +388,7 @@ absl::Status Engine::Impl::Check(const UpsertPairingCommand& c, Micros) const {
 PairingResult Engine::Impl::Execute(const UpsertPairingCommand& c) {
   reference_.PutPairing(c.pairing);
   if (alert_feed_ != nullptr) {
-    alert_feed_->entries.push_back({AlertFeed::Op::kPutPairing, 0, 0});
+    Feed(AlertFeed::Op::kPutPairing, 0, 0);
     alert_feed_->pairings.push_back(c.pairing);
   }
   return PairingResult{c.pairing, false};
@@ -400,7 +400,7 @@ absl::Status Engine::Impl::Check(const DeletePairingCommand& c, Micros) const {
 
 PairingResult Engine::Impl::Execute(const DeletePairingCommand& c) {
   if (alert_feed_ != nullptr) {
-    alert_feed_->entries.push_back({AlertFeed::Op::kRemovePairing, 0, 0});
+    Feed(AlertFeed::Op::kRemovePairing, 0, 0);
     alert_feed_->pairings.push_back(Pairing{c.east_code, c.west_code, ""});
   }
   return PairingResult{reference_.RemovePairing(c.east_code, c.west_code),
