@@ -2,6 +2,7 @@
 #include "engine/offer_tree.h"
 
 #include <algorithm>
+#include <cassert>
 
 namespace duijie {
 namespace {
@@ -17,11 +18,33 @@ uint64_t HeapPriority(uint64_t offer_id) {
   return z ^ (z >> 31);
 }
 
+// Key order against a node's key, as OfferKey's operator< and operator==.
+bool Less(const OfferKey& a, const Node& n) {
+  if (a.expires_at != n.expires_at) return a.expires_at < n.expires_at;
+  if (a.floor_price != n.floor_price) return a.floor_price < n.floor_price;
+  return a.seq < n.seq;
+}
+bool Less(const Node& n, const OfferKey& b) {
+  if (n.expires_at != b.expires_at) return n.expires_at < b.expires_at;
+  if (n.floor_price != b.floor_price) return n.floor_price < b.floor_price;
+  return n.seq < b.seq;
+}
+bool Same(const Node& n, const OfferKey& key) {
+  return n.offer_id == key.offer_id && n.expires_at == key.expires_at &&
+         n.floor_price == key.floor_price && n.seq == key.seq;
+}
+
+// The largest remainder bound as a quantity: saturated means unbounded.
+int64_t MaxRemaining(const Node& n) {
+  return n.max_remaining_kg == OfferNodePool::kSaturatedKg ? INT64_MAX
+                                                           : n.max_remaining_kg;
+}
+
 void Update(OfferNodePool& pool, uint32_t t) {
   Node& n = pool[t];
-  n.min_floor = n.key.floor_price;
-  n.min_lot_kg = n.fit.lot_kg;
-  n.max_remaining_kg = n.fit.remaining_kg;
+  n.min_floor = n.floor_price;
+  n.min_lot_kg = OfferNodePool::SaturatedKg(n.lot_kg);
+  n.max_remaining_kg = OfferNodePool::SaturatedKg(n.remaining_kg);
   for (uint32_t child : {n.left, n.right}) {
     if (child == kNil) continue;
     const Node& c = pool[child];
@@ -34,9 +57,10 @@ void Update(OfferNodePool& pool, uint32_t t) {
 void SetFitAt(OfferNodePool& pool, uint32_t t, const OfferKey& key,
               const OfferFit& fit) {
   if (t == kNil) return;
-  if (pool[t].key == key) {
-    pool[t].fit = fit;
-  } else if (key < pool[t].key) {
+  if (Same(pool[t], key)) {
+    pool[t].lot_kg = fit.lot_kg;
+    pool[t].remaining_kg = fit.remaining_kg;
+  } else if (Less(key, pool[t])) {
     SetFitAt(pool, pool[t].left, key, fit);
   } else {
     SetFitAt(pool, pool[t].right, key, fit);
@@ -53,8 +77,9 @@ int64_t Capacity(const OfferQuery& q, int64_t price) {
 
 // Whether the subtree may hold an offer that passes q. The capacity is
 // largest at the subtree's lowest floor, so that bounds every offer in it.
+// A saturated lot bound is below the true one, so it only prunes less.
 bool MayHold(const Node& n, const OfferQuery& q) {
-  if (n.min_floor > q.max_floor || n.max_remaining_kg < q.need_kg) {
+  if (n.min_floor > q.max_floor || MaxRemaining(n) < q.need_kg) {
     return false;
   }
   const int64_t capacity = Capacity(q, n.min_floor);
@@ -63,12 +88,11 @@ bool MayHold(const Node& n, const OfferQuery& q) {
 }
 
 bool Passes(const Node& n, const OfferQuery& q) {
-  if (n.key.floor_price > q.max_floor || n.fit.remaining_kg < q.need_kg) {
+  if (n.floor_price > q.max_floor || n.remaining_kg < q.need_kg) {
     return false;
   }
-  const int64_t capacity = Capacity(q, n.key.floor_price);
-  return n.fit.lot_kg <= capacity &&
-         capacity >= std::max<int64_t>(q.need_kg, 1);
+  const int64_t capacity = Capacity(q, n.floor_price);
+  return n.lot_kg <= capacity && capacity >= std::max<int64_t>(q.need_kg, 1);
 }
 
 // Splits t into keys < key (*lo) and keys >= key (*hi).
@@ -78,7 +102,7 @@ void Split(OfferNodePool& pool, uint32_t t, const OfferKey& key, uint32_t* lo,
     *lo = *hi = kNil;
     return;
   }
-  if (pool[t].key < key) {
+  if (Less(pool[t], key)) {
     Split(pool, pool[t].right, key, &pool[t].right, hi);
     *lo = t;
   } else {
@@ -92,7 +116,7 @@ void Split(OfferNodePool& pool, uint32_t t, const OfferKey& key, uint32_t* lo,
 uint32_t Merge(OfferNodePool& pool, uint32_t a, uint32_t b) {
   if (a == kNil) return b;
   if (b == kNil) return a;
-  if (HeapPriority(pool[a].key.offer_id) > HeapPriority(pool[b].key.offer_id)) {
+  if (HeapPriority(pool[a].offer_id) > HeapPriority(pool[b].offer_id)) {
     pool[a].right = Merge(pool, pool[a].right, b);
     Update(pool, a);
     return a;
@@ -108,18 +132,18 @@ uint32_t Merge(OfferNodePool& pool, uint32_t a, uint32_t b) {
 // would.
 uint32_t InsertNode(OfferNodePool& pool, uint32_t t, uint32_t node) {
   if (t == kNil) return node;
-  const OfferKey& key = pool[node].key;
-  if (HeapPriority(key.offer_id) > HeapPriority(pool[t].key.offer_id)) {
+  const OfferKey key = pool[node].key();
+  if (HeapPriority(key.offer_id) > HeapPriority(pool[t].offer_id)) {
     Split(pool, t, key, &pool[node].left, &pool[node].right);
     Update(pool, node);
     return node;
   }
   Node& n = pool[t];
-  const OfferFit& fit = pool[node].fit;
-  n.min_floor = std::min(n.min_floor, key.floor_price);
-  n.min_lot_kg = std::min(n.min_lot_kg, fit.lot_kg);
-  n.max_remaining_kg = std::max(n.max_remaining_kg, fit.remaining_kg);
-  if (key < n.key) {
+  const Node& added = pool[node];
+  n.min_floor = std::min(n.min_floor, added.floor_price);
+  n.min_lot_kg = std::min(n.min_lot_kg, added.min_lot_kg);
+  n.max_remaining_kg = std::max(n.max_remaining_kg, added.max_remaining_kg);
+  if (Less(key, n)) {
     const uint32_t left = InsertNode(pool, n.left, node);
     pool[t].left = left;
   } else {
@@ -136,14 +160,14 @@ uint32_t InsertNode(OfferNodePool& pool, uint32_t t, uint32_t node) {
 uint32_t EraseKey(OfferNodePool& pool, uint32_t t, const OfferKey& key,
                   bool* erased, OfferFit* fit) {
   if (t == kNil) return kNil;
-  if (pool[t].key == key) {
-    *fit = pool[t].fit;
+  if (Same(pool[t], key)) {
+    *fit = pool[t].fit();
     const uint32_t joined = Merge(pool, pool[t].left, pool[t].right);
     pool.Free(t);
     *erased = true;
     return joined;
   }
-  if (key < pool[t].key) {
+  if (Less(key, pool[t])) {
     const uint32_t left = EraseKey(pool, pool[t].left, key, erased, fit);
     pool[t].left = left;
   } else {
@@ -152,8 +176,9 @@ uint32_t EraseKey(OfferNodePool& pool, uint32_t t, const OfferKey& key,
   }
   const Node& n = pool[t];
   if (*erased &&
-      (key.floor_price <= n.min_floor || fit->lot_kg <= n.min_lot_kg ||
-       fit->remaining_kg >= n.max_remaining_kg)) {
+      (key.floor_price <= n.min_floor ||
+       OfferNodePool::SaturatedKg(fit->lot_kg) <= n.min_lot_kg ||
+       OfferNodePool::SaturatedKg(fit->remaining_kg) >= n.max_remaining_kg)) {
     Update(pool, t);
   }
   return t;
@@ -164,7 +189,7 @@ uint32_t Find(const OfferNodePool& pool, uint32_t t, const OfferKey* after,
               const OfferQuery& q) {
   if (t == kNil || !MayHold(pool[t], q)) return kNil;
   const Node& n = pool[t];
-  if (after == nullptr || *after < n.key) {
+  if (after == nullptr || Less(*after, n)) {
     const uint32_t left = Find(pool, n.left, after, q);
     if (left != kNil) return left;
     if (Passes(n, q)) return t;
@@ -179,23 +204,37 @@ bool Visit(const OfferNodePool& pool, uint32_t t, const OfferQuery& q,
   if (t == kNil || !MayHold(pool[t], q)) return true;
   const Node& n = pool[t];
   if (!Visit(pool, n.left, q, fn)) return false;
-  if (Passes(n, q) && !fn(n.key)) return false;
+  if (Passes(n, q) && !fn(n.key())) return false;
   return Visit(pool, n.right, q, fn);
 }
 
 }  // namespace
 
 uint32_t OfferNodePool::Allocate(const OfferKey& key, const OfferFit& fit) {
+  // The engine refuses floors above kMaxPriceFenPerKg (2^30).
+  assert(key.floor_price > 0 && key.floor_price <= INT32_MAX);
   uint32_t index;
   if (!free_.empty()) {
     index = free_.back();
     free_.pop_back();
   } else {
-    index = static_cast<uint32_t>(nodes_.size());
-    nodes_.emplace_back();
+    index = size_++;
+    if ((index & (kBlockNodes - 1)) == 0) {
+      blocks_.push_back(std::make_unique<Node[]>(kBlockNodes));
+    }
   }
-  nodes_[index] =
-      Node{key, fit, key.floor_price, fit.lot_kg, fit.remaining_kg, kNil, kNil};
+  const int32_t floor = static_cast<int32_t>(key.floor_price);
+  (*this)[index] = Node{key.expires_at,
+                        key.seq,
+                        key.offer_id,
+                        fit.lot_kg,
+                        fit.remaining_kg,
+                        floor,
+                        floor,
+                        SaturatedKg(fit.lot_kg),
+                        SaturatedKg(fit.remaining_kg),
+                        kNil,
+                        kNil};
   return index;
 }
 
@@ -227,7 +266,7 @@ bool OfferTree::FindFirst(const OfferNodePool& pool, const OfferKey* after,
   if (min_floor_ > query.max_floor) return false;  // also when empty
   const uint32_t t = Find(pool, root_, after, query);
   if (t == kNil) return false;
-  *found = pool[t].key;
+  *found = pool[t].key();
   return true;
 }
 
@@ -246,12 +285,12 @@ bool CheckNode(const OfferNodePool& pool, uint32_t t, uint64_t parent_priority,
                std::vector<std::pair<OfferKey, OfferFit>>* contents,
                Node* bounds) {
   const Node& n = pool[t];
-  if (HeapPriority(n.key.offer_id) > parent_priority) return false;
+  if (HeapPriority(n.offer_id) > parent_priority) return false;
   Node b;
-  b.min_floor = n.key.floor_price;
-  b.min_lot_kg = n.fit.lot_kg;
-  b.max_remaining_kg = n.fit.remaining_kg;
-  const uint64_t priority = HeapPriority(n.key.offer_id);
+  b.min_floor = n.floor_price;
+  b.min_lot_kg = OfferNodePool::SaturatedKg(n.lot_kg);
+  b.max_remaining_kg = OfferNodePool::SaturatedKg(n.remaining_kg);
+  const uint64_t priority = HeapPriority(n.offer_id);
   auto child = [&](uint32_t c) {
     if (c == kNil) return true;
     Node cb;
@@ -262,8 +301,8 @@ bool CheckNode(const OfferNodePool& pool, uint32_t t, uint64_t parent_priority,
     return true;
   };
   if (!child(n.left)) return false;
-  if (!contents->empty() && !(contents->back().first < n.key)) return false;
-  contents->push_back({n.key, n.fit});
+  if (!contents->empty() && !Less(contents->back().first, n)) return false;
+  contents->push_back({n.key(), n.fit()});
   if (!child(n.right)) return false;
   *bounds = b;
   return b.min_floor == n.min_floor && b.min_lot_kg == n.min_lot_kg &&
@@ -302,7 +341,7 @@ void OfferTree::CollectIds(const OfferNodePool& pool,
     }
     node = stack.back();
     stack.pop_back();
-    ids->push_back(pool[node].key.offer_id);
+    ids->push_back(pool[node].offer_id);
     node = pool[node].right;
   }
 }

@@ -20,6 +20,7 @@
 #define DUIJIE_ENGINE_OFFER_TREE_H_
 
 #include <cstdint>
+#include <memory>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -70,29 +71,62 @@ struct OfferQuery {
   int64_t budget_left_fen = -1;  // -1: no budget
 };
 
+// The nodes of all offer trees, by index. A node is one 64-byte cache line
+// (aligned): a treap descent at a large book reads a cold node at each level,
+// so a node that straddles two lines costs two misses where one would do.
+// To fit, the floor and the subtree bounds are 32-bit: floors are at most
+// kMaxPriceFenPerKg (2^30 fen/kg); the lot and remainder bounds saturate at
+// kSaturatedKg, which a bound only ever reads as "at least that much" (the
+// lowest lot as a lower bound, the largest remainder as unbounded), so a
+// saturated bound prunes less and never wrongly. A node's own lot and
+// remainder are exact. Nodes are kept in blocks of kBlockNodes that never
+// move, so the pool grows without copying and without the slack of a
+// doubling vector.
 class OfferNodePool {
  public:
   static constexpr uint32_t kNil = 0xffffffffu;
-  struct Node {
-    OfferKey key;
-    OfferFit fit;
+  static constexpr uint32_t kSaturatedKg = 0xffffffffu;
+  struct alignas(64) Node {
+    Micros expires_at;
+    uint64_t seq;
+    uint64_t offer_id;
+    int64_t lot_kg;
+    int64_t remaining_kg;
+    int32_t floor_price;
     // Over this node's subtree:
-    int64_t min_floor;
-    int64_t min_lot_kg;
-    int64_t max_remaining_kg;
+    int32_t min_floor;
+    uint32_t min_lot_kg;        // saturated at kSaturatedKg
+    uint32_t max_remaining_kg;  // saturated at kSaturatedKg
     uint32_t left;
     uint32_t right;
+
+    OfferKey key() const { return {expires_at, floor_price, seq, offer_id}; }
+    OfferFit fit() const { return {lot_kg, remaining_kg}; }
   };
+  static_assert(sizeof(Node) == 64);
+
+  static uint32_t SaturatedKg(int64_t kg) {
+    return kg >= kSaturatedKg ? kSaturatedKg : static_cast<uint32_t>(kg);
+  }
 
   uint32_t Allocate(const OfferKey& key, const OfferFit& fit);
   void Free(uint32_t index);
-  Node& operator[](uint32_t index) { return nodes_[index]; }
-  const Node& operator[](uint32_t index) const { return nodes_[index]; }
+  Node& operator[](uint32_t index) {
+    return blocks_[index >> kBlockShift][index & (kBlockNodes - 1)];
+  }
+  const Node& operator[](uint32_t index) const {
+    return blocks_[index >> kBlockShift][index & (kBlockNodes - 1)];
+  }
   // Nodes in use.
-  size_t live() const { return nodes_.size() - free_.size(); }
+  size_t live() const { return size_ - free_.size(); }
 
  private:
-  std::vector<Node> nodes_;
+  // 4,096 nodes (256 KiB) a block.
+  static constexpr uint32_t kBlockShift = 12;
+  static constexpr uint32_t kBlockNodes = uint32_t{1} << kBlockShift;
+
+  std::vector<std::unique_ptr<Node[]>> blocks_;
+  uint32_t size_ = 0;  // nodes ever handed out: the next new index
   std::vector<uint32_t> free_;
 };
 

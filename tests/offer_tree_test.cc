@@ -32,16 +32,22 @@ bool ScanFirst(const std::map<OfferKey, OfferFit>& offers,
   return false;
 }
 
+// Seeds 41-60 put every quantity around 2^32 kg, where a node's subtree
+// bounds saturate (OfferNodePool::kSaturatedKg): the answers must not
+// change, and Check must hold after every step.
 TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
-  for (uint32_t seed = 1; seed <= 40; ++seed) {
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
     std::mt19937 rng(seed);
+    const int64_t kg_base =
+        seed <= 40 ? 0 : int64_t{OfferNodePool::kSaturatedKg} - 60;
     OfferNodePool pool;
     OfferTree tree;
     std::map<OfferKey, OfferFit> offers;
     uint64_t next_id = 1;
     auto random_fit = [&] {
-      const int64_t remaining = 1 + rng() % 100;
-      return OfferFit{std::min<int64_t>(rng() % 120, remaining), remaining};
+      const int64_t remaining = kg_base + 1 + rng() % 100;
+      return OfferFit{std::min<int64_t>(kg_base + rng() % 120, remaining),
+                      remaining};
     };
     auto pick = [&] {
       auto it = offers.begin();
@@ -71,10 +77,18 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
       }
       ASSERT_EQ(tree.size(), offers.size());
       ASSERT_EQ(pool.live(), offers.size());
-      const OfferQuery query{
-          static_cast<int64_t>(rng() % 45), static_cast<int64_t>(rng() % 130),
-          static_cast<int64_t>(rng() % 100),
-          rng() % 2 ? -1 : static_cast<int64_t>(rng() % 3000)};
+      std::vector<std::pair<OfferKey, OfferFit>> contents;
+      ASSERT_TRUE(tree.Check(pool, &contents)) << "seed " << seed;
+      ASSERT_EQ(contents.size(), offers.size());
+      const int64_t max_floor = rng() % 45;
+      const int64_t capacity = kg_base + rng() % 130;
+      const int64_t need = kg_base + rng() % 100;
+      const int64_t budget =
+          rng() % 2
+              ? -1
+              : (kg_base == 0 ? static_cast<int64_t>(rng() % 3000)
+                              : (kg_base + rng() % 130) * (1 + rng() % 40));
+      const OfferQuery query{max_floor, capacity, need, budget};
       OfferKey after_key{static_cast<Micros>(rng() % 50),
                          static_cast<int64_t>(rng() % 40),
                          1000000 - rng() % next_id};
