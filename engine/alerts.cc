@@ -176,7 +176,7 @@ namespace {
 // never rested (matched in full on arrival) get closed placeholders, which
 // every scan for open orders skips.
 template <typename Record>
-void StoreCopy(std::vector<Record>& records, uint64_t id, Record&& record) {
+void StoreCopy(RecordArray<Record>& records, uint64_t id, Record&& record) {
   if (records.size() < id) {
     const size_t known = records.size();
     records.resize(id);
@@ -494,8 +494,8 @@ void AlertMonitor::AddDemand(const PledgeRecord& p, int64_t kg) {
   if (p.scope == Scope::kPartnersOnly) {
     AddScoped(p, reference().PartnerWestCodes(p.city), mask, kg);
   } else if (p.scope == Scope::kListedRegions) {
-    AddScoped(p, CodeSet(p.listed_cover.begin(), p.listed_cover.end()), mask,
-              kg);
+    AddScoped(p, CodeSet(p.listed.cover().begin(), p.listed.cover().end()),
+              mask, kg);
   } else {
     AddToBucket(BucketKeyOf(node, kFamilyAny, 0), p, mask, kg);
   }
@@ -906,7 +906,7 @@ std::vector<AlertCandidateView> AlertMonitor::CandidatesOf(
     }
     if (p.scope == Scope::kListedRegions) {
       bool listed = false;
-      for (int32_t code : p.listed_cover) {
+      for (int32_t code : p.listed.cover()) {
         listed = listed || Overlaps(code, a.region);
       }
       if (!listed) {

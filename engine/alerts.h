@@ -145,8 +145,7 @@ struct AlertEventRecord {
 
 class AlertMonitor {
  public:
-  AlertMonitor(const std::vector<OfferRecord>* offers,
-               const std::vector<PledgeRecord>* pledges,
+  AlertMonitor(const OfferRecords* offers, const PledgeRecords* pledges,
                const ProductTree* products, const ReferenceData* reference,
                const Interner* strings)
       : offers_(offers),
@@ -353,14 +352,14 @@ class AlertMonitor {
   bool Passes(const AlertRecord& a, const AlertFilter& f) const;
   std::vector<AlertCandidateView> CandidatesOf(const AlertRecord& a) const;
 
-  const std::vector<OfferRecord>& offers() const { return *offers_; }
-  const std::vector<PledgeRecord>& pledges() const { return *pledges_; }
+  const OfferRecords& offers() const { return *offers_; }
+  const PledgeRecords& pledges() const { return *pledges_; }
   const ProductTree& products() const { return *products_; }
   const ReferenceData& reference() const { return *reference_; }
 
   // The engine's, or (following) own_'s.
-  const std::vector<OfferRecord>* offers_;
-  const std::vector<PledgeRecord>* pledges_;
+  const OfferRecords* offers_;
+  const PledgeRecords* pledges_;
   const ProductTree* products_;
   const ReferenceData* reference_;
   // The engine's: candidates read buyer ids (under the engine's lock).
@@ -370,8 +369,8 @@ class AlertMonitor {
   // tree interned in the engine's order, and the pairings as of the last
   // change. Its interner holds product codes only.
   struct Own {
-    std::vector<OfferRecord> offers;
-    std::vector<PledgeRecord> pledges;
+    OfferRecords offers;
+    PledgeRecords pledges;
     Interner strings;
     ProductTree products{&strings};
     ReferenceData reference{&strings};

@@ -370,9 +370,9 @@ class Engine::Impl {
   ProductCatalogue catalogue_{&products_};
   ReferenceData reference_{&strings_};
 
-  std::vector<OfferRecord> offers_;    // offer id - 1
-  std::vector<PledgeRecord> pledges_;  // pledge id - 1
-  std::vector<MatchRecord> matches_;   // match id - 1
+  OfferRecords offers_;               // offer id - 1
+  PledgeRecords pledges_;             // pledge id - 1
+  std::vector<MatchRecord> matches_;  // match id - 1
   // The log of match events, event id - 1: appended on every new match
   // and status change, never changed after but for the returned flag of
   // the event being made. Saved with version 3 states; derived for older

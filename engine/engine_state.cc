@@ -148,8 +148,8 @@ std::string Engine::Impl::SaveState() const {
     w.I64(p.min_lot_kg);
     w.I64(p.expires_at);
     w.I64(p.posted_at);
-    w.U64(p.listed.size());
-    for (int32_t code : p.listed) w.I64(code);
+    w.U64(p.listed.as_posted().size());
+    for (int32_t code : p.listed.as_posted()) w.I64(code);
   }
   w.U64(matches_.size());
   for (const MatchRecord& m : matches_) {
@@ -285,7 +285,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   const uint64_t noffers = r.Count(8 * 9 + 3);
   offers_.reserve(noffers);
   for (uint64_t i = 0; i < noffers && r.ok(); ++i) {
-    OfferRecord o;
+    OfferRecord o{};
     o.supplier = static_cast<uint32_t>(r.U64());
     o.product = static_cast<uint32_t>(r.U64());
     o.region = static_cast<int32_t>(r.I64());
@@ -316,7 +316,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   const uint64_t npledges = r.Count(8 * 12 + 5);
   pledges_.reserve(npledges);
   for (uint64_t i = 0; i < npledges && r.ok(); ++i) {
-    PledgeRecord p;
+    PledgeRecord p{};
     p.buyer = static_cast<uint32_t>(r.U64());
     p.product = static_cast<uint32_t>(r.U64());
     p.city = static_cast<int32_t>(r.I64());
@@ -341,17 +341,17 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     p.expires_at = r.I64();
     p.posted_at = r.I64();
     const uint64_t nlisted = r.Count(8);
+    std::vector<int32_t> listed;
     for (uint64_t j = 0; j < nlisted && r.ok(); ++j) {
-      p.listed.push_back(static_cast<int32_t>(r.I64()));
-      if (!known_region(p.listed.back())) return corrupt("bad listed region");
+      listed.push_back(static_cast<int32_t>(r.I64()));
+      if (!known_region(listed.back())) return corrupt("bad listed region");
     }
     if (!valid_string(p.buyer) || p.product >= products_.size() ||
         !known_region(p.city) || p.max_price <= 0 ||
         p.max_price > kMaxPriceFenPerKg) {
       return corrupt("bad pledge");
     }
-    p.listed_cover = p.listed;
-    KeepOutermostCodes(&p.listed_cover);
+    p.listed.Set(std::move(listed));
     p.seq = i + 1;
     pledges_.push_back(std::move(p));
   }

@@ -308,8 +308,9 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
   }
   const CodeSet partner_west = reference_.PartnerWestCodes(p.city);
   // The codes of the scope, for the level a region widening is given at.
-  const int level = p.scope == Scope::kListedRegions ? ScopeLevel(p.listed)
-                                                     : ScopeLevel(partner_west);
+  const int level = p.scope == Scope::kListedRegions
+                        ? ScopeLevel(p.listed.as_posted())
+                        : ScopeLevel(partner_west);
   // The region a widening names: at the scope's level when that region is
   // known (a listed region must be), else the offer's own.
   auto widen_region = [&](int32_t region) {
@@ -336,7 +337,7 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
     if (p.scope == Scope::kPartnersOnly) {
       in_scope = AnyCovers(partner_west, o.region);
     } else if (p.scope == Scope::kListedRegions) {
-      in_scope = AnyCovers(p.listed_cover, o.region);
+      in_scope = AnyCovers(p.listed.cover(), o.region);
     }
     const uint32_t failed = FailedTests(o, p, in_scope);
     const int64_t price = p.max_price;  // see BUDGET above
@@ -508,7 +509,7 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainOffer(uint64_t id,
     if (p.scope == Scope::kPartnersOnly) {
       in_scope = AnyCovers(partner_east, p.city);
     } else if (p.scope == Scope::kListedRegions) {
-      in_scope = AnyCovers(p.listed_cover, o.region);
+      in_scope = AnyCovers(p.listed.cover(), o.region);
     }
     const uint32_t failed = FailedTests(o, p, in_scope);
     const int64_t price = p.max_price;  // see BUDGET above

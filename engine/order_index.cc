@@ -83,7 +83,7 @@ void OrderIndex::ForEachPledgeShelf(const PledgeRecord& p, Fn fn) const {
       }
       break;
     case Scope::kListedRegions:
-      for (int32_t k : p.listed_cover) fn(key(ScopeFamily::kListed, k));
+      for (int32_t k : p.listed.cover()) fn(key(ScopeFamily::kListed, k));
       break;
   }
 }
@@ -158,7 +158,7 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
   CodeSet partner_keys;
   CodeSet other_keys;
   if (p.scope == Scope::kListedRegions) {
-    for (int32_t listed : p.listed_cover) {
+    for (int32_t listed : p.listed.cover()) {
       other_keys.push_back(listed);
       for (int32_t west : partner_west) {
         if (RegionCovers(listed, west)) {

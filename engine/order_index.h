@@ -49,8 +49,7 @@ class OrderIndex {
  public:
   // Reads the records, products and book totals it is given; none is
   // owned, all must outlive this.
-  OrderIndex(const std::vector<OfferRecord>* offers,
-             const std::vector<PledgeRecord>* pledges,
+  OrderIndex(const OfferRecords* offers, const PledgeRecords* pledges,
              const ProductTree* products, const BookTotals* books)
       : offers_(*offers),
         pledges_(*pledges),
@@ -139,8 +138,8 @@ class OrderIndex {
   bool PledgeTakes(const OfferRecord& o, const PledgeRecord& p,
                    const CodeSet& partner_east, PartnerFilter filter) const;
 
-  const std::vector<OfferRecord>& offers_;
-  const std::vector<PledgeRecord>& pledges_;
+  const OfferRecords& offers_;
+  const PledgeRecords& pledges_;
   const ProductTree& products_;
   const BookTotals& books_;
 

@@ -447,7 +447,7 @@ OfferResult Engine::Impl::Execute(const PostOfferCommand& c) {
   const OfferSpec& spec = c.offer;
   int32_t region = 0;
   ParseRegionCode(spec.region_code, &region);
-  OfferRecord record;
+  OfferRecord record{};
   record.supplier = strings_.Intern(spec.supplier_id);
   record.product = products_.Intern(spec.product_code);
   record.region = region;
@@ -677,7 +677,7 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   int32_t city = 0;
   ParseRegionCode(*city_code, &city);
   std::vector<int32_t> listed = ParseCodes(spec.region_codes);
-  PledgeRecord record;
+  PledgeRecord record{};
   record.buyer = strings_.Intern(spec.buyer_id);
   record.product = products_.Intern(spec.product_code);
   record.city = city;
@@ -698,9 +698,7 @@ PledgeResult Engine::Impl::Execute(const PostPledgeCommand& c) {
   record.accept_within =
       spec.accept_within == 0 ? kDefaultAcceptWithin : spec.accept_within;
   record.seq = ++pledge_seq_;
-  record.listed = listed;
-  record.listed_cover = std::move(listed);
-  KeepOutermostCodes(&record.listed_cover);
+  record.listed.Set(std::move(listed));
   record.standing = spec.recurrence.period != 0;
   record.has_members = !spec.members.empty();
   pledges_.push_back(std::move(record));
@@ -940,8 +938,8 @@ PledgeResult Engine::Impl::Execute(const AmendPledgeCommand& c) {
       c.has_budget && c.budget_fen > 0 &&
       (p.budget_fen == 0 || c.budget_fen < p.budget_fen);
   const bool narrower =
-      c.has_scope &&
-      !ScopeWidens(p.scope, p.listed, static_cast<Scope>(c.scope), listed);
+      c.has_scope && !ScopeWidens(p.scope, p.listed.as_posted(),
+                                  static_cast<Scope>(c.scope), listed);
   const bool to_back =
       (c.has_quantity_kg && c.quantity_kg > p.quantity_kg) ||
       (c.has_max_price && c.max_price_fen_per_kg < p.max_price) ||
@@ -964,9 +962,7 @@ PledgeResult Engine::Impl::Execute(const AmendPledgeCommand& c) {
   if (c.has_accept_within) p.accept_within = c.accept_within;
   if (c.has_scope) {
     p.scope = static_cast<Scope>(c.scope);
-    p.listed = listed;
-    p.listed_cover = std::move(listed);
-    KeepOutermostCodes(&p.listed_cover);
+    p.listed.Set(std::move(listed));
   }
   if (to_back) p.seq = ++pledge_seq_;
 

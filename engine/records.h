@@ -5,10 +5,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
+#include "engine/codes.h"
 #include "engine/periods.h"
+#include "engine/record_array.h"
 #include "engine/types.h"
 
 namespace duijie {
@@ -40,6 +43,55 @@ struct OfferRecord {
   uint64_t seq;
 };
 
+// A LISTED_REGIONS pledge's region codes, out of line: most pledges list
+// none, and two vectors in every pledge record (48 bytes) made each record
+// a third larger for all. Copies are deep, as the vectors' were.
+class ListedRegions {
+ public:
+  ListedRegions() = default;
+  ListedRegions(const ListedRegions& other) { *this = other; }
+  ListedRegions& operator=(const ListedRegions& other) {
+    if (this != &other) {
+      lists_ = other.lists_ == nullptr ? nullptr
+                                       : std::make_unique<Lists>(*other.lists_);
+    }
+    return *this;
+  }
+  ListedRegions(ListedRegions&&) = default;
+  ListedRegions& operator=(ListedRegions&&) = default;
+
+  // The codes as posted (for views); empty unless the scope lists regions.
+  const std::vector<int32_t>& as_posted() const {
+    return lists_ == nullptr ? Empty() : lists_->as_posted;
+  }
+  // The same with codes that another listed code covers removed (for the
+  // index and scope checks).
+  const std::vector<int32_t>& cover() const {
+    return lists_ == nullptr ? Empty() : lists_->cover;
+  }
+  void Set(std::vector<int32_t> as_posted) {
+    if (as_posted.empty()) {
+      lists_.reset();
+      return;
+    }
+    lists_ = std::make_unique<Lists>();
+    lists_->cover = as_posted;
+    KeepOutermostCodes(&lists_->cover);
+    lists_->as_posted = std::move(as_posted);
+  }
+
+ private:
+  struct Lists {
+    std::vector<int32_t> as_posted;
+    std::vector<int32_t> cover;
+  };
+  static const std::vector<int32_t>& Empty() {
+    static const std::vector<int32_t> empty;
+    return empty;
+  }
+  std::unique_ptr<Lists> lists_;
+};
+
 struct PledgeRecord {
   uint32_t buyer;    // interned string
   uint32_t product;  // ProductTree index
@@ -67,10 +119,8 @@ struct PledgeRecord {
   Micros accept_within;
   // The pledge's place among equals in its queue, as OfferRecord::seq.
   uint64_t seq;
-  // Listed codes as posted (for views) and with covered codes removed (for
-  // the index); empty unless scope is LISTED_REGIONS.
-  std::vector<int32_t> listed;
-  std::vector<int32_t> listed_cover;
+  // Empty unless scope is LISTED_REGIONS.
+  ListedRegions listed;
 
   // What the budget still allows, in fen; -1 when there is no budget cap.
   int64_t budget_left() const {
@@ -97,6 +147,10 @@ struct StandingRecord {
   std::vector<Closed> closed;
   Micros current_start = 0;  // the current period's start
 };
+
+// The engine's records of offers and pledges, by id - 1.
+using OfferRecords = RecordArray<OfferRecord>;
+using PledgeRecords = RecordArray<PledgeRecord>;
 
 // An interned string index that names no string.
 inline constexpr uint32_t kNoText = UINT32_MAX;

@@ -49,7 +49,7 @@ PledgeView Engine::Impl::MakePledgeView(uint64_t id, Micros now) const {
   v.min_lot_kg = p.min_lot_kg;
   v.expires_at = p.expires_at;
   v.scope = p.scope;
-  for (int32_t code : p.listed) {
+  for (int32_t code : p.listed.as_posted()) {
     v.region_codes.push_back(reference_.CodeText(code));
   }
   v.require_certified = p.require_certified;
@@ -142,9 +142,8 @@ namespace {
 // Walks ids > after_id, from an owner's sorted list when there is one, and
 // collects up to `limit` that `passes`; *more tells whether another passes.
 template <typename Passes, typename Make>
-auto CollectAfter(const IdList* owned, uint64_t total,
-                  uint64_t after_id, int limit, Passes passes, Make make,
-                  bool* more) {
+auto CollectAfter(const IdList* owned, uint64_t total, uint64_t after_id,
+                  int limit, Passes passes, Make make, bool* more) {
   std::vector<decltype(make(uint64_t{1}))> out;
   *more = false;
   auto visit = [&](uint64_t id) {
@@ -171,8 +170,8 @@ auto CollectAfter(const IdList* owned, uint64_t total,
 
 // How many ids > after_id pass, walked as CollectAfter walks them.
 template <typename Passes>
-uint64_t CountAfter(const IdList* owned, uint64_t total,
-                    uint64_t after_id, Passes passes) {
+uint64_t CountAfter(const IdList* owned, uint64_t total, uint64_t after_id,
+                    Passes passes) {
   uint64_t n = 0;
   if (owned != nullptr) {
     for (auto it = std::upper_bound(owned->begin(), owned->end(), after_id);
@@ -282,22 +281,19 @@ bool Engine::Impl::MatchPasses(const MatchRecord& m,
   return RegionStartsWith(o.region, f.region_code_prefix);
 }
 
-const IdList* Engine::Impl::OwnedOffers(
-    const OrderFilter& filter) const {
+const IdList* Engine::Impl::OwnedOffers(const OrderFilter& filter) const {
   if (filter.owner_id.empty()) return nullptr;
   auto it = offers_by_supplier_.find(strings_.Find(filter.owner_id));
   return it == offers_by_supplier_.end() ? &kNoIds : &it->second;
 }
 
-const IdList* Engine::Impl::OwnedPledges(
-    const OrderFilter& filter) const {
+const IdList* Engine::Impl::OwnedPledges(const OrderFilter& filter) const {
   if (filter.owner_id.empty()) return nullptr;
   auto it = pledges_by_buyer_.find(strings_.Find(filter.owner_id));
   return it == pledges_by_buyer_.end() ? &kNoIds : &it->second;
 }
 
-const IdList* Engine::Impl::OwnedMatches(
-    const MatchFilter& filter) const {
+const IdList* Engine::Impl::OwnedMatches(const MatchFilter& filter) const {
   auto owner_list = [&](const auto& index, std::string_view owner) {
     auto it = index.find(strings_.Find(owner));
     return it == index.end() ? &kNoIds : &it->second;

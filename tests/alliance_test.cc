@@ -162,7 +162,7 @@ TEST(SplitBySharesTest, MembersAreJournaledEvenWithoutDeadlines) {
 TEST(SplitBySharesTest, TheMemberFitsInTheMatchRecordsPadding) {
   // A million matches at 128 bytes each: the member id must not add 8.
   EXPECT_EQ(sizeof(MatchRecord), 128u);
-  EXPECT_EQ(sizeof(PledgeRecord), 152u);  // has_members is in padding too
+  EXPECT_EQ(sizeof(PledgeRecord), 112u);  // has_members is in padding too
 }
 
 TEST_F(AllianceTest, AFillOf1000KgSplits333333334InBuyerIdOrder) {
