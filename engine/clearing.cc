@@ -125,7 +125,7 @@ int64_t PairCost(const OfferRecord& o, const PledgeRecord& p, bool partner,
   }
   return not_partner + (o.priority ? 0 : kNotPriorityOriginCost) +
          std::min(hours, kMaxHoursCounted) * kPerHourToExpiryCost +
-         std::min(o.floor_price, kMaxFloorCounted);
+         std::min<int64_t>(o.floor_price, kMaxFloorCounted);
 }
 
 // The first multiple of `interval` after `now`.

@@ -299,16 +299,19 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     o.status = static_cast<OrderStatus>(status);
     o.quantity_kg = r.I64();
     o.remaining_kg = r.I64();
-    o.floor_price = r.I64();
+    const int64_t floor_price = r.I64();
     o.min_lot_kg = r.I64();
-    o.households = r.I64();
+    const int64_t households = r.I64();
     o.expires_at = r.I64();
     o.posted_at = r.I64();
     if (!valid_string(o.supplier) || o.product >= products_.size() ||
-        !known_region(o.region) || o.floor_price <= 0 ||
-        o.floor_price > kMaxPriceFenPerKg) {
+        !known_region(o.region) || floor_price <= 0 ||
+        floor_price > kMaxPriceFenPerKg || households < 0 ||
+        households > INT32_MAX) {
       return corrupt("bad offer");
     }
+    o.floor_price = static_cast<int32_t>(floor_price);
+    o.households = static_cast<int32_t>(households);
     o.priority = reference_.IsPriorityRegion(o.region);
     o.seq = i + 1;
     offers_.push_back(o);

@@ -457,9 +457,12 @@ OfferResult Engine::Impl::Execute(const PostOfferCommand& c) {
   record.status = OrderStatus::kOpen;
   record.quantity_kg = spec.quantity_kg;
   record.remaining_kg = spec.quantity_kg;
-  record.floor_price = spec.floor_price_fen_per_kg;
+  // Validated above: the floor is at most kMaxPriceFenPerKg and households
+  // at most INT32_MAX, so both fit the record's 32 bits.
+  static_assert(kMaxPriceFenPerKg <= INT32_MAX);
+  record.floor_price = static_cast<int32_t>(spec.floor_price_fen_per_kg);
   record.min_lot_kg = spec.min_lot_kg;
-  record.households = spec.households;
+  record.households = static_cast<int32_t>(spec.households);
   record.expires_at = spec.expires_at;
   record.posted_at = now_;
   record.ship_within =
@@ -848,7 +851,9 @@ OfferResult Engine::Impl::Execute(const AmendOfferCommand& c) {
     o.remaining_kg += c.quantity_kg - o.quantity_kg;
     o.quantity_kg = c.quantity_kg;
   }
-  if (c.has_floor_price) o.floor_price = c.floor_price_fen_per_kg;
+  if (c.has_floor_price) {
+    o.floor_price = static_cast<int32_t>(c.floor_price_fen_per_kg);
+  }
   if (c.has_min_lot) o.min_lot_kg = c.min_lot_kg;
   if (c.has_ship_within) o.ship_within = c.ship_within;
   if (to_back) o.seq = ++offer_seq_;

@@ -26,11 +26,14 @@ struct OfferRecord {
   // site) as of when the offer was put on its shelf.
   bool priority;
   OrderStatus status;
+  // Fen per kg, at most kMaxPriceFenPerKg (2^30), and households, at most
+  // INT32_MAX (both refused above that when posted or loaded): 32 bits
+  // each keeps the record at 80 bytes.
+  int32_t floor_price;
+  int32_t households;
   int64_t quantity_kg;
   int64_t remaining_kg;
-  int64_t floor_price;
   int64_t min_lot_kg;
-  int64_t households;
   Micros expires_at;
   Micros posted_at;
   // How long after a match the supplier has to ship it (ship_by);
