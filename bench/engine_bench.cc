@@ -28,7 +28,7 @@
 //                      glut-<book>-<commands>-s1.wl is replayed when present,
 //                      else the generator makes the same records in memory
 //   DUIJIE_BENCH_COMMANDS  measured commands (default 1000000)
-//   DUIJIE_BENCH_10M=1     also register the 10M book (about 5 GB, minutes)
+//   DUIJIE_BENCH_10M=1     also register the 10M book (about 3.3 GB, minutes)
 //   DUIJIE_BENCH_ALERTS=0  glut alerts off (on by default, as a server runs)
 //   DUIJIE_BENCH_ALERTS=2  glut alerts followed on a second thread, as the
 //                      server follows them (engine/alert_feed.h): the feed
