@@ -279,16 +279,21 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   }
   if (!reference_.Load(r)) return corrupt("bad regions or pairings");
 
+  // Codes are read as 64 bits and judged before they are narrowed, so a
+  // corrupt value cannot wrap onto a valid one.
   auto known_region = [&](int64_t code) {
-    return reference_.Known(static_cast<int32_t>(code));
+    return code >= INT32_MIN && code <= INT32_MAX &&
+           reference_.Known(static_cast<int32_t>(code));
   };
   const uint64_t noffers = r.Count(8 * 9 + 3);
   offers_.reserve(noffers);
   for (uint64_t i = 0; i < noffers && r.ok(); ++i) {
     OfferRecord o{};
-    o.supplier = static_cast<uint32_t>(r.U64());
-    o.product = static_cast<uint32_t>(r.U64());
-    o.region = static_cast<int32_t>(r.I64());
+    const uint64_t supplier = r.U64(), product = r.U64();
+    const int64_t region = r.I64();
+    o.supplier = static_cast<uint32_t>(supplier);
+    o.product = static_cast<uint32_t>(product);
+    o.region = static_cast<int32_t>(region);
     const uint8_t grade = r.U8(), certified = r.U8(), status = r.U8();
     if (!r.ok()) break;  // reported as truncated below
     if (!ValidGrade(grade) || !ValidFlag(certified) || !ValidStatus(status)) {
@@ -304,8 +309,8 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     const int64_t households = r.I64();
     o.expires_at = r.I64();
     o.posted_at = r.I64();
-    if (!valid_string(o.supplier) || o.product >= products_.size() ||
-        !known_region(o.region) || floor_price <= 0 ||
+    if (!valid_string(supplier) || product >= products_.size() ||
+        !known_region(region) || floor_price <= 0 ||
         floor_price > kMaxPriceFenPerKg || households < 0 ||
         households > INT32_MAX) {
       return corrupt("bad offer");
@@ -320,9 +325,11 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   pledges_.reserve(npledges);
   for (uint64_t i = 0; i < npledges && r.ok(); ++i) {
     PledgeRecord p{};
-    p.buyer = static_cast<uint32_t>(r.U64());
-    p.product = static_cast<uint32_t>(r.U64());
-    p.city = static_cast<int32_t>(r.I64());
+    const uint64_t buyer = r.U64(), product = r.U64();
+    const int64_t city = r.I64();
+    p.buyer = static_cast<uint32_t>(buyer);
+    p.product = static_cast<uint32_t>(product);
+    p.city = static_cast<int32_t>(city);
     const uint8_t kind = r.U8(), min_grade = r.U8(), scope = r.U8(),
                   require_certified = r.U8(), status = r.U8();
     if (!r.ok()) break;  // reported as truncated below
@@ -346,11 +353,12 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     const uint64_t nlisted = r.Count(8);
     std::vector<int32_t> listed;
     for (uint64_t j = 0; j < nlisted && r.ok(); ++j) {
-      listed.push_back(static_cast<int32_t>(r.I64()));
-      if (!known_region(listed.back())) return corrupt("bad listed region");
+      const int64_t code = r.I64();
+      if (!known_region(code)) return corrupt("bad listed region");
+      listed.push_back(static_cast<int32_t>(code));
     }
-    if (!valid_string(p.buyer) || p.product >= products_.size() ||
-        !known_region(p.city) || p.max_price <= 0 ||
+    if (!valid_string(buyer) || product >= products_.size() ||
+        !known_region(city) || p.max_price <= 0 ||
         p.max_price > kMaxPriceFenPerKg) {
       return corrupt("bad pledge");
     }

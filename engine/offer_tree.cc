@@ -34,10 +34,12 @@ bool Same(const Node& n, const OfferKey& key) {
          n.floor_price == key.floor_price && n.seq == key.seq;
 }
 
-// The largest remainder bound as a quantity: saturated means unbounded.
-int64_t MaxRemaining(const Node& n) {
-  return n.max_remaining_kg == OfferNodePool::kSaturatedKg ? INT64_MAX
-                                                           : n.max_remaining_kg;
+// Whether the subtree's largest remainder is below `kg`; a saturated
+// bound means unbounded. The saturation is tested only when the bound is
+// below: searches read this at every node they visit.
+bool MaxRemainingBelow(const Node& n, int64_t kg) {
+  return n.max_remaining_kg < kg &&
+         n.max_remaining_kg != OfferNodePool::kSaturatedKg;
 }
 
 void Update(OfferNodePool& pool, uint32_t t) {
@@ -79,7 +81,7 @@ int64_t Capacity(const OfferQuery& q, int64_t price) {
 // largest at the subtree's lowest floor, so that bounds every offer in it.
 // A saturated lot bound is below the true one, so it only prunes less.
 bool MayHold(const Node& n, const OfferQuery& q) {
-  if (n.min_floor > q.max_floor || MaxRemaining(n) < q.need_kg) {
+  if (n.min_floor > q.max_floor || MaxRemainingBelow(n, q.need_kg)) {
     return false;
   }
   const int64_t capacity = Capacity(q, n.min_floor);
@@ -201,11 +203,11 @@ uint32_t Find(const OfferNodePool& pool, uint32_t t, const OfferKey* after,
 // once fn has returned false.
 bool Visit(const OfferNodePool& pool, uint32_t t, const OfferQuery& q,
            absl::FunctionRef<bool(const OfferKey&)> fn) {
-  if (t == kNil || !MayHold(pool[t], q)) return true;
   const Node& n = pool[t];
-  if (!Visit(pool, n.left, q, fn)) return false;
+  if (!MayHold(n, q)) return true;
+  if (n.left != kNil && !Visit(pool, n.left, q, fn)) return false;
   if (Passes(n, q) && !fn(n.key())) return false;
-  return Visit(pool, n.right, q, fn);
+  return n.right == kNil || Visit(pool, n.right, q, fn);
 }
 
 }  // namespace
@@ -273,7 +275,7 @@ bool OfferTree::FindFirst(const OfferNodePool& pool, const OfferKey* after,
 void OfferTree::ForEachPassing(
     const OfferNodePool& pool, const OfferQuery& query,
     absl::FunctionRef<bool(const OfferKey&)> fn) const {
-  if (min_floor_ > query.max_floor) return;  // also when empty
+  if (root_ == kNil || min_floor_ > query.max_floor) return;
   Visit(pool, root_, query, fn);
 }
 

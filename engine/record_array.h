@@ -25,8 +25,16 @@ class RecordArray {
   static constexpr size_t kBlockSize = size_t{1} << kBlockShift;
 
   RecordArray() = default;
-  RecordArray(RecordArray&&) = default;
-  RecordArray& operator=(RecordArray&&) = default;
+  // A moved-from array is empty, as a moved-from vector is.
+  RecordArray(RecordArray&& other) noexcept
+      : blocks_(std::move(other.blocks_)),
+        size_(std::exchange(other.size_, 0)) {}
+  RecordArray& operator=(RecordArray&& other) noexcept {
+    blocks_ = std::move(other.blocks_);
+    other.blocks_.clear();
+    size_ = std::exchange(other.size_, 0);
+    return *this;
+  }
   // A copy (a monitor that follows alerts starts from one).
   RecordArray(const RecordArray& other) { *this = other; }
   RecordArray& operator=(const RecordArray& other) {

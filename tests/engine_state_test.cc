@@ -240,5 +240,80 @@ TEST(EngineStateTest, OutOfRangeEnumByteIsDataLoss) {
   EXPECT_TRUE(e.CheckInvariants().ok());
 }
 
+// An offer's region, floor and households are saved as 64 bits and held in
+// 32: a saved value beyond 32 bits is damage, even where its low 32 bits
+// would be valid (2^32 + 620826 must not load as county 620826).
+TEST(EngineStateTest, OfferFieldsBeyond32BitsAreDataLoss) {
+  const Micros now = Micros{1700000000} * 1000 * 1000;
+  auto state_with = [&](int64_t floor, int64_t households) {
+    Engine e;
+    EXPECT_TRUE(
+        RunCommand(e, UpsertRegionCommand{Region{"620826", "Jingning"}}, now)
+            .ok());
+    OfferSpec o;
+    o.supplier_id = "coop";
+    o.region_code = "620826";
+    o.product_code = "fruit.apple";
+    o.grade = 2;
+    o.quantity_kg = 100;
+    o.floor_price_fen_per_kg = floor;
+    o.households = households;
+    o.expires_at = now + kDay;
+    EXPECT_TRUE(RunCommand(e, PostOfferCommand{o}, now).ok());
+    return e.SaveState();
+  };
+  // Where a field's 8 little-endian bytes start: the first byte that
+  // differs between two states that differ in that field alone.
+  auto field_at = [](const std::string& a, const std::string& b) {
+    EXPECT_EQ(a.size(), b.size());
+    size_t i = 0;
+    while (i < a.size() && a[i] == b[i]) ++i;
+    return i;
+  };
+  auto put64 = [](std::string* bytes, size_t at, uint64_t v) {
+    for (int i = 0; i < 8; ++i)
+      (*bytes)[at + i] = static_cast<char>(v >> (8 * i));
+  };
+  const std::string base = state_with(50, 20);
+  const size_t floor_at = field_at(base, state_with(51, 20));
+  const size_t households_at = field_at(base, state_with(50, 21));
+  ASSERT_LT(households_at, base.size());
+  ASSERT_EQ(static_cast<uint8_t>(base[floor_at]), 50);
+  // The region's 8 bytes come before the grade, certification and status
+  // bytes, then the quantity and the remainder (8 bytes each), then the
+  // floor.
+  const size_t region_at = floor_at - 2 * 8 - 3 - 8;
+  std::string sound = base;
+  put64(&sound, region_at, 620826);
+  put64(&sound, floor_at, 50);
+  put64(&sound, households_at, 20);
+  ASSERT_EQ(sound, base);  // the positions are right
+
+  struct Patch {
+    const char* what;
+    size_t at;
+    uint64_t value;
+  };
+  for (const Patch& patch :
+       {Patch{"region", region_at, (uint64_t{1} << 32) + 620826},
+        Patch{"floor", floor_at, (uint64_t{1} << 32) + 50},
+        Patch{"households", households_at, (uint64_t{1} << 32) + 20},
+        Patch{"households", households_at, uint64_t{1} << 31}}) {
+    std::string patched = base;
+    put64(&patched, patch.at, patch.value);
+    Engine e;
+    EXPECT_EQ(e.LoadState(patched).code(), absl::StatusCode::kDataLoss)
+        << patch.what << " " << patch.value;
+  }
+  // The largest households a post allows loads.
+  std::string most = base;
+  put64(&most, households_at, INT32_MAX);
+  Engine e;
+  ASSERT_TRUE(e.LoadState(most).ok());
+  absl::StatusOr<OfferView> offer = e.GetOffer(1, now);
+  ASSERT_TRUE(offer.ok()) << offer.status();
+  EXPECT_EQ(offer->households, INT32_MAX);
+}
+
 }  // namespace
 }  // namespace duijie
