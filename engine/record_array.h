@@ -57,13 +57,8 @@ class RecordArray {
   T& back() { return (*this)[size_ - 1]; }
   const T& back() const { return (*this)[size_ - 1]; }
 
-  void push_back(T record) {
-    if ((size_ & (kBlockSize - 1)) == 0 &&
-        (size_ >> kBlockShift) == blocks_.size()) {
-      blocks_.push_back(std::make_unique<T[]>(kBlockSize));
-    }
-    (*this)[size_++] = std::move(record);
-  }
+  void push_back(const T& record) { Append() = record; }
+  void push_back(T&& record) { Append() = std::move(record); }
 
   // Grows with value-initialised records, or shrinks, freeing the blocks
   // past the new end and resetting the records past it in the last one.
@@ -131,6 +126,16 @@ class RecordArray {
   const_iterator end() const { return {this, size_}; }
 
  private:
+  // The slot of a new last record (value-initialised), after a new block
+  // when the last is full.
+  T& Append() {
+    if ((size_ & (kBlockSize - 1)) == 0 &&
+        (size_ >> kBlockShift) == blocks_.size()) {
+      blocks_.push_back(std::make_unique<T[]>(kBlockSize));
+    }
+    return (*this)[size_++];
+  }
+
   std::vector<std::unique_ptr<T[]>> blocks_;
   size_t size_ = 0;
 };
