@@ -190,26 +190,34 @@ TEST(EngineStateTest, RequestIdsOutsideTheWindowAreForgottenBeyondTheMinimum) {
             absl::StatusCode::kAlreadyExists);
 }
 
+// The saved state of an engine holding one region and one offer from it,
+// posted at `now`.
+std::string StateWithOneOffer(Micros now, int grade, int64_t floor,
+                              int64_t households) {
+  Engine e;
+  EXPECT_TRUE(
+      RunCommand(e, UpsertRegionCommand{Region{"620826", "Jingning"}}, now)
+          .ok());
+  OfferSpec o;
+  o.supplier_id = "coop";
+  o.region_code = "620826";
+  o.product_code = "fruit.apple";
+  o.grade = grade;
+  o.quantity_kg = 100;
+  o.floor_price_fen_per_kg = floor;
+  o.households = households;
+  o.expires_at = now + kDay;
+  EXPECT_TRUE(RunCommand(e, PostOfferCommand{o}, now).ok());
+  return e.SaveState();
+}
+
 // The grade byte of the one offer in a saved state is found by saving two
 // states that differ in that grade alone; a byte out of Grade's range there
 // is damage.
 TEST(EngineStateTest, OutOfRangeEnumByteIsDataLoss) {
   const Micros now = Micros{1700000000} * 1000 * 1000;
   auto state_with_grade = [&](int grade) {
-    Engine e;
-    EXPECT_TRUE(
-        RunCommand(e, UpsertRegionCommand{Region{"620826", "Jingning"}}, now)
-            .ok());
-    OfferSpec o;
-    o.supplier_id = "coop";
-    o.region_code = "620826";
-    o.product_code = "fruit.apple";
-    o.grade = grade;
-    o.quantity_kg = 100;
-    o.floor_price_fen_per_kg = 50;
-    o.expires_at = now + kDay;
-    EXPECT_TRUE(RunCommand(e, PostOfferCommand{o}, now).ok());
-    return e.SaveState();
+    return StateWithOneOffer(now, grade, 50, 0);
   };
   const std::string first = state_with_grade(2);
   const std::string second = state_with_grade(3);
@@ -246,21 +254,7 @@ TEST(EngineStateTest, OutOfRangeEnumByteIsDataLoss) {
 TEST(EngineStateTest, OfferFieldsBeyond32BitsAreDataLoss) {
   const Micros now = Micros{1700000000} * 1000 * 1000;
   auto state_with = [&](int64_t floor, int64_t households) {
-    Engine e;
-    EXPECT_TRUE(
-        RunCommand(e, UpsertRegionCommand{Region{"620826", "Jingning"}}, now)
-            .ok());
-    OfferSpec o;
-    o.supplier_id = "coop";
-    o.region_code = "620826";
-    o.product_code = "fruit.apple";
-    o.grade = 2;
-    o.quantity_kg = 100;
-    o.floor_price_fen_per_kg = floor;
-    o.households = households;
-    o.expires_at = now + kDay;
-    EXPECT_TRUE(RunCommand(e, PostOfferCommand{o}, now).ok());
-    return e.SaveState();
+    return StateWithOneOffer(now, 2, floor, households);
   };
   // Where a field's 8 little-endian bytes start: the first byte that
   // differs between two states that differ in that field alone.
