@@ -285,15 +285,38 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     return code >= INT32_MIN && code <= INT32_MAX &&
            reference_.Known(static_cast<int32_t>(code));
   };
+  // An order's first fields as saved: its owner (supplier or buyer,
+  // interned), its product and its region (or city).
+  struct Head {
+    uint64_t owner;
+    uint64_t product;
+    int64_t region;
+  };
+  auto read_head = [&] {
+    Head h;
+    h.owner = r.U64();
+    h.product = r.U64();
+    h.region = r.I64();
+    return h;
+  };
+  // Whether the head names what the state holds; then narrows it into the
+  // record's fields.
+  auto take_head = [&](const Head& h, uint32_t* owner, uint32_t* product,
+                       int32_t* region) {
+    if (!valid_string(h.owner) || h.product >= products_.size() ||
+        !known_region(h.region)) {
+      return false;
+    }
+    *owner = static_cast<uint32_t>(h.owner);
+    *product = static_cast<uint32_t>(h.product);
+    *region = static_cast<int32_t>(h.region);
+    return true;
+  };
   const uint64_t noffers = r.Count(8 * 9 + 3);
   offers_.reserve(noffers);
   for (uint64_t i = 0; i < noffers && r.ok(); ++i) {
     OfferRecord o{};
-    const uint64_t supplier = r.U64(), product = r.U64();
-    const int64_t region = r.I64();
-    o.supplier = static_cast<uint32_t>(supplier);
-    o.product = static_cast<uint32_t>(product);
-    o.region = static_cast<int32_t>(region);
+    const Head head = read_head();
     const uint8_t grade = r.U8(), certified = r.U8(), status = r.U8();
     if (!r.ok()) break;  // reported as truncated below
     if (!ValidGrade(grade) || !ValidFlag(certified) || !ValidStatus(status)) {
@@ -309,9 +332,8 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     const int64_t households = r.I64();
     o.expires_at = r.I64();
     o.posted_at = r.I64();
-    if (!valid_string(supplier) || product >= products_.size() ||
-        !known_region(region) || floor_price <= 0 ||
-        floor_price > kMaxPriceFenPerKg || households < 0 ||
+    if (!take_head(head, &o.supplier, &o.product, &o.region) ||
+        floor_price <= 0 || floor_price > kMaxPriceFenPerKg || households < 0 ||
         households > INT32_MAX) {
       return corrupt("bad offer");
     }
@@ -325,11 +347,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
   pledges_.reserve(npledges);
   for (uint64_t i = 0; i < npledges && r.ok(); ++i) {
     PledgeRecord p{};
-    const uint64_t buyer = r.U64(), product = r.U64();
-    const int64_t city = r.I64();
-    p.buyer = static_cast<uint32_t>(buyer);
-    p.product = static_cast<uint32_t>(product);
-    p.city = static_cast<int32_t>(city);
+    const Head head = read_head();
     const uint8_t kind = r.U8(), min_grade = r.U8(), scope = r.U8(),
                   require_certified = r.U8(), status = r.U8();
     if (!r.ok()) break;  // reported as truncated below
@@ -357,8 +375,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
       if (!known_region(code)) return corrupt("bad listed region");
       listed.push_back(static_cast<int32_t>(code));
     }
-    if (!valid_string(buyer) || product >= products_.size() ||
-        !known_region(city) || p.max_price <= 0 ||
+    if (!take_head(head, &p.buyer, &p.product, &p.city) || p.max_price <= 0 ||
         p.max_price > kMaxPriceFenPerKg) {
       return corrupt("bad pledge");
     }

@@ -18,22 +18,6 @@ uint64_t HeapPriority(uint64_t offer_id) {
   return z ^ (z >> 31);
 }
 
-// Key order against a node's key, as OfferKey's operator< and operator==.
-bool Less(const OfferKey& a, const Node& n) {
-  if (a.expires_at != n.expires_at) return a.expires_at < n.expires_at;
-  if (a.floor_price != n.floor_price) return a.floor_price < n.floor_price;
-  return a.seq < n.seq;
-}
-bool Less(const Node& n, const OfferKey& b) {
-  if (n.expires_at != b.expires_at) return n.expires_at < b.expires_at;
-  if (n.floor_price != b.floor_price) return n.floor_price < b.floor_price;
-  return n.seq < b.seq;
-}
-bool Same(const Node& n, const OfferKey& key) {
-  return n.offer_id == key.offer_id && n.expires_at == key.expires_at &&
-         n.floor_price == key.floor_price && n.seq == key.seq;
-}
-
 // Whether the subtree's largest remainder is below `kg`; a saturated
 // bound means unbounded. The saturation is tested only when the bound is
 // below: searches read this at every node they visit.
@@ -59,10 +43,10 @@ void Update(OfferNodePool& pool, uint32_t t) {
 void SetFitAt(OfferNodePool& pool, uint32_t t, const OfferKey& key,
               const OfferFit& fit) {
   if (t == kNil) return;
-  if (Same(pool[t], key)) {
+  if (pool[t].key() == key) {
     pool[t].lot_kg = fit.lot_kg;
     pool[t].remaining_kg = fit.remaining_kg;
-  } else if (Less(key, pool[t])) {
+  } else if (key < pool[t].key()) {
     SetFitAt(pool, pool[t].left, key, fit);
   } else {
     SetFitAt(pool, pool[t].right, key, fit);
@@ -104,7 +88,7 @@ void Split(OfferNodePool& pool, uint32_t t, const OfferKey& key, uint32_t* lo,
     *lo = *hi = kNil;
     return;
   }
-  if (Less(pool[t], key)) {
+  if (pool[t].key() < key) {
     Split(pool, pool[t].right, key, &pool[t].right, hi);
     *lo = t;
   } else {
@@ -145,7 +129,7 @@ uint32_t InsertNode(OfferNodePool& pool, uint32_t t, uint32_t node) {
   n.min_floor = std::min(n.min_floor, added.floor_price);
   n.min_lot_kg = std::min(n.min_lot_kg, added.min_lot_kg);
   n.max_remaining_kg = std::max(n.max_remaining_kg, added.max_remaining_kg);
-  if (Less(key, n)) {
+  if (key < n.key()) {
     const uint32_t left = InsertNode(pool, n.left, node);
     pool[t].left = left;
   } else {
@@ -162,14 +146,14 @@ uint32_t InsertNode(OfferNodePool& pool, uint32_t t, uint32_t node) {
 uint32_t EraseKey(OfferNodePool& pool, uint32_t t, const OfferKey& key,
                   bool* erased, OfferFit* fit) {
   if (t == kNil) return kNil;
-  if (Same(pool[t], key)) {
+  if (pool[t].key() == key) {
     *fit = pool[t].fit();
     const uint32_t joined = Merge(pool, pool[t].left, pool[t].right);
     pool.Free(t);
     *erased = true;
     return joined;
   }
-  if (Less(key, pool[t])) {
+  if (key < pool[t].key()) {
     const uint32_t left = EraseKey(pool, pool[t].left, key, erased, fit);
     pool[t].left = left;
   } else {
@@ -191,7 +175,7 @@ uint32_t Find(const OfferNodePool& pool, uint32_t t, const OfferKey* after,
               const OfferQuery& q) {
   if (t == kNil || !MayHold(pool[t], q)) return kNil;
   const Node& n = pool[t];
-  if (after == nullptr || Less(*after, n)) {
+  if (after == nullptr || *after < n.key()) {
     const uint32_t left = Find(pool, n.left, after, q);
     if (left != kNil) return left;
     if (Passes(n, q)) return t;
@@ -215,28 +199,25 @@ bool Visit(const OfferNodePool& pool, uint32_t t, const OfferQuery& q,
 uint32_t OfferNodePool::Allocate(const OfferKey& key, const OfferFit& fit) {
   // The engine refuses floors above kMaxPriceFenPerKg (2^30).
   assert(key.floor_price > 0 && key.floor_price <= INT32_MAX);
-  uint32_t index;
-  if (!free_.empty()) {
-    index = free_.back();
-    free_.pop_back();
-  } else {
-    index = size_++;
-    if ((index & (kBlockNodes - 1)) == 0) {
-      blocks_.push_back(std::make_unique<Node[]>(kBlockNodes));
-    }
-  }
   const int32_t floor = static_cast<int32_t>(key.floor_price);
-  (*this)[index] = Node{key.expires_at,
-                        key.seq,
-                        key.offer_id,
-                        fit.lot_kg,
-                        fit.remaining_kg,
-                        floor,
-                        floor,
-                        SaturatedKg(fit.lot_kg),
-                        SaturatedKg(fit.remaining_kg),
-                        kNil,
-                        kNil};
+  const Node node{key.expires_at,
+                  key.seq,
+                  key.offer_id,
+                  fit.lot_kg,
+                  fit.remaining_kg,
+                  floor,
+                  floor,
+                  SaturatedKg(fit.lot_kg),
+                  SaturatedKg(fit.remaining_kg),
+                  kNil,
+                  kNil};
+  if (free_.empty()) {
+    nodes_.push_back(node);
+    return static_cast<uint32_t>(nodes_.size() - 1);
+  }
+  const uint32_t index = free_.back();
+  free_.pop_back();
+  nodes_[index] = node;
   return index;
 }
 
@@ -303,7 +284,7 @@ bool CheckNode(const OfferNodePool& pool, uint32_t t, uint64_t parent_priority,
     return true;
   };
   if (!child(n.left)) return false;
-  if (!contents->empty() && !Less(contents->back().first, n)) return false;
+  if (!contents->empty() && !(contents->back().first < n.key())) return false;
   contents->push_back({n.key(), n.fit()});
   if (!child(n.right)) return false;
   *bounds = b;

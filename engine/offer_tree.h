@@ -5,7 +5,7 @@
 // region scope, so what is left to filter is continuous: the floor against
 // the pledge's max price, and the lots (an offer whose min lot is more than
 // the pledge can take, or whose remainder is less than the pledge's min lot,
-// cannot fill). A treap ordered by (expires_at, floor, offer_id) whose nodes
+// cannot fill). A treap ordered by (expires_at, floor, seq) whose nodes
 // also keep, over their subtree, the lowest floor, the lowest lot threshold
 // and the largest remainder answers "the first offer in priority order after
 // a given key that passes all three" by descending only into subtrees that
@@ -20,12 +20,12 @@
 #define DUIJIE_ENGINE_OFFER_TREE_H_
 
 #include <cstdint>
-#include <memory>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "engine/record_array.h"
 #include "engine/types.h"
 
 namespace duijie {
@@ -79,8 +79,8 @@ struct OfferQuery {
 // kSaturatedKg, which a bound only ever reads as "at least that much" (the
 // lowest lot as a lower bound, the largest remainder as unbounded), so a
 // saturated bound prunes less and never wrongly. A node's own lot and
-// remainder are exact. Nodes are kept in blocks of kBlockNodes that never
-// move, so the pool grows without copying and without the slack of a
+// remainder are exact. Nodes are kept in a RecordArray (blocks that never
+// move), so the pool grows without copying and without the slack of a
 // doubling vector.
 class OfferNodePool {
  public:
@@ -111,22 +111,13 @@ class OfferNodePool {
 
   uint32_t Allocate(const OfferKey& key, const OfferFit& fit);
   void Free(uint32_t index);
-  Node& operator[](uint32_t index) {
-    return blocks_[index >> kBlockShift][index & (kBlockNodes - 1)];
-  }
-  const Node& operator[](uint32_t index) const {
-    return blocks_[index >> kBlockShift][index & (kBlockNodes - 1)];
-  }
+  Node& operator[](uint32_t index) { return nodes_[index]; }
+  const Node& operator[](uint32_t index) const { return nodes_[index]; }
   // Nodes in use.
-  size_t live() const { return size_ - free_.size(); }
+  size_t live() const { return nodes_.size() - free_.size(); }
 
  private:
-  // 4,096 nodes (256 KiB) a block.
-  static constexpr uint32_t kBlockShift = 12;
-  static constexpr uint32_t kBlockNodes = uint32_t{1} << kBlockShift;
-
-  std::vector<std::unique_ptr<Node[]>> blocks_;
-  uint32_t size_ = 0;  // nodes ever handed out: the next new index
+  RecordArray<Node> nodes_;  // every node ever handed out, by index
   std::vector<uint32_t> free_;
 };
 

@@ -1,5 +1,6 @@
-// RecordArray<T>: records by dense index (an order's id - 1), in blocks of
-// 4,096 that never move. Internal to the engine.
+// RecordArray<T>: records by dense index (an order's by its id - 1, an
+// offer tree node by its index), in blocks of 4,096 that never move.
+// Internal to the engine.
 //
 // A std::vector doubles: at a million offers it holds up to twice the
 // records it needs, and the push_back that crosses a power of two copies all
@@ -9,6 +10,7 @@
 #ifndef DUIJIE_ENGINE_RECORD_ARRAY_H_
 #define DUIJIE_ENGINE_RECORD_ARRAY_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <iterator>
 #include <memory>
@@ -61,15 +63,15 @@ class RecordArray {
   void push_back(T&& record) { Append() = std::move(record); }
 
   // Grows with value-initialised records, or shrinks, freeing the blocks
-  // past the new end and resetting the records past it in the last one.
+  // past the new end and resetting the records past it in the last one
+  // kept (Append hands out slots as they are: value-initialised).
   void resize(size_t n) {
     while (size_ < n) push_back(T{});
     if (n < size_) {
-      for (size_t i = n; i < size_ && (i >> kBlockShift) == (n >> kBlockShift);
-           ++i) {
-        (*this)[i] = T{};
-      }
-      blocks_.resize((n + kBlockSize - 1) >> kBlockShift);
+      const size_t kept_blocks = (n + kBlockSize - 1) >> kBlockShift;
+      const size_t kept_end = std::min(size_, kept_blocks << kBlockShift);
+      for (size_t i = n; i < kept_end; ++i) (*this)[i] = T{};
+      blocks_.resize(kept_blocks);
       size_ = n;
     }
   }
