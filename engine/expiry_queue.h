@@ -9,7 +9,9 @@
 // is still resting, and dead entries are dropped then. So an order costs one
 // push_back when it rests and nothing when it leaves, instead of a B-tree
 // insert and erase; the price is that a dead entry stays until its expiry
-// time (16 bytes).
+// time (12 bytes: an entry keeps the low 32 bits of its time, the bucket
+// the rest, and its tag as two 32-bit halves, so that a bucket's vector
+// holds no padding).
 //
 // Order: PopUntil visits entries in ascending (expires_at, tag), exactly as
 // an ordered set of the live pairs would, so callers stay deterministic.
@@ -28,12 +30,10 @@ namespace duijie {
 
 class ExpiryQueue {
  public:
-  using Entry = std::pair<Micros, uint64_t>;  // (expires_at, tag)
-
   // Adds an entry. A tag must be queued at most once at a time.
   void Add(Micros expires_at, uint64_t tag) {
     Bucket& bucket = buckets_[expires_at >> kBucketShift];
-    const Entry entry{expires_at, tag};
+    const Entry entry(expires_at, tag);
     if (bucket.sorted) {
       bucket.entries.insert(
           std::upper_bound(bucket.entries.begin() + bucket.next,
@@ -58,7 +58,7 @@ class ExpiryQueue {
     if (it == buckets_.end()) return;
     Bucket& bucket = it->second;
     auto pos = std::find(bucket.entries.begin() + bucket.next,
-                         bucket.entries.end(), Entry{expires_at, tag});
+                         bucket.entries.end(), Entry(expires_at, tag));
     if (pos == bucket.entries.end()) return;
     bucket.entries.erase(pos);
     if (bucket.next == bucket.entries.size()) buckets_.erase(it);
@@ -78,10 +78,11 @@ class ExpiryQueue {
         std::sort(bucket.entries.begin(), bucket.entries.end());
         bucket.sorted = true;
       }
+      const int64_t key = it->first;
       while (bucket.next < bucket.entries.size() &&
-             bucket.entries[bucket.next].first <= now) {
-        const Entry entry = bucket.entries[bucket.next++];
-        if (live(entry.second)) fn(entry.second);
+             bucket.entries[bucket.next].expires_at(key) <= now) {
+        const uint64_t tag = bucket.entries[bucket.next++].tag();
+        if (live(tag)) fn(tag);
       }
       if (bucket.next < bucket.entries.size()) return;  // the rest is later
       buckets_.erase(it);
@@ -100,11 +101,11 @@ class ExpiryQueue {
       if (key * kBucketMicros > now) return false;
       for (size_t i = bucket.next; i < bucket.entries.size(); ++i) {
         const Entry& entry = bucket.entries[i];
-        if (entry.first > now) {
+        if (entry.expires_at(key) > now) {
           if (bucket.sorted) break;  // the rest is later
           continue;
         }
-        if (live(entry.second)) return true;
+        if (live(entry.tag())) return true;
       }
     }
     return false;
@@ -118,8 +119,8 @@ class ExpiryQueue {
       if (key * kBucketMicros > now) return;
       for (size_t i = bucket.next; i < bucket.entries.size(); ++i) {
         const Entry& entry = bucket.entries[i];
-        if (entry.first <= now && live(entry.second)) {
-          fn(entry.second);
+        if (entry.expires_at(key) <= now && live(entry.tag())) {
+          fn(entry.tag());
         }
       }
     }
@@ -129,6 +130,37 @@ class ExpiryQueue {
   static constexpr int kBucketShift = 32;  // 2^32 us: about 71.6 minutes
   static constexpr int64_t kBucketMicros = int64_t{1} << kBucketShift;
   static constexpr size_t kFirstEntries = 8;
+
+  // (expires_at, tag) in 12 bytes, ordered as the pair. The bucket's key
+  // (expires_at >> kBucketShift) holds the time's high bits; within a
+  // bucket the low 32 bits, unsigned, order as the times do.
+  class Entry {
+   public:
+    Entry(Micros expires_at, uint64_t tag)
+        : low_(static_cast<uint32_t>(expires_at)),
+          tag_low_(static_cast<uint32_t>(tag)),
+          tag_high_(static_cast<uint32_t>(tag >> 32)) {}
+    // The time, given the key of the bucket the entry is in.
+    Micros expires_at(int64_t bucket_key) const {
+      return static_cast<Micros>(
+          (static_cast<uint64_t>(bucket_key) << kBucketShift) | low_);
+    }
+    uint64_t tag() const { return (uint64_t{tag_high_} << 32) | tag_low_; }
+    friend bool operator<(const Entry& a, const Entry& b) {
+      return a.low_ != b.low_ ? a.low_ < b.low_ : a.tag() < b.tag();
+    }
+    friend bool operator==(const Entry& a, const Entry& b) {
+      return a.low_ == b.low_ && a.tag_low_ == b.tag_low_ &&
+             a.tag_high_ == b.tag_high_;
+    }
+
+   private:
+    uint32_t low_;
+    uint32_t tag_low_;
+    uint32_t tag_high_;
+  };
+  static_assert(sizeof(Entry) == 12);
+  static_assert(kBucketShift == 32, "Entry keeps the low 32 bits of a time");
 
   struct Bucket {
     std::vector<Entry> entries;
