@@ -227,6 +227,7 @@ void OfferTree::Insert(OfferNodePool& pool, const OfferKey& key,
                        const OfferFit& fit) {
   root_ = InsertNode(pool, root_, pool.Allocate(key, fit));
   min_floor_ = pool[root_].min_floor;
+  min_expiry_rank_ = std::min(min_expiry_rank_, ExpiryRank(key.expires_at));
   ++size_;
 }
 
@@ -234,7 +235,20 @@ bool OfferTree::Erase(OfferNodePool& pool, const OfferKey& key) {
   bool erased = false;
   OfferFit fit;
   root_ = EraseKey(pool, root_, key, &erased, &fit);
-  min_floor_ = root_ == kNil ? INT64_MAX : pool[root_].min_floor;
+  if (root_ == kNil) {
+    min_floor_ = INT32_MAX;
+    min_expiry_rank_ = INT32_MAX;
+  } else {
+    min_floor_ = pool[root_].min_floor;
+    // Usually the erased offer was the first (offers leave by expiry or
+    // are taken first because they expire first): the new first is on the
+    // left spine the erase just walked.
+    if (erased && ExpiryRank(key.expires_at) == min_expiry_rank_) {
+      uint32_t first = root_;
+      while (pool[first].left != kNil) first = pool[first].left;
+      min_expiry_rank_ = ExpiryRank(pool[first].expires_at);
+    }
+  }
   if (erased) --size_;
   return erased;
 }
@@ -302,8 +316,11 @@ bool OfferTree::Check(
   if (root_ != kNil) {
     Node bounds;
     if (!CheckNode(pool, root_, UINT64_MAX, &mine, &bounds)) return false;
-    if (bounds.min_floor != min_floor_) return false;
-  } else if (min_floor_ != INT64_MAX) {
+    if (bounds.min_floor != min_floor_ ||
+        ExpiryRank(mine.front().first.expires_at) != min_expiry_rank_) {
+      return false;
+    }
+  } else if (min_floor_ != INT32_MAX || min_expiry_rank_ != INT32_MAX) {
     return false;
   }
   if (mine.size() != size_) return false;

@@ -19,6 +19,7 @@
 #ifndef DUIJIE_ENGINE_OFFER_TREE_H_
 #define DUIJIE_ENGINE_OFFER_TREE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <tuple>
 #include <utility>
@@ -156,13 +157,34 @@ class OfferTree {
   // The lowest floor in the tree; only meaningful when not empty.
   int64_t min_floor() const { return min_floor_; }
 
+  // ExpiryRank(t) orders times as they are ordered, coarsely (about two
+  // seconds a step): ExpiryRank(a) > ExpiryRank(b) implies a > b.
+  static int32_t ExpiryRank(Micros t) {
+    const int64_t rank = t >> 21;  // arithmetic: rounds down before 1970
+    return static_cast<int32_t>(
+        std::clamp<int64_t>(rank, INT32_MIN, INT32_MAX));
+  }
+  // Whether every offer in the tree ranks after `key` in priority order,
+  // judged without touching the pool: the tree's earliest expiry is later
+  // than key's. False when that cannot be told at this resolution. A
+  // search that already holds as many offers as it wants, the last of them
+  // `key`, skips such a tree.
+  bool AllAfter(const OfferKey& key) const {
+    return min_expiry_rank_ > ExpiryRank(key.expires_at);
+  }
+
  private:
   uint32_t root_ = OfferNodePool::kNil;
   uint32_t size_ = 0;
   // The root's min_floor, kept here so that a search that nothing in the
-  // tree can satisfy (the common case) does not touch the pool.
-  int64_t min_floor_ = INT64_MAX;
+  // tree can satisfy (the common case) does not touch the pool. Floors are
+  // at most kMaxPriceFenPerKg (2^30); INT32_MAX when empty.
+  int32_t min_floor_ = INT32_MAX;
+  // ExpiryRank of the earliest expiry in the tree (its first key's);
+  // INT32_MAX when empty.
+  int32_t min_expiry_rank_ = INT32_MAX;
 };
+static_assert(sizeof(OfferTree) == 16, "a shelf map slot stays 24 bytes");
 
 }  // namespace duijie
 

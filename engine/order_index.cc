@@ -192,6 +192,9 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
   // shelf among its neighbours' (0 on any other shelf: all its offers are
   // under the region searched).
   auto scan = [&](const OfferTree& tree, bool skip_partners, int32_t county) {
+    // A tree whose first expiry is later than the last of a full `best`
+    // has nothing better: skipped without reading its nodes.
+    if (best.size() == k && tree.AllAfter(best.back())) return;
     tree.ForEachPassing(offer_nodes_, query, [&](const OfferKey& key) {
       if (best.size() == k && !(key < best.back())) return false;
       const OfferRecord& o = offers_[key.offer_id - 1];

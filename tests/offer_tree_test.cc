@@ -49,6 +49,12 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
       return OfferFit{std::min<int64_t>(kg_base + rng() % 120, remaining),
                       remaining};
     };
+    // Expiries a little over a second apart, so that two in a row often
+    // share an ExpiryRank (about two seconds) and often do not; on both
+    // sides of the epoch.
+    auto random_time = [&] {
+      return (static_cast<Micros>(rng() % 50) - 10) * (int64_t{1} << 20);
+    };
     auto pick = [&] {
       auto it = offers.begin();
       std::advance(it, rng() % offers.size());
@@ -60,9 +66,8 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
         // Queue sequence numbers run against the ids (as after amendments
         // send offers to the back), so the order must follow seq alone.
         const uint64_t id = next_id++;
-        const OfferKey key{static_cast<Micros>(rng() % 50),
-                           static_cast<int64_t>(1 + rng() % 40), 1000000 - id,
-                           id};
+        const OfferKey key{random_time(), static_cast<int64_t>(1 + rng() % 40),
+                           1000000 - id, id};
         const OfferFit fit = random_fit();
         tree.Insert(pool, key, fit);
         offers[key] = fit;
@@ -89,9 +94,20 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
               : (kg_base == 0 ? static_cast<int64_t>(rng() % 3000)
                               : (kg_base + rng() % 130) * (1 + rng() % 40));
       const OfferQuery query{max_floor, capacity, need, budget};
-      OfferKey after_key{static_cast<Micros>(rng() % 50),
-                         static_cast<int64_t>(rng() % 40),
+      OfferKey after_key{random_time(), static_cast<int64_t>(rng() % 40),
                          1000000 - rng() % next_id};
+      // AllAfter holds exactly when the first key's expiry ranks after
+      // after_key's (always for an empty tree), and then every key is after
+      // it.
+      const bool all_after = tree.AllAfter(after_key);
+      ASSERT_EQ(all_after,
+                offers.empty() ||
+                    OfferTree::ExpiryRank(offers.begin()->first.expires_at) >
+                        OfferTree::ExpiryRank(after_key.expires_at))
+          << "seed " << seed << " step " << step;
+      if (all_after && !offers.empty()) {
+        ASSERT_TRUE(after_key < offers.begin()->first);
+      }
       const OfferKey* after = rng() % 2 ? &after_key : nullptr;
       OfferKey want, got;
       const bool want_found = ScanFirst(offers, after, query, &want);
