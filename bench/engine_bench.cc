@@ -15,7 +15,11 @@
 //   bytes_per_order          heap bytes live after the prefill (counted by
 //                            the operator new/delete below, malloc usable
 //                            sizes) over resting orders, engine only
+//   source_bytes_per_order   the same for the workload source (the
+//                            generator's lists of live orders), left out of
+//                            bytes_per_order
 //   rss_per_order            resident-set growth over the prefill / orders
+//                            (the whole process: engine and source)
 //   resting, book_end        resting orders after prefill / after the run
 //   matches_per_cmd, rejected_per_cmd, alert_events_per_cmd (raised,
 //                            escalated, cleared)
@@ -548,8 +552,9 @@ struct Measured {
 };
 
 struct PrefillReport {
-  int64_t heap_bytes = 0;
-  int64_t rss_bytes = 0;
+  int64_t heap_bytes = 0;    // the engine's (or reference's) alone
+  int64_t source_bytes = 0;  // the workload source's: its live-order lists
+  int64_t rss_bytes = 0;     // the whole process's growth
 };
 
 // Streams the workload into `m`: applies reference data and prefill, and
@@ -576,8 +581,23 @@ PrefillReport Prefill(M& m, const WorkloadOptions& options,
   PrefillReport report;
   const int64_t heap0 = g_live_bytes;
   const int64_t rss0 = ResidentBytes();
+  // What the source allocates while it makes records (the generator keeps
+  // every live order it posted, to cancel some later) is not the engine's:
+  // the heap counted for the engine leaves it out.
+  int64_t source_bytes = 0;
+  auto next = [&] {
+    const int64_t before = g_live_bytes;
+    const bool more = source.Next(&record);
+    source_bytes += g_live_bytes - before;
+    return more;
+  };
+  auto end_prefill = [&] {
+    report.heap_bytes = g_live_bytes - heap0 - source_bytes;
+    report.source_bytes = source_bytes;
+    report.rss_bytes = ResidentBytes() - rss0;
+  };
   bool in_prefill = true;
-  while (source.Next(&record)) {
+  while (next()) {
     if (load) digest.Add(record);
     if (record.prefill()) {
       Apply(m, Convert(record));
@@ -585,16 +605,12 @@ PrefillReport Prefill(M& m, const WorkloadOptions& options,
     }
     if (in_prefill) {
       in_prefill = false;
-      report.heap_bytes = g_live_bytes - heap0;
-      report.rss_bytes = ResidentBytes() - rss0;
+      end_prefill();
       if (!load) break;
     }
     fresh->commands.push_back(Convert(record));
   }
-  if (in_prefill) {
-    report.heap_bytes = g_live_bytes - heap0;
-    report.rss_bytes = ResidentBytes() - rss0;
-  }
+  if (in_prefill) end_prefill();
   if (!source.status().ok()) {
     std::fprintf(stderr, "%s\n", source.status().ToString().c_str());
     std::exit(1);
@@ -803,6 +819,8 @@ void RunGlutWeek(benchmark::State& state, int64_t commands) {
     if (resting > 0) {
       state.counters["bytes_per_order"] =
           static_cast<double>(memory.heap_bytes) / resting;
+      state.counters["source_bytes_per_order"] =
+          static_cast<double>(memory.source_bytes) / resting;
       state.counters["rss_per_order"] =
           static_cast<double>(memory.rss_bytes) / resting;
     }
