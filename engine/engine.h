@@ -60,6 +60,9 @@ inline constexpr size_t kMaxListedRegions = 64;
 inline constexpr size_t kMaxPledgeMembers = 64;
 inline constexpr int64_t kMaxQuantityKg = int64_t{1} << 40;  // ~1.1e12 kg
 inline constexpr int64_t kMaxPriceFenPerKg = int64_t{1} << 30;
+// Pledge ids run from 1 to this (2^32 - 1): the pledge index keeps them in
+// 32 bits. A post beyond it is refused with RESOURCE_EXHAUSTED.
+inline constexpr uint64_t kMaxPledgeId = UINT32_MAX;
 // A match's deadlines when the orders do not say: ship within 7 days of
 // the match, accept or decline within 7 days of the shipment (as the 832
 // platform confirms receipt on its own after a week). At most a year.

@@ -344,6 +344,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     offers_.push_back(o);
   }
   const uint64_t npledges = r.Count(8 * 12 + 5);
+  if (npledges > kMaxPledgeId) return corrupt("more pledges than pledge ids");
   pledges_.reserve(npledges);
   for (uint64_t i = 0; i < npledges && r.ok(); ++i) {
     PledgeRecord p{};

@@ -119,7 +119,7 @@ void OrderIndex::OfferResized(uint64_t id) {
 void OrderIndex::AddPledge(uint64_t id) {
   const PledgeRecord& p = pledges_[id - 1];
   ForEachPledgeShelf(p, [&](uint64_t shelf) {
-    pledge_trees_[shelf].insert({-p.max_price, p.seq, id});
+    pledge_trees_[shelf].insert(PledgeKeyOf(p, id));
   });
 }
 
@@ -127,7 +127,7 @@ void OrderIndex::RemovePledge(uint64_t id) {
   const PledgeRecord& p = pledges_[id - 1];
   ForEachPledgeShelf(p, [&](uint64_t shelf) {
     auto it = pledge_trees_.find(shelf);
-    it->second.erase({-p.max_price, p.seq, id});
+    it->second.erase(PledgeKeyOf(p, id));
     if (it->second.empty()) pledge_trees_.erase(it);
   });
 }
@@ -453,7 +453,7 @@ std::string OrderIndex::Check() const {
     const PledgeRecord& p = pledges_[id - 1];
     if (p.status != OrderStatus::kOpen) continue;
     ForEachPledgeShelf(p, [&](uint64_t shelf) {
-      want_pledges[shelf].insert({-p.max_price, p.seq, id});
+      want_pledges[shelf].insert(PledgeKeyOf(p, id));
     });
   }
   if (want_pledges != pledge_trees_) return "pledge shelves differ";

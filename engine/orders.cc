@@ -487,6 +487,11 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
   int32_t city;
   const std::string* city_code = &spec.buyer_city_code;
   int kind = spec.buyer_kind;
+  if (pledges_.size() >= kMaxPledgeId) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("pledge: the engine has given out every pledge id (",
+                     kMaxPledgeId, "); no more pledges can be posted"));
+  }
   // Every field, as for an offer.
   Violations v;
   v.Add(CheckId("pledge.buyer_id", spec.buyer_id));
