@@ -13,9 +13,10 @@
 // the field and the value. Codes: INVALID_ARGUMENT (malformed input),
 // NOT_FOUND (an unknown id or region), FAILED_PRECONDITION (cancelling a
 // closed order), ALREADY_EXISTS (a reused request_id with a different
-// body); for a command with a Caller (command.h), PERMISSION_DENIED (not
-// the caller's to send) and RESOURCE_EXHAUSTED (an admission limit), see
-// authorization.cc.
+// body), RESOURCE_EXHAUSTED (an engine limit: the last pledge id given
+// out, kMaxPledgeId, or the clearing policies' number); for a command with
+// a Caller (command.h), PERMISSION_DENIED (not the caller's to send) and
+// RESOURCE_EXHAUSTED (an admission limit), see authorization.cc.
 //
 // Matching is continuous: an incoming order matches resting orders of the
 // other side in priority order until it is filled or nothing fits, and what

@@ -260,7 +260,9 @@ void OfferTree::SetFit(OfferNodePool& pool, const OfferKey& key,
 
 bool OfferTree::FindFirst(const OfferNodePool& pool, const OfferKey* after,
                           const OfferQuery& query, OfferKey* found) const {
-  if (min_floor_ > query.max_floor) return false;  // also when empty
+  // Also when empty (INT32_MAX), as max prices are at most 2^30; Find
+  // answers an empty tree anyway.
+  if (min_floor_ > query.max_floor) return false;
   const uint32_t t = Find(pool, root_, after, query);
   if (t == kNil) return false;
   *found = pool[t].key();

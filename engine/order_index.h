@@ -27,6 +27,7 @@
 #ifndef DUIJIE_ENGINE_ORDER_INDEX_H_
 #define DUIJIE_ENGINE_ORDER_INDEX_H_
 
+#include <cassert>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -118,6 +119,7 @@ class OrderIndex {
   };
   static_assert(sizeof(PledgeKey) == 16);
   static PledgeKey PledgeKeyOf(const PledgeRecord& p, uint64_t id) {
+    assert(id <= UINT32_MAX && p.max_price > 0 && p.max_price <= INT32_MAX);
     return {p.seq, static_cast<int32_t>(-p.max_price),
             static_cast<uint32_t>(id)};
   }

@@ -487,11 +487,6 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
   int32_t city;
   const std::string* city_code = &spec.buyer_city_code;
   int kind = spec.buyer_kind;
-  if (pledges_.size() >= kMaxPledgeId) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("pledge: the engine has given out every pledge id (",
-                     kMaxPledgeId, "); no more pledges can be posted"));
-  }
   // Every field, as for an offer.
   Violations v;
   v.Add(CheckId("pledge.buyer_id", spec.buyer_id));
@@ -549,6 +544,14 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
   if (v.ok()) {
     v.Add(catalogue_.CheckPosted("pledge.product_code", spec.product_code,
                                  /*leaf=*/false));
+  }
+  // The room for one more pledge id is asked only of a sound request (as
+  // the room for a clearing policy is). Replay asks too, and decides as
+  // the first run did.
+  if (v.ok() && pledges_.size() >= kMaxPledgeId) {
+    v.Add(absl::ResourceExhaustedError(
+        absl::StrCat("max_pledge_id: every pledge id up to ", kMaxPledgeId,
+                     " has been given out; no more pledges can be posted")));
   }
   return v.ToStatus();
 }

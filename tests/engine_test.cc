@@ -738,6 +738,37 @@ TEST_F(EngineTest, IncomingPledgePrefersLowerFloorAtEqualExpiry) {
       ElementsAre(2));
 }
 
+// A pledge's search passes over a shelf (here: a grade) whose earliest
+// expiry ranks after the best offer found so far, at a resolution of about
+// two seconds (OfferTree::ExpiryRank). Within one rank it must still read
+// the shelf, and across a rank boundary the earlier offer still wins.
+TEST_F(EngineTest, EarliestExpiryWinsAcrossShelvesWithinAndAcrossARank) {
+  // A rank boundary a few seconds after kT0.
+  const Micros boundary = ((kT0 >> 21) + 2) << 21;
+  auto offer = [&](const char* product, int grade, Micros expires_at) {
+    OfferSpec o = Offer(kLankao, product, 100, 20);
+    o.grade = grade;
+    o.expires_at = expires_at;
+    return PostOffer(o).offer.offer_id;
+  };
+  // Same rank: the premium shelf is read first, the second grade's offer
+  // expires 5 us earlier.
+  offer("vegetable.cabbage", 1, boundary + 10);  // 1
+  offer("vegetable.cabbage", 2, boundary + 20);  // 2
+  const uint64_t same_rank = offer("vegetable.cabbage", 3, boundary + 5);
+  EXPECT_THAT(
+      OfferIds(
+          PostPledge(Pledge(kTianjin, "vegetable.cabbage", 10, 40)).matches),
+      ElementsAre(same_rank));
+  // Across the boundary: 11 us apart, one rank apart.
+  offer("vegetable.tomato", 1, boundary + 10);
+  const uint64_t earlier_rank = offer("vegetable.tomato", 3, boundary - 1);
+  EXPECT_THAT(
+      OfferIds(
+          PostPledge(Pledge(kTianjin, "vegetable.tomato", 10, 40)).matches),
+      ElementsAre(earlier_rank));
+}
+
 TEST_F(EngineTest, IncomingPledgePrefersEarlierPostedAtEqualTerms) {
   PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));  // 1
   PostOffer(Offer(kLankao, "vegetable.cabbage", 100, 20));  // 2

@@ -95,6 +95,11 @@ TEST(ExpiryQueueTest, RandomOperationsMatchAnOrderedSet) {
         ASSERT_EQ(queue.AnyLiveUntil(later, live), !due.empty());
       }
     }
+    // Whatever is left comes up in order at the end of time.
+    std::vector<uint64_t> rest;
+    queue.PopUntil(INT64_MAX, live, [&](uint64_t tag) { rest.push_back(tag); });
+    ASSERT_EQ(rest, want.PopUntil(INT64_MAX, live)) << "seed " << seed;
+    EXPECT_FALSE(queue.AnyLiveUntil(INT64_MAX, [](uint64_t) { return true; }));
   }
 }
 
