@@ -66,7 +66,7 @@ class RecordArray {
   // past the new end and resetting the records past it in the last one
   // kept (Append hands out slots as they are: value-initialised).
   void resize(size_t n) {
-    while (size_ < n) push_back(T{});
+    while (size_ < n) Append();
     if (n < size_) {
       const size_t kept_blocks = (n + kBlockSize - 1) >> kBlockShift;
       const size_t kept_end = std::min(size_, kept_blocks << kBlockShift);
