@@ -71,11 +71,13 @@
 #include <new>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <variant>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "api/convert.h"
 #include "bench/workload.h"
 #include "benchmark/benchmark.h"
@@ -904,6 +906,66 @@ void BM_CountOffers(benchmark::State& state) {
                                      benchmark::Counter::kInvert);
 }
 
+// Explaining resting pledges (Engine::ExplainPledge), as the server does for
+// every PostPledge that rests with nothing matched: the standard workload's
+// book of `book` orders after its prefill, and up to 2,000 of its open
+// pledges (every k-th pledge id that is open), each explained in turn. An
+// explanation reads every open offer of the pledge's product subtree, so
+// its cost is the size of that side of the book. Counters: explained (the
+// pledges), sec_per_explanation, and digest: the low 32 bits of an FNV-1a
+// hash of every explanation's figures, widenings and summary, so that two
+// builds can be shown to explain alike.
+void BM_ExplainPledge(benchmark::State& state) {
+  WorkloadOptions options;
+  options.book = state.range(0);
+  options.commands = 0;
+  options.seed = 1;
+  static std::unique_ptr<Engine> engine;
+  static int64_t engine_book = 0;
+  if (engine == nullptr || engine_book != options.book) {
+    engine.reset();
+    engine = std::make_unique<Engine>();
+    Prefill(*engine, options, &g_measured);
+    engine_book = options.book;
+  }
+  const Micros now = engine->now();
+  std::vector<uint64_t> ids;
+  const uint64_t pledges = engine->pledge_count();
+  const uint64_t stride = std::max<uint64_t>(1, pledges / 4000);
+  for (uint64_t id = 1; id <= pledges && ids.size() < 2000; id += stride) {
+    if (engine->ExplainPledge(id, now).ok()) ids.push_back(id);
+  }
+  uint64_t digest = 14695981039346656037ull;
+  auto mix = [&digest](std::string_view text) {
+    for (unsigned char c : text) digest = (digest ^ c) * 1099511628211ull;
+  };
+  for (uint64_t id : ids) {
+    const Explanation e = *engine->ExplainPledge(id, now);
+    mix(absl::StrCat(e.unfilled_kg, ",", e.compatible_kg, ",",
+                     e.several_reasons_kg, ";", e.summary));
+    for (const Blocker& b : e.blockers) {
+      mix(absl::StrCat(static_cast<int>(b.reason), ",", b.kg, ",",
+                       b.widening_kg, ",", b.widened_value, ";", b.widening));
+    }
+  }
+  for (auto _ : state) {
+    for (uint64_t id : ids) {
+      absl::StatusOr<Explanation> e = engine->ExplainPledge(id, now);
+      if (!e.ok()) {
+        state.SkipWithError(std::string(e.status().message()).c_str());
+        return;
+      }
+      benchmark::DoNotOptimize(e->compatible_kg);
+    }
+  }
+  state.counters["explained"] = static_cast<double>(ids.size());
+  state.counters["digest"] = static_cast<double>(digest & 0xffffffffu);
+  state.counters["sec_per_explanation"] =
+      benchmark::Counter(static_cast<double>(ids.size()),
+                         benchmark::Counter::kIsIterationInvariantRate |
+                             benchmark::Counter::kInvert);
+}
+
 // One batch clearing of a glutted category: `orders` resting orders of
 // vegetables (half offers, half pledges, most of them able to trade with
 // each other: the book has been held for clearing), with expiries spread
@@ -1028,6 +1090,10 @@ void Register() {
     for (int64_t filter = 0; filter <= 4; ++filter) count->Args({book, filter});
   }
   count->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_ExplainPledge", BM_ExplainPledge)
+      ->Arg(100000)
+      ->Arg(1000000)
+      ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_Clearing", BM_Clearing)
       ->Arg(10000)
       ->Arg(100000)
