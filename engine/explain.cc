@@ -358,8 +358,11 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
         // The pledge's own min lot refuses the q kg the two could trade.
         t.lot.Add(q, o.remaining_kg);
       } else {
-        // The offer's min lot is more than the pledge has left.
-        t.quantity.Add(o.min_lot_kg, o.remaining_kg);
+        // The offer's min lot is more than the pledge has left: the pledge
+        // needs that lot unfilled, or the offer's whole remainder when
+        // that is less (an offer partly filled below its lot sells the
+        // rest whole).
+        t.quantity.Add(std::min(o.min_lot_kg, o.remaining_kg), o.remaining_kg);
       }
     } else if (failed == Bit(BlockReason::kBudget)) {
       // The smallest fill the lots allow, and the budget it needs at the
@@ -524,8 +527,10 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainOffer(uint64_t id,
         // The offer's own min lot refuses the q kg the two could trade.
         t.lot.Add(q, p.remaining_kg);
       } else {
-        // The pledge's min lot is more than the offer has left.
-        t.quantity.Add(p.min_lot_kg, p.remaining_kg);
+        // The pledge's min lot is more than the offer has left: the offer
+        // needs that lot left, or the pledge's whole remainder when that
+        // is less.
+        t.quantity.Add(std::min(p.min_lot_kg, p.remaining_kg), p.remaining_kg);
       }
     } else if (failed == Bit(BlockReason::kBudget)) {
       // The offer cannot change what the budget buys at the max price,

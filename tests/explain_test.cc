@@ -216,6 +216,44 @@ TEST_F(ExplainTest, LotSizeOfTheOfferAsksForALargerPledge) {
             "a quantity of 2,000 kg (2,000 kg unfilled) reaches 5,000 kg");
 }
 
+// An order partly filled below its own min lot sells the rest whole, so
+// the other side needs only that rest, not the lot.
+TEST_F(ExplainTest, AQuantityWideningAsksNoMoreThanARemainderBelowItsLot) {
+  OfferSpec big_lots = Offer(kWudu, 5000, 100);
+  big_lots.min_lot_kg = 2000;
+  const uint64_t offer = PostOffer(big_lots);
+  // 3,500 kg of it sell: 1,500 kg are left, below its 2,000 kg lot.
+  ASSERT_TRUE(
+      RunCommand(engine_, PostPledgeCommand{Pledge(3500, 200)}, kT0).ok());
+  ASSERT_EQ(engine_.GetOffer(offer, kT0)->remaining_kg, 1500);
+  const Explanation e = ExplainPledge(PostResting(Pledge(1000, 200)));
+  ASSERT_EQ(e.blockers.size(), 1u);
+  EXPECT_EQ(e.blockers[0].reason, BlockReason::kLotSize);
+  EXPECT_EQ(e.blockers[0].kg, 1500);
+  EXPECT_EQ(e.blockers[0].widened_value, "1500");
+  EXPECT_EQ(e.blockers[0].widening,
+            "a quantity of 1,500 kg (1,500 kg unfilled) reaches 1,500 kg");
+
+  // The same from the offer's side: a pledge filled to below its lot.
+  PledgeSpec big_lot = Pledge(5000, 200);
+  big_lot.product_code = "fruit.pear";
+  big_lot.min_lot_kg = 2000;
+  const uint64_t pledge = PostResting(big_lot);
+  OfferSpec pears = Offer(kWudu, 3500, 100);
+  pears.product_code = "fruit.pear";
+  PostOffer(pears);
+  ASSERT_EQ(engine_.GetPledge(pledge, kT0)->remaining_kg, 1500);
+  OfferSpec few = Offer(kWudu, 1000, 100);
+  few.product_code = "fruit.pear";
+  const Explanation o = ExplainOffer(PostOffer(few));
+  ASSERT_EQ(o.blockers.size(), 1u);
+  EXPECT_EQ(o.blockers[0].reason, BlockReason::kLotSize);
+  EXPECT_EQ(o.blockers[0].kg, 1500);
+  EXPECT_EQ(o.blockers[0].widened_value, "1500");
+  EXPECT_EQ(o.blockers[0].widening,
+            "a quantity of 1,500 kg (1,500 kg left) reaches 1,500 kg");
+}
+
 TEST_F(ExplainTest, BudgetNamesTheBudgetThatBuysTheSmallestLot) {
   PostOffer(Offer(kWudu, 800, 250));
   PostOffer(Offer(kDingxi, 500, 280));
