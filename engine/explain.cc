@@ -48,10 +48,24 @@ constexpr int kReasonCount = 8;  // BlockReason numbers are 1..7
 
 uint32_t Bit(BlockReason r) { return 1u << static_cast<int>(r); }
 
+using RestingOffer = OrderIndex::RestingOffer;
+
+// The offer as an explanation tests it (an explained offer is read from its
+// record; a pledge's explanation reads the offers from their shelves).
+RestingOffer Resting(const OfferRecord& o, uint64_t id) {
+  return RestingOffer{id,
+                      o.expires_at,
+                      o.floor_price,
+                      std::min(o.min_lot_kg, o.remaining_kg),
+                      o.remaining_kg,
+                      o.grade,
+                      o.certified};
+}
+
 // The matcher's tests that offer `o` and pledge `p` fail, as Bits of their
 // reasons, given whether the pledge's scope admits the offer. Lots and the
 // budget are judged at the pledge's max price (see BUDGET above).
-uint32_t FailedTests(const OfferRecord& o, const PledgeRecord& p,
+uint32_t FailedTests(const RestingOffer& o, const PledgeRecord& p,
                      bool in_scope) {
   uint32_t failed = 0;
   if (!in_scope) failed |= Bit(BlockReason::kScope);
@@ -62,11 +76,12 @@ uint32_t FailedTests(const OfferRecord& o, const PledgeRecord& p,
   }
   const int64_t price = p.max_price;
   const int64_t lots_q =
-      FillQuantity(o.remaining_kg, o.min_lot_kg, p.remaining_kg, p.min_lot_kg,
+      FillQuantity(o.remaining_kg, o.lot_kg, p.remaining_kg, p.min_lot_kg,
                    /*budget_left=*/-1, price);
   if (lots_q == 0) {
     failed |= Bit(BlockReason::kLotSize);
-  } else if (FillQuantity(o, p, price) == 0) {
+  } else if (FillQuantity(o.remaining_kg, o.lot_kg, p.remaining_kg,
+                          p.min_lot_kg, p.budget_left(), price) == 0) {
     failed |= Bit(BlockReason::kBudget);
   }
   return failed;
@@ -324,36 +339,36 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
   t.lot.lower_first = false;  // the largest fill the pledge's lot refuses
   t.quantity.lower_first = true;
   t.budget.lower_first = true;
-  std::vector<uint64_t> ids;
-  for (uint32_t product : products_.node(p.product).subtree) {
-    index_.OffersOf(product, &ids);
-  }
-  for (uint64_t offer_id : ids) {
-    const OfferRecord& o = offers_[offer_id - 1];
-    if (EffectiveStatus(o.status, o.expires_at, now) != OrderStatus::kOpen) {
-      continue;
-    }
+  // The offers are read from their shelves, and a record only for its
+  // region when the scope needs it: an explanation visits every open offer
+  // of the product's subtree, and the records are as many cold reads again.
+  auto count = [&](const RestingOffer& o) {
+    // The shelves hold open offers; one past its expiry reads EXPIRED
+    // before a tick retires it (EffectiveStatus).
+    if (o.expires_at <= now) return;
     bool in_scope = true;
-    if (p.scope == Scope::kPartnersOnly) {
-      in_scope = AnyCovers(partner_west, o.region);
-    } else if (p.scope == Scope::kListedRegions) {
-      in_scope = AnyCovers(p.listed.cover(), o.region);
+    int32_t region = 0;
+    if (p.scope != Scope::kAny) {
+      region = offers_[o.id - 1].region;
+      in_scope = p.scope == Scope::kPartnersOnly
+                     ? AnyCovers(partner_west, region)
+                     : AnyCovers(p.listed.cover(), region);
     }
     const uint32_t failed = FailedTests(o, p, in_scope);
     const int64_t price = p.max_price;  // see BUDGET above
     if (in_scope) {
       AddKg(&t.in_scope_kg, o.remaining_kg);
     } else {
-      AddKg(&t.out_of_scope_regions[widen_region(o.region)], o.remaining_kg);
+      AddKg(&t.out_of_scope_regions[widen_region(region)], o.remaining_kg);
     }
-    if (!t.Count(failed, o.remaining_kg)) continue;
+    if (!t.Count(failed, o.remaining_kg)) return;
     if (failed == Bit(BlockReason::kPrice)) {
       t.price.Add(o.floor_price, o.remaining_kg);
     } else if (failed == Bit(BlockReason::kGrade)) {
       t.grade.Add(static_cast<int>(o.grade), o.remaining_kg);
     } else if (failed == Bit(BlockReason::kLotSize)) {
-      const int64_t q = FillQuantity(o.remaining_kg, o.min_lot_kg,
-                                     p.remaining_kg, 0, -1, price);
+      const int64_t q =
+          FillQuantity(o.remaining_kg, o.lot_kg, p.remaining_kg, 0, -1, price);
       if (q > 0) {
         // The pledge's own min lot refuses the q kg the two could trade.
         t.lot.Add(q, o.remaining_kg);
@@ -361,15 +376,14 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
         // The offer's min lot is more than the pledge has left: the pledge
         // needs that lot unfilled, or the offer's whole remainder when
         // that is less (an offer partly filled below its lot sells the
-        // rest whole).
-        t.quantity.Add(std::min(o.min_lot_kg, o.remaining_kg), o.remaining_kg);
+        // rest whole): lot_kg.
+        t.quantity.Add(o.lot_kg, o.remaining_kg);
       }
     } else if (failed == Bit(BlockReason::kBudget)) {
       // The smallest fill the lots allow, and the budget it needs at the
       // max price (enough whichever of the two comes to the other).
-      const int64_t need_q =
-          std::max({int64_t{1}, std::min(p.min_lot_kg, p.remaining_kg),
-                    std::min(o.min_lot_kg, o.remaining_kg)});
+      const int64_t need_q = std::max(
+          {int64_t{1}, std::min(p.min_lot_kg, p.remaining_kg), o.lot_kg});
       int64_t need_fen;
       int64_t budget;
       if (!__builtin_mul_overflow(need_q, price, &need_fen) &&
@@ -377,8 +391,11 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainPledge(uint64_t id,
         t.budget.Add(budget, o.remaining_kg);
       }
     } else if (failed == Bit(BlockReason::kScope)) {
-      AddKg(&t.scope_regions[widen_region(o.region)], o.remaining_kg);
+      AddKg(&t.scope_regions[widen_region(region)], o.remaining_kg);
     }
+  };
+  for (uint32_t product : products_.node(p.product).subtree) {
+    index_.ForEachOfferOf(product, count);
   }
 
   Explanation e;
@@ -514,7 +531,7 @@ absl::StatusOr<Explanation> Engine::Impl::ExplainOffer(uint64_t id,
     } else if (p.scope == Scope::kListedRegions) {
       in_scope = AnyCovers(p.listed.cover(), o.region);
     }
-    const uint32_t failed = FailedTests(o, p, in_scope);
+    const uint32_t failed = FailedTests(Resting(o, id), p, in_scope);
     const int64_t price = p.max_price;  // see BUDGET above
     if (in_scope) AddKg(&t.in_scope_kg, p.remaining_kg);
     if (!t.Count(failed, p.remaining_kg)) continue;

@@ -330,22 +330,4 @@ bool OfferTree::Check(
   return contents->size() == before + size_;
 }
 
-void OfferTree::CollectIds(const OfferNodePool& pool,
-                           std::vector<uint64_t>* ids) const {
-  // In order without recursion: a treap is shallow, but a stack costs
-  // nothing.
-  std::vector<uint32_t> stack;
-  uint32_t node = root_;
-  while (node != OfferNodePool::kNil || !stack.empty()) {
-    while (node != OfferNodePool::kNil) {
-      stack.push_back(node);
-      node = pool[node].left;
-    }
-    node = stack.back();
-    stack.pop_back();
-    ids->push_back(pool[node].offer_id);
-    node = pool[node].right;
-  }
-}
-
 }  // namespace duijie

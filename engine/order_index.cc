@@ -375,19 +375,12 @@ void OrderIndex::BestPledgesFor(uint64_t offer_id, const CodeSet& partner_east,
   }
 }
 
-void OrderIndex::OffersOf(uint32_t product, std::vector<uint64_t>* ids) const {
-  // Every resting offer is on exactly one national shelf (region key 0).
-  for (int grade = 1; grade <= 3; ++grade) {
-    for (const bool certified : {false, true}) {
-      for (const bool priority : {false, true}) {
-        auto it = offer_trees_.find(OfferShelfKey(
-            product, static_cast<Grade>(grade), certified, priority, 0));
-        if (it != offer_trees_.end()) {
-          it->second.CollectIds(offer_nodes_, ids);
-        }
-      }
-    }
-  }
+const OfferTree* OrderIndex::NationalShelf(uint32_t product, Grade grade,
+                                           bool certified,
+                                           bool priority) const {
+  auto it =
+      offer_trees_.find(OfferShelfKey(product, grade, certified, priority, 0));
+  return it == offer_trees_.end() ? nullptr : &it->second;
 }
 
 void OrderIndex::PledgesOf(uint32_t product, std::vector<uint64_t>* ids) const {

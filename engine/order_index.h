@@ -85,12 +85,45 @@ class OrderIndex {
   void BestPledgesFor(uint64_t offer_id, const CodeSet& partner_east, size_t k,
                       PledgeIds* out) const;
 
-  // The resting offers of `product` itself (not of its subtree), shelf by
-  // shelf, and the resting pledges posted for `product` itself, ascending
-  // by id, each once, appended to *ids. For reads that explain an order
-  // (explain.cc): they visit every such order (the pledges' by every pledge
-  // shelf), so they are not for the matching path.
-  void OffersOf(uint32_t product, std::vector<uint64_t>* ids) const;
+  // A resting offer as its national shelf holds it: all a pledge's tests
+  // but the scope's can be made of it without reading the offer's record.
+  struct RestingOffer {
+    uint64_t id;
+    Micros expires_at;
+    int64_t floor_price;
+    // min(min lot, remaining), as OfferFit::lot_kg: FillQuantity gives the
+    // same with it as with the min lot, since a remainder below its lot
+    // sells whole.
+    int64_t lot_kg;
+    int64_t remaining_kg;
+    Grade grade;
+    bool certified;
+  };
+  // Calls fn(const RestingOffer&) with each resting offer of `product`
+  // itself (not of its subtree), once, in no particular order; and appends
+  // the resting pledges posted for `product` itself to *ids, ascending by
+  // id, each once. For reads that explain an order (explain.cc): they visit
+  // every such order (the pledges' by every pledge shelf), so they are not
+  // for the matching path.
+  template <typename Fn>
+  void ForEachOfferOf(uint32_t product, Fn fn) const {
+    // Every resting offer is on exactly one national shelf, whose key
+    // gives its grade and certification and whose node the rest.
+    for (int g = 1; g <= 3; ++g) {
+      const Grade grade = static_cast<Grade>(g);
+      for (const bool certified : {false, true}) {
+        for (const bool priority : {false, true}) {
+          const OfferTree* shelf =
+              NationalShelf(product, grade, certified, priority);
+          if (shelf == nullptr) continue;
+          shelf->ForEachNode(offer_nodes_, [&](const OfferNodePool::Node& n) {
+            fn(RestingOffer{n.offer_id, n.expires_at, n.floor_price, n.lot_kg,
+                            n.remaining_kg, grade, certified});
+          });
+        }
+      }
+    }
+  }
   void PledgesOf(uint32_t product, std::vector<uint64_t>* ids) const;
 
   // For CheckInvariants: whether every tree is well formed and the index
@@ -125,6 +158,11 @@ class OrderIndex {
   }
   using PledgeTree = absl::btree_set<PledgeKey>;
 
+  // The shelf of `product`'s offers of that grade, certification and
+  // priority flag with region key 0 (every resting offer is on one), or
+  // null when it holds none.
+  const OfferTree* NationalShelf(uint32_t product, Grade grade, bool certified,
+                                 bool priority) const;
   template <typename Fn>
   void ForEachOfferShelf(const OfferRecord& o, Fn fn) const;
   template <typename Fn>
