@@ -54,15 +54,14 @@ OfferKey KeyOf(const OfferRecord& o, uint64_t id) {
 }  // namespace
 
 // The region key of the shelf that holds the offers of `region`: a
-// county's are on its prefecture's shelf (see order_index.h).
-int32_t ShelfRegion(int32_t region) { return PrefectureOf(region); }
+// county's and a prefecture's are on their province's shelf (see
+// order_index.h).
+int32_t ShelfRegion(int32_t region) { return ProvinceOf(region); }
 
 template <typename Fn>
 void OrderIndex::ForEachOfferShelf(const OfferRecord& o, Fn fn) const {
-  for (int32_t region_key : RegionChainOf(o.region)) {
-    if (ShelfRegion(region_key) != region_key) continue;  // a county
-    fn(OfferShelfKey(o.product, o.grade, o.certified, o.priority, region_key));
-  }
+  fn(OfferShelfKey(o.product, o.grade, o.certified, o.priority,
+                   ShelfRegion(o.region)));
   fn(OfferShelfKey(o.product, o.grade, o.certified, o.priority, 0));
 }
 
@@ -181,17 +180,17 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
   // or budget, are passed over inside the tree's walk (ForEachPassing), so
   // the only offers this loop passes over are partner offers in the
   // non-partner groups, and those fit only if the partner groups could not
-  // take them, which they could; and, on a county's search, the offers of
-  // the prefecture's shelf from its other counties. An offer sits on
-  // several shelves a group may read (its prefecture's and province's): it
-  // is kept once.
+  // take them, which they could; and, on a prefecture's or a county's
+  // search, the offers of the province's shelf from elsewhere. A group may
+  // read a province's shelf under more than one key (two of its
+  // prefectures, or a prefecture and the province): an offer is kept once.
   const OfferQuery query{p.max_price, p.remaining_kg,
                          std::min(p.min_lot_kg, p.remaining_kg),
                          p.budget_left()};
-  // county: the county searched, whose offers sit on its prefecture's
-  // shelf among its neighbours' (0 on any other shelf: all its offers are
-  // under the region searched).
-  auto scan = [&](const OfferTree& tree, bool skip_partners, int32_t county) {
+  // under: the prefecture or county searched, whose offers sit on its
+  // province's shelf among its neighbours' (0 on a province's or the
+  // national shelf: all its offers are under the region searched).
+  auto scan = [&](const OfferTree& tree, bool skip_partners, int32_t under) {
     // A tree whose first expiry is later than the last of a full `best`
     // has nothing better: skipped without reading its nodes.
     if (best.size() == k && tree.AllAfter(best.back())) return;
@@ -200,7 +199,7 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
       const OfferRecord& o = offers_[key.offer_id - 1];
       const bool passed_over =
           (skip_partners && AnyCovers(partner_west, o.region)) ||
-          (county != 0 && o.region != county);
+          (under != 0 && !RegionCovers(under, o.region));
       if (!passed_over && FillQuantity(o, p, o.floor_price) > 0 &&
           std::none_of(best.begin(), best.end(), [&](const OfferKey& b) {
             return b.offer_id == key.offer_id;

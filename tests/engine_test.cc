@@ -325,7 +325,7 @@ TEST_F(EngineTest, ListedRegionsDoNotCoverAncestorsOrSiblings) {
 }
 
 // A county has no shelf of its own (order_index.h): its search reads the
-// prefecture's and must keep to the county.
+// province's and must keep to the county.
 TEST_F(EngineTest, ListedCountyTakesItsOwnOffersNotItsNeighbours) {
   constexpr char kChengxian[] = "621221";  // another county of Longnan
   ASSERT_TRUE(RunCommand(engine_,
@@ -344,6 +344,21 @@ TEST_F(EngineTest, ListedCountyTakesItsOwnOffersNotItsNeighbours) {
   q.scope = static_cast<int>(Scope::kListedRegions);
   q.region_codes = {kLongnan};
   EXPECT_THAT(OfferIds(PostPledge(q).matches), ElementsAre(1));
+}
+
+// Prefectures have no shelves either: a pledge listing two prefectures of
+// one province reads the province's shelf once for each, keeps to the two,
+// and takes each offer once, best first.
+TEST_F(EngineTest, ListedPrefecturesOfOneProvinceTakeEachOfferOnce) {
+  PostOffer(Offer(kLanzhou, "spice.sichuan_pepper", 100, 5));  // 1: not listed
+  PostOffer(Offer(kWudu, "spice.sichuan_pepper", 100, 20));    // 2: Longnan
+  PostOffer(Offer(kDingxi, "spice.sichuan_pepper", 100, 10));  // 3: Dingxi
+  PledgeSpec p = Pledge(kGuangzhou, "spice", 500, 30);
+  p.scope = static_cast<int>(Scope::kListedRegions);
+  p.region_codes = {kLongnan, kDingxi};
+  PledgeResult r = PostPledge(p);
+  EXPECT_THAT(OfferIds(r.matches), ElementsAre(3, 2));
+  EXPECT_EQ(r.pledge.remaining_kg, 300);
 }
 
 TEST_F(EngineTest, CancelledOfferNeverMatches) {
