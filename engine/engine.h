@@ -13,8 +13,9 @@
 // the field and the value. Codes: INVALID_ARGUMENT (malformed input),
 // NOT_FOUND (an unknown id or region), FAILED_PRECONDITION (cancelling a
 // closed order), ALREADY_EXISTS (a reused request_id with a different
-// body), RESOURCE_EXHAUSTED (an engine limit: the last pledge id given
-// out, kMaxPledgeId, or the clearing policies' number); for a command with
+// body), RESOURCE_EXHAUSTED (an engine limit: the last pledge or offer id
+// given out, kMaxPledgeId and kMaxOfferId, or the clearing policies'
+// number); for a command with
 // a Caller (command.h), PERMISSION_DENIED (not the caller's to send) and
 // RESOURCE_EXHAUSTED (an admission limit), see authorization.cc.
 //
@@ -61,9 +62,10 @@ inline constexpr size_t kMaxListedRegions = 64;
 inline constexpr size_t kMaxPledgeMembers = 64;
 inline constexpr int64_t kMaxQuantityKg = int64_t{1} << 40;  // ~1.1e12 kg
 inline constexpr int64_t kMaxPriceFenPerKg = int64_t{1} << 30;
-// Pledge ids run from 1 to this (2^32 - 1): the pledge index keeps them in
-// 32 bits. A post beyond it is refused with RESOURCE_EXHAUSTED.
+// Pledge and offer ids run from 1 to these (2^32 - 1): the indexes keep
+// them in 32 bits. A post beyond is refused with RESOURCE_EXHAUSTED.
 inline constexpr uint64_t kMaxPledgeId = UINT32_MAX;
+inline constexpr uint64_t kMaxOfferId = UINT32_MAX;
 // A match's deadlines when the orders do not say: ship within 7 days of
 // the match, accept or decline within 7 days of the shipment (as the 832
 // platform confirms receipt on its own after a week). At most a year.

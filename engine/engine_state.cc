@@ -313,6 +313,7 @@ absl::Status Engine::Impl::LoadState(std::string_view bytes) {
     return true;
   };
   const uint64_t noffers = r.Count(8 * 9 + 3);
+  if (noffers > kMaxOfferId) return corrupt("more offers than offer ids");
   offers_.reserve(noffers);
   for (uint64_t i = 0; i < noffers && r.ok(); ++i) {
     OfferRecord o{};

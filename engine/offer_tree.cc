@@ -31,12 +31,15 @@ void Update(OfferNodePool& pool, uint32_t t) {
   n.min_floor = n.floor_price;
   n.min_lot_kg = OfferNodePool::SaturatedKg(n.lot_kg);
   n.max_remaining_kg = OfferNodePool::SaturatedKg(n.remaining_kg);
+  n.prefectures =
+      (n.prefectures & ~Node::kSubtreeMask) | n.own_prefecture_bit();
   for (uint32_t child : {n.left, n.right}) {
     if (child == kNil) continue;
     const Node& c = pool[child];
     n.min_floor = std::min(n.min_floor, c.min_floor);
     n.min_lot_kg = std::min(n.min_lot_kg, c.min_lot_kg);
     n.max_remaining_kg = std::max(n.max_remaining_kg, c.max_remaining_kg);
+    n.prefectures |= c.subtree_prefectures();
   }
 }
 
@@ -65,7 +68,8 @@ int64_t Capacity(const OfferQuery& q, int64_t price) {
 // largest at the subtree's lowest floor, so that bounds every offer in it.
 // A saturated lot bound is below the true one, so it only prunes less.
 bool MayHold(const Node& n, const OfferQuery& q) {
-  if (n.min_floor > q.max_floor || MaxRemainingBelow(n, q.need_kg)) {
+  if (n.min_floor > q.max_floor || MaxRemainingBelow(n, q.need_kg) ||
+      (n.subtree_prefectures() & q.prefectures) == 0) {
     return false;
   }
   const int64_t capacity = Capacity(q, n.min_floor);
@@ -74,7 +78,8 @@ bool MayHold(const Node& n, const OfferQuery& q) {
 }
 
 bool Passes(const Node& n, const OfferQuery& q) {
-  if (n.floor_price > q.max_floor || n.remaining_kg < q.need_kg) {
+  if (n.floor_price > q.max_floor || n.remaining_kg < q.need_kg ||
+      (n.own_prefecture_bit() & q.prefectures) == 0) {
     return false;
   }
   const int64_t capacity = Capacity(q, n.floor_price);
@@ -129,6 +134,7 @@ uint32_t InsertNode(OfferNodePool& pool, uint32_t t, uint32_t node) {
   n.min_floor = std::min(n.min_floor, added.floor_price);
   n.min_lot_kg = std::min(n.min_lot_kg, added.min_lot_kg);
   n.max_remaining_kg = std::max(n.max_remaining_kg, added.max_remaining_kg);
+  n.prefectures |= added.own_prefecture_bit();
   if (key < n.key()) {
     const uint32_t left = InsertNode(pool, n.left, node);
     pool[t].left = left;
@@ -197,15 +203,22 @@ bool Visit(const OfferNodePool& pool, uint32_t t, const OfferQuery& q,
 }  // namespace
 
 uint32_t OfferNodePool::Allocate(const OfferKey& key, const OfferFit& fit) {
-  // The engine refuses floors above kMaxPriceFenPerKg (2^30).
+  // The engine refuses floors above kMaxPriceFenPerKg (2^30) and offer ids
+  // above kMaxOfferId (2^32 - 1).
   assert(key.floor_price > 0 && key.floor_price <= INT32_MAX);
+  assert(key.offer_id <= UINT32_MAX);
+  assert(fit.prefecture_bit != 0 &&
+         (fit.prefecture_bit & (fit.prefecture_bit - 1)) == 0 &&
+         fit.prefecture_bit <= Node::kSubtreeMask);
   const int32_t floor = static_cast<int32_t>(key.floor_price);
+  const uint32_t own = static_cast<uint32_t>(__builtin_ctz(fit.prefecture_bit));
   const Node node{key.expires_at,
                   key.seq,
-                  key.offer_id,
                   fit.lot_kg,
                   fit.remaining_kg,
                   floor,
+                  static_cast<uint32_t>(key.offer_id),
+                  (own << kPrefectureBits) | fit.prefecture_bit,
                   floor,
                   SaturatedKg(fit.lot_kg),
                   SaturatedKg(fit.remaining_kg),
@@ -289,6 +302,7 @@ bool CheckNode(const OfferNodePool& pool, uint32_t t, uint64_t parent_priority,
   b.min_floor = n.floor_price;
   b.min_lot_kg = OfferNodePool::SaturatedKg(n.lot_kg);
   b.max_remaining_kg = OfferNodePool::SaturatedKg(n.remaining_kg);
+  b.prefectures = n.own_prefecture_bit();
   const uint64_t priority = HeapPriority(n.offer_id);
   auto child = [&](uint32_t c) {
     if (c == kNil) return true;
@@ -297,6 +311,7 @@ bool CheckNode(const OfferNodePool& pool, uint32_t t, uint64_t parent_priority,
     b.min_floor = std::min(b.min_floor, cb.min_floor);
     b.min_lot_kg = std::min(b.min_lot_kg, cb.min_lot_kg);
     b.max_remaining_kg = std::max(b.max_remaining_kg, cb.max_remaining_kg);
+    b.prefectures |= cb.prefectures;
     return true;
   };
   if (!child(n.left)) return false;
@@ -304,8 +319,11 @@ bool CheckNode(const OfferNodePool& pool, uint32_t t, uint64_t parent_priority,
   contents->push_back({n.key(), n.fit()});
   if (!child(n.right)) return false;
   *bounds = b;
+  // The prefectures may be a superset (see OfferNodePool); each of the
+  // others is exact.
   return b.min_floor == n.min_floor && b.min_lot_kg == n.min_lot_kg &&
-         b.max_remaining_kg == n.max_remaining_kg;
+         b.max_remaining_kg == n.max_remaining_kg &&
+         (b.prefectures & ~n.subtree_prefectures()) == 0;
 }
 
 }  // namespace

@@ -55,34 +55,57 @@ struct OfferKey {
 // How an offer's size fits a pledge. An offer can fill a pledge that can
 // take C kg only if C >= lot_kg, where lot_kg = min(min lot, remaining); and
 // only if remaining_kg >= min(the pledge's min lot, the pledge's remainder).
+// prefecture_bit is PrefectureBit of the offer's region (a shelf holds one
+// province's offers; see OfferQuery::prefectures).
 struct OfferFit {
   int64_t lot_kg = 0;
   int64_t remaining_kg = 0;
+  uint32_t prefecture_bit = 1;  // one bit; 1: the province itself
 };
+
+// The bit standing for a region's prefecture among its province's: its
+// prefecture number (the code's middle two digits) modulo 27; 0 (bit 0)
+// for the province itself. Two prefectures of a province share a bit only
+// past the 27th, and a shared bit only makes a search read more.
+inline constexpr int kPrefectureBits = 27;
+inline uint32_t PrefectureBit(int32_t region) {
+  return uint32_t{1} << ((region / 100 % 100) % kPrefectureBits);
+}
 
 // What a pledge searches for. With C = min(capacity_kg, budget_left_fen /
 // floor) (just capacity_kg without a budget), an offer passes when floor <=
-// max_floor, lot_kg <= C, C >= max(need_kg, 1) and remaining_kg >= need_kg.
+// max_floor, lot_kg <= C, C >= max(need_kg, 1), remaining_kg >= need_kg and
+// its prefecture bit is one of `prefectures`.
 // For a pledge with remainder R, min lot M and budget left B, querying with
 // (max price, R, min(M, R), B) passes exactly the offers it can fill at
 // their floor (see FillQuantity in engine.cc).
+// A search of one prefecture (or a county) on its province's shelf also
+// sets `prefectures` to its PrefectureBit, and subtrees that hold no offer
+// with that bit are not read. The region itself is the caller's to test on
+// what passes (another prefecture may share the bit; a county is one of
+// its prefecture's).
 struct OfferQuery {
   int64_t max_floor = 0;
   int64_t capacity_kg = 0;
   int64_t need_kg = 0;
-  int64_t budget_left_fen = -1;  // -1: no budget
+  int64_t budget_left_fen = -1;         // -1: no budget
+  uint32_t prefectures = ~uint32_t{0};  // all: no prefecture searched
 };
 
 // The nodes of all offer trees, by index. A node is one 64-byte cache line
 // (aligned): a treap descent at a large book reads a cold node at each level,
 // so a node that straddles two lines costs two misses where one would do.
-// To fit, the floor and the subtree bounds are 32-bit: floors are at most
+// To fit, the offer id, the floor and the subtree bounds are 32-bit: offer
+// ids are at most kMaxOfferId (2^32 - 1) and floors at most
 // kMaxPriceFenPerKg (2^30 fen/kg); the lot and remainder bounds saturate at
 // kSaturatedKg, which a bound only ever reads as "at least that much" (the
 // lowest lot as a lower bound, the largest remainder as unbounded), so a
 // saturated bound prunes less and never wrongly. A node's own lot and
-// remainder are exact. Nodes are kept in a RecordArray (blocks that never
-// move), so the pool grows without copying and without the slack of a
+// remainder are exact. The subtree's prefectures are a superset: an erase
+// leaves its offer's bit where the other bounds did not change (clearing it
+// would read the child off the path), so the set only prunes less until
+// the node is next recomputed. Nodes are kept in a RecordArray (blocks that
+// never move), so the pool grows without copying and without the slack of a
 // doubling vector.
 class OfferNodePool {
  public:
@@ -91,10 +114,14 @@ class OfferNodePool {
   struct alignas(64) Node {
     Micros expires_at;
     uint64_t seq;
-    uint64_t offer_id;
     int64_t lot_kg;
     int64_t remaining_kg;
     int32_t floor_price;
+    uint32_t offer_id;
+    // The offer's own prefecture bit's number (0..kPrefectureBits - 1) in
+    // the top five bits; below them, over this node's subtree, a superset
+    // of its offers' PrefectureBits.
+    uint32_t prefectures;
     // Over this node's subtree:
     int32_t min_floor;
     uint32_t min_lot_kg;        // saturated at kSaturatedKg
@@ -102,8 +129,17 @@ class OfferNodePool {
     uint32_t left;
     uint32_t right;
 
+    static constexpr uint32_t kSubtreeMask =
+        (uint32_t{1} << kPrefectureBits) - 1;
+    uint32_t own_prefecture_bit() const {
+      return uint32_t{1} << (prefectures >> kPrefectureBits);
+    }
+    uint32_t subtree_prefectures() const { return prefectures & kSubtreeMask; }
+
     OfferKey key() const { return {expires_at, floor_price, seq, offer_id}; }
-    OfferFit fit() const { return {lot_kg, remaining_kg}; }
+    OfferFit fit() const {
+      return {lot_kg, remaining_kg, own_prefecture_bit()};
+    }
   };
   static_assert(sizeof(Node) == 64);
 

@@ -44,7 +44,8 @@ uint64_t PledgeShelfKey(uint32_t product, Grade min_grade, bool require_cert,
 
 // How a resting offer's size fits pledges; see OfferFit.
 OfferFit FitOf(const OfferRecord& o) {
-  return OfferFit{std::min(o.min_lot_kg, o.remaining_kg), o.remaining_kg};
+  return OfferFit{std::min(o.min_lot_kg, o.remaining_kg), o.remaining_kg,
+                  PrefectureBit(o.region)};
 }
 
 OfferKey KeyOf(const OfferRecord& o, uint64_t id) {
@@ -181,7 +182,10 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
   // the only offers this loop passes over are partner offers in the
   // non-partner groups, and those fit only if the partner groups could not
   // take them, which they could; and, on a prefecture's or a county's
-  // search, the offers of the province's shelf from elsewhere. A group may
+  // search, the offers of the province's shelf from elsewhere (the walk
+  // reads only subtrees holding the prefecture's bit, PrefectureBit, so
+  // these are the offers of prefectures sharing the bit and, on a county's
+  // search, of the other counties). A group may
   // read a province's shelf under more than one key (two of its
   // prefectures, or a prefecture and the province): an offer is kept once.
   const OfferQuery query{p.max_price, p.remaining_kg,
@@ -194,7 +198,9 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
     // A tree whose first expiry is later than the last of a full `best`
     // has nothing better: skipped without reading its nodes.
     if (best.size() == k && tree.AllAfter(best.back())) return;
-    tree.ForEachPassing(offer_nodes_, query, [&](const OfferKey& key) {
+    OfferQuery q = query;
+    if (under != 0) q.prefectures = PrefectureBit(under);
+    tree.ForEachPassing(offer_nodes_, q, [&](const OfferKey& key) {
       if (best.size() == k && !(key < best.back())) return false;
       const OfferRecord& o = offers_[key.offer_id - 1];
       const bool passed_over =
@@ -429,7 +435,8 @@ std::string OrderIndex::Check() const {
     for (size_t i = 0; i < want.size(); ++i) {
       if (!(have[i].first == want[i].first) ||
           have[i].second.lot_kg != want[i].second.lot_kg ||
-          have[i].second.remaining_kg != want[i].second.remaining_kg) {
+          have[i].second.remaining_kg != want[i].second.remaining_kg ||
+          have[i].second.prefecture_bit != want[i].second.prefecture_bit) {
         return absl::StrCat("offer shelf ", shelf, ": offer ",
                             want[i].first.offer_id, " is out of date");
       }

@@ -440,6 +440,12 @@ absl::Status Engine::Impl::Check(const PostOfferCommand& c, Micros now) const {
     v.Add(catalogue_.CheckPosted("offer.product_code", spec.product_code,
                                  /*leaf=*/true));
   }
+  // The room for one more offer id, as for a pledge's.
+  if (v.ok() && offers_.size() >= kMaxOfferId) {
+    v.Add(absl::ResourceExhaustedError(
+        absl::StrCat("max_offer_id: every offer id up to ", kMaxOfferId,
+                     " has been given out; no more offers can be posted")));
+  }
   return v.ToStatus();
 }
 

@@ -24,7 +24,7 @@ bool ScanFirst(const std::map<OfferKey, OfferFit>& offers,
     }
     if (k.floor_price <= q.max_floor && fit.lot_kg <= capacity &&
         capacity >= std::max<int64_t>(q.need_kg, 1) &&
-        fit.remaining_kg >= q.need_kg) {
+        fit.remaining_kg >= q.need_kg && (fit.prefecture_bit & q.prefectures)) {
       *found = k;
       return true;
     }
@@ -34,7 +34,9 @@ bool ScanFirst(const std::map<OfferKey, OfferFit>& offers,
 
 // Seeds 41-60 put every quantity around 2^32 kg, where a node's subtree
 // bounds saturate (OfferNodePool::kSaturatedKg): the answers must not
-// change, and Check must hold after every step.
+// change, and Check must hold after every step. Offers come from a few
+// prefectures (among them the first and the last bit), and half the
+// queries search one of them.
 TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
   for (uint32_t seed = 1; seed <= 60; ++seed) {
     std::mt19937 rng(seed);
@@ -44,10 +46,17 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
     OfferTree tree;
     std::map<OfferKey, OfferFit> offers;
     uint64_t next_id = 1;
-    auto random_fit = [&] {
+    const uint32_t prefecture_bits[] = {
+        PrefectureBit(620100), PrefectureBit(621100), PrefectureBit(621200),
+        PrefectureBit(513400), uint32_t{1} << (kPrefectureBits - 1)};
+    auto random_prefecture = [&] {
+      return prefecture_bits[rng() % std::size(prefecture_bits)];
+    };
+    // A new fit keeps the offer's prefecture, as a resize does.
+    auto random_fit = [&](uint32_t prefecture_bit) {
       const int64_t remaining = kg_base + 1 + rng() % 100;
       return OfferFit{std::min<int64_t>(kg_base + rng() % 120, remaining),
-                      remaining};
+                      remaining, prefecture_bit};
     };
     // Expiries a little over a second apart, so that two in a row often
     // share an ExpiryRank (about two seconds) and often do not; on both
@@ -68,7 +77,7 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
         const uint64_t id = next_id++;
         const OfferKey key{random_time(), static_cast<int64_t>(1 + rng() % 40),
                            1000000 - id, id};
-        const OfferFit fit = random_fit();
+        const OfferFit fit = random_fit(random_prefecture());
         tree.Insert(pool, key, fit);
         offers[key] = fit;
       } else if (action < 5) {
@@ -77,7 +86,7 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
         offers.erase(it);
       } else {
         auto it = pick();
-        it->second = random_fit();
+        it->second = random_fit(it->second.prefecture_bit);
         tree.SetFit(pool, it->first, it->second);
       }
       ASSERT_EQ(tree.size(), offers.size());
@@ -85,6 +94,9 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
       std::vector<std::pair<OfferKey, OfferFit>> contents;
       ASSERT_TRUE(tree.Check(pool, &contents)) << "seed " << seed;
       ASSERT_EQ(contents.size(), offers.size());
+      for (const auto& [key, fit] : contents) {
+        ASSERT_EQ(fit.prefecture_bit, offers[key].prefecture_bit);
+      }
       const int64_t max_floor = rng() % 45;
       const int64_t capacity = kg_base + rng() % 130;
       const int64_t need = kg_base + rng() % 100;
@@ -93,7 +105,8 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
               ? -1
               : (kg_base == 0 ? static_cast<int64_t>(rng() % 3000)
                               : (kg_base + rng() % 130) * (1 + rng() % 40));
-      const OfferQuery query{max_floor, capacity, need, budget};
+      const OfferQuery query{max_floor, capacity, need, budget,
+                             rng() % 2 ? ~uint32_t{0} : random_prefecture()};
       OfferKey after_key{random_time(), static_cast<int64_t>(rng() % 40),
                          1000000 - rng() % next_id};
       // AllAfter holds exactly when the first key's expiry ranks after
@@ -165,13 +178,18 @@ TEST(OfferTreeTest, GrowsAndDrainsToEmpty) {
       ASSERT_EQ(key, it->first) << "step " << step;
       ASSERT_EQ(fit.lot_kg, it->second.lot_kg) << "step " << step;
       ASSERT_EQ(fit.remaining_kg, it->second.remaining_kg) << "step " << step;
+      ASSERT_EQ(fit.prefecture_bit, it->second.prefecture_bit)
+          << "step " << step;
       ++it;
     }
     ASSERT_EQ(pool.live(), offers.size());
     for (int i = 0; i < 4; ++i) {
-      const OfferQuery query{static_cast<int64_t>(rng() % 1000),
-                             static_cast<int64_t>(rng() % 130),
-                             static_cast<int64_t>(rng() % 100), -1};
+      // Half the searches are of one of a province's 21 prefectures.
+      const OfferQuery query{
+          static_cast<int64_t>(rng() % 1000), static_cast<int64_t>(rng() % 130),
+          static_cast<int64_t>(rng() % 100), -1,
+          i < 2 ? ~uint32_t{0}
+                : PrefectureBit(510000 + 100 * (1 + rng() % 21))};
       const OfferKey after_key{static_cast<Micros>(rng() % 5000),
                                static_cast<int64_t>(rng() % 1000), 0};
       const OfferKey* after = i % 2 ? &after_key : nullptr;
@@ -194,7 +212,8 @@ TEST(OfferTreeTest, GrowsAndDrainsToEmpty) {
       const OfferKey key{static_cast<Micros>(step / 2 + rng() % 800),
                          static_cast<int64_t>(1 + rng() % 999), id, id};
       const int64_t remaining = 1 + rng() % 100;
-      const OfferFit fit{std::min<int64_t>(rng() % 120, remaining), remaining};
+      const OfferFit fit{std::min<int64_t>(rng() % 120, remaining), remaining,
+                         PrefectureBit(510000 + 100 * (1 + rng() % 21))};
       tree.Insert(pool, key, fit);
       offers[key] = fit;
       keys.push_back(key);
@@ -207,8 +226,8 @@ TEST(OfferTreeTest, GrowsAndDrainsToEmpty) {
     } else {
       const OfferKey& key = keys[rng() % keys.size()];
       const int64_t remaining = 1 + rng() % offers[key].remaining_kg;
-      offers[key] =
-          OfferFit{std::min(offers[key].lot_kg, remaining), remaining};
+      offers[key] = OfferFit{std::min(offers[key].lot_kg, remaining), remaining,
+                             offers[key].prefecture_bit};
       tree.SetFit(pool, key, offers[key]);
     }
     if (step % 97 == 0 || offers.size() < 40) {
