@@ -47,6 +47,8 @@ void SetFitAt(OfferNodePool& pool, uint32_t t, const OfferKey& key,
               const OfferFit& fit) {
   if (t == kNil) return;
   if (pool[t].key() == key) {
+    // An offer's region, and so its prefecture bit, never changes.
+    assert(fit.prefecture_bit == pool[t].own_prefecture_bit());
     pool[t].lot_kg = fit.lot_kg;
     pool[t].remaining_kg = fit.remaining_kg;
   } else if (key < pool[t].key()) {

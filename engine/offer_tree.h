@@ -2,16 +2,18 @@
 // incoming pledge gives them, and searchable by floor price in O(log n).
 //
 // Offers in a shelf share product, grade, certification, region flag and
-// region scope, so what is left to filter is continuous: the floor against
-// the pledge's max price, and the lots (an offer whose min lot is more than
-// the pledge can take, or whose remainder is less than the pledge's min lot,
-// cannot fill). A treap ordered by (expires_at, floor, seq) whose nodes
-// also keep, over their subtree, the lowest floor, the lowest lot threshold
-// and the largest remainder answers "the first offer in priority order after
-// a given key that passes all three" by descending only into subtrees that
-// may hold one, so offers too dear or of the wrong size cost little to pass
-// over. (The three bounds are kept separately, so a subtree can pass each
-// without holding one offer that passes all; that is rare in practice.)
+// province (or the whole country), so what is left to filter is the floor
+// against the pledge's max price, the lots (an offer whose min lot is more
+// than the pledge can take, or whose remainder is less than the pledge's
+// min lot, cannot fill) and, for a search of one prefecture or county, the
+// prefecture. A treap ordered by (expires_at, floor, seq) whose nodes also
+// keep, over their subtree, the lowest floor, the lowest lot threshold, the
+// largest remainder and a set of prefectures answers "the first offer in
+// priority order after a given key that passes all four" by descending only
+// into subtrees that may hold one, so offers too dear, of the wrong size or
+// from elsewhere cost little to pass over. (The four bounds are kept
+// separately, so a subtree can pass each without holding one offer that
+// passes all; that is rare in practice.)
 //
 // Nodes live in an OfferNodePool shared by all trees (indices, not
 // pointers). Treap priorities are a hash of the offer id, so the shape is
@@ -64,9 +66,12 @@ struct OfferFit {
 };
 
 // The bit standing for a region's prefecture among its province's: its
-// prefecture number (the code's middle two digits) modulo 27; 0 (bit 0)
-// for the province itself. Two prefectures of a province share a bit only
-// past the 27th, and a shared bit only makes a search read more.
+// prefecture number (the code's middle two digits) modulo 27; bit 0 for the
+// province itself. Numbers are not dense (autonomous prefectures run from
+// 21 to 34, some units are 90), so prefectures of a province can share a
+// bit (Gansu's 620200 and 622900, Sichuan's 510500 and 513200): a shared
+// bit only makes a search read more, as the search tests the region
+// itself.
 inline constexpr int kPrefectureBits = 27;
 inline uint32_t PrefectureBit(int32_t region) {
   return uint32_t{1} << ((region / 100 % 100) % kPrefectureBits);
@@ -103,10 +108,11 @@ struct OfferQuery {
 // saturated bound prunes less and never wrongly. A node's own lot and
 // remainder are exact. The subtree's prefectures are a superset: an erase
 // leaves its offer's bit where the other bounds did not change (clearing it
-// would read the child off the path), so the set only prunes less until
-// the node is next recomputed. Nodes are kept in a RecordArray (blocks that
-// never move), so the pool grows without copying and without the slack of a
-// doubling vector.
+// would read the child off the path), and a recompute takes the children's
+// sets as they stand, so a stale bit goes only when the nodes below it are
+// recomputed. It only makes a search read more. Nodes are kept in a RecordArray
+// (blocks that never move), so the pool grows without copying and without the
+// slack of a doubling vector.
 class OfferNodePool {
  public:
   static constexpr uint32_t kNil = 0xffffffffu;
@@ -186,7 +192,7 @@ class OfferTree {
   void ForEachNode(const OfferNodePool& pool, Fn fn) const {
     // Without recursion, and without allocating while the treap is no
     // deeper than the inline stack (a treap of a million offers is about
-    // 40 deep; the stack holds at most one node a level and one more).
+    // 50 high; the stack holds at most one node a level and one more).
     if (root_ == OfferNodePool::kNil) return;
     absl::InlinedVector<uint32_t, 64> stack = {root_};
     while (!stack.empty()) {

@@ -185,9 +185,11 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
   // search, the offers of the province's shelf from elsewhere (the walk
   // reads only subtrees holding the prefecture's bit, PrefectureBit, so
   // these are the offers of prefectures sharing the bit and, on a county's
-  // search, of the other counties). A group may
-  // read a province's shelf under more than one key (two of its
-  // prefectures, or a prefecture and the province): an offer is kept once.
+  // search, of the other counties). A group may read a province's shelf
+  // under more than one key (two of its prefectures), but the keys of a
+  // group never overlap (partner codes and listed covers are outermost
+  // codes), so an offer passes for one of them at most; the check that
+  // keeps an offer once is a guard, not a case that arises.
   const OfferQuery query{p.max_price, p.remaining_kg,
                          std::min(p.min_lot_kg, p.remaining_kg),
                          p.budget_left()};

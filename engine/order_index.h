@@ -14,10 +14,11 @@
 // and their upkeep more than the searches that read them saved.) A
 // pledge asks, group by group (SearchGroup), the shelves its product
 // subtree, grades and scope name: the partner groups read the shelves of
-// the west codes paired with its city, so partner status needs no
-// per-offer test; the others read the national (or listed-region) shelves
-// and pass over partner offers, which the partner groups already took if
-// they could.
+// the west codes paired with its city (a province's own, a prefecture's or
+// a county's province's), so partner status needs no per-offer test; the
+// others read the national shelves (or the listed regions' provinces') and
+// pass over partner offers, which the partner groups already took if they
+// could.
 //
 // Pledges sit in B-tree sets ordered by (max price desc, queue sequence),
 // keyed by
@@ -102,11 +103,9 @@ class OrderIndex {
     bool certified;
   };
   // Calls fn(const RestingOffer&) with each resting offer of `product`
-  // itself (not of its subtree), once, in no particular order; and appends
-  // the resting pledges posted for `product` itself to *ids, ascending by
-  // id, each once. For reads that explain an order (explain.cc): they visit
-  // every such order (the pledges' by every pledge shelf), so they are not
-  // for the matching path.
+  // itself (not of its subtree), once, in no particular order. For reads
+  // that explain an order (explain.cc): it visits every such offer, so it
+  // is not for the matching path.
   template <typename Fn>
   void ForEachOfferOf(uint32_t product, Fn fn) const {
     // Every resting offer is on exactly one national shelf, whose key
@@ -126,6 +125,9 @@ class OrderIndex {
       }
     }
   }
+  // Appends the resting pledges posted for `product` itself to *ids,
+  // ascending by id, each once. For explanations too: it reads every pledge
+  // shelf.
   void PledgesOf(uint32_t product, std::vector<uint64_t>* ids) const;
 
   // For CheckInvariants: whether every tree is well formed and the index

@@ -347,17 +347,28 @@ TEST_F(EngineTest, ListedCountyTakesItsOwnOffersNotItsNeighbours) {
 }
 
 // Prefectures have no shelves either: a pledge listing two prefectures of
-// one province reads the province's shelf once for each, keeps to the two,
-// and takes each offer once, best first.
-TEST_F(EngineTest, ListedPrefecturesOfOneProvinceTakeEachOfferOnce) {
-  PostOffer(Offer(kLanzhou, "spice.sichuan_pepper", 100, 5));  // 1: not listed
-  PostOffer(Offer(kWudu, "spice.sichuan_pepper", 100, 20));    // 2: Longnan
-  PostOffer(Offer(kDingxi, "spice.sichuan_pepper", 100, 10));  // 3: Dingxi
+// one province reads the province's shelf once for each, and keeps to the
+// two. The walk skips subtrees by prefecture bit, and Linxia shares
+// Jiayuguan's (29 and 2, modulo 27): the region test must pass it over, as
+// it must the province's own offer and Lanzhou's. The better offer is in
+// the prefecture read second.
+TEST_F(EngineTest, ListedPrefecturesOfOneProvinceKeepToThemOnItsShelf) {
+  constexpr char kJiayuguan[] = "620200";
+  constexpr char kLinxia[] = "622900";
+  for (const char* code : {kJiayuguan, kLinxia}) {
+    ASSERT_TRUE(
+        RunCommand(engine_, UpsertRegionCommand{Region{code, code}}, kT0).ok());
+  }
+  PostOffer(Offer(kLanzhou, "spice.sichuan_pepper", 100, 5));     // 1
+  PostOffer(Offer(kLinxia, "spice.sichuan_pepper", 100, 6));      // 2
+  PostOffer(Offer(kGansu, "spice.sichuan_pepper", 100, 7));       // 3
+  PostOffer(Offer(kDingxi, "spice.sichuan_pepper", 100, 10));     // 4
+  PostOffer(Offer(kJiayuguan, "spice.sichuan_pepper", 100, 20));  // 5
   PledgeSpec p = Pledge(kGuangzhou, "spice", 500, 30);
   p.scope = static_cast<int>(Scope::kListedRegions);
-  p.region_codes = {kLongnan, kDingxi};
+  p.region_codes = {kJiayuguan, kDingxi};
   PledgeResult r = PostPledge(p);
-  EXPECT_THAT(OfferIds(r.matches), ElementsAre(3, 2));
+  EXPECT_THAT(OfferIds(r.matches), ElementsAre(4, 5));
   EXPECT_EQ(r.pledge.remaining_kg, 300);
 }
 

@@ -35,8 +35,8 @@ bool ScanFirst(const std::map<OfferKey, OfferFit>& offers,
 // Seeds 41-60 put every quantity around 2^32 kg, where a node's subtree
 // bounds saturate (OfferNodePool::kSaturatedKg): the answers must not
 // change, and Check must hold after every step. Offers come from a few
-// prefectures (among them the first and the last bit), and half the
-// queries search one of them.
+// prefectures (the province itself, bit 0, and the last bit among them),
+// and half the queries search one of them.
 TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
   for (uint32_t seed = 1; seed <= 60; ++seed) {
     std::mt19937 rng(seed);
@@ -47,7 +47,8 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
     std::map<OfferKey, OfferFit> offers;
     uint64_t next_id = 1;
     const uint32_t prefecture_bits[] = {
-        PrefectureBit(620100), PrefectureBit(621100), PrefectureBit(621200),
+        PrefectureBit(620000), PrefectureBit(620100),
+        PrefectureBit(621100), PrefectureBit(621200),
         PrefectureBit(513400), uint32_t{1} << (kPrefectureBits - 1)};
     auto random_prefecture = [&] {
       return prefecture_bits[rng() % std::size(prefecture_bits)];
@@ -97,6 +98,16 @@ TEST(OfferTreeTest, FindFirstAgreesWithAScanUnderRandomChanges) {
       for (const auto& [key, fit] : contents) {
         ASSERT_EQ(fit.prefecture_bit, offers[key].prefecture_bit);
       }
+      // ForEachNode visits each offer once.
+      std::vector<uint64_t> visited;
+      tree.ForEachNode(pool, [&](const OfferNodePool::Node& node) {
+        visited.push_back(node.offer_id);
+      });
+      std::vector<uint64_t> ids;
+      for (const auto& [key, fit] : offers) ids.push_back(key.offer_id);
+      std::sort(visited.begin(), visited.end());
+      std::sort(ids.begin(), ids.end());
+      ASSERT_EQ(visited, ids) << "seed " << seed << " step " << step;
       const int64_t max_floor = rng() % 45;
       const int64_t capacity = kg_base + rng() % 130;
       const int64_t need = kg_base + rng() % 100;
@@ -239,6 +250,24 @@ TEST(OfferTreeTest, GrowsAndDrainsToEmpty) {
   EXPECT_TRUE(offers.empty());
   EXPECT_TRUE(tree.empty());
   check(-1);
+}
+
+// Nodes keep offer ids in 32 bits: the largest allowed, kMaxOfferId, comes
+// back whole from every read.
+TEST(OfferTreeTest, TheLargestOfferIdRoundTrips) {
+  OfferNodePool pool;
+  OfferTree tree;
+  const OfferKey key{10, 5, 1, 0xffffffffu};
+  tree.Insert(pool, key, OfferFit{0, 100, PrefectureBit(621200)});
+  OfferKey found;
+  ASSERT_TRUE(tree.FindFirst(pool, nullptr, OfferQuery{10, 50, 1, -1}, &found));
+  EXPECT_EQ(found, key);
+  std::vector<std::pair<OfferKey, OfferFit>> contents;
+  ASSERT_TRUE(tree.Check(pool, &contents));
+  ASSERT_EQ(contents.size(), 1u);
+  EXPECT_EQ(contents[0].first.offer_id, 0xffffffffu);
+  EXPECT_TRUE(tree.Erase(pool, key));
+  EXPECT_TRUE(tree.empty());
 }
 
 TEST(OfferTreeTest, EraseOfAnAbsentKeyChangesNothing) {
