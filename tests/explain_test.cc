@@ -4,8 +4,10 @@
 // (ExplainPledge, ExplainOffer and PostPledge's explanation).
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -295,6 +297,54 @@ TEST_F(ExplainTest, AnOffersOwnMinLotAboveWhatABudgetBuysIsNamed) {
   EXPECT_EQ(e.blockers[0].widening, "a min lot of 120 kg reaches 1,000 kg");
 }
 
+// The matcher's fill rule as the explanations state it, written out here
+// so that the test does not lean on the engine's own: the largest quantity
+// within both remainders and the budget, or 0 when it breaks a min lot.
+int64_t Fill(int64_t offer_left, int64_t offer_lot, int64_t pledge_left,
+             int64_t pledge_lot, int64_t budget_left, int64_t price) {
+  int64_t q = std::min(offer_left, pledge_left);
+  if (budget_left >= 0) q = std::min(q, budget_left / price);
+  if (q <= 0) return 0;
+  if (q < pledge_lot && q != pledge_left) return 0;
+  if (q < offer_lot && q != offer_left) return 0;
+  return q;
+}
+
+// Whether region `ancestor` is `code` or its prefecture or province.
+bool Covers(std::string_view ancestor, std::string_view code) {
+  const int a = std::stoi(std::string(ancestor));
+  const int c = std::stoi(std::string(code));
+  return a == c || a == c / 100 * 100 || a == c / 10000 * 10000;
+}
+
+// The tests an offer fails for a pledge (as the BlockReason numbers'
+// bits), from the two views: what ExplainPledge must count.
+uint32_t FailedTests(const OfferView& o, const PledgeView& p, bool in_scope) {
+  auto bit = [](BlockReason r) { return 1u << static_cast<int>(r); };
+  uint32_t failed = 0;
+  if (!in_scope) failed |= bit(BlockReason::kScope);
+  if (o.floor_price_fen_per_kg > p.max_price_fen_per_kg) {
+    failed |= bit(BlockReason::kPrice);
+  }
+  if (static_cast<int>(o.grade) > static_cast<int>(p.min_grade)) {
+    failed |= bit(BlockReason::kGrade);
+  }
+  if (p.require_certified && !o.certified) {
+    failed |= bit(BlockReason::kCertification);
+  }
+  const int64_t price = p.max_price_fen_per_kg;
+  const int64_t budget_left =
+      p.budget_fen > 0 ? p.budget_fen - p.spent_fen : -1;
+  if (Fill(o.remaining_kg, o.min_lot_kg, p.remaining_kg, p.min_lot_kg, -1,
+           price) == 0) {
+    failed |= bit(BlockReason::kLotSize);
+  } else if (Fill(o.remaining_kg, o.min_lot_kg, p.remaining_kg, p.min_lot_kg,
+                  budget_left, price) == 0) {
+    failed |= bit(BlockReason::kBudget);
+  }
+  return failed;
+}
+
 // Under continuous matching every pair that passes every test has matched:
 // on random books no open order has compatible kg, and each order of the
 // other side in the product is counted exactly once.
@@ -351,11 +401,43 @@ TEST_F(ExplainTest, ExplanationsAgreeWithTheMatcherOnRandomBooks) {
     OrderFilter filter;
     filter.product_code_prefix = std::string(p->product_code);
     filter.status = static_cast<int>(OrderStatus::kOpen);
+    // Each reason's kg, worked out offer by offer from the views: every
+    // pledge here is Qingdao's, paired with Longnan.
+    int64_t compatible = 0, several = 0;
+    std::map<int, int64_t> alone;
     for (const OfferView& o :
          engine_.ListOffers(filter, 0, 100000, kT0, &more)) {
       open_kg += o.remaining_kg;
+      bool in_scope = true;
+      if (p->scope == Scope::kPartnersOnly) {
+        in_scope = Covers(kLongnan, o.region_code);
+      } else if (p->scope == Scope::kListedRegions) {
+        in_scope = std::any_of(
+            p->region_codes.begin(), p->region_codes.end(),
+            [&](std::string_view code) { return Covers(code, o.region_code); });
+      }
+      const uint32_t failed = FailedTests(o, *p, in_scope);
+      if (failed == 0) {
+        compatible += o.remaining_kg;
+      } else if ((failed & (failed - 1)) != 0) {
+        several += o.remaining_kg;
+      } else {
+        alone[__builtin_ctz(failed)] += o.remaining_kg;
+      }
     }
     EXPECT_EQ(counted, open_kg) << "pledge " << id;
+    EXPECT_EQ(e->compatible_kg, compatible) << "pledge " << id;
+    EXPECT_EQ(e->several_reasons_kg, several) << "pledge " << id;
+    for (const Blocker& b : e->blockers) {
+      if (b.reason == BlockReason::kNoProductInScope) continue;
+      EXPECT_EQ(b.kg, alone[static_cast<int>(b.reason)])
+          << "pledge " << id << " reason " << static_cast<int>(b.reason);
+      alone.erase(static_cast<int>(b.reason));
+    }
+    for (const auto& [reason, kg] : alone) {
+      EXPECT_EQ(kg, 0) << "pledge " << id << " reason " << reason
+                       << " has no blocker";
+    }
   }
   int offers = 0;
   for (uint64_t id = 1; id <= engine_.offer_count(); ++id) {
