@@ -15,9 +15,9 @@
 // closed order), ALREADY_EXISTS (a reused request_id with a different
 // body), RESOURCE_EXHAUSTED (an engine limit: the last pledge or offer id
 // given out, kMaxPledgeId and kMaxOfferId, or the clearing policies'
-// number); for a command with
-// a Caller (command.h), PERMISSION_DENIED (not the caller's to send) and
-// RESOURCE_EXHAUSTED (an admission limit), see authorization.cc.
+// number); for a command with a Caller (command.h), PERMISSION_DENIED (not
+// the caller's to send) and RESOURCE_EXHAUSTED (an admission limit), see
+// authorization.cc.
 //
 // Matching is continuous: an incoming order matches resting orders of the
 // other side in priority order until it is filled or nothing fits, and what

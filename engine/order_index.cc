@@ -3,6 +3,7 @@
 #include "engine/order_index.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
@@ -188,8 +189,7 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
   // search, of the other counties). A group may read a province's shelf
   // under more than one key (two of its prefectures), but the keys of a
   // group never overlap (partner codes and listed covers are outermost
-  // codes), so an offer passes for one of them at most; the check that
-  // keeps an offer once is a guard, not a case that arises.
+  // codes), so an offer passes for one of them at most (asserted).
   const OfferQuery query{p.max_price, p.remaining_kg,
                          std::min(p.min_lot_kg, p.remaining_kg),
                          p.budget_left()};
@@ -208,10 +208,10 @@ void OrderIndex::BestOffersFor(uint64_t pledge_id, const CodeSet& partner_west,
       const bool passed_over =
           (skip_partners && AnyCovers(partner_west, o.region)) ||
           (under != 0 && !RegionCovers(under, o.region));
-      if (!passed_over && FillQuantity(o, p, o.floor_price) > 0 &&
-          std::none_of(best.begin(), best.end(), [&](const OfferKey& b) {
-            return b.offer_id == key.offer_id;
-          })) {
+      if (!passed_over && FillQuantity(o, p, o.floor_price) > 0) {
+        assert(std::none_of(best.begin(), best.end(), [&](const OfferKey& b) {
+          return b.offer_id == key.offer_id;
+        }));
         best.insert(std::upper_bound(best.begin(), best.end(), key), key);
         if (best.size() > k) best.pop_back();
         // Every later offer of this tree ranks below this one.

@@ -55,6 +55,17 @@ absl::Status CheckRange(std::string_view field, int64_t value, int64_t lo,
   return absl::OkStatus();
 }
 
+// Whether one more `kind` ("offer", "pledge") can have an id, when `given`
+// have been given out and ids run up to `max`. Asked only of a request
+// that is otherwise sound (as the room for a clearing policy is); replay
+// asks too, and decides as the first run did.
+absl::Status CheckIdRoom(std::string_view kind, size_t given, uint64_t max) {
+  if (given < max) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "max_", Absl(kind), "_id: every ", Absl(kind), " id up to ", max,
+      " has been given out; no more ", Absl(kind), "s can be posted"));
+}
+
 absl::Status CheckExpiry(std::string_view field, Micros expires_at,
                          Micros now) {
   if (expires_at <= now) {
@@ -440,12 +451,7 @@ absl::Status Engine::Impl::Check(const PostOfferCommand& c, Micros now) const {
     v.Add(catalogue_.CheckPosted("offer.product_code", spec.product_code,
                                  /*leaf=*/true));
   }
-  // The room for one more offer id, as for a pledge's.
-  if (v.ok() && offers_.size() >= kMaxOfferId) {
-    v.Add(absl::ResourceExhaustedError(
-        absl::StrCat("max_offer_id: every offer id up to ", kMaxOfferId,
-                     " has been given out; no more offers can be posted")));
-  }
+  if (v.ok()) v.Add(CheckIdRoom("offer", offers_.size(), kMaxOfferId));
   return v.ToStatus();
 }
 
@@ -551,14 +557,7 @@ absl::Status Engine::Impl::Check(const PostPledgeCommand& c, Micros now) const {
     v.Add(catalogue_.CheckPosted("pledge.product_code", spec.product_code,
                                  /*leaf=*/false));
   }
-  // The room for one more pledge id is asked only of a sound request (as
-  // the room for a clearing policy is). Replay asks too, and decides as
-  // the first run did.
-  if (v.ok() && pledges_.size() >= kMaxPledgeId) {
-    v.Add(absl::ResourceExhaustedError(
-        absl::StrCat("max_pledge_id: every pledge id up to ", kMaxPledgeId,
-                     " has been given out; no more pledges can be posted")));
-  }
+  if (v.ok()) v.Add(CheckIdRoom("pledge", pledges_.size(), kMaxPledgeId));
   return v.ToStatus();
 }
 
