@@ -53,6 +53,7 @@ class SubmitReactor final
   }
 
   void OnReadDone(bool ok) override {
+    ParsedReceived(&parsed_);
     if (!ok) {
       return Step([](SubmitReactor* self) {
         self->reading_ = false;
