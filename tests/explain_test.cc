@@ -204,18 +204,27 @@ TEST_F(ExplainTest, LotSizeNamesTheLargestFillThePledgesMinLotRefuses) {
   EXPECT_EQ(e.blockers[0].widening, "a min lot of 500 kg reaches 500 kg");
 }
 
+// Expects `e` to name one blocker, of `reason`, holding `kg`, whose
+// widening is `widening`, to `widened_value`.
+void ExpectOneBlocker(const Explanation& e, BlockReason reason, int64_t kg,
+                      std::string_view widened_value,
+                      std::string_view widening) {
+  ASSERT_EQ(e.blockers.size(), 1u);
+  EXPECT_EQ(e.blockers[0].reason, reason);
+  EXPECT_EQ(e.blockers[0].kg, kg);
+  EXPECT_EQ(e.blockers[0].widened_value, widened_value);
+  EXPECT_EQ(e.blockers[0].widening, widening);
+}
+
 TEST_F(ExplainTest, LotSizeOfTheOfferAsksForALargerPledge) {
   OfferSpec big_lots = Offer(kWudu, 5000, 100);
   big_lots.min_lot_kg = 2000;
   PostOffer(big_lots);
   const uint64_t id = PostResting(Pledge(1000, 200));
   const Explanation e = ExplainPledge(id);
-  ASSERT_EQ(e.blockers.size(), 1u);
-  EXPECT_EQ(e.blockers[0].reason, BlockReason::kLotSize);
-  EXPECT_EQ(e.blockers[0].kg, 5000);
-  EXPECT_EQ(e.blockers[0].widened_value, "2000");
-  EXPECT_EQ(e.blockers[0].widening,
-            "a quantity of 2,000 kg (2,000 kg unfilled) reaches 5,000 kg");
+  ExpectOneBlocker(
+      e, BlockReason::kLotSize, 5000, "2000",
+      "a quantity of 2,000 kg (2,000 kg unfilled) reaches 5,000 kg");
 }
 
 // An order partly filled below its own min lot sells the rest whole, so
@@ -229,12 +238,9 @@ TEST_F(ExplainTest, AQuantityWideningAsksNoMoreThanARemainderBelowItsLot) {
       RunCommand(engine_, PostPledgeCommand{Pledge(3500, 200)}, kT0).ok());
   ASSERT_EQ(engine_.GetOffer(offer, kT0)->remaining_kg, 1500);
   const Explanation e = ExplainPledge(PostResting(Pledge(1000, 200)));
-  ASSERT_EQ(e.blockers.size(), 1u);
-  EXPECT_EQ(e.blockers[0].reason, BlockReason::kLotSize);
-  EXPECT_EQ(e.blockers[0].kg, 1500);
-  EXPECT_EQ(e.blockers[0].widened_value, "1500");
-  EXPECT_EQ(e.blockers[0].widening,
-            "a quantity of 1,500 kg (1,500 kg unfilled) reaches 1,500 kg");
+  ExpectOneBlocker(
+      e, BlockReason::kLotSize, 1500, "1500",
+      "a quantity of 1,500 kg (1,500 kg unfilled) reaches 1,500 kg");
 
   // The same from the offer's side: a pledge filled to below its lot.
   PledgeSpec big_lot = Pledge(5000, 200);
@@ -248,12 +254,8 @@ TEST_F(ExplainTest, AQuantityWideningAsksNoMoreThanARemainderBelowItsLot) {
   OfferSpec few = Offer(kWudu, 1000, 100);
   few.product_code = "fruit.pear";
   const Explanation o = ExplainOffer(PostOffer(few));
-  ASSERT_EQ(o.blockers.size(), 1u);
-  EXPECT_EQ(o.blockers[0].reason, BlockReason::kLotSize);
-  EXPECT_EQ(o.blockers[0].kg, 1500);
-  EXPECT_EQ(o.blockers[0].widened_value, "1500");
-  EXPECT_EQ(o.blockers[0].widening,
-            "a quantity of 1,500 kg (1,500 kg left) reaches 1,500 kg");
+  ExpectOneBlocker(o, BlockReason::kLotSize, 1500, "1500",
+                   "a quantity of 1,500 kg (1,500 kg left) reaches 1,500 kg");
 }
 
 TEST_F(ExplainTest, BudgetNamesTheBudgetThatBuysTheSmallestLot) {
@@ -290,11 +292,8 @@ TEST_F(ExplainTest, AnOffersOwnMinLotAboveWhatABudgetBuysIsNamed) {
   big_lots.min_lot_kg = 200;
   const uint64_t id = PostOffer(big_lots);
   const Explanation e = ExplainOffer(id);
-  ASSERT_EQ(e.blockers.size(), 1u);
-  EXPECT_EQ(e.blockers[0].reason, BlockReason::kBudget);
-  EXPECT_EQ(e.blockers[0].kg, 1000);
-  EXPECT_EQ(e.blockers[0].widened_value, "120");
-  EXPECT_EQ(e.blockers[0].widening, "a min lot of 120 kg reaches 1,000 kg");
+  ExpectOneBlocker(e, BlockReason::kBudget, 1000, "120",
+                   "a min lot of 120 kg reaches 1,000 kg");
 }
 
 // The matcher's fill rule as the explanations state it, written out here
